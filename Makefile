@@ -1,0 +1,41 @@
+# Wyvern's build, test and benchmark entry points. `make test` is what CI runs.
+GO ?= go
+PKGS := ./...
+
+.PHONY: all build demo test unit e2e check fmt vet bench clean
+
+all: build
+
+build:
+	$(GO) build -o bin/ ./cmd/...
+
+## demo: a server on embedded etcd, agents on simulated hypervisors, VMs talking.
+demo: build
+	./scripts/demo.sh
+
+## test: everything CI runs — installs its packages, then unit, integration and end-to-end tests.
+test:
+	./scripts/deps.sh
+	$(GO) vet $(PKGS)
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	$(GO) test -race -count=1 -timeout 25m $(PKGS)
+
+unit:
+	$(GO) test -race -count=1 -short $(PKGS)
+
+check: vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+vet:
+	$(GO) vet $(PKGS)
+
+## bench: performance figures, recorded under bench/results/.
+bench: build
+	./scripts/deps.sh
+	./bench/run.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,82 @@
+// Package store is Wyvern's typed access to etcd: the key layout of the
+// logical model, transactions guarded by revisions (every logical change is
+// one etcd transaction), watches from a revision, and the embedded
+// single-member etcd that `wyvern server` starts when no external cluster is
+// given.
+//
+// Key layout (all under Prefix):
+//
+//	networks/<net>                     model.Network
+//	subnets/<net>/<subnet>             model.Subnet   (keyed by network so an
+//	ports/<net>/<port>                 model.Port      agent watches one prefix)
+//	index/subnets/<subnet>             network id of the subnet
+//	index/ports/<port>                 network id of the port
+//	routers/<router>                   model.Router
+//	floatingips/<fip>                  model.FloatingIP
+//	security_groups/<sg>               model.SecurityGroup
+//	security_group_rules/<rule>        model.SecurityGroupRule
+//	ipam/<subnet>/<ip>                 port id holding the address
+//	macs/<mac>                         port id holding the MAC
+//	segments/<type>/<id>               network id holding the segment
+//	quotas/<project>                   quota overrides
+//	chassis/<name>                     model.Chassis, under the agent's lease
+package store
+
+import "strconv"
+
+// Prefix is the root of every key Wyvern writes.
+const Prefix = "/wyvern/"
+
+// Kinds of flat resources, as they appear in keys.
+const (
+	KindNetworks    = "networks"
+	KindSubnets     = "subnets"
+	KindPorts       = "ports"
+	KindRouters     = "routers"
+	KindFloatingIPs = "floatingips"
+	KindSecGroups   = "security_groups"
+	KindSGRules     = "security_group_rules"
+	KindChassis     = "chassis"
+	KindQuotas      = "quotas"
+)
+
+// NetworkKey is the key of a network.
+func NetworkKey(id string) string { return Prefix + KindNetworks + "/" + id }
+
+// SubnetKey is the key of a subnet on a network.
+func SubnetKey(netID, id string) string { return Prefix + KindSubnets + "/" + netID + "/" + id }
+
+// SubnetsOf is the prefix holding every subnet of a network.
+func SubnetsOf(netID string) string { return Prefix + KindSubnets + "/" + netID + "/" }
+
+// PortKey is the key of a port on a network.
+func PortKey(netID, id string) string { return Prefix + KindPorts + "/" + netID + "/" + id }
+
+// PortsOf is the prefix holding every port of a network.
+func PortsOf(netID string) string { return Prefix + KindPorts + "/" + netID + "/" }
+
+// IndexKey maps a network-scoped object (subnets, ports) to its network.
+func IndexKey(kind, id string) string { return Prefix + "index/" + kind + "/" + id }
+
+// ObjectKey is the key of a flat resource (routers, floatingips, ...).
+func ObjectKey(kind, id string) string { return Prefix + kind + "/" + id }
+
+// KindPrefix is the prefix holding every object of a kind.
+func KindPrefix(kind string) string { return Prefix + kind + "/" }
+
+// IPKey records which port holds an address on a subnet.
+func IPKey(subnetID, ip string) string { return Prefix + "ipam/" + subnetID + "/" + ip }
+
+// IPsOf is the prefix of every allocated address on a subnet.
+func IPsOf(subnetID string) string { return Prefix + "ipam/" + subnetID + "/" }
+
+// MACKey records which port holds a MAC address.
+func MACKey(mac string) string { return Prefix + "macs/" + mac }
+
+// SegmentKey records which network holds a segmentation id.
+func SegmentKey(netType string, id int) string {
+	return Prefix + "segments/" + netType + "/" + strconv.Itoa(id)
+}
+
+// ChassisKey is the key of a chassis.
+func ChassisKey(name string) string { return Prefix + KindChassis + "/" + name }

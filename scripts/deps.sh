@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what Wyvern's tests and demo need on a fresh Debian machine:
+# Open vSwitch (userspace datapath), namespace tools, DHCP clients, the
+# openstack CLI. Idempotent: installs only what is missing.
+set -euo pipefail
+pkgs=(openvswitch-switch iproute2 iputils-ping ethtool tcpdump iperf3 isc-dhcp-client busybox python3-openstackclient procps)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "deps: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
