@@ -9,15 +9,23 @@ import "time"
 
 // Standard holds the standard attributes every Neutron resource carries.
 type Standard struct {
-	ID             string    `json:"id"`
-	ProjectID      string    `json:"project_id"`
-	Name           string    `json:"name"`
-	Description    string    `json:"description"`
-	Tags           []string  `json:"tags"`
-	CreatedAt      time.Time `json:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
-	RevisionNumber int64     `json:"revision_number"`
+	ID             string   `json:"id"`
+	ProjectID      string   `json:"project_id"`
+	TenantID       string   `json:"tenant_id"` // always equal to ProjectID
+	Name           string   `json:"name"`
+	Description    string   `json:"description"`
+	Tags           []string `json:"tags"`
+	CreatedAt      string   `json:"created_at"` // RFC 3339, seconds, UTC ("2026-11-21T11:45:47Z")
+	UpdatedAt      string   `json:"updated_at"`
+	RevisionNumber int64    `json:"revision_number"`
 }
+
+// Std gives generic code (API list conventions, tags, revisions) access to
+// the standard attributes of any resource.
+func (s *Standard) Std() *Standard { return s }
+
+// Object is any resource with standard attributes.
+type Object interface{ Std() *Standard }
 
 // Network is an L2 segment: a tenant overlay (geneve, vxlan) or a provider
 // network (flat, vlan) reached through a bridge mapping.
@@ -32,6 +40,9 @@ type Network struct {
 	SegmentationID  int    `json:"provider:segmentation_id"`
 	Status          string `json:"status"`
 	PortSecurity    bool   `json:"port_security_enabled"`
+	// Subnets lists the network's subnet ids, kept in the same transaction
+	// as the subnets themselves.
+	Subnets []string `json:"subnets"`
 }
 
 // Pool is an inclusive range of addresses handed out by IPAM.

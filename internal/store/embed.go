@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
 )
 
 // EmbeddedConfig describes the single-member etcd `wyvern server` runs when
@@ -18,6 +19,8 @@ type EmbeddedConfig struct {
 	Name      string
 	// UnsafeNoFsync skips fsync; for tests and benchmarks only.
 	UnsafeNoFsync bool
+	// Verbose lets etcd log (to stderr) at info level.
+	Verbose bool
 }
 
 // Embedded is a running embedded etcd member.
@@ -47,6 +50,13 @@ func StartEmbedded(cfg EmbeddedConfig, log *slog.Logger) (*Embedded, error) {
 	ec.AdvertisePeerUrls = []url.URL{*pu}
 	ec.InitialCluster = ec.Name + "=" + pu.String()
 	ec.LogLevel = "error"
+	// etcd logs through zap; Wyvern logs through slog. Keep etcd quiet
+	// unless asked: its own errors reach us through Err().
+	if cfg.Verbose {
+		ec.LogLevel = "info"
+	} else {
+		ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
+	}
 	ec.UnsafeNoFsync = cfg.UnsafeNoFsync
 	// Keep a day of history for agents that reconnect; compact hourly.
 	ec.AutoCompactionMode = "periodic"

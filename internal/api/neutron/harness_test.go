@@ -1,0 +1,156 @@
+package neutron
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/wyvern-sdn/wyvern/internal/auth"
+	"github.com/wyvern-sdn/wyvern/internal/store"
+)
+
+// freePort returns a TCP port free on loopback right now.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startEtcd runs an embedded etcd for one test and returns a store on it.
+func startEtcd(t testing.TB) (*store.Store, []string) {
+	t.Helper()
+	client := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	e, err := store.StartEmbedded(store.EmbeddedConfig{
+		DataDir: t.TempDir(), ClientURL: client,
+		PeerURL: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), UnsafeNoFsync: true,
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := store.Dial(ctx, []string{client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st, []string{client}
+}
+
+// testAPI is the API on a private etcd, called as a chosen principal.
+type testAPI struct {
+	t   testing.TB
+	srv *httptest.Server
+	api *Server
+	st  *store.Store
+}
+
+func newTestAPI(t testing.TB) *testAPI {
+	t.Helper()
+	st, _ := startEtcd(t)
+	api := New(st, DefaultConfig(), nil)
+	mux := http.NewServeMux()
+	// Tests choose the caller with X-Test-Project / X-Test-Admin headers.
+	api.Register(mux, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p := auth.Principal{ProjectID: r.Header.Get("X-Test-Project"), Roles: []string{"member"}}
+			if p.ProjectID == "" || r.Header.Get("X-Test-Admin") == "true" {
+				p.Admin = true
+				p.Roles = []string{"admin"}
+				if p.ProjectID == "" {
+					p.ProjectID = "admin-project"
+				}
+			}
+			h.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
+		})
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return &testAPI{t: t, srv: srv, api: api, st: st}
+}
+
+// call sends a request as project ("" = admin) and decodes the JSON answer
+// into a generic map. It returns the status code.
+func (a *testAPI) call(method, path, project string, body any) (int, map[string]any) {
+	a.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			a.t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, a.srv.URL+path, rd)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if project != "" {
+		req.Header.Set("X-Test-Project", project)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			a.t.Fatalf("%s %s: non-JSON answer %d: %s", method, path, resp.StatusCode, raw)
+		}
+	}
+	return resp.StatusCode, out
+}
+
+// must is call that fails the test unless the status is want.
+func (a *testAPI) must(want int, method, path, project string, body any) map[string]any {
+	a.t.Helper()
+	code, out := a.call(method, path, project, body)
+	if code != want {
+		a.t.Fatalf("%s %s: got %d want %d: %v", method, path, code, want, out)
+	}
+	return out
+}
+
+// errType returns NeutronError.type of an error answer.
+func errType(out map[string]any) string {
+	e, _ := out["NeutronError"].(map[string]any)
+	s, _ := e["type"].(string)
+	return s
+}
+
+// callIfMatch is call with an If-Match revision constraint.
+func (a *testAPI) callIfMatch(method, path, project string, rev int, body any) (int, map[string]any) {
+	a.t.Helper()
+	b, _ := json.Marshal(body)
+	req, err := http.NewRequest(method, a.srv.URL+path, bytes.NewReader(b))
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	req.Header.Set("If-Match", fmt.Sprintf("revision_number=%d", rev))
+	if project != "" {
+		req.Header.Set("X-Test-Project", project)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}

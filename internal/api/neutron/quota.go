@@ -1,0 +1,222 @@
+package neutron
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/wyvern-sdn/wyvern/internal/store"
+)
+
+// Quotas are per-project limits by collection; -1 means unlimited.
+type Quotas map[string]int
+
+// quotaNames maps the quota API's names to collections.
+var quotaNames = map[string]string{
+	"network": "networks", "subnet": "subnets", "port": "ports", "router": "routers",
+	"floatingip": "floatingips", "security_group": "security-groups",
+	"security_group_rule": "security-group-rules",
+}
+
+// DefaultQuotas are Neutron's defaults.
+func DefaultQuotas() Quotas {
+	return Quotas{"network": 100, "subnet": 100, "port": 500, "router": 10, "floatingip": 50,
+		"security_group": 10, "security_group_rule": 100}
+}
+
+func quotaKey(project string) string { return store.ObjectKey(store.KindQuotas, project) }
+
+// quotas returns the effective limits of a project.
+func (s *Server) quotas(ctx context.Context, project string) (Quotas, error) {
+	q := Quotas{}
+	for k, v := range s.cfg.Quotas {
+		q[k] = v
+	}
+	var over Quotas
+	if _, err := s.store.Get(ctx, quotaKey(project), &over); err != nil && !isNotFound(err) {
+		return nil, err
+	}
+	for k, v := range over {
+		q[k] = v
+	}
+	return q, nil
+}
+
+// checkQuota fails with 409 OverQuota when adding n objects of res to
+// project would pass its limit. The count is read, not reserved: concurrent
+// creates may pass the limit by the number in flight, as with Neutron's
+// default quota driver.
+func (s *Server) checkQuota(ctx context.Context, project string, res *resource, n int) error {
+	name := ""
+	for qn, coll := range quotaNames {
+		if coll == res.collection {
+			name = qn
+		}
+	}
+	if name == "" {
+		return nil
+	}
+	q, err := s.quotas(ctx, project)
+	if err != nil {
+		return err
+	}
+	limit, ok := q[name]
+	if !ok || limit < 0 {
+		return nil
+	}
+	prefix := store.Prefix + "owner/" + project + "/" + res.collection + "/"
+	resp, err := s.store.Client().Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		return fmt.Errorf("neutron: count %s: %w", prefix, err)
+	}
+	if int(resp.Count)+n > limit {
+		return Conflict("OverQuota", "Quota exceeded for resources: ['%s'].", name)
+	}
+	return nil
+}
+
+func (s *Server) registerQuotas(mux *http.ServeMux) {
+	mux.HandleFunc("GET /v2.0/quotas", func(w http.ResponseWriter, r *http.Request) {
+		p := principal(r)
+		if !p.Admin {
+			q, err := s.quotas(r.Context(), p.ProjectID)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			writeJSON(w, http.StatusOK, map[string]any{"quotas": []any{withProject(q, p.ProjectID)}})
+			return
+		}
+		kvs, _, err := s.store.List(r.Context(), store.KindPrefix(store.KindQuotas))
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		out := []any{}
+		for _, kv := range kvs {
+			project := strings.TrimPrefix(kv.Key, store.KindPrefix(store.KindQuotas))
+			q, err := s.quotas(r.Context(), project)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			out = append(out, withProject(q, project))
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"quotas": out})
+	})
+	show := func(w http.ResponseWriter, r *http.Request) {
+		p := principal(r)
+		project := r.PathValue("project")
+		if !p.Admin && project != p.ProjectID {
+			s.writeError(w, r, Forbidden("Non-admin is not authorized to access quotas for another project"))
+			return
+		}
+		var q Quotas
+		var err error
+		if strings.HasSuffix(r.URL.Path, "/default") {
+			q = s.cfg.Quotas
+		} else {
+			q, err = s.quotas(r.Context(), project)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if strings.HasSuffix(r.URL.Path, "/details.json") || strings.HasSuffix(r.URL.Path, "/details") {
+			det := map[string]any{}
+			for name, limit := range q {
+				coll := quotaNames[name]
+				resp, err := s.store.Client().Get(r.Context(), store.Prefix+"owner/"+project+"/"+coll+"/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+				if err != nil {
+					s.writeError(w, r, err)
+					return
+				}
+				det[name] = map[string]int{"limit": limit, "used": int(resp.Count), "reserved": 0}
+			}
+			writeJSON(w, http.StatusOK, map[string]any{"quota": det})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"quota": q})
+	}
+	mux.HandleFunc("GET /v2.0/quotas/{project}", show)
+	mux.HandleFunc("GET /v2.0/quotas/{project}/default", show)
+	mux.HandleFunc("GET /v2.0/quotas/{project}/details", show)
+	mux.HandleFunc("GET /v2.0/quotas/{project}/details.json", show)
+	mux.HandleFunc("PUT /v2.0/quotas/{project}", func(w http.ResponseWriter, r *http.Request) {
+		if !principal(r).Admin {
+			s.writeError(w, r, Forbidden("Only admin can update quotas"))
+			return
+		}
+		project := r.PathValue("project")
+		var body struct {
+			Quota map[string]any `json:"quota"`
+		}
+		if err := decodeJSON(r, &body); err != nil || body.Quota == nil {
+			s.writeError(w, r, BadRequest("Malformed request body: expected {\"quota\": {...}}"))
+			return
+		}
+		upd := Quotas{}
+		for k, v := range body.Quota {
+			if _, ok := quotaNames[k]; !ok {
+				s.writeError(w, r, BadRequest("Unrecognized attribute(s) '%s'", k))
+				return
+			}
+			n, ok := v.(float64)
+			if !ok || n < -1 || n != float64(int(n)) {
+				s.writeError(w, r, InvalidInput("'%v' should be an integer greater than or equal to -1 for %s", v, k))
+				return
+			}
+			upd[k] = int(n)
+		}
+		var q Quotas
+		err := s.store.Txn(r.Context(), func(tx *store.Tx) error {
+			cur := Quotas{}
+			if _, err := tx.Get(quotaKey(project), &cur); err != nil {
+				return err
+			}
+			for k, v := range upd {
+				cur[k] = v
+			}
+			q = cur
+			return tx.Put(quotaKey(project), cur)
+		})
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		eff, err := s.quotas(r.Context(), project)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		_ = q
+		writeJSON(w, http.StatusOK, map[string]any{"quota": eff})
+	})
+	mux.HandleFunc("DELETE /v2.0/quotas/{project}", func(w http.ResponseWriter, r *http.Request) {
+		if !principal(r).Admin {
+			s.writeError(w, r, Forbidden("Only admin can delete quotas"))
+			return
+		}
+		project := r.PathValue("project")
+		err := s.store.Txn(r.Context(), func(tx *store.Tx) error {
+			tx.Delete(quotaKey(project))
+			return nil
+		})
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+func withProject(q Quotas, project string) map[string]any {
+	m := map[string]any{"project_id": project, "tenant_id": project}
+	for k, v := range q {
+		m[k] = v
+	}
+	return m
+}

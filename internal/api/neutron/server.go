@@ -1,0 +1,161 @@
+// Package neutron serves Wyvern's Neutron v2.0 compatible REST API:
+// networks, subnets, ports, routers, floating IPs, security groups and their
+// rules, tags, extensions and quotas, on the logical model kept in etcd.
+//
+// Every request is scoped to the caller's project (admins see all), every
+// logical change is one etcd transaction, and every failure is answered in
+// Neutron's error format and changes nothing.
+package neutron
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sort"
+
+	"github.com/wyvern-sdn/wyvern/internal/store"
+)
+
+// Config holds the API's policy knobs.
+type Config struct {
+	// Segment ranges for tenant networks, by network type (geneve, vxlan,
+	// vlan); ids are allocated from these.
+	GeneveRange [2]int
+	VXLANRange  [2]int
+	VLANRange   [2]int
+	// DefaultNetworkType is used when a tenant creates a network without
+	// provider attributes.
+	DefaultNetworkType string
+	// GlobalMTU is the underlay MTU; tunnel overheads are subtracted.
+	GlobalMTU int
+	// BaseMAC is the first three octets of allocated MACs ("fa:16:3e").
+	BaseMAC string
+	// Quotas are the defaults for every project.
+	Quotas Quotas
+	// PublicURL overrides the base URL used in links.
+	PublicURL string
+}
+
+// DefaultConfig is what `wyvern server` uses without flags.
+func DefaultConfig() Config {
+	return Config{
+		GeneveRange:        [2]int{1, 65535},
+		VXLANRange:         [2]int{1, 65535},
+		VLANRange:          [2]int{1, 4094},
+		DefaultNetworkType: "geneve",
+		GlobalMTU:          1500,
+		BaseMAC:            "fa:16:3e",
+		Quotas:             DefaultQuotas(),
+	}
+}
+
+// Server is the Neutron API. It holds no state of its own beyond caches:
+// several may serve one etcd.
+type Server struct {
+	store     *store.Store
+	cfg       Config
+	log       *slog.Logger
+	resources map[string]*resource
+}
+
+// New returns the API on st.
+func New(st *store.Store, cfg Config, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Server{store: st, cfg: cfg, log: log, resources: map[string]*resource{}}
+}
+
+// Register adds the API's routes to mux. wrap (the token middleware) is
+// applied to every /v2.0 route; the version document stays open.
+func (s *Server) Register(mux *http.ServeMux, wrap func(http.Handler) http.Handler) {
+	inner := http.NewServeMux()
+	for _, res := range s.collections() {
+		s.register(inner, res)
+	}
+	inner.HandleFunc("GET /v2.0/{$}", s.handleResources)
+	inner.HandleFunc("GET /v2.0/extensions", s.handleExtensions)
+	inner.HandleFunc("GET /v2.0/extensions/{alias}", s.handleExtension)
+	s.registerQuotas(inner)
+	h := http.Handler(inner)
+	if wrap != nil {
+		h = wrap(h)
+	}
+	mux.Handle("/v2.0/", h)
+	mux.Handle("/v2.0", http.RedirectHandler("/v2.0/", http.StatusMovedPermanently))
+	mux.HandleFunc("GET /{$}", s.handleVersions)
+}
+
+// collections lists the resources served; each file of this package adds
+// its own.
+func (s *Server) collections() []*resource {
+	var out []*resource
+	for _, mk := range resourceBuilders {
+		out = append(out, mk(s))
+	}
+	return out
+}
+
+// resourceBuilders is filled by each resource's file in init.
+var resourceBuilders []func(*Server) *resource
+
+// requestBase returns the externally visible base URL of a request.
+func (s *Server) requestBase(r *http.Request) string {
+	if s.cfg.PublicURL != "" {
+		return s.cfg.PublicURL
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+func (s *Server) handleVersions(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"versions": []any{map[string]any{
+		"id": "v2.0", "status": "CURRENT",
+		"links": []any{map[string]string{"rel": "self", "href": s.requestBase(r) + "/v2.0/"}},
+	}}})
+}
+
+func (s *Server) handleResources(w http.ResponseWriter, r *http.Request) {
+	var out []any
+	names := make([]string, 0, len(s.resources))
+	for n := range s.resources {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		res := s.resources[n]
+		out = append(out, map[string]any{"name": res.singular, "collection": res.collection,
+			"links": []any{map[string]string{"rel": "self", "href": s.requestBase(r) + "/v2.0/" + res.collection}}})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"resources": out})
+}
+
+func newID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err))
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+func decodeJSON(r *http.Request, v any) error {
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	if err != nil {
+		return BadRequest("Failed to read request body: %v", err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return BadRequest("Malformed request body: %v", err)
+	}
+	return nil
+}
+
+var _ = context.Background
