@@ -1,0 +1,42 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wyvern-sdn/wyvern/internal/api/neutron"
+	"github.com/wyvern-sdn/wyvern/internal/server"
+)
+
+func serverCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
+	cfg := server.Config{Neutron: neutron.DefaultConfig()}
+	var endpoints string
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Serve the Neutron v2.0 and Keystone v3 APIs on etcd (embedded unless --etcd-endpoints)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg.EtcdEndpoints = splitList(endpoints)
+			return server.Run(ctx, cfg, logger())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:9696", "API listen address (Neutron under /v2.0, Keystone under /v3)")
+	f.StringVar(&endpoints, "etcd-endpoints", "", "comma-separated external etcd endpoints; empty starts an embedded etcd")
+	f.StringVar(&cfg.DataDir, "data-dir", server.DefaultDataDir(), "embedded etcd data directory")
+	f.StringVar(&cfg.EtcdClientURL, "etcd-client-url", "http://127.0.0.1:2379", "embedded etcd client URL (agents connect here)")
+	f.StringVar(&cfg.EtcdPeerURL, "etcd-peer-url", "http://127.0.0.1:2380", "embedded etcd peer URL")
+	f.StringVar(&cfg.UsersFile, "users", "", "JSON file of users, projects and roles")
+	f.StringVar(&cfg.AdminUser, "admin-user", "admin", "bootstrap admin user name")
+	f.StringVar(&cfg.AdminPassword, "admin-password", envOr("WYVERN_ADMIN_PASSWORD", ""), "bootstrap admin password (or WYVERN_ADMIN_PASSWORD)")
+	f.StringVar(&cfg.AdminProject, "admin-project", "admin", "bootstrap admin project name")
+	f.DurationVar(&cfg.TokenTTL, "token-ttl", time.Hour, "lifetime of issued tokens")
+	f.BoolVar(&cfg.NoAuth, "noauth", false, "accept requests without tokens (development only)")
+	f.StringVar(&cfg.PublicURL, "public-url", "", "base URL advertised in the catalog and links (default: from the request)")
+	f.BoolVar(&cfg.UnsafeNoFsync, "unsafe-no-fsync", false, "skip fsync in the embedded etcd (tests and benchmarks only)")
+	f.IntVar(&cfg.Neutron.GlobalMTU, "global-mtu", cfg.Neutron.GlobalMTU, "underlay MTU; network MTUs subtract the tunnel overhead")
+	f.StringVar(&cfg.Neutron.DefaultNetworkType, "tenant-network-type", cfg.Neutron.DefaultNetworkType, "network type of tenant networks: geneve or vxlan")
+	return cmd
+}
