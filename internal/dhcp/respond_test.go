@@ -621,15 +621,17 @@ func TestMalformed(t *testing.T) {
 
 func TestInvalidLease(t *testing.T) {
 	for name, edit := range map[string]func(*Lease){
-		"IPv6 address":     func(l *Lease) { l.IP = netip.MustParseAddr("fd00::5") },
-		"IP outside":       func(l *Lease) { l.IP = netip.MustParseAddr("10.9.0.5") },
-		"no prefix":        func(l *Lease) { l.Prefix = netip.Prefix{} },
-		"no server IP":     func(l *Lease) { l.ServerIP = netip.Addr{} },
-		"no server MAC":    func(l *Lease) { l.ServerMAC = nil },
-		"IPv6 router":      func(l *Lease) { l.Router = netip.MustParseAddr("fe80::1") },
-		"IPv6 DNS":         func(l *Lease) { l.DNS = []netip.Addr{netip.MustParseAddr("fd00::53")} },
-		"tiny MTU":         func(l *Lease) { l.MTU = 10 },
-		"IPv6 host route":  func(l *Lease) { l.HostRoutes = []Route{{Dst: netip.MustParsePrefix("fd00::/8"), NextHop: netip.MustParseAddr("fd00::1")}} },
+		"IPv6 address":  func(l *Lease) { l.IP = netip.MustParseAddr("fd00::5") },
+		"IP outside":    func(l *Lease) { l.IP = netip.MustParseAddr("10.9.0.5") },
+		"no prefix":     func(l *Lease) { l.Prefix = netip.Prefix{} },
+		"no server IP":  func(l *Lease) { l.ServerIP = netip.Addr{} },
+		"no server MAC": func(l *Lease) { l.ServerMAC = nil },
+		"IPv6 router":   func(l *Lease) { l.Router = netip.MustParseAddr("fe80::1") },
+		"IPv6 DNS":      func(l *Lease) { l.DNS = []netip.Addr{netip.MustParseAddr("fd00::53")} },
+		"tiny MTU":      func(l *Lease) { l.MTU = 10 },
+		"IPv6 host route": func(l *Lease) {
+			l.HostRoutes = []Route{{Dst: netip.MustParsePrefix("fd00::/8"), NextHop: netip.MustParseAddr("fd00::1")}}
+		},
 		"host route no gw": func(l *Lease) { l.HostRoutes = []Route{{Dst: netip.MustParsePrefix("10.1.0.0/16")}} },
 	} {
 		t.Run(name, func(t *testing.T) {
