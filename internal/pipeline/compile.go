@@ -1,0 +1,526 @@
+package pipeline
+
+import (
+	"cmp"
+	"net"
+	"net/netip"
+	"slices"
+
+	"github.com/wyvern-sdn/wyvern/internal/ofp"
+)
+
+// Config holds compile options that are not topology.
+type Config struct {
+	// ControllerID is the controller id DHCP packet-ins are addressed to
+	// (controller(id=...)); the agent's DHCP responder connects with it.
+	ControllerID uint16
+}
+
+// Flow priorities, per table. Higher wins.
+const (
+	prioMiss = 0
+
+	prioClassify = 100
+
+	prioPortSecNDAllow = 310 // ND with a truthful link-layer option
+	prioPortSecNDDrop  = 300 // any other ND from the port
+	prioPortSecSpecial = 210 // DHCP discover from 0.0.0.0, MLD from ::
+	prioPortSecAllow   = 200 // MAC + IP / ARP sha+spa
+	prioPortSecOff     = 100 // port security disabled
+
+	prioARPOwner     = 110 // the owner asking for its own address: not answered
+	prioARPResponder = 100
+	prioDHCP         = 100
+
+	prioL2Known        = 100
+	prioL2ARPBroadcast = 60
+	prioL2Flood        = 10
+
+	prioOutput = 100
+)
+
+var (
+	macMulticast = net.HardwareAddr{1, 0, 0, 0, 0, 0}
+	macZero      = net.HardwareAddr{0, 0, 0, 0, 0, 0}
+	prefixLLA    = netip.MustParsePrefix("fe80::/10")
+	prefixV6Any  = netip.PrefixFrom(netip.IPv6Unspecified(), 128)
+	prefixV4Any  = netip.PrefixFrom(netip.IPv4Unspecified(), 32)
+	prefixV4Bcst = netip.PrefixFrom(netip.AddrFrom4([4]byte{255, 255, 255, 255}), 32)
+)
+
+// ICMPv6 types the pipeline looks at.
+const (
+	icmp6MLDv2Report = 143
+	icmp6NS          = 135
+	icmp6NA          = 136
+)
+
+// compiler holds one compilation's indexes. It is built and thrown away by
+// Compile; nothing survives between calls.
+type compiler struct {
+	v     *View
+	cfg   Config
+	gen   uint32
+	flows []ofp.Flow
+	nets  []*netState
+
+	fieldArena  []ofp.Field
+	actionArena []ofp.Action
+	// Actions boxed once and shared by many flows.
+	loadLocal, loadTunnel ofp.Action
+	arpMoves              [3]ofp.Action
+	setARPReply           ofp.Action
+}
+
+// netState is what Compile knows about one network with local ports.
+type netState struct {
+	Network
+	all     []*portState // every port on the network, by key
+	local   []*portState // ports bound here with an ofport, by key
+	remotes []*RemoteChassis
+	// tunPort is the local tunnel ofport carrying this network; 0: the
+	// network is not tunnelled (no overlay type, or no such tunnel port).
+	tunPort uint32
+	dhcp4   []netip.Prefix // IPv4 subnets with DHCP enabled
+}
+
+type portState struct {
+	*Port
+	mac    net.HardwareAddr // copy of Port.MAC: flows never alias the view
+	local  bool
+	remote *RemoteChassis // non-nil when bound on a tunnel-reachable chassis
+}
+
+// Compile produces the desired flows of br-int for a view. It is pure:
+// the same view, config and generation always give the same flows, in the
+// same order, and the view is not modified. Every flow's cookie is
+// Cookie(feature, generation). Entries the view cannot support (a port on
+// an unknown network, a duplicate key, MAC, ofport or address) are skipped,
+// first by key wins; View.Validate reports them.
+func Compile(v *View, cfg Config, generation uint32) []ofp.Flow {
+	c := &compiler{v: v, cfg: cfg, gen: generation,
+		loadLocal:  PktSourceField.Load(PktSourceLocal),
+		loadTunnel: PktSourceField.Load(PktSourceTunnel),
+		arpMoves: [3]ofp.Action{
+			ofp.Move{Src: ofp.FieldRef{Kind: ofp.FEthSrc}, Dst: ofp.FieldRef{Kind: ofp.FEthDst}},
+			ofp.Move{Src: ofp.FieldRef{Kind: ofp.FARPSHA}, Dst: ofp.FieldRef{Kind: ofp.FARPTHA}},
+			ofp.Move{Src: ofp.FieldRef{Kind: ofp.FARPSPA}, Dst: ofp.FieldRef{Kind: ofp.FARPTPA}},
+		},
+		setARPReply: ofp.SetField{Field: ofp.Field{Kind: ofp.FARPOp, Value: 2}},
+	}
+	c.index()
+	c.flows = make([]ofp.Flow, 0, 16+len(v.Ports)*20)
+	c.defaults()
+	tunnels := map[uint32]bool{}
+	for _, n := range c.nets {
+		c.classify(n)
+		for _, p := range n.local {
+			c.portSecurity(n, p)
+		}
+		c.arpResponder(n)
+		c.dhcp(n)
+		c.l2(n)
+		if n.tunPort != 0 {
+			tunnels[n.tunPort] = true
+		}
+	}
+	c.output(tunnels)
+	return c.flows
+}
+
+// add appends a flow. It copies match and acts into the compiler's arenas
+// (one allocation per few thousand fields rather than one per flow), so
+// callers may pass stack slices.
+func (c *compiler) add(t TableID, prio uint16, f Feature, match []ofp.Field, acts ...ofp.Action) {
+	c.flows = append(c.flows, ofp.Flow{
+		Table: t.Number(), Priority: prio, Cookie: Cookie(f, c.gen),
+		Match: c.copyFields(match), Actions: c.copyActions(acts),
+	})
+}
+
+const arenaChunk = 4096
+
+func (c *compiler) copyFields(m []ofp.Field) []ofp.Field {
+	if len(m) == 0 {
+		return nil
+	}
+	if len(c.fieldArena)+len(m) > cap(c.fieldArena) {
+		c.fieldArena = make([]ofp.Field, 0, max(arenaChunk, len(m)))
+	}
+	i := len(c.fieldArena)
+	c.fieldArena = append(c.fieldArena, m...)
+	return c.fieldArena[i : i+len(m) : i+len(m)]
+}
+
+func (c *compiler) copyActions(a []ofp.Action) []ofp.Action {
+	if len(a) == 0 {
+		return nil
+	}
+	if len(c.actionArena)+len(a) > cap(c.actionArena) {
+		c.actionArena = make([]ofp.Action, 0, max(arenaChunk, len(a)))
+	}
+	i := len(c.actionArena)
+	c.actionArena = append(c.actionArena, a...)
+	return c.actionArena[i : i+len(a) : i+len(a)]
+}
+
+func gotoTable(t TableID) ofp.Action { return ofp.Goto{Table: t.Number()} }
+
+// index sorts the view into per-network state, dropping what cannot be
+// compiled.
+func (c *compiler) index() {
+	v := c.v
+	remotes := make(map[string]*RemoteChassis, len(v.Remote))
+	for i := range v.Remote {
+		r := &v.Remote[i]
+		if r.Name == "" || r.Name == v.Local.Name || !r.TunnelIP.Is4() {
+			continue // tun_dst is IPv4 only
+		}
+		if _, dup := remotes[r.Name]; !dup {
+			remotes[r.Name] = r
+		}
+	}
+	byID := make(map[string]*netState, len(v.Networks))
+	netKeys := make(map[uint32]bool, len(v.Networks))
+	tunKeys := make(map[[2]uint32]bool, len(v.Networks))
+	nets := make([]*netState, 0, len(v.Networks))
+	for i := range v.Networks {
+		n := &v.Networks[i]
+		if n.Key == 0 || netKeys[n.Key] || byID[n.ID] != nil {
+			continue
+		}
+		netKeys[n.Key] = true
+		ns := &netState{Network: *n}
+		switch Encap(n.Type) {
+		case EncapGeneve:
+			ns.tunPort = v.Local.GeneveOFPort
+		case EncapVXLAN:
+			ns.tunPort = v.Local.VXLANOFPort
+		}
+		if ns.tunPort != 0 {
+			k := [2]uint32{ns.tunPort, n.SegmentationID}
+			if tunKeys[k] {
+				ns.tunPort = 0 // two networks on one tunnel key: not tunnelled
+			}
+			tunKeys[k] = true
+		}
+		byID[n.ID] = ns
+		nets = append(nets, ns)
+	}
+	for i := range v.Subnets {
+		s := &v.Subnets[i]
+		if ns := byID[s.NetworkID]; ns != nil && s.EnableDHCP && s.CIDR.Addr().Is4() {
+			ns.dhcp4 = append(ns.dhcp4, s.CIDR.Masked())
+		}
+	}
+
+	ports := make([]portState, 0, len(v.Ports))
+	for i := range v.Ports {
+		p := &v.Ports[i]
+		if byID[p.NetworkID] == nil || p.Key == 0 || len(p.MAC) != 6 {
+			continue
+		}
+		ports = append(ports, portState{Port: p})
+	}
+	slices.SortFunc(ports, func(a, b portState) int { return cmp.Compare(a.Key, b.Key) })
+	portKeys := make(map[uint32]bool, len(ports))
+	ofports := make(map[uint32]bool)
+	for i := range ports {
+		ps := &ports[i]
+		if portKeys[ps.Key] {
+			continue
+		}
+		portKeys[ps.Key] = true
+		ps.mac = slices.Clone(ps.MAC)
+		ns := byID[ps.NetworkID]
+		switch {
+		case ps.Chassis == "":
+		case ps.Chassis == v.Local.Name:
+			if ps.OFPort != 0 && !ofports[ps.OFPort] && ps.OFPort != v.Local.GeneveOFPort && ps.OFPort != v.Local.VXLANOFPort {
+				ofports[ps.OFPort] = true
+				ps.local = true
+				ns.local = append(ns.local, ps)
+			}
+		case ns.tunPort != 0:
+			if r := remotes[ps.Chassis]; r != nil && slices.Contains(r.Encaps, Encap(ns.Type)) {
+				ps.remote = r
+				if !slices.Contains(ns.remotes, r) {
+					ns.remotes = append(ns.remotes, r)
+				}
+			}
+		}
+		ns.all = append(ns.all, ps)
+	}
+	for _, ns := range nets {
+		if len(ns.local) == 0 {
+			continue // no local port: the network yields no flow at all
+		}
+		slices.SortFunc(ns.remotes, func(a, b *RemoteChassis) int { return cmp.Compare(a.Name, b.Name) })
+		c.nets = append(c.nets, ns)
+	}
+	slices.SortFunc(c.nets, func(a, b *netState) int { return cmp.Compare(a.Key, b.Key) })
+}
+
+// defaults installs every table's miss flow.
+func (c *compiler) defaults() {
+	c.add(TableClassify, prioMiss, FeatureDefault, nil)
+	c.add(TablePortSecurity, prioMiss, FeatureDefault, nil)
+	c.add(TableEgressACL, prioMiss, FeatureDefault, nil, gotoTable(TableServices))
+	c.add(TableServices, prioMiss, FeatureDefault, nil, gotoTable(TableL2Lookup))
+	c.add(TableL2Lookup, prioMiss, FeatureDefault, nil)
+	c.add(TableIngressACL, prioMiss, FeatureDefault, nil, gotoTable(TableOutput))
+	c.add(TableOutput, prioMiss, FeatureDefault, nil)
+}
+
+func (c *compiler) classify(n *netState) {
+	for _, p := range n.local {
+		c.add(TableClassify, prioClassify, FeatureClassify,
+			[]ofp.Field{ofp.InPort(p.OFPort)},
+			c.loadLocal,
+			InPortKeyField.Load(p.Key),
+			NetworkKeyField.Load(n.Key),
+			gotoTable(TablePortSecurity))
+	}
+	if n.tunPort != 0 {
+		c.add(TableClassify, prioClassify, FeatureClassify,
+			[]ofp.Field{ofp.InPort(n.tunPort), ofp.TunID(uint64(n.SegmentationID))},
+			c.loadTunnel,
+			NetworkKeyField.Load(n.Key),
+			gotoTable(TableL2Lookup))
+	}
+}
+
+// identity is a MAC and the sources it may use.
+type identity struct {
+	mac    net.HardwareAddr
+	v4, v6 []netip.Prefix
+}
+
+func (c *compiler) portSecurity(n *netState, p *portState) {
+	key := InPortKeyField.Match(p.Key)
+	next := gotoTable(TableEgressACL)
+	if !p.PortSecurity {
+		c.add(TablePortSecurity, prioPortSecOff, FeaturePortSecurity, []ofp.Field{key}, next)
+		return
+	}
+	ids := []identity{{mac: p.mac}}
+	for _, a := range p.IPs {
+		ids[0].addPrefix(netip.PrefixFrom(a, a.BitLen()))
+	}
+	for _, ap := range p.AllowedAddressPairs {
+		if !ap.Prefix.IsValid() {
+			continue
+		}
+		i := 0
+		if len(ap.MAC) == 6 && !macEqual(ap.MAC, p.mac) {
+			i = slices.IndexFunc(ids, func(id identity) bool { return macEqual(id.mac, ap.MAC) })
+			if i < 0 {
+				ids = append(ids, identity{mac: slices.Clone(ap.MAC)})
+				i = len(ids) - 1
+			}
+		}
+		ids[i].addPrefix(ap.Prefix.Masked())
+	}
+
+	// Matches are built in a stack buffer; add copies them.
+	var buf [12]ofp.Field
+	icmp6 := func(t uint8) []ofp.Field {
+		return append(buf[:0], key, ofp.EthType(ofp.EthTypeIPv6), ofp.IPProto(ofp.ProtoICMPv6), ofp.ICMPv6Type(t))
+	}
+	nd := func(t uint8) []ofp.Field {
+		return append(icmp6(t), ofp.Field{Kind: ofp.FICMPv6Code, Value: 0})
+	}
+	own := ids[0].mac
+	// DHCPv4 discover/request before the client has an address.
+	c.add(TablePortSecurity, prioPortSecSpecial, FeaturePortSecurity, []ofp.Field{
+		key, ofp.EthSrc(own), ofp.EthType(ofp.EthTypeIPv4), ofp.IPProto(ofp.ProtoUDP),
+		ofp.IPSrc(prefixV4Any), ofp.IPDst(prefixV4Bcst), ofp.UDPSrc(68, 0), ofp.UDPDst(67, 0),
+	}, next)
+	// MLDv2 reports sent from :: while the link-local address is tentative.
+	c.add(TablePortSecurity, prioPortSecSpecial, FeaturePortSecurity,
+		append(icmp6(icmp6MLDv2Report), ofp.EthSrc(own), ofp.IPSrc(prefixV6Any)), next)
+	// ARP probes (RFC 5227) carry spa 0.0.0.0.
+	c.add(TablePortSecurity, prioPortSecAllow, FeaturePortSecurity, []ofp.Field{
+		key, ofp.EthSrc(own), ofp.EthType(ofp.EthTypeARP), ofp.ARPSHA(own), ofp.ARPSPA(prefixV4Any),
+	}, next)
+	// Any other ND is dropped unless allowed below.
+	c.add(TablePortSecurity, prioPortSecNDDrop, FeaturePortSecurity, icmp6(icmp6NS))
+	c.add(TablePortSecurity, prioPortSecNDDrop, FeaturePortSecurity, icmp6(icmp6NA))
+
+	for _, id := range ids {
+		src := ofp.EthSrc(id.mac)
+		for _, pf := range id.v4 {
+			c.add(TablePortSecurity, prioPortSecAllow, FeaturePortSecurity,
+				[]ofp.Field{key, src, ofp.EthType(ofp.EthTypeIPv4), ofp.IPSrc(pf)}, next)
+			c.add(TablePortSecurity, prioPortSecAllow, FeaturePortSecurity,
+				[]ofp.Field{key, src, ofp.EthType(ofp.EthTypeARP), ofp.ARPSHA(id.mac), ofp.ARPSPA(pf)}, next)
+		}
+		v6 := append([]netip.Prefix{prefixLLA}, id.v6...)
+		for _, pf := range v6 {
+			c.add(TablePortSecurity, prioPortSecAllow, FeaturePortSecurity,
+				[]ofp.Field{key, src, ofp.EthType(ofp.EthTypeIPv6), ofp.IPSrc(pf)}, next)
+		}
+		lla := []net.HardwareAddr{id.mac, macZero}
+		// Neighbour solicitations: from an own address (or :: for DAD, which
+		// carries no source link-layer option), advertising its own MAC.
+		for _, pf := range append(v6, prefixV6Any) {
+			for _, ll := range lla {
+				if pf == prefixV6Any && !macEqual(ll, macZero) {
+					continue
+				}
+				c.add(TablePortSecurity, prioPortSecNDAllow, FeaturePortSecurity,
+					append(nd(icmp6NS), src, ofp.IPSrc(pf), ofp.Field{Kind: ofp.FNDSLL, MAC: ll}), next)
+			}
+		}
+		// Neighbour advertisements: from and for an own address, with its
+		// own MAC as target link-layer address.
+		for _, from := range v6 {
+			for _, target := range v6 {
+				for _, ll := range lla {
+					c.add(TablePortSecurity, prioPortSecNDAllow, FeaturePortSecurity,
+						append(nd(icmp6NA), src, ofp.IPSrc(from),
+							ofp.Field{Kind: ofp.FNDTarget, Prefix: target},
+							ofp.Field{Kind: ofp.FNDTLL, MAC: ll}), next)
+				}
+			}
+		}
+	}
+}
+
+func (id *identity) addPrefix(p netip.Prefix) {
+	if !p.IsValid() {
+		return
+	}
+	if p.Addr().Is4() {
+		if !slices.Contains(id.v4, p) {
+			id.v4 = append(id.v4, p)
+		}
+	} else if !slices.Contains(id.v6, p) && p != prefixLLA {
+		id.v6 = append(id.v6, p)
+	}
+}
+
+func macEqual(a, b net.HardwareAddr) bool { return string(a) == string(b) }
+
+// arpResponder answers ARP requests for every IPv4 address of the network,
+// wherever its port is bound: no ARP broadcast ever crosses a tunnel.
+func (c *compiler) arpResponder(n *netState) {
+	netKey := NetworkKeyField.Match(n.Key)
+	seen := make(map[netip.Addr]bool, len(n.all))
+	for _, p := range n.all {
+		for _, a := range p.IPs {
+			if !a.Is4() || seen[a] {
+				continue
+			}
+			seen[a] = true
+			tpa := ofp.ARPTPA(netip.PrefixFrom(a, 32))
+			if p.local {
+				// The owner probing or announcing its own address must not
+				// get an answer (it would see a conflict): switch it.
+				c.add(TableServices, prioARPOwner, FeatureARPResponder, []ofp.Field{
+					InPortKeyField.Match(p.Key), netKey, ofp.EthType(ofp.EthTypeARP), ofp.ARPOp(1), tpa,
+				}, gotoTable(TableL2Lookup))
+			}
+			c.add(TableServices, prioARPResponder, FeatureARPResponder, []ofp.Field{
+				netKey, ofp.EthType(ofp.EthTypeARP), ofp.ARPOp(1), tpa,
+			},
+				c.arpMoves[0],
+				ofp.SetField{Field: ofp.EthSrc(p.mac)},
+				c.setARPReply,
+				c.arpMoves[1],
+				ofp.SetField{Field: ofp.ARPSHA(p.mac)},
+				c.arpMoves[2],
+				ofp.SetField{Field: ofp.ARPSPA(netip.PrefixFrom(a, 32))},
+				ofp.OutputInPort{})
+		}
+	}
+}
+
+// dhcp sends DHCPv4 client traffic of local ports with an address on a
+// DHCP-enabled subnet to the controller.
+func (c *compiler) dhcp(n *netState) {
+	if len(n.dhcp4) == 0 {
+		return
+	}
+	for _, p := range n.local {
+		if !slices.ContainsFunc(p.IPs, func(a netip.Addr) bool {
+			return slices.ContainsFunc(n.dhcp4, func(s netip.Prefix) bool { return s.Contains(a) })
+		}) {
+			continue
+		}
+		c.add(TableServices, prioDHCP, FeatureDHCP, []ofp.Field{
+			InPortKeyField.Match(p.Key), ofp.EthType(ofp.EthTypeIPv4), ofp.IPProto(ofp.ProtoUDP),
+			ofp.UDPSrc(68, 0), ofp.UDPDst(67, 0),
+		}, ofp.Controller{ID: c.cfg.ControllerID, Reason: 1, UserData: UserData(PacketInDHCPv4, p.Key)})
+	}
+}
+
+func (c *compiler) l2(n *netState) {
+	netKey := NetworkKeyField.Match(n.Key)
+	fromLocal := PktSourceField.Match(PktSourceLocal)
+	seen := make(map[string]bool, len(n.all))
+	for _, p := range n.local {
+		seen[string(p.mac)] = true
+		c.add(TableL2Lookup, prioL2Known, FeatureL2,
+			[]ofp.Field{netKey, ofp.EthDst(p.mac)},
+			OutPortField.Load(p.OFPort), gotoTable(TableIngressACL))
+	}
+	for _, p := range n.all {
+		if p.remote == nil || seen[string(p.mac)] {
+			continue
+		}
+		seen[string(p.mac)] = true
+		// Only locally sourced traffic is tunnelled: a tunnel packet is
+		// never sent back into the overlay.
+		c.add(TableL2Lookup, prioL2Known, FeatureL2,
+			[]ofp.Field{fromLocal, netKey, ofp.EthDst(p.mac)},
+			c.encap(n, p.remote, gotoTable(TableOutput))...)
+	}
+
+	local := make([]ofp.Action, 0, 2*len(n.local))
+	for _, p := range n.local {
+		local = append(local, OutPortField.Load(p.OFPort), ofp.Resubmit{Table: TableIngressACL.Number()})
+	}
+	multicast := ofp.EthDstMasked(macMulticast, macMulticast)
+	// ARP broadcasts are answered by the responder or stay on this chassis.
+	c.add(TableL2Lookup, prioL2ARPBroadcast, FeatureL2,
+		[]ofp.Field{netKey, multicast, ofp.EthType(ofp.EthTypeARP)}, local...)
+	// Broadcast, multicast and unknown unicast. Output to the input port
+	// is dropped by OpenFlow itself, so the sender is excluded.
+	all := slices.Clip(local)
+	for _, r := range n.remotes {
+		all = append(all, c.encap(n, r, ofp.Resubmit{Table: TableOutput.Number()})...)
+	}
+	c.add(TableL2Lookup, prioL2Flood, FeatureL2, []ofp.Field{fromLocal, netKey}, all...)
+	if n.tunPort != 0 {
+		c.add(TableL2Lookup, prioL2Flood, FeatureL2,
+			[]ofp.Field{PktSourceField.Match(PktSourceTunnel), netKey}, local...)
+	}
+}
+
+// encap sets the tunnel metadata towards chassis r and the tunnel port as
+// output port, then continues with next.
+func (c *compiler) encap(n *netState, r *RemoteChassis, next ofp.Action) []ofp.Action {
+	return []ofp.Action{
+		ofp.SetField{Field: ofp.Field{Kind: ofp.FTunID, Value: uint64(n.SegmentationID)}},
+		ofp.SetField{Field: ofp.Field{Kind: ofp.FTunIPv4Dst, Prefix: netip.PrefixFrom(r.TunnelIP, 32)}},
+		OutPortField.Load(n.tunPort),
+		next,
+	}
+}
+
+func (c *compiler) output(tunnels map[uint32]bool) {
+	var ports []uint32
+	for _, n := range c.nets {
+		for _, p := range n.local {
+			ports = append(ports, p.OFPort)
+		}
+	}
+	for t := range tunnels {
+		ports = append(ports, t)
+	}
+	slices.Sort(ports)
+	for _, p := range ports {
+		c.add(TableOutput, prioOutput, FeatureOutput, []ofp.Field{OutPortField.Match(p)}, ofp.Output{Port: p})
+	}
+}

@@ -1,0 +1,172 @@
+package pipeline
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/wyvern-sdn/wyvern/internal/ofp"
+)
+
+// ============================================================================
+// Registers. Every bit the pipeline uses is declared here, once.
+//
+//	reg0[0..3]   PktSourceField  where the packet entered br-int:
+//	                             0 unset (never seen after Classify),
+//	                             1 PktSourceLocal  (a local VM interface),
+//	                             2 PktSourceTunnel (geneve0 or vxlan0).
+//	reg0[4..31]  free.
+//	reg1..reg4   free (reg4 is meant for the ingress ACL's conjunction id).
+//	reg5         InPortKeyField  logical input port key (View Port.Key) of a
+//	                             local VM port; 0 for tunnel traffic, whose
+//	                             logical input port is remote.
+//	reg6         NetworkKeyField network datapath key (View Network.Key),
+//	                             set by Classify for every packet that passes.
+//	reg7         OutPortField    OpenFlow port the packet leaves by, set by
+//	                             L2Lookup: a local VM ofport, or a tunnel
+//	                             ofport with tun_id/tun_dst already set.
+//	reg8..reg15  free.
+//	metadata     unused (reserved for the L3 stage: router datapath key).
+// ============================================================================
+
+// RegField is a run of bits in one NXM register.
+type RegField struct {
+	Name        string
+	Reg         int
+	Start, Bits int
+}
+
+// Register fields of the pipeline (see the layout above).
+var (
+	PktSourceField  = RegField{Name: "PktSource", Reg: 0, Start: 0, Bits: 4}
+	InPortKeyField  = RegField{Name: "InPortKey", Reg: 5, Start: 0, Bits: 32}
+	NetworkKeyField = RegField{Name: "NetworkKey", Reg: 6, Start: 0, Bits: 32}
+	OutPortField    = RegField{Name: "OutPort", Reg: 7, Start: 0, Bits: 32}
+)
+
+// Values of PktSourceField.
+const (
+	PktSourceLocal  = 1
+	PktSourceTunnel = 2
+)
+
+// Match matches the field's bits against v.
+func (f RegField) Match(v uint32) ofp.Field {
+	if f.Start == 0 && f.Bits == 32 {
+		return ofp.Reg(f.Reg, v)
+	}
+	mask := uint32((uint64(1)<<f.Bits - 1) << f.Start)
+	return ofp.RegMasked(f.Reg, v<<f.Start&mask, mask)
+}
+
+// Load writes v into the field's bits.
+func (f RegField) Load(v uint32) ofp.Action {
+	return ofp.Load{Reg: f.Reg, Start: f.Start, Bits: f.Bits, Value: uint64(v)}
+}
+
+// ============================================================================
+// Cookies. Every flow's cookie packs who owns it, the feature that made it
+// and the generation (restart round) that installed it:
+//
+//	bits 56..63  CookieOwner (0x57, 'W'): a Wyvern flow; other flows on the
+//	             bridge are never touched.
+//	bits 48..55  Feature.
+//	bits 32..47  zero (reserved).
+//	bits  0..31  generation.
+//
+// After a restart the agent compiles with a new generation, installs (or
+// modifies) every desired flow, then deletes the flows whose cookie, under
+// CookieOwnerMask|CookieGenerationMask, is not CookieOwner|new generation.
+// ============================================================================
+
+// Cookie masks.
+const (
+	CookieOwner          uint64 = 0x57 << 56
+	CookieOwnerMask      uint64 = 0xff << 56
+	CookieFeatureMask    uint64 = 0xff << 48
+	CookieGenerationMask uint64 = 0xffffffff
+)
+
+// Feature is a category of flows; every table is needed by some features.
+// Values are stable (they are in installed cookies): append only.
+type Feature uint8
+
+// Features.
+const (
+	FeatureDefault      Feature = 1 // table-miss and pass-through flows
+	FeatureClassify     Feature = 2
+	FeaturePortSecurity Feature = 3
+	FeatureACL          Feature = 4 // security groups (later)
+	FeatureARPResponder Feature = 5
+	FeatureDHCP         Feature = 6
+	FeatureL2           Feature = 7
+	FeatureOutput       Feature = 8
+	FeatureND           Feature = 9  // IPv6 ND responder (later)
+	FeatureL3           Feature = 10 // routing and NAT (later)
+)
+
+var featureNames = map[Feature]string{
+	FeatureDefault: "default", FeatureClassify: "classify", FeaturePortSecurity: "port-security",
+	FeatureACL: "acl", FeatureARPResponder: "arp-responder", FeatureDHCP: "dhcp", FeatureL2: "l2",
+	FeatureOutput: "output", FeatureND: "nd", FeatureL3: "l3",
+}
+
+func (f Feature) String() string {
+	if n, ok := featureNames[f]; ok {
+		return n
+	}
+	return fmt.Sprintf("feature(%d)", uint8(f))
+}
+
+// Cookie packs a feature and a generation into a flow cookie.
+func Cookie(f Feature, generation uint32) uint64 {
+	return CookieOwner | uint64(f)<<48 | uint64(generation)
+}
+
+// CookieFeature extracts the feature of a Wyvern cookie.
+func CookieFeature(c uint64) Feature { return Feature(c & CookieFeatureMask >> 48) }
+
+// CookieGeneration extracts the generation of a Wyvern cookie.
+func CookieGeneration(c uint64) uint32 { return uint32(c & CookieGenerationMask) }
+
+// IsOwnCookie reports whether a cookie was made by Cookie.
+func IsOwnCookie(c uint64) bool { return c&CookieOwnerMask == CookieOwner }
+
+// IsStale reports whether a flow with cookie c is a Wyvern flow of another
+// generation than current: what a sweep after a restart deletes.
+func IsStale(c uint64, current uint32) bool {
+	return IsOwnCookie(c) && CookieGeneration(c) != current
+}
+
+// ============================================================================
+// Packet-in user data. Controller actions carry 8 bytes, nothing secret:
+//
+//	byte 0     PacketInKind
+//	bytes 1..3 zero
+//	bytes 4..7 logical input port key, big endian
+//
+// The controller must use the NXT_PACKET_IN2 format to receive userdata.
+// ============================================================================
+
+// PacketInKind says why a packet was sent to the controller.
+type PacketInKind uint8
+
+// Packet-in kinds.
+const (
+	PacketInDHCPv4 PacketInKind = 1
+)
+
+// UserData encodes a packet-in's user data.
+func UserData(kind PacketInKind, portKey uint32) []byte {
+	b := make([]byte, 8)
+	b[0] = byte(kind)
+	binary.BigEndian.PutUint32(b[4:], portKey)
+	return b
+}
+
+// ParseUserData decodes UserData's encoding.
+func ParseUserData(b []byte) (PacketInKind, uint32, error) {
+	if len(b) != 8 || b[1] != 0 || b[2] != 0 || b[3] != 0 {
+		return 0, 0, fmt.Errorf("pipeline: bad packet-in userdata %x", b)
+	}
+	return PacketInKind(b[0]), binary.BigEndian.Uint32(b[4:]), nil
+}

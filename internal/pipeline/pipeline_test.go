@@ -1,0 +1,480 @@
+package pipeline
+
+import (
+	"bytes"
+	"flag"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wyvern-sdn/wyvern/internal/ofp"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+func TestGolden(t *testing.T) {
+	for _, sc := range scenarios() {
+		t.Run(sc.name, func(t *testing.T) {
+			v := sc.view()
+			if err := v.Validate(); err != nil {
+				t.Fatalf("scenario view invalid: %v", err)
+			}
+			got := ofp.Text(Compile(v, testCfg, 1))
+			path := filepath.Join("testdata", sc.name+".golden")
+			if *update {
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create)", err)
+			}
+			if got != string(want) {
+				t.Errorf("flows differ from %s (run with -update to accept):\n%s", path, lineDiff(string(want), got))
+			}
+		})
+	}
+}
+
+// lineDiff lists the lines only in want (-) and only in got (+).
+func lineDiff(want, got string) string {
+	w, g := lineSet(want), lineSet(got)
+	var b strings.Builder
+	for _, l := range strings.Split(want, "\n") {
+		if l != "" && !g[l] {
+			b.WriteString("- " + l + "\n")
+		}
+	}
+	for _, l := range strings.Split(got, "\n") {
+		if l != "" && !w[l] {
+			b.WriteString("+ " + l + "\n")
+		}
+	}
+	return b.String()
+}
+
+func lineSet(s string) map[string]bool {
+	m := map[string]bool{}
+	for _, l := range strings.Split(s, "\n") {
+		m[l] = true
+	}
+	return m
+}
+
+// TestOVSParses feeds every scenario's flows to ovs-ofctl, which must accept
+// them for OpenFlow 1.3 without dropping any match field for unmet
+// prerequisites.
+func TestOVSParses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs ovs-ofctl")
+	}
+	ofctl, err := exec.LookPath("ovs-ofctl")
+	if err != nil {
+		t.Fatal("ovs-ofctl not found: install openvswitch-switch (scripts/deps.sh)")
+	}
+	var all []ofp.Flow
+	for _, sc := range scenarios() {
+		all = append(all, Compile(sc.view(), testCfg, 1)...)
+	}
+	path := filepath.Join(t.TempDir(), "flows.txt")
+	if err := os.WriteFile(path, []byte(ofp.Text(all)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(ofctl, "-O", "OpenFlow13", "parse-flows", path)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("ovs-ofctl parse-flows: %v\n%s", err, stderr.String())
+	}
+	if s := stderr.String(); strings.Contains(s, "normalization") || strings.Contains(s, "WARN") || strings.Contains(s, "ERR") {
+		t.Errorf("ovs-ofctl changed or rejected flows:\n%s", s)
+	}
+	if n := strings.Count(stdout.String(), "OFPT_FLOW_MOD"); n != len(all) {
+		t.Errorf("ovs-ofctl parsed %d flows, want %d", n, len(all))
+	}
+}
+
+func TestTableDeclarations(t *testing.T) {
+	names := map[string]bool{}
+	for i, tb := range Tables() {
+		if tb.ID != TableID(i) || tb.ID.Number() != uint8(i) {
+			t.Errorf("table %d: id %d", i, tb.ID)
+		}
+		if tb.Name == "" || tb.Doc == "" || len(tb.Features) == 0 {
+			t.Errorf("table %d: incomplete declaration %+v", i, tb)
+		}
+		if names[tb.Name] {
+			t.Errorf("table name %s declared twice", tb.Name)
+		}
+		names[tb.Name] = true
+	}
+	if got := TableL2Lookup.String(); got != "L2Lookup(4)" {
+		t.Errorf("TableL2Lookup.String() = %q", got)
+	}
+}
+
+// allFlows compiles every scenario.
+func allFlows(t *testing.T) map[string][]ofp.Flow {
+	t.Helper()
+	out := map[string][]ofp.Flow{}
+	for _, sc := range scenarios() {
+		out[sc.name] = Compile(sc.view(), testCfg, 42)
+	}
+	out["big"] = Compile(bigView(50), testCfg, 42)
+	return out
+}
+
+func TestFlowInvariants(t *testing.T) {
+	for name, flows := range allFlows(t) {
+		keys := map[string]bool{}
+		for _, f := range flows {
+			if keys[f.Key()] {
+				t.Errorf("%s: duplicate flow key %s", name, f.Key())
+			}
+			keys[f.Key()] = true
+			if !IsOwnCookie(f.Cookie) || CookieGeneration(f.Cookie) != 42 {
+				t.Errorf("%s: bad cookie %#x on %s", name, f.Cookie, f)
+			}
+			feat := CookieFeature(f.Cookie)
+			tb := Tables()[f.Table]
+			if feat != FeatureDefault && !containsFeature(tb.Features, feat) {
+				t.Errorf("%s: feature %s not declared by table %s: %s", name, feat, tb.Name, f)
+			}
+			for i, a := range f.Actions {
+				switch a := a.(type) {
+				case ofp.Goto:
+					if a.Table <= f.Table || i != len(f.Actions)-1 {
+						t.Errorf("%s: bad goto in %s", name, f)
+					}
+				case ofp.Resubmit:
+					if a.Table <= f.Table {
+						t.Errorf("%s: backward resubmit in %s", name, f)
+					}
+				}
+			}
+		}
+	}
+}
+
+func containsFeature(fs []Feature, f Feature) bool {
+	for _, g := range fs {
+		if g == f {
+			return true
+		}
+	}
+	return false
+}
+
+// tunnelPorts are the scenario's tunnel ofports.
+func isTunnelOutput(a ofp.Action) bool {
+	switch a := a.(type) {
+	case ofp.Load:
+		return a.Reg == OutPortField.Reg && (a.Value == ofGeneve || a.Value == ofVXLAN)
+	case ofp.Output:
+		return a.Port == ofGeneve || a.Port == ofVXLAN
+	case ofp.SetField:
+		return a.Field.Kind == ofp.FTunIPv4Dst
+	}
+	return false
+}
+
+func hasMatch(f ofp.Flow, want ofp.Field) bool {
+	for _, m := range f.Match {
+		if m.String() == want.String() {
+			return true
+		}
+	}
+	return false
+}
+
+func TestNoARPBroadcastToTunnel(t *testing.T) {
+	for name, flows := range allFlows(t) {
+		arpFloods := 0
+		for _, f := range flows {
+			if !hasMatch(f, ofp.EthType(ofp.EthTypeARP)) {
+				continue
+			}
+			if f.Table == TableL2Lookup.Number() {
+				arpFloods++
+			}
+			for _, a := range f.Actions {
+				if isTunnelOutput(a) {
+					t.Errorf("%s: ARP flow reaches a tunnel: %s", name, f)
+				}
+			}
+		}
+		if arpFloods == 0 {
+			t.Errorf("%s: no ARP broadcast flow in L2Lookup", name)
+		}
+	}
+	// And the flood flows that do reach tunnels are outranked by the ARP
+	// broadcast flow.
+	if prioL2ARPBroadcast <= prioL2Flood {
+		t.Error("ARP broadcast flow must outrank the flood flow")
+	}
+}
+
+func TestTunnelTrafficNotReflooded(t *testing.T) {
+	for name, flows := range allFlows(t) {
+		for _, f := range flows {
+			if !hasMatch(f, PktSourceField.Match(PktSourceTunnel)) {
+				continue
+			}
+			for _, a := range f.Actions {
+				if isTunnelOutput(a) {
+					t.Errorf("%s: tunnel traffic sent back to a tunnel: %s", name, f)
+				}
+			}
+		}
+	}
+}
+
+// networkKeys returns the reg6 values a flow matches or loads.
+func networkKeys(f ofp.Flow) []uint32 {
+	var ks []uint32
+	for _, m := range f.Match {
+		if m.Kind == ofp.FReg && m.Index == NetworkKeyField.Reg {
+			ks = append(ks, uint32(m.Value))
+		}
+	}
+	for _, a := range f.Actions {
+		if l, ok := a.(ofp.Load); ok && l.Reg == NetworkKeyField.Reg {
+			ks = append(ks, uint32(l.Value))
+		}
+	}
+	return ks
+}
+
+func TestOnlyViewNetworks(t *testing.T) {
+	for _, sc := range scenarios() {
+		v := sc.view()
+		known := map[uint32]bool{}
+		for _, n := range v.Networks {
+			known[n.Key] = true
+		}
+		for _, f := range Compile(v, testCfg, 1) {
+			for _, k := range networkKeys(f) {
+				if !known[k] {
+					t.Errorf("%s: flow mentions network key %d not in view: %s", sc.name, k, f)
+				}
+			}
+		}
+	}
+}
+
+func TestNoPortsNoFlows(t *testing.T) {
+	v := twoChassisTwoNetworks() // net3 (key 3, seg 300) only on ch3
+	for _, f := range Compile(v, testCfg, 1) {
+		for _, k := range networkKeys(f) {
+			if k == 3 {
+				t.Errorf("flow for network without local ports: %s", f)
+			}
+		}
+		if hasMatch(f, ofp.TunID(300)) {
+			t.Errorf("tunnel classification for network without local ports: %s", f)
+		}
+		if strings.Contains(f.String(), "192.0.2.3") || strings.Contains(f.String(), "10.3.0.16") {
+			t.Errorf("flow mentions ch3 or its port: %s", f)
+		}
+	}
+	// Removing the last local port removes every flow of its network.
+	v = oneChassisOneNetwork()
+	v.Ports[0].Chassis, v.Ports[1].Chassis = "elsewhere", "elsewhere"
+	flows := Compile(v, testCfg, 1)
+	for _, f := range flows {
+		if len(networkKeys(f)) > 0 {
+			t.Errorf("flow for network without local ports: %s", f)
+		}
+	}
+	if len(flows) != int(numTables) {
+		t.Errorf("got %d flows, want only the %d table-miss flows:\n%s", len(flows), numTables, ofp.Text(flows))
+	}
+}
+
+func TestDeterministic(t *testing.T) {
+	for _, sc := range scenarios() {
+		v := sc.view()
+		want := Compile(v, testCfg, 3)
+		r := rand.New(rand.NewPCG(1, 2))
+		for i := 0; i < 5; i++ {
+			w := sc.view()
+			r.Shuffle(len(w.Ports), func(i, j int) { w.Ports[i], w.Ports[j] = w.Ports[j], w.Ports[i] })
+			r.Shuffle(len(w.Networks), func(i, j int) { w.Networks[i], w.Networks[j] = w.Networks[j], w.Networks[i] })
+			r.Shuffle(len(w.Remote), func(i, j int) { w.Remote[i], w.Remote[j] = w.Remote[j], w.Remote[i] })
+			got := Compile(w, testCfg, 3)
+			if len(got) != len(want) {
+				t.Fatalf("%s: %d flows, then %d", sc.name, len(want), len(got))
+			}
+			for j := range got {
+				if !got[j].Equal(want[j]) {
+					t.Fatalf("%s: flow %d differs after shuffling input:\n%s\n%s", sc.name, j, want[j], got[j])
+				}
+			}
+		}
+	}
+}
+
+func TestCompileDoesNotAliasView(t *testing.T) {
+	v := oneChassisOneNetwork()
+	before := ofp.Text(Compile(v, testCfg, 1))
+	flows := Compile(v, testCfg, 1)
+	v.Ports[0].MAC[5] = 0xee
+	if got := ofp.Text(flows); got != before {
+		t.Error("mutating the view changed compiled flows")
+	}
+}
+
+func TestPortSecurity(t *testing.T) {
+	flows := Compile(oneChassisOneNetwork(), testCfg, 1)
+	text := ofp.Text(flows)
+	for _, want := range []string{
+		// IPv4 from own MAC and IP only.
+		"table=1,priority=200,reg5=0x1,dl_src=fa:16:3e:00:00:01,dl_type=0x0800,nw_src=10.0.0.11 actions=goto_table:2",
+		// ARP sha and spa.
+		"table=1,priority=200,reg5=0x1,dl_src=fa:16:3e:00:00:01,dl_type=0x0806,arp_spa=10.0.0.11,arp_sha=fa:16:3e:00:00:01 actions=goto_table:2",
+		// DHCP discover.
+		"table=1,priority=210,reg5=0x1,dl_src=fa:16:3e:00:00:01,dl_type=0x0800,nw_proto=17,nw_src=0.0.0.0,nw_dst=255.255.255.255,udp_src=68,udp_dst=67 actions=goto_table:2",
+		// Link-local IPv6.
+		"table=1,priority=200,reg5=0x1,dl_src=fa:16:3e:00:00:01,dl_type=0x86dd,ipv6_src=fe80::/10 actions=goto_table:2",
+	} {
+		if !strings.Contains(text, want+"\n") {
+			t.Errorf("missing flow %s", want)
+		}
+	}
+	// The default of PortSecurity drops.
+	for _, f := range flows {
+		if f.Table == TablePortSecurity.Number() && f.Priority == 0 && len(f.Actions) != 0 {
+			t.Errorf("PortSecurity miss does not drop: %s", f)
+		}
+	}
+	off := ofp.Text(Compile(portSecurityOff(), testCfg, 1))
+	if !strings.Contains(off, "table=1,priority=100,reg5=0x2 actions=goto_table:2\n") {
+		t.Error("port with port security off is not passed")
+	}
+	if strings.Contains(off, "reg5=0x2,dl_src") {
+		t.Error("port with port security off still checked")
+	}
+}
+
+func TestDHCP(t *testing.T) {
+	count := func(v *View) int {
+		n := 0
+		for _, f := range Compile(v, testCfg, 1) {
+			for _, a := range f.Actions {
+				if c, ok := a.(ofp.Controller); ok {
+					n++
+					kind, key, err := ParseUserData(c.UserData)
+					if err != nil || kind != PacketInDHCPv4 || c.ID != testCfg.ControllerID || !hasMatch(f, InPortKeyField.Match(key)) {
+						t.Errorf("bad controller action in %s (%v)", f, err)
+					}
+				}
+			}
+		}
+		return n
+	}
+	if n := count(oneChassisOneNetwork()); n != 2 {
+		t.Errorf("DHCP enabled: %d controller flows, want 2", n)
+	}
+	if n := count(dhcpDisabled()); n != 0 {
+		t.Errorf("DHCP disabled: %d controller flows, want 0", n)
+	}
+	// Two chassis: only local ports, never the remote ones.
+	if n := count(twoChassisTwoNetworks()); n != 2 {
+		t.Errorf("two chassis: %d controller flows, want 2", n)
+	}
+}
+
+func TestARPResponderAnswersRemoteAndUnbound(t *testing.T) {
+	text := ofp.Text(Compile(twoChassisTwoNetworks(), testCfg, 1))
+	for _, ip := range []string{"10.1.0.11", "10.1.0.13", "10.1.0.15", "10.2.0.12", "10.2.0.14"} {
+		if !strings.Contains(text, "arp_op=1,arp_tpa="+ip+" actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[]") {
+			t.Errorf("no ARP responder for %s", ip)
+		}
+	}
+}
+
+func TestRemoteUnicastEncap(t *testing.T) {
+	text := ofp.Text(Compile(vxlanNetwork(), testCfg, 1))
+	want := "table=4,priority=100,reg0=0x1/0xf,reg6=0x4,dl_dst=fa:16:3e:00:04:02 actions=set_field:0x1388->tun_id,set_field:192.0.2.2->tun_dst,load:0x2->NXM_NX_REG7[0..31],goto_table:6\n"
+	if !strings.Contains(text, want) {
+		t.Errorf("missing VXLAN unicast flow %s", want)
+	}
+	if !strings.Contains(text, "table=0,priority=100,in_port=2,tun_id=0x1388 actions=") {
+		t.Error("missing VXLAN classification")
+	}
+	// A remote chassis without the network's encapsulation gets nothing.
+	v := vxlanNetwork()
+	v.Remote[0].Encaps = []Encap{EncapGeneve}
+	if text := ofp.Text(Compile(v, testCfg, 1)); strings.Contains(text, "192.0.2.2") {
+		t.Errorf("tunnel to a chassis without vxlan:\n%s", text)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, sc := range scenarios() {
+		if err := sc.view().Validate(); err != nil {
+			t.Errorf("%s: %v", sc.name, err)
+		}
+	}
+	v := oneChassisOneNetwork()
+	v.Ports[1].Key = 1
+	v.Ports[1].MAC = v.Ports[0].MAC
+	v.Ports[1].IPs = v.Ports[0].IPs
+	v.Ports = append(v.Ports, Port{ID: "x", NetworkID: "nope", Key: 9, MAC: mac("fa:16:3e:00:00:09"), Chassis: "ch1"})
+	err := v.Validate()
+	if err == nil {
+		t.Fatal("no error for a broken view")
+	}
+	for _, want := range []string{"key 1 already used", "MAC fa:16:3e:00:00:01 already used", "address 10.0.0.11 already used", "unknown network nope", "without an OpenFlow port"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	// Compile still yields unique keys for it.
+	keys := map[string]bool{}
+	for _, f := range Compile(v, testCfg, 1) {
+		if keys[f.Key()] {
+			t.Errorf("duplicate key %s", f.Key())
+		}
+		keys[f.Key()] = true
+	}
+}
+
+func TestCookie(t *testing.T) {
+	c := Cookie(FeatureDHCP, 0xdeadbeef)
+	if !IsOwnCookie(c) || CookieFeature(c) != FeatureDHCP || CookieGeneration(c) != 0xdeadbeef {
+		t.Errorf("cookie %#x does not round-trip", c)
+	}
+	if IsStale(c, 0xdeadbeef) || !IsStale(c, 1) || IsStale(0x1234, 1) {
+		t.Error("IsStale wrong")
+	}
+	if c&(CookieOwnerMask|CookieGenerationMask) != CookieOwner|0xdeadbeef {
+		t.Error("masks do not select owner and generation")
+	}
+}
+
+func TestUserData(t *testing.T) {
+	b := UserData(PacketInDHCPv4, 0x01020304)
+	k, p, err := ParseUserData(b)
+	if err != nil || k != PacketInDHCPv4 || p != 0x01020304 {
+		t.Errorf("round trip: %v %v %v", k, p, err)
+	}
+	if _, _, err := ParseUserData(b[:7]); err == nil {
+		t.Error("short userdata accepted")
+	}
+}
+
+func BenchmarkCompile1000Ports(b *testing.B) {
+	v := bigView(1000)
+	b.ReportAllocs()
+	var n int
+	for b.Loop() {
+		n = len(Compile(v, testCfg, 1))
+	}
+	b.ReportMetric(float64(n), "flows")
+}
