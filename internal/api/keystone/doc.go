@@ -19,6 +19,11 @@
 // the request's Host): "keystone" (type identity, base URL + "/v3") and
 // "neutron" (type network, the base URL itself; clients append /v2.0).
 //
+// The token middleware (Service.Middleware) answers a missing, invalid,
+// expired, revoked or unscoped X-Auth-Token with 401 and keystonemiddleware's
+// body, {"error": {"code": 401, "title": "Unauthorized", "message": "The
+// request you have made requires authentication."}}, as Neutron does.
+//
 // Roles are admin, member and reader; as in a Keystone bootstrap, admin
 // implies member and member implies reader, and tokens list the effective
 // roles.
@@ -39,8 +44,8 @@
 // The users, projects and role assignments come from a JSON file (the
 // server's --users flag) plus a bootstrap admin from Config (user
 // Config.AdminName with role admin on project Config.AdminProject). Only the
-// "default" domain (named "Default") exists. Example
-// (testdata/users.json):
+// "default" domain (named "Default") exists. Example (abridged from
+// testdata/users.json):
 //
 //	{
 //	  "projects": [

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 )
@@ -328,13 +329,35 @@ func TestCacheIsBounded(t *testing.T) {
 	st := startEtcd(t)
 	s := newService(t, st, func(c *Config) { c.CacheSize = 2; c.CacheTTL = time.Minute })
 	srv := serve(t, s)
+	var ids []string
 	for range 5 {
 		id, _ := issue(t, srv, "alice", "alice-dev-password", "demo")
+		ids = append(ids, id)
 		if _, err := s.Validate(t.Context(), id); err != nil {
 			t.Fatal(err)
 		}
 		if n := s.tokens.cacheLen(); n > 2 {
 			t.Fatalf("cache holds %d tokens, bound 2", n)
 		}
+	}
+	// Concurrent validations share the cache safely (run with -race).
+	var wg sync.WaitGroup
+	errs := make(chan error, 4*len(ids))
+	for range 4 {
+		for _, id := range ids {
+			wg.Go(func() {
+				if _, err := s.Validate(t.Context(), id); err != nil {
+					errs <- err
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("concurrent validate: %v", err)
+	}
+	if n := s.tokens.cacheLen(); n > 2 {
+		t.Fatalf("cache holds %d tokens, bound 2", n)
 	}
 }

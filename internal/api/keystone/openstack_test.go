@@ -76,6 +76,13 @@ func TestOpenstackCLI(t *testing.T) {
 		t.Errorf("token from the CLI does not validate: %v %+v", err, got)
 	}
 
+	// `token revoke` validates nothing itself: DELETE /v3/auth/tokens with
+	// the CLI's own admin token.
+	openstackCLI(t, srv.URL+"/v3", "admin", testAdminPassword, "admin", "token", "revoke", tok.ID)
+	if _, err := s.Validate(t.Context(), tok.ID); err == nil {
+		t.Error("token still valid after openstack token revoke")
+	}
+
 	out = openstackCLI(t, srv.URL+"/v3", "alice", "alice-dev-password", "demo", "network", "list", "-f", "json")
 	var nets []map[string]any
 	if err := json.Unmarshal(out, &nets); err != nil {
