@@ -17,7 +17,9 @@ func mustPrefix(t *testing.T, s string) netip.Prefix {
 	return p
 }
 
-func rng(seed uint64) func() uint64 { return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)).Uint64 }
+func rng(seed uint64) func() uint64 {
+	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)).Uint64
+}
 
 func TestParseCIDR(t *testing.T) {
 	for _, s := range []string{"10.0.0.0/24", "2001:db8::/64", "10.0.0.1/32", "::/0"} {
