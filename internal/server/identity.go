@@ -5,22 +5,23 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/wyvern-sdn/wyvern/internal/auth"
+	"github.com/wyvern-sdn/wyvern/internal/api/keystone"
 	"github.com/wyvern-sdn/wyvern/internal/store"
 )
 
 // registerIdentity mounts the Keystone endpoint and returns the middleware
 // that authenticates Neutron requests.
 func registerIdentity(ctx context.Context, mux *http.ServeMux, st *store.Store, cfg Config, log *slog.Logger) (func(http.Handler) http.Handler, error) {
-	// TODO(keystone): wire internal/api/keystone once it lands.
-	return func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			project := r.Header.Get("X-Project-Id")
-			if project == "" {
-				project = "admin"
-			}
-			p := auth.Principal{ProjectID: project, Admin: true, Roles: []string{"admin"}}
-			h.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
-		})
-	}, nil
+	if cfg.NoAuth && cfg.AdminPassword == "" && cfg.UsersFile == "" {
+		log.Warn("authentication disabled (--noauth): every caller is admin")
+		return keystone.NoAuth, nil
+	}
+	ks, err := keystone.New(keystone.Config{UsersFile: cfg.UsersFile, AdminName: cfg.AdminUser,
+		AdminPassword: cfg.AdminPassword, AdminProject: cfg.AdminProject,
+		TokenTTL: cfg.TokenTTL, PublicURL: cfg.PublicURL}, st, log)
+	if err != nil {
+		return nil, err
+	}
+	ks.Register(mux)
+	return func(h http.Handler) http.Handler { return ks.Middleware(h, cfg.NoAuth) }, nil
 }

@@ -20,6 +20,7 @@
 //	segments/<type>/<id>               network id holding the segment
 //	quotas/<project>                   quota overrides
 //	chassis/<name>                     model.Chassis, under the agent's lease
+//	tokens/<sha256 of token>           Keystone token, under a lease (api/keystone)
 package store
 
 import "strconv"
