@@ -89,7 +89,7 @@ var representative = []struct {
 		"cookie=0x3000000000000001, table=30, priority=100,icmp,dl_src=fa:16:3e:00:00:02,dl_dst=fa:16:3e:00:00:01,nw_ttl=64,icmp_type=8,icmp_code=0 " +
 			"actions=dec_ttl,set_field:fa:16:3e:00:00:10->eth_src,set_field:fa:16:3e:00:00:11->eth_dst,set_field:10.9.9.9->ip_src,set_field:10.8.8.8->ip_dst,output:1"},
 	{ofp.Flow{Table: 30, Priority: 90, Cookie: 0x3000000000000001,
-		Match:   []ofp.Field{ofp.EthDstMasked(mac("01:00:00:00:00:00"), mac("01:00:00:00:00:00")), ofp.Reg(0, 1)},
+		Match: []ofp.Field{ofp.EthDstMasked(mac("01:00:00:00:00:00"), mac("01:00:00:00:00:00")), ofp.Reg(0, 1)},
 		Actions: []ofp.Action{ofp.SetField{Field: ofp.TunID(0x64)}, ofp.SetField{Field: ofp.Field{Kind: ofp.FTunIPv4Dst, Prefix: pfx("192.0.2.2/32")}}, ofp.Output{Port: 1},
 			ofp.Move{Src: ofp.FieldRef{Kind: ofp.FReg, Index: 1, Start: 0, Bits: 16}, Dst: ofp.FieldRef{Kind: ofp.FTunID, Start: 8, Bits: 16}}, ofp.OutputReg{Reg: 2}}},
 		"cookie=0x3000000000000001, table=30, priority=90,reg0=0x1,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00 " +

@@ -44,7 +44,7 @@ const (
 	bundleFlagsAtomic   = 1
 	bundleFlagsOrdered  = 2
 
-	ofpmpFlow      = 1
+	ofpmpFlow       = 1
 	ofpmpfReplyMore = 1
 )
 
