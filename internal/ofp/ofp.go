@@ -127,6 +127,14 @@ const (
 	FNDTLL                       // nd_tll
 )
 
+// ND header fields OVS exposes as Ericsson experimenter OXMs (OpenFlow 1.3
+// set_field works with them); used to turn a solicitation into an
+// advertisement.
+const (
+	FNDReserved    FieldKind = FNDTLL + 1 + iota // nd_reserved (NA flags R|S|O in the top bits)
+	FNDOptionsType                               // nd_options_type (type of the first ND option)
+)
+
 var fieldNames = map[FieldKind]string{
 	FInPort: "in_port", FMetadata: "metadata", FReg: "reg", FTunID: "tun_id", FTunIPv4Dst: "tun_dst",
 	FCTState: "ct_state", FCTZone: "ct_zone", FCTMark: "ct_mark",
@@ -136,6 +144,7 @@ var fieldNames = map[FieldKind]string{
 	FIPTTL: "nw_ttl", FTCPSrc: "tcp_src", FTCPDst: "tcp_dst", FUDPSrc: "udp_src", FUDPDst: "udp_dst",
 	FICMPType: "icmp_type", FICMPCode: "icmp_code", FICMPv6Type: "icmpv6_type", FICMPv6Code: "icmpv6_code",
 	FNDTarget: "nd_target", FNDSLL: "nd_sll", FNDTLL: "nd_tll",
+	FNDReserved: "nd_reserved", FNDOptionsType: "nd_options_type",
 }
 
 // Name is the ovs-ofctl name of the field.
@@ -176,7 +185,7 @@ func (f Field) String() string {
 		return "ct_state=" + ctStateString(uint32(f.Value), uint32(f.Mask))
 	case FEthType:
 		return fmt.Sprintf("%s=0x%04x", name, f.Value)
-	case FInPort, FIPProto, FARPOp, FIPTTL, FICMPType, FICMPCode, FICMPv6Type, FICMPv6Code, FCTZone:
+	case FInPort, FIPProto, FARPOp, FIPTTL, FICMPType, FICMPCode, FICMPv6Type, FICMPv6Code, FCTZone, FNDOptionsType:
 		return fmt.Sprintf("%s=%d", name, f.Value)
 	case FTCPSrc, FTCPDst, FUDPSrc, FUDPDst:
 		if f.Mask != 0 {

@@ -31,3 +31,15 @@ func TestFlowText(t *testing.T) {
 		t.Errorf("ct_state: %s", got)
 	}
 }
+
+func TestNDExtFields(t *testing.T) {
+	acts := []Action{
+		SetField{Field: Field{Kind: FNDReserved, Value: 0x60000000}},
+		SetField{Field: Field{Kind: FNDOptionsType, Value: 2}},
+	}
+	f := Flow{Table: 3, Priority: 1, Actions: acts}
+	want := "table=3,priority=1 actions=set_field:0x60000000->nd_reserved,set_field:2->nd_options_type"
+	if got := f.String(); got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}
