@@ -14,6 +14,11 @@ type Config struct {
 	// ControllerID is the controller id DHCP packet-ins are addressed to
 	// (controller(id=...)); the agent's DHCP responder connects with it.
 	ControllerID uint16
+	// NDResponder answers IPv6 neighbour solicitations for known addresses
+	// in flows. It needs the nd_reserved and nd_options_type set-fields
+	// (Ericsson experimenter OXMs) from the OpenFlow encoder; without it,
+	// solicitations are flooded like any multicast.
+	NDResponder bool
 }
 
 // Flow priorities, per table. Higher wins.
@@ -31,6 +36,9 @@ const (
 	prioARPOwner     = 110 // the owner asking for its own address: not answered
 	prioARPResponder = 100
 	prioDHCP         = 100
+	prioNDSkip       = 110 // DAD and the owner's own solicitations
+	prioNDResponder  = 100
+	prioNDReply      = 100
 
 	prioL2Known        = 100
 	prioL2ARPBroadcast = 60
@@ -118,6 +126,9 @@ func Compile(v *View, cfg Config, generation uint32) []ofp.Flow {
 			c.portSecurity(n, p)
 		}
 		c.arpResponder(n)
+		if cfg.NDResponder {
+			c.ndResponder(n)
+		}
 		c.dhcp(n)
 		c.l2(n)
 		if n.tunPort != 0 {
@@ -267,6 +278,7 @@ func (c *compiler) defaults() {
 	c.add(TablePortSecurity, prioMiss, FeatureDefault, nil)
 	c.add(TableEgressACL, prioMiss, FeatureDefault, nil, gotoTable(TableServices))
 	c.add(TableServices, prioMiss, FeatureDefault, nil, gotoTable(TableL2Lookup))
+	c.add(TableNDReply, prioMiss, FeatureDefault, nil)
 	c.add(TableL2Lookup, prioMiss, FeatureDefault, nil)
 	c.add(TableIngressACL, prioMiss, FeatureDefault, nil, gotoTable(TableOutput))
 	c.add(TableOutput, prioMiss, FeatureDefault, nil)
@@ -432,6 +444,54 @@ func (c *compiler) arpResponder(n *netState) {
 				c.arpMoves[2],
 				ofp.SetField{Field: ofp.ARPSPA(netip.PrefixFrom(a, 32))},
 				ofp.OutputInPort{})
+		}
+	}
+}
+
+// naFlags are the NA flags Solicited and Override in nd_reserved.
+const naFlags = 0x60000000
+
+// ndResponder answers neighbour solicitations for every IPv6 address of the
+// network in two steps: Services rewrites the solicitation into an
+// advertisement, NDReply (matching the advertisement, as OVS requires to
+// write nd_tll) sets the target link-layer address and sends it back.
+func (c *compiler) ndResponder(n *netState) {
+	netKey := NetworkKeyField.Match(n.Key)
+	ns := func(extra ...ofp.Field) []ofp.Field {
+		var buf [10]ofp.Field
+		return append(append(buf[:0], netKey, ofp.EthType(ofp.EthTypeIPv6), ofp.IPProto(ofp.ProtoICMPv6),
+			ofp.ICMPv6Type(icmp6NS), ofp.Field{Kind: ofp.FICMPv6Code, Value: 0}), extra...)
+	}
+	seen := make(map[netip.Addr]bool)
+	for _, p := range n.all {
+		for _, a := range p.IPs {
+			if !a.Is6() || a.Is4In6() || seen[a] {
+				continue
+			}
+			if len(seen) == 0 {
+				// Duplicate address detection (from ::) is never answered.
+				c.add(TableServices, prioNDSkip, FeatureND, ns(ofp.IPSrc(prefixV6Any)), gotoTable(TableL2Lookup))
+			}
+			seen[a] = true
+			target := ofp.NDTarget(a)
+			if p.local {
+				c.add(TableServices, prioNDSkip, FeatureND,
+					ns(InPortKeyField.Match(p.Key), target), gotoTable(TableL2Lookup))
+			}
+			c.add(TableServices, prioNDResponder, FeatureND,
+				ns(target, ofp.Field{Kind: ofp.FIPTTL, Value: 255}),
+				c.arpMoves[0],
+				ofp.SetField{Field: ofp.EthSrc(p.mac)},
+				ofp.Move{Src: ofp.FieldRef{Kind: ofp.FIPv6Src}, Dst: ofp.FieldRef{Kind: ofp.FIPv6Dst}},
+				ofp.SetField{Field: ofp.IPSrc(netip.PrefixFrom(a, 128))},
+				ofp.SetField{Field: ofp.ICMPv6Type(icmp6NA)},
+				ofp.SetField{Field: ofp.Field{Kind: ofp.FNDReserved, Value: naFlags}},
+				ofp.SetField{Field: ofp.Field{Kind: ofp.FNDOptionsType, Value: 2}},
+				gotoTable(TableNDReply))
+			c.add(TableNDReply, prioNDReply, FeatureND, []ofp.Field{
+				netKey, ofp.EthType(ofp.EthTypeIPv6), ofp.IPProto(ofp.ProtoICMPv6),
+				ofp.ICMPv6Type(icmp6NA), ofp.Field{Kind: ofp.FICMPv6Code, Value: 0}, target,
+			}, ofp.SetField{Field: ofp.Field{Kind: ofp.FNDTLL, MAC: p.mac}}, ofp.OutputInPort{})
 		}
 	}
 }

@@ -22,7 +22,7 @@ func TestGolden(t *testing.T) {
 			if err := v.Validate(); err != nil {
 				t.Fatalf("scenario view invalid: %v", err)
 			}
-			got := ofp.Text(Compile(v, testCfg, 1))
+			got := ofp.Text(Compile(v, sc.cfg, 1))
 			path := filepath.Join("testdata", sc.name+".golden")
 			if *update {
 				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
@@ -79,7 +79,7 @@ func TestOVSParses(t *testing.T) {
 	}
 	var all []ofp.Flow
 	for _, sc := range scenarios() {
-		all = append(all, Compile(sc.view(), testCfg, 1)...)
+		all = append(all, Compile(sc.view(), sc.cfg, 1)...)
 	}
 	path := filepath.Join(t.TempDir(), "flows.txt")
 	if err := os.WriteFile(path, []byte(ofp.Text(all)), 0o644); err != nil {
@@ -113,7 +113,7 @@ func TestTableDeclarations(t *testing.T) {
 		}
 		names[tb.Name] = true
 	}
-	if got := TableL2Lookup.String(); got != "L2Lookup(4)" {
+	if got := TableL2Lookup.String(); got != "L2Lookup(5)" {
 		t.Errorf("TableL2Lookup.String() = %q", got)
 	}
 }
@@ -123,7 +123,7 @@ func allFlows(t *testing.T) map[string][]ofp.Flow {
 	t.Helper()
 	out := map[string][]ofp.Flow{}
 	for _, sc := range scenarios() {
-		out[sc.name] = Compile(sc.view(), testCfg, 42)
+		out[sc.name] = Compile(sc.view(), sc.cfg, 42)
 	}
 	out["big"] = Compile(bigView(50), testCfg, 42)
 	return out
@@ -257,7 +257,7 @@ func TestOnlyViewNetworks(t *testing.T) {
 		for _, n := range v.Networks {
 			known[n.Key] = true
 		}
-		for _, f := range Compile(v, testCfg, 1) {
+		for _, f := range Compile(v, sc.cfg, 1) {
 			for _, k := range networkKeys(f) {
 				if !known[k] {
 					t.Errorf("%s: flow mentions network key %d not in view: %s", sc.name, k, f)
@@ -299,14 +299,14 @@ func TestNoPortsNoFlows(t *testing.T) {
 func TestDeterministic(t *testing.T) {
 	for _, sc := range scenarios() {
 		v := sc.view()
-		want := Compile(v, testCfg, 3)
+		want := Compile(v, sc.cfg, 3)
 		r := rand.New(rand.NewPCG(1, 2))
 		for i := 0; i < 5; i++ {
 			w := sc.view()
 			r.Shuffle(len(w.Ports), func(i, j int) { w.Ports[i], w.Ports[j] = w.Ports[j], w.Ports[i] })
 			r.Shuffle(len(w.Networks), func(i, j int) { w.Networks[i], w.Networks[j] = w.Networks[j], w.Networks[i] })
 			r.Shuffle(len(w.Remote), func(i, j int) { w.Remote[i], w.Remote[j] = w.Remote[j], w.Remote[i] })
-			got := Compile(w, testCfg, 3)
+			got := Compile(w, sc.cfg, 3)
 			if len(got) != len(want) {
 				t.Fatalf("%s: %d flows, then %d", sc.name, len(want), len(got))
 			}
@@ -400,7 +400,7 @@ func TestARPResponderAnswersRemoteAndUnbound(t *testing.T) {
 
 func TestRemoteUnicastEncap(t *testing.T) {
 	text := ofp.Text(Compile(vxlanNetwork(), testCfg, 1))
-	want := "table=4,priority=100,reg0=0x1/0xf,reg6=0x4,dl_dst=fa:16:3e:00:04:02 actions=set_field:0x1388->tun_id,set_field:192.0.2.2->tun_dst,load:0x2->NXM_NX_REG7[0..31],goto_table:6\n"
+	want := "table=5,priority=100,reg0=0x1/0xf,reg6=0x4,dl_dst=fa:16:3e:00:04:02 actions=set_field:0x1388->tun_id,set_field:192.0.2.2->tun_dst,load:0x2->NXM_NX_REG7[0..31],goto_table:7\n"
 	if !strings.Contains(text, want) {
 		t.Errorf("missing VXLAN unicast flow %s", want)
 	}
@@ -442,6 +442,32 @@ func TestValidate(t *testing.T) {
 			t.Errorf("duplicate key %s", f.Key())
 		}
 		keys[f.Key()] = true
+	}
+}
+
+func TestNDResponder(t *testing.T) {
+	text := ofp.Text(Compile(ipv6Subnet(), testCfgND, 1))
+	for _, want := range []string{
+		// Services rewrites the solicitation for vm2's address...
+		"table=3,priority=100,reg6=0x1,dl_type=0x86dd,nw_proto=58,nw_ttl=255,icmpv6_type=135,icmpv6_code=0,nd_target=2001:db8::12 actions=" +
+			"move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],set_field:fa:16:3e:00:00:02->dl_src," +
+			"move:NXM_NX_IPV6_SRC[]->NXM_NX_IPV6_DST[],set_field:2001:db8::12->ipv6_src," +
+			"set_field:136->icmpv6_type,set_field:0x60000000->nd_reserved,set_field:2->nd_options_type,goto_table:4",
+		// ...and NDReply completes and returns it.
+		"table=4,priority=100,reg6=0x1,dl_type=0x86dd,nw_proto=58,icmpv6_type=136,icmpv6_code=0,nd_target=2001:db8::12 actions=" +
+			"set_field:fa:16:3e:00:00:02->nd_tll,IN_PORT",
+		// DAD and the owner are not answered.
+		"table=3,priority=110,reg6=0x1,dl_type=0x86dd,nw_proto=58,ipv6_src=::,icmpv6_type=135,icmpv6_code=0 actions=goto_table:5",
+		"table=3,priority=110,reg5=0x2,reg6=0x1,dl_type=0x86dd,nw_proto=58,icmpv6_type=135,icmpv6_code=0,nd_target=2001:db8::12 actions=goto_table:5",
+	} {
+		if !strings.Contains(text, want+"\n") {
+			t.Errorf("missing flow %s", want)
+		}
+	}
+	for _, f := range Compile(ipv6Subnet(), testCfg, 1) {
+		if CookieFeature(f.Cookie) == FeatureND {
+			t.Errorf("ND flow without Config.NDResponder: %s", f)
+		}
 	}
 }
 

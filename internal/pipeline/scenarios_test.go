@@ -22,7 +22,10 @@ func addrs(ss ...string) []netip.Addr {
 	return out
 }
 
-var testCfg = Config{ControllerID: 7}
+var (
+	testCfg   = Config{ControllerID: 7}
+	testCfgND = Config{ControllerID: 7, NDResponder: true}
+)
 
 const (
 	ofGeneve = 1
@@ -37,16 +40,17 @@ func local() LocalChassis {
 type scenario struct {
 	name string
 	view func() *View
+	cfg  Config
 }
 
 func scenarios() []scenario {
 	return []scenario{
-		{"one_chassis_one_network", oneChassisOneNetwork},
-		{"two_chassis_two_networks", twoChassisTwoNetworks},
-		{"port_security_off", portSecurityOff},
-		{"vxlan_network", vxlanNetwork},
-		{"dhcp_disabled", dhcpDisabled},
-		{"ipv6_subnet", ipv6Subnet},
+		{"one_chassis_one_network", oneChassisOneNetwork, testCfg},
+		{"two_chassis_two_networks", twoChassisTwoNetworks, testCfg},
+		{"port_security_off", portSecurityOff, testCfg},
+		{"vxlan_network", vxlanNetwork, testCfg},
+		{"dhcp_disabled", dhcpDisabled, testCfg},
+		{"ipv6_subnet", ipv6Subnet, testCfgND},
 	}
 }
 

@@ -20,7 +20,7 @@ import "strconv"
 //  4. run `go test ./internal/pipeline -update` and review the golden diff.
 //
 // Stages planned but not yet here: L3 (router MAC → route lookup, TTL, MAC
-// rewrite, NAT) goes between Services and L2Lookup; EgressACL and IngressACL
+// rewrite, NAT) goes between NDReply and L2Lookup; EgressACL and IngressACL
 // are placeholders today that pass everything.
 // ============================================================================
 
@@ -33,6 +33,7 @@ const (
 	TablePortSecurity
 	TableEgressACL
 	TableServices
+	TableNDReply
 	TableL2Lookup
 	TableIngressACL
 	TableOutput
@@ -88,11 +89,22 @@ var tableDecls = [numTables]Table{
 	},
 	TableServices: {
 		Name:     "Services",
-		Features: []Feature{FeatureARPResponder, FeatureDHCP},
+		Features: []Feature{FeatureARPResponder, FeatureND, FeatureDHCP},
 		Doc: "Answers ARP requests for every known IPv4 address of the network " +
-			"on this chassis (except the owner's own probes), and sends DHCPv4 " +
-			"client traffic of ports on DHCP-enabled subnets to the controller. " +
-			"The rest goes on to L2Lookup.",
+			"on this chassis (except the owner's own probes); turns neighbour " +
+			"solicitations for known IPv6 addresses into advertisements and " +
+			"hands them to NDReply (when Config.NDResponder is set); sends " +
+			"DHCPv4 client traffic of ports on DHCP-enabled subnets to the " +
+			"controller. The rest goes on to L2Lookup.",
+	},
+	TableNDReply: {
+		Name:     "NDReply",
+		Features: []Feature{FeatureND},
+		Doc: "Reached only from the ND responder in Services, with the packet " +
+			"already an advertisement (icmpv6_type 136): sets the target " +
+			"link-layer address, which OVS only lets a flow matching an " +
+			"advertisement write, and sends it back out of its ingress port. " +
+			"Anything else is dropped.",
 	},
 	TableL2Lookup: {
 		Name:     "L2Lookup",
