@@ -55,9 +55,9 @@ func (s *Server) handleList(res *resource) http.HandlerFunc {
 			}
 			out[i] = v
 		}
-		body := map[string]any{res.collection: out}
+		body := map[string]any{res.bodyKey(): out}
 		if links != nil {
-			body[res.collection+"_links"] = links
+			body[res.bodyKey()+"_links"] = links
 		}
 		writeJSON(w, http.StatusOK, body)
 	}

@@ -36,10 +36,3 @@ func deletePortKeys(tx *store.Tx, port *model.Port) error {
 	tx.Delete(store.IndexKey(store.KindPorts, port.ID))
 	return nil
 }
-
-// ensureDefaultSecurityGroup returns the id of the project's "default"
-// security group, creating it with Neutron's default rules inside tx on
-// first use. Owned by securitygroups.go's author: TODO(sg) implement.
-func (s *Server) ensureDefaultSecurityGroup(ctx context.Context, tx *store.Tx, project string) (string, error) {
-	return "", nil
-}

@@ -45,6 +45,10 @@ type resource struct {
 	extra func(s *Server, mux *http.ServeMux)
 }
 
+// bodyKey is the collection's name in JSON bodies: Neutron writes
+// "security_groups" where the URL says "security-groups".
+func (res *resource) bodyKey() string { return strings.ReplaceAll(res.collection, "-", "_") }
+
 func now() string { return time.Now().UTC().Format("2006-01-02T15:04:05Z") }
 
 func (s *Server) canSee(res *resource, p auth.Principal, o model.Object) bool {
@@ -121,7 +125,7 @@ func (s *Server) handleShow(res *resource) http.HandlerFunc {
 func (s *Server) handleCreate(res *resource) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p := principal(r)
-		items, bulk, err := decodeBody(r, res.singular, res.collection)
+		items, bulk, err := decodeBody(r, res.singular, res.bodyKey())
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -166,7 +170,7 @@ func (s *Server) handleCreate(res *resource) http.HandlerFunc {
 			for i, o := range out {
 				vs[i] = o
 			}
-			writeJSON(w, http.StatusCreated, map[string]any{res.collection: vs})
+			writeJSON(w, http.StatusCreated, map[string]any{res.bodyKey(): vs})
 			return
 		}
 		writeJSON(w, http.StatusCreated, map[string]any{res.singular: out[0]})
