@@ -230,7 +230,7 @@ func (c *OFConn) fail(err error) {
 		c.mu.Unlock()
 		c.conn.Close()
 		for _, p := range ps {
-			p.result <- err
+			p.complete(err)
 		}
 		close(c.done)
 	})
@@ -267,6 +267,15 @@ func (c *OFConn) register(xid uint32, handle func(uint8, []byte) (bool, error)) 
 	}
 	c.pending[xid] = p
 	return p
+}
+
+// complete delivers the request's result; only the first one counts (the
+// reader and a failing connection may race to complete it).
+func (p *pending) complete(err error) {
+	select {
+	case p.result <- err:
+	default:
+	}
 }
 
 func (c *OFConn) unregister(xid uint32) {
@@ -418,7 +427,7 @@ func (c *OFConn) dispatch(msg []byte) {
 	done, err := p.handle(typ, msg)
 	if done || err != nil {
 		c.unregister(xid)
-		p.result <- err
+		p.complete(err)
 	}
 }
 

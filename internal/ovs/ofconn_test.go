@@ -56,6 +56,11 @@ func diffLines(got, want []string) string {
 }
 
 func startOF(t *testing.T) (*ovstest.Instance, *ovs.OFConn, context.Context) {
+	inst, _, c, ctx := startOFDB(t)
+	return inst, c, ctx
+}
+
+func startOFDB(t *testing.T) (*ovstest.Instance, *ovs.DB, *ovs.OFConn, context.Context) {
 	t.Helper()
 	inst, db, ctx := startDB(t)
 	// Tunnel ports first so that they are OpenFlow ports 1 and 2, as the
@@ -74,11 +79,11 @@ func startOF(t *testing.T) (*ovstest.Instance, *ovs.OFConn, context.Context) {
 	if c.DatapathID() != 0x020000000001 {
 		t.Errorf("datapath id %x, want the hwaddr's", c.DatapathID())
 	}
-	return inst, c, ctx
+	return inst, db, c, ctx
 }
 
 func TestOpenFlowIntegration(t *testing.T) {
-	inst, c, ctx := startOF(t)
+	inst, db, c, ctx := startOFDB(t)
 	if err := c.SetControllerID(ctx, 7); err != nil {
 		t.Fatal(err)
 	}
@@ -166,6 +171,25 @@ func TestOpenFlowIntegration(t *testing.T) {
 	}
 	if cookies[0x1000000000000001] != 2 || len(cookies) != len(wantCookies)-2 {
 		t.Errorf("after DeleteByCookie: %v", cookies)
+	}
+
+	// 5. The bridge going away ends the connection, and says so.
+	if err := db.DeleteBridge(ctx, "br-int"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("connection still up after its bridge was deleted")
+	}
+	if c.Err() == nil {
+		t.Error("Err() is nil after Done")
+	}
+	if err := c.Bundle(ctx, flows, nil, nil); err == nil {
+		t.Error("Bundle on a dead connection succeeded")
+	}
+	if _, err := c.DumpCookies(ctx); err == nil {
+		t.Error("DumpCookies on a dead connection succeeded")
 	}
 }
 
