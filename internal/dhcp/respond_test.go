@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -662,4 +663,54 @@ func TestChecksumCheckerCatchesCorruption(t *testing.T) {
 			t.Errorf("corrupt %s: decodeReply accepted it", name)
 		}
 	}
+}
+
+func TestReplyDetails(t *testing.T) {
+	lease := testLease()
+	t.Run("client identifier is echoed (RFC 6842)", func(t *testing.T) {
+		id := []byte{1, 0xfa, 0x16, 0x3e, 0x11, 0x22, 0x33}
+		m := discover(t, clientMAC, false, dhcpv4.WithOption(dhcpv4.OptClientIdentifier(id)))
+		out, err := Respond(bcastFrame(m), lookupOf(lease))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := decodeReply(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantOpt(t, r.msg, 61, id)
+	})
+	t.Run("inform reply drops lease times given as extra options", func(t *testing.T) {
+		l := lease
+		l.Extra = []ExtraOpt{{"lease-time", "60"}, {"T1", "30"}, {"T2", "50"}, {"ntp-server", "10.0.0.7"}}
+		inform := mustMsg(dhcpv4.NewInform(clientMAC, net.IPv4(10, 0, 0, 5)))
+		out, err := Respond(clientFrame(inform, lease.IP, bcastIP, bcastMAC, 0), lookupOf(l))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := decodeReply(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []uint8{51, 58, 59} {
+			wantOpt(t, r.msg, c, nil)
+		}
+		wantOpt(t, r.msg, 42, []byte{10, 0, 0, 7})
+	})
+	t.Run("request with an invalid lease fails", func(t *testing.T) {
+		l := lease
+		l.ServerMAC = nil
+		m := requestMsg(t, clientMAC, dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(net.IPv4(10, 0, 0, 5))))
+		if out, err := Respond(bcastFrame(m), lookupOf(l)); !errors.Is(err, ErrInvalidLease) || out != nil {
+			t.Errorf("Respond = %d bytes, %v; want ErrInvalidLease", len(out), err)
+		}
+	})
+	t.Run("stacked VLAN tags are refused", func(t *testing.T) {
+		f := clientFrame(discover(t, clientMAC, false), zeroIP, bcastIP, bcastMAC, 5)
+		// Insert a second 802.1Q tag after the first.
+		f = slices.Insert(f, 16, 0x81, 0x00, 0x00, 0x06)
+		if out, err := Respond(f, lookupOf(lease)); !errors.Is(err, ErrMalformed) || out != nil || !strings.Contains(err.Error(), "stacked") {
+			t.Errorf("Respond = %d bytes, %v; want ErrMalformed for stacked tags", len(out), err)
+		}
+	})
 }
