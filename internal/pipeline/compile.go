@@ -27,11 +27,11 @@ const (
 
 	prioClassify = 100
 
+	prioPortSecOff     = 400 // port security disabled: nothing checked
 	prioPortSecNDAllow = 310 // ND with a truthful link-layer option
-	prioPortSecNDDrop  = 300 // any other ND from the port
+	prioPortSecDrop    = 300 // any other ND, RAs, DHCP server replies
 	prioPortSecSpecial = 210 // DHCP discover from 0.0.0.0, MLD from ::
 	prioPortSecAllow   = 200 // MAC + IP / ARP sha+spa
-	prioPortSecOff     = 100 // port security disabled
 
 	prioARPOwner     = 110 // the owner asking for its own address: not answered
 	prioARPResponder = 100
@@ -59,6 +59,7 @@ var (
 // ICMPv6 types the pipeline looks at.
 const (
 	icmp6MLDv2Report = 143
+	icmp6RA          = 134
 	icmp6NS          = 135
 	icmp6NA          = 136
 )
@@ -101,7 +102,8 @@ type portState struct {
 
 // Compile produces the desired flows of br-int for a view. It is pure:
 // the same view, config and generation always give the same flows, in the
-// same order, and the view is not modified. Every flow's cookie is
+// same order, and the view is not modified (nor aliased: flows may share
+// byte slices with each other, so treat them as read-only). Every flow's cookie is
 // Cookie(feature, generation). Entries the view cannot support (a port on
 // an unknown network, a duplicate key, MAC, ofport or address) are skipped,
 // first by key wins; View.Validate reports them.
@@ -119,11 +121,12 @@ func Compile(v *View, cfg Config, generation uint32) []ofp.Flow {
 	c.index()
 	c.flows = make([]ofp.Flow, 0, 16+len(v.Ports)*20)
 	c.defaults()
+	c.portSecurityDrops()
 	tunnels := map[uint32]bool{}
 	for _, n := range c.nets {
 		c.classify(n)
 		for _, p := range n.local {
-			c.portSecurity(n, p)
+			c.portSecurity(p)
 		}
 		c.arpResponder(n)
 		if cfg.NDResponder {
@@ -302,13 +305,33 @@ func (c *compiler) classify(n *netState) {
 	}
 }
 
+// portSecurityDrops installs the drops shared by every port with port
+// security (ports without it are passed at a higher priority): neighbour
+// discovery not allowed by the port's own flows, router advertisements and
+// DHCP server replies (rogue routers and DHCP servers).
+func (c *compiler) portSecurityDrops() {
+	if !slices.ContainsFunc(c.nets, func(n *netState) bool {
+		return slices.ContainsFunc(n.local, func(p *portState) bool { return p.PortSecurity })
+	}) {
+		return
+	}
+	for _, t := range []uint8{icmp6RA, icmp6NS, icmp6NA} {
+		c.add(TablePortSecurity, prioPortSecDrop, FeaturePortSecurity, []ofp.Field{
+			ofp.EthType(ofp.EthTypeIPv6), ofp.IPProto(ofp.ProtoICMPv6), ofp.ICMPv6Type(t)})
+	}
+	c.add(TablePortSecurity, prioPortSecDrop, FeaturePortSecurity, []ofp.Field{
+		ofp.EthType(ofp.EthTypeIPv4), ofp.IPProto(ofp.ProtoUDP), ofp.UDPSrc(67, 0), ofp.UDPDst(68, 0)})
+	c.add(TablePortSecurity, prioPortSecDrop, FeaturePortSecurity, []ofp.Field{
+		ofp.EthType(ofp.EthTypeIPv6), ofp.IPProto(ofp.ProtoUDP), ofp.UDPSrc(547, 0), ofp.UDPDst(546, 0)})
+}
+
 // identity is a MAC and the sources it may use.
 type identity struct {
 	mac    net.HardwareAddr
 	v4, v6 []netip.Prefix
 }
 
-func (c *compiler) portSecurity(n *netState, p *portState) {
+func (c *compiler) portSecurity(p *portState) {
 	key := InPortKeyField.Match(p.Key)
 	next := gotoTable(TableEgressACL)
 	if !p.PortSecurity {
@@ -355,9 +378,6 @@ func (c *compiler) portSecurity(n *netState, p *portState) {
 	c.add(TablePortSecurity, prioPortSecAllow, FeaturePortSecurity, []ofp.Field{
 		key, ofp.EthSrc(own), ofp.EthType(ofp.EthTypeARP), ofp.ARPSHA(own), ofp.ARPSPA(prefixV4Any),
 	}, next)
-	// Any other ND is dropped unless allowed below.
-	c.add(TablePortSecurity, prioPortSecNDDrop, FeaturePortSecurity, icmp6(icmp6NS))
-	c.add(TablePortSecurity, prioPortSecNDDrop, FeaturePortSecurity, icmp6(icmp6NA))
 
 	for _, id := range ids {
 		src := ofp.EthSrc(id.mac)

@@ -7,8 +7,9 @@
 //
 // A packet's path:
 //
-//	Classify → PortSecurity → EgressACL → Services → L2Lookup → IngressACL → Output
-//	   └── tunnel in ───────────────────────────────────┘
+//	Classify → PortSecurity → EgressACL → Services ─→ L2Lookup → IngressACL → Output
+//	   │                                     └→ NDReply ─→ back out (IN_PORT)
+//	   └── tunnel in ──────────────────────────────────────┘
 //
 // Golden files in testdata hold the compiled flows of representative
 // topologies as sorted ovs-ofctl text; `go test ./internal/pipeline -update`

@@ -353,11 +353,21 @@ func TestPortSecurity(t *testing.T) {
 		}
 	}
 	off := ofp.Text(Compile(portSecurityOff(), testCfg, 1))
-	if !strings.Contains(off, "table=1,priority=100,reg5=0x2 actions=goto_table:2\n") {
+	if !strings.Contains(off, "table=1,priority=400,reg5=0x2 actions=goto_table:2\n") {
 		t.Error("port with port security off is not passed")
 	}
 	if strings.Contains(off, "reg5=0x2,dl_src") {
 		t.Error("port with port security off still checked")
+	}
+	// Rogue DHCP servers and routers are dropped, ahead of the allow flows.
+	for _, want := range []string{
+		"table=1,priority=300,dl_type=0x0800,nw_proto=17,udp_src=67,udp_dst=68 actions=drop",
+		"table=1,priority=300,dl_type=0x86dd,nw_proto=17,udp_src=547,udp_dst=546 actions=drop",
+		"table=1,priority=300,dl_type=0x86dd,nw_proto=58,icmpv6_type=134 actions=drop",
+	} {
+		if !strings.Contains(text, want+"\n") {
+			t.Errorf("missing flow %s", want)
+		}
 	}
 }
 

@@ -15,7 +15,7 @@ import "strconv"
 //     reconciler rewrites the flows and golden files show the change);
 //  2. declare it in tableDecls: name, the features that need it, and a doc
 //     comment saying what it matches and where packets go next;
-//  3. give it a table-miss flow in compileDefaults (drop, or continue to
+//  3. give it a table-miss flow in (*compiler).defaults (drop, or continue to
 //     the next table) and its flows in a compile* function;
 //  4. run `go test ./internal/pipeline -update` and review the golden diff.
 //
