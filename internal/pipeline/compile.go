@@ -184,9 +184,17 @@ func gotoTable(t TableID) ofp.Action { return ofp.Goto{Table: t.Number()} }
 // compiled.
 func (c *compiler) index() {
 	v := c.v
-	remotes := make(map[string]*RemoteChassis, len(v.Remote))
+	// Inputs are visited in a canonical order, so that even a view with
+	// duplicates compiles the same whatever the order of its slices.
+	remoteList := make([]*RemoteChassis, len(v.Remote))
 	for i := range v.Remote {
-		r := &v.Remote[i]
+		remoteList[i] = &v.Remote[i]
+	}
+	slices.SortFunc(remoteList, func(a, b *RemoteChassis) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), a.TunnelIP.Compare(b.TunnelIP))
+	})
+	remotes := make(map[string]*RemoteChassis, len(v.Remote))
+	for _, r := range remoteList {
 		if r.Name == "" || r.Name == v.Local.Name || !r.TunnelIP.Is4() {
 			continue // tun_dst is IPv4 only
 		}
@@ -197,9 +205,15 @@ func (c *compiler) index() {
 	byID := make(map[string]*netState, len(v.Networks))
 	netKeys := make(map[uint32]bool, len(v.Networks))
 	tunKeys := make(map[[2]uint32]bool, len(v.Networks))
-	nets := make([]*netState, 0, len(v.Networks))
+	netList := make([]*Network, len(v.Networks))
 	for i := range v.Networks {
-		n := &v.Networks[i]
+		netList[i] = &v.Networks[i]
+	}
+	slices.SortFunc(netList, func(a, b *Network) int {
+		return cmp.Or(cmp.Compare(a.Key, b.Key), cmp.Compare(a.ID, b.ID))
+	})
+	nets := make([]*netState, 0, len(v.Networks))
+	for _, n := range netList {
 		if n.Key == 0 || netKeys[n.Key] || byID[n.ID] != nil {
 			continue
 		}
@@ -236,7 +250,9 @@ func (c *compiler) index() {
 		}
 		ports = append(ports, portState{Port: p})
 	}
-	slices.SortFunc(ports, func(a, b portState) int { return cmp.Compare(a.Key, b.Key) })
+	slices.SortFunc(ports, func(a, b portState) int {
+		return cmp.Or(cmp.Compare(a.Key, b.Key), cmp.Compare(a.ID, b.ID))
+	})
 	portKeys := make(map[uint32]bool, len(ports))
 	ofports := make(map[uint32]bool)
 	for i := range ports {

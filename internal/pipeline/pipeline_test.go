@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"math/rand/v2"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -315,6 +316,32 @@ func TestDeterministic(t *testing.T) {
 					t.Fatalf("%s: flow %d differs after shuffling input:\n%s\n%s", sc.name, j, want[j], got[j])
 				}
 			}
+		}
+	}
+}
+
+// A view with duplicate keys, MACs and addresses still compiles the same
+// whatever the order of its slices.
+func TestDeterministicWithDuplicates(t *testing.T) {
+	broken := func() *View {
+		v := twoChassisTwoNetworks()
+		v.Ports[1].Key = v.Ports[0].Key          // duplicate port key
+		v.Ports[3].MAC = v.Ports[2].MAC          // duplicate MAC (different networks)
+		v.Ports[4].IPs = v.Ports[0].IPs          // duplicate address
+		v.Networks[2].Key = v.Networks[1].Key    // duplicate network key
+		v.Remote = append(v.Remote, v.Remote[0]) // duplicate chassis
+		v.Remote[2].TunnelIP = netip.MustParseAddr("192.0.2.9")
+		return v
+	}
+	want := ofp.Text(Compile(broken(), testCfg, 1))
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := 0; i < 20; i++ {
+		w := broken()
+		r.Shuffle(len(w.Ports), func(i, j int) { w.Ports[i], w.Ports[j] = w.Ports[j], w.Ports[i] })
+		r.Shuffle(len(w.Networks), func(i, j int) { w.Networks[i], w.Networks[j] = w.Networks[j], w.Networks[i] })
+		r.Shuffle(len(w.Remote), func(i, j int) { w.Remote[i], w.Remote[j] = w.Remote[j], w.Remote[i] })
+		if got := ofp.Text(Compile(w, testCfg, 1)); got != want {
+			t.Fatalf("output depends on input order:\n%s", lineDiff(want, got))
 		}
 	}
 }
