@@ -2,10 +2,18 @@ package neutron
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
 
+	"github.com/wyvern-sdn/wyvern/internal/auth"
 	"github.com/wyvern-sdn/wyvern/internal/model"
 	"github.com/wyvern-sdn/wyvern/internal/store"
 )
+
+func init() { resourceBuilders = append(resourceBuilders, floatingIPsResource) }
 
 // fipRecord is a floating IP as stored: the model plus the id of the port
 // holding its address on the external network, which the API does not
@@ -15,7 +23,423 @@ type fipRecord struct {
 	FloatingPort string `json:"floating_port_id"`
 }
 
+// fipObj is a floating IP as the API shows it, with the fip-port-details
+// extension's port_details. FloatingIP.FloatingPortID holds the floating
+// port's id in memory.
+type fipObj struct {
+	model.FloatingIP
+	PortDetails *fipPortDetails `json:"port_details"`
+	// heldPort and heldFixed are the association as stored, whose
+	// fipFixedKey a change must free, even when the port is gone.
+	heldPort, heldFixed string
+}
+
+// MarshalJSON renders Neutron's nulls for an unassociated floating IP,
+// and no name (floating IPs have none).
+func (f *fipObj) MarshalJSON() ([]byte, error) {
+	type plain fipObj // without this method
+	return json.Marshal(struct {
+		*plain
+		Name           *string `json:"name,omitempty"`
+		PortID         *string `json:"port_id"`
+		FixedIPAddress *string `json:"fixed_ip_address"`
+		RouterID       *string `json:"router_id"`
+	}{plain: (*plain)(f), PortID: nullable(f.PortID), FixedIPAddress: nullable(f.FixedIPAddress), RouterID: nullable(f.RouterID)})
+}
+
+// fipPortDetails summarises the associated port.
+type fipPortDetails struct {
+	Name         string `json:"name"`
+	NetworkID    string `json:"network_id"`
+	MACAddress   string `json:"mac_address"`
+	AdminStateUp bool   `json:"admin_state_up"`
+	Status       string `json:"status"`
+	DeviceID     string `json:"device_id"`
+	DeviceOwner  string `json:"device_owner"`
+}
+
+func portDetails(p *model.Port) *fipPortDetails {
+	if p == nil {
+		return nil
+	}
+	return &fipPortDetails{Name: p.Name, NetworkID: p.NetworkID, MACAddress: p.MACAddress, AdminStateUp: p.AdminStateUp,
+		Status: p.Status, DeviceID: p.DeviceID, DeviceOwner: p.DeviceOwner}
+}
+
 func fipKey(id string) string { return store.ObjectKey(store.KindFloatingIPs, id) }
+
+// fipFixedKey makes a fixed address hold at most one floating IP per
+// external network; the value is the floating IP's id.
+func fipFixedKey(extNet, portID, fixedIP string) string {
+	return store.IndexKey("floatingip_fixed", extNet+"/"+portID+"/"+fixedIP)
+}
+
+func fipFromRecord(rec *fipRecord) *fipObj {
+	f := &fipObj{FloatingIP: rec.FloatingIP, heldPort: rec.PortID, heldFixed: rec.FixedIPAddress}
+	f.FloatingPortID = rec.FloatingPort
+	return f
+}
+
+func loadFIP(tx *store.Tx, id string) (*fipObj, error) {
+	var rec fipRecord
+	ok, err := tx.Get(fipKey(id), &rec)
+	if err != nil || !ok {
+		return nil, err
+	}
+	f := fipFromRecord(&rec)
+	if f.PortID != "" {
+		port, err := l3Port(tx, f.PortID)
+		if err != nil {
+			return nil, err
+		}
+		f.showPort(port)
+	}
+	return f, nil
+}
+
+// showPort fills port_details from the associated port. A port deleted
+// without its floating IPs being disassociated shows as no association.
+func (f *fipObj) showPort(port *model.Port) {
+	if port == nil {
+		f.PortID, f.FixedIPAddress, f.RouterID, f.Status = "", "", "", model.StatusDown
+		return
+	}
+	f.PortDetails = portDetails(port)
+}
+
+func saveFIP(tx *store.Tx, f *fipObj) error {
+	return tx.Put(fipKey(f.ID), &fipRecord{FloatingIP: f.FloatingIP, FloatingPort: f.FloatingPortID})
+}
+
+func fipBadRequest(format string, args ...any) *Error {
+	return newError(http.StatusBadRequest, "BadRequest", "Bad floatingip request: "+format+".", args...)
+}
+
+func floatingIPsResource(s *Server) *resource {
+	return &resource{
+		collection: "floatingips", singular: "floatingip", kind: "FloatingIP",
+		list:   s.listFloatingIPs,
+		load:   func(tx *store.Tx, id string) (model.Object, error) { return orNil(loadFIP(tx, id)) },
+		save:   func(tx *store.Tx, o model.Object) error { return saveFIP(tx, o.(*fipObj)) },
+		create: s.createFloatingIP,
+		update: s.updateFloatingIP,
+		remove: s.removeFloatingIP,
+	}
+}
+
+// listFloatingIPs returns every floating IP, reading the associated ports
+// for port_details.
+func (s *Server) listFloatingIPs(ctx context.Context) ([]model.Object, error) {
+	recs, _, err := store.ListOf[fipRecord](ctx, s.store, store.KindPrefix(store.KindFloatingIPs))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]model.Object, len(recs))
+	for i := range recs {
+		f := fipFromRecord(&recs[i])
+		if f.PortID != "" {
+			port, err := s.readPort(ctx, f.PortID)
+			if err != nil {
+				return nil, err
+			}
+			f.showPort(port)
+		}
+		out[i] = f
+	}
+	return out, nil
+}
+
+// readPort reads a port outside a transaction; nil, nil when it does not
+// exist.
+func (s *Server) readPort(ctx context.Context, id string) (*model.Port, error) {
+	netID, err := s.store.GetString(ctx, store.IndexKey(store.KindPorts, id))
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var port model.Port
+	if _, err := s.store.Get(ctx, store.PortKey(netID, id), &port); isNotFound(err) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	return &port, nil
+}
+
+func (s *Server) createFloatingIP(ctx context.Context, tx *store.Tx, p auth.Principal, std model.Standard, a attrs) (model.Object, error) {
+	if err := a.only("floating_network_id", "floating_ip_address", "subnet_id", "port_id", "fixed_ip_address",
+		"description", "project_id", "tenant_id"); err != nil {
+		return nil, err
+	}
+	f := &fipObj{FloatingIP: model.FloatingIP{Standard: std, Status: model.StatusDown}}
+	if err := a.common(&f.Name, &f.Description); err != nil {
+		return nil, err
+	}
+	netID, _, err := a.str("floating_network_id")
+	if err != nil {
+		return nil, err
+	}
+	if netID == "" {
+		return nil, BadRequest("Failed to parse request. Required attribute 'floating_network_id' not specified")
+	}
+	addr, _, err := a.str("floating_ip_address")
+	if err != nil {
+		return nil, err
+	}
+	if addr != "" {
+		if !p.Admin {
+			return nil, Forbidden("(rule:create_floatingip:floating_ip_address) is disallowed by policy")
+		}
+		if _, err := netip.ParseAddr(addr); err != nil {
+			return nil, BadRequest("Invalid input for floating_ip_address. Reason: '%s' is not a valid IP address.", addr)
+		}
+	}
+	subnetID, _, err := a.str("subnet_id")
+	if err != nil {
+		return nil, err
+	}
+	portID, _, err := a.str("port_id")
+	if err != nil {
+		return nil, err
+	}
+	fixed, _, err := a.str("fixed_ip_address")
+	if err != nil {
+		return nil, err
+	}
+	if fixed != "" && portID == "" {
+		return nil, fipBadRequest("fixed_ip_address cannot be specified without a port_id")
+	}
+
+	n, err := loadNetwork(tx, netID)
+	if err != nil {
+		return nil, err
+	}
+	if n == nil || !(p.Admin || n.ProjectID == p.ProjectID || n.Shared || n.External) {
+		return nil, NotFound("Network", netID)
+	}
+	if !n.External {
+		return nil, fipBadRequest("Network %s is not a valid external network", netID)
+	}
+	f.FloatingNetworkID = n.ID
+	var want []model.FixedIP
+	if subnetID != "" || addr != "" {
+		if subnetID != "" {
+			sub, err := l3Subnet(tx, subnetID)
+			if err != nil {
+				return nil, err
+			}
+			if sub == nil || sub.NetworkID != n.ID {
+				return nil, InvalidInput("Failed to create port on network %s, because fixed_ips included invalid subnet %s", n.ID, subnetID)
+			}
+		}
+		want = []model.FixedIP{{SubnetID: subnetID, IPAddress: addr}}
+	}
+	port, err := s.allocatePort(ctx, tx, elevated(p), portSpec{
+		NetworkID: n.ID, DeviceOwner: model.OwnerFloatingIP, DeviceID: f.ID, FixedIPs: want, NoSecurity: true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, ip := range port.FixedIPs {
+		if a, err := netip.ParseAddr(ip.IPAddress); err == nil && (a.Is4() || addr != "") {
+			f.FloatingIPAddress = ip.IPAddress
+			break
+		}
+	}
+	if f.FloatingIPAddress == "" {
+		return nil, fipBadRequest("No IPv4 address available on external network %s", n.ID)
+	}
+	f.FloatingPortID = port.ID
+	if portID != "" {
+		if err := s.associateFIP(ctx, tx, p, f, portID, fixed); err != nil {
+			return nil, err
+		}
+	}
+	return f, saveFIP(tx, f)
+}
+
+func (s *Server) updateFloatingIP(ctx context.Context, tx *store.Tx, p auth.Principal, cur model.Object, a attrs) (model.Object, error) {
+	f := cur.(*fipObj)
+	if err := a.only("port_id", "fixed_ip_address", "description"); err != nil {
+		return nil, err
+	}
+	if d, ok, err := a.str("description"); err != nil {
+		return nil, err
+	} else if ok {
+		f.Description = d
+	}
+	fixed, _, err := a.str("fixed_ip_address")
+	if err != nil {
+		return nil, err
+	}
+	portID, hasPort, err := a.str("port_id")
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case fixed != "" && portID == "":
+		return nil, fipBadRequest("fixed_ip_address cannot be specified without a port_id")
+	case hasPort && portID == "":
+		disassociateFIP(tx, f)
+	case hasPort:
+		if err := s.associateFIP(ctx, tx, p, f, portID, fixed); err != nil {
+			return nil, err
+		}
+	}
+	touch(f)
+	return f, saveFIP(tx, f)
+}
+
+func (s *Server) removeFloatingIP(ctx context.Context, tx *store.Tx, p auth.Principal, cur model.Object) error {
+	f := cur.(*fipObj)
+	disassociateFIP(tx, f)
+	port, err := l3Port(tx, f.FloatingPortID)
+	if err != nil {
+		return err
+	}
+	if port != nil {
+		if err := deletePortKeys(tx, port); err != nil {
+			return err
+		}
+	}
+	tx.Delete(fipKey(f.ID))
+	return nil
+}
+
+// disassociateFIP drops f's association, if any.
+func disassociateFIP(tx *store.Tx, f *fipObj) {
+	if f.heldPort != "" {
+		tx.Delete(fipFixedKey(f.FloatingNetworkID, f.heldPort, f.heldFixed))
+	}
+	f.heldPort, f.heldFixed = "", ""
+	f.PortID, f.FixedIPAddress, f.RouterID, f.Status, f.PortDetails = "", "", "", model.StatusDown, nil
+}
+
+// associateFIP points f at a fixed address of a port, as Neutron's
+// _internal_fip_assoc_data and get_router_for_floatingip do: the port must
+// be the floating IP's project's, the address one of its IPv4 addresses
+// (named when it has several), and a router must join the address's subnet
+// to the floating IP's external network.
+func (s *Server) associateFIP(ctx context.Context, tx *store.Tx, p auth.Principal, f *fipObj, portID, fixed string) error {
+	port, err := l3Port(tx, portID)
+	if err != nil {
+		return err
+	}
+	if port == nil || !owns(p, port) {
+		return NotFound("Port", portID)
+	}
+	if port.ProjectID != f.ProjectID && !p.Admin {
+		return fipBadRequest("Cannot process floating IP association with Port %s, since that port is owned by a different tenant", port.ID)
+	}
+	if strings.HasPrefix(port.DeviceOwner, "network:") {
+		return fipBadRequest("Port %s is unable to be assigned a floating IP", port.ID)
+	}
+	var subnetID, ip string
+	if fixed != "" {
+		a, err := netip.ParseAddr(fixed)
+		if err != nil || !a.Is4() {
+			return fipBadRequest("Cannot process floating IP association with %s, since that is not an IPv4 address", fixed)
+		}
+		for _, fip := range port.FixedIPs {
+			if fip.IPAddress == fixed {
+				subnetID, ip = fip.SubnetID, fip.IPAddress
+			}
+		}
+		if ip == "" {
+			return fipBadRequest("Port %s does not have fixed ip %s", port.ID, fixed)
+		}
+	} else {
+		var v4 []model.FixedIP
+		for _, fip := range port.FixedIPs {
+			if a, err := netip.ParseAddr(fip.IPAddress); err == nil && a.Is4() {
+				v4 = append(v4, fip)
+			}
+		}
+		switch len(v4) {
+		case 0:
+			return fipBadRequest("Cannot add floating IP to port %s that has no fixed IPv4 addresses", port.ID)
+		case 1:
+			subnetID, ip = v4[0].SubnetID, v4[0].IPAddress
+		default:
+			return fipBadRequest("Port %s has multiple fixed IPv4 addresses.  Must provide a specific IPv4 address when assigning a floating IP", port.ID)
+		}
+	}
+	sub, err := l3Subnet(tx, subnetID)
+	if err != nil {
+		return err
+	}
+	if sub == nil {
+		return NotFound("Subnet", subnetID)
+	}
+	if sub.GatewayIP == "" {
+		return fipBadRequest("Cannot add floating IP to port on subnet %s which has no gateway_ip", sub.ID)
+	}
+	routerID, err := s.routerForFIP(ctx, tx, port, sub, f.FloatingNetworkID)
+	if err != nil {
+		return err
+	}
+	key := fipFixedKey(f.FloatingNetworkID, port.ID, ip)
+	if holder := tx.GetString(key); holder != "" && holder != f.ID {
+		return Conflict("FloatingIPPortAlreadyAssociated",
+			"Cannot associate floating IP %s (%s) with port %s using fixed IP %s, as that fixed IP already has a floating IP on external network %s.",
+			f.FloatingIPAddress, f.ID, port.ID, ip, f.FloatingNetworkID)
+	}
+	if f.heldPort != "" && (f.heldPort != port.ID || f.heldFixed != ip) {
+		tx.Delete(fipFixedKey(f.FloatingNetworkID, f.heldPort, f.heldFixed))
+	}
+	tx.PutString(key, f.ID)
+	f.heldPort, f.heldFixed = port.ID, ip
+	f.PortID, f.FixedIPAddress, f.RouterID, f.Status = port.ID, ip, routerID, model.StatusActive
+	f.PortDetails = portDetails(port)
+	return nil
+}
+
+// routerForFIP finds a router with a gateway on extNet and an interface on
+// sub, preferring the one whose interface holds the subnet's gateway
+// address. The routers of the subnet are listed from the index outside tx;
+// each is read inside it, so a change to it conflicts with the association.
+func (s *Server) routerForFIP(ctx context.Context, tx *store.Tx, port *model.Port, sub *model.Subnet, extNet string) (string, error) {
+	prefix := routerSubnetsPrefix(sub.ID)
+	kvs, _, err := s.store.List(ctx, prefix)
+	if err != nil {
+		return "", err
+	}
+	first := ""
+	for _, kv := range kvs {
+		routerID := strings.TrimPrefix(kv.Key, prefix)
+		ifaceID := string(kv.Value)
+		rt, err := loadRouter(tx, routerID)
+		if err != nil {
+			return "", err
+		}
+		if rt == nil || rt.Gateway == nil || rt.Gateway.NetworkID != extNet || !slices.Contains(rt.ifaces, ifaceID) {
+			continue
+		}
+		iface, err := l3Port(tx, ifaceID)
+		if err != nil {
+			return "", err
+		}
+		if iface == nil {
+			continue
+		}
+		for _, ip := range iface.FixedIPs {
+			if ip.SubnetID == sub.ID && ip.IPAddress == sub.GatewayIP {
+				return routerID, nil
+			}
+		}
+		if first == "" {
+			first = routerID
+		}
+	}
+	if first != "" {
+		return first, nil
+	}
+	return "", newError(http.StatusNotFound, "ExternalGatewayForFloatingIPNotFound",
+		"External network %s is not reachable from subnet %s.  Therefore, cannot associate Port %s with a Floating IP.",
+		extNet, sub.ID, port.ID)
+}
 
 // fipThroughRouter returns the id of a floating IP associated through
 // router routerID with a fixed address that match accepts, or "". The
@@ -47,4 +471,32 @@ func (s *Server) fipThroughRouter(ctx context.Context, tx *store.Tx, routerID st
 		}
 	}
 	return "", nil
+}
+
+// disassociatePortFloatingIPs drops every association with port portID
+// inside tx; the ports API calls it when it deletes a port, as Neutron's
+// disassociate_floatingips does.
+func (s *Server) disassociatePortFloatingIPs(ctx context.Context, tx *store.Tx, portID string) error {
+	fips, _, err := store.ListOf[fipRecord](ctx, s.store, store.KindPrefix(store.KindFloatingIPs))
+	if err != nil {
+		return err
+	}
+	for _, rec := range fips {
+		if rec.PortID != portID {
+			continue
+		}
+		var cur fipRecord
+		if ok, err := tx.Get(fipKey(rec.ID), &cur); err != nil {
+			return err
+		} else if !ok || cur.PortID != portID {
+			continue
+		}
+		f := fipFromRecord(&cur)
+		disassociateFIP(tx, f)
+		touch(f)
+		if err := saveFIP(tx, f); err != nil {
+			return err
+		}
+	}
+	return nil
 }
