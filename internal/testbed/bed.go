@@ -48,6 +48,10 @@ type Options struct {
 	Name string
 	// Log receives what the bed does; nil discards.
 	Log *slog.Logger
+	// UnderlayMTU, when set, is the MTU of the underlay (veths, br0 and
+	// br-phy), e.g. 9000 for a jumbo underlay carrying 1500-byte VM
+	// frames; zero leaves 1500, for VM MTUs up to 1400 with Geneve.
+	UnderlayMTU int
 	// Timeout bounds each command the bed runs and each readiness wait
 	// (br-int to appear, a daemon to answer); zero means 30 s.
 	Timeout time.Duration
@@ -64,6 +68,7 @@ type Bed struct {
 
 	log      *slog.Logger
 	timeout  time.Duration
+	ulMTU    int
 	underlay *Node
 
 	closeMu sync.Mutex // held during Close, so concurrent Closes wait for the first
@@ -117,7 +122,7 @@ func New(opts Options) (*Bed, error) {
 	if err := Require(); err != nil {
 		return nil, err
 	}
-	b := &Bed{log: opts.Log, timeout: opts.Timeout, names: map[string]bool{}}
+	b := &Bed{log: opts.Log, timeout: opts.Timeout, ulMTU: opts.UnderlayMTU, names: map[string]bool{}}
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
 	}
@@ -335,12 +340,20 @@ func (b *Bed) CaptureUnderlay(filter ...string) (*Capture, error) {
 // IPv6 and transmit checksum offload.
 func (b *Bed) plugUnderlay(ns, inner, outer string) error {
 	ul := b.underlay.Netns
-	for _, c := range [][]string{
+	steps := [][]string{
 		{"ip", "link", "add", inner, "netns", ns, "type", "veth", "peer", "name", outer, "netns", ul},
 		{"ip", "-n", ul, "link", "set", outer, "master", "br0", "up"},
 		{"ip", "netns", "exec", ul, "ethtool", "-K", outer, "tx", "off"},
 		{"ip", "netns", "exec", ns, "ethtool", "-K", inner, "tx", "off"},
-	} {
+	}
+	if b.ulMTU != 0 {
+		m := strconv.Itoa(b.ulMTU)
+		steps = append(steps,
+			[]string{"ip", "-n", ul, "link", "set", outer, "mtu", m},
+			[]string{"ip", "-n", ul, "link", "set", "br0", "mtu", m},
+			[]string{"ip", "-n", ns, "link", "set", inner, "mtu", m})
+	}
+	for _, c := range steps {
 		if _, err := runCmd(b.timeout, nil, c[0], c[1:]...); err != nil {
 			return err
 		}

@@ -95,16 +95,15 @@ func (b *Bed) addChassis(name string, idx int) (*Chassis, error) {
 	}
 	d := n.RunDir
 	env := []string{"ip", "netns", "exec", n.Netns, "env", "OVS_RUNDIR=" + d, "OVS_LOGDIR=" + d, "OVS_DBDIR=" + d}
-	steps := [][]string{
+	for _, s := range [][]string{
 		// No IPv6 on chassis devices: nothing but tunnels on the underlay.
 		{"ip", "netns", "exec", n.Netns, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"},
 		{"ovsdb-tool", "create", filepath.Join(d, "conf.db"), Schema},
-		append(env[:len(env):len(env)], "ovsdb-server", filepath.Join(d, "conf.db"),
+		append(env, "ovsdb-server", filepath.Join(d, "conf.db"),
 			"--remote=punix:"+filepath.Join(d, "db.sock"),
 			"--pidfile="+filepath.Join(d, "ovsdb-server.pid"), "--detach",
 			"--log-file="+filepath.Join(d, "ovsdb-server.log")),
-	}
-	for _, s := range steps {
+	} {
 		if _, err := runCmd(b.timeout, nil, s[0], s[1:]...); err != nil {
 			return ch, err
 		}
@@ -115,21 +114,7 @@ func (b *Bed) addChassis(name string, idx int) (*Chassis, error) {
 	if _, err := ch.Vsctl("--no-wait", "init"); err != nil {
 		return ch, err
 	}
-	if _, err := runCmd(b.timeout, nil, env[0], append(env[1:len(env):len(env)], "ovs-vswitchd", "unix:"+filepath.Join(d, "db.sock"),
-		"--pidfile="+filepath.Join(d, "ovs-vswitchd.pid"), "--detach",
-		"--log-file="+filepath.Join(d, "ovs-vswitchd.log"))...); err != nil {
-		return ch, err
-	}
-	if err := recordDaemon(d, "ovs-vswitchd"); err != nil {
-		return ch, err
-	}
-	if ch.vswitchdPID, _, err = readPIDFile(filepath.Join(d, "ovs-vswitchd.pid")); err != nil {
-		return ch, err
-	}
-	if err := poll(b.timeout, "ovs-vswitchd to answer", func() (bool, error) {
-		_, err := ch.Appctl("version")
-		return err == nil, err
-	}); err != nil {
+	if err := ch.startVswitchd(); err != nil {
 		return ch, err
 	}
 
@@ -147,26 +132,93 @@ func (b *Bed) addChassis(name string, idx int) (*Chassis, error) {
 			return ch, err
 		}
 	}
-	if _, err := ch.Vsctl("add-br", "br-phy", "--", "set", "Bridge", "br-phy", "datapath_type=netdev",
-		"other_config:hwaddr="+ch.TunnelMAC, "--", "add-port", "br-phy", UnderlayIface); err != nil {
+	args := []string{"add-br", "br-phy", "--", "set", "Bridge", "br-phy", "datapath_type=netdev",
+		"other_config:hwaddr=" + ch.TunnelMAC, "--", "add-port", "br-phy", UnderlayIface}
+	if b.ulMTU != 0 {
+		args = append(args, "--", "set", "Interface", "br-phy", "mtu_request="+strconv.Itoa(b.ulMTU))
+	}
+	if _, err := ch.Vsctl(args...); err != nil {
 		return ch, err
 	}
-	for _, s := range [][]string{
-		{"ip", "-n", n.Netns, "addr", "add", ch.TunnelIP.String() + "/24", "dev", "br-phy"},
-		{"ip", "-n", n.Netns, "link", "set", "br-phy", "up"},
-	} {
-		if _, err := runCmd(b.timeout, nil, s[0], s[1:]...); err != nil {
-			return ch, err
-		}
-	}
-	// vswitchd learns the underlay route from the kernel; tunnels need it.
-	if err := poll(b.timeout, "the underlay route in ovs/route/show", func() (bool, error) {
-		out, err := ch.Appctl("ovs/route/show")
-		return err == nil && strings.Contains(out, Underlay.String()+" dev br-phy"), err
-	}); err != nil {
+	if err := ch.configureBrPhy(); err != nil {
 		return ch, err
 	}
 	return ch, nil
+}
+
+// startVswitchd starts ovs-vswitchd in the chassis namespace and waits
+// for it to answer.
+func (ch *Chassis) startVswitchd() error {
+	d := ch.RunDir
+	if _, err := runCmd(ch.bed.timeout, nil, "ip", "netns", "exec", ch.Netns, "env",
+		"OVS_RUNDIR="+d, "OVS_LOGDIR="+d, "OVS_DBDIR="+d,
+		"ovs-vswitchd", "unix:"+filepath.Join(d, "db.sock"),
+		"--pidfile="+filepath.Join(d, "ovs-vswitchd.pid"), "--detach",
+		"--log-file="+filepath.Join(d, "ovs-vswitchd.log")); err != nil {
+		return err
+	}
+	if err := recordDaemon(d, "ovs-vswitchd"); err != nil {
+		return err
+	}
+	pid, _, err := readPIDFile(filepath.Join(d, "ovs-vswitchd.pid"))
+	if err != nil {
+		return err
+	}
+	ch.mu.Lock()
+	ch.vswitchdPID = pid
+	ch.mu.Unlock()
+	return poll(ch.bed.timeout, "ovs-vswitchd to answer", func() (bool, error) {
+		_, err := ch.Appctl("version")
+		return err == nil, err
+	})
+}
+
+// configureBrPhy gives br-phy (a tap device vswitchd makes) the tunnel
+// address and waits until vswitchd routes the underlay through it.
+func (ch *Chassis) configureBrPhy() error {
+	b := ch.bed
+	if err := poll(b.timeout, "br-phy device", func() (bool, error) {
+		_, err := runCmd(b.timeout, nil, "ip", "-n", ch.Netns, "link", "show", "br-phy")
+		return err == nil, err
+	}); err != nil {
+		return err
+	}
+	for _, s := range [][]string{
+		{"ip", "-n", ch.Netns, "addr", "replace", ch.TunnelIP.String() + "/24", "dev", "br-phy"},
+		{"ip", "-n", ch.Netns, "link", "set", "br-phy", "up"},
+	} {
+		if _, err := runCmd(b.timeout, nil, s[0], s[1:]...); err != nil {
+			return err
+		}
+	}
+	// vswitchd learns the underlay route from the kernel; tunnels need it.
+	return poll(b.timeout, "the underlay route in ovs/route/show", func() (bool, error) {
+		out, err := ch.Appctl("ovs/route/show")
+		return err == nil && strings.Contains(out, Underlay.String()+" dev br-phy"), err
+	})
+}
+
+// RestartVswitchd stops ovs-vswitchd with sig (SIGKILL for a crash,
+// SIGTERM for a clean stop), starts it again on the same database and
+// waits until br-phy carries the tunnel address again. Flows, static
+// tunnel neighbours and OpenFlow connections are lost, as in production:
+// the agent must restore them. CtlSock changes with the new pid.
+func (ch *Chassis) RestartVswitchd(sig syscall.Signal) error {
+	pid, start, err := readPIDFile(filepath.Join(ch.RunDir, "ovs-vswitchd.proc"))
+	if err == nil {
+		err = killPID(pid, start, sig, 5*time.Second)
+	}
+	if err == nil {
+		err = ch.startVswitchd()
+	}
+	if err == nil {
+		err = ch.configureBrPhy()
+	}
+	if err != nil {
+		return fmt.Errorf("testbed: restart vswitchd on %s: %w", ch.Name, err)
+	}
+	ch.bed.log.Info("ovs-vswitchd restarted", "chassis", ch.Name, "pid", ch.VswitchdPID())
+	return nil
 }
 
 // recordDaemon turns a --detach daemon's pid file into our process record
@@ -209,11 +261,15 @@ func (ch *Chassis) Mgmt(bridge string) string { return "unix:" + ch.MgmtSock(bri
 
 // CtlSock is ovs-vswitchd's control socket (ovs-appctl -t).
 func (ch *Chassis) CtlSock() string {
-	return filepath.Join(ch.RunDir, fmt.Sprintf("ovs-vswitchd.%d.ctl", ch.vswitchdPID))
+	return filepath.Join(ch.RunDir, fmt.Sprintf("ovs-vswitchd.%d.ctl", ch.VswitchdPID()))
 }
 
 // VswitchdPID is the pid of the chassis' ovs-vswitchd.
-func (ch *Chassis) VswitchdPID() int { return ch.vswitchdPID }
+func (ch *Chassis) VswitchdPID() int {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return ch.vswitchdPID
+}
 
 // Vsctl runs ovs-vsctl against the chassis' database.
 func (ch *Chassis) Vsctl(args ...string) (string, error) {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -93,34 +94,42 @@ func TestGeneveAcrossChassis(t *testing.T) {
 	}
 
 	const vni = 100
-	for _, c := range []struct {
-		ch, peer *Chassis
-		vm       *VM
-	}{{ch1, ch2, vm1}, {ch2, ch1, vm2}} {
-		tun, err := c.ch.OFPort("geneve0")
+	// program installs the hand-written tunnel flows and the static
+	// neighbour on one chassis.
+	program := func(ch, peer *Chassis, vm *VM) {
+		t.Helper()
+		tun, err := ch.OFPort("geneve0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		vmPort, err := c.vm.OFPort()
+		vmPort, err := vm.OFPort()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := c.ch.AddFlows("br-int",
+		if err := ch.AddFlows("br-int",
 			fmt.Sprintf("table=0,priority=100,in_port=%d,actions=set_field:%d->tun_id,set_field:%s->tun_dst,output:%d",
-				vmPort, vni, c.peer.TunnelIP, tun),
+				vmPort, vni, peer.TunnelIP, tun),
 			fmt.Sprintf("table=0,priority=100,in_port=%d,tun_id=%d,actions=output:%d", tun, vni, vmPort),
 		); err != nil {
 			t.Fatal(err)
 		}
-		if err := c.ch.SetTunnelNeighbor(c.peer.TunnelIP, c.peer.TunnelMAC); err != nil {
+		if err := ch.SetTunnelNeighbor(peer.TunnelIP, peer.TunnelMAC); err != nil {
 			t.Fatal(err)
 		}
-		flows, err := c.ch.DumpFlows("br-int")
+		flows, err := ch.DumpFlows("br-int")
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(flows) != 2 || !strings.Contains(flows[0]+flows[1], fmt.Sprintf("tun_id=0x%x", vni)) {
-			t.Errorf("%s flows: %q", c.ch.Name, flows)
+			t.Errorf("%s flows: %q", ch.Name, flows)
+		}
+	}
+	program(ch1, ch2, vm1)
+	program(ch2, ch1, vm2)
+	for _, ch := range chs {
+		link, err := ch.Exec("ip", "-o", "link", "show", "br-phy")
+		if err != nil || !strings.Contains(link, ch.TunnelMAC) {
+			t.Errorf("%s br-phy %q %v, want MAC %s", ch.Name, link, err, ch.TunnelMAC)
 		}
 	}
 	for _, s := range []error{
@@ -177,6 +186,22 @@ func TestGeneveAcrossChassis(t *testing.T) {
 		}
 		txt, _ := capCh.Text()
 		t.Logf("underlay capture:\n%s", txt)
+	}
+
+	// A vswitchd crash loses flows and neighbours; br-phy comes back.
+	oldPID := ch2.VswitchdPID()
+	if err := ch2.RestartVswitchd(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if ch2.VswitchdPID() == oldPID || alive(oldPID) {
+		t.Errorf("vswitchd pid %d -> %d", oldPID, ch2.VswitchdPID())
+	}
+	if flows, err := ch2.DumpFlows("br-int"); err != nil || len(flows) != 0 {
+		t.Errorf("flows after restart %q %v", flows, err)
+	}
+	program(ch2, ch1, vm2)
+	if n, err := vm1.Ping("10.0.0.2", 2, 5*time.Second); err != nil {
+		t.Errorf("ping after vswitchd restart: %d replies: %v", n, err)
 	}
 
 	// Processes the bed must stop on Close: an "agent" in the root

@@ -78,7 +78,10 @@ func (ch *Chassis) addVM(name, mac, portID string, mtu int) (*VM, error) {
 		if _, err := os.Stat(ch.MgmtSock("br-int")); err != nil {
 			return nil // chassis or br-int already gone
 		}
-		return vm.Unplug()
+		// --no-wait: vswitchd may be dead (a restart test), the
+		// database is enough.
+		_, err := ch.Vsctl("--no-wait", "--if-exists", "del-port", "br-int", vm.Iface)
+		return err
 	}); err != nil {
 		return nil, err
 	}
