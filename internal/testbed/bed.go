@@ -162,10 +162,23 @@ func New(opts Options) (*Bed, error) {
 // root.
 func ForTest(t testing.TB) *Bed {
 	t.Helper()
+	return ForTestWith(t, Options{})
+}
+
+// ForTestWith is ForTest with options; an empty Name and a nil Log default
+// to the test's name and log.
+func ForTestWith(t testing.TB, opts Options) *Bed {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("testbed: real OVS test bed skipped under -short")
 	}
-	b, err := New(Options{Name: t.Name(), Log: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
+	if opts.Name == "" {
+		opts.Name = t.Name()
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	}
+	b, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

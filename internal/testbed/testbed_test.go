@@ -94,36 +94,7 @@ func TestGeneveAcrossChassis(t *testing.T) {
 	}
 
 	const vni = 100
-	// program installs the hand-written tunnel flows and the static
-	// neighbour on one chassis.
-	program := func(ch, peer *Chassis, vm *VM) {
-		t.Helper()
-		tun, err := ch.OFPort("geneve0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		vmPort, err := vm.OFPort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := ch.AddFlows("br-int",
-			fmt.Sprintf("table=0,priority=100,in_port=%d,actions=set_field:%d->tun_id,set_field:%s->tun_dst,output:%d",
-				vmPort, vni, peer.TunnelIP, tun),
-			fmt.Sprintf("table=0,priority=100,in_port=%d,tun_id=%d,actions=output:%d", tun, vni, vmPort),
-		); err != nil {
-			t.Fatal(err)
-		}
-		if err := ch.SetTunnelNeighbor(peer.TunnelIP, peer.TunnelMAC); err != nil {
-			t.Fatal(err)
-		}
-		flows, err := ch.DumpFlows("br-int")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(flows) != 2 || !strings.Contains(flows[0]+flows[1], fmt.Sprintf("tun_id=0x%x", vni)) {
-			t.Errorf("%s flows: %q", ch.Name, flows)
-		}
-	}
+	program := func(ch, peer *Chassis, vm *VM) { t.Helper(); tunnelFlows(t, ch, peer, vm, vni) }
 	program(ch1, ch2, vm1)
 	program(ch2, ch1, vm2)
 	for _, ch := range chs {
@@ -242,6 +213,69 @@ func TestGeneveAcrossChassis(t *testing.T) {
 	assertGone(t, bed.Prefix, pids)
 	if _, err := bed.AddChassis("ch3"); err == nil {
 		t.Error("AddChassis after Close succeeded")
+	}
+}
+
+// tunnelFlows installs hand-written Geneve flows between vm's port and the
+// tunnel to peer, and a static tunnel neighbour, on ch.
+func tunnelFlows(t *testing.T, ch, peer *Chassis, vm *VM, vni int) {
+	t.Helper()
+	tun, err := ch.OFPort("geneve0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vmPort, err := vm.OFPort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.AddFlows("br-int",
+		fmt.Sprintf("table=0,priority=100,in_port=%d,actions=set_field:%d->tun_id,set_field:%s->tun_dst,output:%d",
+			vmPort, vni, peer.TunnelIP, tun),
+		fmt.Sprintf("table=0,priority=100,in_port=%d,tun_id=%d,actions=output:%d", tun, vni, vmPort),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.SetTunnelNeighbor(peer.TunnelIP, peer.TunnelMAC); err != nil {
+		t.Fatal(err)
+	}
+	flows, err := ch.DumpFlows("br-int")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(flows) != 2 || !strings.Contains(flows[0]+flows[1], fmt.Sprintf("tun_id=0x%x", vni)) {
+		t.Errorf("%s flows: %q", ch.Name, flows)
+	}
+}
+
+// TestJumboUnderlay carries full 1500-byte VM frames over Geneve on a
+// 9000-byte underlay.
+func TestJumboUnderlay(t *testing.T) {
+	bed := ForTestWith(t, Options{UnderlayMTU: 9000})
+	chs := mustAddChassis(t, bed, "a", "b")
+	vms := make([]*VM, 2)
+	for i, ch := range chs {
+		addBrInt(t, ch, true)
+		vm, err := ch.AddVM(fmt.Sprintf("vm%d", i), fmt.Sprintf("02:00:0a:00:02:%02x", i+1), fmt.Sprintf("port-%d", i), 1500)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := vm.SetAddr(fmt.Sprintf("10.0.2.%d/24", i+1)); err != nil {
+			t.Fatal(err)
+		}
+		vms[i] = vm
+	}
+	for i, ch := range chs {
+		tunnelFlows(t, ch, chs[1-i], vms[i], 7)
+		if err := vms[i].SetStaticARP(fmt.Sprintf("10.0.2.%d", 2-i), vms[1-i].MAC); err != nil {
+			t.Fatal(err)
+		}
+		if link, err := ch.Exec("ip", "-o", "link", "show", "br-phy"); err != nil || !strings.Contains(link, "mtu 9000") {
+			t.Errorf("br-phy %q %v", link, err)
+		}
+	}
+	// 1472 bytes of ICMP payload, don't fragment: a full 1500-byte packet.
+	if out, err := vms[0].Exec("ping", "-n", "-M", "do", "-s", "1472", "-c", "2", "-i", "0.2", "-w", "5", "10.0.2.2"); err != nil {
+		t.Fatalf("full-size ping over a jumbo underlay: %v\n%s", err, out)
 	}
 }
 
