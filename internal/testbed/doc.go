@@ -31,7 +31,15 @@
 // Bed.Close removes everything the bed made (processes by pid, namespaces,
 // veths, directories); it is idempotent and safe after a partial failure.
 // Bed.CloseOnSignal makes a Ctrl-C'd demo clean up too, and Sweep removes
-// what a killed earlier run left behind.
+// what a killed earlier run left behind (beds whose owning process is
+// gone), e.g. from an end-to-end package's TestMain:
+//
+//	func TestMain(m *testing.M) {
+//		if _, err := testbed.Sweep(nil); err != nil {
+//			fmt.Fprintln(os.Stderr, err)
+//		}
+//		os.Exit(m.Run())
+//	}
 //
 // The recipe this package follows, with the pitfalls it works around, is in
 // DESIGN.md section 5 and recipe.md. The package knows nothing of Wyvern's
