@@ -333,7 +333,8 @@ func (s *Server) associateFIP(ctx context.Context, tx *store.Tx, p auth.Principa
 	if port.ProjectID != f.ProjectID && !p.Admin {
 		return fipBadRequest("Cannot process floating IP association with Port %s, since that port is owned by a different tenant", port.ID)
 	}
-	if strings.HasPrefix(port.DeviceOwner, "network:") {
+	// Neutron's is_fip_serviced: only DHCP ports are refused.
+	if port.DeviceOwner == model.OwnerDHCP {
 		return fipBadRequest("Port %s is unable to be assigned a floating IP", port.ID)
 	}
 	var subnetID, ip string

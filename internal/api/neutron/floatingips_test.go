@@ -190,12 +190,11 @@ func TestFloatingIPAssociation(t *testing.T) {
 	if code != http.StatusNotFound || errType(body) != "ExternalGatewayForFloatingIPNotFound" || errMessage(body) != want {
 		t.Fatalf("unreachable: %d %v", code, body)
 	}
-	// Ports owned by the network itself cannot have one.
-	rports := portsOfDevice(t, a, tp.router)
-	for _, rp := range rports {
-		if rp["device_owner"] == "network:router_interface" {
-			a.must(http.StatusBadRequest, "PUT", "/v2.0/floatingips/"+id, "p1", map[string]any{"floatingip": map[string]any{"port_id": rp["id"]}})
-		}
+	// DHCP ports cannot have one (Neutron's is_fip_serviced).
+	dhcp := mkPort(t, a, "", tp.net, map[string]any{"device_owner": "network:dhcp", "project_id": "p1"})
+	code, body = a.call("PUT", "/v2.0/floatingips/"+id, "p1", map[string]any{"floatingip": map[string]any{"port_id": dhcp["id"]}})
+	if code != http.StatusBadRequest || !strings.Contains(errMessage(body), "unable to be assigned a floating IP") {
+		t.Fatalf("DHCP port: %d %v", code, body)
 	}
 	// Another project's port is not found.
 	other := mkNetwork(t, a, "p2", nil)
