@@ -2,18 +2,92 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"log/slog"
+	"net/netip"
+	"os"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/wyvern-sdn/wyvern/internal/agent"
+	"github.com/wyvern-sdn/wyvern/internal/pipeline"
+	"github.com/wyvern-sdn/wyvern/internal/store"
 )
 
 func agentCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
-	return &cobra.Command{
+	var (
+		endpoints, tunnelIP, encaps string
+		cfg                         agent.Config
+		sw                          agent.SwitchConfig
+	)
+	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run the local controller of one hypervisor (chassis)",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("agent: not built yet")
+			log := logger()
+			ip, err := netip.ParseAddr(tunnelIP)
+			if err != nil {
+				return fmt.Errorf("--tunnel-ip %q: %w", tunnelIP, err)
+			}
+			cfg.TunnelIP = ip
+			sw.Encaps = splitList(encaps)
+			for _, e := range sw.Encaps {
+				if e != "geneve" && e != "vxlan" {
+					return fmt.Errorf("--encaps: unknown encapsulation %q (geneve, vxlan)", e)
+				}
+				cfg.Encaps = append(cfg.Encaps, pipeline.Encap(e))
+			}
+			if sw.DatapathType == "" {
+				sw.DatapathType = defaultDatapath()
+			}
+			cfg.ControllerID = sw.ControllerID
+			dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			st, err := store.Dial(dctx, splitList(endpoints))
+			cancel()
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			s, err := agent.OpenSwitch(ctx, sw, log)
+			if err != nil {
+				return err
+			}
+			if cfg.TunnelMAC == "" {
+				if mac, err := s.TunnelMAC(ctx); err == nil {
+					cfg.TunnelMAC = mac
+				} else {
+					log.Warn("tunnel MAC unknown; peers will learn it by ARP", "err", err)
+				}
+			}
+			a, err := agent.New(cfg, st, s, log)
+			if err != nil {
+				return err
+			}
+			return a.Run(ctx)
 		},
 	}
+	f := cmd.Flags()
+	f.StringVar(&endpoints, "etcd-endpoints", "http://127.0.0.1:2379", "comma-separated etcd endpoints")
+	f.StringVar(&cfg.Chassis, "chassis", "", "chassis name (default: the hostname)")
+	f.StringVar(&tunnelIP, "tunnel-ip", "", "underlay IP address other chassis tunnel to (required)")
+	f.StringVar(&cfg.TunnelMAC, "tunnel-mac", "", "MAC of the underlay interface (default: read from OVSDB)")
+	f.StringVar(&encaps, "encaps", "geneve,vxlan", "tunnel encapsulations this chassis terminates")
+	f.DurationVar(&cfg.LeaseTTL, "lease-ttl", 5*time.Second, "how long a dead agent's chassis stays registered")
+	f.StringVar(&sw.OVSDB, "ovsdb", "unix:/var/run/openvswitch/db.sock", "OVSDB server of the local Open vSwitch")
+	f.StringVar(&sw.RunDir, "ovs-rundir", "/var/run/openvswitch", "Open vSwitch run directory (bridge .mgmt sockets, vswitchd control socket)")
+	f.StringVar(&sw.Bridge, "bridge", "br-int", "integration bridge")
+	f.StringVar(&sw.DatapathType, "datapath-type", "", "netdev (userspace) or system (kernel); default: system when the openvswitch module is loaded")
+	f.StringVar(&sw.TunnelBridge, "tunnel-bridge", "br-phy", "bridge holding the tunnel IP (for static tunnel neighbours)")
+	f.Uint16Var(&sw.ControllerID, "controller-id", 0x5779, "OpenFlow controller id for packet-ins")
+	_ = cmd.MarkFlagRequired("tunnel-ip")
+	return cmd
+}
+
+// defaultDatapath picks the kernel datapath when its module is loaded.
+func defaultDatapath() string {
+	if _, err := os.Stat("/sys/module/openvswitch"); err == nil {
+		return "system"
+	}
+	return "netdev"
 }

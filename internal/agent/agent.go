@@ -1,0 +1,166 @@
+// Package agent is Wyvern's local controller, one per hypervisor (chassis).
+// It registers its chassis in etcd under a lease, binds the ports that
+// appear on its br-int (the OpenStack convention: an OVS Interface with
+// external_ids:iface-id), watches only the networks its local ports are on
+// (selective distribution), compiles that view into OpenFlow flows with the
+// pure pipeline compiler, and applies them through one idempotent
+// reconciler. It answers DHCP for its own VMs.
+//
+// One goroutine (Agent.loop) owns all state; watchers, the OVSDB monitor and
+// the packet-in reader only send it events.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/wyvern-sdn/wyvern/internal/model"
+	"github.com/wyvern-sdn/wyvern/internal/ofp"
+	"github.com/wyvern-sdn/wyvern/internal/ovs"
+	"github.com/wyvern-sdn/wyvern/internal/pipeline"
+	"github.com/wyvern-sdn/wyvern/internal/store"
+)
+
+// Config configures one agent.
+type Config struct {
+	Chassis  string     // unique chassis name (defaults to the hostname)
+	TunnelIP netip.Addr // underlay address other chassis tunnel to
+	// TunnelMAC is the MAC of the underlay interface holding TunnelIP,
+	// published so that peers can pin their tunnel neighbour entry.
+	TunnelMAC string
+	Encaps    []pipeline.Encap
+	// LeaseTTL bounds how long a dead agent's chassis stays registered.
+	LeaseTTL time.Duration
+	// ControllerID is the OpenFlow controller id of packet-ins meant for us.
+	ControllerID uint16
+	// DHCPServerMAC is the source MAC of DHCP replies.
+	DHCPServerMAC net.HardwareAddr
+}
+
+// PacketIn is a packet the pipeline sent to the agent.
+type PacketIn struct {
+	InPort   uint32
+	UserData []byte
+	Data     []byte
+}
+
+// FlowConn is the agent's OpenFlow side.
+type FlowConn interface {
+	// Bundle applies the changes atomically.
+	Bundle(ctx context.Context, add, modify, del []ofp.Flow) error
+	// Cookies returns the distinct cookies installed, with flow counts.
+	Cookies(ctx context.Context) (map[uint64]int, error)
+	// DeleteCookie removes every flow whose cookie equals c under mask.
+	DeleteCookie(ctx context.Context, c, mask uint64) error
+	PacketIns() <-chan PacketIn
+	PacketOut(ctx context.Context, outPort uint32, data []byte) error
+}
+
+// Switch is the agent's Open vSwitch: br-int, its tunnel ports and
+// interfaces, its flows.
+type Switch interface {
+	FlowConn
+	// TunnelPorts returns the OpenFlow port numbers of geneve0/vxlan0 (0
+	// when absent).
+	TunnelPorts() (geneve, vxlan uint32)
+	// Interfaces streams br-int's interfaces: one added event per present
+	// interface, then changes.
+	Interfaces(ctx context.Context) <-chan ovs.InterfaceEvent
+	// SetTunnelNeighbor pins the underlay MAC of a peer's tunnel IP.
+	SetTunnelNeighbor(ctx context.Context, ip netip.Addr, mac string) error
+	// Resync signals that the bridge lost its flows (vswitchd restarted):
+	// the agent reinstalls everything.
+	Resync() <-chan struct{}
+}
+
+// Agent is one chassis' controller.
+type Agent struct {
+	cfg Config
+	st  *store.Store
+	sw  Switch
+	log *slog.Logger
+
+	events chan event
+	// Synced is closed once the first full view has been installed.
+	synced     chan struct{}
+	everSynced bool
+	state      *state
+	rec        *reconciler
+}
+
+// New returns an agent; Run starts it.
+func New(cfg Config, st *store.Store, sw Switch, log *slog.Logger) (*Agent, error) {
+	if cfg.Chassis == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("agent: chassis name: %w", err)
+		}
+		cfg.Chassis = h
+	}
+	if !cfg.TunnelIP.IsValid() {
+		return nil, errors.New("agent: a tunnel IP is required")
+	}
+	if len(cfg.Encaps) == 0 {
+		cfg.Encaps = []pipeline.Encap{pipeline.EncapGeneve, pipeline.EncapVXLAN}
+	}
+	if cfg.LeaseTTL == 0 {
+		cfg.LeaseTTL = 5 * time.Second
+	}
+	if cfg.ControllerID == 0 {
+		cfg.ControllerID = 0x5779
+	}
+	if cfg.DHCPServerMAC == nil {
+		cfg.DHCPServerMAC = net.HardwareAddr{0x02, 0x57, 0x59, 0x00, 0x00, 0x01}
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	a := &Agent{cfg: cfg, st: st, sw: sw, log: log.With("chassis", cfg.Chassis),
+		events: make(chan event, 1024), synced: make(chan struct{})}
+	a.state = newState(cfg.Chassis)
+	a.rec = newReconciler(sw, a.log)
+	return a, nil
+}
+
+// Synced is closed when the first complete view is installed.
+func (a *Agent) Synced() <-chan struct{} { return a.synced }
+
+// Run registers the chassis and controls br-int until ctx ends.
+func (a *Agent) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	hostname, _ := os.Hostname()
+	regErr, err := register(ctx, a.st, model.Chassis{
+		Name: a.cfg.Chassis, Hostname: hostname, TunnelIP: a.cfg.TunnelIP.String(),
+		TunnelMAC: a.cfg.TunnelMAC, Encaps: encapStrings(a.cfg.Encaps),
+		StartedAt: time.Now().UTC(), Version: "dev",
+	}, a.cfg.LeaseTTL)
+	if err != nil {
+		return err
+	}
+	_ = regErr
+	if err := a.rec.start(ctx); err != nil {
+		return err
+	}
+	a.log.Info("agent started", "generation", a.rec.gen, "tunnel_ip", a.cfg.TunnelIP)
+
+	// Feeders: each sends events to the loop and nothing else.
+	go a.feedInterfaces(ctx)
+	go a.feedPacketIns(ctx)
+	go a.forward(ctx, watchChassis)
+	return a.loop(ctx)
+}
+
+func encapStrings(es []pipeline.Encap) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = string(e)
+	}
+	return out
+}

@@ -1,0 +1,176 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wyvern-sdn/wyvern/internal/model"
+	"github.com/wyvern-sdn/wyvern/internal/store"
+)
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func startStore(t *testing.T) *store.Store {
+	t.Helper()
+	client := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	e, err := store.StartEmbedded(store.EmbeddedConfig{DataDir: t.TempDir(), ClientURL: client,
+		PeerURL: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), UnsafeNoFsync: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	st, err := store.Dial(ctx, []string{client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// seed writes a network with a subnet and ports straight into the store.
+func seed(t *testing.T, st *store.Store, netID string, seg int, ports map[string]string) {
+	t.Helper()
+	err := st.Txn(context.Background(), func(tx *store.Tx) error {
+		n := model.Network{Standard: model.Standard{ID: netID}, NetworkType: "geneve", SegmentationID: seg, MTU: 1442, Subnets: []string{"s-" + netID}}
+		if err := tx.Put(store.NetworkKey(netID), n); err != nil {
+			return err
+		}
+		sub := model.Subnet{Standard: model.Standard{ID: "s-" + netID}, NetworkID: netID, IPVersion: 4, CIDR: "10.0.0.0/24", GatewayIP: "10.0.0.1", EnableDHCP: true}
+		if err := tx.Put(store.SubnetKey(netID, sub.ID), sub); err != nil {
+			return err
+		}
+		i := 10
+		for id, mac := range ports {
+			i++
+			p := model.Port{Standard: model.Standard{ID: id}, NetworkID: netID, MACAddress: mac, PortSecurityEnabled: true,
+				Status: model.StatusDown, FixedIPs: []model.FixedIP{{SubnetID: sub.ID, IPAddress: fmt.Sprintf("10.0.0.%d", i)}}}
+			if err := tx.Put(store.PortKey(netID, id), p); err != nil {
+				return err
+			}
+			tx.PutString(store.IndexKey(store.KindPorts, id), netID)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// runAgent starts an agent and returns a func that stops it and waits.
+func runAgent(t *testing.T, st *store.Store, sw *fakeSwitch, name string) (stop func()) {
+	t.Helper()
+	a, err := New(Config{Chassis: name, TunnelIP: netip.MustParseAddr("192.0.2.1")}, st, sw, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	stop = sync.OnceFunc(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("agent: %v", err)
+		}
+	})
+	t.Cleanup(stop)
+	return stop
+}
+
+func portStatus(t *testing.T, st *store.Store, netID, portID string) (string, string) {
+	var p model.Port
+	if _, err := st.Get(context.Background(), store.PortKey(netID, portID), &p); err != nil {
+		t.Fatal(err)
+	}
+	return p.Status, p.HostID
+}
+
+func TestAgentBindsAndProgramsOnlyReachableNetworks(t *testing.T) {
+	st := startStore(t)
+	seed(t, st, "net-a", 100, map[string]string{"pa1": "fa:16:3e:00:00:01", "pa2": "fa:16:3e:00:00:02"})
+	seed(t, st, "net-b", 200, map[string]string{"pb1": "fa:16:3e:00:00:11"})
+	sw := newFakeSwitch()
+	runAgent(t, st, sw, "ch1")
+	sw.plug("tap1", "pa1", "fa:16:3e:00:00:01", 5)
+	waitFor(t, "binding", func() bool {
+		s, h := portStatus(t, st, "net-a", "pa1")
+		return s == model.StatusActive && h == "ch1"
+	})
+	waitFor(t, "flows for the local port", func() bool { return strings.Contains(sw.text(), "fa:16:3e:00:00:01") })
+	txt := sw.text()
+	if strings.Contains(txt, "fa:16:3e:00:00:11") || strings.Contains(txt, "0xc8") {
+		t.Fatalf("flows mention net-b, which has no local port:\n%s", txt)
+	}
+	// The ARP responder knows the unplugged port of the same network.
+	if !strings.Contains(txt, "10.0.0.1") && !strings.Contains(txt, "fa:16:3e:00:00:02") {
+		t.Fatalf("no flow for the other port of net-a:\n%s", txt)
+	}
+	sw.unplug("tap1", "pa1")
+	waitFor(t, "status DOWN", func() bool { s, _ := portStatus(t, st, "net-a", "pa1"); return s == model.StatusDown })
+	waitFor(t, "flows of net-a removed", func() bool { return !strings.Contains(sw.text(), "fa:16:3e:00:00:0") })
+}
+
+func TestAgentRestartSweepsOnlyStaleFlows(t *testing.T) {
+	st := startStore(t)
+	seed(t, st, "net-a", 100, map[string]string{"pa1": "fa:16:3e:00:00:01", "pa2": "fa:16:3e:00:00:02"})
+	sw := newFakeSwitch()
+	stop := runAgent(t, st, sw, "ch1")
+	sw.plug("tap1", "pa1", "fa:16:3e:00:00:01", 5)
+	waitFor(t, "flows", func() bool { return strings.Contains(sw.text(), "fa:16:3e:00:00:01") })
+	waitFor(t, "binding", func() bool { s, _ := portStatus(t, st, "net-a", "pa1"); return s == model.StatusActive })
+	before := sw.text()
+	stop()
+
+	// Restart on the same switch, whose interface is still plugged: the new
+	// agent must install the same flows under a new generation and sweep
+	// nothing that is still wanted.
+	sw.mu.Lock()
+	sw.deletes = 0
+	sw.mu.Unlock()
+	go sw.plug("tap1", "pa1", "fa:16:3e:00:00:01", 5)
+	runAgent(t, st, sw, "ch1")
+	waitFor(t, "new generation", func() bool {
+		c, _ := sw.Cookies(context.Background())
+		for k := range c {
+			if k&0xffffffff != 2 {
+				return false
+			}
+		}
+		return len(c) > 0
+	})
+	if after := sw.text(); after != before {
+		t.Fatalf("flows changed across restart:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	if sw.deletes != 0 {
+		t.Fatalf("restart deleted %d flows; it must only replace them", sw.deletes)
+	}
+}

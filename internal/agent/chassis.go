@@ -1,0 +1,68 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/wyvern-sdn/wyvern/internal/model"
+	"github.com/wyvern-sdn/wyvern/internal/store"
+)
+
+// register writes the chassis record under a lease kept alive for as long
+// as ctx lives. When the agent dies the lease expires (ttl) and the chassis
+// disappears: every other agent stops tunnelling to it and the API shows it
+// down. It returns when the first registration is written.
+func register(ctx context.Context, st *store.Store, ch model.Chassis, ttl time.Duration) (<-chan error, error) {
+	cli := st.Client()
+	val, err := json.Marshal(ch)
+	if err != nil {
+		return nil, fmt.Errorf("agent: encode chassis: %w", err)
+	}
+	grant := func() (clientv3.LeaseID, <-chan *clientv3.LeaseKeepAliveResponse, error) {
+		lease, err := cli.Grant(ctx, int64(ttl/time.Second))
+		if err != nil {
+			return 0, nil, fmt.Errorf("agent: lease: %w", err)
+		}
+		if _, err := cli.Put(ctx, store.ChassisKey(ch.Name), string(val), clientv3.WithLease(lease.ID)); err != nil {
+			return 0, nil, fmt.Errorf("agent: register chassis: %w", err)
+		}
+		ka, err := cli.KeepAlive(ctx, lease.ID)
+		if err != nil {
+			return 0, nil, fmt.Errorf("agent: keepalive: %w", err)
+		}
+		return lease.ID, ka, nil
+	}
+	_, ka, err := grant()
+	if err != nil {
+		return nil, err
+	}
+	errc := make(chan error, 1)
+	go func() {
+		for {
+			for range ka {
+			}
+			// The keepalive channel closes when the lease is lost (etcd
+			// restarted, long partition) or ctx ends: register again.
+			for {
+				if ctx.Err() != nil {
+					close(errc)
+					return
+				}
+				var err error
+				_, ka, err = grant()
+				if err == nil {
+					break
+				}
+				select {
+				case <-ctx.Done():
+				case <-time.After(500 * time.Millisecond):
+				}
+			}
+		}
+	}()
+	return errc, nil
+}

@@ -1,0 +1,377 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/wyvern-sdn/wyvern/internal/model"
+	"github.com/wyvern-sdn/wyvern/internal/ovs"
+	"github.com/wyvern-sdn/wyvern/internal/pipeline"
+	"github.com/wyvern-sdn/wyvern/internal/store"
+)
+
+// event is one input to the loop; exactly one field is set.
+type event struct {
+	iface     *ovs.InterfaceEvent
+	ifaceSync bool // the initial interface listing is complete
+	kv        *kvEvent
+	pin       *PacketIn
+	resolved  *resolved
+}
+
+// resolved is the answer of an index lookup: the network of a port id, ""
+// when the port does not exist (yet).
+type resolved struct {
+	portID, netID string
+}
+
+// watchChassis is the tag of the chassis watch.
+const watchChassis = 1
+
+func (a *Agent) feedInterfaces(ctx context.Context) {
+	for ev := range a.sw.Interfaces(ctx) {
+		ev := ev
+		if ev.Kind == 0 {
+			a.post(ctx, event{ifaceSync: true})
+			continue
+		}
+		a.post(ctx, event{iface: &ev})
+	}
+}
+
+func (a *Agent) feedPacketIns(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case p, ok := <-a.sw.PacketIns():
+			if !ok {
+				return
+			}
+			a.post(ctx, event{pin: &p})
+		}
+	}
+}
+
+// forward runs a watch whose events go to the loop.
+func (a *Agent) forward(ctx context.Context, tag uint64) {
+	ch := make(chan kvEvent, 64)
+	prefix := store.KindPrefix(store.KindChassis)
+	go watchPrefix(ctx, a.st, tag, prefix, ch, a.log)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e := <-ch:
+			a.post(ctx, event{kv: &e})
+		}
+	}
+}
+
+func (a *Agent) post(ctx context.Context, e event) {
+	select {
+	case a.events <- e:
+	case <-ctx.Done():
+	}
+}
+
+// loop owns the agent's state: it folds events in, and after each burst
+// recompiles and reconciles.
+func (a *Agent) loop(ctx context.Context) error {
+	nextTag := uint64(watchChassis + 1)
+	ifacesListed := false
+	retry := time.NewTimer(time.Hour)
+	defer retry.Stop()
+	var pending map[string]bool // iface-ids waiting for their port
+	for {
+		var ev event
+		select {
+		case <-ctx.Done():
+			for _, n := range a.state.nets {
+				n.cancel()
+			}
+			return nil
+		case ev = <-a.events:
+		case <-a.sw.Resync():
+			a.log.Warn("switch lost its flows; reinstalling")
+			_ = a.rec.fail(nil)
+			if err := a.sync(ctx); err != nil {
+				a.log.Error("reinstall failed", "err", err)
+			}
+			continue
+		case <-retry.C:
+			for id := range pending {
+				go a.resolve(ctx, id)
+			}
+			pending = nil
+			continue
+		}
+		dirty := false
+		for {
+			switch {
+			case ev.ifaceSync:
+				ifacesListed = true
+				dirty = true
+			case ev.iface != nil:
+				if a.handleIface(ctx, *ev.iface) {
+					dirty = true
+				}
+			case ev.resolved != nil:
+				r := ev.resolved
+				if r.netID == "" {
+					if pending == nil {
+						pending = map[string]bool{}
+					}
+					if _, plugged := a.ifaceByPort(r.portID); plugged {
+						pending[r.portID] = true
+						retry.Reset(500 * time.Millisecond)
+					}
+					a.state.portNet[r.portID] = ""
+					dirty = true
+					break
+				}
+				a.state.portNet[r.portID] = r.netID
+				a.ensureWatch(ctx, r.netID, &nextTag)
+				a.bind(ctx, r.portID)
+				dirty = true
+			case ev.kv != nil:
+				if a.handleKV(ctx, *ev.kv) {
+					dirty = true
+				}
+			case ev.pin != nil:
+				a.handlePacketIn(ctx, *ev.pin)
+			}
+			// Fold in everything already queued before recompiling.
+			select {
+			case ev = <-a.events:
+				continue
+			default:
+			}
+			break
+		}
+		if !dirty {
+			continue
+		}
+		a.unwatchUnused()
+		if !a.rec.synced && !a.complete(ifacesListed) {
+			continue // never install a partial view over a running one
+		}
+		if err := a.sync(ctx); err != nil {
+			a.log.Error("reconcile failed", "err", err)
+		}
+	}
+}
+
+// complete reports whether the view has everything the running flows may
+// depend on: the first full install waits for it, so a restart never
+// replaces good flows with a partial set.
+func (a *Agent) complete(ifacesListed bool) bool {
+	if !ifacesListed || !a.state.peersReady {
+		return false
+	}
+	for _, i := range a.state.ifaces {
+		netID, known := a.state.portNet[i.IfaceID()]
+		if !known {
+			return false // lookup in flight
+		}
+		if n := a.state.nets[netID]; netID != "" && (n == nil || !n.ready()) {
+			return false
+		}
+	}
+	return true
+}
+
+func (a *Agent) sync(ctx context.Context) error {
+	geneve, vxlan := a.sw.TunnelPorts()
+	v := a.state.view(pipeline.LocalChassis{Name: a.cfg.Chassis, TunnelIP: a.cfg.TunnelIP, GeneveOFPort: geneve, VXLANOFPort: vxlan})
+	flows := pipeline.Compile(v, pipeline.Config{ControllerID: a.cfg.ControllerID}, a.rec.gen)
+	if err := a.rec.apply(ctx, flows); err != nil {
+		return err
+	}
+	if !a.everSynced {
+		a.everSynced = true
+		close(a.synced)
+		a.log.Info("initial sync installed", "flows", len(flows))
+	}
+	return nil
+}
+
+func (a *Agent) ifaceByPort(portID string) (ovs.Interface, bool) {
+	for _, i := range a.state.ifaces {
+		if i.IfaceID() == portID {
+			return i, true
+		}
+	}
+	return ovs.Interface{}, false
+}
+
+// handleIface tracks br-int's interfaces with an iface-id.
+func (a *Agent) handleIface(ctx context.Context, ev ovs.InterfaceEvent) bool {
+	i := ev.Iface
+	old, had := a.state.ifaces[i.Name]
+	if ev.Kind == ovs.IfaceRemoved || i.IfaceID() == "" {
+		if !had {
+			return false
+		}
+		delete(a.state.ifaces, i.Name)
+		if _, still := a.ifaceByPort(old.IfaceID()); !still {
+			delete(a.state.portNet, old.IfaceID())
+			go a.unbind(ctx, old.IfaceID())
+		}
+		return true
+	}
+	a.state.ifaces[i.Name] = i
+	id := i.IfaceID()
+	if had && old.IfaceID() != id {
+		if _, still := a.ifaceByPort(old.IfaceID()); !still {
+			delete(a.state.portNet, old.IfaceID())
+			go a.unbind(ctx, old.IfaceID())
+		}
+	}
+	if netID, ok := a.state.portNet[id]; !ok {
+		go a.resolve(ctx, id)
+	} else if netID != "" && (!had || old.OFPort != i.OFPort) {
+		a.bind(ctx, id)
+	}
+	return true
+}
+
+// resolve looks up a port's network in the store's index.
+func (a *Agent) resolve(ctx context.Context, portID string) {
+	netID, err := a.st.GetString(ctx, store.IndexKey(store.KindPorts, portID))
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		a.log.Warn("port lookup failed", "port", portID, "err", err)
+	}
+	a.post(ctx, event{resolved: &resolved{portID: portID, netID: netID}})
+}
+
+func (a *Agent) ensureWatch(ctx context.Context, netID string, nextTag *uint64) {
+	if _, ok := a.state.nets[netID]; ok {
+		return
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	tag := *nextTag
+	*nextTag++
+	a.state.nets[netID] = &netData{tag: tag, cancel: cancel, subnets: map[string]*model.Subnet{},
+		ports: map[string]*model.Port{}, resets: map[string]bool{}}
+	ch := make(chan kvEvent, 256)
+	for _, p := range []string{store.NetworkKey(netID), store.SubnetsOf(netID), store.PortsOf(netID)} {
+		go watchPrefix(wctx, a.st, tag, p, ch, a.log)
+	}
+	go func() {
+		for {
+			select {
+			case <-wctx.Done():
+				return
+			case e := <-ch:
+				a.post(wctx, event{kv: &e})
+			}
+		}
+	}()
+	a.log.Debug("watching network", "network", netID)
+}
+
+// unwatchUnused drops networks no local port is on any more: the chassis
+// then holds nothing of them.
+func (a *Agent) unwatchUnused() {
+	used := a.state.localNets()
+	for id, n := range a.state.nets {
+		if !used[id] {
+			n.cancel()
+			delete(a.state.nets, id)
+			a.log.Debug("stopped watching network", "network", id)
+		}
+	}
+}
+
+func (a *Agent) handleKV(ctx context.Context, e kvEvent) bool {
+	if e.Tag == watchChassis {
+		if e.Reset {
+			a.state.peers = map[string]model.Chassis{}
+			a.state.peersReady = true
+		}
+		for _, kv := range e.KVs {
+			name := strings.TrimPrefix(kv.Key, store.KindPrefix(store.KindChassis))
+			if name == a.cfg.Chassis {
+				continue
+			}
+			if e.Delete {
+				delete(a.state.peers, name)
+				continue
+			}
+			var c model.Chassis
+			if json.Unmarshal(kv.Value, &c) != nil {
+				continue
+			}
+			a.state.peers[name] = c
+			if ip, err := netip.ParseAddr(c.TunnelIP); err == nil && c.TunnelMAC != "" {
+				if err := a.sw.SetTunnelNeighbor(ctx, ip, c.TunnelMAC); err != nil {
+					a.log.Warn("tunnel neighbour", "peer", name, "err", err)
+				}
+			}
+		}
+		return true
+	}
+	for _, n := range a.state.nets {
+		if n.tag == e.Tag {
+			n.apply(e)
+			return true
+		}
+	}
+	return false // a cancelled watch
+}
+
+// bind records in etcd that a port is plugged here, unless it already says
+// so. It runs in its own goroutine: the loop never waits on etcd.
+func (a *Agent) bind(ctx context.Context, portID string) {
+	netID := a.state.portNet[portID]
+	go func() {
+		err := a.st.Txn(ctx, func(tx *store.Tx) error {
+			var p model.Port
+			ok, err := tx.Get(store.PortKey(netID, portID), &p)
+			if err != nil || !ok {
+				return err
+			}
+			if p.HostID == a.cfg.Chassis && p.Status == model.StatusActive && p.VIFType == "ovs" {
+				return nil
+			}
+			p.HostID = a.cfg.Chassis
+			p.Status = model.StatusActive
+			p.VIFType = "ovs"
+			p.VIFDetails = map[string]any{"port_filter": true, "connectivity": "l2", "bridge_name": "br-int", "datapath_type": "netdev"}
+			p.RevisionNumber++
+			p.UpdatedAt = time.Now().UTC().Format("2006-01-02T15:04:05Z")
+			return tx.Put(store.PortKey(netID, portID), &p)
+		})
+		if err != nil && ctx.Err() == nil {
+			a.log.Warn("bind failed", "port", portID, "err", err)
+		}
+	}()
+}
+
+// unbind marks a port DOWN when its interface left this chassis.
+func (a *Agent) unbind(ctx context.Context, portID string) {
+	netID, err := a.st.GetString(ctx, store.IndexKey(store.KindPorts, portID))
+	if err != nil {
+		return
+	}
+	err = a.st.Txn(ctx, func(tx *store.Tx) error {
+		var p model.Port
+		ok, err := tx.Get(store.PortKey(netID, portID), &p)
+		if err != nil || !ok || p.HostID != a.cfg.Chassis || p.Status == model.StatusDown {
+			return err
+		}
+		p.Status = model.StatusDown
+		p.RevisionNumber++
+		p.UpdatedAt = time.Now().UTC().Format("2006-01-02T15:04:05Z")
+		return tx.Put(store.PortKey(netID, portID), &p)
+	})
+	if err != nil && ctx.Err() == nil {
+		a.log.Warn("unbind failed", "port", portID, "err", fmt.Errorf("%w", err))
+	}
+}

@@ -1,0 +1,259 @@
+package agent
+
+import (
+	"encoding/json"
+	"net"
+	"net/netip"
+	"sort"
+	"strings"
+
+	"github.com/wyvern-sdn/wyvern/internal/model"
+	"github.com/wyvern-sdn/wyvern/internal/ovs"
+	"github.com/wyvern-sdn/wyvern/internal/pipeline"
+	"github.com/wyvern-sdn/wyvern/internal/store"
+)
+
+// state is the agent's local view of the world. Only the loop goroutine
+// touches it.
+type state struct {
+	chassis string
+	// ifaces are br-int's interfaces with an iface-id, by interface name.
+	ifaces map[string]ovs.Interface
+	// portNet maps the iface-ids seen on br-int to their network, once
+	// resolved through the store's index ("" while unresolved or unknown).
+	portNet map[string]string
+	// nets are the networks watched because a local port is on them.
+	nets map[string]*netData
+	// peers are the other chassis, by name.
+	peers map[string]model.Chassis
+	// peersReady is set once the chassis listing arrived.
+	peersReady bool
+	// remoteKeys gives ports bound elsewhere a stable key while we know them.
+	remoteKeys map[string]uint32
+	nextRemote uint32
+	flatKeys   map[string]uint32
+	nextFlat   uint32
+}
+
+// netData is what is known of one watched network.
+type netData struct {
+	tag     uint64
+	cancel  func()
+	network *model.Network
+	subnets map[string]*model.Subnet
+	ports   map[string]*model.Port
+	// resets counts the prefixes (network, subnets, ports) listed so far.
+	resets map[string]bool
+}
+
+func (n *netData) ready() bool { return len(n.resets) == 3 }
+
+func newState(chassis string) *state {
+	return &state{chassis: chassis, ifaces: map[string]ovs.Interface{}, portNet: map[string]string{},
+		nets: map[string]*netData{}, peers: map[string]model.Chassis{},
+		remoteKeys: map[string]uint32{}, nextRemote: 1 << 20, flatKeys: map[string]uint32{}, nextFlat: 3 << 24}
+}
+
+// localNets returns the networks local ports are on.
+func (s *state) localNets() map[string]bool {
+	out := map[string]bool{}
+	for _, i := range s.ifaces {
+		if n := s.portNet[i.IfaceID()]; n != "" {
+			out[n] = true
+		}
+	}
+	return out
+}
+
+// applyNetEvent folds a watch event of one network into its data.
+func (n *netData) apply(e kvEvent) {
+	switch {
+	case strings.HasPrefix(e.Prefix, store.Prefix+store.KindNetworks+"/"):
+		if e.Reset {
+			n.network = nil
+		}
+		for _, kv := range e.KVs {
+			if e.Delete {
+				n.network = nil
+				continue
+			}
+			var v model.Network
+			if json.Unmarshal(kv.Value, &v) == nil {
+				n.network = &v
+			}
+		}
+	case strings.HasPrefix(e.Prefix, store.Prefix+store.KindSubnets+"/"):
+		if e.Reset {
+			n.subnets = map[string]*model.Subnet{}
+		}
+		for _, kv := range e.KVs {
+			id := kv.Key[strings.LastIndexByte(kv.Key, '/')+1:]
+			if e.Delete {
+				delete(n.subnets, id)
+				continue
+			}
+			var v model.Subnet
+			if json.Unmarshal(kv.Value, &v) == nil {
+				n.subnets[id] = &v
+			}
+		}
+	case strings.HasPrefix(e.Prefix, store.Prefix+store.KindPorts+"/"):
+		if e.Reset {
+			n.ports = map[string]*model.Port{}
+		}
+		for _, kv := range e.KVs {
+			id := kv.Key[strings.LastIndexByte(kv.Key, '/')+1:]
+			if e.Delete {
+				delete(n.ports, id)
+				continue
+			}
+			var v model.Port
+			if json.Unmarshal(kv.Value, &v) == nil {
+				n.ports[id] = &v
+			}
+		}
+	}
+	if e.Reset {
+		n.resets[e.Prefix] = true
+	}
+}
+
+// networkKey gives each network a stable datapath key: its segmentation id
+// tagged with its type, so keys survive restarts.
+func (s *state) networkKey(n *model.Network) uint32 {
+	switch n.NetworkType {
+	case "geneve":
+		return uint32(n.SegmentationID)
+	case "vxlan":
+		return 1<<24 | uint32(n.SegmentationID)
+	case "vlan":
+		return 2<<24 | uint32(n.SegmentationID)
+	}
+	k, ok := s.flatKeys[n.ID]
+	if !ok {
+		s.nextFlat++
+		k = s.nextFlat
+		s.flatKeys[n.ID] = k
+	}
+	return k
+}
+
+// view builds the pipeline's input from the state.
+func (s *state) view(local pipeline.LocalChassis) *pipeline.View {
+	v := &pipeline.View{Local: local}
+	ofports := map[string]uint32{}
+	for _, i := range s.ifaces {
+		if i.OFPort > 0 {
+			ofports[i.IfaceID()] = uint32(i.OFPort)
+		}
+	}
+	netIDs := make([]string, 0, len(s.nets))
+	for id, n := range s.nets {
+		if n.network != nil && n.ready() {
+			netIDs = append(netIDs, id)
+		}
+	}
+	sort.Strings(netIDs)
+	usedPeers := map[string]bool{}
+	seenRemote := map[string]bool{}
+	for _, id := range netIDs {
+		n := s.nets[id]
+		v.Networks = append(v.Networks, pipeline.Network{ID: id, Key: s.networkKey(n.network),
+			SegmentationID: uint32(n.network.SegmentationID), Type: n.network.NetworkType, MTU: n.network.MTU})
+		for _, sub := range sortedValues(n.subnets) {
+			p, err := netip.ParsePrefix(sub.CIDR)
+			if err != nil {
+				continue
+			}
+			gw, _ := netip.ParseAddr(sub.GatewayIP)
+			v.Subnets = append(v.Subnets, pipeline.Subnet{ID: sub.ID, NetworkID: id, CIDR: p, Gateway: gw, EnableDHCP: sub.EnableDHCP})
+		}
+		for _, p := range sortedValues(n.ports) {
+			mac, err := net.ParseMAC(p.MACAddress)
+			if err != nil {
+				continue
+			}
+			vp := pipeline.Port{ID: p.ID, NetworkID: id, MAC: mac, PortSecurity: p.PortSecurityEnabled}
+			for _, f := range p.FixedIPs {
+				if a, err := netip.ParseAddr(f.IPAddress); err == nil {
+					vp.IPs = append(vp.IPs, a)
+				}
+			}
+			for _, ap := range p.AllowedAddressPairs {
+				pr, err := netip.ParsePrefix(ap.IPAddress)
+				if err != nil {
+					a, err := netip.ParseAddr(ap.IPAddress)
+					if err != nil {
+						continue
+					}
+					pr = netip.PrefixFrom(a, a.BitLen())
+				}
+				var m net.HardwareAddr
+				if ap.MACAddress != "" {
+					m, _ = net.ParseMAC(ap.MACAddress)
+				}
+				vp.AllowedAddressPairs = append(vp.AllowedAddressPairs, pipeline.AddressPair{Prefix: pr, MAC: m})
+			}
+			if of, ok := ofports[p.ID]; ok {
+				// Plugged here: bound here, whatever etcd says yet.
+				vp.Chassis, vp.OFPort, vp.Key = s.chassis, of, of
+			} else {
+				if p.HostID != "" && p.HostID != s.chassis {
+					vp.Chassis = p.HostID
+					usedPeers[p.HostID] = true
+				}
+				vp.Key = s.remoteKey(p.ID)
+				seenRemote[p.ID] = true
+			}
+			v.Ports = append(v.Ports, vp)
+		}
+	}
+	for id := range s.remoteKeys {
+		if !seenRemote[id] {
+			delete(s.remoteKeys, id)
+		}
+	}
+	names := make([]string, 0, len(usedPeers))
+	for n := range usedPeers {
+		if _, ok := s.peers[n]; ok {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		c := s.peers[name]
+		ip, err := netip.ParseAddr(c.TunnelIP)
+		if err != nil {
+			continue
+		}
+		rc := pipeline.RemoteChassis{Name: name, TunnelIP: ip}
+		for _, e := range c.Encaps {
+			rc.Encaps = append(rc.Encaps, pipeline.Encap(e))
+		}
+		v.Remote = append(v.Remote, rc)
+	}
+	return v
+}
+
+func (s *state) remoteKey(portID string) uint32 {
+	k, ok := s.remoteKeys[portID]
+	if !ok {
+		s.nextRemote++
+		k = s.nextRemote
+		s.remoteKeys[portID] = k
+	}
+	return k
+}
+
+func sortedValues[T any](m map[string]*T) []*T {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]*T, len(keys))
+	for i, k := range keys {
+		out[i] = m[k]
+	}
+	return out
+}
