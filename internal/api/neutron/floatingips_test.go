@@ -278,3 +278,27 @@ func TestFloatingIPThroughPortInterface(t *testing.T) {
 	a.must(http.StatusNoContent, "DELETE", "/v2.0/floatingips/"+f["id"].(string), "", nil)
 	a.must(http.StatusNoContent, "DELETE", "/v2.0/routers/"+router, "", nil)
 }
+
+// Concurrent associations of one fixed address: exactly one wins, because
+// the per-address key is read and written in each transaction.
+func TestFloatingIPConcurrentAssociation(t *testing.T) {
+	a := newTestAPI(t)
+	tp := newFIPTopology(t, a)
+	vm := mkPort(t, a, "p1", tp.net, nil)
+	const n = 6
+	var ids []string
+	for range n {
+		out := a.must(http.StatusCreated, "POST", "/v2.0/floatingips", "p1", map[string]any{"floatingip": map[string]any{"floating_network_id": tp.ext}})
+		ids = append(ids, obj(t, out, "floatingip")["id"].(string))
+	}
+	codes := concurrently(t, a, n, func(i int) (string, string, any) {
+		return "PUT", "/v2.0/floatingips/" + ids[i], map[string]any{"floatingip": map[string]any{"port_id": vm["id"]}}
+	})
+	if codes[http.StatusOK] != 1 || codes[http.StatusConflict] != n-1 {
+		t.Fatalf("status counts %v, want one 200 and %d 409", codes, n-1)
+	}
+	out := a.must(http.StatusOK, "GET", "/v2.0/floatingips?port_id="+vm["id"].(string), "p1", nil)
+	if l := out["floatingips"].([]any); len(l) != 1 {
+		t.Fatalf("%d floating IPs on one address", len(l))
+	}
+}

@@ -1,7 +1,10 @@
 package neutron
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -377,5 +380,67 @@ func TestEnsureDefaultSecurityGroupInTxn(t *testing.T) {
 	groups := out["security_groups"].([]any)
 	if len(groups) != 1 || groups[0].(map[string]any)["id"] != first {
 		t.Fatalf("groups: %v", groups)
+	}
+}
+
+// concurrently sends n requests as p1 at once and counts the answers by
+// status code. req returns method, path and body of request i.
+func concurrently(t *testing.T, a *testAPI, n int, req func(i int) (string, string, any)) map[int]int {
+	t.Helper()
+	type result struct {
+		code int
+		err  error
+	}
+	results := make(chan result, n)
+	start := make(chan struct{})
+	for i := range n {
+		method, path, body := req(i)
+		go func() {
+			<-start
+			b, _ := json.Marshal(body)
+			r, err := http.NewRequest(method, a.srv.URL+path, bytes.NewReader(b))
+			if err != nil {
+				results <- result{err: err}
+				return
+			}
+			r.Header.Set("X-Test-Project", "p1")
+			resp, err := http.DefaultClient.Do(r)
+			if err != nil {
+				results <- result{err: err}
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			results <- result{code: resp.StatusCode}
+		}()
+	}
+	close(start)
+	codes := map[int]int{}
+	for range n {
+		r := <-results
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		codes[r.code]++
+	}
+	return codes
+}
+
+// Concurrent creates of one rule: exactly one wins, since each reads and
+// writes the group in its transaction.
+func TestSecurityGroupRuleConcurrentDuplicates(t *testing.T) {
+	a := newTestAPI(t)
+	g := createSG(t, a, "p1", "web")
+	const n = 6
+	codes := concurrently(t, a, n, func(int) (string, string, any) {
+		return "POST", "/v2.0/security-group-rules", map[string]any{"security_group_rule": map[string]any{
+			"security_group_id": g["id"], "direction": "ingress", "protocol": "tcp", "port_range_min": 22, "port_range_max": 22}}
+	})
+	if codes[http.StatusCreated] != 1 || codes[http.StatusConflict] != n-1 {
+		t.Fatalf("status counts %v, want one 201 and %d 409", codes, n-1)
+	}
+	out := a.must(http.StatusOK, "GET", "/v2.0/security-groups/"+g["id"].(string), "p1", nil)
+	if rules := sgRules(t, obj(t, out, "security_group")); len(rules) != 3 {
+		t.Fatalf("%d rules, want 3", len(rules))
 	}
 }
