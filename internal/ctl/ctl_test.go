@@ -329,6 +329,28 @@ func TestPasswordAuthFromEnv(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "missing credentials") {
 		t.Errorf("no credentials: exit %d, stderr %q", code, errOut)
 	}
+	// Flags win over the environment.
+	env["OS_PASSWORD"] = "wrong"
+	if code, _, errOut := run(t, f, env, "--os-password", "secret", "network", "list"); code != 0 {
+		t.Errorf("--os-password: exit %d, stderr %q", code, errOut)
+	}
+	// --help never shows the password from the environment.
+	env["OS_PASSWORD"] = "env-secret-value"
+	if _, out, _ := run(t, f, env, "--help"); strings.Contains(out, "env-secret-value") || !strings.Contains(out, "--os-password") {
+		t.Errorf("--help:\n%s", out)
+	}
+}
+
+func TestDeleteSeveralReportsEach(t *testing.T) {
+	f := newFakeNeutron(t)
+	seedNetworks(f)
+	code, _, errOut := run(t, f, nil, "network", "delete", "gone1", "private", "gone2")
+	if code != 1 || !strings.Contains(errOut, "gone1") || !strings.Contains(errOut, "gone2") {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+	if ids := mustRun(t, f, "network", "list"); strings.Contains(ids, "private") || !strings.Contains(ids, "public") {
+		t.Errorf("after delete:\n%s", ids)
+	}
 }
 
 func TestNoAuthProject(t *testing.T) {

@@ -63,18 +63,13 @@ type app struct {
 // NewRootCommand returns the wyvernctl command tree.
 func NewRootCommand(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
 	a := &app{stdout: stdout, stderr: stderr}
-	envOr := func(key, def string) string {
-		if v := getenv(key); v != "" {
-			return v
-		}
-		return def
-	}
 	root := &cobra.Command{
 		Use:           "wyvernctl",
 		Short:         "Operate a Wyvern SDN control plane",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			a.fromEnv(getenv)
 			switch a.output {
 			case "table", "json":
 				return nil
@@ -85,15 +80,17 @@ func NewRootCommand(stdout, stderr io.Writer, getenv func(string) string) *cobra
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	f := root.PersistentFlags()
-	f.StringVar(&a.authURL, "os-auth-url", getenv("OS_AUTH_URL"), "Keystone v3 URL (env OS_AUTH_URL)")
-	f.StringVar(&a.username, "os-username", getenv("OS_USERNAME"), "user name (env OS_USERNAME)")
-	f.StringVar(&a.password, "os-password", getenv("OS_PASSWORD"), "password (env OS_PASSWORD)")
-	f.StringVar(&a.projectName, "os-project-name", envOr("OS_PROJECT_NAME", getenv("OS_TENANT_NAME")), "project name (env OS_PROJECT_NAME)")
-	f.StringVar(&a.userDomain, "os-user-domain-name", envOr("OS_USER_DOMAIN_NAME", "Default"), "user's domain (env OS_USER_DOMAIN_NAME)")
-	f.StringVar(&a.projectDomain, "os-project-domain-name", envOr("OS_PROJECT_DOMAIN_NAME", "Default"), "project's domain (env OS_PROJECT_DOMAIN_NAME)")
-	f.StringVar(&a.region, "os-region-name", getenv("OS_REGION_NAME"), "region (env OS_REGION_NAME)")
+	// Defaults come from the environment at run time (fromEnv), not as flag
+	// defaults, so that --help never prints a password.
+	f.StringVar(&a.authURL, "os-auth-url", "", "Keystone v3 URL (env OS_AUTH_URL)")
+	f.StringVar(&a.username, "os-username", "", "user name (env OS_USERNAME)")
+	f.StringVar(&a.password, "os-password", "", "password (env OS_PASSWORD)")
+	f.StringVar(&a.projectName, "os-project-name", "", "project name (env OS_PROJECT_NAME)")
+	f.StringVar(&a.userDomain, "os-user-domain-name", "", "user's domain (env OS_USER_DOMAIN_NAME, else Default)")
+	f.StringVar(&a.projectDomain, "os-project-domain-name", "", "project's domain (env OS_PROJECT_DOMAIN_NAME, else Default)")
+	f.StringVar(&a.region, "os-region-name", "", "region (env OS_REGION_NAME)")
 	f.BoolVar(&a.noauth, "noauth", false, "talk to --url without authenticating (server started with --noauth)")
-	f.StringVar(&a.url, "url", getenv("WYVERN_URL"), "API base URL, e.g. http://127.0.0.1:9696 (env WYVERN_URL); overrides the catalog")
+	f.StringVar(&a.url, "url", "", "API base URL, e.g. http://127.0.0.1:9696 (env WYVERN_URL); overrides the catalog")
 	f.StringVar(&a.noauthProject, "noauth-project", "", "with --noauth, act in this project id (X-Project-Id)")
 	f.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
 	f.DurationVar(&a.timeout, "timeout", 30*time.Second, "timeout of each API request")
@@ -108,6 +105,34 @@ func NewRootCommand(stdout, stderr io.Writer, getenv func(string) string) *cobra
 		a.securityGroupRuleCommand(),
 	)
 	return root
+}
+
+// fromEnv fills the connection settings not given as flags from the
+// environment.
+func (a *app) fromEnv(getenv func(string) string) {
+	for _, s := range []struct {
+		v    *string
+		keys []string
+		def  string
+	}{
+		{&a.authURL, []string{"OS_AUTH_URL"}, ""},
+		{&a.username, []string{"OS_USERNAME"}, ""},
+		{&a.password, []string{"OS_PASSWORD"}, ""},
+		{&a.projectName, []string{"OS_PROJECT_NAME", "OS_TENANT_NAME"}, ""},
+		{&a.userDomain, []string{"OS_USER_DOMAIN_NAME"}, "Default"},
+		{&a.projectDomain, []string{"OS_PROJECT_DOMAIN_NAME"}, "Default"},
+		{&a.region, []string{"OS_REGION_NAME"}, ""},
+		{&a.url, []string{"WYVERN_URL"}, ""},
+	} {
+		for _, k := range s.keys {
+			if *s.v == "" {
+				*s.v = getenv(k)
+			}
+		}
+		if *s.v == "" {
+			*s.v = s.def
+		}
+	}
 }
 
 // networkClient returns the Neutron client, authenticating on first use.
