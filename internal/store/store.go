@@ -172,6 +172,16 @@ func (t *Tx) GetString(key string) string { return t.stm.Get(key) }
 // Exists reports whether key exists; the transaction fails if that changes.
 func (t *Tx) Exists(key string) bool { return t.stm.Rev(key) != 0 }
 
+// Prefetch reads keys in one round trip and adds them to the transaction's
+// read set, so later Get, GetString and Exists of them cost no round trip.
+// It is only a hint: it does nothing when one of keys was written in the
+// transaction.
+func (t *Tx) Prefetch(keys ...string) {
+	if len(keys) > 0 {
+		t.stm.Get(keys...)
+	}
+}
+
 // Put encodes v as JSON at key.
 func (t *Tx) Put(key string, v any) error {
 	b, err := json.Marshal(v)

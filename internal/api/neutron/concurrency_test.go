@@ -8,9 +8,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc"
 
 	"github.com/wyvern-sdn/wyvern/internal/auth"
 	"github.com/wyvern-sdn/wyvern/internal/store"
@@ -167,4 +172,75 @@ func TestConcurrentPortCreatesTwoServers(t *testing.T) {
 	if len(la) != 29 || len(lb) != 29 {
 		t.Fatalf("servers list %d and %d ports", len(la), len(lb))
 	}
+}
+
+// TestPortCreateRoundTrips keeps the create path lean: a port create on a
+// network with a subnet costs at most six etcd requests (quota: two;
+// transaction: the network, one batched read of MAC, subnet and default
+// security group, one address probe, and the commit).
+func TestPortCreateRoundTrips(t *testing.T) {
+	_, endpoints := startEtcd(t)
+	var rpcs atomic.Int64
+	count := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		rpcs.Add(1)
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second,
+		DialOptions: []grpc.DialOption{grpc.WithUnaryInterceptor(count)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	a := serveAPI(t, store.New(cli))
+	net := a.mkNetwork("p1", nil)
+	a.mkSubnet("p1", net, "10.22.0.0/16", nil)
+	a.mkPort("p1", net, nil) // makes the default security group
+	rpcs.Store(0)
+	a.mkPort("p1", net, nil)
+	if n := rpcs.Load(); n > 6 {
+		t.Fatalf("port create took %d etcd requests, want at most 6", n)
+	}
+}
+
+// BenchmarkPortCreate64 creates ports from 64 concurrent clients on
+// embedded etcd and reports creates/s and the latency percentiles.
+func BenchmarkPortCreate64(b *testing.B) {
+	a := newTestAPI(b)
+	net := a.mkNetwork("p1", nil)
+	a.mkSubnet("p1", net, "10.64.0.0/12", nil)
+	a.must(http.StatusOK, "PUT", "/v2.0/quotas/p1", "", jsonObj{"quota": jsonObj{"port": -1}})
+	a.mkPort("p1", net, nil)
+	const clients = 64
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+	lat := make([]time.Duration, b.N)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(b.N) {
+					return
+				}
+				t0 := time.Now()
+				r := createPortRaw(client, a.srv.URL, "p1", net)
+				lat[i] = time.Since(t0)
+				if r.err != nil || r.status != http.StatusCreated {
+					b.Errorf("create %d: %d %s %v", i, r.status, r.typ, r.err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	b.StopTimer()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(b.N)/el.Seconds(), "creates/s")
+	b.ReportMetric(float64(lat[b.N/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[b.N*99/100].Microseconds())/1000, "p99-ms")
 }

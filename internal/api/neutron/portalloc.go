@@ -343,9 +343,19 @@ func (al *allocator) one(r fixedIPReq) (model.FixedIP, error) {
 	return f, nil
 }
 
-// allocateMAC claims mac (validated by the caller) or a random MAC with
-// the configured prefix.
-func (s *Server) allocateMAC(tx *store.Tx, netID, portID, mac string) (string, error) {
+// randomMAC returns a random MAC with the configured prefix.
+func (s *Server) randomMAC() (string, error) {
+	base, err := ipam.ParseBaseMAC(s.cfg.BaseMAC)
+	if err != nil {
+		return "", fmt.Errorf("neutron: %w", err)
+	}
+	return base.Random(rand.Uint64), nil
+}
+
+// allocateMAC claims mac (validated by the caller) or, when mac is empty,
+// a random MAC with the configured prefix, trying first (when not empty)
+// before any other.
+func (s *Server) allocateMAC(tx *store.Tx, netID, portID, mac, first string) (string, error) {
 	if mac != "" {
 		if tx.GetString(store.MACKey(mac)) != "" {
 			return "", Conflict("MacAddressInUse", "Unable to complete operation for network %s. The mac address %s is in use.", netID, mac)
@@ -353,12 +363,14 @@ func (s *Server) allocateMAC(tx *store.Tx, netID, portID, mac string) (string, e
 		tx.PutString(store.MACKey(mac), portID)
 		return mac, nil
 	}
-	base, err := ipam.ParseBaseMAC(s.cfg.BaseMAC)
-	if err != nil {
-		return "", fmt.Errorf("neutron: %w", err)
-	}
-	for range 16 {
-		m := base.Random(rand.Uint64)
+	for i := range 16 {
+		m := first
+		if i > 0 || m == "" {
+			var err error
+			if m, err = s.randomMAC(); err != nil {
+				return "", err
+			}
+		}
 		if tx.GetString(store.MACKey(m)) == "" {
 			tx.PutString(store.MACKey(m), portID)
 			return m, nil

@@ -216,7 +216,33 @@ func (s *Server) buildPort(ctx context.Context, tx *store.Tx, p auth.Principal, 
 	if req.portSecurity != nil {
 		port.PortSecurityEnabled = *req.portSecurity
 	}
-	if port.MACAddress, err = s.allocateMAC(tx, n.ID, port.ID, req.mac); err != nil {
+	// Read what the create will need in one round trip: the MAC, the
+	// subnets and the project's default security group.
+	macCand := req.mac
+	if macCand == "" {
+		if macCand, err = s.randomMAC(); err != nil {
+			return nil, err
+		}
+	}
+	keys := []string{store.MACKey(macCand)}
+	allSubnets := !req.fixedGiven
+	for _, f := range req.fixed {
+		if f.SubnetID != "" {
+			keys = append(keys, store.SubnetKey(n.ID, f.SubnetID))
+		} else {
+			allSubnets = true
+		}
+	}
+	if allSubnets {
+		for _, sid := range n.Subnets {
+			keys = append(keys, store.SubnetKey(n.ID, sid))
+		}
+	}
+	if !req.sgsGiven && port.PortSecurityEnabled && !trustedOwner(port.DeviceOwner) {
+		keys = append(keys, defaultSGKey(port.ProjectID))
+	}
+	tx.Prefetch(keys...)
+	if port.MACAddress, err = s.allocateMAC(tx, n.ID, port.ID, req.mac, macCand); err != nil {
 		return nil, err
 	}
 	al := newAllocator(ctx, s, tx, n, port.ID, port.MACAddress, port.DeviceOwner)
@@ -657,7 +683,7 @@ func (s *Server) updatePort(ctx context.Context, tx *store.Tx, p auth.Principal,
 				return nil, Conflict("PortBound", "Unable to complete operation on port %s, port is already bound, port type: %s, old_mac %s, new_mac %s.",
 					port.ID, port.VIFType, port.MACAddress, mac)
 			}
-			if _, err := s.allocateMAC(tx, port.NetworkID, port.ID, mac); err != nil {
+			if _, err := s.allocateMAC(tx, port.NetworkID, port.ID, mac, mac); err != nil {
 				return nil, err
 			}
 			tx.Delete(store.MACKey(port.MACAddress))
