@@ -1,0 +1,311 @@
+// Package lab runs Wyvern for real on a testbed: a `wyvern server` on an
+// embedded etcd, a `wyvern agent` per chassis, and a small Neutron client to
+// drive them. End-to-end tests, the demo and the benchmarks share it.
+package lab
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/wyvern-sdn/wyvern/internal/model"
+	"github.com/wyvern-sdn/wyvern/internal/store"
+	"github.com/wyvern-sdn/wyvern/internal/testbed"
+)
+
+// Lab is a running Wyvern on a test bed.
+type Lab struct {
+	Bed     *testbed.Bed
+	Bin     string // the wyvern binary
+	APIURL  string
+	EtcdURL string
+	Store   *store.Store
+	dir     string
+	agents  map[string]*testbed.Chassis
+	opts    Options
+	client  *http.Client
+}
+
+// Options tunes a lab.
+type Options struct {
+	// ServerArgs are extra `wyvern server` flags.
+	ServerArgs []string
+	// AgentArgs are extra `wyvern agent` flags.
+	AgentArgs []string
+}
+
+// Build compiles ./cmd/wyvern from the module at root into dir.
+func Build(root, dir string) (string, error) {
+	bin := filepath.Join(dir, "wyvern")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/wyvern")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("lab: build wyvern: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// ModuleRoot finds the directory of go.mod above the working directory.
+func ModuleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("lab: go.mod not found")
+		}
+		dir = parent
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Start runs a server (noauth, embedded etcd) whose processes the bed owns.
+func Start(bed *testbed.Bed, bin string, opts Options) (*Lab, error) {
+	dir, err := os.MkdirTemp("", "wyvern-lab-")
+	if err != nil {
+		return nil, err
+	}
+	if err := bed.OnClose("lab dir", func() error { return os.RemoveAll(dir) }); err != nil {
+		return nil, err
+	}
+	ports := make([]int, 3)
+	for i := range ports {
+		if ports[i], err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+	l := &Lab{Bed: bed, Bin: bin, dir: dir, opts: opts, agents: map[string]*testbed.Chassis{},
+		APIURL:  fmt.Sprintf("http://127.0.0.1:%d", ports[0]),
+		EtcdURL: fmt.Sprintf("http://127.0.0.1:%d", ports[1]),
+		client:  &http.Client{Timeout: 30 * time.Second}}
+	args := append([]string{"server", "--noauth", "--data-dir", filepath.Join(dir, "etcd"),
+		"--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--etcd-client-url", l.EtcdURL,
+		"--etcd-peer-url", fmt.Sprintf("http://127.0.0.1:%d", ports[2])}, opts.ServerArgs...)
+	if err := bed.UnderlayNode().StartProcess("wyvern-server", exec.Command(bin, args...)); err != nil {
+		return nil, err
+	}
+	if err := l.waitAPI(30 * time.Second); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	l.Store, err = store.Dial(ctx, []string{l.EtcdURL})
+	if err != nil {
+		return nil, err
+	}
+	_ = bed.OnClose("lab store", func() error { return l.Store.Close() })
+	return l, nil
+}
+
+func (l *Lab) waitAPI(d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		resp, err := l.client.Get(l.APIURL + "/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("lab: server not ready after %s: %v\n%s", d, err, l.Bed.LogTails(30))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// AddChassis creates a chassis and starts its agent; it returns once the
+// agent has made br-int and registered its chassis.
+func (l *Lab) AddChassis(name string) (*testbed.Chassis, error) {
+	ch, err := l.Bed.AddChassis(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.StartAgent(ch); err != nil {
+		return nil, err
+	}
+	return ch, nil
+}
+
+// StartAgent (re)starts the agent of a chassis and waits until it is
+// registered.
+func (l *Lab) StartAgent(ch *testbed.Chassis) error {
+	args := append([]string{"agent", "--etcd-endpoints", l.EtcdURL, "--chassis", ch.Name,
+		"--tunnel-ip", ch.TunnelIP.String(), "--tunnel-mac", ch.TunnelMAC,
+		"--ovsdb", ch.DBSock(), "--ovs-rundir", ch.RunDir, "--datapath-type", "netdev",
+		"--log-level", "debug"}, l.opts.AgentArgs...)
+	if err := ch.StartProcess("wyvern-agent", exec.Command(l.Bin, args...)); err != nil {
+		return err
+	}
+	l.agents[ch.Name] = ch
+	if err := ch.WaitBridge("br-int"); err != nil {
+		return err
+	}
+	return l.WaitChassis(ch.Name, true, 20*time.Second)
+}
+
+// KillAgent kills a chassis' agent with SIGKILL.
+func (l *Lab) KillAgent(ch *testbed.Chassis) error {
+	return ch.StopProcess("wyvern-agent", syscall.SIGKILL)
+}
+
+// WaitChassis waits until the chassis is (or is no longer) registered.
+func (l *Lab) WaitChassis(name string, up bool, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		_, err := l.Store.Get(context.Background(), store.ChassisKey(name), nil)
+		if (err == nil) == up {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("lab: chassis %s up=%v not reached after %s\n%s", name, up, d, l.Bed.LogTails(20))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// APIError is a non-2xx answer of the API.
+type APIError struct {
+	Status int
+	Body   string
+}
+
+func (e *APIError) Error() string { return fmt.Sprintf("API %d: %s", e.Status, e.Body) }
+
+// Do calls the Neutron API as project (noauth: X-Project-Id) and decodes
+// the answer into out when non-nil.
+func (l *Lab) Do(method, path, project string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, l.APIURL+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if project != "" {
+		req.Header.Set("X-Project-Id", project)
+	}
+	resp, err := l.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		return &APIError{Status: resp.StatusCode, Body: string(raw)}
+	}
+	if out != nil && len(raw) > 0 {
+		return json.Unmarshal(raw, out)
+	}
+	return nil
+}
+
+// NetworkSpec describes a network with one IPv4 subnet.
+type NetworkSpec struct {
+	Project, Name, Type, CIDR string
+	PortSecurity              *bool
+}
+
+// CreateNetwork creates a network and its subnet.
+func (l *Lab) CreateNetwork(s NetworkSpec) (model.Network, model.Subnet, error) {
+	var n struct{ Network model.Network }
+	body := map[string]any{"name": s.Name}
+	if s.Type != "" {
+		body["provider:network_type"] = s.Type
+	}
+	if s.PortSecurity != nil {
+		body["port_security_enabled"] = *s.PortSecurity
+	}
+	if err := l.Do("POST", "/v2.0/networks", s.Project, map[string]any{"network": body}, &n); err != nil {
+		return model.Network{}, model.Subnet{}, err
+	}
+	var sub struct{ Subnet model.Subnet }
+	err := l.Do("POST", "/v2.0/subnets", s.Project, map[string]any{"subnet": map[string]any{
+		"network_id": n.Network.ID, "cidr": s.CIDR, "ip_version": 4, "name": s.Name + "-subnet",
+		"dns_nameservers": []string{"198.51.100.53"}}}, &sub)
+	return n.Network, sub.Subnet, err
+}
+
+// CreatePort creates a port on a network; extra attributes are merged in.
+func (l *Lab) CreatePort(project, netID string, extra map[string]any) (model.Port, error) {
+	body := map[string]any{"network_id": netID}
+	for k, v := range extra {
+		body[k] = v
+	}
+	var p struct{ Port model.Port }
+	err := l.Do("POST", "/v2.0/ports", project, map[string]any{"port": body}, &p)
+	return p.Port, err
+}
+
+// Port reads a port.
+func (l *Lab) Port(id string) (model.Port, error) {
+	var p struct{ Port model.Port }
+	err := l.Do("GET", "/v2.0/ports/"+id, "", nil, &p)
+	return p.Port, err
+}
+
+// WaitPort waits until cond holds for the port.
+func (l *Lab) WaitPort(id string, d time.Duration, cond func(model.Port) bool) (model.Port, error) {
+	deadline := time.Now().Add(d)
+	for {
+		p, err := l.Port(id)
+		if err == nil && cond(p) {
+			return p, nil
+		}
+		if time.Now().After(deadline) {
+			return p, fmt.Errorf("lab: port %s: condition not met after %s (last: status=%s host=%s err=%v)", id, d, p.Status, p.HostID, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Boot creates a port and plugs a VM for it on ch.
+func (l *Lab) Boot(ch *testbed.Chassis, name, project, netID string, extra map[string]any) (*testbed.VM, model.Port, error) {
+	p, err := l.CreatePort(project, netID, extra)
+	if err != nil {
+		return nil, p, err
+	}
+	vm, err := ch.AddVM(name, p.MACAddress, p.ID, 1400)
+	return vm, p, err
+}
+
+// FixedIP is the first fixed address of a port.
+func FixedIP(p model.Port) string {
+	if len(p.FixedIPs) == 0 {
+		return ""
+	}
+	return p.FixedIPs[0].IPAddress
+}
+
+// Itoa is strconv.Itoa, for callers building names.
+func Itoa(i int) string { return strconv.Itoa(i) }
