@@ -55,8 +55,6 @@ var knownGaps = map[string]string{
 
 	// Behaviour differences, to fix in internal/api/neutron (remove the
 	// entry with the fix).
-	"layer3.TestLayer3FloatingIPsExternalCreateDelete": "floating IPs refuse router-interface ports; " +
-		"Neutron refuses only network:dhcp ports (neutron.common.utils.is_fip_serviced)",
 	"layer3.TestLayer3ExternalRouterCreateDelete": "a gateway update listing the current IP plus {subnet_id} only " +
 		"allocates a second address; Neutron sees no change when the sets of subnets and of given addresses are unchanged " +
 		"(l3_db._check_for_external_ip_change)",
