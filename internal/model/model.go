@@ -70,6 +70,9 @@ type Subnet struct {
 	EnableDHCP      bool        `json:"enable_dhcp"`
 	IPv6RAMode      string      `json:"ipv6_ra_mode,omitempty"`
 	IPv6AddressMode string      `json:"ipv6_address_mode,omitempty"`
+	// ServiceTypes restricts automatic allocation on the subnet to ports
+	// of these device owners ("network:floatingip"); empty means any.
+	ServiceTypes []string `json:"service_types,omitempty"`
 }
 
 // FixedIP is one address of a port on one subnet.

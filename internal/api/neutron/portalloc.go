@@ -260,7 +260,12 @@ func (al *allocator) request(reqs []fixedIPReq, given bool) ([]model.FixedIP, er
 			return nil, err
 		}
 		var v4, v6, auto []*model.Subnet
+		served := 0
 		for _, sub := range subs {
+			if !servesOwner(sub, al.owner) {
+				continue
+			}
+			served++
 			switch {
 			case sub.IPVersion == 4:
 				v4 = append(v4, sub)
@@ -271,6 +276,10 @@ func (al *allocator) request(reqs []fixedIPReq, given bool) ([]model.FixedIP, er
 			default:
 				v6 = append(v6, sub)
 			}
+		}
+		if served == 0 && len(subs) > 0 {
+			return nil, invalidInputAs("IpAddressGenerationFailureNoMatchingSubnet",
+				"No valid service subnet for the given device owner, network %s, service type %s", al.net.ID, al.owner)
 		}
 		for _, group := range [][]*model.Subnet{v4, v6} {
 			if len(group) == 0 {
@@ -377,4 +386,11 @@ func (s *Server) allocateMAC(tx *store.Tx, netID, portID, mac, first string) (st
 		}
 	}
 	return "", newError(http.StatusServiceUnavailable, "MacAddressGenerationFailure", "Unable to generate unique mac on network %s.", netID)
+}
+
+// invalidInputAs is InvalidInput with a more specific Neutron type.
+func invalidInputAs(typ, format string, args ...any) *Error {
+	e := InvalidInput(format, args...)
+	e.Type = typ
+	return e
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/wyvern-sdn/wyvern/internal/auth"
@@ -51,7 +52,7 @@ func nullStr(s string) *string {
 // MarshalJSON renders the subnet in Neutron's API form.
 func (o *subnetObj) MarshalJSON() ([]byte, error) {
 	return json.Marshal(subnetJSON{Subnet: &o.Subnet, GatewayIP: nullStr(o.GatewayIP),
-		IPv6RAMode: nullStr(o.IPv6RAMode), IPv6AddressMode: nullStr(o.IPv6AddressMode), ServiceTypes: []string{}})
+		IPv6RAMode: nullStr(o.IPv6RAMode), IPv6AddressMode: nullStr(o.IPv6AddressMode), ServiceTypes: nonNil(o.Subnet.ServiceTypes)})
 }
 
 func subnetsResource(s *Server) *resource {
@@ -186,7 +187,7 @@ func (s *Server) createSubnet(ctx context.Context, tx *store.Tx, p auth.Principa
 	if a.has("segment_id") && !a.isNull("segment_id") {
 		return nil, BadRequest("Routed network segments are not supported: segment_id must be null")
 	}
-	if err := checkServiceTypes(a); err != nil {
+	if err := serviceTypes(a, sub); err != nil {
 		return nil, err
 	}
 	n, err := loadNetwork(tx, netID)
@@ -289,20 +290,34 @@ func (s *Server) createSubnet(ctx context.Context, tx *store.Tx, p auth.Principa
 	return &subnetObj{Subnet: *sub, open: n.Shared || n.External}, nil
 }
 
-// checkServiceTypes accepts only the empty service_types list: subnet
-// service types are not implemented.
-func checkServiceTypes(a attrs) error {
-	if !a.has("service_types") || a.isNull("service_types") {
-		return nil
-	}
-	l, _, err := a.strList("service_types")
-	if err != nil {
+// serviceTypes applies service_types: device owners (network:*,
+// neutron:*, compute:*) the subnet serves.
+func serviceTypes(a attrs, sub *model.Subnet) error {
+	l, ok, err := a.strList("service_types")
+	if err != nil || !ok {
 		return err
 	}
-	if len(l) > 0 {
-		return BadRequest("Subnet service types are not supported")
+	out := []string{}
+	for _, st := range l {
+		if !strings.HasPrefix(st, "network:") && !strings.HasPrefix(st, "neutron:") && !strings.HasPrefix(st, "compute:") {
+			return newError(http.StatusBadRequest, "InvalidSubnetServiceType",
+				"Subnet service type %s does not correspond to a valid device owner.", st)
+		}
+		if !slices.Contains(out, st) {
+			out = append(out, st)
+		}
+	}
+	sub.ServiceTypes = out
+	if len(out) == 0 {
+		sub.ServiceTypes = nil
 	}
 	return nil
+}
+
+// servesOwner reports whether automatic allocation on sub may serve a port
+// of this device owner, as Neutron's service subnet filter.
+func servesOwner(sub *model.Subnet, owner string) bool {
+	return len(sub.ServiceTypes) == 0 || slices.Contains(sub.ServiceTypes, owner)
 }
 
 func parseCIDRAttr(attr, text string) (netip.Prefix, error) {
@@ -531,7 +546,7 @@ func (s *Server) updateSubnet(ctx context.Context, tx *store.Tx, p auth.Principa
 	if a.has("segment_id") && !a.isNull("segment_id") {
 		return nil, BadRequest("Routed network segments are not supported: segment_id must be null")
 	}
-	if err := checkServiceTypes(a); err != nil {
+	if err := serviceTypes(a, sub); err != nil {
 		return nil, err
 	}
 	if err := a.common(&sub.Name, &sub.Description); err != nil {

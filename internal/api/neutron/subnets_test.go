@@ -218,3 +218,27 @@ func TestSubnetSharedNetworkVisibility(t *testing.T) {
 		t.Fatalf("p1 sees %v", out)
 	}
 }
+
+func TestSubnetServiceTypes(t *testing.T) {
+	a := newTestAPI(t)
+	net := a.mkNetwork("p1", nil)
+	s := a.mkSubnet("p1", net, "10.19.0.0/24", jsonObj{"service_types": []string{"network:floatingip"}})
+	if st := s["service_types"].([]any); len(st) != 1 || st[0] != "network:floatingip" {
+		t.Fatalf("service types %v", s["service_types"])
+	}
+	// A compute port finds no subnet serving it; a floating IP port does.
+	a.wantErr(400, "IpAddressGenerationFailureNoMatchingSubnet", "No valid service subnet", "POST", "/v2.0/ports", "p1",
+		jsonObj{"port": jsonObj{"network_id": net, "device_owner": "compute:nova"}})
+	fip := a.mkPort("p1", net, jsonObj{"device_owner": "network:floatingip"})
+	if len(fixedIPs(fip)) != 1 {
+		t.Fatalf("floating IP port: %v", fip)
+	}
+	path := "/v2.0/subnets/" + s["id"].(string)
+	u := a.must(200, "PUT", path, "p1", jsonObj{"subnet": jsonObj{"service_types": []string{}}})["subnet"].(jsonObj)
+	if len(u["service_types"].([]any)) != 0 {
+		t.Fatalf("cleared service types: %v", u)
+	}
+	a.mkPort("p1", net, jsonObj{"device_owner": "compute:nova"})
+	a.wantErr(400, "InvalidSubnetServiceType", "does not correspond to a valid device owner", "PUT", path, "p1",
+		jsonObj{"subnet": jsonObj{"service_types": []string{"bogus"}}})
+}
