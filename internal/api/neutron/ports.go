@@ -307,7 +307,7 @@ func (s *Server) portSecurity(ctx context.Context, tx *store.Tx, p auth.Principa
 	}
 	if !port.PortSecurityEnabled && len(port.SecurityGroups) > 0 {
 		return Conflict("PortSecurityPortHasSecurityGroup",
-			"Port has security group associated. Cannot disable port security or ip address until security group is removed")
+			"Port has security group associated. Cannot disable port security or IP address until security group is removed.")
 	}
 	if pairsGiven {
 		out := make([]model.AddressPair, 0, len(pairs))
