@@ -34,7 +34,9 @@ type Lab struct {
 	dir     string
 	agents  map[string]*testbed.Chassis
 	opts    Options
-	client  *http.Client
+	// serverArgs start the server; a restart reuses them.
+	serverArgs []string
+	client     *http.Client
 }
 
 // Options tunes a lab.
@@ -102,13 +104,10 @@ func Start(bed *testbed.Bed, bin string, opts Options) (*Lab, error) {
 		APIURL:  fmt.Sprintf("http://127.0.0.1:%d", ports[0]),
 		EtcdURL: fmt.Sprintf("http://127.0.0.1:%d", ports[1]),
 		client:  &http.Client{Timeout: 30 * time.Second}}
-	args := append([]string{"server", "--noauth", "--data-dir", filepath.Join(dir, "etcd"),
+	l.serverArgs = append([]string{"server", "--noauth", "--data-dir", filepath.Join(dir, "etcd"),
 		"--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--etcd-client-url", l.EtcdURL,
 		"--etcd-peer-url", fmt.Sprintf("http://127.0.0.1:%d", ports[2])}, opts.ServerArgs...)
-	if err := bed.UnderlayNode().StartProcess("wyvern-server", exec.Command(bin, args...)); err != nil {
-		return nil, err
-	}
-	if err := l.waitAPI(30 * time.Second); err != nil {
+	if err := l.startServer(); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -120,6 +119,21 @@ func Start(bed *testbed.Bed, bin string, opts Options) (*Lab, error) {
 	_ = bed.OnClose("lab store", func() error { return l.Store.Close() })
 	return l, nil
 }
+
+func (l *Lab) startServer() error {
+	if err := l.Bed.UnderlayNode().StartProcess("wyvern-server", exec.Command(l.Bin, l.serverArgs...)); err != nil {
+		return err
+	}
+	return l.waitAPI(30 * time.Second)
+}
+
+// StopServer kills the server (and its embedded etcd) with sig.
+func (l *Lab) StopServer(sig syscall.Signal) error {
+	return l.Bed.UnderlayNode().StopProcess("wyvern-server", sig)
+}
+
+// StartServer starts the server again on the same data directory.
+func (l *Lab) StartServer() error { return l.startServer() }
 
 func (l *Lab) waitAPI(d time.Duration) error {
 	deadline := time.Now().Add(d)
