@@ -10,8 +10,9 @@ build:
 	$(GO) build -o bin/ ./cmd/...
 
 ## demo: a server on embedded etcd, agents on simulated hypervisors, VMs talking.
-demo: build
-	./scripts/demo.sh
+demo:
+	./scripts/deps.sh
+	$(GO) run ./cmd/wyvern-demo
 
 ## test: everything CI runs — installs its packages, then unit, integration and end-to-end tests.
 test:
