@@ -100,6 +100,9 @@ func (a *Agent) loop(ctx context.Context) error {
 		case <-a.sw.Resync():
 			a.log.Warn("switch lost its flows; reinstalling")
 			_ = a.rec.fail(nil)
+			for name, c := range a.state.peers {
+				a.pinNeighbor(ctx, name, c)
+			}
 			if err := a.sync(ctx); err != nil {
 				a.log.Error("reinstall failed", "err", err)
 			}
@@ -309,11 +312,7 @@ func (a *Agent) handleKV(ctx context.Context, e kvEvent) bool {
 				continue
 			}
 			a.state.peers[name] = c
-			if ip, err := netip.ParseAddr(c.TunnelIP); err == nil && c.TunnelMAC != "" {
-				if err := a.sw.SetTunnelNeighbor(ctx, ip, c.TunnelMAC); err != nil {
-					a.log.Warn("tunnel neighbour", "peer", name, "err", err)
-				}
-			}
+			a.pinNeighbor(ctx, name, c)
 		}
 		return true
 	}
@@ -324,6 +323,18 @@ func (a *Agent) handleKV(ctx context.Context, e kvEvent) bool {
 		}
 	}
 	return false // a cancelled watch
+}
+
+// pinNeighbor sets the peer's underlay MAC statically, so no tunnel packet
+// waits on (or is lost to) ARP on the underlay.
+func (a *Agent) pinNeighbor(ctx context.Context, name string, c model.Chassis) {
+	ip, err := netip.ParseAddr(c.TunnelIP)
+	if err != nil || c.TunnelMAC == "" {
+		return
+	}
+	if err := a.sw.SetTunnelNeighbor(ctx, ip, c.TunnelMAC); err != nil {
+		a.log.Warn("tunnel neighbour", "peer", name, "err", err)
+	}
 }
 
 // bind records in etcd that a port is plugged here, unless it already says

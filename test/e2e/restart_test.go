@@ -57,3 +57,22 @@ func TestRestartLosesNoPacket(t *testing.T) {
 		mustPing(t, l, a, "10.6.0.12")
 	})
 }
+
+// TestVswitchdRestart: when ovs-vswitchd restarts and br-int comes back
+// empty, the agent reconnects, reinstalls its flows and pins its tunnel
+// neighbours again; traffic resumes by itself.
+func TestVswitchdRestart(t *testing.T) {
+	l := newLab(t, lab.Options{})
+	chs := chassis(t, l, 2)
+	n, sub, err := l.CreateNetwork(lab.NetworkSpec{Project: "p1", Name: "v", CIDR: "10.8.0.0/24"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := boot(t, l, chs[0], "a", "p1", n, fixed(sub.ID, "10.8.0.10"))
+	_, _ = boot(t, l, chs[1], "b", "p1", n, fixed(sub.ID, "10.8.0.11"))
+	mustPing(t, l, a, "10.8.0.11")
+	if err := chs[0].RestartVswitchd(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	mustPing(t, l, a, "10.8.0.11")
+}
