@@ -12,10 +12,11 @@ import (
 	"github.com/wyvern-sdn/wyvern/internal/store"
 )
 
-// register writes the chassis record under a lease kept alive for as long
-// as ctx lives. When the agent dies the lease expires (ttl) and the chassis
-// disappears: every other agent stops tunnelling to it and the API shows it
-// down. It returns when the first registration is written.
+// register writes the chassis record, and a heartbeat key under a lease
+// kept alive for as long as ctx lives. When the agent dies the lease
+// expires (ttl), the heartbeat goes and the API shows the chassis down;
+// the record stays until an operator deletes the agent. It returns when
+// the first registration is written.
 func register(ctx context.Context, st *store.Store, ch model.Chassis, ttl time.Duration) (<-chan error, error) {
 	cli := st.Client()
 	val, err := json.Marshal(ch)
@@ -27,7 +28,11 @@ func register(ctx context.Context, st *store.Store, ch model.Chassis, ttl time.D
 		if err != nil {
 			return 0, nil, fmt.Errorf("agent: lease: %w", err)
 		}
-		if _, err := cli.Put(ctx, store.ChassisKey(ch.Name), string(val), clientv3.WithLease(lease.ID)); err != nil {
+		_, err = cli.Txn(ctx).Then(
+			clientv3.OpPut(store.ChassisKey(ch.Name), string(val)),
+			clientv3.OpPut(store.AliveKey(ch.Name), ch.StartedAt.Format(time.RFC3339), clientv3.WithLease(lease.ID)),
+		).Commit()
+		if err != nil {
 			return 0, nil, fmt.Errorf("agent: register chassis: %w", err)
 		}
 		ka, err := cli.KeepAlive(ctx, lease.ID)

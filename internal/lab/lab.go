@@ -191,7 +191,7 @@ func (l *Lab) KillAgent(ch *testbed.Chassis) error {
 func (l *Lab) WaitChassis(name string, up bool, d time.Duration) error {
 	deadline := time.Now().Add(d)
 	for {
-		_, err := l.Store.Get(context.Background(), store.ChassisKey(name), nil)
+		_, err := l.Store.Get(context.Background(), store.AliveKey(name), nil)
 		if (err == nil) == up {
 			return nil
 		}

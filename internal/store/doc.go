@@ -19,7 +19,8 @@
 //	macs/<mac>                         port id holding the MAC
 //	segments/<type>/<id>               network id holding the segment
 //	quotas/<project>                   quota overrides
-//	chassis/<name>                     model.Chassis, under the agent's lease
+//	chassis/<name>                     model.Chassis, written by its agent
+//	alive/<name>                       heartbeat of the chassis' agent, under its lease
 //	tokens/<sha256 of token>           Keystone token, under a lease (api/keystone)
 package store
 
@@ -78,6 +79,10 @@ func MACKey(mac string) string { return Prefix + "macs/" + mac }
 func SegmentKey(netType string, id int) string {
 	return Prefix + "segments/" + netType + "/" + strconv.Itoa(id)
 }
+
+// AliveKey is the heartbeat of a chassis' agent: it exists while the agent
+// keeps its lease alive.
+func AliveKey(name string) string { return Prefix + "alive/" + name }
 
 // ChassisKey is the key of a chassis.
 func ChassisKey(name string) string { return Prefix + KindChassis + "/" + name }

@@ -27,6 +27,7 @@ var extensions = []extension{
 	{Alias: "binding", Name: "Port Binding", Description: "Expose port bindings of a virtual port to external application"},
 	{Alias: "provider", Name: "Provider Network", Description: "Expose mapping of virtual networks to physical networks"},
 	{Alias: "net-mtu", Name: "Network MTU", Description: "Provides MTU attribute for a network resource."},
+	{Alias: "agent", Name: "agent", Description: "The agent management extension."},
 	{Alias: "quotas", Name: "Quota management support", Description: "Expose functions for quotas management per tenant"},
 	{Alias: "standard-attr-tag", Name: "Tag support for resources with standard attribute: subnet, trunk, network_segment_range, router, network, policy, subnetpool, port, security_group, floatingip", Description: "Enables to set tag on resources with standard attribute."},
 	{Alias: "standard-attr-description", Name: "standard-attr-description", Description: "Extension to add descriptions to standard attributes"},

@@ -3,11 +3,13 @@ package neutron
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/netip"
 	"slices"
 
 	"github.com/wyvern-sdn/wyvern/internal/auth"
+	"github.com/wyvern-sdn/wyvern/internal/ipam"
 	"github.com/wyvern-sdn/wyvern/internal/model"
 	"github.com/wyvern-sdn/wyvern/internal/store"
 )
@@ -331,42 +333,38 @@ func (s *Server) setGateway(ctx context.Context, tx *store.Tx, p auth.Principal,
 	if req.snat != nil {
 		snat = *req.snat
 	}
-	if r.Gateway != nil && r.Gateway.NetworkID == n.ID && (!req.hasIPs || sameExternalIPs(req.fixedIPs, r.Gateway.ExternalFixedIPs)) {
+	if r.Gateway != nil && r.Gateway.NetworkID == n.ID && !externalIPChange(r.Gateway.ExternalFixedIPs, req.fixedIPs) {
 		r.Gateway.EnableSNAT = snat
 		return nil
 	}
-	if r.Gateway != nil {
-		if r.Gateway.NetworkID != n.ID {
+	want, err := gatewayFixedIPs(tx, n, req.fixedIPs)
+	if err != nil {
+		return err
+	}
+	var port *model.Port
+	if r.Gateway != nil && r.Gateway.NetworkID == n.ID {
+		// Same network, other addresses: the gateway port keeps its id
+		// and the addresses still asked for, as Neutron's
+		// _update_current_gw_port.
+		if port, err = s.regatewayPort(ctx, tx, n, r, want); err != nil {
+			return err
+		}
+	} else {
+		if r.Gateway != nil {
 			if err := s.checkGatewayUnused(ctx, tx, r); err != nil {
 				return err
 			}
-		}
-		if err := s.deleteGatewayPort(tx, r); err != nil {
-			return err
-		}
-		r.Gateway, r.GatewayPortID = nil, ""
-	}
-	var want []model.FixedIP
-	for _, ip := range req.fixedIPs {
-		if ip.SubnetID != "" {
-			sub, err := l3Subnet(tx, ip.SubnetID)
-			if err != nil {
+			if err := s.deleteGatewayPort(tx, r); err != nil {
 				return err
 			}
-			if sub == nil || sub.NetworkID != n.ID {
-				return routerBadRequest("Subnet %s is not on external network %s", ip.SubnetID, n.ID)
-			}
-			if ip.IPAddress != "" && ip.IPAddress == sub.GatewayIP {
-				return routerBadRequest("External IP %s is the same as the gateway IP", ip.IPAddress)
-			}
+			r.Gateway, r.GatewayPortID = nil, ""
 		}
-		want = append(want, model.FixedIP{SubnetID: ip.SubnetID, IPAddress: ip.IPAddress})
-	}
-	port, err := s.allocatePort(ctx, tx, elevated(p), portSpec{
-		NetworkID: n.ID, DeviceOwner: model.OwnerRouterGateway, DeviceID: r.ID, FixedIPs: want, NoSecurity: true,
-	})
-	if err != nil {
-		return err
+		port, err = s.allocatePort(ctx, tx, elevated(p), portSpec{
+			NetworkID: n.ID, DeviceOwner: model.OwnerRouterGateway, DeviceID: r.ID, FixedIPs: want, NoSecurity: true,
+		})
+		if err != nil {
+			return err
+		}
 	}
 	if len(port.FixedIPs) == 0 {
 		return routerBadRequest("No IPs available for external network %s", n.ID)
@@ -394,16 +392,86 @@ func (s *Server) setGateway(ctx context.Context, tx *store.Tx, p auth.Principal,
 	return nil
 }
 
-func sameExternalIPs(want, have []model.ExternalFixedIP) bool {
-	if len(want) != len(have) {
+// externalIPChange reports whether requested external_fixed_ips differ
+// from the gateway's current ones, as Neutron's
+// l3_db._check_for_external_ip_change: no request is no change, and a
+// request changes something only when its set of subnets or its set of
+// given addresses differs from the current ones. So listing the current
+// address plus {subnet_id} of the same subnet changes nothing.
+func externalIPChange(have, want []model.ExternalFixedIP) bool {
+	if len(want) == 0 {
 		return false
 	}
-	for i := range want {
-		if want[i].IPAddress == "" || want[i] != have[i] {
-			return false
+	set := func(l []model.ExternalFixedIP, f func(model.ExternalFixedIP) string) map[string]bool {
+		m := map[string]bool{}
+		for _, ip := range l {
+			if v := f(ip); v != "" {
+				m[v] = true
+			}
 		}
+		return m
 	}
-	return true
+	subnet := func(ip model.ExternalFixedIP) string { return ip.SubnetID }
+	addr := func(ip model.ExternalFixedIP) string {
+		if a, err := netip.ParseAddr(ip.IPAddress); err == nil {
+			return a.String()
+		}
+		return ip.IPAddress
+	}
+	return !maps.Equal(set(have, subnet), set(want, subnet)) || !maps.Equal(set(have, addr), set(want, addr))
+}
+
+// gatewayFixedIPs validates requested external_fixed_ips on the external
+// network n, as Neutron's _validate_gw_info, and returns them as a port's
+// fixed IP request.
+func gatewayFixedIPs(tx *store.Tx, n *model.Network, ips []model.ExternalFixedIP) ([]model.FixedIP, error) {
+	var want []model.FixedIP
+	for _, ip := range ips {
+		if ip.SubnetID != "" {
+			sub, err := l3Subnet(tx, ip.SubnetID)
+			if err != nil {
+				return nil, err
+			}
+			if sub == nil || sub.NetworkID != n.ID {
+				return nil, routerBadRequest("Subnet %s is not on external network %s", ip.SubnetID, n.ID)
+			}
+			if ip.IPAddress != "" && ip.IPAddress == sub.GatewayIP {
+				return nil, routerBadRequest("External IP %s is the same as the gateway IP", ip.IPAddress)
+			}
+		}
+		want = append(want, model.FixedIP{SubnetID: ip.SubnetID, IPAddress: ip.IPAddress})
+	}
+	return want, nil
+}
+
+// regatewayPort changes the addresses of r's gateway port on n in place:
+// addresses still requested stay, the rest are freed, new ones allocated.
+func (s *Server) regatewayPort(ctx context.Context, tx *store.Tx, n *model.Network, r *routerObj, want []model.FixedIP) (*model.Port, error) {
+	port, err := l3Port(tx, r.GatewayPortID)
+	if err != nil {
+		return nil, err
+	}
+	if port == nil {
+		return nil, NotFound("Port", r.GatewayPortID)
+	}
+	reqs := make([]fixedIPReq, 0, len(want))
+	for _, f := range want {
+		rq := fixedIPReq{SubnetID: f.SubnetID}
+		if f.IPAddress != "" {
+			ip, err := ipam.ParseAddr(f.IPAddress)
+			if err != nil {
+				return nil, badAttr("fixed_ips", "'%s' is not a valid IP address", f.IPAddress)
+			}
+			rq.IP = ip
+		}
+		reqs = append(reqs, rq)
+	}
+	al := newAllocator(ctx, s, tx, n, port.ID, port.MACAddress, port.DeviceOwner)
+	if port.FixedIPs, err = al.update(port.FixedIPs, reqs); err != nil {
+		return nil, err
+	}
+	touch(port)
+	return port, tx.Put(store.PortKey(port.NetworkID, port.ID), port)
 }
 
 // markPortActive sets a router port's status: router ports have no VIF to

@@ -1,9 +1,12 @@
 package neutron
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/wyvern-sdn/wyvern/internal/store"
 )
 
 // obj returns body[key] as an object, failing the test otherwise.
@@ -191,22 +194,46 @@ func TestRouterGateway(t *testing.T) {
 	if gw["enable_snat"] != false || gw["external_fixed_ips"].([]any)[0].(map[string]any)["ip_address"] != "203.0.113.77" {
 		t.Fatalf("admin gateway update: %v", gw)
 	}
-	if ports := portsOfDevice(t, a, id); len(ports) != 1 || ports[0]["id"] == gwPort {
-		t.Fatalf("gateway port not replaced: %v", ports)
+	// Same network, other address: the port stays and changes its
+	// address, as Neutron's _update_current_gw_port.
+	if ports := portsOfDevice(t, a, id); len(ports) != 1 || ports[0]["id"] != gwPort ||
+		ports[0]["fixed_ips"].([]any)[0].(map[string]any)["ip_address"] != "203.0.113.77" {
+		t.Fatalf("gateway port not updated in place: %v", ports)
 	}
-	// Keep that address and add one on the subnet (gophercloud's
-	// TestLayer3ExternalRouterCreateDelete).
+	if owner := ipHolder(t, a, extSub, ip["ip_address"].(string)); owner != "" {
+		t.Fatalf("old gateway address still held by %s", owner)
+	}
+	// Keep that address and add {subnet_id} of the same subnet
+	// (gophercloud's TestLayer3ExternalRouterCreateDelete): the sets of
+	// subnets and of given addresses are unchanged, so nothing changes
+	// (Neutron's _check_for_external_ip_change).
 	out = a.must(http.StatusOK, "PUT", "/v2.0/routers/"+id, "", map[string]any{"router": map[string]any{
 		"external_gateway_info": map[string]any{"network_id": ext, "enable_snat": false,
 			"external_fixed_ips": []any{map[string]any{"subnet_id": extSub, "ip_address": "203.0.113.77"}, map[string]any{"subnet_id": extSub}}}}})
 	gw = obj(t, obj(t, out, "router"), "external_gateway_info")
-	if ips := gw["external_fixed_ips"].([]any); len(ips) != 2 || ips[0].(map[string]any)["ip_address"] != "203.0.113.77" {
+	if ips := gw["external_fixed_ips"].([]any); len(ips) != 1 || ips[0].(map[string]any)["ip_address"] != "203.0.113.77" {
+		t.Fatalf("keep + subnet: %v", gw)
+	}
+	// Two given addresses: a change, on the same port.
+	out = a.must(http.StatusOK, "PUT", "/v2.0/routers/"+id, "", map[string]any{"router": map[string]any{
+		"external_gateway_info": map[string]any{"network_id": ext, "enable_snat": false,
+			"external_fixed_ips": []any{map[string]any{"subnet_id": extSub, "ip_address": "203.0.113.77"},
+				map[string]any{"subnet_id": extSub, "ip_address": "203.0.113.78"}}}}})
+	gw = obj(t, obj(t, out, "router"), "external_gateway_info")
+	if ips := gw["external_fixed_ips"].([]any); len(ips) != 2 || ips[0].(map[string]any)["ip_address"] != "203.0.113.77" ||
+		ips[1].(map[string]any)["ip_address"] != "203.0.113.78" {
 		t.Fatalf("two gateway addresses: %v", gw)
 	}
-	// Back to one.
+	if ports := portsOfDevice(t, a, id); len(ports) != 1 || ports[0]["id"] != gwPort || len(ports[0]["fixed_ips"].([]any)) != 2 {
+		t.Fatalf("gateway port with two addresses: %v", ports)
+	}
+	// Back to one: the other address is freed.
 	a.must(http.StatusOK, "PUT", "/v2.0/routers/"+id, "", map[string]any{"router": map[string]any{
 		"external_gateway_info": map[string]any{"network_id": ext,
 			"external_fixed_ips": []any{map[string]any{"subnet_id": extSub, "ip_address": "203.0.113.77"}}}}})
+	if owner := ipHolder(t, a, extSub, "203.0.113.78"); owner != "" {
+		t.Fatalf("203.0.113.78 still held by %s", owner)
+	}
 	// Same network, no addresses named: the port stays, SNAT back on.
 	out = a.must(http.StatusOK, "PUT", "/v2.0/routers/"+id, "p1", map[string]any{"router": map[string]any{
 		"external_gateway_info": map[string]any{"network_id": ext}}})
@@ -396,4 +423,17 @@ func TestRouterInterfaces(t *testing.T) {
 	a.must(http.StatusOK, "PUT", base+"/add_router_interface", "p1", map[string]any{"subnet_id": s1})
 	a.must(http.StatusOK, "PUT", base+"/remove_router_interface", "p1", map[string]any{"subnet_id": s1})
 	a.must(http.StatusNoContent, "DELETE", base, "p1", nil)
+}
+
+// ipHolder returns the id of the port holding ip on subnet, "" when free.
+func ipHolder(t *testing.T, a *testAPI, subnetID, ip string) string {
+	t.Helper()
+	holder, err := a.st.GetString(context.Background(), store.IPKey(subnetID, ip))
+	if isNotFound(err) {
+		return ""
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return holder
 }

@@ -81,6 +81,7 @@ func (s *Server) Register(mux *http.ServeMux, wrap func(http.Handler) http.Handl
 	inner.HandleFunc("GET /v2.0/extensions", s.handleExtensions)
 	inner.HandleFunc("GET /v2.0/extensions/{alias}", s.handleExtension)
 	s.registerQuotas(inner)
+	s.registerAgents(inner)
 	h := http.Handler(inner)
 	if wrap != nil {
 		h = wrap(h)
