@@ -103,6 +103,7 @@ func NewRootCommand(stdout, stderr io.Writer, getenv func(string) string) *cobra
 		a.floatingIPCommand(),
 		a.securityGroupCommand(),
 		a.securityGroupRuleCommand(),
+		a.statusCommand(),
 	)
 	return root
 }

@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/wyvern-sdn/wyvern/internal/ctl"
 	"github.com/wyvern-sdn/wyvern/internal/lab"
 )
 
@@ -46,6 +49,21 @@ func TestChassisLiveness(t *testing.T) {
 	}
 	waitAgent(t, l, "ch1", false, 10*time.Second)
 	waitAgent(t, l, "ch2", true, time.Second)
+	// wyvernctl status shows the same.
+	var out, errb strings.Builder
+	rc := ctl.Main(context.Background(), []string{"--noauth", "--url", l.APIURL, "status"}, &out, &errb, func(string) string { return "" })
+	if rc != 0 {
+		t.Fatalf("wyvernctl status: %d: %s", rc, errb.String())
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "ch1" && f[1] != "false" || len(f) >= 2 && f[0] == "ch2" && f[1] != "true" {
+			t.Fatalf("wyvernctl status:\n%s", out.String())
+		}
+	}
+	if !strings.Contains(out.String(), "ch1") || !strings.Contains(out.String(), "ch2") {
+		t.Fatalf("wyvernctl status lacks a chassis:\n%s", out.String())
+	}
 	if err := l.StartAgent(chs[0]); err != nil {
 		t.Fatal(err)
 	}
