@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,12 +17,22 @@ import (
 
 func serverCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 	cfg := server.Config{Neutron: neutron.DefaultConfig()}
-	var endpoints string
+	var endpoints, pprofAddr string
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Serve the Neutron v2.0 and Keystone v3 APIs on etcd (embedded unless --etcd-endpoints)",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg.EtcdEndpoints = splitList(endpoints)
+			if pprofAddr != "" { // opt-in profiling on its own listener (bench/README.md)
+				ln, err := net.Listen("tcp", pprofAddr)
+				if err != nil {
+					return fmt.Errorf("--pprof: %w", err)
+				}
+				mux := http.NewServeMux()
+				mux.HandleFunc("/debug/pprof/", pprof.Index)
+				mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+				go func() { _ = http.Serve(ln, mux) }()
+			}
 			return server.Run(ctx, cfg, logger())
 		},
 	}
@@ -36,6 +50,7 @@ func serverCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 	f.BoolVar(&cfg.NoAuth, "noauth", false, "accept requests without tokens (development only)")
 	f.StringVar(&cfg.PublicURL, "public-url", "", "base URL advertised in the catalog and links (default: from the request)")
 	f.BoolVar(&cfg.UnsafeNoFsync, "unsafe-no-fsync", false, "skip fsync in the embedded etcd (tests and benchmarks only)")
+	f.StringVar(&pprofAddr, "pprof", "", "serve net/http/pprof on this address, e.g. 127.0.0.1:6060 (profiling only; off by default)")
 	f.IntVar(&cfg.Neutron.GlobalMTU, "global-mtu", cfg.Neutron.GlobalMTU, "underlay MTU; network MTUs subtract the tunnel overhead")
 	f.StringVar(&cfg.Neutron.DefaultNetworkType, "tenant-network-type", cfg.Neutron.DefaultNetworkType, "network type of tenant networks: geneve or vxlan")
 	return cmd
