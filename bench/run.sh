@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Wyvern's benchmarks: `./bench/run.sh [api|...]` runs the named benchmarks,
+# all of them by default, and writes results under bench/results/. Each
+# benchmark is one run_<name> function; bench/README.md says what each
+# measures and how to reproduce its figures.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+GO=${GO:-go}
+TMP=bench/tmp
+RESULTS=bench/results
+mkdir -p "$TMP" "$RESULTS"
+
+# results_file NAME: bench/results/NAME-<date>.md, never overwriting an
+# earlier run of the same day.
+results_file() {
+	local f="$RESULTS/$1-$(date +%F).md"
+	[ -e "$f" ] && f="$RESULTS/$1-$(date +%F-%H%M%S).md"
+	echo "$f"
+}
+
+# api: port creates/s and latency with 64 clients on the embedded etcd
+# (fsync on, and --unsafe-no-fsync), list latency at 10,000 ports, and a
+# CPU profile of the server. Extra arguments go to the program, e.g.
+# API_ARGS="-rounds 1 -nofsync-rounds 0 -profile 0".
+run_api() {
+	"$GO" build -o "$TMP/" ./cmd/wyvern ./bench/api
+	local out
+	out=$(results_file api)
+	# shellcheck disable=SC2086
+	"$TMP/api" -wyvern "$TMP/wyvern" -tmp "$TMP" -out "$out" \
+		-command "./bench/run.sh api${API_ARGS:+ (API_ARGS=\"$API_ARGS\")}" ${API_ARGS:-}
+	echo "bench: api results in $out"
+}
+
+ALL=(api)
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=("${ALL[@]}")
+for t in "${targets[@]}"; do
+	if ! declare -F "run_$t" >/dev/null; then
+		echo "bench: unknown benchmark '$t' (have: ${ALL[*]})" >&2
+		exit 2
+	fi
+done
+for t in "${targets[@]}"; do
+	"run_$t"
+done
