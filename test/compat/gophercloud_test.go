@@ -45,19 +45,12 @@ var acceptancePackages = []string{
 var knownGaps = map[string]string{
 	// Neutron extensions Wyvern does not implement (nor advertise; these
 	// tests do not check the extension list before running).
-	"v2.TestSubnetsServiceType":             "subnet-service-types: subnets reject service_types",
 	"v2.TestSubnetsWithSubnetPool":          "subnet_allocation: no /v2.0/subnetpools",
 	"v2.TestSubnetsWithSubnetPoolNoCIDR":    "subnet_allocation: no /v2.0/subnetpools",
 	"v2.TestSubnetsWithSubnetPoolPrefixlen": "subnet_allocation: no /v2.0/subnetpools",
 	"v2.TestPortsTrustedVIFCRUD":            "port-trusted-vif: ports reject the trusted attribute (SR-IOV only)",
 	"extensions.TestSecurityAddressGroups":  "address-group: no /v2.0/address-groups",
 	"layer3.TestAddressScopesCRUD":          "address-scope: no /v2.0/address-scopes",
-
-	// Behaviour differences, to fix in internal/api/neutron (remove the
-	// entry with the fix).
-	"layer3.TestLayer3ExternalRouterCreateDelete": "a gateway update listing the current IP plus {subnet_id} only " +
-		"allocates a second address; Neutron sees no change when the sets of subnets and of given addresses are unchanged " +
-		"(l3_db._check_for_external_ip_change)",
 }
 
 // TestGophercloudAcceptance runs gophercloud's own networking acceptance

@@ -328,7 +328,7 @@ func (al *allocator) one(r fixedIPReq) (model.FixedIP, error) {
 			return model.FixedIP{}, err
 		}
 		for _, sub := range subs {
-			if p, err := ipam.ParseCIDR(sub.CIDR); err == nil && p.Contains(r.IP) {
+			if p, err := ipam.ParseCIDR(sub.CIDR); err == nil && p.Contains(r.IP) && servesOwner(sub, al.owner) {
 				return al.claim(sub, r.IP)
 			}
 		}
@@ -338,6 +338,11 @@ func (al *allocator) one(r fixedIPReq) (model.FixedIP, error) {
 	sub, err := al.subnet(r.SubnetID)
 	if err != nil {
 		return model.FixedIP{}, err
+	}
+	// Service subnets serve only their device owners, explicit requests
+	// included (Neutron filters the candidate subnets the same way).
+	if !servesOwner(sub, al.owner) {
+		return model.FixedIP{}, InvalidInput("Failed to create port on network %s, because fixed_ips included invalid subnet %s", al.net.ID, sub.ID)
 	}
 	if r.IP.IsValid() {
 		return al.claim(sub, r.IP)

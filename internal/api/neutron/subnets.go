@@ -314,10 +314,13 @@ func serviceTypes(a attrs, sub *model.Subnet) error {
 	return nil
 }
 
-// servesOwner reports whether automatic allocation on sub may serve a port
-// of this device owner, as Neutron's service subnet filter.
+// servesOwner reports whether sub may give an address to a port of this
+// device owner, as Neutron's query_filter_service_subnets: a subnet
+// without service types serves everyone, and DHCP ports are served by
+// every subnet with DHCP enabled.
 func servesOwner(sub *model.Subnet, owner string) bool {
-	return len(sub.ServiceTypes) == 0 || slices.Contains(sub.ServiceTypes, owner)
+	return len(sub.ServiceTypes) == 0 || slices.Contains(sub.ServiceTypes, owner) ||
+		(owner == model.OwnerDHCP && sub.EnableDHCP)
 }
 
 func parseCIDRAttr(attr, text string) (netip.Prefix, error) {

@@ -233,6 +233,20 @@ func TestSubnetServiceTypes(t *testing.T) {
 	if len(fixedIPs(fip)) != 1 {
 		t.Fatalf("floating IP port: %v", fip)
 	}
+	// Explicit requests are filtered too: by subnet, and by address.
+	a.wantErr(400, "InvalidInput", "included invalid subnet", "POST", "/v2.0/ports", "p1",
+		jsonObj{"port": jsonObj{"network_id": net, "device_owner": "compute:nova",
+			"fixed_ips": []jsonObj{{"subnet_id": s["id"]}}}})
+	a.wantErr(400, "InvalidIpForNetwork", "not a valid IP for any of the subnets", "POST", "/v2.0/ports", "p1",
+		jsonObj{"port": jsonObj{"network_id": net, "device_owner": "compute:nova",
+			"fixed_ips": []jsonObj{{"ip_address": "10.19.0.50"}}}})
+	// DHCP ports are served by every subnet with DHCP enabled.
+	dhcp := a.mkPort("", net, jsonObj{"device_owner": "network:dhcp"})
+	if len(fixedIPs(dhcp)) != 1 {
+		t.Fatalf("DHCP port: %v", dhcp)
+	}
+	// Advertised, now that it works.
+	a.must(200, "GET", "/v2.0/extensions/subnet-service-types", "p1", nil)
 	path := "/v2.0/subnets/" + s["id"].(string)
 	u := a.must(200, "PUT", path, "p1", jsonObj{"subnet": jsonObj{"service_types": []string{}}})["subnet"].(jsonObj)
 	if len(u["service_types"].([]any)) != 0 {
