@@ -2,6 +2,7 @@ package neutron
 
 import (
 	"context"
+	"encoding/json"
 	"math/rand/v2"
 	"strings"
 
@@ -15,22 +16,49 @@ func init() { resourceBuilders = append(resourceBuilders, networksResource) }
 // Tunnel overheads subtracted from the underlay MTU (IPv4 underlay).
 var encapOverhead = map[string]int{"geneve": 58, "vxlan": 50, "flat": 0, "vlan": 0}
 
+// networkObj is a network as the API shows it: Neutron's nulls for the
+// provider attributes a network type does not have (no physical network on
+// a tunnel network, no segmentation id on a flat one).
+type networkObj struct{ model.Network }
+
+// MarshalJSON renders the network in Neutron's form.
+func (o *networkObj) MarshalJSON() ([]byte, error) {
+	type plain model.Network // without this method
+	var seg *int
+	if o.NetworkType != "flat" {
+		seg = &o.SegmentationID
+	}
+	return json.Marshal(struct {
+		*plain
+		PhysicalNetwork *string `json:"provider:physical_network"`
+		SegmentationID  *int    `json:"provider:segmentation_id"`
+	}{plain: (*plain)(&o.Network), PhysicalNetwork: nullable(o.PhysicalNetwork), SegmentationID: seg})
+}
+
 func networksResource(s *Server) *resource {
 	return &resource{
 		collection: "networks", singular: "network", kind: "Network",
 		list: func(ctx context.Context) ([]model.Object, error) {
 			nets, _, err := store.ListOf[model.Network](ctx, s.store, store.KindPrefix(store.KindNetworks))
-			return objects(nets), err
+			out := make([]model.Object, len(nets))
+			for i := range nets {
+				out[i] = &networkObj{nets[i]}
+			}
+			return out, err
 		},
 		load: func(tx *store.Tx, id string) (model.Object, error) {
-			return orNil(loadNetwork(tx, id))
+			n, err := loadNetwork(tx, id)
+			if n == nil || err != nil {
+				return nil, err
+			}
+			return &networkObj{*n}, nil
 		},
 		save: func(tx *store.Tx, o model.Object) error {
-			n := o.(*model.Network)
+			n := &o.(*networkObj).Network
 			return tx.Put(store.NetworkKey(n.ID), n)
 		},
 		visible: func(p auth.Principal, o model.Object) bool {
-			n := o.(*model.Network)
+			n := o.(*networkObj)
 			return n.Shared || n.External
 		},
 		create: s.createNetwork,
@@ -147,7 +175,7 @@ func (s *Server) createNetwork(ctx context.Context, tx *store.Tx, p auth.Princip
 	if err := tx.Put(store.NetworkKey(n.ID), n); err != nil {
 		return nil, err
 	}
-	return n, nil
+	return &networkObj{*n}, nil
 }
 
 func segmentKey(typ, phys string, id int) string {
@@ -215,7 +243,8 @@ func (s *Server) networkFlags(p auth.Principal, n *model.Network, a attrs) error
 }
 
 func (s *Server) updateNetwork(ctx context.Context, tx *store.Tx, p auth.Principal, cur model.Object, a attrs) (model.Object, error) {
-	n := cur.(*model.Network)
+	o := cur.(*networkObj)
+	n := &o.Network
 	if err := a.only("name", "description", "admin_state_up", "shared", "router:external", "mtu",
 		"port_security_enabled", "qos_policy_id", "dns_domain", "availability_zone_hints"); err != nil {
 		return nil, err
@@ -236,13 +265,13 @@ func (s *Server) updateNetwork(ctx context.Context, tx *store.Tx, p auth.Princip
 		n.MTU = mtu
 	}
 	touch(n)
-	return n, tx.Put(store.NetworkKey(n.ID), n)
+	return o, tx.Put(store.NetworkKey(n.ID), n)
 }
 
 // removeNetwork deletes a network with no ports but its own service ports
 // (DHCP), together with its subnets and their allocations.
 func (s *Server) removeNetwork(ctx context.Context, tx *store.Tx, p auth.Principal, cur model.Object) error {
-	n := cur.(*model.Network)
+	n := &cur.(*networkObj).Network
 	ports, _, err := store.ListOf[model.Port](ctx, s.store, store.PortsOf(n.ID))
 	if err != nil {
 		return err

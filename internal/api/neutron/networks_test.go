@@ -72,3 +72,84 @@ func TestNetworkListPagination(t *testing.T) {
 		t.Fatalf("paged through %d networks, want 5", seen)
 	}
 }
+
+// TestNullAttributes checks the attributes Neutron shows as null (not "")
+// when unset, in show, list and fields answers.
+func TestNullAttributes(t *testing.T) {
+	a := newTestAPI(t)
+	isNull := func(what string, m map[string]any, k string) {
+		t.Helper()
+		v, ok := m[k]
+		if !ok || v != nil {
+			t.Fatalf("%s: %s = %#v (present %v), want null", what, k, v, ok)
+		}
+	}
+	isEmpty := func(what string, m map[string]any, k string) {
+		t.Helper()
+		if v, ok := m[k]; !ok || v != "" {
+			t.Fatalf("%s: %s = %#v (present %v), want \"\"", what, k, v, ok)
+		}
+	}
+	for _, typ := range []string{"geneve", "vxlan"} {
+		n := a.must(http.StatusCreated, "POST", "/v2.0/networks", "", jsonObj{"network": jsonObj{"provider:network_type": typ}})["network"].(jsonObj)
+		isNull(typ, n, "provider:physical_network")
+		if _, ok := n["provider:segmentation_id"].(float64); !ok {
+			t.Fatalf("%s: segmentation id %v", typ, n["provider:segmentation_id"])
+		}
+		id := n["id"].(string)
+		isNull(typ+" show", a.must(http.StatusOK, "GET", "/v2.0/networks/"+id, "", nil)["network"].(jsonObj), "provider:physical_network")
+		f := a.must(http.StatusOK, "GET", "/v2.0/networks/"+id+"?fields=provider:physical_network", "", nil)["network"].(jsonObj)
+		isNull(typ+" fields", f, "provider:physical_network")
+	}
+	flat := a.must(http.StatusCreated, "POST", "/v2.0/networks", "", jsonObj{"network": jsonObj{
+		"provider:network_type": "flat", "provider:physical_network": "physnet1"}})["network"].(jsonObj)
+	isNull("flat", flat, "provider:segmentation_id")
+	if flat["provider:physical_network"] != "physnet1" {
+		t.Fatalf("flat: %v", flat)
+	}
+	for _, n := range a.must(http.StatusOK, "GET", "/v2.0/networks", "", nil)["networks"].([]any) {
+		m := n.(jsonObj)
+		if m["provider:network_type"] != "flat" {
+			isNull("list", m, "provider:physical_network")
+		}
+	}
+
+	// Ports: empty strings where Neutron has them, lists never null.
+	net := a.mkNetwork("p1", nil)
+	a.mkSubnet("p1", net, "10.20.0.0/24", nil)
+	port := a.mkPort("p1", net, nil)
+	for _, k := range []string{"device_owner", "device_id", "binding:host_id", "name", "description"} {
+		isEmpty("port", port, k)
+	}
+	for _, k := range []string{"security_groups", "allowed_address_pairs", "extra_dhcp_opts", "fixed_ips", "tags"} {
+		if _, ok := port[k].([]any); !ok {
+			t.Fatalf("port %s = %#v, want a list", k, port[k])
+		}
+	}
+	// A server-made port with port security off has no groups: [].
+	ext := a.mkNetwork("", jsonObj{"router:external": true})
+	a.mkSubnet("", ext, "203.0.113.0/24", nil)
+	r := mkRouter(t, a, "", jsonObj{"external_gateway_info": jsonObj{"network_id": ext}})
+	for _, gw := range portsOfDevice(t, a, r["id"].(string)) {
+		if sgs, ok := gw["security_groups"].([]any); !ok || len(sgs) != 0 {
+			t.Fatalf("gateway port security_groups = %#v", gw["security_groups"])
+		}
+	}
+	// Routers without a gateway, unassociated floating IPs, rules
+	// without ports or remote, subnets without gateway.
+	isNull("router", mkRouter(t, a, "p1", nil), "external_gateway_info")
+	fip := a.must(http.StatusCreated, "POST", "/v2.0/floatingips", "p1", jsonObj{"floatingip": jsonObj{"floating_network_id": ext}})["floatingip"].(jsonObj)
+	for _, k := range []string{"port_id", "fixed_ip_address", "router_id", "port_details"} {
+		isNull("floating IP", fip, k)
+	}
+	sg := a.must(http.StatusCreated, "POST", "/v2.0/security-groups", "p1", jsonObj{"security_group": jsonObj{"name": "g"}})["security_group"].(jsonObj)
+	rule := a.must(http.StatusCreated, "POST", "/v2.0/security-group-rules", "p1", jsonObj{"security_group_rule": jsonObj{
+		"security_group_id": sg["id"], "direction": "ingress"}})["security_group_rule"].(jsonObj)
+	for _, k := range []string{"protocol", "port_range_min", "port_range_max", "remote_ip_prefix", "remote_group_id", "remote_address_group_id", "normalized_cidr"} {
+		isNull("rule", rule, k)
+	}
+	sub := a.mkSubnet("p1", net, "10.21.0.0/24", jsonObj{"gateway_ip": nil})
+	for _, k := range []string{"gateway_ip", "ipv6_ra_mode", "ipv6_address_mode", "subnetpool_id"} {
+		isNull("subnet", sub, k)
+	}
+}

@@ -297,7 +297,7 @@ func (s *Server) portSecurity(ctx context.Context, tx *store.Tx, p auth.Principa
 				return newError(http.StatusNotFound, "SecurityGroupNotFound", "Security group %s does not exist", id)
 			}
 		}
-		port.SecurityGroups = sgs
+		port.SecurityGroups = nonNil(sgs)
 	} else if creating && port.PortSecurityEnabled && !trustedOwner(port.DeviceOwner) {
 		id, err := s.ensureDefaultSecurityGroup(ctx, tx, port.ProjectID)
 		if err != nil {
