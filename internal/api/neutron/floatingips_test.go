@@ -1,9 +1,12 @@
 package neutron
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/wyvern-sdn/wyvern/internal/store"
 )
 
 // fipTopology is an external network, and a tenant network of p1 routed
@@ -273,6 +276,18 @@ func TestFloatingIPThroughPortInterface(t *testing.T) {
 	f = obj(t, a.must(http.StatusOK, "GET", "/v2.0/floatingips/"+f["id"].(string), "", nil), "floatingip")
 	if f["port_id"] != nil || f["status"] != "DOWN" || f["port_details"] != nil {
 		t.Fatalf("floating IP of a deleted port: %v", f)
+	}
+	// ... in the store too, not only as shown: the association and its
+	// per-address key went in the port delete's transaction.
+	var rec fipRecord
+	if _, err := a.st.Get(context.Background(), fipKey(f["id"].(string)), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec.PortID != "" || rec.FixedIPAddress != "" || rec.RouterID != "" || rec.Status != "DOWN" || rec.RevisionNumber == 0 {
+		t.Fatalf("stored floating IP of a deleted port: %+v", rec)
+	}
+	if kvs, _, err := a.st.List(context.Background(), store.IndexKey("floatingip_fixed", "")); err != nil || len(kvs) != 0 {
+		t.Fatalf("per-address keys left: %v %v", kvs, err)
 	}
 	a.must(http.StatusOK, "PUT", "/v2.0/routers/"+router+"/remove_router_interface", "", map[string]any{"port_id": port["id"]})
 	a.must(http.StatusNoContent, "DELETE", "/v2.0/floatingips/"+f["id"].(string), "", nil)

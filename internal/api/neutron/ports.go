@@ -853,5 +853,10 @@ func (s *Server) removePort(ctx context.Context, tx *store.Tx, p auth.Principal,
 			return Conflict("ServicePortInUse", "Port %s cannot be deleted directly via the port API: has device owner %s.", port.ID, port.DeviceOwner)
 		}
 	}
+	// Floating IPs on the port lose their association in the same
+	// transaction, as Neutron's disassociate_floatingips.
+	if err := s.disassociatePortFloatingIPs(ctx, tx, port.ID); err != nil {
+		return err
+	}
 	return deletePortKeys(tx, port)
 }
