@@ -135,6 +135,10 @@ const (
 	FNDOptionsType                               // nd_options_type (type of the first ND option)
 )
 
+// FConjID is conj_id (NXM_NX_CONJ_ID, match only): the id of the
+// conjunctive match (Conjunction actions) a packet completed.
+const FConjID FieldKind = FNDOptionsType + 1
+
 var fieldNames = map[FieldKind]string{
 	FInPort: "in_port", FMetadata: "metadata", FReg: "reg", FTunID: "tun_id", FTunIPv4Dst: "tun_dst",
 	FCTState: "ct_state", FCTZone: "ct_zone", FCTMark: "ct_mark",
@@ -144,7 +148,7 @@ var fieldNames = map[FieldKind]string{
 	FIPTTL: "nw_ttl", FTCPSrc: "tcp_src", FTCPDst: "tcp_dst", FUDPSrc: "udp_src", FUDPDst: "udp_dst",
 	FICMPType: "icmp_type", FICMPCode: "icmp_code", FICMPv6Type: "icmpv6_type", FICMPv6Code: "icmpv6_code",
 	FNDTarget: "nd_target", FNDSLL: "nd_sll", FNDTLL: "nd_tll",
-	FNDReserved: "nd_reserved", FNDOptionsType: "nd_options_type",
+	FNDReserved: "nd_reserved", FNDOptionsType: "nd_options_type", FConjID: "conj_id",
 }
 
 // Name is the ovs-ofctl name of the field.
@@ -185,7 +189,7 @@ func (f Field) String() string {
 		return "ct_state=" + ctStateString(uint32(f.Value), uint32(f.Mask))
 	case FEthType:
 		return fmt.Sprintf("%s=0x%04x", name, f.Value)
-	case FInPort, FIPProto, FARPOp, FIPTTL, FICMPType, FICMPCode, FICMPv6Type, FICMPv6Code, FCTZone, FNDOptionsType:
+	case FInPort, FIPProto, FARPOp, FIPTTL, FICMPType, FICMPCode, FICMPv6Type, FICMPv6Code, FCTZone, FNDOptionsType, FConjID:
 		return fmt.Sprintf("%s=%d", name, f.Value)
 	case FTCPSrc, FTCPDst, FUDPSrc, FUDPDst:
 		if f.Mask != 0 {
@@ -341,6 +345,12 @@ func UDPSrc(port, mask uint16) Field {
 
 // ICMPType matches the ICMPv4 type.
 func ICMPType(t uint8) Field { return Field{Kind: FICMPType, Value: uint64(t)} }
+
+// ICMPCode matches the ICMPv4 code.
+func ICMPCode(c uint8) Field { return Field{Kind: FICMPCode, Value: uint64(c)} }
+
+// ConjID matches the id of a completed conjunctive match.
+func ConjID(id uint32) Field { return Field{Kind: FConjID, Value: uint64(id)} }
 
 // ICMPv6Type matches the ICMPv6 type.
 func ICMPv6Type(t uint8) Field { return Field{Kind: FICMPv6Type, Value: uint64(t)} }

@@ -43,3 +43,12 @@ func TestNDExtFields(t *testing.T) {
 		t.Errorf("got %s, want %s", got, want)
 	}
 }
+
+func TestConjID(t *testing.T) {
+	f := Flow{Table: 2, Priority: 70, Match: []Field{ConjID(0x10002), EthType(EthTypeIPv4)},
+		Actions: []Action{Conjunction{ID: 5, Clause: 2, N: 2}}}
+	want := "table=2,priority=70,dl_type=0x0800,conj_id=65538 actions=conjunction(5,2/2)"
+	if got := f.String(); got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}

@@ -127,6 +127,7 @@ var oxmFields = [...]fieldInfo{
 	ofp.FNDTarget:   {oxmClassBasic, 31, 16},
 	ofp.FNDSLL:      {oxmClassBasic, 32, 6},
 	ofp.FNDTLL:      {oxmClassBasic, 33, 6},
+	ofp.FConjID:     {oxmClassNXM1, 37, 4},
 }
 
 // nxmFields are the headers used by Nicira actions (move, output:reg),
@@ -165,6 +166,7 @@ var nxmFields = [...]fieldInfo{
 	ofp.FNDTarget:   {oxmClassNXM1, 23, 16},
 	ofp.FNDSLL:      {oxmClassNXM1, 24, 6},
 	ofp.FNDTLL:      {oxmClassNXM1, 25, 6},
+	ofp.FConjID:     {oxmClassNXM1, 37, 4},
 }
 
 func lookup(table []fieldInfo, kind ofp.FieldKind, index int) (fieldInfo, error) {
@@ -172,6 +174,9 @@ func lookup(table []fieldInfo, kind ofp.FieldKind, index int) (fieldInfo, error)
 		return fieldInfo{}, fmt.Errorf("unknown field kind %d", kind)
 	}
 	fi := table[kind]
+	if fi.size == 0 {
+		return fieldInfo{}, fmt.Errorf("field %s not supported by the encoder", kind.Name())
+	}
 	if kind == ofp.FReg {
 		if index < 0 || index > 15 {
 			return fieldInfo{}, fmt.Errorf("register %d out of range", index)

@@ -117,4 +117,8 @@ var representative = []struct {
 		Match:   []ofp.Field{ofp.InPort(1), ofp.EthType(ofp.EthTypeIPv4), ofp.IPProto(ofp.ProtoUDP), ofp.UDPSrc(0x1000, 0xf000), ofp.IPSrc(pfx("10.0.0.0/16"))},
 		Actions: []ofp.Action{ofp.SetField{Field: ofp.InPort(2)}, ofp.Output{Port: 2}}},
 		"cookie=0x5000000000000002, table=60, priority=100,udp,in_port=1,nw_src=10.0.0.0/16,tp_src=0x1000/0xf000 actions=set_field:2->in_port,output:2"},
+	{ofp.Flow{Table: 50, Priority: 110, Cookie: 0x5000000000000001,
+		Match:   []ofp.Field{ofp.EthType(ofp.EthTypeIPv4), ofp.IPProto(ofp.ProtoICMP), ofp.ConjID(9)},
+		Actions: []ofp.Action{ofp.SetField{Field: ofp.ICMPType(0)}, ofp.Goto{Table: 60}}},
+		"cookie=0x5000000000000001, table=50, priority=110,conj_id=9,icmp actions=set_field:0->icmp_type,goto_table:60"},
 }
