@@ -67,18 +67,6 @@ func networksResource(s *Server) *resource {
 	}
 }
 
-// objects converts a slice of model values to generic objects.
-func objects[T any, PT interface {
-	*T
-	model.Object
-}](in []T) []model.Object {
-	out := make([]model.Object, len(in))
-	for i := range in {
-		out[i] = PT(&in[i])
-	}
-	return out
-}
-
 // orNil turns a typed nil pointer into a nil interface, so callers can test
 // a loaded object against nil.
 func orNil[T any, PT interface {

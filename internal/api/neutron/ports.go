@@ -27,19 +27,46 @@ const (
 var vnicTypes = []string{"normal", "direct", "macvtap", "baremetal", "direct-physical",
 	"virtio-forwarder", "smart-nic", "vdpa", "remote-managed"}
 
+// portObj is a port as the API serves it: the stored model plus the
+// project owning its network, whose members may see it (Neutron's get_port
+// policy lets a network's owner see every port on it).
+type portObj struct {
+	model.Port
+	netOwner string
+}
+
 func portsResource(s *Server) *resource {
 	return &resource{
 		collection: "ports", singular: "port", kind: "Port",
 		list: func(ctx context.Context) ([]model.Object, error) {
+			nets, _, err := store.ListOf[model.Network](ctx, s.store, store.KindPrefix(store.KindNetworks))
+			if err != nil {
+				return nil, err
+			}
+			owner := make(map[string]string, len(nets))
+			for _, n := range nets {
+				owner[n.ID] = n.ProjectID
+			}
 			ports, _, err := store.ListOf[model.Port](ctx, s.store, store.KindPrefix(store.KindPorts))
-			return objects(ports), err
+			if err != nil {
+				return nil, err
+			}
+			out := make([]model.Object, len(ports))
+			for i := range ports {
+				out[i] = &portObj{Port: ports[i], netOwner: owner[ports[i].NetworkID]}
+			}
+			return out, nil
 		},
 		load: func(tx *store.Tx, id string) (model.Object, error) {
-			return orNil(loadPort(tx, id))
+			return orNil(loadPortObj(tx, id))
 		},
 		save: func(tx *store.Tx, o model.Object) error {
-			port := o.(*model.Port)
+			port := &o.(*portObj).Port
 			return tx.Put(store.PortKey(port.NetworkID, port.ID), port)
+		},
+		visible: func(p auth.Principal, o model.Object) bool {
+			owner := o.(*portObj).netOwner
+			return owner != "" && owner == p.ProjectID
 		},
 		create: s.createPort,
 		update: s.updatePort,
@@ -47,19 +74,27 @@ func portsResource(s *Server) *resource {
 	}
 }
 
-// loadPort reads a port by id inside tx (through the index); nil, nil when
-// it does not exist.
-func loadPort(tx *store.Tx, id string) (*model.Port, error) {
+// loadPortObj reads a port and its network's owner inside tx (one round
+// trip for both after the index); nil, nil when the port does not exist.
+func loadPortObj(tx *store.Tx, id string) (*portObj, error) {
 	netID := tx.GetString(store.IndexKey(store.KindPorts, id))
 	if netID == "" {
 		return nil, nil
 	}
-	var port model.Port
-	ok, err := tx.Get(store.PortKey(netID, id), &port)
+	tx.Prefetch(store.PortKey(netID, id), store.NetworkKey(netID))
+	var o portObj
+	ok, err := tx.Get(store.PortKey(netID, id), &o.Port)
 	if err != nil || !ok {
 		return nil, err
 	}
-	return &port, nil
+	n, err := loadNetwork(tx, netID)
+	if err != nil {
+		return nil, err
+	}
+	if n != nil {
+		o.netOwner = n.ProjectID
+	}
+	return &o, nil
 }
 
 // portReq is a port create request, from a client's body or a portSpec.
@@ -602,7 +637,8 @@ func parseBinding(a attrs, p auth.Principal, host, vnic *string, profile *map[st
 }
 
 func (s *Server) updatePort(ctx context.Context, tx *store.Tx, p auth.Principal, cur model.Object, a attrs) (model.Object, error) {
-	port := cur.(*model.Port)
+	o := cur.(*portObj)
+	port := &o.Port
 	for _, k := range portReadOnly {
 		if a.has(k) {
 			return nil, BadRequest("Cannot update read-only attribute %s", k)
@@ -740,7 +776,7 @@ func (s *Server) updatePort(ctx context.Context, tx *store.Tx, p auth.Principal,
 		port.ExtraDHCPOpts = mergeDHCPOpts(port.ExtraDHCPOpts, opts)
 	}
 	touch(port)
-	return port, tx.Put(store.PortKey(port.NetworkID, port.ID), port)
+	return o, tx.Put(store.PortKey(port.NetworkID, port.ID), port)
 }
 
 // update computes a port's new addresses as Neutron's
@@ -845,7 +881,7 @@ var l3Owners = map[string]string{
 }
 
 func (s *Server) removePort(ctx context.Context, tx *store.Tx, p auth.Principal, cur model.Object) error {
-	port := cur.(*model.Port)
+	port := &cur.(*portObj).Port
 	if kind, ok := l3Owners[port.DeviceOwner]; ok {
 		// As Neutron's prevent_l3_port_deletion: allowed only when the
 		// router or floating IP it belonged to is gone.

@@ -405,3 +405,43 @@ func TestAllocatePort(t *testing.T) {
 		t.Fatalf("unknown network: %v", err)
 	}
 }
+
+// A network's owner sees every port on it, other projects' included
+// (Neutron's get_port policy); changing them stays the port's project's.
+func TestPortVisibleToNetworkOwner(t *testing.T) {
+	a := newTestAPI(t)
+	net := a.mkNetwork("owner", nil)
+	a.mkSubnet("owner", net, "10.22.0.0/24", nil)
+	// Sharing is an admin's choice; the network stays the owner's.
+	a.must(http.StatusOK, "PUT", "/v2.0/networks/"+net, "", jsonObj{"network": jsonObj{"shared": true}})
+	theirs := a.mkPort("tenant", net, nil)
+	id := theirs["id"].(string)
+	mine := a.mkPort("owner", net, nil)
+
+	a.must(http.StatusOK, "GET", "/v2.0/ports/"+id, "owner", nil)
+	ids := func(project string) map[string]bool {
+		out := map[string]bool{}
+		for _, p := range a.must(http.StatusOK, "GET", "/v2.0/ports?network_id="+net, project, nil)["ports"].([]any) {
+			out[p.(jsonObj)["id"].(string)] = true
+		}
+		return out
+	}
+	if got := ids("owner"); !got[id] || !got[mine["id"].(string)] || len(got) != 2 {
+		t.Fatalf("owner lists %v", got)
+	}
+	// The other project sees only its own port.
+	if got := ids("tenant"); !got[id] || len(got) != 1 {
+		t.Fatalf("tenant lists %v", got)
+	}
+	a.wantErr(http.StatusNotFound, "PortNotFound", "", "GET", "/v2.0/ports/"+mine["id"].(string), "tenant", nil)
+	// A third project sees neither.
+	if got := ids("third"); len(got) != 0 {
+		t.Fatalf("third project lists %v", got)
+	}
+	a.wantErr(http.StatusNotFound, "PortNotFound", "", "GET", "/v2.0/ports/"+id, "third", nil)
+	// Seeing is not owning.
+	code, _ := a.call("PUT", "/v2.0/ports/"+id, "owner", jsonObj{"port": jsonObj{"name": "x"}})
+	if code == http.StatusOK {
+		t.Fatalf("network owner updated another project's port")
+	}
+}
