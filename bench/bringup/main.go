@@ -1,0 +1,165 @@
+// Command bringup is the agent half of `make bench`: it measures Wyvern's
+// local controller the way /work/shared/anchors.md measured OVN on the same
+// kind of machine, on a real test bed (internal/testbed: three chassis with
+// their own Open vSwitch, VMs as network namespaces) running a real
+// `wyvern server` and one `wyvern agent` per chassis (internal/lab):
+//
+//   - port bring-up latency, 0→200 ports and again with 1,000 ports in the
+//     topology: the clock starts at the API call creating the port, covers
+//     plugging the VM's veth into br-int, and stops at the first reply to a
+//     10 ms-interval ping from a probe VM on another chassis;
+//   - 800 ports bound in bulk: from plugging them to every chassis holding
+//     flows for every one of them;
+//   - br-int flows per chassis and agent RSS at 200 and 1,050 ports;
+//   - full resync after `kill -9` of an agent with 1,050 ports;
+//   - the restart test: 50 pps ping for 10 s, the agent of the pinging
+//     VM's chassis killed at 2 s and restarted at 4 s.
+//
+// It must run as root. Each run gets a fresh bed, removed even on failure
+// or Ctrl-C; the results (ranges across runs) go to a Markdown file.
+//
+//	go run ./bench/bringup -runs 2 -out bench/results/bringup-$(date +%F).md
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/wyvern-sdn/wyvern/internal/lab"
+	"github.com/wyvern-sdn/wyvern/internal/testbed"
+)
+
+// config is the benchmark's shape; the defaults are anchors.md's.
+type config struct {
+	Runs       int
+	Ports      int // measured ports in the first phase (0→Ports)
+	ExtraNets  int // networks added behind the router
+	ExtraPorts int // ports per extra network
+	More       int // measured ports with the full topology present
+	Out        string
+	Verbose    bool
+}
+
+func main() {
+	var cfg config
+	flag.IntVar(&cfg.Runs, "runs", 2, "full runs, each on a fresh test bed (results are ranges across runs)")
+	flag.IntVar(&cfg.Ports, "ports", 200, "ports brought up one by one on an empty topology")
+	flag.IntVar(&cfg.ExtraNets, "extra-nets", 8, "extra networks behind the router")
+	flag.IntVar(&cfg.ExtraPorts, "extra-ports", 100, "OVS internal ports per extra network, bound in bulk")
+	flag.IntVar(&cfg.More, "more", 50, "ports brought up one by one with the whole topology present")
+	flag.StringVar(&cfg.Out, "out", "", "Markdown results file (default: stdout)")
+	flag.BoolVar(&cfg.Verbose, "v", false, "log the test bed's actions")
+	flag.Parse()
+	if err := run(cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "bringup:", err)
+		os.Exit(1)
+	}
+}
+
+func run(cfg config) error {
+	if cfg.Runs < 1 || cfg.Ports < 3 || cfg.More < 1 || cfg.ExtraNets < 0 || cfg.ExtraPorts < 0 {
+		return fmt.Errorf("bad sizes: %+v", cfg)
+	}
+	if cfg.Ports+cfg.More > 900 {
+		return fmt.Errorf("at most 900 measured ports (the measured network is a /22)")
+	}
+	if err := testbed.Require(); err != nil {
+		return err
+	}
+	if _, err := testbed.Sweep(nil); err != nil {
+		fmt.Fprintln(os.Stderr, "sweep:", err)
+	}
+	root, err := lab.ModuleRoot()
+	if err != nil {
+		return err
+	}
+	level := slog.LevelWarn
+	if cfg.Verbose {
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	m := describeMachine()
+	var results []*runResult
+	for i := 0; i < cfg.Runs; i++ {
+		start := time.Now()
+		progress("run %d/%d", i+1, cfg.Runs)
+		r, err := oneRun(cfg, root, log)
+		if err != nil {
+			return fmt.Errorf("run %d: %w", i+1, err)
+		}
+		r.Took = time.Since(start)
+		progress("run %d done in %s", i+1, r.Took.Round(time.Second))
+		results = append(results, r)
+	}
+	md := report(cfg, m, results)
+	if cfg.Out == "" {
+		fmt.Print(md)
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.Out), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(cfg.Out, []byte(md), 0o644); err != nil {
+		return err
+	}
+	progress("wrote %s", cfg.Out)
+	return nil
+}
+
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s bringup: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+// oneRun is one full run on a fresh bed, which it always removes.
+func oneRun(cfg config, root string, log *slog.Logger) (res *runResult, err error) {
+	bed, err := testbed.New(testbed.Options{Name: "bench-bringup", Log: log})
+	if err != nil {
+		return nil, err
+	}
+	stop := bed.CloseOnSignal()
+	defer func() {
+		stop()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, bed.LogTails(25))
+		}
+		if cerr := bed.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	// The binary lives in the bed's directory, so it goes with the bed.
+	bin, err := lab.Build(root, bed.Dir)
+	if err != nil {
+		return nil, err
+	}
+	l, err := lab.Start(bed, bin, lab.Options{})
+	if err != nil {
+		return nil, err
+	}
+	b := &bench{cfg: cfg, l: l, res: &runResult{}}
+	for _, step := range []struct {
+		name string
+		fn   func() error
+	}{
+		{"set up", b.setup},
+		{fmt.Sprintf("bring-up 0→%d", cfg.Ports), func() error { return b.bringUpMany(0, cfg.Ports, &b.res.Small) }},
+		{"snapshot", func() error { return b.snapshot(&b.res.AtSmall) }},
+		{"bulk", b.bulk},
+		{fmt.Sprintf("bring-up of %d more", cfg.More), func() error { return b.bringUpMany(cfg.Ports, cfg.Ports+cfg.More, &b.res.Large) }},
+		{"snapshot", func() error { return b.snapshot(&b.res.AtLarge) }},
+		{"resync", b.resync},
+		{"restart", b.restart},
+		{"breakdown", b.breakdown},
+	} {
+		t := time.Now()
+		if err := step.fn(); err != nil {
+			return nil, fmt.Errorf("%s: %w", step.name, err)
+		}
+		progress("  %s: %s", step.name, time.Since(t).Round(time.Millisecond))
+	}
+	b.cancel()
+	return b.res, nil
+}
