@@ -32,7 +32,23 @@ run_api() {
 	echo "bench: api results in $out"
 }
 
-ALL=(api)
+# bringup: the local controller measured as anchors.md measured OVN —
+# port bring-up latency (0→200 ports, then with 1,000 present), 800 ports
+# bound in bulk, br-int flows and agent RSS per chassis, full resync and
+# the kill -9 restart test — on a 3-chassis test bed (needs root). Two full
+# runs (BRINGUP_RUNS), ranges across runs; extra arguments in BRINGUP_ARGS,
+# e.g. BRINGUP_ARGS="-ports 50 -extra-ports 20 -more 10" for a quick look.
+run_bringup() {
+	"$GO" build -o "$TMP/" ./bench/bringup
+	local out
+	out=$(results_file bringup)
+	# shellcheck disable=SC2086
+	"$TMP/bringup" -runs "${BRINGUP_RUNS:-2}" -out "$out" \
+		-command "./bench/run.sh bringup${BRINGUP_ARGS:+ (BRINGUP_ARGS=\"$BRINGUP_ARGS\")}" ${BRINGUP_ARGS:-}
+	echo "bench: bringup results in $out"
+}
+
+ALL=(api bringup)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${ALL[@]}")
 for t in "${targets[@]}"; do

@@ -41,6 +41,7 @@ type config struct {
 	ExtraPorts int // ports per extra network
 	More       int // measured ports with the full topology present
 	Out        string
+	Command    string // how the run was started, for the report
 	Verbose    bool
 }
 
@@ -52,6 +53,7 @@ func main() {
 	flag.IntVar(&cfg.ExtraPorts, "extra-ports", 100, "OVS internal ports per extra network, bound in bulk")
 	flag.IntVar(&cfg.More, "more", 50, "ports brought up one by one with the whole topology present")
 	flag.StringVar(&cfg.Out, "out", "", "Markdown results file (default: stdout)")
+	flag.StringVar(&cfg.Command, "command", "", "the command line to record in the report (default: this program's)")
 	flag.BoolVar(&cfg.Verbose, "v", false, "log the test bed's actions")
 	flag.Parse()
 	if err := run(cfg); err != nil {

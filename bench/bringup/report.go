@@ -127,9 +127,12 @@ func report(cfg config, m machine, rs []*runResult) string {
 	w("- run lengths: %s\n\n", strings.Join(collect(rs, func(r *runResult) string { return r.Took.Round(time.Second).String() }), ", "))
 
 	w("## Commands\n\n```\n")
-	w("sudo make bench                                   # everything, or just this part:\n")
-	w("sudo go run ./bench/bringup -runs %d -ports %d -extra-nets %d -extra-ports %d -more %d -out %s\n",
-		cfg.Runs, cfg.Ports, cfg.ExtraNets, cfg.ExtraPorts, cfg.More, cfg.Out)
+	if cfg.Command != "" {
+		w("%s   # this run\n", cfg.Command)
+	}
+	w("sudo make bench                 # every benchmark; or only this one:\n")
+	w("sudo ./bench/run.sh bringup     # = go run ./bench/bringup -runs %d -ports %d -extra-nets %d -extra-ports %d -more %d -out <file>\n",
+		cfg.Runs, cfg.Ports, cfg.ExtraNets, cfg.ExtraPorts, cfg.More)
 	w("```\n\n")
 
 	w("## Wyvern beside OVN\n\n")
