@@ -64,10 +64,11 @@ func (c *client) do(ctx context.Context, method, path string, body any, want int
 
 type obj = map[string]any
 
-// setup lifts the port quota of project "admin" and makes a network with
-// a /16 subnet; it returns the network id.
-func setup(ctx context.Context, c *client, cidr string) (string, error) {
-	if err := c.do(ctx, "PUT", "/v2.0/quotas/admin", obj{"quota": obj{"port": -1}}, http.StatusOK, nil); err != nil {
+// setup sets the port quota of project "admin" (a finite quota makes every
+// create count the project's ports, as in production; -1 skips the count)
+// and makes a network with a subnet; it returns the network id.
+func setup(ctx context.Context, c *client, cidr string, quota int) (string, error) {
+	if err := c.do(ctx, "PUT", "/v2.0/quotas/admin", obj{"quota": obj{"port": quota}}, http.StatusOK, nil); err != nil {
 		return "", err
 	}
 	var net struct {
@@ -87,10 +88,29 @@ func setup(ctx context.Context, c *client, cidr string) (string, error) {
 type createResult struct {
 	Elapsed time.Duration
 	Lat     Summary
-	Errors  map[string]int // by status and error type
+	Errors  map[string]int  // by status and error type
+	all     []time.Duration // every successful create's latency, sorted
 }
 
-func (r createResult) rate() float64 { return float64(r.Lat.N) / r.Elapsed.Seconds() }
+// joinCreates combines two load phases as if they were one.
+func joinCreates(a, b createResult) createResult {
+	out := createResult{Elapsed: a.Elapsed + b.Elapsed, Errors: map[string]int{}}
+	for _, m := range []map[string]int{a.Errors, b.Errors} {
+		for k, v := range m {
+			out.Errors[k] += v
+		}
+	}
+	out.all = append(append([]time.Duration{}, a.all...), b.all...)
+	out.Lat = summarize(out.all)
+	return out
+}
+
+func (r createResult) rate() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Lat.N) / r.Elapsed.Seconds()
+}
 
 func (r createResult) errCount() int {
 	n := 0
@@ -153,6 +173,7 @@ func createPorts(ctx context.Context, c *client, netID string, clients, n int, d
 		}
 	}
 	res.Lat = summarize(all)
+	res.all = all
 	return res
 }
 

@@ -17,8 +17,7 @@ type report struct {
 	start   time.Time
 	elapsed time.Duration
 	machine string
-	fsync   []roundResult
-	noFsync []roundResult
+	sets    []*roundSet // the first is production's, read against the targets
 	profile *profileResult
 }
 
@@ -30,35 +29,53 @@ const (
 
 func (r *report) write(w io.Writer) {
 	cfg := r.cfg
-	measured := cfg.Ports - cfg.Warmup
 	fmt.Fprintf(w, "# API benchmark: port creates and lists (%s)\n\n", r.start.Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(w, "Real `wyvern server --noauth` on its embedded etcd (one member, temp data dir on the local disk), "+
-		"a fresh server per round; %d concurrent clients (net/http keep-alive, MaxIdleConnsPerHost %d) "+
-		"create ports on one network with a %s subnet: %d unrecorded warm-up creates, then about %d recorded "+
-		"ones (until %d ports exist); then list latency at %d ports. Total run time %s.\n\n",
-		cfg.Clients, cfg.Clients, cfg.CIDR, cfg.Warmup, measured, cfg.Ports, cfg.Ports, r.elapsed.Round(time.Second))
+	fmt.Fprintf(w, "A real `wyvern server --noauth` on its embedded etcd (one member, temporary data dir on the local disk), "+
+		"a fresh server per round. %d concurrent clients (net/http keep-alive, MaxIdleConnsPerHost %d) create ports "+
+		"(`{\"port\": {\"network_id\": …}}`) on one network with a %s subnet, port quota %d (finite, so every create counts the project's ports as Neutron's quota does; one extra set lifts it): "+
+		"%d unrecorded warm-up creates, then %d recorded ones in two phases: A up to %d ports, a pause to time the listings at %d ports, "+
+		"then B for the rest. Total run time %s.\n\n",
+		cfg.Clients, cfg.Clients, cfg.CIDR, cfg.Quota, cfg.Warmup, cfg.Creates, cfg.Ports, cfg.Ports, r.elapsed.Round(time.Second))
 	fmt.Fprintf(w, "Command: `%s`\n\n", cfg.Command)
 	fmt.Fprintf(w, "Machine:\n\n```\n%s```\n\n", r.machine)
 
 	fmt.Fprintf(w, "## Summary: median (range) over rounds\n\n")
-	fmt.Fprintf(w, "| measure | fsync on (production), %d rounds | --unsafe-no-fsync, %d rounds | target |\n| --- | --- | --- | --- |\n",
-		len(r.fsync), len(r.noFsync))
+	var sets []*roundSet
+	for _, set := range r.sets {
+		if len(set.Rounds) > 0 {
+			sets = append(sets, set)
+		}
+	}
+	fmt.Fprintf(w, "| measure |")
+	for _, set := range sets {
+		fmt.Fprintf(w, " %s, %d round(s) |", set.Name, len(set.Rounds))
+	}
+	fmt.Fprintf(w, " target |\n|%s\n", strings.Repeat(" --- |", len(sets)+2))
 	row := func(name string, f func(roundResult) float64, prec int, target string) {
-		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", name, col(r.fsync, f, prec), col(r.noFsync, f, prec), target)
+		fmt.Fprintf(w, "| %s |", name)
+		for _, set := range sets {
+			fmt.Fprintf(w, " %s |", col(set.Rounds, f, prec))
+		}
+		fmt.Fprintf(w, " %s |\n", target)
 	}
 	row("port creates/s", func(x roundResult) float64 { return x.Create.rate() }, 0, "≥ 1,000")
 	row("create p50 (ms)", func(x roundResult) float64 { return ms(x.Create.Lat.P50) }, 1, "")
 	row("create p90 (ms)", func(x roundResult) float64 { return ms(x.Create.Lat.P90) }, 1, "")
 	row("create p99 (ms)", func(x roundResult) float64 { return ms(x.Create.Lat.P99) }, 1, "< 50")
 	row("create max (ms)", func(x roundResult) float64 { return ms(x.Create.Lat.Max) }, 1, "")
+	row(fmt.Sprintf("phase A creates/s (%d→%d ports)", cfg.Warmup, cfg.Ports), func(x roundResult) float64 { return x.A.rate() }, 0, "")
+	row("phase A p99 (ms)", func(x roundResult) float64 { return ms(x.A.Lat.P99) }, 1, "")
+	row(fmt.Sprintf("phase B creates/s (%d→%d ports)", cfg.Ports, cfg.Warmup+cfg.Creates), func(x roundResult) float64 { return x.B.rate() }, 0, "")
+	row("phase B p99 (ms)", func(x roundResult) float64 { return ms(x.B.Lat.P99) }, 1, "")
 	row("failed creates", func(x roundResult) float64 { return float64(x.Create.errCount()) }, 0, "0")
 	row("server CPU s per 1,000 creates", func(x roundResult) float64 { return x.ServerCPUPerK }, 2, "")
 	row("client CPU s per 1,000 creates", func(x roundResult) float64 { return x.ClientCPUPerK }, 2, "")
 	row("etcd Range per create", func(x roundResult) float64 { return x.Range }, 2, "")
 	row("etcd Txn per create", func(x roundResult) float64 { return x.Txn }, 2, "")
+	row("etcd requests per create, all", func(x roundResult) float64 { return x.Range + x.Txn + x.Other }, 2, "")
 	row("WAL fsyncs per create", func(x roundResult) float64 { return x.Fsyncs }, 3, "")
 	row("mean WAL fsync (ms)", func(x roundResult) float64 { return x.FsyncMs }, 2, "")
-	row("server RSS after creates (MB)", func(x roundResult) float64 { return mb(x.RSSCreates) }, 0, "")
+	row(fmt.Sprintf("server RSS at %d ports (MB)", cfg.Warmup+cfg.Creates), func(x roundResult) float64 { return mb(x.RSSCreates) }, 0, "")
 	row("server peak RSS (MB)", func(x roundResult) float64 { return mb(x.HWM) }, 0, "")
 	lp := fmt.Sprintf(" (%d ports, limit=%d)", cfg.Ports, cfg.Limit)
 	row("list page p50 (ms)"+lp, func(x roundResult) float64 { return ms(x.List.Page.P50) }, 1, "")
@@ -74,22 +91,16 @@ func (r *report) write(w io.Writer) {
 	fmt.Fprintln(w)
 	r.verdict(w)
 
-	for _, set := range []struct {
-		name   string
-		rounds []roundResult
-	}{{"fsync on (production)", r.fsync}, {"--unsafe-no-fsync", r.noFsync}} {
-		if len(set.rounds) == 0 {
-			continue
-		}
-		fmt.Fprintf(w, "\n## Rounds, %s\n\n", set.name)
-		fmt.Fprintf(w, "| round | load avg at start | creates | creates/s | p50 | p90 | p99 | max | errors | "+
+	for _, set := range sets {
+		fmt.Fprintf(w, "\n## Rounds, %s\n\n", set.Name)
+		fmt.Fprintf(w, "| round | load avg at start | creates | creates/s | A / B creates/s | A / B p99 | p50 | p90 | p99 | max | errors | "+
 			"server CPU s/1k | Range/create | Txn/create | fsyncs/create | fsync ms | commits/create | commit ms | "+
 			"page p50 / p99 | full listing p50 / max | unpaginated p50 / max | page / full body |\n")
-		fmt.Fprintf(w, "|%s\n", strings.Repeat(" --- |", 20))
-		for _, x := range set.rounds {
+		fmt.Fprintf(w, "|%s\n", strings.Repeat(" --- |", 22))
+		for _, x := range set.Rounds {
 			l := x.List
-			fmt.Fprintf(w, "| %d | %s | %d | %.0f | %.1f | %.1f | %.1f | %.1f | %s | %.2f | %.2f | %.2f | %.3f | %.2f | %.3f | %.2f | %.1f / %.1f ms | %.0f / %.0f ms | %.0f / %.0f ms | %.0f kB / %.1f MB |\n",
-				x.Index, x.LoadAvg, x.Create.Lat.N, x.Create.rate(),
+			fmt.Fprintf(w, "| %d | %s | %d | %.0f | %.0f / %.0f | %.1f / %.1f | %.1f | %.1f | %.1f | %.1f | %s | %.2f | %.2f | %.2f | %.3f | %.2f | %.3f | %.2f | %.1f / %.1f ms | %.0f / %.0f ms | %.0f / %.0f ms | %.0f kB / %.1f MB |\n",
+				x.Index, x.LoadAvg, x.Create.Lat.N, x.Create.rate(), x.A.rate(), x.B.rate(), ms(x.A.Lat.P99), ms(x.B.Lat.P99),
 				ms(x.Create.Lat.P50), ms(x.Create.Lat.P90), ms(x.Create.Lat.P99), ms(x.Create.Lat.Max),
 				errString(x.Create.Errors), x.ServerCPUPerK, x.Range, x.Txn, x.Fsyncs, x.FsyncMs, x.Commits, x.CommitMs,
 				ms(l.Page.P50), ms(l.Page.P99), ms(l.Full.P50), ms(l.Full.Max), ms(l.Unpaged.P50), ms(l.Unpaged.Max),
@@ -97,7 +108,7 @@ func (r *report) write(w io.Writer) {
 		}
 		fmt.Fprintf(w, "\nSerial probe (1 client, %d requests each, after the listings):\n\n", r.cfg.Serial)
 		fmt.Fprintf(w, "| round | create p50 / p99 | etcd Get p50 / p99 | etcd Put p50 / p99 | Range / Txn / other per create |\n| --- | --- | --- | --- | --- |\n")
-		for _, x := range set.rounds {
+		for _, x := range set.Rounds {
 			s := x.Serial
 			fmt.Fprintf(w, "| %d | %.2f / %.2f ms | %.3f / %.3f ms | %.3f / %.3f ms | %.2f / %.2f / %.2f |\n", x.Index,
 				ms(s.Create.P50), ms(s.Create.P99), ms(s.EtcdGet.P50), ms(s.EtcdGet.P99),
@@ -106,24 +117,31 @@ func (r *report) write(w io.Writer) {
 	}
 	if p := r.profile; p != nil {
 		fmt.Fprintf(w, "\n## CPU profile of the server (separate run, fsync on)\n\n")
-		fmt.Fprintf(w, "Profiled for %s through `wyvern server --pprof` while %d clients created ports "+
-			"(%d creates, %.0f/s, p99 %.1f ms during the profile); then for %s while one client listed %d ports in pages of %d (%d full listings).\n"+
-			"Profiles: `%s`, `%s` (in bench/tmp, not kept in git).\n\n",
-			r.cfg.Profile, r.cfg.Clients, p.Creates.Lat.N, p.Creates.rate(), ms(p.Creates.Lat.P99),
-			r.cfg.Profile/2, p.ListPorts, r.cfg.Limit, p.ListListing, p.CreateFile, p.ListFile)
-		fmt.Fprintf(w, "Creates, `go tool pprof -top` (flat):\n\n```\n%s```\n\n", p.CreateTop)
-		fmt.Fprintf(w, "Creates, `go tool pprof -top -cum`:\n\n```\n%s```\n\n", p.CreateCum)
-		fmt.Fprintf(w, "Paginated listing, `go tool pprof -top -cum`:\n\n```\n%s```\n", p.ListTop)
+		fmt.Fprintf(w, "Server started with the opt-in `--pprof` listener, filled to %d ports, then profiled for %s while one client "+
+			"listed the %d ports in pages of %d (%d full listings), then for %s while %d clients created ports "+
+			"(%d creates from %d ports on, %.0f/s, p99 %.1f ms during the profile). "+
+			"Profiles: `%s`, `%s` (bench/tmp, not kept in git; `go tool pprof bench/tmp/wyvern <file>`).\n\n",
+			p.PortsBefore, r.cfg.Profile/2, p.PortsBefore, r.cfg.Limit, p.Listings, r.cfg.Profile, r.cfg.Clients,
+			p.Creates.Lat.N, p.PortsBefore, p.Creates.rate(), ms(p.Creates.Lat.P99), p.CreateFile, p.ListFile)
+		fmt.Fprintf(w, "Creates: %.1f s of CPU in %s (%.2f of 2 cores), %.0f µs of server CPU per create.\n\n",
+			p.CreateBy.Total.Seconds(), r.cfg.Profile, p.CreateBy.Total.Seconds()/r.cfg.Profile.Seconds(),
+			float64(p.CreateBy.Total.Microseconds())/float64(max(p.Creates.Lat.N, 1)))
+		p.CreateBy.table(w, "creates", p.Creates.Lat.N)
+		p.ListBy.table(w, "paginated listing", 0)
+		fmt.Fprintf(w, "Creates, `go tool pprof -top -nodecount=25` (flat):\n\n```\n%s```\n\n", p.CreateTop)
+		fmt.Fprintf(w, "Creates, `go tool pprof -top -cum -nodecount=25`:\n\n```\n%s```\n\n", p.CreateCum)
+		fmt.Fprintf(w, "Paginated listing, `go tool pprof -top -cum -nodecount=25`:\n\n```\n%s```\n", p.ListTop)
 	}
 }
 
 // verdict reads the production (fsync on) medians against the targets.
 func (r *report) verdict(w io.Writer) {
-	if len(r.fsync) == 0 {
+	if len(r.sets) == 0 || len(r.sets[0].Rounds) == 0 {
 		return
 	}
-	rate := spreadOf(collect(r.fsync, func(x roundResult) float64 { return x.Create.rate() }))
-	p99 := spreadOf(collect(r.fsync, func(x roundResult) float64 { return ms(x.Create.Lat.P99) }))
+	prod := r.sets[0].Rounds
+	rate := spreadOf(collect(prod, func(x roundResult) float64 { return x.Create.rate() }))
+	p99 := spreadOf(collect(prod, func(x roundResult) float64 { return ms(x.Create.Lat.P99) }))
 	ok := func(b bool) string {
 		if b {
 			return "met"

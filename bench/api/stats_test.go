@@ -85,3 +85,67 @@ func TestParseProc(t *testing.T) {
 		t.Fatalf("rss %d hwm %d", rss, hwm)
 	}
 }
+
+func TestParseTraces(t *testing.T) {
+	text := `File: wyvern
+Type: cpu
+-----------+-------------------------------------------------------
+      10ms   encoding/json.(*decodeState).value
+             github.com/wyvern-sdn/wyvern/internal/api/neutron.(*Server).createPort
+             go.etcd.io/etcd/client/v3/concurrency.runSTM.func1
+-----------+-------------------------------------------------------
+     1.50s   runtime.memmove
+             go.etcd.io/etcd/server/v3/storage/mvcc.(*storeTxnCommon).rangeKeys
+             google.golang.org/grpc.(*Server).handleStream
+-----------+-------------------------------------------------------
+      20ms   cmpbody
+             runtime.gcBgMarkWorker
+-----------+-------------------------------------------------------
+`
+	b, err := parseTraces(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Total != 1530*time.Millisecond {
+		t.Fatalf("total %v", b.Total)
+	}
+	want := []share{
+		{"etcd serving Range/Txn RPCs (gRPC handlers, MVCC reads)", 1500 * time.Millisecond},
+		{"Go GC background workers", 20 * time.Millisecond},
+		{"Wyvern request handling: HTTP, JSON, validation, STM body, etcd client calls", 10 * time.Millisecond},
+	}
+	if len(b.ByRole) != len(want) {
+		t.Fatalf("roles %+v", b.ByRole)
+	}
+	for i := range want {
+		if b.ByRole[i] != want[i] {
+			t.Errorf("role %d = %+v, want %+v", i, b.ByRole[i], want[i])
+		}
+	}
+	if b.ByLeaf[0].Name != "Go runtime: allocation, GC, scheduling, memmove" || b.ByLeaf[0].Dur != 1520*time.Millisecond {
+		t.Errorf("leaves %+v", b.ByLeaf)
+	}
+	if b.ByLeaf[1].Name != "encoding/json" {
+		t.Errorf("leaves %+v", b.ByLeaf)
+	}
+}
+
+func TestPkgOf(t *testing.T) {
+	for fn, want := range map[string]string{
+		"go.etcd.io/etcd/server/v3/storage/mvcc.(*keyIndex).Less": "go.etcd.io/etcd/server/v3/storage/mvcc",
+		"sort.Search":      "sort",
+		"runtime.mallocgc": "runtime",
+		"github.com/wyvern-sdn/wyvern/internal/store.ListOf[go.shape.0b93/x.y]": "github.com/wyvern-sdn/wyvern/internal/store",
+		"cmpbody": "cmpbody",
+	} {
+		if got := pkgOf(fn); got != want {
+			t.Errorf("pkgOf(%q) = %q, want %q", fn, got, want)
+		}
+	}
+	if g := leafGroup("sort.Search"); g != "Go standard library, other (sort, bytes, strings, sync…)" {
+		t.Errorf("sort.Search in %q", g)
+	}
+	if g := leafGroup("github.com/golang/protobuf/proto.Marshal"); g != "other" {
+		t.Errorf("protobuf in %q", g)
+	}
+}
