@@ -71,7 +71,16 @@ type compiler struct {
 	cfg   Config
 	gen   uint32
 	flows []ofp.Flow
-	nets  []*netState
+	nets  []*netState // networks with local ports, by key
+
+	netsByID  map[string]*netState // every usable network of the view
+	remotes   map[string]*RemoteChassis
+	portsByID map[string]*portState
+	// classified marks networks whose tunnel classification is compiled.
+	classified map[*netState]bool
+	// responded holds the IPv4 addresses the ARP responder answers, per
+	// network key.
+	responded map[uint32]map[netip.Addr]bool
 
 	fieldArena  []ofp.Field
 	actionArena []ofp.Action
@@ -138,6 +147,8 @@ func Compile(v *View, cfg Config, generation uint32) []ofp.Flow {
 			tunnels[n.tunPort] = true
 		}
 	}
+	c.l3()
+	c.acl()
 	c.output(tunnels)
 	return c.flows
 }
@@ -235,6 +246,9 @@ func (c *compiler) index() {
 		byID[n.ID] = ns
 		nets = append(nets, ns)
 	}
+	c.netsByID, c.remotes = byID, remotes
+	c.classified = make(map[*netState]bool)
+	c.responded = make(map[uint32]map[netip.Addr]bool)
 	for i := range v.Subnets {
 		s := &v.Subnets[i]
 		if ns := byID[s.NetworkID]; ns != nil && s.EnableDHCP && s.CIDR.Addr().Is4() {
@@ -255,12 +269,16 @@ func (c *compiler) index() {
 	})
 	portKeys := make(map[uint32]bool, len(ports))
 	ofports := make(map[uint32]bool)
+	c.portsByID = make(map[string]*portState, len(ports))
 	for i := range ports {
 		ps := &ports[i]
 		if portKeys[ps.Key] {
 			continue
 		}
 		portKeys[ps.Key] = true
+		if _, dup := c.portsByID[ps.ID]; !dup {
+			c.portsByID[ps.ID] = ps
+		}
 		ps.mac = slices.Clone(ps.MAC)
 		ns := byID[ps.NetworkID]
 		switch {
@@ -312,7 +330,13 @@ func (c *compiler) classify(n *netState) {
 			NetworkKeyField.Load(n.Key),
 			gotoTable(TablePortSecurity))
 	}
-	if n.tunPort != 0 {
+	c.classifyTunnel(n)
+}
+
+// classifyTunnel maps the network's tunnel key to the network, once.
+func (c *compiler) classifyTunnel(n *netState) {
+	if n.tunPort != 0 && !c.classified[n] {
+		c.classified[n] = true
 		c.add(TableClassify, prioClassify, FeatureClassify,
 			[]ofp.Field{ofp.InPort(n.tunPort), ofp.TunID(uint64(n.SegmentationID))},
 			c.loadTunnel,
@@ -455,6 +479,7 @@ func macEqual(a, b net.HardwareAddr) bool { return string(a) == string(b) }
 func (c *compiler) arpResponder(n *netState) {
 	netKey := NetworkKeyField.Match(n.Key)
 	seen := make(map[netip.Addr]bool, len(n.all))
+	c.responded[n.Key] = seen
 	for _, p := range n.all {
 		for _, a := range p.IPs {
 			if !a.Is4() || seen[a] {

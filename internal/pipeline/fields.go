@@ -14,8 +14,18 @@ import (
 //	                             0 unset (never seen after Classify),
 //	                             1 PktSourceLocal  (a local VM interface),
 //	                             2 PktSourceTunnel (geneve0 or vxlan0).
+//	             Traffic from an external network's bridge port also
+//	             counts as local: it entered the overlay here.
 //	reg0[4..31]  free.
-//	reg1..reg4   free (reg4 is meant for the ingress ACL's conjunction id).
+//	reg1, reg2   free.
+//	reg3[0..15]  ACLZoneField    conntrack zone of the security groups, loaded
+//	                             by EgressACL/IngressACL (the zone of the
+//	                             port's network, View Network.CTZone) just
+//	                             before ct, and read back by ct(commit) after
+//	                             recirculation. Network keys are 32 bits wide
+//	                             (VNI-derived), so reg6 cannot be the zone.
+//	reg3[16..31] free.
+//	reg4         free.
 //	reg5         InPortKeyField  logical input port key (View Port.Key) of a
 //	                             local VM port; 0 for tunnel traffic, whose
 //	                             logical input port is remote.
@@ -25,7 +35,14 @@ import (
 //	                             L2Lookup: a local VM ofport, or a tunnel
 //	                             ofport with tun_id/tun_dst already set.
 //	reg8..reg15  free.
-//	metadata     unused (reserved for the L3 stage: router datapath key).
+//	metadata     RouterKeyField  router datapath key (View Router.Key), set by
+//	                             L2Lookup when a packet is addressed to a
+//	                             router port's MAC and matched by every L3
+//	                             table.
+//
+// Conntrack zones: a network's security groups use Network.CTZone (both
+// directions, on every chassis); a router's NAT uses Router.CTZone. Zones
+// are constants in the flows; only the ACL zone travels in reg3.
 // ============================================================================
 
 // RegField is a run of bits in one NXM register.
@@ -41,7 +58,16 @@ var (
 	InPortKeyField  = RegField{Name: "InPortKey", Reg: 5, Start: 0, Bits: 32}
 	NetworkKeyField = RegField{Name: "NetworkKey", Reg: 6, Start: 0, Bits: 32}
 	OutPortField    = RegField{Name: "OutPort", Reg: 7, Start: 0, Bits: 32}
+	ACLZoneField    = RegField{Name: "ACLZone", Reg: 3, Start: 0, Bits: 16}
 )
+
+// RouterKeyMatch matches the router datapath key in metadata.
+func RouterKeyMatch(key uint32) ofp.Field { return ofp.Metadata(uint64(key), 0) }
+
+// RouterKeyLoad writes the router datapath key into metadata.
+func RouterKeyLoad(key uint32) ofp.Action {
+	return ofp.SetField{Field: ofp.Field{Kind: ofp.FMetadata, Value: uint64(key)}}
+}
 
 // Values of PktSourceField.
 const (
@@ -95,13 +121,13 @@ const (
 	FeatureDefault      Feature = 1 // table-miss and pass-through flows
 	FeatureClassify     Feature = 2
 	FeaturePortSecurity Feature = 3
-	FeatureACL          Feature = 4 // security groups (later)
+	FeatureACL          Feature = 4 // security groups
 	FeatureARPResponder Feature = 5
 	FeatureDHCP         Feature = 6
 	FeatureL2           Feature = 7
 	FeatureOutput       Feature = 8
-	FeatureND           Feature = 9  // IPv6 ND responder (later)
-	FeatureL3           Feature = 10 // routing and NAT (later)
+	FeatureND           Feature = 9  // IPv6 ND responder
+	FeatureL3           Feature = 10 // routing and NAT
 )
 
 var featureNames = map[Feature]string{

@@ -51,6 +51,10 @@ func scenarios() []scenario {
 		{"vxlan_network", vxlanNetwork, testCfg},
 		{"dhcp_disabled", dhcpDisabled, testCfg},
 		{"ipv6_subnet", ipv6Subnet, testCfgND},
+		{"routed_two_networks", routedTwoNetworks, testCfg},
+		{"floating_ip", floatingIP, testCfg},
+		{"snat_gateway", snatGateway, testCfg},
+		{"security_groups", securityGroups, testCfgND},
 	}
 }
 

@@ -5,29 +5,34 @@ import "strconv"
 // ============================================================================
 // The br-int pipeline, declared once, in order.
 //
-// A table's number is its position in the TableID block below: Classify is
-// table 0 and every later stage follows. Packets only ever move forward
-// (goto_table, or resubmit to a later table), so the order is the pipeline.
+// tableDecls lists the tables in pipeline order: packets only ever move
+// forward in that order (goto_table, resubmit to a later stage, or ct
+// recirculation to the same or a later stage), so the order is the
+// pipeline and no packet can loop.
+//
+// A table's number is its TableID. The first eight (Classify..Output) are
+// numbered by position; the stages added for routing, NAT and security
+// groups are numbered from 8 upwards in the order they were added, so that
+// the flows of a view without routers, security groups or NAT stay byte for
+// byte what they were (installed cookies, golden files). Where a later
+// stage has a lower number (L3Route → IngressACL, IngressACLEval → Output)
+// the flow uses resubmit, since goto_table must go to a higher number.
 //
 // To add a table:
-//  1. insert its TableID in the const block at its place in the pipeline
-//     (every later table's number shifts by one; that is fine, the
-//     reconciler rewrites the flows and golden files show the change);
-//  2. declare it in tableDecls: name, the features that need it, and a doc
-//     comment saying what it matches and where packets go next;
-//  3. give it a table-miss flow in (*compiler).defaults (drop, or continue to
-//     the next table) and its flows in a compile* function;
+//  1. add its TableID after the last one (numbers never change once
+//     installed: renumbering rewrites every flow of every chassis);
+//  2. declare it in tableDecls at its place in the pipeline: name, the
+//     features that need it, and a doc saying what it matches and where
+//     packets go next;
+//  3. give it a table-miss flow (drop, or continue) when its feature is in
+//     use, and its flows in a compile* function;
 //  4. run `go test ./internal/pipeline -update` and review the golden diff.
-//
-// Stages planned but not yet here: L3 (router MAC → route lookup, TTL, MAC
-// rewrite, NAT) goes between NDReply and L2Lookup; EgressACL and IngressACL
-// are placeholders today that pass everything.
 // ============================================================================
 
 // TableID names a table of the pipeline; its value is the table number.
 type TableID uint8
 
-// The tables, in pipeline order.
+// The tables. Their numbers are stable; tableDecls gives their order.
 const (
 	TableClassify TableID = iota
 	TablePortSecurity
@@ -37,6 +42,18 @@ const (
 	TableL2Lookup
 	TableIngressACL
 	TableOutput
+
+	numBaseTables // the tables every view uses (they always have a miss flow)
+)
+
+// Tables of routing, NAT and security groups (numbers after the base ones).
+const (
+	TableL3DNAT TableID = numBaseTables + iota
+	TableL3Route
+	TableL3SNAT
+	TableL3SNATCommit
+	TableL3Out
+	TableIngressACLEval
 
 	numTables // keep last
 )
@@ -53,90 +70,174 @@ type Table struct {
 func (id TableID) Number() uint8 { return uint8(id) }
 
 // Name is the table's name as declared.
-func (id TableID) Name() string { return tableDecls[id].Name }
+func (id TableID) Name() string { return tableDecls[tableOrder[id]].Name }
 
 // String is the table's name and number, e.g. "Classify(0)".
 func (id TableID) String() string {
-	return tableDecls[id].Name + "(" + strconv.Itoa(int(id)) + ")"
+	return id.Name() + "(" + strconv.Itoa(int(id)) + ")"
 }
 
-var tableDecls = [numTables]Table{
-	TableClassify: {
-		Name:     "Classify",
-		Features: []Feature{FeatureClassify},
-		Doc: "Maps in_port (a local VM interface) to the logical input port key " +
-			"(reg5) and the network key (reg6), marking the packet local, then " +
-			"goes to PortSecurity; maps a tunnel port plus tun_id to the network " +
-			"key, marking the packet tunnel, then goes straight to L2Lookup (the " +
-			"sending chassis already applied port security, ACLs and services). " +
-			"Anything else is dropped.",
-	},
-	TablePortSecurity: {
-		Name:     "PortSecurity",
-		Features: []Feature{FeaturePortSecurity},
-		Doc: "Egress anti-spoofing for local ports, keyed by reg5: only the " +
-			"port's MAC with its fixed addresses or allowed address pairs may " +
-			"send IPv4, ARP (sha and spa checked) or IPv6; DHCP from 0.0.0.0, " +
-			"IPv6 link-local, DAD and ND with a truthful link-layer option are " +
-			"allowed; everything else is dropped. A port with port security off " +
-			"passes unchecked.",
-	},
-	TableEgressACL: {
-		Name:     "EgressACL",
-		Features: []Feature{FeatureACL},
-		Doc: "Placeholder for security groups in the VM→network direction " +
-			"(conntrack, per-network zone). Passes everything to Services today.",
-	},
-	TableServices: {
-		Name:     "Services",
-		Features: []Feature{FeatureARPResponder, FeatureND, FeatureDHCP},
-		Doc: "Answers ARP requests for every known IPv4 address of the network " +
-			"on this chassis (except the owner's own probes); turns neighbour " +
-			"solicitations for known IPv6 addresses into advertisements and " +
-			"hands them to NDReply (when Config.NDResponder is set); sends " +
-			"DHCPv4 client traffic of ports on DHCP-enabled subnets to the " +
-			"controller. The rest goes on to L2Lookup.",
-	},
-	TableNDReply: {
-		Name:     "NDReply",
-		Features: []Feature{FeatureND},
-		Doc: "Reached only from the ND responder in Services, with the packet " +
-			"already an advertisement (icmpv6_type 136): sets the target " +
-			"link-layer address, which OVS only lets a flow matching an " +
-			"advertisement write, and sends it back out of its ingress port. " +
-			"Anything else is dropped.",
-	},
-	TableL2Lookup: {
-		Name:     "L2Lookup",
-		Features: []Feature{FeatureL2},
-		Doc: "Destination MAC on the network (reg6): a local port loads its " +
-			"ofport into reg7 and goes to IngressACL; a port on a remote chassis " +
-			"sets tun_id/tun_dst and reg7=tunnel ofport and goes to Output. " +
-			"Broadcast, multicast and unknown unicast are flooded to the local " +
-			"ports and, only for locally sourced non-ARP traffic, to every " +
-			"remote chassis with a port on the network.",
-	},
-	TableIngressACL: {
-		Name:     "IngressACL",
-		Features: []Feature{FeatureACL},
-		Doc: "Placeholder for security groups of the destination port (reg7). " +
-			"Passes everything to Output today.",
-	},
-	TableOutput: {
-		Name:     "Output",
-		Features: []Feature{FeatureOutput},
-		Doc: "Delivers to the OpenFlow port in reg7: a local VM interface, or a " +
-			"tunnel port with tun_id/tun_dst already set (encapsulation). " +
-			"Unknown reg7 values are dropped.",
-	},
-}
+// Stage is the table's position in the pipeline (0 for Classify).
+func (id TableID) Stage() int { return tableOrder[id] }
 
-// Tables returns the pipeline's table declarations in order.
+// tableOrder maps a TableID to its index in tableDecls.
+var tableOrder = func() [numTables]int {
+	var o [numTables]int
+	for i, d := range tableDecls {
+		o[d.ID] = i
+	}
+	return o
+}()
+
+var tableDecls = [numTables]Table{{
+	ID:       TableClassify,
+	Name:     "Classify",
+	Features: []Feature{FeatureClassify, FeatureL3},
+	Doc: "Maps in_port (a local VM interface) to the logical input port key " +
+		"(reg5) and the network key (reg6), marking the packet local, then " +
+		"goes to PortSecurity; maps a tunnel port plus tun_id to the network " +
+		"key, marking the packet tunnel, then goes straight to L2Lookup (the " +
+		"sending chassis already applied port security, ACLs and services); " +
+		"maps the port to an external network's bridge to that network's " +
+		"key, marking the packet local, then goes to Services. Anything else " +
+		"is dropped.",
+}, {
+	ID:       TablePortSecurity,
+	Name:     "PortSecurity",
+	Features: []Feature{FeaturePortSecurity},
+	Doc: "Egress anti-spoofing for local ports, keyed by reg5: only the " +
+		"port's MAC with its fixed addresses or allowed address pairs may " +
+		"send IPv4, ARP (sha and spa checked) or IPv6; DHCP from 0.0.0.0, " +
+		"IPv6 link-local, DAD and ND with a truthful link-layer option are " +
+		"allowed; everything else is dropped. A port with port security off " +
+		"passes unchecked.",
+}, {
+	ID:       TableEgressACL,
+	Name:     "EgressACL",
+	Features: []Feature{FeatureACL},
+	Doc: "Security groups in the VM→network direction, stateful. For a " +
+		"port with port security and View.SecurityGroupsEnabled, untracked " +
+		"IP traffic loads the network's zone into reg3 and is sent through " +
+		"conntrack, recirculating to this same table: invalid is dropped, " +
+		"established and related pass, new connections allowed by an egress " +
+		"rule of the port's groups (direct flows, or a conjunction for a " +
+		"remote group) are committed and pass; the rest is dropped. DHCP, " +
+		"DHCPv6 and ND always pass. Everything else (ARP, ports without " +
+		"security groups enforcement) goes on to Services.",
+}, {
+	ID:       TableServices,
+	Name:     "Services",
+	Features: []Feature{FeatureARPResponder, FeatureND, FeatureDHCP, FeatureL3},
+	Doc: "Answers ARP requests for every known IPv4 address of the network " +
+		"on this chassis (except the owner's own probes), for the router " +
+		"ports' addresses and, on an external network, for the floating " +
+		"IPs of local ports and the gateway address of a router whose active " +
+		"gateway is here; answers ICMP echo requests sent to a router " +
+		"address; turns neighbour solicitations for known IPv6 addresses " +
+		"into advertisements and hands them to NDReply (when " +
+		"Config.NDResponder is set); sends DHCPv4 client traffic of ports on " +
+		"DHCP-enabled subnets to the controller. The rest goes on to L2Lookup.",
+}, {
+	ID:       TableNDReply,
+	Name:     "NDReply",
+	Features: []Feature{FeatureND},
+	Doc: "Reached only from the ND responder in Services, with the packet " +
+		"already an advertisement (icmpv6_type 136): sets the target " +
+		"link-layer address, which OVS only lets a flow matching an " +
+		"advertisement write, and sends it back out of its ingress port. " +
+		"Anything else is dropped.",
+}, {
+	ID:       TableL2Lookup,
+	Name:     "L2Lookup",
+	Features: []Feature{FeatureL2, FeatureL3},
+	Doc: "Destination MAC on the network (reg6): a local port loads its " +
+		"ofport into reg7 and goes to IngressACL; a port on a remote chassis " +
+		"sets tun_id/tun_dst and reg7=tunnel ofport and goes to Output; a " +
+		"router port's MAC loads the router key into metadata and goes to " +
+		"L3DNAT. Broadcast, multicast and unknown unicast are flooded to the " +
+		"local ports and, only for locally sourced non-ARP traffic, to every " +
+		"remote chassis with a port on the network.",
+}, {
+	ID:       TableL3DNAT,
+	Name:     "L3DNAT",
+	Features: []Feature{FeatureL3},
+	Doc: "Router (metadata) ingress. From an external network (reg6): " +
+		"untracked IPv4 to a local floating IP or to the local active " +
+		"gateway's address goes through conntrack in the router's NAT zone " +
+		"(ct nat) and recirculates here; new connections to a floating IP " +
+		"are committed with DNAT to the fixed IP; established and related " +
+		"(translated) go on to L3Route; anything else from outside is " +
+		"dropped. Traffic from internal networks goes on to L3Route.",
+}, {
+	ID:       TableL3Route,
+	Name:     "L3Route",
+	Features: []Feature{FeatureL3},
+	Doc: "Longest prefix match (priority grows with the prefix length) on " +
+		"the router (metadata) and nw_dst: a known port of a router network " +
+		"(host route) or an extra route's nexthop port: dec_ttl, eth_src := " +
+		"the router's MAC on the egress network, eth_dst := the port's MAC, " +
+		"reg6 := the egress network, then delivered as L2Lookup would: a " +
+		"local port via IngressACL (reg7 = its ofport), a remote one straight " +
+		"into the tunnel with the egress network's key. Other addresses of a " +
+		"connected subnet are dropped. The external subnet and the default " +
+		"route go to L3SNAT when the router has a gateway.",
+}, {
+	ID:       TableL3SNAT,
+	Name:     "L3SNAT",
+	Features: []Feature{FeatureL3},
+	Doc: "Traffic leaving the router towards its external network goes " +
+		"through conntrack in the router's NAT zone (ct nat: replies of " +
+		"DNATed connections and packets of SNATed ones are translated) and " +
+		"recirculates to L3SNATCommit.",
+}, {
+	ID:       TableL3SNATCommit,
+	Name:     "L3SNATCommit",
+	Features: []Feature{FeatureL3},
+	Doc: "Established and related traffic goes to L3Out. New connections " +
+		"from a local port with a floating IP are committed with SNAT to the " +
+		"floating IP; on the router's active gateway chassis new connections " +
+		"from the router's subnets are committed with SNAT to the gateway " +
+		"address; elsewhere they are tunnelled unchanged (still addressed to " +
+		"the router's MAC, on the ingress network's key) to the active " +
+		"gateway chassis, which routes them again. The rest is dropped.",
+}, {
+	ID:       TableL3Out,
+	Name:     "L3Out",
+	Features: []Feature{FeatureL3},
+	Doc: "By the translated source (a floating IP or a gateway address): " +
+		"dec_ttl, eth_src := the address's external MAC, eth_dst := the " +
+		"external network's next hop, and out to the external network's " +
+		"bridge port. Anything else is dropped.",
+}, {
+	ID:       TableIngressACL,
+	Name:     "IngressACL",
+	Features: []Feature{FeatureACL},
+	Doc: "Security groups of the local destination port (reg7), stateful: " +
+		"IP traffic to a port with security groups enforced loads the " +
+		"network's zone into reg3 and goes through conntrack, recirculating " +
+		"to IngressACLEval; DHCP replies, DHCPv6 replies and ND always pass. " +
+		"Everything else goes on to Output.",
+}, {
+	ID:       TableIngressACLEval,
+	Name:     "IngressACLEval",
+	Features: []Feature{FeatureACL},
+	Doc: "After conntrack: invalid is dropped, established and related are " +
+		"output to reg7, new connections allowed by an ingress rule of the " +
+		"port's groups are committed and output; the rest is dropped.",
+}, {
+	ID:       TableOutput,
+	Name:     "Output",
+	Features: []Feature{FeatureOutput},
+	Doc: "Delivers to the OpenFlow port in reg7: a local VM interface, or a " +
+		"tunnel port with tun_id/tun_dst already set (encapsulation). " +
+		"Unknown reg7 values are dropped.",
+}}
+
+// Tables returns the pipeline's table declarations in pipeline order.
 func Tables() []Table {
 	out := make([]Table, numTables)
 	for i := range tableDecls {
 		out[i] = tableDecls[i]
-		out[i].ID = TableID(i)
 		out[i].Features = append([]Feature(nil), tableDecls[i].Features...)
 	}
 	return out

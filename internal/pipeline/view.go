@@ -35,10 +35,158 @@ type View struct {
 	// Ports on those networks, wherever bound.
 	Ports []Port
 
-	// Later issues add here, as plain data like the above: Routers (router
-	// ports, routes, gateway), SecurityGroups (rules and remote-group member
-	// sets) and NAT (floating IPs, SNAT), with the L3 and ACL stages that
-	// consume them. They are deliberately absent today.
+	// Routers with a port on one of the view's networks. Routing is
+	// distributed: every chassis with a local port on a router network
+	// routes that port's traffic itself (see Router). Empty: no routing.
+	Routers []Router
+	// External networks (flat provider networks behind br-ex) the view's
+	// routers have their gateway on. Empty: no floating IP nor SNAT.
+	External []ExternalNetwork
+	// FloatingIPs of ports in the view. Compiled on the chassis hosting the
+	// port, when that chassis reaches the router's external network.
+	FloatingIPs []FloatingIP
+
+	// SecurityGroupsEnabled turns on the stateful ACL stages. False (the
+	// zero value): EgressACL and IngressACL pass everything, as before
+	// security groups existed. True: every local port with PortSecurity is
+	// filtered by the rules of its SecurityGroups (a port with none only
+	// gets replies to its own connections and the always-allowed traffic:
+	// ARP, DHCP, ND, as Neutron does); ports with PortSecurity false skip
+	// the ACLs.
+	SecurityGroupsEnabled bool
+	// SecurityGroups referenced by the local ports (directly or as a
+	// remote group of one of their rules).
+	SecurityGroups []SecurityGroup
+}
+
+// Router is a Neutron router: a distributed L3 datapath. The agent builds
+// it from the router, its interfaces (ports with device_owner
+// network:router_interface: their network, MAC and fixed IP with the
+// subnet's prefix length), its routes and its external gateway.
+type Router struct {
+	ID string
+	// Key is the router's datapath key (metadata in the L3 tables),
+	// assigned by the caller, stable, non-zero and unique among routers.
+	Key uint32
+	// CTZone is the conntrack zone of the router's NAT; it must differ
+	// from every network's CTZone. 0: 0xf000|(Key&0x0fff).
+	CTZone uint16
+	// Ports are the router's interfaces on tenant networks (one per
+	// subnet).
+	Ports []RouterPort
+	// Routes are the router's extra routes. A route whose nexthop is not
+	// the address of a port on one of the router's networks is ignored.
+	Routes []Route
+	// Gateway is the router's external gateway; nil when it has none.
+	Gateway *RouterGateway
+}
+
+// RouterPort is one router interface.
+type RouterPort struct {
+	NetworkID string
+	MAC       net.HardwareAddr
+	// Address is the router's address with the subnet's prefix length,
+	// e.g. 10.1.0.1/24: the gateway of that subnet.
+	Address netip.Prefix
+}
+
+// Route is an extra route: Destination via NextHop (a port's address).
+type Route struct {
+	Destination netip.Prefix
+	NextHop     netip.Addr
+}
+
+// RouterGateway is a router's port on an external network.
+type RouterGateway struct {
+	// NetworkID is the external network (View.External).
+	NetworkID string
+	MAC       net.HardwareAddr
+	// Address is the gateway address with the external subnet's prefix
+	// length, e.g. 203.0.113.2/24; it is the SNAT source address.
+	Address netip.Prefix
+	// SNAT is the gateway's enable_snat.
+	SNAT bool
+	// Chassis is the name of the router's active gateway chassis: the one
+	// that SNATs traffic of ports without a floating IP (other chassis
+	// tunnel that traffic to it). Empty: none (no SNAT).
+	Chassis string
+}
+
+// ExternalNetwork is a flat provider network reached through a port of
+// br-int to br-ex (a patch port: the chassis' bridge mapping).
+type ExternalNetwork struct {
+	ID string
+	// Key is its datapath key (reg6), distinct from every Network's key.
+	Key uint32
+	// OFPort is br-int's port towards the network on this chassis; 0: the
+	// chassis has no bridge mapping for it (no floating IP is served here,
+	// and the chassis cannot be an active gateway).
+	OFPort uint32
+	// NextHopMAC is the MAC of the upstream router (the external subnet's
+	// gateway), where routed traffic leaving through the network is sent.
+	// nil: routed traffic cannot leave (nothing is compiled for it).
+	NextHopMAC net.HardwareAddr
+}
+
+// FloatingIP is a 1:1 NAT of a port's fixed address.
+type FloatingIP struct {
+	FloatingIP netip.Addr
+	FixedIP    netip.Addr
+	PortID     string
+	// RouterID is the router whose gateway network holds FloatingIP.
+	RouterID string
+	// MAC answers ARP for FloatingIP and is the source MAC of its traffic
+	// on the external network. nil: the router gateway's MAC. (A MAC per
+	// floating IP, as OVN's external_mac, keeps the upstream switch from
+	// seeing one MAC move between chassis.)
+	MAC net.HardwareAddr
+}
+
+// Direction of a security group rule, as Neutron spells it.
+type Direction string
+
+// Directions.
+const (
+	Ingress Direction = "ingress"
+	Egress  Direction = "egress"
+)
+
+// SecurityGroup is a set of allow rules, stateful (replies are always
+// allowed).
+type SecurityGroup struct {
+	ID string
+	// Key names the group in conjunction ids: assigned by the caller,
+	// stable, non-zero, below 0x8000 and unique among groups.
+	Key uint16
+	// Rules of the group.
+	Rules []SecurityGroupRule
+	// Members are the addresses of every port in the group (fixed IPs as
+	// full-length prefixes, and allowed address pairs): what a rule with
+	// this group as RemoteGroupID matches. Only needed for groups used as
+	// a remote group.
+	Members []netip.Prefix
+}
+
+// SecurityGroupRule allows traffic in one direction. Zero values are
+// Neutron's nulls: any protocol, any port, any remote.
+type SecurityGroupRule struct {
+	Direction Direction
+	// EtherType is "IPv4" or "IPv6".
+	EtherType string
+	// Protocol is the IP protocol number; 0: any.
+	Protocol uint8
+	// PortMin and PortMax bound the destination port for TCP, UDP (0, 0:
+	// any; PortMax 0: PortMin only).
+	PortMin, PortMax uint16
+	// ICMPType and ICMPCode restrict ICMP and ICMPv6 rules (Neutron's
+	// port_range_min and port_range_max for those protocols); nil: any.
+	ICMPType, ICMPCode *uint8
+	// RemotePrefix restricts the peer address (source for ingress,
+	// destination for egress); invalid: any.
+	RemotePrefix netip.Prefix
+	// RemoteGroupID restricts the peer to the members of a group
+	// (View.SecurityGroups); it takes precedence over RemotePrefix.
+	RemoteGroupID string
 }
 
 // LocalChassis is the chassis whose br-int is being programmed.
@@ -73,6 +221,10 @@ type Network struct {
 	// networks are tunnelled; other types switch between local ports only.
 	Type string
 	MTU  int
+	// CTZone is the conntrack zone of the network's security groups, the
+	// same on every chassis, unique within the view and different from
+	// every router's CTZone. 0: Key&0xffff.
+	CTZone uint16
 }
 
 // Subnet is an IP prefix on a network.
@@ -103,6 +255,9 @@ type Port struct {
 	IPs                 []netip.Addr
 	AllowedAddressPairs []AddressPair
 	PortSecurity        bool
+	// SecurityGroups are the IDs of the port's security groups
+	// (View.SecurityGroups); enforced when View.SecurityGroupsEnabled.
+	SecurityGroups []string
 	// Chassis is the name of the chassis the port is bound to; empty when
 	// unbound. An unbound port's addresses are still answered by the ARP
 	// responder, but nothing is forwarded to it.

@@ -1,0 +1,362 @@
+package pipeline
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+
+	"github.com/wyvern-sdn/wyvern/internal/ofp"
+)
+
+// Priorities of the ACL stage (EgressACL, IngressACL, IngressACLEval).
+const (
+	prioACLInvalid  = 200 // tracked invalid: drop
+	prioACLEst      = 190 // tracked established or related: pass
+	prioACLBypass   = 110 // DHCP, ND: always pass, never tracked
+	prioACLTrack    = 100 // a port's untracked IP traffic: to conntrack
+	prioACLRule     = 100 // a rule with a remote prefix (or none); conj_id
+	prioACLConj     = 90  // clauses of remote-group rules
+	prioACLEgressNo = 10  // tracked, new, allowed by no rule: drop
+)
+
+// ICMPv6 types that always pass the ACLs: MLD (130–132, 143), router
+// solicitation (133), neighbour solicitation and advertisement (135, 136).
+var icmp6Always = []uint8{130, 131, 132, 133, 135, 136, 143}
+
+// aclPort is a local port whose security groups are enforced.
+type aclPort struct {
+	*portState
+	zone uint16
+}
+
+// conjClause is a conjunctive flow being built: its match and the
+// conjunction actions of every rule sharing that match.
+type conjClause struct {
+	table TableID
+	match []ofp.Field
+	acts  []ofp.Action
+}
+
+// aclBuilder collects the ACL flows of one compilation, so that rules
+// producing the same flow yield it once.
+type aclBuilder struct {
+	c       *compiler
+	sgs     map[string]*SecurityGroup
+	direct  map[string]bool
+	clauses map[string]*conjClause
+	order   []string // clause keys in first-seen order
+	// conjs are the conjunctions in use: their member clauses and
+	// conj_id flows are compiled once, at the end.
+	conjs map[conjKey]bool
+}
+
+type conjKey struct {
+	table TableID
+	id    uint32
+	group string
+	v6    bool
+}
+
+// acl compiles the stateful security groups of the local ports.
+func (c *compiler) acl() {
+	if !c.v.SecurityGroupsEnabled {
+		return
+	}
+	var ports []aclPort
+	for _, n := range c.nets {
+		zone := n.CTZone
+		if zone == 0 {
+			zone = uint16(n.Key)
+		}
+		for _, p := range n.local {
+			if p.PortSecurity {
+				ports = append(ports, aclPort{p, zone})
+			}
+		}
+	}
+	if len(ports) == 0 {
+		return
+	}
+	b := &aclBuilder{c: c, sgs: map[string]*SecurityGroup{}, direct: map[string]bool{},
+		clauses: map[string]*conjClause{}, conjs: map[conjKey]bool{}}
+	sgList := make([]*SecurityGroup, len(c.v.SecurityGroups))
+	for i := range c.v.SecurityGroups {
+		sgList[i] = &c.v.SecurityGroups[i]
+	}
+	slices.SortFunc(sgList, func(a, b *SecurityGroup) int { return cmp.Or(cmp.Compare(a.Key, b.Key), cmp.Compare(a.ID, b.ID)) })
+	keys := map[uint16]bool{}
+	for _, g := range sgList {
+		if g.Key == 0 || g.Key >= 0x8000 || keys[g.Key] || b.sgs[g.ID] != nil {
+			continue
+		}
+		keys[g.Key] = true
+		b.sgs[g.ID] = g
+	}
+
+	c.add(TableIngressACLEval, prioMiss, FeatureDefault, nil)
+	b.shared()
+	for _, p := range ports {
+		b.port(p)
+	}
+	b.finish()
+}
+
+var (
+	ctNew     = ofp.CTState(ofp.CTNew|ofp.CTTrk, ofp.CTNew|ofp.CTInv|ofp.CTTrk)
+	ctEstRel  = ofp.CTState(ofp.CTTrk, ofp.CTNew|ofp.CTInv|ofp.CTTrk)
+	ctInvalid = ofp.CTState(ofp.CTInv|ofp.CTTrk, ofp.CTInv|ofp.CTTrk)
+	ctTracked = ofp.CTState(ofp.CTTrk, ofp.CTTrk)
+	ctUntrack = ofp.CTState(0, ofp.CTTrk)
+	ctCommit  = ofp.CT{Commit: true, ZoneReg: ACLZoneField.Reg, Table: -1}
+)
+
+// accept is where a packet allowed by a table's ACL goes.
+func accept(t TableID) ofp.Action {
+	if t == TableEgressACL {
+		return gotoTable(TableServices)
+	}
+	return ofp.OutputReg{Reg: OutPortField.Reg}
+}
+
+// shared compiles the flows common to every enforced port.
+func (b *aclBuilder) shared() {
+	c := b.c
+	ip4, ip6 := ofp.EthType(ofp.EthTypeIPv4), ofp.EthType(ofp.EthTypeIPv6)
+	udp := ofp.IPProto(ofp.ProtoUDP)
+	for _, t := range []TableID{TableEgressACL, TableIngressACL} {
+		next := gotoTable(TableServices)
+		dhcp4 := []ofp.Field{ip4, udp, ofp.UDPSrc(68, 0), ofp.UDPDst(67, 0)}
+		dhcp6 := []ofp.Field{ip6, udp, ofp.UDPSrc(546, 0), ofp.UDPDst(547, 0)}
+		if t == TableIngressACL {
+			next = gotoTable(TableOutput)
+			dhcp4 = []ofp.Field{ip4, udp, ofp.UDPSrc(67, 0), ofp.UDPDst(68, 0)}
+			dhcp6 = []ofp.Field{ip6, udp, ofp.UDPSrc(547, 0), ofp.UDPDst(546, 0)}
+		}
+		c.add(t, prioACLBypass, FeatureACL, dhcp4, next)
+		c.add(t, prioACLBypass, FeatureACL, dhcp6, next)
+		for _, ty := range icmp6Always {
+			c.add(t, prioACLBypass, FeatureACL, []ofp.Field{ip6, ofp.IPProto(ofp.ProtoICMPv6), ofp.ICMPv6Type(ty)}, next)
+		}
+	}
+	for _, t := range []TableID{TableEgressACL, TableIngressACLEval} {
+		c.add(t, prioACLInvalid, FeatureACL, []ofp.Field{ctInvalid})
+		c.add(t, prioACLEst, FeatureACL, []ofp.Field{ctEstRel}, accept(t))
+	}
+	// EgressACL's miss passes untracked traffic; tracked traffic no rule
+	// allowed stops here.
+	c.add(TableEgressACL, prioACLEgressNo, FeatureACL, []ofp.Field{ctTracked})
+}
+
+// port sends the port's IP traffic through conntrack and compiles the
+// rules of its groups.
+func (b *aclBuilder) port(p aclPort) {
+	c := b.c
+	for _, et := range []uint16{ofp.EthTypeIPv4, ofp.EthTypeIPv6} {
+		c.add(TableEgressACL, prioACLTrack, FeatureACL,
+			[]ofp.Field{InPortKeyField.Match(p.Key), ofp.EthType(et), ctUntrack},
+			ACLZoneField.Load(uint32(p.zone)), ofp.CT{ZoneReg: ACLZoneField.Reg, Table: int(TableEgressACL.Number())})
+		c.add(TableIngressACL, prioACLTrack, FeatureACL,
+			[]ofp.Field{OutPortField.Match(p.OFPort), ofp.EthType(et)},
+			ACLZoneField.Load(uint32(p.zone)), ofp.CT{ZoneReg: ACLZoneField.Reg, Table: int(TableIngressACLEval.Number())})
+	}
+	groups := slices.Clone(p.SecurityGroups)
+	slices.Sort(groups)
+	groups = slices.Compact(groups)
+	for _, id := range groups {
+		g := b.sgs[id]
+		if g == nil {
+			continue
+		}
+		for i := range g.Rules {
+			b.rule(p, g, &g.Rules[i])
+		}
+	}
+}
+
+// rule compiles one rule for one port.
+func (b *aclBuilder) rule(p aclPort, g *SecurityGroup, r *SecurityGroupRule) {
+	var table TableID
+	var portMatch ofp.Field
+	switch r.Direction {
+	case Egress:
+		table, portMatch = TableEgressACL, InPortKeyField.Match(p.Key)
+	case Ingress:
+		table, portMatch = TableIngressACLEval, OutPortField.Match(p.OFPort)
+	default:
+		return
+	}
+	var v6 bool
+	switch r.EtherType {
+	case "IPv4":
+	case "IPv6":
+		v6 = true
+	default:
+		return
+	}
+	l4, ok := ruleL4(r, v6)
+	if !ok {
+		return // cannot be expressed: fail closed
+	}
+	et := ofp.EthType(ofp.EthTypeIPv4)
+	if v6 {
+		et = ofp.EthType(ofp.EthTypeIPv6)
+	}
+	if r.RemoteGroupID != "" {
+		remote := b.sgs[r.RemoteGroupID]
+		if remote == nil {
+			return // unknown group: no member, nothing allowed
+		}
+		id := conjID(g.Key, remote.Key, v6)
+		b.conjs[conjKey{table, id, remote.ID, v6}] = true
+		for _, m := range l4 {
+			b.clause(table, append([]ofp.Field{portMatch, et, ctNew}, m...), ofp.Conjunction{ID: id, Clause: 1, N: 2})
+		}
+		return
+	}
+	var peer []ofp.Field
+	if pf := r.RemotePrefix; pf.IsValid() {
+		if pf.Addr().Is4() == v6 {
+			return // the other family: matches nothing
+		}
+		if pf.Bits() > 0 {
+			peer = []ofp.Field{peerField(table, pf.Masked())}
+		}
+	}
+	for _, m := range l4 {
+		match := append(append([]ofp.Field{portMatch, et, ctNew}, peer...), m...)
+		f := ofp.Flow{Table: table.Number(), Priority: prioACLRule, Match: match}
+		if k := f.Key(); !b.direct[k] {
+			b.direct[k] = true
+			b.c.add(table, prioACLRule, FeatureACL, match, ctCommit, accept(table))
+		}
+	}
+}
+
+// peerField matches the remote address: the source of ingress traffic,
+// the destination of egress traffic.
+func peerField(t TableID, pf netip.Prefix) ofp.Field {
+	if t == TableEgressACL {
+		return ofp.IPDst(pf)
+	}
+	return ofp.IPSrc(pf)
+}
+
+// conjID names the conjunction of a group's rules with one remote group
+// and family; stable as long as the group keys are.
+func conjID(group, remote uint16, v6 bool) uint32 {
+	id := uint32(group)<<16 | uint32(remote&0x7fff)<<1
+	if v6 {
+		id |= 1
+	}
+	return id
+}
+
+// clause adds a conjunction action to the conjunctive flow with match.
+func (b *aclBuilder) clause(t TableID, match []ofp.Field, conj ofp.Conjunction) {
+	f := ofp.Flow{Table: t.Number(), Priority: prioACLConj, Match: match}
+	k := f.Key()
+	cl := b.clauses[k]
+	if cl == nil {
+		cl = &conjClause{table: t, match: match}
+		b.clauses[k] = cl
+		b.order = append(b.order, k)
+	}
+	if !slices.Contains(cl.acts, ofp.Action(conj)) {
+		cl.acts = append(cl.acts, conj)
+	}
+}
+
+// finish compiles the member clauses and conj_id flows of the
+// conjunctions in use, then every conjunctive flow.
+func (b *aclBuilder) finish() {
+	keys := make([]conjKey, 0, len(b.conjs))
+	for k := range b.conjs {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(x, y conjKey) int { return cmp.Or(cmp.Compare(x.table, y.table), cmp.Compare(x.id, y.id)) })
+	for _, k := range keys {
+		et := ofp.EthType(ofp.EthTypeIPv4)
+		if k.v6 {
+			et = ofp.EthType(ofp.EthTypeIPv6)
+		}
+		b.c.add(k.table, prioACLRule, FeatureACL, []ofp.Field{ofp.ConjID(k.id), et}, ctCommit, accept(k.table))
+		members := slices.Clone(b.sgs[k.group].Members)
+		slices.SortFunc(members, func(x, y netip.Prefix) int {
+			return cmp.Or(x.Addr().Compare(y.Addr()), cmp.Compare(x.Bits(), y.Bits()))
+		})
+		for _, m := range members {
+			if !m.IsValid() || m.Addr().Is4() == k.v6 {
+				continue
+			}
+			b.clause(k.table, []ofp.Field{et, ctNew, peerField(k.table, m.Masked())}, ofp.Conjunction{ID: k.id, Clause: 2, N: 2})
+		}
+	}
+	for _, k := range b.order {
+		cl := b.clauses[k]
+		b.c.add(cl.table, prioACLConj, FeatureACL, cl.match, cl.acts...)
+	}
+}
+
+// ruleL4 is the protocol part of a rule's matches: one match per port
+// range piece; ok false when the rule cannot be compiled.
+func ruleL4(r *SecurityGroupRule, v6 bool) (ms [][]ofp.Field, ok bool) {
+	proto := r.Protocol
+	if proto == ofp.ProtoICMP && v6 {
+		proto = ofp.ProtoICMPv6
+	}
+	if proto == 0 {
+		return [][]ofp.Field{nil}, true
+	}
+	pr := ofp.IPProto(proto)
+	switch proto {
+	case ofp.ProtoTCP, ofp.ProtoUDP:
+		if r.PortMin == 0 && r.PortMax == 0 {
+			return [][]ofp.Field{{pr}}, true
+		}
+		hi := max(r.PortMax, r.PortMin)
+		for _, vm := range portMasks(r.PortMin, hi) {
+			f := ofp.TCPDst(vm[0], vm[1])
+			if proto == ofp.ProtoUDP {
+				f = ofp.UDPDst(vm[0], vm[1])
+			}
+			ms = append(ms, []ofp.Field{pr, f})
+		}
+		return ms, true
+	case ofp.ProtoICMP, ofp.ProtoICMPv6:
+		m := []ofp.Field{pr}
+		if r.ICMPType != nil {
+			tk, ck := ofp.FICMPType, ofp.FICMPCode
+			if v6 {
+				tk, ck = ofp.FICMPv6Type, ofp.FICMPv6Code
+			}
+			m = append(m, ofp.Field{Kind: tk, Value: uint64(*r.ICMPType)})
+			if r.ICMPCode != nil {
+				m = append(m, ofp.Field{Kind: ck, Value: uint64(*r.ICMPCode)})
+			}
+		}
+		return [][]ofp.Field{m}, true
+	}
+	if r.PortMin != 0 || r.PortMax != 0 {
+		return nil, false // ports of SCTP and others: not supported
+	}
+	return [][]ofp.Field{{pr}}, true
+}
+
+// portMasks covers [lo, hi] with value/mask pairs (mask 0: exact).
+func portMasks(lo, hi uint16) [][2]uint16 {
+	var out [][2]uint16
+	l, h := uint32(lo), uint32(hi)
+	for l <= h {
+		size := uint32(1)
+		for l&(size*2-1) == 0 && l+size*2-1 <= h && size < 0x8000 {
+			size *= 2
+		}
+		mask := uint16(0)
+		if size > 1 {
+			mask = uint16(0x10000 - size)
+		}
+		out = append(out, [2]uint16{uint16(l), mask})
+		l += size
+	}
+	return out
+}

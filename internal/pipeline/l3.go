@@ -1,0 +1,462 @@
+package pipeline
+
+import (
+	"cmp"
+	"net"
+	"net/netip"
+	"slices"
+
+	"github.com/wyvern-sdn/wyvern/internal/ofp"
+)
+
+// Priorities of the L3 stage.
+const (
+	prioL2Router = 110 // a router port's MAC, above any VM port's
+
+	prioRouterICMP = 100
+
+	prioDNATLookup = 100 // untracked, to a floating IP or gateway address
+	prioDNATCommit = 90  // new, to a floating IP
+	prioDNATEst    = 80  // established or related (already translated)
+	prioDNATDrop   = 10  // anything else from outside
+
+	// L3Route: routePrio(bits) for an extra route of that length,
+	// routePrio(bits)+1 for connected subnets and host routes, so that at
+	// equal length the connected network wins.
+	prioRouteBase = 100
+
+	prioSNATLookup  = 100
+	prioSNATEst     = 100
+	prioSNATFIP     = 90
+	prioSNATGateway = 80
+	prioL3Out       = 100
+)
+
+func routePrio(bits int) uint16 { return uint16(prioRouteBase + 2*bits) }
+
+const icmpEchoRequest, icmpEchoReply = 8, 0
+
+// routerState is what Compile knows about one router.
+type routerState struct {
+	*Router
+	zone    uint16
+	ports   []routerPort
+	macs    map[string]bool // MACs of the router's ports: never a host route
+	ext     *ExternalNetwork
+	gwLocal bool // the router SNATs here: active gateway with the network
+	fips    []fipState
+}
+
+type routerPort struct {
+	net  *netState
+	mac  net.HardwareAddr
+	addr netip.Prefix
+}
+
+type fipState struct {
+	fip, fixed netip.Addr
+	mac        net.HardwareAddr
+}
+
+// indexRouters sorts the view's routers and keeps those with something to
+// do on this chassis: a port on a network with local ports, the active
+// gateway, or a local floating IP.
+func (c *compiler) indexRouters() []*routerState {
+	v := c.v
+	list := make([]*Router, len(v.Routers))
+	for i := range v.Routers {
+		list[i] = &v.Routers[i]
+	}
+	slices.SortFunc(list, func(a, b *Router) int { return cmp.Or(cmp.Compare(a.Key, b.Key), cmp.Compare(a.ID, b.ID)) })
+	netKeys := make(map[uint32]bool, len(c.netsByID))
+	for _, n := range c.netsByID {
+		netKeys[n.Key] = true
+	}
+	exts := make(map[string]*ExternalNetwork, len(v.External))
+	for i := range v.External {
+		e := &v.External[i]
+		if e.Key == 0 || netKeys[e.Key] || exts[e.ID] != nil {
+			continue
+		}
+		netKeys[e.Key] = true
+		exts[e.ID] = e
+	}
+	served := make(map[*netState]bool, len(c.nets))
+	for _, n := range c.nets {
+		served[n] = true
+	}
+	keys := map[uint32]bool{}
+	var out []*routerState
+	for _, r := range list {
+		if r.Key == 0 || keys[r.Key] {
+			continue
+		}
+		keys[r.Key] = true
+		rs := &routerState{Router: r, zone: r.CTZone, macs: map[string]bool{}}
+		if rs.zone == 0 {
+			rs.zone = 0xf000 | uint16(r.Key&0x0fff)
+		}
+		active := false
+		for _, p := range r.Ports {
+			n := c.netsByID[p.NetworkID]
+			if n == nil || len(p.MAC) != 6 || !p.Address.Addr().Is4() {
+				continue
+			}
+			rs.ports = append(rs.ports, routerPort{net: n, mac: slices.Clone(p.MAC), addr: p.Address})
+			rs.macs[string(p.MAC)] = true
+			active = active || served[n]
+		}
+		slices.SortFunc(rs.ports, func(a, b routerPort) int {
+			return cmp.Or(cmp.Compare(a.net.Key, b.net.Key), a.addr.Addr().Compare(b.addr.Addr()))
+		})
+		if gw := r.Gateway; gw != nil && len(gw.MAC) == 6 && gw.Address.Addr().Is4() {
+			rs.ext = exts[gw.NetworkID]
+		}
+		if rs.ext != nil {
+			gw := r.Gateway
+			rs.gwLocal = gw.SNAT && gw.Chassis != "" && gw.Chassis == v.Local.Name && rs.ext.OFPort != 0
+			if rs.ext.OFPort != 0 {
+				rs.fips = c.localFIPs(r)
+			}
+		}
+		if active || rs.gwLocal || len(rs.fips) > 0 {
+			out = append(out, rs)
+		}
+	}
+	return out
+}
+
+// localFIPs are the router's floating IPs of ports bound here.
+func (c *compiler) localFIPs(r *Router) []fipState {
+	var out []fipState
+	seen := map[netip.Addr]bool{}
+	for _, f := range c.v.FloatingIPs {
+		p := c.portsByID[f.PortID]
+		if f.RouterID != r.ID || p == nil || !p.local || !f.FloatingIP.Is4() || !f.FixedIP.Is4() ||
+			!slices.Contains(p.IPs, f.FixedIP) || seen[f.FloatingIP] || seen[f.FixedIP] {
+			continue
+		}
+		seen[f.FloatingIP], seen[f.FixedIP] = true, true
+		mac := r.Gateway.MAC
+		if len(f.MAC) == 6 {
+			mac = f.MAC
+		}
+		out = append(out, fipState{fip: f.FloatingIP, fixed: f.FixedIP, mac: slices.Clone(mac)})
+	}
+	slices.SortFunc(out, func(a, b fipState) int { return a.fip.Compare(b.fip) })
+	return out
+}
+
+// l3 compiles distributed routing, floating IPs and SNAT.
+func (c *compiler) l3() {
+	routers := c.indexRouters()
+	if len(routers) == 0 {
+		return
+	}
+	c.add(TableL3DNAT, prioMiss, FeatureDefault, nil, gotoTable(TableL3Route))
+	c.add(TableL3Route, prioMiss, FeatureDefault, nil)
+	c.add(TableL3SNAT, prioMiss, FeatureDefault, nil)
+	c.add(TableL3SNATCommit, prioMiss, FeatureDefault, nil)
+	c.add(TableL3Out, prioMiss, FeatureDefault, nil)
+	st := &l3Shared{extClassified: map[uint32]bool{}, l2MACs: map[netMAC]bool{}}
+	for _, r := range routers {
+		c.routerPorts(r, st)
+		c.routes(r)
+		c.nat(r, st)
+	}
+}
+
+// l3Shared dedupes flows several routers may need.
+type l3Shared struct {
+	extClassified map[uint32]bool
+	l2MACs        map[netMAC]bool
+}
+
+type netMAC struct {
+	net uint32
+	mac string
+}
+
+// once reports whether the L2Lookup flow for mac on the network is still
+// to be compiled, and marks it compiled.
+func (st *l3Shared) once(netKey uint32, mac net.HardwareAddr) bool {
+	k := netMAC{netKey, string(mac)}
+	if st.l2MACs[k] {
+		return false
+	}
+	st.l2MACs[k] = true
+	return true
+}
+
+// routerPorts: the router's MACs in L2Lookup, its addresses in the ARP and
+// ICMP echo responders, and, on the active gateway, the tunnel
+// classification of its networks.
+func (c *compiler) routerPorts(r *routerState, st *l3Shared) {
+	var addrs []netip.Addr
+	for _, p := range r.ports {
+		addrs = append(addrs, p.addr.Addr())
+	}
+	if r.ext != nil {
+		addrs = append(addrs, r.Gateway.Address.Addr())
+	}
+	for _, p := range r.ports {
+		n := p.net
+		served := len(n.local) > 0
+		if !served && !r.gwLocal {
+			continue
+		}
+		if !served {
+			c.classifyTunnel(n)
+		}
+		if st.once(n.Key, p.mac) {
+			c.add(TableL2Lookup, prioL2Router, FeatureL3,
+				[]ofp.Field{NetworkKeyField.Match(n.Key), ofp.EthDst(p.mac)},
+				RouterKeyLoad(r.Key), gotoTable(TableL3DNAT))
+		}
+		if !served {
+			continue
+		}
+		c.arpReply(n.Key, p.addr.Addr(), p.mac)
+		for _, a := range addrs {
+			c.add(TableServices, prioRouterICMP, FeatureL3, []ofp.Field{
+				NetworkKeyField.Match(n.Key), ofp.EthDst(p.mac), ofp.EthType(ofp.EthTypeIPv4),
+				ofp.IPProto(ofp.ProtoICMP), ofp.IPDst(netip.PrefixFrom(a, 32)),
+				ofp.ICMPType(icmpEchoRequest), ofp.ICMPCode(0),
+			},
+				c.arpMoves[0],
+				ofp.SetField{Field: ofp.EthSrc(p.mac)},
+				ofp.Move{Src: ofp.FieldRef{Kind: ofp.FIPv4Src}, Dst: ofp.FieldRef{Kind: ofp.FIPv4Dst}},
+				ofp.SetField{Field: ofp.IPSrc(netip.PrefixFrom(a, 32))},
+				ofp.SetField{Field: ofp.ICMPType(icmpEchoReply)},
+				ofp.OutputInPort{})
+		}
+	}
+}
+
+// arpReply answers ARP requests for a on the network with mac, unless the
+// network's responder already answers for a.
+func (c *compiler) arpReply(netKey uint32, a netip.Addr, mac net.HardwareAddr) {
+	seen := c.responded[netKey]
+	if seen == nil {
+		seen = map[netip.Addr]bool{}
+		c.responded[netKey] = seen
+	}
+	if seen[a] {
+		return
+	}
+	seen[a] = true
+	ip := netip.PrefixFrom(a, 32)
+	c.add(TableServices, prioARPResponder, FeatureARPResponder, []ofp.Field{
+		NetworkKeyField.Match(netKey), ofp.EthType(ofp.EthTypeARP), ofp.ARPOp(1), ofp.ARPTPA(ip),
+	},
+		c.arpMoves[0],
+		ofp.SetField{Field: ofp.EthSrc(mac)},
+		c.setARPReply,
+		c.arpMoves[1],
+		ofp.SetField{Field: ofp.ARPSHA(mac)},
+		c.arpMoves[2],
+		ofp.SetField{Field: ofp.ARPSPA(ip)},
+		ofp.OutputInPort{})
+}
+
+// routes compiles the router's L3Route table: host routes to every known
+// port of its networks, extra routes, connected-subnet drops and the way
+// out through the gateway.
+func (c *compiler) routes(r *routerState) {
+	rk := RouterKeyMatch(r.Key)
+	ip4 := ofp.EthType(ofp.EthTypeIPv4)
+	seen := map[netip.Prefix]bool{}
+	for _, p := range r.ports {
+		subnet := p.addr.Masked()
+		if !seen[subnet] {
+			seen[subnet] = true
+			c.add(TableL3Route, routePrio(subnet.Bits())+1, FeatureL3, []ofp.Field{rk, ip4, ofp.IPDst(subnet)})
+		}
+		for _, q := range p.net.all {
+			if r.macs[string(q.mac)] {
+				continue // a router interface port itself
+			}
+			for _, a := range q.IPs {
+				host := netip.PrefixFrom(a, 32)
+				if !a.Is4() || !subnet.Contains(a) || seen[host] {
+					continue
+				}
+				if acts := c.routeTo(p, q); acts != nil {
+					seen[host] = true
+					c.add(TableL3Route, routePrio(32)+1, FeatureL3, []ofp.Field{rk, ip4, ofp.IPDst(host)}, acts...)
+				}
+			}
+		}
+	}
+	for _, rt := range r.Routes {
+		dst := rt.Destination.Masked()
+		if !dst.Addr().Is4() || !rt.NextHop.Is4() || seen[dst] {
+			continue
+		}
+		if p, q := r.nextHop(rt.NextHop); q != nil {
+			if acts := c.routeTo(p, q); acts != nil {
+				seen[dst] = true
+				c.add(TableL3Route, routePrio(dst.Bits()), FeatureL3, []ofp.Field{rk, ip4, ofp.IPDst(dst)}, acts...)
+			}
+		}
+	}
+	if !c.routesOut(r) {
+		return
+	}
+	if ext := r.Gateway.Address.Masked(); !seen[ext] {
+		c.add(TableL3Route, routePrio(ext.Bits())+1, FeatureL3, []ofp.Field{rk, ip4, ofp.IPDst(ext)}, gotoTable(TableL3SNAT))
+	}
+	if !seen[prefixV4Default] {
+		c.add(TableL3Route, routePrio(0), FeatureL3, []ofp.Field{rk, ip4}, gotoTable(TableL3SNAT))
+	}
+}
+
+var prefixV4Default = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+
+// routesOut reports whether traffic can leave through the router's
+// gateway from this chassis: it has local floating IPs, is the active
+// gateway, or can tunnel SNAT traffic to the active gateway.
+func (c *compiler) routesOut(r *routerState) bool {
+	if r.ext == nil {
+		return false
+	}
+	return len(r.fips) > 0 || r.gwLocal || c.gatewayRemote(r) != nil
+}
+
+// gatewayRemote is the router's active gateway chassis when it is another
+// chassis doing SNAT.
+func (c *compiler) gatewayRemote(r *routerState) *RemoteChassis {
+	gw := r.Gateway
+	if gw == nil || !gw.SNAT || gw.Chassis == "" || gw.Chassis == c.v.Local.Name {
+		return nil
+	}
+	return c.remotes[gw.Chassis]
+}
+
+// nextHop finds the router port and the port that own a nexthop address.
+func (r *routerState) nextHop(a netip.Addr) (routerPort, *portState) {
+	for _, p := range r.ports {
+		if !p.addr.Masked().Contains(a) {
+			continue
+		}
+		for _, q := range p.net.all {
+			if slices.Contains(q.IPs, a) && !r.macs[string(q.mac)] {
+				return p, q
+			}
+		}
+	}
+	return routerPort{}, nil
+}
+
+// routeTo is the routing action towards port q on router port p's
+// network; nil when q is not reachable from here.
+func (c *compiler) routeTo(p routerPort, q *portState) []ofp.Action {
+	acts := []ofp.Action{
+		ofp.DecTTL{},
+		ofp.SetField{Field: ofp.EthSrc(p.mac)},
+		ofp.SetField{Field: ofp.EthDst(q.mac)},
+		NetworkKeyField.Load(p.net.Key),
+	}
+	switch {
+	case q.local:
+		return append(acts, OutPortField.Load(q.OFPort), ofp.Resubmit{Table: TableIngressACL.Number()})
+	case q.remote != nil:
+		return append(acts, c.encap(p.net, q.remote, ofp.Resubmit{Table: TableOutput.Number()})...)
+	}
+	return nil
+}
+
+// nat compiles floating IPs (DNAT in, SNAT out) and the gateway's SNAT.
+func (c *compiler) nat(r *routerState, st *l3Shared) {
+	if !c.routesOut(r) {
+		return
+	}
+	gw, ext := r.Gateway, r.ext
+	rk := RouterKeyMatch(r.Key)
+	ip4 := ofp.EthType(ofp.EthTypeIPv4)
+	extKey := NetworkKeyField.Match(ext.Key)
+	newConn := ofp.CTState(ofp.CTNew|ofp.CTTrk, ofp.CTNew|ofp.CTInv|ofp.CTTrk)
+	estConn := ofp.CTState(ofp.CTTrk, ofp.CTNew|ofp.CTInv|ofp.CTTrk)
+	untracked := ofp.CTState(0, ofp.CTTrk)
+	ct := func(commit bool, table TableID, nat *ofp.NAT) ofp.Action {
+		return ofp.CT{Commit: commit, Zone: r.zone, ZoneReg: -1, Table: int(table.Number()), NAT: nat}
+	}
+	gwIP := gw.Address.Addr()
+
+	// Out: every chassis that routes out looks the connection up.
+	c.add(TableL3SNAT, prioSNATLookup, FeatureL3, []ofp.Field{rk, ip4}, ct(false, TableL3SNATCommit, &ofp.NAT{}))
+	local := ext.OFPort != 0 && (len(r.fips) > 0 || r.gwLocal)
+	if local {
+		c.add(TableL3SNATCommit, prioSNATEst, FeatureL3, []ofp.Field{rk, ip4, estConn}, gotoTable(TableL3Out))
+	}
+	for _, f := range r.fips {
+		c.add(TableL3SNATCommit, prioSNATFIP, FeatureL3, []ofp.Field{rk, ip4, newConn, ofp.IPSrc(netip.PrefixFrom(f.fixed, 32))},
+			ct(true, TableL3Out, &ofp.NAT{SNAT: true, Addr: f.fip}))
+	}
+	if r.gwLocal {
+		for _, p := range r.ports {
+			c.add(TableL3SNATCommit, prioSNATGateway, FeatureL3, []ofp.Field{rk, ip4, newConn, ofp.IPSrc(p.addr.Masked())},
+				ct(true, TableL3Out, &ofp.NAT{SNAT: true, Addr: gwIP}))
+		}
+	} else if rc := c.gatewayRemote(r); rc != nil {
+		// Not the gateway: hand new connections, unrouted, to it.
+		for _, p := range r.ports {
+			if len(p.net.local) == 0 || p.net.tunPort == 0 || !slices.Contains(rc.Encaps, Encap(p.net.Type)) {
+				continue
+			}
+			c.add(TableL3SNATCommit, prioSNATGateway, FeatureL3,
+				[]ofp.Field{rk, NetworkKeyField.Match(p.net.Key), ip4, newConn, ofp.IPSrc(p.addr.Masked())},
+				c.encap(p.net, rc, ofp.Resubmit{Table: TableOutput.Number()})...)
+		}
+	}
+	if !local {
+		return
+	}
+	if len(ext.NextHopMAC) == 6 {
+		out := func(src netip.Addr, mac net.HardwareAddr) {
+			c.add(TableL3Out, prioL3Out, FeatureL3, []ofp.Field{rk, ip4, ofp.IPSrc(netip.PrefixFrom(src, 32))},
+				ofp.DecTTL{},
+				ofp.SetField{Field: ofp.EthSrc(mac)},
+				ofp.SetField{Field: ofp.EthDst(slices.Clone(ext.NextHopMAC))},
+				NetworkKeyField.Load(ext.Key),
+				ofp.Output{Port: ext.OFPort})
+		}
+		for _, f := range r.fips {
+			out(f.fip, f.mac)
+		}
+		if r.gwLocal {
+			out(gwIP, gw.MAC)
+		}
+	}
+
+	// In: the external network's port, its ARP, and DNAT.
+	if !st.extClassified[ext.Key] {
+		st.extClassified[ext.Key] = true
+		c.add(TableClassify, prioClassify, FeatureL3, []ofp.Field{ofp.InPort(ext.OFPort)},
+			c.loadLocal, NetworkKeyField.Load(ext.Key), gotoTable(TableServices))
+	}
+	toRouter := func(mac net.HardwareAddr) {
+		if st.once(ext.Key, mac) {
+			c.add(TableL2Lookup, prioL2Router, FeatureL3, []ofp.Field{extKey, ofp.EthDst(mac)},
+				RouterKeyLoad(r.Key), gotoTable(TableL3DNAT))
+		}
+	}
+	lookup := func(dst netip.Addr) {
+		c.add(TableL3DNAT, prioDNATLookup, FeatureL3, []ofp.Field{rk, extKey, ip4, untracked, ofp.IPDst(netip.PrefixFrom(dst, 32))},
+			ct(false, TableL3DNAT, &ofp.NAT{}))
+	}
+	if r.gwLocal {
+		toRouter(gw.MAC)
+		c.arpReply(ext.Key, gwIP, gw.MAC)
+		lookup(gwIP)
+	}
+	for _, f := range r.fips {
+		toRouter(f.mac)
+		c.arpReply(ext.Key, f.fip, f.mac)
+		lookup(f.fip)
+		c.add(TableL3DNAT, prioDNATCommit, FeatureL3, []ofp.Field{rk, extKey, ip4, newConn, ofp.IPDst(netip.PrefixFrom(f.fip, 32))},
+			ct(true, TableL3Route, &ofp.NAT{Addr: f.fixed}))
+	}
+	c.add(TableL3DNAT, prioDNATEst, FeatureL3, []ofp.Field{rk, extKey, ip4, estConn}, gotoTable(TableL3Route))
+	c.add(TableL3DNAT, prioDNATDrop, FeatureL3, []ofp.Field{rk, extKey})
+}
