@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.etcd.io/etcd/client/v3/concurrency"
 )
 
 // ErrNotFound is returned when a key does not exist.
@@ -148,13 +149,95 @@ func ListOf[T any](ctx context.Context, s *Store, prefix string) ([]T, int64, er
 
 // Tx is one optimistic transaction: reads record the revision they saw, and
 // the commit succeeds only if none of them changed. See Store.Txn.
+//
+// Reads are snapshot reads at the revision of the transaction's first read
+// (the snapshot), and see the transaction's own writes. The commit is one
+// etcd transaction guarded by: every key read still has the revision it had
+// (or is still absent), every key written was not changed after the
+// snapshot, and no key under a guarded prefix (Guard) was created or
+// changed after the snapshot.
 type Tx struct {
-	stm concurrency.STM
+	ctx    context.Context
+	cli    *clientv3.Client
+	rev    int64                       // snapshot revision; 0 before the first read
+	reads  map[string]*mvccpb.KeyValue // nil: the key was absent
+	writes map[string]*string          // nil: deleted
+	guards map[string]bool             // guarded prefixes
+	// stale holds the values of the previous attempt's reads, fetched by a
+	// failed commit at revision staleRev, for the retry to use.
+	stale    map[string]*mvccpb.KeyValue
+	staleRev int64
 }
 
-// Get decodes key into v. It reports false when the key does not exist.
+// txError carries an etcd error out of a read through panic, since reads
+// return no error; Store.Txn recovers it.
+type txError struct{ err error }
+
+// fetch reads keys that are neither read nor written yet in one round trip
+// at the snapshot revision, fixing the snapshot on the first read.
+func (t *Tx) fetch(keys ...string) {
+	var need []string
+	for _, k := range keys {
+		if _, ok := t.reads[k]; ok {
+			continue
+		}
+		if _, ok := t.writes[k]; ok {
+			continue
+		}
+		if kv, ok := t.stale[k]; ok && (t.rev == 0 || t.rev == t.staleRev) {
+			// The failed commit's answer is as fresh as a new read.
+			t.rev = t.staleRev
+			t.reads[k] = kv
+			continue
+		}
+		need = append(need, k)
+	}
+	if len(need) == 0 {
+		return
+	}
+	var opts []clientv3.OpOption
+	if t.rev != 0 {
+		opts = []clientv3.OpOption{clientv3.WithRev(t.rev), clientv3.WithSerializable()}
+	}
+	ops := make([]clientv3.Op, len(need))
+	for i, k := range need {
+		ops[i] = clientv3.OpGet(k, opts...)
+	}
+	resp, err := t.cli.Txn(t.ctx).Then(ops...).Commit()
+	if err != nil {
+		panic(txError{fmt.Errorf("store: read %s: %w", need[0], err)})
+	}
+	if t.rev == 0 {
+		t.rev = resp.Header.Revision
+	}
+	for i, r := range resp.Responses {
+		var kv *mvccpb.KeyValue
+		if kvs := r.GetResponseRange().Kvs; len(kvs) > 0 {
+			kv = kvs[0]
+		}
+		t.reads[need[i]] = kv
+	}
+}
+
+// value returns key's value as this transaction sees it.
+func (t *Tx) value(key string) (string, bool) {
+	if w, ok := t.writes[key]; ok {
+		if w == nil {
+			return "", false
+		}
+		return *w, true
+	}
+	t.fetch(key)
+	if kv := t.reads[key]; kv != nil {
+		return string(kv.Value), true
+	}
+	return "", false
+}
+
+// Get decodes key into v. It reports false when the key does not exist
+// (or holds an empty value).
 func (t *Tx) Get(key string, v any) (bool, error) {
-	raw := t.stm.Get(key)
+	raw, _ := t.value(key)
 	if raw == "" {
 		return false, nil
 	}
@@ -167,19 +250,39 @@ func (t *Tx) Get(key string, v any) (bool, error) {
 }
 
 // GetString returns the raw value of key, "" when absent.
-func (t *Tx) GetString(key string) string { return t.stm.Get(key) }
+func (t *Tx) GetString(key string) string {
+	raw, _ := t.value(key)
+	return raw
+}
 
-// Exists reports whether key exists; the transaction fails if that changes.
-func (t *Tx) Exists(key string) bool { return t.stm.Rev(key) != 0 }
+// Exists reports whether key exists (keys with an empty value included, and
+// the transaction's own writes seen); the transaction fails if that
+// changes.
+func (t *Tx) Exists(key string) bool {
+	_, ok := t.value(key)
+	return ok
+}
 
 // Prefetch reads keys in one round trip and adds them to the transaction's
 // read set, so later Get, GetString and Exists of them cost no round trip.
-// It is only a hint: it does nothing when one of keys was written in the
-// transaction.
-func (t *Tx) Prefetch(keys ...string) {
-	if len(keys) > 0 {
-		t.stm.Get(keys...)
+// Keys already read or written are skipped.
+func (t *Tx) Prefetch(keys ...string) { t.fetch(keys...) }
+
+// Guard makes the commit fail, and the transaction retry on fresh data, if
+// any key under prefix is created or changed after the transaction's
+// snapshot. It is how a transaction that lists a prefix outside itself (a
+// network deleting its ports) keeps keys created meanwhile from being
+// orphaned, without reading every key of the prefix.
+func (t *Tx) Guard(prefix string) {
+	if t.rev == 0 {
+		// Fix the snapshot now: the guard is relative to it.
+		resp, err := t.cli.Get(t.ctx, prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
+		if err != nil {
+			panic(txError{fmt.Errorf("store: guard %s: %w", prefix, err)})
+		}
+		t.rev = resp.Header.Revision
 	}
+	t.guards[prefix] = true
 }
 
 // Put encodes v as JSON at key.
@@ -188,26 +291,115 @@ func (t *Tx) Put(key string, v any) error {
 	if err != nil {
 		return fmt.Errorf("store: encode %s: %w", key, err)
 	}
-	t.stm.Put(key, string(b))
+	t.PutString(key, string(b))
 	return nil
 }
 
 // PutString writes a raw value.
-func (t *Tx) PutString(key, val string) { t.stm.Put(key, val) }
+func (t *Tx) PutString(key, val string) { t.writes[key] = &val }
 
 // Delete removes key.
-func (t *Tx) Delete(key string) { t.stm.Del(key) }
+func (t *Tx) Delete(key string) { t.writes[key] = nil }
+
+// reset prepares the next attempt.
+func (t *Tx) reset() {
+	t.rev = 0
+	t.reads = map[string]*mvccpb.KeyValue{}
+	t.writes = map[string]*string{}
+	t.guards = map[string]bool{}
+}
+
+// commit tries to apply the writes; false means a conflict.
+func (t *Tx) commit() (bool, error) {
+	// Without any read there is no snapshot: written keys are then
+	// unguarded, as blind writes.
+	snap := t.rev
+	if snap == 0 {
+		snap = math.MaxInt64 - 1
+	}
+	cmps := make([]clientv3.Cmp, 0, len(t.reads)+len(t.writes)+len(t.guards))
+	var readKeys []string
+	var getOps []clientv3.Op
+	for k, kv := range t.reads {
+		var rev int64
+		if kv != nil {
+			rev = kv.ModRevision
+		}
+		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(k), "=", rev))
+		readKeys = append(readKeys, k)
+		getOps = append(getOps, clientv3.OpGet(k))
+	}
+	ops := make([]clientv3.Op, 0, len(t.writes))
+	for k, w := range t.writes {
+		if _, read := t.reads[k]; !read {
+			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(k), "<", snap+1))
+		}
+		if w == nil {
+			ops = append(ops, clientv3.OpDelete(k))
+		} else {
+			ops = append(ops, clientv3.OpPut(k, *w))
+		}
+	}
+	for p := range t.guards {
+		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(p), "<", snap+1).WithPrefix())
+	}
+	// On conflict, the Else branch reads the read set afresh, so the
+	// retry starts without a round trip.
+	resp, err := t.cli.Txn(t.ctx).If(cmps...).Then(ops...).Else(getOps...).Commit()
+	if err != nil {
+		return false, fmt.Errorf("store: commit: %w", err)
+	}
+	if resp.Succeeded {
+		return true, nil
+	}
+	t.stale = make(map[string]*mvccpb.KeyValue, len(readKeys))
+	for i, r := range resp.Responses {
+		var kv *mvccpb.KeyValue
+		if kvs := r.GetResponseRange().Kvs; len(kvs) > 0 {
+			kv = kvs[0]
+		}
+		t.stale[readKeys[i]] = kv
+	}
+	t.staleRev = resp.Header.Revision
+	return false, nil
+}
+
+// attempt runs fn once and commits; an etcd error from a read inside fn is
+// returned as err.
+func (t *Tx) attempt(fn func(*Tx) error) (ok bool, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			e, isTx := r.(txError)
+			if !isTx {
+				panic(r)
+			}
+			ok, err = false, e.err
+		}
+	}()
+	t.reset()
+	if err := fn(t); err != nil {
+		return false, err
+	}
+	return t.commit()
+}
 
 // Txn runs fn as one etcd transaction. fn may run several times: when a key
-// it read changed before the commit, the transaction is retried on fresh
-// data. An error from fn aborts and writes nothing. Reads are serialisable
-// snapshot reads, so concurrent server processes never both win a race for
-// the same key (an address, a MAC, a name).
+// it read changed before the commit (or a key under a prefix it guarded,
+// see Tx.Guard), the transaction is retried on fresh data. An error from fn
+// aborts and writes nothing. Reads are serialisable snapshot reads, so
+// concurrent server processes never both win a race for the same key (an
+// address, a MAC, a name).
 func (s *Store) Txn(ctx context.Context, fn func(*Tx) error) error {
-	_, err := concurrency.NewSTM(s.cli, func(stm concurrency.STM) error {
-		return fn(&Tx{stm: stm})
-	}, concurrency.WithAbortContext(ctx))
-	return err
+	t := &Tx{ctx: ctx, cli: s.cli}
+	for {
+		ok, err := t.attempt(fn)
+		if err != nil || ok {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("store: transaction: %w", err)
+		}
+	}
 }
 
 // Watch streams changes under prefix from revision rev on (0: from now).

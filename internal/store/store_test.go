@@ -134,3 +134,124 @@ func TestDataSurvivesRestart(t *testing.T) {
 		t.Fatalf("after restart: %q, %v", v, err)
 	}
 }
+
+func TestTxnReadsOwnWritesAndSnapshot(t *testing.T) {
+	st, e := startStore(t, t.TempDir())
+	defer e.Close()
+	defer st.Close()
+	ctx := context.Background()
+	if err := st.Txn(ctx, func(tx *Tx) error { tx.PutString(Prefix+"k", "old"); tx.PutString(Prefix+"empty", ""); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	runs := 0
+	err := st.Txn(ctx, func(tx *Tx) error {
+		runs++
+		if !tx.Exists(Prefix+"empty") || tx.GetString(Prefix+"empty") != "" {
+			t.Error("an empty value exists but reads as \"\"")
+		}
+		if got := tx.GetString(Prefix + "k"); runs == 1 && got != "old" {
+			t.Errorf("first read %q", got)
+		}
+		if runs == 1 {
+			// A change after the snapshot makes this attempt conflict.
+			if _, err := st.cli.Put(ctx, Prefix+"k", "new"); err != nil {
+				return err
+			}
+			// Later reads stay on the snapshot.
+			if tx.Exists(Prefix + "late") {
+				t.Error("read past the snapshot")
+			}
+		}
+		tx.PutString(Prefix+"w", "1")
+		tx.Delete(Prefix + "k")
+		if tx.GetString(Prefix+"w") != "1" || tx.Exists(Prefix+"k") {
+			t.Error("own writes not seen")
+		}
+		return nil
+	})
+	if err != nil || runs != 2 {
+		t.Fatalf("runs = %d, err = %v; want a retry after the conflict", runs, err)
+	}
+	if _, err := st.Get(ctx, Prefix+"k", nil); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("k not deleted: %v", err)
+	}
+}
+
+func TestTxnGuard(t *testing.T) {
+	st, e := startStore(t, t.TempDir())
+	defer e.Close()
+	defer st.Close()
+	ctx := context.Background()
+	prefix := Prefix + "guarded/"
+	if _, err := st.cli.Put(ctx, prefix+"a", "1"); err != nil {
+		t.Fatal(err)
+	}
+	// A key created under the prefix after the snapshot: retry; the retry
+	// sees it.
+	runs := 0
+	var seen int
+	err := st.Txn(ctx, func(tx *Tx) error {
+		runs++
+		tx.Guard(prefix)
+		kvs, _, err := st.List(ctx, prefix)
+		if err != nil {
+			return err
+		}
+		seen = len(kvs)
+		if runs == 1 {
+			if _, err := st.cli.Put(ctx, prefix+"b", "2"); err != nil {
+				return err
+			}
+		}
+		tx.PutString(Prefix+"summary", fmt.Sprint(seen))
+		return nil
+	})
+	if err != nil || runs != 2 || seen != 2 {
+		t.Fatalf("runs = %d, seen = %d, err = %v; want a retry that sees both keys", runs, seen, err)
+	}
+	// A change to an existing key under the prefix trips it too, a
+	// deletion does not (nothing is left to orphan), and nor do keys
+	// outside the prefix.
+	for _, tc := range []struct {
+		name  string
+		write func() error
+		runs  int
+	}{
+		{"change", func() error { _, err := st.cli.Put(ctx, prefix+"a", "x"); return err }, 2},
+		{"delete", func() error { _, err := st.cli.Delete(ctx, prefix+"b"); return err }, 1},
+		{"outside", func() error { _, err := st.cli.Put(ctx, Prefix+"guardedX", "x"); return err }, 1},
+	} {
+		runs := 0
+		err := st.Txn(ctx, func(tx *Tx) error {
+			runs++
+			tx.GetString(Prefix + "summary") // the snapshot comes from a read here
+			tx.Guard(prefix)
+			if runs == 1 {
+				if err := tc.write(); err != nil {
+					return err
+				}
+			}
+			tx.PutString(Prefix+"summary", tc.name)
+			return nil
+		})
+		if err != nil || runs != tc.runs {
+			t.Fatalf("%s: runs = %d (%v), want %d", tc.name, runs, err, tc.runs)
+		}
+	}
+}
+
+func TestTxnReadErrorAborts(t *testing.T) {
+	st, e := startStore(t, t.TempDir())
+	defer st.Close()
+	defer e.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := st.Txn(ctx, func(tx *Tx) error {
+		tx.GetString(Prefix + "x")
+		tx.PutString(Prefix+"x", "1")
+		return nil
+	})
+	if err == nil || !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+}
