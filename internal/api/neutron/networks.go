@@ -260,14 +260,20 @@ func (s *Server) updateNetwork(ctx context.Context, tx *store.Tx, p auth.Princip
 // (DHCP), together with its subnets and their allocations.
 func (s *Server) removeNetwork(ctx context.Context, tx *store.Tx, p auth.Principal, cur model.Object) error {
 	n := &cur.(*networkObj).Network
+	// The ports are listed outside the transaction, after its snapshot
+	// (the network's read). The guard makes a port created or changed on
+	// the network since then (its create read the network before this
+	// delete committed) fail the commit, so the delete retries and sees
+	// it, instead of orphaning it with its addresses, MAC and index keys.
+	// A port create committing after the delete conflicts on the network
+	// key it read.
+	tx.Guard(store.PortsOf(n.ID))
 	ports, _, err := store.ListOf[model.Port](ctx, s.store, store.PortsOf(n.ID))
 	if err != nil {
 		return err
 	}
 	for _, port := range ports {
-		// Join every port to the transaction: one created meanwhile
-		// aborts the delete instead of being orphaned.
-		if tx.Exists(store.PortKey(n.ID, port.ID)) && port.DeviceOwner != model.OwnerDHCP {
+		if port.DeviceOwner != model.OwnerDHCP {
 			return Conflict("NetworkInUse", "Unable to complete operation on network %s. There are one or more ports still in use on the network.", n.ID)
 		}
 	}

@@ -613,8 +613,13 @@ func (s *Server) updateSubnet(ctx context.Context, tx *store.Tx, p auth.Principa
 // DHCP ports lose their address on it in the same transaction.
 func (s *Server) removeSubnet(ctx context.Context, tx *store.Tx, p auth.Principal, cur model.Object) error {
 	sub := &cur.(*subnetObj).Subnet
-	// The allocations are listed outside the transaction's snapshot; every
-	// holder is then read inside it.
+	// The allocations are listed outside the transaction, after its
+	// snapshot (the subnet's read); every holder is then read inside it.
+	// The guard makes an address allocated on the subnet since the
+	// snapshot fail the commit, so the delete retries and sees it instead
+	// of orphaning it; an allocation committing after the delete conflicts
+	// on the subnet key it read.
+	tx.Guard(store.IPsOf(sub.ID))
 	kvs, _, err := s.store.List(ctx, store.IPsOf(sub.ID))
 	if err != nil {
 		return err
