@@ -1,10 +1,6 @@
 package ofp
 
-import (
-	"fmt"
-	"net/netip"
-	"strings"
-)
+import "net/netip"
 
 // Action is one OpenFlow action. The concrete types below are all there is;
 // the OVS layer encodes each onto the wire.
@@ -102,19 +98,18 @@ func (Controller) isAction()   {}
 func (DecTTL) isAction()       {}
 func (Conjunction) isAction()  {}
 
-func (a Output) String() string     { return fmt.Sprintf("output:%d", a.Port) }
-func (OutputInPort) String() string { return "IN_PORT" }
-func (a OutputReg) String() string  { return fmt.Sprintf("output:NXM_NX_REG%d[]", a.Reg) }
-
-func (a SetField) String() string {
-	s := a.Field.String() // name=value
-	i := strings.IndexByte(s, '=')
-	return "set_field:" + s[i+1:] + "->" + s[:i]
-}
-
-func (a Load) String() string {
-	return fmt.Sprintf("load:0x%x->NXM_NX_REG%d[%d..%d]", a.Value, a.Reg, a.Start, a.Start+a.Bits-1)
-}
+func (a Output) String() string       { return actionString(a) }
+func (a OutputInPort) String() string { return "IN_PORT" }
+func (a OutputReg) String() string    { return actionString(a) }
+func (a SetField) String() string     { return actionString(a) }
+func (a Load) String() string         { return actionString(a) }
+func (a Move) String() string         { return actionString(a) }
+func (a Resubmit) String() string     { return actionString(a) }
+func (a Goto) String() string         { return actionString(a) }
+func (a CT) String() string           { return actionString(a) }
+func (a Controller) String() string   { return actionString(a) }
+func (a DecTTL) String() string       { return "dec_ttl" }
+func (a Conjunction) String() string  { return actionString(a) }
 
 var nxmNames = map[FieldKind]string{
 	FInPort: "NXM_OF_IN_PORT", FMetadata: "OXM_OF_METADATA", FTunID: "NXM_NX_TUN_ID", FTunIPv4Dst: "NXM_NX_TUN_IPV4_DST",
@@ -130,63 +125,11 @@ var nxmNames = map[FieldKind]string{
 
 // String renders the reference as NXM_..[a..b].
 func (r FieldRef) String() string {
-	name := nxmNames[r.Kind]
-	if r.Kind == FReg {
-		name = fmt.Sprintf("NXM_NX_REG%d", r.Index)
-	}
-	if r.Bits == 0 {
-		return name + "[]"
-	}
-	return fmt.Sprintf("%s[%d..%d]", name, r.Start, r.Start+r.Bits-1)
+	var buf [64]byte
+	return string(appendFieldRef(buf[:0], r))
 }
 
-func (a Move) String() string     { return "move:" + a.Src.String() + "->" + a.Dst.String() }
-func (a Resubmit) String() string { return fmt.Sprintf("resubmit(,%d)", a.Table) }
-func (a Goto) String() string     { return fmt.Sprintf("goto_table:%d", a.Table) }
-
-func (a CT) String() string {
-	var parts []string
-	if a.Commit {
-		parts = append(parts, "commit")
-	}
-	if a.ZoneReg >= 0 {
-		parts = append(parts, fmt.Sprintf("zone=NXM_NX_REG%d[0..15]", a.ZoneReg))
-	} else {
-		parts = append(parts, fmt.Sprintf("zone=%d", a.Zone))
-	}
-	if a.SetMark != nil {
-		parts = append(parts, fmt.Sprintf("exec(set_field:0x%x->ct_mark)", *a.SetMark))
-	}
-	if a.NAT != nil {
-		switch {
-		case !a.NAT.Addr.IsValid():
-			parts = append(parts, "nat")
-		case a.NAT.SNAT:
-			parts = append(parts, fmt.Sprintf("nat(src=%s)", a.NAT.Addr))
-		default:
-			parts = append(parts, fmt.Sprintf("nat(dst=%s)", a.NAT.Addr))
-		}
-	}
-	if a.Table >= 0 {
-		parts = append(parts, fmt.Sprintf("table=%d", a.Table))
-	}
-	return "ct(" + strings.Join(parts, ",") + ")"
-}
-
-func (a Controller) String() string {
-	s := fmt.Sprintf("controller(reason=%s,id=%d", map[uint8]string{0: "no_match", 1: "action"}[a.Reason], a.ID)
-	if len(a.UserData) > 0 {
-		hex := make([]string, len(a.UserData))
-		for i, b := range a.UserData {
-			hex[i] = fmt.Sprintf("%02x", b)
-		}
-		s += ",userdata=" + strings.Join(hex, ".")
-	}
-	return s + ")"
-}
-
-func (DecTTL) String() string { return "dec_ttl" }
-
-func (a Conjunction) String() string {
-	return fmt.Sprintf("conjunction(%d,%d/%d)", a.ID, a.Clause, a.N)
+func actionString(a Action) string {
+	var buf [128]byte
+	return string(appendAction(buf[:0], a))
 }

@@ -6,7 +6,6 @@
 package ofp
 
 import (
-	"fmt"
 	"net"
 	"net/netip"
 	"sort"
@@ -25,26 +24,16 @@ type Flow struct {
 // Key identifies a flow within a bridge: OpenFlow treats two flows with the
 // same table, priority and match as the same entry.
 func (f Flow) Key() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "table=%d,priority=%d", f.Table, f.Priority)
-	for _, m := range sortedMatch(f.Match) {
-		b.WriteByte(',')
-		b.WriteString(m.String())
-	}
-	return b.String()
+	var buf [256]byte
+	return string(f.appendKey(buf[:0]))
 }
 
 // String renders the flow as ovs-ofctl add-flow text, without the cookie.
 func (f Flow) String() string {
-	acts := make([]string, len(f.Actions))
-	for i, a := range f.Actions {
-		acts[i] = a.String()
-	}
-	a := strings.Join(acts, ",")
-	if a == "" {
-		a = "drop"
-	}
-	return f.Key() + " actions=" + a
+	var buf [512]byte
+	b := f.appendKey(buf[:0])
+	b = append(b, " actions="...)
+	return string(appendActions(b, f.Actions))
 }
 
 // Equal reports whether two flows have the same key, cookie and actions.
@@ -61,17 +50,36 @@ func sortedMatch(m []Field) []Field {
 }
 
 // Sort orders flows by table, descending priority, then text: the order of
-// golden files.
+// golden files. Each flow's text is rendered at most once.
 func Sort(fs []Flow) {
-	sort.Slice(fs, func(i, j int) bool {
-		if fs[i].Table != fs[j].Table {
-			return fs[i].Table < fs[j].Table
+	type item struct {
+		f    Flow
+		text string
+		done bool
+	}
+	items := make([]item, len(fs))
+	for i := range fs {
+		items[i].f = fs[i]
+	}
+	text := func(it *item) string {
+		if !it.done {
+			it.text, it.done = it.f.String(), true
 		}
-		if fs[i].Priority != fs[j].Priority {
-			return fs[i].Priority > fs[j].Priority
+		return it.text
+	}
+	sort.Slice(items, func(i, j int) bool {
+		a, b := &items[i], &items[j]
+		if a.f.Table != b.f.Table {
+			return a.f.Table < b.f.Table
 		}
-		return fs[i].String() < fs[j].String()
+		if a.f.Priority != b.f.Priority {
+			return a.f.Priority > b.f.Priority
+		}
+		return text(a) < text(b)
 	})
+	for i := range items {
+		fs[i] = items[i].f
+	}
 }
 
 // Text renders flows one per line in Sort order.
@@ -151,8 +159,28 @@ var fieldNames = map[FieldKind]string{
 	FNDReserved: "nd_reserved", FNDOptionsType: "nd_options_type", FConjID: "conj_id",
 }
 
+// fieldNameList is fieldNames indexed by kind, for rendering.
+var fieldNameList = func() []string {
+	var n FieldKind
+	for k := range fieldNames {
+		n = max(n, k+1)
+	}
+	l := make([]string, n)
+	for k, v := range fieldNames {
+		if k >= 0 {
+			l[k] = v
+		}
+	}
+	return l
+}()
+
 // Name is the ovs-ofctl name of the field.
-func (k FieldKind) Name() string { return fieldNames[k] }
+func (k FieldKind) Name() string {
+	if k >= 0 && int(k) < len(fieldNameList) {
+		return fieldNameList[k]
+	}
+	return ""
+}
 
 // Field is one match (or set-field) value. Exactly one of the value forms
 // is used, according to Kind: Value/Mask for numbers (Mask 0 = exact), MAC
@@ -170,37 +198,8 @@ type Field struct {
 
 // String renders name=value[/mask] as ovs-ofctl does.
 func (f Field) String() string {
-	name := f.Kind.Name()
-	if f.Kind == FReg {
-		name = fmt.Sprintf("reg%d", f.Index)
-	}
-	switch f.Kind {
-	case FEthSrc, FEthDst, FARPSHA, FARPTHA, FNDSLL, FNDTLL:
-		if f.MACMask != nil {
-			return fmt.Sprintf("%s=%s/%s", name, f.MAC, f.MACMask)
-		}
-		return fmt.Sprintf("%s=%s", name, f.MAC)
-	case FARPSPA, FARPTPA, FIPv4Src, FIPv4Dst, FIPv6Src, FIPv6Dst, FNDTarget, FTunIPv4Dst:
-		if f.Prefix.Bits() == f.Prefix.Addr().BitLen() {
-			return fmt.Sprintf("%s=%s", name, f.Prefix.Addr())
-		}
-		return fmt.Sprintf("%s=%s", name, f.Prefix)
-	case FCTState:
-		return "ct_state=" + ctStateString(uint32(f.Value), uint32(f.Mask))
-	case FEthType:
-		return fmt.Sprintf("%s=0x%04x", name, f.Value)
-	case FInPort, FIPProto, FARPOp, FIPTTL, FICMPType, FICMPCode, FICMPv6Type, FICMPv6Code, FCTZone, FNDOptionsType, FConjID:
-		return fmt.Sprintf("%s=%d", name, f.Value)
-	case FTCPSrc, FTCPDst, FUDPSrc, FUDPDst:
-		if f.Mask != 0 {
-			return fmt.Sprintf("%s=0x%04x/0x%04x", name, f.Value, f.Mask)
-		}
-		return fmt.Sprintf("%s=%d", name, f.Value)
-	}
-	if f.Mask != 0 {
-		return fmt.Sprintf("%s=0x%x/0x%x", name, f.Value, f.Mask)
-	}
-	return fmt.Sprintf("%s=0x%x", name, f.Value)
+	var buf [64]byte
+	return string(f.appendText(buf[:0]))
 }
 
 // Connection tracking state bits (ct_state).
@@ -214,26 +213,6 @@ const (
 	CTSNAT uint32 = 0x40
 	CTDNAT uint32 = 0x80
 )
-
-func ctStateString(v, m uint32) string {
-	names := []struct {
-		bit  uint32
-		name string
-	}{{CTNew, "new"}, {CTEst, "est"}, {CTRel, "rel"}, {CTRpl, "rpl"}, {CTInv, "inv"}, {CTTrk, "trk"}, {CTSNAT, "snat"}, {CTDNAT, "dnat"}}
-	var b strings.Builder
-	for _, n := range names {
-		if m&n.bit == 0 {
-			continue
-		}
-		if v&n.bit != 0 {
-			b.WriteByte('+')
-		} else {
-			b.WriteByte('-')
-		}
-		b.WriteString(n.name)
-	}
-	return b.String()
-}
 
 // Match constructors.
 
