@@ -1,0 +1,143 @@
+package pipeline
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wyvern-sdn/wyvern/internal/ofp"
+	"github.com/wyvern-sdn/wyvern/internal/ovs/ovstest"
+)
+
+// l3TraceView is floatingIP (vm1 here on net1 with floating IP
+// 203.0.113.10, router r1 to net2, gateway on ch2) with security groups on
+// vm1: ssh in from anywhere, everything out.
+func l3TraceView() *View {
+	v := floatingIP()
+	v.SecurityGroupsEnabled = true
+	v.Networks[0].CTZone = 11
+	v.Ports[0].SecurityGroups = []string{"ssh"}
+	v.SecurityGroups = []SecurityGroup{{ID: "ssh", Key: 1, Rules: []SecurityGroupRule{
+		{Direction: Ingress, EtherType: "IPv4", Protocol: 6, PortMin: 22},
+		{Direction: Egress, EtherType: "IPv4"},
+	}}}
+	return v
+}
+
+// TestOVSTraceL3 installs the routed, NAT and security group pipeline on
+// a real OVS and checks routing, the router's ICMP echo, security group
+// allow/deny and floating IP DNAT with ofproto/trace (conntrack
+// recirculations followed, with the given ct_state for each).
+func TestOVSTraceL3(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs root and Open vSwitch")
+	}
+	inst := ovstest.Start(t)
+	must := func(out string, err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		return out
+	}
+	must(inst.Vsctl("add-br", "br-phy", "--", "set", "bridge", "br-phy", "datapath_type=netdev",
+		"other_config:hwaddr=02:00:c0:00:02:01"))
+	must(inst.Vsctl("add-port", "br-phy", "ul", "--", "set", "interface", "ul", "type=internal"))
+	must(inst.Exec("ip", "addr", "add", "192.0.2.1/24", "dev", "br-phy"))
+	must(inst.Exec("ip", "link", "set", "br-phy", "up"))
+	must(inst.Vsctl("add-br", "br-int", "--", "set", "bridge", "br-int", "datapath_type=netdev",
+		"fail_mode=secure", "protocols=OpenFlow13,OpenFlow15", "other_config:disable-in-band=true",
+		"--", "add-port", "br-int", "geneve0", "--", "set", "interface", "geneve0", "type=geneve",
+		"options:remote_ip=flow", "options:key=flow", "ofport_request=1",
+		"--", "add-port", "br-int", "vm1", "--", "set", "interface", "vm1", "type=internal", "ofport_request=10",
+		"--", "add-port", "br-int", "ext", "--", "set", "interface", "ext", "type=internal", "ofport_request=20"))
+	must(inst.Appctl("ovs/route/add", "192.0.2.0/24", "br-phy"))
+	must(inst.Appctl("tnl/neigh/set", "br-phy", "192.0.2.2", "02:00:c0:00:02:02"))
+
+	path := filepath.Join(t.TempDir(), "flows")
+	if err := os.WriteFile(path, []byte(ofp.Text(Compile(l3TraceView(), testCfg, 1))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	must(inst.Ofctl("-O", "OpenFlow13", "add-flows", inst.Mgmt("br-int"), path))
+	ports := map[string]string{}
+	for _, l := range strings.Split(must(inst.Appctl("dpif/show")), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 {
+			if _, dp, ok := strings.Cut(strings.TrimSuffix(f[1], ":"), "/"); ok {
+				ports[f[0]] = dp
+			}
+		}
+	}
+	vm1, ext := ports["vm1"], ports["ext"]
+	if vm1 == "" || ext == "" {
+		t.Fatalf("no datapath ports for vm1, ext: %v", ports)
+	}
+	const fromVM1 = "in_port=10,dl_src=fa:16:3e:00:01:01,nw_src=10.1.0.11,nw_ttl=64,"
+	const fromCh2 = "in_port=1,tun_id=0x64,tun_src=192.0.2.2,tun_dst=192.0.2.1,dl_src=fa:16:3e:00:01:03,dl_dst=fa:16:3e:00:01:01,nw_src=10.1.0.13,nw_dst=10.1.0.11,nw_ttl=64,"
+	for _, tc := range []struct {
+		name, flow, ct string
+		want, not      []string
+	}{{
+		name: "routed packet leaves in the tunnel to ch2 with net2's VNI",
+		flow: "tcp," + fromVM1 + "dl_dst=" + rtrMAC1 + ",nw_dst=10.2.0.14,tp_src=1000,tp_dst=80",
+		ct:   "trk,new",
+		want: []string{"ct(commit,zone=11)", "set(eth(src=" + rtrMAC2 + ",dst=fa:16:3e:00:02:04))", "ttl=63",
+			"tnl_push", "dst=192.0.2.2", "geneve(vni=0xc8)"},
+	}, {
+		name: "the router answers a ping to its address",
+		flow: "icmp," + fromVM1 + "dl_dst=" + rtrMAC1 + ",nw_dst=10.1.0.1,icmp_type=8,icmp_code=0",
+		ct:   "trk,new",
+		want: []string{"set(eth(src=" + rtrMAC1 + ",dst=fa:16:3e:00:01:01))", "src=10.1.0.1,dst=10.1.0.11", "icmp(type=0", ")," + vm1},
+		not:  []string{"tnl_push"},
+	}, {
+		name: "security group allows ssh in",
+		flow: "tcp," + fromCh2 + "tp_src=40000,tp_dst=22",
+		ct:   "trk,new",
+		want: []string{"ct(zone=11)", "ct(commit,zone=11)", vm1},
+	}, {
+		name: "security group drops telnet in",
+		flow: "tcp," + fromCh2 + "tp_src=40000,tp_dst=23",
+		ct:   "trk,new",
+		want: []string{"ct(zone=11)"},
+		not:  []string{"commit", "," + vm1, ")" + vm1},
+	}, {
+		name: "replies of connections pass whatever the port",
+		flow: "tcp," + fromCh2 + "tp_src=23,tp_dst=40000",
+		ct:   "trk,est",
+		want: []string{"ct(zone=11)", vm1},
+		not:  []string{"commit"},
+	}, {
+		name: "floating IP: DNAT to the fixed address",
+		flow: "tcp,in_port=20,dl_src=02:00:cb:00:71:01,dl_dst=" + rtrGW + ",nw_src=198.51.100.7,nw_dst=203.0.113.10,nw_ttl=64,tp_src=40000,tp_dst=22",
+		ct:   "trk,new",
+		want: []string{"ct(zone=61441,nat)", "ct(commit,zone=61441,nat(dst=10.1.0.11))"},
+	}} {
+		out, err := inst.Appctl("ofproto/trace", "br-int", tc.flow, "--ct-next", tc.ct)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", tc.name, err, out)
+		}
+		acts := allDatapathActions(out)
+		for _, w := range tc.want {
+			if !strings.Contains(acts, w) {
+				t.Errorf("%s: datapath actions lack %q:\n%s", tc.name, w, out)
+			}
+		}
+		for _, w := range tc.not {
+			if strings.Contains(acts, w) {
+				t.Errorf("%s: datapath actions have %q:\n%s", tc.name, w, out)
+			}
+		}
+	}
+}
+
+// allDatapathActions joins the datapath actions of every pass of a trace
+// (one per conntrack recirculation) with " | ".
+func allDatapathActions(trace string) string {
+	var acts []string
+	for _, l := range strings.Split(trace, "\n") {
+		if a, ok := strings.CutPrefix(strings.TrimSpace(l), "Datapath actions: "); ok {
+			acts = append(acts, a)
+		}
+	}
+	return strings.Join(acts, " | ")
+}
