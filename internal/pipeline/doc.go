@@ -7,9 +7,16 @@
 //
 // A packet's path:
 //
-//	Classify → PortSecurity → EgressACL → Services ─→ L2Lookup → IngressACL → Output
-//	   │                                     └→ NDReply ─→ back out (IN_PORT)
-//	   └── tunnel in ──────────────────────────────────────┘
+//	Classify → PortSecurity → EgressACL → Services ─→ L2Lookup ─────────────→ IngressACL → IngressACLEval → Output
+//	   │                          ↺ ct         └→ NDReply  │  ↑ router MAC          ↑ routed to a local port
+//	   ├── tunnel in ───────────────────────────────────────┘  └→ L3DNAT ↺ct → L3Route ─→ tunnel (egress VNI)
+//	   └── external port → Services                                              └→ L3SNAT → L3SNATCommit → L3Out → br-ex
+//
+// Routing is distributed (the chassis where a packet enters routes it and
+// sends it straight to the destination chassis with the egress network's
+// key); security groups are stateful (conntrack, a zone per network);
+// floating IPs are NATed on the chassis hosting the port, other SNAT on the
+// router's active gateway chassis.
 //
 // Golden files in testdata hold the compiled flows of representative
 // topologies as sorted ovs-ofctl text; `go test ./internal/pipeline -update`
