@@ -18,17 +18,40 @@ results_file() {
 	echo "$f"
 }
 
+# build_wyvern: the server binary into $TMP/wyvern, from the working tree,
+# or from commit $WYVERN_REV (e.g. WYVERN_REV=HEAD when others' unfinished
+# work in the tree does not build). Prints what was built.
+build_wyvern() {
+	if [ -z "${WYVERN_REV:-}" ]; then
+		"$GO" build -o "$TMP/" ./cmd/wyvern
+		local dirty=""
+		[ -n "$(git status --porcelain -- cmd internal go.mod go.sum 2>/dev/null)" ] && dirty=" + uncommitted changes"
+		echo "working tree at $(git rev-parse --short HEAD 2>/dev/null || echo '?')$dirty"
+		return
+	fi
+	local rev src
+	rev=$(git rev-parse --short "$WYVERN_REV")
+	src=$(mktemp -d)
+	git archive "$rev" | tar -x -C "$src"
+	(cd "$src" && "$GO" build -o "$OLDPWD/$TMP/" ./cmd/wyvern)
+	rm -rf "$src"
+	echo "commit $rev"
+}
+
 # api: port creates/s and latency with 64 clients on the embedded etcd
 # (fsync on, and --unsafe-no-fsync), list latency at 10,000 ports, and a
 # CPU profile of the server. Extra arguments go to the program, e.g.
 # API_ARGS="-rounds 1 -nofsync-rounds 0 -profile 0".
 run_api() {
-	"$GO" build -o "$TMP/" ./cmd/wyvern ./bench/api
-	local out
+	local built out cmd="./bench/run.sh api"
+	built=$(build_wyvern)
+	"$GO" build -o "$TMP/" ./bench/api
 	out=$(results_file api)
+	[ -n "${WYVERN_REV:-}" ] && cmd="WYVERN_REV=$WYVERN_REV $cmd"
+	[ -n "${API_ARGS:-}" ] && cmd="API_ARGS=\"$API_ARGS\" $cmd"
 	# shellcheck disable=SC2086
-	"$TMP/api" -wyvern "$TMP/wyvern" -tmp "$TMP" -out "$out" \
-		-command "./bench/run.sh api${API_ARGS:+ (API_ARGS=\"$API_ARGS\")}" ${API_ARGS:-}
+	"$TMP/api" -wyvern "$TMP/wyvern" -tmp "$TMP" -out "$out" -command "$cmd" \
+		-built "$built" ${API_ARGS:-}
 	echo "bench: api results in $out"
 }
 

@@ -42,6 +42,7 @@ type config struct {
 	Profile       time.Duration // CPU profile length of the profiled run; 0: none
 	CIDR          string
 	Command       string // the command line to record
+	Built         string // what the server was built from
 }
 
 func main() {
@@ -50,7 +51,7 @@ func main() {
 	flag.StringVar(&cfg.Out, "out", "", "write the Markdown results to this file")
 	flag.StringVar(&cfg.TmpDir, "tmp", "bench/tmp", "directory for data dirs and profiles")
 	flag.IntVar(&cfg.Rounds, "rounds", 3, "rounds with fsync on (production)")
-	flag.IntVar(&cfg.NoFsyncRounds, "nofsync-rounds", 3, "rounds with --unsafe-no-fsync")
+	flag.IntVar(&cfg.NoFsyncRounds, "nofsync-rounds", 1, "rounds with --unsafe-no-fsync")
 	flag.IntVar(&cfg.NoQuotaRounds, "noquota-rounds", 1, "rounds with fsync on and port quota -1 (no per-create count)")
 	flag.IntVar(&cfg.Clients, "clients", 64, "concurrent clients")
 	flag.IntVar(&cfg.Warmup, "warmup", 500, "unrecorded creates before the measured ones")
@@ -63,6 +64,7 @@ func main() {
 	flag.DurationVar(&cfg.Profile, "profile", 10*time.Second, "CPU profile length of an extra profiled run (0: none)")
 	flag.StringVar(&cfg.CIDR, "cidr", "10.64.0.0/16", "subnet of the benchmark network")
 	flag.StringVar(&cfg.Command, "command", "", "command line to record in the results (default: this program's)")
+	flag.StringVar(&cfg.Built, "built", "", "what the server binary was built from, to record")
 	flag.Parse()
 	if cfg.Command == "" {
 		cfg.Command = strings.Join(os.Args, " ")

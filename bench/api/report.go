@@ -36,7 +36,11 @@ func (r *report) write(w io.Writer) {
 		"%d unrecorded warm-up creates, then %d recorded ones in two phases: A up to %d ports, a pause to time the listings at %d ports, "+
 		"then B for the rest. Total run time %s.\n\n",
 		cfg.Clients, cfg.Clients, cfg.CIDR, cfg.Quota, cfg.Warmup, cfg.Creates, cfg.Ports, cfg.Ports, r.elapsed.Round(time.Second))
-	fmt.Fprintf(w, "Command: `%s`\n\n", cfg.Command)
+	fmt.Fprintf(w, "Command: `%s`", cfg.Command)
+	if cfg.Built != "" {
+		fmt.Fprintf(w, "; server built from %s", cfg.Built)
+	}
+	fmt.Fprintf(w, ".\n\n")
 	fmt.Fprintf(w, "Machine:\n\n```\n%s```\n\n", r.machine)
 
 	fmt.Fprintf(w, "## Summary: median (range) over rounds\n\n")
