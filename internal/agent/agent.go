@@ -92,6 +92,8 @@ type Agent struct {
 	everSynced bool
 	state      *state
 	rec        *reconciler
+	// pendingRouterPorts are router interface lookups in flight.
+	pendingRouterPorts map[string]bool
 }
 
 // New returns an agent; Run starts it.
@@ -122,7 +124,7 @@ func New(cfg Config, st *store.Store, sw Switch, log *slog.Logger) (*Agent, erro
 		log = slog.Default()
 	}
 	a := &Agent{cfg: cfg, st: st, sw: sw, log: log.With("chassis", cfg.Chassis),
-		events: make(chan event, 1024), synced: make(chan struct{})}
+		events: make(chan event, 1024), synced: make(chan struct{}), pendingRouterPorts: map[string]bool{}}
 	a.state = newState(cfg.Chassis)
 	a.rec = newReconciler(sw, a.log)
 	return a, nil
@@ -153,7 +155,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	// Feeders: each sends events to the loop and nothing else.
 	go a.feedInterfaces(ctx)
 	go a.feedPacketIns(ctx)
-	go a.forward(ctx, watchChassis)
+	go a.forward(ctx, watchChassis, store.KindPrefix(store.KindChassis))
+	go a.forward(ctx, watchRouters, store.KindPrefix(store.KindRouters))
+	go a.forward(ctx, watchRules, store.KindPrefix(store.KindSGRules))
 	return a.loop(ctx)
 }
 

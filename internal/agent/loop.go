@@ -28,10 +28,17 @@ type event struct {
 // when the port does not exist (yet).
 type resolved struct {
 	portID, netID string
+	// routerPort marks the lookup of a router interface port.
+	routerPort bool
 }
 
-// watchChassis is the tag of the chassis watch.
-const watchChassis = 1
+// Tags of the global watches; network watches take the following ones.
+const (
+	watchChassis = 1
+	watchRouters = 2
+	watchRules   = 3
+	firstNetTag  = 4
+)
 
 func (a *Agent) feedInterfaces(ctx context.Context) {
 	for ev := range a.sw.Interfaces(ctx) {
@@ -59,9 +66,8 @@ func (a *Agent) feedPacketIns(ctx context.Context) {
 }
 
 // forward runs a watch whose events go to the loop.
-func (a *Agent) forward(ctx context.Context, tag uint64) {
+func (a *Agent) forward(ctx context.Context, tag uint64, prefix string) {
 	ch := make(chan kvEvent, 64)
-	prefix := store.KindPrefix(store.KindChassis)
 	go watchPrefix(ctx, a.st, tag, prefix, ch, a.log)
 	for {
 		select {
@@ -83,7 +89,7 @@ func (a *Agent) post(ctx context.Context, e event) {
 // loop owns the agent's state: it folds events in, and after each burst
 // recompiles and reconciles.
 func (a *Agent) loop(ctx context.Context) error {
-	nextTag := uint64(watchChassis + 1)
+	nextTag := uint64(firstNetTag)
 	ifacesListed := false
 	retry := time.NewTimer(time.Hour)
 	defer retry.Stop()
@@ -124,6 +130,10 @@ func (a *Agent) loop(ctx context.Context) error {
 				if a.handleIface(ctx, *ev.iface) {
 					dirty = true
 				}
+			case ev.resolved != nil && ev.resolved.routerPort:
+				delete(a.pendingRouterPorts, ev.resolved.portID)
+				a.state.routerPortNet[ev.resolved.portID] = ev.resolved.netID
+				dirty = true
 			case ev.resolved != nil:
 				r := ev.resolved
 				if r.netID == "" {
@@ -139,7 +149,6 @@ func (a *Agent) loop(ctx context.Context) error {
 					break
 				}
 				a.state.portNet[r.portID] = r.netID
-				a.ensureWatch(ctx, r.netID, &nextTag)
 				a.bind(ctx, r.portID)
 				dirty = true
 			case ev.kv != nil:
@@ -160,7 +169,7 @@ func (a *Agent) loop(ctx context.Context) error {
 		if !dirty {
 			continue
 		}
-		a.unwatchUnused()
+		a.refreshWatches(ctx, &nextTag)
 		if !a.rec.synced && !a.complete(ifacesListed) {
 			continue // never install a partial view over a running one
 		}
@@ -174,15 +183,20 @@ func (a *Agent) loop(ctx context.Context) error {
 // depend on: the first full install waits for it, so a restart never
 // replaces good flows with a partial set.
 func (a *Agent) complete(ifacesListed bool) bool {
-	if !ifacesListed || !a.state.peersReady {
+	if !ifacesListed || !a.state.peersReady || !a.state.routersReady || !a.state.rulesReady {
 		return false
 	}
 	for _, i := range a.state.ifaces {
-		netID, known := a.state.portNet[i.IfaceID()]
-		if !known {
+		if _, known := a.state.portNet[i.IfaceID()]; !known {
 			return false // lookup in flight
 		}
-		if n := a.state.nets[netID]; netID != "" && (n == nil || !n.ready()) {
+	}
+	want, unresolved := a.state.wantedNets()
+	if len(unresolved) > 0 {
+		return false
+	}
+	for id := range want {
+		if n := a.state.nets[id]; n == nil || !n.ready() {
 			return false
 		}
 	}
@@ -279,12 +293,23 @@ func (a *Agent) ensureWatch(ctx context.Context, netID string, nextTag *uint64) 
 	a.log.Debug("watching network", "network", netID)
 }
 
-// unwatchUnused drops networks no local port is on any more: the chassis
-// then holds nothing of them.
-func (a *Agent) unwatchUnused() {
-	used := a.state.localNets()
+// refreshWatches makes the watched networks those the chassis needs
+// (wantedNets): it starts the missing watches, looks up unknown router
+// interfaces, and drops networks no longer needed, so the chassis then
+// holds nothing of them.
+func (a *Agent) refreshWatches(ctx context.Context, nextTag *uint64) {
+	want, unresolved := a.state.wantedNets()
+	for _, pid := range unresolved {
+		if !a.pendingRouterPorts[pid] {
+			a.pendingRouterPorts[pid] = true
+			go a.resolveRouterPort(ctx, pid)
+		}
+	}
+	for id := range want {
+		a.ensureWatch(ctx, id, nextTag)
+	}
 	for id, n := range a.state.nets {
-		if !used[id] {
+		if !want[id] {
 			n.cancel()
 			delete(a.state.nets, id)
 			a.log.Debug("stopped watching network", "network", id)
@@ -292,7 +317,48 @@ func (a *Agent) unwatchUnused() {
 	}
 }
 
+func (a *Agent) resolveRouterPort(ctx context.Context, portID string) {
+	netID, err := a.st.GetString(ctx, store.IndexKey(store.KindPorts, portID))
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		a.log.Warn("router port lookup failed", "port", portID, "err", err)
+		return
+	}
+	a.post(ctx, event{resolved: &resolved{portID: portID, netID: netID, routerPort: true}})
+}
+
 func (a *Agent) handleKV(ctx context.Context, e kvEvent) bool {
+	switch e.Tag {
+	case watchRouters:
+		if e.Reset {
+			a.state.routers = map[string]*model.RouterRecord{}
+			a.state.routersReady = true
+		}
+		for _, kv := range e.KVs {
+			id := strings.TrimPrefix(kv.Key, store.KindPrefix(store.KindRouters))
+			var r model.RouterRecord
+			if e.Delete || json.Unmarshal(kv.Value, &r) != nil {
+				delete(a.state.routers, id)
+				continue
+			}
+			a.state.routers[id] = &r
+		}
+		return true
+	case watchRules:
+		if e.Reset {
+			a.state.rules = map[string]*model.SecurityGroupRule{}
+			a.state.rulesReady = true
+		}
+		for _, kv := range e.KVs {
+			id := strings.TrimPrefix(kv.Key, store.KindPrefix(store.KindSGRules))
+			var r model.SecurityGroupRule
+			if e.Delete || json.Unmarshal(kv.Value, &r) != nil {
+				delete(a.state.rules, id)
+				continue
+			}
+			a.state.rules[id] = &r
+		}
+		return true
+	}
 	if e.Tag == watchChassis {
 		if e.Reset {
 			a.state.peers = map[string]model.Chassis{}

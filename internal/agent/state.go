@@ -33,6 +33,18 @@ type state struct {
 	nextRemote uint32
 	flatKeys   map[string]uint32
 	nextFlat   uint32
+
+	// routers and rules come from global watches (they are small); only
+	// what concerns the view's ports is compiled.
+	routers      map[string]*model.RouterRecord
+	routersReady bool
+	rules        map[string]*model.SecurityGroupRule
+	rulesReady   bool
+	// routerPortNet maps router interface ports to their network, once
+	// resolved ("" while unknown).
+	routerPortNet map[string]string
+	sgKeys        map[string]uint16
+	routerKeys    map[string]uint32
 }
 
 // netData is what is known of one watched network.
@@ -51,7 +63,9 @@ func (n *netData) ready() bool { return len(n.resets) == 3 }
 func newState(chassis string) *state {
 	return &state{chassis: chassis, ifaces: map[string]ovs.Interface{}, portNet: map[string]string{},
 		nets: map[string]*netData{}, peers: map[string]model.Chassis{},
-		remoteKeys: map[string]uint32{}, nextRemote: 1 << 20, flatKeys: map[string]uint32{}, nextFlat: 3 << 24}
+		remoteKeys: map[string]uint32{}, nextRemote: 1 << 20, flatKeys: map[string]uint32{}, nextFlat: 3 << 24,
+		routers: map[string]*model.RouterRecord{}, rules: map[string]*model.SecurityGroupRule{},
+		routerPortNet: map[string]string{}, sgKeys: map[string]uint16{}, routerKeys: map[string]uint32{}}
 }
 
 // localNets returns the networks local ports are on.
@@ -63,6 +77,54 @@ func (s *state) localNets() map[string]bool {
 		}
 	}
 	return out
+}
+
+// localRouters returns the routers with an interface on a local network.
+func (s *state) localRouters(local map[string]bool) []*model.RouterRecord {
+	var out []*model.RouterRecord
+	seen := map[string]bool{}
+	for id := range local {
+		n := s.nets[id]
+		if n == nil {
+			continue
+		}
+		for _, p := range n.ports {
+			if p.DeviceOwner != model.OwnerRouterInterface || seen[p.DeviceID] {
+				continue
+			}
+			if r := s.routers[p.DeviceID]; r != nil {
+				seen[p.DeviceID] = true
+				out = append(out, r)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// wantedNets is what this chassis must hold: the networks of its ports and
+// the networks routed to them (one router hop: distributed routing sends a
+// packet straight from the source chassis to the destination port). The
+// second result lists router interface ports whose network is unknown.
+func (s *state) wantedNets() (map[string]bool, []string) {
+	local := s.localNets()
+	want := map[string]bool{}
+	for id := range local {
+		want[id] = true
+	}
+	var unresolved []string
+	for _, r := range s.localRouters(local) {
+		for _, pid := range r.Interfaces {
+			netID, known := s.routerPortNet[pid]
+			switch {
+			case !known:
+				unresolved = append(unresolved, pid)
+			case netID != "":
+				want[netID] = true
+			}
+		}
+	}
+	return want, unresolved
 }
 
 // applyNetEvent folds a watch event of one network into its data.
@@ -159,7 +221,8 @@ func (s *state) view(local pipeline.LocalChassis) *pipeline.View {
 	for _, id := range netIDs {
 		n := s.nets[id]
 		v.Networks = append(v.Networks, pipeline.Network{ID: id, Key: s.networkKey(n.network),
-			SegmentationID: uint32(n.network.SegmentationID), Type: n.network.NetworkType, MTU: n.network.MTU})
+			SegmentationID: uint32(n.network.SegmentationID), Type: n.network.NetworkType, MTU: n.network.MTU,
+			CTZone: ctZone(n.network)})
 		for _, sub := range sortedValues(n.subnets) {
 			p, err := netip.ParsePrefix(sub.CIDR)
 			if err != nil {
@@ -173,7 +236,8 @@ func (s *state) view(local pipeline.LocalChassis) *pipeline.View {
 			if err != nil {
 				continue
 			}
-			vp := pipeline.Port{ID: p.ID, NetworkID: id, MAC: mac, PortSecurity: p.PortSecurityEnabled}
+			vp := pipeline.Port{ID: p.ID, NetworkID: id, MAC: mac, PortSecurity: p.PortSecurityEnabled,
+				SecurityGroups: p.SecurityGroups}
 			for _, f := range p.FixedIPs {
 				if a, err := netip.ParseAddr(f.IPAddress); err == nil {
 					vp.IPs = append(vp.IPs, a)
@@ -208,6 +272,8 @@ func (s *state) view(local pipeline.LocalChassis) *pipeline.View {
 			v.Ports = append(v.Ports, vp)
 		}
 	}
+	s.addRouters(v)
+	s.addSecurityGroups(v)
 	for id := range s.remoteKeys {
 		if !seenRemote[id] {
 			delete(s.remoteKeys, id)
@@ -233,6 +299,16 @@ func (s *state) view(local pipeline.LocalChassis) *pipeline.View {
 		v.Remote = append(v.Remote, rc)
 	}
 	return v
+}
+
+// ctZone is a network's conntrack zone for security groups: its
+// segmentation id, which the API allocates below 2^16 and disjoint between
+// geneve and vxlan by default (see neutron.DefaultConfig).
+func ctZone(n *model.Network) uint16 {
+	if n.SegmentationID > 0 && n.SegmentationID <= 0xffff {
+		return uint16(n.SegmentationID)
+	}
+	return uint16(0xf000 | n.SegmentationID&0xfff)
 }
 
 func (s *state) remoteKey(portID string) uint32 {

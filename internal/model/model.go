@@ -209,3 +209,11 @@ type Chassis struct {
 	StartedAt      time.Time         `json:"started_at"`
 	Version        string            `json:"version"`
 }
+
+// RouterRecord is a router as stored in etcd: the API object plus the ports
+// the server made for it (agents read the interfaces from here).
+type RouterRecord struct {
+	Router
+	GatewayPort string   `json:"gw_port_id,omitempty"`
+	Interfaces  []string `json:"interface_port_ids,omitempty"`
+}

@@ -16,7 +16,11 @@ func TestPortSecurity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	peer, _ := boot(t, l, chs[1], "peer", "p1", n, fixed(sub.ID, "10.7.0.10"))
+	// The peer has no port security, so that only the sender's port
+	// security decides (its security groups would refuse .99 too).
+	peerOpts := fixed(sub.ID, "10.7.0.10")
+	peerOpts["port_security_enabled"] = false
+	peer, _ := boot(t, l, chs[1], "peer", "p1", n, peerOpts)
 	vm, vmPort := boot(t, l, chs[0], "vm", "p1", n, fixed(sub.ID, "10.7.0.11"))
 	mustPing(t, l, vm, "10.7.0.10")
 

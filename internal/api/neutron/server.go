@@ -43,8 +43,10 @@ type Config struct {
 // DefaultConfig is what `wyvern server` uses without flags.
 func DefaultConfig() Config {
 	return Config{
-		GeneveRange:        [2]int{1, 65535},
-		VXLANRange:         [2]int{1, 65535},
+		// Disjoint and below 2^16: agents use the segmentation id as the
+		// network's conntrack zone.
+		GeneveRange:        [2]int{1, 32767},
+		VXLANRange:         [2]int{32768, 65535},
 		VLANRange:          [2]int{1, 4094},
 		DefaultNetworkType: "geneve",
 		GlobalMTU:          1500,
