@@ -2,7 +2,6 @@ package neutron
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"sort"
@@ -219,5 +218,3 @@ func (a attrs) project(callerProject string, admin bool) (string, error) {
 	}
 	return p, nil
 }
-
-func errf(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -18,12 +18,8 @@ func init() { resourceBuilders = append(resourceBuilders, routersResource) }
 
 // routerRecord is a router as stored: the model plus the ids of its ports,
 // which the API does not show but every router change needs inside its
-// transaction. Readers that decode the key as a model.Router ignore them.
-type routerRecord struct {
-	model.Router
-	GatewayPort string   `json:"gw_port_id,omitempty"`
-	Interfaces  []string `json:"interface_port_ids,omitempty"`
-}
+// transaction, and agents read to find the router's networks.
+type routerRecord = model.RouterRecord
 
 // routerObj is a router as the API shows it. Router.GatewayPortID holds the
 // gateway port's id in memory.

@@ -8,7 +8,6 @@
 package neutron
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -160,5 +159,3 @@ func decodeJSON(r *http.Request, v any) error {
 	}
 	return nil
 }
-
-var _ = context.Background
