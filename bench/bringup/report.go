@@ -169,6 +169,16 @@ func report(cfg config, m machine, rs []*runResult) string {
 		intSpan(collect(rs, func(r *runResult) int { return r.Resync.Flows }), thousands))
 	w("The data-plane rows of anchors.md (TCP and RTT ratios) are another benchmark's.\n\n")
 
+	w("### Does bring-up stay flat as the topology grows?\n\n")
+	w("First-reply p50 (p99) per block of measured ports, ranges across runs:\n\n| ports present | p50 (p99), ms |\n| --- | --- |\n")
+	block := 50
+	for lo := 0; lo < cfg.Ports; lo += block {
+		hi := min(lo+block, cfg.Ports)
+		part := func(r *runResult) []portTiming { return r.Small[lo:min(hi, len(r.Small))] }
+		w("| %d–%d | %s (%s) |\n", lo+3, hi+3, pct(rs, part, reply, 50), pct(rs, part, reply, 99))
+	}
+	w("| %d–%d | %s (%s) |\n\n", cfg.Ports+cfg.ExtraNets*cfg.ExtraPorts+3, atLarge, pct(rs, large, reply, 50), pct(rs, large, reply, 99))
+
 	w("## Where the bring-up time goes\n\n")
 	w("Offsets from the API call creating the port, p50 (p99) per phase, ranges across runs. \"bound\" is when the\n")
 	w("port's binding (host_id, ACTIVE) reached etcd, seen by a watch of the benchmark's own; \"flows\" are the\n")
