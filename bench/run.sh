@@ -62,12 +62,15 @@ run_api() {
 # runs (BRINGUP_RUNS), ranges across runs; extra arguments in BRINGUP_ARGS,
 # e.g. BRINGUP_ARGS="-ports 50 -extra-ports 20 -more 10" for a quick look.
 run_bringup() {
+	local built out cmd="./bench/run.sh bringup"
+	built=$(build_wyvern)
 	"$GO" build -o "$TMP/" ./bench/bringup
-	local out
 	out=$(results_file bringup)
+	[ -n "${WYVERN_REV:-}" ] && cmd="WYVERN_REV=$WYVERN_REV $cmd"
+	[ -n "${BRINGUP_ARGS:-}" ] && cmd="BRINGUP_ARGS=\"$BRINGUP_ARGS\" $cmd"
 	# shellcheck disable=SC2086
-	"$TMP/bringup" -runs "${BRINGUP_RUNS:-2}" -out "$out" \
-		-command "./bench/run.sh bringup${BRINGUP_ARGS:+ (BRINGUP_ARGS=\"$BRINGUP_ARGS\")}" ${BRINGUP_ARGS:-}
+	"$TMP/bringup" -runs "${BRINGUP_RUNS:-2}" -wyvern "$TMP/wyvern" -built "$built" -out "$out" \
+		-command "$cmd" ${BRINGUP_ARGS:-}
 	echo "bench: bringup results in $out"
 }
 

@@ -42,6 +42,8 @@ type config struct {
 	More       int // measured ports with the full topology present
 	Out        string
 	Command    string // how the run was started, for the report
+	Wyvern     string // prebuilt wyvern binary; "" builds the module's
+	Built      string // what Wyvern was built from, for the report
 	Verbose    bool
 }
 
@@ -54,6 +56,8 @@ func main() {
 	flag.IntVar(&cfg.More, "more", 50, "ports brought up one by one with the whole topology present")
 	flag.StringVar(&cfg.Out, "out", "", "Markdown results file (default: stdout)")
 	flag.StringVar(&cfg.Command, "command", "", "the command line to record in the report (default: this program's)")
+	flag.StringVar(&cfg.Wyvern, "wyvern", "", "wyvern binary to run (default: build ./cmd/wyvern of the module here with lab.Build, once per run)")
+	flag.StringVar(&cfg.Built, "built", "", "what the wyvern binary was built from, for the report")
 	flag.BoolVar(&cfg.Verbose, "v", false, "log the test bed's actions")
 	flag.Parse()
 	if err := run(cfg); err != nil {
@@ -132,10 +136,12 @@ func oneRun(cfg config, root string, log *slog.Logger) (res *runResult, err erro
 			err = cerr
 		}
 	}()
-	// The binary lives in the bed's directory, so it goes with the bed.
-	bin, err := lab.Build(root, bed.Dir)
-	if err != nil {
-		return nil, err
+	bin := cfg.Wyvern
+	if bin == "" {
+		// The binary lives in the bed's directory, so it goes with the bed.
+		if bin, err = lab.Build(root, bed.Dir); err != nil {
+			return nil, err
+		}
 	}
 	l, err := lab.Start(bed, bin, lab.Options{})
 	if err != nil {

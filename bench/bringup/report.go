@@ -123,7 +123,11 @@ func report(cfg config, m machine, rs []*runResult) string {
 	w("## Machine\n\n")
 	w("- CPUs: %s; load average at start: %s (the machine is shared with other jobs)\n", m.CPUs, m.Load)
 	w("- Memory (`free -g`):\n\n```\n%s\n```\n", m.Mem)
-	w("- %s, userspace datapath (netdev); kernel %s; %s; commit %s\n", m.OVS, m.Kernel, m.Go, m.Commit)
+	built := cfg.Built
+	if built == "" {
+		built = "working tree at " + m.Commit
+	}
+	w("- %s, userspace datapath (netdev); kernel %s; %s; Wyvern built from %s\n", m.OVS, m.Kernel, m.Go, built)
 	w("- run lengths: %s\n\n", strings.Join(collect(rs, func(r *runResult) string { return r.Took.Round(time.Second).String() }), ", "))
 
 	w("## Commands\n\n```\n")
@@ -217,9 +221,10 @@ func report(cfg config, m machine, rs []*runResult) string {
 	w("  sets them; MAC and address given in the create call so the VM namespace can be made first), three probe\n")
 	w("  VMs (one per chassis; a port on chassis k is pinged from the probe on chassis k+1), then %d networks of %d\n", cfg.ExtraNets, cfg.ExtraPorts)
 	w("  OVS internal ports (iface-id, attached-mac, no namespace) spread round-robin over the 3 chassis, and a\n")
-	w("  router with an interface on every subnet, created through the API. Wyvern's data plane does not route\n")
-	w("  yet: the router's interfaces are ports in the topology, but routed reachability is not compiled, and\n")
-	w("  security groups are not compiled either (port security — MAC and address checks — is).\n")
+	w("  router with an interface on every subnet, created through the API. The agents compile what the\n")
+	w("  model says: port security, the project's default security group (every port is in it), and the\n")
+	w("  router if the agent build routes (routed networks then join each chassis' selective watch). Only\n")
+	w("  the switched path is timed: the probe and the measured port share the measured network.\n")
 	w("- Bulk: the ports are created through the API first (8 clients; not in the figure), then plugged with one\n")
 	w("  ovs-vsctl transaction per chassis, in parallel; \"synced\" is the last `flows updated` of the last chassis\n")
 	w("  before dump-flows showed an L2 flow (local output or tunnel) for every bulk port on every chassis.\n")
