@@ -33,6 +33,7 @@ type runResult struct {
 	Resync           resyncResult
 	Restart          restartResult
 	Took             time.Duration
+	Load             string // load average at the start
 }
 
 // portTiming is one measured bring-up; every offset is from T0, the API

@@ -147,7 +147,7 @@ func oneRun(cfg config, root string, log *slog.Logger) (res *runResult, err erro
 	if err != nil {
 		return nil, err
 	}
-	b := &bench{cfg: cfg, l: l, res: &runResult{}}
+	b := &bench{cfg: cfg, l: l, res: &runResult{Load: loadAvg()}}
 	for _, step := range []struct {
 		name string
 		fn   func() error

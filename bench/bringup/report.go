@@ -22,7 +22,7 @@ func describeMachine() machine {
 		if err != nil {
 			return "?"
 		}
-		return strings.TrimSpace(string(out))
+		return strings.TrimRight(string(out), "\n ")
 	}
 	m := machine{
 		CPUs:   sh("nproc"),
@@ -32,9 +32,7 @@ func describeMachine() machine {
 		Commit: sh("git", "rev-parse", "--short", "HEAD"),
 	}
 	m.OVS = strings.SplitN(sh("ovs-vsctl", "--version"), "\n", 2)[0]
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		m.Load = strings.Join(strings.Fields(string(b))[:3], " ")
-	}
+	m.Load = loadAvg()
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, l := range strings.Split(string(b), "\n") {
 			if strings.HasPrefix(l, "model name") {
@@ -44,6 +42,14 @@ func describeMachine() machine {
 		}
 	}
 	return m
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
 }
 
 func collect[T any](rs []*runResult, f func(*runResult) T) []T {
@@ -128,7 +134,9 @@ func report(cfg config, m machine, rs []*runResult) string {
 		built = "working tree at " + m.Commit
 	}
 	w("- %s, userspace datapath (netdev); kernel %s; %s; Wyvern built from %s\n", m.OVS, m.Kernel, m.Go, built)
-	w("- run lengths: %s\n\n", strings.Join(collect(rs, func(r *runResult) string { return r.Took.Round(time.Second).String() }), ", "))
+	w("- runs: %s\n\n", strings.Join(collect(rs, func(r *runResult) string {
+		return r.Took.Round(time.Second).String() + " (load average at its start " + r.Load + ")"
+	}), ", "))
 
 	w("## Commands\n\n```\n")
 	if cfg.Command != "" {
