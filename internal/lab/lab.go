@@ -33,6 +33,9 @@ type Lab struct {
 	Store   *store.Store
 	dir     string
 	agents  map[string]*testbed.Chassis
+	// agentArgs are each chassis' own extra agent flags (StartAgentWith),
+	// reused by a restart.
+	agentArgs map[string][]string
 	opts    Options
 	// serverArgs start the server; a restart reuses them.
 	serverArgs []string
@@ -100,7 +103,7 @@ func Start(bed *testbed.Bed, bin string, opts Options) (*Lab, error) {
 			return nil, err
 		}
 	}
-	l := &Lab{Bed: bed, Bin: bin, dir: dir, opts: opts, agents: map[string]*testbed.Chassis{},
+	l := &Lab{Bed: bed, Bin: bin, dir: dir, opts: opts, agents: map[string]*testbed.Chassis{}, agentArgs: map[string][]string{},
 		APIURL:  fmt.Sprintf("http://127.0.0.1:%d", ports[0]),
 		EtcdURL: fmt.Sprintf("http://127.0.0.1:%d", ports[1]),
 		client:  &http.Client{Timeout: 30 * time.Second}}
@@ -155,23 +158,43 @@ func (l *Lab) waitAPI(d time.Duration) error {
 // AddChassis creates a chassis and starts its agent; it returns once the
 // agent has made br-int and registered its chassis.
 func (l *Lab) AddChassis(name string) (*testbed.Chassis, error) {
+	return l.AddChassisWith(name, nil, nil)
+}
+
+// AddChassisWith is AddChassis with a set-up step between the chassis'
+// creation and its agent's start (e.g. making br-ex), and extra agent
+// flags for this chassis only (e.g. --bridge-mappings, --gateway).
+func (l *Lab) AddChassisWith(name string, setup func(*testbed.Chassis) error, args []string) (*testbed.Chassis, error) {
 	ch, err := l.Bed.AddChassis(name)
 	if err != nil {
 		return nil, err
 	}
-	if err := l.StartAgent(ch); err != nil {
+	if setup != nil {
+		if err := setup(ch); err != nil {
+			return nil, err
+		}
+	}
+	if err := l.StartAgentWith(ch, args...); err != nil {
 		return nil, err
 	}
 	return ch, nil
 }
 
-// StartAgent (re)starts the agent of a chassis and waits until it is
-// registered.
+// StartAgent (re)starts the agent of a chassis, with the flags it was last
+// started with, and waits until it is registered.
 func (l *Lab) StartAgent(ch *testbed.Chassis) error {
+	return l.StartAgentWith(ch, l.agentArgs[ch.Name]...)
+}
+
+// StartAgentWith (re)starts the agent of a chassis with extra flags (after
+// Options.AgentArgs) and waits until it is registered.
+func (l *Lab) StartAgentWith(ch *testbed.Chassis, extra ...string) error {
+	l.agentArgs[ch.Name] = extra
 	args := append([]string{"agent", "--etcd-endpoints", l.EtcdURL, "--chassis", ch.Name,
 		"--tunnel-ip", ch.TunnelIP.String(), "--tunnel-mac", ch.TunnelMAC,
 		"--ovsdb", ch.DBSock(), "--ovs-rundir", ch.RunDir, "--datapath-type", "netdev",
 		"--log-level", "debug"}, l.opts.AgentArgs...)
+	args = append(args, extra...)
 	if err := ch.StartProcess("wyvern-agent", exec.Command(l.Bin, args...)); err != nil {
 		return err
 	}

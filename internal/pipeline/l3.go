@@ -116,7 +116,7 @@ func (c *compiler) indexRouters() []*routerState {
 			gw := r.Gateway
 			rs.gwLocal = gw.SNAT && gw.Chassis != "" && gw.Chassis == v.Local.Name && rs.ext.OFPort != 0
 			if rs.ext.OFPort != 0 {
-				rs.fips = c.localFIPs(r)
+				rs.fips = c.localFIPs(r, rs.gwLocal)
 			}
 		}
 		if active || rs.gwLocal || len(rs.fips) > 0 {
@@ -126,13 +126,16 @@ func (c *compiler) indexRouters() []*routerState {
 	return out
 }
 
-// localFIPs are the router's floating IPs of ports bound here.
-func (c *compiler) localFIPs(r *Router) []fipState {
+// localFIPs are the router's floating IPs NATed here: those of ports bound
+// here, and, on the router's active gateway (gwLocal), the centralized
+// ones of ports bound on tunnel-reachable chassis.
+func (c *compiler) localFIPs(r *Router, gwLocal bool) []fipState {
 	var out []fipState
 	seen := map[netip.Addr]bool{}
 	for _, f := range c.v.FloatingIPs {
 		p := c.portsByID[f.PortID]
-		if f.RouterID != r.ID || p == nil || !p.local || !f.FloatingIP.Is4() || !f.FixedIP.Is4() ||
+		here := p != nil && (p.local && !f.Centralized || f.Centralized && gwLocal && p.remote != nil)
+		if f.RouterID != r.ID || !here || !f.FloatingIP.Is4() || !f.FixedIP.Is4() ||
 			!slices.Contains(p.IPs, f.FixedIP) || seen[f.FloatingIP] || seen[f.FixedIP] {
 			continue
 		}

@@ -147,6 +147,36 @@ func TestFloatingIPAndSNAT(t *testing.T) {
 	}
 }
 
+// A centralized floating IP is NATed on the router's active gateway, not
+// on the chassis of its port, and on no other chassis.
+func TestCentralizedFloatingIP(t *testing.T) {
+	gw := ofp.Text(Compile(centralizedFIP(), testCfg, 1))
+	for _, w := range []string{
+		"arp_tpa=203.0.113.13 actions=",
+		"reg6=0x32,dl_dst=fa:16:3e:ee:00:13 actions=set_field:0x1->metadata,goto_table:8",
+		"nw_dst=203.0.113.13 actions=ct(commit,zone=61441,nat(dst=10.1.0.13),table=9)",
+		"nw_src=10.1.0.13 actions=ct(commit,zone=61441,nat(src=203.0.113.13),table=12)",
+		"nw_src=203.0.113.13 actions=dec_ttl,set_field:fa:16:3e:ee:00:13->dl_src",
+	} {
+		if !strings.Contains(gw, w) {
+			t.Errorf("gateway lacks %s\n%s", w, gw)
+		}
+	}
+	// Not the active gateway: nothing of it.
+	v := centralizedFIP()
+	v.Routers[0].Gateway.Chassis = "ch2"
+	if text := ofp.Text(Compile(v, testCfg, 1)); strings.Contains(text, "203.0.113.13") {
+		t.Errorf("standby compiles the centralized floating IP:\n%s", text)
+	}
+	// The port's own chassis, even with the external network, leaves it
+	// to the gateway.
+	v = floatingIP()
+	v.FloatingIPs[0].Centralized = true
+	if text := ofp.Text(Compile(v, testCfg, 1)); strings.Contains(text, "203.0.113.10") {
+		t.Errorf("port chassis compiles a centralized floating IP:\n%s", text)
+	}
+}
+
 // Adding a member to a remote group adds one flow (one per direction and
 // family the group is used in) and changes nothing else.
 func TestConjunctionMembershipChange(t *testing.T) {

@@ -102,3 +102,14 @@ func securityGroups() *View {
 	}
 	return v
 }
+
+// centralizedFIP: snatGateway, with vm3 (bound on ch2, which has no bridge
+// mapping) holding the centralized floating IP 203.0.113.13: this chassis,
+// r1's active gateway, DNATs it, routes it to ch2 and SNATs vm3's
+// connections, which ch2 tunnels here.
+func centralizedFIP() *View {
+	v := snatGateway()
+	v.FloatingIPs = []FloatingIP{{FloatingIP: netip.MustParseAddr("203.0.113.13"), FixedIP: netip.MustParseAddr("10.1.0.13"),
+		PortID: "vm3", RouterID: "r1", MAC: mac("fa:16:3e:ee:00:13"), Centralized: true}}
+	return v
+}

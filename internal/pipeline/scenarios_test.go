@@ -54,6 +54,7 @@ func scenarios() []scenario {
 		{"routed_two_networks", routedTwoNetworks, testCfg},
 		{"floating_ip", floatingIP, testCfg},
 		{"snat_gateway", snatGateway, testCfg},
+		{"centralized_fip", centralizedFIP, testCfg},
 		{"security_groups", securityGroups, testCfgND},
 	}
 }

@@ -43,7 +43,8 @@ type View struct {
 	// routers have their gateway on. Empty: no floating IP nor SNAT.
 	External []ExternalNetwork
 	// FloatingIPs of ports in the view. Compiled on the chassis hosting the
-	// port, when that chassis reaches the router's external network.
+	// port, when that chassis reaches the router's external network, or
+	// (Centralized) on the router's active gateway chassis.
 	FloatingIPs []FloatingIP
 
 	// SecurityGroupsEnabled turns on the stateful ACL stages. False (the
@@ -140,6 +141,13 @@ type FloatingIP struct {
 	// floating IP, as OVN's external_mac, keeps the upstream switch from
 	// seeing one MAC move between chassis.)
 	MAC net.HardwareAddr
+	// Centralized says the port's chassis does not reach the external
+	// network: the router's active gateway chassis performs the NAT (DNAT
+	// in, then routes to the port through its tunnel; the port's chassis
+	// hands new outbound connections to the gateway, as for SNAT, and the
+	// gateway translates them to FloatingIP). False: distributed, the
+	// NAT happens on the port's chassis.
+	Centralized bool
 }
 
 // Direction of a security group rule, as Neutron spells it.

@@ -79,6 +79,8 @@ type Bed struct {
 	nChassis,
 	nPorts int
 	outside *Host
+	// external is set once ExternalBridge exists.
+	external bool
 }
 
 // undo is one thing to tear down; it runs at most once.
@@ -352,10 +354,16 @@ func (b *Bed) CaptureUnderlay(filter ...string) (*Capture, error) {
 // end, named outer, in the underlay bridge. Both ends are up, without
 // IPv6 and transmit checksum offload.
 func (b *Bed) plugUnderlay(ns, inner, outer string) error {
+	return b.plugBridge("br0", ns, inner, outer)
+}
+
+// plugBridge is plugUnderlay onto any Linux bridge of the underlay
+// namespace (br0, or the external network's ExternalBridge).
+func (b *Bed) plugBridge(bridge, ns, inner, outer string) error {
 	ul := b.underlay.Netns
 	steps := [][]string{
 		{"ip", "link", "add", inner, "netns", ns, "type", "veth", "peer", "name", outer, "netns", ul},
-		{"ip", "-n", ul, "link", "set", outer, "master", "br0", "up"},
+		{"ip", "-n", ul, "link", "set", outer, "master", bridge, "up"},
 		{"ip", "netns", "exec", ul, "ethtool", "-K", outer, "tx", "off"},
 		{"ip", "netns", "exec", ns, "ethtool", "-K", inner, "tx", "off"},
 	}
@@ -363,7 +371,7 @@ func (b *Bed) plugUnderlay(ns, inner, outer string) error {
 		m := strconv.Itoa(b.ulMTU)
 		steps = append(steps,
 			[]string{"ip", "-n", ul, "link", "set", outer, "mtu", m},
-			[]string{"ip", "-n", ul, "link", "set", "br0", "mtu", m},
+			[]string{"ip", "-n", ul, "link", "set", bridge, "mtu", m},
 			[]string{"ip", "-n", ns, "link", "set", inner, "mtu", m})
 	}
 	for _, c := range steps {
