@@ -1,0 +1,194 @@
+package trace
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/wyvern-sdn/wyvern/internal/model"
+)
+
+// Topology is the logical model a trace reads: the Neutron resources as
+// the API returns them, and the chassis (Neutron agents). It is plain
+// data; the caller loads it (wyvernctl reads it through the API).
+type Topology struct {
+	Networks       []model.Network           `json:"networks"`
+	Subnets        []model.Subnet            `json:"subnets"`
+	Ports          []model.Port              `json:"ports"`
+	Routers        []model.Router            `json:"routers"`
+	FloatingIPs    []model.FloatingIP        `json:"floatingips"`
+	SecurityGroups []model.SecurityGroup     `json:"security_groups"`
+	Rules          []model.SecurityGroupRule `json:"security_group_rules"`
+	Chassis        []Chassis                 `json:"chassis"`
+}
+
+// Chassis is a hypervisor as the agents API shows it. An empty list (a
+// non-admin caller sees no agent) only loses tunnel addresses in the trace.
+type Chassis struct {
+	Name           string            `json:"name"`
+	TunnelIP       string            `json:"tunnel_ip"`
+	Encaps         []string          `json:"encaps"`
+	BridgeMappings map[string]string `json:"bridge_mappings,omitempty"`
+	Gateway        bool              `json:"gateway"`
+	Alive          bool              `json:"alive"`
+}
+
+// index is a Topology with lookups.
+type index struct {
+	t        *Topology
+	nets     map[string]*model.Network
+	subnets  map[string]*model.Subnet
+	ports    map[string]*model.Port
+	routers  map[string]*model.Router
+	groups   map[string]*model.SecurityGroup
+	rules    map[string][]*model.SecurityGroupRule // by group, sorted by id
+	chassis  map[string]*Chassis
+	byNet    map[string][]*model.Port   // ports by network
+	netSubs  map[string][]*model.Subnet // IPv4 subnets by network
+	rtrPorts map[string][]*model.Port   // router interface ports by router
+}
+
+func newIndex(t *Topology) *index {
+	x := &index{t: t, nets: map[string]*model.Network{}, subnets: map[string]*model.Subnet{},
+		ports: map[string]*model.Port{}, routers: map[string]*model.Router{},
+		groups: map[string]*model.SecurityGroup{}, rules: map[string][]*model.SecurityGroupRule{},
+		chassis: map[string]*Chassis{}, byNet: map[string][]*model.Port{},
+		netSubs: map[string][]*model.Subnet{}, rtrPorts: map[string][]*model.Port{}}
+	for i := range t.Networks {
+		x.nets[t.Networks[i].ID] = &t.Networks[i]
+	}
+	for i := range t.Subnets {
+		s := &t.Subnets[i]
+		x.subnets[s.ID] = s
+		if pf, err := netip.ParsePrefix(s.CIDR); err == nil && pf.Addr().Is4() {
+			x.netSubs[s.NetworkID] = append(x.netSubs[s.NetworkID], s)
+		}
+	}
+	for i := range t.Ports {
+		p := &t.Ports[i]
+		x.ports[p.ID] = p
+		x.byNet[p.NetworkID] = append(x.byNet[p.NetworkID], p)
+		if isRouterInterface(p) {
+			x.rtrPorts[p.DeviceID] = append(x.rtrPorts[p.DeviceID], p)
+		}
+	}
+	for _, ps := range x.byNet {
+		slices.SortFunc(ps, func(a, b *model.Port) int { return strings.Compare(a.ID, b.ID) })
+	}
+	for i := range t.Routers {
+		x.routers[t.Routers[i].ID] = &t.Routers[i]
+	}
+	for i := range t.SecurityGroups {
+		x.groups[t.SecurityGroups[i].ID] = &t.SecurityGroups[i]
+	}
+	for i := range t.Rules {
+		r := &t.Rules[i]
+		x.rules[r.SecurityGroupID] = append(x.rules[r.SecurityGroupID], r)
+	}
+	for _, rs := range x.rules {
+		slices.SortFunc(rs, func(a, b *model.SecurityGroupRule) int { return strings.Compare(a.ID, b.ID) })
+	}
+	for i := range t.Chassis {
+		x.chassis[t.Chassis[i].Name] = &t.Chassis[i]
+	}
+	return x
+}
+
+func isRouterInterface(p *model.Port) bool {
+	return strings.HasPrefix(p.DeviceOwner, "network:router_interface")
+}
+
+// addrs4 are a port's IPv4 fixed addresses.
+func addrs4(p *model.Port) []netip.Addr {
+	var out []netip.Addr
+	for _, f := range p.FixedIPs {
+		if a, err := netip.ParseAddr(f.IPAddress); err == nil && a.Is4() {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// portWithIP finds the port of a network holding a fixed address.
+func (x *index) portWithIP(netID string, a netip.Addr) *model.Port {
+	for _, p := range x.byNet[netID] {
+		if slices.Contains(addrs4(p), a) {
+			return p
+		}
+	}
+	return nil
+}
+
+// subnetOf is the IPv4 subnet of a network containing a.
+func (x *index) subnetOf(netID string, a netip.Addr) (*model.Subnet, netip.Prefix) {
+	var best *model.Subnet
+	var bestPf netip.Prefix
+	for _, s := range x.netSubs[netID] {
+		pf, _ := netip.ParsePrefix(s.CIDR)
+		pf = pf.Masked()
+		if pf.Contains(a) && (best == nil || pf.Bits() > bestPf.Bits()) {
+			best, bestPf = s, pf
+		}
+	}
+	return best, bestPf
+}
+
+// members are the addresses a remote group rule admits: the fixed IPs and
+// allowed address pairs of every port in the group.
+func (x *index) members(group string) []netip.Prefix {
+	var out []netip.Prefix
+	for i := range x.t.Ports {
+		p := &x.t.Ports[i]
+		if !slices.Contains(p.SecurityGroups, group) {
+			continue
+		}
+		for _, a := range addrs4(p) {
+			out = append(out, netip.PrefixFrom(a, 32))
+		}
+		for _, ap := range p.AllowedAddressPairs {
+			if pf, ok := parsePrefixOrAddr(ap.IPAddress); ok {
+				out = append(out, pf)
+			}
+		}
+	}
+	return out
+}
+
+func parsePrefixOrAddr(s string) (netip.Prefix, bool) {
+	if pf, err := netip.ParsePrefix(s); err == nil {
+		return pf.Masked(), true
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.PrefixFrom(a, a.BitLen()), true
+	}
+	return netip.Prefix{}, false
+}
+
+// portLabel names a port for the trace: its name and id.
+func portLabel(p *model.Port) string {
+	if p.Name != "" {
+		return p.Name + " (" + p.ID + ")"
+	}
+	return p.ID
+}
+
+func (x *index) netLabel(id string) string {
+	if n := x.nets[id]; n != nil && n.Name != "" {
+		return n.Name + " (" + id + ")"
+	}
+	return id
+}
+
+func (x *index) routerLabel(r *model.Router) string {
+	if r.Name != "" {
+		return r.Name + " (" + r.ID + ")"
+	}
+	return r.ID
+}
+
+func (x *index) groupLabel(id string) string {
+	if g := x.groups[id]; g != nil && g.Name != "" {
+		return g.Name + " (" + id + ")"
+	}
+	return id
+}
