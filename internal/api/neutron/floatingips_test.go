@@ -2,6 +2,7 @@ package neutron
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -110,14 +111,16 @@ func TestFloatingIPCreateDelete(t *testing.T) {
 	out = a.must(http.StatusCreated, "POST", "/v2.0/floatingips", "p1", map[string]any{"floatingip": map[string]any{
 		"floating_network_id": tp.ext, "subnet_id": tp.extSub}})
 	a.must(http.StatusNoContent, "DELETE", "/v2.0/floatingips/"+obj(t, out, "floatingip")["id"].(string), "p1", nil)
+	// An address no earlier (randomly placed) allocation holds.
+	want := freeExternalAddress(t, a, tp.ext)
 	out = a.must(http.StatusCreated, "POST", "/v2.0/floatingips", "", map[string]any{"floatingip": map[string]any{
-		"floating_network_id": tp.ext, "floating_ip_address": "198.51.100.50", "project_id": "p1"}})
+		"floating_network_id": tp.ext, "floating_ip_address": want, "project_id": "p1"}})
 	byAddr := obj(t, out, "floatingip")
-	if byAddr["floating_ip_address"] != "198.51.100.50" || byAddr["project_id"] != "p1" {
+	if byAddr["floating_ip_address"] != want || byAddr["project_id"] != "p1" {
 		t.Fatalf("by address: %v", byAddr)
 	}
 	code, body = a.call("POST", "/v2.0/floatingips", "", map[string]any{"floatingip": map[string]any{
-		"floating_network_id": tp.ext, "floating_ip_address": "198.51.100.50"}})
+		"floating_network_id": tp.ext, "floating_ip_address": want}})
 	if code != http.StatusConflict {
 		t.Fatalf("taken address: %d %v", code, body)
 	}
@@ -133,7 +136,7 @@ func TestFloatingIPCreateDelete(t *testing.T) {
 		t.Fatalf("port left: %v", ports)
 	}
 	out = a.must(http.StatusCreated, "POST", "/v2.0/floatingips", "", map[string]any{"floatingip": map[string]any{
-		"floating_network_id": tp.ext, "floating_ip_address": "198.51.100.50"}})
+		"floating_network_id": tp.ext, "floating_ip_address": want}})
 	a.must(http.StatusNoContent, "DELETE", "/v2.0/floatingips/"+obj(t, out, "floatingip")["id"].(string), "", nil)
 	a.must(http.StatusNoContent, "DELETE", "/v2.0/floatingips/"+id, "p1", nil)
 	a.must(http.StatusNotFound, "GET", "/v2.0/floatingips/"+id, "p1", nil)
@@ -316,4 +319,24 @@ func TestFloatingIPConcurrentAssociation(t *testing.T) {
 	if l := out["floatingips"].([]any); len(l) != 1 {
 		t.Fatalf("%d floating IPs on one address", len(l))
 	}
+}
+
+// freeExternalAddress returns an address of 198.51.100.0/24 that no port on
+// the network holds.
+func freeExternalAddress(t *testing.T, a *testAPI, netID string) string {
+	t.Helper()
+	out := a.must(http.StatusOK, "GET", "/v2.0/ports?network_id="+netID, "", nil)
+	taken := map[string]bool{}
+	for _, p := range out["ports"].([]any) {
+		for _, f := range p.(map[string]any)["fixed_ips"].([]any) {
+			taken[f.(map[string]any)["ip_address"].(string)] = true
+		}
+	}
+	for i := 50; i < 250; i++ {
+		if ip := fmt.Sprintf("198.51.100.%d", i); !taken[ip] {
+			return ip
+		}
+	}
+	t.Fatal("no free external address")
+	return ""
 }
