@@ -104,6 +104,7 @@ func NewRootCommand(stdout, stderr io.Writer, getenv func(string) string) *cobra
 		a.securityGroupCommand(),
 		a.securityGroupRuleCommand(),
 		a.statusCommand(),
+		a.traceCommand(),
 	)
 	return root
 }
