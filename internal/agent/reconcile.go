@@ -16,11 +16,46 @@ import (
 // generation — replacing identical flows in place, so packets keep flowing
 // — and only then sweeps flows of older generations.
 type reconciler struct {
-	conn      FlowConn
-	log       *slog.Logger
-	gen       uint32
-	installed []ofp.Flow
+	conn FlowConn
+	log  *slog.Logger
+	gen  uint32
+	// installed indexes what is on the bridge by flow key (table,
+	// priority, match), with the flow's full text: a desired flow is
+	// rendered once per apply and compared as text.
+	installed map[string]installedFlow
 	synced    bool
+}
+
+type installedFlow struct {
+	cookie uint64
+	text   string
+	flow   ofp.Flow
+}
+
+// diff compares desired with what is installed and returns the changes and
+// the new index. Flows with the same key are the same OpenFlow entry: the
+// last one wins.
+func (r *reconciler) diff(desired []ofp.Flow) (add, mod, del []ofp.Flow, next map[string]installedFlow) {
+	next = make(map[string]installedFlow, len(desired))
+	for _, f := range desired {
+		key, text := f.KeyText()
+		next[key] = installedFlow{cookie: f.Cookie, text: text, flow: f}
+	}
+	for key, w := range next {
+		h, ok := r.installed[key]
+		switch {
+		case !ok:
+			add = append(add, w.flow)
+		case h.cookie != w.cookie || h.text != w.text:
+			mod = append(mod, w.flow)
+		}
+	}
+	for key, h := range r.installed {
+		if _, ok := next[key]; !ok {
+			del = append(del, h.flow)
+		}
+	}
+	return add, mod, del, next
 }
 
 func newReconciler(conn FlowConn, log *slog.Logger) *reconciler {
@@ -46,14 +81,14 @@ func (r *reconciler) start(ctx context.Context) error {
 // apply makes br-int hold exactly desired (among Wyvern's flows).
 func (r *reconciler) apply(ctx context.Context, desired []ofp.Flow) error {
 	start := time.Now()
-	add, mod, del := pipeline.Diff(r.installed, desired)
+	add, mod, del, next := r.diff(desired)
 	if !r.synced {
 		// Full install: everything is an add; OpenFlow's add replaces a
 		// flow with the same match and priority atomically.
 		if err := r.conn.Bundle(ctx, add, nil, nil); err != nil {
 			return r.fail(fmt.Errorf("agent: install generation %d: %w", r.gen, err))
 		}
-		r.installed = desired
+		r.installed = next
 		swept, err := r.sweep(ctx)
 		if err != nil {
 			return r.fail(err)
@@ -68,7 +103,7 @@ func (r *reconciler) apply(ctx context.Context, desired []ofp.Flow) error {
 	if err := r.conn.Bundle(ctx, add, mod, del); err != nil {
 		return r.fail(fmt.Errorf("agent: apply flow changes: %w", err))
 	}
-	r.installed = desired
+	r.installed = next
 	r.log.Debug("flows updated", "add", len(add), "modify", len(mod), "delete", len(del), "took", time.Since(start))
 	return nil
 }

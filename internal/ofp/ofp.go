@@ -30,10 +30,19 @@ func (f Flow) Key() string {
 
 // String renders the flow as ovs-ofctl add-flow text, without the cookie.
 func (f Flow) String() string {
+	_, text := f.KeyText()
+	return text
+}
+
+// KeyText returns Key and String at the cost of one rendering: the key is
+// a prefix of the text.
+func (f Flow) KeyText() (key, text string) {
 	var buf [512]byte
 	b := f.appendKey(buf[:0])
+	n := len(b)
 	b = append(b, " actions="...)
-	return string(appendActions(b, f.Actions))
+	text = string(appendActions(b, f.Actions))
+	return text[:n], text
 }
 
 // Equal reports whether two flows have the same key, cookie and actions.
