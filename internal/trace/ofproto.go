@@ -33,6 +33,9 @@ func (r *Result) OFFlow(inPort int) (string, error) {
 // OFStep is one table lookup of an ofproto/trace, named after Wyvern's
 // pipeline.
 type OFStep struct {
+	// Bridge the step runs in: the traced bridge, or one the packet
+	// reached through a patch port or a tunnel (its steps are not named).
+	Bridge string `json:"bridge"`
 	// Depth is the nesting (resubmit) level, 0 for the main pipeline.
 	Depth    int    `json:"depth"`
 	Table    int    `json:"table"`
@@ -70,8 +73,9 @@ type OFTrace struct {
 }
 
 var (
-	stepLine = regexp.MustCompile(`^(\s*)(\d+)\. (.*)$`)
-	stepTail = regexp.MustCompile(`^(?:(.*?),? )?priority (\d+)(?:, cookie (0x[0-9a-fA-F]+))?$`)
+	stepLine   = regexp.MustCompile(`^(\s*)(\d+)\. (.*)$`)
+	bridgeLine = regexp.MustCompile(`^\s*bridge\("([^"]+)"\)$`)
+	stepTail   = regexp.MustCompile(`^(?:(.*?),? )?priority (\d+)(?:, cookie (0x[0-9a-fA-F]+))?$`)
 )
 
 // tableNames maps table numbers to Wyvern's declarations.
@@ -91,6 +95,7 @@ func Annotate(raw string) OFTrace {
 	cur := &tr.Passes[0]
 	var step *OFStep
 	stepIndent := 0
+	bridge := ""
 	lines := strings.Split(raw, "\n")
 	for i := 0; i < len(lines); i++ {
 		l := strings.TrimRight(lines[i], " \r")
@@ -111,22 +116,26 @@ func Annotate(raw string) OFTrace {
 			cur.DatapathActions = strings.TrimPrefix(l, "Datapath actions: ")
 			step = nil
 			continue
-		case strings.HasPrefix(l, "bridge(") && len(cur.Steps) == 0:
+		case bridgeLine.MatchString(l):
+			bridge = bridgeLine.FindStringSubmatch(l)[1]
 			if tr.Bridge == "" {
-				tr.Bridge = strings.TrimSuffix(strings.TrimPrefix(l, "bridge(\""), "\")")
+				tr.Bridge = bridge
 			}
+			step = nil
 			continue
 		}
 		if m := stepLine.FindStringSubmatch(l); m != nil {
 			n, _ := strconv.Atoi(m[2])
-			s := OFStep{Depth: (len(m[1]) - 1) / 8, Table: n, Stage: -1, Actions: []string{}}
-			if t, ok := tables[n]; ok {
+			// The dot of a top-level step is in column 2 (" 0.",
+			// "13."); each nesting level indents by 4.
+			s := OFStep{Bridge: bridge, Depth: max(0, (len(m[1])+len(m[2])-2)/4), Table: n, Stage: -1, Actions: []string{}}
+			if t, ok := tables[n]; ok && bridge == tr.Bridge {
 				s.Name, s.Stage = t.Name, t.ID.Stage()
 			}
 			if tm := stepTail.FindStringSubmatch(m[3]); tm != nil {
 				s.Match, s.Cookie = tm[1], tm[3]
 				s.Priority, _ = strconv.Atoi(tm[2])
-				if c, err := strconv.ParseUint(strings.TrimPrefix(tm[3], "0x"), 16, 64); err == nil && pipeline.IsOwnCookie(c) {
+				if c, err := strconv.ParseUint(strings.TrimPrefix(tm[3], "0x"), 16, 64); err == nil && pipeline.IsOwnCookie(c) && s.Name != "" {
 					s.Feature, s.Generation = pipeline.CookieFeature(c).String(), pipeline.CookieGeneration(c)
 				}
 			} else {

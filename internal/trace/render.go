@@ -67,7 +67,10 @@ func (t *OFTrace) WriteText(w io.Writer) error {
 		for _, s := range p.Steps {
 			ind := strings.Repeat("    ", s.Depth)
 			name := s.Name
-			if name == "" {
+			switch {
+			case s.Bridge != t.Bridge:
+				name = "[" + s.Bridge + "]"
+			case name == "":
 				name = "?"
 			}
 			feat := s.Feature

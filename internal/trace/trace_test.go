@@ -2,6 +2,9 @@ package trace
 
 import (
 	"bytes"
+	"fmt"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -251,5 +254,53 @@ func TestParsePacket(t *testing.T) {
 	p, err = ParsePacket("ICMP, dst 10.0.2.5, type 0, code 0")
 	if err != nil || p.ICMPType != 0 {
 		t.Errorf("icmp: %+v %v", p, err)
+	}
+}
+
+// TestAnnotate parses a real ofproto/trace of a routed packet (OVS 3.1,
+// recorded by test/e2e's TestTrace): egress conntrack, recirculation,
+// routing and the tunnel push, then br-phy's NORMAL.
+func TestAnnotate(t *testing.T) {
+	raw, err := os.ReadFile("testdata/routed.trace")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := Annotate(string(raw))
+	if tr.Bridge != "br-int" || len(tr.Passes) != 2 || !strings.HasPrefix(tr.Flow, "tcp,in_port=3,") {
+		t.Fatalf("bridge %q, %d passes, flow %q", tr.Bridge, len(tr.Passes), tr.Flow)
+	}
+	var got []string
+	for _, p := range tr.Passes {
+		for _, s := range p.Steps {
+			got = append(got, fmt.Sprintf("%s:%d:%s:%s:%d:%d", s.Bridge, s.Table, s.Name, s.Feature, s.Priority, s.Depth))
+		}
+	}
+	want := []string{
+		"br-int:0:Classify:classify:100:0", "br-int:1:PortSecurity:port-security:200:0", "br-int:2:EgressACL:acl:100:0",
+		"br-int:2:EgressACL:acl:100:0", "br-int:3:Services:default:0:0", "br-int:5:L2Lookup:l3:110:0",
+		"br-int:8:L3DNAT:default:0:0", "br-int:9:L3Route:l3:165:0", "br-int:7:Output:output:100:0",
+		"br-phy:0:::0:0",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("steps\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	route := tr.Passes[1].Steps[4]
+	if route.Match != "ip,metadata=0x1,nw_dst=10.5.2.10" || !slices.Contains(route.Actions, "dec_ttl") || !slices.Contains(route.Actions, "resubmit(,7)") {
+		t.Errorf("L3Route step %+v", route)
+	}
+	if tr.Passes[0].DatapathActions != "ct(zone=28970),recirc(0x2)" || tr.Dropped {
+		t.Errorf("first pass actions %q, dropped %v", tr.Passes[0].DatapathActions, tr.Dropped)
+	}
+	if vni, ok := tr.TunnelVNI(); !ok || vni != 0x677c || !strings.Contains(tr.Final, "tnl_push") {
+		t.Errorf("VNI %#x %v, final %q", vni, ok, tr.Final)
+	}
+	var b bytes.Buffer
+	if err := tr.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"  9 L3Route          l3             prio 165  ip,metadata=0x1,nw_dst=10.5.2.10", "[br-phy]", "-- recirc(0x2) - resume conntrack"} {
+		if !strings.Contains(b.String(), w) {
+			t.Errorf("text lacks %q:\n%s", w, b.String())
+		}
 	}
 }
