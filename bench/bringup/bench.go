@@ -28,7 +28,8 @@ const (
 // runResult is everything one run measured.
 type runResult struct {
 	Small, Large     []portTiming // bring-up samples of both phases
-	AtSmall, AtLarge snapshot
+	AtStart, AtSmall snapshot     // after set-up; after the first phase
+	AtBulk, AtLarge  snapshot     // after the bulk bind; after the second phase
 	Bulk             bulkResult
 	Resync           resyncResult
 	Restart          restartResult
@@ -56,10 +57,24 @@ type portTiming struct {
 // snapshot is the per-chassis state at a topology size.
 type snapshot struct {
 	Ports int
-	Flows map[string]int   // br-int flows per chassis
-	RSS   map[string]int64 // agent VmRSS, kB
-	HWM   map[string]int64 // agent VmHWM, kB
-	Anon  map[string]int64 // agent RssAnon, kB (the rest is mostly the binary's mapped text)
+	Flows map[string]int           // br-int flows per chassis
+	RSS   map[string]int64         // agent VmRSS, kB
+	HWM   map[string]int64         // agent VmHWM, kB
+	Anon  map[string]int64         // agent RssAnon, kB (the rest is mostly the binary's mapped text)
+	CPU   map[string]time.Duration // agent CPU time (user + system) so far
+}
+
+// cpuPerPort is the agents' CPU time (all chassis summed) between two
+// snapshots, per measured port.
+func cpuPerPort(from, to snapshot, ports int) time.Duration {
+	var d time.Duration
+	for ch, c := range to.CPU {
+		d += c - from.CPU[ch]
+	}
+	if ports == 0 {
+		return 0
+	}
+	return d / time.Duration(ports)
 }
 
 type bulkResult struct {
@@ -270,6 +285,7 @@ func (b *bench) bringUp(k int) (portTiming, error) {
 func (b *bench) snapshot(s *snapshot) error {
 	s.Ports = b.ports
 	s.Flows, s.RSS, s.HWM, s.Anon = map[string]int{}, map[string]int64{}, map[string]int64{}, map[string]int64{}
+	s.CPU = map[string]time.Duration{}
 	for _, ch := range b.chs {
 		flows, err := ch.DumpFlows("br-int")
 		if err != nil {
@@ -283,9 +299,32 @@ func (b *bench) snapshot(s *snapshot) error {
 		if s.RSS[ch.Name], s.HWM[ch.Name], s.Anon[ch.Name], err = procMem(pid); err != nil {
 			return err
 		}
+		if s.CPU[ch.Name], err = procCPU(pid); err != nil {
+			return err
+		}
 	}
 	progress("  %d ports: flows %v, agent RSS kB %v (anonymous %v)", s.Ports, s.Flows, s.RSS, s.Anon)
 	return nil
+}
+
+// procCPU reads a process' user + system CPU time (/proc/PID/stat fields
+// 14 and 15, in clock ticks of 10 ms).
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: short", pid)
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: %q %q", pid, f[11], f[12])
+	}
+	return time.Duration(ut+st) * 10 * time.Millisecond, nil
 }
 
 // procMem reads VmRSS, VmHWM and RssAnon (kB) of a process.

@@ -153,9 +153,11 @@ func oneRun(cfg config, root string, log *slog.Logger) (res *runResult, err erro
 		fn   func() error
 	}{
 		{"set up", b.setup},
+		{"snapshot", func() error { return b.snapshot(&b.res.AtStart) }},
 		{fmt.Sprintf("bring-up 0→%d", cfg.Ports), func() error { return b.bringUpMany(0, cfg.Ports, &b.res.Small) }},
 		{"snapshot", func() error { return b.snapshot(&b.res.AtSmall) }},
 		{"bulk", b.bulk},
+		{"snapshot", func() error { return b.snapshot(&b.res.AtBulk) }},
 		{fmt.Sprintf("bring-up of %d more", cfg.More), func() error { return b.bringUpMany(cfg.Ports, cfg.Ports+cfg.More, &b.res.Large) }},
 		{"snapshot", func() error { return b.snapshot(&b.res.AtLarge) }},
 		{"resync", b.resync},

@@ -169,6 +169,10 @@ func report(cfg config, m machine, rs []*runResult) string {
 		kbSpan(rs, func(r *runResult) map[string]int64 { return r.AtSmall.Anon }),
 		kbSpan(rs, func(r *runResult) map[string]int64 { return r.AtLarge.Anon }),
 		kbSpan(rs, func(r *runResult) map[string]int64 { return r.AtLarge.HWM }))
+	w("| agents' CPU per measured port bring-up, 3 agents summed (user+system), 0→%d / with %d present | — | %s ms / %s ms | — |\n",
+		cfg.Ports, cfg.Ports+cfg.ExtraNets*cfg.ExtraPorts+3,
+		durSpan(collect(rs, func(r *runResult) time.Duration { return cpuPerPort(r.AtStart, r.AtSmall, len(r.Small)) }), ms),
+		durSpan(collect(rs, func(r *runResult) time.Duration { return cpuPerPort(r.AtBulk, r.AtLarge, len(r.Large)) }), ms))
 	w("| controller restart at %d ports (kill -9 at 2 s, start at 4 s, 50 pps for 10 s) | 23–29 pings lost (gap 583–774 ms); 0 lost (gap 42–63 ms) with `ovn-ofctrl-wait-before-clear=3000` | %s lost of %s (longest gap %s ms) | 0 lost, no knob |\n",
 		atLarge,
 		intSpan(collect(rs, func(r *runResult) int { return r.Restart.Sent - r.Restart.Received }), strconv.Itoa),
