@@ -161,6 +161,8 @@ func (o *traceOVS) run(ctx context.Context, res *trace.Result) (*trace.OFTrace, 
 	}
 	t := trace.Annotate(raw)
 	t.Chassis, t.Bridge = res.Source.Chassis, o.bridge
+	ag := trace.Compare(res, &t)
+	t.Agreement = &ag
 	return &t, nil
 }
 

@@ -69,7 +69,10 @@ type OFTrace struct {
 	// the packet in the end; Dropped when they are "drop".
 	Final   string `json:"final_actions"`
 	Dropped bool   `json:"dropped"`
-	Raw     string `json:"raw"`
+	// Agreement compares the bridge with the logical trace (set by the
+	// caller with Compare).
+	Agreement *Agreement `json:"agreement,omitempty"`
+	Raw       string     `json:"raw"`
 }
 
 var (
@@ -167,4 +170,54 @@ func (t *OFTrace) TunnelVNI() (int, bool) {
 	}
 	v, err := strconv.ParseInt(m[1], 0, 64)
 	return int(v), err == nil
+}
+
+// Agreement is how an ofproto/trace of the source chassis compares with
+// the logical trace.
+type Agreement struct {
+	// Checked is false when the outcome cannot be compared from the
+	// source chassis' bridge alone (packets leaving through an external
+	// network).
+	Checked bool   `json:"checked"`
+	Agree   bool   `json:"agree"`
+	Detail  string `json:"detail"`
+}
+
+// Compare checks the bridge's final datapath actions against the
+// logical verdict, for the part of the path on the source chassis: a drop
+// there must be a drop, a tunnelled packet a tunnel push with the egress
+// VNI, a local delivery or an answer an output without tunnel. A packet
+// the destination chassis drops (its ingress security groups) still
+// leaves the source chassis in the tunnel.
+func Compare(r *Result, t *OFTrace) Agreement {
+	here := r.Source.Chassis
+	vni, pushed := t.TunnelVNI()
+	want := ""
+	switch {
+	case r.Verdict == External:
+		return Agreement{Detail: "leaves through an external network: not compared"}
+	case r.Output != nil && r.Output.Tunnelled && len(r.Steps) > 0 && (r.Verdict == Delivered ||
+		r.Steps[len(r.Steps)-1].Chassis != here):
+		want = fmt.Sprintf("tunnel push with VNI %d", r.Output.VNI)
+		if pushed && vni == r.Output.VNI {
+			return Agreement{Checked: true, Agree: true, Detail: "both tunnel it with VNI " + strconv.Itoa(vni)}
+		}
+	case r.Verdict == Drop:
+		want = "drop"
+		if t.Dropped {
+			return Agreement{Checked: true, Agree: true, Detail: "both drop it"}
+		}
+	case r.Verdict == Flooded:
+		want = "output to local ports, no tunnel"
+		if !pushed {
+			return Agreement{Checked: true, Agree: true, Detail: "both keep it on the chassis"}
+		}
+	default: // delivered locally, answered, to the controller
+		want = "output on this chassis"
+		if !t.Dropped && !pushed {
+			return Agreement{Checked: true, Agree: true, Detail: "both output it on this chassis"}
+		}
+	}
+	return Agreement{Checked: true, Detail: fmt.Sprintf("DISAGREE: logical trace says %s (%s), so the bridge should show %s; its datapath actions are %q",
+		r.Verdict, r.Reason, want, t.Final)}
 }

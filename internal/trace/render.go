@@ -92,6 +92,9 @@ func (t *OFTrace) WriteText(w io.Writer) error {
 		verdict = "drop"
 	}
 	fmt.Fprintf(&b, "\nFinal datapath actions: %s\n", verdict)
+	if a := t.Agreement; a != nil {
+		fmt.Fprintf(&b, "Logical vs bridge: %s\n", a.Detail)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -294,6 +294,24 @@ func TestAnnotate(t *testing.T) {
 	if vni, ok := tr.TunnelVNI(); !ok || vni != 0x677c || !strings.Contains(tr.Final, "tnl_push") {
 		t.Errorf("VNI %#x %v, final %q", vni, ok, tr.Final)
 	}
+	tunnelled := &Result{Verdict: Delivered, Source: PortInfo{Chassis: "ch1"}, Steps: []Step{{Chassis: "ch2"}},
+		Output: &Output{Tunnelled: true, VNI: 0x677c, Chassis: "ch2"}}
+	if a := Compare(tunnelled, &tr); !a.Checked || !a.Agree {
+		t.Errorf("delivered through the tunnel: %+v", a)
+	}
+	// Dropped by the remote chassis' ingress ACL: still tunnelled here.
+	tunnelled.Verdict = Drop
+	if a := Compare(tunnelled, &tr); !a.Agree {
+		t.Errorf("dropped at the remote ingress ACL: %+v", a)
+	}
+	tunnelled.Output.VNI = 7
+	if a := Compare(tunnelled, &tr); a.Agree || !strings.Contains(a.Detail, "DISAGREE") {
+		t.Errorf("wrong VNI: %+v", a)
+	}
+	dropped := &Result{Verdict: Drop, Source: PortInfo{Chassis: "ch1"}, Steps: []Step{{Chassis: "ch1"}}}
+	if a := Compare(dropped, &tr); a.Agree {
+		t.Errorf("logical drop, bridge tunnels: %+v", a)
+	}
 	var b bytes.Buffer
 	if err := tr.WriteText(&b); err != nil {
 		t.Fatal(err)
