@@ -44,6 +44,11 @@ func wyvernctlTrace(t *testing.T, l *lab.Lab, ch *testbed.Chassis, port, pkt str
 		t.Fatalf("trace -o json: %v\n%s", err, js.String())
 	}
 	t.Logf("wyvernctl trace %s %q:\n%s", port, pkt, text.String())
+	if ch != nil {
+		if a := out.OFProto.Agreement; a == nil || !a.Agree {
+			t.Errorf("trace %s %q: the bridge and the logical trace disagree: %+v", port, pkt, a)
+		}
+	}
 	return out, text.String()
 }
 
@@ -161,6 +166,17 @@ func TestTrace(t *testing.T) {
 	out, _ = wyvernctlTrace(t, l, chs[0], pa.ID, "tcp, dst 10.5.1.11:22")
 	if out.Logical.Verdict != trace.Delivered || out.OFProto.Dropped || strings.Contains(out.OFProto.Final, "tnl_push") {
 		t.Errorf("a → c:22: verdict %s, final actions %q; want local delivery\n%s", out.Logical.Verdict, out.OFProto.Final, out.OFProto.Raw)
+	}
+	// Denied by b's ingress groups on ch2: ch1's bridge still tunnels it
+	// (Compare, in wyvernctlTrace, checks that).
+	out, _ = wyvernctlTrace(t, l, chs[0], pa.ID, "tcp, dst 10.5.2.10:23")
+	if last := lastStep(out.Logical); out.Logical.Verdict != trace.Drop || last.Stage != trace.StageIngressACL || last.Chassis != chs[1].Name {
+		t.Errorf("a → b:23: verdict %s, last step %+v; want dropped by b's ingress groups on %s", out.Logical.Verdict, last, chs[1].Name)
+	}
+	// The router's address: ARP answered on ch1.
+	out, _ = wyvernctlTrace(t, l, chs[0], pa.ID, "arp, dst 10.5.1.1")
+	if out.Logical.Verdict != trace.Answered || out.OFProto.Dropped {
+		t.Errorf("arp 10.5.1.1: verdict %s, bridge %q", out.Logical.Verdict, out.OFProto.Final)
 	}
 	// Spoofed source: port security, on the logical path and the bridge.
 	out, _ = wyvernctlTrace(t, l, chs[0], pa.ID, "tcp, src 10.5.1.99:1000, dst 10.5.2.10:22")
