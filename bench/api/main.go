@@ -173,8 +173,9 @@ type roundResult struct {
 	A, B    createResult
 	// Server process CPU and client (this program) CPU per 1,000 measured
 	// creates, in seconds; on 2 cores the two compete.
-	ServerCPUPerK, ClientCPUPerK float64
-	RSSCreates, HWM              int64
+	ServerCPUPerK, ClientCPUPerK   float64
+	ServerCPUPerKA, ServerCPUPerKB float64 // per phase: does a create cost more in a bigger store?
+	RSSCreates, HWM                int64
 	// etcd's own counters per measured create.
 	Range, Txn, Other float64
 	Fsyncs, FsyncMs   float64 // WAL fsyncs per create, mean fsync duration
@@ -252,6 +253,8 @@ func runRound(ctx context.Context, cfg config, set *roundSet, idx int, log *slog
 	n := float64(a.Create.Lat.N + b.Create.Lat.N)
 	res.ServerCPUPerK = (a.ServerCPU + b.ServerCPU).Seconds() / n * 1000
 	res.ClientCPUPerK = (a.ClientCPU + b.ClientCPU).Seconds() / n * 1000
+	res.ServerCPUPerKA = a.ServerCPU.Seconds() / float64(max(a.Create.Lat.N, 1)) * 1000
+	res.ServerCPUPerKB = b.ServerCPU.Seconds() / float64(max(b.Create.Lat.N, 1)) * 1000
 	res.RSSCreates, res.HWM = a.RSSAfter, a.HWMAfter
 	if b.After != nil {
 		res.RSSCreates, res.HWM = b.RSSAfter, b.HWMAfter

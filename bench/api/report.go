@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -73,7 +74,13 @@ func (r *report) write(w io.Writer) {
 	row("phase B p99 (ms)", func(x roundResult) float64 { return ms(x.B.Lat.P99) }, 1, "")
 	row("failed creates", func(x roundResult) float64 { return float64(x.Create.errCount()) }, 0, "0")
 	row("server CPU s per 1,000 creates", func(x roundResult) float64 { return x.ServerCPUPerK }, 2, "")
+	row("phase A: server CPU s per 1,000", func(x roundResult) float64 { return x.ServerCPUPerKA }, 2, "")
+	row("phase B: server CPU s per 1,000", func(x roundResult) float64 { return x.ServerCPUPerKB }, 2, "")
 	row("client CPU s per 1,000 creates", func(x roundResult) float64 { return x.ClientCPUPerK }, 2, "")
+	row(fmt.Sprintf("CPU-bound ceiling on %d cores (creates/s) = cores ÷ (server + client CPU per create)", runtime.NumCPU()),
+		func(x roundResult) float64 {
+			return float64(runtime.NumCPU()) * 1000 / (x.ServerCPUPerK + x.ClientCPUPerK)
+		}, 0, "")
 	row("etcd Range per create", func(x roundResult) float64 { return x.Range }, 2, "")
 	row("etcd Txn per create", func(x roundResult) float64 { return x.Txn }, 2, "")
 	row("etcd requests per create, all", func(x roundResult) float64 { return x.Range + x.Txn + x.Other }, 2, "")
@@ -156,6 +163,15 @@ func (r *report) verdict(w io.Writer) {
 		rate.Med, targetRate, ok(rate.Med >= targetRate), p99.Med, targetP99, ok(p99.Med < targetP99))
 	if rate.Min < targetRate || p99.Max >= targetP99 {
 		fmt.Fprintf(w, "Worst round: %.0f creates/s, p99 %.1f ms.\n", rate.Min, p99.Max)
+	}
+	load := spreadOf(collect(prod, func(x roundResult) float64 {
+		v, _ := strconv.ParseFloat(strings.Fields(x.LoadAvg + " 0")[0], 64)
+		return v
+	}))
+	if load.Med > float64(runtime.NumCPU()) {
+		fmt.Fprintf(w, "\n**The machine was loaded by other work** (1-minute load average %.1f at the median round's start, on %d cores): "+
+			"latency and rate understate the code; the CPU figures per create and the etcd counters are the load-independent ones.\n",
+			load.Med, runtime.NumCPU())
 	}
 }
 
