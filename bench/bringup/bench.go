@@ -62,6 +62,8 @@ type snapshot struct {
 	HWM   map[string]int64         // agent VmHWM, kB
 	Anon  map[string]int64         // agent RssAnon, kB (the rest is mostly the binary's mapped text)
 	CPU   map[string]time.Duration // agent CPU time (user + system) so far
+	// ByTable counts the first chassis' flows per table number.
+	ByTable map[int]int
 }
 
 // cpuPerPort is the agents' CPU time (all chassis summed) between two
@@ -292,6 +294,14 @@ func (b *bench) snapshot(s *snapshot) error {
 			return err
 		}
 		s.Flows[ch.Name] = len(flows)
+		if ch == b.chs[0] {
+			s.ByTable = map[int]int{}
+			for _, f := range flows {
+				if t, ok := atoi(strings.TrimPrefix(strings.SplitN(f, ",", 2)[0], "table=")); ok {
+					s.ByTable[t]++
+				}
+			}
+		}
 		pid, ok := ch.PID("wyvern-agent")
 		if !ok {
 			return fmt.Errorf("agent of %s is not running", ch.Name)

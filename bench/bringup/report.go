@@ -195,6 +195,25 @@ func report(cfg config, m machine, rs []*runResult) string {
 	}
 	w("| %d–%d | %s (%s) |\n\n", cfg.Ports+cfg.ExtraNets*cfg.ExtraPorts+3, atLarge, pct(rs, large, reply, 50), pct(rs, large, reply, 99))
 
+	w("### Flows of %s by table (table numbers of internal/pipeline/tables.go)\n\n| table | at %d ports | at %d ports |\n| --- | --- | --- |\n",
+		"ch1", rs[0].AtSmall.Ports, atLarge)
+	var tables []int
+	for t := range rs[0].AtLarge.ByTable {
+		tables = append(tables, t)
+	}
+	for t := range rs[0].AtSmall.ByTable {
+		if _, ok := rs[0].AtLarge.ByTable[t]; !ok {
+			tables = append(tables, t)
+		}
+	}
+	sort.Ints(tables)
+	for _, t := range tables {
+		w("| %d | %s | %s |\n", t,
+			intSpan(collect(rs, func(r *runResult) int { return r.AtSmall.ByTable[t] }), thousands),
+			intSpan(collect(rs, func(r *runResult) int { return r.AtLarge.ByTable[t] }), thousands))
+	}
+	w("\n")
+
 	w("## Where the bring-up time goes\n\n")
 	w("Offsets from the API call creating the port, p50 (p99) per phase, ranges across runs. \"bound\" is when the\n")
 	w("port's binding (host_id, ACTIVE) reached etcd, seen by a watch of the benchmark's own; \"flows\" are the\n")
