@@ -297,9 +297,7 @@ func (b *bench) snapshot(s *snapshot) error {
 		if ch == b.chs[0] {
 			s.ByTable = map[int]int{}
 			for _, f := range flows {
-				if t, ok := atoi(strings.TrimPrefix(strings.SplitN(f, ",", 2)[0], "table=")); ok {
-					s.ByTable[t]++
-				}
+				s.ByTable[flowTable(f)]++
 			}
 		}
 		pid, ok := ch.PID("wyvern-agent")
@@ -315,6 +313,20 @@ func (b *bench) snapshot(s *snapshot) error {
 	}
 	progress("  %d ports: flows %v, agent RSS kB %v (anonymous %v)", s.Ports, s.Flows, s.RSS, s.Anon)
 	return nil
+}
+
+// flowTable is the table of a dump-flows line (ovs-ofctl omits table=0).
+func flowTable(f string) int {
+	i := strings.Index(f, "table=")
+	if i < 0 {
+		return 0
+	}
+	v := f[i+len("table="):]
+	if j := strings.IndexAny(v, ", "); j >= 0 {
+		v = v[:j]
+	}
+	t, _ := atoi(v)
+	return t
 }
 
 // procCPU reads a process' user + system CPU time (/proc/PID/stat fields
