@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,6 +20,7 @@ import (
 func agentCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 	var (
 		endpoints, tunnelIP, encaps string
+		mappings, nextHops          string
 		cfg                         agent.Config
 		sw                          agent.SwitchConfig
 	)
@@ -37,6 +40,23 @@ func agentCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 					return fmt.Errorf("--encaps: unknown encapsulation %q (geneve, vxlan)", e)
 				}
 				cfg.Encaps = append(cfg.Encaps, pipeline.Encap(e))
+			}
+			if cfg.BridgeMappings, err = parsePairs(mappings, ":"); err != nil {
+				return fmt.Errorf("--bridge-mappings: %w", err)
+			}
+			hops, err := parsePairs(nextHops, "=")
+			if err != nil {
+				return fmt.Errorf("--external-nexthop-mac: %w", err)
+			}
+			for physnet, m := range hops {
+				mac, err := net.ParseMAC(m)
+				if err != nil {
+					return fmt.Errorf("--external-nexthop-mac %s: %w", physnet, err)
+				}
+				if cfg.NextHopMACs == nil {
+					cfg.NextHopMACs = map[string]net.HardwareAddr{}
+				}
+				cfg.NextHopMACs[physnet] = mac
 			}
 			if sw.DatapathType == "" {
 				sw.DatapathType = defaultDatapath()
@@ -74,6 +94,9 @@ func agentCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 	f.StringVar(&cfg.TunnelMAC, "tunnel-mac", "", "MAC of the underlay interface (default: read from OVSDB)")
 	f.StringVar(&encaps, "encaps", "geneve,vxlan", "tunnel encapsulations this chassis terminates")
 	f.DurationVar(&cfg.LeaseTTL, "lease-ttl", 5*time.Second, "how long a dead agent's chassis stays registered")
+	f.StringVar(&mappings, "bridge-mappings", "", "provider networks this chassis reaches, physnet:bridge[,...] (the bridge, e.g. br-ex, must exist; the agent patches it to br-int)")
+	f.BoolVar(&cfg.Gateway, "gateway", false, "this chassis may host routers' gateways (SNAT, centralized floating IPs) on its mapped physnets")
+	f.StringVar(&nextHops, "external-nexthop-mac", "", "MAC of the upstream router (the external subnet's gateway) per physnet, physnet=MAC[,...]")
 	f.StringVar(&sw.OVSDB, "ovsdb", "unix:/var/run/openvswitch/db.sock", "OVSDB server of the local Open vSwitch")
 	f.StringVar(&sw.RunDir, "ovs-rundir", "/var/run/openvswitch", "Open vSwitch run directory (bridge .mgmt sockets, vswitchd control socket)")
 	f.StringVar(&sw.Bridge, "bridge", "br-int", "integration bridge")
@@ -90,4 +113,21 @@ func defaultDatapath() string {
 		return "system"
 	}
 	return "netdev"
+}
+
+// parsePairs parses "k<sep>v,k<sep>v" into a map; "" is an empty map.
+func parsePairs(s, sep string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, item := range splitList(s) {
+		k, v, ok := strings.Cut(item, sep)
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || k == "" || v == "" {
+			return nil, fmt.Errorf("%q: want name%svalue", item, sep)
+		}
+		if _, dup := out[k]; dup {
+			return nil, fmt.Errorf("%q given twice", k)
+		}
+		out[k] = v
+	}
+	return out, nil
 }

@@ -41,6 +41,16 @@ type Config struct {
 	ControllerID uint16
 	// DHCPServerMAC is the source MAC of DHCP replies.
 	DHCPServerMAC net.HardwareAddr
+	// BridgeMappings maps provider physical networks to the bridges
+	// (br-ex) that reach them; the agent patches each to br-int.
+	BridgeMappings map[string]string
+	// Gateway makes this chassis eligible as a routers' active gateway
+	// (SNAT, centralized floating IPs) on the physnets it maps.
+	Gateway bool
+	// NextHopMACs gives, per physnet, the MAC of the external subnet's
+	// gateway (the upstream router), where traffic leaving through the
+	// external network is sent.
+	NextHopMACs map[string]net.HardwareAddr
 }
 
 // PacketIn is a packet the pipeline sent to the agent.
@@ -72,6 +82,9 @@ type Switch interface {
 	// Interfaces streams br-int's interfaces: one added event per present
 	// interface, then changes.
 	Interfaces(ctx context.Context) <-chan ovs.InterfaceEvent
+	// PatchExternal joins br-int to an external bridge with a pair of
+	// patch ports (idempotently) and returns br-int's side's OpenFlow port.
+	PatchExternal(ctx context.Context, physnet, bridge string) (uint32, error)
 	// SetTunnelNeighbor pins the underlay MAC of a peer's tunnel IP.
 	SetTunnelNeighbor(ctx context.Context, ip netip.Addr, mac string) error
 	// Resync signals that the bridge lost its flows (vswitchd restarted):
@@ -94,6 +107,10 @@ type Agent struct {
 	rec        *reconciler
 	// pendingRouterPorts are router interface lookups in flight.
 	pendingRouterPorts map[string]bool
+	// fipStatusSent are floating IPs whose ACTIVE status is being written.
+	fipStatusSent map[string]bool
+	// announced are the external addresses gratuitous ARPs were sent for.
+	announced map[netip.Addr]announcement
 }
 
 // New returns an agent; Run starts it.
@@ -124,8 +141,11 @@ func New(cfg Config, st *store.Store, sw Switch, log *slog.Logger) (*Agent, erro
 		log = slog.Default()
 	}
 	a := &Agent{cfg: cfg, st: st, sw: sw, log: log.With("chassis", cfg.Chassis),
-		events: make(chan event, 1024), synced: make(chan struct{}), pendingRouterPorts: map[string]bool{}}
+		events: make(chan event, 1024), synced: make(chan struct{}), pendingRouterPorts: map[string]bool{},
+		fipStatusSent: map[string]bool{}}
 	a.state = newState(cfg.Chassis)
+	a.state.ext = extConfig{gateway: cfg.Gateway, mappings: cfg.BridgeMappings, ports: map[string]uint32{},
+		nextHop: cfg.NextHopMACs}
 	a.rec = newReconciler(sw, a.log)
 	return a, nil
 }
@@ -137,10 +157,18 @@ func (a *Agent) Synced() <-chan struct{} { return a.synced }
 func (a *Agent) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	for physnet, bridge := range a.cfg.BridgeMappings {
+		port, err := a.sw.PatchExternal(ctx, physnet, bridge)
+		if err != nil {
+			return fmt.Errorf("agent: bridge mapping %s:%s: %w", physnet, bridge, err)
+		}
+		a.state.ext.ports[physnet] = port
+	}
 	hostname, _ := os.Hostname()
 	regErr, err := register(ctx, a.st, model.Chassis{
 		Name: a.cfg.Chassis, Hostname: hostname, TunnelIP: a.cfg.TunnelIP.String(),
 		TunnelMAC: a.cfg.TunnelMAC, Encaps: encapStrings(a.cfg.Encaps),
+		Gateway: a.cfg.Gateway, BridgeMappings: a.cfg.BridgeMappings,
 		StartedAt: time.Now().UTC(), Version: "dev",
 	}, a.cfg.LeaseTTL)
 	if err != nil {
@@ -158,6 +186,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	go a.forward(ctx, watchChassis, store.KindPrefix(store.KindChassis))
 	go a.forward(ctx, watchRouters, store.KindPrefix(store.KindRouters))
 	go a.forward(ctx, watchRules, store.KindPrefix(store.KindSGRules))
+	go a.forward(ctx, watchFIPs, store.KindPrefix(store.KindFloatingIPs))
+	go a.forward(ctx, watchAlive, store.AliveKey(""))
 	return a.loop(ctx)
 }
 

@@ -90,6 +90,10 @@ func (f *fakeSwitch) Interfaces(ctx context.Context) <-chan ovs.InterfaceEvent {
 	return out
 }
 
+func (f *fakeSwitch) PatchExternal(ctx context.Context, physnet, bridge string) (uint32, error) {
+	return 200, nil
+}
+
 func (f *fakeSwitch) SetTunnelNeighbor(ctx context.Context, ip netip.Addr, mac string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

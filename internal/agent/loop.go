@@ -37,7 +37,9 @@ const (
 	watchChassis = 1
 	watchRouters = 2
 	watchRules   = 3
-	firstNetTag  = 4
+	watchFIPs    = 4
+	watchAlive   = 5
+	firstNetTag  = 6
 )
 
 func (a *Agent) feedInterfaces(ctx context.Context) {
@@ -183,7 +185,8 @@ func (a *Agent) loop(ctx context.Context) error {
 // depend on: the first full install waits for it, so a restart never
 // replaces good flows with a partial set.
 func (a *Agent) complete(ifacesListed bool) bool {
-	if !ifacesListed || !a.state.peersReady || !a.state.routersReady || !a.state.rulesReady {
+	if !ifacesListed || !a.state.peersReady || !a.state.routersReady || !a.state.rulesReady ||
+		!a.state.fipsReady || !a.state.aliveReady {
 		return false
 	}
 	for _, i := range a.state.ifaces {
@@ -210,6 +213,8 @@ func (a *Agent) sync(ctx context.Context) error {
 	if err := a.rec.apply(ctx, flows); err != nil {
 		return err
 	}
+	a.updateFIPStatus(ctx)
+	a.announce(ctx)
 	if !a.everSynced {
 		a.everSynced = true
 		close(a.synced)
@@ -342,6 +347,12 @@ func (a *Agent) handleKV(ctx context.Context, e kvEvent) bool {
 			}
 			a.state.routers[id] = &r
 		}
+		return true
+	case watchFIPs:
+		a.state.handleFIPs(e)
+		return true
+	case watchAlive:
+		a.state.handleAlive(e)
 		return true
 	case watchRules:
 		if e.Reset {

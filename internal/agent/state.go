@@ -45,6 +45,19 @@ type state struct {
 	routerPortNet map[string]string
 	sgKeys        map[string]uint16
 	routerKeys    map[string]uint32
+
+	// ext is this chassis' external side (bridge mappings, gateway).
+	ext extConfig
+	// fips (global watch, small) are every floating IP; alive the chassis
+	// whose agent holds its heartbeat.
+	fips       map[string]*fipRecord
+	fipsReady  bool
+	alive      map[string]bool
+	aliveReady bool
+	// programmedFIPs are the floating IPs the last view NATs here;
+	// announce the external addresses it answers for.
+	programmedFIPs map[string]bool
+	announce       map[netip.Addr]announcement
 }
 
 // netData is what is known of one watched network.
@@ -65,7 +78,8 @@ func newState(chassis string) *state {
 		nets: map[string]*netData{}, peers: map[string]model.Chassis{},
 		remoteKeys: map[string]uint32{}, nextRemote: 1 << 20, flatKeys: map[string]uint32{}, nextFlat: 3 << 24,
 		routers: map[string]*model.RouterRecord{}, rules: map[string]*model.SecurityGroupRule{},
-		routerPortNet: map[string]string{}, sgKeys: map[string]uint16{}, routerKeys: map[string]uint32{}}
+		routerPortNet: map[string]string{}, sgKeys: map[string]uint16{}, routerKeys: map[string]uint32{},
+		fips: map[string]*fipRecord{}, alive: map[string]bool{}, programmedFIPs: map[string]bool{}}
 }
 
 // localNets returns the networks local ports are on.
@@ -123,7 +137,11 @@ func (s *state) wantedNets() (map[string]bool, []string) {
 				want[netID] = true
 			}
 		}
+		if r.Gateway != nil && r.Gateway.NetworkID != "" {
+			want[r.Gateway.NetworkID] = true
+		}
 	}
+	s.gatewayNets(want, &unresolved)
 	return want, unresolved
 }
 
@@ -210,8 +228,11 @@ func (s *state) view(local pipeline.LocalChassis) *pipeline.View {
 		}
 	}
 	netIDs := make([]string, 0, len(s.nets))
+	localNets := s.localNets()
 	for id, n := range s.nets {
-		if n.network != nil && n.ready() {
+		// An external network is the routers' way out (View.External),
+		// not a switched network, unless a local port is on it.
+		if n.network != nil && n.ready() && (!n.network.External || localNets[id]) {
 			netIDs = append(netIDs, id)
 		}
 	}
@@ -273,6 +294,7 @@ func (s *state) view(local pipeline.LocalChassis) *pipeline.View {
 		}
 	}
 	s.addRouters(v)
+	s.addExternal(v, usedPeers)
 	s.addSecurityGroups(v)
 	for id := range s.remoteKeys {
 		if !seenRemote[id] {

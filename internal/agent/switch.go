@@ -205,6 +205,16 @@ func (s *OVSSwitch) Interfaces(ctx context.Context) <-chan ovs.InterfaceEvent {
 	return out
 }
 
+// PatchExternal implements Switch: patch ports "patch-<bridge>" on br-int
+// and "patch-<br-int>" on bridge, which must exist (the operator makes it
+// with the physical interface).
+func (s *OVSSwitch) PatchExternal(ctx context.Context, physnet, bridge string) (uint32, error) {
+	if bridge == s.cfg.Bridge {
+		return 0, fmt.Errorf("agent: physnet %s mapped to the integration bridge", physnet)
+	}
+	return s.db.EnsurePatchPorts(ctx, s.cfg.Bridge, "patch-"+bridge, bridge, "patch-"+s.cfg.Bridge)
+}
+
 // SetTunnelNeighbor implements Switch.
 func (s *OVSSwitch) SetTunnelNeighbor(ctx context.Context, ip netip.Addr, mac string) error {
 	if s.appctl.Target == "" {

@@ -36,7 +36,7 @@ type Lab struct {
 	// agentArgs are each chassis' own extra agent flags (StartAgentWith),
 	// reused by a restart.
 	agentArgs map[string][]string
-	opts    Options
+	opts      Options
 	// serverArgs start the server; a restart reuses them.
 	serverArgs []string
 	client     *http.Client

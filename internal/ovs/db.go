@@ -733,3 +733,66 @@ func (d *DB) waitFor(ctx context.Context, cond func() (bool, error)) error {
 		}
 	}
 }
+
+// EnsurePatchPorts makes sure bridges a and b are joined by a pair of
+// patch ports, nameA on a and nameB on b (each the other's peer), and
+// returns nameA's OpenFlow port number once OVS has assigned it. Both
+// bridges must exist.
+func (d *DB) EnsurePatchPorts(ctx context.Context, a, nameA, b, nameB string) (uint32, error) {
+	for _, p := range [][3]string{{a, nameA, nameB}, {b, nameB, nameA}} {
+		bridge, name, peer := p[0], p[1], p[2]
+		br, err := d.bridge(ctx, bridge)
+		if err != nil {
+			return 0, err
+		}
+		if br == nil {
+			return 0, fmt.Errorf("patch port %s: bridge %s: %w", name, bridge, ErrNotFound)
+		}
+		opts := map[string]string{"peer": peer}
+		ifc, err := d.iface(ctx, name)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			if _, err := d.addPortNoWait(ctx, br, PortConfig{Name: name, Type: "patch", Options: opts}); err != nil {
+				return 0, err
+			}
+			continue
+		case err != nil:
+			return 0, err
+		}
+		if ifc.Type != "patch" || !maps.Equal(ifc.Options, opts) {
+			want := *ifc
+			want.Type, want.Options = "patch", opts
+			ops, err := d.c.Where(ifc).Update(&want, &want.Type, &want.Options)
+			if err != nil {
+				return 0, fmt.Errorf("patch port %s: %w", name, err)
+			}
+			if err := d.transactWait(ctx, ops); err != nil {
+				return 0, fmt.Errorf("patch port %s: %w", name, err)
+			}
+		}
+	}
+	return d.waitOFPort(ctx, nameA)
+}
+
+// addPortNoWait adds a port to br and waits for vswitchd to apply the
+// transaction, but not for an OpenFlow port (a patch port gets one only
+// once its peer exists).
+func (d *DB) addPortNoWait(ctx context.Context, br *vswitchd.Bridge, pc PortConfig) (string, error) {
+	iface := &vswitchd.Interface{UUID: "wyviface", Name: pc.Name, Type: pc.Type,
+		Options: maps.Clone(pc.Options), ExternalIDs: maps.Clone(pc.ExternalIDs)}
+	port := &vswitchd.Port{UUID: "wyvport", Name: pc.Name, Interfaces: []string{iface.UUID}}
+	ops, err := d.c.Create(iface, port)
+	if err != nil {
+		return "", fmt.Errorf("add port %s: %w", pc.Name, err)
+	}
+	mut, err := d.c.Where(br).Mutate(br, model.Mutation{
+		Field: &br.Ports, Mutator: ovsdb.MutateOperationInsert, Value: []string{port.UUID},
+	})
+	if err != nil {
+		return "", fmt.Errorf("add port %s: %w", pc.Name, err)
+	}
+	if err := d.transactWait(ctx, append(ops, mut...)); err != nil {
+		return "", fmt.Errorf("add port %s: %w", pc.Name, err)
+	}
+	return pc.Name, nil
+}

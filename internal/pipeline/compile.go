@@ -148,6 +148,12 @@ func Compile(v *View, cfg Config, generation uint32) []ofp.Flow {
 		}
 	}
 	c.l3()
+	// A gateway chassis routes into tunnels of networks it has no port on.
+	for n := range c.classified {
+		if n.tunPort != 0 {
+			tunnels[n.tunPort] = true
+		}
+	}
 	c.acl()
 	c.output(tunnels)
 	return c.flows

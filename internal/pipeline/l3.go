@@ -402,13 +402,16 @@ func (c *compiler) nat(r *routerState, st *l3Shared) {
 				ct(true, TableL3Out, &ofp.NAT{SNAT: true, Addr: gwIP}))
 		}
 	} else if rc := c.gatewayRemote(r); rc != nil {
-		// Not the gateway: hand new connections, unrouted, to it.
+		// Not the gateway: hand the connections it translates, unrouted,
+		// to it, whatever their state here: this chassis never commits
+		// them, so a reply of a connection the gateway DNATed (a
+		// centralized floating IP) looks invalid here.
 		for _, p := range r.ports {
 			if len(p.net.local) == 0 || p.net.tunPort == 0 || !slices.Contains(rc.Encaps, Encap(p.net.Type)) {
 				continue
 			}
 			c.add(TableL3SNATCommit, prioSNATGateway, FeatureL3,
-				[]ofp.Field{rk, NetworkKeyField.Match(p.net.Key), ip4, newConn, ofp.IPSrc(p.addr.Masked())},
+				[]ofp.Field{rk, NetworkKeyField.Match(p.net.Key), ip4, ofp.IPSrc(p.addr.Masked())},
 				c.encap(p.net, rc, ofp.Resubmit{Table: TableOutput.Number()})...)
 		}
 	}

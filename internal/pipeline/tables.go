@@ -197,9 +197,11 @@ var tableDecls = [numTables]Table{{
 		"from a local port with a floating IP are committed with SNAT to the " +
 		"floating IP; on the router's active gateway chassis new connections " +
 		"from the router's subnets are committed with SNAT to the gateway " +
-		"address; elsewhere they are tunnelled unchanged (still addressed to " +
-		"the router's MAC, on the ingress network's key) to the active " +
-		"gateway chassis, which routes them again. The rest is dropped.",
+		"address; elsewhere the subnets' traffic, in any conntrack state, is " +
+		"tunnelled unchanged (still addressed to the router's MAC, on the " +
+		"ingress network's key) to the active gateway chassis, which routes " +
+		"it again (a reply of a connection the gateway DNATed looks invalid " +
+		"here). The rest is dropped.",
 }, {
 	ID:       TableL3Out,
 	Name:     "L3Out",

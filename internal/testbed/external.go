@@ -128,3 +128,22 @@ func (ch *Chassis) AddExternalBridge(bridge string) error {
 	_, err := ch.OFPort(ExternalIface)
 	return err
 }
+
+// SetLinks sets the chassis' underlay and external links up or down: down,
+// the chassis is cut off as if it had died (its agent, running in the root
+// namespace, still reaches etcd unless it is killed too).
+func (ch *Chassis) SetLinks(up bool) error {
+	state := "down"
+	if up {
+		state = "up"
+	}
+	for _, l := range []string{UnderlayIface, ExternalIface} {
+		if _, err := runCmd(ch.bed.timeout, nil, "ip", "-n", ch.Netns, "link", "show", l); err != nil {
+			continue // no such link
+		}
+		if _, err := runCmd(ch.bed.timeout, nil, "ip", "-n", ch.Netns, "link", "set", l, state); err != nil {
+			return err
+		}
+	}
+	return nil
+}
