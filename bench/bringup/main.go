@@ -44,6 +44,7 @@ type config struct {
 	Command    string // how the run was started, for the report
 	Wyvern     string // prebuilt wyvern binary; "" builds the module's
 	Built      string // what Wyvern was built from, for the report
+	Logs       string // directory to keep each run's agent and server logs in
 	Verbose    bool
 }
 
@@ -58,6 +59,7 @@ func main() {
 	flag.StringVar(&cfg.Command, "command", "", "the command line to record in the report (default: this program's)")
 	flag.StringVar(&cfg.Wyvern, "wyvern", "", "wyvern binary to run (default: build ./cmd/wyvern of the module here with lab.Build, once per run)")
 	flag.StringVar(&cfg.Built, "built", "", "what the wyvern binary was built from, for the report")
+	flag.StringVar(&cfg.Logs, "logs", "", "keep each run's agent and server logs under this directory (run1/, run2/, ...)")
 	flag.BoolVar(&cfg.Verbose, "v", false, "log the test bed's actions")
 	flag.Parse()
 	if err := run(cfg); err != nil {
@@ -93,7 +95,7 @@ func run(cfg config) error {
 	for i := 0; i < cfg.Runs; i++ {
 		start := time.Now()
 		progress("run %d/%d", i+1, cfg.Runs)
-		r, err := oneRun(cfg, root, log)
+		r, err := oneRun(cfg, root, log, i+1)
 		if err != nil {
 			return fmt.Errorf("run %d: %w", i+1, err)
 		}
@@ -116,12 +118,34 @@ func run(cfg config) error {
 	return nil
 }
 
+// keepLogs copies the Wyvern logs of a bed (<node>/wyvern-*.log) to dst.
+func keepLogs(bedDir, dst string) error {
+	logs, err := filepath.Glob(filepath.Join(bedDir, "*", "wyvern-*.log"))
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	for _, l := range logs {
+		data, err := os.ReadFile(l)
+		if err != nil {
+			return err
+		}
+		name := filepath.Base(filepath.Dir(l)) + "-" + filepath.Base(l)
+		if err := os.WriteFile(filepath.Join(dst, name), data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func progress(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s bringup: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 }
 
 // oneRun is one full run on a fresh bed, which it always removes.
-func oneRun(cfg config, root string, log *slog.Logger) (res *runResult, err error) {
+func oneRun(cfg config, root string, log *slog.Logger, n int) (res *runResult, err error) {
 	bed, err := testbed.New(testbed.Options{Name: "bench-bringup", Log: log})
 	if err != nil {
 		return nil, err
@@ -131,6 +155,11 @@ func oneRun(cfg config, root string, log *slog.Logger) (res *runResult, err erro
 		stop()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, bed.LogTails(25))
+		}
+		if cfg.Logs != "" {
+			if kerr := keepLogs(bed.Dir, filepath.Join(cfg.Logs, fmt.Sprintf("run%d", n))); kerr != nil {
+				fmt.Fprintln(os.Stderr, "bringup: keeping logs:", kerr)
+			}
 		}
 		if cerr := bed.Close(); cerr != nil && err == nil {
 			err = cerr
