@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -67,6 +69,10 @@ func (s *Server) checkQuota(ctx context.Context, project string, res *resource, 
 	if !ok || limit < 0 {
 		return nil
 	}
+	key := project + "/" + res.collection
+	if s.usage.admit(key, n, limit, time.Now()) {
+		return nil
+	}
 	prefix := store.Prefix + "owner/" + project + "/" + res.collection + "/"
 	resp, err := s.store.Client().Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
 	if err != nil {
@@ -75,7 +81,53 @@ func (s *Server) checkQuota(ctx context.Context, project string, res *resource, 
 	if int(resp.Count)+n > limit {
 		return Conflict("OverQuota", "Quota exceeded for resources: ['%s'].", name)
 	}
+	s.usage.record(key, int(resp.Count)+n, time.Now())
 	return nil
+}
+
+// usageCache saves the count of a project's objects (an etcd range scan
+// whose cost grows with the project) on every create. It remembers a
+// recent exact count plus what this server admitted since, and admits
+// without counting only while that stays well below the limit: near the
+// limit every create counts exactly. Other servers' creates are seen at the
+// next count, at most usageTTL later; deletes only make the cache
+// conservative.
+type usageCache struct {
+	mu   sync.Mutex
+	used map[string]usage
+}
+
+type usage struct {
+	count int
+	at    time.Time
+}
+
+// usageTTL bounds how long a count is trusted.
+const usageTTL = 5 * time.Second
+
+// admit reports whether n more objects fit far enough below limit on the
+// cached count, and records them if so.
+func (c *usageCache) admit(key string, n, limit int, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	u, ok := c.used[key]
+	slack := max(limit/10, 8)
+	if !ok || now.Sub(u.at) > usageTTL || u.count+n > limit-slack {
+		return false
+	}
+	u.count += n
+	c.used[key] = u
+	return true
+}
+
+// record stores an exact count (including the n being admitted).
+func (c *usageCache) record(key string, count int, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.used == nil {
+		c.used = map[string]usage{}
+	}
+	c.used[key] = usage{count: count, at: now}
 }
 
 func (s *Server) registerQuotas(mux *http.ServeMux) {

@@ -61,6 +61,7 @@ type Server struct {
 	cfg       Config
 	log       *slog.Logger
 	resources map[string]*resource
+	usage     usageCache
 }
 
 // New returns the API on st.
