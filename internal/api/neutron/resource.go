@@ -41,6 +41,11 @@ type resource struct {
 	update func(ctx context.Context, tx *store.Tx, p auth.Principal, cur model.Object, a attrs) (model.Object, error)
 	// remove deletes cur and what hangs off it, or fails with a 409.
 	remove func(ctx context.Context, tx *store.Tx, p auth.Principal, cur model.Object) error
+	// page, when set, reads one page in id order straight from the store
+	// (objects after marker, at most limit, and whether more follow); the
+	// list handler uses it for an admin's plain paginated listing instead
+	// of reading the whole collection.
+	page func(ctx context.Context, marker string, limit int) ([]model.Object, bool, error)
 	// extra registers collection-specific routes (router interfaces).
 	extra func(s *Server, mux *http.ServeMux)
 }
