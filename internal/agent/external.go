@@ -209,21 +209,27 @@ func (s *state) addExternal(v *pipeline.View, usedPeers map[string]bool) {
 		if err1 != nil || err2 != nil {
 			continue
 		}
-		vf := pipeline.FloatingIP{FloatingIP: fip, FixedIP: fixed, PortID: f.PortID, RouterID: f.RouterID}
-		if fp := s.nets[f.FloatingNetworkID].ports[f.FloatingPort]; fp != nil {
-			vf.MAC, _ = net.ParseMAC(fp.MACAddress)
+		// The floating IP's own MAC (its port's), never the gateway's:
+		// the gateway MAC must only ever come from the active gateway, or
+		// the upstream switch learns it at the wrong chassis. Its port
+		// and the floating IP arrive through different watches: wait for
+		// the port.
+		fp := s.nets[f.FloatingNetworkID].ports[f.FloatingPort]
+		if fp == nil {
+			continue
 		}
+		fmac, err := net.ParseMAC(fp.MACAddress)
+		if err != nil {
+			continue
+		}
+		vf := pipeline.FloatingIP{FloatingIP: fip, FixedIP: fixed, PortID: f.PortID, RouterID: f.RouterID, MAC: fmac}
 		physnet := physnets[f.FloatingNetworkID]
 		vf.Centralized = !s.reaches(pc, physnet)
 		v.FloatingIPs = append(v.FloatingIPs, vf)
 		extHere := v.External[extIdx[f.FloatingNetworkID]].OFPort != 0
 		if extHere && (pc == s.chassis && !vf.Centralized || vf.Centralized && vr.Gateway.SNAT && vr.Gateway.Chassis == s.chassis) {
 			s.programmedFIPs[f.ID] = true
-			mac := vf.MAC
-			if len(mac) != 6 {
-				mac = vr.Gateway.MAC
-			}
-			s.announce[fip] = announcement{mac: mac.String(), port: v.External[extIdx[f.FloatingNetworkID]].OFPort}
+			s.announce[fip] = announcement{mac: fmac.String(), port: v.External[extIdx[f.FloatingNetworkID]].OFPort}
 		}
 	}
 }
