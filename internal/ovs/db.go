@@ -69,11 +69,16 @@ func Open(ctx context.Context, endpoint string, log *slog.Logger) (*DB, error) {
 		UpdateFunc: func(string, model.Model, model.Model) { d.notify() },
 		DeleteFunc: func(string, model.Model) { d.notify() },
 	})
+	ifm := &vswitchd.Interface{}
 	mon := c.NewMonitor(
 		client.WithTable(&vswitchd.OpenvSwitch{}),
 		client.WithTable(&vswitchd.Bridge{}),
 		client.WithTable(&vswitchd.Port{}),
-		client.WithTable(&vswitchd.Interface{}),
+		// Only the Interface columns read here: not statistics, status or
+		// link state, which vswitchd rewrites every few seconds and would
+		// wake every watcher for nothing.
+		client.WithTable(ifm, &ifm.Name, &ifm.Type, &ifm.Options, &ifm.ExternalIDs, &ifm.Ofport,
+			&ifm.OfportRequest, &ifm.MACInUse, &ifm.Error),
 	)
 	if _, err := c.Monitor(ctx, mon); err != nil {
 		c.Close()
@@ -538,14 +543,18 @@ func (d *DB) Interfaces(ctx context.Context, bridge string) (map[string]Interfac
 	if br == nil {
 		return out, nil
 	}
+	// Shallow rows are the cache's own models, read-only here: fromModel
+	// copies what it keeps. (Get would clone every row through JSON.)
+	ports := d.c.Cache().Table("Port").RowsShallow()
+	ifaces := d.c.Cache().Table("Interface").RowsShallow()
 	for _, pu := range br.Ports {
-		p := &vswitchd.Port{UUID: pu}
-		if err := d.c.Get(ctx, p); err != nil {
+		p, ok := ports[pu].(*vswitchd.Port)
+		if !ok {
 			continue // not in the cache yet
 		}
 		for _, iu := range p.Interfaces {
-			m := &vswitchd.Interface{UUID: iu}
-			if err := d.c.Get(ctx, m); err != nil {
+			m, ok := ifaces[iu].(*vswitchd.Interface)
+			if !ok {
 				continue
 			}
 			out[m.Name] = fromModel(m)
