@@ -127,12 +127,12 @@ type portReq struct {
 var portAttrs = []string{"name", "description", "project_id", "tenant_id", "network_id", "admin_state_up",
 	"mac_address", "fixed_ips", "device_owner", "device_id", "security_groups", "port_security_enabled",
 	"allowed_address_pairs", "extra_dhcp_opts", "binding:host_id", "binding:vnic_type", "binding:profile",
-	"dns_name", "dns_domain", "qos_policy_id"}
+	"dns_name", "dns_domain", "qos_policy_id", "trusted"}
 
 var portUpdatable = []string{"name", "description", "admin_state_up", "mac_address", "fixed_ips",
 	"device_owner", "device_id", "security_groups", "port_security_enabled", "allowed_address_pairs",
 	"extra_dhcp_opts", "binding:host_id", "binding:vnic_type", "binding:profile", "dns_name", "dns_domain",
-	"qos_policy_id"}
+	"qos_policy_id", "trusted"}
 
 var portReadOnly = []string{"network_id", "status", "binding:vif_type", "binding:vif_details"}
 
@@ -205,7 +205,14 @@ func (s *Server) createPort(ctx context.Context, tx *store.Tx, p auth.Principal,
 	if err := parseBinding(a, p, &req.hostID, &req.vnicType, &req.profile, "create_port"); err != nil {
 		return nil, err
 	}
-	return s.buildPort(ctx, tx, p, std, req)
+	if err := parseTrusted(a, p, &req.profile, "create_port"); err != nil {
+		return nil, err
+	}
+	port, err := s.buildPort(ctx, tx, p, std, req)
+	if err != nil {
+		return nil, err
+	}
+	return &portObj{Port: *port}, nil
 }
 
 // buildPort validates a create request against the network and writes the
@@ -698,6 +705,9 @@ func (s *Server) updatePort(ctx context.Context, tx *store.Tx, p auth.Principal,
 	}
 	host, vnic, profile := port.HostID, port.VNICType, port.Profile
 	if err := parseBinding(a, p, &host, &vnic, &profile, "update_port"); err != nil {
+		return nil, err
+	}
+	if err := parseTrusted(a, p, &profile, "update_port"); err != nil {
 		return nil, err
 	}
 	port.VNICType, port.Profile = vnic, profile
