@@ -41,6 +41,7 @@ var extensions = []extension{
 	{Alias: "subnet-service-types", Name: "Subnet service types", Description: "Provides ability to set the subnet service_types field"},
 	{Alias: "address-scope", Name: "Address scope", Description: "Address scopes extension."},
 	{Alias: "port-trusted-vif", Name: "Port trusted vif", Description: "Expose port 'trusted' attribute"},
+	{Alias: "address-group", Name: "Address group", Description: "Support address group"},
 	{Alias: "stateful-security-group", Name: "Stateful security group", Description: "Indicates if the security group is stateful or not"},
 }
 
