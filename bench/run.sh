@@ -74,7 +74,24 @@ run_bringup() {
 	echo "bench: bringup results in $out"
 }
 
-ALL=(api bringup)
+# dataplane: TCP throughput and RTT through Wyvern's pipeline (same
+# network, routed, routed with security groups, floating IP) as ratios to
+# hand-written Geneve flows measured beside each path, and datapath flows
+# during 100 connections, on one test bed (needs root). Extra arguments in
+# DATAPLANE_ARGS, e.g. DATAPLANE_ARGS="-rounds 1 -t 2" for a quick look.
+run_dataplane() {
+	local built out cmd="./bench/run.sh dataplane"
+	built=$(build_wyvern)
+	"$GO" build -o "$TMP/" ./bench/dataplane
+	out=$(results_file dataplane)
+	[ -n "${WYVERN_REV:-}" ] && cmd="WYVERN_REV=$WYVERN_REV $cmd"
+	[ -n "${DATAPLANE_ARGS:-}" ] && cmd="DATAPLANE_ARGS=\"$DATAPLANE_ARGS\" $cmd"
+	# shellcheck disable=SC2086
+	"$TMP/dataplane" -wyvern "$TMP/wyvern" -built "$built" -out "$out" -command "$cmd" ${DATAPLANE_ARGS:-}
+	echo "bench: dataplane results in $out"
+}
+
+ALL=(api bringup dataplane)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${ALL[@]}")
 for t in "${targets[@]}"; do

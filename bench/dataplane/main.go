@@ -1,0 +1,231 @@
+// Command dataplane is the data-plane part of `make bench`: TCP throughput
+// and round-trip time through Wyvern's pipeline, each as a ratio to a
+// baseline of hand-written minimal Geneve flows measured in the same round,
+// the way /work/shared/anchors.md measured OVN on the same kind of machine
+// (iperf3 5 s one stream; RTT = p50 of 100 pings; VM on chassis 1 → VM on
+// chassis 2; rounds interleaved with the baseline).
+//
+// One test bed (internal/testbed) holds, side by side:
+//
+//   - Wyvern: chassis ch1 and ch2 with a `wyvern agent` each and a real
+//     `wyvern server` (internal/lab), both with br-ex on the external
+//     network (physnet1) so that floating IPs are NATed on the VM's own
+//     chassis; ch1 is also the router's gateway chassis;
+//   - the baseline: chassis base1 and base2, built like ch1 and ch2 (own
+//     ovsdb-server and ovs-vswitchd, br-phy on the same underlay) but with
+//     no agent: br-int and geneve0 made by this program with two
+//     hand-written flows per chassis (VM port → tun_id, tun_dst, geneve0;
+//     geneve0 + tun_id → VM port), and on base2 a br-ex patched to br-int
+//     with port-to-port flows, for the floating IP path's baseline;
+//   - an outside host on the external network (203.0.113.1).
+//
+// Paths (client → server, iperf3 and ping): the Geneve baseline
+// base1 → base2; the same network across chassis; routed across subnets;
+// routed with stateful security groups; the outside baseline (outside host
+// → a VM on base2 through br-ex and br-int, plain port-to-port flows); the
+// outside host → a floating IP, without and with security groups. Every
+// round measures each path once, in an order rotated from round to round.
+// A last phase counts datapath flows (megaflows) during a 100-connection
+// test. It must run as root; the bed is removed even on failure or Ctrl-C.
+//
+//	go build -o bench/tmp/ ./cmd/wyvern ./bench/dataplane
+//	bench/tmp/dataplane -wyvern bench/tmp/wyvern -out bench/results/dataplane-$(date +%F).md
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/wyvern-sdn/wyvern/internal/lab"
+	"github.com/wyvern-sdn/wyvern/internal/testbed"
+)
+
+// config is the benchmark's shape; the defaults are anchors.md's.
+type config struct {
+	Rounds       int
+	Seconds      int           // iperf3 -t of a measurement
+	Pings        int           // pings per RTT measurement
+	PingInterval time.Duration // between pings
+	Conns        int           // parallel connections of the megaflow test
+	ConnSeconds  int           // its duration
+	Out          string
+	Command      string
+	Wyvern       string
+	Built        string
+	Logs         string
+	Verbose      bool
+	Hold         bool // build the bed, check the paths, then wait for Ctrl-C
+}
+
+func main() {
+	var cfg config
+	flag.IntVar(&cfg.Rounds, "rounds", 4, "rounds (each measures every Wyvern path beside its baseline)")
+	flag.IntVar(&cfg.Seconds, "t", 5, "iperf3 seconds per measurement (one stream)")
+	flag.IntVar(&cfg.Pings, "pings", 100, "pings per RTT measurement (RTT = their p50)")
+	flag.DurationVar(&cfg.PingInterval, "ping-interval", 20*time.Millisecond, "interval between pings")
+	flag.IntVar(&cfg.Conns, "conns", 100, "parallel TCP connections of the megaflow test (iperf3 -P)")
+	flag.IntVar(&cfg.ConnSeconds, "conn-t", 4, "seconds of the megaflow test")
+	flag.StringVar(&cfg.Out, "out", "", "Markdown results file (default: stdout)")
+	flag.StringVar(&cfg.Command, "command", "", "the command line to record in the report (default: this program's)")
+	flag.StringVar(&cfg.Wyvern, "wyvern", "", "wyvern binary to run (default: build ./cmd/wyvern of the module here with lab.Build)")
+	flag.StringVar(&cfg.Built, "built", "", "what the wyvern binary was built from, for the report")
+	flag.StringVar(&cfg.Logs, "logs", "", "keep the run's Wyvern and OVS logs and the megaflow dumps under this directory")
+	flag.BoolVar(&cfg.Verbose, "v", false, "log the test bed's actions")
+	flag.BoolVar(&cfg.Hold, "hold", false, "debugging: build the bed, check every path, print where things are, and wait for Ctrl-C (which removes the bed) instead of measuring")
+	flag.Parse()
+	if err := run(cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "dataplane:", err)
+		os.Exit(1)
+	}
+}
+
+func run(cfg config) error {
+	if cfg.Rounds < 1 || cfg.Seconds < 1 || cfg.Pings < 1 || cfg.PingInterval < 2*time.Millisecond ||
+		cfg.Conns < 1 || cfg.Conns > 128 || cfg.ConnSeconds < 2 {
+		return fmt.Errorf("bad settings: %+v (iperf3 -P takes at most 128; ping -i at least 2 ms)", cfg)
+	}
+	if err := testbed.Require(); err != nil {
+		return err
+	}
+	if err := requireTools("iperf3"); err != nil {
+		return err
+	}
+	if _, err := testbed.Sweep(nil); err != nil {
+		fmt.Fprintln(os.Stderr, "sweep:", err)
+	}
+	level := slog.LevelWarn
+	if cfg.Verbose {
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	m := describeMachine()
+	start := time.Now()
+	res, err := oneRun(cfg, log)
+	if err != nil {
+		return err
+	}
+	res.Took = time.Since(start)
+	progress("done in %s", res.Took.Round(time.Second))
+	md := report(cfg, m, res)
+	if cfg.Out == "" {
+		fmt.Print(md)
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.Out), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(cfg.Out, []byte(md), 0o644); err != nil {
+		return err
+	}
+	progress("wrote %s", cfg.Out)
+	return nil
+}
+
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s dataplane: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+// oneRun builds the bed, measures, and always removes the bed.
+func oneRun(cfg config, log *slog.Logger) (res *result, err error) {
+	bed, err := testbed.New(testbed.Options{Name: "bench-dataplane", Log: log})
+	if err != nil {
+		return nil, err
+	}
+	stop := bed.CloseOnSignal()
+	defer func() {
+		stop()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, bed.LogTails(25))
+		}
+		if cfg.Logs != "" {
+			if kerr := keepLogs(bed.Dir, cfg.Logs); kerr != nil {
+				fmt.Fprintln(os.Stderr, "dataplane: keeping logs:", kerr)
+			}
+		}
+		if cerr := bed.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	bin := cfg.Wyvern
+	if bin == "" {
+		root, err := lab.ModuleRoot()
+		if err != nil {
+			return nil, err
+		}
+		if bin, err = lab.Build(root, bed.Dir); err != nil {
+			return nil, err
+		}
+	}
+	l, err := lab.Start(bed, bin, lab.Options{})
+	if err != nil {
+		return nil, err
+	}
+	b := &bench{cfg: cfg, l: l, res: &result{Load: loadAvg()}}
+	for _, step := range []struct {
+		name string
+		fn   func() error
+	}{
+		{"Wyvern chassis", b.setupWyvernChassis},
+		{"baseline chassis", b.setupBaseline},
+		{"topology", b.setupTopology},
+		{"paths answer", b.checkPaths},
+		{"hold", b.hold},
+		{"rounds", b.rounds},
+		{"megaflows", b.megaflows},
+	} {
+		t := time.Now()
+		if err := step.fn(); err != nil {
+			return nil, fmt.Errorf("%s: %w", step.name, err)
+		}
+		progress("  %s: %s", step.name, time.Since(t).Round(time.Millisecond))
+	}
+	return b.res, nil
+}
+
+// hold, with -hold, prints the bed's layout and blocks until Ctrl-C,
+// whose handler (Bed.CloseOnSignal) removes the bed and exits.
+func (b *bench) hold() error {
+	if !b.cfg.Hold {
+		return nil
+	}
+	fmt.Fprintf(os.Stderr, "bed %s (directory %s); API %s\n", b.l.Bed.Prefix, b.l.Bed.Dir, b.l.APIURL)
+	for _, p := range b.paths {
+		fmt.Fprintf(os.Stderr, "  %-12s ip netns exec %s iperf3 -c %s\n", p.Key, p.Client.Netns, p.Dst)
+	}
+	for _, ch := range []*testbed.Chassis{b.ch1, b.ch2, b.base1, b.base2} {
+		fmt.Fprintf(os.Stderr, "  %-6s ovs-appctl -t %s ...; ovs-ofctl dump-flows %s\n", ch.Name, ch.CtlSock(), ch.Mgmt("br-int"))
+	}
+	fmt.Fprintln(os.Stderr, "holding; Ctrl-C removes the bed")
+	select {}
+}
+
+// keepLogs copies every log of the bed (<node>/*.log) and the megaflow
+// dumps to dst.
+func keepLogs(bedDir, dst string) error {
+	files, err := filepath.Glob(filepath.Join(bedDir, "*", "*.log"))
+	if err != nil {
+		return err
+	}
+	dumps, _ := filepath.Glob(filepath.Join(bedDir, "megaflows-*.txt"))
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	for _, f := range append(files, dumps...) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		name := filepath.Base(f)
+		if filepath.Dir(f) != bedDir {
+			name = filepath.Base(filepath.Dir(f)) + "-" + name
+		}
+		if err := os.WriteFile(filepath.Join(dst, name), data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
