@@ -42,6 +42,8 @@ var extensions = []extension{
 	{Alias: "address-scope", Name: "Address scope", Description: "Address scopes extension."},
 	{Alias: "port-trusted-vif", Name: "Port trusted vif", Description: "Expose port 'trusted' attribute"},
 	{Alias: "address-group", Name: "Address group", Description: "Support address group"},
+	{Alias: "subnet_allocation", Name: "Subnet Allocation", Description: "Enables allocation of subnets from a subnet pool"},
+	{Alias: "default-subnetpools", Name: "Default Subnetpools", Description: "Provides ability to mark and use a subnetpool as the default."},
 	{Alias: "stateful-security-group", Name: "Stateful security group", Description: "Indicates if the security group is stateful or not"},
 }
 

@@ -290,6 +290,7 @@ func (s *Server) removeNetwork(ctx context.Context, tx *store.Tx, p auth.Princip
 			tx.Delete(store.SubnetKey(n.ID, sid))
 			tx.Delete(store.IndexKey(store.KindSubnets, sid))
 			tx.Delete(ownerKey(sub.ProjectID, "subnets", sid))
+			freePoolAlloc(tx, &sub)
 		}
 	}
 	if n.NetworkType != "flat" {

@@ -29,7 +29,8 @@ const (
 // projects that do not own it.
 type subnetObj struct {
 	model.Subnet
-	open bool
+	open   bool
+	poolID string // the subnet pool it was allocated from, if any
 }
 
 // subnetJSON renders the attributes Neutron shows as null when unset.
@@ -52,7 +53,7 @@ func nullStr(s string) *string {
 // MarshalJSON renders the subnet in Neutron's API form.
 func (o *subnetObj) MarshalJSON() ([]byte, error) {
 	return json.Marshal(subnetJSON{Subnet: &o.Subnet, GatewayIP: nullStr(o.GatewayIP),
-		IPv6RAMode: nullStr(o.IPv6RAMode), IPv6AddressMode: nullStr(o.IPv6AddressMode), ServiceTypes: nonNil(o.Subnet.ServiceTypes)})
+		IPv6RAMode: nullStr(o.IPv6RAMode), IPv6AddressMode: nullStr(o.IPv6AddressMode), SubnetPoolID: nullStr(o.poolID), ServiceTypes: nonNil(o.Subnet.ServiceTypes)})
 }
 
 func subnetsResource(s *Server) *resource {
@@ -71,9 +72,17 @@ func subnetsResource(s *Server) *resource {
 			if err != nil {
 				return nil, err
 			}
+			fromPool, _, err := s.store.List(ctx, subnetPoolIndexPrefix())
+			if err != nil {
+				return nil, err
+			}
+			pool := make(map[string]string, len(fromPool))
+			for _, kv := range fromPool {
+				pool[strings.TrimPrefix(kv.Key, subnetPoolIndexPrefix())] = string(kv.Value)
+			}
 			out := make([]model.Object, len(subs))
 			for i := range subs {
-				out[i] = &subnetObj{Subnet: subs[i], open: open[subs[i].NetworkID]}
+				out[i] = &subnetObj{Subnet: subs[i], open: open[subs[i].NetworkID], poolID: pool[subs[i].ID]}
 			}
 			return out, nil
 		},
@@ -82,7 +91,7 @@ func subnetsResource(s *Server) *resource {
 			if err != nil || sub == nil {
 				return nil, err
 			}
-			o := &subnetObj{Subnet: *sub}
+			o := &subnetObj{Subnet: *sub, poolID: tx.GetString(subnetPoolIndexKey(id))}
 			if n, err := loadNetwork(tx, sub.NetworkID); err != nil {
 				return nil, err
 			} else if n != nil {
@@ -176,14 +185,6 @@ func (s *Server) createSubnet(ctx context.Context, tx *store.Tx, p auth.Principa
 	if err := a.common(&sub.Name, &sub.Description); err != nil {
 		return nil, err
 	}
-	if a.has("subnetpool_id") && !a.isNull("subnetpool_id") {
-		return nil, BadRequest("Subnet pools are not supported: subnetpool_id must be null")
-	}
-	if v, _, err := a.boolean("use_default_subnetpool"); err != nil {
-		return nil, err
-	} else if v {
-		return nil, BadRequest("Subnet pools are not supported: use_default_subnetpool must be false")
-	}
 	if a.has("segment_id") && !a.isNull("segment_id") {
 		return nil, BadRequest("Routed network segments are not supported: segment_id must be null")
 	}
@@ -200,16 +201,27 @@ func (s *Server) createSubnet(ctx context.Context, tx *store.Tx, p auth.Principa
 	if !owns(p, n) {
 		return nil, Forbidden("(rule:create_subnet) is disallowed by policy")
 	}
+	pool, err := requestedPool(tx, p, a)
+	if err != nil {
+		return nil, err
+	}
 	cidrText, ok, err := a.str("cidr")
 	if err != nil {
 		return nil, err
 	}
-	if !ok || cidrText == "" {
-		return nil, BadRequest("Bad subnets request: a subnetpool must be specified in the absence of a cidr.")
-	}
-	prefix, err := parseCIDRAttr("cidr", cidrText)
-	if err != nil {
-		return nil, err
+	var prefix netip.Prefix
+	if pool != nil {
+		if prefix, err = s.allocateFromPool(ctx, tx, pool, a, cidrText); err != nil {
+			return nil, err
+		}
+		cidrText = prefix.String()
+	} else {
+		if !ok || cidrText == "" {
+			return nil, BadRequest("Bad subnets request: a subnetpool must be specified in the absence of a cidr.")
+		}
+		if prefix, err = parseCIDRAttr("cidr", cidrText); err != nil {
+			return nil, err
+		}
 	}
 	sub.CIDR = prefix.String()
 	sub.IPVersion = ipam.Version(prefix.Addr())
@@ -282,12 +294,17 @@ func (s *Server) createSubnet(ctx context.Context, tx *store.Tx, p auth.Principa
 		return nil, err
 	}
 	tx.PutString(store.IndexKey(store.KindSubnets, sub.ID), n.ID)
+	o := &subnetObj{Subnet: *sub, open: n.Shared || n.External}
+	if pool != nil {
+		recordPoolAlloc(tx, pool.ID, prefix, sub.ID)
+		o.poolID = pool.ID
+	}
 	n.Subnets = append(n.Subnets, sub.ID)
 	touch(n)
 	if err := tx.Put(store.NetworkKey(n.ID), n); err != nil {
 		return nil, err
 	}
-	return &subnetObj{Subnet: *sub, open: n.Shared || n.External}, nil
+	return o, nil
 }
 
 // serviceTypes applies service_types: device owners (network:*,
@@ -659,6 +676,7 @@ func (s *Server) removeSubnet(ctx context.Context, tx *store.Tx, p auth.Principa
 	}
 	tx.Delete(store.SubnetKey(sub.NetworkID, sub.ID))
 	tx.Delete(store.IndexKey(store.KindSubnets, sub.ID))
+	freePoolAlloc(tx, sub)
 	n, err := loadNetwork(tx, sub.NetworkID)
 	if err != nil {
 		return err

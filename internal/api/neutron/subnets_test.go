@@ -120,7 +120,7 @@ func TestSubnetCreateErrors(t *testing.T) {
 	post(400, "", "is not a valid IP subnet", jsonObj{"cidr": "10.1.0.0/33"})
 	post(400, "", "a subnetpool must be specified", jsonObj{})
 	post(400, "InvalidInput", "does not match the ip_version", jsonObj{"cidr": "10.1.0.0/24", "ip_version": 6})
-	post(400, "", "not supported", jsonObj{"cidr": "10.1.0.0/24", "subnetpool_id": "abc"})
+	post(404, "SubnetPoolNotFound", "", jsonObj{"cidr": "10.1.0.0/24", "subnetpool_id": "abc"})
 	post(400, "InvalidInput", "Gateway is not valid on subnet", jsonObj{"cidr": "10.1.0.0/24", "gateway_ip": "10.2.0.1"})
 	post(400, "InvalidInput", "Gateway is not valid on subnet", jsonObj{"cidr": "10.1.0.0/24", "gateway_ip": "10.1.0.255"})
 	post(400, "InvalidInput", "Gateway is not valid on subnet", jsonObj{"cidr": "10.1.0.0/24", "gateway_ip": "10.1.0.0"})
