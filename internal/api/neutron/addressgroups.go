@@ -32,11 +32,11 @@ type addressGroup struct {
 func addressGroupsResource(s *Server) *resource {
 	return &resource{
 		collection: "address-groups", singular: "address_group", kind: "AddressGroup",
-		list:       flatList[addressGroup](s, kindAddressGroups),
-		load:       flatLoad[addressGroup](kindAddressGroups),
-		save:       flatSave(kindAddressGroups),
-		create:     s.createAddressGroup,
-		update:     s.updateAddressGroup,
+		list:   flatList[addressGroup](s, kindAddressGroups),
+		load:   flatLoad[addressGroup](kindAddressGroups),
+		save:   flatSave(kindAddressGroups),
+		create: s.createAddressGroup,
+		update: s.updateAddressGroup,
 		remove: func(ctx context.Context, tx *store.Tx, p auth.Principal, cur model.Object) error {
 			tx.Delete(flatKey(kindAddressGroups, cur.Std().ID))
 			return nil

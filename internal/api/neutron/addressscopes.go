@@ -41,13 +41,13 @@ func scopePoolsOf(scope string) string { return store.IndexKey("address_scope_po
 func addressScopesResource(s *Server) *resource {
 	return &resource{
 		collection: "address-scopes", singular: "address_scope", kind: "AddressScope",
-		list:       flatList[addressScope](s, kindAddressScopes),
-		load:       flatLoad[addressScope](kindAddressScopes),
-		save:       flatSave(kindAddressScopes),
-		visible:    func(p auth.Principal, o model.Object) bool { return o.(*addressScope).Shared },
-		create:     s.createAddressScope,
-		update:     s.updateAddressScope,
-		remove:     s.removeAddressScope,
+		list:    flatList[addressScope](s, kindAddressScopes),
+		load:    flatLoad[addressScope](kindAddressScopes),
+		save:    flatSave(kindAddressScopes),
+		visible: func(p auth.Principal, o model.Object) bool { return o.(*addressScope).Shared },
+		create:  s.createAddressScope,
+		update:  s.updateAddressScope,
+		remove:  s.removeAddressScope,
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 //	subnetpool_allocs/<pool>/<addr>_<len>  id of the subnet allocated that prefix
 //	index/subnet_pool/<subnet>             id of the pool the subnet came from
 //	index/default_subnetpool/<4|6>         id of the default pool of that IP version
+//	index/subnetpool_lock/<pool>           prefixes of the pool's last allocating transaction
 //
 // A subnet created from a pool gets its prefix in the subnet's own
 // transaction: the transaction guards the pool's allocation prefix, lists
@@ -56,6 +57,12 @@ func poolAllocKey(pool string, p netip.Prefix) string {
 	return poolAllocsOf(pool) + p.Addr().String() + "_" + strconv.Itoa(p.Bits())
 }
 
+// poolLockKey is written by every allocation from pool, as Neutron
+// updates the pool's hash: it holds the prefixes the last allocating
+// transaction took, so the later subnets of a bulk create see the earlier
+// ones' uncommitted allocations.
+func poolLockKey(pool string) string { return store.IndexKey("subnetpool_lock", pool) }
+
 // subnetPoolIndexKey records the pool a subnet was allocated from.
 func subnetPoolIndexKey(subnet string) string { return store.IndexKey("subnet_pool", subnet) }
 
@@ -74,13 +81,13 @@ func subnetPoolNotFound(id string) *Error {
 func subnetPoolsResource(s *Server) *resource {
 	return &resource{
 		collection: "subnetpools", singular: "subnetpool", kind: "SubnetPool",
-		list:       flatList[subnetPool](s, kindSubnetPools),
-		load:       flatLoad[subnetPool](kindSubnetPools),
-		save:       flatSave(kindSubnetPools),
-		visible:    func(p auth.Principal, o model.Object) bool { return o.(*subnetPool).Shared },
-		create:     s.createSubnetPool,
-		update:     s.updateSubnetPool,
-		remove:     s.removeSubnetPool,
+		list:    flatList[subnetPool](s, kindSubnetPools),
+		load:    flatLoad[subnetPool](kindSubnetPools),
+		save:    flatSave(kindSubnetPools),
+		visible: func(p auth.Principal, o model.Object) bool { return o.(*subnetPool).Shared },
+		create:  s.createSubnetPool,
+		update:  s.updateSubnetPool,
+		remove:  s.removeSubnetPool,
 	}
 }
 
@@ -282,17 +289,10 @@ func (s *Server) poolMutable(ctx context.Context, tx *store.Tx, p auth.Principal
 		}
 		sp.IsDefault = def
 	}
-	if a.has("address_scope_id") || sp.AddressScopeID != nil {
-		scope := ""
-		if sp.AddressScopeID != nil {
-			scope = *sp.AddressScopeID
-		}
-		if a.has("address_scope_id") {
-			if v, _, err := a.str("address_scope_id"); err != nil {
-				return err
-			} else {
-				scope = v
-			}
+	if a.has("address_scope_id") {
+		scope, _, err := a.str("address_scope_id")
+		if err != nil {
+			return err
 		}
 		if err := s.joinScope(ctx, tx, p, sp, scope); err != nil {
 			return err
@@ -423,6 +423,7 @@ func (s *Server) removeSubnetPool(ctx context.Context, tx *store.Tx, p auth.Prin
 	if sp.IsDefault && tx.GetString(defaultPoolKey(sp.IPVersion)) == sp.ID {
 		tx.Delete(defaultPoolKey(sp.IPVersion))
 	}
+	tx.Delete(poolLockKey(sp.ID))
 	tx.Delete(flatKey(kindSubnetPools, sp.ID))
 	return nil
 }
@@ -483,11 +484,30 @@ func (s *Server) allocateFromPool(ctx context.Context, tx *store.Tx, sp *subnetP
 		return netip.Prefix{}, err
 	}
 	var taken []netip.Prefix
+	listed := map[string]bool{}
 	for _, kv := range kvs {
 		name := strings.TrimPrefix(kv.Key, poolAllocsOf(sp.ID))
 		if p, err := netip.ParsePrefix(strings.Replace(name, "_", "/", 1)); err == nil {
 			taken = append(taken, p)
+			listed[p.String()] = true
 		}
+	}
+	// The listing does not see this transaction's own allocations (earlier
+	// subnets of a bulk create): the pool's lock key lists them.
+	var recent []string
+	if raw := tx.GetString(poolLockKey(sp.ID)); raw != "" {
+		recent = strings.Split(raw, ",")
+	}
+	var pending []string
+	for _, r := range recent {
+		if p, err := netip.ParsePrefix(r); err == nil && !listed[r] && tx.Exists(poolAllocKey(sp.ID, p)) {
+			taken = append(taken, p)
+			pending = append(pending, r)
+		}
+	}
+	lock := func(p netip.Prefix) netip.Prefix {
+		tx.PutString(poolLockKey(sp.ID), strings.Join(append(pending, p.String()), ","))
+		return p
 	}
 	free := func(c netip.Prefix) (netip.Prefix, bool) {
 		for _, t := range taken {
@@ -523,7 +543,7 @@ func (s *Server) allocateFromPool(ctx context.Context, tx *store.Tx, sp *subnetP
 			return netip.Prefix{}, Conflict("SubnetAllocationError",
 				"Failed to allocate subnet: Cannot allocate requested subnet from the available set of prefixes.")
 		}
-		return want, nil
+		return lock(want), nil
 	}
 	n := sp.DefaultPrefixLen
 	if v, ok, err := a.integer("prefixlen"); err != nil {
@@ -543,7 +563,7 @@ func (s *Server) allocateFromPool(ctx context.Context, tx *store.Tx, sp *subnetP
 			c := netip.PrefixFrom(addr, n)
 			t, ok := free(c)
 			if ok {
-				return c, nil
+				return lock(c), nil
 			}
 			// Skip past the blocking allocation: the address after the
 			// larger of the two is aligned for length n.

@@ -184,3 +184,23 @@ func TestSubnetPoolConcurrentAllocation(t *testing.T) {
 		t.Fatalf("%d allocation keys, want 16", n)
 	}
 }
+
+// TestSubnetPoolBulkCreate allocates several subnets from one pool in one
+// transaction: each sees the prefixes the earlier ones took.
+func TestSubnetPoolBulkCreate(t *testing.T) {
+	a := newTestAPI(t)
+	pid := a.mkPool("p1", jsonObj{"prefixes": []string{"10.5.0.0/16"}, "default_prefixlen": 24})["id"].(string)
+	var items []any
+	for range 3 {
+		items = append(items, jsonObj{"network_id": a.mkNetwork("p1", nil), "subnetpool_id": pid})
+	}
+	items = append(items, jsonObj{"network_id": a.mkNetwork("p1", nil), "subnetpool_id": pid, "prefixlen": 23})
+	out := a.must(http.StatusCreated, "POST", "/v2.0/subnets", "p1", jsonObj{"subnets": items})["subnets"].([]any)
+	var got []string
+	for _, s := range out {
+		got = append(got, s.(jsonObj)["cidr"].(string))
+	}
+	if want := []string{"10.5.0.0/24", "10.5.1.0/24", "10.5.2.0/24", "10.5.4.0/23"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("bulk cidrs %v, want %v", got, want)
+	}
+}
