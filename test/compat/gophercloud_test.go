@@ -42,16 +42,7 @@ var acceptancePackages = []string{
 // element of their package path and their name, each with the reason. Keep
 // it short and honest: every entry is a Neutron feature Wyvern does not
 // implement. An entry whose test passes is reported so it can be removed.
-var knownGaps = map[string]string{
-	// Neutron extensions Wyvern does not implement (nor advertise; these
-	// tests do not check the extension list before running).
-	"v2.TestSubnetsWithSubnetPool":          "subnet_allocation: no /v2.0/subnetpools",
-	"v2.TestSubnetsWithSubnetPoolNoCIDR":    "subnet_allocation: no /v2.0/subnetpools",
-	"v2.TestSubnetsWithSubnetPoolPrefixlen": "subnet_allocation: no /v2.0/subnetpools",
-	"v2.TestPortsTrustedVIFCRUD":            "port-trusted-vif: ports reject the trusted attribute (SR-IOV only)",
-	"extensions.TestSecurityAddressGroups":  "address-group: no /v2.0/address-groups",
-	"layer3.TestAddressScopesCRUD":          "address-scope: no /v2.0/address-scopes",
-}
+var knownGaps = map[string]string{}
 
 // TestGophercloudAcceptance runs gophercloud's own networking acceptance
 // tests against a real wyvern server and fails if any test fails that is
