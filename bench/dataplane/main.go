@@ -5,28 +5,29 @@
 // (iperf3 5 s one stream; RTT = p50 of 100 pings; VM on chassis 1 → VM on
 // chassis 2; rounds interleaved with the baseline).
 //
-// One test bed (internal/testbed) holds, side by side:
+// One test bed (internal/testbed) holds Wyvern and the baseline on the
+// same two chassis, so that both go through the same ovs-vswitchd
+// processes, datapaths, polled ports and underlay:
 //
-//   - Wyvern: chassis ch1 and ch2 with a `wyvern agent` each and a real
-//     `wyvern server` (internal/lab), both with br-ex on the external
-//     network (physnet1) so that floating IPs are NATed on the VM's own
-//     chassis; ch1 is also the router's gateway chassis;
-//   - the baseline: chassis base1 and base2, built like ch1 and ch2 (own
-//     ovsdb-server and ovs-vswitchd, br-phy on the same underlay) but with
-//     no agent: br-int and geneve0 made by this program with two
-//     hand-written flows per chassis (VM port → tun_id, tun_dst, geneve0;
-//     geneve0 + tun_id → VM port), and on base2 a br-ex patched to br-int
-//     with port-to-port flows, for the floating IP path's baseline;
+//   - Wyvern: a real `wyvern server` (internal/lab) and a `wyvern agent`
+//     on ch1 and ch2, both with br-ex on the external network (physnet1)
+//     so that floating IPs are NATed on the VM's own chassis; ch1 is also
+//     the router's gateway chassis. The agents own br-int.
+//   - the baseline: on each chassis a second bridge, br-base, with its own
+//     flow-based Geneve port (UDP 6082) and one VM, with two hand-written
+//     flows per chassis (VM port → tun_id, tun_dst, Geneve port; Geneve
+//     port + tun_id → VM port); on ch2 also br-base-ex on the external
+//     network patched to br-base, with port-to-port flows to a second VM,
+//     the floating IP paths' baseline;
 //   - an outside host on the external network (203.0.113.1).
 //
-// Paths (client → server, iperf3 and ping): the Geneve baseline
-// base1 → base2; the same network across chassis; routed across subnets;
-// routed with stateful security groups; the outside baseline (outside host
-// → a VM on base2 through br-ex and br-int, plain port-to-port flows); the
-// outside host → a floating IP, without and with security groups. Every
-// round measures each path once, in an order rotated from round to round.
-// A last phase counts datapath flows (megaflows) during a 100-connection
-// test. It must run as root; the bed is removed even on failure or Ctrl-C.
+// Paths (client → server, iperf3 and ping): the Geneve baseline; the same
+// network across chassis; routed across subnets; routed with stateful
+// security groups; the outside baseline (outside host → a VM behind
+// br-base-ex and br-base); the outside host → a floating IP, without and
+// with security groups. Each round measures every Wyvern path right next
+// to its baseline. A last phase counts datapath flows (megaflows) during a
+// 100-connection test. It must run as root; the bed is removed even on failure or Ctrl-C.
 //
 //	go build -o bench/tmp/ ./cmd/wyvern ./bench/dataplane
 //	bench/tmp/dataplane -wyvern bench/tmp/wyvern -out bench/results/dataplane-$(date +%F).md
@@ -196,8 +197,9 @@ func (b *bench) hold() error {
 	for _, p := range b.paths {
 		fmt.Fprintf(os.Stderr, "  %-12s ip netns exec %s iperf3 -c %s\n", p.Key, p.Client.Netns, p.Dst)
 	}
-	for _, ch := range []*testbed.Chassis{b.ch1, b.ch2, b.base1, b.base2} {
-		fmt.Fprintf(os.Stderr, "  %-6s ovs-appctl -t %s ...; ovs-ofctl dump-flows %s\n", ch.Name, ch.CtlSock(), ch.Mgmt("br-int"))
+	for _, ch := range []*testbed.Chassis{b.ch1, b.ch2} {
+		fmt.Fprintf(os.Stderr, "  %-6s ovs-appctl -t %s ...; ovs-ofctl dump-flows %s (or %s)\n", ch.Name, ch.CtlSock(),
+			ch.Mgmt("br-int"), ch.Mgmt(baseBridge))
 	}
 	fmt.Fprintln(os.Stderr, "holding; Ctrl-C removes the bed")
 	select {}

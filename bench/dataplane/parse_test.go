@@ -64,6 +64,14 @@ recirc_id(0),in_port(9),eth_type(0x0800),ipv4(proto=6,frag=no),tcp(src=40312,dst
 recirc_id(0),in_port(9),eth_type(0x0800),ipv4(proto=6,frag=no),tcp(src=40312/0xff00), packets:1, bytes:74, used:0.1s, actions:9
 `
 
+func TestClassifyIdle(t *testing.T) {
+	s := classifyFlows(`recirc_id(0),in_port(10),packet_type(ns=0,id=0),eth_type(0x86dd),ipv6(tclass=0/0x3,frag=no), packets:0, bytes:0, used:never, actions:12
+recirc_id(0),in_port(10),packet_type(ns=0,id=0),eth_type(0x0800),ipv4(frag=no), packets:10, bytes:980, used:0.1s, actions:12`)
+	if s.Total != 2 || s.Idle != 1 {
+		t.Fatalf("got %+v, want 2 flows, 1 idle", s)
+	}
+}
+
 func TestClassifyFlows(t *testing.T) {
 	s := classifyFlows(sgDump)
 	if s.Total != 6 {
@@ -78,6 +86,9 @@ func TestClassifyFlows(t *testing.T) {
 	}
 	if s.CT != 2 {
 		t.Fatalf("ct flows %d, want 2", s.CT)
+	}
+	if s.Idle != 0 {
+		t.Fatalf("idle flows %d, want 0", s.Idle)
 	}
 	if got := recircs(s.ByRecirc); got != "0: 4, 7: 1, 8: 1" {
 		t.Fatalf("recircs %q", got)

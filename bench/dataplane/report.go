@@ -20,7 +20,7 @@ var ovn = map[string]struct{ TCP, RTT, Target string }{
 
 // ratios of a Wyvern path to the baseline measured beside it, one per
 // round.
-func ratios(rs []round, key string) (tcp, rtt []float64) {
+func ratios(rs []round, key string) (tcp, rtt, cpu []float64) {
 	for _, r := range rs {
 		p, b := r.By[key], r.Base[key]
 		if b.Gbps > 0 {
@@ -29,8 +29,11 @@ func ratios(rs []round, key string) (tcp, rtt []float64) {
 		if b.RTT > 0 {
 			rtt = append(rtt, p.RTT/b.RTT)
 		}
+		if b.CPUPerGB > 0 {
+			cpu = append(cpu, p.CPUPerGB/b.CPUPerGB)
+		}
 	}
-	return tcp, rtt
+	return tcp, rtt, cpu
 }
 
 // values of a path over the rounds; a baseline's are all its samples
@@ -92,26 +95,35 @@ func report(cfg config, m machine, res *result) string {
 	w("```\n\n")
 
 	w("## Wyvern beside OVN\n\n")
-	w("Ratios to the baseline of the same round (TCP: higher is better; RTT: lower is better).\n\n")
-	w("| path | TCP ratio | OVN TCP ratio | RTT ratio | OVN RTT ratio | target |\n| --- | --- | --- | --- | --- | --- |\n")
+	w("Ratios to the baseline measured beside the path (TCP: higher is better; RTT and CPU: lower is better).\n")
+	w("\"TCP ratio\" is the median of the per-round ratios (range across rounds); \"ratio of medians\" divides the\n")
+	w("path's median rate by its baseline's over the whole run. The CPU column is ovs-vswitchd's CPU time on the\n")
+	w("path's chassis per GB carried, path ÷ baseline: what the pipeline costs, less disturbed by other jobs.\n\n")
+	w("| path | TCP ratio | TCP, ratio of medians | OVN TCP ratio | RTT ratio | OVN RTT ratio | vswitchd CPU per GB, ratio | target |\n")
+	w("| --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	gbps := func(s sample) float64 { return s.Gbps }
 	for _, k := range keys {
 		if baseOf(k) == "" {
 			continue
 		}
-		tcp, rtt := ratios(rs, k)
+		tcp, rtt, cpu := ratios(rs, k)
 		o := ovn[k]
-		w("| %s | %s | %s | %s | %s | %s |\n", k, summary(tcp, "%.3f"), o.TCP, summary(rtt, "%.2f"), o.RTT, o.Target)
+		w("| %s | %s | %.3f | %s | %s | %s | %s | %s |\n", k, summary(tcp, "%.3f"),
+			median(values(rs, k, gbps))/median(values(rs, baseOf(k), gbps)),
+			o.TCP, summary(rtt, "%.2f"), o.RTT, summary(cpu, "%.2f"), o.Target)
 	}
-	w("\nThe floating IP paths are divided by the outside baseline (outside host → a VM behind br-ex and br-int on\n")
-	w("an agent-less chassis, port-to-port flows), not by the Geneve baseline: they cross one chassis and no tunnel.\n")
+	w("\nThe floating IP paths are divided by the outside baseline (outside host → a VM on ch2 behind br-base-ex and\n")
+	w("br-base, port-to-port flows), not by the Geneve baseline: they cross one chassis and no tunnel.\n")
 	w("OVN has no floating IP figure in anchors.md.\n\n")
 
 	w("## Paths\n\n")
-	w("| path | what | TCP Gbit/s | RTT p50 ms | TCP retransmits per run | pings lost |\n| --- | --- | --- | --- | --- | --- |\n")
+	w("| path | what | TCP Gbit/s | RTT p50 ms | vswitchd CPU ms per GB | TCP retransmits per run | pings lost |\n")
+	w("| --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, k := range keys {
-		w("| %s | %s | %s | %s | %s | %s |\n", k, titles[k],
+		w("| %s | %s | %s | %s | %s | %s | %s |\n", k, titles[k],
 			summary(values(rs, k, func(s sample) float64 { return s.Gbps }), "%.2f"),
 			summary(values(rs, k, func(s sample) float64 { return s.RTT }), "%.3f"),
+			summary(values(rs, k, func(s sample) float64 { return s.CPUPerGB }), "%.0f"),
 			summary(values(rs, k, func(s sample) float64 { return float64(s.Retransmits) }), "%.0f"),
 			summary(values(rs, k, func(s sample) float64 { return float64(s.Lost) }), "%.0f"))
 	}
@@ -148,12 +160,14 @@ func report(cfg config, m machine, res *result) string {
 		w("\n## Datapath flows (megaflows) during %d parallel connections\n\n", res.Megaflows[0].Conns)
 		w("`iperf3 -P %d -t %d` on each path, the datapath flushed (`dpctl/del-flows`) and its counters zeroed just\n",
 			res.Megaflows[0].Conns, cfg.ConnSeconds)
-		w("before; `ovs-appctl dpctl/dump-flows` of the sending and receiving chassis at 60%% of the test (all\n")
-		w("connections open). A chassis' datapath holds every bridge of it (br-int, br-phy, br-ex). Passes per\n")
+		w("before; `ovs-appctl dpctl/dump-flows` of the sending and receiving chassis at 30%%, 60%% and 90%% of the\n")
+		w("test (all connections open), the largest of the three shown. A chassis' datapath holds every bridge of it (br-int, br-phy, br-ex). Passes per\n")
 		w("packet and upcalls are `dpif-netdev/pmd-stats-show` over the whole test (passes = 1 + recirculations\n")
-		w("per received packet; an upcall is a datapath miss sent to ovs-vswitchd's slow path).\n\n")
-		w("| path | aggregate Gbit/s | chassis | megaflows | by recirculation pass (recirc_id: flows) | per-connection (exact L4 source port) | with ct() | passes per packet | upcalls |\n")
-		w("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+		w("per received packet; an upcall is a datapath miss sent to ovs-vswitchd's slow path). Idle flows carried\n")
+		w("no packet (the one upcall that made them was forwarded by the slow path): strays, e.g. IPv6 router\n")
+		w("solicitations or the last packets of the previous test's sockets.\n\n")
+		w("| path | aggregate Gbit/s | chassis | megaflows | of which idle | by recirculation pass (recirc_id: flows) | per-connection (exact L4 source port) | with ct() | passes per packet | upcalls |\n")
+		w("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 		for _, mf := range res.Megaflows {
 			views := []struct {
 				role string
@@ -170,8 +184,8 @@ func report(cfg config, m machine, res *result) string {
 				v    datapathView
 			}{"receiver", mf.Recv})
 			for _, x := range views {
-				w("| %s | %.2f | %s (%s) | %d | %s | %d | %d | %.2f | %d |\n", mf.Path, mf.Gbps, x.v.Chassis, x.role,
-					x.v.Total, recircs(x.v.ByRecirc), x.v.ExactSrcPort, x.v.CT, x.v.PassesPerPacket(), x.v.Upcalls)
+				w("| %s | %.2f | %s (%s) | %d | %d | %s | %d | %d | %.2f | %d |\n", mf.Path, mf.Gbps, x.v.Chassis, x.role,
+					x.v.Total, x.v.Idle, recircs(x.v.ByRecirc), x.v.ExactSrcPort, x.v.CT, x.v.PassesPerPacket(), x.v.Upcalls)
 			}
 		}
 		w("\nThe issue's figure is the routed+sg row (sending chassis ch1). With `-logs DIR` the dumps are kept\n")
@@ -188,20 +202,24 @@ func report(cfg config, m machine, res *result) string {
 	w("  port security, no security groups); the others are in the project's default group, to which rules admitting\n")
 	w("  TCP %d and ICMP from anywhere were added (default rules: egress any, ingress from the group's members).\n", iperfPort)
 	w("  Floating IPs of VMs on ch2 are NATed on ch2 (it has the external network).\n")
-	w("- **Geneve baseline**: chassis base1 and base2, built like ch1 and ch2 in the same bed (same underlay,\n")
-	w("  same OVS build, their own vswitchd) but without an agent; this program makes br-int (netdev,\n")
-	w("  fail_mode=secure) and a flow-based geneve0 and installs, per chassis, `in_port=VM →\n")
-	w("  set_field:%d->tun_id, set_field:<peer>->tun_dst, output:geneve0` and `in_port=geneve0, tun_id=%d →\n", baseVNI, baseVNI)
-	w("  output:VM`. Same hops as Wyvern's VM → VM paths: VM veth, br-int, tunnel, br-phy, underlay, and back.\n")
+	w("- **Geneve baseline**, on the same two chassis, so that it shares their ovs-vswitchd, datapath, polled\n")
+	w("  ports and underlay: a second bridge `%s` (netdev, fail_mode=secure, as the agent makes br-int) with\n", baseBridge)
+	w("  its own flow-based Geneve port on UDP %d (the agent's geneve0 has 6081) and one VM per chassis, with two\n", baseTunPort)
+	w("  flows per chassis: `in_port=VM → set_field:%d->tun_id, set_field:<peer>->tun_dst, output:%s` and\n", baseVNI, baseTunnel)
+	w("  `in_port=%s, tun_id=%d → output:VM`. Same hops as Wyvern's VM → VM paths: VM veth, bridge, tunnel,\n", baseTunnel, baseVNI)
+	w("  br-phy, underlay, and back. The agents manage br-int only and leave these bridges alone.\n")
 	w("- **Outside baseline**: the outside host (203.0.113.1 on the external Linux bridge) → a VM at %s on\n", outsideBaseAddr)
-	w("  base2 through ex0, br-ex, a patch port pair and br-int with port-to-port flows: the floating IP path's\n")
-	w("  bridges and ports without NAT, routing or conntrack.\n")
+	w("  ch2 through a second veth into the external network, `%s`, a patch port pair and `%s`, with\n", baseExBridge, baseBridge)
+	w("  port-to-port flows: the floating IP path's kinds of ports and bridges without NAT, routing or conntrack.\n")
 	w("- **Rounds**: a measurement is TCP first (`iperf3 -c DST -t %d -J`, the receiver's rate), then\n", cfg.Seconds)
 	w("  `ping -i %s -c %d`. Each round measures every Wyvern path as a pair with its baseline (baseline first in\n",
 		strconv.FormatFloat(cfg.PingInterval.Seconds(), 'f', 3, 64), cfg.Pings)
 	w("  odd rounds, path first in even ones); the pairs' order rotates by one each round. iperf3 servers run\n")
-	w("  for the whole run.")
-	w("  Before the rounds every path must answer a ping and a 1 s iperf3.\n")
+	w("  for the whole run. Before the rounds every path must answer a ping and a 1 s iperf3.\n")
+	w("- **CPU per GB**: utime + stime of the ovs-vswitchd of the path's chassis (both for VM → VM paths, the\n")
+	w("  receiving one for the outside paths) from /proc/PID/stat around the iperf3 run (10 ms ticks), divided by\n")
+	w("  the bytes iperf3 received. Every bridge of a chassis is in its one userspace datapath, so this is the\n")
+	w("  whole forwarding cost of the path on those chassis, slow path and revalidators included.\n")
 	w("- The machine is shared: rounds with a load average well above 1 ran beside other work; trust ratios\n")
 	w("  (both sides of a ratio share the round's conditions) more than absolute rates.\n")
 	return b.String()
@@ -222,11 +240,11 @@ func baseOf(key string) string {
 }
 
 var titles = map[string]string{
-	"base":         "Geneve baseline: VM on base1 → VM on base2, two hand-written flows per chassis",
+	"base":         "Geneve baseline: VM on ch1 → VM on ch2 through br-base, two hand-written flows per chassis",
 	"switch":       "same network, VM on ch1 → VM on ch2, no port security",
 	"routed":       "across subnets through the router, ch1 → ch2, no port security",
 	"routed+sg":    "across subnets through the router, ch1 → ch2, stateful security groups on both ports",
-	"outside-base": "outside baseline: outside host → VM behind br-ex and br-int of base2, port-to-port flows",
+	"outside-base": "outside baseline: outside host → VM behind br-base-ex and br-base of ch2, port-to-port flows",
 	"fip":          "outside host → floating IP of a VM on ch2 (1:1 NAT there), no port security",
 	"fip+sg":       "outside host → floating IP of a VM on ch2, security groups",
 }

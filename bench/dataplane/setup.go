@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/wyvern-sdn/wyvern/internal/lab"
@@ -44,11 +45,10 @@ type bench struct {
 	l   *lab.Lab
 	res *result
 
-	ch1, ch2     *testbed.Chassis // Wyvern
-	base1, base2 *testbed.Chassis // hand-written flows
-	outside      *testbed.Host
-	outsideMAC   string
-	paths        []*path
+	ch1, ch2   *testbed.Chassis // Wyvern's agents, and the baseline's bridges
+	outside    *testbed.Host
+	outsideMAC string
+	paths      []*path
 }
 
 func requireTools(names ...string) error {
@@ -80,47 +80,54 @@ func (b *bench) setupWyvernChassis() error {
 	return err
 }
 
-// setupBaseline makes base1 and base2: chassis like ch1 and ch2 but
-// without an agent. Each gets br-int (as the agent makes it: netdev,
-// fail_mode=secure, no in-band) with a flow-based geneve0, static tunnel
-// neighbours, and one VM with two hand-written flows:
+// Names of the baseline's bridges, ports and tunnel on ch1 and ch2.
+const (
+	baseBridge   = "br-base"    // the VMs' bridge, with the tunnel port
+	baseExBridge = "br-base-ex" // ch2's bridge on the external network
+	baseTunnel   = "gnv-base"   // geneve, remote_ip=flow, key=flow
+	baseTunPort  = 6082         // its UDP port (the agent's geneve0 has 6081)
+	baseExIface  = "exb0"       // ch2's second veth into the external network
+)
+
+// setupBaseline adds the baseline to the very chassis Wyvern runs on, so
+// that both share the ovs-vswitchd process, its datapath, its polled
+// ports and the underlay: on ch1 and ch2, br-base (netdev,
+// fail_mode=secure, as the agent makes br-int) with a flow-based Geneve
+// port on UDP port baseTunPort, and one VM each with two hand-written
+// flows per chassis:
 //
-//	in_port=<vm> → set tun_id, set tun_dst=<peer>, output:geneve0
-//	in_port=geneve0,tun_id=<vni> → output:<vm>
+//	in_port=<vm> → set tun_id, set tun_dst=<peer>, output:gnv-base
+//	in_port=gnv-base,tun_id=<vni> → output:<vm>
 //
-// base2 also gets br-ex on the external network, patched to br-int, and
-// a second VM (outsideBaseAddr) reached from ex0 through plain
-// port-to-port flows: the floating IP path's baseline.
+// ch2 also gets br-base-ex on the external network (its own veth into
+// the external Linux bridge) patched to br-base, and a second VM
+// (outsideBaseAddr) reached through port-to-port flows: the floating IP
+// paths' baseline. The agent manages br-int (and patches br-ex) only;
+// the baseline's bridges and ports carry no Wyvern external_ids.
 func (b *bench) setupBaseline() error {
-	var err error
-	if b.base1, err = b.l.Bed.AddChassis("base1"); err != nil {
-		return err
-	}
-	if b.base2, err = b.l.Bed.AddChassis("base2"); err != nil {
-		return err
-	}
-	for _, ch := range []*testbed.Chassis{b.base1, b.base2} {
-		if _, err := ch.Vsctl("add-br", "br-int", "--", "set", "Bridge", "br-int", "datapath_type=netdev",
+	for _, ch := range []*testbed.Chassis{b.ch1, b.ch2} {
+		if _, err := ch.Vsctl("add-br", baseBridge, "--", "set", "Bridge", baseBridge, "datapath_type=netdev",
 			"fail_mode=secure", "protocols=OpenFlow13,OpenFlow15", "other_config:disable-in-band=true",
-			"--", "add-port", "br-int", "geneve0", "--", "set", "Interface", "geneve0", "type=geneve",
-			"options:remote_ip=flow", "options:key=flow"); err != nil {
+			"--", "add-port", baseBridge, baseTunnel, "--", "set", "Interface", baseTunnel, "type=geneve",
+			"options:remote_ip=flow", "options:key=flow", "options:dst_port="+strconv.Itoa(baseTunPort)); err != nil {
 			return err
 		}
-		if err := ch.WaitBridge("br-int"); err != nil {
+		if err := ch.WaitBridge(baseBridge); err != nil {
 			return err
 		}
 	}
-	if err := b.base1.SetTunnelNeighbor(b.base2.TunnelIP, b.base2.TunnelMAC); err != nil {
+	// The agent sets these too; the baseline must not depend on it.
+	if err := b.ch1.SetTunnelNeighbor(b.ch2.TunnelIP, b.ch2.TunnelMAC); err != nil {
 		return err
 	}
-	if err := b.base2.SetTunnelNeighbor(b.base1.TunnelIP, b.base1.TunnelMAC); err != nil {
+	if err := b.ch2.SetTunnelNeighbor(b.ch1.TunnelIP, b.ch1.TunnelMAC); err != nil {
 		return err
 	}
-	vm1, err := b.baseVM(b.base1, "bvm1", "fa:16:3e:b0:00:01", "10.9.0.1/24", "br-int")
+	vm1, err := b.baseVM(b.ch1, "bvm1", "fa:16:3e:b0:00:01", "10.9.0.1/24")
 	if err != nil {
 		return err
 	}
-	vm2, err := b.baseVM(b.base2, "bvm2", "fa:16:3e:b0:00:02", "10.9.0.2/24", "br-int")
+	vm2, err := b.baseVM(b.ch2, "bvm2", "fa:16:3e:b0:00:02", "10.9.0.2/24")
 	if err != nil {
 		return err
 	}
@@ -128,16 +135,16 @@ func (b *bench) setupBaseline() error {
 		ch   *testbed.Chassis
 		vm   *testbed.VM
 		peer *testbed.Chassis
-	}{{b.base1, vm1, b.base2}, {b.base2, vm2, b.base1}} {
+	}{{b.ch1, vm1, b.ch2}, {b.ch2, vm2, b.ch1}} {
 		vp, err := x.vm.OFPort()
 		if err != nil {
 			return err
 		}
-		gp, err := x.ch.OFPort("geneve0")
+		gp, err := x.ch.OFPort(baseTunnel)
 		if err != nil {
 			return err
 		}
-		if err := x.ch.AddFlows("br-int",
+		if err := x.ch.AddFlows(baseBridge,
 			fmt.Sprintf("table=0,priority=100,in_port=%d,actions=set_field:%d->tun_id,set_field:%s->tun_dst,output:%d",
 				vp, baseVNI, x.peer.TunnelIP, gp),
 			fmt.Sprintf("table=0,priority=100,in_port=%d,tun_id=%d,actions=output:%d", gp, baseVNI, vp),
@@ -146,42 +153,41 @@ func (b *bench) setupBaseline() error {
 		}
 	}
 
-	// The outside baseline on base2: ex0 ⇄ br-ex ⇄ patch ⇄ br-int ⇄ VM,
-	// the floating IP path's bridges without NAT, routing or conntrack.
-	if err := b.base2.AddExternalBridge("br-ex"); err != nil {
+	// The outside baseline on ch2: exb0 ⇄ br-base-ex ⇄ patch ⇄ br-base ⇄
+	// VM, the floating IP path's ports and bridges (ex0, br-ex, patch,
+	// br-int) without NAT, routing or conntrack.
+	if err := b.externalVeth(b.ch2, baseExIface); err != nil {
 		return err
 	}
-	if _, err := b.base2.Vsctl("set", "Bridge", "br-ex", "fail_mode=secure", "protocols=OpenFlow13,OpenFlow15",
-		"other_config:disable-in-band=true",
-		"--", "add-port", "br-ex", "patch-base-ex", "--", "set", "Interface", "patch-base-ex", "type=patch", "options:peer=patch-base-int",
-		"--", "add-port", "br-int", "patch-base-int", "--", "set", "Interface", "patch-base-int", "type=patch", "options:peer=patch-base-ex"); err != nil {
+	if _, err := b.ch2.Vsctl("add-br", baseExBridge, "--", "set", "Bridge", baseExBridge, "datapath_type=netdev",
+		"fail_mode=secure", "protocols=OpenFlow13,OpenFlow15", "other_config:disable-in-band=true",
+		"--", "add-port", baseExBridge, baseExIface,
+		"--", "add-port", baseExBridge, "patch-bx-ex", "--", "set", "Interface", "patch-bx-ex", "type=patch", "options:peer=patch-bx-int",
+		"--", "add-port", baseBridge, "patch-bx-int", "--", "set", "Interface", "patch-bx-int", "type=patch", "options:peer=patch-bx-ex"); err != nil {
 		return err
 	}
-	if err := b.base2.WaitBridge("br-ex"); err != nil {
+	if err := b.ch2.WaitBridge(baseExBridge); err != nil {
 		return err
 	}
-	vmx, err := b.baseVM(b.base2, "bvmx", "fa:16:3e:b0:00:03", outsideBaseAddr+"/24", "br-int")
+	vmx, err := b.baseVM(b.ch2, "bvmx", "fa:16:3e:b0:00:03", outsideBaseAddr+"/24")
 	if err != nil {
 		return err
 	}
 	ports := map[string]int{}
-	for _, name := range []string{testbed.ExternalIface, "patch-base-ex", "patch-base-int", vmx.Iface} {
-		if ports[name], err = b.base2.OFPort(name); err != nil {
+	for _, name := range []string{baseExIface, "patch-bx-ex", "patch-bx-int", vmx.Iface} {
+		if ports[name], err = b.ch2.OFPort(name); err != nil {
 			return err
 		}
 	}
-	if _, err := b.base2.Ofctl("del-flows", b.base2.Mgmt("br-ex")); err != nil {
-		return err
-	}
-	if err := b.base2.AddFlows("br-ex",
-		fmt.Sprintf("table=0,priority=100,in_port=%d,actions=output:%d", ports[testbed.ExternalIface], ports["patch-base-ex"]),
-		fmt.Sprintf("table=0,priority=100,in_port=%d,actions=output:%d", ports["patch-base-ex"], ports[testbed.ExternalIface]),
+	if err := b.ch2.AddFlows(baseExBridge,
+		fmt.Sprintf("table=0,priority=100,in_port=%d,actions=output:%d", ports[baseExIface], ports["patch-bx-ex"]),
+		fmt.Sprintf("table=0,priority=100,in_port=%d,actions=output:%d", ports["patch-bx-ex"], ports[baseExIface]),
 	); err != nil {
 		return err
 	}
-	if err := b.base2.AddFlows("br-int",
-		fmt.Sprintf("table=0,priority=100,in_port=%d,actions=output:%d", ports[vmx.Iface], ports["patch-base-int"]),
-		fmt.Sprintf("table=0,priority=100,in_port=%d,actions=output:%d", ports["patch-base-int"], ports[vmx.Iface]),
+	if err := b.ch2.AddFlows(baseBridge,
+		fmt.Sprintf("table=0,priority=100,in_port=%d,actions=output:%d", ports[vmx.Iface], ports["patch-bx-int"]),
+		fmt.Sprintf("table=0,priority=100,in_port=%d,actions=output:%d", ports["patch-bx-int"], ports[vmx.Iface]),
 	); err != nil {
 		return err
 	}
@@ -189,19 +195,51 @@ func (b *bench) setupBaseline() error {
 		return err
 	}
 	b.paths = append(b.paths,
-		&path{Key: "base", Client: vm1.Host, Server: vm2.Host, Dst: "10.9.0.2", Sender: b.base1, Receiver: b.base2},
-		&path{Key: "outside-base", Client: b.outside, Server: vmx.Host, Dst: outsideBaseAddr, Receiver: b.base2})
+		&path{Key: "base", Client: vm1.Host, Server: vm2.Host, Dst: "10.9.0.2", Sender: b.ch1, Receiver: b.ch2},
+		&path{Key: "outside-base", Client: b.outside, Server: vmx.Host, Dst: outsideBaseAddr, Receiver: b.ch2})
 	return nil
 }
 
-// baseVM makes a VM on a baseline chassis, plugged into bridge without
-// any Wyvern external_ids, with its address.
-func (b *bench) baseVM(ch *testbed.Chassis, name, mac, cidr, bridge string) (*testbed.VM, error) {
+// externalVeth gives a chassis a second veth into the external network's
+// Linux bridge (testbed.ExternalBridge), as testbed's AddExternalBridge
+// does for ex0: transmit checksum offload off at both ends, the chassis
+// kernel kept off it (no ARP, no IPv6). The chassis' namespace takes the
+// veth with it when the bed removes it.
+func (b *bench) externalVeth(ch *testbed.Chassis, name string) error {
+	ul := b.l.Bed.UnderlayNode().Netns
+	outer := "xb" + strconv.Itoa(ch.Index)
+	for _, c := range [][]string{
+		{"ip", "link", "add", name, "netns", ch.Netns, "type", "veth", "peer", "name", outer, "netns", ul},
+		{"ip", "-n", ul, "link", "set", outer, "master", testbed.ExternalBridge, "up"},
+		{"ip", "netns", "exec", ul, "ethtool", "-K", outer, "tx", "off"},
+		{"ip", "netns", "exec", ch.Netns, "ethtool", "-K", name, "tx", "off"},
+		{"ip", "netns", "exec", ch.Netns, "sysctl", "-q", "-w", "net.ipv6.conf." + name + ".disable_ipv6=1"},
+		{"ip", "-n", ch.Netns, "link", "set", name, "arp", "off", "up"},
+	} {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			return fmt.Errorf("%s: %w: %s", strings.Join(c, " "), err, out)
+		}
+	}
+	return nil
+}
+
+// baseVM makes a baseline VM on ch, plugged into br-base without any
+// Wyvern external_ids, with its address.
+func (b *bench) baseVM(ch *testbed.Chassis, name, mac, cidr string) (*testbed.VM, error) {
 	vm, err := ch.AddVMUnplugged(name, mac, vmMTU)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := ch.Vsctl("add-port", bridge, vm.Iface); err != nil {
+	if _, err := ch.Vsctl("add-port", baseBridge, vm.Iface); err != nil {
+		return nil, err
+	}
+	// Off br-base before the VM's own unplug (from br-int) runs: Close
+	// runs newest first, and ovs-vsctl refuses to delete from br-int a
+	// port another bridge holds.
+	if err := b.l.Bed.OnClose("unplug "+name+" from "+baseBridge, func() error {
+		_, err := ch.Vsctl("--no-wait", "--if-exists", "del-port", baseBridge, vm.Iface)
+		return err
+	}); err != nil {
 		return nil, err
 	}
 	if _, err := vm.OFPort(); err != nil {
