@@ -64,10 +64,10 @@ type config struct {
 
 func main() {
 	var cfg config
-	flag.IntVar(&cfg.Rounds, "rounds", 4, "rounds (each measures every Wyvern path beside its baseline)")
+	flag.IntVar(&cfg.Rounds, "rounds", 5, "rounds (each measures every Wyvern path beside its baseline)")
 	flag.IntVar(&cfg.Seconds, "t", 5, "iperf3 seconds per measurement (one stream)")
 	flag.IntVar(&cfg.Pings, "pings", 100, "pings per RTT measurement (RTT = their p50)")
-	flag.DurationVar(&cfg.PingInterval, "ping-interval", 20*time.Millisecond, "interval between pings")
+	flag.DurationVar(&cfg.PingInterval, "ping-interval", 10*time.Millisecond, "interval between pings")
 	flag.IntVar(&cfg.Conns, "conns", 100, "parallel TCP connections of the megaflow test (iperf3 -P)")
 	flag.IntVar(&cfg.ConnSeconds, "conn-t", 4, "seconds of the megaflow test")
 	flag.StringVar(&cfg.Out, "out", "", "Markdown results file (default: stdout)")

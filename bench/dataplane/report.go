@@ -96,20 +96,18 @@ func report(cfg config, m machine, res *result) string {
 
 	w("## Wyvern beside OVN\n\n")
 	w("Ratios to the baseline measured beside the path (TCP: higher is better; RTT and CPU: lower is better).\n")
-	w("\"TCP ratio\" is the median of the per-round ratios (range across rounds); \"ratio of medians\" divides the\n")
-	w("path's median rate by its baseline's over the whole run. The CPU column is ovs-vswitchd's CPU time on the\n")
-	w("path's chassis per GB carried, path ÷ baseline: what the pipeline costs, less disturbed by other jobs.\n\n")
-	w("| path | TCP ratio | TCP, ratio of medians | OVN TCP ratio | RTT ratio | OVN RTT ratio | vswitchd CPU per GB, ratio | target |\n")
-	w("| --- | --- | --- | --- | --- | --- | --- | --- |\n")
-	gbps := func(s sample) float64 { return s.Gbps }
+	w("Each figure is the median of the per-round ratios, with their range across rounds. The CPU column is\n")
+	w("ovs-vswitchd's CPU time on the path's chassis per GB carried, path ÷ baseline: what the pipeline costs,\n")
+	w("less disturbed by other jobs than the rate.\n\n")
+	w("| path | TCP ratio | OVN TCP ratio | RTT ratio | OVN RTT ratio | vswitchd CPU per GB, ratio | target |\n")
+	w("| --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, k := range keys {
 		if baseOf(k) == "" {
 			continue
 		}
 		tcp, rtt, cpu := ratios(rs, k)
 		o := ovn[k]
-		w("| %s | %s | %.3f | %s | %s | %s | %s | %s |\n", k, summary(tcp, "%.3f"),
-			median(values(rs, k, gbps))/median(values(rs, baseOf(k), gbps)),
+		w("| %s | %s | %s | %s | %s | %s | %s |\n", k, summary(tcp, "%.3f"),
 			o.TCP, summary(rtt, "%.2f"), o.RTT, summary(cpu, "%.2f"), o.Target)
 	}
 	w("\nThe floating IP paths are divided by the outside baseline (outside host → a VM on ch2 behind br-base-ex and\n")
@@ -161,9 +159,10 @@ func report(cfg config, m machine, res *result) string {
 		w("`iperf3 -P %d -t %d` on each path, the datapath flushed (`dpctl/del-flows`) and its counters zeroed just\n",
 			res.Megaflows[0].Conns, cfg.ConnSeconds)
 		w("before; `ovs-appctl dpctl/dump-flows` of the sending and receiving chassis at 30%%, 60%% and 90%% of the\n")
-		w("test (all connections open), the largest of the three shown. A chassis' datapath holds every bridge of it (br-int, br-phy, br-ex). Passes per\n")
-		w("packet and upcalls are `dpif-netdev/pmd-stats-show` over the whole test (passes = 1 + recirculations\n")
-		w("per received packet; an upcall is a datapath miss sent to ovs-vswitchd's slow path). Idle flows carried\n")
+		w("test (all connections open), the largest of the three shown. A chassis' datapath holds all its bridges\n")
+		w("(br-int, br-phy, br-ex, the baseline's). Passes per packet and upcalls are `dpif-netdev/pmd-stats-show`\n")
+		w("over the whole test (passes = 1 + recirculations per received packet; an upcall is a datapath miss sent\n")
+		w("to ovs-vswitchd's slow path). Idle flows carried\n")
 		w("no packet (the one upcall that made them was forwarded by the slow path): strays, e.g. IPv6 router\n")
 		w("solicitations or the last packets of the previous test's sockets.\n\n")
 		w("| path | aggregate Gbit/s | chassis | megaflows | of which idle | by recirculation pass (recirc_id: flows) | per-connection (exact L4 source port) | with ct() | passes per packet | upcalls |\n")
