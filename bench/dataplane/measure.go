@@ -257,8 +257,24 @@ type megaflowTest struct {
 // datapathView is one chassis' datapath during the test.
 type datapathView struct {
 	Chassis string
+	Ports   map[string]string // datapath port number → name
+	// Own counts the flows of this path (ownFlows): the rest are
+	// stragglers of earlier tests.
+	Own int
 	flowStats
 	pmdStats
+}
+
+var dpPortRE = regexp.MustCompile(`(?m)^\s*port ([0-9]+): ([^ \n]+)`)
+
+// parseDPPorts maps datapath port numbers to names from
+// `ovs-appctl dpctl/show`.
+func parseDPPorts(out string) map[string]string {
+	m := map[string]string{}
+	for _, p := range dpPortRE.FindAllStringSubmatch(out, -1) {
+		m[p[1]] = p[2]
+	}
+	return m
 }
 
 // megaflows runs cfg.Conns parallel connections on the routed+sg path
@@ -273,8 +289,8 @@ func (b *bench) megaflows() error {
 			return fmt.Errorf("path %s: %w", key, err)
 		}
 		b.res.Megaflows = append(b.res.Megaflows, m)
-		progress("  %s, %d connections: %.2f Gbit/s, megaflows sender %d, receiver %d", key, m.Conns, m.Gbps,
-			m.Sender.Total, m.Recv.Total)
+		progress("  %s, %d connections: %.2f Gbit/s, megaflows sender %d (the path's %d), receiver %d (the path's %d)",
+			key, m.Conns, m.Gbps, m.Sender.Total, m.Sender.Own, m.Recv.Total, m.Recv.Own)
 	}
 	return nil
 }
@@ -331,8 +347,16 @@ func (b *bench) megaflowTest(p *path) (megaflowTest, error) {
 				return m, err
 			}
 			if fs := classifyFlows(dump); fs.Total > views[ch].Total || views[ch].ByRecirc == nil {
-				b.saveDump(p.Key, ch.Name, dump)
-				views[ch] = datapathView{Chassis: ch.Name, flowStats: fs}
+				show, err := ch.Appctl("dpctl/show")
+				if err != nil {
+					_ = cmd.Process.Kill()
+					_ = cmd.Wait()
+					return m, err
+				}
+				b.saveDump(p.Key, ch.Name, show+dump)
+				names := parseDPPorts(show)
+				views[ch] = datapathView{Chassis: ch.Name, Ports: names, flowStats: fs,
+					Own: ownFlows(dump, names, p.Own, b.allMACs)}
 			}
 		}
 	}
@@ -385,6 +409,56 @@ func (b *bench) saveDump(key, chassis, dump string) {
 	_ = os.WriteFile(filepath.Join(b.l.Bed.Dir, name), []byte(dump), 0o644)
 }
 
+// ownFlows counts the flows of a dump that belong to a path: not those
+// entering from another path's VM, tunnel or external veth (or from a
+// bridge's internal port), nor those matching another VM's MAC. names maps
+// datapath port numbers to names; all lists every VM's MAC.
+func ownFlows(dump string, names map[string]string, o ownership, all []string) int {
+	foreignMAC := map[string]bool{}
+	for _, mac := range all {
+		if mac = strings.ToLower(mac); !o.MACs[mac] {
+			foreignMAC[mac] = true
+		}
+	}
+	n := 0
+	for _, line := range strings.Split(dump, "\n") {
+		i := strings.Index(line, "actions:")
+		if i < 0 {
+			continue
+		}
+		match := line[:i]
+		name := ""
+		if m := inPortRE.FindStringSubmatch(match); m != nil {
+			name = names[m[1]]
+		}
+		mine := true
+		switch {
+		case name == testbed.UnderlayIface:
+			// Tunnel packets before decapsulation: whose tunnel?
+			if m := udpDstRE.FindStringSubmatch(match); m != nil {
+				mine = o.Ports["genev_sys_"+m[1]]
+			}
+		case o.Ports[name]:
+		default:
+			mine = false
+		}
+		for _, m := range macRE.FindAllString(match, -1) {
+			if foreignMAC[strings.ToLower(m)] {
+				mine = false
+			}
+		}
+		if mine {
+			n++
+		}
+	}
+	return n
+}
+
+var (
+	udpDstRE = regexp.MustCompile(`udp\((?:src=[^,)]*,)?dst=([0-9]+)`)
+	macRE    = regexp.MustCompile(`[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}`)
+)
+
 // flowStats classifies the lines of `ovs-appctl dpctl/dump-flows`.
 type flowStats struct {
 	Total int
@@ -395,6 +469,8 @@ type flowStats struct {
 	// ExactSrcPort counts flows matching one exact TCP/UDP source port:
 	// per-connection megaflows.
 	ExactSrcPort int
+	// ByInPort counts flows per datapath input port number.
+	ByInPort map[string]int
 	// CT counts flows whose actions send the packet to conntrack.
 	CT int
 	// Idle counts flows that carried no packet since installed (made by
@@ -405,11 +481,12 @@ type flowStats struct {
 
 var (
 	recircRE = regexp.MustCompile(`recirc_id\((0x[0-9a-f]+|[0-9]+)\)`)
+	inPortRE = regexp.MustCompile(`(?:^|[,(])in_port\(([0-9]+)\)`)
 	l4SrcRE  = regexp.MustCompile(`(?:tcp|udp)\(src=([0-9]+)(/0x[0-9a-f]+)?`)
 )
 
 func classifyFlows(dump string) flowStats {
-	s := flowStats{ByRecirc: map[string]int{}}
+	s := flowStats{ByRecirc: map[string]int{}, ByInPort: map[string]int{}}
 	for _, line := range strings.Split(dump, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || !strings.Contains(line, "actions:") {
@@ -426,6 +503,9 @@ func classifyFlows(dump string) flowStats {
 			}
 		}
 		s.ByRecirc[rid]++
+		if m := inPortRE.FindStringSubmatch(match); m != nil {
+			s.ByInPort[m[1]]++
+		}
 		if m := l4SrcRE.FindStringSubmatch(match); m != nil && (m[2] == "" || strings.EqualFold(m[2], "/0xffff")) {
 			s.ExactSrcPort++
 		}

@@ -90,6 +90,20 @@ func TestClassifyFlows(t *testing.T) {
 	if s.Idle != 0 {
 		t.Fatalf("idle flows %d, want 0", s.Idle)
 	}
+	if s.ByInPort["9"] != 4 || s.ByInPort["1"] != 1 || s.ByInPort["6"] != 1 {
+		t.Fatalf("by input port %v", s.ByInPort)
+	}
+	names := parseDPPorts(`netdev@ovs-netdev:
+  lookups: hit:10 missed:2 lost:0
+  flows: 6
+  port 0: ovs-netdev (tap)
+  port 1: ul0
+  port 6: genev_sys_6081 (geneve: packet_type=ptap)
+  port 9: tapbvm1
+`)
+	if got := inPorts(s.ByInPort, names); got != "tapbvm1: 4, genev_sys_6081: 1, ul0: 1" {
+		t.Fatalf("inPorts %q", got)
+	}
 	if got := recircs(s.ByRecirc); got != "0: 4, 7: 1, 8: 1" {
 		t.Fatalf("recircs %q", got)
 	}
@@ -113,5 +127,22 @@ func TestParsePMDStats(t *testing.T) {
 	}
 	if p := s.PassesPerPacket(); math.Abs(p-2.267) > 0.001 {
 		t.Fatalf("passes per packet %v", p)
+	}
+}
+
+func TestOwnFlows(t *testing.T) {
+	names := map[string]string{"1": "ul0", "6": "genev_sys_6081", "9": "tap-s", "8": "tap-a", "10": "genev_sys_6082"}
+	o := ownership{Ports: map[string]bool{"tap-s": true, "tap-d": true, "genev_sys_6081": true},
+		MACs: map[string]bool{"fa:16:3e:cc:c9:60": true, "fa:16:3e:2a:d6:d5": true}}
+	all := []string{"fa:16:3e:cc:c9:60", "fa:16:3e:2a:d6:d5", "fa:16:3e:34:22:de"}
+	// sgDump: 4 flows from tap-s or geneve for s, the tnl_pop of 6081
+	// (ul0), one from tap-s matching nothing foreign; none foreign but
+	// the straggler added below.
+	dump := sgDump + `tunnel(tun_id=0x767e,src=192.0.2.2,dst=192.0.2.1,geneve(),flags(-df-csum+key)),recirc_id(0),in_port(6),eth(dst=fa:16:3E:34:22:de),eth_type(0x0800),ipv4(proto=6,frag=no), packets:74, bytes:3996, used:1.044s, actions:8
+recirc_id(0),in_port(8),eth_type(0x0800), packets:3, bytes:222, used:1.0s, actions:6
+recirc_id(0),in_port(1),eth(src=02:00:c0:00:02:02,dst=02:00:c0:00:02:01),eth_type(0x0800),ipv4(dst=192.0.2.1,proto=17,frag=no),udp(dst=6082), packets:5, bytes:700, used:0.003s, actions:tnl_pop(10)
+`
+	if got := ownFlows(dump, names, o, all); got != 6 {
+		t.Fatalf("own flows %d, want 6 (of %d)", got, classifyFlows(dump).Total)
 	}
 }

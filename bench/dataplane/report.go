@@ -164,9 +164,14 @@ func report(cfg config, m machine, res *result) string {
 		w("over the whole test (passes = 1 + recirculations per received packet; an upcall is a datapath miss sent\n")
 		w("to ovs-vswitchd's slow path). Idle flows carried\n")
 		w("no packet (the one upcall that made them was forwarded by the slow path): strays, e.g. IPv6 router\n")
-		w("solicitations or the last packets of the previous test's sockets.\n\n")
-		w("| path | aggregate Gbit/s | chassis | megaflows | of which idle | by recirculation pass (recirc_id: flows) | per-connection (exact L4 source port) | with ct() | passes per packet | upcalls |\n")
-		w("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+		w("solicitations or the last packets of the previous test's sockets. Input ports: `ul0` is the underlay\n")
+		w("(tunnel packets before decapsulation), `genev_sys_6081` Wyvern's tunnel and `genev_sys_%d` the\n", baseTunPort)
+		w("baseline's (after it),")
+		w(" `ex0` the external network, `tap*` VMs (`tapbvm*` the baseline's). \"The path's\" megaflows leave out\n")
+		w("stragglers of earlier tests: flows entering from another path's VM, tunnel or external veth, or from a\n")
+		w("bridge's internal port, or matching another path's VM MAC (the rest of the columns count all flows).\n\n")
+		w("| path | aggregate Gbit/s | chassis | megaflows: the path's / all | of which idle | by recirculation pass (recirc_id: flows) | by input port | per-connection (exact L4 source port) | with ct() | passes per packet | upcalls |\n")
+		w("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 		for _, mf := range res.Megaflows {
 			views := []struct {
 				role string
@@ -183,8 +188,9 @@ func report(cfg config, m machine, res *result) string {
 				v    datapathView
 			}{"receiver", mf.Recv})
 			for _, x := range views {
-				w("| %s | %.2f | %s (%s) | %d | %d | %s | %d | %d | %.2f | %d |\n", mf.Path, mf.Gbps, x.v.Chassis, x.role,
-					x.v.Total, x.v.Idle, recircs(x.v.ByRecirc), x.v.ExactSrcPort, x.v.CT, x.v.PassesPerPacket(), x.v.Upcalls)
+				w("| %s | %.2f | %s (%s) | **%d** / %d | %d | %s | %s | %d | %d | %.2f | %d |\n", mf.Path, mf.Gbps, x.v.Chassis, x.role,
+					x.v.Own, x.v.Total, x.v.Idle, recircs(x.v.ByRecirc), inPorts(x.v.ByInPort, x.v.Ports),
+					x.v.ExactSrcPort, x.v.CT, x.v.PassesPerPacket(), x.v.Upcalls)
 			}
 		}
 		w("\nThe issue's figure is the routed+sg row (sending chassis ch1). With `-logs DIR` the dumps are kept\n")
@@ -246,6 +252,34 @@ var titles = map[string]string{
 	"outside-base": "outside baseline: outside host → VM behind br-base-ex and br-base of ch2, port-to-port flows",
 	"fip":          "outside host → floating IP of a VM on ch2 (1:1 NAT there), no port security",
 	"fip+sg":       "outside host → floating IP of a VM on ch2, security groups",
+}
+
+// inPorts renders flows per input port, by name where known, most
+// first.
+func inPorts(m map[string]int, names map[string]string) string {
+	type kv struct {
+		name string
+		n    int
+	}
+	var l []kv
+	for p, n := range m {
+		name := names[p]
+		if name == "" {
+			name = "port " + p
+		}
+		l = append(l, kv{name, n})
+	}
+	sort.Slice(l, func(i, j int) bool {
+		if l[i].n != l[j].n {
+			return l[i].n > l[j].n
+		}
+		return l[i].name < l[j].name
+	})
+	parts := make([]string, len(l))
+	for i, x := range l {
+		parts[i] = fmt.Sprintf("%s: %d", x.name, x.n)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // recircs renders flows per recirculation id, the first pass (0) first.

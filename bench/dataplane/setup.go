@@ -20,6 +20,8 @@ const (
 	iperfPort = 5201
 	// baseVNI is the tunnel key of the baseline's hand-written flows.
 	baseVNI = 100
+	// geneveUDP is the UDP port of the agents' geneve0.
+	geneveUDP = 6081
 	// outsideAddr is the outside host, the external subnet's gateway.
 	outsideAddr = "203.0.113.1/24"
 	// outsideBaseAddr is the baseline VM the outside host reaches through
@@ -37,6 +39,35 @@ type path struct {
 	// client's packets first and last (Sender is nil for the outside
 	// host).
 	Sender, Receiver *testbed.Chassis
+	// Own names the datapath ports (VM taps, the tunnel's vport, the
+	// external veth) and the VM MACs of this path, to tell its
+	// megaflows from stragglers of other paths (see ownFlows).
+	Own ownership
+}
+
+// ownership is what belongs to one path in a datapath.
+type ownership struct {
+	Ports map[string]bool // datapath port names
+	MACs  map[string]bool // VM MACs, lower case
+}
+
+// own builds a path's ownership: its VMs (nil for the outside host), its
+// tunnel's UDP port (0: none) and its external veth ("": none).
+func own(tunPort int, extIface string, vms ...*testbed.VM) ownership {
+	o := ownership{Ports: map[string]bool{}, MACs: map[string]bool{}}
+	for _, vm := range vms {
+		if vm != nil {
+			o.Ports[vm.Iface] = true
+			o.MACs[strings.ToLower(vm.MAC)] = true
+		}
+	}
+	if tunPort != 0 {
+		o.Ports["genev_sys_"+strconv.Itoa(tunPort)] = true
+	}
+	if extIface != "" {
+		o.Ports[extIface] = true
+	}
+	return o
 }
 
 // bench is the state of the run.
@@ -48,6 +79,7 @@ type bench struct {
 	ch1, ch2   *testbed.Chassis // Wyvern's agents, and the baseline's bridges
 	outside    *testbed.Host
 	outsideMAC string
+	allMACs    []string // of every VM, Wyvern's and the baseline's
 	paths      []*path
 }
 
@@ -195,8 +227,11 @@ func (b *bench) setupBaseline() error {
 		return err
 	}
 	b.paths = append(b.paths,
-		&path{Key: "base", Client: vm1.Host, Server: vm2.Host, Dst: "10.9.0.2", Sender: b.ch1, Receiver: b.ch2},
-		&path{Key: "outside-base", Client: b.outside, Server: vmx.Host, Dst: outsideBaseAddr, Receiver: b.ch2})
+		&path{Key: "base", Client: vm1.Host, Server: vm2.Host, Dst: "10.9.0.2", Sender: b.ch1, Receiver: b.ch2,
+			Own: own(baseTunPort, "", vm1, vm2)},
+		&path{Key: "outside-base", Client: b.outside, Server: vmx.Host, Dst: outsideBaseAddr, Receiver: b.ch2,
+			Own: own(0, baseExIface, vmx)})
+	b.allMACs = append(b.allMACs, vm1.MAC, vm2.MAC, vmx.MAC)
 	return nil
 }
 
@@ -350,6 +385,7 @@ func (b *bench) setupTopology() error {
 			return err
 		}
 		vms[v.name], ports[v.name] = vm, p
+		b.allMACs = append(b.allMACs, vm.MAC)
 	}
 	fip := func(port string) (string, error) {
 		var f struct {
@@ -374,11 +410,16 @@ func (b *bench) setupTopology() error {
 	}
 	b.res.FIPs = map[string]string{"f": fipF, "g": fipG}
 	b.paths = append(b.paths,
-		&path{Key: "switch", Client: vms["a"].Host, Server: vms["b"].Host, Dst: "10.1.0.11", Sender: b.ch1, Receiver: b.ch2},
-		&path{Key: "routed", Client: vms["a"].Host, Server: vms["c"].Host, Dst: "10.2.0.10", Sender: b.ch1, Receiver: b.ch2},
-		&path{Key: "routed+sg", Client: vms["s"].Host, Server: vms["d"].Host, Dst: "10.2.0.20", Sender: b.ch1, Receiver: b.ch2},
-		&path{Key: "fip", Client: b.outside, Server: vms["f"].Host, Dst: fipF, Receiver: b.ch2},
-		&path{Key: "fip+sg", Client: b.outside, Server: vms["g"].Host, Dst: fipG, Receiver: b.ch2},
+		&path{Key: "switch", Client: vms["a"].Host, Server: vms["b"].Host, Dst: "10.1.0.11", Sender: b.ch1, Receiver: b.ch2,
+			Own: own(geneveUDP, "", vms["a"], vms["b"])},
+		&path{Key: "routed", Client: vms["a"].Host, Server: vms["c"].Host, Dst: "10.2.0.10", Sender: b.ch1, Receiver: b.ch2,
+			Own: own(geneveUDP, "", vms["a"], vms["c"])},
+		&path{Key: "routed+sg", Client: vms["s"].Host, Server: vms["d"].Host, Dst: "10.2.0.20", Sender: b.ch1, Receiver: b.ch2,
+			Own: own(geneveUDP, "", vms["s"], vms["d"])},
+		&path{Key: "fip", Client: b.outside, Server: vms["f"].Host, Dst: fipF, Receiver: b.ch2,
+			Own: own(0, testbed.ExternalIface, vms["f"])},
+		&path{Key: "fip+sg", Client: b.outside, Server: vms["g"].Host, Dst: fipG, Receiver: b.ch2,
+			Own: own(0, testbed.ExternalIface, vms["g"])},
 	)
 	// The reporting order (pathOrder) is also the first round's.
 	slices.SortStableFunc(b.paths, func(x, y *path) int {
