@@ -377,8 +377,7 @@ func (b *bench) setupTopology() error {
 		}); err != nil {
 			return err
 		}
-		prefix := "/24"
-		if err := vm.SetAddr(lab.FixedIP(p) + prefix); err != nil {
+		if err := vm.SetAddr(lab.FixedIP(p) + "/24"); err != nil {
 			return err
 		}
 		if err := vm.SetGateway(v.gw); err != nil {
