@@ -165,7 +165,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.state.ext.ports[physnet] = port
 	}
 	hostname, _ := os.Hostname()
-	regErr, err := register(ctx, a.st, model.Chassis{
+	err := register(ctx, a.st, model.Chassis{
 		Name: a.cfg.Chassis, Hostname: hostname, TunnelIP: a.cfg.TunnelIP.String(),
 		TunnelMAC: a.cfg.TunnelMAC, Encaps: encapStrings(a.cfg.Encaps),
 		Gateway: a.cfg.Gateway, BridgeMappings: a.cfg.BridgeMappings,
@@ -174,7 +174,6 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_ = regErr
 	if err := a.rec.start(ctx); err != nil {
 		return err
 	}

@@ -17,11 +17,11 @@ import (
 // expires (ttl), the heartbeat goes and the API shows the chassis down;
 // the record stays until an operator deletes the agent. It returns when
 // the first registration is written.
-func register(ctx context.Context, st *store.Store, ch model.Chassis, ttl time.Duration) (<-chan error, error) {
+func register(ctx context.Context, st *store.Store, ch model.Chassis, ttl time.Duration) error {
 	cli := st.Client()
 	val, err := json.Marshal(ch)
 	if err != nil {
-		return nil, fmt.Errorf("agent: encode chassis: %w", err)
+		return fmt.Errorf("agent: encode chassis: %w", err)
 	}
 	grant := func() (clientv3.LeaseID, <-chan *clientv3.LeaseKeepAliveResponse, error) {
 		lease, err := cli.Grant(ctx, int64(ttl/time.Second))
@@ -43,9 +43,8 @@ func register(ctx context.Context, st *store.Store, ch model.Chassis, ttl time.D
 	}
 	_, ka, err := grant()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	errc := make(chan error, 1)
 	go func() {
 		for {
 			for range ka {
@@ -54,7 +53,6 @@ func register(ctx context.Context, st *store.Store, ch model.Chassis, ttl time.D
 			// restarted, long partition) or ctx ends: register again.
 			for {
 				if ctx.Err() != nil {
-					close(errc)
 					return
 				}
 				var err error
@@ -69,5 +67,5 @@ func register(ctx context.Context, st *store.Store, ch model.Chassis, ttl time.D
 			}
 		}
 	}()
-	return errc, nil
+	return nil
 }
