@@ -30,6 +30,8 @@ type resolved struct {
 	portID, netID string
 	// routerPort marks the lookup of a router interface port.
 	routerPort bool
+	// bound says the binding was already written.
+	bound bool
 }
 
 // Tags of the global watches; network watches take the following ones.
@@ -117,7 +119,7 @@ func (a *Agent) loop(ctx context.Context) error {
 			continue
 		case <-retry.C:
 			for id := range pending {
-				go a.resolve(ctx, id)
+				go a.resolveAndBind(ctx, id)
 			}
 			pending = nil
 			continue
@@ -151,7 +153,9 @@ func (a *Agent) loop(ctx context.Context) error {
 					break
 				}
 				a.state.portNet[r.portID] = r.netID
-				a.bind(ctx, r.portID)
+				if !r.bound {
+					a.bind(ctx, r.portID)
+				}
 				dirty = true
 			case ev.kv != nil:
 				if a.handleKV(ctx, *ev.kv) {
@@ -256,20 +260,37 @@ func (a *Agent) handleIface(ctx context.Context, ev ovs.InterfaceEvent) bool {
 		}
 	}
 	if netID, ok := a.state.portNet[id]; !ok {
-		go a.resolve(ctx, id)
+		go a.resolveAndBind(ctx, id)
+		// Until the lookup answers, the view changes only if the port is
+		// on a network already held here.
+		return had || a.inWatchedNet(id)
 	} else if netID != "" && (!had || old.OFPort != i.OFPort) {
 		a.bind(ctx, id)
 	}
 	return true
 }
 
-// resolve looks up a port's network in the store's index.
-func (a *Agent) resolve(ctx context.Context, portID string) {
+func (a *Agent) inWatchedNet(portID string) bool {
+	for _, n := range a.state.nets {
+		if _, ok := n.ports[portID]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// resolveAndBind looks up a newly plugged port's network and binds it
+// straight away, off the loop: the binding is what other chassis wait for,
+// so it must not queue behind a recompile.
+func (a *Agent) resolveAndBind(ctx context.Context, portID string) {
 	netID, err := a.st.GetString(ctx, store.IndexKey(store.KindPorts, portID))
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		a.log.Warn("port lookup failed", "port", portID, "err", err)
 	}
-	a.post(ctx, event{resolved: &resolved{portID: portID, netID: netID}})
+	if netID != "" {
+		a.bindTo(ctx, netID, portID)
+	}
+	a.post(ctx, event{resolved: &resolved{portID: portID, netID: netID, bound: netID != ""}})
 }
 
 func (a *Agent) ensureWatch(ctx context.Context, netID string, nextTag *uint64) {
@@ -418,28 +439,31 @@ func (a *Agent) pinNeighbor(ctx context.Context, name string, c model.Chassis) {
 // so. It runs in its own goroutine: the loop never waits on etcd.
 func (a *Agent) bind(ctx context.Context, portID string) {
 	netID := a.state.portNet[portID]
-	go func() {
-		err := a.st.Txn(ctx, func(tx *store.Tx) error {
-			var p model.Port
-			ok, err := tx.Get(store.PortKey(netID, portID), &p)
-			if err != nil || !ok {
-				return err
-			}
-			if p.HostID == a.cfg.Chassis && p.Status == model.StatusActive && p.VIFType == "ovs" {
-				return nil
-			}
-			p.HostID = a.cfg.Chassis
-			p.Status = model.StatusActive
-			p.VIFType = "ovs"
-			p.VIFDetails = map[string]any{"port_filter": true, "connectivity": "l2", "bridge_name": "br-int", "datapath_type": "netdev"}
-			p.RevisionNumber++
-			p.UpdatedAt = time.Now().UTC().Format("2006-01-02T15:04:05Z")
-			return tx.Put(store.PortKey(netID, portID), &p)
-		})
-		if err != nil && ctx.Err() == nil {
-			a.log.Warn("bind failed", "port", portID, "err", err)
+	go a.bindTo(ctx, netID, portID)
+}
+
+// bindTo writes the binding of a port on network netID to this chassis.
+func (a *Agent) bindTo(ctx context.Context, netID, portID string) {
+	err := a.st.Txn(ctx, func(tx *store.Tx) error {
+		var p model.Port
+		ok, err := tx.Get(store.PortKey(netID, portID), &p)
+		if err != nil || !ok {
+			return err
 		}
-	}()
+		if p.HostID == a.cfg.Chassis && p.Status == model.StatusActive && p.VIFType == "ovs" {
+			return nil
+		}
+		p.HostID = a.cfg.Chassis
+		p.Status = model.StatusActive
+		p.VIFType = "ovs"
+		p.VIFDetails = map[string]any{"port_filter": true, "connectivity": "l2", "bridge_name": "br-int", "datapath_type": "netdev"}
+		p.RevisionNumber++
+		p.UpdatedAt = time.Now().UTC().Format("2006-01-02T15:04:05Z")
+		return tx.Put(store.PortKey(netID, portID), &p)
+	})
+	if err != nil && ctx.Err() == nil {
+		a.log.Warn("bind failed", "port", portID, "err", err)
+	}
 }
 
 // unbind marks a port DOWN when its interface left this chassis.
