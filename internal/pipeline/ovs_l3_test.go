@@ -1,13 +1,8 @@
 package pipeline
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/wyvern-sdn/wyvern/internal/ofp"
-	"github.com/wyvern-sdn/wyvern/internal/ovs/ovstest"
 )
 
 // l3TraceView is floatingIP (vm1 here on net1 with floating IP
@@ -33,41 +28,7 @@ func TestOVSTraceL3(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs root and Open vSwitch")
 	}
-	inst := ovstest.Start(t)
-	must := func(out string, err error) string {
-		t.Helper()
-		if err != nil {
-			t.Fatalf("%v\n%s", err, out)
-		}
-		return out
-	}
-	must(inst.Vsctl("add-br", "br-phy", "--", "set", "bridge", "br-phy", "datapath_type=netdev",
-		"other_config:hwaddr=02:00:c0:00:02:01"))
-	must(inst.Vsctl("add-port", "br-phy", "ul", "--", "set", "interface", "ul", "type=internal"))
-	must(inst.Exec("ip", "addr", "add", "192.0.2.1/24", "dev", "br-phy"))
-	must(inst.Exec("ip", "link", "set", "br-phy", "up"))
-	must(inst.Vsctl("add-br", "br-int", "--", "set", "bridge", "br-int", "datapath_type=netdev",
-		"fail_mode=secure", "protocols=OpenFlow13,OpenFlow15", "other_config:disable-in-band=true",
-		"--", "add-port", "br-int", "geneve0", "--", "set", "interface", "geneve0", "type=geneve",
-		"options:remote_ip=flow", "options:key=flow", "ofport_request=1",
-		"--", "add-port", "br-int", "vm1", "--", "set", "interface", "vm1", "type=internal", "ofport_request=10",
-		"--", "add-port", "br-int", "ext", "--", "set", "interface", "ext", "type=internal", "ofport_request=20"))
-	must(inst.Appctl("ovs/route/add", "192.0.2.0/24", "br-phy"))
-	must(inst.Appctl("tnl/neigh/set", "br-phy", "192.0.2.2", "02:00:c0:00:02:02"))
-
-	path := filepath.Join(t.TempDir(), "flows")
-	if err := os.WriteFile(path, []byte(ofp.Text(Compile(l3TraceView(), testCfg, 1))), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	must(inst.Ofctl("-O", "OpenFlow13", "add-flows", inst.Mgmt("br-int"), path))
-	ports := map[string]string{}
-	for _, l := range strings.Split(must(inst.Appctl("dpif/show")), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 {
-			if _, dp, ok := strings.Cut(strings.TrimSuffix(f[1], ":"), "/"); ok {
-				ports[f[0]] = dp
-			}
-		}
-	}
+	inst, ports := traceBridge(t, l3TraceView(), testCfg, map[string]int{"vm1": 10, "ext": 20})
 	vm1, ext := ports["vm1"], ports["ext"]
 	if vm1 == "" || ext == "" {
 		t.Fatalf("no datapath ports for vm1, ext: %v", ports)

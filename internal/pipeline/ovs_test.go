@@ -1,10 +1,12 @@
 package pipeline
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 
@@ -28,37 +30,7 @@ func TestOVSTrace(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs root and Open vSwitch")
 	}
-	inst := ovstest.Start(t)
-	must := func(out string, err error) string {
-		t.Helper()
-		if err != nil {
-			t.Fatalf("%v\n%s", err, out)
-		}
-		return out
-	}
-	must(inst.Vsctl("add-br", "br-phy", "--", "set", "bridge", "br-phy", "datapath_type=netdev",
-		"other_config:hwaddr=02:00:c0:00:02:01"))
-	must(inst.Vsctl("add-port", "br-phy", "ul", "--", "set", "interface", "ul", "type=internal"))
-	must(inst.Exec("ip", "addr", "add", "192.0.2.1/24", "dev", "br-phy"))
-	must(inst.Exec("ip", "link", "set", "br-phy", "up"))
-	must(inst.Vsctl("add-br", "br-int", "--", "set", "bridge", "br-int", "datapath_type=netdev",
-		"fail_mode=secure", "protocols=OpenFlow13,OpenFlow15", "other_config:disable-in-band=true",
-		"--", "add-port", "br-int", "geneve0", "--", "set", "interface", "geneve0", "type=geneve",
-		"options:remote_ip=flow", "options:key=flow", "ofport_request=1",
-		"--", "add-port", "br-int", "vxlan0", "--", "set", "interface", "vxlan0", "type=vxlan",
-		"options:remote_ip=flow", "options:key=flow", "ofport_request=2",
-		"--", "add-port", "br-int", "vm1", "--", "set", "interface", "vm1", "type=internal", "ofport_request=10",
-		"--", "add-port", "br-int", "vm2", "--", "set", "interface", "vm2", "type=internal", "ofport_request=11"))
-	must(inst.Appctl("ovs/route/add", "192.0.2.0/24", "br-phy"))
-	must(inst.Appctl("tnl/neigh/set", "br-phy", "192.0.2.2", "02:00:c0:00:02:02"))
-
-	path := filepath.Join(t.TempDir(), "flows")
-	if err := os.WriteFile(path, []byte(ofp.Text(Compile(traceView(), testCfgND, 1))), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	must(inst.Ofctl("-O", "OpenFlow13", "add-flows", inst.Mgmt("br-int"), path))
-
-	ports := dpPorts(t, must(inst.Appctl("dpif/show")))
+	inst, ports := traceBridge(t, traceView(), testCfgND, map[string]int{"vm1": 10, "vm2": 11})
 	vm1, vm2 := ports["vm1"], ports["vm2"]
 	tunnelled := []string{"tnl_push", "dst=192.0.2.2", "geneve(vni=0x64)"}
 	for _, tc := range []struct {
@@ -143,8 +115,52 @@ func TestOVSTrace(t *testing.T) {
 
 // dpPorts maps port names to datapath port numbers from dpif/show lines
 // like "vm1 10/5: (tap)".
-func dpPorts(t *testing.T, show string) map[string]string {
+// traceBridge starts a private OVS with br-phy holding 192.0.2.1 (peer
+// 192.0.2.2 pinned as a tunnel neighbour) and a br-int with geneve0
+// (ofport 1), vxlan0 (2) and the given internal ports (name → ofport),
+// installs the view's compiled flows, and returns the instance and the
+// datapath port number of each internal port.
+func traceBridge(t *testing.T, v *View, cfg Config, internal map[string]int) (*ovstest.Instance, map[string]string) {
 	t.Helper()
+	inst := ovstest.Start(t)
+	must := func(out string, err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		return out
+	}
+	must(inst.Vsctl("add-br", "br-phy", "--", "set", "bridge", "br-phy", "datapath_type=netdev",
+		"other_config:hwaddr=02:00:c0:00:02:01"))
+	must(inst.Vsctl("add-port", "br-phy", "ul", "--", "set", "interface", "ul", "type=internal"))
+	must(inst.Exec("ip", "addr", "add", "192.0.2.1/24", "dev", "br-phy"))
+	must(inst.Exec("ip", "link", "set", "br-phy", "up"))
+	args := []string{"add-br", "br-int", "--", "set", "bridge", "br-int", "datapath_type=netdev",
+		"fail_mode=secure", "protocols=OpenFlow13,OpenFlow15", "other_config:disable-in-band=true",
+		"--", "add-port", "br-int", "geneve0", "--", "set", "interface", "geneve0", "type=geneve",
+		"options:remote_ip=flow", "options:key=flow", "ofport_request=1",
+		"--", "add-port", "br-int", "vxlan0", "--", "set", "interface", "vxlan0", "type=vxlan",
+		"options:remote_ip=flow", "options:key=flow", "ofport_request=2"}
+	names := make([]string, 0, len(internal))
+	for name := range internal {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		args = append(args, "--", "add-port", "br-int", name, "--", "set", "interface", name,
+			"type=internal", fmt.Sprintf("ofport_request=%d", internal[name]))
+	}
+	must(inst.Vsctl(args...))
+	must(inst.Appctl("ovs/route/add", "192.0.2.0/24", "br-phy"))
+	must(inst.Appctl("tnl/neigh/set", "br-phy", "192.0.2.2", "02:00:c0:00:02:02"))
+
+	path := filepath.Join(t.TempDir(), "flows")
+	if err := os.WriteFile(path, []byte(ofp.Text(Compile(v, cfg, 1))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	must(inst.Ofctl("-O", "OpenFlow13", "add-flows", inst.Mgmt("br-int"), path))
+
+	show := must(inst.Appctl("dpif/show"))
 	ports := map[string]string{}
 	for _, l := range strings.Split(show, "\n") {
 		f := strings.Fields(l)
@@ -155,10 +171,12 @@ func dpPorts(t *testing.T, show string) map[string]string {
 			ports[f[0]] = dp
 		}
 	}
-	if ports["vm1"] == "" || ports["vm2"] == "" {
-		t.Fatalf("no datapath ports for vm1, vm2 in:\n%s", show)
+	for _, name := range names {
+		if ports[name] == "" {
+			t.Fatalf("no datapath port for %s in:\n%s", name, show)
+		}
 	}
-	return ports
+	return inst, ports
 }
 
 func datapathActions(trace string) string {
