@@ -163,22 +163,29 @@ func (s *Server) createRouter(ctx context.Context, tx *store.Tx, p auth.Principa
 	}
 	r := &routerObj{Router: model.Router{Standard: std, AdminStateUp: true, Status: model.StatusActive, Routes: []model.Route{}},
 		AZHints: []string{}, AZs: []string{}}
-	if err := a.common(&r.Name, &r.Description); err != nil {
+	if err := s.applyRouterAttrs(ctx, tx, p, r, a); err != nil {
 		return nil, err
-	}
-	if err := routerFlags(r, a); err != nil {
-		return nil, err
-	}
-	if a.has("external_gateway_info") {
-		gw, err := parseGatewayInfo(a)
-		if err != nil {
-			return nil, err
-		}
-		if err := s.setGateway(ctx, tx, p, r, gw); err != nil {
-			return nil, err
-		}
 	}
 	return r, saveRouter(tx, r)
+}
+
+// applyRouterAttrs applies the attributes create and update share: name,
+// description, flags and the external gateway.
+func (s *Server) applyRouterAttrs(ctx context.Context, tx *store.Tx, p auth.Principal, r *routerObj, a attrs) error {
+	if err := a.common(&r.Name, &r.Description); err != nil {
+		return err
+	}
+	if err := routerFlags(r, a); err != nil {
+		return err
+	}
+	if !a.has("external_gateway_info") {
+		return nil
+	}
+	gw, err := parseGatewayInfo(a)
+	if err != nil {
+		return err
+	}
+	return s.setGateway(ctx, tx, p, r, gw)
 }
 
 func (s *Server) updateRouter(ctx context.Context, tx *store.Tx, p auth.Principal, cur model.Object, a attrs) (model.Object, error) {
@@ -186,20 +193,8 @@ func (s *Server) updateRouter(ctx context.Context, tx *store.Tx, p auth.Principa
 	if err := a.only("name", "description", "admin_state_up", "external_gateway_info", "routes", "distributed", "ha"); err != nil {
 		return nil, err
 	}
-	if err := a.common(&r.Name, &r.Description); err != nil {
+	if err := s.applyRouterAttrs(ctx, tx, p, r, a); err != nil {
 		return nil, err
-	}
-	if err := routerFlags(r, a); err != nil {
-		return nil, err
-	}
-	if a.has("external_gateway_info") {
-		gw, err := parseGatewayInfo(a)
-		if err != nil {
-			return nil, err
-		}
-		if err := s.setGateway(ctx, tx, p, r, gw); err != nil {
-			return nil, err
-		}
 	}
 	if a.has("routes") {
 		routes, err := parseRoutes(a["routes"])
