@@ -29,6 +29,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/wyvern-sdn/wyvern/bench/internal/machine"
 	"github.com/wyvern-sdn/wyvern/internal/lab"
 	"github.com/wyvern-sdn/wyvern/internal/testbed"
 )
@@ -90,7 +91,7 @@ func run(cfg config) error {
 		level = slog.LevelInfo
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	m := describeMachine()
+	m := machine.Describe()
 	var results []*runResult
 	for i := 0; i < cfg.Runs; i++ {
 		start := time.Now()
@@ -176,7 +177,7 @@ func oneRun(cfg config, root string, log *slog.Logger, n int) (res *runResult, e
 	if err != nil {
 		return nil, err
 	}
-	b := &bench{cfg: cfg, l: l, res: &runResult{Load: loadAvg()}}
+	b := &bench{cfg: cfg, l: l, res: &runResult{Load: machine.LoadAvg()}}
 	for _, step := range []struct {
 		name string
 		fn   func() error

@@ -2,55 +2,13 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wyvern-sdn/wyvern/bench/internal/machine"
 )
-
-// machine describes where the benchmark ran.
-type machine struct {
-	CPUs, Mem, OVS, Kernel, Load, Go, Commit string
-}
-
-func describeMachine() machine {
-	sh := func(name string, args ...string) string {
-		out, err := exec.Command(name, args...).Output()
-		if err != nil {
-			return "?"
-		}
-		return strings.TrimRight(string(out), "\n ")
-	}
-	m := machine{
-		CPUs:   sh("nproc"),
-		Mem:    sh("free", "-g"),
-		Kernel: sh("uname", "-r"),
-		Go:     runtime.Version(),
-		Commit: sh("git", "rev-parse", "--short", "HEAD"),
-	}
-	m.OVS = strings.SplitN(sh("ovs-vsctl", "--version"), "\n", 2)[0]
-	m.Load = loadAvg()
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(l, "model name") {
-				m.CPUs += " × " + strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
-				break
-			}
-		}
-	}
-	return m
-}
-
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	return strings.Join(strings.Fields(string(b))[:3], " ")
-}
 
 func collect[T any](rs []*runResult, f func(*runResult) T) []T {
 	out := make([]T, len(rs))
@@ -111,7 +69,7 @@ func thousands(n int) string {
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f", d.Seconds()) }
 
-func report(cfg config, m machine, rs []*runResult) string {
+func report(cfg config, m machine.Machine, rs []*runResult) string {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	small := func(r *runResult) []portTiming { return r.Small }

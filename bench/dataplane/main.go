@@ -41,6 +41,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/wyvern-sdn/wyvern/bench/internal/machine"
 	"github.com/wyvern-sdn/wyvern/internal/lab"
 	"github.com/wyvern-sdn/wyvern/internal/testbed"
 )
@@ -103,7 +104,7 @@ func run(cfg config) error {
 		level = slog.LevelInfo
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	m := describeMachine()
+	m := machine.Describe()
 	start := time.Now()
 	res, err := oneRun(cfg, log)
 	if err != nil {
@@ -165,7 +166,7 @@ func oneRun(cfg config, log *slog.Logger) (res *result, err error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &bench{cfg: cfg, l: l, res: &result{Load: loadAvg()}}
+	b := &bench{cfg: cfg, l: l, res: &result{Load: machine.LoadAvg()}}
 	for _, step := range []struct {
 		name string
 		fn   func() error

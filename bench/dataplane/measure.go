@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wyvern-sdn/wyvern/bench/internal/machine"
 	"github.com/wyvern-sdn/wyvern/internal/testbed"
 )
 
@@ -149,7 +150,7 @@ func (b *bench) rounds() error {
 		}
 	}
 	for r := 0; r < b.cfg.Rounds; r++ {
-		rd := round{Load: loadAvg(), By: map[string]sample{}, Base: map[string]sample{}}
+		rd := round{Load: machine.LoadAvg(), By: map[string]sample{}, Base: map[string]sample{}}
 		for i := range wyvern {
 			p := wyvern[(i+r)%len(wyvern)]
 			pair := []*path{b.path(baseOf(p.Key)), p}

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wyvern-sdn/wyvern/bench/internal/machine"
 )
 
 // ovn is anchors.md's figure for a path ("" when OVN has none) and the
@@ -55,7 +57,7 @@ func values(rs []round, key string, f func(sample) float64) []float64 {
 	return out
 }
 
-func report(cfg config, m machine, res *result) string {
+func report(cfg config, m machine.Machine, res *result) string {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	rs := res.Rounds
