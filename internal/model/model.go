@@ -159,8 +159,6 @@ type Router struct {
 	Routes       []Route      `json:"routes"`
 	Distributed  bool         `json:"distributed"`
 	HA           bool         `json:"ha"`
-	// GatewayPortID is the router's port on the external network, if any.
-	GatewayPortID string `json:"-"`
 }
 
 // FloatingIP maps an external address 1:1 onto a port's fixed address.
@@ -168,7 +166,6 @@ type FloatingIP struct {
 	Standard
 	FloatingNetworkID string `json:"floating_network_id"`
 	FloatingIPAddress string `json:"floating_ip_address"`
-	FloatingPortID    string `json:"-"`
 	PortID            string `json:"port_id"`
 	FixedIPAddress    string `json:"fixed_ip_address"`
 	RouterID          string `json:"router_id"`

@@ -24,11 +24,12 @@ type fipRecord struct {
 }
 
 // fipObj is a floating IP as the API shows it, with the fip-port-details
-// extension's port_details. FloatingIP.FloatingPortID holds the floating
-// port's id in memory.
+// extension's port_details.
 type fipObj struct {
 	model.FloatingIP
 	PortDetails *fipPortDetails `json:"port_details"`
+	// floatingPort is the id of the port holding the floating address.
+	floatingPort string
 	// heldPort and heldFixed are the association as stored, whose
 	// fipFixedKey a change must free, even when the port is gone.
 	heldPort, heldFixed string
@@ -76,7 +77,7 @@ func fipFixedKey(extNet, portID, fixedIP string) string {
 
 func fipFromRecord(rec *fipRecord) *fipObj {
 	f := &fipObj{FloatingIP: rec.FloatingIP, heldPort: rec.PortID, heldFixed: rec.FixedIPAddress}
-	f.FloatingPortID = rec.FloatingPort
+	f.floatingPort = rec.FloatingPort
 	return f
 }
 
@@ -108,7 +109,7 @@ func (f *fipObj) showPort(port *model.Port) {
 }
 
 func saveFIP(tx *store.Tx, f *fipObj) error {
-	return tx.Put(fipKey(f.ID), &fipRecord{FloatingIP: f.FloatingIP, FloatingPort: f.FloatingPortID})
+	return tx.Put(fipKey(f.ID), &fipRecord{FloatingIP: f.FloatingIP, FloatingPort: f.floatingPort})
 }
 
 func fipBadRequest(format string, args ...any) *Error {
@@ -251,7 +252,7 @@ func (s *Server) createFloatingIP(ctx context.Context, tx *store.Tx, p auth.Prin
 	if f.FloatingIPAddress == "" {
 		return nil, fipBadRequest("No IPv4 address available on external network %s", n.ID)
 	}
-	f.FloatingPortID = port.ID
+	f.floatingPort = port.ID
 	if portID != "" {
 		if err := s.associateFIP(ctx, tx, p, f, portID, fixed); err != nil {
 			return nil, err
@@ -295,7 +296,7 @@ func (s *Server) updateFloatingIP(ctx context.Context, tx *store.Tx, p auth.Prin
 func (s *Server) removeFloatingIP(ctx context.Context, tx *store.Tx, p auth.Principal, cur model.Object) error {
 	f := cur.(*fipObj)
 	disassociateFIP(tx, f)
-	port, err := l3Port(tx, f.FloatingPortID)
+	port, err := l3Port(tx, f.floatingPort)
 	if err != nil {
 		return err
 	}

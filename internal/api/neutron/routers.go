@@ -21,12 +21,13 @@ func init() { resourceBuilders = append(resourceBuilders, routersResource) }
 // transaction, and agents read to find the router's networks.
 type routerRecord = model.RouterRecord
 
-// routerObj is a router as the API shows it. Router.GatewayPortID holds the
-// gateway port's id in memory.
+// routerObj is a router as the API shows it, with the stored port ids the
+// API does not show.
 type routerObj struct {
 	model.Router
 	AZHints []string `json:"availability_zone_hints"`
 	AZs     []string `json:"availability_zones"`
+	gwPort  string   // the gateway port's id, if any
 	ifaces  []string // interface port ids
 }
 
@@ -44,8 +45,7 @@ func routerSubnetsPrefix(subnetID string) string {
 }
 
 func routerFromRecord(rec *routerRecord) *routerObj {
-	r := &routerObj{Router: rec.Router, AZHints: []string{}, AZs: []string{}, ifaces: rec.Interfaces}
-	r.GatewayPortID = rec.GatewayPort
+	r := &routerObj{Router: rec.Router, AZHints: []string{}, AZs: []string{}, gwPort: rec.GatewayPort, ifaces: rec.Interfaces}
 	if r.Routes == nil {
 		r.Routes = []model.Route{}
 	}
@@ -62,7 +62,7 @@ func loadRouter(tx *store.Tx, id string) (*routerObj, error) {
 }
 
 func saveRouter(tx *store.Tx, r *routerObj) error {
-	return tx.Put(routerKey(r.ID), &routerRecord{Router: r.Router, GatewayPort: r.GatewayPortID, Interfaces: r.ifaces})
+	return tx.Put(routerKey(r.ID), &routerRecord{Router: r.Router, GatewayPort: r.gwPort, Interfaces: r.ifaces})
 }
 
 // l3Port reads a port by id inside tx (through the index); nil, nil when it
@@ -307,7 +307,7 @@ func (s *Server) setGateway(ctx context.Context, tx *store.Tx, p auth.Principal,
 		if err := s.deleteGatewayPort(tx, r); err != nil {
 			return err
 		}
-		r.Gateway, r.GatewayPortID = nil, ""
+		r.Gateway, r.gwPort = nil, ""
 		return nil
 	}
 	n, err := loadNetwork(tx, req.networkID)
@@ -348,7 +348,7 @@ func (s *Server) setGateway(ctx context.Context, tx *store.Tx, p auth.Principal,
 			if err := s.deleteGatewayPort(tx, r); err != nil {
 				return err
 			}
-			r.Gateway, r.GatewayPortID = nil, ""
+			r.Gateway, r.gwPort = nil, ""
 		}
 		port, err = s.allocatePort(ctx, tx, elevated(p), portSpec{
 			NetworkID: n.ID, DeviceOwner: model.OwnerRouterGateway, DeviceID: r.ID, FixedIPs: want, NoSecurity: true,
@@ -379,7 +379,7 @@ func (s *Server) setGateway(ctx context.Context, tx *store.Tx, p auth.Principal,
 	for _, ip := range port.FixedIPs {
 		gw.ExternalFixedIPs = append(gw.ExternalFixedIPs, model.ExternalFixedIP{SubnetID: ip.SubnetID, IPAddress: ip.IPAddress})
 	}
-	r.Gateway, r.GatewayPortID = gw, port.ID
+	r.Gateway, r.gwPort = gw, port.ID
 	return nil
 }
 
@@ -438,12 +438,12 @@ func gatewayFixedIPs(tx *store.Tx, n *model.Network, ips []model.ExternalFixedIP
 // regatewayPort changes the addresses of r's gateway port on n in place:
 // addresses still requested stay, the rest are freed, new ones allocated.
 func (s *Server) regatewayPort(ctx context.Context, tx *store.Tx, n *model.Network, r *routerObj, want []model.FixedIP) (*model.Port, error) {
-	port, err := l3Port(tx, r.GatewayPortID)
+	port, err := l3Port(tx, r.gwPort)
 	if err != nil {
 		return nil, err
 	}
 	if port == nil {
-		return nil, NotFound("Port", r.GatewayPortID)
+		return nil, NotFound("Port", r.gwPort)
 	}
 	reqs := make([]fixedIPReq, 0, len(want))
 	for _, f := range want {
@@ -476,7 +476,7 @@ func markPortActive(tx *store.Tx, port *model.Port) error {
 }
 
 func (s *Server) deleteGatewayPort(tx *store.Tx, r *routerObj) error {
-	port, err := l3Port(tx, r.GatewayPortID)
+	port, err := l3Port(tx, r.gwPort)
 	if err != nil || port == nil {
 		return err
 	}
@@ -890,7 +890,7 @@ func (s *Server) validateRoutes(tx *store.Tx, r *routerObj, routes []model.Route
 	if err != nil {
 		return err
 	}
-	if gw, err := l3Port(tx, r.GatewayPortID); err != nil {
+	if gw, err := l3Port(tx, r.gwPort); err != nil {
 		return err
 	} else if gw != nil {
 		ports = append(ports, gw)
