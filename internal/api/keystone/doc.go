@@ -30,7 +30,7 @@
 //
 // # Tokens
 //
-// A token is 32 random bytes, base64url without padding. It is stored in
+// A token is 32 random bytes in hex (no leading '-' for a CLI to misread). It is stored in
 // etcd at TokenKey (Prefix "tokens/" + hex SHA-256 of the token, never the
 // token itself) under a lease whose TTL is the token's lifetime, so expired
 // tokens vanish by themselves and every server process sharing the etcd

@@ -263,7 +263,7 @@ func (s *Service) handleIssue(w http.ResponseWriter, r *http.Request) {
 		s.unauthorized(w, r)
 		return
 	}
-	auditID, err := randomString(16)
+	auditID, err := randomAuditID()
 	if err != nil {
 		s.log.Error("issue token", "err", err)
 		unavailable(w)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -45,8 +46,8 @@ func TestIssueValidateRevoke(t *testing.T) {
 	srv := serve(t, s)
 
 	id, tok := issue(t, srv, "admin", testAdminPassword, "admin")
-	if len(id) != 43 {
-		t.Errorf("token %q: want 43 base64url characters", id)
+	if len(id) != 64 || strings.Trim(id, "0123456789abcdef") != "" {
+		t.Errorf("token %q: want 64 hex characters", id)
 	}
 	if got := tok["methods"].([]any); len(got) != 1 || got[0] != "password" {
 		t.Errorf("methods = %v", got)

@@ -76,8 +76,20 @@ func (t *Token) HasRole(name string) bool {
 	return false
 }
 
-func randomString(n int) (string, error) {
+// randomHex is n random bytes in hex, the token format: no character a
+// command line could take for an option (base64url may start with '-').
+func randomHex(n int) (string, error) {
 	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("keystone: random: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// randomAuditID is 16 random bytes in unpadded base64url, as Keystone's
+// audit ids are.
+func randomAuditID() (string, error) {
+	b := make([]byte, 16)
 	if _, err := rand.Read(b); err != nil {
 		return "", fmt.Errorf("keystone: random: %w", err)
 	}
@@ -107,7 +119,7 @@ func newTokenStore(cli *clientv3.Client, now func() time.Time, cacheTTL time.Dur
 // create stores tok under a new token id and a lease lasting until
 // tok.ExpiresAt, and returns the token id.
 func (ts *tokenStore) create(ctx context.Context, tok *Token) (string, error) {
-	id, err := randomString(32)
+	id, err := randomHex(32)
 	if err != nil {
 		return "", err
 	}
