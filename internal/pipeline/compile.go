@@ -76,10 +76,16 @@ type compiler struct {
 	netsByID  map[string]*netState // every usable network of the view
 	remotes   map[string]*RemoteChassis
 	portsByID map[string]*portState
-	// classified marks networks whose tunnel classification is compiled.
+	// netHashes fingerprint every network of netsByID (CompileSections).
+	netHashes map[*netState]uint64
+	// routers are the routers with something to do on this chassis.
+	routers []*routerState
+	// classified marks the networks without local ports whose tunnel
+	// classification the L3 section compiled.
 	classified map[*netState]bool
 	// responded holds the IPv4 addresses the ARP responder answers, per
-	// network key.
+	// network key (the networks' own addresses; the L3 section adds the
+	// routers').
 	responded map[uint32]map[netip.Addr]bool
 
 	fieldArena  []ofp.Field
@@ -116,8 +122,14 @@ type portState struct {
 // Cookie(feature, generation). Entries the view cannot support (a port on
 // an unknown network, a duplicate key, MAC, ofport or address) are skipped,
 // first by key wins; View.Validate reports them.
+//
+// Compile is CompileSections without a previous compilation, flattened.
 func Compile(v *View, cfg Config, generation uint32) []ofp.Flow {
-	c := &compiler{v: v, cfg: cfg, gen: generation,
+	return Flatten(CompileSections(v, cfg, generation, nil))
+}
+
+func newCompiler(v *View, cfg Config, generation uint32) *compiler {
+	return &compiler{v: v, cfg: cfg, gen: generation,
 		loadLocal:  PktSourceField.Load(PktSourceLocal),
 		loadTunnel: PktSourceField.Load(PktSourceTunnel),
 		arpMoves: [3]ofp.Action{
@@ -127,36 +139,42 @@ func Compile(v *View, cfg Config, generation uint32) []ofp.Flow {
 		},
 		setARPReply: ofp.SetField{Field: ofp.Field{Kind: ofp.FARPOp, Value: 2}},
 	}
-	c.index()
-	c.flows = make([]ofp.Flow, 0, 16+len(v.Ports)*20)
-	c.defaults()
-	c.portSecurityDrops()
-	tunnels := map[uint32]bool{}
+}
+
+// network compiles everything of one network with local ports.
+func (c *compiler) network(n *netState) {
+	c.classify(n)
+	for _, p := range n.local {
+		c.portSecurity(p)
+	}
+	c.arpResponder(n)
+	if c.cfg.NDResponder {
+		c.ndResponder(n)
+	}
+	c.dhcp(n)
+	c.l2(n)
+}
+
+// tunnels are the tunnel ports the compiled flows output to: those of the
+// networks with local ports, and those a local active gateway routes into.
+func (c *compiler) tunnels() map[uint32]bool {
+	out := map[uint32]bool{}
 	for _, n := range c.nets {
-		c.classify(n)
-		for _, p := range n.local {
-			c.portSecurity(p)
-		}
-		c.arpResponder(n)
-		if cfg.NDResponder {
-			c.ndResponder(n)
-		}
-		c.dhcp(n)
-		c.l2(n)
 		if n.tunPort != 0 {
-			tunnels[n.tunPort] = true
+			out[n.tunPort] = true
 		}
 	}
-	c.l3()
-	// A gateway chassis routes into tunnels of networks it has no port on.
-	for n := range c.classified {
-		if n.tunPort != 0 {
-			tunnels[n.tunPort] = true
+	for _, r := range c.routers {
+		if !r.gwLocal {
+			continue
+		}
+		for _, p := range r.ports {
+			if p.net.tunPort != 0 {
+				out[p.net.tunPort] = true
+			}
 		}
 	}
-	c.acl()
-	c.output(tunnels)
-	return c.flows
+	return out
 }
 
 // add appends a flow. It copies match and acts into the compiler's arenas
@@ -253,8 +271,6 @@ func (c *compiler) index() {
 		nets = append(nets, ns)
 	}
 	c.netsByID, c.remotes = byID, remotes
-	c.classified = make(map[*netState]bool)
-	c.responded = make(map[uint32]map[netip.Addr]bool)
 	for i := range v.Subnets {
 		s := &v.Subnets[i]
 		if ns := byID[s.NetworkID]; ns != nil && s.EnableDHCP && s.CIDR.Addr().Is4() {
@@ -339,10 +355,20 @@ func (c *compiler) classify(n *netState) {
 	c.classifyTunnel(n)
 }
 
-// classifyTunnel maps the network's tunnel key to the network, once.
-func (c *compiler) classifyTunnel(n *netState) {
-	if n.tunPort != 0 && !c.classified[n] {
+// classifyOnce classifies the tunnel traffic of a network without local
+// ports, once.
+func (c *compiler) classifyOnce(n *netState) {
+	if !c.classified[n] {
 		c.classified[n] = true
+		c.classifyTunnel(n)
+	}
+}
+
+// classifyTunnel maps the network's tunnel key to the network. Each network
+// is classified once: by its own section when it has local ports, else by
+// the L3 section (classifyOnce).
+func (c *compiler) classifyTunnel(n *netState) {
+	if n.tunPort != 0 {
 		c.add(TableClassify, prioClassify, FeatureClassify,
 			[]ofp.Field{ofp.InPort(n.tunPort), ofp.TunID(uint64(n.SegmentationID))},
 			c.loadTunnel,
@@ -485,7 +511,6 @@ func macEqual(a, b net.HardwareAddr) bool { return string(a) == string(b) }
 func (c *compiler) arpResponder(n *netState) {
 	netKey := NetworkKeyField.Match(n.Key)
 	seen := make(map[netip.Addr]bool, len(n.all))
-	c.responded[n.Key] = seen
 	for _, p := range n.all {
 		for _, a := range p.IPs {
 			if !a.Is4() || seen[a] {

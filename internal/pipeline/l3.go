@@ -152,7 +152,7 @@ func (c *compiler) localFIPs(r *Router, gwLocal bool) []fipState {
 
 // l3 compiles distributed routing, floating IPs and SNAT.
 func (c *compiler) l3() {
-	routers := c.indexRouters()
+	routers := c.routers
 	if len(routers) == 0 {
 		return
 	}
@@ -209,7 +209,7 @@ func (c *compiler) routerPorts(r *routerState, st *l3Shared) {
 			continue
 		}
 		if !served {
-			c.classifyTunnel(n)
+			c.classifyOnce(n)
 		}
 		if st.once(n.Key, p.mac) {
 			c.add(TableL2Lookup, prioL2Router, FeatureL3,
