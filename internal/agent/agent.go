@@ -105,6 +105,8 @@ type Agent struct {
 	everSynced bool
 	state      *state
 	rec        *reconciler
+	// sections are the last compilation, reused by the next one.
+	sections []pipeline.Section
 	// pendingRouterPorts are router interface lookups in flight.
 	pendingRouterPorts map[string]bool
 	// fipStatusSent are floating IPs whose ACTIVE status is being written.

@@ -213,8 +213,9 @@ func (a *Agent) complete(ifacesListed bool) bool {
 func (a *Agent) sync(ctx context.Context) error {
 	geneve, vxlan := a.sw.TunnelPorts()
 	v := a.state.view(pipeline.LocalChassis{Name: a.cfg.Chassis, TunnelIP: a.cfg.TunnelIP, GeneveOFPort: geneve, VXLANOFPort: vxlan})
-	flows := pipeline.Compile(v, pipeline.Config{ControllerID: a.cfg.ControllerID}, a.rec.gen)
-	if err := a.rec.apply(ctx, flows); err != nil {
+	secs := pipeline.CompileSections(v, pipeline.Config{ControllerID: a.cfg.ControllerID}, a.rec.gen, a.sections)
+	a.sections = secs
+	if err := a.rec.apply(ctx, secs); err != nil {
 		return err
 	}
 	a.updateFIPStatus(ctx)
@@ -222,7 +223,7 @@ func (a *Agent) sync(ctx context.Context) error {
 	if !a.everSynced {
 		a.everSynced = true
 		close(a.synced)
-		a.log.Info("initial sync installed", "flows", len(flows))
+		a.log.Info("initial sync installed", "flows", len(a.rec.installed))
 	}
 	return nil
 }

@@ -15,6 +15,11 @@ import (
 // bundle. After a (re)start it installs the whole desired set under a new
 // generation — replacing identical flows in place, so packets keep flowing
 // — and only then sweeps flows of older generations.
+//
+// Desired flows come in the compiler's sections (pipeline.Section): a
+// section whose input hash is the one installed is skipped without looking
+// at its flows, so the work of an update is that of the sections that
+// changed.
 type reconciler struct {
 	conn FlowConn
 	log  *slog.Logger
@@ -23,39 +28,100 @@ type reconciler struct {
 	// priority, match), with the flow's full text: a desired flow is
 	// rendered once per apply and compared as text.
 	installed map[string]installedFlow
-	synced    bool
+	// sections are the installed sections: their hash and flow keys.
+	sections map[string]installedSection
+	synced   bool
 }
 
 type installedFlow struct {
-	cookie uint64
-	text   string
-	flow   ofp.Flow
+	cookie  uint64
+	text    string
+	flow    ofp.Flow
+	section string // the section that compiled it
 }
 
-// diff compares desired with what is installed and returns the changes and
-// the new index. Flows with the same key are the same OpenFlow entry: the
-// last one wins.
-func (r *reconciler) diff(desired []ofp.Flow) (add, mod, del []ofp.Flow, next map[string]installedFlow) {
-	next = make(map[string]installedFlow, len(desired))
-	for _, f := range desired {
-		key, text := f.KeyText()
-		next[key] = installedFlow{cookie: f.Cookie, text: text, flow: f}
+type installedSection struct {
+	hash uint64
+	keys []string
+}
+
+// plan compares the desired sections with what is installed and returns
+// the flow changes, and commit, which records them as installed once the
+// switch took them. A flow key belongs to one section at a time; when two
+// sections produce the same key, the later one wins.
+func (r *reconciler) plan(secs []pipeline.Section) (add, mod, del []ofp.Flow, commit func()) {
+	// pending is the new state of every key touched; nil: deleted.
+	pending := map[string]*installedFlow{}
+	get := func(key string) (installedFlow, bool) {
+		if p, ok := pending[key]; ok {
+			if p == nil {
+				return installedFlow{}, false
+			}
+			return *p, true
+		}
+		f, ok := r.installed[key]
+		return f, ok
 	}
-	for key, w := range next {
-		h, ok := r.installed[key]
+	next := make(map[string]installedSection, len(secs))
+	for _, s := range secs {
+		old, had := r.sections[s.ID]
+		if had && old.hash == s.Hash && r.synced {
+			next[s.ID] = old
+			continue
+		}
+		keys := make([]string, 0, len(s.Flows))
+		fresh := make(map[string]bool, len(s.Flows))
+		for _, f := range s.Flows {
+			key, text := f.KeyText()
+			if !fresh[key] {
+				fresh[key] = true
+				keys = append(keys, key)
+			}
+			pending[key] = &installedFlow{cookie: f.Cookie, text: text, flow: f, section: s.ID}
+		}
+		for _, key := range old.keys {
+			if f, ok := get(key); !fresh[key] && ok && f.section == s.ID {
+				pending[key] = nil
+			}
+		}
+		next[s.ID] = installedSection{hash: s.Hash, keys: keys}
+	}
+	for id, old := range r.sections {
+		if _, still := next[id]; still {
+			continue
+		}
+		for _, key := range old.keys {
+			if f, ok := get(key); ok && f.section == id {
+				pending[key] = nil
+			}
+		}
+	}
+	for key, p := range pending {
+		h, had := r.installed[key]
 		switch {
-		case !ok:
-			add = append(add, w.flow)
-		case h.cookie != w.cookie || h.text != w.text:
-			mod = append(mod, w.flow)
-		}
-	}
-	for key, h := range r.installed {
-		if _, ok := next[key]; !ok {
+		case p == nil && had:
 			del = append(del, h.flow)
+		case p == nil:
+		case !had:
+			add = append(add, p.flow)
+		case h.cookie != p.cookie || h.text != p.text:
+			mod = append(mod, p.flow)
 		}
 	}
-	return add, mod, del, next
+	commit = func() {
+		if r.installed == nil {
+			r.installed = make(map[string]installedFlow, len(pending))
+		}
+		for key, p := range pending {
+			if p == nil {
+				delete(r.installed, key)
+			} else {
+				r.installed[key] = *p
+			}
+		}
+		r.sections = next
+	}
+	return add, mod, del, commit
 }
 
 func newReconciler(conn FlowConn, log *slog.Logger) *reconciler {
@@ -78,32 +144,33 @@ func (r *reconciler) start(ctx context.Context) error {
 	return nil
 }
 
-// apply makes br-int hold exactly desired (among Wyvern's flows).
-func (r *reconciler) apply(ctx context.Context, desired []ofp.Flow) error {
+// apply makes br-int hold exactly the sections' flows (among Wyvern's).
+func (r *reconciler) apply(ctx context.Context, secs []pipeline.Section) error {
 	start := time.Now()
-	add, mod, del, next := r.diff(desired)
+	add, mod, del, commit := r.plan(secs)
 	if !r.synced {
 		// Full install: everything is an add; OpenFlow's add replaces a
 		// flow with the same match and priority atomically.
 		if err := r.conn.Bundle(ctx, add, nil, nil); err != nil {
 			return r.fail(fmt.Errorf("agent: install generation %d: %w", r.gen, err))
 		}
-		r.installed = next
+		commit()
 		swept, err := r.sweep(ctx)
 		if err != nil {
 			return r.fail(err)
 		}
 		r.synced = true
-		r.log.Info("flows installed", "generation", r.gen, "flows", len(desired), "swept", swept, "took", time.Since(start))
+		r.log.Info("flows installed", "generation", r.gen, "flows", len(r.installed), "swept", swept, "took", time.Since(start))
 		return nil
 	}
 	if len(add)+len(mod)+len(del) == 0 {
+		commit() // sections may have been recompiled into the same flows
 		return nil
 	}
 	if err := r.conn.Bundle(ctx, add, mod, del); err != nil {
 		return r.fail(fmt.Errorf("agent: apply flow changes: %w", err))
 	}
-	r.installed = next
+	commit()
 	r.log.Debug("flows updated", "add", len(add), "modify", len(mod), "delete", len(del), "took", time.Since(start))
 	return nil
 }
@@ -113,6 +180,7 @@ func (r *reconciler) apply(ctx context.Context, desired []ofp.Flow) error {
 func (r *reconciler) fail(err error) error {
 	r.synced = false
 	r.installed = nil
+	r.sections = nil
 	r.gen++
 	return err
 }
