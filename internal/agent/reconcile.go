@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wyvern-sdn/wyvern/internal/ofp"
+	"github.com/wyvern-sdn/wyvern/internal/ovs"
 	"github.com/wyvern-sdn/wyvern/internal/pipeline"
 )
 
@@ -24,35 +25,35 @@ type reconciler struct {
 	conn FlowConn
 	log  *slog.Logger
 	gen  uint32
-	// installed indexes what is on the bridge by flow key (table,
-	// priority, match), with the flow's full text: a desired flow is
-	// rendered once per apply and compared as text.
-	installed map[string]installedFlow
+	// installed indexes what is on the bridge by the digest of its flow
+	// key (table, priority, match), with the digest of the whole flow: a
+	// desired flow is encoded once per apply and compared by digest.
+	installed map[[2]uint64]installedFlow
 	// sections are the installed sections: their hash and flow keys.
 	sections map[string]installedSection
 	synced   bool
+	buf      []byte // scratch for flow digests
 }
 
 type installedFlow struct {
-	cookie  uint64
-	text    string
+	full    [2]uint64 // ovs.Digest.Full
 	flow    ofp.Flow
 	section string // the section that compiled it
 }
 
 type installedSection struct {
 	hash uint64
-	keys []string
+	keys [][2]uint64
 }
 
 // plan compares the desired sections with what is installed and returns
 // the flow changes, and commit, which records them as installed once the
 // switch took them. A flow key belongs to one section at a time; when two
 // sections produce the same key, the later one wins.
-func (r *reconciler) plan(secs []pipeline.Section) (add, mod, del []ofp.Flow, commit func()) {
+func (r *reconciler) plan(secs []pipeline.Section) (add, mod, del []ofp.Flow, commit func(), err error) {
 	// pending is the new state of every key touched; nil: deleted.
-	pending := map[string]*installedFlow{}
-	get := func(key string) (installedFlow, bool) {
+	pending := map[[2]uint64]*installedFlow{}
+	get := func(key [2]uint64) (installedFlow, bool) {
 		if p, ok := pending[key]; ok {
 			if p == nil {
 				return installedFlow{}, false
@@ -69,15 +70,18 @@ func (r *reconciler) plan(secs []pipeline.Section) (add, mod, del []ofp.Flow, co
 			next[s.ID] = old
 			continue
 		}
-		keys := make([]string, 0, len(s.Flows))
-		fresh := make(map[string]bool, len(s.Flows))
+		keys := make([][2]uint64, 0, len(s.Flows))
+		fresh := make(map[[2]uint64]bool, len(s.Flows))
 		for _, f := range s.Flows {
-			key, text := f.KeyText()
-			if !fresh[key] {
-				fresh[key] = true
-				keys = append(keys, key)
+			var d ovs.Digest
+			if d, r.buf, err = ovs.FlowDigest(r.buf, f); err != nil {
+				return nil, nil, nil, nil, fmt.Errorf("agent: section %s: %w", s.ID, err)
 			}
-			pending[key] = &installedFlow{cookie: f.Cookie, text: text, flow: f, section: s.ID}
+			if !fresh[d.Key] {
+				fresh[d.Key] = true
+				keys = append(keys, d.Key)
+			}
+			pending[d.Key] = &installedFlow{full: d.Full, flow: f, section: s.ID}
 		}
 		for _, key := range old.keys {
 			if f, ok := get(key); !fresh[key] && ok && f.section == s.ID {
@@ -104,13 +108,13 @@ func (r *reconciler) plan(secs []pipeline.Section) (add, mod, del []ofp.Flow, co
 		case p == nil:
 		case !had:
 			add = append(add, p.flow)
-		case h.cookie != p.cookie || h.text != p.text:
+		case h.full != p.full:
 			mod = append(mod, p.flow)
 		}
 	}
 	commit = func() {
 		if r.installed == nil {
-			r.installed = make(map[string]installedFlow, len(pending))
+			r.installed = make(map[[2]uint64]installedFlow, len(pending))
 		}
 		for key, p := range pending {
 			if p == nil {
@@ -121,7 +125,7 @@ func (r *reconciler) plan(secs []pipeline.Section) (add, mod, del []ofp.Flow, co
 		}
 		r.sections = next
 	}
-	return add, mod, del, commit
+	return add, mod, del, commit, nil
 }
 
 func newReconciler(conn FlowConn, log *slog.Logger) *reconciler {
@@ -147,7 +151,10 @@ func (r *reconciler) start(ctx context.Context) error {
 // apply makes br-int hold exactly the sections' flows (among Wyvern's).
 func (r *reconciler) apply(ctx context.Context, secs []pipeline.Section) error {
 	start := time.Now()
-	add, mod, del, commit := r.plan(secs)
+	add, mod, del, commit, err := r.plan(secs)
+	if err != nil {
+		return r.fail(err)
+	}
 	if !r.synced {
 		// Full install: everything is an add; OpenFlow's add replaces a
 		// flow with the same match and priority atomically.

@@ -47,7 +47,10 @@ func TestReconcilerAppliesOnlyChanges(t *testing.T) {
 	first := sw.bundles
 	v.Ports = v.Ports[:99]
 	secs = pipeline.CompileSections(v, pipeline.Config{}, r.gen, secs)
-	add, mod, del, _ := r.plan(secs)
+	add, mod, del, _, err := r.plan(secs)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(add) != 0 || len(del) == 0 || len(del)+len(mod) > 20 {
 		t.Fatalf("removing one port: add %d modify %d delete %d", len(add), len(mod), len(del))
 	}
@@ -84,8 +87,8 @@ func checkSwitch(t *testing.T, sw *fakeSwitch, r *reconciler, want []ofp.Flow) {
 		t.Fatalf("switch holds %d flows, want %d", len(sw.flows), len(wantKeys))
 	}
 	for k, text := range wantKeys {
-		if got, ok := r.installed[k]; !ok || got.text != text {
-			t.Fatalf("flow %s: installed %q, want %q", k, got.text, text)
+		if got, ok := sw.flows[k]; !ok || got.String() != text {
+			t.Fatalf("flow %s: switch holds %q, want %q", k, got.String(), text)
 		}
 	}
 }
@@ -129,12 +132,12 @@ func BenchmarkReconcile1000Ports(b *testing.B) {
 	v := benchView(1000)
 	r := newReconciler(newFakeSwitch(), slog.New(slog.DiscardHandler))
 	prev := pipeline.CompileSections(v, pipeline.Config{}, 1, nil)
-	_, _, _, commit := r.plan(prev)
+	_, _, _, commit, _ := r.plan(prev)
 	commit()
 	r.synced = true
 	v.Ports[0].IPs = append(v.Ports[0].IPs, netip.MustParseAddr("10.0.200.1"))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		_, _, _, _ = r.plan(pipeline.CompileSections(v, pipeline.Config{}, 1, prev))
+		_, _, _, _, _ = r.plan(pipeline.CompileSections(v, pipeline.Config{}, 1, prev))
 	}
 }

@@ -69,6 +69,71 @@ type netData struct {
 	ports   map[string]*model.Port
 	// resets counts the prefixes (network, subnets, ports) listed so far.
 	resets map[string]bool
+	// parsed caches each port's conversion for the view, by port id; an
+	// entry is good while its model pointer is the port's (an update
+	// replaces the pointer). sorted is nil when ports changed.
+	parsed map[string]parsedPort
+	sorted []*model.Port
+}
+
+// parsedPort is a port's address part of the view, parsed once per
+// version of the port.
+type parsedPort struct {
+	src  *model.Port
+	ok   bool // the MAC parsed
+	port pipeline.Port
+}
+
+// sortedPorts returns the network's ports ordered by id.
+func (n *netData) sortedPorts() []*model.Port {
+	if n.sorted == nil {
+		n.sorted = sortedValues(n.ports)
+	}
+	return n.sorted
+}
+
+// parse returns p converted for the view (without chassis, ofport and
+// key, which depend on the chassis' state); false if its MAC is bad.
+func (n *netData) parse(netID string, p *model.Port) (pipeline.Port, bool) {
+	if c, ok := n.parsed[p.ID]; ok && c.src == p {
+		return c.port, c.ok
+	}
+	vp, ok := convertPort(netID, p)
+	if n.parsed == nil {
+		n.parsed = map[string]parsedPort{}
+	}
+	n.parsed[p.ID] = parsedPort{src: p, ok: ok, port: vp}
+	return vp, ok
+}
+
+func convertPort(netID string, p *model.Port) (pipeline.Port, bool) {
+	mac, err := net.ParseMAC(p.MACAddress)
+	if err != nil {
+		return pipeline.Port{}, false
+	}
+	vp := pipeline.Port{ID: p.ID, NetworkID: netID, MAC: mac, PortSecurity: p.PortSecurityEnabled,
+		SecurityGroups: p.SecurityGroups}
+	for _, f := range p.FixedIPs {
+		if a, err := netip.ParseAddr(f.IPAddress); err == nil {
+			vp.IPs = append(vp.IPs, a)
+		}
+	}
+	for _, ap := range p.AllowedAddressPairs {
+		pr, err := netip.ParsePrefix(ap.IPAddress)
+		if err != nil {
+			a, err := netip.ParseAddr(ap.IPAddress)
+			if err != nil {
+				continue
+			}
+			pr = netip.PrefixFrom(a, a.BitLen())
+		}
+		var m net.HardwareAddr
+		if ap.MACAddress != "" {
+			m, _ = net.ParseMAC(ap.MACAddress)
+		}
+		vp.AllowedAddressPairs = append(vp.AllowedAddressPairs, pipeline.AddressPair{Prefix: pr, MAC: m})
+	}
+	return vp, true
 }
 
 func (n *netData) ready() bool { return len(n.resets) == 3 }
@@ -178,13 +243,16 @@ func (n *netData) apply(e kvEvent) {
 			}
 		}
 	case strings.HasPrefix(e.Prefix, store.Prefix+store.KindPorts+"/"):
+		n.sorted = nil
 		if e.Reset {
+			n.parsed = nil
 			n.ports = map[string]*model.Port{}
 		}
 		for _, kv := range e.KVs {
 			id := kv.Key[strings.LastIndexByte(kv.Key, '/')+1:]
 			if e.Delete {
 				delete(n.ports, id)
+				delete(n.parsed, id)
 				continue
 			}
 			var v model.Port
@@ -237,8 +305,13 @@ func (s *state) view(local pipeline.LocalChassis) *pipeline.View {
 		}
 	}
 	sort.Strings(netIDs)
+	total := 0
+	for _, id := range netIDs {
+		total += len(s.nets[id].ports)
+	}
+	v.Ports = make([]pipeline.Port, 0, total)
 	usedPeers := map[string]bool{}
-	seenRemote := map[string]bool{}
+	seenRemote := make(map[string]bool, total)
 	for _, id := range netIDs {
 		n := s.nets[id]
 		v.Networks = append(v.Networks, pipeline.Network{ID: id, Key: s.networkKey(n.network),
@@ -252,32 +325,10 @@ func (s *state) view(local pipeline.LocalChassis) *pipeline.View {
 			gw, _ := netip.ParseAddr(sub.GatewayIP)
 			v.Subnets = append(v.Subnets, pipeline.Subnet{ID: sub.ID, NetworkID: id, CIDR: p, Gateway: gw, EnableDHCP: sub.EnableDHCP})
 		}
-		for _, p := range sortedValues(n.ports) {
-			mac, err := net.ParseMAC(p.MACAddress)
-			if err != nil {
+		for _, p := range n.sortedPorts() {
+			vp, ok := n.parse(id, p)
+			if !ok {
 				continue
-			}
-			vp := pipeline.Port{ID: p.ID, NetworkID: id, MAC: mac, PortSecurity: p.PortSecurityEnabled,
-				SecurityGroups: p.SecurityGroups}
-			for _, f := range p.FixedIPs {
-				if a, err := netip.ParseAddr(f.IPAddress); err == nil {
-					vp.IPs = append(vp.IPs, a)
-				}
-			}
-			for _, ap := range p.AllowedAddressPairs {
-				pr, err := netip.ParsePrefix(ap.IPAddress)
-				if err != nil {
-					a, err := netip.ParseAddr(ap.IPAddress)
-					if err != nil {
-						continue
-					}
-					pr = netip.PrefixFrom(a, a.BitLen())
-				}
-				var m net.HardwareAddr
-				if ap.MACAddress != "" {
-					m, _ = net.ParseMAC(ap.MACAddress)
-				}
-				vp.AllowedAddressPairs = append(vp.AllowedAddressPairs, pipeline.AddressPair{Prefix: pr, MAC: m})
 			}
 			if of, ok := ofports[p.ID]; ok {
 				// Plugged here: bound here, whatever etcd says yet.
