@@ -130,6 +130,31 @@ type conjClause struct {
 	acts  []ofp.Action
 }
 
+// aclFlood loads the ACL words of the ports a flood delivers to, one after
+// the other. reg3 survives each delivery (nothing from IngressACL on writes
+// it), so a word is loaded only when it differs from the previous port's:
+// a flood to ports of one group loads it once.
+type aclFlood struct {
+	c      *compiler
+	last   uint32
+	loaded bool
+}
+
+// deliver appends to acts, the actions delivering the flood to local port
+// p, the load of p's ACL word when security groups are in use and the
+// word is not already in reg3.
+func (f *aclFlood) deliver(acts []ofp.Action, p *portState) []ofp.Action {
+	if !f.c.aclIndex().on {
+		return acts
+	}
+	w := f.c.aclWord(p)
+	if f.loaded && w == f.last {
+		return acts
+	}
+	f.last, f.loaded = w, true
+	return append(acts, f.c.aclLoad(p))
+}
+
 // aclBuilder collects the ACL flows of one compilation, so that rules
 // producing the same flow (a group's rules for each of its ports) yield it
 // once.

@@ -605,8 +605,9 @@ func (c *compiler) l2(n *netState) {
 	}
 
 	local := make([]ofp.Action, 0, 3*len(n.local))
+	flood := aclFlood{c: c}
 	for _, p := range n.local {
-		local = append(c.aclDeliver(append(local, OutPortField.Load(p.OFPort)), p), ofp.Resubmit{Table: TableIngressACL.Number()})
+		local = append(flood.deliver(append(local, OutPortField.Load(p.OFPort)), p), ofp.Resubmit{Table: TableIngressACL.Number()})
 	}
 	multicast := ofp.EthDstMasked(macMulticast, macMulticast)
 	// ARP broadcasts are answered by the responder or stay on this chassis.

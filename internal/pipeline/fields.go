@@ -25,6 +25,8 @@ import (
 //	             Classify; for ingress by every local delivery (L2Lookup
 //	             unicast and flood, L3Route to a local port), which loads
 //	             0 for a port not enforced, clearing the sender's word.
+//	             Nothing from IngressACL on writes reg3, so a flood loads
+//	             a word only when it differs from the previous port's.
 //	reg3[0..15]  ACLZoneField    conntrack zone of the security groups (the
 //	                             zone of the port's network, View
 //	                             Network.CTZone), used by ct and read back

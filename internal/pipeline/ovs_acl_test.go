@@ -8,7 +8,8 @@ import (
 )
 
 // aclTraceView is securityGroups (vm1 in web only, vm2 in web and db, zone
-// 11) plus vm5, a local port with port security off, and vm3 on ch2, a
+// 11) plus vm4 and vm6, also in web only (a flood loads their ACL word
+// once), vm7, a local port with port security off, and vm3 on ch2, a
 // member of web.
 func aclTraceView() *View {
 	v := securityGroups()
@@ -17,7 +18,11 @@ func aclTraceView() *View {
 	v.Ports = append(v.Ports,
 		Port{ID: "vm3", NetworkID: "net1", Key: 3, MAC: mac("fa:16:3e:00:00:03"), IPs: addrs("10.0.0.13"),
 			PortSecurity: true, Chassis: "ch2", SecurityGroups: []string{"web"}},
-		Port{ID: "vm5", NetworkID: "net1", Key: 5, MAC: mac("fa:16:3e:00:00:05"), IPs: addrs("10.0.0.15"),
+		Port{ID: "vm4", NetworkID: "net1", Key: 4, MAC: mac("fa:16:3e:00:00:04"), IPs: addrs("10.0.0.14"),
+			PortSecurity: true, Chassis: "ch1", OFPort: 13, SecurityGroups: []string{"web"}},
+		Port{ID: "vm6", NetworkID: "net1", Key: 6, MAC: mac("fa:16:3e:00:00:06"), IPs: addrs("10.0.0.16"),
+			PortSecurity: true, Chassis: "ch1", OFPort: 14, SecurityGroups: []string{"web"}},
+		Port{ID: "vm7", NetworkID: "net1", Key: 7, MAC: mac("fa:16:3e:00:00:07"), IPs: addrs("10.0.0.17"),
 			Chassis: "ch1", OFPort: 12, SecurityGroups: []string{"web"}})
 	return v
 }
@@ -30,15 +35,15 @@ func TestOVSTraceACL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs root and Open vSwitch")
 	}
-	inst, ports := traceBridge(t, aclTraceView(), testCfgND, map[string]int{"vm1": 10, "vm2": 11, "vm5": 12})
-	vm1, vm2, vm5 := ports["vm1"], ports["vm2"], ports["vm5"]
+	inst, ports := traceBridge(t, aclTraceView(), testCfgND, map[string]int{"vm1": 10, "vm2": 11, "vm7": 12, "vm4": 13, "vm6": 14})
+	vm1, vm2, vm4, vm6, vm7 := ports["vm1"], ports["vm2"], ports["vm4"], ports["vm6"], ports["vm7"]
 	const (
 		fromVM1 = "in_port=10,dl_src=fa:16:3e:00:00:01,nw_src=10.0.0.11,nw_ttl=64,"
-		fromVM5 = "in_port=12,dl_src=fa:16:3e:00:00:05,nw_src=10.0.0.15,nw_ttl=64,"
+		fromVM7 = "in_port=12,dl_src=fa:16:3e:00:00:07,nw_src=10.0.0.17,nw_ttl=64,"
 		fromVM3 = "in_port=1,tun_id=0x64,tun_src=192.0.2.2,tun_dst=192.0.2.1,dl_src=fa:16:3e:00:00:03,nw_src=10.0.0.13,nw_ttl=64,"
 		toVM1   = "dl_dst=fa:16:3e:00:00:01,nw_dst=10.0.0.11,"
 		toVM2   = "dl_dst=fa:16:3e:00:00:02,nw_dst=10.0.0.12,"
-		toVM5   = "dl_dst=fa:16:3e:00:00:05,nw_dst=10.0.0.15,"
+		toVM7   = "dl_dst=fa:16:3e:00:00:07,nw_dst=10.0.0.17,"
 		track   = "ct(zone=11)"
 		commit  = "ct(commit,zone=11)"
 	)
@@ -48,24 +53,24 @@ func TestOVSTraceACL(t *testing.T) {
 		want, not  []string
 	}{{
 		name:   "untracked sender, tracked receiver in one group: ssh allowed by the group's shared rule",
-		flow:   "tcp," + fromVM5 + toVM1 + "tp_src=40000,tp_dst=22",
+		flow:   "tcp," + fromVM7 + toVM1 + "tp_src=40000,tp_dst=22",
 		tracks: 1,
 		want:   []string{commit, vm1},
 	}, {
 		name:   "untracked sender, tracked receiver: telnet allowed by no rule",
-		flow:   "tcp," + fromVM5 + toVM1 + "tp_src=40000,tp_dst=23",
+		flow:   "tcp," + fromVM7 + toVM1 + "tp_src=40000,tp_dst=23",
 		tracks: 1,
 		not:    []string{"commit", vm1},
 	}, {
 		name:   "tracked sender to a port with port security off: egress tracked, ingress not",
-		flow:   "tcp," + fromVM1 + toVM5 + "tp_src=40000,tp_dst=23",
+		flow:   "tcp," + fromVM1 + toVM7 + "tp_src=40000,tp_dst=23",
 		tracks: 1,
-		want:   []string{commit, vm5},
+		want:   []string{commit, vm7},
 	}, {
 		name:   "tunnel traffic to a port with port security off is not tracked",
-		flow:   "tcp," + fromVM3 + toVM5 + "tp_src=40000,tp_dst=23",
+		flow:   "tcp," + fromVM3 + toVM7 + "tp_src=40000,tp_dst=23",
 		tracks: 0,
-		want:   []string{vm5},
+		want:   []string{vm7},
 		not:    []string{"ct("},
 	}, {
 		name:   "tunnel traffic to a tracked port in one group: the remote group conjunction",
@@ -84,15 +89,15 @@ func TestOVSTraceACL(t *testing.T) {
 		not:    []string{vm2},
 	}, {
 		name:   "port in two groups: not a web member",
-		flow:   "tcp," + fromVM5 + toVM2 + "tp_src=40000,tp_dst=5432",
+		flow:   "tcp," + fromVM7 + toVM2 + "tp_src=40000,tp_dst=5432",
 		tracks: 1,
 		not:    []string{"commit", vm2},
 	}, {
 		name:   "broadcast from a tunnel: tracked ports through conntrack, the other delivered",
 		flow:   "udp," + fromVM3 + "dl_dst=ff:ff:ff:ff:ff:ff,nw_dst=255.255.255.255,udp_src=1000,udp_dst=2000",
-		tracks: 2,
-		want:   []string{vm5},
-		not:    []string{"commit", vm1, vm2},
+		tracks: 4,
+		want:   []string{vm7},
+		not:    []string{"commit", vm1, vm2, vm4, vm6},
 	}} {
 		out, err := inst.Appctl("ofproto/trace", "br-int", tc.flow, "--ct-next", "trk,new")
 		if err != nil {
