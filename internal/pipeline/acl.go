@@ -13,7 +13,7 @@ const (
 	prioACLInvalid  = 200 // tracked invalid: drop
 	prioACLEst      = 190 // tracked established or related: pass
 	prioACLBypass   = 110 // DHCP, ND: always pass, never tracked
-	prioACLTrack    = 100 // a port's untracked IP traffic: to conntrack
+	prioACLTrack    = 100 // an enforced port's untracked IP traffic: to conntrack
 	prioACLRule     = 100 // a rule with a remote prefix (or none); conj_id
 	prioACLConj     = 90  // clauses of remote-group rules
 	prioACLEgressNo = 10  // tracked, new, allowed by no rule: drop
@@ -23,10 +23,103 @@ const (
 // solicitation (133), neighbour solicitation and advertisement (135, 136).
 var icmp6Always = []uint8{130, 131, 132, 133, 135, 136, 143}
 
-// aclPort is a local port whose security groups are enforced.
-type aclPort struct {
-	*portState
-	zone uint16
+// aclIndex is what the ACL register word of the local ports needs: the
+// usable security groups, built once per compilation on first use.
+type aclIndex struct {
+	on  bool // some local port's security groups are enforced
+	sgs map[string]*SecurityGroup
+}
+
+// aclIndex indexes the security groups: the first by key wins, keys must
+// be in 1..0x7fff (ACLGroupField, conjunction ids).
+func (c *compiler) aclIndex() *aclIndex {
+	if c.acls != nil {
+		return c.acls
+	}
+	x := &aclIndex{sgs: map[string]*SecurityGroup{}}
+	c.acls = x
+	if !c.v.SecurityGroupsEnabled {
+		return x
+	}
+	x.on = slices.ContainsFunc(c.nets, func(n *netState) bool {
+		return slices.ContainsFunc(n.local, func(p *portState) bool { return p.PortSecurity })
+	})
+	sgList := make([]*SecurityGroup, len(c.v.SecurityGroups))
+	for i := range c.v.SecurityGroups {
+		sgList[i] = &c.v.SecurityGroups[i]
+	}
+	slices.SortFunc(sgList, func(a, b *SecurityGroup) int { return cmp.Or(cmp.Compare(a.Key, b.Key), cmp.Compare(a.ID, b.ID)) })
+	keys := map[uint16]bool{}
+	for _, g := range sgList {
+		if g.Key == 0 || g.Key >= 0x8000 || keys[g.Key] || x.sgs[g.ID] != nil {
+			continue
+		}
+		keys[g.Key] = true
+		x.sgs[g.ID] = g
+	}
+	return x
+}
+
+// enforced reports whether a local port's security groups are enforced.
+func (c *compiler) enforced(p *portState) bool {
+	return p.local && p.PortSecurity && c.aclIndex().on
+}
+
+// groups are the known security groups of a port, by ID, once each.
+func (x *aclIndex) groups(p *portState) []*SecurityGroup {
+	ids := slices.Clone(p.SecurityGroups)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	var out []*SecurityGroup
+	for _, id := range ids {
+		if g := x.sgs[id]; g != nil {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// aclWord is the value of reg3 for a local port (see ACLTrackField): the
+// track bit, its network's zone and, when it is in exactly one known
+// group, that group's key; 0 when its security groups are not enforced.
+func (c *compiler) aclWord(p *portState) uint32 {
+	if !c.enforced(p) {
+		return 0
+	}
+	n := c.netsByID[p.NetworkID]
+	zone := n.CTZone
+	if zone == 0 {
+		zone = uint16(n.Key)
+	}
+	w := uint32(1)<<ACLTrackField.Start | uint32(zone)<<ACLZoneField.Start
+	if gs := c.aclIndex().groups(p); len(gs) == 1 {
+		w |= uint32(gs[0].Key) << ACLGroupField.Start
+	}
+	return w
+}
+
+// aclLoad is the load of the ACL word of port p into reg3.
+func (c *compiler) aclLoad(p *portState) ofp.Action {
+	return ofp.Load{Reg: ACLTrackField.Reg, Start: 0, Bits: 32, Value: uint64(c.aclWord(p))}
+}
+
+// aclClassify appends to acts, the actions of local port p's in_port flow
+// in Classify, the load of its ACL word when its groups are enforced.
+func (c *compiler) aclClassify(acts []ofp.Action, p *portState) []ofp.Action {
+	if !c.enforced(p) {
+		return acts
+	}
+	return append(acts, c.aclLoad(p))
+}
+
+// aclDeliver appends to acts, the actions delivering a packet to local port
+// p through IngressACL, the load of p's ACL word (0 when p is not
+// enforced, clearing the sender's), whenever security groups are in use.
+func (c *compiler) aclDeliver(acts []ofp.Action, p *portState) []ofp.Action {
+	if !c.aclIndex().on {
+		return acts
+	}
+	return append(acts, c.aclLoad(p))
 }
 
 // conjClause is a conjunctive flow being built: its match and the
@@ -37,8 +130,34 @@ type conjClause struct {
 	acts  []ofp.Action
 }
 
+// aclFlood loads the ACL words of the ports a flood delivers to, one after
+// the other. reg3 survives each delivery (nothing from IngressACL on writes
+// it), so a word is loaded only when it differs from the previous port's:
+// a flood to ports of one group loads it once.
+type aclFlood struct {
+	c      *compiler
+	last   uint32
+	loaded bool
+}
+
+// deliver appends to acts, the actions delivering the flood to local port
+// p, the load of p's ACL word when security groups are in use and the
+// word is not already in reg3.
+func (f *aclFlood) deliver(acts []ofp.Action, p *portState) []ofp.Action {
+	if !f.c.aclIndex().on {
+		return acts
+	}
+	w := f.c.aclWord(p)
+	if f.loaded && w == f.last {
+		return acts
+	}
+	f.last, f.loaded = w, true
+	return append(acts, f.c.aclLoad(p))
+}
+
 // aclBuilder collects the ACL flows of one compilation, so that rules
-// producing the same flow yield it once.
+// producing the same flow (a group's rules for each of its ports) yield it
+// once.
 type aclBuilder struct {
 	c       *compiler
 	sgs     map[string]*SecurityGroup
@@ -59,44 +178,20 @@ type conjKey struct {
 
 // acl compiles the stateful security groups of the local ports.
 func (c *compiler) acl() {
-	if !c.v.SecurityGroupsEnabled {
+	x := c.aclIndex()
+	if !x.on {
 		return
 	}
-	var ports []aclPort
-	for _, n := range c.nets {
-		zone := n.CTZone
-		if zone == 0 {
-			zone = uint16(n.Key)
-		}
-		for _, p := range n.local {
-			if p.PortSecurity {
-				ports = append(ports, aclPort{p, zone})
-			}
-		}
-	}
-	if len(ports) == 0 {
-		return
-	}
-	b := &aclBuilder{c: c, sgs: map[string]*SecurityGroup{}, direct: map[string]bool{},
+	b := &aclBuilder{c: c, sgs: x.sgs, direct: map[string]bool{},
 		clauses: map[string]*conjClause{}, conjs: map[conjKey]bool{}}
-	sgList := make([]*SecurityGroup, len(c.v.SecurityGroups))
-	for i := range c.v.SecurityGroups {
-		sgList[i] = &c.v.SecurityGroups[i]
-	}
-	slices.SortFunc(sgList, func(a, b *SecurityGroup) int { return cmp.Or(cmp.Compare(a.Key, b.Key), cmp.Compare(a.ID, b.ID)) })
-	keys := map[uint16]bool{}
-	for _, g := range sgList {
-		if g.Key == 0 || g.Key >= 0x8000 || keys[g.Key] || b.sgs[g.ID] != nil {
-			continue
-		}
-		keys[g.Key] = true
-		b.sgs[g.ID] = g
-	}
-
 	c.add(TableIngressACLEval, prioMiss, FeatureDefault, nil)
 	b.shared()
-	for _, p := range ports {
-		b.port(p)
+	for _, n := range c.nets {
+		for _, p := range n.local {
+			if c.enforced(p) {
+				b.port(p)
+			}
+		}
 	}
 	b.finish()
 }
@@ -138,6 +233,18 @@ func (b *aclBuilder) shared() {
 			c.add(t, prioACLBypass, FeatureACL, []ofp.Field{ip6, ofp.IPProto(ofp.ProtoICMPv6), ofp.ICMPv6Type(ty)}, next)
 		}
 	}
+	// Traffic of enforced ports (their ACL word loaded by Classify or by
+	// the delivery to them) goes through conntrack in the zone of their
+	// network.
+	track := ACLTrackField.Match(1)
+	for _, et := range []uint16{ofp.EthTypeIPv4, ofp.EthTypeIPv6} {
+		c.add(TableEgressACL, prioACLTrack, FeatureACL,
+			[]ofp.Field{track, ofp.EthType(et), ctUntrack},
+			ofp.CT{ZoneReg: ACLZoneField.Reg, Table: int(TableEgressACL.Number())})
+		c.add(TableIngressACL, prioACLTrack, FeatureACL,
+			[]ofp.Field{track, ofp.EthType(et)},
+			ofp.CT{ZoneReg: ACLZoneField.Reg, Table: int(TableIngressACLEval.Number())})
+	}
 	for _, t := range []TableID{TableEgressACL, TableIngressACLEval} {
 		c.add(t, prioACLInvalid, FeatureACL, []ofp.Field{ctInvalid})
 		c.add(t, prioACLEst, FeatureACL, []ofp.Field{ctEstRel}, accept(t))
@@ -147,34 +254,22 @@ func (b *aclBuilder) shared() {
 	c.add(TableEgressACL, prioACLEgressNo, FeatureACL, []ofp.Field{ctTracked})
 }
 
-// port sends the port's IP traffic through conntrack and compiles the
-// rules of its groups.
-func (b *aclBuilder) port(p aclPort) {
-	c := b.c
-	for _, et := range []uint16{ofp.EthTypeIPv4, ofp.EthTypeIPv6} {
-		c.add(TableEgressACL, prioACLTrack, FeatureACL,
-			[]ofp.Field{InPortKeyField.Match(p.Key), ofp.EthType(et), ctUntrack},
-			ACLZoneField.Load(uint32(p.zone)), ofp.CT{ZoneReg: ACLZoneField.Reg, Table: int(TableEgressACL.Number())})
-		c.add(TableIngressACL, prioACLTrack, FeatureACL,
-			[]ofp.Field{OutPortField.Match(p.OFPort), ofp.EthType(et)},
-			ACLZoneField.Load(uint32(p.zone)), ofp.CT{ZoneReg: ACLZoneField.Reg, Table: int(TableIngressACLEval.Number())})
-	}
-	groups := slices.Clone(p.SecurityGroups)
-	slices.Sort(groups)
-	groups = slices.Compact(groups)
-	for _, id := range groups {
-		g := b.sgs[id]
-		if g == nil {
-			continue
-		}
+// port compiles the rules of an enforced port's groups: a port in a
+// single group shares the group's flows, matched on ACLGroupField (compiled
+// once, for the first such port); a port in several groups (or none) has
+// its own, matched on the port.
+func (b *aclBuilder) port(p *portState) {
+	groups := b.c.aclIndex().groups(p)
+	for _, g := range groups {
 		for i := range g.Rules {
-			b.rule(p, g, &g.Rules[i])
+			b.rule(p, len(groups) == 1, g, &g.Rules[i])
 		}
 	}
 }
 
-// rule compiles one rule for one port.
-func (b *aclBuilder) rule(p aclPort, g *SecurityGroup, r *SecurityGroupRule) {
+// rule compiles one rule for one port, or for every port whose only group
+// is g when shared.
+func (b *aclBuilder) rule(p *portState, shared bool, g *SecurityGroup, r *SecurityGroupRule) {
 	var table TableID
 	var portMatch ofp.Field
 	switch r.Direction {
@@ -184,6 +279,9 @@ func (b *aclBuilder) rule(p aclPort, g *SecurityGroup, r *SecurityGroupRule) {
 		table, portMatch = TableIngressACLEval, OutPortField.Match(p.OFPort)
 	default:
 		return
+	}
+	if shared {
+		portMatch = ACLGroupField.Match(uint32(g.Key))
 	}
 	var v6 bool
 	switch r.EtherType {

@@ -87,6 +87,7 @@ type compiler struct {
 	// network key (the networks' own addresses; the L3 section adds the
 	// routers').
 	responded map[uint32]map[netip.Addr]bool
+	acls      *aclIndex // built on first use
 
 	fieldArena  []ofp.Field
 	actionArena []ofp.Action
@@ -345,12 +346,10 @@ func (c *compiler) defaults() {
 
 func (c *compiler) classify(n *netState) {
 	for _, p := range n.local {
+		acts := []ofp.Action{c.loadLocal, InPortKeyField.Load(p.Key), NetworkKeyField.Load(n.Key)}
 		c.add(TableClassify, prioClassify, FeatureClassify,
 			[]ofp.Field{ofp.InPort(p.OFPort)},
-			c.loadLocal,
-			InPortKeyField.Load(p.Key),
-			NetworkKeyField.Load(n.Key),
-			gotoTable(TablePortSecurity))
+			append(c.aclClassify(acts, p), gotoTable(TablePortSecurity))...)
 	}
 	c.classifyTunnel(n)
 }
@@ -613,9 +612,10 @@ func (c *compiler) l2(n *netState) {
 	seen := make(map[string]bool, len(n.all))
 	for _, p := range n.local {
 		seen[string(p.mac)] = true
+		acts := c.aclDeliver([]ofp.Action{OutPortField.Load(p.OFPort)}, p)
 		c.add(TableL2Lookup, prioL2Known, FeatureL2,
 			[]ofp.Field{netKey, ofp.EthDst(p.mac)},
-			OutPortField.Load(p.OFPort), gotoTable(TableIngressACL))
+			append(acts, gotoTable(TableIngressACL))...)
 	}
 	for _, p := range n.all {
 		if p.remote == nil || seen[string(p.mac)] {
@@ -629,9 +629,10 @@ func (c *compiler) l2(n *netState) {
 			c.encap(n, p.remote, gotoTable(TableOutput))...)
 	}
 
-	local := make([]ofp.Action, 0, 2*len(n.local))
+	local := make([]ofp.Action, 0, 3*len(n.local))
+	flood := aclFlood{c: c}
 	for _, p := range n.local {
-		local = append(local, OutPortField.Load(p.OFPort), ofp.Resubmit{Table: TableIngressACL.Number()})
+		local = append(flood.deliver(append(local, OutPortField.Load(p.OFPort)), p), ofp.Resubmit{Table: TableIngressACL.Number()})
 	}
 	multicast := ofp.EthDstMasked(macMulticast, macMulticast)
 	// ARP broadcasts are answered by the responder or stay on this chassis.

@@ -18,13 +18,30 @@ import (
 //	             counts as local: it entered the overlay here.
 //	reg0[4..31]  free.
 //	reg1, reg2   free.
-//	reg3[0..15]  ACLZoneField    conntrack zone of the security groups, loaded
-//	                             by EgressACL/IngressACL (the zone of the
-//	                             port's network, View Network.CTZone) just
-//	                             before ct, and read back by ct(commit) after
-//	                             recirculation. Network keys are 32 bits wide
-//	                             (VNI-derived), so reg6 cannot be the zone.
-//	reg3[16..31] free.
+//	reg3         the ACL word of a local port whose security groups are
+//	             enforced (port security on, View.SecurityGroupsEnabled),
+//	             loaded as a whole (aclWord) where the port is already
+//	             matched: for egress by the port's in_port flow in
+//	             Classify; for ingress by every local delivery (L2Lookup
+//	             unicast and flood, L3Route to a local port), which loads
+//	             0 for a port not enforced, clearing the sender's word.
+//	             Nothing from IngressACL on writes reg3, so a flood loads
+//	             a word only when it differs from the previous port's.
+//	reg3[0..15]  ACLZoneField    conntrack zone of the security groups (the
+//	                             zone of the port's network, View
+//	                             Network.CTZone), used by ct and read back
+//	                             by ct(commit) after recirculation. Network
+//	                             keys are 32 bits wide (VNI-derived), so
+//	                             reg6 cannot be the zone.
+//	reg3[16..30] ACLGroupField   key of the port's security group when it is
+//	                             in exactly one (known) group: the group's
+//	                             rules match it, once for every such port;
+//	                             0 when the port is in none or several, whose
+//	                             rules then match the port itself (reg5 or
+//	                             reg7).
+//	reg3[31]     ACLTrackField   1: the port's security groups are enforced;
+//	                             its IP traffic goes through conntrack
+//	                             (EgressACL, IngressACL). 0: not tracked.
 //	reg4         free.
 //	reg5         InPortKeyField  logical input port key (View Port.Key) of a
 //	                             local VM port; 0 for tunnel traffic, whose
@@ -59,6 +76,8 @@ var (
 	NetworkKeyField = RegField{Name: "NetworkKey", Reg: 6, Start: 0, Bits: 32}
 	OutPortField    = RegField{Name: "OutPort", Reg: 7, Start: 0, Bits: 32}
 	ACLZoneField    = RegField{Name: "ACLZone", Reg: 3, Start: 0, Bits: 16}
+	ACLGroupField   = RegField{Name: "ACLGroup", Reg: 3, Start: 16, Bits: 15}
+	ACLTrackField   = RegField{Name: "ACLTrack", Reg: 3, Start: 31, Bits: 1}
 )
 
 // RouterKeyMatch matches the router datapath key in metadata.

@@ -362,7 +362,7 @@ func (c *compiler) routeTo(p routerPort, q *portState) []ofp.Action {
 	}
 	switch {
 	case q.local:
-		return append(acts, OutPortField.Load(q.OFPort), ofp.Resubmit{Table: TableIngressACL.Number()})
+		return append(c.aclDeliver(append(acts, OutPortField.Load(q.OFPort)), q), ofp.Resubmit{Table: TableIngressACL.Number()})
 	case q.remote != nil:
 		return append(acts, c.encap(p.net, q.remote, ofp.Resubmit{Table: TableOutput.Number()})...)
 	}

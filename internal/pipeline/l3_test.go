@@ -200,17 +200,47 @@ func TestConjunctionMembershipChange(t *testing.T) {
 	}
 }
 
+// A port whose only group is web shares web's flows: adding one adds no
+// ACL flow but its address's member clause, whatever web's rules.
+func TestSecurityGroupFlowsShared(t *testing.T) {
+	v := securityGroups()
+	before := Compile(v, testCfgND, 1)
+	v.Ports = append(v.Ports, Port{ID: "vm6", NetworkID: "net1", Key: 6, MAC: mac("fa:16:3e:00:00:06"),
+		IPs: addrs("10.0.0.16"), PortSecurity: true, Chassis: "ch1", OFPort: 16, SecurityGroups: []string{"web"}})
+	v.SecurityGroups[0].Members = append(v.SecurityGroups[0].Members, netip.MustParsePrefix("10.0.0.16/32"))
+	add, mod, del := Diff(before, Compile(v, testCfgND, 1))
+	var acl []ofp.Flow
+	for _, f := range slices.Concat(add, mod, del) {
+		if CookieFeature(f.Cookie) == FeatureACL {
+			acl = append(acl, f)
+		}
+	}
+	want := "table=13,priority=90,ct_state=+new-inv+trk,dl_type=0x0800,nw_src=10.0.0.16 actions=conjunction(65538,2/2),conjunction(131074,2/2)"
+	if len(acl) != 1 || acl[0].String() != want {
+		t.Errorf("ACL flows changed by a port in web:\n%s\nwant only %s", ofp.Text(acl), want)
+	}
+}
+
 func TestSecurityGroups(t *testing.T) {
 	text := ofp.Text(Compile(securityGroups(), testCfgND, 1))
 	for _, w := range []string{
-		// Untracked IP from a port goes to conntrack in the network's zone.
-		"table=2,priority=100,reg5=0x1,ct_state=-trk,dl_type=0x0800 actions=load:0xb->NXM_NX_REG3[0..15],ct(zone=NXM_NX_REG3[0..15],table=2)",
+		// An enforced port's ACL word (track bit, group web, zone 11) is
+		// loaded where the port is classified and where it is delivered to.
+		"table=0,priority=100,in_port=10 actions=load:0x1->NXM_NX_REG0[0..3],load:0x1->NXM_NX_REG5[0..31],load:0x1->NXM_NX_REG6[0..31],load:0x8001000b->NXM_NX_REG3[0..31],goto_table:1",
+		"table=5,priority=100,reg6=0x1,dl_dst=fa:16:3e:00:00:01 actions=load:0xa->NXM_NX_REG7[0..31],load:0x8001000b->NXM_NX_REG3[0..31],goto_table:6",
+		// vm2 is in two groups: tracked, no group key.
+		"table=0,priority=100,in_port=11 actions=load:0x1->NXM_NX_REG0[0..3],load:0x2->NXM_NX_REG5[0..31],load:0x1->NXM_NX_REG6[0..31],load:0x8000000b->NXM_NX_REG3[0..31],goto_table:1",
+		// Untracked IP of a tracked port goes to conntrack in its zone.
+		"table=2,priority=100,reg3=0x80000000/0x80000000,ct_state=-trk,dl_type=0x0800 actions=ct(zone=NXM_NX_REG3[0..15],table=2)",
+		"table=6,priority=100,reg3=0x80000000/0x80000000,dl_type=0x86dd actions=ct(zone=NXM_NX_REG3[0..15],table=13)",
 		// Invalid dropped, replies pass, unmatched new dropped.
 		"table=2,priority=200,ct_state=+inv+trk actions=drop",
 		"table=13,priority=190,ct_state=-new-inv+trk actions=output:NXM_NX_REG7[]",
 		"table=2,priority=10,ct_state=+trk actions=drop",
-		// Ingress ssh from anywhere, committed.
-		"table=13,priority=100,reg7=0xa,ct_state=+new-inv+trk,dl_type=0x0800,nw_proto=6,tcp_dst=22 actions=ct(commit,zone=NXM_NX_REG3[0..15]),output:NXM_NX_REG7[]",
+		// Ingress ssh from anywhere, committed: once for the ports whose
+		// only group is web, once for vm2 (web and db).
+		"table=13,priority=100,reg3=0x10000/0x7fff0000,ct_state=+new-inv+trk,dl_type=0x0800,nw_proto=6,tcp_dst=22 actions=ct(commit,zone=NXM_NX_REG3[0..15]),output:NXM_NX_REG7[]",
+		"table=13,priority=100,reg7=0xb,ct_state=+new-inv+trk,dl_type=0x0800,nw_proto=6,tcp_dst=22 actions=ct(commit,zone=NXM_NX_REG3[0..15]),output:NXM_NX_REG7[]",
 		// DHCP always allowed out.
 		"table=2,priority=110,dl_type=0x0800,nw_proto=17,udp_src=68,udp_dst=67 actions=goto_table:3",
 	} {
@@ -224,8 +254,19 @@ func TestSecurityGroups(t *testing.T) {
 	// Port security off: no ACL for that port.
 	v := securityGroups()
 	v.Ports[1].PortSecurity = false
-	if text := ofp.Text(Compile(v, testCfgND, 1)); strings.Contains(text, "reg5=0x2,ct_state") || strings.Contains(text, "reg7=0xb,") {
+	text = ofp.Text(Compile(v, testCfgND, 1))
+	if strings.Contains(text, "reg5=0x2,ct_state") || strings.Contains(text, "reg7=0xb,") {
 		t.Error("port without port security filtered")
+	}
+	// Its word is not loaded when it sends and is cleared (the sender's
+	// may be set) when it receives.
+	for _, w := range []string{
+		"table=0,priority=100,in_port=11 actions=load:0x1->NXM_NX_REG0[0..3],load:0x2->NXM_NX_REG5[0..31],load:0x1->NXM_NX_REG6[0..31],goto_table:1",
+		"table=5,priority=100,reg6=0x1,dl_dst=fa:16:3e:00:00:02 actions=load:0xb->NXM_NX_REG7[0..31],load:0x0->NXM_NX_REG3[0..31],goto_table:6",
+	} {
+		if !strings.Contains(text, w+"\n") {
+			t.Errorf("port security off: missing %s", w)
+		}
 	}
 	// Security groups off (the zero value): the ACL tables pass everything.
 	v = securityGroups()

@@ -72,6 +72,17 @@ func TestOVSTraceL3(t *testing.T) {
 		flow: "tcp,in_port=20,dl_src=02:00:cb:00:71:01,dl_dst=" + rtrGW + ",nw_src=198.51.100.7,nw_dst=203.0.113.10,nw_ttl=64,tp_src=40000,tp_dst=22",
 		ct:   "trk,new",
 		want: []string{"ct(zone=61441,nat)", "ct(commit,zone=61441,nat(dst=10.1.0.11))"},
+	}, {
+		name: "floating IP: routed to vm1 through its security group (ssh allowed)",
+		flow: "tcp,in_port=20,dl_src=02:00:cb:00:71:01,dl_dst=" + rtrGW + ",nw_src=198.51.100.7,nw_dst=203.0.113.10,nw_ttl=64,tp_src=40000,tp_dst=22",
+		ct:   "trk,new",
+		want: []string{"ct(zone=11)", "ct(commit,zone=11)", vm1},
+	}, {
+		name: "floating IP: routed to vm1 through its security group (telnet dropped)",
+		flow: "tcp,in_port=20,dl_src=02:00:cb:00:71:01,dl_dst=" + rtrGW + ",nw_src=198.51.100.7,nw_dst=203.0.113.10,nw_ttl=64,tp_src=40000,tp_dst=23",
+		ct:   "trk,new",
+		want: []string{"ct(zone=11)"},
+		not:  []string{"commit,zone=11", "," + vm1, ")" + vm1},
 	}} {
 		out, err := inst.Appctl("ofproto/trace", "br-int", tc.flow, "--ct-next", tc.ct)
 		if err != nil {

@@ -94,8 +94,9 @@ var tableDecls = [numTables]Table{{
 	Name:     "Classify",
 	Features: []Feature{FeatureClassify, FeatureL3},
 	Doc: "Maps in_port (a local VM interface) to the logical input port key " +
-		"(reg5) and the network key (reg6), marking the packet local, then " +
-		"goes to PortSecurity; maps a tunnel port plus tun_id to the network " +
+		"(reg5) and the network key (reg6), marking the packet local (and " +
+		"loading the port's ACL word into reg3 when its security groups " +
+		"are enforced), then goes to PortSecurity; maps a tunnel port plus tun_id to the network " +
 		"key, marking the packet tunnel, then goes straight to L2Lookup (the " +
 		"sending chassis already applied port security, ACLs and services); " +
 		"maps the port to an external network's bridge to that network's " +
@@ -115,15 +116,17 @@ var tableDecls = [numTables]Table{{
 	ID:       TableEgressACL,
 	Name:     "EgressACL",
 	Features: []Feature{FeatureACL},
-	Doc: "Security groups in the VM→network direction, stateful. For a " +
-		"port with port security and View.SecurityGroupsEnabled, untracked " +
-		"IP traffic loads the network's zone into reg3 and is sent through " +
-		"conntrack, recirculating to this same table: invalid is dropped, " +
-		"established and related pass, new connections allowed by an egress " +
-		"rule of the port's groups (direct flows, or a conjunction for a " +
-		"remote group) are committed and pass; the rest is dropped. DHCP, " +
-		"DHCPv6 and ND always pass. Everything else (ARP, ports without " +
-		"security groups enforcement) goes on to Services.",
+	Doc: "Security groups in the VM→network direction, stateful. Untracked " +
+		"IP traffic with ACLTrackField set (a port with port security and " +
+		"View.SecurityGroupsEnabled, marked by Classify) is sent through " +
+		"conntrack in the zone of reg3, recirculating to this same table " +
+		"(two flows for every port): invalid is dropped, established and " +
+		"related pass, new connections allowed by an egress rule of the " +
+		"port's groups (direct flows, or a conjunction for a remote group; " +
+		"matched on ACLGroupField once per group for the ports in a single " +
+		"group, on reg5 for the others) are committed and pass; the rest is " +
+		"dropped. DHCP, DHCPv6 and ND always pass. Everything else (ARP, " +
+		"ports without security groups enforcement) goes on to Services.",
 }, {
 	ID:       TableServices,
 	Name:     "Services",
@@ -151,7 +154,8 @@ var tableDecls = [numTables]Table{{
 	Name:     "L2Lookup",
 	Features: []Feature{FeatureL2, FeatureL3},
 	Doc: "Destination MAC on the network (reg6): a local port loads its " +
-		"ofport into reg7 and goes to IngressACL; a port on a remote chassis " +
+		"ofport into reg7 (and, with security groups in use, its ACL word " +
+		"into reg3, 0 when not enforced) and goes to IngressACL; a port on a remote chassis " +
 		"sets tun_id/tun_dst and reg7=tunnel ofport and goes to Output; a " +
 		"router port's MAC loads the router key into metadata and goes to " +
 		"L3DNAT. Broadcast, multicast and unknown unicast are flooded to the " +
@@ -177,7 +181,8 @@ var tableDecls = [numTables]Table{{
 		"(host route) or an extra route's nexthop port: dec_ttl, eth_src := " +
 		"the router's MAC on the egress network, eth_dst := the port's MAC, " +
 		"reg6 := the egress network, then delivered as L2Lookup would: a " +
-		"local port via IngressACL (reg7 = its ofport), a remote one straight " +
+		"local port via IngressACL (reg7 = its ofport, reg3 = its ACL word " +
+		"with security groups in use), a remote one straight " +
 		"into the tunnel with the egress network's key. Other addresses of a " +
 		"connected subnet are dropped. The external subnet and the default " +
 		"route go to L3SNAT when the router has a gateway.",
@@ -215,17 +220,22 @@ var tableDecls = [numTables]Table{{
 	Name:     "IngressACL",
 	Features: []Feature{FeatureACL},
 	Doc: "Security groups of the local destination port (reg7), stateful: " +
-		"IP traffic to a port with security groups enforced loads the " +
-		"network's zone into reg3 and goes through conntrack, recirculating " +
-		"to IngressACLEval; DHCP replies, DHCPv6 replies and ND always pass. " +
-		"Everything else goes on to Output.",
+		"IP traffic with ACLTrackField set (loaded with the port's ACL word " +
+		"by the flow that chose the port: a port with security groups " +
+		"enforced) goes through conntrack in the zone of reg3, " +
+		"recirculating to IngressACLEval (two flows for every port); DHCP " +
+		"replies, DHCPv6 replies and ND always pass. Everything else goes on " +
+		"to Output.",
 }, {
 	ID:       TableIngressACLEval,
 	Name:     "IngressACLEval",
 	Features: []Feature{FeatureACL},
 	Doc: "After conntrack: invalid is dropped, established and related are " +
 		"output to reg7, new connections allowed by an ingress rule of the " +
-		"port's groups are committed and output; the rest is dropped.",
+		"port's groups (matched on ACLGroupField once per group for the " +
+		"ports in a single group, on reg7 for the others; a conjunction " +
+		"with the members' addresses for a remote group) are committed and " +
+		"output; the rest is dropped.",
 }, {
 	ID:       TableOutput,
 	Name:     "Output",
