@@ -164,9 +164,6 @@ type aclBuilder struct {
 	direct  map[string]bool
 	clauses map[string]*conjClause
 	order   []string // clause keys in first-seen order
-	// conjs are the conjunctions in use: their member clauses and
-	// conj_id flows are compiled once, at the end.
-	conjs map[conjKey]bool
 }
 
 type conjKey struct {
@@ -176,24 +173,171 @@ type conjKey struct {
 	v6    bool
 }
 
-// acl compiles the stateful security groups of the local ports.
-func (c *compiler) acl() {
+// aclMemberBuckets is the number of sections the member clauses of remote
+// groups are spread over (by address): a port joining a group recompiles
+// one bucket, not every member.
+const aclMemberBuckets = 16
+
+// aclPlan is how the ACL flows split into sections: the groups whose
+// rules are shared (the only group of some enforced port), the enforced
+// ports with rules of their own (in several groups, or none) by network,
+// and the conjunctions in use.
+type aclPlan struct {
+	single []*SecurityGroup // by key
+	own    map[*netState][]*portState
+	conjs  []conjKey // by table and id
+}
+
+// aclPlan sorts the enforced ports' rules into sections; nil when no
+// local port is enforced.
+func (c *compiler) aclPlan() *aclPlan {
 	x := c.aclIndex()
 	if !x.on {
-		return
+		return nil
 	}
-	b := &aclBuilder{c: c, sgs: x.sgs, direct: map[string]bool{},
-		clauses: map[string]*conjClause{}, conjs: map[conjKey]bool{}}
-	c.add(TableIngressACLEval, prioMiss, FeatureDefault, nil)
-	b.shared()
+	pl := &aclPlan{own: map[*netState][]*portState{}}
+	single := map[*SecurityGroup]bool{}
+	used := map[conjKey]bool{}
 	for _, n := range c.nets {
 		for _, p := range n.local {
-			if c.enforced(p) {
-				b.port(p)
+			if !c.enforced(p) {
+				continue
+			}
+			gs := x.groups(p)
+			if len(gs) == 1 {
+				single[gs[0]] = true
+			} else {
+				pl.own[n] = append(pl.own[n], p)
+			}
+			for _, g := range gs {
+				for i := range g.Rules {
+					if k, ok := x.conjOf(g, &g.Rules[i]); ok {
+						used[k] = true
+					}
+				}
 			}
 		}
 	}
-	b.finish()
+	for g := range single {
+		pl.single = append(pl.single, g)
+	}
+	slices.SortFunc(pl.single, func(a, b *SecurityGroup) int { return cmp.Compare(a.Key, b.Key) })
+	for k := range used {
+		pl.conjs = append(pl.conjs, k)
+	}
+	slices.SortFunc(pl.conjs, func(a, b conjKey) int { return cmp.Or(cmp.Compare(a.table, b.table), cmp.Compare(a.id, b.id)) })
+	return pl
+}
+
+// conjOf is the conjunction a remote-group rule of g compiles to, as rule
+// compiles it.
+func (x *aclIndex) conjOf(g *SecurityGroup, r *SecurityGroupRule) (conjKey, bool) {
+	var table TableID
+	switch r.Direction {
+	case Egress:
+		table = TableEgressACL
+	case Ingress:
+		table = TableIngressACLEval
+	default:
+		return conjKey{}, false
+	}
+	var v6 bool
+	switch r.EtherType {
+	case "IPv4":
+	case "IPv6":
+		v6 = true
+	default:
+		return conjKey{}, false
+	}
+	if _, ok := ruleL4(r, v6); !ok || r.RemoteGroupID == "" {
+		return conjKey{}, false
+	}
+	remote := x.sgs[r.RemoteGroupID]
+	if remote == nil {
+		return conjKey{}, false
+	}
+	return conjKey{table, conjID(g.Key, remote.Key, v6), remote.ID, v6}, true
+}
+
+func (c *compiler) newACLBuilder() *aclBuilder {
+	return &aclBuilder{c: c, sgs: c.aclIndex().sgs, direct: map[string]bool{}, clauses: map[string]*conjClause{}}
+}
+
+// aclShared compiles the flows common to every enforced port, the rules
+// of the groups shared by their ports and the conj_id flows.
+func (c *compiler) aclShared(pl *aclPlan) {
+	if pl == nil {
+		return
+	}
+	c.add(TableIngressACLEval, prioMiss, FeatureDefault, nil)
+	b := c.newACLBuilder()
+	b.shared()
+	for _, g := range pl.single {
+		for i := range g.Rules {
+			b.rule(nil, true, g, &g.Rules[i])
+		}
+	}
+	for _, k := range pl.conjs {
+		et := ofp.EthType(ofp.EthTypeIPv4)
+		if k.v6 {
+			et = ofp.EthType(ofp.EthTypeIPv6)
+		}
+		c.add(k.table, prioACLRule, FeatureACL, []ofp.Field{ofp.ConjID(k.id), et}, ctCommit, accept(k.table))
+	}
+	b.flushClauses()
+}
+
+// aclNetwork compiles the rules of a network's enforced ports that are
+// not in exactly one group.
+func (c *compiler) aclNetwork(pl *aclPlan, n *netState) {
+	if pl == nil {
+		return
+	}
+	b := c.newACLBuilder()
+	for _, p := range pl.own[n] {
+		b.port(p)
+	}
+	b.flushClauses()
+}
+
+// memberBucket is the member-clause section an address belongs to.
+func memberBucket(pf netip.Prefix) int {
+	a := pf.Addr().As16()
+	return int(a[15]^a[14]^a[13]^a[12]) % aclMemberBuckets
+}
+
+// aclMembers compiles the clauses matching the members, with an address
+// in bucket, of the remote groups in use.
+func (c *compiler) aclMembers(pl *aclPlan, bucket int) {
+	if pl == nil {
+		return
+	}
+	b := c.newACLBuilder()
+	for _, k := range pl.conjs {
+		et := ofp.EthType(ofp.EthTypeIPv4)
+		if k.v6 {
+			et = ofp.EthType(ofp.EthTypeIPv6)
+		}
+		for _, m := range c.members(k, bucket) {
+			b.clause(k.table, []ofp.Field{et, ctNew, peerField(k.table, m.Masked())}, ofp.Conjunction{ID: k.id, Clause: 2, N: 2})
+		}
+	}
+	b.flushClauses()
+}
+
+// members are the addresses of conjunction k's remote group in bucket,
+// sorted.
+func (c *compiler) members(k conjKey, bucket int) []netip.Prefix {
+	var out []netip.Prefix
+	for _, m := range c.aclIndex().sgs[k.group].Members {
+		if m.IsValid() && m.Addr().Is4() != k.v6 && memberBucket(m) == bucket {
+			out = append(out, m)
+		}
+	}
+	slices.SortFunc(out, func(x, y netip.Prefix) int {
+		return cmp.Or(x.Addr().Compare(y.Addr()), cmp.Compare(x.Bits(), y.Bits()))
+	})
+	return out
 }
 
 var (
@@ -274,9 +418,15 @@ func (b *aclBuilder) rule(p *portState, shared bool, g *SecurityGroup, r *Securi
 	var portMatch ofp.Field
 	switch r.Direction {
 	case Egress:
-		table, portMatch = TableEgressACL, InPortKeyField.Match(p.Key)
+		table = TableEgressACL
+		if !shared {
+			portMatch = InPortKeyField.Match(p.Key)
+		}
 	case Ingress:
-		table, portMatch = TableIngressACLEval, OutPortField.Match(p.OFPort)
+		table = TableIngressACLEval
+		if !shared {
+			portMatch = OutPortField.Match(p.OFPort)
+		}
 	default:
 		return
 	}
@@ -304,8 +454,7 @@ func (b *aclBuilder) rule(p *portState, shared bool, g *SecurityGroup, r *Securi
 		if remote == nil {
 			return // unknown group: no member, nothing allowed
 		}
-		id := conjID(g.Key, remote.Key, v6)
-		b.conjs[conjKey{table, id, remote.ID, v6}] = true
+		id := conjID(g.Key, remote.Key, v6) // its conj_id flow and member clauses: aclShared, aclMembers
 		for _, m := range l4 {
 			b.clause(table, append([]ofp.Field{portMatch, et, ctNew}, m...), ofp.Conjunction{ID: id, Clause: 1, N: 2})
 		}
@@ -364,31 +513,9 @@ func (b *aclBuilder) clause(t TableID, match []ofp.Field, conj ofp.Conjunction) 
 	}
 }
 
-// finish compiles the member clauses and conj_id flows of the
-// conjunctions in use, then every conjunctive flow.
-func (b *aclBuilder) finish() {
-	keys := make([]conjKey, 0, len(b.conjs))
-	for k := range b.conjs {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(x, y conjKey) int { return cmp.Or(cmp.Compare(x.table, y.table), cmp.Compare(x.id, y.id)) })
-	for _, k := range keys {
-		et := ofp.EthType(ofp.EthTypeIPv4)
-		if k.v6 {
-			et = ofp.EthType(ofp.EthTypeIPv6)
-		}
-		b.c.add(k.table, prioACLRule, FeatureACL, []ofp.Field{ofp.ConjID(k.id), et}, ctCommit, accept(k.table))
-		members := slices.Clone(b.sgs[k.group].Members)
-		slices.SortFunc(members, func(x, y netip.Prefix) int {
-			return cmp.Or(x.Addr().Compare(y.Addr()), cmp.Compare(x.Bits(), y.Bits()))
-		})
-		for _, m := range members {
-			if !m.IsValid() || m.Addr().Is4() == k.v6 {
-				continue
-			}
-			b.clause(k.table, []ofp.Field{et, ctNew, peerField(k.table, m.Masked())}, ofp.Conjunction{ID: k.id, Clause: 2, N: 2})
-		}
-	}
+// flushClauses compiles the conjunctive flows collected, in first-seen
+// order.
+func (b *aclBuilder) flushClauses() {
 	for _, k := range b.order {
 		cl := b.clauses[k]
 		b.c.add(cl.table, prioACLConj, FeatureACL, cl.match, cl.acts...)

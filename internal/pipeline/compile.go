@@ -76,6 +76,9 @@ type compiler struct {
 	netsByID  map[string]*netState // every usable network of the view
 	remotes   map[string]*RemoteChassis
 	portsByID map[string]*portState
+	// aclWordHash fingerprints the inputs of the ports' ACL words besides
+	// the ports (CompileSections).
+	aclWordHash uint64
 	// netHashes fingerprint every network of netsByID (CompileSections).
 	netHashes map[*netState]uint64
 	// routers are the routers with something to do on this chassis.

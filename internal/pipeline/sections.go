@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"hash/maphash"
 	"net/netip"
 	"slices"
@@ -93,6 +94,7 @@ func CompileSections(v *View, cfg Config, generation uint32, prev []Section) []S
 		c.portSecurityDrops()
 	})
 
+	c.aclWordHash = c.hashACLWordInputs()
 	netHash := make(map[*netState]uint64, len(c.netsByID))
 	for _, n := range c.netsByID {
 		netHash[n] = c.netHash(n)
@@ -107,12 +109,6 @@ func CompileSections(v *View, cfg Config, generation uint32, prev []Section) []S
 		all = append(all, n)
 	}
 	slices.SortFunc(all, func(a, b *netState) int { return cmp.Compare(a.Key, b.Key) })
-	withNets := func(h *hasher, nets []*netState) {
-		h.u64(uint64(len(nets)))
-		for _, n := range nets {
-			h.u64(netHash[n])
-		}
-	}
 	c.netHashes = netHash
 
 	l3 := c.hasher("l3")
@@ -122,13 +118,7 @@ func CompileSections(v *View, cfg Config, generation uint32, prev []Section) []S
 	}
 	section("l3", l3.Sum64(), 64, c.l3)
 
-	acl := c.hasher("acl")
-	acl.bool(v.SecurityGroupsEnabled)
-	if v.SecurityGroupsEnabled {
-		acl.json(v.SecurityGroups)
-		withNets(acl, c.nets)
-	}
-	section("acl", acl.Sum64(), 64, c.acl)
+	c.aclSections(section, netHash)
 
 	tunnels := c.tunnels()
 	out := c.hasher("output")
@@ -170,7 +160,98 @@ func (c *compiler) l3Inputs(h *hasher, all []*netState) {
 	}
 	h.u64(uint64(len(all)))
 	for _, n := range all {
-		h.u64(c.netHashes[n])
+		h.u64(c.netHashes[n]) // and through them the ACL word inputs
+	}
+}
+
+// hashACLWordInputs hashes what the ACL word of a port depends on besides
+// the port and its network: whether security groups are enforced, and the
+// usable groups' keys.
+func (c *compiler) hashACLWordInputs() uint64 {
+	x := c.aclIndex()
+	h := c.hasher("acl-word")
+	h.bool(x.on)
+	ids := make([]string, 0, len(x.sgs))
+	for id := range x.sgs {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		h.str(id)
+		h.u64(uint64(x.sgs[id].Key))
+	}
+	return h.Sum64()
+}
+
+// aclSections adds the security group sections: "acl" (shared flows, the
+// rules of groups shared by their ports, conj_id flows), "acl/<network>"
+// (rules of the network's enforced ports in several groups) and
+// "aclm/<n>" (member clauses of remote groups, spread over buckets by
+// address).
+func (c *compiler) aclSections(section func(string, uint64, int, func()), netHash map[*netState]uint64) {
+	pl := c.aclPlan()
+	shared := c.hasher("acl")
+	shared.bool(pl != nil)
+	var rulesHash uint64
+	if pl != nil {
+		// What rules depend on besides ports: the groups' keys and rules
+		// (not their members).
+		type groupRules struct {
+			ID    string
+			Key   uint16
+			Rules []SecurityGroupRule
+		}
+		groups := make([]groupRules, len(c.v.SecurityGroups))
+		for i, g := range c.v.SecurityGroups {
+			groups[i] = groupRules{g.ID, g.Key, g.Rules}
+		}
+		rules := c.hasher("acl-rules")
+		rules.json(groups)
+		rulesHash = rules.Sum64()
+		shared.u64(rulesHash)
+		shared.u64(uint64(len(pl.single)))
+		for _, g := range pl.single {
+			shared.str(g.ID)
+		}
+		shared.u64(uint64(len(pl.conjs)))
+		for _, k := range pl.conjs {
+			shared.u64(uint64(k.table))
+			shared.u64(uint64(k.id))
+			shared.bool(k.v6)
+		}
+	}
+	section("acl", shared.Sum64(), 64, func() { c.aclShared(pl) })
+	if pl == nil {
+		return
+	}
+	for _, n := range c.nets {
+		if len(pl.own[n]) == 0 {
+			continue
+		}
+		h := c.hasher("acl-net")
+		h.u64(netHash[n])
+		h.u64(rulesHash)
+		section("acl/"+n.ID, h.Sum64(), 8*len(pl.own[n]), func() { c.aclNetwork(pl, n) })
+	}
+	for bucket := range aclMemberBuckets {
+		h := c.hasher("acl-members")
+		h.u64(uint64(bucket))
+		n := 0
+		for _, k := range pl.conjs {
+			ms := c.members(k, bucket)
+			h.u64(uint64(k.table))
+			h.u64(uint64(k.id))
+			h.bool(k.v6)
+			h.u64(uint64(len(ms)))
+			for _, m := range ms {
+				h.prefix(m)
+			}
+			n += len(ms)
+		}
+		if n == 0 {
+			continue
+		}
+		section(fmt.Sprint("aclm/", bucket), h.Sum64(), n, func() { c.aclMembers(pl, bucket) })
 	}
 }
 
@@ -271,6 +352,7 @@ func (c *compiler) netHash(n *netState) uint64 {
 	for _, s := range n.dhcp4 {
 		h.prefix(s)
 	}
+	h.u64(c.aclWordHash) // the ACL words loaded for its local ports
 	h.u64(uint64(len(n.all)))
 	for _, p := range n.all {
 		h.port(p)

@@ -257,3 +257,90 @@ func BenchmarkCompileSectionsOnePortChange(b *testing.B) {
 		_ = CompileSections(v2, testCfg, 1, prev)
 	}
 }
+
+// bringupView is the bring-up benchmark's topology as chassis ch1 sees it
+// (bench/bringup): a network of 250 ports and 8 of 100, spread over 3
+// chassis, one router on all of them, and every port in a default
+// security group (egress anything, ingress from the group).
+func bringupView() *View {
+	v := &View{Local: local(), SecurityGroupsEnabled: true}
+	for c := 2; c <= 3; c++ {
+		v.Remote = append(v.Remote, RemoteChassis{Name: fmt.Sprintf("ch%d", c),
+			TunnelIP: netip.AddrFrom4([4]byte{192, 0, 2, byte(c)}), Encaps: []Encap{EncapGeneve}})
+	}
+	sg := SecurityGroup{ID: "default", Key: 1, Rules: []SecurityGroupRule{
+		{Direction: Egress, EtherType: "IPv4"}, {Direction: Egress, EtherType: "IPv6"},
+		{Direction: Ingress, EtherType: "IPv4", RemoteGroupID: "default"},
+		{Direction: Ingress, EtherType: "IPv6", RemoteGroupID: "default"},
+	}}
+	r := Router{ID: "r1", Key: 1}
+	key := uint32(1)
+	for n := 0; n < 9; n++ {
+		id := fmt.Sprintf("net%d", n)
+		v.Networks = append(v.Networks, Network{ID: id, Key: uint32(n + 1), SegmentationID: uint32(100 + n), Type: "geneve", MTU: 1442})
+		v.Subnets = append(v.Subnets, Subnet{ID: "s" + id, NetworkID: id,
+			CIDR: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(n), 0, 0}), 22), EnableDHCP: true})
+		r.Ports = append(r.Ports, RouterPort{NetworkID: id, MAC: net.HardwareAddr{0xfa, 0x16, 0x3e, 0xff, 0, byte(n)},
+			Address: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(n), 0, 1}), 22)})
+		ports := 100
+		if n == 0 {
+			ports = 250
+		}
+		for i := 0; i < ports; i++ {
+			ip := netip.AddrFrom4([4]byte{10, byte(n), byte((i + 10) >> 8), byte(i + 10)})
+			p := Port{ID: fmt.Sprintf("p%d-%d", n, i), NetworkID: id, Key: key, PortSecurity: true,
+				MAC: net.HardwareAddr{0xfa, 0x16, 0x3e, byte(n), byte(i >> 8), byte(i)}, IPs: []netip.Addr{ip},
+				SecurityGroups: []string{"default"}, Chassis: fmt.Sprintf("ch%d", 1+int(key)%3)}
+			if p.Chassis == "ch1" {
+				p.OFPort = 10 + key
+			}
+			key++
+			v.Ports = append(v.Ports, p)
+			sg.Members = append(sg.Members, netip.PrefixFrom(ip, 32))
+		}
+	}
+	v.Routers = []Router{r}
+	v.SecurityGroups = []SecurityGroup{sg}
+	return v
+}
+
+// BenchmarkBringupEvent is what one port bound on another chassis costs
+// this chassis at 1,050 ports: the incremental compilation, and rendering
+// the flows of the sections that changed (what the reconciler compares).
+func BenchmarkBringupEvent(b *testing.B) {
+	v := bringupView()
+	prev := CompileSections(v, testCfg, 1, nil)
+	v2 := cloneView(b, v)
+	v2.Ports[3].Chassis = "ch3"
+	b.ReportAllocs()
+	var rebuilt, flows int
+	for b.Loop() {
+		secs := CompileSections(v2, testCfg, 1, prev)
+		rebuilt, flows = 0, 0
+		for _, s := range secs {
+			if s.Reused {
+				continue
+			}
+			rebuilt++
+			for _, f := range s.Flows {
+				_, _ = f.KeyText()
+				flows++
+			}
+		}
+	}
+	b.ReportMetric(float64(rebuilt), "sections")
+	b.ReportMetric(float64(flows), "flows-rendered")
+	b.ReportMetric(float64(len(Compile(v2, testCfg, 1))), "flows")
+}
+
+// BenchmarkBringupFull is BenchmarkBringupEvent compiling and rendering
+// everything, as the agent did before sections.
+func BenchmarkBringupFull(b *testing.B) {
+	v := bringupView()
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, f := range Compile(v, testCfg, 1) {
+			_, _ = f.KeyText()
+		}
+	}
+}
