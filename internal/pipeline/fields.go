@@ -16,7 +16,14 @@ import (
 //	                             2 PktSourceTunnel (geneve0 or vxlan0).
 //	             Traffic from an external network's bridge port also
 //	             counts as local: it entered the overlay here.
-//	reg0[4..31]  free.
+//	reg0[4..5]   VMPortField     set by Classify for a local VM interface
+//	                             only (bit 4 set: FromVMField):
+//	                             0 not a VM port (tunnel, external bridge),
+//	                             1 VMPortSecured: port security on, and
+//	                               Classify matched eth_src against the
+//	                               port's MACs (source MAC verified),
+//	                             3 VMPortUnsecured: port security off.
+//	reg0[6..31]  free.
 //	reg1, reg2   free.
 //	reg3[0..15]  ACLZoneField    conntrack zone of the security groups, loaded
 //	                             by EgressACL/IngressACL (the zone of the
@@ -59,6 +66,16 @@ var (
 	NetworkKeyField = RegField{Name: "NetworkKey", Reg: 6, Start: 0, Bits: 32}
 	OutPortField    = RegField{Name: "OutPort", Reg: 7, Start: 0, Bits: 32}
 	ACLZoneField    = RegField{Name: "ACLZone", Reg: 3, Start: 0, Bits: 16}
+	VMPortField     = RegField{Name: "VMPort", Reg: 0, Start: 4, Bits: 2}
+	// FromVMField is bit 4, the low bit of VMPortField: 1 for every packet
+	// from a local VM interface, whatever its port security.
+	FromVMField = RegField{Name: "FromVM", Reg: 0, Start: 4, Bits: 1}
+)
+
+// Values of VMPortField.
+const (
+	VMPortSecured   = 1
+	VMPortUnsecured = 3
 )
 
 // RouterKeyMatch matches the router datapath key in metadata.
@@ -168,9 +185,12 @@ func IsStale(c uint64, current uint32) bool {
 //
 //	byte 0     PacketInKind
 //	bytes 1..3 zero
-//	bytes 4..7 logical input port key, big endian
+//	bytes 4..7 a key, big endian: for PacketInDHCPv4 the network key
+//	           (the flow is shared by the network's ports)
 //
 // The controller must use the NXT_PACKET_IN2 format to receive userdata.
+// The logical input port is not in the userdata: the controller reads it
+// from InPortKeyField (reg5) in the packet-in's metadata.
 // ============================================================================
 
 // PacketInKind says why a packet was sent to the controller.
@@ -182,10 +202,10 @@ const (
 )
 
 // UserData encodes a packet-in's user data.
-func UserData(kind PacketInKind, portKey uint32) []byte {
+func UserData(kind PacketInKind, key uint32) []byte {
 	b := make([]byte, 8)
 	b[0] = byte(kind)
-	binary.BigEndian.PutUint32(b[4:], portKey)
+	binary.BigEndian.PutUint32(b[4:], key)
 	return b
 }
 

@@ -134,7 +134,7 @@ func TestFloatingIPAndSNAT(t *testing.T) {
 		"ct_state=-trk,dl_type=0x0800,nw_dst=203.0.113.2 actions=ct(zone=61441,nat,table=8)",
 		"arp_tpa=203.0.113.2 actions=",
 		// Un-SNATed replies leave through the tunnel it has no VM on.
-		"table=7,priority=100,reg7=0x1 actions=output:1",
+		"table=7,priority=100 actions=output:NXM_NX_REG7[]",
 	} {
 		if !strings.Contains(gw, w) {
 			t.Errorf("gateway lacks %s", w)
