@@ -55,7 +55,11 @@ type Config struct {
 
 // PacketIn is a packet the pipeline sent to the agent.
 type PacketIn struct {
-	InPort   uint32
+	InPort uint32
+	// PortKey is the logical input port key (pipeline.InPortKeyField) in
+	// the packet-in's metadata: the local port the packet came from, 0
+	// when it did not come from one.
+	PortKey  uint32
 	UserData []byte
 	Data     []byte
 }

@@ -9,16 +9,28 @@ import (
 
 	"github.com/wyvern-sdn/wyvern/internal/dhcp"
 	"github.com/wyvern-sdn/wyvern/internal/model"
+	"github.com/wyvern-sdn/wyvern/internal/pipeline"
 )
 
-// handlePacketIn answers a DHCP request from a local VM.
+// handlePacketIn answers a DHCP request from a local VM. The pipeline traps
+// DHCP with one flow per network: the port is the one whose key is in the
+// packet-in's metadata (a local port's key is its ofport, see state.view).
+// A port without an address on a DHCP-enabled subnet gets no answer.
 func (a *Agent) handlePacketIn(ctx context.Context, pin PacketIn) {
+	if kind, _, err := pipeline.ParseUserData(pin.UserData); err != nil || kind != pipeline.PacketInDHCPv4 {
+		a.log.Debug("packet-in: not DHCP", "userdata", pin.UserData, "err", err)
+		return
+	}
+	if pin.PortKey == 0 {
+		return
+	}
 	var port *model.Port
 	var nd *netData
+	var ofport uint32
 	for _, i := range a.state.ifaces {
-		if i.OFPort > 0 && uint32(i.OFPort) == pin.InPort {
+		if i.OFPort > 0 && uint32(i.OFPort) == pin.PortKey {
 			if n := a.state.nets[a.state.portNet[i.IfaceID()]]; n != nil {
-				port, nd = n.ports[i.IfaceID()], n
+				port, nd, ofport = n.ports[i.IfaceID()], n, uint32(i.OFPort)
 			}
 			break
 		}
@@ -40,7 +52,7 @@ func (a *Agent) handlePacketIn(ctx context.Context, pin PacketIn) {
 	if reply == nil {
 		return
 	}
-	if err := a.sw.PacketOut(ctx, pin.InPort, reply); err != nil {
+	if err := a.sw.PacketOut(ctx, ofport, reply); err != nil {
 		a.log.Warn("dhcp: packet-out", "port", port.ID, "err", err)
 	}
 }

@@ -19,6 +19,7 @@ type fakeSwitch struct {
 	ifaceCh   chan ovs.InterfaceEvent
 	pins      chan PacketIn
 	out       chan []byte
+	outPorts  []uint32 // the ports of the packet-outs, in order
 	neighbors map[netip.Addr]string
 }
 
@@ -66,6 +67,9 @@ func (f *fakeSwitch) DeleteCookie(ctx context.Context, c, mask uint64) error {
 func (f *fakeSwitch) PacketIns() <-chan PacketIn { return f.pins }
 
 func (f *fakeSwitch) PacketOut(ctx context.Context, port uint32, data []byte) error {
+	f.mu.Lock()
+	f.outPorts = append(f.outPorts, port)
+	f.mu.Unlock()
 	f.out <- data
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/wyvern-sdn/wyvern/internal/ofp"
 	"github.com/wyvern-sdn/wyvern/internal/ovs"
+	"github.com/wyvern-sdn/wyvern/internal/pipeline"
 )
 
 // SwitchConfig says where the chassis' Open vSwitch is.
@@ -111,7 +112,8 @@ func (s *OVSSwitch) dial(ctx context.Context) error {
 				return
 			case p := <-conn.PacketIns():
 				select {
-				case s.pins <- PacketIn{InPort: p.InPort, UserData: p.UserData, Data: p.Data}:
+				case s.pins <- PacketIn{InPort: p.InPort, PortKey: p.Regs[pipeline.InPortKeyField.Reg],
+					UserData: p.UserData, Data: p.Data}:
 				default: // the agent is behind; DHCP clients retry
 				}
 			}

@@ -68,3 +68,18 @@ func TestParsePacketIn2(t *testing.T) {
 		t.Error("bad property length accepted")
 	}
 }
+
+// OVS reports reg5 (the pipeline's in-port key) either as NXM_NX_REG5 or
+// inside OXM_OF_PKT_REG2 (reg4 high, reg5 low).
+func TestParsePacketInReg5(t *testing.T) {
+	for _, md := range [][]byte{
+		be.AppendUint32(be.AppendUint32(nil, uint32(oxmClassNXM1)<<16|5<<9|4), 0x0a),
+		be.AppendUint64(be.AppendUint32(nil, uint32(0x8001)<<16|2<<9|8), 0x000000000000000a),
+	} {
+		var pi PacketIn
+		parseOXMs(md, &pi)
+		if pi.Regs[5] != 0x0a || pi.Regs[4] != 0 {
+			t.Errorf("%x: regs %v", md, pi.Regs)
+		}
+	}
+}

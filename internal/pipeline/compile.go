@@ -35,6 +35,7 @@ const (
 
 	prioARPOwner     = 110 // the owner asking for its own address: not answered
 	prioARPResponder = 100
+	prioDHCPSkip     = 110 // a local port without a DHCP address: not trapped
 	prioDHCP         = 100
 	prioNDSkip       = 110 // DAD and the owner's own solicitations
 	prioNDResponder  = 100
@@ -117,6 +118,7 @@ type portState struct {
 	mac    net.HardwareAddr // copy of Port.MAC: flows never alias the view
 	local  bool
 	remote *RemoteChassis // non-nil when bound on a tunnel-reachable chassis
+	ids    []identity     // port security identities, see identities
 }
 
 // Compile produces the desired flows of br-int for a view. It is pure:
@@ -347,12 +349,26 @@ func (c *compiler) defaults() {
 	c.add(TableOutput, prioMiss, FeatureDefault, nil)
 }
 
+// classify maps each local port's ofport to its keys. A port with port
+// security is classified only from its own MACs (its MAC and those of its
+// allowed address pairs), marked VMPortSecured: this is the first stage of
+// port security, so that PortSecurity's shared flows need only that mark,
+// and a frame from any other MAC is dropped here.
 func (c *compiler) classify(n *netState) {
 	for _, p := range n.local {
-		acts := []ofp.Action{c.loadLocal, InPortKeyField.Load(p.Key), NetworkKeyField.Load(n.Key)}
-		c.add(TableClassify, prioClassify, FeatureClassify,
-			[]ofp.Field{ofp.InPort(p.OFPort)},
-			append(c.aclClassify(acts, p), gotoTable(TablePortSecurity))...)
+		if !p.PortSecurity {
+			acts := []ofp.Action{c.loadLocal, VMPortField.Load(VMPortUnsecured), InPortKeyField.Load(p.Key), NetworkKeyField.Load(n.Key)}
+			c.add(TableClassify, prioClassify, FeatureClassify,
+				[]ofp.Field{ofp.InPort(p.OFPort)},
+				append(c.aclClassify(acts, p), gotoTable(TablePortSecurity))...)
+			continue
+		}
+		for _, id := range c.identities(p) {
+			acts := []ofp.Action{c.loadLocal, VMPortField.Load(VMPortSecured), InPortKeyField.Load(p.Key), NetworkKeyField.Load(n.Key)}
+			c.add(TableClassify, prioClassify, FeatureClassify,
+				[]ofp.Field{ofp.InPort(p.OFPort), ofp.EthSrc(id.mac)},
+				append(c.aclClassify(acts, p), gotoTable(TablePortSecurity))...)
+		}
 	}
 	c.classifyTunnel(n)
 }
@@ -379,14 +395,28 @@ func (c *compiler) classifyTunnel(n *netState) {
 	}
 }
 
-// portSecurityDrops installs the drops shared by every port with port
-// security (ports without it are passed at a higher priority): neighbour
-// discovery not allowed by the port's own flows, router advertisements and
-// DHCP server replies (rogue routers and DHCP servers).
-func (c *compiler) portSecurityDrops() {
-	if !slices.ContainsFunc(c.nets, func(n *netState) bool {
-		return slices.ContainsFunc(n.local, func(p *portState) bool { return p.PortSecurity })
-	}) {
+// portSecurityShared installs the PortSecurity flows that do not name a
+// port: the pass of ports with port security off; the drops (neighbour
+// discovery not allowed by a port's own flows, router advertisements and
+// DHCP server replies: rogue routers and DHCP servers); and what needs only
+// a source MAC that Classify verified (VMPortSecured): IPv6 from a
+// link-local address, DHCPv4 discover from 0.0.0.0, MLDv2 reports and
+// duplicate address detection from ::, and link-local ND without a
+// link-layer option.
+func (c *compiler) portSecurityShared() {
+	var on, off bool
+	for _, n := range c.nets {
+		for _, p := range n.local {
+			on = on || p.PortSecurity
+			off = off || !p.PortSecurity
+		}
+	}
+	next := gotoTable(TableEgressACL)
+	if off {
+		c.add(TablePortSecurity, prioPortSecOff, FeaturePortSecurity,
+			[]ofp.Field{VMPortField.Match(VMPortUnsecured)}, next)
+	}
+	if !on {
 		return
 	}
 	for _, t := range []uint8{icmp6RA, icmp6NS, icmp6NA} {
@@ -397,6 +427,36 @@ func (c *compiler) portSecurityDrops() {
 		ofp.EthType(ofp.EthTypeIPv4), ofp.IPProto(ofp.ProtoUDP), ofp.UDPSrc(67, 0), ofp.UDPDst(68, 0)})
 	c.add(TablePortSecurity, prioPortSecDrop, FeaturePortSecurity, []ofp.Field{
 		ofp.EthType(ofp.EthTypeIPv6), ofp.IPProto(ofp.ProtoUDP), ofp.UDPSrc(547, 0), ofp.UDPDst(546, 0)})
+
+	secured := VMPortField.Match(VMPortSecured)
+	var buf [8]ofp.Field
+	nd := func(t uint8, extra ...ofp.Field) []ofp.Field {
+		return append(append(buf[:0], secured, ofp.EthType(ofp.EthTypeIPv6), ofp.IPProto(ofp.ProtoICMPv6),
+			ofp.ICMPv6Type(t), ofp.Field{Kind: ofp.FICMPv6Code, Value: 0}), extra...)
+	}
+	// Neighbour solicitations without a source link-layer option: for
+	// duplicate address detection (from ::) and from a link-local address.
+	for _, pf := range []netip.Prefix{prefixV6Any, prefixLLA} {
+		c.add(TablePortSecurity, prioPortSecNDAllow, FeaturePortSecurity,
+			nd(icmp6NS, ofp.IPSrc(pf), ofp.Field{Kind: ofp.FNDSLL, MAC: macZero}), next)
+	}
+	// Link-local advertisements for a link-local target without a target
+	// link-layer option.
+	c.add(TablePortSecurity, prioPortSecNDAllow, FeaturePortSecurity,
+		nd(icmp6NA, ofp.IPSrc(prefixLLA), ofp.Field{Kind: ofp.FNDTarget, Prefix: prefixLLA},
+			ofp.Field{Kind: ofp.FNDTLL, MAC: macZero}), next)
+	// DHCPv4 discover/request before the client has an address.
+	c.add(TablePortSecurity, prioPortSecSpecial, FeaturePortSecurity, []ofp.Field{
+		secured, ofp.EthType(ofp.EthTypeIPv4), ofp.IPProto(ofp.ProtoUDP),
+		ofp.IPSrc(prefixV4Any), ofp.IPDst(prefixV4Bcst), ofp.UDPSrc(68, 0), ofp.UDPDst(67, 0),
+	}, next)
+	// MLDv2 reports sent from :: while the link-local address is tentative.
+	c.add(TablePortSecurity, prioPortSecSpecial, FeaturePortSecurity, []ofp.Field{
+		secured, ofp.EthType(ofp.EthTypeIPv6), ofp.IPProto(ofp.ProtoICMPv6),
+		ofp.IPSrc(prefixV6Any), ofp.ICMPv6Type(icmp6MLDv2Report)}, next)
+	// IPv6 from a link-local address.
+	c.add(TablePortSecurity, prioPortSecAllow, FeaturePortSecurity, []ofp.Field{
+		secured, ofp.EthType(ofp.EthTypeIPv6), ofp.IPSrc(prefixLLA)}, next)
 }
 
 // identity is a MAC and the sources it may use.
@@ -405,12 +465,11 @@ type identity struct {
 	v4, v6 []netip.Prefix
 }
 
-func (c *compiler) portSecurity(p *portState) {
-	key := InPortKeyField.Match(p.Key)
-	next := gotoTable(TableEgressACL)
-	if !p.PortSecurity {
-		c.add(TablePortSecurity, prioPortSecOff, FeaturePortSecurity, []ofp.Field{key}, next)
-		return
+// identities returns the MACs a port with port security may send from,
+// its own first, each with its addresses and allowed address pairs.
+func (c *compiler) identities(p *portState) []identity {
+	if p.ids != nil {
+		return p.ids
 	}
 	ids := []identity{{mac: p.mac}}
 	for _, a := range p.IPs {
@@ -430,24 +489,29 @@ func (c *compiler) portSecurity(p *portState) {
 		}
 		ids[i].addPrefix(ap.Prefix.Masked())
 	}
+	p.ids = ids
+	return ids
+}
+
+// portSecurity installs the flows of a port with port security that name
+// its addresses. Classify already verified the source MAC is one of the
+// port's; every flow here still names the MAC it allows, so that an
+// address pair's prefixes are allowed only from its own MAC.
+func (c *compiler) portSecurity(p *portState) {
+	if !p.PortSecurity {
+		return // passed by portSecurityShared
+	}
+	key := InPortKeyField.Match(p.Key)
+	next := gotoTable(TableEgressACL)
+	ids := c.identities(p)
 
 	// Matches are built in a stack buffer; add copies them.
 	var buf [12]ofp.Field
-	icmp6 := func(t uint8) []ofp.Field {
-		return append(buf[:0], key, ofp.EthType(ofp.EthTypeIPv6), ofp.IPProto(ofp.ProtoICMPv6), ofp.ICMPv6Type(t))
-	}
-	nd := func(t uint8) []ofp.Field {
-		return append(icmp6(t), ofp.Field{Kind: ofp.FICMPv6Code, Value: 0})
+	nd := func(t uint8, src ofp.Field) []ofp.Field {
+		return append(buf[:0], key, src, ofp.EthType(ofp.EthTypeIPv6), ofp.IPProto(ofp.ProtoICMPv6),
+			ofp.ICMPv6Type(t), ofp.Field{Kind: ofp.FICMPv6Code, Value: 0})
 	}
 	own := ids[0].mac
-	// DHCPv4 discover/request before the client has an address.
-	c.add(TablePortSecurity, prioPortSecSpecial, FeaturePortSecurity, []ofp.Field{
-		key, ofp.EthSrc(own), ofp.EthType(ofp.EthTypeIPv4), ofp.IPProto(ofp.ProtoUDP),
-		ofp.IPSrc(prefixV4Any), ofp.IPDst(prefixV4Bcst), ofp.UDPSrc(68, 0), ofp.UDPDst(67, 0),
-	}, next)
-	// MLDv2 reports sent from :: while the link-local address is tentative.
-	c.add(TablePortSecurity, prioPortSecSpecial, FeaturePortSecurity,
-		append(icmp6(icmp6MLDv2Report), ofp.EthSrc(own), ofp.IPSrc(prefixV6Any)), next)
 	// ARP probes (RFC 5227) carry spa 0.0.0.0.
 	c.add(TablePortSecurity, prioPortSecAllow, FeaturePortSecurity, []ofp.Field{
 		key, ofp.EthSrc(own), ofp.EthType(ofp.EthTypeARP), ofp.ARPSHA(own), ofp.ARPSPA(prefixV4Any),
@@ -461,30 +525,35 @@ func (c *compiler) portSecurity(p *portState) {
 			c.add(TablePortSecurity, prioPortSecAllow, FeaturePortSecurity,
 				[]ofp.Field{key, src, ofp.EthType(ofp.EthTypeARP), ofp.ARPSHA(id.mac), ofp.ARPSPA(pf)}, next)
 		}
-		v6 := append([]netip.Prefix{prefixLLA}, id.v6...)
-		for _, pf := range v6 {
+		// Link-local IPv6 is shared; the port's own sources are not.
+		for _, pf := range id.v6 {
 			c.add(TablePortSecurity, prioPortSecAllow, FeaturePortSecurity,
 				[]ofp.Field{key, src, ofp.EthType(ofp.EthTypeIPv6), ofp.IPSrc(pf)}, next)
 		}
+		v6 := append([]netip.Prefix{prefixLLA}, id.v6...)
 		lla := []net.HardwareAddr{id.mac, macZero}
-		// Neighbour solicitations: from an own address (or :: for DAD, which
-		// carries no source link-layer option), advertising its own MAC.
-		for _, pf := range append(v6, prefixV6Any) {
+		// Neighbour solicitations from an own address, advertising its own
+		// MAC (or no link-layer option, shared for link-local sources).
+		for _, pf := range v6 {
 			for _, ll := range lla {
-				if pf == prefixV6Any && !macEqual(ll, macZero) {
+				if pf == prefixLLA && macEqual(ll, macZero) {
 					continue
 				}
 				c.add(TablePortSecurity, prioPortSecNDAllow, FeaturePortSecurity,
-					append(nd(icmp6NS), src, ofp.IPSrc(pf), ofp.Field{Kind: ofp.FNDSLL, MAC: ll}), next)
+					append(nd(icmp6NS, src), ofp.IPSrc(pf), ofp.Field{Kind: ofp.FNDSLL, MAC: ll}), next)
 			}
 		}
 		// Neighbour advertisements: from and for an own address, with its
-		// own MAC as target link-layer address.
+		// own MAC as target link-layer address (or none, shared for
+		// link-local to link-local).
 		for _, from := range v6 {
 			for _, target := range v6 {
 				for _, ll := range lla {
+					if from == prefixLLA && target == prefixLLA && macEqual(ll, macZero) {
+						continue
+					}
 					c.add(TablePortSecurity, prioPortSecNDAllow, FeaturePortSecurity,
-						append(nd(icmp6NA), src, ofp.IPSrc(from),
+						append(nd(icmp6NA, src), ofp.IPSrc(from),
 							ofp.Field{Kind: ofp.FNDTarget, Prefix: target},
 							ofp.Field{Kind: ofp.FNDTLL, MAC: ll}), next)
 				}
@@ -590,23 +659,31 @@ func (c *compiler) ndResponder(n *netState) {
 	}
 }
 
-// dhcp sends DHCPv4 client traffic of local ports with an address on a
-// DHCP-enabled subnet to the controller.
+// dhcp sends DHCPv4 client traffic from the network's local VM ports to
+// the controller, with one flow for the whole network: the controller
+// finds the port from InPortKeyField in the packet-in's metadata. A local
+// port without an address on a DHCP-enabled subnet is not trapped (its
+// requests go on to L2Lookup, as on a network without DHCP).
 func (c *compiler) dhcp(n *netState) {
 	if len(n.dhcp4) == 0 {
 		return
 	}
+	netKey := NetworkKeyField.Match(n.Key)
 	for _, p := range n.local {
-		if !slices.ContainsFunc(p.IPs, func(a netip.Addr) bool {
+		if slices.ContainsFunc(p.IPs, func(a netip.Addr) bool {
 			return slices.ContainsFunc(n.dhcp4, func(s netip.Prefix) bool { return s.Contains(a) })
 		}) {
 			continue
 		}
-		c.add(TableServices, prioDHCP, FeatureDHCP, []ofp.Field{
-			InPortKeyField.Match(p.Key), ofp.EthType(ofp.EthTypeIPv4), ofp.IPProto(ofp.ProtoUDP),
+		c.add(TableServices, prioDHCPSkip, FeatureDHCP, []ofp.Field{
+			InPortKeyField.Match(p.Key), netKey, ofp.EthType(ofp.EthTypeIPv4), ofp.IPProto(ofp.ProtoUDP),
 			ofp.UDPSrc(68, 0), ofp.UDPDst(67, 0),
-		}, ofp.Controller{ID: c.cfg.ControllerID, Reason: 1, UserData: UserData(PacketInDHCPv4, p.Key)})
+		}, gotoTable(TableL2Lookup))
 	}
+	c.add(TableServices, prioDHCP, FeatureDHCP, []ofp.Field{
+		FromVMField.Match(1), netKey, ofp.EthType(ofp.EthTypeIPv4), ofp.IPProto(ofp.ProtoUDP),
+		ofp.UDPSrc(68, 0), ofp.UDPDst(67, 0),
+	}, ofp.Controller{ID: c.cfg.ControllerID, Reason: 1, UserData: UserData(PacketInDHCPv4, n.Key)})
 }
 
 func (c *compiler) l2(n *netState) {
@@ -665,18 +742,13 @@ func (c *compiler) encap(n *netState, r *RemoteChassis, next ofp.Action) []ofp.A
 	}
 }
 
+// output delivers to the OpenFlow port in reg7 with one flow. OpenFlow
+// drops an output to the packet's own in_port, so a flood never returns
+// to its sender.
 func (c *compiler) output(tunnels map[uint32]bool) {
-	var ports []uint32
-	for _, n := range c.nets {
-		for _, p := range n.local {
-			ports = append(ports, p.OFPort)
-		}
+	if len(c.nets) == 0 && len(tunnels) == 0 {
+		return
 	}
-	for t := range tunnels {
-		ports = append(ports, t)
-	}
-	slices.Sort(ports)
-	for _, p := range ports {
-		c.add(TableOutput, prioOutput, FeatureOutput, []ofp.Field{OutPortField.Match(p)}, ofp.Output{Port: p})
-	}
+	c.add(TableOutput, prioOutput, FeatureOutput, nil,
+		ofp.OutputReg{Reg: OutPortField.Reg})
 }

@@ -7,8 +7,7 @@ import (
 	"github.com/wyvern-sdn/wyvern/internal/ofp"
 )
 
-// ============================================================================
-// Registers. Every bit the pipeline uses is declared here, once.
+// =====================================================================// Registers. Every bit the pipeline uses is declared here, once.
 //
 //	reg0[0..3]   PktSourceField  where the packet entered br-int:
 //	                             0 unset (never seen after Classify),
@@ -16,7 +15,14 @@ import (
 //	                             2 PktSourceTunnel (geneve0 or vxlan0).
 //	             Traffic from an external network's bridge port also
 //	             counts as local: it entered the overlay here.
-//	reg0[4..31]  free.
+//	reg0[4..5]   VMPortField     set by Classify for a local VM interface
+//	                             only (bit 4 set: FromVMField):
+//	                             0 not a VM port (tunnel, external bridge),
+//	                             1 VMPortSecured: port security on, and
+//	                               Classify matched eth_src against the
+//	                               port's MACs (source MAC verified),
+//	                             3 VMPortUnsecured: port security off.
+//	reg0[6..31]  free.
 //	reg1, reg2   free.
 //	reg3         the ACL word of a local port whose security groups are
 //	             enforced (port security on, View.SecurityGroupsEnabled),
@@ -60,8 +66,7 @@ import (
 // Conntrack zones: a network's security groups use Network.CTZone (both
 // directions, on every chassis); a router's NAT uses Router.CTZone. Zones
 // are constants in the flows; only the ACL zone travels in reg3.
-// ============================================================================
-
+// =====================================================================
 // RegField is a run of bits in one NXM register.
 type RegField struct {
 	Name        string
@@ -78,6 +83,16 @@ var (
 	ACLZoneField    = RegField{Name: "ACLZone", Reg: 3, Start: 0, Bits: 16}
 	ACLGroupField   = RegField{Name: "ACLGroup", Reg: 3, Start: 16, Bits: 15}
 	ACLTrackField   = RegField{Name: "ACLTrack", Reg: 3, Start: 31, Bits: 1}
+	VMPortField     = RegField{Name: "VMPort", Reg: 0, Start: 4, Bits: 2}
+	// FromVMField is bit 4, the low bit of VMPortField: 1 for every packet
+	// from a local VM interface, whatever its port security.
+	FromVMField = RegField{Name: "FromVM", Reg: 0, Start: 4, Bits: 1}
+)
+
+// Values of VMPortField.
+const (
+	VMPortSecured   = 1
+	VMPortUnsecured = 3
 )
 
 // RouterKeyMatch matches the router datapath key in metadata.
@@ -108,8 +123,7 @@ func (f RegField) Load(v uint32) ofp.Action {
 	return ofp.Load{Reg: f.Reg, Start: f.Start, Bits: f.Bits, Value: uint64(v)}
 }
 
-// ============================================================================
-// Cookies. Every flow's cookie packs who owns it, the feature that made it
+// =====================================================================// Cookies. Every flow's cookie packs who owns it, the feature that made it
 // and the generation (restart round) that installed it:
 //
 //	bits 56..63  CookieOwner (0x57, 'W'): a Wyvern flow; other flows on the
@@ -121,8 +135,7 @@ func (f RegField) Load(v uint32) ofp.Action {
 // After a restart the agent compiles with a new generation, installs (or
 // modifies) every desired flow, then deletes the flows whose cookie, under
 // CookieOwnerMask|CookieGenerationMask, is not CookieOwner|new generation.
-// ============================================================================
-
+// =====================================================================
 // Cookie masks.
 const (
 	CookieOwner          uint64 = 0x57 << 56
@@ -182,16 +195,17 @@ func IsStale(c uint64, current uint32) bool {
 	return IsOwnCookie(c) && CookieGeneration(c) != current
 }
 
-// ============================================================================
-// Packet-in user data. Controller actions carry 8 bytes, nothing secret:
+// =====================================================================// Packet-in user data. Controller actions carry 8 bytes, nothing secret:
 //
 //	byte 0     PacketInKind
 //	bytes 1..3 zero
-//	bytes 4..7 logical input port key, big endian
+//	bytes 4..7 a key, big endian: for PacketInDHCPv4 the network key
+//	           (the flow is shared by the network's ports)
 //
 // The controller must use the NXT_PACKET_IN2 format to receive userdata.
-// ============================================================================
-
+// The logical input port is not in the userdata: the controller reads it
+// from InPortKeyField (reg5) in the packet-in's metadata.
+// =====================================================================
 // PacketInKind says why a packet was sent to the controller.
 type PacketInKind uint8
 
@@ -201,10 +215,10 @@ const (
 )
 
 // UserData encodes a packet-in's user data.
-func UserData(kind PacketInKind, portKey uint32) []byte {
+func UserData(kind PacketInKind, key uint32) []byte {
 	b := make([]byte, 8)
 	b[0] = byte(kind)
-	binary.BigEndian.PutUint32(b[4:], portKey)
+	binary.BigEndian.PutUint32(b[4:], key)
 	return b
 }
 

@@ -134,7 +134,7 @@ func TestFloatingIPAndSNAT(t *testing.T) {
 		"ct_state=-trk,dl_type=0x0800,nw_dst=203.0.113.2 actions=ct(zone=61441,nat,table=8)",
 		"arp_tpa=203.0.113.2 actions=",
 		// Un-SNATed replies leave through the tunnel it has no VM on.
-		"table=7,priority=100,reg7=0x1 actions=output:1",
+		"table=7,priority=100 actions=output:NXM_NX_REG7[]",
 	} {
 		if !strings.Contains(gw, w) {
 			t.Errorf("gateway lacks %s", w)
@@ -226,10 +226,10 @@ func TestSecurityGroups(t *testing.T) {
 	for _, w := range []string{
 		// An enforced port's ACL word (track bit, group web, zone 11) is
 		// loaded where the port is classified and where it is delivered to.
-		"table=0,priority=100,in_port=10 actions=load:0x1->NXM_NX_REG0[0..3],load:0x1->NXM_NX_REG5[0..31],load:0x1->NXM_NX_REG6[0..31],load:0x8001000b->NXM_NX_REG3[0..31],goto_table:1",
+		"table=0,priority=100,in_port=10,dl_src=fa:16:3e:00:00:01 actions=load:0x1->NXM_NX_REG0[0..3],load:0x1->NXM_NX_REG0[4..5],load:0x1->NXM_NX_REG5[0..31],load:0x1->NXM_NX_REG6[0..31],load:0x8001000b->NXM_NX_REG3[0..31],goto_table:1",
 		"table=5,priority=100,reg6=0x1,dl_dst=fa:16:3e:00:00:01 actions=load:0xa->NXM_NX_REG7[0..31],load:0x8001000b->NXM_NX_REG3[0..31],goto_table:6",
 		// vm2 is in two groups: tracked, no group key.
-		"table=0,priority=100,in_port=11 actions=load:0x1->NXM_NX_REG0[0..3],load:0x2->NXM_NX_REG5[0..31],load:0x1->NXM_NX_REG6[0..31],load:0x8000000b->NXM_NX_REG3[0..31],goto_table:1",
+		"table=0,priority=100,in_port=11,dl_src=fa:16:3e:00:00:02 actions=load:0x1->NXM_NX_REG0[0..3],load:0x1->NXM_NX_REG0[4..5],load:0x2->NXM_NX_REG5[0..31],load:0x1->NXM_NX_REG6[0..31],load:0x8000000b->NXM_NX_REG3[0..31],goto_table:1",
 		// Untracked IP of a tracked port goes to conntrack in its zone.
 		"table=2,priority=100,reg3=0x80000000/0x80000000,ct_state=-trk,dl_type=0x0800 actions=ct(zone=NXM_NX_REG3[0..15],table=2)",
 		"table=6,priority=100,reg3=0x80000000/0x80000000,dl_type=0x86dd actions=ct(zone=NXM_NX_REG3[0..15],table=13)",
@@ -261,7 +261,7 @@ func TestSecurityGroups(t *testing.T) {
 	// Its word is not loaded when it sends and is cleared (the sender's
 	// may be set) when it receives.
 	for _, w := range []string{
-		"table=0,priority=100,in_port=11 actions=load:0x1->NXM_NX_REG0[0..3],load:0x2->NXM_NX_REG5[0..31],load:0x1->NXM_NX_REG6[0..31],goto_table:1",
+		"table=0,priority=100,in_port=11 actions=load:0x1->NXM_NX_REG0[0..3],load:0x3->NXM_NX_REG0[4..5],load:0x2->NXM_NX_REG5[0..31],load:0x1->NXM_NX_REG6[0..31],goto_table:1",
 		"table=5,priority=100,reg6=0x1,dl_dst=fa:16:3e:00:00:02 actions=load:0xb->NXM_NX_REG7[0..31],load:0x0->NXM_NX_REG3[0..31],goto_table:6",
 	} {
 		if !strings.Contains(text, w+"\n") {

@@ -389,30 +389,55 @@ func TestPortSecurity(t *testing.T) {
 	flows := Compile(oneChassisOneNetwork(), testCfg, 1)
 	text := ofp.Text(flows)
 	for _, want := range []string{
+		// Stage 1: a port with port security is classified from its MAC only.
+		"table=0,priority=100,in_port=10,dl_src=fa:16:3e:00:00:01 actions=load:0x1->NXM_NX_REG0[0..3],load:0x1->NXM_NX_REG0[4..5],load:0x1->NXM_NX_REG5[0..31],load:0x1->NXM_NX_REG6[0..31],goto_table:1",
 		// IPv4 from own MAC and IP only.
 		"table=1,priority=200,reg5=0x1,dl_src=fa:16:3e:00:00:01,dl_type=0x0800,nw_src=10.0.0.11 actions=goto_table:2",
 		// ARP sha and spa.
 		"table=1,priority=200,reg5=0x1,dl_src=fa:16:3e:00:00:01,dl_type=0x0806,arp_spa=10.0.0.11,arp_sha=fa:16:3e:00:00:01 actions=goto_table:2",
-		// DHCP discover.
-		"table=1,priority=210,reg5=0x1,dl_src=fa:16:3e:00:00:01,dl_type=0x0800,nw_proto=17,nw_src=0.0.0.0,nw_dst=255.255.255.255,udp_src=68,udp_dst=67 actions=goto_table:2",
-		// Link-local IPv6.
-		"table=1,priority=200,reg5=0x1,dl_src=fa:16:3e:00:00:01,dl_type=0x86dd,ipv6_src=fe80::/10 actions=goto_table:2",
+		// DHCP discover, shared by every port whose MAC Classify verified.
+		"table=1,priority=210,reg0=0x10/0x30,dl_type=0x0800,nw_proto=17,nw_src=0.0.0.0,nw_dst=255.255.255.255,udp_src=68,udp_dst=67 actions=goto_table:2",
+		// Link-local IPv6, shared.
+		"table=1,priority=200,reg0=0x10/0x30,dl_type=0x86dd,ipv6_src=fe80::/10 actions=goto_table:2",
+		// ND advertising the own MAC only.
+		"table=1,priority=310,reg5=0x1,dl_src=fa:16:3e:00:00:01,dl_type=0x86dd,nw_proto=58,ipv6_src=fe80::/10,icmpv6_type=135,icmpv6_code=0,nd_sll=fa:16:3e:00:00:01 actions=goto_table:2",
+		"table=1,priority=310,reg5=0x1,dl_src=fa:16:3e:00:00:01,dl_type=0x86dd,nw_proto=58,ipv6_src=fe80::/10,icmpv6_type=136,icmpv6_code=0,nd_target=fe80::/10,nd_tll=fa:16:3e:00:00:01 actions=goto_table:2",
 	} {
 		if !strings.Contains(text, want+"\n") {
 			t.Errorf("missing flow %s", want)
 		}
 	}
-	// The default of PortSecurity drops.
+	// No other classification of the port: any other source MAC is
+	// dropped by Classify's miss.
+	if strings.Contains(text, "in_port=10 actions") {
+		t.Error("port with port security classified whatever its source MAC")
+	}
+	// The defaults of Classify and PortSecurity drop.
 	for _, f := range flows {
-		if f.Table == TablePortSecurity.Number() && f.Priority == 0 && len(f.Actions) != 0 {
-			t.Errorf("PortSecurity miss does not drop: %s", f)
+		if (f.Table == TableClassify.Number() || f.Table == TablePortSecurity.Number()) && f.Priority == 0 && len(f.Actions) != 0 {
+			t.Errorf("miss does not drop: %s", f)
 		}
 	}
-	off := ofp.Text(Compile(portSecurityOff(), testCfg, 1))
-	if !strings.Contains(off, "table=1,priority=400,reg5=0x2 actions=goto_table:2\n") {
-		t.Error("port with port security off is not passed")
+	// The per-port cost of port security: the flows naming vm1.
+	perPort := 0
+	for _, f := range flows {
+		if f.Table == TablePortSecurity.Number() && hasMatch(f, InPortKeyField.Match(1)) {
+			perPort++
+		}
 	}
-	if strings.Contains(off, "reg5=0x2,dl_src") {
+	if perPort != 5 {
+		t.Errorf("%d PortSecurity flows for an IPv4-only port, want 5", perPort)
+	}
+	off := ofp.Text(Compile(portSecurityOff(), testCfg, 1))
+	for _, want := range []string{
+		"table=0,priority=100,in_port=11 actions=load:0x1->NXM_NX_REG0[0..3],load:0x3->NXM_NX_REG0[4..5],load:0x2->NXM_NX_REG5[0..31],load:0x1->NXM_NX_REG6[0..31],goto_table:1",
+		"table=1,priority=400,reg0=0x30/0x30 actions=goto_table:2",
+	} {
+		if !strings.Contains(off, want+"\n") {
+			t.Errorf("port with port security off is not passed: missing %s", want)
+		}
+	}
+	if strings.Contains(off, "reg5=0x2,dl_src") || strings.Contains(off, "in_port=11,dl_src") {
 		t.Error("port with port security off still checked")
 	}
 	// Rogue DHCP servers and routers are dropped, ahead of the allow flows.
@@ -425,33 +450,67 @@ func TestPortSecurity(t *testing.T) {
 			t.Errorf("missing flow %s", want)
 		}
 	}
+	// An allowed address pair's MAC is classified too, and its prefix is
+	// allowed from that MAC only.
+	aap := ofp.Text(Compile(twoChassisTwoNetworks(), testCfg, 1))
+	for _, want := range []string{
+		"table=0,priority=100,in_port=10,dl_src=fa:16:3e:00:01:ff actions=",
+		"table=1,priority=200,reg5=0x1,dl_src=fa:16:3e:00:01:ff,dl_type=0x0800,nw_src=10.1.0.128/25 actions=goto_table:2",
+		"table=1,priority=200,reg5=0x1,dl_src=fa:16:3e:00:01:01,dl_type=0x0800,nw_src=10.1.0.100 actions=goto_table:2",
+	} {
+		if !strings.Contains(aap, want) {
+			t.Errorf("allowed address pairs: missing %s", want)
+		}
+	}
+	if strings.Contains(aap, "dl_src=fa:16:3e:00:01:01,dl_type=0x0800,nw_src=10.1.0.128/25") {
+		t.Error("an address pair's prefix is allowed from the port's own MAC")
+	}
 }
 
 func TestDHCP(t *testing.T) {
-	count := func(v *View) int {
-		n := 0
+	// count returns the controller flows and the skip flows.
+	count := func(v *View) (trap, skip int) {
 		for _, f := range Compile(v, testCfg, 1) {
+			if f.Table == TableServices.Number() && f.Priority == prioDHCPSkip && hasMatch(f, ofp.UDPDst(67, 0)) {
+				skip++
+			}
 			for _, a := range f.Actions {
 				if c, ok := a.(ofp.Controller); ok {
-					n++
+					trap++
 					kind, key, err := ParseUserData(c.UserData)
-					if err != nil || kind != PacketInDHCPv4 || c.ID != testCfg.ControllerID || !hasMatch(f, InPortKeyField.Match(key)) {
+					if err != nil || kind != PacketInDHCPv4 || c.ID != testCfg.ControllerID ||
+						!hasMatch(f, NetworkKeyField.Match(key)) || !hasMatch(f, FromVMField.Match(1)) {
 						t.Errorf("bad controller action in %s (%v)", f, err)
 					}
 				}
 			}
 		}
-		return n
+		return trap, skip
 	}
-	if n := count(oneChassisOneNetwork()); n != 2 {
-		t.Errorf("DHCP enabled: %d controller flows, want 2", n)
+	// One flow per network, whatever its number of ports.
+	if n, s := count(oneChassisOneNetwork()); n != 1 || s != 0 {
+		t.Errorf("DHCP enabled: %d controller flows, %d skips, want 1, 0", n, s)
 	}
-	if n := count(dhcpDisabled()); n != 0 {
+	if n, _ := count(bigView(50)); n != 1 {
+		t.Errorf("50 ports: %d controller flows, want 1", n)
+	}
+	if n, _ := count(dhcpDisabled()); n != 0 {
 		t.Errorf("DHCP disabled: %d controller flows, want 0", n)
 	}
-	// Two chassis: only local ports, never the remote ones.
-	if n := count(twoChassisTwoNetworks()); n != 2 {
+	// Two chassis: only the networks with local ports.
+	if n, _ := count(twoChassisTwoNetworks()); n != 2 {
 		t.Errorf("two chassis: %d controller flows, want 2", n)
+	}
+	// A local port without an address on a DHCP subnet is not trapped.
+	v := oneChassisOneNetwork()
+	v.Ports[1].IPs = addrs("10.9.0.12")
+	text := ofp.Text(Compile(v, testCfg, 1))
+	want := "table=3,priority=110,reg5=0x2,reg6=0x1,dl_type=0x0800,nw_proto=17,udp_src=68,udp_dst=67 actions=goto_table:5\n"
+	if !strings.Contains(text, want) {
+		t.Errorf("missing %s", want)
+	}
+	if n, s := count(v); n != 1 || s != 1 {
+		t.Errorf("port without DHCP address: %d controller flows, %d skips, want 1, 1", n, s)
 	}
 }
 

@@ -85,13 +85,18 @@ func CompileSections(v *View, cfg Config, generation uint32, prev []Section) []S
 	}
 
 	base := c.hasher("base")
-	portSec := slices.ContainsFunc(c.nets, func(n *netState) bool {
-		return slices.ContainsFunc(n.local, func(p *portState) bool { return p.PortSecurity })
-	})
-	base.bool(portSec)
-	section("base", base.Sum64(), 16, func() {
+	var secured, unsecured bool
+	for _, n := range c.nets {
+		for _, p := range n.local {
+			secured = secured || p.PortSecurity
+			unsecured = unsecured || !p.PortSecurity
+		}
+	}
+	base.bool(secured)
+	base.bool(unsecured)
+	section("base", base.Sum64(), 32, func() {
 		c.defaults()
-		c.portSecurityDrops()
+		c.portSecurityShared()
 	})
 
 	c.aclWordHash = c.hashACLWordInputs()
@@ -122,21 +127,8 @@ func CompileSections(v *View, cfg Config, generation uint32, prev []Section) []S
 
 	tunnels := c.tunnels()
 	out := c.hasher("output")
-	for _, n := range c.nets {
-		for _, p := range n.local {
-			out.u64(uint64(p.OFPort))
-		}
-	}
-	tl := make([]uint32, 0, len(tunnels))
-	for t := range tunnels {
-		tl = append(tl, t)
-	}
-	slices.Sort(tl)
-	out.u64(uint64(len(tl)))
-	for _, t := range tl {
-		out.u64(uint64(t))
-	}
-	section("output", out.Sum64(), 16, func() { c.output(tunnels) })
+	out.bool(len(c.nets) > 0 || len(tunnels) > 0)
+	section("output", out.Sum64(), 1, func() { c.output(tunnels) })
 	return secs
 }
 

@@ -230,7 +230,7 @@ func TestSectionsReusedOnUnrelatedChange(t *testing.T) {
 			rebuilt = append(rebuilt, s.ID)
 		}
 	}
-	wantRebuilt := fmt.Sprint([]string{"net/" + q.NetworkID, "output"}) // no router: l3 stays empty
+	wantRebuilt := fmt.Sprint([]string{"net/" + q.NetworkID}) // no router: l3 stays empty
 	if fmt.Sprint(rebuilt) != wantRebuilt {
 		t.Errorf("rebuilt %v (reused %v), want %s", rebuilt, reused, wantRebuilt)
 	}

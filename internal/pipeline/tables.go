@@ -94,9 +94,15 @@ var tableDecls = [numTables]Table{{
 	Name:     "Classify",
 	Features: []Feature{FeatureClassify, FeatureL3},
 	Doc: "Maps in_port (a local VM interface) to the logical input port key " +
-		"(reg5) and the network key (reg6), marking the packet local (and " +
-		"loading the port's ACL word into reg3 when its security groups " +
-		"are enforced), then goes to PortSecurity; maps a tunnel port plus tun_id to the network " +
+		"(reg5) and the network key (reg6), marking the packet local and " +
+		"from a VM port (reg0[4..5]) and loading the port's ACL word into " +
+		"reg3 when its security groups are enforced, then goes to " +
+		"PortSecurity. For a port " +
+		"with port security this is the first stage of the check: only its " +
+		"MACs (its own and its allowed address pairs') are classified, " +
+		"marked VMPortSecured, so a frame from any other MAC is dropped; a " +
+		"port without is classified from any MAC, marked VMPortUnsecured. " +
+		"Maps a tunnel port plus tun_id to the network " +
 		"key, marking the packet tunnel, then goes straight to L2Lookup (the " +
 		"sending chassis already applied port security, ACLs and services); " +
 		"maps the port to an external network's bridge to that network's " +
@@ -106,12 +112,17 @@ var tableDecls = [numTables]Table{{
 	ID:       TablePortSecurity,
 	Name:     "PortSecurity",
 	Features: []Feature{FeaturePortSecurity},
-	Doc: "Egress anti-spoofing for local ports, keyed by reg5: only the " +
-		"port's MAC with its fixed addresses or allowed address pairs may " +
-		"send IPv4, ARP (sha and spa checked) or IPv6; DHCP from 0.0.0.0, " +
-		"IPv6 link-local, DAD and ND with a truthful link-layer option are " +
-		"allowed; everything else is dropped. A port with port security off " +
-		"passes unchecked.",
+	Doc: "Egress anti-spoofing for local ports, second stage (Classify " +
+		"verified the source MAC): per port (reg5), only the port's MAC with " +
+		"its fixed addresses, or an allowed address pair's MAC with its " +
+		"prefix, may send IPv4, ARP (sha and spa checked, spa 0.0.0.0 for " +
+		"probes) or IPv6 from a global address, and ND only with its own " +
+		"MAC as link-layer option and own addresses; shared flows, for any " +
+		"VMPortSecured packet, allow IPv6 link-local, DHCP discover from " +
+		"0.0.0.0, MLDv2 and DAD from ::, and link-local ND without a " +
+		"link-layer option. RAs, DHCP server replies and other ND are " +
+		"dropped, as is everything else. VMPortUnsecured (port security " +
+		"off) passes unchecked.",
 }, {
 	ID:       TableEgressACL,
 	Name:     "EgressACL",
@@ -138,8 +149,11 @@ var tableDecls = [numTables]Table{{
 		"gateway is here; answers ICMP echo requests sent to a router " +
 		"address; turns neighbour solicitations for known IPv6 addresses " +
 		"into advertisements and hands them to NDReply (when " +
-		"Config.NDResponder is set); sends DHCPv4 client traffic of ports on " +
-		"DHCP-enabled subnets to the controller. The rest goes on to L2Lookup.",
+		"Config.NDResponder is set); sends DHCPv4 client traffic from local VM " +
+		"ports (reg0[4]) on a network with a DHCP-enabled subnet to the " +
+		"controller, one flow per network (the controller reads the port " +
+		"from reg5 in the packet-in), except from the ports without an " +
+		"address on such a subnet. The rest goes on to L2Lookup.",
 }, {
 	ID:       TableNDReply,
 	Name:     "NDReply",
@@ -240,9 +254,10 @@ var tableDecls = [numTables]Table{{
 	ID:       TableOutput,
 	Name:     "Output",
 	Features: []Feature{FeatureOutput},
-	Doc: "Delivers to the OpenFlow port in reg7: a local VM interface, or a " +
-		"tunnel port with tun_id/tun_dst already set (encapsulation). " +
-		"Unknown reg7 values are dropped.",
+	Doc: "Delivers to the OpenFlow port in reg7 (output:reg7, one flow): a " +
+		"local VM interface, or a tunnel port with tun_id/tun_dst already " +
+		"set (encapsulation). Output to the packet's own in_port is dropped " +
+		"by OpenFlow, so a flood never returns to its sender.",
 }}
 
 // Tables returns the pipeline's table declarations in pipeline order.
