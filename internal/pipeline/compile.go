@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"cmp"
+	"encoding/binary"
 	"net"
 	"net/netip"
 	"slices"
@@ -36,6 +37,7 @@ const (
 	prioARPOwner     = 110 // the owner asking for its own address: not answered
 	prioARPResponder = 100
 	prioDHCPSkip     = 110 // a local port without a DHCP address: not trapped
+	prioNeighbour    = 100
 	prioDHCP         = 100
 	prioNDSkip       = 110 // DAD and the owner's own solicitations
 	prioNDResponder  = 100
@@ -92,6 +94,10 @@ type compiler struct {
 	// routers').
 	responded map[uint32]map[netip.Addr]bool
 	acls      *aclIndex // built on first use
+	// neighbours says Neighbour has entries: an IPv4 address on a network
+	// with local ports, or a router with something to do here (its
+	// addresses). The ARP responder's shared flows are then compiled.
+	neighbours bool
 
 	fieldArena  []ofp.Field
 	actionArena []ofp.Action
@@ -578,7 +584,8 @@ func (id *identity) addPrefix(p netip.Prefix) {
 func macEqual(a, b net.HardwareAddr) bool { return string(a) == string(b) }
 
 // arpResponder answers ARP requests for every IPv4 address of the network,
-// wherever its port is bound: no ARP broadcast ever crosses a tunnel.
+// wherever its port is bound: no ARP broadcast ever crosses a tunnel. The
+// addresses go into Neighbour, which routing to the network shares.
 func (c *compiler) arpResponder(n *netState) {
 	netKey := NetworkKeyField.Match(n.Key)
 	seen := make(map[netip.Addr]bool, len(n.all))
@@ -588,27 +595,57 @@ func (c *compiler) arpResponder(n *netState) {
 				continue
 			}
 			seen[a] = true
-			tpa := ofp.ARPTPA(netip.PrefixFrom(a, 32))
 			if p.local {
 				// The owner probing or announcing its own address must not
 				// get an answer (it would see a conflict): switch it.
 				c.add(TableServices, prioARPOwner, FeatureARPResponder, []ofp.Field{
-					InPortKeyField.Match(p.Key), netKey, ofp.EthType(ofp.EthTypeARP), ofp.ARPOp(1), tpa,
+					InPortKeyField.Match(p.Key), netKey, ofp.EthType(ofp.EthTypeARP), ofp.ARPOp(1),
+					ofp.ARPTPA(netip.PrefixFrom(a, 32)),
 				}, gotoTable(TableL2Lookup))
 			}
-			c.add(TableServices, prioARPResponder, FeatureARPResponder, []ofp.Field{
-				netKey, ofp.EthType(ofp.EthTypeARP), ofp.ARPOp(1), tpa,
-			},
-				c.arpMoves[0],
-				ofp.SetField{Field: ofp.EthSrc(p.mac)},
-				c.setARPReply,
-				c.arpMoves[1],
-				ofp.SetField{Field: ofp.ARPSHA(p.mac)},
-				c.arpMoves[2],
-				ofp.SetField{Field: ofp.ARPSPA(netip.PrefixFrom(a, 32))},
-				ofp.OutputInPort{})
+			c.neighbour(n.Key, a, p.mac)
 		}
 	}
+}
+
+// neighbourShared compiles the ARP responder shared by every network
+// (when Neighbour has entries: c.neighbours): Services looks every ARP
+// request's target up, ARPReply answers it from the MAC found.
+func (c *compiler) neighbourShared() {
+	if !c.neighbours {
+		return
+	}
+	arp := []ofp.Field{ofp.EthType(ofp.EthTypeARP), ofp.ARPOp(1)}
+	c.add(TableServices, prioARPResponder, FeatureARPResponder, arp,
+		ofp.Move{Src: ofp.FieldRef{Kind: ofp.FARPTPA}, Dst: NeighbourIPField.Ref()},
+		ofp.Resubmit{Table: TableNeighbour.Number()},
+		gotoTable(TableARPReply))
+	toEthSrc := NeighbourMACTo(ofp.FEthSrc)
+	c.add(TableARPReply, prioARPResponder, FeatureARPResponder, append(arp, NeighbourFoundField.Match(1)),
+		c.arpMoves[0],
+		toEthSrc[0], toEthSrc[1],
+		c.setARPReply,
+		c.arpMoves[1],
+		ofp.Move{Src: ofp.FieldRef{Kind: ofp.FEthSrc}, Dst: ofp.FieldRef{Kind: ofp.FARPSHA}},
+		c.arpMoves[2],
+		ofp.Move{Src: NeighbourIPField.Ref(), Dst: ofp.FieldRef{Kind: ofp.FARPSPA}},
+		ofp.OutputInPort{})
+	c.add(TableARPReply, prioMiss, FeatureDefault, nil, ofp.Resubmit{Table: TableL2Lookup.Number()})
+	clear := NeighbourClear()
+	c.add(TableNeighbour, prioMiss, FeatureDefault, nil, clear[0], clear[1])
+}
+
+// neighbour adds a's owner MAC on the network to Neighbour.
+func (c *compiler) neighbour(netKey uint32, a netip.Addr, mac net.HardwareAddr) {
+	load := NeighbourLoad(mac)
+	c.add(TableNeighbour, prioNeighbour, FeatureARPResponder,
+		[]ofp.Field{NetworkKeyField.Match(netKey), neighbourIPMatch(a)}, load[0], load[1])
+}
+
+// neighbourIPMatch matches IPv4 address a in NeighbourIPField.
+func neighbourIPMatch(a netip.Addr) ofp.Field {
+	ip := a.As4()
+	return NeighbourIPField.Match(binary.BigEndian.Uint32(ip[:]))
 }
 
 // naFlags are the NA flags Solicited and Override in nd_reserved.

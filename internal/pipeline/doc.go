@@ -12,6 +12,11 @@
 //	   ├── tunnel in ───────────────────────────────────────┘  └→ L3DNAT ↺ct → L3Route ─→ tunnel (egress VNI)
 //	   └── external port → Services                                              └→ L3SNAT → L3SNATCommit → L3Out → br-ex
 //
+// Neighbour, a lookup table reached by resubmit, holds the MAC of every
+// known IPv4 address per network, once: the ARP responder (Services, then
+// ARPReply) and L3Route (which then hands the packet back to the egress
+// network's L2Lookup, once per packet) both read it.
+//
 // Routing is distributed (the chassis where a packet enters routes it and
 // sends it straight to the destination chassis with the egress network's
 // key); security groups are stateful (conntrack, a zone per network);

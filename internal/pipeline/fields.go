@@ -3,6 +3,7 @@ package pipeline
 import (
 	"encoding/binary"
 	"fmt"
+	"net"
 
 	"github.com/wyvern-sdn/wyvern/internal/ofp"
 )
@@ -57,11 +58,25 @@ import (
 //	reg7         OutPortField    OpenFlow port the packet leaves by, set by
 //	                             L2Lookup: a local VM ofport, or a tunnel
 //	                             ofport with tun_id/tun_dst already set.
-//	reg8..reg15  free.
+//	reg8..reg11  free.
+//	reg12        NeighbourIPField      IPv4 address to look up in Neighbour
+//	                                   (with the network in reg6): ARP's
+//	                                   arp_tpa (Services) or a routed
+//	                                   packet's nw_dst (L3Route), moved here
+//	                                   just before resubmit(,Neighbour).
+//	reg13        NeighbourMACLowField  bits 0..31 of the MAC Neighbour found.
+//	reg14[0..15] NeighbourMACHighField bits 32..47 of that MAC.
+//	reg14[16]    NeighbourFoundField   1: Neighbour knew the address; 0 (and
+//	                                   a zero MAC): it did not.
+//	reg14[17..31], reg15 free.
 //	metadata     RouterKeyField  router datapath key (View Router.Key), set by
 //	                             L2Lookup when a packet is addressed to a
 //	                             router port's MAC and matched by every L3
-//	                             table.
+//	                             table. 0 until then: L2Lookup only hands
+//	                             packets with metadata 0 to a router, so a
+//	                             routed packet, which L3Route sends back
+//	                             through L2Lookup for delivery, is routed at
+//	                             most once on a chassis.
 //
 // Conntrack zones: a network's security groups use Network.CTZone (both
 // directions, on every chassis); a router's NAT uses Router.CTZone. Zones
@@ -87,6 +102,11 @@ var (
 	// FromVMField is bit 4, the low bit of VMPortField: 1 for every packet
 	// from a local VM interface, whatever its port security.
 	FromVMField = RegField{Name: "FromVM", Reg: 0, Start: 4, Bits: 1}
+
+	NeighbourIPField      = RegField{Name: "NeighbourIP", Reg: 12, Start: 0, Bits: 32}
+	NeighbourMACLowField  = RegField{Name: "NeighbourMACLow", Reg: 13, Start: 0, Bits: 32}
+	NeighbourMACHighField = RegField{Name: "NeighbourMACHigh", Reg: 14, Start: 0, Bits: 16}
+	NeighbourFoundField   = RegField{Name: "NeighbourFound", Reg: 14, Start: 16, Bits: 1}
 )
 
 // Values of VMPortField.
@@ -94,6 +114,38 @@ const (
 	VMPortSecured   = 1
 	VMPortUnsecured = 3
 )
+
+// NeighbourLoad writes mac into NeighbourMACLowField and
+// NeighbourMACHighField and sets NeighbourFoundField, in two loads.
+func NeighbourLoad(mac net.HardwareAddr) [2]ofp.Action {
+	var v uint64
+	for _, b := range mac {
+		v = v<<8 | uint64(b)
+	}
+	return [2]ofp.Action{NeighbourMACLowField.Load(uint32(v)), neighbourHighFound(1<<NeighbourMACHighField.Bits | v>>32)}
+}
+
+// NeighbourClear zeroes the MAC and NeighbourFoundField: a lookup that
+// found nothing.
+func NeighbourClear() [2]ofp.Action {
+	return [2]ofp.Action{NeighbourMACLowField.Load(0), neighbourHighFound(0)}
+}
+
+// neighbourHighFound loads NeighbourMACHighField and NeighbourFoundField,
+// adjacent bits of one register, at once.
+func neighbourHighFound(v uint64) ofp.Action {
+	return ofp.Load{Reg: NeighbourFoundField.Reg, Start: NeighbourMACHighField.Start,
+		Bits: NeighbourMACHighField.Bits + NeighbourFoundField.Bits, Value: v}
+}
+
+// NeighbourMACTo copies the MAC Neighbour found into a 48-bit field
+// (ofp.FEthSrc, ofp.FEthDst, ofp.FARPSHA...).
+func NeighbourMACTo(kind ofp.FieldKind) [2]ofp.Action {
+	return [2]ofp.Action{
+		ofp.Move{Src: NeighbourMACLowField.Ref(), Dst: ofp.FieldRef{Kind: kind, Start: 0, Bits: 32}},
+		ofp.Move{Src: NeighbourMACHighField.Ref(), Dst: ofp.FieldRef{Kind: kind, Start: 32, Bits: 16}},
+	}
+}
 
 // RouterKeyMatch matches the router datapath key in metadata.
 func RouterKeyMatch(key uint32) ofp.Field { return ofp.Metadata(uint64(key), 0) }
@@ -116,6 +168,14 @@ func (f RegField) Match(v uint32) ofp.Field {
 	}
 	mask := uint32((uint64(1)<<f.Bits - 1) << f.Start)
 	return ofp.RegMasked(f.Reg, v<<f.Start&mask, mask)
+}
+
+// Ref names the field's bits as the source or destination of a move.
+func (f RegField) Ref() ofp.FieldRef {
+	if f.Start == 0 && f.Bits == 32 {
+		return ofp.FieldRef{Kind: ofp.FReg, Index: f.Reg}
+	}
+	return ofp.FieldRef{Kind: ofp.FReg, Index: f.Reg, Start: f.Start, Bits: f.Bits}
 }
 
 // Load writes v into the field's bits.

@@ -11,7 +11,8 @@ import (
 
 // Priorities of the L3 stage.
 const (
-	prioL2Router = 110 // a router port's MAC, above any VM port's
+	prioL2Router     = 110 // a router port's MAC, above any VM port's
+	prioL2RoutedDrop = 50  // routed, to no known port: below them, above the floods
 
 	prioRouterICMP = 100
 
@@ -213,7 +214,7 @@ func (c *compiler) routerPorts(r *routerState, st *l3Shared) {
 		}
 		if st.once(n.Key, p.mac) {
 			c.add(TableL2Lookup, prioL2Router, FeatureL3,
-				[]ofp.Field{NetworkKeyField.Match(n.Key), ofp.EthDst(p.mac)},
+				[]ofp.Field{notRouted, NetworkKeyField.Match(n.Key), ofp.EthDst(p.mac)},
 				RouterKeyLoad(r.Key), gotoTable(TableL3DNAT))
 		}
 		if !served {
@@ -236,8 +237,8 @@ func (c *compiler) routerPorts(r *routerState, st *l3Shared) {
 	}
 }
 
-// arpReply answers ARP requests for a on the network with mac, unless the
-// network's responder already answers for a.
+// arpReply answers ARP requests for a on the network with mac (a
+// Neighbour entry), unless the network's responder already answers for a.
 func (c *compiler) arpReply(netKey uint32, a netip.Addr, mac net.HardwareAddr) {
 	seen := c.responded[netKey]
 	if seen == nil {
@@ -248,29 +249,41 @@ func (c *compiler) arpReply(netKey uint32, a netip.Addr, mac net.HardwareAddr) {
 		return
 	}
 	seen[a] = true
-	ip := netip.PrefixFrom(a, 32)
-	c.add(TableServices, prioARPResponder, FeatureARPResponder, []ofp.Field{
-		NetworkKeyField.Match(netKey), ofp.EthType(ofp.EthTypeARP), ofp.ARPOp(1), ofp.ARPTPA(ip),
-	},
-		c.arpMoves[0],
-		ofp.SetField{Field: ofp.EthSrc(mac)},
-		c.setARPReply,
-		c.arpMoves[1],
-		ofp.SetField{Field: ofp.ARPSHA(mac)},
-		c.arpMoves[2],
-		ofp.SetField{Field: ofp.ARPSPA(ip)},
-		ofp.OutputInPort{})
+	c.neighbour(netKey, a, mac)
 }
 
-// routes compiles the router's L3Route table: host routes to every known
-// port of its networks, extra routes, connected-subnet drops and the way
-// out through the gateway.
+// notRouted matches packets no router has handled yet (metadata 0).
+var notRouted = RouterKeyMatch(0)
+
+// routes compiles the router's L3Route table: connected subnets of
+// networks with local ports through Neighbour and L2Lookup, host routes to
+// the known ports of its other networks, extra routes, and the way out
+// through the gateway.
 func (c *compiler) routes(r *routerState) {
 	rk := RouterKeyMatch(r.Key)
 	ip4 := ofp.EthType(ofp.EthTypeIPv4)
 	seen := map[netip.Prefix]bool{}
+	switched := false
 	for _, p := range r.ports {
 		subnet := p.addr.Masked()
+		if len(p.net.local) > 0 {
+			// The network's L2 stage is compiled here: it knows where
+			// every MAC of the network lives.
+			if !seen[subnet] {
+				seen[subnet] = true
+				switched = true
+				toEthDst := NeighbourMACTo(ofp.FEthDst)
+				c.add(TableL3Route, routePrio(subnet.Bits())+1, FeatureL3, []ofp.Field{rk, ip4, ofp.IPDst(subnet)},
+					ofp.DecTTL{},
+					ofp.SetField{Field: ofp.EthSrc(p.mac)},
+					NetworkKeyField.Load(p.net.Key),
+					ofp.Move{Src: ofp.FieldRef{Kind: ofp.FIPv4Dst}, Dst: NeighbourIPField.Ref()},
+					ofp.Resubmit{Table: TableNeighbour.Number()},
+					toEthDst[0], toEthDst[1],
+					ofp.Resubmit{Table: TableL2Lookup.Number()})
+			}
+			continue
+		}
 		if !seen[subnet] {
 			seen[subnet] = true
 			c.add(TableL3Route, routePrio(subnet.Bits())+1, FeatureL3, []ofp.Field{rk, ip4, ofp.IPDst(subnet)})
@@ -290,6 +303,11 @@ func (c *compiler) routes(r *routerState) {
 				}
 			}
 		}
+	}
+	if switched {
+		// Routed back to L2Lookup, to no port it knows (an unknown
+		// address, an unbound port, a router's own MAC): dropped.
+		c.add(TableL2Lookup, prioL2RoutedDrop, FeatureL3, []ofp.Field{rk})
 	}
 	for _, rt := range r.Routes {
 		dst := rt.Destination.Masked()
@@ -443,7 +461,7 @@ func (c *compiler) nat(r *routerState, st *l3Shared) {
 	}
 	toRouter := func(mac net.HardwareAddr) {
 		if st.once(ext.Key, mac) {
-			c.add(TableL2Lookup, prioL2Router, FeatureL3, []ofp.Field{extKey, ofp.EthDst(mac)},
+			c.add(TableL2Lookup, prioL2Router, FeatureL3, []ofp.Field{notRouted, extKey, ofp.EthDst(mac)},
 				RouterKeyLoad(r.Key), gotoTable(TableL3DNAT))
 		}
 	}

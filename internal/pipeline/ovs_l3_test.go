@@ -113,3 +113,93 @@ func allDatapathActions(trace string) string {
 	}
 	return strings.Join(acts, " | ")
 }
+
+// TestOVSTraceNeighbour checks routing through Neighbour and the egress
+// network's L2 stage, and the ARP responder built on the same table, on a
+// real OVS: routedLocalNetworks has vm1 (net1) and vm2 (net2) here, vm3
+// (net1) and vm4 (net2) on ch2, vm5 (net1) unbound.
+func TestOVSTraceNeighbour(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs root and Open vSwitch")
+	}
+	inst, ports := traceBridge(t, routedLocalNetworks(), testCfg, map[string]int{"vm1": 10, "vm2": 11})
+	vm2 := ports["vm2"]
+	const fromVM1 = "in_port=10,dl_src=fa:16:3e:00:01:01,dl_dst=" + rtrMAC1 + ",nw_src=10.1.0.11,nw_ttl=64,"
+	const fromVM2 = "in_port=11,dl_src=fa:16:3e:00:02:02,dl_dst=" + rtrMAC2 + ",nw_src=10.2.0.12,nw_ttl=64,"
+	const arpFromVM2 = "in_port=11,arp,dl_src=fa:16:3e:00:02:02,dl_dst=ff:ff:ff:ff:ff:ff,arp_op=1,arp_sha=fa:16:3e:00:02:02,"
+	for _, tc := range []struct {
+		name, flow string
+		want, not  []string
+		exact      string
+	}{{
+		name: "routed to a local port of the other network",
+		flow: "tcp," + fromVM1 + "nw_dst=10.2.0.12,tp_src=1000,tp_dst=80",
+		want: []string{"set(eth(src=" + rtrMAC2 + ",dst=fa:16:3e:00:02:02))", "ttl=63", vm2},
+		not:  []string{"tnl_push"},
+	}, {
+		name: "routed to a remote port: one tunnel hop with the egress network's VNI",
+		flow: "tcp," + fromVM1 + "nw_dst=10.2.0.14,tp_src=1000,tp_dst=80",
+		want: []string{"set(eth(src=" + rtrMAC2 + ",dst=fa:16:3e:00:02:04))", "ttl=63", "tnl_push", "dst=192.0.2.2", "geneve(vni=0xc8)"},
+		not:  []string{"vni=0x64"},
+	}, {
+		name: "routed back the other way to a remote port",
+		flow: "tcp," + fromVM2 + "nw_dst=10.1.0.13,tp_src=1000,tp_dst=80",
+		want: []string{"set(eth(src=" + rtrMAC1 + ",dst=fa:16:3e:00:01:03))", "tnl_push", "geneve(vni=0x64)"},
+	}, {
+		name:  "an unknown address of a connected subnet is dropped, not flooded",
+		flow:  "tcp," + fromVM1 + "nw_dst=10.2.0.77,tp_src=1000,tp_dst=80",
+		exact: "drop",
+	}, {
+		name:  "an unbound port is not reached",
+		flow:  "tcp," + fromVM2 + "nw_dst=10.1.0.15,tp_src=1000,tp_dst=80",
+		exact: "drop",
+	}, {
+		name:  "the router's own address on the other network: dropped, no loop",
+		flow:  "tcp," + fromVM1 + "nw_dst=10.2.0.1,tp_src=1000,tp_dst=80",
+		exact: "drop",
+	}, {
+		name: "ARP for the router's address is answered",
+		flow: arpFromVM2 + "arp_spa=10.2.0.12,arp_tpa=10.2.0.1",
+		want: []string{"set(eth(src=" + rtrMAC2 + ",dst=fa:16:3e:00:02:02))", "op=2,sha=" + rtrMAC2 + ",tha=fa:16:3e:00:02:02", "sip=10.2.0.1,tip=10.2.0.12", ")," + vm2},
+	}, {
+		name: "ARP for a remote port is answered here",
+		flow: arpFromVM2 + "arp_spa=10.2.0.12,arp_tpa=10.2.0.14",
+		want: []string{"set(eth(src=fa:16:3e:00:02:04,dst=fa:16:3e:00:02:02))", "op=2,sha=fa:16:3e:00:02:04", "sip=10.2.0.14,tip=10.2.0.12", ")," + vm2},
+		not:  []string{"tnl_push"},
+	}, {
+		name:  "ARP for an address of another network is not answered",
+		flow:  arpFromVM2 + "arp_spa=10.2.0.12,arp_tpa=10.1.0.13",
+		exact: "drop",
+	}, {
+		name:  "ARP for an unknown address stays on this chassis",
+		flow:  arpFromVM2 + "arp_spa=10.2.0.12,arp_tpa=10.2.0.77",
+		exact: "drop",
+	}, {
+		name:  "the owner's probe of its own address is not answered",
+		flow:  arpFromVM2 + "arp_spa=0.0.0.0,arp_tpa=10.2.0.12",
+		exact: "drop",
+	}, {
+		name: "a local port's probe reaches the other local ports of its network",
+		flow: "in_port=10,arp,dl_src=fa:16:3e:00:01:01,dl_dst=ff:ff:ff:ff:ff:ff,arp_op=1,arp_sha=fa:16:3e:00:01:01,arp_spa=0.0.0.0,arp_tpa=10.1.0.11",
+		not:  []string{"op=2", "tnl_push", vm2},
+	}} {
+		out, err := inst.Appctl("ofproto/trace", "br-int", tc.flow)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", tc.name, err, out)
+		}
+		acts := datapathActions(out)
+		for _, w := range tc.want {
+			if !strings.Contains(acts, w) {
+				t.Errorf("%s: datapath actions lack %q:\n%s", tc.name, w, out)
+			}
+		}
+		for _, w := range tc.not {
+			if strings.Contains(acts, w) {
+				t.Errorf("%s: datapath actions have %q:\n%s", tc.name, w, out)
+			}
+		}
+		if tc.exact != "" && acts != tc.exact {
+			t.Errorf("%s: datapath actions %q, want %q:\n%s", tc.name, acts, tc.exact, out)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -167,7 +168,19 @@ func TestFlowInvariants(t *testing.T) {
 				t.Errorf("%s: feature %s not declared by table %s: %s", name, feat, tb.Name, f)
 			}
 			// Packets only move forward in pipeline order (ct may
-			// recirculate to the same table): no loop is possible.
+			// recirculate to the same table): no loop is possible. The
+			// one way back, L3Route to L2Lookup, carries a router key,
+			// and L2Lookup only lets packets without one into a router.
+			if from == TableL2Lookup && entersRouter(f) && !hasMatch(f, ofp.Metadata(0, 0)) {
+				t.Errorf("%s: a routed packet could be routed again by %s", name, f)
+			}
+			// Neighbour only loads registers and returns.
+			if from == TableNeighbour && slices.ContainsFunc(f.Actions, func(a ofp.Action) bool {
+				_, load := a.(ofp.Load)
+				return !load
+			}) {
+				t.Errorf("%s: Neighbour flow does more than a lookup: %s", name, f)
+			}
 			for i, a := range f.Actions {
 				switch a := a.(type) {
 				case ofp.Goto:
@@ -175,7 +188,7 @@ func TestFlowInvariants(t *testing.T) {
 						t.Errorf("%s: bad goto in %s", name, f)
 					}
 				case ofp.Resubmit:
-					if TableID(a.Table).Stage() <= from.Stage() {
+					if TableID(a.Table).Stage() <= from.Stage() && !routedBack(f, a) {
 						t.Errorf("%s: backward resubmit in %s", name, f)
 					}
 				case ofp.CT:
@@ -186,6 +199,35 @@ func TestFlowInvariants(t *testing.T) {
 			}
 		}
 	}
+}
+
+// routedBack reports whether a resubmit is L3Route handing a routed packet
+// (a non-zero router key in metadata) back to L2Lookup.
+func routedBack(f ofp.Flow, a ofp.Resubmit) bool {
+	if f.Table != TableL3Route.Number() || a.Table != TableL2Lookup.Number() {
+		return false
+	}
+	return slices.ContainsFunc(f.Match, func(m ofp.Field) bool {
+		return m.Kind == ofp.FMetadata && m.Mask == 0 && m.Value != 0
+	})
+}
+
+// entersRouter reports whether a flow sends packets into an L3 table.
+func entersRouter(f ofp.Flow) bool {
+	l3 := func(t int) bool { return t >= int(TableL3DNAT) && t <= int(TableL3Out) }
+	return slices.ContainsFunc(f.Actions, func(a ofp.Action) bool {
+		switch a := a.(type) {
+		case ofp.Goto:
+			return l3(int(a.Table))
+		case ofp.Resubmit:
+			return l3(int(a.Table))
+		case ofp.CT:
+			return l3(a.Table)
+		case ofp.SetField:
+			return a.Field.Kind == ofp.FMetadata
+		}
+		return false
+	})
 }
 
 func containsFeature(fs []Feature, f Feature) bool {
@@ -516,10 +558,29 @@ func TestDHCP(t *testing.T) {
 
 func TestARPResponderAnswersRemoteAndUnbound(t *testing.T) {
 	text := ofp.Text(Compile(twoChassisTwoNetworks(), testCfg, 1))
-	for _, ip := range []string{"10.1.0.11", "10.1.0.13", "10.1.0.15", "10.2.0.12", "10.2.0.14"} {
-		if !strings.Contains(text, "arp_op=1,arp_tpa="+ip+" actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[]") {
-			t.Errorf("no ARP responder for %s", ip)
+	// Every ARP request is looked up in Neighbour, then answered by ARPReply.
+	for _, w := range []string{
+		"table=3,priority=100,dl_type=0x0806,arp_op=1 actions=move:NXM_OF_ARP_TPA[]->NXM_NX_REG12[],resubmit(,14),goto_table:15",
+		"table=15,priority=100,reg14=0x10000/0x10000,dl_type=0x0806,arp_op=1 actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[]",
+		"table=15,priority=0 actions=resubmit(,5)",
+	} {
+		if !strings.Contains(text, w) {
+			t.Errorf("no ARP responder flow %s", w)
 		}
+	}
+	for _, e := range []struct{ net, ip, mac string }{
+		{"0x1", "10.1.0.11", "0x3e000101"}, {"0x1", "10.1.0.13", "0x3e000103"}, {"0x1", "10.1.0.15", "0x3e000105"},
+		{"0x2", "10.2.0.12", "0x3e000202"}, {"0x2", "10.2.0.14", "0x3e000204"},
+	} {
+		w := "table=14,priority=100,reg6=" + e.net + "," + nbr(e.ip) + " actions=load:" + e.mac +
+			"->NXM_NX_REG13[0..31],load:0x1fa16->NXM_NX_REG14[0..16]\n"
+		if !strings.Contains(text, w) {
+			t.Errorf("no Neighbour entry for %s: %s", e.ip, w)
+		}
+	}
+	// net3 has no port here: none of its addresses.
+	if strings.Contains(text, nbr("10.3.0.16")) {
+		t.Error("Neighbour entry of net3")
 	}
 }
 

@@ -34,6 +34,15 @@ func routedTwoNetworks() *View {
 	return v
 }
 
+// routedLocalNetworks: routedTwoNetworks with vm2 back on net2 here: both
+// router networks have local ports, so routing to either goes through
+// Neighbour and the network's L2 stage rather than host routes.
+func routedLocalNetworks() *View {
+	v := routedTwoNetworks()
+	v.Ports = append(v.Ports, twoChassisTwoNetworks().Ports[1]) // vm2
+	return v
+}
+
 func slicesDelete(ps []Port, id string) []Port {
 	out := ps[:0:0]
 	for _, p := range ps {

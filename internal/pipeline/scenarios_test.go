@@ -52,6 +52,7 @@ func scenarios() []scenario {
 		{"dhcp_disabled", dhcpDisabled, testCfg},
 		{"ipv6_subnet", ipv6Subnet, testCfgND},
 		{"routed_two_networks", routedTwoNetworks, testCfg},
+		{"routed_local_networks", routedLocalNetworks, testCfg},
 		{"floating_ip", floatingIP, testCfg},
 		{"snat_gateway", snatGateway, testCfg},
 		{"centralized_fip", centralizedFIP, testCfg},

@@ -66,7 +66,9 @@ func CompileSections(v *View, cfg Config, generation uint32, prev []Section) []S
 			}
 		}
 		c.responded[n.Key] = seen
+		c.neighbours = c.neighbours || len(seen) > 0
 	}
+	c.neighbours = c.neighbours || len(c.routers) > 0
 
 	old := make(map[string]*Section, len(prev))
 	for i := range prev {
@@ -94,9 +96,11 @@ func CompileSections(v *View, cfg Config, generation uint32, prev []Section) []S
 	}
 	base.bool(secured)
 	base.bool(unsecured)
+	base.bool(c.neighbours)
 	section("base", base.Sum64(), 32, func() {
 		c.defaults()
 		c.portSecurityShared()
+		c.neighbourShared()
 	})
 
 	c.aclWordHash = c.hashACLWordInputs()

@@ -8,7 +8,13 @@ import "strconv"
 // tableDecls lists the tables in pipeline order: packets only ever move
 // forward in that order (goto_table, resubmit to a later stage, or ct
 // recirculation to the same or a later stage), so the order is the
-// pipeline and no packet can loop.
+// pipeline and no packet can loop. One exception: L3Route hands a routed
+// packet back to L2Lookup, the egress network's switch, for delivery. It
+// cannot loop either: L3Route only sees packets with a router key in
+// metadata, and L2Lookup only sends packets with metadata 0 into a router,
+// so a packet is routed at most once per chassis (TestFlowInvariants checks
+// both sides). Neighbour is a lookup table: it only loads registers, and
+// the resubmit that reaches it returns to its caller.
 //
 // A table's number is its TableID. The first eight (Classify..Output) are
 // numbered by position; the stages added for routing, NAT and security
@@ -46,7 +52,8 @@ const (
 	numBaseTables // the tables every view uses (they always have a miss flow)
 )
 
-// Tables of routing, NAT and security groups (numbers after the base ones).
+// Tables of routing, NAT, security groups and the neighbour lookup
+// (numbers after the base ones).
 const (
 	TableL3DNAT TableID = numBaseTables + iota
 	TableL3Route
@@ -54,6 +61,8 @@ const (
 	TableL3SNATCommit
 	TableL3Out
 	TableIngressACLEval
+	TableNeighbour
+	TableARPReply
 
 	numTables // keep last
 )
@@ -142,11 +151,10 @@ var tableDecls = [numTables]Table{{
 	ID:       TableServices,
 	Name:     "Services",
 	Features: []Feature{FeatureARPResponder, FeatureND, FeatureDHCP, FeatureL3},
-	Doc: "Answers ARP requests for every known IPv4 address of the network " +
-		"on this chassis (except the owner's own probes), for the router " +
-		"ports' addresses and, on an external network, for the floating " +
-		"IPs of local ports and the gateway address of a router whose active " +
-		"gateway is here; answers ICMP echo requests sent to a router " +
+	Doc: "ARP requests: the owner probing or announcing its own address " +
+		"goes on to L2Lookup unanswered; any other request copies arp_tpa " +
+		"into reg12, looks it up in Neighbour and goes to ARPReply. Answers " +
+		"ICMP echo requests sent to a router " +
 		"address; turns neighbour solicitations for known IPv6 addresses " +
 		"into advertisements and hands them to NDReply (when " +
 		"Config.NDResponder is set); sends DHCPv4 client traffic from local VM " +
@@ -154,6 +162,15 @@ var tableDecls = [numTables]Table{{
 		"controller, one flow per network (the controller reads the port " +
 		"from reg5 in the packet-in), except from the ports without an " +
 		"address on such a subnet. The rest goes on to L2Lookup.",
+}, {
+	ID:       TableARPReply,
+	Name:     "ARPReply",
+	Features: []Feature{FeatureARPResponder},
+	Doc: "Reached only from the ARP responder in Services, after the " +
+		"Neighbour lookup: when it found the address (reg14[16]), turns the " +
+		"request into the reply from the MAC it found (reg13, reg14[0..15]) " +
+		"and sends it back out of its ingress port; otherwise the request " +
+		"goes on to L2Lookup (resubmit: a later stage with a lower number).",
 }, {
 	ID:       TableNDReply,
 	Name:     "NDReply",
@@ -171,10 +188,12 @@ var tableDecls = [numTables]Table{{
 		"ofport into reg7 (and, with security groups in use, its ACL word " +
 		"into reg3, 0 when not enforced) and goes to IngressACL; a port on a remote chassis " +
 		"sets tun_id/tun_dst and reg7=tunnel ofport and goes to Output; a " +
-		"router port's MAC loads the router key into metadata and goes to " +
-		"L3DNAT. Broadcast, multicast and unknown unicast are flooded to the " +
-		"local ports and, only for locally sourced non-ARP traffic, to every " +
-		"remote chassis with a port on the network.",
+		"router port's MAC, for a packet not yet routed (metadata 0), loads " +
+		"the router key into metadata and goes to L3DNAT. Broadcast, " +
+		"multicast and unknown unicast are flooded to the local ports and, " +
+		"only for locally sourced non-ARP traffic, to every remote chassis " +
+		"with a port on the network. A routed packet (metadata = the router " +
+		"key, back from L3Route) to no known port is dropped, never flooded.",
 }, {
 	ID:       TableL3DNAT,
 	Name:     "L3DNAT",
@@ -191,15 +210,19 @@ var tableDecls = [numTables]Table{{
 	Name:     "L3Route",
 	Features: []Feature{FeatureL3},
 	Doc: "Longest prefix match (priority grows with the prefix length) on " +
-		"the router (metadata) and nw_dst: a known port of a router network " +
-		"(host route) or an extra route's nexthop port: dec_ttl, eth_src := " +
-		"the router's MAC on the egress network, eth_dst := the port's MAC, " +
-		"reg6 := the egress network, then delivered as L2Lookup would: a " +
-		"local port via IngressACL (reg7 = its ofport, reg3 = its ACL word " +
-		"with security groups in use), a remote one straight " +
-		"into the tunnel with the egress network's key. Other addresses of a " +
-		"connected subnet are dropped. The external subnet and the default " +
-		"route go to L3SNAT when the router has a gateway.",
+		"the router (metadata) and nw_dst. A connected subnet of a network " +
+		"with local ports: dec_ttl, eth_src := the router's MAC on it, reg6 " +
+		":= the network, nw_dst looked up in Neighbour (reg12), eth_dst := " +
+		"the MAC found, and back to L2Lookup, which delivers it to a local " +
+		"port or straight into the tunnel to the port's chassis with the " +
+		"network's key (an unknown address or unreachable port is dropped " +
+		"there). A network without local port has no L2 stage here: a host " +
+		"route per reachable port and an extra route's nexthop port do the " +
+		"same with eth_dst := the port's MAC and deliver it themselves (a " +
+		"local port via IngressACL, reg7 = its ofport; a remote one into " +
+		"the tunnel; with security groups in use reg3 = its ACL word); its " +
+		"other addresses are dropped. The external subnet " +
+		"and the default route go to L3SNAT when the router has a gateway.",
 }, {
 	ID:       TableL3SNAT,
 	Name:     "L3SNAT",
@@ -258,6 +281,17 @@ var tableDecls = [numTables]Table{{
 		"local VM interface, or a tunnel port with tun_id/tun_dst already " +
 		"set (encapsulation). Output to the packet's own in_port is dropped " +
 		"by OpenFlow, so a flood never returns to its sender.",
+}, {
+	ID:       TableNeighbour,
+	Name:     "Neighbour",
+	Features: []Feature{FeatureARPResponder, FeatureL3},
+	Doc: "The MAC of every known IPv4 address, per network: one flow per " +
+		"(reg6, reg12) (every address of a network with local ports, its " +
+		"routers' addresses, and on an external network the local floating " +
+		"IPs and the local active gateway's address) loads the owner's MAC " +
+		"into reg13 and reg14[0..15] and sets reg14[16]; the miss clears " +
+		"them. A lookup table, only reached by resubmit from the ARP " +
+		"responder (Services) and from L3Route, to which it returns.",
 }}
 
 // Tables returns the pipeline's table declarations in pipeline order.

@@ -70,7 +70,11 @@ func TestDistributedRouting(t *testing.T) {
 	router(t, l, "p1", s1, s2)
 	a, _ := boot(t, l, chs[0], "a", "p1", n1, fixed(s1.ID, "10.1.0.10"))
 	b, _ := boot(t, l, chs[1], "b", "p1", n2, fixed(s2.ID, "10.2.0.10"))
-	for vm, gw := range map[*testbed.VM]string{a: "10.1.0.1", b: "10.2.0.1"} {
+	// c puts n2 on ch1 too: ch1 routes to n2 through its Neighbour table
+	// and n2's L2 stage, while ch2, without a port on n1, routes b's
+	// replies by host route.
+	c, _ := boot(t, l, chs[0], "c", "p1", n2, fixed(s2.ID, "10.2.0.11"))
+	for vm, gw := range map[*testbed.VM]string{a: "10.1.0.1", b: "10.2.0.1", c: "10.2.0.1"} {
 		if err := vm.SetGateway(gw); err != nil {
 			t.Fatal(err)
 		}
@@ -79,6 +83,7 @@ func TestDistributedRouting(t *testing.T) {
 	mustPing(t, l, a, "10.1.0.1") // the router answers on every chassis
 	mustPing(t, l, a, "10.2.0.10")
 	mustPing(t, l, b, "10.1.0.10")
+	mustPing(t, l, a, "10.2.0.11") // routed to a port on the same chassis
 
 	capture, err := l.Bed.CaptureUnderlay()
 	if err != nil {
