@@ -27,6 +27,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/wyvern-sdn/wyvern/bench/internal/machine"
@@ -46,6 +47,7 @@ type config struct {
 	Wyvern     string // prebuilt wyvern binary; "" builds the module's
 	Built      string // what Wyvern was built from, for the report
 	Logs       string // directory to keep each run's agent and server logs in
+	AgentArgs  string // extra agent flags, space-separated ("{chassis}": its name)
 	Verbose    bool
 }
 
@@ -61,6 +63,7 @@ func main() {
 	flag.StringVar(&cfg.Wyvern, "wyvern", "", "wyvern binary to run (default: build ./cmd/wyvern of the module here with lab.Build, once per run)")
 	flag.StringVar(&cfg.Built, "built", "", "what the wyvern binary was built from, for the report")
 	flag.StringVar(&cfg.Logs, "logs", "", "keep each run's agent and server logs under this directory (run1/, run2/, ...)")
+	flag.StringVar(&cfg.AgentArgs, "agent-args", "", `extra wyvern agent flags, space-separated; "{chassis}" is the chassis name, e.g. -agent-args "--cpuprofile=/tmp/{chassis}.prof"`)
 	flag.BoolVar(&cfg.Verbose, "v", false, "log the test bed's actions")
 	flag.Parse()
 	if err := run(cfg); err != nil {
@@ -173,7 +176,7 @@ func oneRun(cfg config, root string, log *slog.Logger, n int) (res *runResult, e
 			return nil, err
 		}
 	}
-	l, err := lab.Start(bed, bin, lab.Options{})
+	l, err := lab.Start(bed, bin, lab.Options{AgentArgs: strings.Fields(cfg.AgentArgs)})
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -21,6 +22,7 @@ func agentCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 	var (
 		endpoints, tunnelIP, encaps string
 		mappings, nextHops          string
+		cpuProfile                  string
 		cfg                         agent.Config
 		sw                          agent.SwitchConfig
 	)
@@ -29,6 +31,17 @@ func agentCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 		Short: "Run the local controller of one hypervisor (chassis)",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log := logger()
+			if cpuProfile != "" { // opt-in profiling (bench/README.md)
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return fmt.Errorf("--cpuprofile: %w", err)
+				}
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return fmt.Errorf("--cpuprofile: %w", err)
+				}
+				defer f.Close()
+				defer pprof.StopCPUProfile()
+			}
 			ip, err := netip.ParseAddr(tunnelIP)
 			if err != nil {
 				return fmt.Errorf("--tunnel-ip %q: %w", tunnelIP, err)
@@ -103,6 +116,7 @@ func agentCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 	f.StringVar(&sw.DatapathType, "datapath-type", "", "netdev (userspace) or system (kernel); default: system when the openvswitch module is loaded")
 	f.StringVar(&sw.TunnelBridge, "tunnel-bridge", "br-phy", "bridge holding the tunnel IP (for static tunnel neighbours)")
 	f.Uint16Var(&sw.ControllerID, "controller-id", 0x5779, "OpenFlow controller id for packet-ins")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the agent's whole run to this file (profiling only; off by default)")
 	_ = cmd.MarkFlagRequired("tunnel-ip")
 	return cmd
 }

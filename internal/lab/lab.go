@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -46,7 +47,8 @@ type Lab struct {
 type Options struct {
 	// ServerArgs are extra `wyvern server` flags.
 	ServerArgs []string
-	// AgentArgs are extra `wyvern agent` flags.
+	// AgentArgs are extra `wyvern agent` flags; "{chassis}" in them is
+	// replaced by the chassis name (e.g. a profile file per agent).
 	AgentArgs []string
 }
 
@@ -190,10 +192,13 @@ func (l *Lab) StartAgent(ch *testbed.Chassis) error {
 // Options.AgentArgs) and waits until it is registered.
 func (l *Lab) StartAgentWith(ch *testbed.Chassis, extra ...string) error {
 	l.agentArgs[ch.Name] = extra
-	args := append([]string{"agent", "--etcd-endpoints", l.EtcdURL, "--chassis", ch.Name,
+	args := []string{"agent", "--etcd-endpoints", l.EtcdURL, "--chassis", ch.Name,
 		"--tunnel-ip", ch.TunnelIP.String(), "--tunnel-mac", ch.TunnelMAC,
 		"--ovsdb", ch.DBSock(), "--ovs-rundir", ch.RunDir, "--datapath-type", "netdev",
-		"--log-level", "debug"}, l.opts.AgentArgs...)
+		"--log-level", "debug"}
+	for _, a := range l.opts.AgentArgs {
+		args = append(args, strings.ReplaceAll(a, "{chassis}", ch.Name))
+	}
 	args = append(args, extra...)
 	if err := ch.StartProcess("wyvern-agent", exec.Command(l.Bin, args...)); err != nil {
 		return err
