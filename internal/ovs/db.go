@@ -535,16 +535,20 @@ func fromModel(m *vswitchd.Interface) Interface {
 // Interfaces returns the interfaces of a bridge by name (the bridge's own
 // internal interface included).
 func (d *DB) Interfaces(ctx context.Context, bridge string) (map[string]Interface, error) {
-	br, err := d.bridge(ctx, bridge)
-	if err != nil {
-		return nil, err
-	}
 	out := map[string]Interface{}
+	// Shallow rows are the cache's own models, read-only here: fromModel
+	// copies what it keeps. (Get or List would clone every row, the
+	// bridge's list of ports included, through reflection.)
+	var br *vswitchd.Bridge
+	for _, m := range d.c.Cache().Table("Bridge").RowsShallow() {
+		if b, ok := m.(*vswitchd.Bridge); ok && b.Name == bridge {
+			br = b
+			break
+		}
+	}
 	if br == nil {
 		return out, nil
 	}
-	// Shallow rows are the cache's own models, read-only here: fromModel
-	// copies what it keeps. (Get would clone every row through JSON.)
 	ports := d.c.Cache().Table("Port").RowsShallow()
 	ifaces := d.c.Cache().Table("Interface").RowsShallow()
 	for _, pu := range br.Ports {

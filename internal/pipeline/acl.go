@@ -326,17 +326,34 @@ func (c *compiler) aclMembers(pl *aclPlan, bucket int) {
 }
 
 // members are the addresses of conjunction k's remote group in bucket,
-// sorted.
+// sorted. Each group's members are split into buckets once per
+// compilation.
 func (c *compiler) members(k conjKey, bucket int) []netip.Prefix {
+	if c.memberBuckets == nil {
+		c.memberBuckets = map[string]*[aclMemberBuckets][]netip.Prefix{}
+	}
+	bs := c.memberBuckets[k.group]
+	if bs == nil {
+		bs = new([aclMemberBuckets][]netip.Prefix)
+		for _, m := range c.aclIndex().sgs[k.group].Members {
+			if m.IsValid() {
+				b := memberBucket(m)
+				bs[b] = append(bs[b], m)
+			}
+		}
+		for i := range bs {
+			slices.SortFunc(bs[i], func(x, y netip.Prefix) int {
+				return cmp.Or(x.Addr().Compare(y.Addr()), cmp.Compare(x.Bits(), y.Bits()))
+			})
+		}
+		c.memberBuckets[k.group] = bs
+	}
 	var out []netip.Prefix
-	for _, m := range c.aclIndex().sgs[k.group].Members {
-		if m.IsValid() && m.Addr().Is4() != k.v6 && memberBucket(m) == bucket {
+	for _, m := range bs[bucket] {
+		if m.Addr().Is4() != k.v6 {
 			out = append(out, m)
 		}
 	}
-	slices.SortFunc(out, func(x, y netip.Prefix) int {
-		return cmp.Or(x.Addr().Compare(y.Addr()), cmp.Compare(x.Bits(), y.Bits()))
-	})
 	return out
 }
 

@@ -79,6 +79,8 @@ type compiler struct {
 	netsByID  map[string]*netState // every usable network of the view
 	remotes   map[string]*RemoteChassis
 	portsByID map[string]*portState
+	// memberBuckets are the remote groups' members by bucket (members).
+	memberBuckets map[string]*[aclMemberBuckets][]netip.Prefix
 	// aclWordHash fingerprints the inputs of the ports' ACL words besides
 	// the ports (CompileSections).
 	aclWordHash uint64

@@ -82,7 +82,7 @@ func CompileSections(v *View, cfg Config, generation uint32, prev []Section) []S
 		}
 		c.flows = make([]ofp.Flow, 0, sizeHint)
 		build()
-		secs = append(secs, Section{ID: id, Hash: hash, Flows: slices.Clip(c.flows)})
+		secs = append(secs, Section{ID: id, Hash: hash, Flows: compact(c.flows)})
 		c.flows = nil
 	}
 
@@ -134,6 +134,34 @@ func CompileSections(v *View, cfg Config, generation uint32, prev []Section) []S
 	out.bool(len(c.nets) > 0 || len(tunnels) > 0)
 	section("output", out.Sum64(), 1, func() { c.output(tunnels) })
 	return secs
+}
+
+// compact copies flows into arrays of their exact size: a section may be
+// kept for a long time, and must not pin the compiler's arenas (or the
+// spare capacity of its flow slice) shared with sections since replaced.
+func compact(flows []ofp.Flow) []ofp.Flow {
+	nf, na := 0, 0
+	for _, f := range flows {
+		nf += len(f.Match)
+		na += len(f.Actions)
+	}
+	out := make([]ofp.Flow, len(flows))
+	fields := make([]ofp.Field, 0, nf)
+	acts := make([]ofp.Action, 0, na)
+	for i, f := range flows {
+		out[i] = f
+		if f.Match != nil {
+			j := len(fields)
+			fields = append(fields, f.Match...)
+			out[i].Match = fields[j:len(fields):len(fields)]
+		}
+		if f.Actions != nil {
+			j := len(acts)
+			acts = append(acts, f.Actions...)
+			out[i].Actions = acts[j:len(acts):len(acts)]
+		}
+	}
+	return out
 }
 
 // l3Inputs hashes what the L3 section reads: routers, external networks,
