@@ -31,6 +31,7 @@ type runResult struct {
 	AtStart, AtSmall snapshot     // after set-up; after the first phase
 	AtBulk, AtLarge  snapshot     // after the bulk bind; after the second phase
 	Bulk             bulkResult
+	Control          controlResult
 	Resync           resyncResult
 	Restart          restartResult
 	Took             time.Duration

@@ -193,6 +193,7 @@ func oneRun(cfg config, root string, log *slog.Logger, n int) (res *runResult, e
 		{"snapshot", func() error { return b.snapshot(&b.res.AtBulk) }},
 		{fmt.Sprintf("bring-up of %d more", cfg.More), func() error { return b.bringUpMany(cfg.Ports, cfg.Ports+cfg.More, &b.res.Large) }},
 		{"snapshot", func() error { return b.snapshot(&b.res.AtLarge) }},
+		{"control plugs", b.controlPlug},
 		{"resync", b.resync},
 		{"restart", b.restart},
 		{"breakdown", b.breakdown},

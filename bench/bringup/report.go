@@ -111,6 +111,12 @@ func report(cfg config, m machine.Machine, rs []*runResult) string {
 		cfg.Ports, pct(rs, small, reply, 50), pct(rs, small, reply, 99), pct(rs, small, plug, 50))
 	w("| bring-up with %d ports present (%d samples): p50 / p99 | 160–170 ms / 196–220 ms | %s ms / %s ms (plug alone %s ms p50) | p99 ≤ 60 ms, flat |\n",
 		cfg.Ports+cfg.ExtraNets*cfg.ExtraPorts+3, cfg.More, pct(rs, large, reply, 50), pct(rs, large, reply, 99), pct(rs, large, plug, 50))
+	w("| plug alone with %d ports present, a port no agent programs (%d each): agents running / agents stopped, p50 (p99) | — | %s (%s) / %s (%s) ms | — |\n",
+		atLarge, controlPlugs,
+		durSpan(collect(rs, func(r *runResult) time.Duration { return percentile(r.Control.Running, 50) }), ms),
+		durSpan(collect(rs, func(r *runResult) time.Duration { return percentile(r.Control.Running, 99) }), ms),
+		durSpan(collect(rs, func(r *runResult) time.Duration { return percentile(r.Control.Paused, 50) }), ms),
+		durSpan(collect(rs, func(r *runResult) time.Duration { return percentile(r.Control.Paused, 99) }), ms))
 	w("| %d ports bound in bulk, all hypervisors synced | 3.9–4.2 s | %s s from the plug (ovs-vsctl itself: %s s; polling saw it at %s s) | — |\n",
 		cfg.ExtraNets*cfg.ExtraPorts,
 		durSpan(collect(rs, func(r *runResult) time.Duration { return r.Bulk.Synced }), secs),
@@ -144,14 +150,18 @@ func report(cfg config, m machine.Machine, rs []*runResult) string {
 	w("The data-plane rows of anchors.md (TCP and RTT ratios) are another benchmark's.\n\n")
 
 	w("### Does bring-up stay flat as the topology grows?\n\n")
-	w("First-reply p50 (p99) per block of measured ports, ranges across runs:\n\n| ports present | p50 (p99), ms |\n| --- | --- |\n")
+	w("First reply and binding in etcd (offsets from the API call), and the plug alone (ovs-vsctl add-port's own duration), p50 (p99) per block of measured ports, ranges across runs:\n\n| ports present | first reply, ms | plug alone, ms | bound, ms |\n| --- | --- | --- | --- |\n")
+	bound := func(t portTiming) time.Duration { return t.Bound }
 	block := 50
 	for lo := 0; lo < cfg.Ports; lo += block {
 		hi := min(lo+block, cfg.Ports)
 		part := func(r *runResult) []portTiming { return r.Small[lo:min(hi, len(r.Small))] }
-		w("| %d–%d | %s (%s) |\n", lo+3, hi+3, pct(rs, part, reply, 50), pct(rs, part, reply, 99))
+		w("| %d–%d | %s (%s) | %s (%s) | %s (%s) |\n", lo+3, hi+3, pct(rs, part, reply, 50), pct(rs, part, reply, 99),
+			pct(rs, part, plug, 50), pct(rs, part, plug, 99), pct(rs, part, bound, 50), pct(rs, part, bound, 99))
 	}
-	w("| %d–%d | %s (%s) |\n\n", cfg.Ports+cfg.ExtraNets*cfg.ExtraPorts+3, atLarge, pct(rs, large, reply, 50), pct(rs, large, reply, 99))
+	w("| %d–%d | %s (%s) | %s (%s) | %s (%s) |\n\n", cfg.Ports+cfg.ExtraNets*cfg.ExtraPorts+3, atLarge,
+		pct(rs, large, reply, 50), pct(rs, large, reply, 99), pct(rs, large, plug, 50), pct(rs, large, plug, 99),
+		pct(rs, large, bound, 50), pct(rs, large, bound, 99))
 
 	w("### Flows of %s by table (table numbers of internal/pipeline/tables.go)\n\n| table | at %d ports | at %d ports |\n| --- | --- | --- |\n",
 		"ch1", rs[0].AtSmall.Ports, atLarge)
