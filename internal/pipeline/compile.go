@@ -45,7 +45,8 @@ const (
 
 	prioL2Known        = 100
 	prioL2ARPBroadcast = 60
-	prioL2Flood        = 10
+	prioL2Flood        = 10 // broadcast and multicast
+	prioL2Unknown      = 5  // unknown unicast
 
 	prioOutput = 100
 )
@@ -748,26 +749,66 @@ func (c *compiler) l2(n *netState) {
 			c.encap(n, p.remote, gotoTable(TableOutput))...)
 	}
 
-	local := make([]ofp.Action, 0, 3*len(n.local))
-	flood := aclFlood{c: c}
-	for _, p := range n.local {
-		local = append(flood.deliver(append(local, OutPortField.Load(p.OFPort)), p), ofp.Resubmit{Table: TableIngressACL.Number()})
-	}
+	local := c.floodLocal(n.local)
 	multicast := ofp.EthDstMasked(macMulticast, macMulticast)
 	// ARP broadcasts are answered by the responder or stay on this chassis.
 	c.add(TableL2Lookup, prioL2ARPBroadcast, FeatureL2,
 		[]ofp.Field{netKey, multicast, ofp.EthType(ofp.EthTypeARP)}, local...)
-	// Broadcast, multicast and unknown unicast. Output to the input port
-	// is dropped by OpenFlow itself, so the sender is excluded.
-	all := slices.Clip(local)
-	for _, r := range n.remotes {
-		all = append(all, c.encap(n, r, ofp.Resubmit{Table: TableOutput.Number()})...)
-	}
-	c.add(TableL2Lookup, prioL2Flood, FeatureL2, []ofp.Field{fromLocal, netKey}, all...)
+	// Broadcast and multicast: to every port of the network. Output to
+	// the input port is dropped by OpenFlow itself, so the sender is
+	// excluded.
+	c.add(TableL2Lookup, prioL2Flood, FeatureL2, []ofp.Field{fromLocal, netKey, multicast},
+		c.floodRemote(n, local, n.remotes)...)
 	if n.tunPort != 0 {
 		c.add(TableL2Lookup, prioL2Flood, FeatureL2,
-			[]ofp.Field{PktSourceField.Match(PktSourceTunnel), netKey}, local...)
+			[]ofp.Field{PktSourceField.Match(PktSourceTunnel), netKey, multicast}, local...)
 	}
+	// Unknown unicast: only to ports without port security, which may
+	// own MACs the model does not know (Neutron's and OVN's "unknown"
+	// addresses); with none, it is dropped (the table's miss). Every
+	// other MAC of the network is known and has its own flow above.
+	var open []*portState
+	for _, p := range n.local {
+		if !p.PortSecurity {
+			open = append(open, p)
+		}
+	}
+	var openRemotes []*RemoteChassis
+	for _, p := range n.all {
+		if p.remote != nil && !p.PortSecurity && !slices.Contains(openRemotes, p.remote) {
+			openRemotes = append(openRemotes, p.remote)
+		}
+	}
+	slices.SortFunc(openRemotes, func(a, b *RemoteChassis) int { return cmp.Compare(a.Name, b.Name) })
+	openLocal := c.floodLocal(open)
+	if len(open)+len(openRemotes) > 0 {
+		c.add(TableL2Lookup, prioL2Unknown, FeatureL2, []ofp.Field{fromLocal, netKey},
+			c.floodRemote(n, openLocal, openRemotes)...)
+	}
+	if n.tunPort != 0 && len(open) > 0 {
+		c.add(TableL2Lookup, prioL2Unknown, FeatureL2,
+			[]ofp.Field{PktSourceField.Match(PktSourceTunnel), netKey}, openLocal...)
+	}
+}
+
+// floodLocal is the actions delivering a flood to local ports, each
+// through IngressACL.
+func (c *compiler) floodLocal(ports []*portState) []ofp.Action {
+	local := make([]ofp.Action, 0, 3*len(ports))
+	flood := aclFlood{c: c}
+	for _, p := range ports {
+		local = append(flood.deliver(append(local, OutPortField.Load(p.OFPort)), p), ofp.Resubmit{Table: TableIngressACL.Number()})
+	}
+	return slices.Clip(local)
+}
+
+// floodRemote appends to a local flood the tunnels to remote chassis.
+func (c *compiler) floodRemote(n *netState, local []ofp.Action, remotes []*RemoteChassis) []ofp.Action {
+	all := slices.Clip(local)
+	for _, r := range remotes {
+		all = append(all, c.encap(n, r, ofp.Resubmit{Table: TableOutput.Number()})...)
+	}
+	return all
 }
 
 // encap sets the tunnel metadata towards chassis r and the tunnel port as

@@ -62,9 +62,11 @@ func TestOVSTracePortSecurity(t *testing.T) {
 		m4   = "dl_src=fa:16:3e:00:00:04"
 		bc   = "dl_dst=ff:ff:ff:ff:ff:ff"
 		toV2 = "dl_dst=fa:16:3e:00:00:02"
-		// An unknown unicast destination: flooded (vm1, vm2, vm4 and the
-		// tunnel, less the sender) when it passes port security.
-		unk = "dl_dst=fa:16:3e:00:00:77"
+		// A multicast destination (IPv6 all nodes): flooded (vm1, vm2,
+		// vm4 and the tunnel, less the sender) when it passes port
+		// security. (Unknown unicast is dropped: every port here has port
+		// security, so no MAC of the network is unknown.)
+		unk = "dl_dst=33:33:00:00:00:01"
 	)
 	dhcp := "udp,nw_src=0.0.0.0,nw_dst=255.255.255.255,udp_src=68,udp_dst=67,nw_ttl=64"
 	ns := func(src, sll string) string {
@@ -74,6 +76,17 @@ func TestOVSTracePortSecurity(t *testing.T) {
 		return "icmp6,dl_dst=33:33:00:00:00:01,ipv6_src=" + src + ",ipv6_dst=ff02::1,nw_ttl=255,icmpv6_type=136,icmpv6_code=0,nd_target=" + target + ",nd_tll=" + tll
 	}
 	runTraces(t, inst, []traceCase{{
+		// vm2 has port security off: it may own MACs the model does not
+		// know, so it alone gets unknown unicast (vm3 on ch2 has port
+		// security: nothing is tunnelled).
+		name:  "unknown unicast goes only to the port without port security",
+		flow:  "in_port=10,icmp," + m1 + ",dl_dst=fa:16:3e:00:00:77,nw_src=10.0.0.11,nw_dst=10.0.0.77,nw_ttl=64",
+		exact: []string{vm2},
+	}, {
+		name:  "unknown unicast from the port without port security is dropped",
+		flow:  "in_port=11,icmp,dl_src=fa:16:3e:00:00:02,dl_dst=fa:16:3e:00:00:77,nw_src=10.0.0.12,nw_dst=10.0.0.77,nw_ttl=64",
+		exact: drop,
+	}, {
 		name:  "IPv4 from own MAC and address passes",
 		flow:  "in_port=10,icmp," + m1 + "," + toV2 + ",nw_src=10.0.0.11,nw_dst=10.0.0.12,nw_ttl=64",
 		exact: []string{vm2},

@@ -189,10 +189,13 @@ var tableDecls = [numTables]Table{{
 		"into reg3, 0 when not enforced) and goes to IngressACL; a port on a remote chassis " +
 		"sets tun_id/tun_dst and reg7=tunnel ofport and goes to Output; a " +
 		"router port's MAC, for a packet not yet routed (metadata 0), loads " +
-		"the router key into metadata and goes to L3DNAT. Broadcast, " +
-		"multicast and unknown unicast are flooded to the local ports and, " +
-		"only for locally sourced non-ARP traffic, to every remote chassis " +
-		"with a port on the network. A routed packet (metadata = the router " +
+		"the router key into metadata and goes to L3DNAT. Broadcast and " +
+		"multicast are flooded to the local ports and, only for locally " +
+		"sourced non-ARP traffic, to every remote chassis with a port on " +
+		"the network. Unknown unicast goes only to the ports without port " +
+		"security (the only ones that may own MACs the model does not " +
+		"know: OVN's \"unknown\" addresses) and the chassis holding them; " +
+		"with none it is dropped. A routed packet (metadata = the router " +
 		"key, back from L3Route) to no known port is dropped, never flooded.",
 }, {
 	ID:       TableL3DNAT,
