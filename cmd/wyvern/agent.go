@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -22,7 +23,7 @@ func agentCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 	var (
 		endpoints, tunnelIP, encaps string
 		mappings, nextHops          string
-		cpuProfile                  string
+		cpuProfile, memProfile      string
 		cfg                         agent.Config
 		sw                          agent.SwitchConfig
 	)
@@ -41,6 +42,15 @@ func agentCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 				}
 				defer f.Close()
 				defer pprof.StopCPUProfile()
+			}
+			if memProfile != "" { // opt-in: the heap in use when the agent stops
+				defer func() {
+					runtime.GC()
+					if f, err := os.Create(memProfile); err == nil {
+						_ = pprof.WriteHeapProfile(f)
+						_ = f.Close()
+					}
+				}()
 			}
 			ip, err := netip.ParseAddr(tunnelIP)
 			if err != nil {
@@ -117,6 +127,7 @@ func agentCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 	f.StringVar(&sw.TunnelBridge, "tunnel-bridge", "br-phy", "bridge holding the tunnel IP (for static tunnel neighbours)")
 	f.Uint16Var(&sw.ControllerID, "controller-id", 0x5779, "OpenFlow controller id for packet-ins")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the agent's whole run to this file (profiling only; off by default)")
+	f.StringVar(&memProfile, "memprofile", "", "write a heap profile to this file when the agent stops (profiling only; off by default)")
 	_ = cmd.MarkFlagRequired("tunnel-ip")
 	return cmd
 }
