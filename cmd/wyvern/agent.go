@@ -43,14 +43,8 @@ func agentCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 				defer f.Close()
 				defer pprof.StopCPUProfile()
 			}
-			if memProfile != "" { // opt-in: the heap in use when the agent stops
-				defer func() {
-					runtime.GC()
-					if f, err := os.Create(memProfile); err == nil {
-						_ = pprof.WriteHeapProfile(f)
-						_ = f.Close()
-					}
-				}()
+			if memProfile != "" {
+				runtime.MemProfileRate = 4096 // finer than the default 512 KiB
 			}
 			ip, err := netip.ParseAddr(tunnelIP)
 			if err != nil {
@@ -107,7 +101,16 @@ func agentCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.Run(ctx)
+			err = a.Run(ctx)
+			if memProfile != "" { // opt-in: the heap in use when the agent stops
+				runtime.GC()
+				if f, ferr := os.Create(memProfile); ferr == nil {
+					_ = pprof.WriteHeapProfile(f)
+					_ = f.Close()
+				}
+				runtime.KeepAlive(a) // its state is what the profile is for
+			}
+			return err
 		},
 	}
 	f := cmd.Flags()
