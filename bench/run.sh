@@ -22,8 +22,9 @@ results_file() {
 # or from commit $WYVERN_REV (e.g. WYVERN_REV=HEAD when others' unfinished
 # work in the tree does not build). Prints what was built.
 build_wyvern() {
+	rm -f "$TMP/wyvern-agent" # absent when the revision predates it
 	if [ -z "${WYVERN_REV:-}" ]; then
-		"$GO" build -o "$TMP/" ./cmd/wyvern
+		"$GO" build -o "$TMP/" ./cmd/wyvern ./cmd/wyvern-agent
 		local dirty=""
 		[ -n "$(git status --porcelain -- cmd internal go.mod go.sum 2>/dev/null)" ] && dirty=" + uncommitted changes"
 		echo "working tree at $(git rev-parse --short HEAD 2>/dev/null || echo '?')$dirty"
@@ -33,7 +34,7 @@ build_wyvern() {
 	rev=$(git rev-parse --short "$WYVERN_REV")
 	src=$(mktemp -d)
 	git archive "$rev" | tar -x -C "$src"
-	(cd "$src" && "$GO" build -o "$OLDPWD/$TMP/" ./cmd/wyvern)
+	(cd "$src" && "$GO" build -o "$OLDPWD/$TMP/" ./cmd/wyvern && { [ ! -d cmd/wyvern-agent ] || "$GO" build -o "$OLDPWD/$TMP/" ./cmd/wyvern-agent; })
 	rm -rf "$src"
 	echo "commit $rev"
 }
@@ -69,7 +70,9 @@ run_bringup() {
 	[ -n "${WYVERN_REV:-}" ] && cmd="WYVERN_REV=$WYVERN_REV $cmd"
 	[ -n "${BRINGUP_ARGS:-}" ] && cmd="BRINGUP_ARGS=\"$BRINGUP_ARGS\" $cmd"
 	# shellcheck disable=SC2086
-	"$TMP/bringup" -runs "${BRINGUP_RUNS:-2}" -wyvern "$TMP/wyvern" -built "$built" -out "$out" \
+	local agent="$TMP/wyvern-agent"
+	[ -x "$agent" ] || agent=none
+	"$TMP/bringup" -runs "${BRINGUP_RUNS:-2}" -wyvern "$TMP/wyvern" -wyvern-agent "$agent" -built "$built" -out "$out" \
 		-command "$cmd" ${BRINGUP_ARGS:-}
 	echo "bench: bringup results in $out"
 }

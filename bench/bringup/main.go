@@ -45,6 +45,7 @@ type config struct {
 	Out        string
 	Command    string // how the run was started, for the report
 	Wyvern     string // prebuilt wyvern binary; "" builds the module's
+	Agent      string // prebuilt wyvern-agent binary; "" builds the module's
 	Built      string // what Wyvern was built from, for the report
 	Logs       string // directory to keep each run's agent and server logs in
 	AgentArgs  string // extra agent flags, space-separated ("{chassis}": its name)
@@ -61,6 +62,7 @@ func main() {
 	flag.StringVar(&cfg.Out, "out", "", "Markdown results file (default: stdout)")
 	flag.StringVar(&cfg.Command, "command", "", "the command line to record in the report (default: this program's)")
 	flag.StringVar(&cfg.Wyvern, "wyvern", "", "wyvern binary to run (default: build ./cmd/wyvern of the module here with lab.Build, once per run)")
+	flag.StringVar(&cfg.Agent, "wyvern-agent", "", "wyvern-agent binary the agents run (default: build ./cmd/wyvern-agent of the module here, once per run; \"none\": run `wyvern agent`)")
 	flag.StringVar(&cfg.Built, "built", "", "what the wyvern binary was built from, for the report")
 	flag.StringVar(&cfg.Logs, "logs", "", "keep each run's agent and server logs under this directory (run1/, run2/, ...)")
 	flag.StringVar(&cfg.AgentArgs, "agent-args", "", `extra wyvern agent flags, space-separated; "{chassis}" is the chassis name, e.g. -agent-args "--cpuprofile=/tmp/{chassis}.prof"`)
@@ -176,7 +178,16 @@ func oneRun(cfg config, root string, log *slog.Logger, n int) (res *runResult, e
 			return nil, err
 		}
 	}
-	l, err := lab.Start(bed, bin, lab.Options{AgentArgs: strings.Fields(cfg.AgentArgs)})
+	agentBin := cfg.Agent
+	switch agentBin {
+	case "none":
+		agentBin = ""
+	case "":
+		if agentBin, err = lab.BuildCommand(root, bed.Dir, "wyvern-agent"); err != nil {
+			return nil, err
+		}
+	}
+	l, err := lab.Start(bed, bin, lab.Options{AgentBin: agentBin, AgentArgs: strings.Fields(cfg.AgentArgs)})
 	if err != nil {
 		return nil, err
 	}

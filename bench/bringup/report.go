@@ -227,7 +227,7 @@ func report(cfg config, m machine.Machine, rs []*runResult) string {
 	w("- Bulk: the ports are created through the API first (8 clients; not in the figure), then plugged with one\n")
 	w("  ovs-vsctl transaction per chassis, in parallel; \"synced\" is the last `flows updated` of the last chassis\n")
 	w("  before dump-flows showed an L2 flow (local output or tunnel) for every bulk port on every chassis.\n")
-	w("- Flows are `ovs-ofctl dump-flows br-int` lines; RSS is VmRSS of the agent process (/proc/<pid>/status).\n")
+	w("- Flows are `ovs-ofctl dump-flows br-int` lines; RSS is VmRSS of the agent process (/proc/<pid>/status). The agents\n  run `wyvern-agent` (cmd/wyvern-agent: the agent alone, without the API and etcd servers in the binary) when it\n  was built (bench/run.sh builds it), else `wyvern agent`.\n")
 	w("- Resync: the agent logs `flows installed ... took=` after its first full install under a new generation\n")
 	w("  and the sweep of the old one; \"wall\" is from starting the process to that line's timestamp.\n")
 	return b.String()

@@ -5,13 +5,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/wyvern-sdn/wyvern/internal/cli"
 )
 
 func main() {
@@ -23,16 +23,8 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	var logLevel string
-	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	logger := func() *slog.Logger {
-		var lvl slog.Level
-		if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
-			lvl = slog.LevelInfo
-		}
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
-	}
-	root.AddCommand(serverCmd(ctx, logger), agentCmd(ctx, logger))
+	logger := cli.LogLevelFlag(root)
+	root.AddCommand(serverCmd(ctx, logger), cli.Agent(ctx, logger))
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "wyvern:", err)
 		os.Exit(1)
@@ -45,14 +37,4 @@ func envOr(name, def string) string {
 		return v
 	}
 	return def
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wyvern-sdn/wyvern/internal/api/neutron"
+	"github.com/wyvern-sdn/wyvern/internal/cli"
 	"github.com/wyvern-sdn/wyvern/internal/server"
 )
 
@@ -22,7 +23,7 @@ func serverCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 		Use:   "server",
 		Short: "Serve the Neutron v2.0 and Keystone v3 APIs on etcd (embedded unless --etcd-endpoints)",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg.EtcdEndpoints = splitList(endpoints)
+			cfg.EtcdEndpoints = cli.SplitList(endpoints)
 			if pprofAddr != "" { // opt-in profiling on its own listener (bench/README.md)
 				ln, err := net.Listen("tcp", pprofAddr)
 				if err != nil {

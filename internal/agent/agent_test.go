@@ -13,6 +13,7 @@ import (
 
 	"github.com/wyvern-sdn/wyvern/internal/model"
 	"github.com/wyvern-sdn/wyvern/internal/store"
+	"github.com/wyvern-sdn/wyvern/internal/store/embedded"
 )
 
 func freePort(t *testing.T) int {
@@ -28,7 +29,7 @@ func freePort(t *testing.T) int {
 func startStore(t *testing.T) *store.Store {
 	t.Helper()
 	client := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	e, err := store.StartEmbedded(store.EmbeddedConfig{DataDir: t.TempDir(), ClientURL: client,
+	e, err := embedded.Start(embedded.Config{DataDir: t.TempDir(), ClientURL: client,
 		PeerURL: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), UnsafeNoFsync: true}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -47,6 +47,10 @@ type Lab struct {
 type Options struct {
 	// ServerArgs are extra `wyvern server` flags.
 	ServerArgs []string
+	// AgentBin, when set, is the agent binary (cmd/wyvern-agent, which
+	// takes the agent's flags without a subcommand); else the agents run
+	// `wyvern agent`.
+	AgentBin string
 	// AgentArgs are extra `wyvern agent` flags; "{chassis}" in them is
 	// replaced by the chassis name (e.g. a profile file per agent).
 	AgentArgs []string
@@ -54,11 +58,17 @@ type Options struct {
 
 // Build compiles ./cmd/wyvern from the module at root into dir.
 func Build(root, dir string) (string, error) {
-	bin := filepath.Join(dir, "wyvern")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/wyvern")
+	return BuildCommand(root, dir, "wyvern")
+}
+
+// BuildCommand builds ./cmd/<name> of the module at root into dir and
+// returns the binary's path.
+func BuildCommand(root, dir, name string) (string, error) {
+	bin := filepath.Join(dir, name)
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/"+name)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("lab: build wyvern: %w\n%s", err, out)
+		return "", fmt.Errorf("lab: build %s: %w\n%s", name, err, out)
 	}
 	return bin, nil
 }
@@ -192,15 +202,19 @@ func (l *Lab) StartAgent(ch *testbed.Chassis) error {
 // Options.AgentArgs) and waits until it is registered.
 func (l *Lab) StartAgentWith(ch *testbed.Chassis, extra ...string) error {
 	l.agentArgs[ch.Name] = extra
-	args := []string{"agent", "--etcd-endpoints", l.EtcdURL, "--chassis", ch.Name,
+	bin, args := l.Bin, []string{"agent"}
+	if l.opts.AgentBin != "" {
+		bin, args = l.opts.AgentBin, nil
+	}
+	args = append(args, "--etcd-endpoints", l.EtcdURL, "--chassis", ch.Name,
 		"--tunnel-ip", ch.TunnelIP.String(), "--tunnel-mac", ch.TunnelMAC,
 		"--ovsdb", ch.DBSock(), "--ovs-rundir", ch.RunDir, "--datapath-type", "netdev",
-		"--log-level", "debug"}
+		"--log-level", "debug")
 	for _, a := range l.opts.AgentArgs {
 		args = append(args, strings.ReplaceAll(a, "{chassis}", ch.Name))
 	}
 	args = append(args, extra...)
-	if err := ch.StartProcess("wyvern-agent", exec.Command(l.Bin, args...)); err != nil {
+	if err := ch.StartProcess("wyvern-agent", exec.Command(bin, args...)); err != nil {
 		return err
 	}
 	l.agents[ch.Name] = ch

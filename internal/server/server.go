@@ -16,6 +16,7 @@ import (
 
 	"github.com/wyvern-sdn/wyvern/internal/api/neutron"
 	"github.com/wyvern-sdn/wyvern/internal/store"
+	"github.com/wyvern-sdn/wyvern/internal/store/embedded"
 )
 
 // Config is the server's configuration, filled from flags.
@@ -70,13 +71,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	endpoints := cfg.EtcdEndpoints
-	var emb *store.Embedded
+	var emb *embedded.Member
 	if len(endpoints) == 0 {
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return fmt.Errorf("data dir: %w", err)
 		}
 		var err error
-		emb, err = store.StartEmbedded(store.EmbeddedConfig{
+		emb, err = embedded.Start(embedded.Config{
 			DataDir: cfg.DataDir, ClientURL: cfg.EtcdClientURL, PeerURL: cfg.EtcdPeerURL,
 			UnsafeNoFsync: cfg.UnsafeNoFsync,
 		}, log)

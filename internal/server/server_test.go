@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/wyvern-sdn/wyvern/internal/api/neutron"
-	"github.com/wyvern-sdn/wyvern/internal/store"
+	"github.com/wyvern-sdn/wyvern/internal/store/embedded"
 )
 
 func freeAddr(t *testing.T) string {
@@ -117,7 +117,7 @@ func TestEmbeddedDataSurvivesRestart(t *testing.T) {
 // own, and two servers on one cluster serve the same data.
 func TestExternalEtcd(t *testing.T) {
 	client := "http://" + freeAddr(t)
-	e, err := store.StartEmbedded(store.EmbeddedConfig{DataDir: t.TempDir(), ClientURL: client,
+	e, err := embedded.Start(embedded.Config{DataDir: t.TempDir(), ClientURL: client,
 		PeerURL: "http://" + freeAddr(t), UnsafeNoFsync: true}, nil)
 	if err != nil {
 		t.Fatal(err)

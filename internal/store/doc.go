@@ -1,8 +1,8 @@
 // Package store is Wyvern's typed access to etcd: the key layout of the
 // logical model, transactions guarded by revisions (every logical change is
-// one etcd transaction), watches from a revision, and the embedded
-// single-member etcd that `wyvern server` starts when no external cluster is
-// given.
+// one etcd transaction) and watches from a revision. The single-member etcd
+// that `wyvern server` starts when no external cluster is given is package
+// store/embedded, so that agents do not link the etcd server.
 //
 // Key layout (all under Prefix):
 //

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wyvern-sdn/wyvern/internal/store/embedded"
 )
 
 func freePort(t *testing.T) int {
@@ -20,10 +22,10 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func startStore(t *testing.T, dir string) (*Store, *Embedded) {
+func startStore(t *testing.T, dir string) (*Store, *embedded.Member) {
 	t.Helper()
 	client := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	e, err := StartEmbedded(EmbeddedConfig{DataDir: dir, ClientURL: client,
+	e, err := embedded.Start(embedded.Config{DataDir: dir, ClientURL: client,
 		PeerURL: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), UnsafeNoFsync: true}, nil)
 	if err != nil {
 		t.Fatal(err)

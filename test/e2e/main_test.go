@@ -1,5 +1,5 @@
 // Package e2e tests Wyvern end to end with real parts: a `wyvern server` on
-// embedded etcd, a `wyvern agent` per chassis, real Open vSwitch (userspace
+// embedded etcd, a `wyvern-agent` per chassis, real Open vSwitch (userspace
 // datapath) in network namespaces, VMs as namespaces plugged the way Nova
 // does, stock DHCP clients and real packets.
 package e2e
@@ -13,8 +13,10 @@ import (
 	"github.com/wyvern-sdn/wyvern/internal/testbed"
 )
 
-// wyvernBin is the binary under test, built once by TestMain.
-var wyvernBin string
+// wyvernBin and agentBin are the binaries under test (cmd/wyvern for the
+// server, cmd/wyvern-agent for the agents, as deployed), built once by
+// TestMain.
+var wyvernBin, agentBin string
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -39,6 +41,10 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	if agentBin, err = lab.BuildCommand(root, dir, "wyvern-agent"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	return m.Run()
 }
 
@@ -46,6 +52,9 @@ func run(m *testing.M) int {
 func newLab(t *testing.T, opts lab.Options) *lab.Lab {
 	t.Helper()
 	bed := testbed.ForTest(t)
+	if opts.AgentBin == "" {
+		opts.AgentBin = agentBin
+	}
 	l, err := lab.Start(bed, wyvernBin, opts)
 	if err != nil {
 		t.Fatal(err)

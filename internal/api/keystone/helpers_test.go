@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wyvern-sdn/wyvern/internal/store"
+	"github.com/wyvern-sdn/wyvern/internal/store/embedded"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -33,7 +34,7 @@ func freePort(t *testing.T) int {
 func startEtcd(t *testing.T) *store.Store {
 	t.Helper()
 	var (
-		e      *store.Embedded
+		e      *embedded.Member
 		err    error
 		client string
 	)
@@ -41,7 +42,7 @@ func startEtcd(t *testing.T) *store.Store {
 	for attempt := 0; attempt < 5; attempt++ {
 		client = fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
 		peer := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-		e, err = store.StartEmbedded(store.EmbeddedConfig{
+		e, err = embedded.Start(embedded.Config{
 			DataDir:       filepath.Join(t.TempDir(), "etcd"),
 			ClientURL:     client,
 			PeerURL:       peer,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/wyvern-sdn/wyvern/internal/auth"
 	"github.com/wyvern-sdn/wyvern/internal/store"
+	"github.com/wyvern-sdn/wyvern/internal/store/embedded"
 )
 
 // freePort returns a TCP port free on loopback right now.
@@ -31,7 +32,7 @@ func freePort(t testing.TB) int {
 func startEtcd(t testing.TB) (*store.Store, []string) {
 	t.Helper()
 	client := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	e, err := store.StartEmbedded(store.EmbeddedConfig{
+	e, err := embedded.Start(embedded.Config{
 		DataDir: t.TempDir(), ClientURL: client,
 		PeerURL: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), UnsafeNoFsync: true,
 	}, nil)

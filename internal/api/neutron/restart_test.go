@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wyvern-sdn/wyvern/internal/store"
+	"github.com/wyvern-sdn/wyvern/internal/store/embedded"
 )
 
 // restartableEtcd is an embedded etcd whose data directory and URLs outlive
@@ -14,7 +15,7 @@ import (
 type restartableEtcd struct {
 	t                       testing.TB
 	dir, clientURL, peerURL string
-	member                  *store.Embedded
+	member                  *embedded.Member
 	st                      *store.Store
 }
 
@@ -31,7 +32,7 @@ func newRestartableEtcd(t testing.TB) *restartableEtcd {
 // start runs a member on the data directory and dials it.
 func (r *restartableEtcd) start() {
 	r.t.Helper()
-	e, err := store.StartEmbedded(store.EmbeddedConfig{DataDir: r.dir, ClientURL: r.clientURL, PeerURL: r.peerURL}, nil)
+	e, err := embedded.Start(embedded.Config{DataDir: r.dir, ClientURL: r.clientURL, PeerURL: r.peerURL}, nil)
 	if err != nil {
 		r.t.Fatal(err)
 	}

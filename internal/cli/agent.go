@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -19,7 +19,10 @@ import (
 	"github.com/wyvern-sdn/wyvern/internal/store"
 )
 
-func agentCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
+// Agent is the `agent` command: the local controller of one hypervisor.
+// logger is called once the flags are parsed; nil gives the command its
+// own --log-level flag.
+func Agent(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 	var (
 		endpoints, tunnelIP, encaps string
 		mappings, nextHops          string
@@ -51,7 +54,7 @@ func agentCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 				return fmt.Errorf("--tunnel-ip %q: %w", tunnelIP, err)
 			}
 			cfg.TunnelIP = ip
-			sw.Encaps = splitList(encaps)
+			sw.Encaps = SplitList(encaps)
 			for _, e := range sw.Encaps {
 				if e != "geneve" && e != "vxlan" {
 					return fmt.Errorf("--encaps: unknown encapsulation %q (geneve, vxlan)", e)
@@ -80,7 +83,7 @@ func agentCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 			}
 			cfg.ControllerID = sw.ControllerID
 			dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			st, err := store.Dial(dctx, splitList(endpoints))
+			st, err := store.Dial(dctx, SplitList(endpoints))
 			cancel()
 			if err != nil {
 				return err
@@ -112,6 +115,9 @@ func agentCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 			}
 			return err
 		},
+	}
+	if logger == nil {
+		logger = LogLevelFlag(cmd)
 	}
 	f := cmd.Flags()
 	f.StringVar(&endpoints, "etcd-endpoints", "http://127.0.0.1:2379", "comma-separated etcd endpoints")
@@ -146,7 +152,7 @@ func defaultDatapath() string {
 // parsePairs parses "k<sep>v,k<sep>v" into a map; "" is an empty map.
 func parsePairs(s, sep string) (map[string]string, error) {
 	out := map[string]string{}
-	for _, item := range splitList(s) {
+	for _, item := range SplitList(s) {
 		k, v, ok := strings.Cut(item, sep)
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 		if !ok || k == "" || v == "" {

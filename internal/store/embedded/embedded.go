@@ -1,4 +1,8 @@
-package store
+// Package embedded runs the single-member etcd that `wyvern server` starts
+// when no external cluster is given. It is apart from package store so that
+// programs that only talk to etcd (the agent, wyvernctl) do not link the
+// etcd server.
+package embedded
 
 import (
 	"fmt"
@@ -10,9 +14,8 @@ import (
 	"go.uber.org/zap"
 )
 
-// EmbeddedConfig describes the single-member etcd `wyvern server` runs when
-// no external cluster is given.
-type EmbeddedConfig struct {
+// Config describes the member.
+type Config struct {
 	DataDir   string // where the member keeps its WAL and snapshots
 	ClientURL string // e.g. http://127.0.0.1:2379, served for agents too
 	PeerURL   string // e.g. http://127.0.0.1:2380
@@ -23,13 +26,13 @@ type EmbeddedConfig struct {
 	Verbose bool
 }
 
-// Embedded is a running embedded etcd member.
-type Embedded struct {
+// Member is a running embedded etcd member.
+type Member struct {
 	etcd *embed.Etcd
 }
 
-// StartEmbedded starts the member and waits until it serves clients.
-func StartEmbedded(cfg EmbeddedConfig, log *slog.Logger) (*Embedded, error) {
+// Start starts the member and waits until it serves clients.
+func Start(cfg Config, log *slog.Logger) (*Member, error) {
 	ec := embed.NewConfig()
 	ec.Name = cfg.Name
 	if ec.Name == "" {
@@ -38,11 +41,11 @@ func StartEmbedded(cfg EmbeddedConfig, log *slog.Logger) (*Embedded, error) {
 	ec.Dir = cfg.DataDir
 	cu, err := url.Parse(cfg.ClientURL)
 	if err != nil {
-		return nil, fmt.Errorf("store: client url %q: %w", cfg.ClientURL, err)
+		return nil, fmt.Errorf("embedded etcd: client url %q: %w", cfg.ClientURL, err)
 	}
 	pu, err := url.Parse(cfg.PeerURL)
 	if err != nil {
-		return nil, fmt.Errorf("store: peer url %q: %w", cfg.PeerURL, err)
+		return nil, fmt.Errorf("embedded etcd: peer url %q: %w", cfg.PeerURL, err)
 	}
 	ec.ListenClientUrls = []url.URL{*cu}
 	ec.AdvertiseClientUrls = []url.URL{*cu}
@@ -64,26 +67,26 @@ func StartEmbedded(cfg EmbeddedConfig, log *slog.Logger) (*Embedded, error) {
 	ec.QuotaBackendBytes = 8 << 30
 	e, err := embed.StartEtcd(ec)
 	if err != nil {
-		return nil, fmt.Errorf("store: start embedded etcd in %s: %w", cfg.DataDir, err)
+		return nil, fmt.Errorf("embedded etcd: start embedded etcd in %s: %w", cfg.DataDir, err)
 	}
 	select {
 	case <-e.Server.ReadyNotify():
 	case err := <-e.Err():
 		e.Close()
-		return nil, fmt.Errorf("store: embedded etcd: %w", err)
+		return nil, fmt.Errorf("embedded etcd: embedded etcd: %w", err)
 	case <-time.After(60 * time.Second):
 		e.Server.Stop()
 		e.Close()
-		return nil, fmt.Errorf("store: embedded etcd in %s not ready after 60s", cfg.DataDir)
+		return nil, fmt.Errorf("embedded etcd: embedded etcd in %s not ready after 60s", cfg.DataDir)
 	}
 	if log != nil {
 		log.Info("embedded etcd ready", "data_dir", cfg.DataDir, "client_url", cfg.ClientURL)
 	}
-	return &Embedded{etcd: e}, nil
+	return &Member{etcd: e}, nil
 }
 
 // Err reports a fatal error of the running member.
-func (e *Embedded) Err() <-chan error { return e.etcd.Err() }
+func (e *Member) Err() <-chan error { return e.etcd.Err() }
 
 // Close stops the member.
-func (e *Embedded) Close() { e.etcd.Close() }
+func (e *Member) Close() { e.etcd.Close() }
