@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"strings"
 	"time"
@@ -211,10 +212,20 @@ func (a *Agent) complete(ifacesListed bool) bool {
 }
 
 func (a *Agent) sync(ctx context.Context) error {
+	start := time.Now()
 	geneve, vxlan := a.sw.TunnelPorts()
 	v := a.state.view(pipeline.LocalChassis{Name: a.cfg.Chassis, TunnelIP: a.cfg.TunnelIP, GeneveOFPort: geneve, VXLANOFPort: vxlan})
 	secs := pipeline.CompileSections(v, pipeline.Config{ControllerID: a.cfg.ControllerID}, a.rec.gen, a.sections)
 	a.sections = secs
+	if a.log.Enabled(ctx, slog.LevelDebug) {
+		rebuilt := 0
+		for _, s := range secs {
+			if !s.Reused {
+				rebuilt++
+			}
+		}
+		a.log.Debug("compiled", "sections", len(secs), "rebuilt", rebuilt, "took", time.Since(start))
+	}
 	if err := a.rec.apply(ctx, secs); err != nil {
 		return err
 	}
