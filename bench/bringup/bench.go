@@ -58,11 +58,14 @@ type portTiming struct {
 // snapshot is the per-chassis state at a topology size.
 type snapshot struct {
 	Ports int
-	Flows map[string]int           // br-int flows per chassis
-	RSS   map[string]int64         // agent VmRSS, kB
-	HWM   map[string]int64         // agent VmHWM, kB
-	Anon  map[string]int64         // agent RssAnon, kB (the rest is mostly the binary's mapped text)
-	CPU   map[string]time.Duration // agent CPU time (user + system) so far
+	Flows map[string]int   // br-int flows per chassis
+	RSS   map[string]int64 // agent VmRSS, kB
+	HWM   map[string]int64 // agent VmHWM, kB
+	Anon  map[string]int64 // agent RssAnon, kB (the rest is mostly the binary's mapped text)
+	// IdleRSS is VmRSS again after idleWait without changes: what a
+	// hypervisor's agent holds between bursts of work.
+	IdleRSS map[string]int64
+	CPU     map[string]time.Duration // agent CPU time (user + system) so far
 	// ByTable counts the first chassis' flows per table number.
 	ByTable map[int]int
 }
@@ -312,9 +315,28 @@ func (b *bench) snapshot(s *snapshot) error {
 			return err
 		}
 	}
-	progress("  %d ports: flows %v, agent RSS kB %v (anonymous %v)", s.Ports, s.Flows, s.RSS, s.Anon)
+	// The same reading once the agents have been idle for a while (the
+	// wait is the measurement's subject, not a readiness guess).
+	time.Sleep(idleWait)
+	s.IdleRSS = map[string]int64{}
+	for _, ch := range b.chs {
+		pid, ok := ch.PID("wyvern-agent")
+		if !ok {
+			return fmt.Errorf("agent of %s is not running", ch.Name)
+		}
+		rss, _, _, err := procMem(pid)
+		if err != nil {
+			return err
+		}
+		s.IdleRSS[ch.Name] = rss
+	}
+	progress("  %d ports: flows %v, agent RSS kB %v (anonymous %v; after %s idle %v)", s.Ports, s.Flows, s.RSS, s.Anon, idleWait, s.IdleRSS)
 	return nil
 }
+
+// idleWait is how long the agents are left alone before the idle RSS
+// reading.
+const idleWait = 3 * time.Second
 
 // flowTable is the table of a dump-flows line (ovs-ofctl omits table=0).
 func flowTable(f string) int {

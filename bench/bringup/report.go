@@ -126,13 +126,16 @@ func report(cfg config, m machine.Machine, rs []*runResult) string {
 		rs[0].AtSmall.Ports, atLarge,
 		flowSpan(rs, func(r *runResult) map[string]int { return r.AtSmall.Flows }),
 		flowSpan(rs, func(r *runResult) map[string]int { return r.AtLarge.Flows }))
-	w("| controller RSS at %d / %d ports (MiB, VmRSS) | 14.7 MB / 42.7–43.2 MB | %s / %s (anonymous: %s / %s; peak VmHWM %s) | ≤ OVN |\n",
+	w("| controller RSS at %d / %d ports (MiB, VmRSS) | 14.7 MB / 42.7–43.2 MB | %s / %s right after the last port (anonymous: %s / %s; peak VmHWM %s); %s / %s after %s idle | ≤ OVN |\n",
 		rs[0].AtSmall.Ports, atLarge,
 		kbSpan(rs, func(r *runResult) map[string]int64 { return r.AtSmall.RSS }),
 		kbSpan(rs, func(r *runResult) map[string]int64 { return r.AtLarge.RSS }),
 		kbSpan(rs, func(r *runResult) map[string]int64 { return r.AtSmall.Anon }),
 		kbSpan(rs, func(r *runResult) map[string]int64 { return r.AtLarge.Anon }),
-		kbSpan(rs, func(r *runResult) map[string]int64 { return r.AtLarge.HWM }))
+		kbSpan(rs, func(r *runResult) map[string]int64 { return r.AtLarge.HWM }),
+		kbSpan(rs, func(r *runResult) map[string]int64 { return r.AtSmall.IdleRSS }),
+		kbSpan(rs, func(r *runResult) map[string]int64 { return r.AtLarge.IdleRSS }),
+		idleWait)
 	w("| agents' CPU per measured port bring-up, 3 agents summed (user+system), 0→%d / with %d present | — | %s ms / %s ms | — |\n",
 		cfg.Ports, cfg.Ports+cfg.ExtraNets*cfg.ExtraPorts+3,
 		durSpan(collect(rs, func(r *runResult) time.Duration { return cpuPerPort(r.AtStart, r.AtSmall, len(r.Small)) }), ms),

@@ -37,6 +37,11 @@ type Config struct {
 	Encaps    []pipeline.Encap
 	// LeaseTTL bounds how long a dead agent's chassis stays registered.
 	LeaseTTL time.Duration
+	// TrimAfter returns the memory freed by a burst of work to the
+	// operating system once the agent has been idle that long (as OVN's
+	// controller trims malloc's free memory); 0 leaves it to the Go
+	// runtime's background scavenger.
+	TrimAfter time.Duration
 	// ControllerID is the OpenFlow controller id of packet-ins meant for us.
 	ControllerID uint16
 	// DHCPServerMAC is the source MAC of DHCP replies.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -98,6 +99,10 @@ func (a *Agent) loop(ctx context.Context) error {
 	ifacesListed := false
 	retry := time.NewTimer(time.Hour)
 	defer retry.Stop()
+	// trim fires once the agent has been idle TrimAfter since a sync.
+	trim := time.NewTimer(time.Hour)
+	trim.Stop()
+	defer trim.Stop()
 	var pending map[string]bool // iface-ids waiting for their port
 	for {
 		var ev event
@@ -117,6 +122,9 @@ func (a *Agent) loop(ctx context.Context) error {
 			if err := a.sync(ctx); err != nil {
 				a.log.Error("reinstall failed", "err", err)
 			}
+			continue
+		case <-trim.C:
+			debug.FreeOSMemory()
 			continue
 		case <-retry.C:
 			for id := range pending {
@@ -182,6 +190,9 @@ func (a *Agent) loop(ctx context.Context) error {
 		}
 		if err := a.sync(ctx); err != nil {
 			a.log.Error("reconcile failed", "err", err)
+		}
+		if a.cfg.TrimAfter > 0 {
+			trim.Reset(a.cfg.TrimAfter)
 		}
 	}
 }

@@ -126,6 +126,7 @@ func Agent(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 	f.StringVar(&cfg.TunnelMAC, "tunnel-mac", "", "MAC of the underlay interface (default: read from OVSDB)")
 	f.StringVar(&encaps, "encaps", "geneve,vxlan", "tunnel encapsulations this chassis terminates")
 	f.DurationVar(&cfg.LeaseTTL, "lease-ttl", 5*time.Second, "how long a dead agent's chassis stays registered")
+	f.DurationVar(&cfg.TrimAfter, "trim-after", time.Second, "return memory freed by a burst of work to the OS after this long idle (0: leave it to the Go runtime)")
 	f.StringVar(&mappings, "bridge-mappings", "", "provider networks this chassis reaches, physnet:bridge[,...] (the bridge, e.g. br-ex, must exist; the agent patches it to br-int)")
 	f.BoolVar(&cfg.Gateway, "gateway", false, "this chassis may host routers' gateways (SNAT, centralized floating IPs) on its mapped physnets")
 	f.StringVar(&nextHops, "external-nexthop-mac", "", "MAC of the upstream router (the external subnet's gateway) per physnet, physnet=MAC[,...]")
