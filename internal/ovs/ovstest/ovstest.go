@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -70,10 +71,16 @@ func Require(t testing.TB) {
 func Start(t testing.TB) *Instance {
 	t.Helper()
 	Require(t)
+	sweepOnce.Do(sweep)
 	suffix := randHex(4)
 	// A short directory keeps unix socket paths under the 108-byte limit.
 	dir, err := os.MkdirTemp("", "ovs-"+suffix+"-")
 	if err != nil {
+		t.Fatalf("ovstest: %v", err)
+	}
+	// The owner file lets a later run remove this instance if this test
+	// process dies before its cleanup (killed by a timeout, say).
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(processID(os.Getpid())), 0o644); err != nil {
 		t.Fatalf("ovstest: %v", err)
 	}
 	inst := &Instance{Dir: dir, DBSock: filepath.Join(dir, "db.sock"), Netns: "wyt-" + suffix, t: t}
@@ -107,6 +114,52 @@ func Start(t testing.TB) *Instance {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return inst
+}
+
+const ownerFile = "owner"
+
+var sweepOnce sync.Once
+
+// sweep stops and removes the instances whose test process is gone: their
+// daemons, namespace and directory. It runs once per test process.
+func sweep() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "ovs-*-*"))
+	for _, dir := range dirs {
+		owner, err := os.ReadFile(filepath.Join(dir, ownerFile))
+		if err != nil {
+			continue // not an instance, or one being created
+		}
+		pid, _, _ := strings.Cut(string(owner), " ")
+		if n, err := strconv.Atoi(pid); err != nil || processID(n) == string(owner) {
+			continue // its test is still running
+		}
+		for _, f := range []string{"ovs-vswitchd.pid", "ovsdb-server.pid"} {
+			if pid, err := readPID(filepath.Join(dir, f)); err == nil {
+				_ = killWait(pid)
+			}
+		}
+		if parts := strings.SplitN(filepath.Base(dir), "-", 3); len(parts) == 3 {
+			_ = exec.Command("ip", "netns", "del", "wyt-"+parts[1]).Run()
+		}
+		_ = os.RemoveAll(dir)
+	}
+}
+
+// processID names a process by its pid and start time, so that a reused
+// pid is not taken for the process that created an instance; "" when the
+// process does not exist.
+func processID(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	// Field 22 (start time) counts from after the command name, which
+	// may hold spaces but ends with the last ')'.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 20 {
+		return ""
+	}
+	return fmt.Sprintf("%d %s", pid, f[19])
 }
 
 // Mgmt is the OpenFlow management socket of a bridge, as ovs-ofctl takes
