@@ -232,24 +232,8 @@ func (c *compiler) aclPlan() *aclPlan {
 // conjOf is the conjunction a remote-group rule of g compiles to, as rule
 // compiles it.
 func (x *aclIndex) conjOf(g *SecurityGroup, r *SecurityGroupRule) (conjKey, bool) {
-	var table TableID
-	switch r.Direction {
-	case Egress:
-		table = TableEgressACL
-	case Ingress:
-		table = TableIngressACLEval
-	default:
-		return conjKey{}, false
-	}
-	var v6 bool
-	switch r.EtherType {
-	case "IPv4":
-	case "IPv6":
-		v6 = true
-	default:
-		return conjKey{}, false
-	}
-	if _, ok := ruleL4(r, v6); !ok || r.RemoteGroupID == "" {
+	table, v6, _, ok := ruleShape(r)
+	if !ok || r.RemoteGroupID == "" {
 		return conjKey{}, false
 	}
 	remote := x.sgs[r.RemoteGroupID]
@@ -257,6 +241,29 @@ func (x *aclIndex) conjOf(g *SecurityGroup, r *SecurityGroupRule) (conjKey, bool
 		return conjKey{}, false
 	}
 	return conjKey{table, conjID(g.Key, remote.Key, v6), remote.ID, v6}, true
+}
+
+// ruleShape is where a rule is enforced (EgressACL or IngressACLEval), its
+// family and its protocol matches (ruleL4); ok false when the rule cannot
+// be compiled (unknown direction or ethertype, unsupported ports).
+func ruleShape(r *SecurityGroupRule) (table TableID, v6 bool, l4 [][]ofp.Field, ok bool) {
+	switch r.Direction {
+	case Egress:
+		table = TableEgressACL
+	case Ingress:
+		table = TableIngressACLEval
+	default:
+		return 0, false, nil, false
+	}
+	switch r.EtherType {
+	case "IPv4":
+	case "IPv6":
+		v6 = true
+	default:
+		return 0, false, nil, false
+	}
+	l4, ok = ruleL4(r, v6)
+	return table, v6, l4, ok
 }
 
 func (c *compiler) newACLBuilder() *aclBuilder {
@@ -431,36 +438,18 @@ func (b *aclBuilder) port(p *portState) {
 // rule compiles one rule for one port, or for every port whose only group
 // is g when shared.
 func (b *aclBuilder) rule(p *portState, shared bool, g *SecurityGroup, r *SecurityGroupRule) {
-	var table TableID
-	var portMatch ofp.Field
-	switch r.Direction {
-	case Egress:
-		table = TableEgressACL
-		if !shared {
-			portMatch = InPortKeyField.Match(p.Key)
-		}
-	case Ingress:
-		table = TableIngressACLEval
-		if !shared {
-			portMatch = OutPortField.Match(p.OFPort)
-		}
-	default:
-		return
-	}
-	if shared {
-		portMatch = ACLGroupField.Match(uint32(g.Key))
-	}
-	var v6 bool
-	switch r.EtherType {
-	case "IPv4":
-	case "IPv6":
-		v6 = true
-	default:
-		return
-	}
-	l4, ok := ruleL4(r, v6)
+	table, v6, l4, ok := ruleShape(r)
 	if !ok {
 		return // cannot be expressed: fail closed
+	}
+	var portMatch ofp.Field
+	switch {
+	case shared:
+		portMatch = ACLGroupField.Match(uint32(g.Key))
+	case table == TableEgressACL:
+		portMatch = InPortKeyField.Match(p.Key)
+	default:
+		portMatch = OutPortField.Match(p.OFPort)
 	}
 	et := ofp.EthType(ofp.EthTypeIPv4)
 	if v6 {

@@ -2,43 +2,8 @@ package pipeline
 
 import (
 	"net/netip"
-	"slices"
-	"strings"
 	"testing"
-
-	"github.com/wyvern-sdn/wyvern/internal/ovs/ovstest"
 )
-
-// traceCase is a packet for ofproto/trace and what the datapath must do.
-type traceCase struct {
-	name, flow string
-	want       []string // substrings of the datapath actions
-	exact      []string // the datapath actions, as a set
-}
-
-func runTraces(t *testing.T, inst *ovstest.Instance, cases []traceCase) {
-	t.Helper()
-	for _, tc := range cases {
-		out, err := inst.Appctl("ofproto/trace", "br-int", tc.flow)
-		if err != nil {
-			t.Fatalf("%s: %v\n%s", tc.name, err, out)
-		}
-		acts := datapathActions(out)
-		for _, w := range tc.want {
-			if !strings.Contains(acts, w) {
-				t.Errorf("%s: datapath actions lack %q:\n%s", tc.name, w, out)
-			}
-		}
-		if tc.exact != nil {
-			got := strings.Split(acts, ",")
-			slices.Sort(got)
-			want := slices.Sorted(slices.Values(tc.exact))
-			if !slices.Equal(got, want) {
-				t.Errorf("%s: datapath actions %q, want %q:\n%s", tc.name, acts, strings.Join(want, ","), out)
-			}
-		}
-	}
-}
 
 // TestOVSTracePortSecurity checks on a real OVS that port security drops
 // every spoof and passes legitimate traffic: vm1 (port security, dual

@@ -33,12 +33,7 @@ func TestOVSTrace(t *testing.T) {
 	inst, ports := traceBridge(t, traceView(), testCfgND, map[string]int{"vm1": 10, "vm2": 11})
 	vm1, vm2 := ports["vm1"], ports["vm2"]
 	tunnelled := []string{"tnl_push", "dst=192.0.2.2", "geneve(vni=0x64)"}
-	for _, tc := range []struct {
-		name, flow string
-		want       []string // substrings of the datapath actions
-		not        []string
-		exact      []string // the datapath actions, as a set
-	}{{
+	runTraces(t, inst, []traceCase{{
 		name: "ARP request for a remote port is answered on this chassis",
 		flow: "in_port=10,arp,dl_src=fa:16:3e:00:00:01,dl_dst=ff:ff:ff:ff:ff:ff,arp_op=1,arp_sha=fa:16:3e:00:00:01,arp_spa=10.0.0.11,arp_tpa=10.0.0.13",
 		want: []string{"set(eth(src=fa:16:3e:00:00:03,dst=fa:16:3e:00:00:01))", "op=2,sha=fa:16:3e:00:00:03,tha=fa:16:3e:00:00:01", "sip=10.0.0.13,tip=10.0.0.11", ")," + vm1},
@@ -86,12 +81,37 @@ func TestOVSTrace(t *testing.T) {
 		want: []string{"set(eth(src=fa:16:3e:00:00:03,dst=fa:16:3e:00:00:01))", "set(ipv6(src=2001:db8::13,dst=2001:db8::11))",
 			"nd_reserved=0x60000000,nd_options_type=2", "set(nd(tll=fa:16:3e:00:00:03))", "set(icmpv6(type=136,code=0))", ")," + vm1},
 		not: []string{"tnl_push"},
-	}} {
-		out, err := inst.Appctl("ofproto/trace", "br-int", tc.flow)
+	}})
+}
+
+// traceCase is a packet for ofproto/trace and what the datapath must do.
+type traceCase struct {
+	name, flow string
+	// ct, when set, is ofproto/trace's --ct-next (the conntrack state
+	// after each ct()); the actions are then those of every pass.
+	ct    string
+	want  []string // substrings of the datapath actions
+	not   []string // substrings they must not have
+	exact []string // the datapath actions, as a set
+}
+
+// runTraces traces each case on inst's br-int and checks its datapath
+// actions.
+func runTraces(t *testing.T, inst *ovstest.Instance, cases []traceCase) {
+	t.Helper()
+	for _, tc := range cases {
+		args := []string{"ofproto/trace", "br-int", tc.flow}
+		if tc.ct != "" {
+			args = append(args, "--ct-next", tc.ct)
+		}
+		out, err := inst.Appctl(args...)
 		if err != nil {
 			t.Fatalf("%s: %v\n%s", tc.name, err, out)
 		}
 		acts := datapathActions(out)
+		if tc.ct != "" {
+			acts = allDatapathActions(out)
+		}
 		for _, w := range tc.want {
 			if !strings.Contains(acts, w) {
 				t.Errorf("%s: datapath actions lack %q:\n%s", tc.name, w, out)
