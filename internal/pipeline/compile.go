@@ -170,26 +170,18 @@ func (c *compiler) network(n *netState) {
 	c.l2(n)
 }
 
-// tunnels are the tunnel ports the compiled flows output to: those of the
-// networks with local ports, and those a local active gateway routes into.
-func (c *compiler) tunnels() map[uint32]bool {
-	out := map[uint32]bool{}
-	for _, n := range c.nets {
-		if n.tunPort != 0 {
-			out[n.tunPort] = true
-		}
+// outputs reports whether any flow delivers to a port: a network has local
+// ports, or a local active gateway routes into a tunnel.
+func (c *compiler) outputs() bool {
+	if len(c.nets) > 0 {
+		return true
 	}
 	for _, r := range c.routers {
-		if !r.gwLocal {
-			continue
-		}
-		for _, p := range r.ports {
-			if p.net.tunPort != 0 {
-				out[p.net.tunPort] = true
-			}
+		if r.gwLocal && slices.ContainsFunc(r.ports, func(p routerPort) bool { return p.net.tunPort != 0 }) {
+			return true
 		}
 	}
-	return out
+	return false
 }
 
 // add appends a flow. It copies match and acts into the compiler's arenas
@@ -822,13 +814,11 @@ func (c *compiler) encap(n *netState, r *RemoteChassis, next ofp.Action) []ofp.A
 	}
 }
 
-// output delivers to the OpenFlow port in reg7 with one flow. OpenFlow
-// drops an output to the packet's own in_port, so a flood never returns
-// to its sender.
-func (c *compiler) output(tunnels map[uint32]bool) {
-	if len(c.nets) == 0 && len(tunnels) == 0 {
-		return
+// output delivers to the OpenFlow port in reg7 with one flow (when any
+// flow delivers: outputs). OpenFlow drops an output to the packet's own
+// in_port, so a flood never returns to its sender.
+func (c *compiler) output() {
+	if c.outputs() {
+		c.add(TableOutput, prioOutput, FeatureOutput, nil, ofp.OutputReg{Reg: OutPortField.Reg})
 	}
-	c.add(TableOutput, prioOutput, FeatureOutput, nil,
-		ofp.OutputReg{Reg: OutPortField.Reg})
 }

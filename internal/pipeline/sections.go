@@ -129,10 +129,9 @@ func CompileSections(v *View, cfg Config, generation uint32, prev []Section) []S
 
 	c.aclSections(section, netHash)
 
-	tunnels := c.tunnels()
 	out := c.hasher("output")
-	out.bool(len(c.nets) > 0 || len(tunnels) > 0)
-	section("output", out.Sum64(), 1, func() { c.output(tunnels) })
+	out.bool(c.outputs())
+	section("output", out.Sum64(), 1, c.output)
 	return secs
 }
 
