@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wyvern-sdn/wyvern/internal/model"
+	"github.com/wyvern-sdn/wyvern/internal/ovs"
 	"github.com/wyvern-sdn/wyvern/internal/store"
 	"github.com/wyvern-sdn/wyvern/internal/store/embedded"
 )
@@ -173,5 +174,40 @@ func TestAgentRestartSweepsOnlyStaleFlows(t *testing.T) {
 	defer sw.mu.Unlock()
 	if sw.deletes != 0 {
 		t.Fatalf("restart deleted %d flows; it must only replace them", sw.deletes)
+	}
+}
+
+// TestIfaceEventsThatChangeNothing: only interface changes the view reads
+// (iface-id, an assigned ofport, a known port appearing) make the agent
+// recompile; a status or MAC change, or a new interface without an ofport
+// yet, do not.
+func TestIfaceEventsThatChangeNothing(t *testing.T) {
+	st := startStore(t)
+	seed(t, st, "net1", 100, map[string]string{"p1": "fa:16:3e:00:00:01"})
+	a, err := New(Config{Chassis: "ch1", TunnelIP: netip.MustParseAddr("192.0.2.1")}, st, newFakeSwitch(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a.state.portNet["p1"] = "net1" // resolved earlier
+	iface := func(ofport int, status string) ovs.Interface {
+		return ovs.Interface{Name: "tap1", OFPort: ofport,
+			ExternalIDs: map[string]string{"iface-id": "p1", "iface-status": status}}
+	}
+	for _, step := range []struct {
+		what string
+		ev   ovs.InterfaceEvent
+		want bool
+	}{
+		{"a known port's interface appears", ovs.InterfaceEvent{Kind: ovs.IfaceAdded, Iface: iface(0, "active")}, true},
+		{"its status changes", ovs.InterfaceEvent{Kind: ovs.IfaceChanged, Iface: iface(0, "inactive")}, false},
+		{"it gets its ofport", ovs.InterfaceEvent{Kind: ovs.IfaceChanged, Iface: iface(7, "inactive")}, true},
+		{"its status changes again", ovs.InterfaceEvent{Kind: ovs.IfaceChanged, Iface: iface(7, "active")}, false},
+		{"it goes", ovs.InterfaceEvent{Kind: ovs.IfaceRemoved, Iface: iface(7, "active")}, true},
+	} {
+		if got := a.handleIface(ctx, step.ev); got != step.want {
+			t.Errorf("%s: recompile %v, want %v", step.what, got, step.want)
+		}
 	}
 }

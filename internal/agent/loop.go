@@ -282,15 +282,23 @@ func (a *Agent) handleIface(ctx context.Context, ev ovs.InterfaceEvent) bool {
 			go a.unbind(ctx, old.IfaceID())
 		}
 	}
-	if netID, ok := a.state.portNet[id]; !ok {
+	// The view reads an interface's iface-id and, once assigned, its
+	// ofport: a status or MAC change, or a new interface still without
+	// an ofport, compiles to nothing new.
+	idChanged := had && old.IfaceID() != id
+	ofChanged := (!had || old.OFPort != i.OFPort) && (i.OFPort > 0 || had && old.OFPort > 0)
+	netID, ok := a.state.portNet[id]
+	if !ok {
 		go a.resolveAndBind(ctx, id)
 		// Until the lookup answers, the view changes only if the port is
 		// on a network already held here.
-		return had || a.inWatchedNet(id)
-	} else if netID != "" && (!had || old.OFPort != i.OFPort) {
+		return idChanged || ofChanged && (had || a.inWatchedNet(id))
+	}
+	if netID != "" && (!had || old.OFPort != i.OFPort) {
 		a.bind(ctx, id)
 	}
-	return true
+	// A known port's interface appearing makes its network local.
+	return idChanged || ofChanged || !had && netID != ""
 }
 
 func (a *Agent) inWatchedNet(portID string) bool {
