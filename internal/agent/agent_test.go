@@ -211,3 +211,28 @@ func TestIfaceEventsThatChangeNothing(t *testing.T) {
 		}
 	}
 }
+
+func TestSamePortView(t *testing.T) {
+	base := model.Port{Standard: model.Standard{ID: "p1"}, MACAddress: "fa:16:3e:00:00:01", PortSecurityEnabled: true,
+		FixedIPs: []model.FixedIP{{SubnetID: "s", IPAddress: "10.0.0.5"}}, SecurityGroups: []string{"default"}}
+	for _, tc := range []struct {
+		what   string
+		change func(p *model.Port)
+		same   bool
+	}{
+		{"status and revision", func(p *model.Port) { p.Status, p.RevisionNumber = model.StatusActive, 7 }, true},
+		{"bound to this chassis", func(p *model.Port) { p.HostID = "ch1" }, true},
+		{"bound to another chassis", func(p *model.Port) { p.HostID = "ch2" }, false},
+		{"another address", func(p *model.Port) { p.FixedIPs = []model.FixedIP{{SubnetID: "s", IPAddress: "10.0.0.6"}} }, false},
+		{"port security off", func(p *model.Port) { p.PortSecurityEnabled = false }, false},
+		{"another group", func(p *model.Port) { p.SecurityGroups = []string{"web"} }, false},
+		{"an address pair", func(p *model.Port) { p.AllowedAddressPairs = []model.AddressPair{{IPAddress: "10.9.0.0/24"}} }, false},
+		{"a router interface", func(p *model.Port) { p.DeviceOwner, p.DeviceID = model.OwnerRouterInterface, "r1" }, false},
+	} {
+		p := base
+		tc.change(&p)
+		if got := samePortView(&base, &p, "ch1"); got != tc.same {
+			t.Errorf("%s: same view %v, want %v", tc.what, got, tc.same)
+		}
+	}
+}

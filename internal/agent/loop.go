@@ -149,23 +149,28 @@ func (a *Agent) loop(ctx context.Context) error {
 				dirty = true
 			case ev.resolved != nil:
 				r := ev.resolved
+				// Before the first install every answer counts (complete
+				// waits for all); after it, only one that makes a network
+				// local changes the view or the watches.
+				_, plugged := a.ifaceByPort(r.portID)
+				if !a.rec.synced || r.netID != "" && plugged && !a.state.localNets()[r.netID] {
+					dirty = true
+				}
 				if r.netID == "" {
 					if pending == nil {
 						pending = map[string]bool{}
 					}
-					if _, plugged := a.ifaceByPort(r.portID); plugged {
+					if plugged {
 						pending[r.portID] = true
 						retry.Reset(500 * time.Millisecond)
 					}
 					a.state.portNet[r.portID] = ""
-					dirty = true
 					break
 				}
 				a.state.portNet[r.portID] = r.netID
 				if !r.bound {
 					a.bind(ctx, r.portID)
 				}
-				dirty = true
 			case ev.kv != nil:
 				if a.handleKV(ctx, *ev.kv) {
 					dirty = true
@@ -447,8 +452,7 @@ func (a *Agent) handleKV(ctx context.Context, e kvEvent) bool {
 	}
 	for _, n := range a.state.nets {
 		if n.tag == e.Tag {
-			n.apply(e)
-			return true
+			return n.apply(e, a.cfg.Chassis)
 		}
 	}
 	return false // a cancelled watch

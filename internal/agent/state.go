@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 
@@ -210,8 +211,12 @@ func (s *state) wantedNets() (map[string]bool, []string) {
 	return want, unresolved
 }
 
-// applyNetEvent folds a watch event of one network into its data.
-func (n *netData) apply(e kvEvent) {
+// apply folds a watch event of one network into its data. It reports
+// whether the view may have changed: false for port updates that change
+// nothing the view reads on chassis (the agent's own binding coming back,
+// a status, name or revision change).
+func (n *netData) apply(e kvEvent, chassis string) bool {
+	changed := true
 	switch {
 	case strings.HasPrefix(e.Prefix, store.Prefix+store.KindNetworks+"/"):
 		if e.Reset {
@@ -257,6 +262,9 @@ func (n *netData) apply(e kvEvent) {
 			}
 			var v model.Port
 			if json.Unmarshal(kv.Value, &v) == nil {
+				if old := n.ports[id]; old != nil && len(e.KVs) == 1 && !e.Reset && samePortView(old, &v, chassis) {
+					changed = false
+				}
 				n.ports[id] = &v
 			}
 		}
@@ -264,6 +272,24 @@ func (n *netData) apply(e kvEvent) {
 	if e.Reset {
 		n.resets[e.Prefix] = true
 	}
+	return changed
+}
+
+// samePortView reports whether two versions of a port compile the same on
+// chassis: same addresses, MACs, security, router role and binding (a
+// port bound to this chassis counts as unbound: the view binds it here
+// from its interface's ofport, whatever etcd says).
+func samePortView(a, b *model.Port, chassis string) bool {
+	host := func(h string) string {
+		if h == chassis {
+			return ""
+		}
+		return h
+	}
+	return a.MACAddress == b.MACAddress && a.PortSecurityEnabled == b.PortSecurityEnabled &&
+		host(a.HostID) == host(b.HostID) && a.DeviceOwner == b.DeviceOwner && a.DeviceID == b.DeviceID &&
+		slices.Equal(a.FixedIPs, b.FixedIPs) && slices.Equal(a.SecurityGroups, b.SecurityGroups) &&
+		slices.Equal(a.AllowedAddressPairs, b.AllowedAddressPairs)
 }
 
 // networkKey gives each network a stable datapath key: its segmentation id
