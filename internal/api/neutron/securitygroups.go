@@ -93,10 +93,6 @@ func sgNotFound(id string) *Error {
 	return newError(http.StatusNotFound, "SecurityGroupNotFound", "Security group %s does not exist", id)
 }
 
-func sgRuleNotFound(id string) *Error {
-	return newError(http.StatusNotFound, "SecurityGroupRuleNotFound", "Security group rule %s does not exist", id)
-}
-
 func loadSGRecord(tx *store.Tx, id string) (*sgRecord, error) {
 	var rec sgRecord
 	ok, err := tx.Get(sgKey(id), &rec)
