@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wyvern-sdn/wyvern/bench/internal/machine"
 	"github.com/wyvern-sdn/wyvern/internal/lab"
 	"github.com/wyvern-sdn/wyvern/internal/model"
 	"github.com/wyvern-sdn/wyvern/internal/store"
@@ -311,7 +312,7 @@ func (b *bench) snapshot(s *snapshot) error {
 		if s.RSS[ch.Name], s.HWM[ch.Name], s.Anon[ch.Name], err = procMem(pid); err != nil {
 			return err
 		}
-		if s.CPU[ch.Name], err = procCPU(pid); err != nil {
+		if s.CPU[ch.Name], err = machine.ProcCPU(pid); err != nil {
 			return err
 		}
 	}
@@ -350,26 +351,6 @@ func flowTable(f string) int {
 	}
 	t, _ := atoi(v)
 	return t
-}
-
-// procCPU reads a process' user + system CPU time (/proc/PID/stat fields
-// 14 and 15, in clock ticks of 10 ms).
-func procCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: short", pid)
-	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: %q %q", pid, f[11], f[12])
-	}
-	return time.Duration(ut+st) * 10 * time.Millisecond, nil
 }
 
 // procMem reads VmRSS, VmHWM and RssAnon (kB) of a process.

@@ -113,17 +113,12 @@ func run(cfg config) error {
 	res.Took = time.Since(start)
 	progress("done in %s", res.Took.Round(time.Second))
 	md := report(cfg, m, res)
-	if cfg.Out == "" {
-		fmt.Print(md)
-		return nil
-	}
-	if err := os.MkdirAll(filepath.Dir(cfg.Out), 0o755); err != nil {
+	if err := machine.WritePage(cfg.Out, md); err != nil {
 		return err
 	}
-	if err := os.WriteFile(cfg.Out, []byte(md), 0o644); err != nil {
-		return err
+	if cfg.Out != "" {
+		progress("wrote %s", cfg.Out)
 	}
-	progress("wrote %s", cfg.Out)
 	return nil
 }
 

@@ -215,33 +215,13 @@ func (p *path) vswitchdCPU() (time.Duration, error) {
 		if ch == nil {
 			continue
 		}
-		d, err := procCPU(ch.VswitchdPID())
+		d, err := machine.ProcCPU(ch.VswitchdPID())
 		if err != nil {
 			return 0, err
 		}
 		sum += d
 	}
 	return sum, nil
-}
-
-// procCPU reads a process' user + system CPU time (/proc/PID/stat fields
-// 14 and 15, in clock ticks of 10 ms).
-func procCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: short", pid)
-	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: %q %q", pid, f[11], f[12])
-	}
-	return time.Duration(ut+st) * 10 * time.Millisecond, nil
 }
 
 // megaflowTest is the datapath flows seen during a many-connection test

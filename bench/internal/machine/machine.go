@@ -1,13 +1,18 @@
 // Package machine describes the machine a benchmark ran on, for the
-// results pages: the figures only compare between runs at similar load on
-// similar machines.
+// results pages (the figures only compare between runs at similar load on
+// similar machines), reads what a process of the run used, and writes the
+// pages.
 package machine
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Machine is what a results page records of where it ran.
@@ -52,4 +57,37 @@ func LoadAvg() string {
 		return "?"
 	}
 	return strings.Join(strings.Fields(string(b))[:3], " ")
+}
+
+// ProcCPU reads a process' user + system CPU time (/proc/PID/stat fields
+// 14 and 15, in clock ticks of 10 ms).
+func ProcCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: short", pid)
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: %q %q", pid, f[11], f[12])
+	}
+	return time.Duration(ut+st) * 10 * time.Millisecond, nil
+}
+
+// WritePage writes a results page to path (its directory made as needed),
+// or to standard output when path is "".
+func WritePage(path, md string) error {
+	if path == "" {
+		fmt.Print(md)
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(md), 0o644)
 }
