@@ -236,3 +236,27 @@ func TestSamePortView(t *testing.T) {
 		}
 	}
 }
+
+// TestAgentRetriesFailedSync: when the switch refuses the flows, the agent
+// installs them again by itself, without waiting for another event.
+func TestAgentRetriesFailedSync(t *testing.T) {
+	st := startStore(t)
+	seed(t, st, "net-a", 100, map[string]string{"pa1": "fa:16:3e:00:00:01", "pa2": "fa:16:3e:00:00:02"})
+	sw := newFakeSwitch()
+	runAgent(t, st, sw, "ch1")
+	sw.plug("tap1", "pa1", "fa:16:3e:00:00:01", 5)
+	waitFor(t, "flows for the local port", func() bool { return strings.Contains(sw.text(), "in_port=5") })
+	waitFor(t, "binding", func() bool { s, _ := portStatus(t, st, "net-a", "pa1"); return s == model.StatusActive })
+
+	// The next two bundles fail; plugging a second port is the last event.
+	sw.mu.Lock()
+	sw.failBundles = 2
+	sw.mu.Unlock()
+	sw.plug("tap2", "pa2", "fa:16:3e:00:00:02", 6)
+	waitFor(t, "the refused flows installed by a retry", func() bool {
+		sw.mu.Lock()
+		left := sw.failBundles
+		sw.mu.Unlock()
+		return left == 0 && strings.Contains(sw.text(), "in_port=6")
+	})
+}

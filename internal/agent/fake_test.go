@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"sync"
 
@@ -21,6 +22,9 @@ type fakeSwitch struct {
 	out       chan []byte
 	outPorts  []uint32 // the ports of the packet-outs, in order
 	neighbors map[netip.Addr]string
+	// failBundles makes the next bundles fail, as a switch that refuses
+	// or drops them would.
+	failBundles int
 }
 
 func newFakeSwitch() *fakeSwitch {
@@ -31,6 +35,10 @@ func newFakeSwitch() *fakeSwitch {
 func (f *fakeSwitch) Bundle(ctx context.Context, add, mod, del []ofp.Flow) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.failBundles > 0 {
+		f.failBundles--
+		return errors.New("fake switch: bundle refused")
+	}
 	f.bundles++
 	for _, fl := range append(append([]ofp.Flow{}, add...), mod...) {
 		f.flows[fl.Key()] = fl

@@ -92,6 +92,10 @@ func (a *Agent) post(ctx context.Context, e event) {
 	}
 }
 
+// syncRetry is how long a failed sync waits before it is tried again (a
+// new event retries it sooner).
+const syncRetry = time.Second
+
 // loop owns the agent's state: it folds events in, and after each burst
 // recompiles and reconciles.
 func (a *Agent) loop(ctx context.Context) error {
@@ -99,6 +103,11 @@ func (a *Agent) loop(ctx context.Context) error {
 	ifacesListed := false
 	retry := time.NewTimer(time.Hour)
 	defer retry.Stop()
+	// resync retries a failed sync: the switch must converge even when no
+	// further event comes.
+	resync := time.NewTimer(time.Hour)
+	resync.Stop()
+	defer resync.Stop()
 	// trim fires once the agent has been idle TrimAfter since a sync.
 	trim := time.NewTimer(time.Hour)
 	trim.Stop()
@@ -120,7 +129,17 @@ func (a *Agent) loop(ctx context.Context) error {
 				a.pinNeighbor(ctx, name, c)
 			}
 			if err := a.sync(ctx); err != nil {
-				a.log.Error("reinstall failed", "err", err)
+				a.log.Error("reinstall failed", "err", err, "retry_in", syncRetry)
+				resync.Reset(syncRetry)
+			}
+			continue
+		case <-resync.C:
+			if !a.complete(ifacesListed) {
+				continue // an event will sync once the view is whole
+			}
+			if err := a.sync(ctx); err != nil {
+				a.log.Error("reconcile failed again", "err", err, "retry_in", syncRetry)
+				resync.Reset(syncRetry)
 			}
 			continue
 		case <-trim.C:
@@ -194,7 +213,8 @@ func (a *Agent) loop(ctx context.Context) error {
 			continue // never install a partial view over a running one
 		}
 		if err := a.sync(ctx); err != nil {
-			a.log.Error("reconcile failed", "err", err)
+			a.log.Error("reconcile failed", "err", err, "retry_in", syncRetry)
+			resync.Reset(syncRetry)
 		}
 		if a.cfg.TrimAfter > 0 {
 			trim.Reset(a.cfg.TrimAfter)
