@@ -23,12 +23,6 @@ var networkKind = &kind{
 	list: func(ctx context.Context, c *gophercloud.ServiceClient, _ listFilter) (pagination.Page, error) {
 		return networks.List(c, networks.ListOpts{}).AllPages(ctx)
 	},
-	get: func(ctx context.Context, c *gophercloud.ServiceClient, id string) gophercloud.Result {
-		return networks.Get(ctx, c, id).Result
-	},
-	del: func(ctx context.Context, c *gophercloud.ServiceClient, id string) error {
-		return networks.Delete(ctx, c, id).ExtractErr()
-	},
 }
 
 var subnetKind = &kind{
@@ -39,12 +33,6 @@ var subnetKind = &kind{
 	},
 	list: func(ctx context.Context, c *gophercloud.ServiceClient, f listFilter) (pagination.Page, error) {
 		return subnets.List(c, subnets.ListOpts{NetworkID: f.networkID}).AllPages(ctx)
-	},
-	get: func(ctx context.Context, c *gophercloud.ServiceClient, id string) gophercloud.Result {
-		return subnets.Get(ctx, c, id).Result
-	},
-	del: func(ctx context.Context, c *gophercloud.ServiceClient, id string) error {
-		return subnets.Delete(ctx, c, id).ExtractErr()
 	},
 }
 

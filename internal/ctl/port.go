@@ -24,12 +24,6 @@ var portKind = &kind{
 	list: func(ctx context.Context, c *gophercloud.ServiceClient, f listFilter) (pagination.Page, error) {
 		return ports.List(c, ports.ListOpts{NetworkID: f.networkID, DeviceID: f.deviceID}).AllPages(ctx)
 	},
-	get: func(ctx context.Context, c *gophercloud.ServiceClient, id string) gophercloud.Result {
-		return ports.Get(ctx, c, id).Result
-	},
-	del: func(ctx context.Context, c *gophercloud.ServiceClient, id string) error {
-		return ports.Delete(ctx, c, id).ExtractErr()
-	},
 }
 
 // fixedIPs renders a port's fixed_ips as its addresses.

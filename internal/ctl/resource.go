@@ -34,8 +34,21 @@ type kind struct {
 	columns   []column
 
 	list func(ctx context.Context, c *gophercloud.ServiceClient, f listFilter) (pagination.Page, error)
-	get  func(ctx context.Context, c *gophercloud.ServiceClient, id string) gophercloud.Result
-	del  func(ctx context.Context, c *gophercloud.ServiceClient, id string) error
+}
+
+// get reads one resource: GET <path>/<id>, as every gophercloud Get does.
+func (k *kind) get(ctx context.Context, c *gophercloud.ServiceClient, id string) gophercloud.Result {
+	var r gophercloud.Result
+	resp, err := c.Get(ctx, c.ServiceURL(k.path, id), &r.Body, nil)
+	_, r.Header, r.Err = gophercloud.ParseResponse(resp, err)
+	return r
+}
+
+// del deletes one resource: DELETE <path>/<id>.
+func (k *kind) del(ctx context.Context, c *gophercloud.ServiceClient, id string) error {
+	resp, err := c.Delete(ctx, c.ServiceURL(k.path, id), nil)
+	_, _, err = gophercloud.ParseResponse(resp, err)
+	return err
 }
 
 // errNotFound is wrapped by resolve when no resource matches a reference.

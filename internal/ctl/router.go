@@ -22,12 +22,6 @@ var routerKind = &kind{
 	list: func(ctx context.Context, c *gophercloud.ServiceClient, _ listFilter) (pagination.Page, error) {
 		return routers.List(c, routers.ListOpts{}).AllPages(ctx)
 	},
-	get: func(ctx context.Context, c *gophercloud.ServiceClient, id string) gophercloud.Result {
-		return routers.Get(ctx, c, id).Result
-	},
-	del: func(ctx context.Context, c *gophercloud.ServiceClient, id string) error {
-		return routers.Delete(ctx, c, id).ExtractErr()
-	},
 }
 
 var floatingIPKind = &kind{
@@ -39,12 +33,6 @@ var floatingIPKind = &kind{
 	},
 	list: func(ctx context.Context, c *gophercloud.ServiceClient, _ listFilter) (pagination.Page, error) {
 		return floatingips.List(c, floatingips.ListOpts{}).AllPages(ctx)
-	},
-	get: func(ctx context.Context, c *gophercloud.ServiceClient, id string) gophercloud.Result {
-		return floatingips.Get(ctx, c, id).Result
-	},
-	del: func(ctx context.Context, c *gophercloud.ServiceClient, id string) error {
-		return floatingips.Delete(ctx, c, id).ExtractErr()
 	},
 }
 

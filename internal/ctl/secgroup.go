@@ -23,12 +23,6 @@ var securityGroupKind = &kind{
 	list: func(ctx context.Context, c *gophercloud.ServiceClient, _ listFilter) (pagination.Page, error) {
 		return groups.List(c, groups.ListOpts{}).AllPages(ctx)
 	},
-	get: func(ctx context.Context, c *gophercloud.ServiceClient, id string) gophercloud.Result {
-		return groups.Get(ctx, c, id).Result
-	},
-	del: func(ctx context.Context, c *gophercloud.ServiceClient, id string) error {
-		return groups.Delete(ctx, c, id).ExtractErr()
-	},
 }
 
 var securityGroupRuleKind = &kind{
@@ -41,12 +35,6 @@ var securityGroupRuleKind = &kind{
 	},
 	list: func(ctx context.Context, c *gophercloud.ServiceClient, f listFilter) (pagination.Page, error) {
 		return rules.List(c, rules.ListOpts{SecGroupID: f.securityGroupID}).AllPages(ctx)
-	},
-	get: func(ctx context.Context, c *gophercloud.ServiceClient, id string) gophercloud.Result {
-		return rules.Get(ctx, c, id).Result
-	},
-	del: func(ctx context.Context, c *gophercloud.ServiceClient, id string) error {
-		return rules.Delete(ctx, c, id).ExtractErr()
 	},
 }
 
