@@ -30,6 +30,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wyvern-sdn/wyvern/bench/internal/benchbed"
 	"github.com/wyvern-sdn/wyvern/bench/internal/machine"
 	"github.com/wyvern-sdn/wyvern/internal/lab"
 	"github.com/wyvern-sdn/wyvern/internal/testbed"
@@ -119,53 +120,26 @@ func run(cfg config) error {
 	return nil
 }
 
-// keepLogs copies the Wyvern logs of a bed (<node>/wyvern-*.log) to dst.
-func keepLogs(bedDir, dst string) error {
-	logs, err := filepath.Glob(filepath.Join(bedDir, "*", "wyvern-*.log"))
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		return err
-	}
-	for _, l := range logs {
-		data, err := os.ReadFile(l)
-		if err != nil {
-			return err
-		}
-		name := filepath.Base(filepath.Dir(l)) + "-" + filepath.Base(l)
-		if err := os.WriteFile(filepath.Join(dst, name), data, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func progress(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s bringup: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 }
 
 // oneRun is one full run on a fresh bed, which it always removes.
 func oneRun(cfg config, root string, log *slog.Logger, n int) (res *runResult, err error) {
-	bed, err := testbed.New(testbed.Options{Name: "bench-bringup", Log: log})
-	if err != nil {
-		return nil, err
+	keep := ""
+	if cfg.Logs != "" {
+		keep = filepath.Join(cfg.Logs, fmt.Sprintf("run%d", n))
 	}
-	stop := bed.CloseOnSignal()
-	defer func() {
-		stop()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, bed.LogTails(25))
-		}
-		if cfg.Logs != "" {
-			if kerr := keepLogs(bed.Dir, filepath.Join(cfg.Logs, fmt.Sprintf("run%d", n))); kerr != nil {
-				fmt.Fprintln(os.Stderr, "bringup: keeping logs:", kerr)
-			}
-		}
-		if cerr := bed.Close(); cerr != nil && err == nil {
-			err = cerr
-		}
-	}()
+	err = benchbed.Run("bench-bringup", keep, []string{"*/wyvern-*.log"}, log, func(bed *testbed.Bed) (err error) {
+		res, err = runOnBed(cfg, root, bed)
+		return err
+	})
+	return res, err
+}
+
+// runOnBed is one run on bed.
+func runOnBed(cfg config, root string, bed *testbed.Bed) (*runResult, error) {
+	var err error
 	bin := cfg.Wyvern
 	if bin == "" {
 		// The binary lives in the bed's directory, so it goes with the bed.

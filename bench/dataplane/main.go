@@ -38,9 +38,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
 
+	"github.com/wyvern-sdn/wyvern/bench/internal/benchbed"
 	"github.com/wyvern-sdn/wyvern/bench/internal/machine"
 	"github.com/wyvern-sdn/wyvern/internal/lab"
 	"github.com/wyvern-sdn/wyvern/internal/testbed"
@@ -128,25 +128,15 @@ func progress(format string, args ...any) {
 
 // oneRun builds the bed, measures, and always removes the bed.
 func oneRun(cfg config, log *slog.Logger) (res *result, err error) {
-	bed, err := testbed.New(testbed.Options{Name: "bench-dataplane", Log: log})
-	if err != nil {
-		return nil, err
-	}
-	stop := bed.CloseOnSignal()
-	defer func() {
-		stop()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, bed.LogTails(25))
-		}
-		if cfg.Logs != "" {
-			if kerr := keepLogs(bed.Dir, cfg.Logs); kerr != nil {
-				fmt.Fprintln(os.Stderr, "dataplane: keeping logs:", kerr)
-			}
-		}
-		if cerr := bed.Close(); cerr != nil && err == nil {
-			err = cerr
-		}
-	}()
+	err = benchbed.Run("bench-dataplane", cfg.Logs, []string{"*/*.log", "megaflows-*.txt"}, log, func(bed *testbed.Bed) (err error) {
+		res, err = runOnBed(cfg, bed)
+		return err
+	})
+	return res, err
+}
+
+// runOnBed measures on bed.
+func runOnBed(cfg config, bed *testbed.Bed) (*result, error) {
 	bin := cfg.Wyvern
 	if bin == "" {
 		root, err := lab.ModuleRoot()
@@ -199,31 +189,4 @@ func (b *bench) hold() error {
 	}
 	fmt.Fprintln(os.Stderr, "holding; Ctrl-C removes the bed")
 	select {}
-}
-
-// keepLogs copies every log of the bed (<node>/*.log) and the megaflow
-// dumps to dst.
-func keepLogs(bedDir, dst string) error {
-	files, err := filepath.Glob(filepath.Join(bedDir, "*", "*.log"))
-	if err != nil {
-		return err
-	}
-	dumps, _ := filepath.Glob(filepath.Join(bedDir, "megaflows-*.txt"))
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		return err
-	}
-	for _, f := range append(files, dumps...) {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		name := filepath.Base(f)
-		if filepath.Dir(f) != bedDir {
-			name = filepath.Base(filepath.Dir(f)) + "-" + name
-		}
-		if err := os.WriteFile(filepath.Join(dst, name), data, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
 }
