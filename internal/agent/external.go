@@ -252,19 +252,8 @@ func (s *state) v4Prefix(n *netData, ips []model.FixedIP) netip.Prefix {
 
 // handleFIPs folds a floating IP watch event in.
 func (s *state) handleFIPs(e kvEvent) {
-	if e.Reset {
-		s.fips = map[string]*fipRecord{}
-		s.fipsReady = true
-	}
-	for _, kv := range e.KVs {
-		id := strings.TrimPrefix(kv.Key, store.KindPrefix(store.KindFloatingIPs))
-		var f fipRecord
-		if e.Delete || json.Unmarshal(kv.Value, &f) != nil {
-			delete(s.fips, id)
-			continue
-		}
-		s.fips[id] = &f
-	}
+	foldRecords(&s.fips, e, store.KindPrefix(store.KindFloatingIPs))
+	s.fipsReady = s.fipsReady || e.Reset
 }
 
 // handleAlive folds a heartbeat watch event in.

@@ -411,19 +411,8 @@ func (a *Agent) resolveRouterPort(ctx context.Context, portID string) {
 func (a *Agent) handleKV(ctx context.Context, e kvEvent) bool {
 	switch e.Tag {
 	case watchRouters:
-		if e.Reset {
-			a.state.routers = map[string]*model.RouterRecord{}
-			a.state.routersReady = true
-		}
-		for _, kv := range e.KVs {
-			id := strings.TrimPrefix(kv.Key, store.KindPrefix(store.KindRouters))
-			var r model.RouterRecord
-			if e.Delete || json.Unmarshal(kv.Value, &r) != nil {
-				delete(a.state.routers, id)
-				continue
-			}
-			a.state.routers[id] = &r
-		}
+		foldRecords(&a.state.routers, e, store.KindPrefix(store.KindRouters))
+		a.state.routersReady = a.state.routersReady || e.Reset
 		return true
 	case watchFIPs:
 		a.state.handleFIPs(e)
@@ -432,19 +421,8 @@ func (a *Agent) handleKV(ctx context.Context, e kvEvent) bool {
 		a.state.handleAlive(e)
 		return true
 	case watchRules:
-		if e.Reset {
-			a.state.rules = map[string]*model.SecurityGroupRule{}
-			a.state.rulesReady = true
-		}
-		for _, kv := range e.KVs {
-			id := strings.TrimPrefix(kv.Key, store.KindPrefix(store.KindSGRules))
-			var r model.SecurityGroupRule
-			if e.Delete || json.Unmarshal(kv.Value, &r) != nil {
-				delete(a.state.rules, id)
-				continue
-			}
-			a.state.rules[id] = &r
-		}
+		foldRecords(&a.state.rules, e, store.KindPrefix(store.KindSGRules))
+		a.state.rulesReady = a.state.rulesReady || e.Reset
 		return true
 	}
 	if e.Tag == watchChassis {
@@ -476,6 +454,24 @@ func (a *Agent) handleKV(ctx context.Context, e kvEvent) bool {
 		}
 	}
 	return false // a cancelled watch
+}
+
+// foldRecords applies a watch event of a global prefix to the records
+// decoded from it, by id (the key less prefix): a reset starts afresh, a
+// put sets, a delete (or a value that does not decode) removes.
+func foldRecords[T any](m *map[string]*T, e kvEvent, prefix string) {
+	if e.Reset {
+		*m = map[string]*T{}
+	}
+	for _, kv := range e.KVs {
+		id := strings.TrimPrefix(kv.Key, prefix)
+		var v T
+		if e.Delete || json.Unmarshal(kv.Value, &v) != nil {
+			delete(*m, id)
+			continue
+		}
+		(*m)[id] = &v
+	}
 }
 
 // pinNeighbor sets the peer's underlay MAC statically, so no tunnel packet
