@@ -50,6 +50,11 @@ func Forbidden(format string, args ...any) *Error {
 	return newError(http.StatusForbidden, "HTTPForbidden", format, args...)
 }
 
+// Unauthorized is the 401 for a request without an authenticated caller.
+func Unauthorized() *Error {
+	return newError(http.StatusUnauthorized, "HTTPUnauthorized", "The request you have made requires authentication.")
+}
+
 // PreconditionFailed is the 412 for an If-Match revision mismatch.
 func PreconditionFailed() *Error {
 	return newError(http.StatusPreconditionFailed, "RevisionNumberConstraintFailed",

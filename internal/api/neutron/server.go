@@ -72,8 +72,11 @@ func New(st *store.Store, cfg Config, log *slog.Logger) *Server {
 	return &Server{store: st, cfg: cfg, log: log, resources: map[string]*resource{}}
 }
 
-// Register adds the API's routes to mux. wrap (the token middleware) is
-// applied to every /v2.0 route; the version document stays open.
+// Register adds the API's routes to mux. wrap (the token middleware, or
+// the admin-granting one of --noauth) is applied to every /v2.0 route and
+// must put an auth.Principal in the request's context: a /v2.0 request
+// without one is refused with 401, whatever wrap is (nil included). The
+// version document stays open.
 func (s *Server) Register(mux *http.ServeMux, wrap func(http.Handler) http.Handler) {
 	inner := http.NewServeMux()
 	for _, res := range s.collections() {
@@ -84,7 +87,7 @@ func (s *Server) Register(mux *http.ServeMux, wrap func(http.Handler) http.Handl
 	inner.HandleFunc("GET /v2.0/extensions/{alias}", s.handleExtension)
 	s.registerQuotas(inner)
 	s.registerAgents(inner)
-	h := http.Handler(inner)
+	h := s.authenticated(inner)
 	if wrap != nil {
 		h = wrap(h)
 	}
