@@ -17,6 +17,7 @@ type extension struct {
 var extensions = []extension{
 	{Alias: "router", Name: "Neutron L3 Router", Description: "Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via a NAT gateway."},
 	{Alias: "ext-gw-mode", Name: "Neutron L3 Configurable external gateway mode", Description: "Extension of the router abstraction for specifying whether SNAT should occur on the external gateway"},
+	{Alias: "dvr", Name: "Distributed Virtual Router", Description: "Enables configuration of Distributed Virtual Routers."},
 	{Alias: "extraroute", Name: "Neutron Extra Route", Description: "Extra routes configuration for L3 router"},
 	{Alias: "extraroute-atomic", Name: "Atomically add/remove extra routes", Description: "Edit extra routes of a router on server side by atomically adding/removing extra routes"},
 	{Alias: "external-net", Name: "Neutron external network", Description: "Adds external network attribute to network resource."},
