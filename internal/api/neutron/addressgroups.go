@@ -19,8 +19,6 @@ import (
 // security group rules do not accept remote_address_group_id yet, so no
 // group is ever in use.
 
-func init() { resourceBuilders = append(resourceBuilders, addressGroupsResource) }
-
 const kindAddressGroups = "address_groups"
 
 // addressGroup is an address group, stored and shown as is.

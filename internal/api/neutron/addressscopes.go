@@ -19,8 +19,6 @@ import (
 // the scope's other pools. Wyvern records scopes; routing between scopes is
 // not restricted by them.
 
-func init() { resourceBuilders = append(resourceBuilders, addressScopesResource) }
-
 const kindAddressScopes = "address_scopes"
 
 // addressScope is an address scope, stored and shown as is.

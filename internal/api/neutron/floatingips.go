@@ -13,8 +13,6 @@ import (
 	"github.com/wyvern-sdn/wyvern/internal/store"
 )
 
-func init() { resourceBuilders = append(resourceBuilders, floatingIPsResource) }
-
 // fipRecord is a floating IP as stored: the model plus the id of the port
 // holding its address on the external network, which the API does not
 // show. Readers that decode the key as a model.FloatingIP ignore it.

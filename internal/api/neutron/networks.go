@@ -11,8 +11,6 @@ import (
 	"github.com/wyvern-sdn/wyvern/internal/store"
 )
 
-func init() { resourceBuilders = append(resourceBuilders, networksResource) }
-
 // Tunnel overheads subtracted from the underlay MTU (IPv4 underlay).
 var encapOverhead = map[string]int{"geneve": 58, "vxlan": 50, "flat": 0, "vlan": 0}
 

@@ -101,7 +101,6 @@ func (s *Server) register(mux *http.ServeMux, res *resource) {
 	mux.HandleFunc("GET "+base+"/{id}/tags/{tag}", s.handleTags(res))
 	mux.HandleFunc("PUT "+base+"/{id}/tags/{tag}", s.handleTags(res))
 	mux.HandleFunc("DELETE "+base+"/{id}/tags/{tag}", s.handleTags(res))
-	s.resources[res.collection] = res
 	if res.extra != nil {
 		res.extra(s, mux)
 	}

@@ -14,8 +14,6 @@ import (
 	"github.com/wyvern-sdn/wyvern/internal/store"
 )
 
-func init() { resourceBuilders = append(resourceBuilders, routersResource) }
-
 // routerRecord is a router as stored: the model plus the ids of its ports,
 // which the API does not show but every router change needs inside its
 // transaction, and agents read to find the router's networks.

@@ -31,8 +31,6 @@ import (
 // overlap. Deleting the subnet deletes its keys; a pool with allocations
 // cannot be deleted (409 SubnetPoolInUse).
 
-func init() { resourceBuilders = append(resourceBuilders, subnetPoolsResource) }
-
 const kindSubnetPools = "subnetpools"
 
 // subnetPool is a subnet pool, stored and shown as is.

@@ -16,8 +16,6 @@ import (
 	"github.com/wyvern-sdn/wyvern/internal/store"
 )
 
-func init() { resourceBuilders = append(resourceBuilders, subnetsResource) }
-
 // Neutron's default limits on a subnet's lists.
 const (
 	maxDNSNameservers = 5
