@@ -30,13 +30,13 @@ type addressGroup struct {
 func addressGroupsResource(s *Server) *resource {
 	return &resource{
 		collection: "address-groups", singular: "address_group", kind: "AddressGroup",
-		list:   flatList[addressGroup](s, kindAddressGroups),
-		load:   flatLoad[addressGroup](kindAddressGroups),
-		save:   flatSave(kindAddressGroups),
+		list:   listObjects[addressGroup](s, kindAddressGroups),
+		load:   loadObject[addressGroup](kindAddressGroups),
+		save:   saveObject(kindAddressGroups),
 		create: s.createAddressGroup,
 		update: s.updateAddressGroup,
 		remove: func(ctx context.Context, tx *store.Tx, p auth.Principal, cur model.Object) error {
-			tx.Delete(flatKey(kindAddressGroups, cur.Std().ID))
+			tx.Delete(store.ObjectKey(kindAddressGroups, cur.Std().ID))
 			return nil
 		},
 		extra: func(s *Server, mux *http.ServeMux) {
@@ -92,7 +92,7 @@ func (s *Server) createAddressGroup(ctx context.Context, tx *store.Tx, p auth.Pr
 	} else if ok {
 		g.Addresses = l
 	}
-	return g, tx.Put(flatKey(kindAddressGroups, g.ID), g)
+	return g, tx.Put(store.ObjectKey(kindAddressGroups, g.ID), g)
 }
 
 func (s *Server) updateAddressGroup(ctx context.Context, tx *store.Tx, p auth.Principal, cur model.Object, a attrs) (model.Object, error) {
@@ -107,7 +107,7 @@ func (s *Server) updateAddressGroup(ctx context.Context, tx *store.Tx, p auth.Pr
 		return nil, err
 	}
 	touch(g)
-	return g, tx.Put(flatKey(kindAddressGroups, g.ID), g)
+	return g, tx.Put(store.ObjectKey(kindAddressGroups, g.ID), g)
 }
 
 // handleGroupAddresses serves PUT .../add_addresses and
@@ -139,7 +139,7 @@ func (s *Server) handleGroupAddresses(add bool) http.HandlerFunc {
 		}
 		var out *addressGroup
 		err = s.store.Txn(r.Context(), func(tx *store.Tx) error {
-			g, err := flatGet[addressGroup](tx, kindAddressGroups, id)
+			g, err := getObject[addressGroup](tx, kindAddressGroups, id)
 			if err != nil {
 				return err
 			}
@@ -181,7 +181,7 @@ func (s *Server) handleGroupAddresses(add bool) http.HandlerFunc {
 			}
 			touch(g)
 			out = g
-			return tx.Put(flatKey(kindAddressGroups, g.ID), g)
+			return tx.Put(store.ObjectKey(kindAddressGroups, g.ID), g)
 		})
 		if err != nil {
 			s.writeError(w, r, err)
