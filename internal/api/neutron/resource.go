@@ -54,7 +54,8 @@ type resource struct {
 // "security_groups" where the URL says "security-groups".
 func (res *resource) bodyKey() string { return strings.ReplaceAll(res.collection, "-", "_") }
 
-func now() string { return time.Now().UTC().Format("2006-01-02T15:04:05Z") }
+// now is the current time as Neutron's timestamps write it.
+func now() string { return model.Timestamp(time.Now()) }
 
 func (s *Server) canSee(res *resource, p auth.Principal, o model.Object) bool {
 	if p.Admin || o.Std().ProjectID == p.ProjectID {
