@@ -580,17 +580,27 @@ func checkOverlap(tx *store.Tx, attached, added []string) error {
 	return nil
 }
 
-// subnetVisible reports whether p may attach sub to a router: its own,
-// or on a shared network.
-func subnetVisible(tx *store.Tx, p auth.Principal, sub *model.Subnet) (bool, error) {
-	if p.Admin || sub.ProjectID == p.ProjectID {
-		return true, nil
-	}
-	n, err := loadNetwork(tx, sub.NetworkID)
+// interfaceSubnet reads the subnet a router interface call names, if p
+// may attach it to a router: its own, or one on a shared network (admins:
+// any). Otherwise it answers SubnetNotFound.
+func interfaceSubnet(tx *store.Tx, p auth.Principal, id string) (*model.Subnet, error) {
+	sub, err := l3Subnet(tx, id)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	return n != nil && n.Shared, nil
+	if sub != nil && !p.Admin && sub.ProjectID != p.ProjectID {
+		n, err := loadNetwork(tx, sub.NetworkID)
+		if err != nil {
+			return nil, err
+		}
+		if n == nil || !n.Shared {
+			sub = nil
+		}
+	}
+	if sub == nil {
+		return nil, NotFound("Subnet", id)
+	}
+	return sub, nil
 }
 
 // handleRouterInterface serves PUT /v2.0/routers/{id}/add_router_interface
@@ -689,19 +699,9 @@ func (s *Server) addInterface(ctx context.Context, tx *store.Tx, p auth.Principa
 	}
 	var port *model.Port
 	if subnetID != "" {
-		sub, err := l3Subnet(tx, subnetID)
+		sub, err := interfaceSubnet(tx, p, subnetID)
 		if err != nil {
 			return nil, err
-		}
-		if sub != nil {
-			if ok, err := subnetVisible(tx, p, sub); err != nil {
-				return nil, err
-			} else if !ok {
-				sub = nil
-			}
-		}
-		if sub == nil {
-			return nil, NotFound("Subnet", subnetID)
 		}
 		if slices.Contains(all, sub.ID) {
 			return nil, routerBadRequest("Router already has a port on subnet %s", sub.ID)
@@ -788,19 +788,8 @@ func (s *Server) removeInterface(ctx context.Context, tx *store.Tx, p auth.Princ
 				"Subnet on port %s does not match the requested subnet %s", portID, subnetID)
 		}
 	} else {
-		sub, err := l3Subnet(tx, subnetID)
-		if err != nil {
+		if _, err := interfaceSubnet(tx, p, subnetID); err != nil {
 			return nil, err
-		}
-		if sub != nil {
-			if ok, err := subnetVisible(tx, p, sub); err != nil {
-				return nil, err
-			} else if !ok {
-				sub = nil
-			}
-		}
-		if sub == nil {
-			return nil, NotFound("Subnet", subnetID)
 		}
 		ifaces, err := s.interfacePorts(tx, r)
 		if err != nil {
