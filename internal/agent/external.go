@@ -307,7 +307,7 @@ func (a *Agent) updateFIPStatus(ctx context.Context) {
 				}
 				rec["status"], _ = json.Marshal(model.StatusActive)
 				rec["revision_number"], _ = json.Marshal(cur.Revision + 1)
-				rec["updated_at"], _ = json.Marshal(time.Now().UTC().Format("2006-01-02T15:04:05Z"))
+				rec["updated_at"], _ = json.Marshal(model.Timestamp(time.Now()))
 				return tx.Put(store.ObjectKey(store.KindFloatingIPs, id), rec)
 			})
 			if err != nil && ctx.Err() == nil {

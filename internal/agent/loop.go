@@ -509,7 +509,7 @@ func (a *Agent) bindTo(ctx context.Context, netID, portID string) {
 		p.VIFType = "ovs"
 		p.VIFDetails = map[string]any{"port_filter": true, "connectivity": "l2", "bridge_name": "br-int", "datapath_type": "netdev"}
 		p.RevisionNumber++
-		p.UpdatedAt = time.Now().UTC().Format("2006-01-02T15:04:05Z")
+		p.UpdatedAt = model.Timestamp(time.Now())
 		return tx.Put(store.PortKey(netID, portID), &p)
 	})
 	if err != nil && ctx.Err() == nil {
@@ -531,7 +531,7 @@ func (a *Agent) unbind(ctx context.Context, portID string) {
 		}
 		p.Status = model.StatusDown
 		p.RevisionNumber++
-		p.UpdatedAt = time.Now().UTC().Format("2006-01-02T15:04:05Z")
+		p.UpdatedAt = model.Timestamp(time.Now())
 		return tx.Put(store.PortKey(netID, portID), &p)
 	})
 	if err != nil && ctx.Err() == nil {

@@ -15,10 +15,17 @@ type Standard struct {
 	Name           string   `json:"name"`
 	Description    string   `json:"description"`
 	Tags           []string `json:"tags"`
-	CreatedAt      string   `json:"created_at"` // RFC 3339, seconds, UTC ("2026-11-21T11:45:47Z")
-	UpdatedAt      string   `json:"updated_at"`
+	CreatedAt      string   `json:"created_at"` // Timestamp
+	UpdatedAt      string   `json:"updated_at"` // Timestamp
 	RevisionNumber int64    `json:"revision_number"`
 }
+
+// TimeFormat is the layout of Neutron's timestamps (created_at,
+// updated_at): RFC 3339 to the second, in UTC ("2026-11-21T11:45:47Z").
+const TimeFormat = "2006-01-02T15:04:05Z"
+
+// Timestamp formats t as Neutron does.
+func Timestamp(t time.Time) string { return t.UTC().Format(TimeFormat) }
 
 // Std gives generic code (API list conventions, tags, revisions) access to
 // the standard attributes of any resource.

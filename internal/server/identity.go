@@ -14,6 +14,8 @@ import (
 func registerIdentity(ctx context.Context, mux *http.ServeMux, st *store.Store, cfg Config, log *slog.Logger) (func(http.Handler) http.Handler, error) {
 	if cfg.NoAuth && cfg.AdminPassword == "" && cfg.UsersFile == "" {
 		log.Warn("authentication disabled (--noauth): every caller is admin")
+		mux.HandleFunc("/v3", keystone.NotFound)
+		mux.HandleFunc("/v3/", keystone.NotFound)
 		return keystone.NoAuth, nil
 	}
 	ks, err := keystone.New(keystone.Config{UsersFile: cfg.UsersFile, AdminName: cfg.AdminUser,

@@ -147,3 +147,40 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthModes: with --noauth every caller is an admin and the identity
+// paths answer Keystone's 404; without it a request with no token is
+// refused.
+func TestAuthModes(t *testing.T) {
+	call := func(addr, path string) (int, map[string]any) {
+		t.Helper()
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			t.Fatalf("GET %s: %d, not JSON: %v", path, resp.StatusCode, err)
+		}
+		return resp.StatusCode, out
+	}
+	noauth := config(t, t.TempDir())
+	run(t, noauth)
+	if code, out := call(noauth.Listen, "/v2.0/networks"); code != http.StatusOK {
+		t.Errorf("noauth: GET /v2.0/networks: %d %v", code, out)
+	}
+	if code, out := call(noauth.Listen, "/v3/domains?name=Default"); code != http.StatusNotFound || out["error"] == nil {
+		t.Errorf("noauth: GET /v3/domains: %d %v, want Keystone's 404", code, out)
+	}
+
+	authed := config(t, t.TempDir())
+	authed.NoAuth, authed.AdminPassword = false, "secret"
+	run(t, authed)
+	if code, out := call(authed.Listen, "/v2.0/networks"); code != http.StatusUnauthorized {
+		t.Errorf("no token: GET /v2.0/networks: %d %v, want 401", code, out)
+	}
+	if code, out := call(authed.Listen, "/v3/domains?name=Default"); code != http.StatusNotFound || out["error"] == nil {
+		t.Errorf("GET /v3/domains: %d %v, want Keystone's 404", code, out)
+	}
+}

@@ -15,7 +15,9 @@ const timeFormat = "2006-01-02T15:04:05.000000Z"
 // maxBody bounds an authentication request.
 const maxBody = 64 << 10
 
-// Register adds the Keystone routes to mux.
+// Register adds the Keystone routes to mux. Every other request under /v3
+// (the identity admin API: domains, projects, users, roles) is answered in
+// Keystone's error format: 405 on a served path, else 404.
 func (s *Service) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v3", s.handleVersion)
 	mux.HandleFunc("GET /v3/{$}", s.handleVersion)
@@ -23,6 +25,20 @@ func (s *Service) Register(mux *http.ServeMux) {
 	// GET patterns also serve HEAD.
 	mux.HandleFunc("GET /v3/auth/tokens", s.handleValidate)
 	mux.HandleFunc("DELETE /v3/auth/tokens", s.handleRevoke)
+	for _, path := range []string{"/v3", "/v3/{$}", "/v3/auth/tokens"} {
+		mux.HandleFunc(path, methodNotAllowed)
+	}
+	mux.HandleFunc("/v3/", NotFound)
+}
+
+// NotFound is Keystone's 404 for a path it does not serve. A server without
+// the identity API (--noauth) answers every /v3 path with it.
+func NotFound(w http.ResponseWriter, r *http.Request) {
+	keystoneError(w, http.StatusNotFound, "Not Found", "The resource could not be found.")
+}
+
+func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	keystoneError(w, http.StatusMethodNotAllowed, "Method Not Allowed", "The method is not allowed for the requested URL.")
 }
 
 // Link is a link of a version document.

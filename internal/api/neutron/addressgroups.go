@@ -19,8 +19,6 @@ import (
 // security group rules do not accept remote_address_group_id yet, so no
 // group is ever in use.
 
-func init() { resourceBuilders = append(resourceBuilders, addressGroupsResource) }
-
 const kindAddressGroups = "address_groups"
 
 // addressGroup is an address group, stored and shown as is.
@@ -32,13 +30,13 @@ type addressGroup struct {
 func addressGroupsResource(s *Server) *resource {
 	return &resource{
 		collection: "address-groups", singular: "address_group", kind: "AddressGroup",
-		list:   flatList[addressGroup](s, kindAddressGroups),
-		load:   flatLoad[addressGroup](kindAddressGroups),
-		save:   flatSave(kindAddressGroups),
+		list:   listObjects[addressGroup](s, kindAddressGroups),
+		load:   loadObject[addressGroup](kindAddressGroups),
+		save:   saveObject(kindAddressGroups),
 		create: s.createAddressGroup,
 		update: s.updateAddressGroup,
 		remove: func(ctx context.Context, tx *store.Tx, p auth.Principal, cur model.Object) error {
-			tx.Delete(flatKey(kindAddressGroups, cur.Std().ID))
+			tx.Delete(store.ObjectKey(kindAddressGroups, cur.Std().ID))
 			return nil
 		},
 		extra: func(s *Server, mux *http.ServeMux) {
@@ -94,7 +92,7 @@ func (s *Server) createAddressGroup(ctx context.Context, tx *store.Tx, p auth.Pr
 	} else if ok {
 		g.Addresses = l
 	}
-	return g, tx.Put(flatKey(kindAddressGroups, g.ID), g)
+	return g, tx.Put(store.ObjectKey(kindAddressGroups, g.ID), g)
 }
 
 func (s *Server) updateAddressGroup(ctx context.Context, tx *store.Tx, p auth.Principal, cur model.Object, a attrs) (model.Object, error) {
@@ -109,7 +107,7 @@ func (s *Server) updateAddressGroup(ctx context.Context, tx *store.Tx, p auth.Pr
 		return nil, err
 	}
 	touch(g)
-	return g, tx.Put(flatKey(kindAddressGroups, g.ID), g)
+	return g, tx.Put(store.ObjectKey(kindAddressGroups, g.ID), g)
 }
 
 // handleGroupAddresses serves PUT .../add_addresses and
@@ -141,7 +139,7 @@ func (s *Server) handleGroupAddresses(add bool) http.HandlerFunc {
 		}
 		var out *addressGroup
 		err = s.store.Txn(r.Context(), func(tx *store.Tx) error {
-			g, err := flatGet[addressGroup](tx, kindAddressGroups, id)
+			g, err := getObject[addressGroup](tx, kindAddressGroups, id)
 			if err != nil {
 				return err
 			}
@@ -183,7 +181,7 @@ func (s *Server) handleGroupAddresses(add bool) http.HandlerFunc {
 			}
 			touch(g)
 			out = g
-			return tx.Put(flatKey(kindAddressGroups, g.ID), g)
+			return tx.Put(store.ObjectKey(kindAddressGroups, g.ID), g)
 		})
 		if err != nil {
 			s.writeError(w, r, err)

@@ -19,8 +19,6 @@ import (
 // the scope's other pools. Wyvern records scopes; routing between scopes is
 // not restricted by them.
 
-func init() { resourceBuilders = append(resourceBuilders, addressScopesResource) }
-
 const kindAddressScopes = "address_scopes"
 
 // addressScope is an address scope, stored and shown as is.
@@ -41,9 +39,9 @@ func scopePoolsOf(scope string) string { return store.IndexKey("address_scope_po
 func addressScopesResource(s *Server) *resource {
 	return &resource{
 		collection: "address-scopes", singular: "address_scope", kind: "AddressScope",
-		list:    flatList[addressScope](s, kindAddressScopes),
-		load:    flatLoad[addressScope](kindAddressScopes),
-		save:    flatSave(kindAddressScopes),
+		list:    listObjects[addressScope](s, kindAddressScopes),
+		load:    loadObject[addressScope](kindAddressScopes),
+		save:    saveObject(kindAddressScopes),
 		visible: func(p auth.Principal, o model.Object) bool { return o.(*addressScope).Shared },
 		create:  s.createAddressScope,
 		update:  s.updateAddressScope,
@@ -78,7 +76,7 @@ func (s *Server) createAddressScope(ctx context.Context, tx *store.Tx, p auth.Pr
 		}
 		sc.Shared = sh
 	}
-	return sc, tx.Put(flatKey(kindAddressScopes, sc.ID), sc)
+	return sc, tx.Put(store.ObjectKey(kindAddressScopes, sc.ID), sc)
 }
 
 func (s *Server) updateAddressScope(ctx context.Context, tx *store.Tx, p auth.Principal, cur model.Object, a attrs) (model.Object, error) {
@@ -105,7 +103,7 @@ func (s *Server) updateAddressScope(ctx context.Context, tx *store.Tx, p auth.Pr
 		sc.Shared = sh
 	}
 	touch(sc)
-	return sc, tx.Put(flatKey(kindAddressScopes, sc.ID), sc)
+	return sc, tx.Put(store.ObjectKey(kindAddressScopes, sc.ID), sc)
 }
 
 // removeAddressScope deletes a scope no subnet pool uses.
@@ -124,6 +122,6 @@ func (s *Server) removeAddressScope(ctx context.Context, tx *store.Tx, p auth.Pr
 				"Unable to complete operation on address scope %s. There are one or more subnet pools in use on the address scope.", sc.ID)
 		}
 	}
-	tx.Delete(flatKey(kindAddressScopes, sc.ID))
+	tx.Delete(store.ObjectKey(kindAddressScopes, sc.ID))
 	return nil
 }

@@ -17,7 +17,6 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 
-	"github.com/wyvern-sdn/wyvern/internal/auth"
 	"github.com/wyvern-sdn/wyvern/internal/store"
 )
 
@@ -27,15 +26,7 @@ func serveAPI(t testing.TB, st *store.Store) *testAPI {
 	t.Helper()
 	api := New(st, DefaultConfig(), nil)
 	mux := http.NewServeMux()
-	api.Register(mux, func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			p := auth.Principal{ProjectID: r.Header.Get("X-Test-Project"), Roles: []string{"member"}}
-			if p.ProjectID == "" {
-				p = auth.Principal{ProjectID: "admin-project", Admin: true, Roles: []string{"admin"}}
-			}
-			h.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
-		})
-	})
+	api.Register(mux, testCaller)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return &testAPI{t: t, srv: srv, api: api, st: st}

@@ -33,6 +33,12 @@ func InvalidInput(format string, args ...any) *Error {
 		Message: "Invalid input for operation: " + fmt.Sprintf(format, args...) + "."}
 }
 
+// badAttr is Neutron's 400 for an attribute whose value is invalid:
+// "Invalid input for attr. Reason: ...".
+func badAttr(attr, format string, args ...any) *Error {
+	return BadRequest("Invalid input for %s. Reason: %s.", attr, fmt.Sprintf(format, args...))
+}
+
 // NotFound is the 404 for a resource that does not exist or that the caller
 // may not see. kind is Neutron's resource name: "Network", "Subnet", ...
 func NotFound(kind, id string) *Error {
@@ -48,6 +54,11 @@ func Conflict(typ, format string, args ...any) *Error {
 // resource it can see.
 func Forbidden(format string, args ...any) *Error {
 	return newError(http.StatusForbidden, "HTTPForbidden", format, args...)
+}
+
+// Unauthorized is the 401 for a request without an authenticated caller.
+func Unauthorized() *Error {
+	return newError(http.StatusUnauthorized, "HTTPUnauthorized", "The request you have made requires authentication.")
 }
 
 // PreconditionFailed is the 412 for an If-Match revision mismatch.

@@ -14,9 +14,10 @@ type extension struct {
 // extensions are the API extensions Wyvern implements. Clients (and
 // gophercloud's acceptance tests) skip what is not listed here, so list only
 // what works.
-var extensions = []extension{
+var extensions = dated([]extension{
 	{Alias: "router", Name: "Neutron L3 Router", Description: "Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via a NAT gateway."},
 	{Alias: "ext-gw-mode", Name: "Neutron L3 Configurable external gateway mode", Description: "Extension of the router abstraction for specifying whether SNAT should occur on the external gateway"},
+	{Alias: "dvr", Name: "Distributed Virtual Router", Description: "Enables configuration of Distributed Virtual Routers."},
 	{Alias: "extraroute", Name: "Neutron Extra Route", Description: "Extra routes configuration for L3 router"},
 	{Alias: "extraroute-atomic", Name: "Atomically add/remove extra routes", Description: "Edit extra routes of a router on server side by atomically adding/removing extra routes"},
 	{Alias: "external-net", Name: "Neutron external network", Description: "Adds external network attribute to network resource."},
@@ -45,13 +46,15 @@ var extensions = []extension{
 	{Alias: "subnet_allocation", Name: "Subnet Allocation", Description: "Enables allocation of subnets from a subnet pool"},
 	{Alias: "default-subnetpools", Name: "Default Subnetpools", Description: "Provides ability to mark and use a subnetpool as the default."},
 	{Alias: "stateful-security-group", Name: "Stateful security group", Description: "Indicates if the security group is stateful or not"},
-}
+})
 
-func init() {
-	for i := range extensions {
-		extensions[i].Updated = "2026-11-21T00:00:00-00:00"
-		extensions[i].Links = []any{}
+// dated fills what every extension shares: the date and no links.
+func dated(exts []extension) []extension {
+	for i := range exts {
+		exts[i].Updated = "2026-11-21T00:00:00-00:00"
+		exts[i].Links = []any{}
 	}
+	return exts
 }
 
 func (s *Server) handleExtensions(w http.ResponseWriter, r *http.Request) {

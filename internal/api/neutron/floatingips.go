@@ -13,8 +13,6 @@ import (
 	"github.com/wyvern-sdn/wyvern/internal/store"
 )
 
-func init() { resourceBuilders = append(resourceBuilders, floatingIPsResource) }
-
 // fipRecord is a floating IP as stored: the model plus the id of the port
 // holding its address on the external network, which the API does not
 // show. Readers that decode the key as a model.FloatingIP ignore it.
@@ -307,6 +305,40 @@ func (s *Server) removeFloatingIP(ctx context.Context, tx *store.Tx, p auth.Prin
 	}
 	tx.Delete(fipKey(f.ID))
 	return nil
+}
+
+// removeUnassociatedFloatingIPs deletes inside tx the floating IPs of
+// external network netID that have no association, with their ports,
+// addresses and quota ownership, as Neutron's
+// delete_disassociated_floatingips does when the network is deleted. It
+// returns the ids of the ports it deleted. An associated floating IP
+// stays: its port keeps the network in use.
+func (s *Server) removeUnassociatedFloatingIPs(ctx context.Context, tx *store.Tx, p auth.Principal, netID string) (map[string]bool, error) {
+	// Listed outside tx, like the network's ports; a floating IP created
+	// since has a port on the network, which the caller's guard covers.
+	recs, _, err := store.ListOf[fipRecord](ctx, s.store, store.KindPrefix(store.KindFloatingIPs))
+	if err != nil {
+		return nil, err
+	}
+	ports := map[string]bool{}
+	for _, rec := range recs {
+		if rec.FloatingNetworkID != netID {
+			continue
+		}
+		f, err := loadFIP(tx, rec.ID)
+		if err != nil {
+			return nil, err
+		}
+		if f == nil || f.PortID != "" {
+			continue
+		}
+		if err := s.removeFloatingIP(ctx, tx, p, f); err != nil {
+			return nil, err
+		}
+		tx.Delete(ownerKey(f.ProjectID, "floatingips", f.ID))
+		ports[f.floatingPort] = true
+	}
+	return ports, nil
 }
 
 // disassociateFIP drops f's association, if any.

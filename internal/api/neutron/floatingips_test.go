@@ -340,3 +340,83 @@ func freeExternalAddress(t *testing.T, a *testAPI, netID string) string {
 	t.Fatal("no free external address")
 	return ""
 }
+
+// TestExternalNetworkDeleteTakesFloatingIPs: deleting an external network
+// deletes its floating IPs that have no association, with their ports,
+// addresses and quota ownership, in the delete's transaction, as Neutron
+// does. Ports in use block the delete, and then nothing is deleted: an
+// associated floating IP's port and a router's gateway port.
+func TestExternalNetworkDeleteTakesFloatingIPs(t *testing.T) {
+	a := newTestAPI(t)
+	tp := newFIPTopology(t, a)
+	vm := mkPort(t, a, "p1", tp.net, map[string]any{"device_id": "vm-1", "device_owner": "compute:nova"})
+	mkFIP := func(project string, extra map[string]any) map[string]any {
+		f := map[string]any{"floating_network_id": tp.ext}
+		for k, v := range extra {
+			f[k] = v
+		}
+		return obj(t, a.must(http.StatusCreated, "POST", "/v2.0/floatingips", project, map[string]any{"floatingip": f}), "floatingip")
+	}
+	fips := []map[string]any{mkFIP("p1", nil), mkFIP("p2", nil), mkFIP("p1", map[string]any{"port_id": vm["id"]})}
+	type held struct{ project, fip, portProject, port, addr string }
+	var all []held
+	for _, f := range fips {
+		ports := portsOfDevice(t, a, f["id"].(string))
+		if len(ports) != 1 {
+			t.Fatalf("floating IP %v: ports %v", f["id"], ports)
+		}
+		all = append(all, held{f["project_id"].(string), f["id"].(string), ports[0]["project_id"].(string), ports[0]["id"].(string),
+			f["floating_ip_address"].(string)})
+	}
+	owned := func(h held) (fip, port bool) {
+		t.Helper()
+		for i, key := range []string{ownerKey(h.project, "floatingips", h.fip), ownerKey(h.portProject, "ports", h.port)} {
+			_, err := a.st.GetString(context.Background(), key)
+			if err != nil && !isNotFound(err) {
+				t.Fatal(err)
+			}
+			if i == 0 {
+				fip = err == nil
+			} else {
+				port = err == nil
+			}
+		}
+		return fip, port
+	}
+
+	inUse := func(why string) {
+		t.Helper()
+		code, body := a.call("DELETE", "/v2.0/networks/"+tp.ext, "", nil)
+		if code != http.StatusConflict || errType(body) != "NetworkInUse" {
+			t.Fatalf("%s: delete: %d %v, want 409 NetworkInUse", why, code, body)
+		}
+		for _, h := range all {
+			a.must(http.StatusOK, "GET", "/v2.0/floatingips/"+h.fip, "", nil)
+			if ipHolder(t, a, tp.extSub, h.addr) != h.port {
+				t.Fatalf("%s: refused delete freed %s", why, h.addr)
+			}
+			if f, p := owned(h); !f || !p {
+				t.Fatalf("%s: refused delete dropped ownership of %v", why, h)
+			}
+		}
+	}
+	inUse("associated floating IP and router gateway")
+	a.must(http.StatusOK, "PUT", "/v2.0/floatingips/"+all[2].fip, "p1", map[string]any{"floatingip": map[string]any{"port_id": nil}})
+	inUse("router gateway")
+	a.must(http.StatusOK, "PUT", "/v2.0/routers/"+tp.router, "p1", map[string]any{"router": map[string]any{"external_gateway_info": nil}})
+
+	a.must(http.StatusNoContent, "DELETE", "/v2.0/networks/"+tp.ext, "", nil)
+	for _, h := range all {
+		a.must(http.StatusNotFound, "GET", "/v2.0/floatingips/"+h.fip, "", nil)
+		a.must(http.StatusNotFound, "GET", "/v2.0/ports/"+h.port, "", nil)
+		if holder := ipHolder(t, a, tp.extSub, h.addr); holder != "" {
+			t.Errorf("%s still held by %s", h.addr, holder)
+		}
+		if f, p := owned(h); f || p {
+			t.Errorf("ownership left for %v: floating IP %v, port %v", h, f, p)
+		}
+	}
+	if out := a.must(http.StatusOK, "GET", "/v2.0/floatingips", "", nil); len(out["floatingips"].([]any)) != 0 {
+		t.Errorf("floating IPs left: %v", out)
+	}
+}

@@ -63,23 +63,30 @@ func newTestAPI(t testing.TB) *testAPI {
 	st, _ := startEtcd(t)
 	api := New(st, DefaultConfig(), nil)
 	mux := http.NewServeMux()
-	// Tests choose the caller with X-Test-Project / X-Test-Admin headers.
-	api.Register(mux, func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			p := auth.Principal{ProjectID: r.Header.Get("X-Test-Project"), Roles: []string{"member"}}
-			if p.ProjectID == "" || r.Header.Get("X-Test-Admin") == "true" {
-				p.Admin = true
-				p.Roles = []string{"admin"}
-				if p.ProjectID == "" {
-					p.ProjectID = "admin-project"
-				}
-			}
-			h.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
-		})
-	})
+	api.Register(mux, testCaller)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return &testAPI{t: t, srv: srv, api: api, st: st}
+}
+
+// testCaller is the tests' auth middleware: it puts the principal the
+// request names in its context, as the token middleware would. The
+// X-Test-Project header names a member's project; no header, or
+// X-Test-Admin: true, makes the caller an admin (of "admin-project" when
+// no project is named). Without a middleware like it the API refuses
+// every request.
+func testCaller(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := auth.Principal{ProjectID: r.Header.Get("X-Test-Project"), Roles: []string{"member"}}
+		if p.ProjectID == "" || r.Header.Get("X-Test-Admin") == "true" {
+			p.Admin = true
+			p.Roles = []string{"admin"}
+			if p.ProjectID == "" {
+				p.ProjectID = "admin-project"
+			}
+		}
+		h.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
+	})
 }
 
 // call sends a request as project ("" = admin) and decodes the JSON answer

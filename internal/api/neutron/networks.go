@@ -11,8 +11,6 @@ import (
 	"github.com/wyvern-sdn/wyvern/internal/store"
 )
 
-func init() { resourceBuilders = append(resourceBuilders, networksResource) }
-
 // Tunnel overheads subtracted from the underlay MTU (IPv4 underlay).
 var encapOverhead = map[string]int{"geneve": 58, "vxlan": 50, "flat": 0, "vlan": 0}
 
@@ -257,7 +255,9 @@ func (s *Server) updateNetwork(ctx context.Context, tx *store.Tx, p auth.Princip
 }
 
 // removeNetwork deletes a network with no ports but its own service ports
-// (DHCP), together with its subnets and their allocations.
+// (DHCP) and, on an external network, those of floating IPs without an
+// association, together with those floating IPs, its subnets and their
+// allocations.
 func (s *Server) removeNetwork(ctx context.Context, tx *store.Tx, p auth.Principal, cur model.Object) error {
 	n := &cur.(*networkObj).Network
 	// The ports are listed outside the transaction, after its snapshot
@@ -272,12 +272,21 @@ func (s *Server) removeNetwork(ctx context.Context, tx *store.Tx, p auth.Princip
 	if err != nil {
 		return err
 	}
+	var fipPorts map[string]bool // deleted with their floating IPs
+	if n.External {
+		if fipPorts, err = s.removeUnassociatedFloatingIPs(ctx, tx, p, n.ID); err != nil {
+			return err
+		}
+	}
 	for _, port := range ports {
-		if port.DeviceOwner != model.OwnerDHCP {
+		if port.DeviceOwner != model.OwnerDHCP && !fipPorts[port.ID] {
 			return Conflict("NetworkInUse", "Unable to complete operation on network %s. There are one or more ports still in use on the network.", n.ID)
 		}
 	}
 	for _, port := range ports {
+		if fipPorts[port.ID] {
+			continue
+		}
 		if err := deletePortKeys(tx, &port); err != nil {
 			return err
 		}

@@ -17,8 +17,6 @@ import (
 	"github.com/wyvern-sdn/wyvern/internal/store"
 )
 
-func init() { resourceBuilders = append(resourceBuilders, portsResource) }
-
 // Limits on a port's lists (Neutron's max_allowed_address_pair is 10).
 const (
 	maxFixedIPs     = 32

@@ -54,7 +54,8 @@ type resource struct {
 // "security_groups" where the URL says "security-groups".
 func (res *resource) bodyKey() string { return strings.ReplaceAll(res.collection, "-", "_") }
 
-func now() string { return time.Now().UTC().Format("2006-01-02T15:04:05Z") }
+// now is the current time as Neutron's timestamps write it.
+func now() string { return model.Timestamp(time.Now()) }
 
 func (s *Server) canSee(res *resource, p auth.Principal, o model.Object) bool {
 	if p.Admin || o.Std().ProjectID == p.ProjectID {
@@ -66,13 +67,26 @@ func (s *Server) canSee(res *resource, p auth.Principal, o model.Object) bool {
 // owns reports whether p may change o: admins, and members of o's project.
 func owns(p auth.Principal, o model.Object) bool { return p.Admin || o.Std().ProjectID == p.ProjectID }
 
+// principal is the caller of r. Register refuses every request that
+// carries none (see authenticated), so handlers always get the principal
+// the auth middleware put there; were one reached without it, the zero
+// Principal has no project and no admin rights.
 func principal(r *http.Request) auth.Principal {
-	p, ok := auth.FromContext(r.Context())
-	if !ok {
-		// No auth middleware in front (tests, --noauth without header).
-		return auth.Principal{ProjectID: "admin", Admin: true, Roles: []string{"admin"}}
-	}
+	p, _ := auth.FromContext(r.Context())
 	return p
+}
+
+// authenticated refuses, with a 401, a request that carries no principal:
+// a missing auth middleware must never make the caller an admin. Only the
+// middleware of --noauth installs an admin principal without a token.
+func (s *Server) authenticated(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := auth.FromContext(r.Context()); !ok {
+			s.writeError(w, r, Unauthorized())
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) register(mux *http.ServeMux, res *resource) {
@@ -88,7 +102,6 @@ func (s *Server) register(mux *http.ServeMux, res *resource) {
 	mux.HandleFunc("GET "+base+"/{id}/tags/{tag}", s.handleTags(res))
 	mux.HandleFunc("PUT "+base+"/{id}/tags/{tag}", s.handleTags(res))
 	mux.HandleFunc("DELETE "+base+"/{id}/tags/{tag}", s.handleTags(res))
-	s.resources[res.collection] = res
 	if res.extra != nil {
 		res.extra(s, mux)
 	}

@@ -14,8 +14,6 @@ import (
 	"github.com/wyvern-sdn/wyvern/internal/store"
 )
 
-func init() { resourceBuilders = append(resourceBuilders, routersResource) }
-
 // routerRecord is a router as stored: the model plus the ids of its ports,
 // which the API does not show but every router change needs inside its
 // transaction, and agents read to find the router's networks.
@@ -46,6 +44,8 @@ func routerSubnetsPrefix(subnetID string) string {
 
 func routerFromRecord(rec *routerRecord) *routerObj {
 	r := &routerObj{Router: rec.Router, AZHints: []string{}, AZs: []string{}, gwPort: rec.GatewayPort, ifaces: rec.Interfaces}
+	// Every router is distributed, those stored before it said so too.
+	r.Distributed = true
 	if r.Routes == nil {
 		r.Routes = []model.Route{}
 	}
@@ -137,21 +137,40 @@ func routersResource(s *Server) *resource {
 	}
 }
 
-// routerFlags applies admin_state_up, and refuses distributed or ha
-// routers: Wyvern's routers are always distributed by design, and report
-// false as Neutron's non-DVR, non-HA routers do.
+// routerFlags applies admin_state_up, and refuses ha routers (Wyvern's
+// have no standby: routing is distributed, the gateway elected).
 func routerFlags(r *routerObj, a attrs) error {
 	if v, ok, err := a.boolean("admin_state_up"); err != nil {
 		return err
 	} else if ok {
 		r.AdminStateUp = v
 	}
-	for _, k := range []string{"distributed", "ha"} {
-		if v, _, err := a.boolean(k); err != nil {
-			return err
-		} else if v {
-			return InvalidInput("%s routers are not supported", k)
-		}
+	if v, _, err := a.boolean("ha"); err != nil {
+		return err
+	} else if v {
+		return InvalidInput("ha routers are not supported")
+	}
+	return nil
+}
+
+// checkDistributed checks the dvr extension's distributed attribute of a
+// router create or update (action "create_router" or "update_router").
+// Every Wyvern router is distributed: true is accepted and changes
+// nothing, false is refused. As in Neutron's default policy, only an
+// admin may give the attribute at all.
+func checkDistributed(p auth.Principal, action string, a attrs) error {
+	if !a.has("distributed") {
+		return nil
+	}
+	v, ok, err := a.boolean("distributed")
+	if err != nil {
+		return err
+	}
+	if !p.Admin {
+		return Forbidden("(rule:%s:distributed) is disallowed by policy", action)
+	}
+	if ok && !v {
+		return routerBadRequest("Wyvern routers are always distributed; distributed cannot be false")
 	}
 	return nil
 }
@@ -161,8 +180,11 @@ func (s *Server) createRouter(ctx context.Context, tx *store.Tx, p auth.Principa
 		"distributed", "ha", "availability_zone_hints"); err != nil {
 		return nil, err
 	}
-	r := &routerObj{Router: model.Router{Standard: std, AdminStateUp: true, Status: model.StatusActive, Routes: []model.Route{}},
-		AZHints: []string{}, AZs: []string{}}
+	if err := checkDistributed(p, "create_router", a); err != nil {
+		return nil, err
+	}
+	r := &routerObj{Router: model.Router{Standard: std, AdminStateUp: true, Status: model.StatusActive, Routes: []model.Route{},
+		Distributed: true}, AZHints: []string{}, AZs: []string{}}
 	if err := s.applyRouterAttrs(ctx, tx, p, r, a); err != nil {
 		return nil, err
 	}
@@ -191,6 +213,9 @@ func (s *Server) applyRouterAttrs(ctx context.Context, tx *store.Tx, p auth.Prin
 func (s *Server) updateRouter(ctx context.Context, tx *store.Tx, p auth.Principal, cur model.Object, a attrs) (model.Object, error) {
 	r := cur.(*routerObj)
 	if err := a.only("name", "description", "admin_state_up", "external_gateway_info", "routes", "distributed", "ha"); err != nil {
+		return nil, err
+	}
+	if err := checkDistributed(p, "update_router", a); err != nil {
 		return nil, err
 	}
 	if err := s.applyRouterAttrs(ctx, tx, p, r, a); err != nil {
@@ -555,17 +580,27 @@ func checkOverlap(tx *store.Tx, attached, added []string) error {
 	return nil
 }
 
-// subnetVisible reports whether p may attach sub to a router: its own,
-// or on a shared network.
-func subnetVisible(tx *store.Tx, p auth.Principal, sub *model.Subnet) (bool, error) {
-	if p.Admin || sub.ProjectID == p.ProjectID {
-		return true, nil
-	}
-	n, err := loadNetwork(tx, sub.NetworkID)
+// interfaceSubnet reads the subnet a router interface call names, if p
+// may attach it to a router: its own, or one on a shared network (admins:
+// any). Otherwise it answers SubnetNotFound.
+func interfaceSubnet(tx *store.Tx, p auth.Principal, id string) (*model.Subnet, error) {
+	sub, err := l3Subnet(tx, id)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	return n != nil && n.Shared, nil
+	if sub != nil && !p.Admin && sub.ProjectID != p.ProjectID {
+		n, err := loadNetwork(tx, sub.NetworkID)
+		if err != nil {
+			return nil, err
+		}
+		if n == nil || !n.Shared {
+			sub = nil
+		}
+	}
+	if sub == nil {
+		return nil, NotFound("Subnet", id)
+	}
+	return sub, nil
 }
 
 // handleRouterInterface serves PUT /v2.0/routers/{id}/add_router_interface
@@ -664,19 +699,9 @@ func (s *Server) addInterface(ctx context.Context, tx *store.Tx, p auth.Principa
 	}
 	var port *model.Port
 	if subnetID != "" {
-		sub, err := l3Subnet(tx, subnetID)
+		sub, err := interfaceSubnet(tx, p, subnetID)
 		if err != nil {
 			return nil, err
-		}
-		if sub != nil {
-			if ok, err := subnetVisible(tx, p, sub); err != nil {
-				return nil, err
-			} else if !ok {
-				sub = nil
-			}
-		}
-		if sub == nil {
-			return nil, NotFound("Subnet", subnetID)
 		}
 		if slices.Contains(all, sub.ID) {
 			return nil, routerBadRequest("Router already has a port on subnet %s", sub.ID)
@@ -763,19 +788,8 @@ func (s *Server) removeInterface(ctx context.Context, tx *store.Tx, p auth.Princ
 				"Subnet on port %s does not match the requested subnet %s", portID, subnetID)
 		}
 	} else {
-		sub, err := l3Subnet(tx, subnetID)
-		if err != nil {
+		if _, err := interfaceSubnet(tx, p, subnetID); err != nil {
 			return nil, err
-		}
-		if sub != nil {
-			if ok, err := subnetVisible(tx, p, sub); err != nil {
-				return nil, err
-			} else if !ok {
-				sub = nil
-			}
-		}
-		if sub == nil {
-			return nil, NotFound("Subnet", subnetID)
 		}
 		ifaces, err := s.interfacePorts(tx, r)
 		if err != nil {

@@ -83,7 +83,7 @@ func TestRouterCRUD(t *testing.T) {
 	r := mkRouter(t, a, "p1", map[string]any{"description": "d"})
 	id := r["id"].(string)
 	if r["status"] != "ACTIVE" || r["admin_state_up"] != true || r["external_gateway_info"] != nil ||
-		r["distributed"] != false || r["ha"] != false || r["project_id"] != "p1" || r["description"] != "d" {
+		r["distributed"] != true || r["ha"] != false || r["project_id"] != "p1" || r["description"] != "d" {
 		t.Fatalf("router: %v", r)
 	}
 	if routes, ok := r["routes"].([]any); !ok || len(routes) != 0 {
@@ -118,10 +118,9 @@ func TestRouterCRUD(t *testing.T) {
 	if up["name"] != "r2" || up["admin_state_up"] != false || up["revision_number"].(float64) != 1 {
 		t.Fatalf("updated: %v", up)
 	}
-	// Distributed and HA routers are refused; false is fine.
-	a.must(http.StatusOK, "PUT", "/v2.0/routers/"+id, "p1", map[string]any{"router": map[string]any{"distributed": false}})
+	// HA routers are refused; false is fine. (distributed: TestRouterDistributed.)
+	a.must(http.StatusOK, "PUT", "/v2.0/routers/"+id, "p1", map[string]any{"router": map[string]any{"ha": false}})
 	a.must(http.StatusBadRequest, "PUT", "/v2.0/routers/"+id, "p1", map[string]any{"router": map[string]any{"ha": true}})
-	a.must(http.StatusBadRequest, "POST", "/v2.0/routers", "p1", map[string]any{"router": map[string]any{"distributed": true}})
 	a.must(http.StatusBadRequest, "POST", "/v2.0/routers", "p1", map[string]any{"router": map[string]any{"routes": []any{}}})
 
 	// Tags.
@@ -436,4 +435,56 @@ func ipHolder(t *testing.T, a *testAPI, subnetID, ip string) string {
 		t.Fatal(err)
 	}
 	return holder
+}
+
+// TestRouterDistributed: every router is distributed (the dvr extension).
+// It says so on create, show and list; an admin may ask for distributed:
+// true, and gets a clear 400 for false; a member may not give the
+// attribute at all, as Neutron's default policy says.
+func TestRouterDistributed(t *testing.T) {
+	a := newTestAPI(t)
+	if out := a.must(http.StatusOK, "GET", "/v2.0/extensions/dvr", "p1", nil); obj(t, out, "extension")["alias"] != "dvr" {
+		t.Errorf("dvr extension: %v", out)
+	}
+	byAdmin := obj(t, a.must(http.StatusCreated, "POST", "/v2.0/routers", "", map[string]any{"router": map[string]any{
+		"name": "dvr", "distributed": true, "project_id": "p1"}}), "router")
+	plain := mkRouter(t, a, "p1", nil)
+	for _, r := range []map[string]any{byAdmin, plain} {
+		id := r["id"].(string)
+		if r["distributed"] != true {
+			t.Errorf("created %s: distributed %v", id, r["distributed"])
+		}
+		if got := obj(t, a.must(http.StatusOK, "GET", "/v2.0/routers/"+id, "p1", nil), "router"); got["distributed"] != true {
+			t.Errorf("show %s: distributed %v", id, got["distributed"])
+		}
+	}
+	for _, r := range a.must(http.StatusOK, "GET", "/v2.0/routers", "p1", nil)["routers"].([]any) {
+		if r.(map[string]any)["distributed"] != true {
+			t.Errorf("list: %v", r)
+		}
+	}
+	id := plain["id"].(string)
+	a.must(http.StatusOK, "PUT", "/v2.0/routers/"+id, "", map[string]any{"router": map[string]any{"distributed": true}})
+
+	for _, c := range []struct {
+		method, path, project string
+		distributed           any
+		code                  int
+		typ                   string
+	}{
+		{"POST", "/v2.0/routers", "", false, http.StatusBadRequest, "BadRequest"},
+		{"PUT", "/v2.0/routers/" + id, "", false, http.StatusBadRequest, "BadRequest"},
+		{"POST", "/v2.0/routers", "", "maybe", http.StatusBadRequest, ""},
+		{"POST", "/v2.0/routers", "p1", true, http.StatusForbidden, "HTTPForbidden"},
+		{"POST", "/v2.0/routers", "p1", false, http.StatusForbidden, "HTTPForbidden"},
+		{"PUT", "/v2.0/routers/" + id, "p1", true, http.StatusForbidden, "HTTPForbidden"},
+	} {
+		code, out := a.call(c.method, c.path, c.project, map[string]any{"router": map[string]any{"distributed": c.distributed}})
+		if code != c.code || (c.typ != "" && errType(out) != c.typ) {
+			t.Errorf("%s %s as %q, distributed %v: %d %v, want %d %s", c.method, c.path, c.project, c.distributed, code, out, c.code, c.typ)
+		}
+	}
+	if n := len(a.must(http.StatusOK, "GET", "/v2.0/routers", "", nil)["routers"].([]any)); n != 2 {
+		t.Errorf("%d routers after the refused creates, want 2", n)
+	}
 }

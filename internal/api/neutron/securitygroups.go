@@ -14,10 +14,6 @@ import (
 	"github.com/wyvern-sdn/wyvern/internal/store"
 )
 
-func init() {
-	resourceBuilders = append(resourceBuilders, securityGroupsResource, securityGroupRulesResource)
-}
-
 // sgRecord is a security group as stored: the model plus the ids of its
 // rules. Every rule change reads and writes its group in the same
 // transaction, so duplicate checks and revision bumps never race. Readers

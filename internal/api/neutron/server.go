@@ -57,11 +57,14 @@ func DefaultConfig() Config {
 // Server is the Neutron API. It holds no state of its own beyond caches:
 // several may serve one etcd.
 type Server struct {
-	store     *store.Store
-	cfg       Config
-	log       *slog.Logger
-	resources map[string]*resource
-	usage     usageCache
+	store *store.Store
+	cfg   Config
+	log   *slog.Logger
+	// collections are the resources served, in the API reference's order;
+	// resources indexes them by collection name.
+	collections []*resource
+	resources   map[string]*resource
+	usage       usageCache
 }
 
 // New returns the API on st.
@@ -69,14 +72,35 @@ func New(st *store.Store, cfg Config, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Server{store: st, cfg: cfg, log: log, resources: map[string]*resource{}}
+	s := &Server{store: st, cfg: cfg, log: log, resources: map[string]*resource{}}
+	// To serve a new collection, write its resource in its own file and
+	// add it here.
+	s.collections = []*resource{
+		networksResource(s),
+		subnetsResource(s),
+		subnetPoolsResource(s),
+		portsResource(s),
+		routersResource(s),
+		floatingIPsResource(s),
+		securityGroupsResource(s),
+		securityGroupRulesResource(s),
+		addressScopesResource(s),
+		addressGroupsResource(s),
+	}
+	for _, res := range s.collections {
+		s.resources[res.collection] = res
+	}
+	return s
 }
 
-// Register adds the API's routes to mux. wrap (the token middleware) is
-// applied to every /v2.0 route; the version document stays open.
+// Register adds the API's routes to mux. wrap (the token middleware, or
+// the admin-granting one of --noauth) is applied to every /v2.0 route and
+// must put an auth.Principal in the request's context: a /v2.0 request
+// without one is refused with 401, whatever wrap is (nil included). The
+// version document stays open.
 func (s *Server) Register(mux *http.ServeMux, wrap func(http.Handler) http.Handler) {
 	inner := http.NewServeMux()
-	for _, res := range s.collections() {
+	for _, res := range s.collections {
 		s.register(inner, res)
 	}
 	inner.HandleFunc("GET /v2.0/{$}", s.handleResources)
@@ -84,7 +108,7 @@ func (s *Server) Register(mux *http.ServeMux, wrap func(http.Handler) http.Handl
 	inner.HandleFunc("GET /v2.0/extensions/{alias}", s.handleExtension)
 	s.registerQuotas(inner)
 	s.registerAgents(inner)
-	h := http.Handler(inner)
+	h := s.authenticated(inner)
 	if wrap != nil {
 		h = wrap(h)
 	}
@@ -92,19 +116,6 @@ func (s *Server) Register(mux *http.ServeMux, wrap func(http.Handler) http.Handl
 	mux.Handle("/v2.0", http.RedirectHandler("/v2.0/", http.StatusMovedPermanently))
 	mux.HandleFunc("GET /{$}", s.handleVersions)
 }
-
-// collections lists the resources served; each file of this package adds
-// its own.
-func (s *Server) collections() []*resource {
-	var out []*resource
-	for _, mk := range resourceBuilders {
-		out = append(out, mk(s))
-	}
-	return out
-}
-
-// resourceBuilders is filled by each resource's file in init.
-var resourceBuilders []func(*Server) *resource
 
 // requestBase returns the externally visible base URL of a request.
 func (s *Server) requestBase(r *http.Request) string {

@@ -31,8 +31,6 @@ import (
 // overlap. Deleting the subnet deletes its keys; a pool with allocations
 // cannot be deleted (409 SubnetPoolInUse).
 
-func init() { resourceBuilders = append(resourceBuilders, subnetPoolsResource) }
-
 const kindSubnetPools = "subnetpools"
 
 // subnetPool is a subnet pool, stored and shown as is.
@@ -81,9 +79,9 @@ func subnetPoolNotFound(id string) *Error {
 func subnetPoolsResource(s *Server) *resource {
 	return &resource{
 		collection: "subnetpools", singular: "subnetpool", kind: "SubnetPool",
-		list:    flatList[subnetPool](s, kindSubnetPools),
-		load:    flatLoad[subnetPool](kindSubnetPools),
-		save:    flatSave(kindSubnetPools),
+		list:    listObjects[subnetPool](s, kindSubnetPools),
+		load:    loadObject[subnetPool](kindSubnetPools),
+		save:    saveObject(kindSubnetPools),
 		visible: func(p auth.Principal, o model.Object) bool { return o.(*subnetPool).Shared },
 		create:  s.createSubnetPool,
 		update:  s.updateSubnetPool,
@@ -255,7 +253,7 @@ func (s *Server) createSubnetPool(ctx context.Context, tx *store.Tx, p auth.Prin
 	if err := s.poolMutable(ctx, tx, p, sp, a, "create_subnetpool"); err != nil {
 		return nil, err
 	}
-	return sp, tx.Put(flatKey(kindSubnetPools, sp.ID), sp)
+	return sp, tx.Put(store.ObjectKey(kindSubnetPools, sp.ID), sp)
 }
 
 // poolMutable applies what create and update share: default_quota,
@@ -311,7 +309,7 @@ func (s *Server) joinScope(ctx context.Context, tx *store.Tx, p auth.Principal, 
 	if scope == "" {
 		return nil
 	}
-	sc, err := flatGet[addressScope](tx, kindAddressScopes, scope)
+	sc, err := getObject[addressScope](tx, kindAddressScopes, scope)
 	if err != nil {
 		return err
 	}
@@ -336,7 +334,7 @@ func (s *Server) joinScope(ctx context.Context, tx *store.Tx, p auth.Principal, 
 		if other == sp.ID || !tx.Exists(kv.Key) {
 			continue
 		}
-		op, err := flatGet[subnetPool](tx, kindSubnetPools, other)
+		op, err := getObject[subnetPool](tx, kindSubnetPools, other)
 		if err != nil {
 			return err
 		}
@@ -399,7 +397,7 @@ func (s *Server) updateSubnetPool(ctx context.Context, tx *store.Tx, p auth.Prin
 		return nil, err
 	}
 	touch(sp)
-	return sp, tx.Put(flatKey(kindSubnetPools, sp.ID), sp)
+	return sp, tx.Put(store.ObjectKey(kindSubnetPools, sp.ID), sp)
 }
 
 // removeSubnetPool deletes a pool no subnet was allocated from.
@@ -424,7 +422,7 @@ func (s *Server) removeSubnetPool(ctx context.Context, tx *store.Tx, p auth.Prin
 		tx.Delete(defaultPoolKey(sp.IPVersion))
 	}
 	tx.Delete(poolLockKey(sp.ID))
-	tx.Delete(flatKey(kindSubnetPools, sp.ID))
+	tx.Delete(store.ObjectKey(kindSubnetPools, sp.ID))
 	return nil
 }
 
@@ -458,7 +456,7 @@ func requestedPool(tx *store.Tx, p auth.Principal, a attrs) (*subnetPool, error)
 	if id == "" {
 		return nil, nil
 	}
-	sp, err := flatGet[subnetPool](tx, kindSubnetPools, id)
+	sp, err := getObject[subnetPool](tx, kindSubnetPools, id)
 	if err != nil {
 		return nil, err
 	}

@@ -16,8 +16,6 @@ import (
 	"github.com/wyvern-sdn/wyvern/internal/store"
 )
 
-func init() { resourceBuilders = append(resourceBuilders, subnetsResource) }
-
 // Neutron's default limits on a subnet's lists.
 const (
 	maxDNSNameservers = 5
@@ -164,10 +162,6 @@ var subnetAttrs = []string{"name", "description", "project_id", "tenant_id", "ne
 
 var subnetUpdatable = []string{"name", "description", "gateway_ip", "allocation_pools", "dns_nameservers",
 	"host_routes", "enable_dhcp", "service_types", "segment_id", "dns_publish_fixed_ip"}
-
-func badAttr(attr, format string, args ...any) *Error {
-	return BadRequest("Invalid input for %s. Reason: %s.", attr, fmt.Sprintf(format, args...))
-}
 
 func (s *Server) createSubnet(ctx context.Context, tx *store.Tx, p auth.Principal, std model.Standard, a attrs) (model.Object, error) {
 	if err := a.only(subnetAttrs...); err != nil {
