@@ -401,14 +401,3 @@ func (s *Store) Txn(ctx context.Context, fn func(*Tx) error) error {
 		}
 	}
 }
-
-// Watch streams changes under prefix from revision rev on (0: from now).
-// The channel closes when ctx ends. A closed channel or a compacted-revision
-// error means the caller must re-list and watch again from the new revision.
-func (s *Store) Watch(ctx context.Context, prefix string, rev int64) clientv3.WatchChan {
-	opts := []clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithPrevKV()}
-	if rev > 0 {
-		opts = append(opts, clientv3.WithRev(rev))
-	}
-	return s.cli.Watch(clientv3.WithRequireLeader(ctx), prefix, opts...)
-}
