@@ -130,6 +130,23 @@ func (e *Etcd) Compact(ctx context.Context) int64 {
 	return rev
 }
 
+// RevokeLeases revokes every lease, as a partition longer than their TTL
+// would have them expire: the keys under them go.
+func (e *Etcd) RevokeLeases(ctx context.Context) {
+	e.t.Helper()
+	cli := e.client(e.Endpoints())
+	defer cli.Close()
+	resp, err := cli.Leases(ctx)
+	if err != nil {
+		e.t.Fatalf("storetest: leases: %v", err)
+	}
+	for _, l := range resp.Leases {
+		if _, err := cli.Revoke(ctx, l.ID); err != nil {
+			e.t.Fatalf("storetest: revoke %x: %v", l.ID, err)
+		}
+	}
+}
+
 // Dial connects a store to endpoints and closes it when the test ends.
 func Dial(t testing.TB, endpoints []string) *store.Store {
 	t.Helper()
