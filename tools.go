@@ -14,8 +14,6 @@ import (
 	_ "github.com/ovn-org/libovsdb/model"
 	_ "github.com/prometheus/client_golang/prometheus"
 	_ "github.com/spf13/cobra"
-	_ "go.etcd.io/etcd/client/v3"
-	_ "go.etcd.io/etcd/client/v3/concurrency"
 	_ "go.etcd.io/etcd/server/v3/embed"
 	_ "golang.org/x/crypto/bcrypt"
 )
