@@ -481,14 +481,9 @@ func (a *Agent) bind(ctx context.Context, portID string) {
 
 // bindTo writes the binding of a port on network netID to this chassis.
 func (a *Agent) bindTo(ctx context.Context, netID, portID string) {
-	err := a.st.Txn(ctx, func(tx *store.Tx) error {
-		var p model.Port
-		ok, err := tx.Get(store.PortKey(netID, portID), &p)
-		if err != nil || !ok {
-			return err
-		}
+	err := updateJSON(ctx, a.st, store.PortKey(netID, portID), func(p *model.Port) (bool, error) {
 		if p.HostID == a.cfg.Chassis && p.Status == model.StatusActive && p.VIFType == "ovs" {
-			return nil
+			return false, nil
 		}
 		p.HostID = a.cfg.Chassis
 		p.Status = model.StatusActive
@@ -496,7 +491,7 @@ func (a *Agent) bindTo(ctx context.Context, netID, portID string) {
 		p.VIFDetails = map[string]any{"port_filter": true, "connectivity": "l2", "bridge_name": "br-int", "datapath_type": "netdev"}
 		p.RevisionNumber++
 		p.UpdatedAt = time.Now().UTC().Format("2006-01-02T15:04:05Z")
-		return tx.Put(store.PortKey(netID, portID), &p)
+		return true, nil
 	})
 	if err != nil && ctx.Err() == nil {
 		a.log.Warn("bind failed", "port", portID, "err", err)
@@ -509,16 +504,14 @@ func (a *Agent) unbind(ctx context.Context, portID string) {
 	if err != nil {
 		return
 	}
-	err = a.st.Txn(ctx, func(tx *store.Tx) error {
-		var p model.Port
-		ok, err := tx.Get(store.PortKey(netID, portID), &p)
-		if err != nil || !ok || p.HostID != a.cfg.Chassis || p.Status == model.StatusDown {
-			return err
+	err = updateJSON(ctx, a.st, store.PortKey(netID, portID), func(p *model.Port) (bool, error) {
+		if p.HostID != a.cfg.Chassis || p.Status == model.StatusDown {
+			return false, nil
 		}
 		p.Status = model.StatusDown
 		p.RevisionNumber++
 		p.UpdatedAt = time.Now().UTC().Format("2006-01-02T15:04:05Z")
-		return tx.Put(store.PortKey(netID, portID), &p)
+		return true, nil
 	})
 	if err != nil && ctx.Err() == nil {
 		a.log.Warn("unbind failed", "port", portID, "err", fmt.Errorf("%w", err))

@@ -57,9 +57,6 @@ func Dial(ctx context.Context, endpoints []string) (*Store, error) {
 	}
 }
 
-// Client is the underlying etcd client, for leases and raw transactions.
-func (s *Store) Client() *clientv3.Client { return s.cli }
-
 // Close closes the connection.
 func (s *Store) Close() error { return s.cli.Close() }
 
