@@ -98,28 +98,3 @@ func (s *Store) Revoke(ctx context.Context, lease int64) error {
 	}
 	return nil
 }
-
-// LeaseTTL returns the time a key's lease was granted for and the time it
-// has left; both are zero for a key under no lease. It fails with
-// ErrNotFound when the key does not exist (or its lease just expired).
-func (s *Store) LeaseTTL(ctx context.Context, key string) (granted, left time.Duration, err error) {
-	resp, err := s.cli.Get(ctx, key)
-	if err != nil {
-		return 0, 0, fmt.Errorf("store: get %s: %w", key, err)
-	}
-	if len(resp.Kvs) == 0 {
-		return 0, 0, fmt.Errorf("%s: %w", key, ErrNotFound)
-	}
-	id := resp.Kvs[0].Lease
-	if id == 0 {
-		return 0, 0, nil
-	}
-	ttl, err := s.cli.TimeToLive(ctx, clientv3.LeaseID(id))
-	if err != nil {
-		return 0, 0, fmt.Errorf("store: lease of %s: %w", key, err)
-	}
-	if ttl.TTL < 0 {
-		return 0, 0, fmt.Errorf("%s: lease expired: %w", key, ErrNotFound)
-	}
-	return time.Duration(ttl.GrantedTTL) * time.Second, time.Duration(ttl.TTL) * time.Second, nil
-}

@@ -41,10 +41,10 @@ func TestRegisterSurvivesLeaseLoss(t *testing.T) {
 	if !has(rec) || !has(alive) {
 		t.Fatal("registration not written")
 	}
-	if granted, _, err := st.LeaseTTL(context.Background(), alive); err != nil || granted != 2*time.Second {
+	if granted, _, err := e.LeaseTTL(context.Background(), alive); err != nil || granted != 2*time.Second {
 		t.Fatalf("alive key lease %v (%v), want 2s", granted, err)
 	}
-	if granted, _, err := st.LeaseTTL(context.Background(), rec); err != nil || granted != 0 {
+	if granted, _, err := e.LeaseTTL(context.Background(), rec); err != nil || granted != 0 {
 		t.Fatalf("record under a lease of %v (%v), want none", granted, err)
 	}
 	// Kept alive past its TTL.
@@ -64,7 +64,8 @@ func TestRegisterSurvivesLeaseLoss(t *testing.T) {
 }
 
 func TestLeasedPutAndRevoke(t *testing.T) {
-	st := storetest.New(t)
+	e := storetest.Start(t)
+	st := e.Store
 	ctx := context.Background()
 	key := store.Prefix + "leased"
 	if _, err := st.Grant(ctx, 0); err == nil {
@@ -77,7 +78,7 @@ func TestLeasedPutAndRevoke(t *testing.T) {
 	if err := st.PutLeased(ctx, key, "v", lease); err != nil {
 		t.Fatal(err)
 	}
-	if granted, left, err := st.LeaseTTL(ctx, key); err != nil || granted != 2*time.Second || left <= 0 || left > granted {
+	if granted, left, err := e.LeaseTTL(ctx, key); err != nil || granted != 2*time.Second || left <= 0 || left > granted {
 		t.Fatalf("lease %v, %v left (%v); want 2s, rounded up", granted, left, err)
 	}
 	if err := st.Revoke(ctx, lease); err != nil {
@@ -86,7 +87,7 @@ func TestLeasedPutAndRevoke(t *testing.T) {
 	if _, err := st.GetString(ctx, key); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("key after revoke: %v", err)
 	}
-	if _, _, err := st.LeaseTTL(ctx, key); !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := e.LeaseTTL(ctx, key); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("lease of a missing key: %v", err)
 	}
 }

@@ -46,7 +46,7 @@ func Dial(ctx context.Context, endpoints []string) (*Store, error) {
 		_, err = cli.Get(sctx, Prefix+"ping")
 		cancel()
 		if err == nil {
-			return &Store{cli: cli}, nil
+			return New(cli), nil
 		}
 		select {
 		case <-ctx.Done():

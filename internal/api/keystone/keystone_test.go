@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wyvern-sdn/wyvern/internal/store"
+	"github.com/wyvern-sdn/wyvern/internal/store/storetest"
 )
 
 var keystoneTime = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$`)
@@ -43,7 +44,8 @@ func TestVersionDocument(t *testing.T) {
 }
 
 func TestIssueValidateRevoke(t *testing.T) {
-	st := startEtcd(t)
+	e := storetest.Start(t)
+	st := e.Store
 	s := newService(t, st, nil)
 	srv := serve(t, s)
 
@@ -115,7 +117,7 @@ func TestIssueValidateRevoke(t *testing.T) {
 	}
 
 	// The token is in etcd under the hash of its id, with a lease.
-	granted, _, err := st.LeaseTTL(t.Context(), TokenKey(id))
+	granted, _, err := e.LeaseTTL(t.Context(), TokenKey(id))
 	if err != nil || granted == 0 {
 		t.Fatalf("etcd %s: lease %v, %v; want the token under a lease", TokenKey(id), granted, err)
 	}

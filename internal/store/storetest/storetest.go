@@ -15,6 +15,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"sync/atomic"
 	"testing"
@@ -145,6 +146,33 @@ func (e *Etcd) RevokeLeases(ctx context.Context) {
 			e.t.Fatalf("storetest: revoke %x: %v", l.ID, err)
 		}
 	}
+}
+
+// LeaseTTL returns the time a key's lease was granted for and the time it
+// has left; both are zero for a key under no lease. It fails with an error
+// wrapping store.ErrNotFound when the key does not exist.
+func (e *Etcd) LeaseTTL(ctx context.Context, key string) (granted, left time.Duration, err error) {
+	cli := e.client(e.Endpoints())
+	defer cli.Close()
+	resp, err := cli.Get(ctx, key)
+	if err != nil {
+		return 0, 0, fmt.Errorf("storetest: get %s: %w", key, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return 0, 0, fmt.Errorf("%s: %w", key, store.ErrNotFound)
+	}
+	id := resp.Kvs[0].Lease
+	if id == 0 {
+		return 0, 0, nil
+	}
+	ttl, err := cli.TimeToLive(ctx, clientv3.LeaseID(id))
+	if err != nil {
+		return 0, 0, fmt.Errorf("storetest: lease of %s: %w", key, err)
+	}
+	if ttl.TTL < 0 {
+		return 0, 0, fmt.Errorf("%s: lease expired: %w", key, store.ErrNotFound)
+	}
+	return time.Duration(ttl.GrantedTTL) * time.Second, time.Duration(ttl.TTL) * time.Second, nil
 }
 
 // Dial connects a store to endpoints and closes it when the test ends.
