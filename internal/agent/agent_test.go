@@ -242,3 +242,45 @@ func TestAgentRetriesFailedSync(t *testing.T) {
 		return left == 0 && strings.Contains(sw.text(), "in_port=6")
 	})
 }
+
+// TestAgentFollowsTheStore (on the fake store): the agent registers its
+// chassis, binds a port whose record arrives after its interface, and
+// drops the flows of a port deleted from the store.
+func TestAgentFollowsTheStore(t *testing.T) {
+	st := newFakeStore()
+	seed(t, st, "net-a", 100, map[string]string{"pa2": "fa:16:3e:00:00:02"})
+	// pa2 is bound to a peer.
+	write(t, st, store.ChassisKey("ch2"), model.Chassis{Name: "ch2", TunnelIP: "192.0.2.2", Encaps: []string{"geneve"}})
+	write(t, st, store.AliveKey("ch2"), "now")
+	if err := updateJSON(context.Background(), st, store.PortKey("net-a", "pa2"), func(p *model.Port) (bool, error) {
+		p.HostID, p.Status = "ch2", model.StatusActive
+		return true, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sw := newFakeSwitch()
+	runAgent(t, st, sw, "ch1")
+	waitFor(t, "the chassis registration", func() bool {
+		_, err1 := st.GetString(context.Background(), store.ChassisKey("ch1"))
+		_, err2 := st.GetString(context.Background(), store.AliveKey("ch1"))
+		return err1 == nil && err2 == nil
+	})
+	// Plugged before its port exists: the agent looks again.
+	sw.plug("tap1", "pa1", "fa:16:3e:00:00:01", 5)
+	p := model.Port{Standard: model.Standard{ID: "pa1"}, NetworkID: "net-a", MACAddress: "fa:16:3e:00:00:01", PortSecurityEnabled: true,
+		Status: model.StatusDown, FixedIPs: []model.FixedIP{{SubnetID: "s-net-a", IPAddress: "10.0.0.21"}}}
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.put(store.PortKey("net-a", "pa1"), b)
+	st.put(store.IndexKey(store.KindPorts, "pa1"), []byte("net-a"))
+	waitFor(t, "binding", func() bool {
+		s, h := portStatus(t, st, "net-a", "pa1")
+		return s == model.StatusActive && h == "ch1"
+	})
+	waitFor(t, "flows for the local port", func() bool { return strings.Contains(sw.text(), "in_port=5") })
+	waitFor(t, "flows for the peer's port", func() bool { return strings.Contains(sw.text(), "fa:16:3e:00:00:02") })
+	st.delete(store.PortKey("net-a", "pa2"))
+	waitFor(t, "the deleted port's flows removed", func() bool { return !strings.Contains(sw.text(), "fa:16:3e:00:00:02") })
+}

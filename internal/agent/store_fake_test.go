@@ -13,16 +13,13 @@ import (
 )
 
 // fakeStore is an in-memory Store: keys with revisions, informers that
-// list and then follow a prefix, and registrations whose leased keys live
-// until expire is called.
+// list and then follow a prefix, and registrations (whose leases never
+// expire).
 type fakeStore struct {
-	mu     sync.Mutex
-	rev    int64
-	kvs    map[string]store.KV
-	leased map[string]bool
-	subs   map[*fakeSub]bool
-	// updates counts the Update calls, reads the GetString calls.
-	updates, reads int
+	mu   sync.Mutex
+	rev  int64
+	kvs  map[string]store.KV
+	subs map[*fakeSub]bool
 }
 
 // fakeSub is one informer: the events not yet delivered, and a wake-up.
@@ -36,7 +33,7 @@ type fakeSub struct {
 var _ Store = (*fakeStore)(nil)
 
 func newFakeStore() *fakeStore {
-	return &fakeStore{kvs: map[string]store.KV{}, leased: map[string]bool{}, subs: map[*fakeSub]bool{}}
+	return &fakeStore{kvs: map[string]store.KV{}, subs: map[*fakeSub]bool{}}
 }
 
 // Inform lists prefix and then delivers every later change to it, as the
@@ -84,7 +81,6 @@ func (f *fakeStore) Inform(ctx context.Context, tag uint64, prefix string, out c
 func (f *fakeStore) GetString(ctx context.Context, key string) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.reads++
 	kv, ok := f.kvs[key]
 	if !ok {
 		return "", fmt.Errorf("%s: %w", key, store.ErrNotFound)
@@ -96,7 +92,6 @@ func (f *fakeStore) GetString(ctx context.Context, key string) (string, error) {
 func (f *fakeStore) Update(ctx context.Context, key string, fn func(cur []byte) ([]byte, error)) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.updates++
 	var cur []byte
 	if kv, ok := f.kvs[key]; ok && len(kv.Value) > 0 {
 		cur = kv.Value
@@ -109,7 +104,7 @@ func (f *fakeStore) Update(ctx context.Context, key string, fn func(cur []byte) 
 	return nil
 }
 
-// Register writes keys and leased; leased keys stay until expire.
+// Register writes keys and leased.
 func (f *fakeStore) Register(ctx context.Context, ttl time.Duration, keys, leased map[string]string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -118,7 +113,6 @@ func (f *fakeStore) Register(ctx context.Context, ttl time.Duration, keys, lease
 	}
 	for k, v := range leased {
 		f.putLocked(k, []byte(v))
-		f.leased[k] = true
 	}
 	return nil
 }
@@ -139,21 +133,7 @@ func (f *fakeStore) delete(key string) {
 	}
 	f.rev++
 	delete(f.kvs, key)
-	delete(f.leased, key)
 	f.notifyLocked(store.Event{Delete: true, KVs: []store.KV{{Key: key, ModRevision: f.rev}}, Revision: f.rev})
-}
-
-// expire drops every leased key, as etcd does when the leases run out.
-func (f *fakeStore) expire() {
-	f.mu.Lock()
-	keys := make([]string, 0, len(f.leased))
-	for k := range f.leased {
-		keys = append(keys, k)
-	}
-	f.mu.Unlock()
-	for _, k := range keys {
-		f.delete(k)
-	}
 }
 
 func (f *fakeStore) putLocked(key string, val []byte) {
