@@ -10,11 +10,11 @@ import (
 	"github.com/wyvern-sdn/wyvern/internal/store"
 )
 
-// register writes the chassis record, and a heartbeat key under a lease
-// kept alive for as long as ctx lives. When the agent dies the lease
-// expires (ttl), the heartbeat goes and the API shows the chassis down;
-// the record stays until an operator deletes the agent. It returns when
-// the first registration is written.
+// register writes the chassis record (store.ChassisKey), and a heartbeat
+// key (store.AliveKey) under a lease kept alive for as long as ctx lives.
+// When the agent dies the lease expires (ttl), the heartbeat goes and the
+// API shows the chassis down; the record stays until an operator deletes
+// the agent. It returns when the first registration is written.
 func register(ctx context.Context, st Store, ch model.Chassis, ttl time.Duration) error {
 	val, err := json.Marshal(ch)
 	if err != nil {
