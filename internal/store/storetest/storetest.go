@@ -49,10 +49,12 @@ const dialTimeout = 30 * time.Second
 // store to it. Both are closed when the test ends.
 func Start(t testing.TB) *Etcd {
 	t.Helper()
-	e := &Etcd{t: t, Dir: t.TempDir()}
+	e := &Etcd{t: t}
 	var err error
-	// A probed port can be taken before etcd binds it: try again.
+	// A probed port can be taken before etcd binds it: try again, in a
+	// fresh directory (a failed start may leave a member's files).
 	for attempt := 0; attempt < 5; attempt++ {
+		e.Dir = t.TempDir()
 		e.ClientURL = "http://" + freeAddr(t)
 		e.PeerURL = "http://" + freeAddr(t)
 		if err = e.start(); err == nil {
