@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
+	"github.com/wyvern-sdn/wyvern/internal/store"
 )
 
 // serialResult is the uncontended cost of one create and of the etcd
@@ -13,7 +13,7 @@ import (
 type serialResult struct {
 	Create  Summary // one port create, one client
 	EtcdGet Summary // one linearizable single-key Range on the embedded etcd
-	EtcdPut Summary // one Put (a raft proposal, WAL write and, with fsync, a sync)
+	EtcdPut Summary // one blind write transaction (a raft proposal, WAL write and, with fsync, a sync)
 	// etcd requests per uncontended create, from etcd's own counters.
 	Range, Txn, Other float64
 }
@@ -37,25 +37,30 @@ func serialProbe(ctx context.Context, s *serverProc, c *client, netID string, n 
 	res.Create = cr.Lat
 	res.Range, res.Txn, res.Other = perCreate(before, after, n)
 
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{s.EtcdURL}, DialTimeout: 5 * time.Second})
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	st, err := store.Dial(dctx, []string{s.EtcdURL})
+	cancel()
 	if err != nil {
 		return res, fmt.Errorf("etcd client: %w", err)
 	}
-	defer cli.Close()
+	defer st.Close()
 	const key = "/bench-probe/key"
-	if _, err := cli.Put(ctx, key, "x"); err != nil {
+	put := func(v string) error {
+		return st.Txn(ctx, func(tx *store.Tx) error { tx.PutString(key, v); return nil })
+	}
+	if err := put("x"); err != nil {
 		return res, fmt.Errorf("etcd put: %w", err)
 	}
 	gets := make([]time.Duration, 0, n)
 	puts := make([]time.Duration, 0, n)
 	for i := range n {
 		t0 := time.Now()
-		if _, err := cli.Get(ctx, key); err != nil {
+		if _, err := st.GetString(ctx, key); err != nil {
 			return res, fmt.Errorf("etcd get: %w", err)
 		}
 		gets = append(gets, time.Since(t0))
 		t0 = time.Now()
-		if _, err := cli.Put(ctx, key, fmt.Sprint(i)); err != nil {
+		if err := put(fmt.Sprint(i)); err != nil {
 			return res, fmt.Errorf("etcd put: %w", err)
 		}
 		puts = append(puts, time.Since(t0))

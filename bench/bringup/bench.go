@@ -181,11 +181,22 @@ func fixedIP(subnet, ip string) map[string]any {
 // watchPorts notes when each port of the measured network first appears
 // in etcd and when its binding lands.
 func (b *bench) watchPorts(netID string) {
-	for resp := range b.l.Store.Watch(b.ctx, store.PortsOf(netID), 0) {
+	ch := make(chan store.Event, 64)
+	go b.l.Store.Inform(b.ctx, 0, store.PortsOf(netID), ch, nil)
+	for {
+		var e store.Event
+		select {
+		case <-b.ctx.Done():
+			return
+		case e = <-ch:
+		}
+		if e.Reset || e.Delete {
+			continue // only changes after the watch starts are timed
+		}
 		now := time.Now()
-		for _, ev := range resp.Events {
+		for _, kv := range e.KVs {
 			var p model.Port
-			if ev.Kv == nil || json.Unmarshal(ev.Kv.Value, &p) != nil {
+			if json.Unmarshal(kv.Value, &p) != nil {
 				continue
 			}
 			b.mu.Lock()

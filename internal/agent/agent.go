@@ -104,7 +104,7 @@ type Switch interface {
 // Agent is one chassis' controller.
 type Agent struct {
 	cfg Config
-	st  *store.Store
+	st  Store
 	sw  Switch
 	log *slog.Logger
 
@@ -125,7 +125,7 @@ type Agent struct {
 }
 
 // New returns an agent; Run starts it.
-func New(cfg Config, st *store.Store, sw Switch, log *slog.Logger) (*Agent, error) {
+func New(cfg Config, st Store, sw Switch, log *slog.Logger) (*Agent, error) {
 	if cfg.Chassis == "" {
 		h, err := os.Hostname()
 		if err != nil {

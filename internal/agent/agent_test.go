@@ -2,10 +2,12 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
+	"maps"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,64 +16,40 @@ import (
 	"github.com/wyvern-sdn/wyvern/internal/model"
 	"github.com/wyvern-sdn/wyvern/internal/ovs"
 	"github.com/wyvern-sdn/wyvern/internal/store"
-	"github.com/wyvern-sdn/wyvern/internal/store/embedded"
+	"github.com/wyvern-sdn/wyvern/internal/store/storetest"
 )
 
-func freePort(t *testing.T) int {
+func startStore(t *testing.T) *store.Store { return storetest.New(t) }
+
+// write puts a record (JSON, or a string as it is) straight into a store.
+func write(t *testing.T, st Store, key string, v any) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	b, ok := v.(string)
+	val := []byte(b)
+	if !ok {
+		var err error
+		if val, err = json.Marshal(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Update(context.Background(), key, func([]byte) ([]byte, error) { return val, nil }); err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
-func startStore(t *testing.T) *store.Store {
+// seed writes a network with a subnet and ports straight into the store,
+// the ports in the order of their ids (so their addresses are .11, .12...).
+func seed(t *testing.T, st Store, netID string, seg int, ports map[string]string) {
 	t.Helper()
-	client := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	e, err := embedded.Start(embedded.Config{DataDir: t.TempDir(), ClientURL: client,
-		PeerURL: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), UnsafeNoFsync: true}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	st, err := store.Dial(ctx, []string{client})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
-
-// seed writes a network with a subnet and ports straight into the store.
-func seed(t *testing.T, st *store.Store, netID string, seg int, ports map[string]string) {
-	t.Helper()
-	err := st.Txn(context.Background(), func(tx *store.Tx) error {
-		n := model.Network{Standard: model.Standard{ID: netID}, NetworkType: "geneve", SegmentationID: seg, MTU: 1442, Subnets: []string{"s-" + netID}}
-		if err := tx.Put(store.NetworkKey(netID), n); err != nil {
-			return err
-		}
-		sub := model.Subnet{Standard: model.Standard{ID: "s-" + netID}, NetworkID: netID, IPVersion: 4, CIDR: "10.0.0.0/24", GatewayIP: "10.0.0.1", EnableDHCP: true}
-		if err := tx.Put(store.SubnetKey(netID, sub.ID), sub); err != nil {
-			return err
-		}
-		i := 10
-		for id, mac := range ports {
-			i++
-			p := model.Port{Standard: model.Standard{ID: id}, NetworkID: netID, MACAddress: mac, PortSecurityEnabled: true,
-				Status: model.StatusDown, FixedIPs: []model.FixedIP{{SubnetID: sub.ID, IPAddress: fmt.Sprintf("10.0.0.%d", i)}}}
-			if err := tx.Put(store.PortKey(netID, id), p); err != nil {
-				return err
-			}
-			tx.PutString(store.IndexKey(store.KindPorts, id), netID)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+	n := model.Network{Standard: model.Standard{ID: netID}, NetworkType: "geneve", SegmentationID: seg, MTU: 1442, Subnets: []string{"s-" + netID}}
+	write(t, st, store.NetworkKey(netID), n)
+	sub := model.Subnet{Standard: model.Standard{ID: "s-" + netID}, NetworkID: netID, IPVersion: 4, CIDR: "10.0.0.0/24", GatewayIP: "10.0.0.1", EnableDHCP: true}
+	write(t, st, store.SubnetKey(netID, sub.ID), sub)
+	for i, id := range slices.Sorted(maps.Keys(ports)) {
+		p := model.Port{Standard: model.Standard{ID: id}, NetworkID: netID, MACAddress: ports[id], PortSecurityEnabled: true,
+			Status: model.StatusDown, FixedIPs: []model.FixedIP{{SubnetID: sub.ID, IPAddress: fmt.Sprintf("10.0.0.%d", 11+i)}}}
+		write(t, st, store.PortKey(netID, id), p)
+		write(t, st, store.IndexKey(store.KindPorts, id), netID)
 	}
 }
 
@@ -87,7 +65,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // runAgent starts an agent and returns a func that stops it and waits.
-func runAgent(t *testing.T, st *store.Store, sw *fakeSwitch, name string) (stop func()) {
+func runAgent(t *testing.T, st Store, sw *fakeSwitch, name string) (stop func()) {
 	t.Helper()
 	a, err := New(Config{Chassis: name, TunnelIP: netip.MustParseAddr("192.0.2.1")}, st, sw, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -106,9 +84,13 @@ func runAgent(t *testing.T, st *store.Store, sw *fakeSwitch, name string) (stop 
 	return stop
 }
 
-func portStatus(t *testing.T, st *store.Store, netID, portID string) (string, string) {
+func portStatus(t *testing.T, st Store, netID, portID string) (string, string) {
 	var p model.Port
-	if _, err := st.Get(context.Background(), store.PortKey(netID, portID), &p); err != nil {
+	raw, err := st.GetString(context.Background(), store.PortKey(netID, portID))
+	if err == nil {
+		err = json.Unmarshal([]byte(raw), &p)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	return p.Status, p.HostID
@@ -182,7 +164,7 @@ func TestAgentRestartSweepsOnlyStaleFlows(t *testing.T) {
 // recompile; a status or MAC change, or a new interface without an ofport
 // yet, do not.
 func TestIfaceEventsThatChangeNothing(t *testing.T) {
-	st := startStore(t)
+	st := newFakeStore()
 	seed(t, st, "net1", 100, map[string]string{"p1": "fa:16:3e:00:00:01"})
 	a, err := New(Config{Chassis: "ch1", TunnelIP: netip.MustParseAddr("192.0.2.1")}, st, newFakeSwitch(), slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -240,7 +222,7 @@ func TestSamePortView(t *testing.T) {
 // TestAgentRetriesFailedSync: when the switch refuses the flows, the agent
 // installs them again by itself, without waiting for another event.
 func TestAgentRetriesFailedSync(t *testing.T) {
-	st := startStore(t)
+	st := newFakeStore()
 	seed(t, st, "net-a", 100, map[string]string{"pa1": "fa:16:3e:00:00:01", "pa2": "fa:16:3e:00:00:02"})
 	sw := newFakeSwitch()
 	runAgent(t, st, sw, "ch1")
@@ -259,4 +241,46 @@ func TestAgentRetriesFailedSync(t *testing.T) {
 		sw.mu.Unlock()
 		return left == 0 && strings.Contains(sw.text(), "in_port=6")
 	})
+}
+
+// TestAgentFollowsTheStore (on the fake store): the agent registers its
+// chassis, binds a port whose record arrives after its interface, and
+// drops the flows of a port deleted from the store.
+func TestAgentFollowsTheStore(t *testing.T) {
+	st := newFakeStore()
+	seed(t, st, "net-a", 100, map[string]string{"pa2": "fa:16:3e:00:00:02"})
+	// pa2 is bound to a peer.
+	write(t, st, store.ChassisKey("ch2"), model.Chassis{Name: "ch2", TunnelIP: "192.0.2.2", Encaps: []string{"geneve"}})
+	write(t, st, store.AliveKey("ch2"), "now")
+	if err := updateJSON(context.Background(), st, store.PortKey("net-a", "pa2"), func(p *model.Port) (bool, error) {
+		p.HostID, p.Status = "ch2", model.StatusActive
+		return true, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sw := newFakeSwitch()
+	runAgent(t, st, sw, "ch1")
+	waitFor(t, "the chassis registration", func() bool {
+		_, err1 := st.GetString(context.Background(), store.ChassisKey("ch1"))
+		_, err2 := st.GetString(context.Background(), store.AliveKey("ch1"))
+		return err1 == nil && err2 == nil
+	})
+	// Plugged before its port exists: the agent looks again.
+	sw.plug("tap1", "pa1", "fa:16:3e:00:00:01", 5)
+	p := model.Port{Standard: model.Standard{ID: "pa1"}, NetworkID: "net-a", MACAddress: "fa:16:3e:00:00:01", PortSecurityEnabled: true,
+		Status: model.StatusDown, FixedIPs: []model.FixedIP{{SubnetID: "s-net-a", IPAddress: "10.0.0.21"}}}
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.put(store.PortKey("net-a", "pa1"), b)
+	st.put(store.IndexKey(store.KindPorts, "pa1"), []byte("net-a"))
+	waitFor(t, "binding", func() bool {
+		s, h := portStatus(t, st, "net-a", "pa1")
+		return s == model.StatusActive && h == "ch1"
+	})
+	waitFor(t, "flows for the local port", func() bool { return strings.Contains(sw.text(), "in_port=5") })
+	waitFor(t, "flows for the peer's port", func() bool { return strings.Contains(sw.text(), "fa:16:3e:00:00:02") })
+	st.delete(store.PortKey("net-a", "pa2"))
+	waitFor(t, "the deleted port's flows removed", func() bool { return !strings.Contains(sw.text(), "fa:16:3e:00:00:02") })
 }

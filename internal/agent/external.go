@@ -284,31 +284,26 @@ func (a *Agent) updateFIPStatus(ctx context.Context) {
 		a.fipStatusSent[id] = true
 		portID := f.PortID
 		go func() {
-			err := a.st.Txn(ctx, func(tx *store.Tx) error {
-				var rec map[string]json.RawMessage
-				ok, err := tx.Get(store.ObjectKey(store.KindFloatingIPs, id), &rec)
-				if err != nil || !ok {
-					return err
-				}
+			err := updateJSON(ctx, a.st, store.ObjectKey(store.KindFloatingIPs, id), func(rec *map[string]json.RawMessage) (bool, error) {
 				var cur struct {
 					Status   string `json:"status"`
 					PortID   string `json:"port_id"`
 					Revision int64  `json:"revision_number"`
 				}
-				b, err := json.Marshal(rec)
+				b, err := json.Marshal(*rec)
 				if err == nil {
 					err = json.Unmarshal(b, &cur)
 				}
 				if err != nil {
-					return err
+					return false, err
 				}
 				if cur.Status == model.StatusActive || cur.PortID != portID {
-					return nil
+					return false, nil
 				}
-				rec["status"], _ = json.Marshal(model.StatusActive)
-				rec["revision_number"], _ = json.Marshal(cur.Revision + 1)
-				rec["updated_at"], _ = json.Marshal(model.Timestamp(time.Now()))
-				return tx.Put(store.ObjectKey(store.KindFloatingIPs, id), rec)
+				(*rec)["status"], _ = json.Marshal(model.StatusActive)
+				(*rec)["revision_number"], _ = json.Marshal(cur.Revision + 1)
+				(*rec)["updated_at"], _ = json.Marshal(model.Timestamp(time.Now()))
+				return true, nil
 			})
 			if err != nil && ctx.Err() == nil {
 				a.log.Warn("floating IP status", "floatingip", id, "err", err)

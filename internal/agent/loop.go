@@ -74,7 +74,7 @@ func (a *Agent) feedPacketIns(ctx context.Context) {
 // forward runs a watch whose events go to the loop.
 func (a *Agent) forward(ctx context.Context, tag uint64, prefix string) {
 	ch := make(chan kvEvent, 64)
-	go watchPrefix(ctx, a.st, tag, prefix, ch, a.log)
+	go a.st.Inform(ctx, tag, prefix, ch, a.log)
 	for {
 		select {
 		case <-ctx.Done():
@@ -360,7 +360,7 @@ func (a *Agent) ensureWatch(ctx context.Context, netID string, nextTag *uint64) 
 		ports: map[string]*model.Port{}, resets: map[string]bool{}}
 	ch := make(chan kvEvent, 256)
 	for _, p := range []string{store.NetworkKey(netID), store.SubnetsOf(netID), store.PortsOf(netID)} {
-		go watchPrefix(wctx, a.st, tag, p, ch, a.log)
+		go a.st.Inform(wctx, tag, p, ch, a.log)
 	}
 	go func() {
 		for {
@@ -457,22 +457,8 @@ func (a *Agent) handleKV(ctx context.Context, e kvEvent) bool {
 }
 
 // foldRecords applies a watch event of a global prefix to the records
-// decoded from it, by id (the key less prefix): a reset starts afresh, a
-// put sets, a delete (or a value that does not decode) removes.
-func foldRecords[T any](m *map[string]*T, e kvEvent, prefix string) {
-	if e.Reset {
-		*m = map[string]*T{}
-	}
-	for _, kv := range e.KVs {
-		id := strings.TrimPrefix(kv.Key, prefix)
-		var v T
-		if e.Delete || json.Unmarshal(kv.Value, &v) != nil {
-			delete(*m, id)
-			continue
-		}
-		(*m)[id] = &v
-	}
-}
+// decoded from it (see store.Fold).
+func foldRecords[T any](m *map[string]*T, e kvEvent, prefix string) { store.Fold(m, e, prefix) }
 
 // pinNeighbor sets the peer's underlay MAC statically, so no tunnel packet
 // waits on (or is lost to) ARP on the underlay.
@@ -495,14 +481,9 @@ func (a *Agent) bind(ctx context.Context, portID string) {
 
 // bindTo writes the binding of a port on network netID to this chassis.
 func (a *Agent) bindTo(ctx context.Context, netID, portID string) {
-	err := a.st.Txn(ctx, func(tx *store.Tx) error {
-		var p model.Port
-		ok, err := tx.Get(store.PortKey(netID, portID), &p)
-		if err != nil || !ok {
-			return err
-		}
+	err := updateJSON(ctx, a.st, store.PortKey(netID, portID), func(p *model.Port) (bool, error) {
 		if p.HostID == a.cfg.Chassis && p.Status == model.StatusActive && p.VIFType == "ovs" {
-			return nil
+			return false, nil
 		}
 		p.HostID = a.cfg.Chassis
 		p.Status = model.StatusActive
@@ -510,7 +491,7 @@ func (a *Agent) bindTo(ctx context.Context, netID, portID string) {
 		p.VIFDetails = map[string]any{"port_filter": true, "connectivity": "l2", "bridge_name": "br-int", "datapath_type": "netdev"}
 		p.RevisionNumber++
 		p.UpdatedAt = model.Timestamp(time.Now())
-		return tx.Put(store.PortKey(netID, portID), &p)
+		return true, nil
 	})
 	if err != nil && ctx.Err() == nil {
 		a.log.Warn("bind failed", "port", portID, "err", err)
@@ -523,16 +504,14 @@ func (a *Agent) unbind(ctx context.Context, portID string) {
 	if err != nil {
 		return
 	}
-	err = a.st.Txn(ctx, func(tx *store.Tx) error {
-		var p model.Port
-		ok, err := tx.Get(store.PortKey(netID, portID), &p)
-		if err != nil || !ok || p.HostID != a.cfg.Chassis || p.Status == model.StatusDown {
-			return err
+	err = updateJSON(ctx, a.st, store.PortKey(netID, portID), func(p *model.Port) (bool, error) {
+		if p.HostID != a.cfg.Chassis || p.Status == model.StatusDown {
+			return false, nil
 		}
 		p.Status = model.StatusDown
 		p.RevisionNumber++
 		p.UpdatedAt = model.Timestamp(time.Now())
-		return tx.Put(store.PortKey(netID, portID), &p)
+		return true, nil
 	})
 	if err != nil && ctx.Err() == nil {
 		a.log.Warn("unbind failed", "port", portID, "err", fmt.Errorf("%w", err))

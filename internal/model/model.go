@@ -199,8 +199,11 @@ type SecurityGroupRule struct {
 	RemoteGroupID   string `json:"remote_group_id"`
 }
 
-// Chassis is one hypervisor (or gateway) running a Wyvern agent. It lives in
-// etcd under the agent's lease: when the agent dies the key goes away.
+// Chassis is one hypervisor (or gateway) running a Wyvern agent, written by
+// its agent at store.ChassisKey. The record stays when the agent dies, until
+// an operator deletes the agent (DELETE /v2.0/agents/<id>); the agent's
+// liveness is its heartbeat key (store.AliveKey), which is under the agent's
+// lease and goes when the agent stops renewing it.
 type Chassis struct {
 	Name      string   `json:"name"`
 	Hostname  string   `json:"hostname"`

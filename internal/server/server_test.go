@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/wyvern-sdn/wyvern/internal/api/neutron"
-	"github.com/wyvern-sdn/wyvern/internal/store/embedded"
+	"github.com/wyvern-sdn/wyvern/internal/store/storetest"
 )
 
 func freeAddr(t *testing.T) string {
@@ -116,13 +116,7 @@ func TestEmbeddedDataSurvivesRestart(t *testing.T) {
 // TestExternalEtcd: with --etcd-endpoints the server starts no etcd of its
 // own, and two servers on one cluster serve the same data.
 func TestExternalEtcd(t *testing.T) {
-	client := "http://" + freeAddr(t)
-	e, err := embedded.Start(embedded.Config{DataDir: t.TempDir(), ClientURL: client,
-		PeerURL: "http://" + freeAddr(t), UnsafeNoFsync: true}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	client := storetest.Start(t).ClientURL
 	a, b := config(t, ""), config(t, "")
 	a.EtcdEndpoints, b.EtcdEndpoints = []string{client}, []string{client}
 	run(t, a)

@@ -1,27 +1,50 @@
-// Package store is Wyvern's typed access to etcd: the key layout of the
-// logical model, transactions guarded by revisions (every logical change is
-// one etcd transaction) and watches from a revision. The single-member etcd
-// that `wyvern server` starts when no external cluster is given is package
-// store/embedded, so that agents do not link the etcd server.
+// Package store is Wyvern's typed access to etcd, and the only package
+// that talks to it (package storetest starts one for tests): the key
+// layout of the logical model, transactions guarded by revisions (every
+// logical change is one etcd transaction), an informer that lists a
+// prefix and follows it from the listed revision without missing a
+// change (Store.Inform), leases (a chassis' heartbeat, Keystone tokens)
+// and counts. The single-member etcd that `wyvern server` starts when no
+// external cluster is given is package store/embedded, so that agents do
+// not link the etcd server.
 //
-// Key layout (all under Prefix):
+// Key layout (all under Prefix). The first part of a key is its kind; the
+// keys of the Neutron API's own extensions are built in api/neutron from
+// the kind and ObjectKey or IndexKey:
 //
-//	networks/<net>                     model.Network
-//	subnets/<net>/<subnet>             model.Subnet   (keyed by network so an
-//	ports/<net>/<port>                 model.Port      agent watches one prefix)
-//	index/subnets/<subnet>             network id of the subnet
-//	index/ports/<port>                 network id of the port
-//	routers/<router>                   model.Router
-//	floatingips/<fip>                  model.FloatingIP
-//	security_groups/<sg>               model.SecurityGroup
-//	security_group_rules/<rule>        model.SecurityGroupRule
-//	ipam/<subnet>/<ip>                 port id holding the address
-//	macs/<mac>                         port id holding the MAC
-//	segments/<type>/<id>               network id holding the segment
-//	quotas/<project>                   quota overrides
-//	chassis/<name>                     model.Chassis, written by its agent
-//	alive/<name>                       heartbeat of the chassis' agent, under its lease
-//	tokens/<sha256 of token>           Keystone token, under a lease (api/keystone)
+//	networks/<net>                         model.Network
+//	subnets/<net>/<subnet>                 model.Subnet   (keyed by network so an
+//	ports/<net>/<port>                     model.Port      agent watches one prefix)
+//	routers/<router>                       model.Router
+//	floatingips/<fip>                      model.FloatingIP
+//	security_groups/<sg>                   model.SecurityGroup
+//	security_group_rules/<rule>            model.SecurityGroupRule
+//	subnetpools/<pool>                     subnet pool (api/neutron)
+//	subnetpool_allocs/<pool>/<addr>_<len>  id of the subnet allocated that prefix of the pool
+//	address_scopes/<scope>                 address scope (api/neutron)
+//	address_groups/<group>                 address group (api/neutron)
+//	index/subnets/<subnet>                 network id of the subnet
+//	index/ports/<port>                     network id of the port (id-ordered: port paging)
+//	index/router_subnets/<subnet>/<router> id of the router's interface port on the subnet
+//	index/floatingip_fixed/<extnet>/<port>/<ip>  id of the floating IP of that fixed address
+//	index/default_security_group/<project> id of the project's default security group
+//	index/subnet_pool/<subnet>             id of the pool the subnet came from
+//	index/default_subnetpool/<4|6>         id of the default pool of that IP version
+//	index/subnetpool_lock/<pool>           prefixes of the pool's last allocating transaction
+//	index/address_scope_pools/<scope>/<pool>  the pool belongs to the scope
+//	owner/<project>/<collection>/<id>      "" for every object of a project, by API
+//	                                       collection (networks, security-groups...),
+//	                                       so that quotas count with one count-only read
+//	ipam/<subnet>/<ip>                     port id holding the address
+//	macs/<mac>                             port id holding the MAC
+//	segments/<type>/<id>                   network id holding the segment (geneve, vxlan)
+//	segments/vlan/<physnet>/<id>           network id holding the VLAN on that physical network
+//	quotas/<project>                       quota overrides
+//	chassis/<name>                         model.Chassis, written by its agent; it stays
+//	                                       when the agent dies, until an operator deletes it
+//	alive/<name>                           heartbeat of the chassis' agent, under its lease:
+//	                                       it goes when the agent stops renewing the lease
+//	tokens/<sha256 of token>               Keystone token, under a lease (api/keystone)
 package store
 
 import "strconv"

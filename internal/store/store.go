@@ -21,7 +21,9 @@ type Store struct {
 	cli *clientv3.Client
 }
 
-// New wraps an etcd client.
+// New wraps an etcd client. Outside package store (and storetest, which
+// builds clients for tests) use Dial: only internal/store imports the etcd
+// client.
 func New(cli *clientv3.Client) *Store { return &Store{cli: cli} }
 
 // Dial connects to an etcd cluster and waits until it answers or ctx ends.
@@ -44,7 +46,7 @@ func Dial(ctx context.Context, endpoints []string) (*Store, error) {
 		_, err = cli.Get(sctx, Prefix+"ping")
 		cancel()
 		if err == nil {
-			return &Store{cli: cli}, nil
+			return New(cli), nil
 		}
 		select {
 		case <-ctx.Done():
@@ -54,9 +56,6 @@ func Dial(ctx context.Context, endpoints []string) (*Store, error) {
 		}
 	}
 }
-
-// Client is the underlying etcd client, for leases and raw transactions.
-func (s *Store) Client() *clientv3.Client { return s.cli }
 
 // Close closes the connection.
 func (s *Store) Close() error { return s.cli.Close() }
@@ -88,6 +87,24 @@ func (s *Store) GetString(ctx context.Context, key string) (string, error) {
 		return "", fmt.Errorf("%s: %w", key, ErrNotFound)
 	}
 	return string(resp.Kvs[0].Value), nil
+}
+
+// Count returns how many keys are under prefix, without reading them.
+func (s *Store) Count(ctx context.Context, prefix string) (int64, error) {
+	resp, err := s.cli.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		return 0, fmt.Errorf("store: count %s: %w", prefix, err)
+	}
+	return resp.Count, nil
+}
+
+// Delete removes key, whatever its revision: a blind delete, for keys no
+// transaction guards (a token whose lease is already gone).
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if _, err := s.cli.Delete(ctx, key); err != nil {
+		return fmt.Errorf("store: delete %s: %w", key, err)
+	}
+	return nil
 }
 
 // KV is one raw key/value with its revisions.
@@ -128,6 +145,72 @@ func (s *Store) List(ctx context.Context, prefix string) ([]KV, int64, error) {
 		}
 		key = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
 	}
+}
+
+// Page returns up to limit keys under prefix in key order, those after
+// the key after when it is not "" (a page marker, which must exist: else
+// the error is ErrNotFound), all at one revision, returned for GetAt. more
+// reports whether keys follow the page.
+func (s *Store) Page(ctx context.Context, prefix, after string, limit int) (kvs []KV, rev int64, more bool, err error) {
+	from := prefix
+	n := int64(limit) + 1
+	if after != "" {
+		// The marker itself opens the range: one read both checks it and
+		// reads the page.
+		from = after
+		n++
+	}
+	resp, err := s.cli.Get(ctx, from, clientv3.WithRange(clientv3.GetPrefixRangeEnd(prefix)), clientv3.WithLimit(n))
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("store: page %s: %w", prefix, err)
+	}
+	got := resp.Kvs
+	if after != "" {
+		if len(got) == 0 || string(got[0].Key) != after {
+			return nil, 0, false, fmt.Errorf("%s: %w", after, ErrNotFound)
+		}
+		got = got[1:]
+	}
+	more = len(got) > limit || resp.More
+	if len(got) > limit {
+		got = got[:limit]
+	}
+	kvs = make([]KV, len(got))
+	for i, kv := range got {
+		kvs[i] = KV{Key: string(kv.Key), Value: kv.Value, ModRevision: kv.ModRevision}
+	}
+	return kvs, resp.Header.Revision, more, nil
+}
+
+// getBatch is how many keys one GetAt transaction reads: etcd bounds the
+// operations of one transaction (128 by default).
+const getBatch = 100
+
+// GetAt reads keys as of revision rev (0: the latest), in batches, and
+// returns those that exist, in the order of keys.
+func (s *Store) GetAt(ctx context.Context, rev int64, keys []string) ([]KV, error) {
+	var opts []clientv3.OpOption
+	if rev != 0 {
+		opts = append(opts, clientv3.WithRev(rev))
+	}
+	out := make([]KV, 0, len(keys))
+	for i := 0; i < len(keys); i += getBatch {
+		batch := keys[i:min(i+getBatch, len(keys))]
+		ops := make([]clientv3.Op, len(batch))
+		for j, k := range batch {
+			ops[j] = clientv3.OpGet(k, opts...)
+		}
+		resp, err := s.cli.Txn(ctx).Then(ops...).Commit()
+		if err != nil {
+			return nil, fmt.Errorf("store: read %s: %w", batch[0], err)
+		}
+		for _, r := range resp.Responses {
+			for _, kv := range r.GetResponseRange().Kvs {
+				out = append(out, KV{Key: string(kv.Key), Value: kv.Value, ModRevision: kv.ModRevision})
+			}
+		}
+	}
+	return out, nil
 }
 
 // ListOf decodes every value under prefix as a T.
@@ -402,13 +485,21 @@ func (s *Store) Txn(ctx context.Context, fn func(*Tx) error) error {
 	}
 }
 
-// Watch streams changes under prefix from revision rev on (0: from now).
-// The channel closes when ctx ends. A closed channel or a compacted-revision
-// error means the caller must re-list and watch again from the new revision.
-func (s *Store) Watch(ctx context.Context, prefix string, rev int64) clientv3.WatchChan {
-	opts := []clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithPrevKV()}
-	if rev > 0 {
-		opts = append(opts, clientv3.WithRev(rev))
-	}
-	return s.cli.Watch(clientv3.WithRequireLeader(ctx), prefix, opts...)
+// Update rewrites one key in a transaction (see Txn), retried on
+// conflict: fn gets the key's current value (nil when absent) and returns
+// the new one, or nil to write nothing. fn may run several times; an
+// error from it aborts.
+func (s *Store) Update(ctx context.Context, key string, fn func(cur []byte) ([]byte, error)) error {
+	return s.Txn(ctx, func(tx *Tx) error {
+		var cur []byte
+		if v := tx.GetString(key); v != "" {
+			cur = []byte(v)
+		}
+		next, err := fn(cur)
+		if err != nil || next == nil {
+			return err
+		}
+		tx.PutString(key, string(next))
+		return nil
+	})
 }

@@ -1,49 +1,28 @@
-package store
+package store_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/wyvern-sdn/wyvern/internal/store/embedded"
+	"github.com/wyvern-sdn/wyvern/internal/store"
+	"github.com/wyvern-sdn/wyvern/internal/store/storetest"
 )
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+// put writes key blindly, in a transaction of its own.
+func put(st *store.Store, key, val string) error {
+	return st.Txn(context.Background(), func(tx *store.Tx) error { tx.PutString(key, val); return nil })
 }
 
-func startStore(t *testing.T, dir string) (*Store, *embedded.Member) {
-	t.Helper()
-	client := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	e, err := embedded.Start(embedded.Config{DataDir: dir, ClientURL: client,
-		PeerURL: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), UnsafeNoFsync: true}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	st, err := Dial(ctx, []string{client})
-	if err != nil {
-		e.Close()
-		t.Fatal(err)
-	}
-	return st, e
+// del deletes key, in a transaction of its own.
+func del(st *store.Store, key string) error {
+	return st.Txn(context.Background(), func(tx *store.Tx) error { tx.Delete(key); return nil })
 }
 
 func TestTxnIsAtomicAndSerialised(t *testing.T) {
-	st, e := startStore(t, t.TempDir())
-	defer e.Close()
-	defer st.Close()
+	st := storetest.New(t)
 	ctx := context.Background()
 	// 50 concurrent increments of one counter: optimistic retries must
 	// serialise them, losing none.
@@ -52,12 +31,12 @@ func TestTxnIsAtomicAndSerialised(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := st.Txn(ctx, func(tx *Tx) error {
+			err := st.Txn(ctx, func(tx *store.Tx) error {
 				var n int
-				if _, err := tx.Get(Prefix+"counter", &n); err != nil {
+				if _, err := tx.Get(store.Prefix+"counter", &n); err != nil {
 					return err
 				}
-				return tx.Put(Prefix+"counter", n+1)
+				return tx.Put(store.Prefix+"counter", n+1)
 			})
 			if err != nil {
 				t.Error(err)
@@ -66,107 +45,106 @@ func TestTxnIsAtomicAndSerialised(t *testing.T) {
 	}
 	wg.Wait()
 	var n int
-	if _, err := st.Get(ctx, Prefix+"counter", &n); err != nil || n != 50 {
+	if _, err := st.Get(ctx, store.Prefix+"counter", &n); err != nil || n != 50 {
 		t.Fatalf("counter = %d (%v), want 50", n, err)
 	}
 	// An error aborts the whole transaction: nothing is written.
 	boom := errors.New("boom")
-	err := st.Txn(ctx, func(tx *Tx) error {
-		tx.PutString(Prefix+"a", "1")
-		tx.PutString(Prefix+"b", "2")
+	err := st.Txn(ctx, func(tx *store.Tx) error {
+		tx.PutString(store.Prefix+"a", "1")
+		tx.PutString(store.Prefix+"b", "2")
 		return boom
 	})
 	if !errors.Is(err, boom) {
 		t.Fatalf("err = %v, want boom", err)
 	}
-	if _, err := st.Get(ctx, Prefix+"a", nil); !errors.Is(err, ErrNotFound) {
+	if _, err := st.Get(ctx, store.Prefix+"a", nil); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("aborted write visible: %v", err)
 	}
 }
 
 func TestListPagesAndWatchFromRevision(t *testing.T) {
-	st, e := startStore(t, t.TempDir())
-	defer e.Close()
-	defer st.Close()
+	st := storetest.New(t)
 	ctx := context.Background()
-	for i := 0; i < listPage+5; i++ {
-		if err := st.Txn(ctx, func(tx *Tx) error { return tx.Put(fmt.Sprintf("%sx/%05d", Prefix, i), i) }); err != nil {
+	for i := 0; i < store.ListPage+5; i++ {
+		if err := st.Txn(ctx, func(tx *store.Tx) error { return tx.Put(fmt.Sprintf("%sx/%05d", store.Prefix, i), i) }); err != nil {
 			t.Fatal(err)
 		}
 	}
-	got, rev, err := ListOf[int](ctx, st, Prefix+"x/")
-	if err != nil || len(got) != listPage+5 {
-		t.Fatalf("listed %d (%v), want %d", len(got), err, listPage+5)
+	got, rev, err := store.ListOf[int](ctx, st, store.Prefix+"x/")
+	if err != nil || len(got) != store.ListPage+5 {
+		t.Fatalf("listed %d (%v), want %d", len(got), err, store.ListPage+5)
 	}
 	for i, v := range got {
 		if v != i {
 			t.Fatalf("item %d = %d: not in key order", i, v)
 		}
 	}
-	// A watch from the listed revision sees exactly the later changes.
+	// An informer lists at one revision (across pages), then streams
+	// exactly the later changes.
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	wch := st.Watch(wctx, Prefix+"x/", rev+1)
-	if err := st.Txn(ctx, func(tx *Tx) error { tx.Delete(Prefix + "x/00000"); return nil }); err != nil {
+	ch := make(chan store.Event)
+	go st.Inform(wctx, 7, store.Prefix+"x/", ch, nil)
+	e := next(t, ch)
+	if !e.Reset || e.Tag != 7 || len(e.KVs) != store.ListPage+5 || e.Revision != rev {
+		t.Fatalf("first event: reset %v, tag %d, %d keys at %d; want a reset, tag 7, %d keys at %d",
+			e.Reset, e.Tag, len(e.KVs), e.Revision, store.ListPage+5, rev)
+	}
+	if err := del(st, store.Prefix+"x/00000"); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case resp := <-wch:
-		if len(resp.Events) != 1 || string(resp.Events[0].Kv.Key) != Prefix+"x/00000" {
-			t.Fatalf("unexpected events %v", resp.Events)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no watch event")
+	e = next(t, ch)
+	if e.Reset || !e.Delete || len(e.KVs) != 1 || e.KVs[0].Key != store.Prefix+"x/00000" || e.Revision <= rev {
+		t.Fatalf("unexpected event %+v", e)
 	}
 }
 
 func TestDataSurvivesRestart(t *testing.T) {
-	dir := t.TempDir()
-	st, e := startStore(t, dir)
-	if err := st.Txn(context.Background(), func(tx *Tx) error { return tx.Put(Prefix+"keep", "me") }); err != nil {
+	e := storetest.Start(t)
+	if err := e.Store.Txn(context.Background(), func(tx *store.Tx) error { return tx.Put(store.Prefix+"keep", "me") }); err != nil {
 		t.Fatal(err)
 	}
-	st.Close()
-	e.Close()
-	st, e = startStore(t, dir)
-	defer e.Close()
-	defer st.Close()
+	e.Restart()
+	st := e.Store
 	var v string
-	if _, err := st.Get(context.Background(), Prefix+"keep", &v); err != nil || v != "me" {
+	if _, err := st.Get(context.Background(), store.Prefix+"keep", &v); err != nil || v != "me" {
 		t.Fatalf("after restart: %q, %v", v, err)
 	}
 }
 
 func TestTxnReadsOwnWritesAndSnapshot(t *testing.T) {
-	st, e := startStore(t, t.TempDir())
-	defer e.Close()
-	defer st.Close()
+	st := storetest.New(t)
 	ctx := context.Background()
-	if err := st.Txn(ctx, func(tx *Tx) error { tx.PutString(Prefix+"k", "old"); tx.PutString(Prefix+"empty", ""); return nil }); err != nil {
+	if err := st.Txn(ctx, func(tx *store.Tx) error {
+		tx.PutString(store.Prefix+"k", "old")
+		tx.PutString(store.Prefix+"empty", "")
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	runs := 0
-	err := st.Txn(ctx, func(tx *Tx) error {
+	err := st.Txn(ctx, func(tx *store.Tx) error {
 		runs++
-		if !tx.Exists(Prefix+"empty") || tx.GetString(Prefix+"empty") != "" {
+		if !tx.Exists(store.Prefix+"empty") || tx.GetString(store.Prefix+"empty") != "" {
 			t.Error("an empty value exists but reads as \"\"")
 		}
-		if got := tx.GetString(Prefix + "k"); runs == 1 && got != "old" {
+		if got := tx.GetString(store.Prefix + "k"); runs == 1 && got != "old" {
 			t.Errorf("first read %q", got)
 		}
 		if runs == 1 {
 			// A change after the snapshot makes this attempt conflict.
-			if _, err := st.cli.Put(ctx, Prefix+"k", "new"); err != nil {
+			if err := put(st, store.Prefix+"k", "new"); err != nil {
 				return err
 			}
 			// Later reads stay on the snapshot.
-			if tx.Exists(Prefix + "late") {
+			if tx.Exists(store.Prefix + "late") {
 				t.Error("read past the snapshot")
 			}
 		}
-		tx.PutString(Prefix+"w", "1")
-		tx.Delete(Prefix + "k")
-		if tx.GetString(Prefix+"w") != "1" || tx.Exists(Prefix+"k") {
+		tx.PutString(store.Prefix+"w", "1")
+		tx.Delete(store.Prefix + "k")
+		if tx.GetString(store.Prefix+"w") != "1" || tx.Exists(store.Prefix+"k") {
 			t.Error("own writes not seen")
 		}
 		return nil
@@ -174,25 +152,23 @@ func TestTxnReadsOwnWritesAndSnapshot(t *testing.T) {
 	if err != nil || runs != 2 {
 		t.Fatalf("runs = %d, err = %v; want a retry after the conflict", runs, err)
 	}
-	if _, err := st.Get(ctx, Prefix+"k", nil); !errors.Is(err, ErrNotFound) {
+	if _, err := st.Get(ctx, store.Prefix+"k", nil); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("k not deleted: %v", err)
 	}
 }
 
 func TestTxnGuard(t *testing.T) {
-	st, e := startStore(t, t.TempDir())
-	defer e.Close()
-	defer st.Close()
+	st := storetest.New(t)
 	ctx := context.Background()
-	prefix := Prefix + "guarded/"
-	if _, err := st.cli.Put(ctx, prefix+"a", "1"); err != nil {
+	prefix := store.Prefix + "guarded/"
+	if err := put(st, prefix+"a", "1"); err != nil {
 		t.Fatal(err)
 	}
 	// A key created under the prefix after the snapshot: retry; the retry
 	// sees it.
 	runs := 0
 	var seen int
-	err := st.Txn(ctx, func(tx *Tx) error {
+	err := st.Txn(ctx, func(tx *store.Tx) error {
 		runs++
 		tx.Guard(prefix)
 		kvs, _, err := st.List(ctx, prefix)
@@ -201,11 +177,11 @@ func TestTxnGuard(t *testing.T) {
 		}
 		seen = len(kvs)
 		if runs == 1 {
-			if _, err := st.cli.Put(ctx, prefix+"b", "2"); err != nil {
+			if err := put(st, prefix+"b", "2"); err != nil {
 				return err
 			}
 		}
-		tx.PutString(Prefix+"summary", fmt.Sprint(seen))
+		tx.PutString(store.Prefix+"summary", fmt.Sprint(seen))
 		return nil
 	})
 	if err != nil || runs != 2 || seen != 2 {
@@ -219,21 +195,21 @@ func TestTxnGuard(t *testing.T) {
 		write func() error
 		runs  int
 	}{
-		{"change", func() error { _, err := st.cli.Put(ctx, prefix+"a", "x"); return err }, 2},
-		{"delete", func() error { _, err := st.cli.Delete(ctx, prefix+"b"); return err }, 1},
-		{"outside", func() error { _, err := st.cli.Put(ctx, Prefix+"guardedX", "x"); return err }, 1},
+		{"change", func() error { return put(st, prefix+"a", "x") }, 2},
+		{"delete", func() error { return del(st, prefix+"b") }, 1},
+		{"outside", func() error { return put(st, store.Prefix+"guardedX", "x") }, 1},
 	} {
 		runs := 0
-		err := st.Txn(ctx, func(tx *Tx) error {
+		err := st.Txn(ctx, func(tx *store.Tx) error {
 			runs++
-			tx.GetString(Prefix + "summary") // the snapshot comes from a read here
+			tx.GetString(store.Prefix + "summary") // the snapshot comes from a read here
 			tx.Guard(prefix)
 			if runs == 1 {
 				if err := tc.write(); err != nil {
 					return err
 				}
 			}
-			tx.PutString(Prefix+"summary", tc.name)
+			tx.PutString(store.Prefix+"summary", tc.name)
 			return nil
 		})
 		if err != nil || runs != tc.runs {
@@ -243,14 +219,12 @@ func TestTxnGuard(t *testing.T) {
 }
 
 func TestTxnReadErrorAborts(t *testing.T) {
-	st, e := startStore(t, t.TempDir())
-	defer st.Close()
-	defer e.Close()
+	st := storetest.New(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err := st.Txn(ctx, func(tx *Tx) error {
-		tx.GetString(Prefix + "x")
-		tx.PutString(Prefix+"x", "1")
+	err := st.Txn(ctx, func(tx *store.Tx) error {
+		tx.GetString(store.Prefix + "x")
+		tx.PutString(store.Prefix+"x", "1")
 		return nil
 	})
 	if err == nil || !errors.Is(err, context.Canceled) {

@@ -3,9 +3,7 @@ package keystone
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -13,57 +11,13 @@ import (
 	"time"
 
 	"github.com/wyvern-sdn/wyvern/internal/store"
-	"github.com/wyvern-sdn/wyvern/internal/store/embedded"
-	clientv3 "go.etcd.io/etcd/client/v3"
+	"github.com/wyvern-sdn/wyvern/internal/store/storetest"
 	"golang.org/x/crypto/bcrypt"
 )
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startEtcd runs an embedded etcd on random ports in a temporary directory
-// and returns a store connected to it; both are closed when the test ends.
-func startEtcd(t *testing.T) *store.Store {
-	t.Helper()
-	var (
-		e      *embedded.Member
-		err    error
-		client string
-	)
-	// Ports can be taken between the probe and etcd's bind: retry.
-	for attempt := 0; attempt < 5; attempt++ {
-		client = fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-		peer := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-		e, err = embedded.Start(embedded.Config{
-			DataDir:       filepath.Join(t.TempDir(), "etcd"),
-			ClientURL:     client,
-			PeerURL:       peer,
-			UnsafeNoFsync: true,
-		}, nil)
-		if err == nil {
-			break
-		}
-	}
-	if err != nil {
-		t.Fatalf("start embedded etcd: %v", err)
-	}
-	t.Cleanup(e.Close)
-	ctx := t.Context()
-	st, err := store.Dial(ctx, []string{client})
-	if err != nil {
-		t.Fatalf("dial etcd: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
+// startEtcd runs an embedded etcd for the test and returns a store
+// connected to it; both are closed when the test ends.
+func startEtcd(t *testing.T) *store.Store { return storetest.New(t) }
 
 const testAdminPassword = "admin-secret"
 
@@ -188,7 +142,3 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
-
-func clientLease(id int64) clientv3.LeaseID { return clientv3.LeaseID(id) }
-
-func clientPrefix() clientv3.OpOption { return clientv3.WithPrefix() }

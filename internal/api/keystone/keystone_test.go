@@ -9,6 +9,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wyvern-sdn/wyvern/internal/store"
+	"github.com/wyvern-sdn/wyvern/internal/store/storetest"
 )
 
 var keystoneTime = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$`)
@@ -41,7 +44,8 @@ func TestVersionDocument(t *testing.T) {
 }
 
 func TestIssueValidateRevoke(t *testing.T) {
-	st := startEtcd(t)
+	e := storetest.Start(t)
+	st := e.Store
 	s := newService(t, st, nil)
 	srv := serve(t, s)
 
@@ -113,13 +117,12 @@ func TestIssueValidateRevoke(t *testing.T) {
 	}
 
 	// The token is in etcd under the hash of its id, with a lease.
-	resp, err := st.Client().Get(t.Context(), TokenKey(id))
-	if err != nil || len(resp.Kvs) != 1 || resp.Kvs[0].Lease == 0 {
-		t.Fatalf("etcd %s: %v %v", TokenKey(id), resp, err)
+	granted, _, err := e.LeaseTTL(t.Context(), TokenKey(id))
+	if err != nil || granted == 0 {
+		t.Fatalf("etcd %s: lease %v, %v; want the token under a lease", TokenKey(id), granted, err)
 	}
-	ttl, err := st.Client().TimeToLive(t.Context(), clientLease(resp.Kvs[0].Lease))
-	if err != nil || ttl.GrantedTTL != int64(DefaultTokenTTL/time.Second) {
-		t.Errorf("lease TTL = %v, %v; want %v", ttl, err, DefaultTokenTTL)
+	if granted != DefaultTokenTTL.Truncate(time.Second) {
+		t.Errorf("lease TTL = %v; want %v", granted, DefaultTokenTTL)
 	}
 
 	self := map[string]string{"X-Auth-Token": id, "X-Subject-Token": id}
@@ -159,8 +162,8 @@ func TestIssueValidateRevoke(t *testing.T) {
 	if r := do(t, "GET", srv.URL+"/v3/auth/tokens", map[string]string{"X-Auth-Token": id, "X-Subject-Token": alice}, nil); r.code != http.StatusNotFound {
 		t.Errorf("revoked token validates: %d %s", r.code, r.body)
 	}
-	if resp, err := st.Client().Get(t.Context(), TokenKey(alice)); err != nil || len(resp.Kvs) != 0 {
-		t.Errorf("revoked token still in etcd: %v %v", resp, err)
+	if v, err := st.GetString(t.Context(), TokenKey(alice)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("revoked token still in etcd: %q %v", v, err)
 	}
 }
 
@@ -270,9 +273,9 @@ func TestAuthFailures(t *testing.T) {
 	if r := do(t, "POST", srv.URL+"/v3/auth/tokens", nil, map[string]any{"auth": map[string]any{"identity": map[string]any{"methods": []string{"totp"}}}}); r.code != http.StatusUnauthorized {
 		t.Errorf("unsupported method: %d %s", r.code, r.body)
 	}
-	n, err := st.Client().Get(t.Context(), TokenPrefix, clientPrefix())
-	if err != nil || n.Count != 0 {
-		t.Errorf("failed requests stored %d tokens (%v)", n.Count, err)
+	n, err := st.Count(t.Context(), TokenPrefix)
+	if err != nil || n != 0 {
+		t.Errorf("failed requests stored %d tokens (%v)", n, err)
 	}
 }
 
@@ -295,8 +298,8 @@ func TestTokenExpires(t *testing.T) {
 	}
 	// And etcd drops it when the lease runs out.
 	eventually(t, 15*time.Second, "token key removed by its lease", func() bool {
-		resp, err := st.Client().Get(t.Context(), TokenKey(id))
-		return err == nil && len(resp.Kvs) == 0
+		_, err := st.GetString(t.Context(), TokenKey(id))
+		return errors.Is(err, store.ErrNotFound)
 	})
 }
 

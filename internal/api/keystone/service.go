@@ -131,7 +131,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Service, error) {
 	return &Service{
 		cfg:    cfg,
 		id:     id,
-		tokens: newTokenStore(st.Client(), cfg.Now, cfg.CacheTTL, cfg.CacheSize),
+		tokens: newTokenStore(st, cfg.Now, cfg.CacheTTL, cfg.CacheSize),
 		log:    log,
 	}, nil
 }

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/wyvern-sdn/wyvern/internal/store"
-	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // TokenPrefix is the etcd prefix holding every live token.
@@ -98,7 +97,7 @@ func randomAuditID() (string, error) {
 
 // tokenStore keeps tokens in etcd with a bounded cache in front.
 type tokenStore struct {
-	cli      *clientv3.Client
+	st       *store.Store
 	now      func() time.Time
 	cacheTTL time.Duration
 	maxCache int
@@ -112,8 +111,8 @@ type cacheEntry struct {
 	until time.Time
 }
 
-func newTokenStore(cli *clientv3.Client, now func() time.Time, cacheTTL time.Duration, maxCache int) *tokenStore {
-	return &tokenStore{cli: cli, now: now, cacheTTL: cacheTTL, maxCache: maxCache, cache: map[string]cacheEntry{}}
+func newTokenStore(st *store.Store, now func() time.Time, cacheTTL time.Duration, maxCache int) *tokenStore {
+	return &tokenStore{st: st, now: now, cacheTTL: cacheTTL, maxCache: maxCache, cache: map[string]cacheEntry{}}
 }
 
 // create stores tok under a new token id and a lease lasting until
@@ -128,18 +127,18 @@ func (ts *tokenStore) create(ctx context.Context, tok *Token) (string, error) {
 	if secs < 1 {
 		return "", fmt.Errorf("keystone: token lifetime %v too short", ttl)
 	}
-	lease, err := ts.cli.Grant(ctx, secs)
+	lease, err := ts.st.Grant(ctx, time.Duration(secs)*time.Second)
 	if err != nil {
 		return "", fmt.Errorf("keystone: grant token lease: %w", err)
 	}
-	tok.LeaseID = int64(lease.ID)
+	tok.LeaseID = lease
 	b, err := json.Marshal(tok)
 	if err != nil {
 		return "", fmt.Errorf("keystone: encode token: %w", err)
 	}
-	if _, err := ts.cli.Put(ctx, TokenKey(id), string(b), clientv3.WithLease(lease.ID)); err != nil {
+	if err := ts.st.PutLeased(ctx, TokenKey(id), string(b), lease); err != nil {
 		// Best effort: the lease would expire anyway.
-		_, _ = ts.cli.Revoke(context.WithoutCancel(ctx), lease.ID)
+		_ = ts.st.Revoke(context.WithoutCancel(ctx), lease)
 		return "", fmt.Errorf("keystone: store token: %w", err)
 	}
 	return id, nil
@@ -162,15 +161,15 @@ func (ts *tokenStore) get(ctx context.Context, id string) (*Token, error) {
 	if ok {
 		return e.tok, nil
 	}
-	resp, err := ts.cli.Get(ctx, TokenPrefix+h)
+	raw, err := ts.st.GetString(ctx, TokenPrefix+h)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errTokenNotFound
+	}
 	if err != nil {
 		return nil, fmt.Errorf("keystone: read token: %w", err)
 	}
-	if len(resp.Kvs) == 0 {
-		return nil, errTokenNotFound
-	}
 	var tok Token
-	if err := json.Unmarshal(resp.Kvs[0].Value, &tok); err != nil {
+	if err := json.Unmarshal([]byte(raw), &tok); err != nil {
 		return nil, fmt.Errorf("keystone: decode token: %w", err)
 	}
 	now = ts.now()
@@ -217,12 +216,12 @@ func (ts *tokenStore) revoke(ctx context.Context, id string, tok *Token) error {
 	delete(ts.cache, h)
 	ts.mu.Unlock()
 	if tok.LeaseID != 0 {
-		if _, err := ts.cli.Revoke(ctx, clientv3.LeaseID(tok.LeaseID)); err == nil {
+		if err := ts.st.Revoke(ctx, tok.LeaseID); err == nil {
 			return nil
 		}
 		// The lease may be gone already; delete the key directly.
 	}
-	if _, err := ts.cli.Delete(ctx, TokenPrefix+h); err != nil {
+	if err := ts.st.Delete(ctx, TokenPrefix+h); err != nil {
 		return fmt.Errorf("keystone: revoke token: %w", err)
 	}
 	return nil

@@ -2,7 +2,6 @@ package neutron
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,10 +13,8 @@ import (
 	"testing"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"google.golang.org/grpc"
-
 	"github.com/wyvern-sdn/wyvern/internal/store"
+	"github.com/wyvern-sdn/wyvern/internal/store/storetest"
 )
 
 // serveAPI serves a new API Server on st, as a separate server process
@@ -36,14 +33,7 @@ func serveAPI(t testing.TB, st *store.Store) *testAPI {
 // process would.
 func dialStore(t testing.TB, endpoints []string) *store.Store {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	st, err := store.Dial(ctx, endpoints)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
+	return storetest.Dial(t, endpoints)
 }
 
 // result is one concurrent create's outcome.
@@ -171,18 +161,8 @@ func TestConcurrentPortCreatesTwoServers(t *testing.T) {
 // security group, one address probe, and the commit).
 func TestPortCreateRoundTrips(t *testing.T) {
 	_, endpoints := startEtcd(t)
-	var rpcs atomic.Int64
-	count := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		rpcs.Add(1)
-		return invoker(ctx, method, req, reply, cc, opts...)
-	}
-	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second,
-		DialOptions: []grpc.DialOption{grpc.WithUnaryInterceptor(count)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cli.Close() })
-	a := serveAPI(t, store.New(cli))
+	st, rpcs := storetest.DialCounting(t, endpoints)
+	a := serveAPI(t, st)
 	net := a.mkNetwork("p1", nil)
 	a.mkSubnet("p1", net, "10.22.0.0/16", nil)
 	a.mkPort("p1", net, nil) // makes the default security group

@@ -2,52 +2,24 @@ package neutron
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
 
 	"github.com/wyvern-sdn/wyvern/internal/auth"
 	"github.com/wyvern-sdn/wyvern/internal/store"
-	"github.com/wyvern-sdn/wyvern/internal/store/embedded"
+	"github.com/wyvern-sdn/wyvern/internal/store/storetest"
 )
 
-// freePort returns a TCP port free on loopback right now.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startEtcd runs an embedded etcd for one test and returns a store on it.
+// startEtcd runs an embedded etcd for one test and returns a store on it
+// and its endpoints.
 func startEtcd(t testing.TB) (*store.Store, []string) {
 	t.Helper()
-	client := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	e, err := embedded.Start(embedded.Config{
-		DataDir: t.TempDir(), ClientURL: client,
-		PeerURL: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), UnsafeNoFsync: true,
-	}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	st, err := store.Dial(ctx, []string{client})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st, []string{client}
+	e := storetest.Start(t)
+	return e.Store, e.Endpoints()
 }
 
 // testAPI is the API on a private etcd, called as a chosen principal.

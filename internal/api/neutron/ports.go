@@ -3,13 +3,12 @@ package neutron
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
-
-	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/wyvern-sdn/wyvern/internal/auth"
 	"github.com/wyvern-sdn/wyvern/internal/dhcp"
@@ -922,57 +921,33 @@ func (s *Server) removePort(ctx context.Context, tx *store.Tx, p auth.Principal,
 // ports themselves, all at one revision. It fails with store.ErrNotFound
 // for an unknown marker.
 func (s *Server) portPage(ctx context.Context, marker string, limit int) ([]model.Object, bool, error) {
-	cli := s.store.Client()
 	prefix := store.IndexKey(store.KindPorts, "")
-	from := prefix
-	var rev int64
+	after := ""
 	if marker != "" {
-		resp, err := cli.Get(ctx, store.IndexKey(store.KindPorts, marker))
-		if err != nil {
-			return nil, false, fmt.Errorf("neutron: port page: %w", err)
-		}
-		if len(resp.Kvs) == 0 {
+		after = store.IndexKey(store.KindPorts, marker)
+	}
+	idx, rev, more, err := s.store.Page(ctx, prefix, after, limit)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
 			return nil, false, fmt.Errorf("marker %s: %w", marker, store.ErrNotFound)
 		}
-		from = store.IndexKey(store.KindPorts, marker) + "\x00"
-		rev = resp.Header.Revision
+		return nil, false, fmt.Errorf("neutron: port page: %w", err)
 	}
-	opts := []clientv3.OpOption{clientv3.WithRange(clientv3.GetPrefixRangeEnd(prefix)), clientv3.WithLimit(int64(limit + 1))}
-	if rev != 0 {
-		opts = append(opts, clientv3.WithRev(rev))
+	keys := make([]string, len(idx))
+	for i, kv := range idx {
+		keys[i] = store.PortKey(string(kv.Value), strings.TrimPrefix(kv.Key, prefix))
 	}
-	idx, err := cli.Get(ctx, from, opts...)
+	kvs, err := s.store.GetAt(ctx, rev, keys)
 	if err != nil {
 		return nil, false, fmt.Errorf("neutron: port page: %w", err)
 	}
-	rev = idx.Header.Revision
-	kvs := idx.Kvs
-	more := len(kvs) > limit
-	if more {
-		kvs = kvs[:limit]
-	}
-	// etcd bounds the operations of one transaction (128 by default).
-	const chunk = 100
 	out := make([]model.Object, 0, len(kvs))
-	for i := 0; i < len(kvs); i += chunk {
-		ops := make([]clientv3.Op, 0, chunk)
-		for _, kv := range kvs[i:min(i+chunk, len(kvs))] {
-			id := strings.TrimPrefix(string(kv.Key), prefix)
-			ops = append(ops, clientv3.OpGet(store.PortKey(string(kv.Value), id), clientv3.WithRev(rev)))
+	for _, kv := range kvs {
+		var p portObj
+		if err := json.Unmarshal(kv.Value, &p.Port); err != nil {
+			return nil, false, fmt.Errorf("neutron: decode %s: %w", kv.Key, err)
 		}
-		resp, err := cli.Txn(ctx).Then(ops...).Commit()
-		if err != nil {
-			return nil, false, fmt.Errorf("neutron: port page: %w", err)
-		}
-		for _, r := range resp.Responses {
-			for _, kv := range r.GetResponseRange().Kvs {
-				var p portObj
-				if err := json.Unmarshal(kv.Value, &p.Port); err != nil {
-					return nil, false, fmt.Errorf("neutron: decode %s: %w", kv.Key, err)
-				}
-				out = append(out, &p)
-			}
-		}
+		out = append(out, &p)
 	}
 	return out, more, nil
 }

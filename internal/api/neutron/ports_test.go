@@ -305,7 +305,7 @@ func TestPortExhaustionAndSubnetInUse(t *testing.T) {
 		a.must(204, "DELETE", "/v2.0/ports/"+port["id"].(string), "p1", nil)
 	}
 	routerID := "r-" + newID()
-	if _, err := a.st.Client().Put(context.Background(), store.ObjectKey(store.KindRouters, routerID), "{}"); err != nil {
+	if err := a.st.Txn(context.Background(), func(tx *store.Tx) error { tx.PutString(store.ObjectKey(store.KindRouters, routerID), "{}"); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	rp := ports[0]
@@ -314,7 +314,7 @@ func TestPortExhaustionAndSubnetInUse(t *testing.T) {
 	a.wantErr(409, "ServicePortInUse", "Port "+rp["id"].(string)+" cannot be deleted directly via the port API: has device owner network:router_interface.",
 		"DELETE", "/v2.0/ports/"+rp["id"].(string), "p1", nil)
 	// Once the router is gone the orphan may be deleted.
-	if _, err := a.st.Client().Delete(context.Background(), store.ObjectKey(store.KindRouters, routerID)); err != nil {
+	if err := a.st.Delete(context.Background(), store.ObjectKey(store.KindRouters, routerID)); err != nil {
 		t.Fatal(err)
 	}
 	a.must(204, "DELETE", "/v2.0/ports/"+rp["id"].(string), "p1", nil)

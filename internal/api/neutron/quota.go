@@ -8,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-
 	"github.com/wyvern-sdn/wyvern/internal/store"
 )
 
@@ -74,14 +72,14 @@ func (s *Server) checkQuota(ctx context.Context, project string, res *resource, 
 		return nil
 	}
 	prefix := store.Prefix + "owner/" + project + "/" + res.collection + "/"
-	resp, err := s.store.Client().Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
+	count, err := s.store.Count(ctx, prefix)
 	if err != nil {
-		return fmt.Errorf("neutron: count %s: %w", prefix, err)
+		return fmt.Errorf("neutron: %w", err)
 	}
-	if int(resp.Count)+n > limit {
+	if int(count)+n > limit {
 		return Conflict("OverQuota", "Quota exceeded for resources: ['%s'].", name)
 	}
-	s.usage.record(key, int(resp.Count)+n, time.Now())
+	s.usage.record(key, int(count)+n, time.Now())
 	return nil
 }
 
@@ -181,12 +179,12 @@ func (s *Server) registerQuotas(mux *http.ServeMux) {
 			det := map[string]any{}
 			for name, limit := range q {
 				coll := quotaNames[name]
-				resp, err := s.store.Client().Get(r.Context(), store.Prefix+"owner/"+project+"/"+coll+"/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+				used, err := s.store.Count(r.Context(), store.Prefix+"owner/"+project+"/"+coll+"/")
 				if err != nil {
 					s.writeError(w, r, err)
 					return
 				}
-				det[name] = map[string]int{"limit": limit, "used": int(resp.Count), "reserved": 0}
+				det[name] = map[string]int{"limit": limit, "used": int(used), "reserved": 0}
 			}
 			writeJSON(w, http.StatusOK, map[string]any{"quota": det})
 			return

@@ -1,64 +1,15 @@
 package neutron
 
 import (
-	"context"
 	"fmt"
 	"testing"
-	"time"
 
-	"github.com/wyvern-sdn/wyvern/internal/store"
-	"github.com/wyvern-sdn/wyvern/internal/store/embedded"
+	"github.com/wyvern-sdn/wyvern/internal/store/storetest"
 )
 
-// restartableEtcd is an embedded etcd whose data directory and URLs outlive
-// one member, so a test can stop it and start another on the same data.
-type restartableEtcd struct {
-	t                       testing.TB
-	dir, clientURL, peerURL string
-	member                  *embedded.Member
-	st                      *store.Store
-}
-
-func newRestartableEtcd(t testing.TB) *restartableEtcd {
-	t.Helper()
-	r := &restartableEtcd{t: t, dir: t.TempDir(),
-		clientURL: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)),
-		peerURL:   fmt.Sprintf("http://127.0.0.1:%d", freePort(t))}
-	t.Cleanup(r.stop)
-	r.start()
-	return r
-}
-
-// start runs a member on the data directory and dials it.
-func (r *restartableEtcd) start() {
-	r.t.Helper()
-	e, err := embedded.Start(embedded.Config{DataDir: r.dir, ClientURL: r.clientURL, PeerURL: r.peerURL}, nil)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	r.member = e
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if r.st, err = store.Dial(ctx, []string{r.clientURL}); err != nil {
-		r.t.Fatal(err)
-	}
-}
-
-// stop closes the client and the member (idempotent).
-func (r *restartableEtcd) stop() {
-	if r.st != nil {
-		r.st.Close()
-		r.st = nil
-	}
-	if r.member != nil {
-		r.member.Close()
-		r.member = nil
-	}
-}
-
 func TestRestartKeepsEverything(t *testing.T) {
-	e := newRestartableEtcd(t)
-	a := serveAPI(t, e.st)
+	e := storetest.Start(t)
+	a := serveAPI(t, e.Store)
 	net := a.mkNetwork("p1", jsonObj{"name": "persist"})
 	sub := a.mkSubnet("p1", net, "10.30.0.0/29", jsonObj{"dns_nameservers": []string{"192.0.2.53"}})
 	var before []jsonObj
@@ -68,9 +19,8 @@ func TestRestartKeepsEverything(t *testing.T) {
 	upd := a.must(200, "PUT", "/v2.0/ports/"+before[0]["id"].(string), "p1",
 		jsonObj{"port": jsonObj{"name": "renamed"}})["port"].(jsonObj)
 
-	e.stop()
-	e.start()
-	b := serveAPI(t, e.st)
+	e.Restart()
+	b := serveAPI(t, e.Store)
 
 	n := b.must(200, "GET", "/v2.0/networks/"+net, "p1", nil)["network"].(jsonObj)
 	if n["name"] != "persist" || len(n["subnets"].([]any)) != 1 {

@@ -1,0 +1,4 @@
+package store
+
+// ListPage is listPage, for the tests of package store_test.
+const ListPage = listPage

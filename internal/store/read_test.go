@@ -1,0 +1,111 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/wyvern-sdn/wyvern/internal/store"
+	"github.com/wyvern-sdn/wyvern/internal/store/storetest"
+)
+
+func TestCountPageGetAtDelete(t *testing.T) {
+	st := storetest.New(t)
+	ctx := context.Background()
+	p := store.Prefix + "pg/"
+	// etcd takes at most 128 operations in one transaction.
+	for from := 0; from < 250; from += 50 {
+		err := st.Txn(ctx, func(tx *store.Tx) error {
+			for i := from; i < from+50; i++ {
+				tx.PutString(fmt.Sprintf("%s%03d", p, i), fmt.Sprint(i))
+			}
+			tx.PutString(store.Prefix+"pgX", "outside")
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := st.Count(ctx, p); err != nil || n != 250 {
+		t.Fatalf("count %d (%v), want 250", n, err)
+	}
+	// Pages of 100 walk the prefix in order, each after the last key of
+	// the one before.
+	var keys []string
+	after := ""
+	for page := 0; ; page++ {
+		kvs, rev, more, err := st.Page(ctx, p, after, 100)
+		if err != nil || rev == 0 {
+			t.Fatalf("page %d: %v (rev %d)", page, err, rev)
+		}
+		for _, kv := range kvs {
+			keys = append(keys, kv.Key)
+		}
+		if !more {
+			if page != 2 || len(kvs) != 50 {
+				t.Fatalf("last page %d holds %d", page, len(kvs))
+			}
+			break
+		}
+		after = kvs[len(kvs)-1].Key
+	}
+	for i, k := range keys {
+		if want := fmt.Sprintf("%s%03d", p, i); k != want {
+			t.Fatalf("key %d = %s, want %s", i, k, want)
+		}
+	}
+	if _, _, _, err := st.Page(ctx, p, p+"nope", 10); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown marker: %v", err)
+	}
+	if kvs, _, more, err := st.Page(ctx, p, p+"248", 1); err != nil || more || len(kvs) != 1 || kvs[0].Key != p+"249" {
+		t.Fatalf("page after 248: %v more=%v (%v)", kvs, more, err)
+	}
+	// GetAt reads as of a revision, in batches, skipping absent keys.
+	_, rev, _, _ := st.Page(ctx, p, "", 1)
+	if err := st.Delete(ctx, p+"000"); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{p + "000", p + "missing"}
+	for i := 1; i < 250; i++ {
+		want = append(want, fmt.Sprintf("%s%03d", p, i))
+	}
+	old, err := st.GetAt(ctx, rev, want)
+	if err != nil || len(old) != 250 || old[0].Key != p+"000" || string(old[249].Value) != "249" {
+		t.Fatalf("at %d: %d keys (%v)", rev, len(old), err)
+	}
+	now, err := st.GetAt(ctx, 0, want)
+	if err != nil || len(now) != 249 || now[0].Key != p+"001" {
+		t.Fatalf("now: %d keys (%v)", len(now), err)
+	}
+}
+
+func TestUpdate(t *testing.T) {
+	st := storetest.New(t)
+	ctx := context.Background()
+	key := store.Prefix + "upd"
+	// Absent: fn sees nil; a nil answer writes nothing.
+	if err := st.Update(ctx, key, func(cur []byte) ([]byte, error) {
+		if cur != nil {
+			t.Errorf("absent key read as %q", cur)
+		}
+		return nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.GetString(ctx, key); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a nil answer wrote: %v", err)
+	}
+	for range 2 {
+		if err := st.Update(ctx, key, func(cur []byte) ([]byte, error) { return append(cur, 'x'), nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v, err := st.GetString(ctx, key); err != nil || v != "xx" {
+		t.Fatalf("after two updates %q (%v)", v, err)
+	}
+	boom := errors.New("boom")
+	if err := st.Update(ctx, key, func([]byte) ([]byte, error) { return []byte("y"), boom }); !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want boom", err)
+	}
+}
