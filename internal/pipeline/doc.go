@@ -1,9 +1,13 @@
 // Package pipeline declares Wyvern's br-int OpenFlow pipeline as data —
 // tables in order (tables.go), registers and cookies (fields.go) — and
 // compiles a chassis' local View of the logical topology into the desired
-// flows with the pure function Compile. Diff compares desired flows with the
-// installed ones for the reconciler. The package does no I/O: the agent
-// builds the View, the OVS layer programs the result.
+// flows with the pure function Compile. CompileSections yields the same
+// flows in sections, each with a fingerprint of its inputs, reusing the
+// previous compilation's unchanged sections: the agent's reconciler
+// (internal/agent/reconcile.go) compares only the sections that changed
+// with what is installed and applies the difference in one bundle. The
+// package does no I/O: the agent builds the View, the OVS layer programs
+// the result.
 //
 // A packet's path:
 //
