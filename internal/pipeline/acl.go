@@ -372,7 +372,7 @@ func (b *aclBuilder) compileShared(pl *aclPlan) {
 		return
 	}
 	c := b.e
-	c.add(TableIngressACLEval, prioMiss, FeatureDefault, nil)
+	missFlows(c, FeatureACL) // IngressACLEval's
 	b.shared()
 	for _, g := range pl.single {
 		for i := range g.Rules {
@@ -463,7 +463,7 @@ var (
 // accept is where a packet allowed by a table's ACL goes.
 func accept(t TableID) ofp.Action {
 	if t == TableEgressACL {
-		return gotoTable(TableServices)
+		return NextTable(TableEgressACL)
 	}
 	return ofp.OutputReg{Reg: OutPortField.Reg}
 }
@@ -474,11 +474,10 @@ func (b *aclBuilder) shared() {
 	ip4, ip6 := ofp.EthType(ofp.EthTypeIPv4), ofp.EthType(ofp.EthTypeIPv6)
 	udp := ofp.IPProto(ofp.ProtoUDP)
 	for _, t := range []TableID{TableEgressACL, TableIngressACL} {
-		next := gotoTable(TableServices)
+		next := NextTable(t)
 		dhcp4 := []ofp.Field{ip4, udp, ofp.UDPSrc(68, 0), ofp.UDPDst(67, 0)}
 		dhcp6 := []ofp.Field{ip6, udp, ofp.UDPSrc(546, 0), ofp.UDPDst(547, 0)}
 		if t == TableIngressACL {
-			next = gotoTable(TableOutput)
 			dhcp4 = []ofp.Field{ip4, udp, ofp.UDPSrc(67, 0), ofp.UDPDst(68, 0)}
 			dhcp6 = []ofp.Field{ip6, udp, ofp.UDPSrc(547, 0), ofp.UDPDst(546, 0)}
 		}

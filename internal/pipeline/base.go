@@ -27,24 +27,12 @@ func (baseUnit) sections(x *index, add sectionFunc) {
 	h.bool(unsecured)
 	h.bool(x.neighbours)
 	add("base", h.Sum64(), 32, func(e *emitter) {
-		defaults(e)
+		missFlows(e, FeatureDefault)
 		portSecurityShared(e, secured, unsecured)
 		if x.neighbours {
 			neighbourShared(e)
 		}
 	})
-}
-
-// defaults installs every table's miss flow.
-func defaults(c *emitter) {
-	c.add(TableClassify, prioMiss, FeatureDefault, nil)
-	c.add(TablePortSecurity, prioMiss, FeatureDefault, nil)
-	c.add(TableEgressACL, prioMiss, FeatureDefault, nil, gotoTable(TableServices))
-	c.add(TableServices, prioMiss, FeatureDefault, nil, gotoTable(TableL2Lookup))
-	c.add(TableNDReply, prioMiss, FeatureDefault, nil)
-	c.add(TableL2Lookup, prioMiss, FeatureDefault, nil)
-	c.add(TableIngressACL, prioMiss, FeatureDefault, nil, gotoTable(TableOutput))
-	c.add(TableOutput, prioMiss, FeatureDefault, nil)
 }
 
 // portSecurityShared installs the PortSecurity flows that do not name a
@@ -57,7 +45,7 @@ func defaults(c *emitter) {
 // link-layer option.
 // on and off say whether some local port has port security on, and off.
 func portSecurityShared(c *emitter, on, off bool) {
-	next := gotoTable(TableEgressACL)
+	next := NextTable(TablePortSecurity)
 	if off {
 		c.add(TablePortSecurity, prioPortSecOff, FeaturePortSecurity,
 			[]ofp.Field{VMPortField.Match(VMPortUnsecured)}, next)
@@ -124,9 +112,7 @@ func neighbourShared(c *emitter) {
 		arpMoves[2],
 		ofp.Move{Src: NeighbourIPField.Ref(), Dst: ofp.FieldRef{Kind: ofp.FARPSPA}},
 		ofp.OutputInPort{})
-	c.add(TableARPReply, prioMiss, FeatureDefault, nil, ofp.Resubmit{Table: TableL2Lookup.Number()})
-	clear := NeighbourClear()
-	c.add(TableNeighbour, prioMiss, FeatureDefault, nil, clear[0], clear[1])
+	missFlows(c, FeatureARPResponder) // ARPReply's and Neighbour's
 }
 
 // neighbour adds a's owner MAC on the network to Neighbour.

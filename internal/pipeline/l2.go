@@ -105,14 +105,14 @@ func (c *netBuilder) classify(n *netState) {
 			acts := []ofp.Action{loadLocal, VMPortField.Load(VMPortUnsecured), InPortKeyField.Load(p.Key), NetworkKeyField.Load(n.Key)}
 			c.add(TableClassify, prioClassify, FeatureClassify,
 				[]ofp.Field{ofp.InPort(p.OFPort)},
-				append(c.aclClassify(acts, p), gotoTable(TablePortSecurity))...)
+				append(c.aclClassify(acts, p), NextTable(TableClassify))...)
 			continue
 		}
 		for _, id := range p.identities() {
 			acts := []ofp.Action{loadLocal, VMPortField.Load(VMPortSecured), InPortKeyField.Load(p.Key), NetworkKeyField.Load(n.Key)}
 			c.add(TableClassify, prioClassify, FeatureClassify,
 				[]ofp.Field{ofp.InPort(p.OFPort), ofp.EthSrc(id.mac)},
-				append(c.aclClassify(acts, p), gotoTable(TablePortSecurity))...)
+				append(c.aclClassify(acts, p), NextTable(TableClassify))...)
 		}
 	}
 	classifyTunnel(c.emitter, n)
@@ -174,7 +174,7 @@ func (c *netBuilder) portSecurity(p *portState) {
 		return // passed by portSecurityShared
 	}
 	key := InPortKeyField.Match(p.Key)
-	next := gotoTable(TableEgressACL)
+	next := NextTable(TablePortSecurity)
 	ids := p.identities()
 
 	// Matches are built in a stack buffer; add copies them.
@@ -265,7 +265,7 @@ func (c *netBuilder) arpResponder(n *netState) {
 				c.add(TableServices, prioARPOwner, FeatureARPResponder, []ofp.Field{
 					InPortKeyField.Match(p.Key), netKey, ofp.EthType(ofp.EthTypeARP), ofp.ARPOp(1),
 					ofp.ARPTPA(netip.PrefixFrom(a, 32)),
-				}, gotoTable(TableL2Lookup))
+				}, NextTable(TableServices))
 			}
 			neighbour(c.emitter, n.Key, a, p.mac)
 		}
@@ -294,13 +294,13 @@ func (c *netBuilder) ndResponder(n *netState) {
 			}
 			if len(seen) == 0 {
 				// Duplicate address detection (from ::) is never answered.
-				c.add(TableServices, prioNDSkip, FeatureND, ns(ofp.IPSrc(prefixV6Any)), gotoTable(TableL2Lookup))
+				c.add(TableServices, prioNDSkip, FeatureND, ns(ofp.IPSrc(prefixV6Any)), NextTable(TableServices))
 			}
 			seen[a] = true
 			target := ofp.NDTarget(a)
 			if p.local {
 				c.add(TableServices, prioNDSkip, FeatureND,
-					ns(InPortKeyField.Match(p.Key), target), gotoTable(TableL2Lookup))
+					ns(InPortKeyField.Match(p.Key), target), NextTable(TableServices))
 			}
 			c.add(TableServices, prioNDResponder, FeatureND,
 				ns(target, ofp.Field{Kind: ofp.FIPTTL, Value: 255}),
@@ -339,7 +339,7 @@ func (c *netBuilder) dhcp(n *netState) {
 		c.add(TableServices, prioDHCPSkip, FeatureDHCP, []ofp.Field{
 			InPortKeyField.Match(p.Key), netKey, ofp.EthType(ofp.EthTypeIPv4), ofp.IPProto(ofp.ProtoUDP),
 			ofp.UDPSrc(68, 0), ofp.UDPDst(67, 0),
-		}, gotoTable(TableL2Lookup))
+		}, NextTable(TableServices))
 	}
 	c.add(TableServices, prioDHCP, FeatureDHCP, []ofp.Field{
 		FromVMField.Match(1), netKey, ofp.EthType(ofp.EthTypeIPv4), ofp.IPProto(ofp.ProtoUDP),

@@ -222,11 +222,7 @@ type l3Builder struct {
 
 // compile compiles distributed routing, floating IPs and SNAT.
 func (c *l3Builder) compile() {
-	c.add(TableL3DNAT, prioMiss, FeatureDefault, nil, gotoTable(TableL3Route))
-	c.add(TableL3Route, prioMiss, FeatureDefault, nil)
-	c.add(TableL3SNAT, prioMiss, FeatureDefault, nil)
-	c.add(TableL3SNATCommit, prioMiss, FeatureDefault, nil)
-	c.add(TableL3Out, prioMiss, FeatureDefault, nil)
+	missFlows(c.emitter, FeatureL3)
 	for _, r := range c.routers {
 		c.routerPorts(r)
 		c.routes(r)
@@ -395,10 +391,10 @@ func (c *l3Builder) routes(r *routerState) {
 		return
 	}
 	if ext := r.Gateway.Address.Masked(); !seen[ext] {
-		c.add(TableL3Route, routePrio(ext.Bits())+1, FeatureL3, []ofp.Field{rk, ip4, ofp.IPDst(ext)}, gotoTable(TableL3SNAT))
+		c.add(TableL3Route, routePrio(ext.Bits())+1, FeatureL3, []ofp.Field{rk, ip4, ofp.IPDst(ext)}, NextTable(TableL3Route))
 	}
 	if !seen[prefixV4Default] {
-		c.add(TableL3Route, routePrio(0), FeatureL3, []ofp.Field{rk, ip4}, gotoTable(TableL3SNAT))
+		c.add(TableL3Route, routePrio(0), FeatureL3, []ofp.Field{rk, ip4}, NextTable(TableL3Route))
 	}
 }
 
@@ -478,7 +474,7 @@ func (c *l3Builder) nat(r *routerState) {
 	c.add(TableL3SNAT, prioSNATLookup, FeatureL3, []ofp.Field{rk, ip4}, ct(false, TableL3SNATCommit, &ofp.NAT{}))
 	local := ext.OFPort != 0 && (len(r.fips) > 0 || r.gwLocal)
 	if local {
-		c.add(TableL3SNATCommit, prioSNATEst, FeatureL3, []ofp.Field{rk, ip4, estConn}, gotoTable(TableL3Out))
+		c.add(TableL3SNATCommit, prioSNATEst, FeatureL3, []ofp.Field{rk, ip4, estConn}, NextTable(TableL3SNATCommit))
 	}
 	for _, f := range r.fips {
 		c.add(TableL3SNATCommit, prioSNATFIP, FeatureL3, []ofp.Field{rk, ip4, newConn, ofp.IPSrc(netip.PrefixFrom(f.fixed, 32))},
@@ -551,6 +547,6 @@ func (c *l3Builder) nat(r *routerState) {
 		c.add(TableL3DNAT, prioDNATCommit, FeatureL3, []ofp.Field{rk, extKey, ip4, newConn, ofp.IPDst(netip.PrefixFrom(f.fip, 32))},
 			ct(true, TableL3Route, &ofp.NAT{Addr: f.fixed}))
 	}
-	c.add(TableL3DNAT, prioDNATEst, FeatureL3, []ofp.Field{rk, extKey, ip4, estConn}, gotoTable(TableL3Route))
+	c.add(TableL3DNAT, prioDNATEst, FeatureL3, []ofp.Field{rk, extKey, ip4, estConn}, NextTable(TableL3DNAT))
 	c.add(TableL3DNAT, prioDNATDrop, FeatureL3, []ofp.Field{rk, extKey})
 }
