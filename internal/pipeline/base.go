@@ -8,10 +8,10 @@ import (
 	"github.com/wyvern-sdn/wyvern/internal/ofp"
 )
 
-// baseUnit compiles the "base" section: the flows every view with local
-// ports shares whatever its networks: the tables' miss flows, the
-// PortSecurity flows that name no port, and the ARP responder's shared
-// flows with Neighbour's miss.
+// baseUnit compiles the "base" section, the flows that name no network:
+// the base tables' miss flows (in every pipeline), the PortSecurity flows
+// that name no port, and the ARP responder's shared flows with ARPReply's
+// and Neighbour's misses.
 type baseUnit struct{}
 
 func (baseUnit) sections(x *index, add sectionFunc) {

@@ -27,6 +27,13 @@
 // floating IPs are NATed on the chassis hosting the port, other SNAT on the
 // router's active gateway chassis.
 //
+// The compiler is split into units, each in its own file with the
+// fingerprints of its sections next to the code reading their inputs:
+// base.go (miss flows, shared port security and ARP responder), l2.go (a
+// section per network with local ports), l3.go (routing and NAT), acl.go
+// (security groups) and output.go. compile.go derives the index they all
+// read, once per compilation; sections.go runs them.
+//
 // Golden files in testdata hold the compiled flows of representative
 // topologies as sorted ovs-ofctl text; `go test ./internal/pipeline -update`
 // rewrites them.
