@@ -146,7 +146,7 @@ func (x *index) hashACLWords() uint64 {
 // address).
 type aclUnit struct{}
 
-func (aclUnit) sections(x *index, add sectionFunc) {
+func (aclUnit) sections(x *index, s *sectionList) {
 	pl := x.aclPlan()
 	shared := x.hasher("acl")
 	shared.bool(pl != nil)
@@ -178,7 +178,9 @@ func (aclUnit) sections(x *index, add sectionFunc) {
 			shared.bool(k.v6)
 		}
 	}
-	add("acl", shared.Sum64(), 64, func(e *emitter) { newACLBuilder(x, e).compileShared(pl) })
+	if e := s.next("acl", shared.Sum64(), 64); e != nil {
+		newACLBuilder(x, e).compileShared(pl)
+	}
 	if pl == nil {
 		return
 	}
@@ -189,7 +191,9 @@ func (aclUnit) sections(x *index, add sectionFunc) {
 		h := x.hasher("acl-net")
 		h.u64(x.netHash[n])
 		h.u64(rulesHash)
-		add("acl/"+n.ID, h.Sum64(), 8*len(pl.own[n]), func(e *emitter) { newACLBuilder(x, e).compileNetwork(pl, n) })
+		if e := s.next("acl/"+n.ID, h.Sum64(), 8*len(pl.own[n])); e != nil {
+			newACLBuilder(x, e).compileNetwork(pl, n)
+		}
 	}
 	for bucket := range aclMemberBuckets {
 		h := x.hasher("acl-members")
@@ -209,7 +213,9 @@ func (aclUnit) sections(x *index, add sectionFunc) {
 		if n == 0 {
 			continue
 		}
-		add(fmt.Sprint("aclm/", bucket), h.Sum64(), n, func(e *emitter) { newACLBuilder(x, e).compileMembers(pl, bucket) })
+		if e := s.next(fmt.Sprint("aclm/", bucket), h.Sum64(), n); e != nil {
+			newACLBuilder(x, e).compileMembers(pl, bucket)
+		}
 	}
 }
 

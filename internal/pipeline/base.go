@@ -14,7 +14,7 @@ import (
 // and Neighbour's misses.
 type baseUnit struct{}
 
-func (baseUnit) sections(x *index, add sectionFunc) {
+func (baseUnit) sections(x *index, s *sectionList) {
 	var secured, unsecured bool
 	for _, n := range x.nets {
 		for _, p := range n.local {
@@ -26,13 +26,13 @@ func (baseUnit) sections(x *index, add sectionFunc) {
 	h.bool(secured)
 	h.bool(unsecured)
 	h.bool(x.neighbours)
-	add("base", h.Sum64(), 32, func(e *emitter) {
+	if e := s.next("base", h.Sum64(), 32); e != nil {
 		missFlows(e, FeatureDefault)
 		portSecurityShared(e, secured, unsecured)
 		if x.neighbours {
 			neighbourShared(e)
 		}
-	})
+	}
 }
 
 // portSecurityShared installs the PortSecurity flows that do not name a

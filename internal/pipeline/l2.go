@@ -15,11 +15,12 @@ import (
 // netHash (hashNetwork, below): what a network's port event changes.
 type l2Unit struct{}
 
-func (l2Unit) sections(x *index, add sectionFunc) {
+func (l2Unit) sections(x *index, s *sectionList) {
 	for _, n := range x.nets {
-		add("net/"+n.ID, x.netHash[n], 4+len(n.local)*16+len(n.all)*2, func(e *emitter) {
-			(&netBuilder{x, e}).network(n)
-		})
+		if e := s.next("net/"+n.ID, x.netHash[n], 4+len(n.local)*16+len(n.all)*2); e != nil {
+			b := netBuilder{x, e}
+			b.network(n)
+		}
 	}
 }
 

@@ -157,16 +157,13 @@ func (x *index) localFIPs(r *Router, gwLocal bool) []fipState {
 // to.
 type l3Unit struct{}
 
-func (l3Unit) sections(x *index, add sectionFunc) {
-	add("l3", x.hashL3(), 64, func(e *emitter) {
-		if len(x.routers) == 0 {
-			return
-		}
+func (l3Unit) sections(x *index, s *sectionList) {
+	if e := s.next("l3", x.hashL3(), 64); e != nil && len(x.routers) > 0 {
 		b := &l3Builder{index: x, emitter: e,
 			extClassified: map[uint32]bool{}, l2MACs: map[netMAC]bool{},
 			classified: map[*netState]bool{}, answered: map[uint32]map[netip.Addr]bool{}}
 		b.compile()
-	})
+	}
 }
 
 // hashL3 fingerprints what the L3 section reads: routers, external

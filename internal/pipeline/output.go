@@ -10,15 +10,13 @@ import (
 // when any flow delivers (index.outputs).
 type outputUnit struct{}
 
-func (outputUnit) sections(x *index, add sectionFunc) {
+func (outputUnit) sections(x *index, s *sectionList) {
 	on := x.outputs()
 	h := x.hasher("output")
 	h.bool(on)
-	add("output", h.Sum64(), 1, func(e *emitter) {
-		if on {
-			output(e)
-		}
-	})
+	if e := s.next("output", h.Sum64(), 1); e != nil && on {
+		output(e)
+	}
 }
 
 // outputs reports whether any flow delivers to a port: a network has local

@@ -46,23 +46,51 @@ func Flatten(secs []Section) []ofp.Flow {
 // with local ports), l3, acl and output, in that order (units). It owns
 // its sections: for each, the fingerprint of what its flows read — the
 // view through the index, the config and the generation (index.hasher) —
-// computed next to the code that reads those inputs, and the function
-// that compiles its flows. Units hand nothing to each other but through
-// the index, built once before any of them.
+// computed next to the code that reads those inputs, and the code that
+// compiles its flows. Units hand nothing to each other but through the
+// index, built once before any of them.
 type unit interface {
-	sections(x *index, add sectionFunc)
+	sections(x *index, s *sectionList)
 }
-
-// sectionFunc adds a section: its ID, the fingerprint of its inputs, a
-// guess of its number of flows, and build, which compiles its flows into e.
-// build is called only when the previous compilation has no section with
-// that ID and fingerprint, and only before sectionFunc returns.
-type sectionFunc func(id string, hash uint64, sizeHint int, build func(e *emitter))
 
 // units are the compiler's units, in section order. The order would
 // matter to the reconciler only if two sections compiled the same flow key
 // (the later wins); TestFlowInvariants checks that no two flows share one.
 var units = [...]unit{baseUnit{}, l2Unit{}, l3Unit{}, aclUnit{}, outputUnit{}}
+
+// sectionList collects a compilation's sections, in order.
+type sectionList struct {
+	old  map[string]*Section // the previous compilation's, by ID
+	secs []Section
+	e    emitter
+	open bool // the last of secs is being compiled into e
+}
+
+// next starts a section with its ID, the fingerprint of its inputs and a
+// guess of its number of flows. When the previous compilation has a
+// section with that ID and fingerprint, it is reused and next returns nil;
+// otherwise the caller compiles the section's flows into the emitter
+// returned, until the next call of next or the end of the compilation.
+func (l *sectionList) next(id string, hash uint64, sizeHint int) *emitter {
+	l.close()
+	if p := l.old[id]; p != nil && p.Hash == hash {
+		l.secs = append(l.secs, Section{ID: id, Hash: hash, Flows: p.Flows, Reused: true})
+		return nil
+	}
+	l.secs = append(l.secs, Section{ID: id, Hash: hash})
+	l.e.flows = make([]ofp.Flow, 0, sizeHint)
+	l.open = true
+	return &l.e
+}
+
+// close ends the section being compiled, if any.
+func (l *sectionList) close() {
+	if l.open {
+		l.secs[len(l.secs)-1].Flows = compact(l.e.flows)
+		l.e.flows = nil
+		l.open = false
+	}
+}
 
 // CompileSections compiles a view into sections; flattened, they are
 // exactly Compile's flows, in Compile's order. A section of prev (the
@@ -71,26 +99,19 @@ var units = [...]unit{baseUnit{}, l2Unit{}, l3Unit{}, aclUnit{}, outputUnit{}}
 // read: its flows may be shared by the result.
 func CompileSections(v *View, cfg Config, generation uint32, prev []Section) []Section {
 	x := newIndex(v, cfg, generation)
-	old := make(map[string]*Section, len(prev))
-	for i := range prev {
-		old[prev[i].ID] = &prev[i]
+	l := &sectionList{
+		old:  make(map[string]*Section, len(prev)),
+		secs: make([]Section, 0, len(x.nets)+4),
+		e:    emitter{gen: generation},
 	}
-	secs := make([]Section, 0, len(x.nets)+4)
-	e := &emitter{gen: generation}
-	add := func(id string, hash uint64, sizeHint int, build func(*emitter)) {
-		if p := old[id]; p != nil && p.Hash == hash {
-			secs = append(secs, Section{ID: id, Hash: hash, Flows: p.Flows, Reused: true})
-			return
-		}
-		e.flows = make([]ofp.Flow, 0, sizeHint)
-		build(e)
-		secs = append(secs, Section{ID: id, Hash: hash, Flows: compact(e.flows)})
-		e.flows = nil
+	for i := range prev {
+		l.old[prev[i].ID] = &prev[i]
 	}
 	for _, u := range units {
-		u.sections(x, add)
+		u.sections(x, l)
 	}
-	return secs
+	l.close()
+	return l.secs
 }
 
 // compact copies flows into arrays of their exact size: a section may be
