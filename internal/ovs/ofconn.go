@@ -70,7 +70,6 @@ type OFConn struct {
 	err     error
 
 	packetIns chan PacketIn
-	dropped   atomic.Uint64
 	done      chan struct{}
 	closeOnce sync.Once
 }
@@ -194,9 +193,6 @@ func readMsg(r *bufio.Reader) ([]byte, error) {
 	return msg, nil
 }
 
-// DatapathID is the bridge's datapath id from the features reply.
-func (c *OFConn) DatapathID() uint64 { return c.dpid }
-
 // Done is closed when the connection has ended; Err then says why.
 func (c *OFConn) Done() <-chan struct{} { return c.done }
 
@@ -214,12 +210,8 @@ func (c *OFConn) Close() error {
 }
 
 // PacketIns delivers packet-ins. When the consumer falls behind, packets
-// are dropped (counted by DroppedPacketIns) rather than stalling the
-// connection.
+// are dropped rather than stalling the connection.
 func (c *OFConn) PacketIns() <-chan PacketIn { return c.packetIns }
-
-// DroppedPacketIns counts packet-ins dropped because PacketIns was full.
-func (c *OFConn) DroppedPacketIns() uint64 { return c.dropped.Load() }
 
 func (c *OFConn) fail(err error) {
 	c.closeOnce.Do(func() {
@@ -434,8 +426,7 @@ func (c *OFConn) dispatch(msg []byte) {
 func (c *OFConn) deliver(pi PacketIn) {
 	select {
 	case c.packetIns <- pi:
-	default:
-		c.dropped.Add(1)
+	default: // the consumer is behind: drop
 	}
 }
 

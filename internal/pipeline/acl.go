@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"cmp"
+	"fmt"
 	"net/netip"
 	"slices"
 
@@ -30,23 +31,20 @@ type aclIndex struct {
 	sgs map[string]*SecurityGroup
 }
 
-// aclIndex indexes the security groups: the first by key wins, keys must
-// be in 1..0x7fff (ACLGroupField, conjunction ids).
-func (c *compiler) aclIndex() *aclIndex {
-	if c.acls != nil {
-		return c.acls
-	}
+// newACLIndex indexes the security groups of a view whose networks with
+// local ports are nets: the first by key wins, keys must be in 1..0x7fff
+// (ACLGroupField, conjunction ids).
+func newACLIndex(v *View, nets []*netState) *aclIndex {
 	x := &aclIndex{sgs: map[string]*SecurityGroup{}}
-	c.acls = x
-	if !c.v.SecurityGroupsEnabled {
+	if !v.SecurityGroupsEnabled {
 		return x
 	}
-	x.on = slices.ContainsFunc(c.nets, func(n *netState) bool {
+	x.on = slices.ContainsFunc(nets, func(n *netState) bool {
 		return slices.ContainsFunc(n.local, func(p *portState) bool { return p.PortSecurity })
 	})
-	sgList := make([]*SecurityGroup, len(c.v.SecurityGroups))
-	for i := range c.v.SecurityGroups {
-		sgList[i] = &c.v.SecurityGroups[i]
+	sgList := make([]*SecurityGroup, len(v.SecurityGroups))
+	for i := range v.SecurityGroups {
+		sgList[i] = &v.SecurityGroups[i]
 	}
 	slices.SortFunc(sgList, func(a, b *SecurityGroup) int { return cmp.Or(cmp.Compare(a.Key, b.Key), cmp.Compare(a.ID, b.ID)) })
 	keys := map[uint16]bool{}
@@ -61,8 +59,8 @@ func (c *compiler) aclIndex() *aclIndex {
 }
 
 // enforced reports whether a local port's security groups are enforced.
-func (c *compiler) enforced(p *portState) bool {
-	return p.local && p.PortSecurity && c.aclIndex().on
+func (x *index) enforced(p *portState) bool {
+	return p.local && p.PortSecurity && x.acl.on
 }
 
 // groups are the known security groups of a port, by ID, once each.
@@ -82,44 +80,143 @@ func (x *aclIndex) groups(p *portState) []*SecurityGroup {
 // aclWord is the value of reg3 for a local port (see ACLTrackField): the
 // track bit, its network's zone and, when it is in exactly one known
 // group, that group's key; 0 when its security groups are not enforced.
-func (c *compiler) aclWord(p *portState) uint32 {
-	if !c.enforced(p) {
+func (x *index) aclWord(p *portState) uint32 {
+	if !x.enforced(p) {
 		return 0
 	}
-	n := c.netsByID[p.NetworkID]
+	n := x.netsByID[p.NetworkID]
 	zone := n.CTZone
 	if zone == 0 {
 		zone = uint16(n.Key)
 	}
 	w := uint32(1)<<ACLTrackField.Start | uint32(zone)<<ACLZoneField.Start
-	if gs := c.aclIndex().groups(p); len(gs) == 1 {
+	if gs := x.acl.groups(p); len(gs) == 1 {
 		w |= uint32(gs[0].Key) << ACLGroupField.Start
 	}
 	return w
 }
 
 // aclLoad is the load of the ACL word of port p into reg3.
-func (c *compiler) aclLoad(p *portState) ofp.Action {
-	return ofp.Load{Reg: ACLTrackField.Reg, Start: 0, Bits: 32, Value: uint64(c.aclWord(p))}
+func (x *index) aclLoad(p *portState) ofp.Action {
+	return ofp.Load{Reg: ACLTrackField.Reg, Start: 0, Bits: 32, Value: uint64(x.aclWord(p))}
 }
 
 // aclClassify appends to acts, the actions of local port p's in_port flow
 // in Classify, the load of its ACL word when its groups are enforced.
-func (c *compiler) aclClassify(acts []ofp.Action, p *portState) []ofp.Action {
-	if !c.enforced(p) {
+func (x *index) aclClassify(acts []ofp.Action, p *portState) []ofp.Action {
+	if !x.enforced(p) {
 		return acts
 	}
-	return append(acts, c.aclLoad(p))
+	return append(acts, x.aclLoad(p))
 }
 
 // aclDeliver appends to acts, the actions delivering a packet to local port
 // p through IngressACL, the load of p's ACL word (0 when p is not
 // enforced, clearing the sender's), whenever security groups are in use.
-func (c *compiler) aclDeliver(acts []ofp.Action, p *portState) []ofp.Action {
-	if !c.aclIndex().on {
+func (x *index) aclDeliver(acts []ofp.Action, p *portState) []ofp.Action {
+	if !x.acl.on {
 		return acts
 	}
-	return append(acts, c.aclLoad(p))
+	return append(acts, x.aclLoad(p))
+}
+
+// hashACLWords fingerprints what the ACL word of a port (aclWord) depends
+// on besides the port and its network: whether security groups are
+// enforced, and the usable groups' keys. The network sections, which load
+// the words, hash it.
+func (x *index) hashACLWords() uint64 {
+	h := x.hasher("acl-word")
+	h.bool(x.acl.on)
+	ids := make([]string, 0, len(x.acl.sgs))
+	for id := range x.acl.sgs {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		h.str(id)
+		h.u64(uint64(x.acl.sgs[id].Key))
+	}
+	return h.Sum64()
+}
+
+// aclUnit compiles the security group sections: "acl" (shared flows, the
+// rules of groups shared by their ports, conj_id flows), "acl/<network>"
+// (rules of the network's enforced ports in several groups) and
+// "aclm/<n>" (member clauses of remote groups, spread over buckets by
+// address).
+type aclUnit struct{}
+
+func (aclUnit) sections(x *index, s *sectionList) {
+	pl := x.aclPlan()
+	shared := x.hasher("acl")
+	shared.bool(pl != nil)
+	var rulesHash uint64
+	if pl != nil {
+		// What rules depend on besides ports: the groups' keys and rules
+		// (not their members).
+		type groupRules struct {
+			ID    string
+			Key   uint16
+			Rules []SecurityGroupRule
+		}
+		groups := make([]groupRules, len(x.v.SecurityGroups))
+		for i, g := range x.v.SecurityGroups {
+			groups[i] = groupRules{g.ID, g.Key, g.Rules}
+		}
+		rules := x.hasher("acl-rules")
+		rules.json(groups)
+		rulesHash = rules.Sum64()
+		shared.u64(rulesHash)
+		shared.u64(uint64(len(pl.single)))
+		for _, g := range pl.single {
+			shared.str(g.ID)
+		}
+		shared.u64(uint64(len(pl.conjs)))
+		for _, k := range pl.conjs {
+			shared.u64(uint64(k.table))
+			shared.u64(uint64(k.id))
+			shared.bool(k.v6)
+		}
+	}
+	if e := s.next("acl", shared.Sum64(), 64); e != nil {
+		newACLBuilder(x, e).compileShared(pl)
+	}
+	if pl == nil {
+		return
+	}
+	for _, n := range x.nets {
+		if len(pl.own[n]) == 0 {
+			continue
+		}
+		h := x.hasher("acl-net")
+		h.u64(x.netHash[n])
+		h.u64(rulesHash)
+		if e := s.next("acl/"+n.ID, h.Sum64(), 8*len(pl.own[n])); e != nil {
+			newACLBuilder(x, e).compileNetwork(pl, n)
+		}
+	}
+	for bucket := range aclMemberBuckets {
+		h := x.hasher("acl-members")
+		h.u64(uint64(bucket))
+		n := 0
+		for _, k := range pl.conjs {
+			ms := pl.members(k, bucket)
+			h.u64(uint64(k.table))
+			h.u64(uint64(k.id))
+			h.bool(k.v6)
+			h.u64(uint64(len(ms)))
+			for _, m := range ms {
+				h.prefix(m)
+			}
+			n += len(ms)
+		}
+		if n == 0 {
+			continue
+		}
+		if e := s.next(fmt.Sprint("aclm/", bucket), h.Sum64(), n); e != nil {
+			newACLBuilder(x, e).compileMembers(pl, bucket)
+		}
+	}
 }
 
 // conjClause is a conjunctive flow being built: its match and the
@@ -135,7 +232,7 @@ type conjClause struct {
 // it), so a word is loaded only when it differs from the previous port's:
 // a flood to ports of one group loads it once.
 type aclFlood struct {
-	c      *compiler
+	x      *index
 	last   uint32
 	loaded bool
 }
@@ -144,22 +241,23 @@ type aclFlood struct {
 // p, the load of p's ACL word when security groups are in use and the
 // word is not already in reg3.
 func (f *aclFlood) deliver(acts []ofp.Action, p *portState) []ofp.Action {
-	if !f.c.aclIndex().on {
+	if !f.x.acl.on {
 		return acts
 	}
-	w := f.c.aclWord(p)
+	w := f.x.aclWord(p)
 	if f.loaded && w == f.last {
 		return acts
 	}
 	f.last, f.loaded = w, true
-	return append(acts, f.c.aclLoad(p))
+	return append(acts, f.x.aclLoad(p))
 }
 
 // aclBuilder collects the ACL flows of one compilation, so that rules
 // producing the same flow (a group's rules for each of its ports) yield it
 // once.
 type aclBuilder struct {
-	c       *compiler
+	x       *index
+	e       *emitter
 	sgs     map[string]*SecurityGroup
 	direct  map[string]bool
 	clauses map[string]*conjClause
@@ -186,24 +284,27 @@ type aclPlan struct {
 	single []*SecurityGroup // by key
 	own    map[*netState][]*portState
 	conjs  []conjKey // by table and id
+
+	sgs map[string]*SecurityGroup // aclIndex.sgs
+	// memberBuckets are the remote groups' members by bucket (members).
+	memberBuckets map[string]*[aclMemberBuckets][]netip.Prefix
 }
 
 // aclPlan sorts the enforced ports' rules into sections; nil when no
 // local port is enforced.
-func (c *compiler) aclPlan() *aclPlan {
-	x := c.aclIndex()
-	if !x.on {
+func (x *index) aclPlan() *aclPlan {
+	if !x.acl.on {
 		return nil
 	}
-	pl := &aclPlan{own: map[*netState][]*portState{}}
+	pl := &aclPlan{own: map[*netState][]*portState{}, sgs: x.acl.sgs}
 	single := map[*SecurityGroup]bool{}
 	used := map[conjKey]bool{}
-	for _, n := range c.nets {
+	for _, n := range x.nets {
 		for _, p := range n.local {
-			if !c.enforced(p) {
+			if !x.enforced(p) {
 				continue
 			}
-			gs := x.groups(p)
+			gs := x.acl.groups(p)
 			if len(gs) == 1 {
 				single[gs[0]] = true
 			} else {
@@ -211,7 +312,7 @@ func (c *compiler) aclPlan() *aclPlan {
 			}
 			for _, g := range gs {
 				for i := range g.Rules {
-					if k, ok := x.conjOf(g, &g.Rules[i]); ok {
+					if k, ok := x.acl.conjOf(g, &g.Rules[i]); ok {
 						used[k] = true
 					}
 				}
@@ -266,18 +367,18 @@ func ruleShape(r *SecurityGroupRule) (table TableID, v6 bool, l4 [][]ofp.Field, 
 	return table, v6, l4, ok
 }
 
-func (c *compiler) newACLBuilder() *aclBuilder {
-	return &aclBuilder{c: c, sgs: c.aclIndex().sgs, direct: map[string]bool{}, clauses: map[string]*conjClause{}}
+func newACLBuilder(x *index, e *emitter) *aclBuilder {
+	return &aclBuilder{x: x, e: e, sgs: x.acl.sgs, direct: map[string]bool{}, clauses: map[string]*conjClause{}}
 }
 
-// aclShared compiles the flows common to every enforced port, the rules
-// of the groups shared by their ports and the conj_id flows.
-func (c *compiler) aclShared(pl *aclPlan) {
+// compileShared compiles the flows common to every enforced port, the
+// rules of the groups shared by their ports and the conj_id flows.
+func (b *aclBuilder) compileShared(pl *aclPlan) {
 	if pl == nil {
 		return
 	}
-	c.add(TableIngressACLEval, prioMiss, FeatureDefault, nil)
-	b := c.newACLBuilder()
+	c := b.e
+	missFlows(c, FeatureACL) // IngressACLEval's
 	b.shared()
 	for _, g := range pl.single {
 		for i := range g.Rules {
@@ -294,13 +395,9 @@ func (c *compiler) aclShared(pl *aclPlan) {
 	b.flushClauses()
 }
 
-// aclNetwork compiles the rules of a network's enforced ports that are
-// not in exactly one group.
-func (c *compiler) aclNetwork(pl *aclPlan, n *netState) {
-	if pl == nil {
-		return
-	}
-	b := c.newACLBuilder()
+// compileNetwork compiles the rules of a network's enforced ports that
+// are not in exactly one group.
+func (b *aclBuilder) compileNetwork(pl *aclPlan, n *netState) {
 	for _, p := range pl.own[n] {
 		b.port(p)
 	}
@@ -313,19 +410,15 @@ func memberBucket(pf netip.Prefix) int {
 	return int(a[15]^a[14]^a[13]^a[12]) % aclMemberBuckets
 }
 
-// aclMembers compiles the clauses matching the members, with an address
-// in bucket, of the remote groups in use.
-func (c *compiler) aclMembers(pl *aclPlan, bucket int) {
-	if pl == nil {
-		return
-	}
-	b := c.newACLBuilder()
+// compileMembers compiles the clauses matching the members, with an
+// address in bucket, of the remote groups in use.
+func (b *aclBuilder) compileMembers(pl *aclPlan, bucket int) {
 	for _, k := range pl.conjs {
 		et := ofp.EthType(ofp.EthTypeIPv4)
 		if k.v6 {
 			et = ofp.EthType(ofp.EthTypeIPv6)
 		}
-		for _, m := range c.members(k, bucket) {
+		for _, m := range pl.members(k, bucket) {
 			b.clause(k.table, []ofp.Field{et, ctNew, peerField(k.table, m.Masked())}, ofp.Conjunction{ID: k.id, Clause: 2, N: 2})
 		}
 	}
@@ -335,14 +428,14 @@ func (c *compiler) aclMembers(pl *aclPlan, bucket int) {
 // members are the addresses of conjunction k's remote group in bucket,
 // sorted. Each group's members are split into buckets once per
 // compilation.
-func (c *compiler) members(k conjKey, bucket int) []netip.Prefix {
-	if c.memberBuckets == nil {
-		c.memberBuckets = map[string]*[aclMemberBuckets][]netip.Prefix{}
+func (pl *aclPlan) members(k conjKey, bucket int) []netip.Prefix {
+	if pl.memberBuckets == nil {
+		pl.memberBuckets = map[string]*[aclMemberBuckets][]netip.Prefix{}
 	}
-	bs := c.memberBuckets[k.group]
+	bs := pl.memberBuckets[k.group]
 	if bs == nil {
 		bs = new([aclMemberBuckets][]netip.Prefix)
-		for _, m := range c.aclIndex().sgs[k.group].Members {
+		for _, m := range pl.sgs[k.group].Members {
 			if m.IsValid() {
 				b := memberBucket(m)
 				bs[b] = append(bs[b], m)
@@ -353,7 +446,7 @@ func (c *compiler) members(k conjKey, bucket int) []netip.Prefix {
 				return cmp.Or(x.Addr().Compare(y.Addr()), cmp.Compare(x.Bits(), y.Bits()))
 			})
 		}
-		c.memberBuckets[k.group] = bs
+		pl.memberBuckets[k.group] = bs
 	}
 	var out []netip.Prefix
 	for _, m := range bs[bucket] {
@@ -376,22 +469,21 @@ var (
 // accept is where a packet allowed by a table's ACL goes.
 func accept(t TableID) ofp.Action {
 	if t == TableEgressACL {
-		return gotoTable(TableServices)
+		return NextTable(TableEgressACL)
 	}
 	return ofp.OutputReg{Reg: OutPortField.Reg}
 }
 
 // shared compiles the flows common to every enforced port.
 func (b *aclBuilder) shared() {
-	c := b.c
+	c := b.e
 	ip4, ip6 := ofp.EthType(ofp.EthTypeIPv4), ofp.EthType(ofp.EthTypeIPv6)
 	udp := ofp.IPProto(ofp.ProtoUDP)
 	for _, t := range []TableID{TableEgressACL, TableIngressACL} {
-		next := gotoTable(TableServices)
+		next := NextTable(t)
 		dhcp4 := []ofp.Field{ip4, udp, ofp.UDPSrc(68, 0), ofp.UDPDst(67, 0)}
 		dhcp6 := []ofp.Field{ip6, udp, ofp.UDPSrc(546, 0), ofp.UDPDst(547, 0)}
 		if t == TableIngressACL {
-			next = gotoTable(TableOutput)
 			dhcp4 = []ofp.Field{ip4, udp, ofp.UDPSrc(67, 0), ofp.UDPDst(68, 0)}
 			dhcp6 = []ofp.Field{ip6, udp, ofp.UDPSrc(547, 0), ofp.UDPDst(546, 0)}
 		}
@@ -427,7 +519,7 @@ func (b *aclBuilder) shared() {
 // once, for the first such port); a port in several groups (or none) has
 // its own, matched on the port.
 func (b *aclBuilder) port(p *portState) {
-	groups := b.c.aclIndex().groups(p)
+	groups := b.x.acl.groups(p)
 	for _, g := range groups {
 		for i := range g.Rules {
 			b.rule(p, len(groups) == 1, g, &g.Rules[i])
@@ -480,7 +572,7 @@ func (b *aclBuilder) rule(p *portState, shared bool, g *SecurityGroup, r *Securi
 		f := ofp.Flow{Table: table.Number(), Priority: prioACLRule, Match: match}
 		if k := f.Key(); !b.direct[k] {
 			b.direct[k] = true
-			b.c.add(table, prioACLRule, FeatureACL, match, ctCommit, accept(table))
+			b.e.add(table, prioACLRule, FeatureACL, match, ctCommit, accept(table))
 		}
 	}
 }
@@ -524,7 +616,7 @@ func (b *aclBuilder) clause(t TableID, match []ofp.Field, conj ofp.Conjunction) 
 func (b *aclBuilder) flushClauses() {
 	for _, k := range b.order {
 		cl := b.clauses[k]
-		b.c.add(cl.table, prioACLConj, FeatureACL, cl.match, cl.acts...)
+		b.e.add(cl.table, prioACLConj, FeatureACL, cl.match, cl.acts...)
 	}
 }
 

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"cmp"
-	"encoding/binary"
 	"net"
 	"net/netip"
 	"slices"
@@ -68,49 +67,40 @@ const (
 	icmp6NA          = 136
 )
 
-// compiler holds one compilation's indexes. It is built and thrown away by
-// Compile; nothing survives between calls.
-type compiler struct {
-	v     *View
-	cfg   Config
-	gen   uint32
-	flows []ofp.Flow
-	nets  []*netState // networks with local ports, by key
+// index is what one compilation derives from its view before compiling
+// any section: the usable networks, ports, chassis, routers and security
+// groups, in canonical order, and the fingerprints several sections share.
+// Built once by newIndex and only read afterwards, it is how the units
+// (base, l2, l3, acl, output) hand data to each other: nothing else
+// survives from one section to the next, nor between compilations.
+type index struct {
+	v   *View
+	cfg Config
+	gen uint32
 
+	nets      []*netState          // networks with local ports, by key
 	netsByID  map[string]*netState // every usable network of the view
 	remotes   map[string]*RemoteChassis
 	portsByID map[string]*portState
-	// memberBuckets are the remote groups' members by bucket (members).
-	memberBuckets map[string]*[aclMemberBuckets][]netip.Prefix
-	// aclWordHash fingerprints the inputs of the ports' ACL words besides
-	// the ports (CompileSections).
-	aclWordHash uint64
-	// netHashes fingerprint every network of netsByID (CompileSections).
-	netHashes map[*netState]uint64
-	// routers are the routers with something to do on this chassis.
+	// routers are the routers with something to do on this chassis
+	// (indexRouters).
 	routers []*routerState
-	// classified marks the networks without local ports whose tunnel
-	// classification the L3 section compiled.
-	classified map[*netState]bool
-	// responded holds the IPv4 addresses the ARP responder answers, per
-	// network key (the networks' own addresses; the L3 section adds the
-	// routers').
-	responded map[uint32]map[netip.Addr]bool
-	acls      *aclIndex // built on first use
+	// acl holds the usable security groups (newACLIndex).
+	acl *aclIndex
+	// v4 holds the IPv4 addresses of each network with local ports, by
+	// network key: what its ARP responder answers (the L3 unit answers
+	// its routers' other addresses).
+	v4 map[uint32]map[netip.Addr]bool
 	// neighbours says Neighbour has entries: an IPv4 address on a network
 	// with local ports, or a router with something to do here (its
 	// addresses). The ARP responder's shared flows are then compiled.
 	neighbours bool
-
-	fieldArena  []ofp.Field
-	actionArena []ofp.Action
-	// Actions boxed once and shared by many flows.
-	loadLocal, loadTunnel ofp.Action
-	arpMoves              [3]ofp.Action
-	setARPReply           ofp.Action
+	// netHash fingerprints every network of netsByID (hashNetwork): its
+	// own section's hash, and an input of the L3 and ACL sections.
+	netHash map[*netState]uint64
 }
 
-// netState is what Compile knows about one network with local ports.
+// netState is what Compile knows about one network.
 type netState struct {
 	Network
 	all     []*portState // every port on the network, by key
@@ -143,89 +133,38 @@ func Compile(v *View, cfg Config, generation uint32) []ofp.Flow {
 	return Flatten(CompileSections(v, cfg, generation, nil))
 }
 
-func newCompiler(v *View, cfg Config, generation uint32) *compiler {
-	return &compiler{v: v, cfg: cfg, gen: generation,
-		loadLocal:  PktSourceField.Load(PktSourceLocal),
-		loadTunnel: PktSourceField.Load(PktSourceTunnel),
-		arpMoves: [3]ofp.Action{
-			ofp.Move{Src: ofp.FieldRef{Kind: ofp.FEthSrc}, Dst: ofp.FieldRef{Kind: ofp.FEthDst}},
-			ofp.Move{Src: ofp.FieldRef{Kind: ofp.FARPSHA}, Dst: ofp.FieldRef{Kind: ofp.FARPTHA}},
-			ofp.Move{Src: ofp.FieldRef{Kind: ofp.FARPSPA}, Dst: ofp.FieldRef{Kind: ofp.FARPTPA}},
-		},
-		setARPReply: ofp.SetField{Field: ofp.Field{Kind: ofp.FARPOp, Value: 2}},
-	}
-}
-
-// network compiles everything of one network with local ports.
-func (c *compiler) network(n *netState) {
-	c.classify(n)
-	for _, p := range n.local {
-		c.portSecurity(p)
-	}
-	c.arpResponder(n)
-	if c.cfg.NDResponder {
-		c.ndResponder(n)
-	}
-	c.dhcp(n)
-	c.l2(n)
-}
-
-// outputs reports whether any flow delivers to a port: a network has local
-// ports, or a local active gateway routes into a tunnel.
-func (c *compiler) outputs() bool {
-	if len(c.nets) > 0 {
-		return true
-	}
-	for _, r := range c.routers {
-		if r.gwLocal && slices.ContainsFunc(r.ports, func(p routerPort) bool { return p.net.tunPort != 0 }) {
-			return true
+// newIndex derives a compilation's index from its view.
+func newIndex(v *View, cfg Config, generation uint32) *index {
+	x := &index{v: v, cfg: cfg, gen: generation}
+	x.indexNetworks()
+	x.routers = x.indexRouters()
+	x.acl = newACLIndex(v, x.nets)
+	x.v4 = make(map[uint32]map[netip.Addr]bool, len(x.nets))
+	for _, n := range x.nets {
+		seen := make(map[netip.Addr]bool, len(n.all))
+		for _, p := range n.all {
+			for _, a := range p.IPs {
+				if a.Is4() {
+					seen[a] = true
+				}
+			}
 		}
+		x.v4[n.Key] = seen
+		x.neighbours = x.neighbours || len(seen) > 0
 	}
-	return false
+	x.neighbours = x.neighbours || len(x.routers) > 0
+	words := x.hashACLWords()
+	x.netHash = make(map[*netState]uint64, len(x.netsByID))
+	for _, n := range x.netsByID {
+		x.netHash[n] = x.hashNetwork(n, words)
+	}
+	return x
 }
 
-// add appends a flow. It copies match and acts into the compiler's arenas
-// (one allocation per few thousand fields rather than one per flow), so
-// callers may pass stack slices.
-func (c *compiler) add(t TableID, prio uint16, f Feature, match []ofp.Field, acts ...ofp.Action) {
-	c.flows = append(c.flows, ofp.Flow{
-		Table: t.Number(), Priority: prio, Cookie: Cookie(f, c.gen),
-		Match: c.copyFields(match), Actions: c.copyActions(acts),
-	})
-}
-
-const arenaChunk = 4096
-
-func (c *compiler) copyFields(m []ofp.Field) []ofp.Field {
-	if len(m) == 0 {
-		return nil
-	}
-	if len(c.fieldArena)+len(m) > cap(c.fieldArena) {
-		c.fieldArena = make([]ofp.Field, 0, max(arenaChunk, len(m)))
-	}
-	i := len(c.fieldArena)
-	c.fieldArena = append(c.fieldArena, m...)
-	return c.fieldArena[i : i+len(m) : i+len(m)]
-}
-
-func (c *compiler) copyActions(a []ofp.Action) []ofp.Action {
-	if len(a) == 0 {
-		return nil
-	}
-	if len(c.actionArena)+len(a) > cap(c.actionArena) {
-		c.actionArena = make([]ofp.Action, 0, max(arenaChunk, len(a)))
-	}
-	i := len(c.actionArena)
-	c.actionArena = append(c.actionArena, a...)
-	return c.actionArena[i : i+len(a) : i+len(a)]
-}
-
-func gotoTable(t TableID) ofp.Action { return ofp.Goto{Table: t.Number()} }
-
-// index sorts the view into per-network state, dropping what cannot be
-// compiled.
-func (c *compiler) index() {
-	v := c.v
+// indexNetworks sorts the view into per-network state, dropping what
+// cannot be compiled.
+func (x *index) indexNetworks() {
+	v := x.v
 	// Inputs are visited in a canonical order, so that even a view with
 	// duplicates compiles the same whatever the order of its slices.
 	remoteList := make([]*RemoteChassis, len(v.Remote))
@@ -277,7 +216,7 @@ func (c *compiler) index() {
 		byID[n.ID] = ns
 		nets = append(nets, ns)
 	}
-	c.netsByID, c.remotes = byID, remotes
+	x.netsByID, x.remotes = byID, remotes
 	for i := range v.Subnets {
 		s := &v.Subnets[i]
 		if ns := byID[s.NetworkID]; ns != nil && s.EnableDHCP && s.CIDR.Addr().Is4() {
@@ -298,15 +237,15 @@ func (c *compiler) index() {
 	})
 	portKeys := make(map[uint32]bool, len(ports))
 	ofports := make(map[uint32]bool)
-	c.portsByID = make(map[string]*portState, len(ports))
+	x.portsByID = make(map[string]*portState, len(ports))
 	for i := range ports {
 		ps := &ports[i]
 		if portKeys[ps.Key] {
 			continue
 		}
 		portKeys[ps.Key] = true
-		if _, dup := c.portsByID[ps.ID]; !dup {
-			c.portsByID[ps.ID] = ps
+		if _, dup := x.portsByID[ps.ID]; !dup {
+			x.portsByID[ps.ID] = ps
 		}
 		ps.mac = slices.Clone(ps.MAC)
 		ns := byID[ps.NetworkID]
@@ -333,479 +272,75 @@ func (c *compiler) index() {
 			continue // no local port: the network yields no flow at all
 		}
 		slices.SortFunc(ns.remotes, func(a, b *RemoteChassis) int { return cmp.Compare(a.Name, b.Name) })
-		c.nets = append(c.nets, ns)
+		x.nets = append(x.nets, ns)
 	}
-	slices.SortFunc(c.nets, func(a, b *netState) int { return cmp.Compare(a.Key, b.Key) })
+	slices.SortFunc(x.nets, func(a, b *netState) int { return cmp.Compare(a.Key, b.Key) })
 }
 
-// defaults installs every table's miss flow.
-func (c *compiler) defaults() {
-	c.add(TableClassify, prioMiss, FeatureDefault, nil)
-	c.add(TablePortSecurity, prioMiss, FeatureDefault, nil)
-	c.add(TableEgressACL, prioMiss, FeatureDefault, nil, gotoTable(TableServices))
-	c.add(TableServices, prioMiss, FeatureDefault, nil, gotoTable(TableL2Lookup))
-	c.add(TableNDReply, prioMiss, FeatureDefault, nil)
-	c.add(TableL2Lookup, prioMiss, FeatureDefault, nil)
-	c.add(TableIngressACL, prioMiss, FeatureDefault, nil, gotoTable(TableOutput))
-	c.add(TableOutput, prioMiss, FeatureDefault, nil)
+// emitter collects the flows of the section being compiled. It copies
+// matches and actions into arenas shared by the compilation's sections
+// (CompileSections compacts each section's flows out of them).
+type emitter struct {
+	gen   uint32
+	flows []ofp.Flow
+
+	fieldArena  []ofp.Field
+	actionArena []ofp.Action
 }
 
-// classify maps each local port's ofport to its keys. A port with port
-// security is classified only from its own MACs (its MAC and those of its
-// allowed address pairs), marked VMPortSecured: this is the first stage of
-// port security, so that PortSecurity's shared flows need only that mark,
-// and a frame from any other MAC is dropped here.
-func (c *compiler) classify(n *netState) {
-	for _, p := range n.local {
-		if !p.PortSecurity {
-			acts := []ofp.Action{c.loadLocal, VMPortField.Load(VMPortUnsecured), InPortKeyField.Load(p.Key), NetworkKeyField.Load(n.Key)}
-			c.add(TableClassify, prioClassify, FeatureClassify,
-				[]ofp.Field{ofp.InPort(p.OFPort)},
-				append(c.aclClassify(acts, p), gotoTable(TablePortSecurity))...)
-			continue
-		}
-		for _, id := range c.identities(p) {
-			acts := []ofp.Action{c.loadLocal, VMPortField.Load(VMPortSecured), InPortKeyField.Load(p.Key), NetworkKeyField.Load(n.Key)}
-			c.add(TableClassify, prioClassify, FeatureClassify,
-				[]ofp.Field{ofp.InPort(p.OFPort), ofp.EthSrc(id.mac)},
-				append(c.aclClassify(acts, p), gotoTable(TablePortSecurity))...)
-		}
-	}
-	c.classifyTunnel(n)
+// add appends a flow. It copies match and acts into the arenas (one
+// allocation per few thousand fields rather than one per flow), so
+// callers may pass stack slices.
+func (e *emitter) add(t TableID, prio uint16, f Feature, match []ofp.Field, acts ...ofp.Action) {
+	e.flows = append(e.flows, ofp.Flow{
+		Table: t.Number(), Priority: prio, Cookie: Cookie(f, e.gen),
+		Match: e.copyFields(match), Actions: e.copyActions(acts),
+	})
 }
 
-// classifyOnce classifies the tunnel traffic of a network without local
-// ports, once.
-func (c *compiler) classifyOnce(n *netState) {
-	if !c.classified[n] {
-		c.classified[n] = true
-		c.classifyTunnel(n)
+const arenaChunk = 4096
+
+func (e *emitter) copyFields(m []ofp.Field) []ofp.Field {
+	if len(m) == 0 {
+		return nil
 	}
+	if len(e.fieldArena)+len(m) > cap(e.fieldArena) {
+		e.fieldArena = make([]ofp.Field, 0, max(arenaChunk, len(m)))
+	}
+	i := len(e.fieldArena)
+	e.fieldArena = append(e.fieldArena, m...)
+	return e.fieldArena[i : i+len(m) : i+len(m)]
 }
 
-// classifyTunnel maps the network's tunnel key to the network. Each network
-// is classified once: by its own section when it has local ports, else by
-// the L3 section (classifyOnce).
-func (c *compiler) classifyTunnel(n *netState) {
-	if n.tunPort != 0 {
-		c.add(TableClassify, prioClassify, FeatureClassify,
-			[]ofp.Field{ofp.InPort(n.tunPort), ofp.TunID(uint64(n.SegmentationID))},
-			c.loadTunnel,
-			NetworkKeyField.Load(n.Key),
-			gotoTable(TableL2Lookup))
+func (e *emitter) copyActions(a []ofp.Action) []ofp.Action {
+	if len(a) == 0 {
+		return nil
 	}
+	if len(e.actionArena)+len(a) > cap(e.actionArena) {
+		e.actionArena = make([]ofp.Action, 0, max(arenaChunk, len(a)))
+	}
+	i := len(e.actionArena)
+	e.actionArena = append(e.actionArena, a...)
+	return e.actionArena[i : i+len(a) : i+len(a)]
 }
 
-// portSecurityShared installs the PortSecurity flows that do not name a
-// port: the pass of ports with port security off; the drops (neighbour
-// discovery not allowed by a port's own flows, router advertisements and
-// DHCP server replies: rogue routers and DHCP servers); and what needs only
-// a source MAC that Classify verified (VMPortSecured): IPv6 from a
-// link-local address, DHCPv4 discover from 0.0.0.0, MLDv2 reports and
-// duplicate address detection from ::, and link-local ND without a
-// link-layer option.
-func (c *compiler) portSecurityShared() {
-	var on, off bool
-	for _, n := range c.nets {
-		for _, p := range n.local {
-			on = on || p.PortSecurity
-			off = off || !p.PortSecurity
-		}
-	}
-	next := gotoTable(TableEgressACL)
-	if off {
-		c.add(TablePortSecurity, prioPortSecOff, FeaturePortSecurity,
-			[]ofp.Field{VMPortField.Match(VMPortUnsecured)}, next)
-	}
-	if !on {
-		return
-	}
-	for _, t := range []uint8{icmp6RA, icmp6NS, icmp6NA} {
-		c.add(TablePortSecurity, prioPortSecDrop, FeaturePortSecurity, []ofp.Field{
-			ofp.EthType(ofp.EthTypeIPv6), ofp.IPProto(ofp.ProtoICMPv6), ofp.ICMPv6Type(t)})
-	}
-	c.add(TablePortSecurity, prioPortSecDrop, FeaturePortSecurity, []ofp.Field{
-		ofp.EthType(ofp.EthTypeIPv4), ofp.IPProto(ofp.ProtoUDP), ofp.UDPSrc(67, 0), ofp.UDPDst(68, 0)})
-	c.add(TablePortSecurity, prioPortSecDrop, FeaturePortSecurity, []ofp.Field{
-		ofp.EthType(ofp.EthTypeIPv6), ofp.IPProto(ofp.ProtoUDP), ofp.UDPSrc(547, 0), ofp.UDPDst(546, 0)})
+func gotoTable(t TableID) ofp.Action { return ofp.Goto{Table: t.Number()} }
 
-	secured := VMPortField.Match(VMPortSecured)
-	var buf [8]ofp.Field
-	nd := func(t uint8, extra ...ofp.Field) []ofp.Field {
-		return append(append(buf[:0], secured, ofp.EthType(ofp.EthTypeIPv6), ofp.IPProto(ofp.ProtoICMPv6),
-			ofp.ICMPv6Type(t), ofp.Field{Kind: ofp.FICMPv6Code, Value: 0}), extra...)
+// Actions boxed once and shared by many flows.
+var (
+	loadLocal  = PktSourceField.Load(PktSourceLocal)
+	loadTunnel = PktSourceField.Load(PktSourceTunnel)
+	arpMoves   = [3]ofp.Action{
+		ofp.Move{Src: ofp.FieldRef{Kind: ofp.FEthSrc}, Dst: ofp.FieldRef{Kind: ofp.FEthDst}},
+		ofp.Move{Src: ofp.FieldRef{Kind: ofp.FARPSHA}, Dst: ofp.FieldRef{Kind: ofp.FARPTHA}},
+		ofp.Move{Src: ofp.FieldRef{Kind: ofp.FARPSPA}, Dst: ofp.FieldRef{Kind: ofp.FARPTPA}},
 	}
-	// Neighbour solicitations without a source link-layer option: for
-	// duplicate address detection (from ::) and from a link-local address.
-	for _, pf := range []netip.Prefix{prefixV6Any, prefixLLA} {
-		c.add(TablePortSecurity, prioPortSecNDAllow, FeaturePortSecurity,
-			nd(icmp6NS, ofp.IPSrc(pf), ofp.Field{Kind: ofp.FNDSLL, MAC: macZero}), next)
-	}
-	// Link-local advertisements for a link-local target without a target
-	// link-layer option.
-	c.add(TablePortSecurity, prioPortSecNDAllow, FeaturePortSecurity,
-		nd(icmp6NA, ofp.IPSrc(prefixLLA), ofp.Field{Kind: ofp.FNDTarget, Prefix: prefixLLA},
-			ofp.Field{Kind: ofp.FNDTLL, MAC: macZero}), next)
-	// DHCPv4 discover/request before the client has an address.
-	c.add(TablePortSecurity, prioPortSecSpecial, FeaturePortSecurity, []ofp.Field{
-		secured, ofp.EthType(ofp.EthTypeIPv4), ofp.IPProto(ofp.ProtoUDP),
-		ofp.IPSrc(prefixV4Any), ofp.IPDst(prefixV4Bcst), ofp.UDPSrc(68, 0), ofp.UDPDst(67, 0),
-	}, next)
-	// MLDv2 reports sent from :: while the link-local address is tentative.
-	c.add(TablePortSecurity, prioPortSecSpecial, FeaturePortSecurity, []ofp.Field{
-		secured, ofp.EthType(ofp.EthTypeIPv6), ofp.IPProto(ofp.ProtoICMPv6),
-		ofp.IPSrc(prefixV6Any), ofp.ICMPv6Type(icmp6MLDv2Report)}, next)
-	// IPv6 from a link-local address.
-	c.add(TablePortSecurity, prioPortSecAllow, FeaturePortSecurity, []ofp.Field{
-		secured, ofp.EthType(ofp.EthTypeIPv6), ofp.IPSrc(prefixLLA)}, next)
-}
-
-// identity is a MAC and the sources it may use.
-type identity struct {
-	mac    net.HardwareAddr
-	v4, v6 []netip.Prefix
-}
-
-// identities returns the MACs a port with port security may send from,
-// its own first, each with its addresses and allowed address pairs.
-func (c *compiler) identities(p *portState) []identity {
-	if p.ids != nil {
-		return p.ids
-	}
-	ids := []identity{{mac: p.mac}}
-	for _, a := range p.IPs {
-		ids[0].addPrefix(netip.PrefixFrom(a, a.BitLen()))
-	}
-	for _, ap := range p.AllowedAddressPairs {
-		if !ap.Prefix.IsValid() {
-			continue
-		}
-		i := 0
-		if len(ap.MAC) == 6 && !macEqual(ap.MAC, p.mac) {
-			i = slices.IndexFunc(ids, func(id identity) bool { return macEqual(id.mac, ap.MAC) })
-			if i < 0 {
-				ids = append(ids, identity{mac: slices.Clone(ap.MAC)})
-				i = len(ids) - 1
-			}
-		}
-		ids[i].addPrefix(ap.Prefix.Masked())
-	}
-	p.ids = ids
-	return ids
-}
-
-// portSecurity installs the flows of a port with port security that name
-// its addresses. Classify already verified the source MAC is one of the
-// port's; every flow here still names the MAC it allows, so that an
-// address pair's prefixes are allowed only from its own MAC.
-func (c *compiler) portSecurity(p *portState) {
-	if !p.PortSecurity {
-		return // passed by portSecurityShared
-	}
-	key := InPortKeyField.Match(p.Key)
-	next := gotoTable(TableEgressACL)
-	ids := c.identities(p)
-
-	// Matches are built in a stack buffer; add copies them.
-	var buf [12]ofp.Field
-	nd := func(t uint8, src ofp.Field) []ofp.Field {
-		return append(buf[:0], key, src, ofp.EthType(ofp.EthTypeIPv6), ofp.IPProto(ofp.ProtoICMPv6),
-			ofp.ICMPv6Type(t), ofp.Field{Kind: ofp.FICMPv6Code, Value: 0})
-	}
-	own := ids[0].mac
-	// ARP probes (RFC 5227) carry spa 0.0.0.0.
-	c.add(TablePortSecurity, prioPortSecAllow, FeaturePortSecurity, []ofp.Field{
-		key, ofp.EthSrc(own), ofp.EthType(ofp.EthTypeARP), ofp.ARPSHA(own), ofp.ARPSPA(prefixV4Any),
-	}, next)
-
-	for _, id := range ids {
-		src := ofp.EthSrc(id.mac)
-		for _, pf := range id.v4 {
-			c.add(TablePortSecurity, prioPortSecAllow, FeaturePortSecurity,
-				[]ofp.Field{key, src, ofp.EthType(ofp.EthTypeIPv4), ofp.IPSrc(pf)}, next)
-			c.add(TablePortSecurity, prioPortSecAllow, FeaturePortSecurity,
-				[]ofp.Field{key, src, ofp.EthType(ofp.EthTypeARP), ofp.ARPSHA(id.mac), ofp.ARPSPA(pf)}, next)
-		}
-		// Link-local IPv6 is shared; the port's own sources are not.
-		for _, pf := range id.v6 {
-			c.add(TablePortSecurity, prioPortSecAllow, FeaturePortSecurity,
-				[]ofp.Field{key, src, ofp.EthType(ofp.EthTypeIPv6), ofp.IPSrc(pf)}, next)
-		}
-		v6 := append([]netip.Prefix{prefixLLA}, id.v6...)
-		lla := []net.HardwareAddr{id.mac, macZero}
-		// Neighbour solicitations from an own address, advertising its own
-		// MAC (or no link-layer option, shared for link-local sources).
-		for _, pf := range v6 {
-			for _, ll := range lla {
-				if pf == prefixLLA && macEqual(ll, macZero) {
-					continue
-				}
-				c.add(TablePortSecurity, prioPortSecNDAllow, FeaturePortSecurity,
-					append(nd(icmp6NS, src), ofp.IPSrc(pf), ofp.Field{Kind: ofp.FNDSLL, MAC: ll}), next)
-			}
-		}
-		// Neighbour advertisements: from and for an own address, with its
-		// own MAC as target link-layer address (or none, shared for
-		// link-local to link-local).
-		for _, from := range v6 {
-			for _, target := range v6 {
-				for _, ll := range lla {
-					if from == prefixLLA && target == prefixLLA && macEqual(ll, macZero) {
-						continue
-					}
-					c.add(TablePortSecurity, prioPortSecNDAllow, FeaturePortSecurity,
-						append(nd(icmp6NA, src), ofp.IPSrc(from),
-							ofp.Field{Kind: ofp.FNDTarget, Prefix: target},
-							ofp.Field{Kind: ofp.FNDTLL, MAC: ll}), next)
-				}
-			}
-		}
-	}
-}
-
-func (id *identity) addPrefix(p netip.Prefix) {
-	if !p.IsValid() {
-		return
-	}
-	if p.Addr().Is4() {
-		if !slices.Contains(id.v4, p) {
-			id.v4 = append(id.v4, p)
-		}
-	} else if !slices.Contains(id.v6, p) && p != prefixLLA {
-		id.v6 = append(id.v6, p)
-	}
-}
-
-func macEqual(a, b net.HardwareAddr) bool { return string(a) == string(b) }
-
-// arpResponder answers ARP requests for every IPv4 address of the network,
-// wherever its port is bound: no ARP broadcast ever crosses a tunnel. The
-// addresses go into Neighbour, which routing to the network shares.
-func (c *compiler) arpResponder(n *netState) {
-	netKey := NetworkKeyField.Match(n.Key)
-	seen := make(map[netip.Addr]bool, len(n.all))
-	for _, p := range n.all {
-		for _, a := range p.IPs {
-			if !a.Is4() || seen[a] {
-				continue
-			}
-			seen[a] = true
-			if p.local {
-				// The owner probing or announcing its own address must not
-				// get an answer (it would see a conflict): switch it.
-				c.add(TableServices, prioARPOwner, FeatureARPResponder, []ofp.Field{
-					InPortKeyField.Match(p.Key), netKey, ofp.EthType(ofp.EthTypeARP), ofp.ARPOp(1),
-					ofp.ARPTPA(netip.PrefixFrom(a, 32)),
-				}, gotoTable(TableL2Lookup))
-			}
-			c.neighbour(n.Key, a, p.mac)
-		}
-	}
-}
-
-// neighbourShared compiles the ARP responder shared by every network
-// (when Neighbour has entries: c.neighbours): Services looks every ARP
-// request's target up, ARPReply answers it from the MAC found.
-func (c *compiler) neighbourShared() {
-	if !c.neighbours {
-		return
-	}
-	arp := []ofp.Field{ofp.EthType(ofp.EthTypeARP), ofp.ARPOp(1)}
-	c.add(TableServices, prioARPResponder, FeatureARPResponder, arp,
-		ofp.Move{Src: ofp.FieldRef{Kind: ofp.FARPTPA}, Dst: NeighbourIPField.Ref()},
-		ofp.Resubmit{Table: TableNeighbour.Number()},
-		gotoTable(TableARPReply))
-	toEthSrc := NeighbourMACTo(ofp.FEthSrc)
-	c.add(TableARPReply, prioARPResponder, FeatureARPResponder, append(arp, NeighbourFoundField.Match(1)),
-		c.arpMoves[0],
-		toEthSrc[0], toEthSrc[1],
-		c.setARPReply,
-		c.arpMoves[1],
-		ofp.Move{Src: ofp.FieldRef{Kind: ofp.FEthSrc}, Dst: ofp.FieldRef{Kind: ofp.FARPSHA}},
-		c.arpMoves[2],
-		ofp.Move{Src: NeighbourIPField.Ref(), Dst: ofp.FieldRef{Kind: ofp.FARPSPA}},
-		ofp.OutputInPort{})
-	c.add(TableARPReply, prioMiss, FeatureDefault, nil, ofp.Resubmit{Table: TableL2Lookup.Number()})
-	clear := NeighbourClear()
-	c.add(TableNeighbour, prioMiss, FeatureDefault, nil, clear[0], clear[1])
-}
-
-// neighbour adds a's owner MAC on the network to Neighbour.
-func (c *compiler) neighbour(netKey uint32, a netip.Addr, mac net.HardwareAddr) {
-	load := NeighbourLoad(mac)
-	c.add(TableNeighbour, prioNeighbour, FeatureARPResponder,
-		[]ofp.Field{NetworkKeyField.Match(netKey), neighbourIPMatch(a)}, load[0], load[1])
-}
-
-// neighbourIPMatch matches IPv4 address a in NeighbourIPField.
-func neighbourIPMatch(a netip.Addr) ofp.Field {
-	ip := a.As4()
-	return NeighbourIPField.Match(binary.BigEndian.Uint32(ip[:]))
-}
-
-// naFlags are the NA flags Solicited and Override in nd_reserved.
-const naFlags = 0x60000000
-
-// ndResponder answers neighbour solicitations for every IPv6 address of the
-// network in two steps: Services rewrites the solicitation into an
-// advertisement, NDReply (matching the advertisement, as OVS requires to
-// write nd_tll) sets the target link-layer address and sends it back.
-func (c *compiler) ndResponder(n *netState) {
-	netKey := NetworkKeyField.Match(n.Key)
-	ns := func(extra ...ofp.Field) []ofp.Field {
-		var buf [10]ofp.Field
-		return append(append(buf[:0], netKey, ofp.EthType(ofp.EthTypeIPv6), ofp.IPProto(ofp.ProtoICMPv6),
-			ofp.ICMPv6Type(icmp6NS), ofp.Field{Kind: ofp.FICMPv6Code, Value: 0}), extra...)
-	}
-	seen := make(map[netip.Addr]bool)
-	for _, p := range n.all {
-		for _, a := range p.IPs {
-			if !a.Is6() || a.Is4In6() || seen[a] {
-				continue
-			}
-			if len(seen) == 0 {
-				// Duplicate address detection (from ::) is never answered.
-				c.add(TableServices, prioNDSkip, FeatureND, ns(ofp.IPSrc(prefixV6Any)), gotoTable(TableL2Lookup))
-			}
-			seen[a] = true
-			target := ofp.NDTarget(a)
-			if p.local {
-				c.add(TableServices, prioNDSkip, FeatureND,
-					ns(InPortKeyField.Match(p.Key), target), gotoTable(TableL2Lookup))
-			}
-			c.add(TableServices, prioNDResponder, FeatureND,
-				ns(target, ofp.Field{Kind: ofp.FIPTTL, Value: 255}),
-				c.arpMoves[0],
-				ofp.SetField{Field: ofp.EthSrc(p.mac)},
-				ofp.Move{Src: ofp.FieldRef{Kind: ofp.FIPv6Src}, Dst: ofp.FieldRef{Kind: ofp.FIPv6Dst}},
-				ofp.SetField{Field: ofp.IPSrc(netip.PrefixFrom(a, 128))},
-				ofp.SetField{Field: ofp.ICMPv6Type(icmp6NA)},
-				ofp.SetField{Field: ofp.Field{Kind: ofp.FNDReserved, Value: naFlags}},
-				ofp.SetField{Field: ofp.Field{Kind: ofp.FNDOptionsType, Value: 2}},
-				gotoTable(TableNDReply))
-			c.add(TableNDReply, prioNDReply, FeatureND, []ofp.Field{
-				netKey, ofp.EthType(ofp.EthTypeIPv6), ofp.IPProto(ofp.ProtoICMPv6),
-				ofp.ICMPv6Type(icmp6NA), ofp.Field{Kind: ofp.FICMPv6Code, Value: 0}, target,
-			}, ofp.SetField{Field: ofp.Field{Kind: ofp.FNDTLL, MAC: p.mac}}, ofp.OutputInPort{})
-		}
-	}
-}
-
-// dhcp sends DHCPv4 client traffic from the network's local VM ports to
-// the controller, with one flow for the whole network: the controller
-// finds the port from InPortKeyField in the packet-in's metadata. A local
-// port without an address on a DHCP-enabled subnet is not trapped (its
-// requests go on to L2Lookup, as on a network without DHCP).
-func (c *compiler) dhcp(n *netState) {
-	if len(n.dhcp4) == 0 {
-		return
-	}
-	netKey := NetworkKeyField.Match(n.Key)
-	for _, p := range n.local {
-		if slices.ContainsFunc(p.IPs, func(a netip.Addr) bool {
-			return slices.ContainsFunc(n.dhcp4, func(s netip.Prefix) bool { return s.Contains(a) })
-		}) {
-			continue
-		}
-		c.add(TableServices, prioDHCPSkip, FeatureDHCP, []ofp.Field{
-			InPortKeyField.Match(p.Key), netKey, ofp.EthType(ofp.EthTypeIPv4), ofp.IPProto(ofp.ProtoUDP),
-			ofp.UDPSrc(68, 0), ofp.UDPDst(67, 0),
-		}, gotoTable(TableL2Lookup))
-	}
-	c.add(TableServices, prioDHCP, FeatureDHCP, []ofp.Field{
-		FromVMField.Match(1), netKey, ofp.EthType(ofp.EthTypeIPv4), ofp.IPProto(ofp.ProtoUDP),
-		ofp.UDPSrc(68, 0), ofp.UDPDst(67, 0),
-	}, ofp.Controller{ID: c.cfg.ControllerID, Reason: 1, UserData: UserData(PacketInDHCPv4, n.Key)})
-}
-
-func (c *compiler) l2(n *netState) {
-	netKey := NetworkKeyField.Match(n.Key)
-	fromLocal := PktSourceField.Match(PktSourceLocal)
-	seen := make(map[string]bool, len(n.all))
-	for _, p := range n.local {
-		seen[string(p.mac)] = true
-		acts := c.aclDeliver([]ofp.Action{OutPortField.Load(p.OFPort)}, p)
-		c.add(TableL2Lookup, prioL2Known, FeatureL2,
-			[]ofp.Field{netKey, ofp.EthDst(p.mac)},
-			append(acts, gotoTable(TableIngressACL))...)
-	}
-	for _, p := range n.all {
-		if p.remote == nil || seen[string(p.mac)] {
-			continue
-		}
-		seen[string(p.mac)] = true
-		// Only locally sourced traffic is tunnelled: a tunnel packet is
-		// never sent back into the overlay.
-		c.add(TableL2Lookup, prioL2Known, FeatureL2,
-			[]ofp.Field{fromLocal, netKey, ofp.EthDst(p.mac)},
-			c.encap(n, p.remote, gotoTable(TableOutput))...)
-	}
-
-	local := c.floodLocal(n.local)
-	multicast := ofp.EthDstMasked(macMulticast, macMulticast)
-	// ARP broadcasts are answered by the responder or stay on this chassis.
-	c.add(TableL2Lookup, prioL2ARPBroadcast, FeatureL2,
-		[]ofp.Field{netKey, multicast, ofp.EthType(ofp.EthTypeARP)}, local...)
-	// Broadcast and multicast: to every port of the network. Output to
-	// the input port is dropped by OpenFlow itself, so the sender is
-	// excluded.
-	c.add(TableL2Lookup, prioL2Flood, FeatureL2, []ofp.Field{fromLocal, netKey, multicast},
-		c.floodRemote(n, local, n.remotes)...)
-	if n.tunPort != 0 {
-		c.add(TableL2Lookup, prioL2Flood, FeatureL2,
-			[]ofp.Field{PktSourceField.Match(PktSourceTunnel), netKey, multicast}, local...)
-	}
-	// Unknown unicast: only to ports without port security, which may
-	// own MACs the model does not know (Neutron's and OVN's "unknown"
-	// addresses); with none, it is dropped (the table's miss). Every
-	// other MAC of the network is known and has its own flow above.
-	var open []*portState
-	for _, p := range n.local {
-		if !p.PortSecurity {
-			open = append(open, p)
-		}
-	}
-	var openRemotes []*RemoteChassis
-	for _, p := range n.all {
-		if p.remote != nil && !p.PortSecurity && !slices.Contains(openRemotes, p.remote) {
-			openRemotes = append(openRemotes, p.remote)
-		}
-	}
-	slices.SortFunc(openRemotes, func(a, b *RemoteChassis) int { return cmp.Compare(a.Name, b.Name) })
-	openLocal := c.floodLocal(open)
-	if len(open)+len(openRemotes) > 0 {
-		c.add(TableL2Lookup, prioL2Unknown, FeatureL2, []ofp.Field{fromLocal, netKey},
-			c.floodRemote(n, openLocal, openRemotes)...)
-	}
-	if n.tunPort != 0 && len(open) > 0 {
-		c.add(TableL2Lookup, prioL2Unknown, FeatureL2,
-			[]ofp.Field{PktSourceField.Match(PktSourceTunnel), netKey}, openLocal...)
-	}
-}
-
-// floodLocal is the actions delivering a flood to local ports, each
-// through IngressACL.
-func (c *compiler) floodLocal(ports []*portState) []ofp.Action {
-	local := make([]ofp.Action, 0, 3*len(ports))
-	flood := aclFlood{c: c}
-	for _, p := range ports {
-		local = append(flood.deliver(append(local, OutPortField.Load(p.OFPort)), p), ofp.Resubmit{Table: TableIngressACL.Number()})
-	}
-	return slices.Clip(local)
-}
-
-// floodRemote appends to a local flood the tunnels to remote chassis.
-func (c *compiler) floodRemote(n *netState, local []ofp.Action, remotes []*RemoteChassis) []ofp.Action {
-	all := slices.Clip(local)
-	for _, r := range remotes {
-		all = append(all, c.encap(n, r, ofp.Resubmit{Table: TableOutput.Number()})...)
-	}
-	return all
-}
+	setARPReply ofp.Action = ofp.SetField{Field: ofp.Field{Kind: ofp.FARPOp, Value: 2}}
+)
 
 // encap sets the tunnel metadata towards chassis r and the tunnel port as
 // output port, then continues with next.
-func (c *compiler) encap(n *netState, r *RemoteChassis, next ofp.Action) []ofp.Action {
+func encap(n *netState, r *RemoteChassis, next ofp.Action) []ofp.Action {
 	return []ofp.Action{
 		ofp.SetField{Field: ofp.Field{Kind: ofp.FTunID, Value: uint64(n.SegmentationID)}},
 		ofp.SetField{Field: ofp.Field{Kind: ofp.FTunIPv4Dst, Prefix: netip.PrefixFrom(r.TunnelIP, 32)}},
@@ -814,11 +349,4 @@ func (c *compiler) encap(n *netState, r *RemoteChassis, next ofp.Action) []ofp.A
 	}
 }
 
-// output delivers to the OpenFlow port in reg7 with one flow (when any
-// flow delivers: outputs). OpenFlow drops an output to the packet's own
-// in_port, so a flood never returns to its sender.
-func (c *compiler) output() {
-	if c.outputs() {
-		c.add(TableOutput, prioOutput, FeatureOutput, nil, ofp.OutputReg{Reg: OutPortField.Reg})
-	}
-}
+func macEqual(a, b net.HardwareAddr) bool { return string(a) == string(b) }

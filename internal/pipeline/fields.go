@@ -89,25 +89,50 @@ type RegField struct {
 	Start, Bits int
 }
 
-// Register fields of the pipeline (see the layout above).
+// Register fields of the pipeline (see the layout above). Each is declared
+// with newRegField, or newRegAlias for bits of another field named on
+// purpose, so that regFields lists them all: TestRegFields checks that no
+// two overlap unless one is declared an alias of the other, and that each
+// fits its register.
 var (
-	PktSourceField  = RegField{Name: "PktSource", Reg: 0, Start: 0, Bits: 4}
-	InPortKeyField  = RegField{Name: "InPortKey", Reg: 5, Start: 0, Bits: 32}
-	NetworkKeyField = RegField{Name: "NetworkKey", Reg: 6, Start: 0, Bits: 32}
-	OutPortField    = RegField{Name: "OutPort", Reg: 7, Start: 0, Bits: 32}
-	ACLZoneField    = RegField{Name: "ACLZone", Reg: 3, Start: 0, Bits: 16}
-	ACLGroupField   = RegField{Name: "ACLGroup", Reg: 3, Start: 16, Bits: 15}
-	ACLTrackField   = RegField{Name: "ACLTrack", Reg: 3, Start: 31, Bits: 1}
-	VMPortField     = RegField{Name: "VMPort", Reg: 0, Start: 4, Bits: 2}
+	PktSourceField  = newRegField("PktSource", 0, 0, 4)
+	InPortKeyField  = newRegField("InPortKey", 5, 0, 32)
+	NetworkKeyField = newRegField("NetworkKey", 6, 0, 32)
+	OutPortField    = newRegField("OutPort", 7, 0, 32)
+	ACLZoneField    = newRegField("ACLZone", 3, 0, 16)
+	ACLGroupField   = newRegField("ACLGroup", 3, 16, 15)
+	ACLTrackField   = newRegField("ACLTrack", 3, 31, 1)
+	VMPortField     = newRegField("VMPort", 0, 4, 2)
 	// FromVMField is bit 4, the low bit of VMPortField: 1 for every packet
-	// from a local VM interface, whatever its port security.
-	FromVMField = RegField{Name: "FromVM", Reg: 0, Start: 4, Bits: 1}
+	// from a local VM interface, whatever its port security (an alias).
+	FromVMField = newRegAlias("FromVM", VMPortField, 0, 1)
 
-	NeighbourIPField      = RegField{Name: "NeighbourIP", Reg: 12, Start: 0, Bits: 32}
-	NeighbourMACLowField  = RegField{Name: "NeighbourMACLow", Reg: 13, Start: 0, Bits: 32}
-	NeighbourMACHighField = RegField{Name: "NeighbourMACHigh", Reg: 14, Start: 0, Bits: 16}
-	NeighbourFoundField   = RegField{Name: "NeighbourFound", Reg: 14, Start: 16, Bits: 1}
+	NeighbourIPField      = newRegField("NeighbourIP", 12, 0, 32)
+	NeighbourMACLowField  = newRegField("NeighbourMACLow", 13, 0, 32)
+	NeighbourMACHighField = newRegField("NeighbourMACHigh", 14, 0, 16)
+	NeighbourFoundField   = newRegField("NeighbourFound", 14, 16, 1)
 )
+
+// regFields are the register fields declared, in declaration order.
+var regFields []RegField
+
+// regAliases maps the name of a field declared by newRegAlias to the name
+// of the field whose bits it names.
+var regAliases = map[string]string{}
+
+// newRegField declares a register field.
+func newRegField(name string, reg, start, bits int) RegField {
+	f := RegField{Name: name, Reg: reg, Start: start, Bits: bits}
+	regFields = append(regFields, f)
+	return f
+}
+
+// newRegAlias declares a field naming bits [start, start+bits) of field
+// of: the only way two fields may overlap.
+func newRegAlias(name string, of RegField, start, bits int) RegField {
+	regAliases[name] = of.Name
+	return newRegField(name, of.Reg, of.Start+start, bits)
+}
 
 // Values of VMPortField.
 const (

@@ -62,15 +62,15 @@ type fipState struct {
 // indexRouters sorts the view's routers and keeps those with something to
 // do on this chassis: a port on a network with local ports, the active
 // gateway, or a local floating IP.
-func (c *compiler) indexRouters() []*routerState {
-	v := c.v
+func (x *index) indexRouters() []*routerState {
+	v := x.v
 	list := make([]*Router, len(v.Routers))
 	for i := range v.Routers {
 		list[i] = &v.Routers[i]
 	}
 	slices.SortFunc(list, func(a, b *Router) int { return cmp.Or(cmp.Compare(a.Key, b.Key), cmp.Compare(a.ID, b.ID)) })
-	netKeys := make(map[uint32]bool, len(c.netsByID))
-	for _, n := range c.netsByID {
+	netKeys := make(map[uint32]bool, len(x.netsByID))
+	for _, n := range x.netsByID {
 		netKeys[n.Key] = true
 	}
 	exts := make(map[string]*ExternalNetwork, len(v.External))
@@ -82,8 +82,8 @@ func (c *compiler) indexRouters() []*routerState {
 		netKeys[e.Key] = true
 		exts[e.ID] = e
 	}
-	served := make(map[*netState]bool, len(c.nets))
-	for _, n := range c.nets {
+	served := make(map[*netState]bool, len(x.nets))
+	for _, n := range x.nets {
 		served[n] = true
 	}
 	keys := map[uint32]bool{}
@@ -99,7 +99,7 @@ func (c *compiler) indexRouters() []*routerState {
 		}
 		active := false
 		for _, p := range r.Ports {
-			n := c.netsByID[p.NetworkID]
+			n := x.netsByID[p.NetworkID]
 			if n == nil || len(p.MAC) != 6 || !p.Address.Addr().Is4() {
 				continue
 			}
@@ -117,7 +117,7 @@ func (c *compiler) indexRouters() []*routerState {
 			gw := r.Gateway
 			rs.gwLocal = gw.SNAT && gw.Chassis != "" && gw.Chassis == v.Local.Name && rs.ext.OFPort != 0
 			if rs.ext.OFPort != 0 {
-				rs.fips = c.localFIPs(r, rs.gwLocal)
+				rs.fips = x.localFIPs(r, rs.gwLocal)
 			}
 		}
 		if active || rs.gwLocal || len(rs.fips) > 0 {
@@ -130,11 +130,11 @@ func (c *compiler) indexRouters() []*routerState {
 // localFIPs are the router's floating IPs NATed here: those of ports bound
 // here, and, on the router's active gateway (gwLocal), the centralized
 // ones of ports bound on tunnel-reachable chassis.
-func (c *compiler) localFIPs(r *Router, gwLocal bool) []fipState {
+func (x *index) localFIPs(r *Router, gwLocal bool) []fipState {
 	var out []fipState
 	seen := map[netip.Addr]bool{}
-	for _, f := range c.v.FloatingIPs {
-		p := c.portsByID[f.PortID]
+	for _, f := range x.v.FloatingIPs {
+		p := x.portsByID[f.PortID]
 		here := p != nil && (p.local && !f.Centralized || f.Centralized && gwLocal && p.remote != nil)
 		if f.RouterID != r.ID || !here || !f.FloatingIP.Is4() || !f.FixedIP.Is4() ||
 			!slices.Contains(p.IPs, f.FixedIP) || seen[f.FloatingIP] || seen[f.FixedIP] {
@@ -151,29 +151,80 @@ func (c *compiler) localFIPs(r *Router, gwLocal bool) []fipState {
 	return out
 }
 
-// l3 compiles distributed routing, floating IPs and SNAT.
-func (c *compiler) l3() {
-	routers := c.routers
-	if len(routers) == 0 {
-		return
-	}
-	c.add(TableL3DNAT, prioMiss, FeatureDefault, nil, gotoTable(TableL3Route))
-	c.add(TableL3Route, prioMiss, FeatureDefault, nil)
-	c.add(TableL3SNAT, prioMiss, FeatureDefault, nil)
-	c.add(TableL3SNATCommit, prioMiss, FeatureDefault, nil)
-	c.add(TableL3Out, prioMiss, FeatureDefault, nil)
-	st := &l3Shared{extClassified: map[uint32]bool{}, l2MACs: map[netMAC]bool{}}
-	for _, r := range routers {
-		c.routerPorts(r, st)
-		c.routes(r)
-		c.nat(r, st)
+// l3Unit compiles the "l3" section: distributed routing, floating IPs and
+// SNAT of the routers with something to do here (index.routers), and the
+// tunnel classification of the networks without local ports they route
+// to.
+type l3Unit struct{}
+
+func (l3Unit) sections(x *index, s *sectionList) {
+	if e := s.next("l3", x.hashL3(), 64); e != nil && len(x.routers) > 0 {
+		b := &l3Builder{index: x, emitter: e,
+			extClassified: map[uint32]bool{}, l2MACs: map[netMAC]bool{},
+			classified: map[*netState]bool{}, answered: map[uint32]map[netip.Addr]bool{}}
+		b.compile()
 	}
 }
 
-// l3Shared dedupes flows several routers may need.
-type l3Shared struct {
+// hashL3 fingerprints what the L3 section reads: routers, external
+// networks, floating IPs, the chassis, its peers and every network of the
+// view (through their hashes, also the inputs of the ACL words).
+func (x *index) hashL3() uint64 {
+	h := x.hasher("l3")
+	h.u64(uint64(len(x.routers))) // none: the section is empty
+	if len(x.routers) == 0 {
+		return h.Sum64()
+	}
+	v := x.v
+	h.json(v.Routers)
+	h.json(v.External)
+	h.json(v.FloatingIPs)
+	h.str(v.Local.Name)
+	h.u64(uint64(v.Local.GeneveOFPort))
+	h.u64(uint64(v.Local.VXLANOFPort))
+	remotes := make([]*RemoteChassis, 0, len(x.remotes))
+	for _, r := range x.remotes {
+		remotes = append(remotes, r)
+	}
+	slices.SortFunc(remotes, func(a, b *RemoteChassis) int { return cmp.Compare(a.Name, b.Name) })
+	for _, r := range remotes {
+		h.remote(r)
+	}
+	all := make([]*netState, 0, len(x.netsByID))
+	for _, n := range x.netsByID {
+		all = append(all, n)
+	}
+	slices.SortFunc(all, func(a, b *netState) int { return cmp.Compare(a.Key, b.Key) })
+	h.u64(uint64(len(all)))
+	for _, n := range all {
+		h.u64(x.netHash[n]) // and through them the ACL word inputs
+	}
+	return h.Sum64()
+}
+
+// l3Builder compiles the L3 section, deduplicating the flows several
+// routers may need.
+type l3Builder struct {
+	*index
+	*emitter
 	extClassified map[uint32]bool
 	l2MACs        map[netMAC]bool
+	// classified marks the networks without local ports whose tunnel
+	// classification the section compiled.
+	classified map[*netState]bool
+	// answered holds the router addresses given a Neighbour entry, by
+	// network key, besides the network's own (index.v4).
+	answered map[uint32]map[netip.Addr]bool
+}
+
+// compile compiles distributed routing, floating IPs and SNAT.
+func (c *l3Builder) compile() {
+	missFlows(c.emitter, FeatureL3)
+	for _, r := range c.routers {
+		c.routerPorts(r)
+		c.routes(r)
+		c.nat(r)
+	}
 }
 
 type netMAC struct {
@@ -183,19 +234,28 @@ type netMAC struct {
 
 // once reports whether the L2Lookup flow for mac on the network is still
 // to be compiled, and marks it compiled.
-func (st *l3Shared) once(netKey uint32, mac net.HardwareAddr) bool {
+func (c *l3Builder) once(netKey uint32, mac net.HardwareAddr) bool {
 	k := netMAC{netKey, string(mac)}
-	if st.l2MACs[k] {
+	if c.l2MACs[k] {
 		return false
 	}
-	st.l2MACs[k] = true
+	c.l2MACs[k] = true
 	return true
+}
+
+// classifyOnce classifies the tunnel traffic of a network without local
+// ports, once.
+func (c *l3Builder) classifyOnce(n *netState) {
+	if !c.classified[n] {
+		c.classified[n] = true
+		classifyTunnel(c.emitter, n)
+	}
 }
 
 // routerPorts: the router's MACs in L2Lookup, its addresses in the ARP and
 // ICMP echo responders, and, on the active gateway, the tunnel
 // classification of its networks.
-func (c *compiler) routerPorts(r *routerState, st *l3Shared) {
+func (c *l3Builder) routerPorts(r *routerState) {
 	var addrs []netip.Addr
 	for _, p := range r.ports {
 		addrs = append(addrs, p.addr.Addr())
@@ -212,7 +272,7 @@ func (c *compiler) routerPorts(r *routerState, st *l3Shared) {
 		if !served {
 			c.classifyOnce(n)
 		}
-		if st.once(n.Key, p.mac) {
+		if c.once(n.Key, p.mac) {
 			c.add(TableL2Lookup, prioL2Router, FeatureL3,
 				[]ofp.Field{notRouted, NetworkKeyField.Match(n.Key), ofp.EthDst(p.mac)},
 				RouterKeyLoad(r.Key), gotoTable(TableL3DNAT))
@@ -227,7 +287,7 @@ func (c *compiler) routerPorts(r *routerState, st *l3Shared) {
 				ofp.IPProto(ofp.ProtoICMP), ofp.IPDst(netip.PrefixFrom(a, 32)),
 				ofp.ICMPType(icmpEchoRequest), ofp.ICMPCode(0),
 			},
-				c.arpMoves[0],
+				arpMoves[0],
 				ofp.SetField{Field: ofp.EthSrc(p.mac)},
 				ofp.Move{Src: ofp.FieldRef{Kind: ofp.FIPv4Src}, Dst: ofp.FieldRef{Kind: ofp.FIPv4Dst}},
 				ofp.SetField{Field: ofp.IPSrc(netip.PrefixFrom(a, 32))},
@@ -239,17 +299,20 @@ func (c *compiler) routerPorts(r *routerState, st *l3Shared) {
 
 // arpReply answers ARP requests for a on the network with mac (a
 // Neighbour entry), unless the network's responder already answers for a.
-func (c *compiler) arpReply(netKey uint32, a netip.Addr, mac net.HardwareAddr) {
-	seen := c.responded[netKey]
+func (c *l3Builder) arpReply(netKey uint32, a netip.Addr, mac net.HardwareAddr) {
+	if c.v4[netKey][a] {
+		return
+	}
+	seen := c.answered[netKey]
 	if seen == nil {
 		seen = map[netip.Addr]bool{}
-		c.responded[netKey] = seen
+		c.answered[netKey] = seen
 	}
 	if seen[a] {
 		return
 	}
 	seen[a] = true
-	c.neighbour(netKey, a, mac)
+	neighbour(c.emitter, netKey, a, mac)
 }
 
 // notRouted matches packets no router has handled yet (metadata 0).
@@ -259,7 +322,7 @@ var notRouted = RouterKeyMatch(0)
 // networks with local ports through Neighbour and L2Lookup, host routes to
 // the known ports of its other networks, extra routes, and the way out
 // through the gateway.
-func (c *compiler) routes(r *routerState) {
+func (c *l3Builder) routes(r *routerState) {
 	rk := RouterKeyMatch(r.Key)
 	ip4 := ofp.EthType(ofp.EthTypeIPv4)
 	seen := map[netip.Prefix]bool{}
@@ -325,10 +388,10 @@ func (c *compiler) routes(r *routerState) {
 		return
 	}
 	if ext := r.Gateway.Address.Masked(); !seen[ext] {
-		c.add(TableL3Route, routePrio(ext.Bits())+1, FeatureL3, []ofp.Field{rk, ip4, ofp.IPDst(ext)}, gotoTable(TableL3SNAT))
+		c.add(TableL3Route, routePrio(ext.Bits())+1, FeatureL3, []ofp.Field{rk, ip4, ofp.IPDst(ext)}, NextTable(TableL3Route))
 	}
 	if !seen[prefixV4Default] {
-		c.add(TableL3Route, routePrio(0), FeatureL3, []ofp.Field{rk, ip4}, gotoTable(TableL3SNAT))
+		c.add(TableL3Route, routePrio(0), FeatureL3, []ofp.Field{rk, ip4}, NextTable(TableL3Route))
 	}
 }
 
@@ -337,21 +400,21 @@ var prefixV4Default = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
 // routesOut reports whether traffic can leave through the router's
 // gateway from this chassis: it has local floating IPs, is the active
 // gateway, or can tunnel SNAT traffic to the active gateway.
-func (c *compiler) routesOut(r *routerState) bool {
+func (x *index) routesOut(r *routerState) bool {
 	if r.ext == nil {
 		return false
 	}
-	return len(r.fips) > 0 || r.gwLocal || c.gatewayRemote(r) != nil
+	return len(r.fips) > 0 || r.gwLocal || x.gatewayRemote(r) != nil
 }
 
 // gatewayRemote is the router's active gateway chassis when it is another
 // chassis doing SNAT.
-func (c *compiler) gatewayRemote(r *routerState) *RemoteChassis {
+func (x *index) gatewayRemote(r *routerState) *RemoteChassis {
 	gw := r.Gateway
-	if gw == nil || !gw.SNAT || gw.Chassis == "" || gw.Chassis == c.v.Local.Name {
+	if gw == nil || !gw.SNAT || gw.Chassis == "" || gw.Chassis == x.v.Local.Name {
 		return nil
 	}
-	return c.remotes[gw.Chassis]
+	return x.remotes[gw.Chassis]
 }
 
 // nextHop finds the router port and the port that own a nexthop address.
@@ -371,7 +434,7 @@ func (r *routerState) nextHop(a netip.Addr) (routerPort, *portState) {
 
 // routeTo is the routing action towards port q on router port p's
 // network; nil when q is not reachable from here.
-func (c *compiler) routeTo(p routerPort, q *portState) []ofp.Action {
+func (c *l3Builder) routeTo(p routerPort, q *portState) []ofp.Action {
 	acts := []ofp.Action{
 		ofp.DecTTL{},
 		ofp.SetField{Field: ofp.EthSrc(p.mac)},
@@ -382,13 +445,13 @@ func (c *compiler) routeTo(p routerPort, q *portState) []ofp.Action {
 	case q.local:
 		return append(c.aclDeliver(append(acts, OutPortField.Load(q.OFPort)), q), ofp.Resubmit{Table: TableIngressACL.Number()})
 	case q.remote != nil:
-		return append(acts, c.encap(p.net, q.remote, ofp.Resubmit{Table: TableOutput.Number()})...)
+		return append(acts, encap(p.net, q.remote, ofp.Resubmit{Table: TableOutput.Number()})...)
 	}
 	return nil
 }
 
 // nat compiles floating IPs (DNAT in, SNAT out) and the gateway's SNAT.
-func (c *compiler) nat(r *routerState, st *l3Shared) {
+func (c *l3Builder) nat(r *routerState) {
 	if !c.routesOut(r) {
 		return
 	}
@@ -408,7 +471,7 @@ func (c *compiler) nat(r *routerState, st *l3Shared) {
 	c.add(TableL3SNAT, prioSNATLookup, FeatureL3, []ofp.Field{rk, ip4}, ct(false, TableL3SNATCommit, &ofp.NAT{}))
 	local := ext.OFPort != 0 && (len(r.fips) > 0 || r.gwLocal)
 	if local {
-		c.add(TableL3SNATCommit, prioSNATEst, FeatureL3, []ofp.Field{rk, ip4, estConn}, gotoTable(TableL3Out))
+		c.add(TableL3SNATCommit, prioSNATEst, FeatureL3, []ofp.Field{rk, ip4, estConn}, NextTable(TableL3SNATCommit))
 	}
 	for _, f := range r.fips {
 		c.add(TableL3SNATCommit, prioSNATFIP, FeatureL3, []ofp.Field{rk, ip4, newConn, ofp.IPSrc(netip.PrefixFrom(f.fixed, 32))},
@@ -430,7 +493,7 @@ func (c *compiler) nat(r *routerState, st *l3Shared) {
 			}
 			c.add(TableL3SNATCommit, prioSNATGateway, FeatureL3,
 				[]ofp.Field{rk, NetworkKeyField.Match(p.net.Key), ip4, ofp.IPSrc(p.addr.Masked())},
-				c.encap(p.net, rc, ofp.Resubmit{Table: TableOutput.Number()})...)
+				encap(p.net, rc, ofp.Resubmit{Table: TableOutput.Number()})...)
 		}
 	}
 	if !local {
@@ -454,13 +517,13 @@ func (c *compiler) nat(r *routerState, st *l3Shared) {
 	}
 
 	// In: the external network's port, its ARP, and DNAT.
-	if !st.extClassified[ext.Key] {
-		st.extClassified[ext.Key] = true
+	if !c.extClassified[ext.Key] {
+		c.extClassified[ext.Key] = true
 		c.add(TableClassify, prioClassify, FeatureL3, []ofp.Field{ofp.InPort(ext.OFPort)},
-			c.loadLocal, NetworkKeyField.Load(ext.Key), gotoTable(TableServices))
+			loadLocal, NetworkKeyField.Load(ext.Key), gotoTable(TableServices))
 	}
 	toRouter := func(mac net.HardwareAddr) {
-		if st.once(ext.Key, mac) {
+		if c.once(ext.Key, mac) {
 			c.add(TableL2Lookup, prioL2Router, FeatureL3, []ofp.Field{notRouted, extKey, ofp.EthDst(mac)},
 				RouterKeyLoad(r.Key), gotoTable(TableL3DNAT))
 		}
@@ -481,6 +544,6 @@ func (c *compiler) nat(r *routerState, st *l3Shared) {
 		c.add(TableL3DNAT, prioDNATCommit, FeatureL3, []ofp.Field{rk, extKey, ip4, newConn, ofp.IPDst(netip.PrefixFrom(f.fip, 32))},
 			ct(true, TableL3Route, &ofp.NAT{Addr: f.fixed}))
 	}
-	c.add(TableL3DNAT, prioDNATEst, FeatureL3, []ofp.Field{rk, extKey, ip4, estConn}, gotoTable(TableL3Route))
+	c.add(TableL3DNAT, prioDNATEst, FeatureL3, []ofp.Field{rk, extKey, ip4, estConn}, NextTable(TableL3DNAT))
 	c.add(TableL3DNAT, prioDNATDrop, FeatureL3, []ofp.Field{rk, extKey})
 }

@@ -690,3 +690,66 @@ func BenchmarkCompile1000Ports(b *testing.B) {
 	}
 	b.ReportMetric(float64(n), "flows")
 }
+
+// TestMainPath pins the main path the declarations give: where each
+// table's Next (its miss, and the flows passing a packet on) leads.
+func TestMainPath(t *testing.T) {
+	var path []string
+	for id := TableClassify; ; {
+		path = append(path, id.Name())
+		next, ok := id.Next()
+		if !ok {
+			break
+		}
+		id = next
+	}
+	want := "Classify PortSecurity EgressACL Services L2Lookup L3DNAT L3Route L3SNAT L3SNATCommit L3Out IngressACL Output"
+	if got := strings.Join(path, " "); got != want {
+		t.Errorf("main path %s, want %s", got, want)
+	}
+	if next, _ := TableARPReply.Next(); next != TableL2Lookup {
+		t.Errorf("ARPReply's next is %s, want L2Lookup", next)
+	}
+	for _, tb := range Tables() {
+		if _, ok := tb.ID.Next(); tb.Miss == MissNext && !ok {
+			t.Errorf("%s: its miss continues to a next table, but it has none", tb.Name)
+		}
+	}
+}
+
+// TestMissFlows checks that every table a scenario uses has exactly one
+// table-miss flow, the one its declaration gives.
+func TestMissFlows(t *testing.T) {
+	for name, flows := range allFlows(t) {
+		used := map[TableID]bool{}
+		misses := map[TableID][]ofp.Flow{}
+		for _, f := range flows {
+			used[TableID(f.Table)] = true
+			if f.Priority == prioMiss {
+				misses[TableID(f.Table)] = append(misses[TableID(f.Table)], f)
+			}
+		}
+		for _, tb := range Tables() {
+			m := misses[tb.ID]
+			if !used[tb.ID] {
+				continue
+			}
+			if len(m) != 1 {
+				t.Errorf("%s: table %s has %d miss flows, want 1", name, tb.Name, len(m))
+				continue
+			}
+			var want []ofp.Action
+			switch tb.Miss {
+			case MissNext:
+				want = []ofp.Action{NextTable(tb.ID)}
+			case MissNeighbourClear:
+				clear := NeighbourClear()
+				want = clear[:]
+			}
+			f := ofp.Flow{Table: tb.ID.Number(), Priority: prioMiss, Cookie: Cookie(FeatureDefault, 42), Actions: want}
+			if m[0].String() != f.String() {
+				t.Errorf("%s: table %s: miss %s, want %s", name, tb.Name, m[0], f)
+			}
+		}
+	}
+}

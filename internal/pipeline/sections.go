@@ -1,13 +1,10 @@
 package pipeline
 
 import (
-	"cmp"
 	"encoding/binary"
 	"encoding/json"
-	"fmt"
 	"hash/maphash"
 	"net/netip"
-	"slices"
 
 	"github.com/wyvern-sdn/wyvern/internal/ofp"
 )
@@ -45,94 +42,76 @@ func Flatten(secs []Section) []ofp.Flow {
 	return out
 }
 
+// A unit is one part of the compiler: base, l2 (a section per network
+// with local ports), l3, acl and output, in that order (units). It owns
+// its sections: for each, the fingerprint of what its flows read — the
+// view through the index, the config and the generation (index.hasher) —
+// computed next to the code that reads those inputs, and the code that
+// compiles its flows. Units hand nothing to each other but through the
+// index, built once before any of them.
+type unit interface {
+	sections(x *index, s *sectionList)
+}
+
+// units are the compiler's units, in section order. The order would
+// matter to the reconciler only if two sections compiled the same flow key
+// (the later wins); TestFlowInvariants checks that no two flows share one.
+var units = [...]unit{baseUnit{}, l2Unit{}, l3Unit{}, aclUnit{}, outputUnit{}}
+
+// sectionList collects a compilation's sections, in order.
+type sectionList struct {
+	old  map[string]*Section // the previous compilation's, by ID
+	secs []Section
+	e    emitter
+	open bool // the last of secs is being compiled into e
+}
+
+// next starts a section with its ID, the fingerprint of its inputs and a
+// guess of its number of flows. When the previous compilation has a
+// section with that ID and fingerprint, it is reused and next returns nil;
+// otherwise the caller compiles the section's flows into the emitter
+// returned, until the next call of next or the end of the compilation.
+func (l *sectionList) next(id string, hash uint64, sizeHint int) *emitter {
+	l.close()
+	if p := l.old[id]; p != nil && p.Hash == hash {
+		l.secs = append(l.secs, Section{ID: id, Hash: hash, Flows: p.Flows, Reused: true})
+		return nil
+	}
+	l.secs = append(l.secs, Section{ID: id, Hash: hash})
+	l.e.flows = make([]ofp.Flow, 0, sizeHint)
+	l.open = true
+	return &l.e
+}
+
+// close ends the section being compiled, if any.
+func (l *sectionList) close() {
+	if l.open {
+		l.secs[len(l.secs)-1].Flows = compact(l.e.flows)
+		l.e.flows = nil
+		l.open = false
+	}
+}
+
 // CompileSections compiles a view into sections; flattened, they are
 // exactly Compile's flows, in Compile's order. A section of prev (the
 // previous result for this chassis; nil: none) with the same ID and input
 // hash is reused as it is. CompileSections is pure, and prev is only
 // read: its flows may be shared by the result.
 func CompileSections(v *View, cfg Config, generation uint32, prev []Section) []Section {
-	c := newCompiler(v, cfg, generation)
-	c.index()
-	c.routers = c.indexRouters()
-	c.classified = map[*netState]bool{}
-	c.responded = make(map[uint32]map[netip.Addr]bool, len(c.nets))
-	for _, n := range c.nets {
-		seen := make(map[netip.Addr]bool, len(n.all))
-		for _, p := range n.all {
-			for _, a := range p.IPs {
-				if a.Is4() {
-					seen[a] = true
-				}
-			}
-		}
-		c.responded[n.Key] = seen
-		c.neighbours = c.neighbours || len(seen) > 0
+	x := newIndex(v, cfg, generation)
+	l := &sectionList{
+		old:  make(map[string]*Section, len(prev)),
+		secs: make([]Section, 0, len(x.nets)+4),
+		e:    emitter{gen: generation},
 	}
-	c.neighbours = c.neighbours || len(c.routers) > 0
-
-	old := make(map[string]*Section, len(prev))
 	for i := range prev {
-		old[prev[i].ID] = &prev[i]
+		l.old[prev[i].ID] = &prev[i]
 	}
-	secs := make([]Section, 0, len(c.nets)+4)
-	section := func(id string, hash uint64, sizeHint int, build func()) {
-		if p := old[id]; p != nil && p.Hash == hash {
-			secs = append(secs, Section{ID: id, Hash: hash, Flows: p.Flows, Reused: true})
-			return
-		}
-		c.flows = make([]ofp.Flow, 0, sizeHint)
-		build()
-		secs = append(secs, Section{ID: id, Hash: hash, Flows: compact(c.flows)})
-		c.flows = nil
+	for _, u := range units {
+		u.sections(x, l)
 	}
-
-	base := c.hasher("base")
-	var secured, unsecured bool
-	for _, n := range c.nets {
-		for _, p := range n.local {
-			secured = secured || p.PortSecurity
-			unsecured = unsecured || !p.PortSecurity
-		}
-	}
-	base.bool(secured)
-	base.bool(unsecured)
-	base.bool(c.neighbours)
-	section("base", base.Sum64(), 32, func() {
-		c.defaults()
-		c.portSecurityShared()
-		c.neighbourShared()
-	})
-
-	c.aclWordHash = c.hashACLWordInputs()
-	netHash := make(map[*netState]uint64, len(c.netsByID))
-	for _, n := range c.netsByID {
-		netHash[n] = c.netHash(n)
-	}
-	for _, n := range c.nets {
-		section("net/"+n.ID, netHash[n], 4+len(n.local)*16+len(n.all)*2, func() { c.network(n) })
-	}
-
-	// The sections spanning networks depend on every network's hash.
-	all := make([]*netState, 0, len(c.netsByID))
-	for _, n := range c.netsByID {
-		all = append(all, n)
-	}
-	slices.SortFunc(all, func(a, b *netState) int { return cmp.Compare(a.Key, b.Key) })
-	c.netHashes = netHash
-
-	l3 := c.hasher("l3")
-	l3.u64(uint64(len(c.routers))) // none: the section is empty
-	if len(c.routers) > 0 {
-		c.l3Inputs(l3, all)
-	}
-	section("l3", l3.Sum64(), 64, c.l3)
-
-	c.aclSections(section, netHash)
-
-	out := c.hasher("output")
-	out.bool(c.outputs())
-	section("output", out.Sum64(), 1, c.output)
-	return secs
+	l.close()
+	return l.secs
 }
 
 // compact copies flows into arrays of their exact size: a section may be
@@ -163,121 +142,6 @@ func compact(flows []ofp.Flow) []ofp.Flow {
 	return out
 }
 
-// l3Inputs hashes what the L3 section reads: routers, external networks,
-// floating IPs, the chassis, its peers and every network of the view.
-func (c *compiler) l3Inputs(h *hasher, all []*netState) {
-	v := c.v
-	h.json(v.Routers)
-	h.json(v.External)
-	h.json(v.FloatingIPs)
-	h.str(v.Local.Name)
-	h.u64(uint64(v.Local.GeneveOFPort))
-	h.u64(uint64(v.Local.VXLANOFPort))
-	remotes := make([]*RemoteChassis, 0, len(c.remotes))
-	for _, r := range c.remotes {
-		remotes = append(remotes, r)
-	}
-	slices.SortFunc(remotes, func(a, b *RemoteChassis) int { return cmp.Compare(a.Name, b.Name) })
-	for _, r := range remotes {
-		h.remote(r)
-	}
-	h.u64(uint64(len(all)))
-	for _, n := range all {
-		h.u64(c.netHashes[n]) // and through them the ACL word inputs
-	}
-}
-
-// hashACLWordInputs hashes what the ACL word of a port depends on besides
-// the port and its network: whether security groups are enforced, and the
-// usable groups' keys.
-func (c *compiler) hashACLWordInputs() uint64 {
-	x := c.aclIndex()
-	h := c.hasher("acl-word")
-	h.bool(x.on)
-	ids := make([]string, 0, len(x.sgs))
-	for id := range x.sgs {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	for _, id := range ids {
-		h.str(id)
-		h.u64(uint64(x.sgs[id].Key))
-	}
-	return h.Sum64()
-}
-
-// aclSections adds the security group sections: "acl" (shared flows, the
-// rules of groups shared by their ports, conj_id flows), "acl/<network>"
-// (rules of the network's enforced ports in several groups) and
-// "aclm/<n>" (member clauses of remote groups, spread over buckets by
-// address).
-func (c *compiler) aclSections(section func(string, uint64, int, func()), netHash map[*netState]uint64) {
-	pl := c.aclPlan()
-	shared := c.hasher("acl")
-	shared.bool(pl != nil)
-	var rulesHash uint64
-	if pl != nil {
-		// What rules depend on besides ports: the groups' keys and rules
-		// (not their members).
-		type groupRules struct {
-			ID    string
-			Key   uint16
-			Rules []SecurityGroupRule
-		}
-		groups := make([]groupRules, len(c.v.SecurityGroups))
-		for i, g := range c.v.SecurityGroups {
-			groups[i] = groupRules{g.ID, g.Key, g.Rules}
-		}
-		rules := c.hasher("acl-rules")
-		rules.json(groups)
-		rulesHash = rules.Sum64()
-		shared.u64(rulesHash)
-		shared.u64(uint64(len(pl.single)))
-		for _, g := range pl.single {
-			shared.str(g.ID)
-		}
-		shared.u64(uint64(len(pl.conjs)))
-		for _, k := range pl.conjs {
-			shared.u64(uint64(k.table))
-			shared.u64(uint64(k.id))
-			shared.bool(k.v6)
-		}
-	}
-	section("acl", shared.Sum64(), 64, func() { c.aclShared(pl) })
-	if pl == nil {
-		return
-	}
-	for _, n := range c.nets {
-		if len(pl.own[n]) == 0 {
-			continue
-		}
-		h := c.hasher("acl-net")
-		h.u64(netHash[n])
-		h.u64(rulesHash)
-		section("acl/"+n.ID, h.Sum64(), 8*len(pl.own[n]), func() { c.aclNetwork(pl, n) })
-	}
-	for bucket := range aclMemberBuckets {
-		h := c.hasher("acl-members")
-		h.u64(uint64(bucket))
-		n := 0
-		for _, k := range pl.conjs {
-			ms := c.members(k, bucket)
-			h.u64(uint64(k.table))
-			h.u64(uint64(k.id))
-			h.bool(k.v6)
-			h.u64(uint64(len(ms)))
-			for _, m := range ms {
-				h.prefix(m)
-			}
-			n += len(ms)
-		}
-		if n == 0 {
-			continue
-		}
-		section(fmt.Sprint("aclm/", bucket), h.Sum64(), n, func() { c.aclMembers(pl, bucket) })
-	}
-}
-
 // hashSeed seeds every section hash of the process: hashes are compared
 // between compilations of one agent, never stored.
 var hashSeed = maphash.MakeSeed()
@@ -288,14 +152,15 @@ type hasher struct {
 	buf [16]byte
 }
 
-// hasher starts a section hash with what every section depends on.
-func (c *compiler) hasher(kind string) *hasher {
+// hasher starts a section hash with what every section depends on: the
+// generation (in every cookie) and the config.
+func (x *index) hasher(kind string) *hasher {
 	h := &hasher{}
 	h.SetSeed(hashSeed)
 	h.str(kind)
-	h.u64(uint64(c.gen))
-	h.u64(uint64(c.cfg.ControllerID))
-	h.bool(c.cfg.NDResponder)
+	h.u64(uint64(x.gen))
+	h.u64(uint64(x.cfg.ControllerID))
+	h.bool(x.cfg.NDResponder)
 	return h
 }
 
@@ -357,54 +222,4 @@ func (h *hasher) remote(r *RemoteChassis) {
 	for _, e := range r.Encaps {
 		h.str(string(e))
 	}
-}
-
-// netHash fingerprints everything a network's section reads: the network,
-// its tunnel port and DHCP subnets, and every port on it with what index
-// derived from it (local, remote chassis).
-func (c *compiler) netHash(n *netState) uint64 {
-	h := c.hasher("net")
-	h.str(n.ID)
-	h.u64(uint64(n.Key))
-	h.u64(uint64(n.SegmentationID))
-	h.str(n.Type)
-	h.u64(uint64(n.MTU))
-	h.u64(uint64(n.CTZone))
-	h.u64(uint64(n.tunPort))
-	h.u64(uint64(len(n.dhcp4)))
-	for _, s := range n.dhcp4 {
-		h.prefix(s)
-	}
-	h.u64(c.aclWordHash) // the ACL words loaded for its local ports
-	h.u64(uint64(len(n.all)))
-	for _, p := range n.all {
-		h.port(p)
-	}
-	return h.Sum64()
-}
-
-// port hashes every field of a port (View's Port and what index derived).
-func (h *hasher) port(p *portState) {
-	h.str(p.ID)
-	h.str(p.NetworkID)
-	h.u64(uint64(p.Key))
-	h.bytes(p.MAC)
-	h.u64(uint64(len(p.IPs)))
-	for _, a := range p.IPs {
-		h.addr(a)
-	}
-	h.u64(uint64(len(p.AllowedAddressPairs)))
-	for _, ap := range p.AllowedAddressPairs {
-		h.prefix(ap.Prefix)
-		h.bytes(ap.MAC)
-	}
-	h.bool(p.PortSecurity)
-	h.u64(uint64(len(p.SecurityGroups)))
-	for _, g := range p.SecurityGroups {
-		h.str(g)
-	}
-	h.str(p.Chassis)
-	h.u64(uint64(p.OFPort))
-	h.bool(p.local)
-	h.remote(p.remote)
 }

@@ -1,6 +1,10 @@
 package pipeline
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/wyvern-sdn/wyvern/internal/ofp"
+)
 
 // ============================================================================
 // The br-int pipeline, declared once, in order.
@@ -24,14 +28,26 @@ import "strconv"
 // stage has a lower number (L3Route → IngressACL, IngressACLEval → Output)
 // the flow uses resubmit, since goto_table must go to a higher number.
 //
+// The main path is the declared order without the tables marked OffPath
+// (reached only by resubmit or ct recirculation from another table): a
+// table's Next is the next table on it, where its Miss and its flows
+// continue a packet they let through (NextTable: goto_table, or resubmit
+// to a lower number). Other links are jumps, written out where they are.
+//
+// Every table has a table-miss flow, made from its declaration's Miss
+// (missFlows): a base table's in every pipeline, in the base section; a
+// later table's by the unit of the feature owning it (its first Feature),
+// when that feature compiles flows.
+//
 // To add a table:
 //  1. add its TableID after the last one (numbers never change once
 //     installed: renumbering rewrites every flow of every chassis);
 //  2. declare it in tableDecls at its place in the pipeline: name, the
-//     features that need it, and a doc saying what it matches and where
-//     packets go next;
-//  3. give it a table-miss flow (drop, or continue) when its feature is in
-//     use, and its flows in a compile* function;
+//     features that need it (the owner first), whether it is off the main
+//     path, its miss, and a doc saying what it matches and where packets
+//     go next;
+//  3. compile its flows in the owner's unit, which calls missFlows when
+//     the table is in use;
 //  4. run `go test ./internal/pipeline -update` and review the golden diff.
 // ============================================================================
 
@@ -69,10 +85,89 @@ const (
 
 // Table is the declaration of one table.
 type Table struct {
-	ID       TableID
-	Name     string
-	Features []Feature // the features that need the table
-	Doc      string
+	ID   TableID
+	Name string
+	// Features are the features that need the table, its owner first.
+	Features []Feature
+	// OffPath says the table is not on the main path: it is only reached
+	// by resubmit or ct recirculation from another table, and Next skips
+	// it.
+	OffPath bool
+	// Miss is what its table-miss flow does.
+	Miss Miss
+	Doc  string
+}
+
+// Miss is what a table does with a packet none of its flows match: its
+// table-miss flow (priority 0, FeatureDefault).
+type Miss uint8
+
+// Misses.
+const (
+	MissDrop Miss = iota // drop the packet
+	MissNext             // go on to the table's Next
+	// MissNeighbourClear clears the result registers of a Neighbour
+	// lookup (NeighbourClear) and returns to the resubmit.
+	MissNeighbourClear
+)
+
+// Next is the next table on the main path after id; false when there is
+// none.
+func (id TableID) Next() (TableID, bool) {
+	n := nextTable[id]
+	return n, n != numTables
+}
+
+// nextTable maps a TableID to its Next (numTables: none).
+var nextTable = func() [numTables]TableID {
+	var next [numTables]TableID
+	for i, d := range tableDecls {
+		next[d.ID] = numTables
+		for _, e := range tableDecls[i+1:] {
+			if !e.OffPath {
+				next[d.ID] = e.ID
+				break
+			}
+		}
+	}
+	return next
+}()
+
+// NextTable is the action continuing a packet from table id at its Next:
+// goto_table, or resubmit when the next table has a lower number
+// (goto_table only goes forward). It panics if id has no Next: a
+// declaration error.
+func NextTable(id TableID) ofp.Action {
+	n, ok := id.Next()
+	if !ok {
+		panic("pipeline: table " + id.String() + " has no next table")
+	}
+	if n > id {
+		return ofp.Goto{Table: n.Number()}
+	}
+	return ofp.Resubmit{Table: n.Number()}
+}
+
+// missFlows adds the table-miss flows of the tables of owner: for
+// FeatureDefault the base tables (below TableL3DNAT), in every pipeline;
+// for another feature the later tables whose first Feature it is.
+func missFlows(e *emitter, owner Feature) {
+	for i := range tableDecls {
+		t := &tableDecls[i]
+		if owner == FeatureDefault && t.ID >= numBaseTables ||
+			owner != FeatureDefault && (t.ID < numBaseTables || t.Features[0] != owner) {
+			continue
+		}
+		switch t.Miss {
+		case MissDrop:
+			e.add(t.ID, prioMiss, FeatureDefault, nil)
+		case MissNext:
+			e.add(t.ID, prioMiss, FeatureDefault, nil, NextTable(t.ID))
+		case MissNeighbourClear:
+			clear := NeighbourClear()
+			e.add(t.ID, prioMiss, FeatureDefault, nil, clear[0], clear[1])
+		}
+	}
 }
 
 // Number is the OpenFlow table number.
@@ -136,6 +231,7 @@ var tableDecls = [numTables]Table{{
 	ID:       TableEgressACL,
 	Name:     "EgressACL",
 	Features: []Feature{FeatureACL},
+	Miss:     MissNext,
 	Doc: "Security groups in the VM→network direction, stateful. Untracked " +
 		"IP traffic with ACLTrackField set (a port with port security and " +
 		"View.SecurityGroupsEnabled, marked by Classify) is sent through " +
@@ -151,6 +247,7 @@ var tableDecls = [numTables]Table{{
 	ID:       TableServices,
 	Name:     "Services",
 	Features: []Feature{FeatureARPResponder, FeatureND, FeatureDHCP, FeatureL3},
+	Miss:     MissNext,
 	Doc: "ARP requests: the owner probing or announcing its own address " +
 		"goes on to L2Lookup unanswered; any other request copies arp_tpa " +
 		"into reg12, looks it up in Neighbour and goes to ARPReply. Answers " +
@@ -166,6 +263,8 @@ var tableDecls = [numTables]Table{{
 	ID:       TableARPReply,
 	Name:     "ARPReply",
 	Features: []Feature{FeatureARPResponder},
+	OffPath:  true,
+	Miss:     MissNext,
 	Doc: "Reached only from the ARP responder in Services, after the " +
 		"Neighbour lookup: when it found the address (reg14[16]), turns the " +
 		"request into the reply from the MAC it found (reg13, reg14[0..15]) " +
@@ -175,6 +274,7 @@ var tableDecls = [numTables]Table{{
 	ID:       TableNDReply,
 	Name:     "NDReply",
 	Features: []Feature{FeatureND},
+	OffPath:  true,
 	Doc: "Reached only from the ND responder in Services, with the packet " +
 		"already an advertisement (icmpv6_type 136): sets the target " +
 		"link-layer address, which OVS only lets a flow matching an " +
@@ -201,6 +301,7 @@ var tableDecls = [numTables]Table{{
 	ID:       TableL3DNAT,
 	Name:     "L3DNAT",
 	Features: []Feature{FeatureL3},
+	Miss:     MissNext,
 	Doc: "Router (metadata) ingress. From an external network (reg6): " +
 		"untracked IPv4 to a local floating IP or to the local active " +
 		"gateway's address goes through conntrack in the router's NAT zone " +
@@ -259,6 +360,7 @@ var tableDecls = [numTables]Table{{
 	ID:       TableIngressACL,
 	Name:     "IngressACL",
 	Features: []Feature{FeatureACL},
+	Miss:     MissNext,
 	Doc: "Security groups of the local destination port (reg7), stateful: " +
 		"IP traffic with ACLTrackField set (loaded with the port's ACL word " +
 		"by the flow that chose the port: a port with security groups " +
@@ -270,6 +372,7 @@ var tableDecls = [numTables]Table{{
 	ID:       TableIngressACLEval,
 	Name:     "IngressACLEval",
 	Features: []Feature{FeatureACL},
+	OffPath:  true,
 	Doc: "After conntrack: invalid is dropped, established and related are " +
 		"output to reg7, new connections allowed by an ingress rule of the " +
 		"port's groups (matched on ACLGroupField once per group for the " +
@@ -288,6 +391,8 @@ var tableDecls = [numTables]Table{{
 	ID:       TableNeighbour,
 	Name:     "Neighbour",
 	Features: []Feature{FeatureARPResponder, FeatureL3},
+	OffPath:  true,
+	Miss:     MissNeighbourClear,
 	Doc: "The MAC of every known IPv4 address, per network: one flow per " +
 		"(reg6, reg12) (every address of a network with local ports, its " +
 		"routers' addresses, and on an external network the local floating " +
