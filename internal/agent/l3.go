@@ -4,8 +4,6 @@ import (
 	"net"
 	"net/netip"
 	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/wyvern-sdn/wyvern/internal/model"
 	"github.com/wyvern-sdn/wyvern/internal/pipeline"
@@ -127,22 +125,13 @@ func (s *state) addSecurityGroups(v *pipeline.View) {
 	}
 }
 
-var protocolNumbers = map[string]uint8{
-	"": 0, "any": 0, "icmp": 1, "igmp": 2, "tcp": 6, "udp": 17, "gre": 47, "esp": 50, "ah": 51,
-	"icmpv6": 58, "ipv6-icmp": 58, "sctp": 132,
-}
-
 // convertRule maps a Neutron rule onto the pipeline's.
 func convertRule(r *model.SecurityGroupRule) (pipeline.SecurityGroupRule, bool) {
 	vr := pipeline.SecurityGroupRule{Direction: pipeline.Direction(r.Direction), EtherType: r.EtherType,
 		RemoteGroupID: r.RemoteGroupID}
-	proto, ok := protocolNumbers[strings.ToLower(r.Protocol)]
+	proto, ok := model.ProtocolNumber(r.Protocol)
 	if !ok {
-		n, err := strconv.Atoi(r.Protocol)
-		if err != nil || n < 0 || n > 255 {
-			return vr, false
-		}
-		proto = uint8(n)
+		return vr, false
 	}
 	vr.Protocol = proto
 	if r.RemoteIPPrefix != "" {
@@ -157,7 +146,7 @@ func convertRule(r *model.SecurityGroupRule) (pipeline.SecurityGroupRule, bool) 
 		vr.RemotePrefix = p.Masked()
 	}
 	switch proto {
-	case 1, 58:
+	case model.ProtoICMP, model.ProtoICMPv6:
 		if r.PortRangeMin != nil {
 			t := uint8(*r.PortRangeMin)
 			vr.ICMPType = &t

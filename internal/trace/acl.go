@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/wyvern-sdn/wyvern/internal/model"
@@ -18,23 +17,11 @@ type Rule struct {
 	Text      string `json:"text"`
 }
 
-// protocolNumbers are the protocol names Neutron (and the agent) accept.
-var protocolNumbers = map[string]uint8{
-	"": 0, "any": 0, "icmp": 1, "igmp": 2, "tcp": 6, "udp": 17, "gre": 47, "esp": 50, "ah": 51,
-	"icmpv6": 58, "ipv6-icmp": 58, "sctp": 132,
-}
-
-// ruleProto is a rule's protocol number; ok false when the agent cannot
-// compile it (it is then ignored: fail closed).
+// ruleProto is a rule's protocol number (model.ProtocolNumber, the table
+// the API and the agent use); ok false when the agent cannot compile it
+// (it is then ignored: fail closed).
 func ruleProto(r *model.SecurityGroupRule) (uint8, bool) {
-	if n, ok := protocolNumbers[strings.ToLower(r.Protocol)]; ok {
-		return n, true
-	}
-	n, err := strconv.Atoi(r.Protocol)
-	if err != nil || n < 0 || n > 255 {
-		return 0, false
-	}
-	return uint8(n), true
+	return model.ProtocolNumber(r.Protocol)
 }
 
 // aclResult is the verdict of one direction's security groups.

@@ -322,3 +322,21 @@ func TestAnnotate(t *testing.T) {
 		}
 	}
 }
+
+// A rule of any protocol the API accepts is traced, not skipped: VRRP
+// (IP protocol 112) from a to c passes with an ingress vrrp rule on web
+// and is dropped without it.
+func TestNeutronProtocolNames(t *testing.T) {
+	for _, proto := range []string{"vrrp", "VRRP", "112"} {
+		tp := topo()
+		tp.Rules = append(tp.Rules, rule("r-web-vrrp", "web", "ingress", proto, nil, nil, "10.1.0.0/24", ""))
+		r := mustTrace(t, tp, "a", "ip proto 112, dst 10.1.0.11")
+		if in := stageOf(r, StageIngressACL); r.Verdict != Delivered || in == nil || in.Rule == nil || in.Rule.ID != "r-web-vrrp" {
+			t.Errorf("protocol %q: verdict %s, ingress step %+v; want delivered by r-web-vrrp", proto, r.Verdict, in)
+		}
+	}
+	r := mustTrace(t, topo(), "a", "ip proto 112, dst 10.1.0.11")
+	if r.Verdict != Drop {
+		t.Errorf("without the vrrp rule: verdict %s, want drop", r.Verdict)
+	}
+}
