@@ -277,8 +277,10 @@ type Port struct {
 
 // Validate reports inconsistencies Compile would silently skip: unknown
 // networks, zero or duplicate keys, duplicate MACs or addresses on a
-// network, local ports without an OpenFlow port. It does not need to pass
-// for Compile to be safe; it is for the caller's logs and tests.
+// network, local ports without an OpenFlow port, and conntrack zones
+// shared by two networks or routers (NetworkZone, RouterZone). It does not
+// need to pass for Compile to be safe; the agent compiles only views that
+// pass, and logs the error of those that do not.
 func (v *View) Validate() error {
 	var errs []error
 	nets := make(map[string]bool, len(v.Networks))
@@ -292,6 +294,21 @@ func (v *View) Validate() error {
 		}
 		netKeys[n.Key] = n.ID
 		nets[n.ID] = true
+	}
+	zones := make(map[uint16]string, len(v.Networks)+len(v.Routers))
+	useZone := func(z uint16, what string) {
+		if z == 0 {
+			errs = append(errs, fmt.Errorf("%s: conntrack zone 0", what))
+		} else if other, ok := zones[z]; ok {
+			errs = append(errs, fmt.Errorf("%s: conntrack zone %d already used by %s", what, z, other))
+		}
+		zones[z] = what
+	}
+	for i := range v.Networks {
+		useZone(NetworkZone(&v.Networks[i]), "network "+v.Networks[i].ID)
+	}
+	for i := range v.Routers {
+		useZone(RouterZone(&v.Routers[i]), "router "+v.Routers[i].ID)
 	}
 	for _, s := range v.Subnets {
 		if !nets[s.NetworkID] {
