@@ -172,6 +172,14 @@ type FloatingIP struct {
 	Status            string `json:"status"`
 }
 
+// FloatingIPRecord is a floating IP as stored in etcd: the API object
+// plus the id of the port holding its address on the external network,
+// which the API does not show.
+type FloatingIPRecord struct {
+	FloatingIP
+	FloatingPort string `json:"floating_port_id"`
+}
+
 // SecurityGroup is a named set of rules applied to ports.
 type SecurityGroup struct {
 	Standard

@@ -1,4 +1,4 @@
-package agent
+package logical
 
 import (
 	"testing"
@@ -17,9 +17,9 @@ func TestConvertRuleProtocols(t *testing.T) {
 		{"dccp", 33}, {"pgm", 113}, {"ipv6-icmp", 58}, {"icmpv6", 58}, {"hopopt", 0},
 	} {
 		r := &model.SecurityGroupRule{Direction: "ingress", EtherType: "IPv4", Protocol: tc.proto}
-		vr, ok := convertRule(r)
+		vr, ok := ConvertRule(r)
 		if !ok || vr.Protocol != tc.want {
-			t.Errorf("convertRule(protocol %q) = %d, %v; want %d, true", tc.proto, vr.Protocol, ok, tc.want)
+			t.Errorf("ConvertRule(protocol %q) = %d, %v; want %d, true", tc.proto, vr.Protocol, ok, tc.want)
 		}
 	}
 }
