@@ -53,7 +53,7 @@ func startStore(t *testing.T) *store.Store {
 func seed(t *testing.T, st *store.Store, netID string, seg int, ports map[string]string) {
 	t.Helper()
 	err := st.Txn(context.Background(), func(tx *store.Tx) error {
-		n := model.Network{Standard: model.Standard{ID: netID}, NetworkType: "geneve", SegmentationID: seg, MTU: 1442, Subnets: []string{"s-" + netID}}
+		n := model.Network{Standard: model.Standard{ID: netID}, NetworkType: "geneve", SegmentationID: seg, CTZone: seg, MTU: 1442, Subnets: []string{"s-" + netID}}
 		if err := tx.Put(store.NetworkKey(netID), n); err != nil {
 			return err
 		}

@@ -92,6 +92,10 @@ func Build(in *Inputs, keys *Keys) (*Result, error) {
 		if n.Network == nil || n.Network.External && !in.LocalNets[id] {
 			continue
 		}
+		if !validZone(n.Network.CTZone) {
+			res.Skipped = append(res.Skipped, fmt.Errorf("network %s: no conntrack zone (a record from before zones were allocated?): left out", id))
+			continue
+		}
 		netIDs = append(netIDs, id)
 	}
 	sort.Strings(netIDs)
@@ -106,7 +110,7 @@ func Build(in *Inputs, keys *Keys) (*Result, error) {
 		n := in.Networks[id]
 		v.Networks = append(v.Networks, pipeline.Network{ID: id, Key: keys.Network(n.Network),
 			SegmentationID: uint32(n.Network.SegmentationID), Type: n.Network.NetworkType, MTU: n.Network.MTU,
-			CTZone: ctZone(n.Network)})
+			CTZone: uint16(n.Network.CTZone)})
 		for _, sub := range sortedValues(n.Subnets) {
 			p, err := netip.ParsePrefix(sub.CIDR)
 			if err != nil {
@@ -173,15 +177,8 @@ func Build(in *Inputs, keys *Keys) (*Result, error) {
 	return res, nil
 }
 
-// ctZone is a network's conntrack zone for security groups: its
-// segmentation id, which the API allocates below 2^16 and disjoint between
-// geneve and vxlan by default (see neutron.DefaultConfig).
-func ctZone(n *model.Network) uint16 {
-	if n.SegmentationID > 0 && n.SegmentationID <= 0xffff {
-		return uint16(n.SegmentationID)
-	}
-	return uint16(0xf000 | n.SegmentationID&0xfff)
-}
+// validZone reports whether z is an allocated conntrack zone.
+func validZone(z int) bool { return z >= pipeline.ZoneMin && z <= pipeline.ZoneMax }
 
 // RoutersOn returns the routers with an interface port on one of nets,
 // ordered by id; portsOf gives a network's ports (nil when unknown).
@@ -220,7 +217,11 @@ func (in *Inputs) addRouters(v *pipeline.View, keys *Keys) []error {
 		inView[n.ID] = true
 	}
 	for _, r := range RoutersOn(inView, in.portsOf, in.Routers) {
-		vr := pipeline.Router{ID: r.ID, Key: keys.Router(r.ID)}
+		if !validZone(r.CTZone) {
+			skipped = append(skipped, fmt.Errorf("router %s: no conntrack zone (a record from before zones were allocated?): left out", r.ID))
+			continue
+		}
+		vr := pipeline.Router{ID: r.ID, Key: keys.Router(r.ID), CTZone: uint16(r.CTZone)}
 		for _, pid := range r.Interfaces {
 			netID := in.RouterPortNet[pid]
 			n := in.Networks[netID]

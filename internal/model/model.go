@@ -40,6 +40,12 @@ type Network struct {
 	SegmentationID  int    `json:"provider:segmentation_id"`
 	Status          string `json:"status"`
 	PortSecurity    bool   `json:"port_security_enabled"`
+	// CTZone is the conntrack zone of the network's security groups,
+	// allocated by the API from the one pool of network and router zones
+	// (pipeline.ZoneMin..ZoneMax) when the network is created. Internal:
+	// the Neutron API does not show it. 0: a record written before zones
+	// were allocated; agents leave such a network out.
+	CTZone int `json:"wyvern:ct_zone,omitempty"`
 	// Subnets lists the network's subnet ids, kept in the same transaction
 	// as the subnets themselves.
 	Subnets []string `json:"subnets"`
@@ -221,4 +227,7 @@ type RouterRecord struct {
 	Router
 	GatewayPort string   `json:"gw_port_id,omitempty"`
 	Interfaces  []string `json:"interface_port_ids,omitempty"`
+	// CTZone is the conntrack zone of the router's NAT, from the same
+	// pool as the networks' (see Network.CTZone).
+	CTZone int `json:"ct_zone,omitempty"`
 }
