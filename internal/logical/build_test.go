@@ -163,3 +163,71 @@ func TestBuildKeys(t *testing.T) {
 		}
 	}
 }
+
+// withGateway gives topo's router r1 a gateway on a flat external network
+// (physnet public) and port a-<net> of the first network a floating IP.
+func withGateway(in *Inputs, firstNet string) *Inputs {
+	ext := network("ext", "flat", 0, 50)
+	ext.External, ext.PhysicalNetwork = true, "public"
+	sub := &model.Subnet{NetworkID: "ext", CIDR: "203.0.113.0/24", GatewayIP: "203.0.113.1"}
+	sub.ID = "s-ext"
+	gw := &model.Port{NetworkID: "ext", MACAddress: "fa:16:3e:ee:00:02", DeviceOwner: model.OwnerRouterGateway,
+		FixedIPs: []model.FixedIP{{SubnetID: "s-ext", IPAddress: "203.0.113.2"}}}
+	gw.ID = "gw"
+	fp := &model.Port{NetworkID: "ext", MACAddress: "fa:16:3e:ee:00:10", DeviceOwner: model.OwnerFloatingIP,
+		FixedIPs: []model.FixedIP{{SubnetID: "s-ext", IPAddress: "203.0.113.10"}}}
+	fp.ID = "fp"
+	in.Networks["ext"] = &Network{Network: &ext, Subnets: map[string]*model.Subnet{"s-ext": sub},
+		Ports: map[string]*model.Port{"gw": gw, "fp": fp}}
+	r := in.Routers["r1"]
+	r.Gateway, r.GatewayPort = &model.GatewayInfo{NetworkID: "ext", EnableSNAT: true}, "gw"
+	f := &model.FloatingIPRecord{FloatingPort: "fp"}
+	f.ID, f.FloatingNetworkID, f.FloatingIPAddress, f.RouterID = "fip1", "ext", "203.0.113.10", "r1"
+	f.PortID, f.FixedIPAddress = "a-"+firstNet, "10.0.0.10"
+	in.FloatingIPs[f.ID] = f
+	return in
+}
+
+func TestBuildExternal(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		gateway     bool // ch1 is a gateway chassis mapping public
+		mapped      bool // ch1 has br-int's patch port to public
+		wantGW      string
+		centralized bool
+		programmed  bool
+	}{
+		{name: "gateway chassis with the mapping", gateway: true, mapped: true, wantGW: "ch1", programmed: true},
+		{name: "mapping, not a gateway", mapped: true, wantGW: "", programmed: true},
+		{name: "no mapping", wantGW: "", centralized: true},
+	} {
+		in := withGateway(topo(9, network("n1", "geneve", 1, 1)), "n1")
+		in.Ext = External{Gateway: tc.gateway, Mappings: map[string]string{}, Ports: map[string]uint32{}}
+		if tc.gateway || tc.mapped {
+			in.Ext.Mappings["public"] = "br-ex"
+		}
+		if tc.mapped {
+			in.Ext.Ports["public"] = 99
+		}
+		res, err := Build(in, NewKeys())
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		v := res.View
+		if len(v.External) != 1 || v.External[0].ID != "ext" || len(v.Networks) != 1 {
+			t.Fatalf("%s: external %+v, networks %+v", tc.name, v.External, v.Networks)
+		}
+		if g := v.Routers[0].Gateway; g == nil || g.Chassis != tc.wantGW || g.Address.String() != "203.0.113.2/24" || !g.SNAT {
+			t.Errorf("%s: gateway %+v, want on %q", tc.name, g, tc.wantGW)
+		}
+		if len(v.FloatingIPs) != 1 || v.FloatingIPs[0].Centralized != tc.centralized || v.FloatingIPs[0].MAC.String() != "fa:16:3e:ee:00:10" {
+			t.Errorf("%s: floating IPs %+v", tc.name, v.FloatingIPs)
+		}
+		if res.ProgrammedFIPs["fip1"] != tc.programmed {
+			t.Errorf("%s: programmed %v, want %v", tc.name, res.ProgrammedFIPs, tc.programmed)
+		}
+		if _, ok := res.Announce[netip.MustParseAddr("203.0.113.10")]; ok != tc.programmed {
+			t.Errorf("%s: announce %v", tc.name, res.Announce)
+		}
+	}
+}
