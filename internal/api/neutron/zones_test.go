@@ -89,3 +89,44 @@ func TestConntrackZonesUnique(t *testing.T) {
 		}
 	}
 }
+
+// Records stored before zones were allocated get one when a server
+// starts (AllocateMissingCTZones), distinct from those already held, once.
+func TestAllocateMissingCTZones(t *testing.T) {
+	a := newTestAPI(t)
+	ctx := context.Background()
+	n := a.must(http.StatusCreated, "POST", "/v2.0/networks", "", jsonObj{"network": jsonObj{"name": "new"}})["network"].(jsonObj)
+	var fresh model.Network
+	if _, err := a.st.Get(ctx, store.NetworkKey(n["id"].(string)), &fresh); err != nil {
+		t.Fatal(err)
+	}
+	err := a.st.Txn(ctx, func(tx *store.Tx) error {
+		old := model.Network{Standard: model.Standard{ID: "old-net"}, NetworkType: "geneve", SegmentationID: 7}
+		if err := tx.Put(store.NetworkKey(old.ID), old); err != nil {
+			return err
+		}
+		r := model.RouterRecord{Router: model.Router{Standard: model.Standard{ID: "old-router"}}}
+		return tx.Put(routerKey(r.ID), r)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := a.api.AllocateMissingCTZones(ctx); err != nil || got != 2 {
+		t.Fatalf("allocated %d (%v), want 2", got, err)
+	}
+	var net model.Network
+	var r model.RouterRecord
+	if _, err := a.st.Get(ctx, store.NetworkKey("old-net"), &net); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.st.Get(ctx, routerKey("old-router"), &r); err != nil {
+		t.Fatal(err)
+	}
+	zones := map[int]bool{fresh.CTZone: true, net.CTZone: true, r.CTZone: true}
+	if len(zones) != 3 || zones[0] || net.SegmentationID != 7 {
+		t.Errorf("zones %d, %d, %d: want three distinct non-zero ones; network %+v", fresh.CTZone, net.CTZone, r.CTZone, net)
+	}
+	if got, err := a.api.AllocateMissingCTZones(ctx); err != nil || got != 0 {
+		t.Errorf("second run allocated %d (%v), want 0", got, err)
+	}
+}
