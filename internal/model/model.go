@@ -44,7 +44,8 @@ type Network struct {
 	// allocated by the API from the one pool of network and router zones
 	// (pipeline.ZoneMin..ZoneMax) when the network is created. Internal:
 	// the Neutron API does not show it. 0: a record written before zones
-	// were allocated; agents leave such a network out.
+	// were allocated, until a server starts and gives it one; agents
+	// leave such a network out.
 	CTZone int `json:"wyvern:ct_zone,omitempty"`
 	// Subnets lists the network's subnet ids, kept in the same transaction
 	// as the subnets themselves.
