@@ -316,8 +316,17 @@ func (v *View) Validate() error {
 		}
 	}
 	portKeys := make(map[uint32]string, len(v.Ports))
-	macs := make(map[string]string, len(v.Ports))
-	addrs := make(map[string]string, len(v.Ports))
+	// Keys without strings: Validate runs on every view the agent builds.
+	type macKey struct {
+		net string
+		mac [6]byte
+	}
+	type addrKey struct {
+		net  string
+		addr netip.Addr
+	}
+	macs := make(map[macKey]string, len(v.Ports))
+	addrs := make(map[addrKey]string, len(v.Ports))
 	for _, p := range v.Ports {
 		if !nets[p.NetworkID] {
 			errs = append(errs, fmt.Errorf("port %s: unknown network %s", p.ID, p.NetworkID))
@@ -332,14 +341,14 @@ func (v *View) Validate() error {
 		if len(p.MAC) != 6 {
 			errs = append(errs, fmt.Errorf("port %s: bad MAC %q", p.ID, p.MAC))
 		} else {
-			k := p.NetworkID + "/" + p.MAC.String()
+			k := macKey{net: p.NetworkID, mac: [6]byte(p.MAC)}
 			if other, ok := macs[k]; ok {
 				errs = append(errs, fmt.Errorf("port %s: MAC %s already used by %s", p.ID, p.MAC, other))
 			}
 			macs[k] = p.ID
 		}
 		for _, a := range p.IPs {
-			k := p.NetworkID + "/" + a.String()
+			k := addrKey{net: p.NetworkID, addr: a}
 			if other, ok := addrs[k]; ok {
 				errs = append(errs, fmt.Errorf("port %s: address %s already used by %s", p.ID, a, other))
 			}
