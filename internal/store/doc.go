@@ -18,6 +18,7 @@
 //	ipam/<subnet>/<ip>                 port id holding the address
 //	macs/<mac>                         port id holding the MAC
 //	segments/<type>/<id>               network id holding the segment
+//	ct_zones/<zone>                    network or router id holding the conntrack zone
 //	quotas/<project>                   quota overrides
 //	chassis/<name>                     model.Chassis, written by its agent
 //	alive/<name>                       heartbeat of the chassis' agent, under its lease
