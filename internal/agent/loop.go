@@ -250,7 +250,10 @@ func (a *Agent) complete(ifacesListed bool) bool {
 func (a *Agent) sync(ctx context.Context) error {
 	start := time.Now()
 	geneve, vxlan := a.sw.TunnelPorts()
-	v := a.state.view(pipeline.LocalChassis{Name: a.cfg.Chassis, TunnelIP: a.cfg.TunnelIP, GeneveOFPort: geneve, VXLANOFPort: vxlan})
+	v, ok := a.buildView(pipeline.LocalChassis{Name: a.cfg.Chassis, TunnelIP: a.cfg.TunnelIP, GeneveOFPort: geneve, VXLANOFPort: vxlan})
+	if !ok {
+		return nil // logged; the next event builds it again
+	}
 	secs := pipeline.CompileSections(v, pipeline.Config{ControllerID: a.cfg.ControllerID}, a.rec.gen, a.sections)
 	a.sections = secs
 	if a.log.Enabled(ctx, slog.LevelDebug) {

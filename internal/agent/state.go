@@ -2,12 +2,12 @@ package agent
 
 import (
 	"encoding/json"
-	"net"
 	"net/netip"
 	"slices"
 	"sort"
 	"strings"
 
+	"github.com/wyvern-sdn/wyvern/internal/logical"
 	"github.com/wyvern-sdn/wyvern/internal/model"
 	"github.com/wyvern-sdn/wyvern/internal/ovs"
 	"github.com/wyvern-sdn/wyvern/internal/pipeline"
@@ -29,11 +29,9 @@ type state struct {
 	peers map[string]model.Chassis
 	// peersReady is set once the chassis listing arrived.
 	peersReady bool
-	// remoteKeys gives ports bound elsewhere a stable key while we know them.
-	remoteKeys map[string]uint32
-	nextRemote uint32
-	flatKeys   map[string]uint32
-	nextFlat   uint32
+	// keys keeps the view's datapath keys stable from one view to the
+	// next.
+	keys *logical.Keys
 
 	// routers and rules come from global watches (they are small); only
 	// what concerns the view's ports is compiled.
@@ -44,14 +42,12 @@ type state struct {
 	// routerPortNet maps router interface ports to their network, once
 	// resolved ("" while unknown).
 	routerPortNet map[string]string
-	sgKeys        map[string]uint16
-	routerKeys    map[string]uint32
 
 	// ext is this chassis' external side (bridge mappings, gateway).
 	ext extConfig
 	// fips (global watch, small) are every floating IP; alive the chassis
 	// whose agent holds its heartbeat.
-	fips       map[string]*fipRecord
+	fips       map[string]*model.FloatingIPRecord
 	fipsReady  bool
 	alive      map[string]bool
 	aliveReady bool
@@ -59,6 +55,9 @@ type state struct {
 	// announce the external addresses it answers for.
 	programmedFIPs map[string]bool
 	announce       map[netip.Addr]announcement
+	// skipped are the reasons objects were left out of the last view
+	// (logged when they first appear).
+	skipped map[string]bool
 }
 
 // netData is what is known of one watched network.
@@ -70,19 +69,10 @@ type netData struct {
 	ports   map[string]*model.Port
 	// resets counts the prefixes (network, subnets, ports) listed so far.
 	resets map[string]bool
-	// parsed caches each port's conversion for the view, by port id; an
-	// entry is good while its model pointer is the port's (an update
-	// replaces the pointer). sorted is nil when ports changed.
-	parsed map[string]parsedPort
+	// cache keeps each port's conversion for the view; sorted is nil
+	// when ports changed.
+	cache  logical.PortCache
 	sorted []*model.Port
-}
-
-// parsedPort is a port's address part of the view, parsed once per
-// version of the port.
-type parsedPort struct {
-	src  *model.Port
-	ok   bool // the MAC parsed
-	port pipeline.Port
 }
 
 // sortedPorts returns the network's ports ordered by id.
@@ -93,59 +83,15 @@ func (n *netData) sortedPorts() []*model.Port {
 	return n.sorted
 }
 
-// parse returns p converted for the view (without chassis, ofport and
-// key, which depend on the chassis' state); false if its MAC is bad.
-func (n *netData) parse(netID string, p *model.Port) (pipeline.Port, bool) {
-	if c, ok := n.parsed[p.ID]; ok && c.src == p {
-		return c.port, c.ok
-	}
-	vp, ok := convertPort(netID, p)
-	if n.parsed == nil {
-		n.parsed = map[string]parsedPort{}
-	}
-	n.parsed[p.ID] = parsedPort{src: p, ok: ok, port: vp}
-	return vp, ok
-}
-
-func convertPort(netID string, p *model.Port) (pipeline.Port, bool) {
-	mac, err := net.ParseMAC(p.MACAddress)
-	if err != nil {
-		return pipeline.Port{}, false
-	}
-	vp := pipeline.Port{ID: p.ID, NetworkID: netID, MAC: mac, PortSecurity: p.PortSecurityEnabled,
-		SecurityGroups: p.SecurityGroups}
-	for _, f := range p.FixedIPs {
-		if a, err := netip.ParseAddr(f.IPAddress); err == nil {
-			vp.IPs = append(vp.IPs, a)
-		}
-	}
-	for _, ap := range p.AllowedAddressPairs {
-		pr, err := netip.ParsePrefix(ap.IPAddress)
-		if err != nil {
-			a, err := netip.ParseAddr(ap.IPAddress)
-			if err != nil {
-				continue
-			}
-			pr = netip.PrefixFrom(a, a.BitLen())
-		}
-		var m net.HardwareAddr
-		if ap.MACAddress != "" {
-			m, _ = net.ParseMAC(ap.MACAddress)
-		}
-		vp.AllowedAddressPairs = append(vp.AllowedAddressPairs, pipeline.AddressPair{Prefix: pr, MAC: m})
-	}
-	return vp, true
-}
-
 func (n *netData) ready() bool { return len(n.resets) == 3 }
 
 func newState(chassis string) *state {
 	return &state{chassis: chassis, ifaces: map[string]ovs.Interface{}, portNet: map[string]string{},
 		nets: map[string]*netData{}, peers: map[string]model.Chassis{},
-		remoteKeys: map[string]uint32{}, nextRemote: 1 << 20, flatKeys: map[string]uint32{}, nextFlat: 3 << 24,
+		keys:    logical.NewKeys(),
 		routers: map[string]*model.RouterRecord{}, rules: map[string]*model.SecurityGroupRule{},
-		routerPortNet: map[string]string{}, sgKeys: map[string]uint16{}, routerKeys: map[string]uint32{},
-		fips: map[string]*fipRecord{}, alive: map[string]bool{}, programmedFIPs: map[string]bool{}}
+		routerPortNet: map[string]string{},
+		fips:          map[string]*model.FloatingIPRecord{}, alive: map[string]bool{}, programmedFIPs: map[string]bool{}}
 }
 
 // localNets returns the networks local ports are on.
@@ -161,25 +107,12 @@ func (s *state) localNets() map[string]bool {
 
 // localRouters returns the routers with an interface on a local network.
 func (s *state) localRouters(local map[string]bool) []*model.RouterRecord {
-	var out []*model.RouterRecord
-	seen := map[string]bool{}
-	for id := range local {
-		n := s.nets[id]
-		if n == nil {
-			continue
+	return logical.RoutersOn(local, func(id string) map[string]*model.Port {
+		if n := s.nets[id]; n != nil {
+			return n.ports
 		}
-		for _, p := range n.ports {
-			if p.DeviceOwner != model.OwnerRouterInterface || seen[p.DeviceID] {
-				continue
-			}
-			if r := s.routers[p.DeviceID]; r != nil {
-				seen[p.DeviceID] = true
-				out = append(out, r)
-			}
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
+		return nil
+	}, s.routers)
 }
 
 // wantedNets is what this chassis must hold: the networks of its ports and
@@ -250,14 +183,14 @@ func (n *netData) apply(e kvEvent, chassis string) bool {
 	case strings.HasPrefix(e.Prefix, store.Prefix+store.KindPorts+"/"):
 		n.sorted = nil
 		if e.Reset {
-			n.parsed = nil
+			n.cache.Reset()
 			n.ports = map[string]*model.Port{}
 		}
 		for _, kv := range e.KVs {
 			id := kv.Key[strings.LastIndexByte(kv.Key, '/')+1:]
 			if e.Delete {
 				delete(n.ports, id)
-				delete(n.parsed, id)
+				n.cache.Forget(id)
 				continue
 			}
 			var v model.Port
@@ -292,132 +225,63 @@ func samePortView(a, b *model.Port, chassis string) bool {
 		slices.Equal(a.AllowedAddressPairs, b.AllowedAddressPairs)
 }
 
-// networkKey gives each network a stable datapath key: its segmentation id
-// tagged with its type, so keys survive restarts.
-func (s *state) networkKey(n *model.Network) uint32 {
-	switch n.NetworkType {
-	case "geneve":
-		return uint32(n.SegmentationID)
-	case "vxlan":
-		return 1<<24 | uint32(n.SegmentationID)
-	case "vlan":
-		return 2<<24 | uint32(n.SegmentationID)
+// view builds the pipeline's input from the state (logical.Build) and
+// keeps what the agent does besides compiling it: the floating IPs it
+// NATs and the addresses it announces. skipped are the objects left out
+// of the view. A view that fails validation comes with its error and
+// must not be compiled.
+func (s *state) view(local pipeline.LocalChassis) (v *pipeline.View, skipped []error, err error) {
+	res, err := logical.Build(s.inputs(local), s.keys)
+	if err != nil {
+		return nil, res.Skipped, err
 	}
-	k, ok := s.flatKeys[n.ID]
-	if !ok {
-		s.nextFlat++
-		k = s.nextFlat
-		s.flatKeys[n.ID] = k
+	s.programmedFIPs = res.ProgrammedFIPs
+	s.announce = make(map[netip.Addr]announcement, len(res.Announce))
+	for a, an := range res.Announce {
+		s.announce[a] = announcement{mac: an.MAC, port: an.Port}
 	}
-	return k
+	return res.View, res.Skipped, nil
 }
 
-// view builds the pipeline's input from the state.
-func (s *state) view(local pipeline.LocalChassis) *pipeline.View {
-	v := &pipeline.View{Local: local}
-	ofports := map[string]uint32{}
+// buildView is state.view with its errors logged: each object left out
+// once while it stays out, and an invalid view every time (it is not
+// compiled: false).
+func (a *Agent) buildView(local pipeline.LocalChassis) (*pipeline.View, bool) {
+	v, skipped, err := a.state.view(local)
+	was := a.state.skipped
+	a.state.skipped = make(map[string]bool, len(skipped))
+	for _, e := range skipped {
+		if !was[e.Error()] {
+			a.log.Error("left out of the view", "err", e)
+		}
+		a.state.skipped[e.Error()] = true
+	}
+	if err != nil {
+		a.log.Error("view not compiled", "err", err)
+		return nil, false
+	}
+	return v, true
+}
+
+// inputs are the records the view is built from: the networks fully
+// listed, and everything else as it is.
+func (s *state) inputs(local pipeline.LocalChassis) *logical.Inputs {
+	in := &logical.Inputs{Local: local, OFPorts: map[string]uint32{}, LocalNets: s.localNets(),
+		Networks: make(map[string]*logical.Network, len(s.nets)), Peers: s.peers, Alive: s.alive,
+		Routers: s.routers, RouterPortNet: s.routerPortNet, Rules: s.rules, FloatingIPs: s.fips,
+		Ext: logical.External{Gateway: s.ext.gateway, Mappings: s.ext.mappings, Ports: s.ext.ports, NextHop: s.ext.nextHop}}
 	for _, i := range s.ifaces {
 		if i.OFPort > 0 {
-			ofports[i.IfaceID()] = uint32(i.OFPort)
+			in.OFPorts[i.IfaceID()] = uint32(i.OFPort)
 		}
 	}
-	netIDs := make([]string, 0, len(s.nets))
-	localNets := s.localNets()
 	for id, n := range s.nets {
-		// An external network is the routers' way out (View.External),
-		// not a switched network, unless a local port is on it.
-		if n.network != nil && n.ready() && (!n.network.External || localNets[id]) {
-			netIDs = append(netIDs, id)
+		if n.network != nil && n.ready() {
+			in.Networks[id] = &logical.Network{Network: n.network, Subnets: n.subnets, Ports: n.ports,
+				Sorted: n.sortedPorts(), Cache: &n.cache}
 		}
 	}
-	sort.Strings(netIDs)
-	total := 0
-	for _, id := range netIDs {
-		total += len(s.nets[id].ports)
-	}
-	v.Ports = make([]pipeline.Port, 0, total)
-	usedPeers := map[string]bool{}
-	seenRemote := make(map[string]bool, total)
-	for _, id := range netIDs {
-		n := s.nets[id]
-		v.Networks = append(v.Networks, pipeline.Network{ID: id, Key: s.networkKey(n.network),
-			SegmentationID: uint32(n.network.SegmentationID), Type: n.network.NetworkType, MTU: n.network.MTU,
-			CTZone: ctZone(n.network)})
-		for _, sub := range sortedValues(n.subnets) {
-			p, err := netip.ParsePrefix(sub.CIDR)
-			if err != nil {
-				continue
-			}
-			gw, _ := netip.ParseAddr(sub.GatewayIP)
-			v.Subnets = append(v.Subnets, pipeline.Subnet{ID: sub.ID, NetworkID: id, CIDR: p, Gateway: gw, EnableDHCP: sub.EnableDHCP})
-		}
-		for _, p := range n.sortedPorts() {
-			vp, ok := n.parse(id, p)
-			if !ok {
-				continue
-			}
-			if of, ok := ofports[p.ID]; ok {
-				// Plugged here: bound here, whatever etcd says yet.
-				vp.Chassis, vp.OFPort, vp.Key = s.chassis, of, of
-			} else {
-				if p.HostID != "" && p.HostID != s.chassis {
-					vp.Chassis = p.HostID
-					usedPeers[p.HostID] = true
-				}
-				vp.Key = s.remoteKey(p.ID)
-				seenRemote[p.ID] = true
-			}
-			v.Ports = append(v.Ports, vp)
-		}
-	}
-	s.addRouters(v)
-	s.addExternal(v, usedPeers)
-	s.addSecurityGroups(v)
-	for id := range s.remoteKeys {
-		if !seenRemote[id] {
-			delete(s.remoteKeys, id)
-		}
-	}
-	names := make([]string, 0, len(usedPeers))
-	for n := range usedPeers {
-		if _, ok := s.peers[n]; ok {
-			names = append(names, n)
-		}
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		c := s.peers[name]
-		ip, err := netip.ParseAddr(c.TunnelIP)
-		if err != nil {
-			continue
-		}
-		rc := pipeline.RemoteChassis{Name: name, TunnelIP: ip}
-		for _, e := range c.Encaps {
-			rc.Encaps = append(rc.Encaps, pipeline.Encap(e))
-		}
-		v.Remote = append(v.Remote, rc)
-	}
-	return v
-}
-
-// ctZone is a network's conntrack zone for security groups: its
-// segmentation id, which the API allocates below 2^16 and disjoint between
-// geneve and vxlan by default (see neutron.DefaultConfig).
-func ctZone(n *model.Network) uint16 {
-	if n.SegmentationID > 0 && n.SegmentationID <= 0xffff {
-		return uint16(n.SegmentationID)
-	}
-	return uint16(0xf000 | n.SegmentationID&0xfff)
-}
-
-func (s *state) remoteKey(portID string) uint32 {
-	k, ok := s.remoteKeys[portID]
-	if !ok {
-		s.nextRemote++
-		k = s.nextRemote
-		s.remoteKeys[portID] = k
-	}
-	return k
+	return in
 }
 
 func sortedValues[T any](m map[string]*T) []*T {

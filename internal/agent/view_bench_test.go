@@ -30,7 +30,7 @@ func bringupState() *state {
 	key := 0
 	for n := 0; n < 9; n++ {
 		id := fmt.Sprintf("net%d", n)
-		nd := &netData{network: &model.Network{Standard: model.Standard{ID: id}, NetworkType: "geneve", SegmentationID: 100 + n, MTU: 1442},
+		nd := &netData{network: &model.Network{Standard: model.Standard{ID: id}, NetworkType: "geneve", SegmentationID: 100 + n, MTU: 1442, CTZone: 1 + n},
 			subnets: map[string]*model.Subnet{"s" + id: {Standard: model.Standard{ID: "s" + id}, CIDR: fmt.Sprintf("10.%d.0.0/22", n), EnableDHCP: true}},
 			ports:   map[string]*model.Port{}, resets: map[string]bool{"a": true, "b": true, "c": true}, cancel: func() {}}
 		s.nets[id] = nd
@@ -62,14 +62,16 @@ func BenchmarkBringupEventAgent(b *testing.B) {
 	s := bringupState()
 	local := pipeline.LocalChassis{Name: "ch1", TunnelIP: netip.MustParseAddr("192.0.2.1"), GeneveOFPort: 1}
 	r := newReconciler(newFakeSwitch(), nil)
-	prev := pipeline.CompileSections(s.view(local), pipeline.Config{}, 1, nil)
+	v, _, _ := s.view(local)
+	prev := pipeline.CompileSections(v, pipeline.Config{}, 1, nil)
 	_, _, _, commit, _ := r.plan(prev)
 	commit()
 	r.synced = true
 	s.nets["net0"].ports["p0-1"].HostID = "ch3"
 	b.ReportAllocs()
 	for b.Loop() {
-		secs := pipeline.CompileSections(s.view(local), pipeline.Config{}, 1, prev)
+		v, _, _ := s.view(local)
+		secs := pipeline.CompileSections(v, pipeline.Config{}, 1, prev)
 		_, _, _, _, _ = r.plan(secs)
 	}
 }
@@ -79,6 +81,6 @@ func BenchmarkViewBuild(b *testing.B) {
 	local := pipeline.LocalChassis{Name: "ch1", TunnelIP: netip.MustParseAddr("192.0.2.1"), GeneveOFPort: 1}
 	b.ReportAllocs()
 	for b.Loop() {
-		_ = s.view(local)
+		_, _, _ = s.view(local)
 	}
 }

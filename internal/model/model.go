@@ -47,6 +47,13 @@ type Network struct {
 	SegmentationID  int    `json:"provider:segmentation_id"`
 	Status          string `json:"status"`
 	PortSecurity    bool   `json:"port_security_enabled"`
+	// CTZone is the conntrack zone of the network's security groups,
+	// allocated by the API from the one pool of network and router zones
+	// (pipeline.ZoneMin..ZoneMax) when the network is created. Internal:
+	// the Neutron API does not show it. 0: a record written before zones
+	// were allocated, until a server starts and gives it one; agents
+	// leave such a network out.
+	CTZone int `json:"wyvern:ct_zone,omitempty"`
 	// Subnets lists the network's subnet ids, kept in the same transaction
 	// as the subnets themselves.
 	Subnets []string `json:"subnets"`
@@ -179,6 +186,14 @@ type FloatingIP struct {
 	Status            string `json:"status"`
 }
 
+// FloatingIPRecord is a floating IP as stored in etcd: the API object
+// plus the id of the port holding its address on the external network,
+// which the API does not show.
+type FloatingIPRecord struct {
+	FloatingIP
+	FloatingPort string `json:"floating_port_id"`
+}
+
 // SecurityGroup is a named set of rules applied to ports.
 type SecurityGroup struct {
 	Standard
@@ -223,4 +238,7 @@ type RouterRecord struct {
 	Router
 	GatewayPort string   `json:"gw_port_id,omitempty"`
 	Interfaces  []string `json:"interface_port_ids,omitempty"`
+	// CTZone is the conntrack zone of the router's NAT, from the same
+	// pool as the networks' (see Network.CTZone).
+	CTZone int `json:"ct_zone,omitempty"`
 }

@@ -277,8 +277,10 @@ type Port struct {
 
 // Validate reports inconsistencies Compile would silently skip: unknown
 // networks, zero or duplicate keys, duplicate MACs or addresses on a
-// network, local ports without an OpenFlow port. It does not need to pass
-// for Compile to be safe; it is for the caller's logs and tests.
+// network, local ports without an OpenFlow port, and conntrack zones
+// shared by two networks or routers (NetworkZone, RouterZone). It does not
+// need to pass for Compile to be safe; the agent compiles only views that
+// pass, and logs the error of those that do not.
 func (v *View) Validate() error {
 	var errs []error
 	nets := make(map[string]bool, len(v.Networks))
@@ -293,14 +295,38 @@ func (v *View) Validate() error {
 		netKeys[n.Key] = n.ID
 		nets[n.ID] = true
 	}
+	zones := make(map[uint16]string, len(v.Networks)+len(v.Routers))
+	useZone := func(z uint16, what string) {
+		if z == 0 {
+			errs = append(errs, fmt.Errorf("%s: conntrack zone 0", what))
+		} else if other, ok := zones[z]; ok {
+			errs = append(errs, fmt.Errorf("%s: conntrack zone %d already used by %s", what, z, other))
+		}
+		zones[z] = what
+	}
+	for i := range v.Networks {
+		useZone(NetworkZone(&v.Networks[i]), "network "+v.Networks[i].ID)
+	}
+	for i := range v.Routers {
+		useZone(RouterZone(&v.Routers[i]), "router "+v.Routers[i].ID)
+	}
 	for _, s := range v.Subnets {
 		if !nets[s.NetworkID] {
 			errs = append(errs, fmt.Errorf("subnet %s: unknown network %s", s.ID, s.NetworkID))
 		}
 	}
 	portKeys := make(map[uint32]string, len(v.Ports))
-	macs := make(map[string]string, len(v.Ports))
-	addrs := make(map[string]string, len(v.Ports))
+	// Keys without strings: Validate runs on every view the agent builds.
+	type macKey struct {
+		net string
+		mac [6]byte
+	}
+	type addrKey struct {
+		net  string
+		addr netip.Addr
+	}
+	macs := make(map[macKey]string, len(v.Ports))
+	addrs := make(map[addrKey]string, len(v.Ports))
 	for _, p := range v.Ports {
 		if !nets[p.NetworkID] {
 			errs = append(errs, fmt.Errorf("port %s: unknown network %s", p.ID, p.NetworkID))
@@ -315,14 +341,14 @@ func (v *View) Validate() error {
 		if len(p.MAC) != 6 {
 			errs = append(errs, fmt.Errorf("port %s: bad MAC %q", p.ID, p.MAC))
 		} else {
-			k := p.NetworkID + "/" + p.MAC.String()
+			k := macKey{net: p.NetworkID, mac: [6]byte(p.MAC)}
 			if other, ok := macs[k]; ok {
 				errs = append(errs, fmt.Errorf("port %s: MAC %s already used by %s", p.ID, p.MAC, other))
 			}
 			macs[k] = p.ID
 		}
 		for _, a := range p.IPs {
-			k := p.NetworkID + "/" + a.String()
+			k := addrKey{net: p.NetworkID, addr: a}
 			if other, ok := addrs[k]; ok {
 				errs = append(errs, fmt.Errorf("port %s: address %s already used by %s", p.ID, a, other))
 			}

@@ -102,7 +102,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	ncfg := cfg.Neutron
 	ncfg.PublicURL = cfg.PublicURL
-	neutron.New(st, ncfg, log).Register(mux, wrap)
+	napi := neutron.New(st, ncfg, log)
+	if n, err := napi.AllocateMissingCTZones(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		log.Info("allocated conntrack zones to records stored without one", "count", n)
+	}
+	napi.Register(mux, wrap)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

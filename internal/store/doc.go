@@ -39,6 +39,7 @@
 //	macs/<mac>                             port id holding the MAC
 //	segments/<type>/<id>                   network id holding the segment (geneve, vxlan)
 //	segments/vlan/<physnet>/<id>           network id holding the VLAN on that physical network
+//	ct_zones/<zone>                        network or router id holding the conntrack zone
 //	quotas/<project>                       quota overrides
 //	chassis/<name>                         model.Chassis, written by its agent; it stays
 //	                                       when the agent dies, until an operator deletes it

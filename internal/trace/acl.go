@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 
+	"github.com/wyvern-sdn/wyvern/internal/logical"
 	"github.com/wyvern-sdn/wyvern/internal/model"
 )
 
@@ -18,23 +18,11 @@ type Rule struct {
 	Text      string `json:"text"`
 }
 
-// protocolNumbers are the protocol names Neutron (and the agent) accept.
-var protocolNumbers = map[string]uint8{
-	"": 0, "any": 0, "icmp": 1, "igmp": 2, "tcp": 6, "udp": 17, "gre": 47, "esp": 50, "ah": 51,
-	"icmpv6": 58, "ipv6-icmp": 58, "sctp": 132,
-}
-
-// ruleProto is a rule's protocol number; ok false when the agent cannot
-// compile it (it is then ignored: fail closed).
+// ruleProto is a rule's protocol number (model.ProtocolNumber, the table
+// the API and the agent use); ok false when the agent cannot compile it
+// (it is then ignored: fail closed).
 func ruleProto(r *model.SecurityGroupRule) (uint8, bool) {
-	if n, ok := protocolNumbers[strings.ToLower(r.Protocol)]; ok {
-		return n, true
-	}
-	n, err := strconv.Atoi(r.Protocol)
-	if err != nil || n < 0 || n > 255 {
-		return 0, false
-	}
-	return uint8(n), true
+	return model.ProtocolNumber(r.Protocol)
 }
 
 // aclResult is the verdict of one direction's security groups.
@@ -75,62 +63,53 @@ func (x *index) evalACL(p *model.Port, dir string, pkt Packet, peer netip.Addr) 
 	return res
 }
 
-// ruleMatches mirrors the agent's compilation of one rule (convertRule,
-// then the pipeline's ruleL4 and remote matches) for an IPv4 packet. why
-// is set when the rule cannot be compiled at all.
+// ruleMatches mirrors the agent's compilation of one rule (the same
+// logical.ConvertRule, then the pipeline's ruleL4 and remote matches) for
+// an IPv4 packet. why is set when the rule cannot be compiled at all.
 func (x *index) ruleMatches(r *model.SecurityGroupRule, pkt Packet, peer netip.Addr) (ok bool, why string) {
 	if r.EtherType != "IPv4" {
 		return false, ""
 	}
-	proto, valid := ruleProto(r)
+	vr, valid := logical.ConvertRule(r)
 	if !valid {
-		return false, fmt.Sprintf("unknown protocol %q, ignored", r.Protocol)
+		if _, known := ruleProto(r); !known {
+			return false, fmt.Sprintf("unknown protocol %q, ignored", r.Protocol)
+		}
+		return false, fmt.Sprintf("bad remote_ip_prefix %q, ignored", r.RemoteIPPrefix)
 	}
+	proto := vr.Protocol
 	if proto != 0 && proto != pkt.ProtoNum {
 		return false, ""
 	}
 	switch proto {
 	case 0:
 	case protoTCP, protoUDP:
-		lo, hi := uint16(0), uint16(0)
-		if r.PortRangeMin != nil {
-			lo, hi = uint16(*r.PortRangeMin), uint16(*r.PortRangeMin)
-		}
-		if r.PortRangeMax != nil {
-			hi = uint16(*r.PortRangeMax)
-		}
-		if lo != 0 || hi != 0 {
+		if lo, hi := vr.PortMin, vr.PortMax; lo != 0 || hi != 0 {
 			if pkt.DstPort < lo || pkt.DstPort > max(lo, hi) {
 				return false, ""
 			}
 		}
 	case protoICMP:
-		if r.PortRangeMin != nil {
-			if uint8(*r.PortRangeMin) != pkt.ICMPType {
+		if vr.ICMPType != nil {
+			if *vr.ICMPType != pkt.ICMPType {
 				return false, ""
 			}
-			if r.PortRangeMax != nil && uint8(*r.PortRangeMax) != pkt.ICMPCode {
+			if vr.ICMPCode != nil && *vr.ICMPCode != pkt.ICMPCode {
 				return false, ""
 			}
 		}
 	default:
-		if r.PortRangeMin != nil && *r.PortRangeMin != 0 || r.PortRangeMax != nil && *r.PortRangeMax != 0 {
+		if vr.PortMin != 0 || vr.PortMax != 0 {
 			return false, "ports on protocol " + r.Protocol + " cannot be matched, ignored"
 		}
 	}
-	if r.RemoteGroupID != "" {
-		return slices.ContainsFunc(x.members(r.RemoteGroupID), func(m netip.Prefix) bool {
+	if vr.RemoteGroupID != "" {
+		return slices.ContainsFunc(x.members(vr.RemoteGroupID), func(m netip.Prefix) bool {
 			return m.Addr().Is4() && m.Contains(peer)
 		}), ""
 	}
-	if r.RemoteIPPrefix != "" {
-		pf, good := parsePrefixOrAddr(r.RemoteIPPrefix)
-		if !good {
-			return false, fmt.Sprintf("bad remote_ip_prefix %q, ignored", r.RemoteIPPrefix)
-		}
-		if !pf.Addr().Is4() || !pf.Contains(peer) {
-			return false, ""
-		}
+	if vr.RemotePrefix.IsValid() && (!vr.RemotePrefix.Addr().Is4() || !vr.RemotePrefix.Contains(peer)) {
+		return false, ""
 	}
 	return true, ""
 }

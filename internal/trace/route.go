@@ -5,8 +5,10 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
+	"github.com/wyvern-sdn/wyvern/internal/logical"
 	"github.com/wyvern-sdn/wyvern/internal/model"
 )
 
@@ -251,6 +253,12 @@ func (tr *tracer) external(r *model.Router, c *candidate, notes []string) {
 	if len(gateways) > 0 {
 		gwList = strings.Join(gateways, ", ")
 	}
+	// The agents' election (logical.GatewayChassis) among those chassis.
+	active := logical.GatewayChassis(r.ID, gateways)
+	activeText := "none (no alive gateway chassis maps " + strconv.Quote(physnet) + ")"
+	if active != "" {
+		activeText = active + " (elected among " + gwList + ")"
+	}
 	var fip *model.FloatingIP
 	for i := range x.t.FloatingIPs {
 		f := &x.t.FloatingIPs[i]
@@ -264,18 +272,18 @@ func (tr *tracer) external(r *model.Router, c *candidate, notes []string) {
 	case fip != nil:
 		nat.Detail = fmt.Sprintf("SNAT %s → floating IP %s (%s), 1:1", pkt.Src, fip.FloatingIPAddress, fip.ID)
 		if !mapped(x.chassis[here]) {
-			nat.Chassis = ""
-			leaves = "a gateway chassis (" + gwList + ")"
-			nat.Notes = append(nat.Notes, fmt.Sprintf("chassis %s has no bridge mapping for %q: the floating IP is served by a gateway chassis (%s)", here, physnet, gwList))
+			nat.Chassis = active
+			leaves = "the router's active gateway chassis " + activeText
+			nat.Notes = append(nat.Notes, fmt.Sprintf("chassis %s has no bridge mapping for %q: the floating IP is served by the router's active gateway chassis %s", here, physnet, activeText))
 		}
 	case gw.EnableSNAT:
 		addr := ""
 		if len(gw.ExternalFixedIPs) > 0 {
 			addr = gw.ExternalFixedIPs[0].IPAddress
 		}
-		nat.Chassis = ""
-		nat.Detail = fmt.Sprintf("SNAT %s → router gateway address %s on the router's active gateway chassis (gateway chassis with %q: %s)", pkt.Src, addr, physnet, gwList)
-		leaves = "the router's active gateway chassis (" + gwList + ")"
+		nat.Chassis = active
+		nat.Detail = fmt.Sprintf("SNAT %s → router gateway address %s on the router's active gateway chassis %s", pkt.Src, addr, activeText)
+		leaves = "the router's active gateway chassis " + activeText
 	default:
 		nat.Detail = fmt.Sprintf("no NAT (enable_snat false, no floating IP): leaves with source %s", pkt.Src)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wyvern-sdn/wyvern/internal/logical"
 	"github.com/wyvern-sdn/wyvern/internal/model"
 )
 
@@ -320,5 +321,46 @@ func TestAnnotate(t *testing.T) {
 		if !strings.Contains(b.String(), w) {
 			t.Errorf("text lacks %q:\n%s", w, b.String())
 		}
+	}
+}
+
+// A rule of any protocol the API accepts is traced, not skipped: VRRP
+// (IP protocol 112) from a to c passes with an ingress vrrp rule on web
+// and is dropped without it.
+func TestNeutronProtocolNames(t *testing.T) {
+	for _, proto := range []string{"vrrp", "VRRP", "112"} {
+		tp := topo()
+		tp.Rules = append(tp.Rules, rule("r-web-vrrp", "web", "ingress", proto, nil, nil, "10.1.0.0/24", ""))
+		r := mustTrace(t, tp, "a", "ip proto 112, dst 10.1.0.11")
+		if in := stageOf(r, StageIngressACL); r.Verdict != Delivered || in == nil || in.Rule == nil || in.Rule.ID != "r-web-vrrp" {
+			t.Errorf("protocol %q: verdict %s, ingress step %+v; want delivered by r-web-vrrp", proto, r.Verdict, in)
+		}
+	}
+	r := mustTrace(t, topo(), "a", "ip proto 112, dst 10.1.0.11")
+	if r.Verdict != Drop {
+		t.Errorf("without the vrrp rule: verdict %s, want drop", r.Verdict)
+	}
+}
+
+// The tracer names the router's active gateway chassis the agents elect
+// (logical.GatewayChassis), and follows it when it dies.
+func TestActiveGatewayChassis(t *testing.T) {
+	tp := topo()
+	tp.Chassis = append(tp.Chassis, Chassis{Name: "gw2", TunnelIP: "192.0.2.10", Encaps: []string{"geneve"}, Alive: true,
+		Gateway: true, BridgeMappings: map[string]string{"public": "br-ex"}})
+	want := logical.GatewayChassis("r", []string{"gw1", "gw2"})
+	r := mustTrace(t, tp, "c", "tcp, dst 198.51.100.7:443")
+	if nat := stageOf(r, StageNAT); nat == nil || nat.Chassis != want || !strings.Contains(nat.Detail, "active gateway chassis "+want) {
+		t.Fatalf("NAT step %+v, want on %s", nat, want)
+	}
+	other := map[string]string{"gw1": "gw2", "gw2": "gw1"}[want]
+	for i := range tp.Chassis {
+		if tp.Chassis[i].Name == want {
+			tp.Chassis[i].Alive = false
+		}
+	}
+	r = mustTrace(t, tp, "c", "tcp, dst 198.51.100.7:443")
+	if nat := stageOf(r, StageNAT); nat == nil || nat.Chassis != other {
+		t.Fatalf("after %s died: NAT step %+v, want on %s", want, nat, other)
 	}
 }

@@ -19,6 +19,9 @@ import (
 var wyvernBin, agentBin string
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(rawIPEnv); spec != "" {
+		os.Exit(runRawIPHelper(spec))
+	}
 	os.Exit(run(m))
 }
 

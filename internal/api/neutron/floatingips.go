@@ -16,10 +16,7 @@ import (
 // fipRecord is a floating IP as stored: the model plus the id of the port
 // holding its address on the external network, which the API does not
 // show. Readers that decode the key as a model.FloatingIP ignore it.
-type fipRecord struct {
-	model.FloatingIP
-	FloatingPort string `json:"floating_port_id"`
-}
+type fipRecord = model.FloatingIPRecord
 
 // fipObj is a floating IP as the API shows it, with the fip-port-details
 // extension's port_details.

@@ -30,6 +30,7 @@ func (o *networkObj) MarshalJSON() ([]byte, error) {
 		*plain
 		PhysicalNetwork *string `json:"provider:physical_network"`
 		SegmentationID  *int    `json:"provider:segmentation_id"`
+		CTZone          *int    `json:"wyvern:ct_zone,omitempty"` // internal: hidden
 	}{plain: (*plain)(&o.Network), PhysicalNetwork: nullable(o.PhysicalNetwork), SegmentationID: seg})
 }
 
@@ -147,6 +148,9 @@ func (s *Server) createNetwork(ctx context.Context, tx *store.Tx, p auth.Princip
 		}
 		n.SegmentationID = id
 		tx.PutString(segmentKey(typ, phys, id), n.ID)
+	}
+	if n.CTZone, err = allocateCTZone(tx, n.ID); err != nil {
+		return nil, err
 	}
 	maxMTU := s.cfg.GlobalMTU - encapOverhead[typ]
 	n.MTU = maxMTU
@@ -305,6 +309,7 @@ func (s *Server) removeNetwork(ctx context.Context, tx *store.Tx, p auth.Princip
 	if n.NetworkType != "flat" {
 		tx.Delete(segmentKey(n.NetworkType, n.PhysicalNetwork, n.SegmentationID))
 	}
+	freeCTZone(tx, n.CTZone)
 	tx.Delete(store.NetworkKey(n.ID))
 	return nil
 }

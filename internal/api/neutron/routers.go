@@ -27,6 +27,7 @@ type routerObj struct {
 	AZs     []string `json:"availability_zones"`
 	gwPort  string   // the gateway port's id, if any
 	ifaces  []string // interface port ids
+	ctZone  int      // the NAT's conntrack zone (zones.go)
 }
 
 func routerKey(id string) string { return store.ObjectKey(store.KindRouters, id) }
@@ -43,7 +44,7 @@ func routerSubnetsPrefix(subnetID string) string {
 }
 
 func routerFromRecord(rec *routerRecord) *routerObj {
-	r := &routerObj{Router: rec.Router, AZHints: []string{}, AZs: []string{}, gwPort: rec.GatewayPort, ifaces: rec.Interfaces}
+	r := &routerObj{Router: rec.Router, AZHints: []string{}, AZs: []string{}, gwPort: rec.GatewayPort, ifaces: rec.Interfaces, ctZone: rec.CTZone}
 	// Every router is distributed, those stored before it said so too.
 	r.Distributed = true
 	if r.Routes == nil {
@@ -62,7 +63,7 @@ func loadRouter(tx *store.Tx, id string) (*routerObj, error) {
 }
 
 func saveRouter(tx *store.Tx, r *routerObj) error {
-	return tx.Put(routerKey(r.ID), &routerRecord{Router: r.Router, GatewayPort: r.gwPort, Interfaces: r.ifaces})
+	return tx.Put(routerKey(r.ID), &routerRecord{Router: r.Router, GatewayPort: r.gwPort, Interfaces: r.ifaces, CTZone: r.ctZone})
 }
 
 // l3Port reads a port by id inside tx (through the index); nil, nil when it
@@ -188,6 +189,10 @@ func (s *Server) createRouter(ctx context.Context, tx *store.Tx, p auth.Principa
 	if err := s.applyRouterAttrs(ctx, tx, p, r, a); err != nil {
 		return nil, err
 	}
+	var err error
+	if r.ctZone, err = allocateCTZone(tx, r.ID); err != nil {
+		return nil, err
+	}
 	return r, saveRouter(tx, r)
 }
 
@@ -250,6 +255,7 @@ func (s *Server) removeRouter(ctx context.Context, tx *store.Tx, p auth.Principa
 	if err := s.deleteGatewayPort(tx, r); err != nil {
 		return err
 	}
+	freeCTZone(tx, r.ctZone)
 	tx.Delete(routerKey(r.ID))
 	return nil
 }

@@ -411,33 +411,15 @@ func securityGroupRulesResource(s *Server) *resource {
 	}
 }
 
-// ipProtocols are the protocol names Neutron accepts in rules, with their
-// numbers ("icmpv6" is the legacy name of ipv6-icmp).
-var ipProtocols = map[string]int{
-	"ah": 51, "dccp": 33, "egp": 8, "esp": 50, "gre": 47, "hopopt": 0, "icmp": 1, "igmp": 2,
-	"ipip": 4, "ipv6-encap": 41, "ipv6-frag": 44, "ipv6-icmp": 58, "icmpv6": 58, "ipv6-nonxt": 59,
-	"ipv6-opts": 60, "ipv6-route": 43, "ospf": 89, "pgm": 113, "rsvp": 46, "sctp": 132, "tcp": 6,
-	"udp": 17, "udplite": 136, "vrrp": 112,
-}
-
-// protoNumber maps a stored protocol (a name or a number) to its number;
-// -1 means any.
+// protoNumber maps a stored protocol (a name or a number) to its number
+// (model.ProtocolNumber); -1 means any.
 func protoNumber(p string) int {
 	if p == "" {
 		return -1
 	}
-	if n, ok := ipProtocols[p]; ok {
-		return n
-	}
-	n, _ := strconv.Atoi(p)
-	return n
+	n, _ := model.ProtocolNumber(p)
+	return int(n)
 }
-
-// ipv6OnlyProtocols may not be used with ethertype IPv4.
-var ipv6OnlyProtocols = map[int]bool{41: true, 44: true, 58: true, 59: true, 60: true, 43: true}
-
-// portProtocols take port ranges: tcp, udp, udplite, sctp, dccp.
-var portProtocols = map[int]bool{6: true, 17: true, 136: true, 132: true, 33: true}
 
 // parseProtocol converts the protocol attribute the way Neutron does:
 // names lower-cased, numbers 0-255 kept as strings, any/null as "".
@@ -468,19 +450,17 @@ func parseProtocol(a attrs) (string, error) {
 		}
 		return strconv.Itoa(n), nil
 	}
-	if _, ok := ipProtocols[strings.ToLower(str)]; ok {
+	if _, ok := model.ProtocolNumber(str); ok {
 		return strings.ToLower(str), nil
 	}
 	return "", errInvalidProtocol(str)
 }
 
 func errInvalidProtocol(p string) *Error {
-	names := make([]string, 0, len(ipProtocols)+1)
-	names = append(names, "'any'")
-	for n := range ipProtocols {
+	names := []string{"'any'"}
+	for _, n := range model.ProtocolNames() {
 		names = append(names, "'"+n+"'")
 	}
-	slices.Sort(names[1:])
 	return newError(http.StatusBadRequest, "SecurityGroupRuleInvalidProtocol",
 		"Security group rule protocol %s not supported. Only protocol values [None, %s] and integer representations [0 to 255] are supported.",
 		p, strings.Join(names, ", "))
@@ -516,7 +496,7 @@ func validatePorts(r *model.SecurityGroupRule) error {
 	}
 	n := protoNumber(r.Protocol)
 	switch {
-	case portProtocols[n]:
+	case n >= 0 && model.ProtocolHasPorts(uint8(n)):
 		if (lo != nil && *lo == 0) || (hi != nil && *hi == 0) {
 			return sgBadRequest("SecurityGroupInvalidPortValue", "Invalid value for port 0.")
 		}
@@ -644,7 +624,7 @@ func (s *Server) createSecurityGroupRule(ctx context.Context, tx *store.Tx, p au
 		r.RemoteIPPrefix = pfx.String()
 	}
 	r.RemoteGroupID = remote
-	if r.EtherType == "IPv4" && ipv6OnlyProtocols[protoNumber(r.Protocol)] {
+	if r.EtherType == "IPv4" && r.Protocol != "" && model.ProtocolIsIPv6Only(uint8(protoNumber(r.Protocol))) {
 		return nil, sgBadRequest("SecurityGroupEthertypeConflictWithProtocol", "Invalid ethertype %s for protocol %s.", r.EtherType, r.Protocol)
 	}
 	if err := validatePorts(&r); err != nil {

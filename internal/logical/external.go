@@ -1,0 +1,193 @@
+package logical
+
+import (
+	"hash/fnv"
+	"net"
+	"net/netip"
+
+	"github.com/wyvern-sdn/wyvern/internal/model"
+	"github.com/wyvern-sdn/wyvern/internal/pipeline"
+)
+
+// External networks, router gateways and floating IPs.
+//
+// A chassis reaches a provider (external) network through a bridge
+// mapping, physnet → bridge (br-ex, made by the operator and holding the
+// physical interface); the agent patches br-int to that bridge. A router
+// with an external gateway needs, on every chassis that routes for it, the
+// gateway port's MAC and address (the external network is watched like any
+// other network: its ports are the gateway and floating IP ports) and its
+// active gateway chassis.
+//
+// The active gateway is chosen without coordination (GatewayChassis):
+// among the alive chassis flagged gateway with a mapping for the external
+// network's physnet, the one with the highest rendezvous hash of (router
+// id, chassis name). Every agent sees the same chassis and heartbeats, so
+// every agent picks the same one; when its heartbeat expires every agent
+// moves to the next one, and only the routers that chassis held move.
+
+// Rendezvous scores a chassis for a router: the highest score wins.
+func Rendezvous(routerID, chassis string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(routerID))
+	h.Write([]byte{0})
+	h.Write([]byte(chassis))
+	return h.Sum64()
+}
+
+// GatewayChassis elects the router's active gateway among candidates
+// (the chassis that can be its gateway): the highest Rendezvous score,
+// ties to the smaller name; "" when there is no candidate.
+func GatewayChassis(routerID string, candidates []string) string {
+	best, bestScore := "", uint64(0)
+	for _, n := range candidates {
+		if sc := Rendezvous(routerID, n); best == "" || sc > bestScore || sc == bestScore && n < best {
+			best, bestScore = n, sc
+		}
+	}
+	return best
+}
+
+// CanGateway reports whether a chassis can be the active gateway of a
+// router on physnet: alive, flagged gateway, with a mapping for physnet.
+func (in *Inputs) CanGateway(name, physnet string) bool {
+	if !in.Alive[name] || physnet == "" {
+		return false
+	}
+	if name == in.Local.Name {
+		return in.Ext.Gateway && in.Ext.Mappings[physnet] != ""
+	}
+	c, ok := in.Peers[name]
+	return ok && c.Gateway && c.BridgeMappings[physnet] != ""
+}
+
+// GatewayChassis is the router's active gateway chassis on physnet; ""
+// when no chassis can be.
+func (in *Inputs) GatewayChassis(routerID, physnet string) string {
+	names := make([]string, 0, len(in.Peers)+1)
+	if in.CanGateway(in.Local.Name, physnet) {
+		names = append(names, in.Local.Name)
+	}
+	for n := range in.Peers {
+		if in.CanGateway(n, physnet) {
+			names = append(names, n)
+		}
+	}
+	return GatewayChassis(routerID, names)
+}
+
+// reaches reports whether a chassis has a bridge mapping for physnet.
+func (in *Inputs) reaches(chassis, physnet string) bool {
+	if chassis == in.Local.Name {
+		return in.Ext.Ports[physnet] != 0
+	}
+	c, ok := in.Peers[chassis]
+	return ok && c.BridgeMappings[physnet] != ""
+}
+
+// addExternal fills in the gateways of the view's routers, the external
+// networks they are on and the floating IPs of the view's ports; it
+// records which floating IPs this chassis NATs and which addresses it
+// answers for in res, and adds the active gateway chassis to usedPeers.
+func (in *Inputs) addExternal(v *pipeline.View, keys *Keys, usedPeers map[string]bool, res *Result) {
+	routers := map[string]*pipeline.Router{}
+	physnets := map[string]string{} // external network → physnet
+	extIdx := map[string]int{}
+	for i := range v.Routers {
+		vr := &v.Routers[i]
+		r := in.Routers[vr.ID]
+		if r == nil || r.Gateway == nil {
+			continue
+		}
+		ext := in.Networks[r.Gateway.NetworkID]
+		if ext == nil || ext.Network == nil {
+			continue
+		}
+		gwPort := ext.Ports[r.GatewayPort]
+		if gwPort == nil {
+			continue
+		}
+		mac, err := net.ParseMAC(gwPort.MACAddress)
+		if err != nil {
+			continue
+		}
+		addr := v4Prefix(ext, gwPort.FixedIPs)
+		if !addr.IsValid() {
+			continue
+		}
+		physnet := ext.Network.PhysicalNetwork
+		chassis := in.GatewayChassis(r.ID, physnet)
+		vr.Gateway = &pipeline.RouterGateway{NetworkID: ext.Network.ID, MAC: mac, Address: addr,
+			SNAT: r.Gateway.EnableSNAT, Chassis: chassis}
+		if chassis != "" && chassis != in.Local.Name {
+			usedPeers[chassis] = true
+		}
+		routers[vr.ID] = vr
+		physnets[ext.Network.ID] = physnet
+		if port := in.Ext.Ports[physnet]; port != 0 && chassis == in.Local.Name && r.Gateway.EnableSNAT {
+			res.Announce[addr.Addr()] = Announcement{MAC: mac.String(), Port: port}
+		}
+		if _, ok := extIdx[ext.Network.ID]; !ok {
+			extIdx[ext.Network.ID] = len(v.External)
+			v.External = append(v.External, pipeline.ExternalNetwork{ID: ext.Network.ID, Key: keys.Network(ext.Network),
+				OFPort: in.Ext.Ports[physnet], NextHopMAC: in.Ext.NextHop[physnet]})
+		}
+	}
+	if len(routers) == 0 {
+		return
+	}
+	portChassis := make(map[string]string, len(v.Ports))
+	for _, p := range v.Ports {
+		portChassis[p.ID] = p.Chassis
+	}
+	for _, f := range sortedValues(in.FloatingIPs) {
+		vr := routers[f.RouterID]
+		pc, inView := portChassis[f.PortID]
+		if f.PortID == "" || vr == nil || !inView || pc == "" || vr.Gateway.NetworkID != f.FloatingNetworkID {
+			continue
+		}
+		fip, err1 := netip.ParseAddr(f.FloatingIPAddress)
+		fixed, err2 := netip.ParseAddr(f.FixedIPAddress)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		// The floating IP's own MAC (its port's), never the gateway's:
+		// the gateway MAC must only ever come from the active gateway, or
+		// the upstream switch learns it at the wrong chassis. Its port
+		// and the floating IP arrive through different watches: wait for
+		// the port.
+		fp := in.Networks[f.FloatingNetworkID].Ports[f.FloatingPort]
+		if fp == nil {
+			continue
+		}
+		fmac, err := net.ParseMAC(fp.MACAddress)
+		if err != nil {
+			continue
+		}
+		vf := pipeline.FloatingIP{FloatingIP: fip, FixedIP: fixed, PortID: f.PortID, RouterID: f.RouterID, MAC: fmac}
+		physnet := physnets[f.FloatingNetworkID]
+		vf.Centralized = !in.reaches(pc, physnet)
+		v.FloatingIPs = append(v.FloatingIPs, vf)
+		extHere := v.External[extIdx[f.FloatingNetworkID]].OFPort != 0
+		if extHere && (pc == in.Local.Name && !vf.Centralized || vf.Centralized && vr.Gateway.SNAT && vr.Gateway.Chassis == in.Local.Name) {
+			res.ProgrammedFIPs[f.ID] = true
+			res.Announce[fip] = Announcement{MAC: fmac.String(), Port: v.External[extIdx[f.FloatingNetworkID]].OFPort}
+		}
+	}
+}
+
+// v4Prefix is the first IPv4 fixed address with its subnet's prefix
+// length.
+func v4Prefix(n *Network, ips []model.FixedIP) netip.Prefix {
+	for _, f := range ips {
+		a, err := netip.ParseAddr(f.IPAddress)
+		sub := n.Subnets[f.SubnetID]
+		if err != nil || !a.Is4() || sub == nil {
+			continue
+		}
+		if p, err := netip.ParsePrefix(sub.CIDR); err == nil {
+			return netip.PrefixFrom(a, p.Bits())
+		}
+	}
+	return netip.Prefix{}
+}
