@@ -257,3 +257,17 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestParseARPTable(t *testing.T) {
+	table := `IP address       HW type     Flags       HW address            Mask     Device
+198.51.100.2     0x1         0x0         00:00:00:00:00:00     *        br-edge
+198.51.100.1     0x1         0x2         02:00:c6:33:64:01     *        br-edge
+`
+	m, err := parseARPTable(strings.NewReader(table), netip.MustParseAddr("198.51.100.1"))
+	if err != nil || m.String() != "02:00:c6:33:64:01" {
+		t.Fatalf("got %v, %v", m, err)
+	}
+	if _, err := parseARPTable(strings.NewReader(table), netip.MustParseAddr("198.51.100.2")); err == nil {
+		t.Fatal("incomplete entry used")
+	}
+}
