@@ -99,7 +99,7 @@ func (b *Bridge) setup(ctx context.Context) error {
 		return fmt.Errorf("gateway: pin the MAC of %s: %w", b.cfg.Bridge, err)
 	}
 	b.log.Info("bridge ready", "bridge", b.cfg.Bridge, "uplink", b.cfg.UplinkPort, "uplink_ofport", b.ports.Uplink,
-		"geneve", b.ports.Geneve, "vxlan", b.ports.VXLAN, "mac", b.ports.UplinkMAC)
+		"geneve", b.ports.Geneve, "vxlan", b.ports.VXLAN, "mac", b.ports.UplinkMAC.String())
 	return nil
 }
 

@@ -176,7 +176,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 			if slices.Equal(mac, g.ports.UpstreamMAC) {
 				continue
 			}
-			g.log.Info("upstream router resolved", "ip", g.cfg.UpstreamIP, "mac", mac)
+			g.log.Info("upstream router resolved", "ip", g.cfg.UpstreamIP, "mac", mac.String())
 			g.ports.UpstreamMAC = mac
 		case <-g.resync:
 			g.log.Warn("bridge lost its flows; reinstalling")
