@@ -1,0 +1,249 @@
+package edge
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/wyvern-sdn/wyvern/internal/lab"
+	"github.com/wyvern-sdn/wyvern/internal/model"
+	"github.com/wyvern-sdn/wyvern/internal/testbed"
+)
+
+// announceBound is the stated bound from a floating IP's association (the
+// API call returning) to its /32 in the upstream router's RIB with every
+// gateway as next hop: the etcd watch, one compilation and bundle per
+// gateway, one BGP UPDATE, and bgpd's best-path run and zebra's kernel
+// install — each well under a second on the test bed.
+const announceBound = 5 * time.Second
+
+// withdrawBound is the same for the route's removal after
+// disassociation.
+const withdrawBound = 5 * time.Second
+
+// sessionBound is how long BGP sessions take to come up after the
+// gateways start (connect retry 1 s on both sides).
+const sessionBound = 30 * time.Second
+
+const nGateways = 3
+
+type fipOut struct {
+	FloatingIP struct {
+		ID                string `json:"id"`
+		FloatingIPAddress string `json:"floating_ip_address"`
+		PortID            string `json:"port_id"`
+	} `json:"floatingip"`
+}
+
+// TestEdge: association to ECMP routes in FRR, packets from a client to
+// the VM by its floating IP through the gateways, withdrawal on
+// disassociation, re-announcement after a gateway restart.
+func TestEdge(t *testing.T) {
+	if err := testbed.Require(); err != nil {
+		t.Skip(err)
+	}
+	bed := testbed.ForTest(t)
+	l, err := lab.Start(bed, wyvernBin, lab.Options{AgentBin: agentBin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if t.Failed() {
+			t.Log(bed.LogTails(40))
+		}
+	}()
+	hv, err := l.AddChassis("hv1")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The logical topology: an external network for floating IPs, a
+	// tenant Geneve network with a router onto it, a VM on hv1.
+	var ext struct{ Network model.Network }
+	if err := l.Do("POST", "/v2.0/networks", "admin", map[string]any{"network": map[string]any{
+		"name": "ext", "router:external": true, "provider:network_type": "flat",
+		"provider:physical_network": "physnet1"}}, &ext); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Do("POST", "/v2.0/subnets", "admin", map[string]any{"subnet": map[string]any{
+		"network_id": ext.Network.ID, "cidr": "203.0.113.0/24", "ip_version": 4, "gateway_ip": "203.0.113.1",
+		"enable_dhcp": false, "allocation_pools": []map[string]string{{"start": "203.0.113.10", "end": "203.0.113.99"}}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	off := false
+	n1, s1, err := l.CreateNetwork(lab.NetworkSpec{Project: "p1", Name: "n1", Type: "geneve", CIDR: "10.0.0.0/24", PortSecurity: &off})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct{ Router model.Router }
+	if err := l.Do("POST", "/v2.0/routers", "p1", map[string]any{"router": map[string]any{
+		"name": "r1", "external_gateway_info": map[string]any{"network_id": ext.Network.ID}}}, &r); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Do("PUT", "/v2.0/routers/"+r.Router.ID+"/add_router_interface", "p1", map[string]any{"subnet_id": s1.ID}, nil); err != nil {
+		t.Fatal(err)
+	}
+	vm, port, err := l.Boot(hv, "vm1", "p1", n1.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixed := lab.FixedIP(port)
+	if err := vm.SetAddr(fixed + "/24"); err != nil {
+		t.Fatal(err)
+	}
+	if err := vm.SetGateway(s1.GatewayIP); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.WaitPort(port.ID, 20*time.Second, func(p model.Port) bool { return p.HostID == hv.Name }); err != nil {
+		t.Fatal(err)
+	}
+
+	// The edge: an upstream router with FRR, a client behind it, the
+	// gateways.
+	rtr, err := bed.AddExternalHost("rtr", routerAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range [][]string{
+		{"ip", "addr", "add", routerClient.String(), "dev", "eth0"},
+		{"sysctl", "-q", "-w", "net.ipv4.ip_forward=1", "net.ipv4.fib_multipath_hash_policy=1",
+			"net.ipv4.conf.all.send_redirects=0", "net.ipv4.conf.eth0.send_redirects=0"},
+	} {
+		if _, err := rtr.Exec(c...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	client, err := bed.AddExternalHost("client", clientAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.SetGateway(routerClient.Addr().String()); err != nil {
+		t.Fatal(err)
+	}
+	var gwAddrs []netip.Addr
+	for i := 1; i <= nGateways; i++ {
+		gwAddrs = append(gwAddrs, gatewayAddr(i))
+	}
+	frr := startFRR(t, rtr, bed.Prefix+"-rtr", gwAddrs)
+	etcd := etcdProxy(t, l)
+	var gws []*gateway
+	for i := 1; i <= nGateways; i++ {
+		g := addGateway(t, bed, i)
+		// The underlay neighbour of the hypervisor, set statically as
+		// the agents do for each other (recipe.md, pitfall 2).
+		if err := g.SetTunnelNeighbor(hv.TunnelIP, hv.TunnelMAC); err != nil {
+			t.Fatal(err)
+		}
+		g.start(t, etcd)
+		gws = append(gws, g)
+	}
+	start := time.Now()
+	for deadline := start.Add(sessionBound); ; {
+		out, err := frr.vtysh("show bgp summary json")
+		if err == nil && strings.Count(out, `"state":"Established"`) == nGateways {
+			break
+		}
+		if time.Now().After(deadline) {
+			sum, _ := frr.vtysh("show bgp summary")
+			t.Fatalf("BGP sessions not established after %s:\n%s", sessionBound, sum)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("%d BGP sessions established %s after the gateways started", nGateways, time.Since(start).Round(time.Millisecond))
+
+	// Association: the /32 appears with every gateway as next hop.
+	var fip fipOut
+	assocStart := time.Now()
+	if err := l.Do("POST", "/v2.0/floatingips", "p1", map[string]any{"floatingip": map[string]any{
+		"floating_network_id": ext.Network.ID, "port_id": port.ID}}, &fip); err != nil {
+		t.Fatal(err)
+	}
+	addr := fip.FloatingIP.FloatingIPAddress
+	prefix := addr + "/32"
+	took := frr.waitNextHops(t, prefix, nGateways, announceBound)
+	t.Logf("association → %s in FRR's RIB with %d ECMP next hops: %s (API call %s; bound %s)",
+		prefix, nGateways, took.Round(time.Millisecond), time.Since(assocStart).Round(time.Millisecond)-took.Round(time.Millisecond), announceBound)
+	hops, _ := frr.nextHops(prefix)
+	slices.Sort(hops)
+	for i, h := range hops {
+		if h != gwAddrs[i].String() {
+			t.Fatalf("next hops %v, want %v", hops, gwAddrs)
+		}
+	}
+	if out, err := rtr.Exec("ip", "route", "show", prefix); err != nil || strings.Count(out, "nexthop via") != nGateways {
+		t.Fatalf("kernel route of the router: %q (%v)", out, err)
+	}
+
+	t.Run("inbound reaches the VM", func(t *testing.T) {
+		capture, err := vm.Capture("eth0", "icmp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// No replies come back: the chassis side of the edge (the VM's
+		// outbound to the gateways) is not there yet. Count requests.
+		const sent = 10
+		client.Exec("ping", "-n", "-q", "-i", "0.2", "-c", fmt.Sprint(sent), "-W", "1", addr)
+		pkts, err := capture.Stop()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := testbed.Count(pkts, func(p testbed.Packet) bool {
+			ip, ok := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+			icmp, ok2 := p.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4)
+			return ok && ok2 && icmp.TypeCode.Type() == layers.ICMPv4TypeEchoRequest &&
+				ip.SrcIP.String() == clientAddr.Addr().String() && ip.DstIP.String() == fixed
+		})
+		var per []string
+		total := 0
+		for _, g := range gws {
+			n := g.inboundPackets(t, addr)
+			total += n
+			per = append(per, fmt.Sprintf("%s=%d", g.Name, n))
+		}
+		t.Logf("echo requests %s → %s seen at the VM as → %s: %d/%d; per-gateway inbound flow packets: %s",
+			clientAddr.Addr(), addr, fixed, got, sent, strings.Join(per, " "))
+		if got < sent-1 { // the first may be lost to ARP on the router
+			t.Fatalf("%d/%d echo requests reached the VM", got, sent)
+		}
+		if total < got {
+			t.Fatalf("gateway flows counted %d packets, the VM saw %d", total, got)
+		}
+	})
+
+	t.Run("gateway restart re-announces", func(t *testing.T) {
+		g := gws[0]
+		if err := g.StopProcess("wyvern-gateway", 9); err != nil {
+			t.Fatal(err)
+		}
+		took := frr.waitNextHops(t, prefix, nGateways-1, 10*time.Second)
+		t.Logf("gateway %s killed: FRR down to %d next hops after %s (hold time 3 s)", g.Name, nGateways-1, took.Round(time.Millisecond))
+		restart := time.Now()
+		g.start(t, etcd)
+		took = frr.waitNextHops(t, prefix, nGateways, sessionBound)
+		t.Logf("gateway %s restarted: back as next hop after %s", g.Name, took.Round(time.Millisecond))
+		_ = restart
+		if fl, err := g.DumpFlows("br-edge"); err != nil || len(fl) == 0 {
+			t.Fatalf("flows after restart: %v %v", fl, err)
+		}
+	})
+
+	t.Run("disassociation withdraws", func(t *testing.T) {
+		start := time.Now()
+		if err := l.Do("PUT", "/v2.0/floatingips/"+fip.FloatingIP.ID, "p1", map[string]any{"floatingip": map[string]any{"port_id": nil}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		took := frr.waitNextHops(t, prefix, 0, withdrawBound)
+		t.Logf("disassociation → %s gone from FRR's RIB after %s (API call %s; bound %s)", prefix,
+			took.Round(time.Millisecond), (time.Since(start) - took).Round(time.Millisecond), withdrawBound)
+		for _, g := range gws {
+			if n, err := g.Ofctl("dump-flows", g.Mgmt("br-edge"), "table=1,ip,nw_dst="+addr); err != nil || strings.Contains(n, "nw_dst="+addr) {
+				t.Fatalf("%s still holds flows for %s: %s %v", g.Name, addr, n, err)
+			}
+		}
+	})
+}
