@@ -103,6 +103,7 @@ func gatewayCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command 
 	f.StringVar(&upstreamIP, "upstream-ip", "", "upstream router's address on the uplink; its MAC is resolved by ARP")
 	f.StringVar(&upstreamMAC, "upstream-mac", "", "upstream router's MAC (override: skips ARP resolution)")
 	f.StringVar(&tunnelIP, "tunnel-ip", "", "underlay address the chassis see tunnels from")
+	f.StringVar(&cfg.TunnelBridge, "tunnel-bridge", "br-phy", "bridge holding the tunnel IP (for static tunnel neighbours)")
 	f.StringVar(&encaps, "encaps", "geneve,vxlan", "tunnel encapsulations towards the chassis")
 	f.Uint64Var(&localAS, "bgp-as", 0, "local AS number (required)")
 	f.StringVar(&routerID, "bgp-router-id", "", "BGP router id (default: the uplink address)")

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +24,7 @@ type Bridge struct {
 	log    *slog.Logger
 	db     *ovs.DB
 	ports  Ports
+	appctl ovs.Appctl
 	mu     sync.Mutex
 	conn   *ovs.OFConn
 	resync chan struct{}
@@ -100,6 +104,27 @@ func (b *Bridge) setup(ctx context.Context) error {
 	}
 	b.log.Info("bridge ready", "bridge", b.cfg.Bridge, "uplink", b.cfg.UplinkPort, "uplink_ofport", b.ports.Uplink,
 		"geneve", b.ports.Geneve, "vxlan", b.ports.VXLAN, "mac", b.ports.UplinkMAC.String())
+	return nil
+}
+
+// SetTunnelNeighbour makes tunnelled packets to ip leave TunnelBridge
+// for mac, with no ARP (recipe.md, pitfall 2).
+func (b *Bridge) SetTunnelNeighbour(ctx context.Context, ip netip.Addr, mac string) error {
+	if b.appctl.Target == "" {
+		raw, err := os.ReadFile(filepath.Join(b.cfg.RunDir, "ovs-vswitchd.pid"))
+		if err != nil {
+			return fmt.Errorf("gateway: ovs-vswitchd pid: %w", err)
+		}
+		pid := strings.TrimSpace(string(raw))
+		if pid == "" {
+			return fmt.Errorf("gateway: empty ovs-vswitchd pid file in %s", b.cfg.RunDir)
+		}
+		b.appctl.Target = filepath.Join(b.cfg.RunDir, "ovs-vswitchd."+pid+".ctl")
+	}
+	if err := b.appctl.TunnelNeighSet(ctx, b.cfg.TunnelBridge, ip.String(), mac); err != nil {
+		b.appctl.Target = "" // vswitchd may have restarted under a new pid
+		return fmt.Errorf("gateway: %w", err)
+	}
 	return nil
 }
 

@@ -40,7 +40,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		go resolveUpstream(ctx, cfg.UpstreamIP, 10*time.Second, macs, log)
 	}
 	go logPeers(ctx, speaker, log)
-	g := New(cfg, Deps{Source: st, Flows: br, Announcer: speaker, Ports: ports, MACs: macs, Resync: br.Resync()}, log)
+	g := New(cfg, Deps{Source: st, Flows: br, Announcer: speaker, Ports: ports, MACs: macs, Resync: br.Resync(),
+		SetNeighbour: br.SetTunnelNeighbour}, log)
 	log.Info("gateway started", "uplink_ip", cfg.UplinkIP, "upstream", cfg.UpstreamIP, "as", cfg.BGP.LocalAS, "peers", len(cfg.BGP.Peers))
 	return g.Run(ctx)
 }

@@ -39,9 +39,12 @@ type Config struct {
 	// its MAC is resolved by ARP unless UpstreamMAC overrides it.
 	UpstreamIP  netip.Addr
 	UpstreamMAC net.HardwareAddr
-	// TunnelIP is the gateway's underlay address, Encaps its tunnel types.
-	TunnelIP netip.Addr
-	Encaps   []string
+	// TunnelIP is the gateway's underlay address, Encaps its tunnel types,
+	// TunnelBridge the bridge holding TunnelIP (br-phy), where the
+	// chassis' MACs are set as static tunnel neighbours.
+	TunnelIP     netip.Addr
+	Encaps       []string
+	TunnelBridge string
 	// BGP is the speaker's configuration; its RouterID defaults to UplinkIP.
 	BGP bgp.Config
 }
@@ -75,6 +78,9 @@ func (c *Config) Validate() error {
 	if c.TunnelIP.IsValid() && !c.TunnelIP.Is4() {
 		return fmt.Errorf("gateway: tunnel address %q is not IPv4", c.TunnelIP)
 	}
+	if c.TunnelBridge == "" {
+		c.TunnelBridge = "br-phy"
+	}
 	if len(c.Encaps) == 0 {
 		c.Encaps = []string{"geneve", "vxlan"}
 	}
@@ -101,8 +107,11 @@ type Gateway struct {
 	rec   *reconciler
 	ports Ports
 
-	macs   <-chan net.HardwareAddr
-	resync <-chan struct{}
+	macs         <-chan net.HardwareAddr
+	resync       <-chan struct{}
+	setNeighbour func(ctx context.Context, ip netip.Addr, mac string) error
+	// neighbours are the static tunnel neighbours set, by address.
+	neighbours map[netip.Addr]string
 
 	records *Records
 	// served and skipped are the last view's, for logging changes only.
@@ -123,12 +132,16 @@ type Deps struct {
 	Ports  Ports
 	MACs   <-chan net.HardwareAddr
 	Resync <-chan struct{}
+	// SetNeighbour, when set, sets a static tunnel neighbour (the
+	// chassis' underlay MAC) before the first packet is tunnelled to it.
+	SetNeighbour func(ctx context.Context, ip netip.Addr, mac string) error
 }
 
 // New makes a gateway; cfg must be validated.
 func New(cfg Config, d Deps, log *slog.Logger) *Gateway {
 	return &Gateway{cfg: cfg, log: log, src: d.Source, ann: d.Announcer,
 		rec: &reconciler{conn: d.Flows, log: log}, ports: d.Ports, macs: d.MACs, resync: d.Resync,
+		setNeighbour: d.SetNeighbour, neighbours: map[netip.Addr]string{},
 		records: newRecords(), skipped: map[string]string{}, synced: make(chan struct{})}
 }
 
@@ -180,6 +193,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 			g.ports.UpstreamMAC = mac
 		case <-g.resync:
 			g.log.Warn("bridge lost its flows; reinstalling")
+			clear(g.neighbours) // a restarted vswitchd forgot them too
 			if err := g.rec.start(ctx); err != nil {
 				g.log.Warn("resync", "err", err)
 			}
@@ -213,6 +227,7 @@ func (g *Gateway) fold(e event, listed map[string]bool) {
 func (g *Gateway) sync(ctx context.Context) error {
 	v, skipped := BuildView(g.records, g.cfg.Pool)
 	g.logChanges(v, skipped)
+	g.neighbour(ctx, v)
 	if err := g.rec.apply(ctx, Compile(v, g.ports)); err != nil {
 		return err
 	}
@@ -220,6 +235,25 @@ func (g *Gateway) sync(ctx context.Context) error {
 		return fmt.Errorf("gateway: announce: %w", err)
 	}
 	return nil
+}
+
+// neighbour sets the static tunnel neighbours of the view's chassis. A
+// failure is logged, not fatal: OVS then resolves the chassis by ARP.
+func (g *Gateway) neighbour(ctx context.Context, v *View) {
+	if g.setNeighbour == nil {
+		return
+	}
+	for _, f := range v.FIPs {
+		if f.ChassisMAC == "" || g.neighbours[f.ChassisIP] == f.ChassisMAC {
+			continue
+		}
+		if err := g.setNeighbour(ctx, f.ChassisIP, f.ChassisMAC); err != nil {
+			g.log.Warn("static tunnel neighbour not set", "chassis", f.Chassis, "ip", f.ChassisIP, "err", err)
+			continue
+		}
+		g.neighbours[f.ChassisIP] = f.ChassisMAC
+		g.log.Debug("tunnel neighbour set", "chassis", f.Chassis, "ip", f.ChassisIP, "mac", f.ChassisMAC)
+	}
 }
 
 func (g *Gateway) logChanges(v *View, skipped []Skipped) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -48,7 +49,7 @@ func scenario() *Records {
 	port("vm1", "n1", "fa:16:3e:00:01:0a", "s1", "10.0.0.10", "compute:nova", "i1", "ch1")
 	port("vm2", "n2", "fa:16:3e:00:02:0a", "s2", "10.0.0.10", "compute:nova", "i2", "ch2")
 	port("vm3", "n1", "fa:16:3e:00:01:0b", "s1", "10.0.0.11", "compute:nova", "i3", "")
-	r.Chassis["ch1"] = &model.Chassis{Name: "ch1", TunnelIP: "192.0.2.1", Encaps: []string{"geneve", "vxlan"}}
+	r.Chassis["ch1"] = &model.Chassis{Name: "ch1", TunnelIP: "192.0.2.1", TunnelMAC: "02:00:c0:00:02:01", Encaps: []string{"geneve", "vxlan"}}
 	r.Chassis["ch2"] = &model.Chassis{Name: "ch2", TunnelIP: "192.0.2.2", Encaps: []string{"geneve", "vxlan"}}
 	fip := func(id, addr, port, fixed, router string) {
 		r.FloatingIPs[id] = &model.FloatingIP{Standard: model.Standard{ID: id}, FloatingNetworkID: "ext",
@@ -167,8 +168,16 @@ func TestGatewayLoop(t *testing.T) {
 	cfg := Config{Name: "gw1", UplinkIP: netip.MustParseAddr("198.51.100.11"), Pool: DefaultPool}
 	flows := newFakeFlows()
 	ann := &bgp.Fake{}
+	var neighMu sync.Mutex
+	neighbours := map[string]int{}
+	setNeighbour := func(_ context.Context, ip netip.Addr, mac string) error {
+		neighMu.Lock()
+		defer neighMu.Unlock()
+		neighbours[ip.String()+" "+mac]++
+		return nil
+	}
 	run := func(ctx context.Context) *Gateway {
-		g := New(cfg, Deps{Source: st, Flows: flows, Announcer: ann, Ports: testPorts}, quiet())
+		g := New(cfg, Deps{Source: st, Flows: flows, Announcer: ann, Ports: testPorts, SetNeighbour: setNeighbour}, quiet())
 		go g.Run(ctx)
 		select {
 		case <-g.Synced():
@@ -189,6 +198,11 @@ func TestGatewayLoop(t *testing.T) {
 	if got, want := flows.text(), ofp.Text(Compile(v, testPorts)); got != want {
 		t.Fatalf("bridge holds\n%s\nwant\n%s", got, want)
 	}
+	neighMu.Lock()
+	if len(neighbours) != 1 || neighbours["192.0.2.1 02:00:c0:00:02:01"] != 1 {
+		t.Errorf("static tunnel neighbours set: %v", neighbours)
+	}
+	neighMu.Unlock()
 	// Disassociation withdraws.
 	dis := *recs.FloatingIPs["f2"]
 	dis.PortID, dis.FixedIPAddress = "", ""

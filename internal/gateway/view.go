@@ -42,6 +42,9 @@ type FIP struct {
 	TunnelKey uint32
 	Chassis   string
 	ChassisIP netip.Addr
+	// ChassisMAC is the MAC of the chassis' underlay interface, when it
+	// registered one: the static tunnel neighbour (no ARP on the underlay).
+	ChassisMAC string
 }
 
 // Skipped says why a floating IP is not served.
@@ -134,7 +137,7 @@ func serve(r *Records, f *model.FloatingIP) (FIP, error) {
 	if out.ChassisIP, err = netip.ParseAddr(ch.TunnelIP); err != nil || !out.ChassisIP.Is4() {
 		return out, fmt.Errorf("chassis %s: tunnel address %q is not IPv4", ch.Name, ch.TunnelIP)
 	}
-	out.Chassis = ch.Name
+	out.Chassis, out.ChassisMAC = ch.Name, ch.TunnelMAC
 	return out, nil
 }
 

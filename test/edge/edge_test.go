@@ -133,12 +133,9 @@ func TestEdge(t *testing.T) {
 	etcd := etcdProxy(t, l)
 	var gws []*gateway
 	for i := 1; i <= nGateways; i++ {
+		// The gateway sets the hypervisor's underlay MAC as a static
+		// tunnel neighbour from its chassis record (recipe.md, pitfall 2).
 		g := addGateway(t, bed, i)
-		// The underlay neighbour of the hypervisor, set statically as
-		// the agents do for each other (recipe.md, pitfall 2).
-		if err := g.SetTunnelNeighbor(hv.TunnelIP, hv.TunnelMAC); err != nil {
-			t.Fatal(err)
-		}
 		g.start(t, etcd)
 		gws = append(gws, g)
 	}
@@ -209,6 +206,14 @@ func TestEdge(t *testing.T) {
 			clientAddr.Addr(), addr, fixed, got, sent, strings.Join(per, " "))
 		if got < sent-1 { // the first may be lost to ARP on the router
 			t.Fatalf("%d/%d echo requests reached the VM", got, sent)
+		}
+		for _, g := range gws {
+			out, err := g.Appctl("tnl/neigh/show")
+			if err != nil || !strings.Contains(out, hv.TunnelIP.String()) || !strings.Contains(out, hv.TunnelMAC) {
+				t.Errorf("%s: no tunnel neighbour %s %s:\n%s %v", g.Name, hv.TunnelIP, hv.TunnelMAC, out, err)
+			} else if g.index == 1 {
+				t.Logf("%s tnl/neigh/show:\n%s", g.Name, out)
+			}
 		}
 		if total < got {
 			t.Fatalf("gateway flows counted %d packets, the VM saw %d", total, got)
