@@ -28,11 +28,13 @@ var (
 	routerAddr   = netip.MustParsePrefix("198.51.100.1/25")
 	routerClient = netip.MustParsePrefix("198.51.100.129/25")
 	clientAddr   = netip.MustParsePrefix("198.51.100.130/25")
+	birdAddr     = netip.MustParsePrefix("198.51.100.2/25")
 )
 
 const (
 	routerAS  = 65000
 	gatewayAS = 65010
+	birdAS    = 65001
 )
 
 func gatewayAddr(i int) netip.Addr { return netip.AddrFrom4([4]byte{198, 51, 100, byte(10 + i)}) }
@@ -239,7 +241,8 @@ func addGateway(t *testing.T, bed *testbed.Bed, i int) *gateway {
 	return g
 }
 
-// start runs `wyvern gateway` inside the gateway's namespace.
+// start runs `wyvern gateway` inside the gateway's namespace, peering
+// with FRR and BIRD.
 func (g *gateway) start(t *testing.T, etcd string, extra ...string) {
 	t.Helper()
 	args := []string{wyvernBin, "gateway", "--log-level", "debug", "--name", g.Name, "--etcd-endpoints", etcd,
@@ -247,7 +250,8 @@ func (g *gateway) start(t *testing.T, etcd string, extra ...string) {
 		"--uplink", testbed.ExternalIface, "--uplink-ip", g.uplink.String(), "--upstream-ip", routerAddr.Addr().String(),
 		"--tunnel-ip", g.TunnelIP.String(),
 		"--bgp-as", lab.Itoa(gatewayAS), "--bgp-listen-port", "-1",
-		"--bgp-peer", fmt.Sprintf("%s,as=%d,hold=3s,keepalive=1s,connect-retry=1s", routerAddr.Addr(), routerAS)}
+		"--bgp-peer", fmt.Sprintf("%s,as=%d,hold=3s,keepalive=1s,connect-retry=1s", routerAddr.Addr(), routerAS),
+		"--bgp-peer", fmt.Sprintf("%s,as=%d,hold=3s,keepalive=1s,connect-retry=1s", birdAddr.Addr(), birdAS)}
 	if err := g.StartProcess("wyvern-gateway", g.Command(append(args, extra...)...)); err != nil {
 		t.Fatal(err)
 	}
@@ -270,4 +274,83 @@ func (g *gateway) inboundPackets(t *testing.T, fip string) int {
 		}
 	}
 	return n
+}
+
+// bird is a BIRD 2 instance in a namespace: a second, independent BGP
+// implementation learning the gateways' announcements.
+type bird struct {
+	host *testbed.Host
+	sock string
+}
+
+// startBIRD runs bird on h with an eBGP session (AS birdAS) to each gateway,
+// importing everything into its table (no kernel export).
+func startBIRD(t *testing.T, h *testbed.Host, peers []netip.Addr) *bird {
+	t.Helper()
+	dir := filepath.Join(h.RunDir, "bird")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "router id %s;\nlog \"%s/bird.log\" all;\nprotocol device {}\n", birdAddr.Addr(), dir)
+	for i, p := range peers {
+		fmt.Fprintf(&b, "protocol bgp gw%d {\n  local %s as %d;\n  neighbor %s as %d;\n"+
+			"  hold time 3; keepalive time 1; connect retry time 1;\n  ipv4 { import all; export none; };\n}\n",
+			i+1, birdAddr.Addr(), birdAS, p, gatewayAS)
+	}
+	conf := filepath.Join(dir, "bird.conf")
+	if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bd := &bird{host: h, sock: filepath.Join(dir, "bird.ctl")}
+	if err := h.StartProcess("bird", h.Command("bird", "-f", "-c", conf, "-s", bd.sock, "-P", filepath.Join(dir, "bird.pid"))); err != nil {
+		t.Fatal(err)
+	}
+	waitFile(t, bd.sock, 10*time.Second)
+	return bd
+}
+
+func (b *bird) birdc(args ...string) (string, error) {
+	out, err := exec.Command("birdc", append([]string{"-s", b.sock}, args...)...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("birdc %v: %w: %s", args, err, out)
+	}
+	return string(out), nil
+}
+
+// nextHops lists the next hops of the routes BIRD holds for prefix.
+func (b *bird) nextHops(prefix string) ([]string, error) {
+	out, err := b.birdc("show", "route", prefix)
+	if strings.Contains(out, "Network not found") {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var hops []string
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		for i := 0; i+1 < len(f); i++ {
+			if f[i] == "via" {
+				hops = append(hops, f[i+1])
+			}
+		}
+	}
+	return hops, nil
+}
+
+func (b *bird) waitNextHops(t *testing.T, prefix string, n int, d time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	var last []string
+	var err error
+	for time.Since(start) < d {
+		if last, err = b.nextHops(prefix); err == nil && len(last) == n {
+			return time.Since(start)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	sum, _ := b.birdc("show", "protocols")
+	t.Fatalf("BIRD: %s has %d next hops %v (err %v) after %s, want %d\n%s", prefix, len(last), last, err, d, n, sum)
+	return 0
 }

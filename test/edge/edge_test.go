@@ -227,6 +227,17 @@ func TestEdge(t *testing.T) {
 		}
 	})
 
+	var bd *bird
+	t.Run("BIRD, down at the gateways' start, learns the same routes", func(t *testing.T) {
+		h, err := bed.AddExternalHost("bird", birdAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bd = startBIRD(t, h, gwAddrs)
+		took := bd.waitNextHops(t, prefix, nGateways, sessionBound)
+		t.Logf("BIRD started after the gateways: holds %s from all %d gateways %s after its start", prefix, nGateways, took.Round(time.Millisecond))
+	})
+
 	t.Run("flows spread over the gateways", func(t *testing.T) {
 		before := map[string]int{}
 		for _, g := range gws {
@@ -345,6 +356,10 @@ func TestEdge(t *testing.T) {
 		took := frr.waitNextHops(t, prefix, 0, withdrawBound)
 		t.Logf("disassociation → %s gone from FRR's RIB after %s (API call %s; bound %s)", prefix,
 			took.Round(time.Millisecond), (time.Since(start) - took).Round(time.Millisecond), withdrawBound)
+		if bd != nil {
+			took := bd.waitNextHops(t, prefix, 0, withdrawBound)
+			t.Logf("… and from BIRD's table %s after that", took.Round(time.Millisecond))
+		}
 		for _, g := range gws {
 			if n, err := g.Ofctl("dump-flows", g.Mgmt("br-edge"), "table=1,ip,nw_dst="+addr); err != nil || strings.Contains(n, "nw_dst="+addr) {
 				t.Fatalf("%s still holds flows for %s: %s %v", g.Name, addr, n, err)
