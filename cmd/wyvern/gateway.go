@@ -76,7 +76,7 @@ func gatewayCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command 
 				return err
 			}
 			if check {
-				fmt.Fprintf(os.Stdout, "gateway %s: configuration valid (pool %s, AS %d, %d peers)\n",
+				fmt.Fprintf(cmd.OutOrStdout(), "gateway %s: configuration valid (pool %s, AS %d, %d peers)\n",
 					cfg.Name, cfg.Pool, cfg.BGP.LocalAS, len(cfg.BGP.Peers))
 				return nil
 			}
