@@ -57,6 +57,9 @@ func (c *Config) Validate() error {
 	if c.Pool == "" {
 		c.Pool = DefaultPool
 	}
+	if err := ValidPool(c.Pool); err != nil {
+		return err
+	}
 	if c.Bridge == "" {
 		c.Bridge = "br-edge"
 	}

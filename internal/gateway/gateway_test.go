@@ -101,6 +101,15 @@ func TestBuildView(t *testing.T) {
 	if v, _ := BuildView(scenario(), "scrubbing"); len(v.FIPs) != 0 {
 		t.Errorf("scrubbing pool serves %+v", v.FIPs)
 	}
+	// Steering f1 moves it from the general pool to the scrubbing one.
+	steered := scenario()
+	steered.Pools["f1"] = &PoolAssignment{Pool: "scrubbing", Reason: "test"}
+	if v, _ := BuildView(steered, DefaultPool); len(v.FIPs) != 1 || v.FIPs[0].ID != "f2" {
+		t.Errorf("general pool serves %+v after steering f1 away", v.FIPs)
+	}
+	if v, _ := BuildView(steered, "scrubbing"); len(v.FIPs) != 1 || v.FIPs[0].ID != "f1" {
+		t.Errorf("scrubbing pool serves %+v after steering f1 to it", v.FIPs)
+	}
 	// A chassis without the network's encapsulation is not tunnelled to.
 	r := scenario()
 	r.Chassis["ch2"].Encaps = []string{"geneve"}
@@ -203,6 +212,11 @@ func TestGatewayLoop(t *testing.T) {
 		t.Errorf("static tunnel neighbours set: %v", neighbours)
 	}
 	neighMu.Unlock()
+	// Steering f1 to another pool withdraws it here; back, re-announces.
+	st.put(PoolKey("f1"), &PoolAssignment{Pool: "scrubbing"})
+	waitFor(t, "f1 steered away", func() bool { return routeText(ann.Routes()) == "203.0.113.11/32 via 198.51.100.11" })
+	st.del(PoolKey("f1"))
+	waitFor(t, "f1 steered back", func() bool { return len(ann.Routes()) == 2 })
 	// Disassociation withdraws.
 	dis := *recs.FloatingIPs["f2"]
 	dis.PortID, dis.FixedIPAddress = "", ""
@@ -262,6 +276,7 @@ func TestConfigValidate(t *testing.T) {
 		"no uplink ip": func(c *Config) { c.UplinkIP = netip.Addr{} },
 		"no upstream":  func(c *Config) { c.UpstreamIP = netip.Addr{} },
 		"bad encap":    func(c *Config) { c.Encaps = []string{"gre"} },
+		"bad pool":     func(c *Config) { c.Pool = "Scrub bing" },
 		"bad AS":       func(c *Config) { c.BGP.Peers[0].AS = 1 << 32 },
 	} {
 		c := good()

@@ -16,6 +16,8 @@ type Records struct {
 	Networks    map[string]*model.Network
 	Subnets     map[string]*model.Subnet
 	Chassis     map[string]*model.Chassis
+	// Pools are the floating IPs steered out of DefaultPool, by id.
+	Pools map[string]*PoolAssignment
 }
 
 // View is everything the gateway's flows and announcements depend on,
@@ -54,19 +56,15 @@ type Skipped struct {
 
 // BuildView computes the floating IPs a gateway of pool serves. Every
 // floating IP with an associated port that is bound to a known chassis
-// reachable by a tunnel is served; the others are listed with a reason
-// (those with no port at all are not listed). Pools other than
-// DefaultPool serve nothing yet: steering (issue 9, point 4) will add a
-// floating IP's pool to the model.
+// reachable by a tunnel is served by the gateways of its pool (see
+// PoolAssignment); the others are listed with a reason (those with no
+// port, or of another pool, are not listed).
 func BuildView(r *Records, pool string) (*View, []Skipped) {
 	v := &View{}
 	var skipped []Skipped
-	if pool != DefaultPool {
-		return v, nil
-	}
 	seen := map[netip.Addr]string{}
 	for _, f := range sortedByID(r.FloatingIPs) {
-		if f.PortID == "" {
+		if f.PortID == "" || r.poolOf(f.ID) != pool {
 			continue
 		}
 		fip, err := serve(r, f)

@@ -23,9 +23,9 @@ type Source interface {
 	Watch(ctx context.Context, prefix string, rev int64) clientv3.WatchChan
 }
 
-// Watched prefixes. The gateway watches them whole: the floating IPs (a
-// small global prefix, as the agent does), and every port, network,
-// subnet and chassis, to find a floating IP's port, its router interface
+// Watched prefixes. The gateway watches them whole: the floating IPs and
+// their pool assignments (small global prefixes, as the agent's), and
+// every port, network, subnet and chassis, to find a floating IP's port, its router interface
 // and its chassis. Watching only the networks of floating-IP ports (the
 // agent's selective watch) is left for the store informer.
 var watched = []string{
@@ -34,6 +34,7 @@ var watched = []string{
 	store.KindPrefix(store.KindNetworks),
 	store.KindPrefix(store.KindSubnets),
 	store.KindPrefix(store.KindChassis),
+	PoolPrefix,
 }
 
 // event is one change under a watched prefix, or (Reset) the full content
@@ -105,7 +106,8 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 
 func newRecords() *Records {
 	return &Records{FloatingIPs: map[string]*model.FloatingIP{}, Ports: map[string]*model.Port{},
-		Networks: map[string]*model.Network{}, Subnets: map[string]*model.Subnet{}, Chassis: map[string]*model.Chassis{}}
+		Networks: map[string]*model.Network{}, Subnets: map[string]*model.Subnet{}, Chassis: map[string]*model.Chassis{},
+		Pools: map[string]*PoolAssignment{}}
 }
 
 // apply folds an event into the records.
@@ -121,6 +123,8 @@ func (r *Records) apply(e event, log *slog.Logger) {
 		fold(r.Subnets, e, log)
 	case store.KindPrefix(store.KindChassis):
 		fold(r.Chassis, e, log)
+	case PoolPrefix:
+		fold(r.Pools, e, log)
 	}
 }
 
