@@ -210,16 +210,16 @@ func (f *frr) waitNextHops(t *testing.T, prefix string, n int, d time.Duration) 
 	return 0
 }
 
-// gateway is one edge host: a namespace with its own Open vSwitch (a bed
+// edgeGW is one edge host: a namespace with its own Open vSwitch (a bed
 // chassis without an agent: br-phy holds its tunnel address) and br-edge
 // on the uplink segment with the uplink address on its LOCAL interface.
-type gateway struct {
+type edgeGW struct {
 	*testbed.Chassis
 	index  int
 	uplink netip.Addr
 }
 
-func addGateway(t *testing.T, bed *testbed.Bed, i int) *gateway {
+func addGateway(t *testing.T, bed *testbed.Bed, i int) *edgeGW {
 	t.Helper()
 	ch, err := bed.AddChassis("gw" + lab.Itoa(i))
 	if err != nil {
@@ -228,7 +228,7 @@ func addGateway(t *testing.T, bed *testbed.Bed, i int) *gateway {
 	if err := ch.AddExternalBridge("br-edge"); err != nil {
 		t.Fatal(err)
 	}
-	g := &gateway{Chassis: ch, index: i, uplink: gatewayAddr(i)}
+	g := &edgeGW{Chassis: ch, index: i, uplink: gatewayAddr(i)}
 	for _, c := range [][]string{
 		{"ip", "addr", "add", netip.PrefixFrom(g.uplink, 25).String(), "dev", "br-edge"},
 		{"ip", "link", "set", "br-edge", "up"},
@@ -243,7 +243,7 @@ func addGateway(t *testing.T, bed *testbed.Bed, i int) *gateway {
 
 // start runs `wyvern gateway` inside the gateway's namespace, peering
 // with FRR and BIRD.
-func (g *gateway) start(t *testing.T, etcd string, extra ...string) {
+func (g *edgeGW) start(t *testing.T, etcd string, extra ...string) {
 	t.Helper()
 	args := []string{wyvernBin, "gateway", "--log-level", "debug", "--name", g.Name, "--etcd-endpoints", etcd,
 		"--ovsdb", g.DBSock(), "--ovs-rundir", g.RunDir, "--datapath-type", "netdev",
@@ -259,7 +259,7 @@ func (g *gateway) start(t *testing.T, etcd string, extra ...string) {
 
 // inboundPackets sums the packet counts of the gateway's inbound flows
 // for a floating IP.
-func (g *gateway) inboundPackets(t *testing.T, fip string) int {
+func (g *edgeGW) inboundPackets(t *testing.T, fip string) int {
 	t.Helper()
 	out, err := g.Ofctl("dump-flows", g.Mgmt("br-edge"), "table=1,ip,nw_dst="+fip)
 	if err != nil {

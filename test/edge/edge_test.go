@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -10,8 +11,10 @@ import (
 
 	"github.com/gopacket/gopacket/layers"
 
+	"github.com/wyvern-sdn/wyvern/internal/gateway"
 	"github.com/wyvern-sdn/wyvern/internal/lab"
 	"github.com/wyvern-sdn/wyvern/internal/model"
+	"github.com/wyvern-sdn/wyvern/internal/store"
 	"github.com/wyvern-sdn/wyvern/internal/testbed"
 )
 
@@ -25,6 +28,11 @@ const announceBound = 5 * time.Second
 // withdrawBound is the same for the route's removal after
 // disassociation.
 const withdrawBound = 5 * time.Second
+
+// steerBound is the stated bound from a pool assignment's write to the
+// upstream router routing only through the new pool: the same path as an
+// association, withdrawals and announcements from different gateways.
+const steerBound = 5 * time.Second
 
 // sessionBound is how long BGP sessions take to come up after the
 // gateways start (connect retry 1 s on both sides).
@@ -129,9 +137,11 @@ func TestEdge(t *testing.T) {
 	for i := 1; i <= nGateways; i++ {
 		gwAddrs = append(gwAddrs, gatewayAddr(i))
 	}
-	frr := startFRR(t, rtr, bed.Prefix+"-rtr", gwAddrs)
+	scrubAddr := gatewayAddr(nGateways + 1)
+	allAddrs := append(slices.Clone(gwAddrs), scrubAddr)
+	frr := startFRR(t, rtr, bed.Prefix+"-rtr", allAddrs)
 	etcd := etcdProxy(t, l)
-	var gws []*gateway
+	var gws []*edgeGW
 	for i := 1; i <= nGateways; i++ {
 		// The gateway sets the hypervisor's underlay MAC as a static
 		// tunnel neighbour from its chassis record (recipe.md, pitfall 2).
@@ -139,10 +149,13 @@ func TestEdge(t *testing.T) {
 		g.start(t, etcd)
 		gws = append(gws, g)
 	}
+	// One gateway of the scrubbing pool, for steered addresses.
+	scrub := addGateway(t, bed, nGateways+1)
+	scrub.start(t, etcd, "--pool", "scrubbing")
 	start := time.Now()
 	for deadline := start.Add(sessionBound); ; {
 		out, err := frr.vtysh("show bgp summary json")
-		if err == nil && strings.Count(out, `"state":"Established"`) == nGateways {
+		if err == nil && strings.Count(out, `"state":"Established"`) == len(allAddrs) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -151,7 +164,7 @@ func TestEdge(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Logf("%d BGP sessions established %s after the gateways started", nGateways, time.Since(start).Round(time.Millisecond))
+	t.Logf("%d BGP sessions established %s after the gateways started", len(allAddrs), time.Since(start).Round(time.Millisecond))
 
 	// Association: the /32 appears with every gateway as next hop.
 	var fip fipOut
@@ -233,7 +246,7 @@ func TestEdge(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bd = startBIRD(t, h, gwAddrs)
+		bd = startBIRD(t, h, allAddrs)
 		took := bd.waitNextHops(t, prefix, nGateways, sessionBound)
 		t.Logf("BIRD started after the gateways: holds %s from all %d gateways %s after its start", prefix, nGateways, took.Round(time.Millisecond))
 	})
@@ -284,7 +297,7 @@ func TestEdge(t *testing.T) {
 			before[g.Name] = g.inboundPackets(t, addr)
 		}
 		client.Exec("ping", "-n", "-q", "-i", "0.2", "-c", "3", "-W", "1", addr)
-		var carrier *gateway
+		var carrier *edgeGW
 		for _, g := range gws {
 			if g.inboundPackets(t, addr) > before[g.Name] {
 				carrier = g
@@ -346,6 +359,47 @@ func TestEdge(t *testing.T) {
 		if fl, err := carrier.DumpFlows("br-edge"); err != nil || len(fl) == 0 {
 			t.Fatalf("flows after restart: %v %v", fl, err)
 		}
+	})
+
+	t.Run("steered to the scrubbing pool and back", func(t *testing.T) {
+		ctx := context.Background()
+		put := func(pool string) {
+			err := l.Store.Txn(ctx, func(tx *store.Tx) error {
+				if pool == "" {
+					tx.Delete(gateway.PoolKey(fip.FloatingIP.ID))
+					return nil
+				}
+				return tx.Put(gateway.PoolKey(fip.FloatingIP.ID), gateway.PoolAssignment{Pool: pool, Reason: "test", At: time.Now().UTC()})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		put("scrubbing")
+		took := frr.waitNextHops(t, prefix, 1, steerBound)
+		hops, _ := frr.nextHops(prefix)
+		if len(hops) != 1 || hops[0] != scrubAddr.String() {
+			t.Fatalf("next hops after steering: %v, want only %s", hops, scrubAddr)
+		}
+		t.Logf("steered to scrubbing: FRR routes %s only via %s after %s (bound %s)", prefix, scrubAddr, took.Round(time.Millisecond), steerBound)
+		// Traffic follows: the scrubbing gateway counts the pings; the
+		// general gateways no longer hold the address's flows.
+		before := scrub.inboundPackets(t, addr)
+		client.Exec("ping", "-n", "-q", "-i", "0.2", "-c", "5", "-W", "1", addr)
+		for deadline := time.Now().Add(3 * time.Second); scrub.inboundPackets(t, addr)-before < 5; {
+			if time.Now().After(deadline) {
+				t.Fatalf("scrubbing gateway counted %d of 5 pings", scrub.inboundPackets(t, addr)-before)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		for _, g := range gws {
+			if out, _ := g.Ofctl("dump-flows", g.Mgmt("br-edge"), "table=1,ip,nw_dst="+addr); strings.Contains(out, "nw_dst="+addr) {
+				t.Errorf("%s still holds flows of the steered %s", g.Name, addr)
+			}
+		}
+		put("")
+		took = frr.waitNextHops(t, prefix, nGateways, steerBound)
+		t.Logf("steered back: %d general next hops again after %s", nGateways, took.Round(time.Millisecond))
 	})
 
 	t.Run("disassociation withdraws", func(t *testing.T) {
