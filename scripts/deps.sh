@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what Wyvern's tests and demo need on a fresh Debian machine:
 # Open vSwitch (userspace datapath), namespace tools, DHCP clients, the
-# openstack CLI. Idempotent: installs only what is missing.
+# openstack CLI, BGP peers for the edge tests (frr, bird2). Idempotent:
+# installs only what is missing.
 set -euo pipefail
-pkgs=(openvswitch-switch iproute2 iputils-ping ethtool tcpdump iperf3 isc-dhcp-client busybox python3-openstackclient procps)
+pkgs=(openvswitch-switch iproute2 iputils-ping ethtool tcpdump iperf3 isc-dhcp-client busybox python3-openstackclient procps frr bird2)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

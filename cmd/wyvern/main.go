@@ -1,5 +1,6 @@
 // Command wyvern runs Wyvern's daemons: `wyvern server` (Neutron and
-// Keystone APIs on etcd) and `wyvern agent` (the per-hypervisor controller).
+// Keystone APIs on etcd), `wyvern agent` (the per-hypervisor controller) and
+// `wyvern gateway` (a floating-IP edge host: stateless NAT and BGP).
 package main
 
 import (
@@ -24,7 +25,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	logger := cli.LogLevelFlag(root)
-	root.AddCommand(serverCmd(ctx, logger), cli.Agent(ctx, logger))
+	root.AddCommand(serverCmd(ctx, logger), cli.Agent(ctx, logger), gatewayCmd(ctx, logger))
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "wyvern:", err)
 		os.Exit(1)

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wyvern-sdn/wyvern/internal/bgp"
+	"github.com/wyvern-sdn/wyvern/internal/cli"
+	"github.com/wyvern-sdn/wyvern/internal/gateway"
+)
+
+// gatewayCmd is `wyvern gateway`, a floating-IP edge host: flags → config
+// → validate → run.
+func gatewayCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
+	var (
+		cfg                             gateway.Config
+		endpoints, uplinkIP, upstreamIP string
+		upstreamMAC, tunnelIP, encaps   string
+		routerID, listenAddrs           string
+		peers                           []string
+		localAS                         uint64
+		check                           bool
+	)
+	cmd := &cobra.Command{
+		Use:   "gateway",
+		Short: "Run a floating-IP edge gateway: stateless NAT flows on its own bridge, floating IPs announced over BGP",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var err error
+			cfg.EtcdEndpoints = cli.SplitList(endpoints)
+			if cfg.UplinkIP, err = parseAddr("--uplink-ip", uplinkIP, true); err != nil {
+				return err
+			}
+			if cfg.UpstreamIP, err = parseAddr("--upstream-ip", upstreamIP, false); err != nil {
+				return err
+			}
+			if cfg.TunnelIP, err = parseAddr("--tunnel-ip", tunnelIP, false); err != nil {
+				return err
+			}
+			if upstreamMAC != "" {
+				if cfg.UpstreamMAC, err = net.ParseMAC(upstreamMAC); err != nil {
+					return fmt.Errorf("--upstream-mac: %w", err)
+				}
+			}
+			cfg.Encaps = cli.SplitList(encaps)
+			if localAS == 0 || localAS > 1<<32-1 {
+				return fmt.Errorf("--bgp-as %d: AS number must be 1 to 4294967295", localAS)
+			}
+			cfg.BGP.LocalAS = uint32(localAS)
+			if cfg.BGP.RouterID, err = parseAddr("--bgp-router-id", routerID, false); err != nil {
+				return err
+			}
+			for _, a := range cli.SplitList(listenAddrs) {
+				ip, err := netip.ParseAddr(a)
+				if err != nil {
+					return fmt.Errorf("--bgp-listen-address: %w", err)
+				}
+				cfg.BGP.ListenAddresses = append(cfg.BGP.ListenAddresses, ip)
+			}
+			for _, p := range peers {
+				peer, err := parsePeer(p)
+				if err != nil {
+					return fmt.Errorf("--bgp-peer %q: %w", p, err)
+				}
+				cfg.BGP.Peers = append(cfg.BGP.Peers, peer)
+			}
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			if check {
+				fmt.Fprintf(cmd.OutOrStdout(), "gateway %s: configuration valid (pool %s, AS %d, %d peers)\n",
+					cfg.Name, cfg.Pool, cfg.BGP.LocalAS, len(cfg.BGP.Peers))
+				return nil
+			}
+			if cfg.DatapathType == "" {
+				cfg.DatapathType = "netdev"
+				if _, err := os.Stat("/sys/module/openvswitch"); err == nil {
+					cfg.DatapathType = "system"
+				}
+			}
+			return gateway.Run(ctx, cfg, logger())
+		},
+	}
+	host, _ := os.Hostname()
+	f := cmd.Flags()
+	f.StringVar(&cfg.Name, "name", host, "gateway name (default: the hostname)")
+	f.StringVar(&cfg.Pool, "pool", gateway.DefaultPool, "gateway pool whose floating IPs this gateway serves")
+	f.StringVar(&endpoints, "etcd-endpoints", "http://127.0.0.1:2379", "comma-separated etcd endpoints")
+	f.StringVar(&cfg.OVSDB, "ovsdb", "unix:/var/run/openvswitch/db.sock", "OVSDB server of the local Open vSwitch")
+	f.StringVar(&cfg.RunDir, "ovs-rundir", "/var/run/openvswitch", "Open vSwitch run directory (bridge .mgmt sockets)")
+	f.StringVar(&cfg.Bridge, "bridge", "br-edge", "the gateway's bridge (created if missing)")
+	f.StringVar(&cfg.DatapathType, "datapath-type", "", "netdev (userspace) or system (kernel); default: system when the openvswitch module is loaded")
+	f.StringVar(&cfg.UplinkPort, "uplink", "", "interface towards the upstream routers, added to the bridge (required)")
+	f.StringVar(&uplinkIP, "uplink-ip", "", "address of the bridge's LOCAL interface on the uplink: the BGP next hop (required)")
+	f.StringVar(&upstreamIP, "upstream-ip", "", "upstream router's address on the uplink; its MAC is resolved by ARP")
+	f.StringVar(&upstreamMAC, "upstream-mac", "", "upstream router's MAC (override: skips ARP resolution)")
+	f.StringVar(&tunnelIP, "tunnel-ip", "", "underlay address the chassis see tunnels from")
+	f.StringVar(&cfg.TunnelBridge, "tunnel-bridge", "br-phy", "bridge holding the tunnel IP (for static tunnel neighbours)")
+	f.StringVar(&encaps, "encaps", "geneve,vxlan", "tunnel encapsulations towards the chassis")
+	f.Uint64Var(&localAS, "bgp-as", 0, "local AS number (required)")
+	f.StringVar(&routerID, "bgp-router-id", "", "BGP router id (default: the uplink address)")
+	f.IntVar(&cfg.BGP.ListenPort, "bgp-listen-port", 179, "TCP port for incoming BGP sessions (-1: only connect out)")
+	f.StringVar(&listenAddrs, "bgp-listen-address", "", "comma-separated addresses to accept BGP on (default: all)")
+	f.StringArrayVar(&peers, "bgp-peer", nil, "BGP neighbour, ADDRESS,as=AS[,port=P][,password=PW][,hold=90s][,keepalive=30s][,connect-retry=5s][,passive] (repeatable)")
+	f.BoolVar(&check, "check", false, "validate the configuration and exit")
+	_ = cmd.MarkFlagRequired("uplink")
+	_ = cmd.MarkFlagRequired("uplink-ip")
+	_ = cmd.MarkFlagRequired("bgp-as")
+	return cmd
+}
+
+func parseAddr(flag, s string, required bool) (netip.Addr, error) {
+	if s == "" {
+		if required {
+			return netip.Addr{}, fmt.Errorf("%s is required", flag)
+		}
+		return netip.Addr{}, nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("%s: %w", flag, err)
+	}
+	return a, nil
+}
+
+// parsePeer parses ADDRESS,as=AS[,port=P][,password=PW][,hold=D]
+// [,keepalive=D][,connect-retry=D][,passive].
+func parsePeer(s string) (bgp.Peer, error) {
+	var p bgp.Peer
+	items := strings.Split(s, ",")
+	a, err := netip.ParseAddr(strings.TrimSpace(items[0]))
+	if err != nil {
+		return p, fmt.Errorf("address: %w", err)
+	}
+	p.Address = a
+	for _, item := range items[1:] {
+		k, v, _ := strings.Cut(strings.TrimSpace(item), "=")
+		var err error
+		switch k {
+		case "as":
+			p.AS, err = strconv.ParseUint(v, 10, 64)
+		case "port":
+			p.Port, err = strconv.Atoi(v)
+		case "password":
+			p.Password = v
+		case "hold":
+			p.HoldTime, err = time.ParseDuration(v)
+		case "keepalive":
+			p.KeepAlive, err = time.ParseDuration(v)
+		case "connect-retry":
+			p.ConnectRetry, err = time.ParseDuration(v)
+		case "passive":
+			p.Passive = true
+		default:
+			return p, fmt.Errorf("unknown option %q", k)
+		}
+		if err != nil {
+			return p, fmt.Errorf("%s: %w", k, err)
+		}
+	}
+	if p.AS == 0 {
+		return p, fmt.Errorf("as=AS is required (1 to 4294967295)")
+	}
+	return p, nil
+}

@@ -1,0 +1,279 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/wyvern-sdn/wyvern/internal/bgp"
+)
+
+// DefaultPool is the pool of gateways serving every floating IP that was
+// not steered elsewhere.
+const DefaultPool = "general"
+
+// Config is one gateway's configuration.
+type Config struct {
+	// Name identifies the gateway (logs, status).
+	Name string
+	// Pool is the gateway pool it belongs to (DefaultPool when empty).
+	Pool string
+	// EtcdEndpoints is the store.
+	EtcdEndpoints []string
+	// OVSDB is the Open vSwitch database (unix:<dir>/db.sock), RunDir the
+	// directory with <Bridge>.mgmt, Bridge the gateway's own bridge
+	// (br-edge) and DatapathType its datapath (netdev: userspace).
+	OVSDB, RunDir, Bridge, DatapathType string
+	// UplinkPort is the bridge's port towards the upstream routers.
+	UplinkPort string
+	// UplinkIP is the address of the bridge's LOCAL interface on the
+	// uplink subnet: the next hop of every announcement.
+	UplinkIP netip.Addr
+	// UpstreamIP is the upstream router's address on the uplink subnet;
+	// its MAC is resolved by ARP unless UpstreamMAC overrides it.
+	UpstreamIP  netip.Addr
+	UpstreamMAC net.HardwareAddr
+	// TunnelIP is the gateway's underlay address, Encaps its tunnel types,
+	// TunnelBridge the bridge holding TunnelIP (br-phy), where the
+	// chassis' MACs are set as static tunnel neighbours.
+	TunnelIP     netip.Addr
+	Encaps       []string
+	TunnelBridge string
+	// BGP is the speaker's configuration; its RouterID defaults to UplinkIP.
+	BGP bgp.Config
+}
+
+// Validate reports the first problem of c, after filling defaults.
+func (c *Config) Validate() error {
+	if c.Name == "" {
+		return errors.New("gateway: a name is required")
+	}
+	if c.Pool == "" {
+		c.Pool = DefaultPool
+	}
+	if err := ValidPool(c.Pool); err != nil {
+		return err
+	}
+	if c.Bridge == "" {
+		c.Bridge = "br-edge"
+	}
+	if c.UplinkPort == "" {
+		return errors.New("gateway: an uplink port is required")
+	}
+	if c.UplinkPort == c.Bridge {
+		return fmt.Errorf("gateway: uplink port %q is the bridge itself", c.UplinkPort)
+	}
+	if !c.UplinkIP.Is4() {
+		return fmt.Errorf("gateway: uplink address %q is not IPv4", c.UplinkIP)
+	}
+	if c.UpstreamMAC == nil && !c.UpstreamIP.Is4() {
+		return fmt.Errorf("gateway: upstream router address %q is not IPv4 (or give its MAC)", c.UpstreamIP)
+	}
+	if c.UpstreamMAC != nil && len(c.UpstreamMAC) != 6 {
+		return fmt.Errorf("gateway: upstream MAC %v is not an Ethernet address", c.UpstreamMAC)
+	}
+	if c.TunnelIP.IsValid() && !c.TunnelIP.Is4() {
+		return fmt.Errorf("gateway: tunnel address %q is not IPv4", c.TunnelIP)
+	}
+	if c.TunnelBridge == "" {
+		c.TunnelBridge = "br-phy"
+	}
+	if len(c.Encaps) == 0 {
+		c.Encaps = []string{"geneve", "vxlan"}
+	}
+	for _, e := range c.Encaps {
+		if e != "geneve" && e != "vxlan" {
+			return fmt.Errorf("gateway: unknown encapsulation %q (geneve, vxlan)", e)
+		}
+	}
+	if !c.BGP.RouterID.IsValid() {
+		c.BGP.RouterID = c.UplinkIP
+	}
+	if err := c.BGP.Validate(); err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	return nil
+}
+
+// Gateway is the daemon's state and loop. One goroutine (Run) owns it.
+type Gateway struct {
+	cfg   Config
+	log   *slog.Logger
+	src   Source
+	ann   Announcer
+	rec   *reconciler
+	ports Ports
+
+	macs         <-chan net.HardwareAddr
+	resync       <-chan struct{}
+	setNeighbour func(ctx context.Context, ip netip.Addr, mac string) error
+	// neighbours are the static tunnel neighbours set, by address.
+	neighbours map[netip.Addr]string
+
+	records *Records
+	// served and skipped are the last view's, for logging changes only.
+	served  []string
+	skipped map[string]string
+	// synced is closed after the first successful sync (for tests).
+	synced     chan struct{}
+	syncedOnce bool
+}
+
+// Deps are the gateway's connections, real or fake.
+type Deps struct {
+	Source    Source
+	Flows     FlowConn
+	Announcer Announcer
+	// Ports are the bridge's ports; UpstreamMAC may be nil, then MACs
+	// (the resolver's results) fill it in.
+	Ports  Ports
+	MACs   <-chan net.HardwareAddr
+	Resync <-chan struct{}
+	// SetNeighbour, when set, sets a static tunnel neighbour (the
+	// chassis' underlay MAC) before the first packet is tunnelled to it.
+	SetNeighbour func(ctx context.Context, ip netip.Addr, mac string) error
+}
+
+// New makes a gateway; cfg must be validated.
+func New(cfg Config, d Deps, log *slog.Logger) *Gateway {
+	return &Gateway{cfg: cfg, log: log, src: d.Source, ann: d.Announcer,
+		rec: &reconciler{conn: d.Flows, log: log}, ports: d.Ports, macs: d.MACs, resync: d.Resync,
+		setNeighbour: d.SetNeighbour, neighbours: map[netip.Addr]string{},
+		records: newRecords(), skipped: map[string]string{}, synced: make(chan struct{})}
+}
+
+// Synced is closed once the gateway has compiled, installed and announced
+// a complete view for the first time.
+func (g *Gateway) Synced() <-chan struct{} { return g.synced }
+
+// Run watches the store and keeps the flows and announcements in line
+// with it until ctx ends.
+func (g *Gateway) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	events := make(chan event, 256)
+	for _, p := range watched {
+		go watchPrefix(ctx, g.src, p, events, g.log)
+	}
+	for {
+		err := g.rec.start(ctx)
+		if err == nil {
+			break
+		}
+		g.log.Warn("cannot read the bridge's flows; retrying", "err", err)
+		if sleepCtx(ctx, time.Second); ctx.Err() != nil {
+			return nil
+		}
+	}
+	listed := map[string]bool{}
+	var retry <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e := <-events:
+			g.fold(e, listed)
+			// Take whatever else is queued before recompiling.
+			for drained := false; !drained; {
+				select {
+				case e := <-events:
+					g.fold(e, listed)
+				default:
+					drained = true
+				}
+			}
+		case mac := <-g.macs:
+			if slices.Equal(mac, g.ports.UpstreamMAC) {
+				continue
+			}
+			g.log.Info("upstream router resolved", "ip", g.cfg.UpstreamIP, "mac", mac.String())
+			g.ports.UpstreamMAC = mac
+		case <-g.resync:
+			g.log.Warn("bridge lost its flows; reinstalling")
+			clear(g.neighbours) // a restarted vswitchd forgot them too
+			if err := g.rec.start(ctx); err != nil {
+				g.log.Warn("resync", "err", err)
+			}
+		case <-retry:
+		}
+		if len(listed) < len(watched) {
+			continue
+		}
+		if err := g.sync(ctx); err != nil {
+			g.log.Error("sync failed; retrying in 1s", "err", err)
+			retry = time.After(time.Second)
+			continue
+		}
+		retry = nil
+		if !g.syncedOnce {
+			g.syncedOnce = true
+			close(g.synced)
+		}
+	}
+}
+
+func (g *Gateway) fold(e event, listed map[string]bool) {
+	g.records.apply(e, g.log)
+	if e.Reset {
+		listed[e.Prefix] = true
+	}
+}
+
+// sync compiles the view into flows, installs them, then announces the
+// floating IPs: the flows are in place before traffic is attracted.
+func (g *Gateway) sync(ctx context.Context) error {
+	v, skipped := BuildView(g.records, g.cfg.Pool)
+	g.logChanges(v, skipped)
+	g.neighbour(ctx, v)
+	if err := g.rec.apply(ctx, Compile(v, g.ports)); err != nil {
+		return err
+	}
+	if err := g.ann.Set(ctx, v.routes(g.cfg.UplinkIP)); err != nil {
+		return fmt.Errorf("gateway: announce: %w", err)
+	}
+	return nil
+}
+
+// neighbour sets the static tunnel neighbours of the view's chassis. A
+// failure is logged, not fatal: OVS then resolves the chassis by ARP.
+func (g *Gateway) neighbour(ctx context.Context, v *View) {
+	if g.setNeighbour == nil {
+		return
+	}
+	for _, f := range v.FIPs {
+		if f.ChassisMAC == "" || g.neighbours[f.ChassisIP] == f.ChassisMAC {
+			continue
+		}
+		if err := g.setNeighbour(ctx, f.ChassisIP, f.ChassisMAC); err != nil {
+			g.log.Warn("static tunnel neighbour not set", "chassis", f.Chassis, "ip", f.ChassisIP, "err", err)
+			continue
+		}
+		g.neighbours[f.ChassisIP] = f.ChassisMAC
+		g.log.Debug("tunnel neighbour set", "chassis", f.Chassis, "ip", f.ChassisIP, "mac", f.ChassisMAC)
+	}
+}
+
+func (g *Gateway) logChanges(v *View, skipped []Skipped) {
+	served := make([]string, 0, len(v.FIPs))
+	for _, f := range v.FIPs {
+		served = append(served, f.FloatingIP.String()+"->"+f.FixedIP.String()+"@"+f.Chassis)
+	}
+	if !slices.Equal(served, g.served) {
+		g.log.Info("serving floating IPs", "count", len(served), "fips", strings.Join(served, " "))
+		g.served = served
+	}
+	now := make(map[string]string, len(skipped))
+	for _, s := range skipped {
+		now[s.ID] = s.Reason
+		if g.skipped[s.ID] != s.Reason {
+			g.log.Info("floating IP not served", "id", s.ID, "reason", s.Reason)
+		}
+	}
+	g.skipped = now
+}

@@ -1,0 +1,197 @@
+package gateway
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+
+	"github.com/wyvern-sdn/wyvern/internal/model"
+)
+
+// Records are the etcd records the gateway reads, by id (chassis by name).
+type Records struct {
+	FloatingIPs map[string]*model.FloatingIP
+	Ports       map[string]*model.Port
+	Networks    map[string]*model.Network
+	Subnets     map[string]*model.Subnet
+	Chassis     map[string]*model.Chassis
+	// Pools are the floating IPs steered out of DefaultPool, by id.
+	Pools map[string]*PoolAssignment
+}
+
+// View is everything the gateway's flows and announcements depend on,
+// besides its own ports: the floating IPs it serves, sorted by address.
+type View struct {
+	FIPs []FIP
+}
+
+// FIP is one served floating IP with what its NAT flows need.
+type FIP struct {
+	ID         string
+	FloatingIP netip.Addr
+	FixedIP    netip.Addr
+	// VMMAC is the MAC of the port the floating IP is associated with.
+	VMMAC net.HardwareAddr
+	// RouterMAC is the MAC of the router interface on the VM's subnet:
+	// inbound packets reach the VM from its router, as routed packets do.
+	RouterMAC net.HardwareAddr
+	// Encap is the tunnel to the chassis: the network's type, geneve or
+	// vxlan.
+	Encap string
+	// TunnelKey is the tunnel id on the wire, the network's segmentation
+	// id, which the chassis' Classify stage maps back to the network.
+	TunnelKey uint32
+	Chassis   string
+	ChassisIP netip.Addr
+	// ChassisMAC is the MAC of the chassis' underlay interface, when it
+	// registered one: the static tunnel neighbour (no ARP on the underlay).
+	ChassisMAC string
+}
+
+// Skipped says why a floating IP is not served.
+type Skipped struct {
+	ID, Reason string
+}
+
+// BuildView computes the floating IPs a gateway of pool serves. Every
+// floating IP with an associated port that is bound to a known chassis
+// reachable by a tunnel is served by the gateways of its pool (see
+// PoolAssignment); the others are listed with a reason (those with no
+// port, or of another pool, are not listed).
+func BuildView(r *Records, pool string) (*View, []Skipped) {
+	v := &View{}
+	var skipped []Skipped
+	seen := map[netip.Addr]string{}
+	for _, f := range sortedByID(r.FloatingIPs) {
+		if f.PortID == "" || r.poolOf(f.ID) != pool {
+			continue
+		}
+		fip, err := serve(r, f)
+		if err != nil {
+			skipped = append(skipped, Skipped{ID: f.ID, Reason: err.Error()})
+			continue
+		}
+		if other, dup := seen[fip.FloatingIP]; dup {
+			skipped = append(skipped, Skipped{ID: f.ID, Reason: "address also held by floating IP " + other})
+			continue
+		}
+		seen[fip.FloatingIP] = f.ID
+		v.FIPs = append(v.FIPs, fip)
+	}
+	slices.SortFunc(v.FIPs, func(a, b FIP) int { return a.FloatingIP.Compare(b.FloatingIP) })
+	return v, skipped
+}
+
+func serve(r *Records, f *model.FloatingIP) (FIP, error) {
+	out := FIP{ID: f.ID}
+	var err error
+	if out.FloatingIP, err = netip.ParseAddr(f.FloatingIPAddress); err != nil || !out.FloatingIP.Is4() {
+		return out, fmt.Errorf("floating address %q is not IPv4", f.FloatingIPAddress)
+	}
+	if out.FixedIP, err = netip.ParseAddr(f.FixedIPAddress); err != nil || !out.FixedIP.Is4() {
+		return out, fmt.Errorf("fixed address %q is not IPv4", f.FixedIPAddress)
+	}
+	port := r.Ports[f.PortID]
+	if port == nil {
+		return out, fmt.Errorf("port %s unknown", f.PortID)
+	}
+	if out.VMMAC, err = net.ParseMAC(port.MACAddress); err != nil {
+		return out, fmt.Errorf("port %s: bad MAC %q", port.ID, port.MACAddress)
+	}
+	var subnetID string
+	for _, ip := range port.FixedIPs {
+		if ip.IPAddress == f.FixedIPAddress {
+			subnetID = ip.SubnetID
+		}
+	}
+	if subnetID == "" {
+		return out, fmt.Errorf("port %s has no fixed address %s", port.ID, f.FixedIPAddress)
+	}
+	network := r.Networks[port.NetworkID]
+	if network == nil {
+		return out, fmt.Errorf("network %s unknown", port.NetworkID)
+	}
+	switch network.NetworkType {
+	case "geneve", "vxlan":
+		out.Encap = network.NetworkType
+		out.TunnelKey = uint32(network.SegmentationID)
+	default:
+		return out, fmt.Errorf("network %s is %q, not an overlay", network.ID, network.NetworkType)
+	}
+	if out.RouterMAC, err = routerMAC(r, f.RouterID, port.NetworkID, subnetID); err != nil {
+		return out, err
+	}
+	if port.HostID == "" {
+		return out, fmt.Errorf("port %s is not bound", port.ID)
+	}
+	ch := r.Chassis[port.HostID]
+	if ch == nil {
+		return out, fmt.Errorf("chassis %s of port %s unknown", port.HostID, port.ID)
+	}
+	if len(ch.Encaps) > 0 && !slices.Contains(ch.Encaps, out.Encap) {
+		return out, fmt.Errorf("chassis %s has no %s tunnel", ch.Name, out.Encap)
+	}
+	if out.ChassisIP, err = netip.ParseAddr(ch.TunnelIP); err != nil || !out.ChassisIP.Is4() {
+		return out, fmt.Errorf("chassis %s: tunnel address %q is not IPv4", ch.Name, ch.TunnelIP)
+	}
+	out.Chassis, out.ChassisMAC = ch.Name, ch.TunnelMAC
+	return out, nil
+}
+
+// routerMAC finds the MAC of the interface of router (any router when
+// empty) on the subnet: the port on the network owned by the router with an
+// address on the subnet, preferring the subnet's gateway address.
+func routerMAC(r *Records, router, netID, subnetID string) (net.HardwareAddr, error) {
+	var gw string
+	if s := r.Subnets[subnetID]; s != nil {
+		gw = s.GatewayIP
+	}
+	var best *model.Port
+	bestGW := false
+	for _, p := range sortedByID(r.Ports) {
+		if p.NetworkID != netID || p.DeviceOwner != model.OwnerRouterInterface || (router != "" && p.DeviceID != router) {
+			continue
+		}
+		for _, ip := range p.FixedIPs {
+			if ip.SubnetID != subnetID {
+				continue
+			}
+			isGW := ip.IPAddress == gw
+			if best == nil || (isGW && !bestGW) {
+				best, bestGW = p, isGW
+			}
+		}
+	}
+	if best == nil {
+		return nil, fmt.Errorf("no router interface on subnet %s", subnetID)
+	}
+	mac, err := net.ParseMAC(best.MACAddress)
+	if err != nil {
+		return nil, fmt.Errorf("router port %s: bad MAC %q", best.ID, best.MACAddress)
+	}
+	return mac, nil
+}
+
+func sortedByID[T any](m map[string]*T) []*T {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	out := make([]*T, len(keys))
+	for i, k := range keys {
+		out[i] = m[k]
+	}
+	return out
+}
+
+// routes lists the routes of a view: each floating IP as a /32 via the
+// uplink address.
+func (v *View) routes(nexthop netip.Addr) []Route {
+	out := make([]Route, 0, len(v.FIPs))
+	for _, f := range v.FIPs {
+		out = append(out, Route{Prefix: netip.PrefixFrom(f.FloatingIP, 32), NextHop: nexthop})
+	}
+	return out
+}
