@@ -3,17 +3,16 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
+	"sort"
 	"strings"
 	"sync"
-
-	"go.etcd.io/etcd/api/v3/mvccpb"
-	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/wyvern-sdn/wyvern/internal/ofp"
 	"github.com/wyvern-sdn/wyvern/internal/store"
 )
 
-// fakeStore is a Source over a map, with watches fed by put and del.
+// fakeStore is a Source over a map, with informers fed by put and del.
 type fakeStore struct {
 	mu      sync.Mutex
 	rev     int64
@@ -23,29 +22,39 @@ type fakeStore struct {
 
 type fakeWatch struct {
 	prefix string
-	ch     chan clientv3.WatchResponse
+	ch     chan store.Event
 }
 
 func newFakeStore() *fakeStore { return &fakeStore{kvs: map[string][]byte{}} }
 
-func (s *fakeStore) List(_ context.Context, prefix string) ([]store.KV, int64, error) {
+// Inform sends the listing of prefix, then every change under it, as the
+// store's informer does.
+func (s *fakeStore) Inform(ctx context.Context, tag uint64, prefix string, out chan<- store.Event, _ *slog.Logger) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []store.KV
+	var kvs []store.KV
 	for k, v := range s.kvs {
 		if strings.HasPrefix(k, prefix) {
-			out = append(out, store.KV{Key: k, Value: v})
+			kvs = append(kvs, store.KV{Key: k, Value: v})
 		}
 	}
-	return out, s.rev, nil
-}
-
-func (s *fakeStore) Watch(ctx context.Context, prefix string, _ int64) clientv3.WatchChan {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ch := make(chan clientv3.WatchResponse, 64)
+	sort.Slice(kvs, func(i, j int) bool { return kvs[i].Key < kvs[j].Key })
+	ch := make(chan store.Event, 256)
+	ch <- store.Event{Tag: tag, Prefix: prefix, Reset: true, KVs: kvs, Revision: s.rev}
 	s.watches = append(s.watches, fakeWatch{prefix: prefix, ch: ch})
-	return ch
+	s.mu.Unlock()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e := <-ch:
+			e.Tag = tag
+			select {
+			case out <- e:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
 }
 
 func (s *fakeStore) put(key string, v any) {
@@ -53,24 +62,23 @@ func (s *fakeStore) put(key string, v any) {
 	if err != nil {
 		panic(err)
 	}
-	s.event(key, b, mvccpb.PUT)
+	s.event(key, b, false)
 }
 
-func (s *fakeStore) del(key string) { s.event(key, nil, mvccpb.DELETE) }
+func (s *fakeStore) del(key string) { s.event(key, nil, true) }
 
-func (s *fakeStore) event(key string, val []byte, typ mvccpb.Event_EventType) {
+func (s *fakeStore) event(key string, val []byte, del bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.rev++
-	if typ == mvccpb.DELETE {
+	if del {
 		delete(s.kvs, key)
 	} else {
 		s.kvs[key] = val
 	}
-	ev := &clientv3.Event{Type: typ, Kv: &mvccpb.KeyValue{Key: []byte(key), Value: val, ModRevision: s.rev}}
 	for _, w := range s.watches {
 		if strings.HasPrefix(key, w.prefix) {
-			w.ch <- clientv3.WatchResponse{Events: []*clientv3.Event{ev}}
+			w.ch <- store.Event{Prefix: w.prefix, KVs: []store.KV{{Key: key, Value: val, ModRevision: s.rev}}, Delete: del, Revision: s.rev}
 		}
 	}
 }

@@ -159,7 +159,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	defer cancel()
 	events := make(chan event, 256)
 	for _, p := range watched {
-		go watchPrefix(ctx, g.src, p, events, g.log)
+		go g.src.Inform(ctx, 0, p, events, g.log)
 	}
 	for {
 		err := g.rec.start(ctx)

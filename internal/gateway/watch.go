@@ -3,24 +3,18 @@ package gateway
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"strings"
 	"time"
-
-	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
-	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/wyvern-sdn/wyvern/internal/model"
 	"github.com/wyvern-sdn/wyvern/internal/store"
 )
 
 // Source is the read-only store access the gateway needs (a
-// *store.Store): a consistent listing of a prefix and a watch from a
-// revision.
+// *store.Store): an informer on a prefix.
 type Source interface {
-	List(ctx context.Context, prefix string) ([]store.KV, int64, error)
-	Watch(ctx context.Context, prefix string, rev int64) clientv3.WatchChan
+	Inform(ctx context.Context, tag uint64, prefix string, out chan<- store.Event, log *slog.Logger)
 }
 
 // Watched prefixes. The gateway watches them whole: the floating IPs and
@@ -38,71 +32,9 @@ var watched = []string{
 }
 
 // event is one change under a watched prefix, or (Reset) the full content
-// of the prefix, replacing whatever the receiver held for it.
-type event struct {
-	Prefix string
-	Reset  bool
-	KVs    []store.KV
-	Delete bool
-}
-
-// watchPrefix lists prefix and streams its changes to out until ctx ends;
-// a compaction or a broken watch leads to a fresh listing (a Reset), so
-// the receiver never misses a change.
-func watchPrefix(ctx context.Context, src Source, prefix string, out chan<- event, log *slog.Logger) {
-	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		kvs, rev, err := src.List(ctx, prefix)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			log.Warn("list failed; retrying", "prefix", prefix, "err", err)
-			sleepCtx(ctx, backoff)
-			backoff = min(backoff*2, 5*time.Second)
-			continue
-		}
-		backoff = 100 * time.Millisecond
-		if !send(ctx, out, event{Prefix: prefix, Reset: true, KVs: kvs}) {
-			return
-		}
-		for resp := range src.Watch(ctx, prefix, rev+1) {
-			if err := resp.Err(); err != nil {
-				if errors.Is(err, rpctypes.ErrCompacted) {
-					log.Info("watch compacted; re-listing", "prefix", prefix)
-				} else {
-					log.Warn("watch failed; re-listing", "prefix", prefix, "err", err)
-				}
-				break
-			}
-			for _, ev := range resp.Events {
-				e := event{Prefix: prefix, KVs: []store.KV{{Key: string(ev.Kv.Key), Value: ev.Kv.Value, ModRevision: ev.Kv.ModRevision}},
-					Delete: ev.Type == clientv3.EventTypeDelete}
-				if !send(ctx, out, e) {
-					return
-				}
-			}
-		}
-	}
-}
-
-func send(ctx context.Context, out chan<- event, e event) bool {
-	select {
-	case out <- e:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
-}
+// of the prefix, replacing whatever the receiver held for it: the store's
+// informer event.
+type event = store.Event
 
 func newRecords() *Records {
 	return &Records{FloatingIPs: map[string]*model.FloatingIP{}, Ports: map[string]*model.Port{},
@@ -147,5 +79,15 @@ func fold[T any](m map[string]*T, e event, log *slog.Logger) {
 			continue
 		}
 		m[id] = v
+	}
+}
+
+// sleepCtx waits for d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }
