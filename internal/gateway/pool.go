@@ -19,10 +19,10 @@ import (
 // point 4); today tests write it directly.
 
 // PoolPrefix holds one PoolAssignment per steered floating IP, by id.
-const PoolPrefix = store.Prefix + "edge/pools/"
+const PoolPrefix = store.EdgePoolsPrefix
 
 // PoolKey is the key of a floating IP's pool assignment.
-func PoolKey(fipID string) string { return PoolPrefix + fipID }
+func PoolKey(fipID string) string { return store.EdgePoolKey(fipID) }
 
 // PoolAssignment puts one floating IP in a pool.
 type PoolAssignment struct {

@@ -46,6 +46,7 @@
 //	alive/<name>                           heartbeat of the chassis' agent, under its lease:
 //	                                       it goes when the agent stops renewing the lease
 //	tokens/<sha256 of token>               Keystone token, under a lease (api/keystone)
+//	edge/pools/<fip>                       gateway pool of a steered floating IP (gateway.PoolAssignment)
 package store
 
 import "strconv"
@@ -110,3 +111,10 @@ func AliveKey(name string) string { return Prefix + "alive/" + name }
 
 // ChassisKey is the key of a chassis.
 func ChassisKey(name string) string { return Prefix + KindChassis + "/" + name }
+
+// EdgePoolsPrefix holds the gateway pool assignment of every steered
+// floating IP, by floating IP id.
+const EdgePoolsPrefix = Prefix + "edge/pools/"
+
+// EdgePoolKey is the key of a floating IP's gateway pool assignment.
+func EdgePoolKey(fipID string) string { return EdgePoolsPrefix + fipID }
