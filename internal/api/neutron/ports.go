@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/wyvern-sdn/wyvern/internal/auth"
-	"github.com/wyvern-sdn/wyvern/internal/dhcp"
 	"github.com/wyvern-sdn/wyvern/internal/ipam"
 	"github.com/wyvern-sdn/wyvern/internal/model"
 	"github.com/wyvern-sdn/wyvern/internal/store"
@@ -566,13 +565,6 @@ func parseDHCPOpts(a attrs, update bool) ([]dhcpOptReq, bool, error) {
 		}
 		if o.value == nil && !update {
 			continue
-		}
-		// The local agent serves DHCPv4 options itself: one it could not
-		// encode would be stored and never sent, so it is refused here.
-		if o.value != nil && o.ipVersion == 4 {
-			if err := dhcp.ValidateExtraOpts([]dhcp.ExtraOpt{{Name: o.name, Value: *o.value}}); err != nil {
-				return nil, true, badAttr("extra_dhcp_opts", "%s", err)
-			}
 		}
 		out = append(out, o)
 	}
