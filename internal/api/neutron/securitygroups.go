@@ -276,19 +276,21 @@ func (s *Server) updateSecurityGroup(ctx context.Context, tx *store.Tx, p auth.P
 	if err := a.only("name", "description", "stateful"); err != nil {
 		return nil, err
 	}
+	// Neutron validates the attributes (400) before the plugin refuses
+	// renaming the default group (409); its description may change.
+	name, desc := g.Name, g.Description
+	if err := a.common(&name, &desc); err != nil {
+		return nil, err
+	}
 	if a.has("name") {
 		if g.Name == "default" {
 			return nil, Conflict("SecurityGroupCannotUpdateDefault", "Updating default security group not allowed.")
 		}
-		if name, _, err := a.str("name"); err != nil {
-			return nil, err
-		} else if isDefaultName(name) {
+		if isDefaultName(name) {
 			return nil, errDefaultSGExists()
 		}
 	}
-	if err := a.common(&g.Name, &g.Description); err != nil {
-		return nil, err
-	}
+	g.Name, g.Description = name, desc
 	if v, ok, err := a.boolean("stateful"); err != nil {
 		return nil, err
 	} else if ok && v != g.Stateful {
