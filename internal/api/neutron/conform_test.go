@@ -69,3 +69,20 @@ func TestAddressGroupAddresses(t *testing.T) {
 		t.Errorf("invalid address: %d %v", code, out)
 	}
 }
+
+// On a shared network only the network's owner may set address pairs.
+func TestSharedNetworkAddressPairs(t *testing.T) {
+	a := newTestAPI(t)
+	n := a.must(201, "POST", "/v2.0/networks", "p1", map[string]any{"network": map[string]any{"name": "sh"}})["network"].(map[string]any)
+	a.must(200, "PUT", "/v2.0/networks/"+n["id"].(string), "", map[string]any{"network": map[string]any{"shared": true}})
+	a.must(201, "POST", "/v2.0/subnets", "p1", map[string]any{"subnet": map[string]any{"network_id": n["id"], "cidr": "10.5.0.0/24", "ip_version": 4}})
+	pairs := []any{map[string]any{"ip_address": "10.5.0.0/24"}}
+	if code, out := a.call("POST", "/v2.0/ports", "p2", map[string]any{"port": map[string]any{"network_id": n["id"], "allowed_address_pairs": pairs}}); code != 403 {
+		t.Errorf("create: %d %v", code, out)
+	}
+	port := a.must(201, "POST", "/v2.0/ports", "p2", map[string]any{"port": map[string]any{"network_id": n["id"]}})["port"].(map[string]any)
+	if code, out := a.call("PUT", "/v2.0/ports/"+port["id"].(string), "p2", map[string]any{"port": map[string]any{"allowed_address_pairs": pairs}}); code != 403 {
+		t.Errorf("update: %d %v", code, out)
+	}
+	a.must(201, "POST", "/v2.0/ports", "p1", map[string]any{"port": map[string]any{"network_id": n["id"], "allowed_address_pairs": pairs}})
+}
