@@ -86,3 +86,20 @@ func TestSharedNetworkAddressPairs(t *testing.T) {
 	}
 	a.must(201, "POST", "/v2.0/ports", "p1", map[string]any{"port": map[string]any{"network_id": n["id"], "allowed_address_pairs": pairs}})
 }
+
+// Any "prefix:kind" service type is accepted, and a port is given an
+// address from the subnet serving its device_owner.
+func TestSubnetAnyServiceType(t *testing.T) {
+	a := newTestAPI(t)
+	n := a.must(201, "POST", "/v2.0/networks", "", map[string]any{"network": map[string]any{"name": "n"}})["network"].(map[string]any)
+	a.must(201, "POST", "/v2.0/subnets", "", map[string]any{"subnet": map[string]any{"network_id": n["id"], "cidr": "10.6.1.0/24", "ip_version": 4, "service_types": []string{"test:type_1"}}})
+	s2 := a.must(201, "POST", "/v2.0/subnets", "", map[string]any{"subnet": map[string]any{"network_id": n["id"], "cidr": "10.6.2.0/24", "ip_version": 4, "service_types": []string{"test:type_2"}}})["subnet"].(map[string]any)
+	p := a.must(201, "POST", "/v2.0/ports", "", map[string]any{"port": map[string]any{"network_id": n["id"], "device_owner": "test:type_2"}})["port"].(map[string]any)
+	ips := p["fixed_ips"].([]any)
+	if len(ips) != 1 || ips[0].(map[string]any)["subnet_id"] != s2["id"] {
+		t.Errorf("fixed_ips %v, want one on %v", ips, s2["id"])
+	}
+	if code, out := a.call("POST", "/v2.0/subnets", "", map[string]any{"subnet": map[string]any{"network_id": n["id"], "cidr": "10.6.3.0/24", "ip_version": 4, "service_types": []string{"nocolon"}}}); code != 400 {
+		t.Errorf("invalid service type: %d %v", code, out)
+	}
+}

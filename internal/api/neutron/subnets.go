@@ -306,8 +306,9 @@ func (s *Server) createSubnet(ctx context.Context, tx *store.Tx, p auth.Principa
 	return o, nil
 }
 
-// serviceTypes applies service_types: device owners (network:*,
-// neutron:*, compute:*) the subnet serves.
+// serviceTypes applies service_types: the device owners the subnet
+// serves. Like Neutron it takes any owner of the "prefix:kind" style
+// (network:*, compute:*, or a deployer's own such as test:type_1).
 func serviceTypes(a attrs, sub *model.Subnet) error {
 	l, ok, err := a.strList("service_types")
 	if err != nil || !ok {
@@ -315,7 +316,7 @@ func serviceTypes(a attrs, sub *model.Subnet) error {
 	}
 	out := []string{}
 	for _, st := range l {
-		if !strings.HasPrefix(st, "network:") && !strings.HasPrefix(st, "neutron:") && !strings.HasPrefix(st, "compute:") {
+		if prefix, _, ok := strings.Cut(st, ":"); !ok || prefix == "" {
 			return newError(http.StatusBadRequest, "InvalidSubnetServiceType",
 				"Subnet service type %s does not correspond to a valid device owner.", st)
 		}
