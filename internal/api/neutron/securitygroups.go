@@ -31,8 +31,13 @@ type secGroup struct {
 }
 
 // sgRule is a security group rule as the API shows it: Neutron's nulls for
-// an absent protocol or remote, and normalized_cidr.
-type sgRule struct{ model.SecurityGroupRule }
+// an absent protocol or remote, and normalized_cidr. groupProject, filled
+// by the rules' resource, is the project of the rule's group: its members
+// see the rule, whoever created it.
+type sgRule struct {
+	model.SecurityGroupRule
+	groupProject string
+}
 
 type sgRuleJSON struct {
 	ID                   string   `json:"id"`
@@ -163,7 +168,7 @@ func (s *Server) listSecurityGroups(ctx context.Context) ([]model.Object, error)
 	}
 	byID := make(map[string]*sgRule, len(rules))
 	for i := range rules {
-		byID[rules[i].ID] = &sgRule{rules[i]}
+		byID[rules[i].ID] = &sgRule{SecurityGroupRule: rules[i]}
 	}
 	out := make([]model.Object, 0, len(recs))
 	for _, rec := range recs {
@@ -234,7 +239,7 @@ func (s *Server) putRule(tx *store.Tx, g *secGroup, r model.SecurityGroupRule) e
 	}
 	tx.PutString(ownerKey(r.ProjectID, "security-group-rules", r.ID), "")
 	g.ruleIDs = append(g.ruleIDs, r.ID)
-	g.Rules = append(g.Rules, &sgRule{r})
+	g.Rules = append(g.Rules, &sgRule{SecurityGroupRule: r})
 	return nil
 }
 
@@ -392,14 +397,34 @@ func securityGroupRulesResource(s *Server) *resource {
 			if err != nil {
 				return nil, err
 			}
+			groups, _, err := store.ListOf[model.SecurityGroup](ctx, s.store, store.KindPrefix(store.KindSecGroups))
+			if err != nil {
+				return nil, err
+			}
+			owner := make(map[string]string, len(groups))
+			for _, g := range groups {
+				owner[g.ID] = g.ProjectID
+			}
 			out := make([]model.Object, len(rules))
 			for i := range rules {
-				out[i] = &sgRule{rules[i]}
+				out[i] = &sgRule{SecurityGroupRule: rules[i], groupProject: owner[rules[i].SecurityGroupID]}
 			}
 			return out, nil
 		},
 		load: func(tx *store.Tx, id string) (model.Object, error) {
-			return orNil(loadSGRule(tx, id))
+			r, err := loadSGRule(tx, id)
+			if err != nil || r == nil {
+				return nil, err
+			}
+			if g, err := loadSGRecord(tx, r.SecurityGroupID); err != nil {
+				return nil, err
+			} else if g != nil {
+				r.groupProject = g.ProjectID
+			}
+			return r, nil
+		},
+		visible: func(p auth.Principal, o model.Object) bool {
+			return o.(*sgRule).groupProject == p.ProjectID
 		},
 		save: func(tx *store.Tx, o model.Object) error {
 			r := o.(*sgRule)
@@ -692,7 +717,7 @@ func (s *Server) createSecurityGroupRule(ctx context.Context, tx *store.Tx, p au
 	if err := tx.Put(sgKey(rec.ID), rec); err != nil {
 		return nil, err
 	}
-	return &sgRule{r}, nil
+	return &sgRule{SecurityGroupRule: r}, nil
 }
 
 // parseIPPrefix accepts a CIDR or a bare address (a host prefix), as
