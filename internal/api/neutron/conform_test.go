@@ -103,3 +103,15 @@ func TestSubnetAnyServiceType(t *testing.T) {
 		t.Errorf("invalid service type: %d %v", code, out)
 	}
 }
+
+// add_router_interface with a port that does not exist is a 404.
+func TestRouterInterfaceMissingPort(t *testing.T) {
+	a := newTestAPI(t)
+	for _, project := range []string{"p1", ""} {
+		r := a.must(201, "POST", "/v2.0/routers", project, map[string]any{"router": map[string]any{"name": "r"}})["router"].(map[string]any)
+		code, out := a.call("PUT", "/v2.0/routers/"+r["id"].(string)+"/add_router_interface", project, map[string]any{"port_id": "00000000-0000-0000-0000-000000000000"})
+		if code != 404 || errType(out) != "PortNotFound" {
+			t.Errorf("caller %q: %d %v", project, code, out)
+		}
+	}
+}
