@@ -174,7 +174,7 @@ func TestAuthModes(t *testing.T) {
 	if code, out := call(authed.Listen, "/v2.0/networks"); code != http.StatusUnauthorized {
 		t.Errorf("no token: GET /v2.0/networks: %d %v, want 401", code, out)
 	}
-	if code, out := call(authed.Listen, "/v3/domains?name=Default"); code != http.StatusNotFound || out["error"] == nil {
-		t.Errorf("GET /v3/domains: %d %v, want Keystone's 404", code, out)
+	if code, out := call(authed.Listen, "/v3/domains?name=Default"); code != http.StatusUnauthorized || out["error"] == nil {
+		t.Errorf("no token: GET /v3/domains: %d %v, want Keystone's 401", code, out)
 	}
 }

@@ -28,6 +28,7 @@ func (s *Service) Register(mux *http.ServeMux) {
 	for _, path := range []string{"/v3", "/v3/{$}", "/v3/auth/tokens"} {
 		mux.HandleFunc(path, methodNotAllowed)
 	}
+	s.registerAdmin(mux)
 	mux.HandleFunc("/v3/", NotFound)
 }
 
@@ -207,6 +208,12 @@ func (s *Service) handleIssue(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, err.Error())
 		return
 	}
+	view, err := s.view(r.Context())
+	if err != nil {
+		s.log.Error("identity view", "err", err)
+		unavailable(w)
+		return
+	}
 	now := s.cfg.Now().UTC().Truncate(time.Microsecond)
 	var (
 		u       *user
@@ -238,7 +245,7 @@ func (s *Service) handleIssue(w http.ResponseWriter, r *http.Request) {
 			}
 			ref.Domain = *pu.Domain
 		}
-		u, err = s.id.authenticate(ref, *pu.Password)
+		u, err = view.authenticate(ref, *pu.Password)
 		if err != nil {
 			s.log.Info("authentication failed", "user", pu.Name, "user_id", pu.ID, "remote", r.RemoteAddr, "err", err)
 			s.unauthorized(w, r)
@@ -260,7 +267,7 @@ func (s *Service) handleIssue(w http.ResponseWriter, r *http.Request) {
 			unavailable(w)
 			return
 		}
-		u = s.id.usersByID[orig.User.ID]
+		u = view.usersByID[orig.User.ID]
 		// A token from a token never outlives the original.
 		expires = orig.ExpiresAt
 		methods = []string{"token"}
@@ -293,7 +300,7 @@ func (s *Service) handleIssue(w http.ResponseWriter, r *http.Request) {
 		AuditIDs:  append([]string{auditID}, audit...),
 	}
 	if scope.id != "" || scope.name != "" {
-		p, err := s.id.lookupProject(scope.id, scope.name, scope.domain)
+		p, err := view.lookupProject(scope.id, scope.name, scope.domain)
 		var roles []string
 		if err == nil {
 			roles, err = u.effectiveRoles(p.ID)

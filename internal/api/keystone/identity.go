@@ -70,13 +70,17 @@ type user struct {
 	Enabled bool
 	// roles maps project id to assigned role names.
 	roles map[string][]string
+	// stored is the user's etcd entry; nil for the users file's.
+	stored *storedUser
 }
 
 // project is one project.
 type project struct {
-	ID      string
-	Name    string
-	Enabled bool
+	ID          string
+	Name        string
+	Enabled     bool
+	Description string
+	stored      bool // created through the API, not in the users file
 }
 
 // identity is the immutable set of users, projects and assignments.

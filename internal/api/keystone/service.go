@@ -96,6 +96,7 @@ type Service struct {
 	cfg    Config
 	id     *identity
 	tokens *tokenStore
+	st     *store.Store
 	log    *slog.Logger
 }
 
@@ -132,6 +133,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Service, error) {
 		cfg:    cfg,
 		id:     id,
 		tokens: newTokenStore(st, cfg.Now, cfg.CacheTTL, cfg.CacheSize),
+		st:     st,
 		log:    log,
 	}, nil
 }
@@ -147,13 +149,30 @@ func (s *Service) Validate(ctx context.Context, tokenID string) (*Token, error) 
 	if err != nil {
 		return nil, err
 	}
-	u := s.id.usersByID[tok.User.ID]
-	if u == nil || !u.Enabled {
-		return nil, ErrInvalidToken
+	if u := s.id.usersByID[tok.User.ID]; u != nil {
+		if !u.Enabled {
+			return nil, ErrInvalidToken
+		}
+	} else {
+		var su storedUser
+		if ok, err := s.getStored(ctx, store.IdentityUserKey(tok.User.ID), &su); err != nil {
+			return nil, err
+		} else if !ok || !su.Enabled {
+			return nil, ErrInvalidToken
+		}
 	}
 	if tok.Project != nil {
-		if p := s.id.projectByID[tok.Project.ID]; p == nil || !p.Enabled {
-			return nil, ErrInvalidToken
+		if p := s.id.projectByID[tok.Project.ID]; p != nil {
+			if !p.Enabled {
+				return nil, ErrInvalidToken
+			}
+		} else {
+			var sp storedProject
+			if ok, err := s.getStored(ctx, store.IdentityProjectKey(tok.Project.ID), &sp); err != nil {
+				return nil, err
+			} else if !ok || !sp.Enabled {
+				return nil, ErrInvalidToken
+			}
 		}
 	}
 	return tok, nil

@@ -6,9 +6,8 @@ import (
 	"testing"
 )
 
-// TestUnservedRoutes: what tempest's admin tests ask the identity API
-// (domains, projects, users, role assignments) and any other path under
-// /v3 that is not served gets a Keystone-format error, never the mux's
+// TestUnservedRoutes: an unknown identity object, and any path under /v3
+// that is not served, gets a Keystone-format error, never the mux's
 // plain-text 404 or a crash; a served path with a wrong method gets 405.
 func TestUnservedRoutes(t *testing.T) {
 	st := startEtcd(t)
@@ -19,14 +18,10 @@ func TestUnservedRoutes(t *testing.T) {
 		method, path string
 		code         int
 	}{
-		{"GET", "/v3/domains?name=Default", http.StatusNotFound},
-		{"GET", "/v3/domains/default", http.StatusNotFound},
-		{"POST", "/v3/projects", http.StatusNotFound},
-		{"GET", "/v3/projects", http.StatusNotFound},
-		{"POST", "/v3/users", http.StatusNotFound},
-		{"PUT", "/v3/projects/p/users/u/roles/r", http.StatusNotFound},
-		{"GET", "/v3/role_assignments?user.id=u", http.StatusNotFound},
 		{"GET", "/v3/no/such/thing", http.StatusNotFound},
+		{"GET", "/v3/domains/nosuch", http.StatusNotFound},
+		{"GET", "/v3/projects/nosuch", http.StatusNotFound},
+		{"PUT", "/v3/projects/p/users/u/roles/r", http.StatusNotFound},
 		{"PUT", "/v3/auth/tokens", http.StatusMethodNotAllowed},
 		{"POST", "/v3", http.StatusMethodNotAllowed},
 	} {

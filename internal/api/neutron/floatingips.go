@@ -277,7 +277,8 @@ func (s *Server) updateFloatingIP(ctx context.Context, tx *store.Tx, p auth.Prin
 	switch {
 	case fixed != "" && portID == "":
 		return nil, fipBadRequest("fixed_ip_address cannot be specified without a port_id")
-	case hasPort && portID == "":
+	case len(a) == 0, hasPort && portID == "":
+		// Neutron treats an empty update as port_id null.
 		disassociateFIP(tx, f)
 	case hasPort:
 		if err := s.associateFIP(ctx, tx, p, f, portID, fixed); err != nil {

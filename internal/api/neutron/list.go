@@ -181,6 +181,10 @@ func matchFilter(key string, v any, want []string) bool {
 	return false
 }
 
+// filterOnly is an object with attributes Neutron filters on but does not
+// show (a subnet's "shared").
+type filterOnly interface{ filterAttrs() map[string]any }
+
 func filterAndSort(objs []model.Object, q url.Values) ([]item, error) {
 	filters := map[string][]string{}
 	for k, v := range q {
@@ -199,9 +203,16 @@ func filterAndSort(objs []model.Object, q url.Values) ([]item, error) {
 				return nil, err
 			}
 			it.m = m
+			var hidden map[string]any
+			if f, isF := o.(filterOnly); isF {
+				hidden = f.filterAttrs()
+			}
 			ok := true
 			for k, want := range filters {
 				v, present := m[k]
+				if !present {
+					v, present = hidden[k]
+				}
 				if !present {
 					if k == "tenant_id" {
 						v = m["project_id"]

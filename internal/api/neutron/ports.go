@@ -242,6 +242,11 @@ func (s *Server) buildPort(ctx context.Context, tx *store.Tx, p auth.Principal, 
 			if strings.HasPrefix(req.deviceOwner, "network:") {
 				return nil, Forbidden("(rule:create_port:device_owner) is disallowed by policy")
 			}
+			// Neutron lets only the network's owner set address pairs: on
+			// a shared network they would claim the owner's addresses.
+			if len(req.pairs) > 0 {
+				return nil, Forbidden("(rule:create_port:allowed_address_pairs) is disallowed by policy")
+			}
 		}
 	}
 	port := &model.Port{
@@ -777,6 +782,15 @@ func (s *Server) updatePort(ctx context.Context, tx *store.Tx, p auth.Principal,
 	pairs, pairsGiven, err := parseAddressPairs(a)
 	if err != nil {
 		return nil, err
+	}
+	if len(pairs) > 0 && !p.Admin {
+		nw, err := network()
+		if err != nil {
+			return nil, err
+		}
+		if nw.ProjectID != p.ProjectID {
+			return nil, Forbidden("(rule:update_port:allowed_address_pairs) is disallowed by policy")
+		}
 	}
 	if err := s.portSecurity(ctx, tx, p, port, sgs, sgsGiven, pairs, pairsGiven, false); err != nil {
 		return nil, err

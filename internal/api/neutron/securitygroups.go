@@ -31,8 +31,13 @@ type secGroup struct {
 }
 
 // sgRule is a security group rule as the API shows it: Neutron's nulls for
-// an absent protocol or remote, and normalized_cidr.
-type sgRule struct{ model.SecurityGroupRule }
+// an absent protocol or remote, and normalized_cidr. groupProject, filled
+// by the rules' resource, is the project of the rule's group: its members
+// see the rule, whoever created it.
+type sgRule struct {
+	model.SecurityGroupRule
+	groupProject string
+}
 
 type sgRuleJSON struct {
 	ID                   string   `json:"id"`
@@ -163,7 +168,7 @@ func (s *Server) listSecurityGroups(ctx context.Context) ([]model.Object, error)
 	}
 	byID := make(map[string]*sgRule, len(rules))
 	for i := range rules {
-		byID[rules[i].ID] = &sgRule{rules[i]}
+		byID[rules[i].ID] = &sgRule{SecurityGroupRule: rules[i]}
 	}
 	out := make([]model.Object, 0, len(recs))
 	for _, rec := range recs {
@@ -234,7 +239,7 @@ func (s *Server) putRule(tx *store.Tx, g *secGroup, r model.SecurityGroupRule) e
 	}
 	tx.PutString(ownerKey(r.ProjectID, "security-group-rules", r.ID), "")
 	g.ruleIDs = append(g.ruleIDs, r.ID)
-	g.Rules = append(g.Rules, &sgRule{r})
+	g.Rules = append(g.Rules, &sgRule{SecurityGroupRule: r})
 	return nil
 }
 
@@ -276,19 +281,21 @@ func (s *Server) updateSecurityGroup(ctx context.Context, tx *store.Tx, p auth.P
 	if err := a.only("name", "description", "stateful"); err != nil {
 		return nil, err
 	}
+	// Neutron validates the attributes (400) before the plugin refuses
+	// renaming the default group (409); its description may change.
+	name, desc := g.Name, g.Description
+	if err := a.common(&name, &desc); err != nil {
+		return nil, err
+	}
 	if a.has("name") {
 		if g.Name == "default" {
 			return nil, Conflict("SecurityGroupCannotUpdateDefault", "Updating default security group not allowed.")
 		}
-		if name, _, err := a.str("name"); err != nil {
-			return nil, err
-		} else if isDefaultName(name) {
+		if isDefaultName(name) {
 			return nil, errDefaultSGExists()
 		}
 	}
-	if err := a.common(&g.Name, &g.Description); err != nil {
-		return nil, err
-	}
+	g.Name, g.Description = name, desc
 	if v, ok, err := a.boolean("stateful"); err != nil {
 		return nil, err
 	} else if ok && v != g.Stateful {
@@ -390,14 +397,34 @@ func securityGroupRulesResource(s *Server) *resource {
 			if err != nil {
 				return nil, err
 			}
+			groups, _, err := store.ListOf[model.SecurityGroup](ctx, s.store, store.KindPrefix(store.KindSecGroups))
+			if err != nil {
+				return nil, err
+			}
+			owner := make(map[string]string, len(groups))
+			for _, g := range groups {
+				owner[g.ID] = g.ProjectID
+			}
 			out := make([]model.Object, len(rules))
 			for i := range rules {
-				out[i] = &sgRule{rules[i]}
+				out[i] = &sgRule{SecurityGroupRule: rules[i], groupProject: owner[rules[i].SecurityGroupID]}
 			}
 			return out, nil
 		},
 		load: func(tx *store.Tx, id string) (model.Object, error) {
-			return orNil(loadSGRule(tx, id))
+			r, err := loadSGRule(tx, id)
+			if err != nil || r == nil {
+				return nil, err
+			}
+			if g, err := loadSGRecord(tx, r.SecurityGroupID); err != nil {
+				return nil, err
+			} else if g != nil {
+				r.groupProject = g.ProjectID
+			}
+			return r, nil
+		},
+		visible: func(p auth.Principal, o model.Object) bool {
+			return o.(*sgRule).groupProject == p.ProjectID
 		},
 		save: func(tx *store.Tx, o model.Object) error {
 			r := o.(*sgRule)
@@ -670,7 +697,7 @@ func (s *Server) createSecurityGroupRule(ctx context.Context, tx *store.Tx, p au
 	if err := tx.Put(sgKey(rec.ID), rec); err != nil {
 		return nil, err
 	}
-	return &sgRule{r}, nil
+	return &sgRule{SecurityGroupRule: r}, nil
 }
 
 // parseIPPrefix accepts a CIDR or a bare address (a host prefix), as

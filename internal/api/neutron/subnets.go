@@ -23,13 +23,18 @@ const (
 )
 
 // subnetObj is a subnet as the API serves it: the stored model plus
-// whether its network is shared or external, which makes it visible to
-// projects that do not own it.
+// whether its network is shared, which makes it visible to projects that
+// do not own it. Neutron shows other projects a non-shared external
+// network but not its subnets: they would leak the provider's addressing.
 type subnetObj struct {
 	model.Subnet
 	open   bool
 	poolID string // the subnet pool it was allocated from, if any
 }
+
+// filterAttrs gives Neutron's filter-only "shared" attribute: a subnet is
+// shared when its network is.
+func (o *subnetObj) filterAttrs() map[string]any { return map[string]any{"shared": o.open} }
 
 // subnetJSON renders the attributes Neutron shows as null when unset.
 type subnetJSON struct {
@@ -64,7 +69,7 @@ func subnetsResource(s *Server) *resource {
 			}
 			open := map[string]bool{}
 			for _, n := range nets {
-				open[n.ID] = n.Shared || n.External
+				open[n.ID] = n.Shared
 			}
 			subs, _, err := store.ListOf[model.Subnet](ctx, s.store, store.KindPrefix(store.KindSubnets))
 			if err != nil {
@@ -93,7 +98,7 @@ func subnetsResource(s *Server) *resource {
 			if n, err := loadNetwork(tx, sub.NetworkID); err != nil {
 				return nil, err
 			} else if n != nil {
-				o.open = n.Shared || n.External
+				o.open = n.Shared
 			}
 			return o, nil
 		},
@@ -301,8 +306,9 @@ func (s *Server) createSubnet(ctx context.Context, tx *store.Tx, p auth.Principa
 	return o, nil
 }
 
-// serviceTypes applies service_types: device owners (network:*,
-// neutron:*, compute:*) the subnet serves.
+// serviceTypes applies service_types: the device owners the subnet
+// serves. Like Neutron it takes any owner of the "prefix:kind" style
+// (network:*, compute:*, or a deployer's own such as test:type_1).
 func serviceTypes(a attrs, sub *model.Subnet) error {
 	l, ok, err := a.strList("service_types")
 	if err != nil || !ok {
@@ -310,7 +316,7 @@ func serviceTypes(a attrs, sub *model.Subnet) error {
 	}
 	out := []string{}
 	for _, st := range l {
-		if !strings.HasPrefix(st, "network:") && !strings.HasPrefix(st, "neutron:") && !strings.HasPrefix(st, "compute:") {
+		if prefix, _, ok := strings.Cut(st, ":"); !ok || prefix == "" {
 			return newError(http.StatusBadRequest, "InvalidSubnetServiceType",
 				"Subnet service type %s does not correspond to a valid device owner.", st)
 		}
