@@ -42,7 +42,7 @@ type routerState struct {
 	*Router
 	zone    uint16
 	ports   []routerPort
-	ports6  []routerPort // IPv6 interfaces (ipv6.go)
+	ports6  []routerPort    // IPv6 interfaces (ipv6.go)
 	macs    map[string]bool // MACs of the router's ports: never a host route
 	ext     *ExternalNetwork
 	gwLocal bool // the router SNATs here: active gateway with the network
