@@ -56,6 +56,9 @@ type Config struct {
 	// gateway (the upstream router), where traffic leaving through the
 	// external network is sent.
 	NextHopMACs map[string]net.HardwareAddr
+	// RAInterval is the period of unsolicited router advertisements to
+	// the local ports on networks with an IPv6 RA mode; 0: one minute.
+	RAInterval time.Duration
 }
 
 // PacketIn is a packet the pipeline sent to the agent.
@@ -122,6 +125,9 @@ type Agent struct {
 	fipStatusSent map[string]bool
 	// announced are the external addresses gratuitous ARPs were sent for.
 	announced map[netip.Addr]announcement
+	// advertised are the local ports sent an unsolicited router
+	// advertisement since they appeared (ipv6.go).
+	advertised map[string]bool
 }
 
 // New returns an agent; Run starts it.
@@ -148,12 +154,15 @@ func New(cfg Config, st Store, sw Switch, log *slog.Logger) (*Agent, error) {
 	if cfg.DHCPServerMAC == nil {
 		cfg.DHCPServerMAC = net.HardwareAddr{0x02, 0x57, 0x59, 0x00, 0x00, 0x01}
 	}
+	if cfg.RAInterval == 0 {
+		cfg.RAInterval = defaultRAEvery
+	}
 	if log == nil {
 		log = slog.Default()
 	}
 	a := &Agent{cfg: cfg, st: st, sw: sw, log: log.With("chassis", cfg.Chassis),
 		events: make(chan event, 1024), synced: make(chan struct{}), pendingRouterPorts: map[string]bool{},
-		fipStatusSent: map[string]bool{}}
+		fipStatusSent: map[string]bool{}, advertised: map[string]bool{}}
 	a.state = newState(cfg.Chassis)
 	a.state.ext = extConfig{gateway: cfg.Gateway, mappings: cfg.BridgeMappings, ports: map[string]uint32{},
 		nextHop: cfg.NextHopMACs}

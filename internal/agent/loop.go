@@ -113,6 +113,9 @@ func (a *Agent) loop(ctx context.Context) error {
 	trim.Stop()
 	defer trim.Stop()
 	var pending map[string]bool // iface-ids waiting for their port
+	// raTick sends the periodic router advertisements (ipv6.go).
+	raTick := time.NewTicker(a.cfg.RAInterval)
+	defer raTick.Stop()
 	for {
 		var ev event
 		select {
@@ -144,6 +147,9 @@ func (a *Agent) loop(ctx context.Context) error {
 			continue
 		case <-trim.C:
 			debug.FreeOSMemory()
+			continue
+		case <-raTick.C:
+			a.advertise(ctx, true)
 			continue
 		case <-retry.C:
 			for id := range pending {
@@ -254,7 +260,7 @@ func (a *Agent) sync(ctx context.Context) error {
 	if !ok {
 		return nil // logged; the next event builds it again
 	}
-	secs := pipeline.CompileSections(v, pipeline.Config{ControllerID: a.cfg.ControllerID}, a.rec.gen, a.sections)
+	secs := pipeline.CompileSections(v, pipeline.Config{ControllerID: a.cfg.ControllerID, NDResponder: true}, a.rec.gen, a.sections)
 	a.sections = secs
 	if a.log.Enabled(ctx, slog.LevelDebug) {
 		rebuilt := 0
@@ -270,6 +276,7 @@ func (a *Agent) sync(ctx context.Context) error {
 	}
 	a.updateFIPStatus(ctx)
 	a.announce(ctx)
+	a.advertise(ctx, false)
 	if !a.everSynced {
 		a.everSynced = true
 		close(a.synced)

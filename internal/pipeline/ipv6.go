@@ -22,11 +22,11 @@ import (
 //
 // Router advertisements from VMs are dropped by PortSecurity (base.go).
 
-// Neutron's IPv6 modes.
+// Neutron's IPv6 modes (ipv6_ra_mode, ipv6_address_mode).
 const (
-	modeSLAAC     = "slaac"
-	modeStateful  = "dhcpv6-stateful"
-	modeStateless = "dhcpv6-stateless"
+	ModeSLAAC     = "slaac"
+	ModeStateful  = "dhcpv6-stateful"
+	ModeStateless = "dhcpv6-stateless"
 )
 
 // ICMPv6 types of the IPv6 services.
@@ -54,11 +54,11 @@ func (v *v6Services) add(s *Subnet) {
 		return
 	}
 	switch s.IPv6RAMode {
-	case modeSLAAC, modeStateful, modeStateless:
+	case ModeSLAAC, ModeStateful, ModeStateless:
 		v.ra = true
 	}
 	switch s.IPv6AddressMode {
-	case modeStateful, modeStateless:
+	case ModeStateful, ModeStateless:
 		v.dhcp6 = true
 	}
 }
