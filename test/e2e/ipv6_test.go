@@ -271,7 +271,9 @@ func TestIPv6(t *testing.T) {
 		mustPing(t, l, a, b6)
 	})
 	t.Run("security groups", func(t *testing.T) {
-		var sg struct{ SecurityGroup model.SecurityGroup `json:"security_group"` }
+		var sg struct {
+			SecurityGroup model.SecurityGroup `json:"security_group"`
+		}
 		if err := l.Do("POST", "/v2.0/security-groups", "p1", map[string]any{"security_group": map[string]any{"name": "web6"}}, &sg); err != nil {
 			t.Fatal(err)
 		}
