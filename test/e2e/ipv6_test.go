@@ -153,27 +153,36 @@ func waitLinkLocal(t *testing.T, vm *testbed.VM) {
 }
 
 // dhclient6 runs `dhclient -6` on the VM's eth0 until it is bound and
-// returns the address its script was given; the script adds it.
-func dhclient6(t *testing.T, vm *testbed.VM) string {
+// returns the address its script was given; the script adds it. With
+// stateless, it runs `dhclient -6 -S` (information request only) and
+// returns the DNS servers it was given.
+func dhclient6(t *testing.T, vm *testbed.VM, stateless bool) string {
 	t.Helper()
 	dir := t.TempDir()
 	script := filepath.Join(dir, "script")
 	if err := os.WriteFile(script, []byte(fmt.Sprintf(`#!/bin/sh
-case "$reason" in
-BOUND6|RENEW6|REBIND6|REBOOT6)
+env > %[1]s/env.$reason
+if [ -n "$new_ip6_address" ]; then
 	ip -6 addr add "$new_ip6_address/${new_ip6_prefixlen:-128}" dev "$interface" nodad
-	echo "$new_ip6_address" > %[1]s/addr.tmp && mv %[1]s/addr.tmp %[1]s/addr ;;
-esac
+	echo "$new_ip6_address" > %[1]s/addr.tmp && mv %[1]s/addr.tmp %[1]s/addr
+elif [ -n "$new_dhcp6_name_servers" ]; then
+	# dhclient -S (information request only) reports no address.
+	echo "$new_dhcp6_name_servers" > %[1]s/addr.tmp && mv %[1]s/addr.tmp %[1]s/addr
+fi
 exit 0
 `, dir)), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	conf := filepath.Join(dir, "dhclient.conf")
-	if err := os.WriteFile(conf, nil, 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte("request dhcp6.name-servers, dhcp6.domain-search;\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := vm.Command("dhclient", "-6", "-d", "-v", "-cf", conf, "-sf", script,
-		"-lf", filepath.Join(dir, "leases"), "-pf", filepath.Join(dir, "pid"), "eth0")
+	args := []string{"dhclient", "-6", "-d", "-v", "-cf", conf, "-sf", script,
+		"-lf", filepath.Join(dir, "leases"), "-pf", filepath.Join(dir, "pid")}
+	if stateless {
+		args = append(args, "-S")
+	}
+	cmd := vm.Command(append(args, "eth0")...)
 	log, err := os.Create(filepath.Join(dir, "log"))
 	if err != nil {
 		t.Fatal(err)
@@ -222,6 +231,11 @@ func TestIPv6(t *testing.T) {
 	}
 	s1v6 := subnet6(t, l, "p1", n1.ID, "2001:db8:61::/64", "slaac")
 	s2v6 := subnet6(t, l, "p1", n2.ID, "2001:db8:62::/64", "dhcpv6-stateful")
+	n3, s3, err := l.CreateNetwork(lab.NetworkSpec{Project: "p1", Name: "n3", CIDR: "10.63.0.0/24"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3v6 := subnet6(t, l, "p1", n3.ID, "2001:db8:63::/64", "dhcpv6-stateless")
 	router(t, l, "p1", s1, s2, s1v6, s2v6)
 
 	a, pa := boot6(t, l, chs[0], "a", n1, s1, nil)
@@ -244,10 +258,27 @@ func TestIPv6(t *testing.T) {
 	})
 	t.Run("dhcpv6-stateful", func(t *testing.T) {
 		waitLinkLocal(t, c)
-		if got := dhclient6(t, c); got != c6 {
+		if got := dhclient6(t, c, false); got != c6 {
 			t.Fatalf("dhclient -6 got %s, the API says %s", got, c6)
 		}
 		waitAddr6(t, l, c, c6)
+		if ra, _ := c.Exec("ip", "-6", "route", "show", "2001:db8:62::/64"); !strings.Contains(ra, "expires") {
+			t.Fatalf("c has no on-link route from the advertisement:\n%s", ra)
+		}
+	})
+	t.Run("dhcpv6-stateless", func(t *testing.T) {
+		// No router on n3: the agent advertises the prefix as a router of
+		// no default route; the kernel takes its SLAAC address and
+		// dhclient -6 -S the options.
+		e, pe := boot6(t, l, chs[0], "e", n3, s3, nil)
+		waitAddr6(t, l, e, addrOn(t, pe, s3v6))
+		if routes, _ := e.Exec("ip", "-6", "route", "show", "default"); routes != "" {
+			t.Fatalf("e took a default route from a network without a router:\n%s", routes)
+		}
+		waitLinkLocal(t, e)
+		if got := dhclient6(t, e, true); got != "2001:db8::53" {
+			t.Fatalf("dhclient -6 -S got DNS %q, want 2001:db8::53", got)
+		}
 	})
 	t.Run("same subnet across chassis", func(t *testing.T) {
 		mustPing(t, l, a, b6)
