@@ -44,7 +44,7 @@ type index struct {
 	rules    map[string][]*model.SecurityGroupRule // by group, sorted by id
 	chassis  map[string]*Chassis
 	byNet    map[string][]*model.Port   // ports by network
-	netSubs  map[string][]*model.Subnet // IPv4 subnets by network
+	netSubs  map[string][]*model.Subnet // subnets by network, IPv4 and IPv6
 	rtrPorts map[string][]*model.Port   // router interface ports by router
 }
 
@@ -60,7 +60,7 @@ func newIndex(t *Topology) *index {
 	for i := range t.Subnets {
 		s := &t.Subnets[i]
 		x.subnets[s.ID] = s
-		if pf, err := netip.ParsePrefix(s.CIDR); err == nil && pf.Addr().Is4() {
+		if _, err := netip.ParsePrefix(s.CIDR); err == nil {
 			x.netSubs[s.NetworkID] = append(x.netSubs[s.NetworkID], s)
 		}
 	}
@@ -98,11 +98,12 @@ func isRouterInterface(p *model.Port) bool {
 	return strings.HasPrefix(p.DeviceOwner, "network:router_interface")
 }
 
-// addrs4 are a port's IPv4 fixed addresses.
-func addrs4(p *model.Port) []netip.Addr {
+// addrsOf are a port's fixed addresses, IPv4 and IPv6 (a packet's
+// address matches those of its family only).
+func addrsOf(p *model.Port) []netip.Addr {
 	var out []netip.Addr
 	for _, f := range p.FixedIPs {
-		if a, err := netip.ParseAddr(f.IPAddress); err == nil && a.Is4() {
+		if a, err := netip.ParseAddr(f.IPAddress); err == nil {
 			out = append(out, a)
 		}
 	}
@@ -112,7 +113,7 @@ func addrs4(p *model.Port) []netip.Addr {
 // portWithIP finds the port of a network holding a fixed address.
 func (x *index) portWithIP(netID string, a netip.Addr) *model.Port {
 	for _, p := range x.byNet[netID] {
-		if slices.Contains(addrs4(p), a) {
+		if slices.Contains(addrsOf(p), a) {
 			return p
 		}
 	}
@@ -142,7 +143,7 @@ func (x *index) members(group string) []netip.Prefix {
 		if !slices.Contains(p.SecurityGroups, group) {
 			continue
 		}
-		for _, a := range addrs4(p) {
+		for _, a := range addrsOf(p) {
 			out = append(out, netip.PrefixFrom(a, 32))
 		}
 		for _, ap := range p.AllowedAddressPairs {
@@ -191,4 +192,19 @@ func (x *index) groupLabel(id string) string {
 		return g.Name + " (" + id + ")"
 	}
 	return id
+}
+
+// sourceSubnet is the subnet of the source network the packet leaves
+// from: the one holding its source address, else the network's first of
+// the packet's family.
+func (x *index) sourceSubnet(netID string, pkt Packet) *model.Subnet {
+	if s, _ := x.subnetOf(netID, pkt.Src); s != nil {
+		return s
+	}
+	for _, s := range x.netSubs[netID] {
+		if pf, err := netip.ParsePrefix(s.CIDR); err == nil && pf.Addr().Is4() == pkt.Dst.Is4() {
+			return s
+		}
+	}
+	return nil
 }
