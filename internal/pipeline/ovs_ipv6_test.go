@@ -22,8 +22,8 @@ func TestOVSTraceIPv6(t *testing.T) {
 		want: []string{"controller(reason=1", "controller_id=7"},
 		not:  []string{"tnl_push"},
 	}, {
-		name: "a router advertisement from a VM is dropped",
-		flow: "icmp6," + fromVM1 + "dl_dst=33:33:00:00:00:01,ipv6_src=" + lla1 + ",ipv6_dst=ff02::1,nw_ttl=255,icmpv6_type=134,icmpv6_code=0",
+		name:  "a router advertisement from a VM is dropped",
+		flow:  "icmp6," + fromVM1 + "dl_dst=33:33:00:00:00:01,ipv6_src=" + lla1 + ",ipv6_dst=ff02::1,nw_ttl=255,icmpv6_type=134,icmpv6_code=0",
 		exact: []string{"drop"},
 	}, {
 		name: "a solicitation for the router's link-local address is answered with the Router flag",
