@@ -94,7 +94,23 @@ run_dataplane() {
 	echo "bench: dataplane results in $out"
 }
 
-ALL=(api bringup dataplane)
+# ipv6svc: how fast the local agent answers a VM's router solicitation
+# and DHCPv6 SOLICIT, p50/p99, beside DHCPv4 DISCOVER on the same path
+# (needs root). Extra arguments in IPV6SVC_ARGS, e.g. "-rounds 1 -n 50".
+run_ipv6svc() {
+	local built out cmd="./bench/run.sh ipv6svc"
+	built=$(build_wyvern)
+	"$GO" build -o "$TMP/" ./bench/ipv6svc
+	out=$(results_file ipv6svc)
+	[ -n "${WYVERN_REV:-}" ] && cmd="WYVERN_REV=$WYVERN_REV $cmd"
+	[ -n "${IPV6SVC_ARGS:-}" ] && cmd="IPV6SVC_ARGS=\"$IPV6SVC_ARGS\" $cmd"
+	# shellcheck disable=SC2086
+	"$TMP/ipv6svc" -wyvern "$TMP/wyvern" -wyvern-agent "$TMP/wyvern-agent" -built "$built" -out "$out" \
+		-command "$cmd" ${IPV6SVC_ARGS:-}
+	echo "bench: ipv6svc results in $out"
+}
+
+ALL=(api bringup dataplane ipv6svc)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${ALL[@]}")
 for t in "${targets[@]}"; do
