@@ -20,6 +20,7 @@ import (
 	"github.com/wyvern-sdn/wyvern/internal/model"
 	"github.com/wyvern-sdn/wyvern/internal/ra"
 	"github.com/wyvern-sdn/wyvern/internal/testbed"
+	"github.com/wyvern-sdn/wyvern/internal/trace"
 )
 
 // rawFrameEnv makes the test binary send raw Ethernet frames instead of
@@ -295,6 +296,16 @@ func TestIPv6(t *testing.T) {
 		tcpServe(t, c, 5062)
 		if !tcpConnect(a, c6, 5062, 10*time.Second) {
 			t.Fatal("TCP a→c over IPv6 through the router failed")
+		}
+	})
+	t.Run("wyvernctl trace", func(t *testing.T) {
+		out, _ := wyvernctlTrace(t, l, chs[0], pa.ID, fmt.Sprintf("tcp, dst [%s]:5062", c6))
+		r := out.Logical
+		if r.Verdict != trace.Delivered || r.Route == nil || r.Route.Kind != "host" || r.Dest == nil || r.Dest.ID != pc.ID {
+			t.Fatalf("trace a → c: verdict %s, route %+v, dest %+v", r.Verdict, r.Route, r.Dest)
+		}
+		if o := r.Output; o == nil || !o.Tunnelled || o.VNI != n2.SegmentationID {
+			t.Fatalf("trace a → c: output %+v, want the tunnel with n2's VNI", o)
 		}
 	})
 	t.Run("dual stack", func(t *testing.T) {
