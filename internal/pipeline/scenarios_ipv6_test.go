@@ -43,3 +43,12 @@ func ipv6Routed() *View {
 	r.Routes = append(r.Routes, Route{Destination: pfx("2001:db8:9::/64"), NextHop: netip.MustParseAddr("2001:db8:2::14")})
 	return v
 }
+
+// metadataService: oneChassisOneNetwork with the chassis' metadata port:
+// each local port's TCP to 169.254.169.254:80 goes to it from the port's
+// own link-local source, and back.
+func metadataService() *View {
+	v := oneChassisOneNetwork()
+	v.Metadata = &MetadataPort{OFPort: 30, MAC: mac("02:57:59:00:a9:fe")}
+	return v
+}

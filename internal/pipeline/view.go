@@ -58,6 +58,9 @@ type View struct {
 	// SecurityGroups referenced by the local ports (directly or as a
 	// remote group of one of their rules).
 	SecurityGroups []SecurityGroup
+
+	// Metadata is the chassis' metadata service (metadata.go); nil: none.
+	Metadata *MetadataPort
 }
 
 // Router is a Neutron router: a distributed L3 datapath. The agent builds
