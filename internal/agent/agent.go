@@ -59,6 +59,16 @@ type Config struct {
 	// RAInterval is the period of unsolicited router advertisements to
 	// the local ports on networks with an IPv6 RA mode; 0: one minute.
 	RAInterval time.Duration
+	// Metadata serves 169.254.169.254 to the local ports (metadata.go),
+	// proxied to NovaMetadataURL with the instance's headers signed with
+	// MetadataSecret, or, without a Nova URL, from the ports themselves.
+	Metadata        bool
+	NovaMetadataURL string
+	MetadataSecret  string
+	// MetadataNetns is the network namespace of br-int's ports when it is
+	// not the agent's (a test bed's chassis): the metadata interface and
+	// listener go there.
+	MetadataNetns string
 }
 
 // PacketIn is a packet the pipeline sent to the agent.
@@ -128,6 +138,8 @@ type Agent struct {
 	// advertised are the local ports sent an unsolicited router
 	// advertisement since they appeared (ipv6.go).
 	advertised map[string]bool
+	// meta is the metadata port, nil without the metadata service.
+	meta *pipeline.MetadataPort
 }
 
 // New returns an agent; Run starts it.
@@ -196,6 +208,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	if err := a.rec.start(ctx); err != nil {
 		return err
+	}
+	if a.cfg.Metadata {
+		if err := a.startMetadata(ctx); err != nil {
+			return err
+		}
 	}
 	a.log.Info("agent started", "generation", a.rec.gen, "tunnel_ip", a.cfg.TunnelIP)
 

@@ -24,6 +24,8 @@ type event struct {
 	kv        *kvEvent
 	pin       *PacketIn
 	resolved  *resolved
+	// call runs in the loop (a question about its state).
+	call func()
 }
 
 // resolved is the answer of an index lookup: the network of a port id, ""
@@ -202,6 +204,8 @@ func (a *Agent) loop(ctx context.Context) error {
 				}
 			case ev.pin != nil:
 				a.handlePacketIn(ctx, *ev.pin)
+			case ev.call != nil:
+				ev.call()
 			}
 			// Fold in everything already queued before recompiling.
 			select {
@@ -260,6 +264,7 @@ func (a *Agent) sync(ctx context.Context) error {
 	if !ok {
 		return nil // logged; the next event builds it again
 	}
+	v.Metadata = a.meta
 	secs := pipeline.CompileSections(v, pipeline.Config{ControllerID: a.cfg.ControllerID, NDResponder: true}, a.rec.gen, a.sections)
 	a.sections = secs
 	if a.log.Enabled(ctx, slog.LevelDebug) {
