@@ -82,7 +82,7 @@ func (s *OVSSwitch) MetadataPort(ctx context.Context, name, netns string) (uint3
 	for _, c := range [][]string{
 		{"ip", "link", "set", "dev", name, "arp", "off", "up"},
 		{"ip", "addr", "replace", pipeline.MetadataIP.String() + "/32", "dev", name},
-		{"ip", "route", "replace", "169.254.128.0/17", "dev", name},
+		{"ip", "route", "replace", pipeline.MetadataSources.String(), "dev", name},
 		// The userspace datapath does not complete checksums the kernel
 		// leaves to the device.
 		{"ethtool", "-K", name, "tx", "off"},

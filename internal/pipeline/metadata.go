@@ -21,21 +21,21 @@ type MetadataPort struct {
 // it.
 var MetadataIP = netip.MustParseAddr("169.254.169.254")
 
-// metadataBase is the first of the local ports' metadata sources,
-// 169.254.128.0/17.
-var metadataBase = netip.MustParseAddr("169.254.128.0")
+// MetadataSources holds the local ports' metadata sources: 169.254.1.0
+// + the port's key, up to 169.254.126.255 (clear of MetadataIP, and of
+// the first and last /24, which RFC 3927 reserves).
+var MetadataSources = netip.MustParsePrefix("169.254.0.0/17")
+
+// metadataKeys bounds the keys with a metadata source.
+const metadataKeys = 126 << 8
 
 // MetadataSource is the source a local port's metadata requests carry on
-// the metadata port: 169.254.128.0 + its key. false when the key is out
-// of that /17's range.
+// the metadata port; false when its key has none.
 func MetadataSource(key uint32) (netip.Addr, bool) {
-	if key == 0 || key >= 1<<15 {
+	if key == 0 || key >= metadataKeys {
 		return netip.Addr{}, false
 	}
-	b := metadataBase.As4()
-	b[2] |= byte(key >> 8)
-	b[3] = byte(key)
-	return netip.AddrFrom4(b), true
+	return netip.AddrFrom4([4]byte{169, 254, byte(1 + key>>8), byte(key)}), true
 }
 
 // MetadataKey is the port key of a metadata source; false when a is none.
@@ -44,10 +44,10 @@ func MetadataKey(a netip.Addr) (uint32, bool) {
 		return 0, false
 	}
 	b := a.As4()
-	if b[0] != 169 || b[1] != 254 || b[2] < 128 {
+	if b[0] != 169 || b[1] != 254 || b[2] < 1 || b[2] > 126 {
 		return 0, false
 	}
-	k := uint32(b[2]-128)<<8 | uint32(b[3])
+	k := uint32(b[2]-1)<<8 | uint32(b[3])
 	return k, k != 0
 }
 
