@@ -115,6 +115,12 @@ func (a *Agent) lease(p *model.Port, nd *netData) (dhcp.Lease, bool) {
 				l.HostRoutes = append(l.HostRoutes, dhcp.Route{Dst: dst, NextHop: nh})
 			}
 		}
+		if a.meta != nil {
+			// The metadata service on link (the agent answers ARP for
+			// it), as Neutron's isolated metadata: a router's network
+			// reaches it through the router too.
+			l.HostRoutes = append(l.HostRoutes, dhcp.Route{Dst: netip.PrefixFrom(pipeline.MetadataIP, 32), NextHop: netip.IPv4Unspecified()})
+		}
 		for _, o := range p.ExtraDHCPOpts {
 			if o.IPVersion == 0 || o.IPVersion == 4 {
 				l.Extra = append(l.Extra, dhcp.ExtraOpt{Name: o.OptName, Value: o.OptValue})

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -117,6 +118,25 @@ func TestMetadata(t *testing.T) {
 		out = fetch(t, l, a, "/openstack/latest/meta_data.json")
 		if err := json.Unmarshal([]byte(out), &md); err != nil || md.UUID != "instance-a" || md.Name != "vm-a" || md.ProjectID != pa.ProjectID {
 			t.Fatalf("meta_data.json: %v\n%s", err, out)
+		}
+	})
+	t.Run("route by DHCP", func(t *testing.T) {
+		// A VM taking its address by DHCP gets the on-link route to the
+		// service (RFC 3442, next hop 0.0.0.0).
+		c, pc, err := l.Boot(ch1, "c", "p1", n.ID, map[string]any{"device_id": "instance-c"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := c.DHCP(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if routes, _ := c.Exec("ip", "route", "show", "169.254.169.254"); !strings.Contains(routes, "dev eth0") {
+			t.Fatalf("no route to the metadata service from DHCP: %q", routes)
+		}
+		if out := fetch(t, l, c, "/openstack/latest/meta_data.json"); !strings.Contains(out, `"uuid":"instance-c"`) {
+			t.Fatalf("meta_data.json of c (%s): %s", pc.ID, out)
 		}
 	})
 	t.Run("proxied to Nova", func(t *testing.T) {
