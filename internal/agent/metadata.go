@@ -91,6 +91,18 @@ func (s *OVSSwitch) MetadataPort(ctx context.Context, name, netns string) (uint3
 			return 0, nil, fmt.Errorf("agent: metadata interface: %s: %w: %s", strings.Join(c, " "), err, out)
 		}
 	}
+	// IPv6 (fe80::a9fe:a9fe), best effort: on this interface, whatever
+	// the namespace's default.
+	for _, c := range [][]string{
+		{"sysctl", "-q", "-w", "net.ipv6.conf." + name + ".disable_ipv6=0"},
+		{"ip", "-6", "addr", "replace", pipeline.MetadataIP6.String() + "/128", "dev", name, "nodad"},
+		{"ip", "-6", "route", "replace", pipeline.MetadataSources6.String(), "dev", name},
+	} {
+		if out, err := inNetns(ctx, netns, c...).CombinedOutput(); err != nil {
+			s.log.Warn("metadata over IPv6 not served", "cmd", strings.Join(c, " "), "err", err, "out", string(out))
+			break
+		}
+	}
 	return port, mac, nil
 }
 
@@ -111,11 +123,18 @@ func (a *Agent) startMetadata(ctx context.Context) error {
 	a.meta = &pipeline.MetadataPort{OFPort: port, MAC: mac}
 	srv := &http.Server{Handler: http.HandlerFunc(a.serveMetadata), ReadHeaderTimeout: 10 * time.Second}
 	go func() { <-ctx.Done(); _ = srv.Close() }()
-	go func() {
+	serve := func(ln net.Listener) {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("metadata server", "err", err)
 		}
-	}()
+	}
+	go serve(ln)
+	addr6 := netip.AddrPortFrom(pipeline.MetadataIP6.WithZone(MetadataIface), 80).String()
+	if ln6, err := listenIn(a.cfg.MetadataNetns, addr6); err == nil {
+		go serve(ln6)
+	} else {
+		a.log.Warn("metadata over IPv6 not served", "err", err)
+	}
 	a.log.Info("metadata service", "ofport", port, "mac", mac)
 	return nil
 }
@@ -174,6 +193,9 @@ func (a *Agent) metadataPort(ctx context.Context, remote string) (*metaPort, err
 		return nil, err
 	}
 	key, ok := pipeline.MetadataKey(ip)
+	if ip.Is6() {
+		key, ok = pipeline.MetadataKey6(ip.WithZone(""))
+	}
 	if !ok {
 		return nil, fmt.Errorf("source %s is no port's", ip)
 	}

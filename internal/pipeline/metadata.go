@@ -17,9 +17,27 @@ type MetadataPort struct {
 	MAC    net.HardwareAddr
 }
 
-// MetadataIP is the metadata service's address, as Nova and Neutron have
-// it.
-var MetadataIP = netip.MustParseAddr("169.254.169.254")
+// MetadataIP and MetadataIP6 are the metadata service's addresses, as
+// Nova and Neutron have them (the IPv6 one link-local).
+var (
+	MetadataIP  = netip.MustParseAddr("169.254.169.254")
+	MetadataIP6 = netip.MustParseAddr("fe80::a9fe:a9fe")
+)
+
+// MetadataSources6 holds the local ports' IPv6 metadata sources: the
+// prefix + the port's key (a unique local prefix of Wyvern's own).
+var MetadataSources6 = netip.MustParsePrefix("fd57:7976:6d65::/64")
+
+// MetadataSource6 is the source a local port's IPv6 metadata requests
+// carry on the metadata port; false when its key has none.
+func MetadataSource6(key uint32) (netip.Addr, bool) {
+	if key == 0 {
+		return netip.Addr{}, false
+	}
+	b := MetadataSources6.Addr().As16()
+	b[12], b[13], b[14], b[15] = byte(key>>24), byte(key>>16), byte(key>>8), byte(key)
+	return netip.AddrFrom16(b), true
+}
 
 // MetadataSources holds the local ports' metadata sources: 169.254.1.0
 // + the port's key, up to 169.254.126.255 (clear of MetadataIP, and of
@@ -48,6 +66,19 @@ func MetadataKey(a netip.Addr) (uint32, bool) {
 		return 0, false
 	}
 	k := uint32(b[2]-1)<<8 | uint32(b[3])
+	return k, k != 0
+}
+
+// MetadataKey6 is the port key of an IPv6 metadata source.
+func MetadataKey6(a netip.Addr) (uint32, bool) {
+	if !a.Is6() || a.Is4In6() || !MetadataSources6.Contains(a) {
+		return 0, false
+	}
+	b := a.As16()
+	if b[8]|b[9]|b[10]|b[11] != 0 {
+		return 0, false
+	}
+	k := uint32(b[12])<<24 | uint32(b[13])<<16 | uint32(b[14])<<8 | uint32(b[15])
 	return k, k != 0
 }
 
@@ -88,6 +119,9 @@ func metadataFlows(x *index, e *emitter, m *MetadataPort) {
 		if !x.v4[n.Key][MetadataIP] {
 			neighbour(e, n.Key, MetadataIP, m.MAC)
 		}
+		if x.cfg.NDResponder && !n.owns(MetadataIP6) {
+			metadata6(e, n, m)
+		}
 		for _, p := range n.local {
 			var addr netip.Addr
 			for _, a := range p.IPs {
@@ -115,5 +149,35 @@ func metadataFlows(x *index, e *emitter, m *MetadataPort) {
 				ofp.SetField{Field: ofp.IPDst(netip.PrefixFrom(addr, 32))},
 				ofp.Output{Port: p.OFPort})
 		}
+	}
+}
+
+// metadata6 serves fe80::a9fe:a9fe on the network: neighbour
+// advertisements for it with the metadata port's MAC, and each local
+// port's TCP to it on port 80 to the metadata port with its
+// MetadataSource6, the replies back to the port's EUI-64 link-local
+// address (the one a VM reaching a link-local service sends from).
+func metadata6(e *emitter, n *netState, m *MetadataPort) {
+	ip6 := ofp.EthType(ofp.EthTypeIPv6)
+	ndAnswer(e, n.Key, MetadataIP6, m.MAC)
+	for _, p := range n.local {
+		src, ok := MetadataSource6(p.Key)
+		if !ok {
+			continue
+		}
+		e.add(TableServices, prioMetadata, FeatureL3, []ofp.Field{
+			InPortKeyField.Match(p.Key), NetworkKeyField.Match(n.Key), ip6, ofp.IPProto(ofp.ProtoTCP),
+			ofp.IPDst(netip.PrefixFrom(MetadataIP6, 128)), ofp.TCPDst(80, 0),
+		},
+			ofp.SetField{Field: ofp.EthDst(m.MAC)},
+			ofp.SetField{Field: ofp.IPSrc(netip.PrefixFrom(src, 128))},
+			ofp.Output{Port: m.OFPort})
+		e.add(TableClassify, prioClassify, FeatureL3, []ofp.Field{
+			ofp.InPort(m.OFPort), ip6, ofp.IPDst(netip.PrefixFrom(src, 128)),
+		},
+			ofp.SetField{Field: ofp.EthSrc(m.MAC)},
+			ofp.SetField{Field: ofp.EthDst(p.mac)},
+			ofp.SetField{Field: ofp.IPDst(netip.PrefixFrom(LinkLocal(p.mac), 128))},
+			ofp.Output{Port: p.OFPort})
 	}
 }

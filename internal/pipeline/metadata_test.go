@@ -26,3 +26,20 @@ func TestMetadataSource(t *testing.T) {
 		}
 	}
 }
+
+func TestMetadataSource6(t *testing.T) {
+	for _, k := range []uint32{1, 0xfffe, 0xffffffff} {
+		a, ok := MetadataSource6(k)
+		if !ok || !MetadataSources6.Contains(a) {
+			t.Fatalf("key %d: %v %v", k, a, ok)
+		}
+		if back, ok := MetadataKey6(a); !ok || back != k {
+			t.Fatalf("key %d → %v → %d %v", k, a, back, ok)
+		}
+	}
+	for _, a := range []string{"fe80::a9fe:a9fe", "fd57:7976:6d65::", "fd57:7976:6d65:0:1::1", "169.254.1.1", "2001:db8::1"} {
+		if k, ok := MetadataKey6(netip.MustParseAddr(a)); ok {
+			t.Errorf("%s names port %d", a, k)
+		}
+	}
+}

@@ -59,7 +59,7 @@ func scenarios() []scenario {
 		{"security_groups", securityGroups, testCfgND},
 		{"ipv6_modes", ipv6Modes, testCfgND},
 		{"ipv6_routed", ipv6Routed, testCfgND},
-		{"metadata", metadataService, testCfg},
+		{"metadata", metadataService, testCfgND},
 	}
 }
 

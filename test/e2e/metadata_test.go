@@ -152,3 +152,31 @@ func TestMetadata(t *testing.T) {
 		}
 	})
 }
+
+// TestMetadataIPv6: the service answers at fe80::a9fe:a9fe too.
+func TestMetadataIPv6(t *testing.T) {
+	l := newLab(t, lab.Options{})
+	ch1, err := l.AddChassisWith("ch1", nil, []string{"--metadata", "--metadata-netns", l.Bed.Prefix + "-c-ch1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _, err := l.CreateNetwork(lab.NetworkSpec{Project: "p1", Name: "n1", CIDR: "10.82.0.0/24"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := boot(t, l, ch1, "a", "p1", n, map[string]any{"device_id": "instance-a6"})
+	waitLinkLocal(t, a)
+	req := "printf 'GET /openstack/latest/meta_data.json HTTP/1.0\\r\\nHost: [fe80::a9fe:a9fe]\\r\\n\\r\\n' | busybox nc -w 3 fe80::a9fe:a9fe%eth0 80"
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out, err := a.Exec("sh", "-c", req)
+		if err == nil && strings.Contains(out, " 200 ") && strings.Contains(out, `"uuid":"instance-a6"`) {
+			return
+		}
+		if time.Now().After(deadline) {
+			flows, _ := ch1.Ofctl("dump-flows", "br-int")
+			t.Fatalf("GET over IPv6: %v: %q\nflows:\n%s\n%s", err, out, flows, l.Bed.LogTails(20))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
