@@ -110,7 +110,22 @@ run_ipv6svc() {
 	echo "bench: ipv6svc results in $out"
 }
 
-ALL=(api bringup dataplane ipv6svc)
+# metadata: the metadata service's request latency with 50 VMs asking at
+# once (needs root). Extra arguments in METADATA_ARGS, e.g. "-vms 5 -n 5".
+run_metadata() {
+	local built out cmd="./bench/run.sh metadata"
+	built=$(build_wyvern)
+	"$GO" build -o "$TMP/" ./bench/metadata
+	out=$(results_file metadata)
+	[ -n "${WYVERN_REV:-}" ] && cmd="WYVERN_REV=$WYVERN_REV $cmd"
+	[ -n "${METADATA_ARGS:-}" ] && cmd="METADATA_ARGS=\"$METADATA_ARGS\" $cmd"
+	# shellcheck disable=SC2086
+	"$TMP/metadata" -wyvern "$TMP/wyvern" -wyvern-agent "$TMP/wyvern-agent" -built "$built" -out "$out" \
+		-command "$cmd" ${METADATA_ARGS:-}
+	echo "bench: metadata results in $out"
+}
+
+ALL=(api bringup dataplane ipv6svc metadata)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${ALL[@]}")
 for t in "${targets[@]}"; do
