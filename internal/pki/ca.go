@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -88,25 +89,8 @@ func Generate(dir string, spec Spec) (Made, error) {
 		return Made{}, err
 	}
 	made := Made{CA: caFile, Clients: map[string]Files{}}
-
-	issue := func(name string, tmpl *x509.Certificate) (Files, error) {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			return Files{}, fmt.Errorf("pki: %w", err)
-		}
-		tmpl.SerialNumber = serial()
-		tmpl.NotBefore = now.Add(-time.Hour)
-		tmpl.NotAfter = now.Add(spec.Validity)
-		tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
-		if err != nil {
-			return Files{}, fmt.Errorf("pki: certificate %s: %w", name, err)
-		}
-		if err := writePair(dir, name, der, key); err != nil {
-			return Files{}, err
-		}
-		return Files{CertFile: filepath.Join(dir, name+".pem"), KeyFile: filepath.Join(dir, name+"-key.pem"), CAFile: caFile}, nil
-	}
+	ca := &authority{dir: dir, cert: caCert, key: caKey}
+	issue := func(name string, tmpl *x509.Certificate) (Files, error) { return ca.issue(name, tmpl, spec.Validity) }
 
 	// The server certificate serves the API and etcd's client and peer
 	// ports; etcd peers also dial each other with it, hence client auth.
@@ -128,16 +112,75 @@ func Generate(dir string, spec Spec) (Made, error) {
 		if c == "server" {
 			continue // the server's certificate also authenticates it as a client
 		}
-		f, err := issue(c, &x509.Certificate{
-			Subject:     pkix.Name{CommonName: c, Organization: []string{"wyvern"}},
-			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-		})
+		f, err := issue(c, clientTemplate(c))
 		if err != nil {
 			return Made{}, err
 		}
 		made.Clients[c] = f
 	}
 	return made, nil
+}
+
+// AddClient issues one more client certificate, <name>.pem and
+// <name>-key.pem, with the CA that Generate made in dir: enrolling a
+// chassis after the deployment's start.
+func AddClient(dir, name string, validity time.Duration) (Files, error) {
+	if !clientName.MatchString(name) || name == "ca" || name == "server" {
+		return Files{}, fmt.Errorf("pki: client name %q: use letters, digits, '.', '_' and '-', not \"ca\" or \"server\"", name)
+	}
+	if validity <= 0 {
+		validity = 365 * 24 * time.Hour
+	}
+	pair, err := tls.LoadX509KeyPair(filepath.Join(dir, "ca.pem"), filepath.Join(dir, "ca-key.pem"))
+	if err != nil {
+		return Files{}, fmt.Errorf("pki: the CA in %s: %w", dir, err)
+	}
+	cert, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil {
+		return Files{}, fmt.Errorf("pki: the CA in %s: %w", dir, err)
+	}
+	key, ok := pair.PrivateKey.(*ecdsa.PrivateKey)
+	if !ok {
+		return Files{}, fmt.Errorf("pki: the CA key in %s is not ECDSA", dir)
+	}
+	if _, err := os.Stat(filepath.Join(dir, name+".pem")); err == nil {
+		return Files{}, fmt.Errorf("pki: %s.pem exists in %s", name, dir)
+	}
+	return (&authority{dir: dir, cert: cert, key: key}).issue(name, clientTemplate(name), validity)
+}
+
+// authority signs certificates into its directory.
+type authority struct {
+	dir  string
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+}
+
+func (a *authority) issue(name string, tmpl *x509.Certificate, validity time.Duration) (Files, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return Files{}, fmt.Errorf("pki: %w", err)
+	}
+	now := time.Now()
+	tmpl.SerialNumber = serial()
+	tmpl.NotBefore = now.Add(-time.Hour)
+	tmpl.NotAfter = now.Add(validity)
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.cert, &key.PublicKey, a.key)
+	if err != nil {
+		return Files{}, fmt.Errorf("pki: certificate %s: %w", name, err)
+	}
+	if err := writePair(a.dir, name, der, key); err != nil {
+		return Files{}, err
+	}
+	return Files{CertFile: filepath.Join(a.dir, name+".pem"), KeyFile: filepath.Join(a.dir, name+"-key.pem"), CAFile: filepath.Join(a.dir, "ca.pem")}, nil
+}
+
+func clientTemplate(name string) *x509.Certificate {
+	return &x509.Certificate{
+		Subject:     pkix.Name{CommonName: name, Organization: []string{"wyvern"}},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
 }
 
 func serial() *big.Int {

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 )
 
 // Files names the PEM files of one TLS endpoint. CAFile is the trusted
@@ -64,6 +65,24 @@ func (f Files) Client() (*tls.Config, error) {
 		cfg.Certificates = []tls.Certificate{cert}
 	}
 	return cfg, nil
+}
+
+// ClientFor is Client for a connection to endpoints (URLs), checking that
+// their scheme agrees with the files: files given for an http:// endpoint,
+// or an https:// endpoint with no files at all, is a clear error rather
+// than a connection that silently goes unencrypted or cannot verify its
+// peer.
+func (f Files) ClientFor(endpoints []string) (*tls.Config, error) {
+	for _, e := range endpoints {
+		https := strings.HasPrefix(e, "https://")
+		if !f.Empty() && !https {
+			return nil, fmt.Errorf("pki: endpoint %s: TLS files are given, use https://", e)
+		}
+		if f.Empty() && https {
+			return nil, fmt.Errorf("pki: endpoint %s: https:// needs a CA file (and a client certificate where the server verifies clients)", e)
+		}
+	}
+	return f.Client()
 }
 
 // Server is the tls.Config of a server presenting CertFile. With

@@ -124,3 +124,45 @@ func TestFilesErrors(t *testing.T) {
 		t.Error("server without certificate accepted")
 	}
 }
+
+func TestClientForSchemes(t *testing.T) {
+	if _, err := (Files{CAFile: "x"}).ClientFor([]string{"http://127.0.0.1:2379"}); err == nil {
+		t.Error("TLS files for an http:// endpoint accepted")
+	}
+	if _, err := (Files{}).ClientFor([]string{"https://127.0.0.1:2379"}); err == nil {
+		t.Error("an https:// endpoint without any TLS file accepted")
+	}
+	if cfg, err := (Files{}).ClientFor([]string{"http://127.0.0.1:2379"}); cfg != nil || err != nil {
+		t.Errorf("plain endpoint: %v %v", cfg, err)
+	}
+}
+
+func TestAddClient(t *testing.T) {
+	dir := t.TempDir()
+	made, err := Generate(dir, Spec{Hosts: []string{"127.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hv, err := AddClient(dir, "hv7", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := AddClient(dir, "hv7", 0); err == nil {
+		t.Error("a second hv7 certificate replaced the first")
+	}
+	if _, err := AddClient(dir, "server", 0); err == nil {
+		t.Error("a client named server accepted")
+	}
+	srv, err := made.Server.Server(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := hv.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli.ServerName = "127.0.0.1"
+	if err := handshake(t, srv, cli); err != nil {
+		t.Fatalf("an added client: %v", err)
+	}
+}
