@@ -15,7 +15,7 @@ import (
 	"github.com/wyvern-sdn/wyvern/internal/store/storetest"
 )
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -27,7 +27,7 @@ func freeAddr(t *testing.T) string {
 
 // run starts Run in the background and returns a stop function that waits
 // for it to return.
-func run(t *testing.T, cfg Config) func() {
+func run(t testing.TB, cfg Config) func() {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -66,7 +66,7 @@ func run(t *testing.T, cfg Config) func() {
 	return stop
 }
 
-func config(t *testing.T, dataDir string) Config {
+func config(t testing.TB, dataDir string) Config {
 	return Config{Listen: freeAddr(t), DataDir: dataDir, EtcdClientURL: "http://" + freeAddr(t),
 		EtcdPeerURL: "http://" + freeAddr(t), NoAuth: true, UnsafeNoFsync: true, TokenTTL: time.Hour,
 		Neutron: neutron.DefaultConfig()}

@@ -84,10 +84,14 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		e = newError(http.StatusInternalServerError, "HTTPInternalServerError",
 			"Request Failed: internal server error while processing your request.")
 	}
+	writeJSON(w, e.Status, neutronError(e.Type, e.Message))
+}
+
+func neutronError(typ, message string) errorBody {
 	var body errorBody
-	body.NeutronError.Type = e.Type
-	body.NeutronError.Message = e.Message
-	writeJSON(w, e.Status, body)
+	body.NeutronError.Type = typ
+	body.NeutronError.Message = message
+	return body
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
