@@ -208,6 +208,24 @@ func (s *Server) registerQuotas(mux *http.ServeMux) {
 			s.writeError(w, r, BadRequest("Malformed request body: expected {\"quota\": {...}}"))
 			return
 		}
+		// "check_limit" (neutron-lib's quota-check-limit) asks that a limit
+		// below the project's usage be refused, "force" that it be set
+		// anyway; without either, as in Neutron, it is set.
+		var flags [2]bool
+		for i, k := range []string{"check_limit", "force"} {
+			raw, ok := body.Quota[k]
+			if !ok {
+				continue
+			}
+			b, ok := raw.(bool)
+			if !ok {
+				s.writeError(w, r, InvalidInput("'%v' cannot be converted to boolean for %s", raw, k))
+				return
+			}
+			flags[i] = b
+			delete(body.Quota, k)
+		}
+		checkLimit := flags[0] && !flags[1]
 		upd := Quotas{}
 		for k, v := range body.Quota {
 			if _, ok := quotaNames[k]; !ok {
@@ -220,6 +238,17 @@ func (s *Server) registerQuotas(mux *http.ServeMux) {
 				return
 			}
 			upd[k] = int(n)
+			if checkLimit && n >= 0 {
+				used, err := s.store.Count(r.Context(), store.Prefix+"owner/"+project+"/"+quotaNames[k]+"/")
+				if err != nil {
+					s.writeError(w, r, err)
+					return
+				}
+				if int(used) > int(n) {
+					s.writeError(w, r, BadRequest("Quota limit %d for %s must be greater than or equal to already used %d", int(n), k, used))
+					return
+				}
+			}
 		}
 		var q Quotas
 		err := s.store.Txn(r.Context(), func(tx *store.Tx) error {

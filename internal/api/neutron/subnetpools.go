@@ -79,13 +79,14 @@ func subnetPoolNotFound(id string) *Error {
 func subnetPoolsResource(s *Server) *resource {
 	return &resource{
 		collection: "subnetpools", singular: "subnetpool", kind: "SubnetPool",
-		list:    listObjects[subnetPool](s, kindSubnetPools),
-		load:    loadObject[subnetPool](kindSubnetPools),
-		save:    saveObject(kindSubnetPools),
-		visible: func(p auth.Principal, o model.Object) bool { return o.(*subnetPool).Shared },
-		create:  s.createSubnetPool,
-		update:  s.updateSubnetPool,
-		remove:  s.removeSubnetPool,
+		list:     listObjects[subnetPool](s, kindSubnetPools),
+		load:     loadObject[subnetPool](kindSubnetPools),
+		save:     saveObject(kindSubnetPools),
+		visible:  func(p auth.Principal, o model.Object) bool { return o.(*subnetPool).Shared },
+		create:   s.createSubnetPool,
+		update:   s.updateSubnetPool,
+		remove:   s.removeSubnetPool,
+		readOnly: []string{"ip_version", "shared"},
 	}
 }
 
@@ -309,12 +310,22 @@ func (s *Server) joinScope(ctx context.Context, tx *store.Tx, p auth.Principal, 
 	if scope == "" {
 		return nil
 	}
+	if !isUUID(scope) {
+		return badAttr("address_scope_id", "'%s' is not a valid UUID", scope)
+	}
 	sc, err := getObject[addressScope](tx, kindAddressScopes, scope)
 	if err != nil {
 		return err
 	}
 	if sc == nil || !(p.Admin || sc.ProjectID == p.ProjectID || sc.Shared) {
 		return NotFound("AddressScope", scope)
+	}
+	if !owns(p, sc) {
+		// A shared scope is seen by every project but joined only by its
+		// owner's pools (or by an admin): Wyvern has no RBAC policies, so
+		// it answers as Neutron without rbac-address-scope.
+		return newError(http.StatusBadRequest, "IllegalSubnetPoolAssociationToAddressScope",
+			"Illegal subnetpool association: subnetpool %s cannot be associated with address scope %s.", sp.ID, scope)
 	}
 	if sc.IPVersion != sp.IPVersion {
 		return newError(http.StatusBadRequest, "IllegalSubnetPoolIpVersionAssociationToAddressScope",
@@ -357,13 +368,20 @@ func (s *Server) joinScope(ctx context.Context, tx *store.Tx, p auth.Principal, 
 
 func (s *Server) updateSubnetPool(ctx context.Context, tx *store.Tx, p auth.Principal, cur model.Object, a attrs) (model.Object, error) {
 	sp := cur.(*subnetPool)
-	for _, ro := range []string{"ip_version", "shared"} {
-		if a.has(ro) {
-			return nil, BadRequest("Cannot update read-only attribute %s", ro)
-		}
-	}
 	if err := a.only(subnetPoolUpdatable...); err != nil {
 		return nil, err
+	}
+	if sp.AddressScopeID != nil {
+		// Neutron's _check_subnetpool_update_allowed: a pool in a scope
+		// its caller does not own is changed only by an admin.
+		sc, err := getObject[addressScope](tx, kindAddressScopes, *sp.AddressScopeID)
+		if err != nil {
+			return nil, err
+		}
+		if sc != nil && !owns(p, sc) {
+			return nil, newError(http.StatusBadRequest, "IllegalSubnetPoolUpdate",
+				"Illegal subnetpool update : subnetpool %s cannot be updated when associated with shared address scope %s.", sp.ID, sc.ID)
+		}
 	}
 	if err := a.common(&sp.Name, &sp.Description); err != nil {
 		return nil, err

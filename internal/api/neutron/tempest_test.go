@@ -1,0 +1,243 @@
+package neutron
+
+import (
+	"net/http"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// The tests in this file follow neutron-tempest-plugin's API tests, call
+// for call, so that each answer is the one a Neutron server gives.
+
+// test_address_scopes_negative: the shared attribute of an address scope
+// is an admin's on update whatever its value; an admin cannot unshare.
+func TestTempestAddressScopeShared(t *testing.T) {
+	a := newTestAPI(t)
+	a.wantErr(http.StatusForbidden, "", "", "POST", "/v2.0/address-scopes", "p1", jsonObj{"address_scope": jsonObj{"name": "s", "ip_version": 4, "shared": true}})
+	for _, shared := range []bool{true, false} {
+		sc := a.must(http.StatusCreated, "POST", "/v2.0/address-scopes", "p1", jsonObj{"address_scope": jsonObj{"name": "s", "ip_version": 4}})["address_scope"].(jsonObj)
+		a.wantErr(http.StatusForbidden, "", "", "PUT", "/v2.0/address-scopes/"+sc["id"].(string), "p1",
+			jsonObj{"address_scope": jsonObj{"name": "new_name", "shared": shared}})
+		if got := a.must(http.StatusOK, "GET", "/v2.0/address-scopes/"+sc["id"].(string), "p1", nil)["address_scope"].(jsonObj); got["name"] != "s" {
+			t.Errorf("refused update changed the scope: %v", got)
+		}
+	}
+	sc := a.must(http.StatusCreated, "POST", "/v2.0/address-scopes", "", jsonObj{"address_scope": jsonObj{"name": "s", "ip_version": 4, "shared": true}})["address_scope"].(jsonObj)
+	a.wantErr(http.StatusBadRequest, "AddressScopeUpdateError", "", "PUT", "/v2.0/address-scopes/"+sc["id"].(string), "",
+		jsonObj{"address_scope": jsonObj{"name": "new-name", "shared": false}})
+	a.must(http.StatusOK, "PUT", "/v2.0/address-scopes/"+sc["id"].(string), "", jsonObj{"address_scope": jsonObj{"name": "new_name", "shared": true}})
+}
+
+// test_subnetpools_negative: a pool's shared cannot be updated (400, even
+// by a caller who cannot see the pool), and a pool joins only a scope its
+// caller owns, given by id.
+func TestTempestSubnetPoolScopes(t *testing.T) {
+	a := newTestAPI(t)
+	pool := func(project string, extra jsonObj) (int, jsonObj) {
+		body := jsonObj{"name": "sp", "prefixes": []string{"10.11.12.0/24"}, "min_prefixlen": "29"}
+		for k, v := range extra {
+			body[k] = v
+		}
+		return a.call("POST", "/v2.0/subnetpools", project, jsonObj{"subnetpool": body})
+	}
+	code, out := pool("", nil)
+	if code != http.StatusCreated {
+		t.Fatalf("admin pool: %d %v", code, out)
+	}
+	adminPool := out["subnetpool"].(jsonObj)
+	if adminPool["min_prefixlen"] != float64(29) || adminPool["default_prefixlen"] != float64(29) || adminPool["max_prefixlen"] != float64(32) {
+		t.Errorf("prefix lengths not integers: %v", adminPool)
+	}
+	a.wantErr(http.StatusBadRequest, "", "shared", "PUT", "/v2.0/subnetpools/"+adminPool["id"].(string), "p1", jsonObj{"subnetpool": jsonObj{"shared": true}})
+
+	if code, out := pool("p1", jsonObj{"address_scope_id": "foo-addr-scope"}); code != http.StatusBadRequest {
+		t.Errorf("scope by name: %d %v", code, out)
+	}
+	if code, out := pool("p1", jsonObj{"address_scope_id": "6d5e3a8c-2b7e-4a36-9d8e-0c1f2a3b4c5d"}); code != http.StatusNotFound {
+		t.Errorf("scope that does not exist: %d %v", code, out)
+	}
+	private := a.must(http.StatusCreated, "POST", "/v2.0/address-scopes", "", jsonObj{"address_scope": jsonObj{"name": "as", "ip_version": 4}})["address_scope"].(jsonObj)
+	if code, out := pool("p1", jsonObj{"address_scope_id": private["id"]}); code != http.StatusNotFound {
+		t.Errorf("another project's scope: %d %v", code, out)
+	}
+	shared := a.must(http.StatusCreated, "POST", "/v2.0/address-scopes", "", jsonObj{"address_scope": jsonObj{"name": "as", "ip_version": 4, "shared": true}})["address_scope"].(jsonObj)
+	if code, out := pool("p1", jsonObj{"address_scope_id": shared["id"]}); code != http.StatusBadRequest || errType(out) != "IllegalSubnetPoolAssociationToAddressScope" {
+		t.Errorf("shared scope of another project: %d %v", code, out)
+	}
+
+	// test_project_update_sp_prefix_associated_with_shared_addr_scope
+	code, out = a.call("POST", "/v2.0/subnetpools", "p1", jsonObj{"subnetpool": jsonObj{"name": "sp", "prefixes": []string{"20.0.0.0/18", "30.0.0.0/18"}}})
+	if code != http.StatusCreated {
+		t.Fatalf("member pool: %d %v", code, out)
+	}
+	path := "/v2.0/subnetpools/" + out["subnetpool"].(jsonObj)["id"].(string)
+	a.must(http.StatusOK, "PUT", path, "", jsonObj{"subnetpool": jsonObj{"address_scope_id": shared["id"]}})
+	grown := []string{"20.0.0.0/18", "30.0.0.0/18", "40.0.0.0/18"}
+	a.wantErr(http.StatusBadRequest, "IllegalSubnetPoolUpdate", "", "PUT", path, "p1", jsonObj{"subnetpool": jsonObj{"prefixes": grown}})
+	got := a.must(http.StatusOK, "PUT", path, "", jsonObj{"subnetpool": jsonObj{"prefixes": grown}})["subnetpool"].(jsonObj)
+	if len(got["prefixes"].([]any)) != 3 {
+		t.Errorf("admin's update: %v", got)
+	}
+}
+
+// test_address_groups: addresses are CIDRs, stored as their network
+// (address_group_db normalises each to network/prefixlen); add and remove
+// take bare addresses too.
+func TestTempestAddressGroups(t *testing.T) {
+	a := newTestAPI(t)
+	sorted := func(g jsonObj) []string {
+		l := groupAddrs(t, g)
+		sort.Strings(l)
+		return l
+	}
+	want := []string{"10.10.10.3/32", "192.168.0.0/24", "2001:db8::/64"}
+	g := a.must(http.StatusCreated, "POST", "/v2.0/address-groups", "p1", jsonObj{"address_group": jsonObj{"name": "ag", "description": "d",
+		"addresses": []string{"10.10.10.3/32", "192.168.0.10/24", "2001:db8::f00/64"}}})["address_group"].(jsonObj)
+	if got := sorted(g); !equalStrings(got, want) {
+		t.Fatalf("created %v want %v", got, want)
+	}
+	path := "/v2.0/address-groups/" + g["id"].(string)
+	up := a.must(http.StatusOK, "PUT", path, "p1", jsonObj{"address_group": jsonObj{"description": "New"}})["address_group"].(jsonObj)
+	if got := sorted(up); !equalStrings(got, want) || up["name"] != "ag" {
+		t.Fatalf("updated %v", up)
+	}
+	for _, bad := range []string{"10.20.30.40", "this is bad IP address"} {
+		a.wantErr(http.StatusBadRequest, "", "", "POST", "/v2.0/address-groups", "p1", jsonObj{"address_group": jsonObj{"name": "x", "addresses": []string{bad}}})
+	}
+	a.wantErr(http.StatusBadRequest, "", "", "PUT", path+"/add_addresses", "p1", jsonObj{"addresses": []string{"this is bad IP address"}})
+	a.wantErr(http.StatusNotFound, "AddressesNotFound", "", "PUT", path+"/remove_addresses", "p1", jsonObj{"addresses": []string{"10.200.200.200"}})
+	a.wantErr(http.StatusBadRequest, "", "", "PUT", path+"/remove_addresses", "p1", jsonObj{"addresses": []string{"this is bad IP address"}})
+	a.must(http.StatusOK, "PUT", path+"/add_addresses", "p1", jsonObj{"addresses": []string{"10.20.30.40/32"}})
+	a.must(http.StatusOK, "PUT", path+"/remove_addresses", "p1", jsonObj{"addresses": []string{"10.10.10.3"}})
+	got := sorted(a.must(http.StatusOK, "GET", path, "p1", nil)["address_group"].(jsonObj))
+	if !equalStrings(got, []string{"10.20.30.40/32", "192.168.0.0/24", "2001:db8::/64"}) {
+		t.Fatalf("after add and remove %v", got)
+	}
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// test_security_groups' quota tests update quotas with "force": true.
+func TestTempestQuotaForce(t *testing.T) {
+	a := newTestAPI(t)
+	for _, v := range []int{-1, 0, 10, 2147483647} {
+		q := a.must(http.StatusOK, "PUT", "/v2.0/quotas/p1", "", jsonObj{"quota": jsonObj{"security_group_rule": v, "force": true}})["quota"].(jsonObj)
+		if q["security_group_rule"] != float64(v) || q["force"] != nil {
+			t.Errorf("quota %d: %v", v, q)
+		}
+	}
+	a.wantErr(http.StatusBadRequest, "", "", "PUT", "/v2.0/quotas/p1", "", jsonObj{"quota": jsonObj{"network": 1, "force": "maybe"}})
+}
+
+// admin/test_quotas_negative: an admin creates for a project until that
+// project's quota is full; the next create is a 409.
+func TestTempestQuotaFull(t *testing.T) {
+	a := newTestAPI(t)
+	full := func(project, what string, create func() (int, jsonObj)) {
+		t.Helper()
+		if code, out := create(); code != http.StatusCreated {
+			t.Fatalf("%s: first create %d %v", what, code, out)
+		}
+		if code, out := create(); code != http.StatusConflict || errType(out) != "OverQuota" {
+			t.Errorf("%s beyond the quota: %d %v", what, code, out)
+		}
+	}
+	quota := func(project string, q jsonObj) {
+		a.must(http.StatusOK, "PUT", "/v2.0/quotas/"+project, "", jsonObj{"quota": q})
+	}
+	post := func(coll, singular string, body jsonObj) func() (int, jsonObj) {
+		return func() (int, jsonObj) { return a.call("POST", "/v2.0/"+coll, "", jsonObj{singular: body}) }
+	}
+
+	quota("qn", jsonObj{"network": 1})
+	full("qn", "network", post("networks", "network", jsonObj{"tenant_id": "qn"}))
+
+	quota("qs", jsonObj{"subnet": 1})
+	net := a.must(http.StatusCreated, "POST", "/v2.0/networks", "", jsonObj{"network": jsonObj{"tenant_id": "qs"}})["network"].(jsonObj)
+	cidr := 0
+	full("qs", "subnet", func() (int, jsonObj) {
+		cidr++
+		return a.call("POST", "/v2.0/subnets", "", jsonObj{"subnet": jsonObj{"tenant_id": "qs", "network_id": net["id"],
+			"cidr": []string{"", "10.0.0.0/24", "10.1.0.0/24"}[cidr], "ip_version": "4"}})
+	})
+
+	net = a.must(http.StatusCreated, "POST", "/v2.0/networks", "", jsonObj{"network": jsonObj{"tenant_id": "qp"}})["network"].(jsonObj)
+	a.must(http.StatusCreated, "POST", "/v2.0/subnets", "", jsonObj{"subnet": jsonObj{"tenant_id": "qp", "network_id": net["id"],
+		"enable_dhcp": false, "cidr": "10.0.0.0/24", "ip_version": "4"}})
+	ports := a.must(http.StatusOK, "GET", "/v2.0/ports?tenant_id=qp", "", nil)["ports"].([]any)
+	quota("qp", jsonObj{"port": len(ports) + 1})
+	full("qp", "port", post("ports", "port", jsonObj{"tenant_id": "qp", "network_id": net["id"]}))
+
+	quota("qr", jsonObj{"router": 1})
+	full("qr", "router", post("routers", "router", jsonObj{"tenant_id": "qr", "name": "r", "admin_state_up": true}))
+
+	sgs := a.must(http.StatusOK, "GET", "/v2.0/security-groups?tenant_id=qg", "", nil)["security_groups"].([]any)
+	quota("qg", jsonObj{"security_group": len(sgs) + 1})
+	full("qg", "security group", post("security-groups", "security_group", jsonObj{"tenant_id": "qg", "name": "g"}))
+
+	sg := a.must(http.StatusCreated, "POST", "/v2.0/security-groups", "", jsonObj{"security_group": jsonObj{"tenant_id": "qu", "name": "g"}})["security_group"].(jsonObj)
+	rules := a.must(http.StatusOK, "GET", "/v2.0/security-group-rules?tenant_id=qu", "", nil)["security_group_rules"].([]any)
+	quota("qu", jsonObj{"security_group_rule": len(rules) + 1})
+	dir := []string{"ingress", "egress"}
+	n := 0
+	full("qu", "security group rule", func() (int, jsonObj) {
+		n++
+		return a.call("POST", "/v2.0/security-group-rules", "", jsonObj{"security_group_rule": jsonObj{"tenant_id": "qu",
+			"security_group_id": sg["id"], "direction": dir[n-1]}})
+	})
+
+	ext := a.must(http.StatusCreated, "POST", "/v2.0/networks", "", jsonObj{"network": jsonObj{"name": "public", "router:external": true}})["network"].(jsonObj)
+	a.must(http.StatusCreated, "POST", "/v2.0/subnets", "", jsonObj{"subnet": jsonObj{"network_id": ext["id"], "cidr": "203.0.113.0/24", "ip_version": 4}})
+	quota("qf", jsonObj{"floatingip": 1})
+	full("qf", "floating IP", post("floatingips", "floatingip", jsonObj{"tenant_id": "qf", "floating_network_id": ext["id"]}))
+}
+
+// test_security_groups' SecGroupQuotaTest and SecGroupRulesQuotaTest: a
+// member fills its quota to the brim; what the quota counts is what the
+// member lists under its project.
+func TestTempestSecurityGroupQuotaFill(t *testing.T) {
+	a := newTestAPI(t)
+	count := func(project, coll string) int {
+		return len(a.must(http.StatusOK, "GET", "/v2.0/"+strings.ReplaceAll(coll, "_", "-")+"?project_id="+project, project, nil)[coll].([]any))
+	}
+	quota := func(project, name string, v int) {
+		a.must(http.StatusOK, "PUT", "/v2.0/quotas/"+project, "", jsonObj{"quota": jsonObj{name: v, "force": true}})
+	}
+	quota("p1", "security_group_rule", -1)
+	quota("p1", "security_group", 5)
+	for i := count("p1", "security_groups"); i < 5; i++ {
+		a.must(http.StatusCreated, "POST", "/v2.0/security-groups", "p1", jsonObj{"security_group": jsonObj{"name": "g"}})
+	}
+	if n := count("p1", "security_groups"); n != 5 {
+		t.Fatalf("groups %d, quota 5", n)
+	}
+	a.wantErr(http.StatusConflict, "OverQuota", "", "POST", "/v2.0/security-groups", "p1", jsonObj{"security_group": jsonObj{"name": "g"}})
+	quota("p1", "security_group", 2) // below what exists: allowed with force
+
+	quota("p2", "security_group_rule", 10)
+	def := a.must(http.StatusOK, "GET", "/v2.0/security-groups?name=default", "p2", nil)["security_groups"].([]any)[0].(jsonObj)
+	port := 1
+	for i := count("p2", "security_group_rules"); i < 10; i++ {
+		port++
+		a.must(http.StatusCreated, "POST", "/v2.0/security-group-rules", "p2", jsonObj{"security_group_rule": jsonObj{"project_id": "p2",
+			"security_group_id": def["id"], "direction": "ingress", "protocol": "tcp", "port_range_min": port, "port_range_max": port}})
+	}
+	if n := count("p2", "security_group_rules"); n != 10 {
+		t.Fatalf("rules %d, quota 10", n)
+	}
+	a.wantErr(http.StatusConflict, "OverQuota", "", "POST", "/v2.0/security-group-rules", "p2", jsonObj{"security_group_rule": jsonObj{
+		"security_group_id": def["id"], "direction": "ingress", "protocol": "tcp", "port_range_min": 999, "port_range_max": 999}})
+	a.wantErr(http.StatusBadRequest, "", "already used", "PUT", "/v2.0/quotas/p2", "", jsonObj{"quota": jsonObj{"security_group_rule": 5, "check_limit": true}})
+	quota("p2", "security_group_rule", 5)
+}
