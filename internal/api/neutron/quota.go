@@ -3,7 +3,9 @@ package neutron
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -232,9 +234,19 @@ func (s *Server) registerQuotas(mux *http.ServeMux) {
 				s.writeError(w, r, BadRequest("Unrecognized attribute(s) '%s'", k))
 				return
 			}
+			// Neutron converts the value to an integer and checks it is in
+			// [-1, 2^31-1], the range of its database column.
 			n, ok := v.(float64)
-			if !ok || n < -1 || n != float64(int(n)) {
-				s.writeError(w, r, InvalidInput("'%v' should be an integer greater than or equal to -1 for %s", v, k))
+			if str, isStr := v.(string); isStr {
+				i, err := strconv.Atoi(strings.TrimSpace(str))
+				n, ok = float64(i), err == nil
+			}
+			if !ok || n != float64(int(n)) {
+				s.writeError(w, r, badAttr(k, "'%v' is not an integer", v))
+				return
+			}
+			if n < -1 || n > math.MaxInt32 {
+				s.writeError(w, r, badAttr(k, "'%v' is not in range -1 through %d", v, math.MaxInt32))
 				return
 			}
 			upd[k] = int(n)

@@ -241,3 +241,125 @@ func TestTempestSecurityGroupQuotaFill(t *testing.T) {
 	a.wantErr(http.StatusBadRequest, "", "already used", "PUT", "/v2.0/quotas/p2", "", jsonObj{"quota": jsonObj{"security_group_rule": 5, "check_limit": true}})
 	quota("p2", "security_group_rule", 5)
 }
+
+// test_floating_ips and test_floating_ips_negative: a description update
+// keeps the association and port_details; a disassociation keeps the
+// description and shows port_details as null; a port takes one floating IP.
+func TestTempestFloatingIPUpdates(t *testing.T) {
+	a := newTestAPI(t)
+	tp := newFIPTopology(t, a)
+	port := mkPort(t, a, "p1", tp.net, map[string]any{"name": "vm"})
+	f := obj(t, a.must(http.StatusCreated, "POST", "/v2.0/floatingips", "p1", jsonObj{"floatingip": jsonObj{
+		"floating_network_id": tp.ext, "port_id": port["id"], "description": "d1"}}), "floatingip")
+	path := "/v2.0/floatingips/" + f["id"].(string)
+	details := func(f jsonObj) {
+		t.Helper()
+		d, ok := f["port_details"].(jsonObj)
+		if !ok {
+			t.Fatalf("port_details %v", f["port_details"])
+		}
+		for _, k := range []string{"name", "network_id", "mac_address", "admin_state_up", "status", "device_id", "device_owner"} {
+			if d[k] != port[k] {
+				t.Errorf("port_details %s: %v, port has %v", k, d[k], port[k])
+			}
+		}
+	}
+	details(f)
+	g := obj(t, a.must(http.StatusOK, "PUT", path, "p1", jsonObj{"floatingip": jsonObj{"description": "d2"}}), "floatingip")
+	if g["description"] != "d2" || g["port_id"] != port["id"] {
+		t.Errorf("description update %v", g)
+	}
+	details(g)
+	g = obj(t, a.must(http.StatusOK, "PUT", path, "p1", jsonObj{"floatingip": jsonObj{"port_id": nil}}), "floatingip")
+	if v, ok := g["port_details"]; !ok || v != nil || g["description"] != "d2" || g["port_id"] != nil {
+		t.Errorf("disassociated %v", g)
+	}
+
+	f1 := obj(t, a.must(http.StatusCreated, "POST", "/v2.0/floatingips", "p1", jsonObj{"floatingip": jsonObj{"floating_network_id": tp.ext}}), "floatingip")
+	f2 := obj(t, a.must(http.StatusCreated, "POST", "/v2.0/floatingips", "p1", jsonObj{"floatingip": jsonObj{"floating_network_id": tp.ext}}), "floatingip")
+	a.must(http.StatusOK, "PUT", "/v2.0/floatingips/"+f1["id"].(string), "p1", jsonObj{"floatingip": jsonObj{"port_id": port["id"]}})
+	a.wantErr(http.StatusConflict, "", "", "PUT", "/v2.0/floatingips/"+f2["id"].(string), "p1", jsonObj{"floatingip": jsonObj{"port_id": port["id"]}})
+}
+
+// admin/test_shared_network_extension: the shared filter on networks and
+// subnets for a member and an admin; a member's port on a shared network
+// is the member's, and it may not carry address pairs.
+func TestTempestSharedNetworks(t *testing.T) {
+	a := newTestAPI(t)
+	shared := a.must(http.StatusCreated, "POST", "/v2.0/networks", "", jsonObj{"network": jsonObj{"name": "sh", "shared": true}})["network"].(jsonObj)
+	reg := a.mkNetwork("p1", jsonObj{"name": "reg"})
+	priv := a.mkSubnet("p1", reg, "10.30.0.0/24", jsonObj{"ip_version": 4})
+	sub := a.mkSubnet("", shared["id"].(string), "10.31.0.0/24", jsonObj{"ip_version": 4})
+	ids := func(project, coll, q string) map[string]bool {
+		out := map[string]bool{}
+		items := a.must(http.StatusOK, "GET", "/v2.0/"+coll+"?shared="+q, project, nil)[coll].([]any)
+		if len(items) == 0 {
+			t.Errorf("%s?shared=%s as %q: empty", coll, q, project)
+		}
+		for _, x := range items {
+			m := x.(jsonObj)
+			out[m["id"].(string)] = true
+			if coll == "networks" && m["shared"] != (q == "true") {
+				t.Errorf("networks?shared=%s as %q lists %v", q, project, m)
+			}
+		}
+		return out
+	}
+	for _, project := range []string{"p1", ""} {
+		if l := ids(project, "subnets", "true"); !l[sub["id"].(string)] || l[priv["id"].(string)] {
+			t.Errorf("subnets?shared=true as %q: %v", project, l)
+		}
+		if l := ids(project, "subnets", "false"); l[sub["id"].(string)] || !l[priv["id"].(string)] {
+			t.Errorf("subnets?shared=false as %q: %v", project, l)
+		}
+		ids(project, "networks", "true")
+		ids(project, "networks", "false")
+	}
+	up := a.must(http.StatusOK, "PUT", "/v2.0/networks/"+shared["id"].(string), "", jsonObj{"network": jsonObj{"name": "New", "admin_state_up": false, "shared": false}})["network"].(jsonObj)
+	if up["shared"] != false || up["admin_state_up"] != false || up["name"] != "New" {
+		t.Errorf("update %v", up)
+	}
+	a.must(http.StatusOK, "PUT", "/v2.0/networks/"+shared["id"].(string), "", jsonObj{"network": jsonObj{"shared": true}})
+	port := a.must(http.StatusCreated, "POST", "/v2.0/ports", "p1", jsonObj{"port": jsonObj{"network_id": shared["id"]}})["port"].(jsonObj)
+	if port["tenant_id"] != "p1" {
+		t.Errorf("member's port on a shared network: %v", port)
+	}
+	pairs := []any{jsonObj{"ip_address": "1.1.1.1"}}
+	a.wantErr(http.StatusForbidden, "", "", "POST", "/v2.0/ports", "p1", jsonObj{"port": jsonObj{"network_id": shared["id"], "allowed_address_pairs": pairs}})
+	a.wantErr(http.StatusForbidden, "", "", "PUT", "/v2.0/ports/"+port["id"].(string), "p1", jsonObj{"port": jsonObj{"allowed_address_pairs": pairs}})
+	bulk := a.must(http.StatusCreated, "POST", "/v2.0/networks", "", jsonObj{"networks": []any{jsonObj{"name": "b1", "shared": true}, jsonObj{"name": "b2", "shared": true}}})["networks"].([]any)
+	for _, n := range bulk {
+		if n.(jsonObj)["shared"] != true {
+			t.Errorf("bulk %v", n)
+		}
+	}
+}
+
+// test_security_groups_negative: names are validated on create and on the
+// default group's update before its rename is refused; a group in use is
+// not deleted; a quota of 0 refuses the next group; quotas are integers
+// from -1 to 2^31-1.
+func TestTempestSecurityGroupNegative(t *testing.T) {
+	a := newTestAPI(t)
+	long := strings.Repeat("x", 256)
+	for _, name := range []any{long, true} {
+		a.wantErr(http.StatusBadRequest, "", "", "POST", "/v2.0/security-groups", "p1", jsonObj{"security_group": jsonObj{"name": name}})
+	}
+	a.wantErr(http.StatusConflict, "", "", "POST", "/v2.0/security-groups", "p1", jsonObj{"security_group": jsonObj{"name": "default"}})
+	def := a.must(http.StatusOK, "GET", "/v2.0/security-groups?name=default", "p1", nil)["security_groups"].([]any)[0].(jsonObj)
+	path := "/v2.0/security-groups/" + def["id"].(string)
+	a.wantErr(http.StatusConflict, "", "", "PUT", path, "p1", jsonObj{"security_group": jsonObj{"name": "test"}})
+	for _, name := range []any{long, true} {
+		a.wantErr(http.StatusBadRequest, "", "", "PUT", path, "p1", jsonObj{"security_group": jsonObj{"name": name}})
+	}
+	sg := a.must(http.StatusCreated, "POST", "/v2.0/security-groups", "p1", jsonObj{"security_group": jsonObj{"name": "g"}})["security_group"].(jsonObj)
+	net := a.mkNetwork("p1", nil)
+	a.must(http.StatusCreated, "POST", "/v2.0/ports", "p1", jsonObj{"port": jsonObj{"network_id": net, "security_groups": []any{sg["id"]}}})
+	a.wantErr(http.StatusConflict, "SecurityGroupInUse", "", "DELETE", "/v2.0/security-groups/"+sg["id"].(string), "p1", nil)
+
+	a.must(http.StatusOK, "PUT", "/v2.0/quotas/p1", "", jsonObj{"quota": jsonObj{"security_group": 0, "force": true}})
+	a.wantErr(http.StatusConflict, "OverQuota", "", "POST", "/v2.0/security-groups", "p1", jsonObj{"security_group": jsonObj{"name": "g"}})
+	for _, v := range []any{-2, 2147483648, "value"} {
+		a.wantErr(http.StatusBadRequest, "", "", "PUT", "/v2.0/quotas/p1", "", jsonObj{"quota": jsonObj{"security_group": v}})
+	}
+}
