@@ -2,6 +2,8 @@ package neutron
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -45,6 +47,48 @@ type subnetPool struct {
 	IPVersion        int      `json:"ip_version"`
 	Shared           bool     `json:"shared"`
 	IsDefault        bool     `json:"is_default"`
+}
+
+// MarshalJSON writes the prefix lengths as strings, as Neutron's
+// _make_subnetpool_dict does (str(subnetpool['min_prefixlen'])): clients
+// written for Neutron read them so.
+func (sp subnetPool) MarshalJSON() ([]byte, error) {
+	type plain subnetPool
+	return json.Marshal(struct {
+		plain
+		DefaultPrefixLen string `json:"default_prefixlen"`
+		MinPrefixLen     string `json:"min_prefixlen"`
+		MaxPrefixLen     string `json:"max_prefixlen"`
+	}{plain(sp), strconv.Itoa(sp.DefaultPrefixLen), strconv.Itoa(sp.MinPrefixLen), strconv.Itoa(sp.MaxPrefixLen)})
+}
+
+// UnmarshalJSON reads the prefix lengths as strings or as numbers (the
+// form records stored before they were written as strings have).
+func (sp *subnetPool) UnmarshalJSON(b []byte) error {
+	type plain subnetPool
+	aux := struct {
+		*plain
+		DefaultPrefixLen json.Number `json:"default_prefixlen"`
+		MinPrefixLen     json.Number `json:"min_prefixlen"`
+		MaxPrefixLen     json.Number `json:"max_prefixlen"`
+	}{plain: (*plain)(sp)}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		n  json.Number
+		to *int
+	}{{aux.DefaultPrefixLen, &sp.DefaultPrefixLen}, {aux.MinPrefixLen, &sp.MinPrefixLen}, {aux.MaxPrefixLen, &sp.MaxPrefixLen}} {
+		if f.n == "" {
+			continue
+		}
+		v, err := f.n.Int64()
+		if err != nil {
+			return fmt.Errorf("subnet pool prefix length: %w", err)
+		}
+		*f.to = int(v)
+	}
+	return nil
 }
 
 // poolAllocsOf is the prefix of a pool's allocations.

@@ -1,6 +1,7 @@
 package neutron
 
 import (
+	"encoding/json"
 	"net/http"
 	"sort"
 	"strings"
@@ -46,8 +47,10 @@ func TestTempestSubnetPoolScopes(t *testing.T) {
 		t.Fatalf("admin pool: %d %v", code, out)
 	}
 	adminPool := out["subnetpool"].(jsonObj)
-	if adminPool["min_prefixlen"] != float64(29) || adminPool["default_prefixlen"] != float64(29) || adminPool["max_prefixlen"] != float64(32) {
-		t.Errorf("prefix lengths not integers: %v", adminPool)
+	// test_get_subnetpool compares them with the strings it sent: Neutron
+	// writes them as strings.
+	if adminPool["min_prefixlen"] != "29" || adminPool["default_prefixlen"] != "29" || adminPool["max_prefixlen"] != "32" {
+		t.Errorf("prefix lengths not strings: %v", adminPool)
 	}
 	a.wantErr(http.StatusBadRequest, "", "shared", "PUT", "/v2.0/subnetpools/"+adminPool["id"].(string), "p1", jsonObj{"subnetpool": jsonObj{"shared": true}})
 
@@ -361,5 +364,25 @@ func TestTempestSecurityGroupNegative(t *testing.T) {
 	a.wantErr(http.StatusConflict, "OverQuota", "", "POST", "/v2.0/security-groups", "p1", jsonObj{"security_group": jsonObj{"name": "g"}})
 	for _, v := range []any{-2, 2147483648, "value"} {
 		a.wantErr(http.StatusBadRequest, "", "", "PUT", "/v2.0/quotas/p1", "", jsonObj{"quota": jsonObj{"security_group": v}})
+	}
+}
+
+// test_subnetpools: an update with prefix lengths as strings shows them as
+// sent; a pool stored with numeric prefix lengths still reads.
+func TestTempestSubnetPoolPrefixLengths(t *testing.T) {
+	a := newTestAPI(t)
+	sp := a.mkPool("p1", jsonObj{"name": "sp", "prefixes": []string{"10.11.12.0/24"}, "min_prefixlen": "29"})
+	path := "/v2.0/subnetpools/" + sp["id"].(string)
+	a.must(http.StatusOK, "PUT", path, "p1", jsonObj{"subnetpool": jsonObj{"name": "new", "min_prefixlen": "28", "max_prefixlen": "30"}})
+	got := a.must(http.StatusOK, "GET", path, "p1", nil)["subnetpool"].(jsonObj)
+	if got["name"] != "new" || got["min_prefixlen"] != "28" || got["max_prefixlen"] != "30" || got["shared"] != false {
+		t.Errorf("updated %v", got)
+	}
+	var old subnetPool
+	if err := json.Unmarshal([]byte(`{"id":"x","default_prefixlen":24,"min_prefixlen":8,"max_prefixlen":"32"}`), &old); err != nil {
+		t.Fatal(err)
+	}
+	if old.DefaultPrefixLen != 24 || old.MinPrefixLen != 8 || old.MaxPrefixLen != 32 || old.ID != "x" {
+		t.Errorf("decoded %+v", old)
 	}
 }
