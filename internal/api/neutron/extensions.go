@@ -30,6 +30,7 @@ var extensions = dated([]extension{
 	{Alias: "net-mtu", Name: "Network MTU", Description: "Provides MTU attribute for a network resource."},
 	{Alias: "agent", Name: "agent", Description: "The agent management extension."},
 	{Alias: "quotas", Name: "Quota management support", Description: "Expose functions for quotas management per tenant"},
+	{Alias: "quota_details", Name: "Quota details management support", Description: "Expose functions for quotas usage statistics per project"},
 	{Alias: "standard-attr-tag", Name: "Tag support for resources with standard attribute: subnet, trunk, network_segment_range, router, network, policy, subnetpool, port, security_group, floatingip", Description: "Enables to set tag on resources with standard attribute."},
 	{Alias: "standard-attr-description", Name: "standard-attr-description", Description: "Extension to add descriptions to standard attributes"},
 	{Alias: "standard-attr-revisions", Name: "Resource revision numbers", Description: "This extension will display the revision number of neutron resources."},

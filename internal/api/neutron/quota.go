@@ -20,13 +20,13 @@ type Quotas map[string]int
 var quotaNames = map[string]string{
 	"network": "networks", "subnet": "subnets", "port": "ports", "router": "routers",
 	"floatingip": "floatingips", "security_group": "security-groups",
-	"security_group_rule": "security-group-rules",
+	"security_group_rule": "security-group-rules", "subnetpool": "subnetpools",
 }
 
 // DefaultQuotas are Neutron's defaults.
 func DefaultQuotas() Quotas {
 	return Quotas{"network": 100, "subnet": 100, "port": 500, "router": 10, "floatingip": 50,
-		"security_group": 10, "security_group_rule": 100}
+		"security_group": 10, "security_group_rule": 100, "subnetpool": -1}
 }
 
 func quotaKey(project string) string { return store.ObjectKey(store.KindQuotas, project) }
@@ -293,6 +293,11 @@ func (s *Server) registerQuotas(mux *http.ServeMux) {
 		}
 		project := r.PathValue("project")
 		err := s.store.Txn(r.Context(), func(tx *store.Tx) error {
+			// Neutron's quota driver answers 404 TenantQuotaNotFound when
+			// the project has no quota of its own to delete.
+			if !tx.Exists(quotaKey(project)) {
+				return newError(http.StatusNotFound, "TenantQuotaNotFound", "Quota for tenant %s could not be found.", project)
+			}
 			tx.Delete(quotaKey(project))
 			return nil
 		})

@@ -386,3 +386,51 @@ func TestTempestSubnetPoolPrefixLengths(t *testing.T) {
 		t.Errorf("decoded %+v", old)
 	}
 }
+
+// admin/test_quotas: a project with quotas of its own is listed until they
+// are reset; a reset of a project without any is a 404
+// (TenantQuotaNotFound); details count what the project holds; the
+// subnet pool quota is served as gophercloud's acceptance test sets it.
+func TestTempestQuotas(t *testing.T) {
+	a := newTestAPI(t)
+	listed := func(project string) bool {
+		for _, q := range a.must(http.StatusOK, "GET", "/v2.0/quotas", "", nil)["quotas"].([]any) {
+			if m := q.(jsonObj); m["tenant_id"] == project {
+				if m["project_id"] != project {
+					t.Errorf("listed %v", m)
+				}
+				return true
+			}
+		}
+		return false
+	}
+	q := a.must(http.StatusOK, "PUT", "/v2.0/quotas/pt", "", jsonObj{"quota": jsonObj{"network": 0, "security_group": 0}})["quota"].(jsonObj)
+	if q["network"] != float64(0) || q["security_group"] != float64(0) || q["subnetpool"] != float64(-1) {
+		t.Errorf("updated %v", q)
+	}
+	if !listed("pt") {
+		t.Error("project with quotas not listed")
+	}
+	a.must(http.StatusNoContent, "DELETE", "/v2.0/quotas/pt", "", nil)
+	if listed("pt") {
+		t.Error("reset project still listed")
+	}
+	a.wantErr(http.StatusNotFound, "TenantQuotaNotFound", "", "DELETE", "/v2.0/quotas/pt", "", nil)
+	a.wantErr(http.StatusForbidden, "", "", "DELETE", "/v2.0/quotas/pt", "p1", nil)
+	a.wantErr(http.StatusForbidden, "", "", "GET", "/v2.0/quotas/pt", "p1", nil)
+
+	net := a.must(http.StatusCreated, "POST", "/v2.0/networks", "", jsonObj{"network": jsonObj{"tenant_id": "pd"}})["network"].(jsonObj)
+	a.must(http.StatusCreated, "POST", "/v2.0/ports", "", jsonObj{"port": jsonObj{"tenant_id": "pd", "network_id": net["id"]}})
+	a.must(http.StatusOK, "PUT", "/v2.0/quotas/pd", "", jsonObj{"quota": jsonObj{"network": 2, "port": 2}})
+	det := a.must(http.StatusOK, "GET", "/v2.0/quotas/pd/details.json", "", nil)["quota"].(jsonObj)
+	for _, k := range []string{"network", "port"} {
+		d := det[k].(jsonObj)
+		if d["limit"] != float64(2) || d["used"] != float64(1) || d["reserved"] != float64(0) {
+			t.Errorf("details %s: %v", k, d)
+		}
+	}
+
+	a.must(http.StatusOK, "PUT", "/v2.0/quotas/pp", "", jsonObj{"quota": jsonObj{"subnetpool": 1}})
+	a.mkPool("pp", jsonObj{"prefixes": []string{"10.40.0.0/16"}})
+	a.wantErr(http.StatusConflict, "OverQuota", "", "POST", "/v2.0/subnetpools", "pp", jsonObj{"subnetpool": jsonObj{"prefixes": []string{"10.41.0.0/16"}}})
+}
