@@ -434,3 +434,33 @@ func TestTempestQuotas(t *testing.T) {
 	a.mkPool("pp", jsonObj{"prefixes": []string{"10.40.0.0/16"}})
 	a.wantErr(http.StatusConflict, "OverQuota", "", "POST", "/v2.0/subnetpools", "pp", jsonObj{"subnetpool": jsonObj{"prefixes": []string{"10.41.0.0/16"}}})
 }
+
+// test_routers_negative: an interface by a port id that is no UUID is a
+// 400 (l3_db validates interface_info); another project's router is a 404
+// to a member by port and by subnet; a port already an interface is a 409;
+// a member cannot ask for distributed.
+func TestTempestRouterInterfaces(t *testing.T) {
+	a := newTestAPI(t)
+	r := a.must(http.StatusCreated, "POST", "/v2.0/routers", "p1", jsonObj{"router": jsonObj{"name": "r"}})["router"].(jsonObj)
+	path := "/v2.0/routers/" + r["id"].(string)
+	a.wantErr(http.StatusBadRequest, "", "not a valid UUID", "PUT", path+"/add_router_interface", "p1", jsonObj{"port_id": "port-1234"})
+	a.wantErr(http.StatusBadRequest, "", "not a valid UUID", "PUT", path+"/add_router_interface", "p1", jsonObj{"subnet_id": "subnet-1234"})
+
+	net2 := a.mkNetwork("p2", nil)
+	sub2 := a.mkSubnet("p2", net2, "10.50.0.0/24", jsonObj{"ip_version": 4})
+	port2 := a.must(http.StatusCreated, "POST", "/v2.0/ports", "p2", jsonObj{"port": jsonObj{"network_id": net2}})["port"].(jsonObj)
+	a.wantErr(http.StatusNotFound, "", "", "PUT", path+"/add_router_interface", "p2", jsonObj{"port_id": port2["id"]})
+	a.wantErr(http.StatusNotFound, "", "", "PUT", path+"/add_router_interface", "p2", jsonObj{"subnet_id": sub2["id"]})
+
+	net := a.mkNetwork("p1", nil)
+	a.mkSubnet("p1", net, "10.51.0.0/24", jsonObj{"ip_version": 4})
+	port := a.must(http.StatusCreated, "POST", "/v2.0/ports", "p1", jsonObj{"port": jsonObj{"network_id": net}})["port"].(jsonObj)
+	a.must(http.StatusOK, "PUT", path+"/add_router_interface", "p1", jsonObj{"port_id": port["id"]})
+	a.wantErr(http.StatusConflict, "", "", "PUT", path+"/add_router_interface", "p1", jsonObj{"port_id": port["id"]})
+
+	a.wantErr(http.StatusForbidden, "", "", "POST", "/v2.0/routers", "p1", jsonObj{"router": jsonObj{"name": "d", "distributed": true}})
+	d := a.must(http.StatusCreated, "POST", "/v2.0/routers", "", jsonObj{"router": jsonObj{"name": "d", "distributed": true}})["router"].(jsonObj)
+	if d["distributed"] != true {
+		t.Errorf("admin's distributed router %v", d)
+	}
+}
