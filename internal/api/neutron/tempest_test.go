@@ -464,3 +464,24 @@ func TestTempestRouterInterfaces(t *testing.T) {
 		t.Errorf("admin's distributed router %v", d)
 	}
 }
+
+// test_networks_negative and test_ports_negative, IPv4.
+func TestTempestNetworkPortNegative(t *testing.T) {
+	a := newTestAPI(t)
+	net := a.mkNetwork("p1", nil)
+	sub := a.mkSubnet("p1", net, "10.60.0.0/24", jsonObj{"ip_version": 4})
+	a.must(http.StatusCreated, "POST", "/v2.0/ports", "p1", jsonObj{"port": jsonObj{"network_id": net}})
+	a.wantErr(http.StatusConflict, "", "", "DELETE", "/v2.0/subnets/"+sub["id"].(string), "p1", nil)
+	a.wantErr(http.StatusConflict, "", "", "DELETE", "/v2.0/networks/"+net, "p1", nil)
+
+	a.wantErr(http.StatusBadRequest, "", "", "POST", "/v2.0/networks", "p1", jsonObj{"network": jsonObj{"mtu": 65536}})
+	// Neutron takes a network MTU below IPv4's 68 and refuses an IPv4
+	// subnet on it (409); Wyvern refuses the MTU itself (400).
+	a.wantErr(http.StatusBadRequest, "", "", "POST", "/v2.0/networks", "p1", jsonObj{"network": jsonObj{"mtu": 67}})
+
+	a.wantErr(http.StatusBadRequest, "", "", "POST", "/v2.0/ports", "p1", jsonObj{"port": jsonObj{"network_id": net, "name": strings.Repeat("z", 256)}})
+	a.wantErr(http.StatusBadRequest, "", "", "POST", "/v2.0/ports", "p1", jsonObj{"port": jsonObj{"network_id": net, "description": strings.Repeat("z", 1025)}})
+	a.wantErr(http.StatusBadRequest, "", "", "POST", "/v2.0/ports", "p1", jsonObj{"port": jsonObj{"network_id": net, "project_id": "8d2e4f6a-0b1c-4d3e-9f5a-6b7c8d9e0f1a"}})
+	a.wantErr(http.StatusNotFound, "", "", "POST", "/v2.0/ports", "p1", jsonObj{"port": jsonObj{"network_id": "8d2e4f6a-0b1c-4d3e-9f5a-6b7c8d9e0f1a"}})
+	a.wantErr(http.StatusNotFound, "", "", "POST", "/v2.0/ports", "p1", jsonObj{"port": jsonObj{"network_id": net, "security_groups": []string{"8d2e4f6a-0b1c-4d3e-9f5a-6b7c8d9e0f1a"}}})
+}
