@@ -485,3 +485,47 @@ func TestTempestNetworkPortNegative(t *testing.T) {
 	a.wantErr(http.StatusNotFound, "", "", "POST", "/v2.0/ports", "p1", jsonObj{"port": jsonObj{"network_id": "8d2e4f6a-0b1c-4d3e-9f5a-6b7c8d9e0f1a"}})
 	a.wantErr(http.StatusNotFound, "", "", "POST", "/v2.0/ports", "p1", jsonObj{"port": jsonObj{"network_id": net, "security_groups": []string{"8d2e4f6a-0b1c-4d3e-9f5a-6b7c8d9e0f1a"}}})
 }
+
+// Another project sees a non-shared external network, but neither lists
+// nor shows its subnets; a shared external network's subnets it sees.
+func TestTempestExternalSubnetsHidden(t *testing.T) {
+	a := newTestAPI(t)
+	ext := a.mkNetwork("", jsonObj{"name": "ext", "router:external": true})
+	sub := a.mkSubnet("", ext, "203.0.113.0/24", jsonObj{"ip_version": 4})
+	a.wantErr(http.StatusNotFound, "SubnetNotFound", "", "GET", "/v2.0/subnets/"+sub["id"].(string), "p1", nil)
+	if l := a.must(http.StatusOK, "GET", "/v2.0/subnets?network_id="+ext, "p1", nil)["subnets"].([]any); len(l) != 0 {
+		t.Errorf("listed %v", l)
+	}
+	a.must(http.StatusOK, "GET", "/v2.0/networks/"+ext, "p1", nil)
+	shared := a.mkNetwork("", jsonObj{"name": "ext2", "router:external": true, "shared": true})
+	s2 := a.mkSubnet("", shared, "198.51.100.0/24", jsonObj{"ip_version": 4})
+	a.must(http.StatusOK, "GET", "/v2.0/subnets/"+s2["id"].(string), "p1", nil)
+}
+
+// test_security_groups: a member's group shows and lists every rule in
+// it, an admin's too; a rule of an admin's own group stays hidden.
+func TestTempestSecurityGroupRuleVisibility(t *testing.T) {
+	a := newTestAPI(t)
+	mine := a.must(http.StatusCreated, "POST", "/v2.0/security-groups", "p1", jsonObj{"security_group": jsonObj{"name": "m"}})["security_group"].(jsonObj)
+	rule := func(sg jsonObj) string {
+		return a.must(http.StatusCreated, "POST", "/v2.0/security-group-rules", "", jsonObj{"security_group_rule": jsonObj{
+			"security_group_id": sg["id"], "direction": "ingress", "protocol": "udp", "project_id": "admin-project"}})["security_group_rule"].(jsonObj)["id"].(string)
+	}
+	in := rule(mine)
+	theirs := a.must(http.StatusCreated, "POST", "/v2.0/security-groups", "", jsonObj{"security_group": jsonObj{"name": "a"}})["security_group"].(jsonObj)
+	out := rule(theirs)
+	ids := map[string]bool{}
+	for _, r := range a.must(http.StatusOK, "GET", "/v2.0/security-group-rules", "p1", nil)["security_group_rules"].([]any) {
+		ids[r.(jsonObj)["id"].(string)] = true
+	}
+	if !ids[in] || ids[out] {
+		t.Errorf("member lists %v: want %s and not %s", ids, in, out)
+	}
+	shown := map[string]bool{}
+	for _, r := range a.must(http.StatusOK, "GET", "/v2.0/security-groups/"+mine["id"].(string), "p1", nil)["security_group"].(jsonObj)["security_group_rules"].([]any) {
+		shown[r.(jsonObj)["id"].(string)] = true
+	}
+	if !shown[in] {
+		t.Errorf("group shows %v, not the admin's rule %s", shown, in)
+	}
+}
