@@ -131,6 +131,10 @@ func subnetPoolsResource(s *Server) *resource {
 		update:   s.updateSubnetPool,
 		remove:   s.removeSubnetPool,
 		readOnly: []string{"ip_version", "shared"},
+		extra: func(s *Server, mux *http.ServeMux) {
+			mux.HandleFunc("PUT /v2.0/subnetpools/{id}/add_prefixes", s.handlePoolPrefixes(true))
+			mux.HandleFunc("PUT /v2.0/subnetpools/{id}/remove_prefixes", s.handlePoolPrefixes(false))
+		},
 	}
 }
 
@@ -658,4 +662,122 @@ func freePoolAlloc(tx *store.Tx, sub *model.Subnet) {
 		tx.Delete(poolAllocKey(pool, p))
 	}
 	tx.Delete(subnetPoolIndexKey(sub.ID))
+}
+
+// handlePoolPrefixes serves the subnetpool-prefix-ops extension: PUT
+// .../add_prefixes and .../remove_prefixes with {"prefixes": [...]}, the
+// pool's prefixes out. Adding is an update of the prefixes to the union;
+// removing takes the prefixes out of the pool (as netaddr.IPSet does) and
+// is refused while a subnet allocated from the pool lies in what goes.
+func (s *Server) handlePoolPrefixes(add bool) http.HandlerFunc {
+	res := &resource{kind: "SubnetPool", visible: func(p auth.Principal, o model.Object) bool { return o.(*subnetPool).Shared }}
+	return func(w http.ResponseWriter, r *http.Request) {
+		p := principal(r)
+		id := r.PathValue("id")
+		var body attrs
+		if err := decodeJSON(r, &body); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := body.only("prefixes"); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if !body.has("prefixes") {
+			s.writeError(w, r, BadRequest("Failed to parse request. Required attribute 'prefixes' not specified"))
+			return
+		}
+		given, _, err := parsePoolPrefixes(body)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		var out *subnetPool
+		err = s.store.Txn(r.Context(), func(tx *store.Tx) error {
+			sp, err := getObject[subnetPool](tx, kindSubnetPools, id)
+			if err != nil {
+				return err
+			}
+			if sp == nil || !s.canSee(res, p, sp) || !owns(p, sp) {
+				return subnetPoolNotFound(id)
+			}
+			if add {
+				l := append(slices.Clone(sp.Prefixes), prefixStrings(given)...)
+				raw, err := json.Marshal(l)
+				if err != nil {
+					return err
+				}
+				o, err := s.updateSubnetPool(r.Context(), tx, p, sp, attrs{"prefixes": raw})
+				if err != nil {
+					return err
+				}
+				out = o.(*subnetPool)
+				return nil
+			}
+			// The checks of an update, then the shrink an update refuses.
+			if _, err := s.updateSubnetPool(r.Context(), tx, p, sp, attrs{}); err != nil {
+				return err
+			}
+			var kept []netip.Prefix
+			for _, have := range poolPrefixes(sp) {
+				kept = append(kept, subtractPrefixes(have, given)...)
+			}
+			kept = mergePrefixes(kept)
+			if len(kept) == 0 {
+				return badAttr("prefixes", "Subnet pool requires at least one prefix")
+			}
+			tx.Guard(poolAllocsOf(sp.ID))
+			kvs, _, err := s.store.List(r.Context(), poolAllocsOf(sp.ID))
+			if err != nil {
+				return err
+			}
+			for _, kv := range kvs {
+				if !tx.Exists(kv.Key) {
+					continue
+				}
+				addr, bits, _ := strings.Cut(strings.TrimPrefix(kv.Key, poolAllocsOf(sp.ID)), "_")
+				a, err1 := netip.ParseAddr(addr)
+				n, err2 := strconv.Atoi(bits)
+				if err1 != nil || err2 != nil {
+					continue
+				}
+				alloc := netip.PrefixFrom(a, n)
+				if !slices.ContainsFunc(kept, func(k netip.Prefix) bool { return k.Bits() <= alloc.Bits() && k.Contains(alloc.Addr()) }) {
+					return newError(http.StatusBadRequest, "IllegalSubnetPoolUpdate",
+						"Illegal subnetpool update : a subnet was allocated from %s, which would be removed from the pool.", alloc)
+				}
+			}
+			sp.Prefixes = prefixStrings(kept)
+			out = sp
+			return tx.Put(store.ObjectKey(kindSubnetPools, sp.ID), sp)
+		})
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"prefixes": out.Prefixes})
+	}
+}
+
+// subtractPrefixes is what of p lies outside every prefix of minus.
+func subtractPrefixes(p netip.Prefix, minus []netip.Prefix) []netip.Prefix {
+	for _, m := range minus {
+		switch {
+		case m.Bits() <= p.Bits() && m.Contains(p.Addr()):
+			return nil // p lies inside m
+		case p.Bits() < m.Bits() && p.Contains(m.Addr()):
+			// Split p in halves and subtract from each.
+			lo := netip.PrefixFrom(p.Addr(), p.Bits()+1)
+			hiAddr := p.Addr()
+			b := hiAddr.AsSlice()
+			b[p.Bits()/8] |= 0x80 >> (p.Bits() % 8)
+			hiAddr, _ = netip.AddrFromSlice(b)
+			if p.Addr().Is4() {
+				hiAddr = hiAddr.Unmap()
+			}
+			hi := netip.PrefixFrom(hiAddr, p.Bits()+1)
+			return append(subtractPrefixes(lo, minus), subtractPrefixes(hi, minus)...)
+		}
+	}
+	return []netip.Prefix{p}
 }

@@ -529,3 +529,44 @@ func TestTempestSecurityGroupRuleVisibility(t *testing.T) {
 		t.Errorf("group shows %v, not the admin's rule %s", shown, in)
 	}
 }
+
+// subnetpool-prefix-ops, as gophercloud's TestSubnetPoolsAddRemovePrefixes
+// and neutron-tempest-plugin's test_subnetpool_prefix_ops use it.
+func TestSubnetPoolPrefixOps(t *testing.T) {
+	a := newTestAPI(t)
+	sp := a.mkPool("p1", jsonObj{"name": "sp", "prefixes": []string{"10.0.0.0/8"}, "default_prefixlen": 24})
+	path := "/v2.0/subnetpools/" + sp["id"].(string)
+	prefixes := func(out jsonObj) []string {
+		var l []string
+		for _, x := range out["prefixes"].([]any) {
+			l = append(l, x.(string))
+		}
+		sort.Strings(l)
+		return l
+	}
+	got := prefixes(a.must(http.StatusOK, "PUT", path+"/add_prefixes", "p1", jsonObj{"prefixes": []string{"172.16.0.0/16", "192.168.0.0/16"}}))
+	if !equalStrings(got, []string{"10.0.0.0/8", "172.16.0.0/16", "192.168.0.0/16"}) {
+		t.Fatalf("after add %v", got)
+	}
+	got = prefixes(a.must(http.StatusOK, "PUT", path+"/remove_prefixes", "p1", jsonObj{"prefixes": []string{"192.168.0.0/16"}}))
+	if !equalStrings(got, []string{"10.0.0.0/8", "172.16.0.0/16"}) {
+		t.Fatalf("after remove %v", got)
+	}
+	shown := a.must(http.StatusOK, "GET", path, "p1", nil)["subnetpool"].(jsonObj)
+	if !equalStrings(prefixes(shown), got) || shown["revision_number"] != float64(2) {
+		t.Fatalf("shown %v", shown)
+	}
+	// Part of a prefix goes; a prefix holding a subnet stays.
+	net := a.mkNetwork("p1", nil)
+	a.must(http.StatusCreated, "POST", "/v2.0/subnets", "p1", jsonObj{"subnet": jsonObj{"network_id": net, "ip_version": 4, "subnetpool_id": sp["id"], "cidr": "172.16.5.0/24"}})
+	got = prefixes(a.must(http.StatusOK, "PUT", path+"/remove_prefixes", "p1", jsonObj{"prefixes": []string{"10.128.0.0/9"}}))
+	if !equalStrings(got, []string{"10.0.0.0/9", "172.16.0.0/16"}) {
+		t.Fatalf("after removing half %v", got)
+	}
+	a.wantErr(http.StatusBadRequest, "IllegalSubnetPoolUpdate", "", "PUT", path+"/remove_prefixes", "p1", jsonObj{"prefixes": []string{"172.16.0.0/16"}})
+	a.wantErr(http.StatusBadRequest, "PrefixVersionMismatch", "", "PUT", path+"/add_prefixes", "p1", jsonObj{"prefixes": []string{"2001:db8::/32"}})
+	a.wantErr(http.StatusNotFound, "SubnetPoolNotFound", "", "PUT", path+"/add_prefixes", "p2", jsonObj{"prefixes": []string{"192.168.0.0/16"}})
+	if got := prefixes(a.must(http.StatusOK, "GET", path, "p1", nil)["subnetpool"].(jsonObj)); !equalStrings(got, []string{"10.0.0.0/9", "172.16.0.0/16"}) {
+		t.Fatalf("refused calls changed the pool: %v", got)
+	}
+}
