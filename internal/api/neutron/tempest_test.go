@@ -570,3 +570,18 @@ func TestSubnetPoolPrefixOps(t *testing.T) {
 		t.Fatalf("refused calls changed the pool: %v", got)
 	}
 }
+
+// A member's network update names neither shared nor router:external,
+// even with the value they have (Neutron's update_network policy); on
+// create the defaults may be named.
+func TestTempestNetworkAdminAttributes(t *testing.T) {
+	a := newTestAPI(t)
+	id := a.mkNetwork("p1", jsonObj{"name": "n", "shared": false, "router:external": false})
+	for _, k := range []string{"shared", "router:external"} {
+		a.wantErr(http.StatusForbidden, "", "disallowed by policy", "PUT", "/v2.0/networks/"+id, "p1", jsonObj{"network": jsonObj{"name": "x", k: false}})
+	}
+	if n := a.must(http.StatusOK, "GET", "/v2.0/networks/"+id, "p1", nil)["network"].(jsonObj); n["name"] != "n" {
+		t.Errorf("refused updates changed the network: %v", n)
+	}
+	a.must(http.StatusOK, "PUT", "/v2.0/networks/"+id, "", jsonObj{"network": jsonObj{"shared": false, "router:external": false}})
+}
