@@ -30,6 +30,7 @@ var extensions = dated([]extension{
 	{Alias: "net-mtu", Name: "Network MTU", Description: "Provides MTU attribute for a network resource."},
 	{Alias: "agent", Name: "agent", Description: "The agent management extension."},
 	{Alias: "quotas", Name: "Quota management support", Description: "Expose functions for quotas management per tenant"},
+	{Alias: "quota_details", Name: "Quota details management support", Description: "Expose functions for quotas usage statistics per project"},
 	{Alias: "standard-attr-tag", Name: "Tag support for resources with standard attribute: subnet, trunk, network_segment_range, router, network, policy, subnetpool, port, security_group, floatingip", Description: "Enables to set tag on resources with standard attribute."},
 	{Alias: "standard-attr-description", Name: "standard-attr-description", Description: "Extension to add descriptions to standard attributes"},
 	{Alias: "standard-attr-revisions", Name: "Resource revision numbers", Description: "This extension will display the revision number of neutron resources."},
@@ -44,6 +45,7 @@ var extensions = dated([]extension{
 	{Alias: "port-trusted-vif", Name: "Port trusted vif", Description: "Expose port 'trusted' attribute"},
 	{Alias: "address-group", Name: "Address group", Description: "Support address group"},
 	{Alias: "subnet_allocation", Name: "Subnet Allocation", Description: "Enables allocation of subnets from a subnet pool"},
+	{Alias: "subnetpool-prefix-ops", Name: "Subnet Pool Prefix Operations", Description: "Provides support for adjusting the prefix list of subnet pools"},
 	{Alias: "default-subnetpools", Name: "Default Subnetpools", Description: "Provides ability to mark and use a subnetpool as the default."},
 	{Alias: "stateful-security-group", Name: "Stateful security group", Description: "Indicates if the security group is stateful or not"},
 })
