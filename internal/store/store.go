@@ -10,6 +10,8 @@ import (
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/wyvern-sdn/wyvern/internal/metrics"
 )
 
 // ErrNotFound is returned when a key does not exist.
@@ -37,6 +39,7 @@ func Dial(ctx context.Context, endpoints []string) (*Store, error) {
 		DialKeepAliveTimeout: 5 * time.Second,
 		AutoSyncInterval:     time.Minute,
 		Logger:               nil,
+		DialOptions:          dialOptions(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: connect to %v: %w", endpoints, err)
@@ -477,11 +480,15 @@ func (s *Store) Txn(ctx context.Context, fn func(*Tx) error) error {
 	for {
 		ok, err := t.attempt(fn)
 		if err != nil || ok {
+			countTxn(ok)
 			return err
 		}
+		metrics.StoreTxnConflicts.Inc()
 		if err := ctx.Err(); err != nil {
+			countTxn(false)
 			return fmt.Errorf("store: transaction: %w", err)
 		}
+		metrics.StoreTxnRetries.Inc()
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"sort"
 
+	"github.com/wyvern-sdn/wyvern/internal/metrics"
 	"github.com/wyvern-sdn/wyvern/internal/store"
 )
 
@@ -108,7 +109,7 @@ func (s *Server) Register(mux *http.ServeMux, wrap func(http.Handler) http.Handl
 	inner.HandleFunc("GET /v2.0/extensions/{alias}", s.handleExtension)
 	s.registerQuotas(inner)
 	s.registerAgents(inner)
-	h := s.authenticated(inner)
+	h := s.authenticated(metrics.RecordRoute(inner))
 	if wrap != nil {
 		h = wrap(h)
 	}

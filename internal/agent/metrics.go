@@ -1,0 +1,123 @@
+package agent
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/wyvern-sdn/wyvern/internal/metrics"
+	"github.com/wyvern-sdn/wyvern/internal/ofp"
+	"github.com/wyvern-sdn/wyvern/internal/pipeline"
+)
+
+// observer feeds the agent's Prometheus metrics (internal/metrics). It is
+// owned by the loop, like the rest of the agent's state; the loop calls it
+// through one-line hooks.
+type observer struct {
+	// oldest is when the oldest watch event not yet applied arrived.
+	oldest time.Time
+	// newestRev is the newest revision among those events.
+	newestRev int64
+	// flowCount and gen are the installed flow count and generation the
+	// per-table gauges were last computed for.
+	flowCount int
+	gen       uint32
+}
+
+// event notes a watch event folded into the state.
+func (o *observer) event(e kvEvent) {
+	if !e.Received.IsZero() && (o.oldest.IsZero() || e.Received.Before(o.oldest)) {
+		o.oldest = e.Received
+	}
+	o.newestRev = max(o.newestRev, e.Revision)
+}
+
+// compiled records a compilation that started at start and returns the
+// time the bundle phase starts.
+func (o *observer) compiled(start time.Time, secs []pipeline.Section) time.Time {
+	now := time.Now()
+	metrics.AgentSyncDuration.WithLabelValues("compile").Observe(now.Sub(start).Seconds())
+	reused := 0
+	for _, s := range secs {
+		if s.Reused {
+			reused++
+		}
+	}
+	metrics.AgentSections.WithLabelValues("reused").Add(float64(reused))
+	metrics.AgentSections.WithLabelValues("recompiled").Add(float64(len(secs) - reused))
+	return now
+}
+
+// applied records the end of a sync's bundle phase.
+func (a *Agent) observeApplied(bundleStart time.Time, err error) {
+	o := &a.obs
+	metrics.AgentSyncDuration.WithLabelValues("bundle").Observe(time.Since(bundleStart).Seconds())
+	if err != nil {
+		metrics.AgentSyncs.WithLabelValues("error").Inc()
+		return
+	}
+	metrics.AgentSyncs.WithLabelValues("ok").Inc()
+	if !o.oldest.IsZero() {
+		metrics.AgentWatchLag.Observe(time.Since(o.oldest).Seconds())
+		o.oldest = time.Time{}
+	}
+	if o.newestRev > 0 {
+		metrics.AgentAppliedRevision.Set(float64(o.newestRev))
+	}
+	bound := 0
+	for _, i := range a.state.ifaces {
+		if a.state.portNet[i.IfaceID()] != "" && i.OFPort > 0 {
+			bound++
+		}
+	}
+	metrics.AgentPortsBound.Set(float64(bound))
+	metrics.AgentPeersAlive.Set(float64(len(a.state.alive)))
+	// Counting flows by table walks every installed flow: do it only when
+	// the set may have moved between tables (its size or generation
+	// changed).
+	if len(a.rec.installed) == o.flowCount && a.rec.gen == o.gen {
+		return
+	}
+	o.flowCount, o.gen = len(a.rec.installed), a.rec.gen
+	byTable := map[uint8]int{}
+	for _, f := range a.rec.installed {
+		byTable[f.flow.Table]++
+	}
+	metrics.AgentFlows.Reset()
+	for t, n := range byTable {
+		metrics.AgentFlows.WithLabelValues(tableName(t)).Set(float64(n))
+	}
+}
+
+// tableName is a table's declared name, or its number for a table the
+// pipeline does not declare.
+func tableName(t uint8) string {
+	for _, d := range pipeline.Tables() {
+		if d.ID.Number() == t {
+			return d.Name
+		}
+	}
+	return strconv.Itoa(int(t))
+}
+
+// countingConn counts the bundles the switch applied or refused.
+type countingConn struct{ FlowConn }
+
+func (c countingConn) Bundle(ctx context.Context, add, modify, del []ofp.Flow) error {
+	err := c.FlowConn.Bundle(ctx, add, modify, del)
+	if err != nil {
+		metrics.AgentBundles.WithLabelValues("refused").Inc()
+	} else {
+		metrics.AgentBundles.WithLabelValues("applied").Inc()
+	}
+	return err
+}
+
+// countDHCP counts a DHCPv4 request: replied or unanswered.
+func countDHCP(replied bool) {
+	if replied {
+		metrics.AgentDHCP.WithLabelValues("replied").Inc()
+	} else {
+		metrics.AgentDHCP.WithLabelValues("unanswered").Inc()
+	}
+}
