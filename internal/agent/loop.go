@@ -269,7 +269,7 @@ func (a *Agent) sync(ctx context.Context) error {
 		a.log.Debug("compiled", "sections", len(secs), "rebuilt", rebuilt, "took", time.Since(start))
 	}
 	err := a.rec.apply(ctx, secs)
-	a.observeApplied(bundleStart, err)
+	a.observeApplied(ctx, bundleStart, err)
 	if err != nil {
 		return err
 	}

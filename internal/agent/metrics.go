@@ -2,12 +2,15 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"time"
 
 	"github.com/wyvern-sdn/wyvern/internal/metrics"
+	"github.com/wyvern-sdn/wyvern/internal/model"
 	"github.com/wyvern-sdn/wyvern/internal/ofp"
 	"github.com/wyvern-sdn/wyvern/internal/pipeline"
+	"github.com/wyvern-sdn/wyvern/internal/store"
 )
 
 // observer feeds the agent's Prometheus metrics (internal/metrics). It is
@@ -22,6 +25,42 @@ type observer struct {
 	// per-table gauges were last computed for.
 	flowCount int
 	gen       uint32
+	// stats are the last published chassis stats; pending hands the
+	// newest to the one writer goroutine (started on first use).
+	stats   model.ChassisStats
+	pending chan model.ChassisStats
+}
+
+// publish writes the chassis' stats (store.StatsKey) when they changed,
+// off the loop: one goroutine writes the newest value, coalescing bursts.
+func (o *observer) publish(ctx context.Context, st Store, chassis string, s model.ChassisStats) {
+	if s.Flows == o.stats.Flows && s.Ports == o.stats.Ports && o.pending != nil {
+		return
+	}
+	o.stats = s
+	if o.pending == nil {
+		o.pending = make(chan model.ChassisStats, 1)
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case s := <-o.pending:
+					s.UpdatedAt = time.Now().UTC()
+					b, err := json.Marshal(s)
+					if err != nil {
+						continue
+					}
+					_ = st.Update(ctx, store.StatsKey(chassis), func([]byte) ([]byte, error) { return b, nil })
+				}
+			}
+		}()
+	}
+	select { // replace a value not yet written
+	case <-o.pending:
+	default:
+	}
+	o.pending <- s
 }
 
 // event notes a watch event folded into the state.
@@ -48,8 +87,9 @@ func (o *observer) compiled(start time.Time, secs []pipeline.Section) time.Time 
 	return now
 }
 
-// applied records the end of a sync's bundle phase.
-func (a *Agent) observeApplied(bundleStart time.Time, err error) {
+// observeApplied records the end of a sync's bundle phase, and publishes
+// the chassis' stats when they changed.
+func (a *Agent) observeApplied(ctx context.Context, bundleStart time.Time, err error) {
 	o := &a.obs
 	metrics.AgentSyncDuration.WithLabelValues("bundle").Observe(time.Since(bundleStart).Seconds())
 	if err != nil {
@@ -71,6 +111,7 @@ func (a *Agent) observeApplied(bundleStart time.Time, err error) {
 		}
 	}
 	metrics.AgentPortsBound.Set(float64(bound))
+	a.obs.publish(ctx, a.st, a.cfg.Chassis, model.ChassisStats{Flows: len(a.rec.installed), Ports: bound})
 	metrics.AgentPeersAlive.Set(float64(len(a.state.alive)))
 	// Counting flows by table walks every installed flow: do it only when
 	// the set may have moved between tables (its size or generation

@@ -1,6 +1,7 @@
 // Package server runs `wyvern server`: the etcd store (embedded or
-// external), the Keystone v3 token endpoint and the Neutron v2.0 API on one
-// HTTP listener.
+// external), the Keystone v3 token endpoint, the Neutron v2.0 API, the web
+// console (/console/) and /metrics, /healthz and /readyz on one HTTP
+// listener.
 package server
 
 import (
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/wyvern-sdn/wyvern/internal/api/neutron"
+	"github.com/wyvern-sdn/wyvern/internal/console"
 	"github.com/wyvern-sdn/wyvern/internal/metrics"
 	"github.com/wyvern-sdn/wyvern/internal/store"
 	"github.com/wyvern-sdn/wyvern/internal/store/embedded"
@@ -158,6 +160,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		log.Info("allocated conntrack zones to records stored without one", "count", n)
 	}
 	napi.Register(mux, wrap)
+	con, err := console.New(console.Options{API: mux, Store: st, Log: log,
+		Login: !cfg.NoAuth || cfg.AdminPassword != "" || cfg.UsersFile != ""})
+	if err != nil {
+		return err
+	}
+	con.Register(mux)
 	var api http.Handler = mux
 	ready.Store(&api)
 	log.Info("wyvern server ready", "listen", ln.Addr().String(), "etcd", endpoints, "auth", !cfg.NoAuth)

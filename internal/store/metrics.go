@@ -65,3 +65,6 @@ func (s *Store) CountChassis(ctx context.Context) (alive, registered int64, err 
 	}
 	return alive, registered, nil
 }
+
+// StatsKey holds a chassis' model.ChassisStats, written by its agent.
+func StatsKey(name string) string { return Prefix + "stats/" + name }
