@@ -17,7 +17,7 @@ import (
 func main() {
 	stay := flag.Bool("stay", true, "keep everything up until Ctrl-C")
 	bin := flag.String("bin", "", "wyvern binary (default: build it)")
-	topo := flag.String("topology", "", "write the topology picture (SVG) here (default: in the temporary directory)")
+	topo := flag.String("topology", "", "write the topology picture here: .svg, .png or .dot (default: an SVG in the temporary directory)")
 	flag.Parse()
 	if err := demo.Run(context.Background(), demo.Options{Bin: *bin, Stay: *stay, Topology: *topo, Out: os.Stdout}); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)

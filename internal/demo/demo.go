@@ -46,8 +46,8 @@ type Options struct {
 	Bin string
 	// Stay keeps everything up until interrupted, for poking around.
 	Stay bool
-	// Topology is where the topology picture (SVG) is written; empty: a
-	// file in the temporary directory.
+	// Topology is where the topology picture is written, as SVG, or PNG
+	// or DOT by its extension; empty: an SVG in the temporary directory.
 	Topology string
 	Out      io.Writer
 }
@@ -68,6 +68,8 @@ type demo struct {
 	p      *progress.Reporter
 	l      *lab.Lab
 	checks []check
+	// blue1IP is the web server's address, for the hints.
+	blue1IP string
 }
 
 // say prints a line of detail.
@@ -173,7 +175,7 @@ func (d *demo) summary(took time.Duration) int {
 	if d.o.Stay {
 		fmt.Fprintln(out, "Poke at it (in another shell, as root):")
 		fmt.Fprintf(out, "  go run ./cmd/wyvernctl --noauth --url %s network list\n", l.APIURL)
-		fmt.Fprintf(out, "  go run ./cmd/wyvernctl --noauth --url %s trace blue1 'tcp, dst 10.0.1.20:22'\n", l.APIURL)
+		fmt.Fprintf(out, "  go run ./cmd/wyvernctl --noauth --url %s trace db1 'tcp, dst %s:81'\n", l.APIURL, d.blue1IP)
 		fmt.Fprintf(out, "  go run ./cmd/wyvernctl --noauth --url %s topology -o png --file cloud.png\n", l.APIURL)
 	}
 	return failed
@@ -327,6 +329,7 @@ func (d *demo) run(ctx context.Context, bed *testbed.Bed) error {
 		return err
 	}
 	blue1 := vms["blue1"]
+	d.blue1IP = blue1.ip
 	if n, err := blue1.Ping(db1.ip, 1, 10*time.Second); n == 0 { // warm up ARP and flows
 		return fmt.Errorf("routed ping blue1 → db1: %w", err)
 	}
@@ -445,9 +448,16 @@ func (d *demo) run(ctx context.Context, bed *testbed.Bed) error {
 		file = filepath.Join(os.TempDir(), "wyvern-demo-topology.svg")
 	}
 	var out, errOut strings.Builder
-	rc := ctl.Main(ctx, []string{"--noauth", "--url", l.APIURL, "topology", "-o", "svg", "--file", file}, &out, &errOut, func(string) string { return "" })
+	format := "svg"
+	switch filepath.Ext(file) {
+	case ".png":
+		format = "png"
+	case ".dot", ".gv":
+		format = "dot"
+	}
+	rc := ctl.Main(ctx, []string{"--noauth", "--url", l.APIURL, "topology", "-o", format, "--file", file}, &out, &errOut, func(string) string { return "" })
 	info, serr := os.Stat(file)
-	d.say("wyvernctl topology -o svg --file %s", file)
+	d.say("wyvernctl topology -o %s --file %s", format, file)
 	d.say("console: %s/console/ (admin / %s)", l.APIURL, ConsolePassword)
 	ok = rc == 0 && serr == nil && info.Size() > 0
 	detail := file
