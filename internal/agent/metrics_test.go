@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/wyvern-sdn/wyvern/internal/metrics"
 	"github.com/wyvern-sdn/wyvern/internal/model"
 	"github.com/wyvern-sdn/wyvern/internal/pipeline"
+	"github.com/wyvern-sdn/wyvern/internal/store"
 )
 
 // TestAgentMetrics: after a scripted workload on a real etcd and the fake
@@ -57,6 +60,16 @@ func TestAgentMetrics(t *testing.T) {
 	waitFor(t, "flows by table adding up to the bridge's", func() bool {
 		n, _ := flowsOnBridge()
 		return metrics.Value(metrics.AgentFlows) == float64(n)
+	})
+	// The chassis' stats for the console follow: flows and ports bound.
+	waitFor(t, "the chassis stats published", func() bool {
+		raw, err := st.GetString(context.Background(), store.StatsKey("ch1"))
+		var cs model.ChassisStats
+		if err != nil || json.Unmarshal([]byte(raw), &cs) != nil {
+			return false
+		}
+		n, _ := flowsOnBridge()
+		return cs.Flows == n && cs.Ports == 2
 	})
 	_, bundles := flowsOnBridge()
 	if d := testutil.ToFloat64(applied) - applied0; d != float64(bundles) {
