@@ -183,8 +183,8 @@ func Names() []string {
 		for _, c := range all {
 			c.Describe(ch)
 		}
-		ch <- chassisAliveDesc
-		ch <- chassisRegisteredDesc
+		chassisCollector{}.Describe(ch)
+		bgpCollector{}.Describe(ch)
 		close(ch)
 	}()
 	var out []string

@@ -170,3 +170,30 @@ func seriesText(t *testing.T) string {
 	Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	return rec.Body.String()
 }
+
+// TestBGPCollector: with a source set, a scrape exports each session's
+// state and advertised routes and the routes announced; without, nothing.
+func TestBGPCollector(t *testing.T) {
+	if strings.Contains(seriesText(t), "wyvern_gateway_bgp") {
+		t.Fatal("BGP metrics without a source")
+	}
+	SetBGPSource(func(context.Context) ([]BGPPeer, int, error) {
+		return []BGPPeer{{Address: "192.0.2.1", State: "established", Established: true, Advertised: 3},
+			{Address: "192.0.2.2", State: "active"}}, 3, nil
+	})
+	defer SetBGPSource(nil)
+	text := seriesText(t)
+	for _, want := range []string{
+		`wyvern_gateway_bgp_session_up{peer="192.0.2.1",state="established"} 1`,
+		`wyvern_gateway_bgp_session_up{peer="192.0.2.2",state="active"} 0`,
+		`wyvern_gateway_bgp_routes_advertised{peer="192.0.2.1"} 3`,
+		"wyvern_gateway_bgp_routes_announced 3",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("lacks %s", want)
+		}
+	}
+	if !BGPStarted() {
+		t.Error("BGPStarted false with a source")
+	}
+}
