@@ -1,12 +1,14 @@
 package ctl
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"slices"
 
 	"github.com/spf13/cobra"
 
+	"github.com/wyvern-sdn/wyvern/internal/progress"
 	"github.com/wyvern-sdn/wyvern/internal/topology"
 )
 
@@ -39,6 +41,9 @@ rendered with Graphviz's dot, which must be installed (Debian: graphviz).`,
 			}
 			if !slices.Contains(topologyFormats, format) {
 				return fmt.Errorf("unknown output format %q (want svg, png or dot)", format)
+			}
+			if format == "png" && file == "" && progress.IsTerminal(a.stdout) {
+				return errors.New("-o png writes binary data: give --file, or redirect the output")
 			}
 			c, err := a.networkClient(ctx)
 			if err != nil {
