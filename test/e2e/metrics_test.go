@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wyvern-sdn/wyvern/internal/lab"
+	"github.com/wyvern-sdn/wyvern/internal/store"
 )
 
 // scrape GETs a metrics or health endpoint.
@@ -124,4 +126,25 @@ func TestAgentAndServerMetrics(t *testing.T) {
 	waitMetric(t, server, "wyvern_chassis_alive", func(v float64) bool { return v == 1 })
 	waitMetric(t, server, "wyvern_chassis_registered", func(v float64) bool { return v == 2 })
 	waitMetric(t, metrics, "wyvern_agent_chassis_alive", func(v float64) bool { return v == 1 })
+
+	// Deleting the dead agent removes its chassis and the stats it
+	// published for the console.
+	if _, err := l.Store.GetString(context.Background(), store.StatsKey("ch2")); err != nil {
+		t.Fatalf("ch2's stats: %v", err)
+	}
+	var agents struct {
+		Agents []struct {
+			ID string `json:"id"`
+		} `json:"agents"`
+	}
+	if err := l.Do("GET", "/v2.0/agents?host=ch2", "", nil, &agents); err != nil || len(agents.Agents) != 1 {
+		t.Fatalf("agents of ch2: %+v %v", agents, err)
+	}
+	if err := l.Do("DELETE", "/v2.0/agents/"+agents.Agents[0].ID, "", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Store.GetString(context.Background(), store.StatsKey("ch2")); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("ch2's stats after its agent was deleted: %v", err)
+	}
+	waitMetric(t, server, "wyvern_chassis_registered", func(v float64) bool { return v == 1 })
 }
