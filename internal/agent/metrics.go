@@ -21,10 +21,10 @@ type observer struct {
 	oldest time.Time
 	// newestRev is the newest revision among those events.
 	newestRev int64
-	// flowCount and gen are the installed flow count and generation the
-	// per-table gauges were last computed for.
-	flowCount int
-	gen       uint32
+	// sections are the flow counts by table of the last installed
+	// sections, by section id; flows is their sum, as last exported.
+	sections map[string]sectionCount
+	flows    map[uint8]int
 	// stats are the last published chassis stats; pending hands the
 	// newest to the one writer goroutine (started on first use).
 	stats   model.ChassisStats
@@ -113,21 +113,47 @@ func (a *Agent) observeApplied(ctx context.Context, bundleStart time.Time, err e
 	metrics.AgentPortsBound.Set(float64(bound))
 	a.obs.publish(ctx, a.st, a.cfg.Chassis, model.ChassisStats{Flows: len(a.rec.installed), Ports: bound})
 	metrics.AgentPeersAlive.Set(float64(len(a.state.alive)))
-	// Counting flows by table walks every installed flow: do it only when
-	// the set may have moved between tables (its size or generation
-	// changed).
-	if len(a.rec.installed) == o.flowCount && a.rec.gen == o.gen {
-		return
+	o.countFlows(a.sections)
+}
+
+// sectionCount is the flows of one compiled section by table, for the
+// section's input hash.
+type sectionCount struct {
+	hash    uint64
+	byTable map[uint8]int
+}
+
+// countFlows sets the flows-by-table gauges from the sections just
+// installed. A section whose hash is unchanged keeps its count, so the
+// cost follows the sections that changed, not the flows installed.
+func (o *observer) countFlows(secs []pipeline.Section) {
+	next := make(map[string]sectionCount, len(secs))
+	total := map[uint8]int{}
+	for _, s := range secs {
+		c, ok := o.sections[s.ID]
+		if !ok || c.hash != s.Hash {
+			c = sectionCount{hash: s.Hash, byTable: map[uint8]int{}}
+			for _, f := range s.Flows {
+				c.byTable[f.Table]++
+			}
+		}
+		next[s.ID] = c
+		for t, n := range c.byTable {
+			total[t] += n
+		}
 	}
-	o.flowCount, o.gen = len(a.rec.installed), a.rec.gen
-	byTable := map[uint8]int{}
-	for _, f := range a.rec.installed {
-		byTable[f.flow.Table]++
+	o.sections = next
+	for t := range o.flows {
+		if _, still := total[t]; !still {
+			metrics.AgentFlows.DeleteLabelValues(tableName(t))
+		}
 	}
-	metrics.AgentFlows.Reset()
-	for t, n := range byTable {
-		metrics.AgentFlows.WithLabelValues(tableName(t)).Set(float64(n))
+	for t, n := range total {
+		if n != o.flows[t] || o.flows == nil {
+			metrics.AgentFlows.WithLabelValues(tableName(t)).Set(float64(n))
+		}
 	}
+	o.flows = total
 }
 
 // tableName is a table's declared name, or its number for a table the

@@ -12,10 +12,9 @@ import (
 
 // BenchmarkBringupEventMetrics is what the metrics add to one event of
 // BenchmarkBringupEventAgent (1,050 ports; run both side by side and
-// compare): the sync's observations, steady (the flow count unchanged) and
-// recount (counting the installed flows by table again, which the agent
-// does only when the number of flows or the generation changed). The
-// stats publisher is fed but never writes (its goroutine is not started).
+// compare): the sync's observations when no section changed, and when one
+// did (its flows are counted by table again). The stats publisher is fed
+// but never writes (its goroutine is not started).
 func BenchmarkBringupEventMetrics(b *testing.B) {
 	s := bringupState()
 	local := pipeline.LocalChassis{Name: "ch1", TunnelIP: netip.MustParseAddr("192.0.2.1"), GeneveOFPort: 1}
@@ -28,21 +27,23 @@ func BenchmarkBringupEventMetrics(b *testing.B) {
 	a := &Agent{state: s, rec: r, cfg: Config{Chassis: "ch1"}}
 	a.obs.pending = make(chan model.ChassisStats, 1) // no writer: publish only hands values over
 	ctx := context.Background()
-	for _, recount := range []bool{false, true} {
+	a.sections = secs
+	for _, changed := range []bool{false, true} {
 		name := "steady"
-		if recount {
-			name = "recount"
+		if changed {
+			name = "one-section-changed"
 		}
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				start := a.obs.compiled(time.Now(), secs)
-				if recount {
-					a.obs.flowCount = -1 // force the count by table
+				if changed {
+					delete(a.obs.sections, secs[len(secs)/2].ID) // counted again
 				}
 				a.observeApplied(ctx, start, nil)
 			}
 			b.ReportMetric(float64(len(r.installed)), "flows")
+			b.ReportMetric(float64(len(secs)), "sections")
 		})
 	}
 }
