@@ -9,7 +9,7 @@ all: build
 build:
 	$(GO) build -o bin/ ./cmd/...
 
-## demo: a server on embedded etcd, agents on simulated hypervisors, VMs talking.
+## demo: the guided tour: overlapping networks, routing, floating IPs, SNAT, security groups, a restart, traces, topology, console.
 demo:
 	./scripts/deps.sh
 	$(GO) run ./cmd/wyvern-demo

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"strconv"
@@ -16,6 +18,7 @@ import (
 	"github.com/wyvern-sdn/wyvern/internal/bgp"
 	"github.com/wyvern-sdn/wyvern/internal/cli"
 	"github.com/wyvern-sdn/wyvern/internal/gateway"
+	"github.com/wyvern-sdn/wyvern/internal/metrics"
 )
 
 // gatewayCmd is `wyvern gateway`, a floating-IP edge host: flags → config
@@ -29,6 +32,7 @@ func gatewayCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command 
 		peers                           []string
 		localAS                         uint64
 		check                           bool
+		metricsListen                   string
 	)
 	cmd := &cobra.Command{
 		Use:   "gateway",
@@ -86,6 +90,13 @@ func gatewayCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command 
 					cfg.DatapathType = "system"
 				}
 			}
+			if metricsListen != "" {
+				stop, err := serveGatewayMetrics(metricsListen)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			return gateway.Run(ctx, cfg, logger())
 		},
 	}
@@ -111,6 +122,7 @@ func gatewayCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command 
 	f.IntVar(&cfg.BGP.ListenPort, "bgp-listen-port", 179, "TCP port for incoming BGP sessions (-1: only connect out)")
 	f.StringVar(&listenAddrs, "bgp-listen-address", "", "comma-separated addresses to accept BGP on (default: all)")
 	f.StringArrayVar(&peers, "bgp-peer", nil, "BGP neighbour, ADDRESS,as=AS[,port=P][,password=PW][,hold=90s][,keepalive=30s][,connect-retry=5s][,passive] (repeatable)")
+	f.StringVar(&metricsListen, "metrics-listen", "", "serve /metrics, /healthz and /readyz on this address, e.g. 127.0.0.1:9698 (off by default)")
 	f.BoolVar(&check, "check", false, "validate the configuration and exit")
 	_ = cmd.MarkFlagRequired("uplink")
 	_ = cmd.MarkFlagRequired("uplink-ip")
@@ -171,4 +183,23 @@ func parsePeer(s string) (bgp.Peer, error) {
 		return p, fmt.Errorf("as=AS is required (1 to 4294967295)")
 	}
 	return p, nil
+}
+
+// serveGatewayMetrics serves the gateway's /metrics, /healthz and /readyz
+// (ready: its BGP speaker runs) on addr.
+func serveGatewayMetrics(addr string) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	metrics.Mount(mux, metrics.Check{Name: "bgp", Fn: func(context.Context) error {
+		if !metrics.BGPStarted() {
+			return errors.New("BGP speaker not started")
+		}
+		return nil
+	}})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return func() { _ = srv.Close() }, nil
 }

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -77,6 +78,12 @@ func NewRootCommand(stdout, stderr io.Writer, getenv func(string) string) *cobra
 			case "table", "json":
 				return nil
 			}
+			if cmd.Name() == "topology" {
+				if slices.Contains(topologyFormats, a.output) {
+					return nil
+				}
+				return fmt.Errorf("unknown output format %q (want svg, png or dot)", a.output)
+			}
 			return fmt.Errorf("unknown output format %q (want table or json)", a.output)
 		},
 	}
@@ -96,7 +103,7 @@ func NewRootCommand(stdout, stderr io.Writer, getenv func(string) string) *cobra
 	f.BoolVar(&a.noauth, "noauth", false, "talk to --url without authenticating (server started with --noauth)")
 	f.StringVar(&a.url, "url", "", "API base URL, e.g. http://127.0.0.1:9696 (env WYVERN_URL); overrides the catalog")
 	f.StringVar(&a.noauthProject, "noauth-project", "", "with --noauth, act in this project id (X-Project-Id)")
-	f.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
+	f.StringVarP(&a.output, "output", "o", "table", "output format: table or json (topology: svg, png or dot)")
 	f.DurationVar(&a.timeout, "timeout", 30*time.Second, "timeout of each API request")
 
 	root.AddCommand(
@@ -109,6 +116,7 @@ func NewRootCommand(stdout, stderr io.Writer, getenv func(string) string) *cobra
 		a.securityGroupRuleCommand(),
 		a.statusCommand(),
 		a.traceCommand(),
+		a.topologyCommand(),
 	)
 	return root
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wyvern-sdn/wyvern/internal/bgp"
+	"github.com/wyvern-sdn/wyvern/internal/metrics"
 	"github.com/wyvern-sdn/wyvern/internal/store"
 )
 
@@ -36,6 +37,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	defer speaker.Stop()
+	metrics.SetBGPSource(bgpSource(speaker))
+	defer metrics.SetBGPSource(nil)
 	ports := br.Ports()
 	macs := make(chan net.HardwareAddr, 1)
 	if cfg.UpstreamMAC != nil {

@@ -1,6 +1,7 @@
 // Package server runs `wyvern server`: the etcd store (embedded or
-// external), the Keystone v3 token endpoint and the Neutron v2.0 API on one
-// HTTP listener.
+// external), the Keystone v3 token endpoint, the Neutron v2.0 API, the web
+// console (/console/) and /metrics, /healthz and /readyz on one HTTP
+// listener.
 package server
 
 import (
@@ -13,9 +14,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wyvern-sdn/wyvern/internal/api/neutron"
+	"github.com/wyvern-sdn/wyvern/internal/console"
+	"github.com/wyvern-sdn/wyvern/internal/metrics"
 	"github.com/wyvern-sdn/wyvern/internal/pki"
 	"github.com/wyvern-sdn/wyvern/internal/store"
 	"github.com/wyvern-sdn/wyvern/internal/store/embedded"
@@ -86,6 +91,59 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	// The listener opens first: /healthz answers at once and /readyz
+	// says 503 until the store is reachable and the API registered; every
+	// other path is 503 until then.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	if cfg.CertFile != "" {
+		tc, err := pki.Files{CertFile: cfg.CertFile, KeyFile: cfg.KeyFile}.Server(false)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		ln = tls.NewListener(ln, tc)
+	} else {
+		log.Warn("the API is served over plain HTTP: tokens and passwords cross the network in clear; give --cert-file and --key-file")
+	}
+	var (
+		ready   atomic.Pointer[http.Handler]
+		storeP  atomic.Pointer[store.Store]
+		started = metrics.Check{Name: "store", Fn: func(ctx context.Context) error {
+			st := storeP.Load()
+			if st == nil {
+				return errors.New("connecting to etcd")
+			}
+			return st.Ping(ctx)
+		}}
+		apiReady = metrics.Check{Name: "api", Fn: func(context.Context) error {
+			if ready.Load() == nil {
+				return errors.New("starting")
+			}
+			return nil
+		}}
+	)
+	health := http.NewServeMux()
+	metrics.Mount(health, started, apiReady)
+	health.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if h := ready.Load(); h != nil {
+			(*h).ServeHTTP(w, r)
+			return
+		}
+		http.Error(w, "wyvern server starting", http.StatusServiceUnavailable)
+	})
+	srv := &http.Server{Handler: logRequests(metrics.Instrument(health), log), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	shutdown := sync.OnceFunc(func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		_ = srv.Shutdown(sctx)
+	})
+	defer shutdown()
+
 	endpoints := cfg.EtcdEndpoints
 	var emb *embedded.Member
 	if len(endpoints) == 0 {
@@ -121,6 +179,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
+	storeP.Store(st)
+	metrics.SetChassisCounter(st.CountChassis)
+	defer metrics.SetChassisCounter(nil)
 
 	mux := http.NewServeMux()
 	wrap, err := registerIdentity(ctx, mux, st, cfg, log)
@@ -136,24 +197,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		log.Info("allocated conntrack zones to records stored without one", "count", n)
 	}
 	napi.Register(mux, wrap)
-
-	ln, err := net.Listen("tcp", cfg.Listen)
+	con, err := console.New(console.Options{API: mux, Store: st, Log: log,
+		Login: !cfg.NoAuth || cfg.AdminPassword != "" || cfg.UsersFile != ""})
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return err
 	}
-	if cfg.CertFile != "" {
-		tc, err := pki.Files{CertFile: cfg.CertFile, KeyFile: cfg.KeyFile}.Server(false)
-		if err != nil {
-			ln.Close()
-			return err
-		}
-		ln = tls.NewListener(ln, tc)
-	} else {
-		log.Warn("the API is served over plain HTTP: tokens and passwords cross the network in clear; give --cert-file and --key-file")
-	}
-	srv := &http.Server{Handler: logRequests(mux, log), ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	con.Register(mux)
+	var api http.Handler = mux
+	ready.Store(&api)
 	log.Info("wyvern server ready", "listen", ln.Addr().String(), "https", cfg.CertFile != "", "etcd", endpoints, "auth", !cfg.NoAuth)
 
 	var embErr <-chan error
@@ -166,9 +217,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	case err = <-embErr:
 		err = fmt.Errorf("embedded etcd: %w", err)
 	}
-	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer scancel()
-	_ = srv.Shutdown(sctx)
+	shutdown() // before the store and etcd close
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

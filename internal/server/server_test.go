@@ -34,10 +34,12 @@ func run(t testing.TB, cfg Config) func() {
 	go func() { done <- Run(ctx, cfg, slog.New(slog.DiscardHandler)) }()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get("http://" + cfg.Listen + "/")
+		resp, err := http.Get("http://" + cfg.Listen + "/readyz")
 		if err == nil {
 			resp.Body.Close()
-			break
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
 		}
 		select {
 		case err := <-done:

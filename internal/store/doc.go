@@ -45,6 +45,7 @@
 //	                                       when the agent dies, until an operator deletes it
 //	alive/<name>                           heartbeat of the chassis' agent, under its lease:
 //	                                       it goes when the agent stops renewing the lease
+//	stats/<name>                           model.ChassisStats (flows, ports bound), written by its agent
 //	tokens/<sha256 of token>               Keystone token, under a lease (api/keystone)
 //	edge/pools/<fip>                       gateway pool of a steered floating IP (gateway.PoolAssignment)
 package store

@@ -11,6 +11,8 @@ import (
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/wyvern-sdn/wyvern/internal/metrics"
 )
 
 // ErrNotFound is returned when a key does not exist.
@@ -47,6 +49,7 @@ func DialTLS(ctx context.Context, endpoints []string, tlsCfg *tls.Config) (*Stor
 		DialKeepAliveTimeout: 5 * time.Second,
 		AutoSyncInterval:     time.Minute,
 		Logger:               nil,
+		DialOptions:          dialOptions(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: connect to %v: %w", endpoints, err)
@@ -487,11 +490,15 @@ func (s *Store) Txn(ctx context.Context, fn func(*Tx) error) error {
 	for {
 		ok, err := t.attempt(fn)
 		if err != nil || ok {
+			countTxn(ok)
 			return err
 		}
+		metrics.StoreTxnConflicts.Inc()
 		if err := ctx.Err(); err != nil {
+			countTxn(false)
 			return fmt.Errorf("store: transaction: %w", err)
 		}
+		metrics.StoreTxnRetries.Inc()
 	}
 }
 

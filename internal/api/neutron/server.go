@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/wyvern-sdn/wyvern/internal/metrics"
 	"github.com/wyvern-sdn/wyvern/internal/store"
 )
 
@@ -110,7 +111,7 @@ func (s *Server) Register(mux *http.ServeMux, wrap func(http.Handler) http.Handl
 	s.registerQuotas(inner)
 	s.registerAgents(inner)
 	inner.HandleFunc("/v2.0/", unrouted(inner))
-	h := s.authenticated(inner)
+	h := s.authenticated(metrics.RecordRoute(inner))
 	if wrap != nil {
 		h = wrap(h)
 	}
