@@ -103,7 +103,7 @@ func TestBuildView(t *testing.T) {
 	}
 	// Steering f1 moves it from the general pool to the scrubbing one.
 	steered := scenario()
-	steered.Pools["f1"] = &PoolAssignment{Pool: "scrubbing", Reason: "test"}
+	steered.Pools["f1"] = &PoolAssignment{Pool: "scrubbing"}
 	if v, _ := BuildView(steered, DefaultPool); len(v.FIPs) != 1 || v.FIPs[0].ID != "f2" {
 		t.Errorf("general pool serves %+v after steering f1 away", v.FIPs)
 	}
