@@ -267,7 +267,7 @@ func (g *Gateway) fold(e event, listed map[string]bool) {
 // sync compiles the view into flows, installs them, then announces the
 // floating IPs: the flows are in place before traffic is attracted.
 func (g *Gateway) sync(ctx context.Context) error {
-	v, skipped := BuildView(g.records, g.cfg.Pool)
+	v, skipped := BuildViewFor(g.records, g.cfg.Pool, g.cfg.Encaps)
 	g.view = v
 	g.logChanges(v, skipped)
 	g.neighbour(ctx, v)

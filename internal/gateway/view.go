@@ -36,8 +36,8 @@ type FIP struct {
 	// RouterMAC is the MAC of the router interface on the VM's subnet:
 	// inbound packets reach the VM from its router, as routed packets do.
 	RouterMAC net.HardwareAddr
-	// Encap is the tunnel to the chassis: the network's type, geneve or
-	// vxlan.
+	// Encap is the tunnel to the chassis, geneve or vxlan, chosen per
+	// chassis (see chooseEncap).
 	Encap string
 	// TunnelKey is the tunnel id on the wire, the network's segmentation
 	// id, which the chassis' Classify stage maps back to the network.
@@ -60,6 +60,15 @@ type Skipped struct {
 // PoolAssignment); the others are listed with a reason (those with no
 // port, or of another pool, are not listed).
 func BuildView(r *Records, pool string) (*View, []Skipped) {
+	return BuildViewFor(r, pool, nil)
+}
+
+// BuildViewFor is BuildView for a gateway with tunnels of the given
+// encapsulations (nil: geneve and vxlan).
+func BuildViewFor(r *Records, pool string, encaps []string) (*View, []Skipped) {
+	if encaps == nil {
+		encaps = []string{"geneve", "vxlan"}
+	}
 	v := &View{}
 	var skipped []Skipped
 	seen := map[netip.Addr]string{}
@@ -67,7 +76,7 @@ func BuildView(r *Records, pool string) (*View, []Skipped) {
 		if f.PortID == "" || r.poolOf(f.ID) != pool {
 			continue
 		}
-		fip, err := serve(r, f)
+		fip, err := serve(r, f, encaps)
 		if err != nil {
 			skipped = append(skipped, Skipped{ID: f.ID, Reason: err.Error()})
 			continue
@@ -83,7 +92,7 @@ func BuildView(r *Records, pool string) (*View, []Skipped) {
 	return v, skipped
 }
 
-func serve(r *Records, f *model.FloatingIP) (FIP, error) {
+func serve(r *Records, f *model.FloatingIP, encaps []string) (FIP, error) {
 	out := FIP{ID: f.ID}
 	var err error
 	if out.FloatingIP, err = netip.ParseAddr(f.FloatingIPAddress); err != nil || !out.FloatingIP.Is4() {
@@ -114,7 +123,6 @@ func serve(r *Records, f *model.FloatingIP) (FIP, error) {
 	}
 	switch network.NetworkType {
 	case "geneve", "vxlan":
-		out.Encap = network.NetworkType
 		out.TunnelKey = uint32(network.SegmentationID)
 	default:
 		return out, fmt.Errorf("network %s is %q, not an overlay", network.ID, network.NetworkType)
@@ -129,14 +137,33 @@ func serve(r *Records, f *model.FloatingIP) (FIP, error) {
 	if ch == nil {
 		return out, fmt.Errorf("chassis %s of port %s unknown", port.HostID, port.ID)
 	}
-	if len(ch.Encaps) > 0 && !slices.Contains(ch.Encaps, out.Encap) {
-		return out, fmt.Errorf("chassis %s has no %s tunnel", ch.Name, out.Encap)
+	if out.Encap = chooseEncap(network.NetworkType, ch.Encaps, encaps); out.Encap == "" {
+		return out, fmt.Errorf("chassis %s has no tunnel this gateway has (chassis: %v, gateway: %v)", ch.Name, ch.Encaps, encaps)
 	}
 	if out.ChassisIP, err = netip.ParseAddr(ch.TunnelIP); err != nil || !out.ChassisIP.Is4() {
 		return out, fmt.Errorf("chassis %s: tunnel address %q is not IPv4", ch.Name, ch.TunnelIP)
 	}
 	out.Chassis, out.ChassisMAC = ch.Name, ch.TunnelMAC
 	return out, nil
+}
+
+// chooseEncap picks the encapsulation of the tunnel to a chassis, in
+// both directions (the gateway tunnels inbound packets with it and takes
+// the chassis' outbound packets from its tunnel port), as the seed's
+// "encapsulation diversity" asks: the network's own type when the chassis
+// supports it (a chassis that lists none supports both), else the first
+// encapsulation the chassis lists that the gateway has; "" when they
+// share none. The tunnel key is the network's segmentation id either way.
+func chooseEncap(networkType string, chassis, gateway []string) string {
+	if slices.Contains(gateway, networkType) && (len(chassis) == 0 || slices.Contains(chassis, networkType)) {
+		return networkType
+	}
+	for _, e := range chassis {
+		if (e == "geneve" || e == "vxlan") && slices.Contains(gateway, e) {
+			return e
+		}
+	}
+	return ""
 }
 
 // routerMAC finds the MAC of the interface of router (any router when
