@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"time"
 
@@ -210,7 +211,15 @@ func (g *Gateway) steerTick(ctx context.Context) {
 		return
 	}
 	now := time.Now()
-	for _, p := range g.steer.tick(now, counts, g.view, g.records.Pools) {
+	proposals := g.steer.tick(now, counts, g.view, g.records.Pools)
+	if g.log.Enabled(ctx, slog.LevelDebug) {
+		for id, r := range g.steer.rates {
+			if r > 0 {
+				g.log.Debug("floating IP packet rate", "fip_id", id, "rate_pps", r, "threshold_pps", g.steer.cfg.Threshold)
+			}
+		}
+	}
+	for _, p := range proposals {
 		wrote, err := g.steerFn(ctx, p.FIP.ID, p.decide(g.cfg.Name, now))
 		switch {
 		case err != nil:

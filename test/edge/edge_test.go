@@ -439,10 +439,16 @@ func TestEdge(t *testing.T) {
 
 	t.Run("a flood steers automatically, the hold-down steers back", func(t *testing.T) {
 		moves0 := len(showFIP(t, l, fip.FloatingIP.ID).Moves)
-		// A bounded flood from the client: 500 pps for 6 s, one flow (one
-		// general gateway carries it all), above the threshold.
+		// A bounded flood from the client: 3,000 UDP datagrams paced at
+		// 500 pps, one flow (one general gateway carries it all), above
+		// the threshold. (ping sends at most 100 pps when nothing answers.)
 		const floodRate, floodCount = 500, 3000
-		flood := client.Command("ping", "-n", "-q", "-i", "0.002", "-c", fmt.Sprint(floodCount), "-W", "1", addr)
+		script := fmt.Sprintf("import socket, time\n"+
+			"s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('%s', 41000))\nt0 = time.time()\n"+
+			"for i in range(%d):\n    s.sendto(b'x' * 64, ('%s', 9))\n"+
+			"    d = t0 + (i + 1) / %d - time.time()\n    if d > 0:\n        time.sleep(d)\n",
+			clientAddr.Addr(), floodCount, addr, floodRate)
+		flood := client.Command("python3", "-c", script)
 		floodStart := time.Now()
 		if err := flood.Start(); err != nil {
 			t.Fatal(err)
