@@ -1,0 +1,66 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/wyvern-sdn/wyvern/bench/internal/machine"
+)
+
+func report(cfg config, m machine.Machine, res *result) string {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	w("# Floating-IP edge benchmark (%s)\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+	cmd := cfg.Command
+	if cmd == "" {
+		cmd = "./bench/run.sh edge"
+	}
+	w("Reproduce: `%s` (as root; about %s).\n\n", cmd, res.Took.Round(time.Second))
+	w("## Machine\n\n")
+	w("- CPUs: %s; load average at start: %s (the machine is shared with other jobs)\n", m.CPUs, res.Load)
+	built := cfg.Built
+	if built == "" {
+		built = "working tree at " + m.Commit
+	}
+	w("- %s, userspace datapath (netdev); kernel %s; %s; FRR (Debian) zebra+bgpd; Wyvern built from %s\n\n", m.OVS, m.Kernel, m.Go, built)
+	w("## The bed\n\n")
+	w("One `wyvern server` (embedded etcd), one hypervisor chassis with `wyvern-agent` and a VM, %d `wyvern gateway`s of the\n", nGateways)
+	w("general pool (each its own Open vSwitch, userspace datapath, and embedded GoBGP), an upstream router namespace running\n")
+	w("FRR with `maximum-paths 8` and the kernel's L4 multipath hash, and a client behind it. BGP timers on both sides:\n")
+	w("keepalive 1 s, hold 3 s, connect retry 1 s; **no BFD**. Each floating IP is a /32 with the three gateways as ECMP next hops.\n\n")
+
+	w("## Association → route in FRR, %d floating IPs at once\n\n", res.Assoc.N)
+	w("%d ports bound to the hypervisor and %d unassociated floating IPs are created first; then %d API clients associate\n", res.Assoc.N, res.Assoc.N, cfg.Workers)
+	w("them all (one `PUT port_id` each) while the router's kernel FIB (where zebra installs FRR's best paths) is read every\n")
+	w("~10 ms. Latency is from a call's return to its /32 in the FIB with all %d next hops (0 when the route was there before\n", nGateways)
+	w("the HTTP answer); \"all\" is from the first call to the last route. Target: %d routes in under 2 s.\n\n", res.Assoc.N)
+	w("| change | API calls took | p50 | p99 | max | all routed | missing |\n| --- | --- | --- | --- | --- | --- | --- |\n")
+	for _, c := range []struct {
+		name string
+		c    convergence
+	}{{"associate", res.Assoc}, {"disassociate (route gone)", res.Disassoc}} {
+		mx := time.Duration(0)
+		if len(c.c.Latencies) > 0 {
+			mx = c.c.Latencies[len(c.c.Latencies)-1]
+		}
+		w("| %s | %s | %s | %s | %s | %s | %d |\n", c.name, c.c.API.Round(time.Millisecond), pct(c.c.Latencies, 50), pct(c.c.Latencies, 99),
+			mx.Round(time.Millisecond), c.c.All.Round(time.Millisecond), c.c.Missing)
+	}
+	w("\nThe API calls are part of the window: with %d clients the server's association rate bounds \"all routed\" from below.\n\n", cfg.Workers)
+
+	w("## A gateway dies under a %d pps stream\n\n", cfg.Rate)
+	w("The client pings the VM's floating IP at %d pps for 6 s (one flow: one gateway carries it); 2 s in, the carrying\n", cfg.Rate)
+	w("gateway dies. Echo requests are counted at the VM (tcpdump). **kill -9**: the process dies, its host's kernel closes\n")
+	w("the BGP TCP session, FRR withdraws its paths at once. **uplink cut**: the gateway's uplink goes down silently (no FIN), FRR\n")
+	w("notices when the hold timer (3 s) expires. No BFD in either case. The gateway is restarted (reconnected) between rounds.\n\n")
+	w("| death | gateway | lost / sent | longest gap | FIB without it after |\n| --- | --- | --- | --- | --- |\n")
+	for _, d := range res.Deaths {
+		w("| %s | %s | %d / %d | %s | %s |\n", d.How, d.Gateway, d.Lost, d.Sent, d.Gap, d.FIBMoved.Round(time.Millisecond))
+	}
+	w("\nTarget: recovery within 1 s with BFD or tuned timers, otherwise at most the hold time.\n\n")
+	w("## Not measured here\n\n")
+	w("The TCP and RTT ratios of the edge path to hand-written baseline flows, and gateway CPU per Mpps with 1, 2 and 3\n")
+	w("gateways, are not part of this benchmark yet.\n")
+	return b.String()
+}
