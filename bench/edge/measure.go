@@ -33,7 +33,9 @@ type convergence struct {
 	// API is how long the N API calls took; All from the first call to
 	// the last route.
 	API, All time.Duration
-	Missing  int
+	// AfterLast is from the last call's return to the last route.
+	AfterLast time.Duration
+	Missing   int
 }
 
 type death struct {
@@ -282,6 +284,9 @@ func gatewayDeath(cfg config, f *frr, client *testbed.Host, vm *testbed.VM, gws 
 // polling the router's FIB, then disassociates them all.
 func converge(cfg config, l *lab.Lab, f *frr, host, netID, extID string) (convergence, convergence, error) {
 	n := cfg.FIPs
+	if err := l.Do("PUT", "/v2.0/quotas/p1", "", map[string]any{"quota": map[string]any{"floatingip": -1, "port": -1}}, nil); err != nil {
+		return convergence{}, convergence{}, fmt.Errorf("quota: %w", err)
+	}
 	var ports, fips []string
 	var addrs []string
 	for len(ports) < n {
@@ -428,6 +433,7 @@ func measure(cfg config, l *lab.Lab, f *frr, fips, addrs []string, portOf func(i
 		}
 	}
 	c.All = last.Sub(start)
+	c.AfterLast = max(0, c.All-c.API)
 	slices.Sort(c.Latencies)
 	return c, nil
 }
