@@ -126,7 +126,7 @@ type Gateway struct {
 	steerFn  func(ctx context.Context, fipID string, decide func(*PoolAssignment) *PoolAssignment) (bool, error)
 
 	// served and skipped are the last view's, for logging changes only.
-	served  []string
+	served  map[string]string
 	skipped map[string]string
 	// synced is closed after the first successful sync (for tests).
 	synced     chan struct{}
@@ -299,15 +299,32 @@ func (g *Gateway) neighbour(ctx context.Context, v *View) {
 	}
 }
 
+// logChanges logs the floating IPs that started or stopped being served
+// (all of them at the first sync) and those skipped with a new reason.
 func (g *Gateway) logChanges(v *View, skipped []Skipped) {
-	served := make([]string, 0, len(v.FIPs))
+	served := make(map[string]string, len(v.FIPs))
 	for _, f := range v.FIPs {
-		served = append(served, f.FloatingIP.String()+"->"+f.FixedIP.String()+"@"+f.Chassis)
+		served[f.ID] = f.FloatingIP.String() + "->" + f.FixedIP.String() + "@" + f.Chassis
 	}
-	if !slices.Equal(served, g.served) {
-		g.log.Info("serving floating IPs", "count", len(served), "fips", strings.Join(served, " "))
-		g.served = served
+	var added, removed []string
+	for id, s := range served {
+		if g.served[id] != s {
+			added = append(added, s)
+		}
 	}
+	for id, s := range g.served {
+		if _, ok := served[id]; !ok {
+			removed = append(removed, s)
+		}
+	}
+	if len(added)+len(removed) > 0 {
+		slices.Sort(added)
+		slices.Sort(removed)
+		const most = 20 // a line, not a dump, when thousands change at once
+		g.log.Info("serving floating IPs", "count", len(served), "added", len(added), "removed", len(removed),
+			"new", strings.Join(added[:min(len(added), most)], " "), "gone", strings.Join(removed[:min(len(removed), most)], " "))
+	}
+	g.served = served
 	now := make(map[string]string, len(skipped))
 	for _, s := range skipped {
 		now[s.ID] = s.Reason

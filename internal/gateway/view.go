@@ -70,13 +70,14 @@ func BuildViewFor(r *Records, pool string, encaps []string) (*View, []Skipped) {
 		encaps = []string{"geneve", "vxlan"}
 	}
 	v := &View{}
+	ifaces := routerInterfaces(r)
 	var skipped []Skipped
 	seen := map[netip.Addr]string{}
 	for _, f := range sortedByID(r.FloatingIPs) {
 		if f.PortID == "" || r.poolOf(f.ID) != pool {
 			continue
 		}
-		fip, err := serve(r, f, encaps)
+		fip, err := serve(r, f, encaps, ifaces)
 		if err != nil {
 			skipped = append(skipped, Skipped{ID: f.ID, Reason: err.Error()})
 			continue
@@ -92,7 +93,7 @@ func BuildViewFor(r *Records, pool string, encaps []string) (*View, []Skipped) {
 	return v, skipped
 }
 
-func serve(r *Records, f *model.FloatingIP, encaps []string) (FIP, error) {
+func serve(r *Records, f *model.FloatingIP, encaps []string, ifaces map[string][]*model.Port) (FIP, error) {
 	out := FIP{ID: f.ID}
 	var err error
 	if out.FloatingIP, err = netip.ParseAddr(f.FloatingIPAddress); err != nil || !out.FloatingIP.Is4() {
@@ -127,7 +128,7 @@ func serve(r *Records, f *model.FloatingIP, encaps []string) (FIP, error) {
 	default:
 		return out, fmt.Errorf("network %s is %q, not an overlay", network.ID, network.NetworkType)
 	}
-	if out.RouterMAC, err = routerMAC(r, f.RouterID, port.NetworkID, subnetID); err != nil {
+	if out.RouterMAC, err = routerMAC(r, ifaces[port.NetworkID], f.RouterID, subnetID); err != nil {
 		return out, err
 	}
 	if port.HostID == "" {
@@ -166,18 +167,31 @@ func chooseEncap(networkType string, chassis, gateway []string) string {
 	return ""
 }
 
+// routerInterfaces lists the router interface ports of each network, by
+// id.
+func routerInterfaces(r *Records) map[string][]*model.Port {
+	out := map[string][]*model.Port{}
+	for _, p := range sortedByID(r.Ports) {
+		if p.DeviceOwner == model.OwnerRouterInterface {
+			out[p.NetworkID] = append(out[p.NetworkID], p)
+		}
+	}
+	return out
+}
+
 // routerMAC finds the MAC of the interface of router (any router when
-// empty) on the subnet: the port on the network owned by the router with an
+// empty) on the subnet, among the router interfaces of the subnet's
+// network (routerInterfaces): the port owned by the router with an
 // address on the subnet, preferring the subnet's gateway address.
-func routerMAC(r *Records, router, netID, subnetID string) (net.HardwareAddr, error) {
+func routerMAC(r *Records, ifaces []*model.Port, router, subnetID string) (net.HardwareAddr, error) {
 	var gw string
 	if s := r.Subnets[subnetID]; s != nil {
 		gw = s.GatewayIP
 	}
 	var best *model.Port
 	bestGW := false
-	for _, p := range sortedByID(r.Ports) {
-		if p.NetworkID != netID || p.DeviceOwner != model.OwnerRouterInterface || (router != "" && p.DeviceID != router) {
+	for _, p := range ifaces {
+		if router != "" && p.DeviceID != router {
 			continue
 		}
 		for _, ip := range p.FixedIPs {
