@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -23,6 +24,10 @@ type result struct {
 	// Convergence of the FIPs associations and disassociations.
 	Assoc, Disassoc convergence
 	Deaths          []death
+	// Restart is how long a gateway restarted (kill -9, start) with
+	// Assoc.N floating IPs took to be a next hop of all of them again,
+	// from its start; Session is when its BGP session was up again.
+	Restart, Session time.Duration
 }
 
 type convergence struct {
@@ -171,7 +176,7 @@ func runOnBed(cfg config, bed *testbed.Bed) (*result, error) {
 	}
 
 	// Convergence of N floating IPs.
-	if res.Assoc, res.Disassoc, err = converge(cfg, l, f, hv.Name, n1.ID, ext.Network.ID); err != nil {
+	if err := converge(cfg, l, f, hv.Name, n1.ID, ext.Network.ID, gws[0], etcd, res); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -282,10 +287,10 @@ func gatewayDeath(cfg config, f *frr, client *testbed.Host, vm *testbed.VM, gws 
 // converge creates n ports bound to the hypervisor and n unassociated
 // floating IPs, then associates them all (cfg.Workers at a time) while
 // polling the router's FIB, then disassociates them all.
-func converge(cfg config, l *lab.Lab, f *frr, host, netID, extID string) (convergence, convergence, error) {
+func converge(cfg config, l *lab.Lab, f *frr, host, netID, extID string, g *gw, etcd string, res *result) error {
 	n := cfg.FIPs
 	if err := l.Do("PUT", "/v2.0/quotas/p1", "", map[string]any{"quota": map[string]any{"floatingip": -1, "port": -1}}, nil); err != nil {
-		return convergence{}, convergence{}, fmt.Errorf("quota: %w", err)
+		return fmt.Errorf("quota: %w", err)
 	}
 	var ports, fips []string
 	var addrs []string
@@ -297,7 +302,7 @@ func converge(cfg config, l *lab.Lab, f *frr, host, netID, extID string) (conver
 		}
 		var out struct{ Ports []model.Port }
 		if err := l.Do("POST", "/v2.0/ports", "", map[string]any{"ports": items}, &out); err != nil {
-			return convergence{}, convergence{}, fmt.Errorf("ports: %w", err)
+			return fmt.Errorf("ports: %w", err)
 		}
 		for _, p := range out.Ports {
 			ports = append(ports, p.ID)
@@ -311,7 +316,7 @@ func converge(cfg config, l *lab.Lab, f *frr, host, netID, extID string) (conver
 		}
 		var out struct{ FloatingIPs []model.FloatingIP }
 		if err := l.Do("POST", "/v2.0/floatingips", "p1", map[string]any{"floatingips": items}, &out); err != nil {
-			return convergence{}, convergence{}, fmt.Errorf("floating IPs: %w", err)
+			return fmt.Errorf("floating IPs: %w", err)
 		}
 		for _, f := range out.FloatingIPs {
 			fips = append(fips, f.ID)
@@ -319,17 +324,68 @@ func converge(cfg config, l *lab.Lab, f *frr, host, netID, extID string) (conver
 		}
 	}
 	progress("%d ports and %d floating IPs created; associating", n, n)
-	assoc, err := measure(cfg, l, f, fips, addrs, func(i int) any { return ports[i] }, nGateways)
+	var err error
+	res.Assoc, err = measure(cfg, l, f, fips, addrs, func(i int) any { return ports[i] }, nGateways)
 	if err != nil {
-		return assoc, convergence{}, err
+		return err
 	}
-	progress("association: p50 %s, p99 %s, all %d routed %s after the first call", pct(assoc.Latencies, 50), pct(assoc.Latencies, 99), n-assoc.Missing, assoc.All.Round(time.Millisecond))
-	dis, err := measure(cfg, l, f, fips, addrs, func(int) any { return nil }, 0)
+	a := res.Assoc
+	progress("association: p50 %s, p99 %s, all %d routed %s after the first call", pct(a.Latencies, 50), pct(a.Latencies, 99), n-a.Missing, a.All.Round(time.Millisecond))
+	if res.Restart, res.Session, err = restart(cfg, f, g, etcd, addrs); err != nil {
+		return err
+	}
+	progress("%s restarted with %d floating IPs: session up after %s, next hop of all again after %s", g.Name, n,
+		res.Session.Round(time.Millisecond), res.Restart.Round(time.Millisecond))
+	res.Disassoc, err = measure(cfg, l, f, fips, addrs, func(int) any { return nil }, 0)
 	if err != nil {
-		return assoc, dis, err
+		return err
 	}
-	progress("disassociation: p50 %s, p99 %s, all withdrawn %s after the first call", pct(dis.Latencies, 50), pct(dis.Latencies, 99), dis.All.Round(time.Millisecond))
-	return assoc, dis, nil
+	d := res.Disassoc
+	progress("disassociation: p50 %s, p99 %s, all withdrawn %s after the first call", pct(d.Latencies, 50), pct(d.Latencies, 99), d.All.Round(time.Millisecond))
+	return nil
+}
+
+// restart kills g, waits until the router has dropped it from every
+// route, starts it again and times its BGP session and its return as a
+// next hop of every address.
+func restart(cfg config, f *frr, g *gw, etcd string, addrs []string) (all, session time.Duration, err error) {
+	if err := g.StopProcess("wyvern-gateway", syscall.SIGKILL); err != nil {
+		return 0, 0, err
+	}
+	every := func(n int) bool {
+		fib, err := f.fib()
+		if err != nil {
+			return false
+		}
+		for _, a := range addrs {
+			if fib[a] != n {
+				return false
+			}
+		}
+		return true
+	}
+	for deadline := time.Now().Add(10 * time.Second); !every(nGateways - 1); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return 0, 0, fmt.Errorf("the router still routes via the killed %s", g.Name)
+		}
+	}
+	start := time.Now()
+	if err := g.start(cfg.Wyvern, etcd); err != nil {
+		return 0, 0, err
+	}
+	for deadline := start.Add(60 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if session == 0 {
+			if out, err := f.vtysh("show bgp neighbor " + g.uplink.String() + " json"); err == nil && strings.Contains(out, `"bgpState":"Established"`) {
+				session = time.Since(start)
+			}
+		}
+		if every(nGateways) {
+			return time.Since(start), session, nil
+		}
+		if time.Now().After(deadline) {
+			return 0, 0, fmt.Errorf("%s not a next hop of all %d addresses 60 s after its start", g.Name, len(addrs))
+		}
+	}
 }
 
 // measure sets each floating IP's port_id with cfg.Workers clients and

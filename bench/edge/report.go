@@ -47,6 +47,9 @@ func report(cfg config, m machine.Machine, res *result) string {
 		w("| %s | %s | %s | %s | %s | %s | %s | %d |\n", c.name, c.c.API.Round(time.Millisecond), pct(c.c.Latencies, 50), pct(c.c.Latencies, 99),
 			mx.Round(time.Millisecond), c.c.All.Round(time.Millisecond), c.c.AfterLast.Round(time.Millisecond), c.c.Missing)
 	}
+	w("\nA gateway killed (-9) and started again while the %d floating IPs are associated: its BGP session is up again %s after\n", res.Assoc.N, res.Session.Round(time.Millisecond))
+	w("its start (connect retry 1 s), and it is a next hop of all %d routes in the FIB again **%s** after its start (its\n", res.Assoc.N, res.Restart.Round(time.Millisecond))
+	w("whole table at once: one watch listing, one flow bundle, the UPDATEs, zebra).\n")
 	w("\nThe API calls are part of the window: with %d clients the server's association rate bounds \"all routed\" from below.\n\n", cfg.Workers)
 
 	w("## A gateway dies under a %d pps stream\n\n", cfg.Rate)
