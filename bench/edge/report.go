@@ -48,15 +48,20 @@ func report(cfg config, m machine.Machine, res *result) string {
 			mx.Round(time.Millisecond), c.c.All.Round(time.Millisecond), c.c.AfterLast.Round(time.Millisecond), c.c.Missing)
 	}
 	w("\nA gateway killed (-9) and started again while the %d floating IPs are associated: its BGP session is up again %s after\n", res.Assoc.N, res.Session.Round(time.Millisecond))
-	w("its start (connect retry 1 s), and it is a next hop of all %d routes in the FIB again **%s** after its start (its\n", res.Assoc.N, res.Restart.Round(time.Millisecond))
-	w("whole table at once: one watch listing, one flow bundle, the UPDATEs, zebra).\n")
+	w("its start (connect retry 1 s), and it is a next hop of all %d routes in the FIB again **%s** after its start, **%s** after\n",
+		res.Assoc.N, res.Restart.Round(time.Millisecond), (res.Restart - res.Session).Round(time.Millisecond))
+	w("its session came up (its whole table at once: one watch listing, one flow bundle, the UPDATEs, zebra). This is the\n")
+	w("edge's own convergence for %d routes; \"all routed\" above is bounded by the API's association rate.\n", res.Assoc.N)
 	w("\nThe API calls are part of the window: with %d clients the server's association rate bounds \"all routed\" from below.\n\n", cfg.Workers)
 
 	w("## A gateway dies under a %d pps stream\n\n", cfg.Rate)
 	w("The client pings the VM's floating IP at %d pps for 6 s (one flow: one gateway carries it); 2 s in, the carrying\n", cfg.Rate)
-	w("gateway dies. Echo requests are counted at the VM (tcpdump). **kill -9**: the process dies, its host's kernel closes\n")
-	w("the BGP TCP session, FRR withdraws its paths at once. **uplink cut**: the gateway's uplink goes down silently (no FIN), FRR\n")
-	w("notices when the hold timer (3 s) expires. No BFD in either case. The gateway is restarted (reconnected) between rounds.\n\n")
+	w("gateway dies. Echo requests are counted at the VM (tcpdump). **kill -9**: the gateway process dies, its host's kernel\n")
+	w("closes the BGP TCP session and FRR withdraws its paths at once, while its datapath (never wiped) keeps forwarding until\n")
+	w("then: nothing is lost. **uplink cut**: the gateway's uplink goes down silently, no FIN reaches the router (as when the\n")
+	w("host crashes or loses its link), and FRR notices when the hold timer (3 s, keepalive 1 s) expires: the loss is bounded by\n")
+	w("the hold time. No BFD in either case (GoBGP has none; BFD from a separate daemon, or shorter timers, would bound it lower).\n")
+	w("The gateway is restarted (reconnected) between rounds.\n\n")
 	w("| death | gateway | lost / sent | longest gap | FIB without it after |\n| --- | --- | --- | --- | --- |\n")
 	for _, d := range res.Deaths {
 		w("| %s | %s | %d / %d | %s | %s |\n", d.How, d.Gateway, d.Lost, d.Sent, d.Gap, d.FIBMoved.Round(time.Millisecond))
