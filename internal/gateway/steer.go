@@ -17,7 +17,9 @@ import (
 // address's packet rate through this gateway:
 //
 //   - a gateway outside the scrubbing pool (SteerPool) that sees an
-//     address above SteerThreshold proposes to move it to SteerPool;
+//     address above SteerThreshold proposes to move it to SteerPool, if a
+//     gateway of SteerPool is running (registered): else the move would
+//     withdraw the address everywhere;
 //   - a gateway of SteerPool that carries an address moved there
 //     automatically proposes to move it back to the pool it came from once
 //     its rate has stayed at or below the threshold for SteerHoldDown
@@ -101,10 +103,14 @@ type steerer struct {
 	pending map[string]time.Time
 	// rates are the last computed rates, by floating IP id.
 	rates map[string]uint64
+	// warned holds the addresses whose proposal found no gateway in the
+	// target pool, logged once.
+	warned map[string]bool
 }
 
 func newSteerer(cfg Steering, pool string) *steerer {
-	return &steerer{cfg: cfg, pool: pool, below: map[string]time.Time{}, pending: map[string]time.Time{}, rates: map[string]uint64{}}
+	return &steerer{cfg: cfg, pool: pool, below: map[string]time.Time{}, pending: map[string]time.Time{}, rates: map[string]uint64{},
+		warned: map[string]bool{}}
 }
 
 // retryAfter is how long a proposal blocks the next one for the same
@@ -220,6 +226,16 @@ func (g *Gateway) steerTick(ctx context.Context) {
 		}
 	}
 	for _, p := range proposals {
+		if !g.records.poolAlive(p.To) {
+			// Steering there would withdraw the address everywhere.
+			if !g.steer.warned[p.FIP.ID] {
+				g.log.Warn("hot floating IP not steered: no running gateway in the pool", "fip_id", p.FIP.ID,
+					"fip", p.FIP.FloatingIP, "rate_pps", p.Rate, "pool", p.To)
+				g.steer.warned[p.FIP.ID] = true
+			}
+			continue
+		}
+		delete(g.steer.warned, p.FIP.ID)
 		wrote, err := g.steerFn(ctx, p.FIP.ID, p.decide(g.cfg.Name, now))
 		switch {
 		case err != nil:

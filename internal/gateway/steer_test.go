@@ -166,6 +166,16 @@ func TestGatewaySteers(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go g.Run(ctx)
+	// No gateway of the scrubbing pool runs: the address stays, however
+	// hot.
+	mu.Lock()
+	r0 := reads
+	mu.Unlock()
+	waitFor(t, "4 readings", func() bool { mu.Lock(); defer mu.Unlock(); return reads >= r0+4 })
+	if _, steered := pools.Load("f1"); steered || len(ann.Routes()) != 2 {
+		t.Fatalf("steered to a pool with no gateway: %v", ann.Routes())
+	}
+	st.put(store.EdgeGatewayKey("gw4"), model.EdgeGateway{Name: "gw4", Pool: "scrubbing"})
 	waitFor(t, "f1 steered away", func() bool { return routeText(ann.Routes()) == "203.0.113.11/32 via 198.51.100.11" })
 	v, _ := pools.Load("f1")
 	p := v.(*PoolAssignment)
@@ -174,7 +184,7 @@ func TestGatewaySteers(t *testing.T) {
 	}
 	// A few more readings at the same rate: no second move.
 	mu.Lock()
-	r0 := reads
+	r0 = reads
 	mu.Unlock()
 	waitFor(t, "4 more readings", func() bool { mu.Lock(); defer mu.Unlock(); return reads >= r0+4 })
 	mu.Lock()

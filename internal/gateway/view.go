@@ -18,6 +18,18 @@ type Records struct {
 	Chassis     map[string]*model.Chassis
 	// Pools are the floating IPs steered out of DefaultPool, by id.
 	Pools map[string]*PoolAssignment
+	// Gateways are the running gateways' registrations, by name.
+	Gateways map[string]*model.EdgeGateway
+}
+
+// poolAlive reports whether a registered gateway belongs to pool.
+func (r *Records) poolAlive(pool string) bool {
+	for _, g := range r.Gateways {
+		if g.Pool == pool {
+			return true
+		}
+	}
+	return false
 }
 
 // View is everything the gateway's flows and announcements depend on,
