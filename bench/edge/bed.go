@@ -186,6 +186,8 @@ type gw struct {
 	*testbed.Chassis
 	index  int
 	uplink netip.Addr
+	// extra are more `wyvern gateway` flags (pool, steering).
+	extra []string
 }
 
 func addGateway(bed *testbed.Bed, i int) (*gw, error) {
@@ -218,6 +220,7 @@ func (g *gw) start(wyvern, etcd string) error {
 		"--tunnel-ip", g.TunnelIP.String(),
 		"--bgp-as", lab.Itoa(gatewayAS), "--bgp-listen-port", "-1",
 		"--bgp-peer", fmt.Sprintf("%s,as=%d,hold=3s,keepalive=1s,connect-retry=1s", routerAddr.Addr(), routerAS)}
+	args = append(args, g.extra...)
 	return g.StartProcess("wyvern-gateway", g.Command(args...))
 }
 

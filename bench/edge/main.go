@@ -10,6 +10,11 @@
 //     with all three gateways as ECMP next hops (zebra installs FRR's RIB
 //     there), p50/p99/max, and the time until all N are routed; the same
 //     for disassociating all of them;
+//   - steering: a fourth gateway is in the scrubbing pool; the time from
+//     the API's edge_pool change to the router routing the address only
+//     through it (and back), and from the start of a 500 pps flood to the
+//     same by automatic steering (threshold 200 pps, hold-down 5 s), and
+//     from the flood's end to the way back;
 //   - gateway death: a 50 pps stream (ping, one flow) from the client to
 //     the VM's floating IP while the gateway carrying it dies, counted at
 //     the VM: packets lost and the longest gap, for kill -9 (the process
@@ -40,14 +45,17 @@ type config struct {
 	Workers    int
 	KillRounds int
 	CutRounds  int
-	Rate       int // pps of the stream across a gateway's death
-	Out        string
-	Command    string
-	Wyvern     string
-	Agent      string
-	Built      string
-	Logs       string
-	Verbose    bool
+	// SteerRounds and FloodRounds are the manual and automatic steering
+	// rounds.
+	SteerRounds, FloodRounds int
+	Rate                     int // pps of the stream across a gateway's death
+	Out                      string
+	Command                  string
+	Wyvern                   string
+	Agent                    string
+	Built                    string
+	Logs                     string
+	Verbose                  bool
 }
 
 func main() {
@@ -56,6 +64,8 @@ func main() {
 	flag.IntVar(&cfg.Workers, "workers", 8, "concurrent API clients associating them")
 	flag.IntVar(&cfg.KillRounds, "kill-rounds", 3, "gateway deaths by kill -9 under the stream")
 	flag.IntVar(&cfg.CutRounds, "cut-rounds", 2, "silent gateway deaths (uplink cut) under the stream")
+	flag.IntVar(&cfg.SteerRounds, "steer-rounds", 5, "moves to the scrubbing pool and back by the API")
+	flag.IntVar(&cfg.FloodRounds, "flood-rounds", 2, "floods steering the address automatically, and back after the hold-down")
 	flag.IntVar(&cfg.Rate, "rate", 50, "packets per second of the stream")
 	flag.StringVar(&cfg.Out, "out", "", "Markdown results file (default: stdout)")
 	flag.StringVar(&cfg.Command, "command", "", "the command line to record in the report")

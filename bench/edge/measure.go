@@ -18,6 +18,16 @@ import (
 
 const nGateways = 3
 
+// Automatic steering on every gateway: above 200 pps through one gateway
+// to the scrubbing pool, back after 5 s below.
+const (
+	steerThreshold = 200
+	steerHoldDown  = 5 * time.Second
+)
+
+var steerFlags = []string{"--steer-threshold-pps", fmt.Sprint(steerThreshold), "--steer-pool", "scrubbing",
+	"--steer-hold-down", steerHoldDown.String(), "--steer-interval", "500ms"}
+
 type result struct {
 	Took time.Duration
 	Load string
@@ -28,6 +38,14 @@ type result struct {
 	// Assoc.N floating IPs took to be a next hop of all of them again,
 	// from its start; Session is when its BGP session was up again.
 	Restart, Session time.Duration
+	// Steer and Unsteer are the manual moves' times from the API call's
+	// return to the FIB routing only via the scrubbing gateway, and back
+	// via the general ones.
+	Steer, Unsteer []time.Duration
+	// AutoSteer is from a flood's start to the FIB routing only via the
+	// scrubbing gateway; AutoBack from its end to the general gateways.
+	AutoSteer, AutoBack []time.Duration
+	FloodRate           int
 }
 
 type convergence struct {
@@ -123,7 +141,7 @@ func runOnBed(cfg config, bed *testbed.Bed) (*result, error) {
 		return nil, err
 	}
 	var addrs []netip.Addr
-	for i := 1; i <= nGateways; i++ {
+	for i := 1; i <= nGateways+1; i++ { // the last: the scrubbing pool's
 		addrs = append(addrs, gatewayAddr(i))
 	}
 	f, err := startFRR(rtr, bed.Prefix+"-rtr", addrs)
@@ -135,20 +153,26 @@ func runOnBed(cfg config, bed *testbed.Bed) (*result, error) {
 		return nil, err
 	}
 	var gws []*gw
-	for i := 1; i <= nGateways; i++ {
+	for i := 1; i <= nGateways+1; i++ {
 		g, err := addGateway(bed, i)
 		if err != nil {
 			return nil, err
+		}
+		g.extra = steerFlags
+		if i > nGateways {
+			g.extra = append([]string{"--pool", "scrubbing"}, steerFlags...)
 		}
 		if err := g.start(cfg.Wyvern, etcd); err != nil {
 			return nil, err
 		}
 		gws = append(gws, g)
 	}
-	if err := f.waitSessions(nGateways, 30*time.Second); err != nil {
+	scrub := gws[nGateways]
+	gws = gws[:nGateways]
+	if err := f.waitSessions(nGateways+1, 30*time.Second); err != nil {
 		return nil, err
 	}
-	progress("FRR peers with %d gateways", nGateways)
+	progress("FRR peers with %d general gateways and %s of the scrubbing pool", nGateways, scrub.Name)
 	res := &result{}
 
 	// Gateway deaths first, on the bed with one floating IP.
@@ -173,6 +197,9 @@ func runOnBed(cfg config, bed *testbed.Bed) (*result, error) {
 		progress("%s of %s at %d pps: %d/%d lost, longest gap %s, FIB moved after %s", how, d.Gateway, cfg.Rate, d.Lost, d.Sent,
 			d.Gap, d.FIBMoved.Round(time.Millisecond))
 		res.Deaths = append(res.Deaths, d)
+	}
+	if err := steering(cfg, l, f, client, fip.FloatingIP.ID, addr, res); err != nil {
+		return nil, err
 	}
 
 	// Convergence of N floating IPs.
@@ -500,4 +527,68 @@ func pct(xs []time.Duration, p int) time.Duration {
 	}
 	i := (len(xs)*p + 99) / 100
 	return xs[min(max(i-1, 0), len(xs)-1)].Round(time.Millisecond)
+}
+
+// steering moves the floating IP to the scrubbing pool and back by the
+// API, cfg.SteerRounds times, then floods it to have it moved and back
+// automatically, cfg.FloodRounds times.
+func steering(cfg config, l *lab.Lab, f *frr, client *testbed.Host, id, addr string, res *result) error {
+	set := func(pool any) error {
+		return l.Do("PUT", "/v2.0/floatingips/"+id, "", map[string]any{"floatingip": map[string]any{"edge_pool": pool}}, nil)
+	}
+	for range cfg.SteerRounds {
+		if err := set("scrubbing"); err != nil {
+			return err
+		}
+		d, err := waitFIB(f, addr, 1, 10*time.Second)
+		if err != nil {
+			return err
+		}
+		res.Steer = append(res.Steer, d)
+		if err := set(nil); err != nil {
+			return err
+		}
+		if d, err = waitFIB(f, addr, nGateways, 10*time.Second); err != nil {
+			return err
+		}
+		res.Unsteer = append(res.Unsteer, d)
+	}
+	progress("steered by the API %d times: to scrubbing %v, back %v", cfg.SteerRounds, roundAll(res.Steer), roundAll(res.Unsteer))
+	const rate, seconds = 500, 6
+	res.FloodRate = rate
+	for range cfg.FloodRounds {
+		script := fmt.Sprintf("import socket, time\n"+
+			"s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('%s', 41000))\nt0 = time.time()\n"+
+			"for i in range(%d):\n    s.sendto(b'x' * 64, ('%s', 9))\n"+
+			"    d = t0 + (i + 1) / %d - time.time()\n    if d > 0:\n        time.sleep(d)\n",
+			clientAddr.Addr(), rate*seconds, addr, rate)
+		flood := client.Command("python3", "-c", script)
+		if err := flood.Start(); err != nil {
+			return err
+		}
+		d, err := waitFIB(f, addr, 1, seconds*time.Second)
+		if err != nil {
+			flood.Process.Kill()
+			flood.Wait()
+			return fmt.Errorf("flood at %d pps: %w", rate, err)
+		}
+		if err := flood.Wait(); err != nil {
+			return fmt.Errorf("flood: %w", err)
+		}
+		back, err := waitFIB(f, addr, nGateways, steerHoldDown+20*time.Second)
+		if err != nil {
+			return err
+		}
+		res.AutoSteer, res.AutoBack = append(res.AutoSteer, d), append(res.AutoBack, back)
+		progress("flood at %d pps: only via scrubbing %s after its start, back %s after its end", rate, d.Round(time.Millisecond), back.Round(time.Millisecond))
+	}
+	return nil
+}
+
+func roundAll(ds []time.Duration) []time.Duration {
+	out := make([]time.Duration, len(ds))
+	for i, d := range ds {
+		out[i] = d.Round(time.Millisecond)
+	}
+	return out
 }

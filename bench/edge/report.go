@@ -54,6 +54,25 @@ func report(cfg config, m machine.Machine, res *result) string {
 	w("edge's own convergence for %d routes; \"all routed\" above is bounded by the API's association rate.\n", res.Assoc.N)
 	w("\nThe API calls are part of the window: with %d clients the server's association rate bounds \"all routed\" from below.\n\n", cfg.Workers)
 
+	w("## Steering to the scrubbing pool\n\n")
+	w("A fourth gateway belongs to the `scrubbing` pool. **By the API** (the admin's `edge_pool`, as `wyvernctl floatingip steer`):\n")
+	w("from the PUT's return to the router's FIB routing the address only via the scrubbing gateway, and back via the 3 general\n")
+	w("ones after `edge_pool: null`. **Automatically**: every gateway reads its inbound flows' counters every 500 ms and moves an\n")
+	w("address above %d pps through it to the scrubbing pool, and back after %s under it; a %d pps UDP flood (one flow, from the\n", steerThreshold, steerHoldDown, res.FloodRate)
+	w("client) for 6 s: from its start to the FIB routing only via the scrubbing gateway, and from its end to the general gateways.\n\n")
+	w("| move | rounds | each |\n| --- | --- | --- |\n")
+	for _, m := range []struct {
+		name string
+		ds   []time.Duration
+	}{{"API → scrubbing", res.Steer}, {"API → back", res.Unsteer}, {"flood start → scrubbing (auto)", res.AutoSteer},
+		{fmt.Sprintf("flood end → back (auto, hold-down %s)", steerHoldDown), res.AutoBack}} {
+		var each []string
+		for _, d := range m.ds {
+			each = append(each, d.Round(time.Millisecond).String())
+		}
+		w("| %s | %d | %s |\n", m.name, len(m.ds), strings.Join(each, ", "))
+	}
+	w("\n")
 	w("## A gateway dies under a %d pps stream\n\n", cfg.Rate)
 	w("The client pings the VM's floating IP at %d pps for 6 s (one flow: one gateway carries it); 2 s in, the carrying\n", cfg.Rate)
 	w("gateway dies. Echo requests are counted at the VM (tcpdump). **kill -9**: the gateway process dies, its host's kernel\n")
