@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -28,6 +29,15 @@ func New(cli *clientv3.Client) *Store { return &Store{cli: cli} }
 
 // Dial connects to an etcd cluster and waits until it answers or ctx ends.
 func Dial(ctx context.Context, endpoints []string) (*Store, error) {
+	autoSync := time.Minute
+	for _, e := range endpoints {
+		if strings.HasPrefix(e, "unix:") || strings.HasPrefix(e, "unixs:") {
+			// A local socket (a proxy, as a gateway in its own network
+			// namespace uses): the members' advertised URLs may not be
+			// reachable from here, so keep to the endpoints given.
+			autoSync = 0
+		}
+	}
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:   endpoints,
 		DialTimeout: 5 * time.Second,
@@ -35,7 +45,7 @@ func Dial(ctx context.Context, endpoints []string) (*Store, error) {
 		// peer so the watch can move to another member.
 		DialKeepAliveTime:    10 * time.Second,
 		DialKeepAliveTimeout: 5 * time.Second,
-		AutoSyncInterval:     time.Minute,
+		AutoSyncInterval:     autoSync,
 		Logger:               nil,
 	})
 	if err != nil {
