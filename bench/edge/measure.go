@@ -322,7 +322,7 @@ func converge(cfg config, l *lab.Lab, f *frr, host, netID, extID string, g *gw, 
 	var ports, fips []string
 	var addrs []string
 	for len(ports) < n {
-		batch := min(20, n-len(ports)) // bulk creates are one transaction each: keep them small
+		batch := min(10, n-len(ports)) // bulk creates are one transaction each: keep them small
 		items := make([]map[string]any, batch)
 		for i := range items {
 			items[i] = map[string]any{"network_id": netID, "project_id": "p1", "binding:host_id": host}
