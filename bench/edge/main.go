@@ -15,6 +15,9 @@
 //     through it (and back), and from the start of a 500 pps flood to the
 //     same by automatic steering (threshold 200 pps, hold-down 5 s), and
 //     from the flood's end to the way back;
+//   - CPU: the gateways' ovs-vswitchd CPU (less its idle rate) per
+//     million packets of a many-flow UDP stream, with 1, 2 and 3 gateways
+//     carrying it;
 //   - gateway death: a 50 pps stream (ping, one flow) from the client to
 //     the VM's floating IP while the gateway carrying it dies, counted at
 //     the VM: packets lost and the longest gap, for kill -9 (the process
@@ -48,14 +51,17 @@ type config struct {
 	// SteerRounds and FloodRounds are the manual and automatic steering
 	// rounds.
 	SteerRounds, FloodRounds int
-	Rate                     int // pps of the stream across a gateway's death
-	Out                      string
-	Command                  string
-	Wyvern                   string
-	Agent                    string
-	Built                    string
-	Logs                     string
-	Verbose                  bool
+	// CPURate and CPUSeconds shape the stream of the CPU measurement (a
+	// zero rate skips it).
+	CPURate, CPUSeconds int
+	Rate                int // pps of the stream across a gateway's death
+	Out                 string
+	Command             string
+	Wyvern              string
+	Agent               string
+	Built               string
+	Logs                string
+	Verbose             bool
 }
 
 func main() {
@@ -66,6 +72,8 @@ func main() {
 	flag.IntVar(&cfg.CutRounds, "cut-rounds", 2, "silent gateway deaths (uplink cut) under the stream")
 	flag.IntVar(&cfg.SteerRounds, "steer-rounds", 5, "moves to the scrubbing pool and back by the API")
 	flag.IntVar(&cfg.FloodRounds, "flood-rounds", 2, "floods steering the address automatically, and back after the hold-down")
+	flag.IntVar(&cfg.CPURate, "cpu-rate", 20000, "packets/s of the CPU measurement's stream (0: skip it)")
+	flag.IntVar(&cfg.CPUSeconds, "cpu-t", 5, "seconds of the CPU measurement's stream")
 	flag.IntVar(&cfg.Rate, "rate", 50, "packets per second of the stream")
 	flag.StringVar(&cfg.Out, "out", "", "Markdown results file (default: stdout)")
 	flag.StringVar(&cfg.Command, "command", "", "the command line to record in the report")

@@ -46,6 +46,7 @@ type result struct {
 	// scrubbing gateway; AutoBack from its end to the general gateways.
 	AutoSteer, AutoBack []time.Duration
 	FloodRate           int
+	CPU                 []scaling
 }
 
 type convergence struct {
@@ -200,6 +201,11 @@ func runOnBed(cfg config, bed *testbed.Bed) (*result, error) {
 	}
 	if err := steering(cfg, l, f, client, fip.FloatingIP.ID, addr, res); err != nil {
 		return nil, err
+	}
+	if cfg.CPURate > 0 {
+		if res.CPU, err = cpuScaling(cfg, f, client, gws, etcd, addr); err != nil {
+			return nil, fmt.Errorf("cpu: %w", err)
+		}
 	}
 
 	// Convergence of N floating IPs.
