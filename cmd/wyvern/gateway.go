@@ -94,6 +94,7 @@ func gatewayCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command 
 	f.StringVar(&cfg.Name, "name", host, "gateway name (default: the hostname)")
 	f.StringVar(&cfg.Pool, "pool", gateway.DefaultPool, "gateway pool whose floating IPs this gateway serves")
 	f.StringVar(&endpoints, "etcd-endpoints", "http://127.0.0.1:2379", "comma-separated etcd endpoints")
+	cli.EtcdTLSFlags(f, &cfg.EtcdTLS)
 	f.StringVar(&cfg.OVSDB, "ovsdb", "unix:/var/run/openvswitch/db.sock", "OVSDB server of the local Open vSwitch")
 	f.StringVar(&cfg.RunDir, "ovs-rundir", "/var/run/openvswitch", "Open vSwitch run directory (bridge .mgmt sockets)")
 	f.StringVar(&cfg.Bridge, "bridge", "br-edge", "the gateway's bridge (created if missing)")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/wyvern-sdn/wyvern/internal/agent"
 	"github.com/wyvern-sdn/wyvern/internal/pipeline"
+	"github.com/wyvern-sdn/wyvern/internal/pki"
 	"github.com/wyvern-sdn/wyvern/internal/store"
 )
 
@@ -25,6 +26,7 @@ import (
 func Agent(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 	var (
 		endpoints, tunnelIP, encaps string
+		etcdTLS                     pki.Files
 		mappings, nextHops          string
 		cpuProfile, memProfile      string
 		cfg                         agent.Config
@@ -82,8 +84,13 @@ func Agent(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 				sw.DatapathType = defaultDatapath()
 			}
 			cfg.ControllerID = sw.ControllerID
+			eps := SplitList(endpoints)
+			tlsCfg, err := etcdTLS.ClientFor(eps)
+			if err != nil {
+				return fmt.Errorf("etcd: %w", err)
+			}
 			dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			st, err := store.Dial(dctx, SplitList(endpoints))
+			st, err := store.DialTLS(dctx, eps, tlsCfg)
 			cancel()
 			if err != nil {
 				return err
@@ -121,6 +128,7 @@ func Agent(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&endpoints, "etcd-endpoints", "http://127.0.0.1:2379", "comma-separated etcd endpoints")
+	EtcdTLSFlags(f, &etcdTLS)
 	f.StringVar(&cfg.Chassis, "chassis", "", "chassis name (default: the hostname)")
 	f.StringVar(&tunnelIP, "tunnel-ip", "", "underlay IP address other chassis tunnel to (required)")
 	f.StringVar(&cfg.TunnelMAC, "tunnel-mac", "", "MAC of the underlay interface (default: read from OVSDB)")

@@ -20,7 +20,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	log = log.With("gateway", cfg.Name, "pool", cfg.Pool)
-	st, err := store.Dial(ctx, cfg.EtcdEndpoints)
+	tlsCfg, err := cfg.EtcdTLS.ClientFor(cfg.EtcdEndpoints)
+	if err != nil {
+		return fmt.Errorf("gateway: etcd: %w", err)
+	}
+	st, err := store.DialTLS(ctx, cfg.EtcdEndpoints, tlsCfg)
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wyvern-sdn/wyvern/internal/bgp"
+	"github.com/wyvern-sdn/wyvern/internal/pki"
 )
 
 // Config is one gateway's configuration.
@@ -21,8 +22,10 @@ type Config struct {
 	Name string
 	// Pool is the gateway pool it belongs to (DefaultPool when empty).
 	Pool string
-	// EtcdEndpoints is the store.
+	// EtcdEndpoints is the store; EtcdTLS its certificates (none: plain
+	// TCP).
 	EtcdEndpoints []string
+	EtcdTLS       pki.Files
 	// OVSDB is the Open vSwitch database (unix:<dir>/db.sock), RunDir the
 	// directory with <Bridge>.mgmt, Bridge the gateway's own bridge
 	// (br-edge) and DatapathType its datapath (netdev: userspace).

@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wyvern-sdn/wyvern/internal/api/neutron"
+	"github.com/wyvern-sdn/wyvern/internal/pki"
 	"github.com/wyvern-sdn/wyvern/internal/store"
 	"github.com/wyvern-sdn/wyvern/internal/store/embedded"
 )
@@ -36,6 +38,17 @@ type Config struct {
 	// UnsafeNoFsync skips fsync in the embedded etcd (tests, benchmarks).
 	UnsafeNoFsync bool
 	Neutron       neutron.Config
+
+	// CertFile and KeyFile serve the API over HTTPS; without them it is
+	// plain HTTP, for development, and the server warns.
+	CertFile, KeyFile string
+	// EtcdTLS and EtcdPeerTLS are the embedded member's client and peer
+	// listeners' certificates (https:// URLs).
+	EtcdTLS, EtcdPeerTLS embedded.TLS
+	// EtcdClient is the server's own client certificate and trusted CA
+	// towards etcd. With the embedded member it defaults to the member's
+	// certificate and CA.
+	EtcdClient pki.Files
 }
 
 // DefaultDataDir is where the embedded etcd keeps its data by default:
@@ -59,6 +72,9 @@ func (c *Config) Validate() error {
 	if len(c.EtcdEndpoints) == 0 && c.DataDir == "" {
 		return errors.New("--data-dir is required with the embedded etcd")
 	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		return errors.New("--cert-file and --key-file go together")
+	}
 	if !c.NoAuth && c.AdminPassword == "" && c.UsersFile == "" {
 		return errors.New("no users: give --admin-password (or WYVERN_ADMIN_PASSWORD), --users FILE, or --noauth for development")
 	}
@@ -79,16 +95,27 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		var err error
 		emb, err = embedded.Start(embedded.Config{
 			DataDir: cfg.DataDir, ClientURL: cfg.EtcdClientURL, PeerURL: cfg.EtcdPeerURL,
-			UnsafeNoFsync: cfg.UnsafeNoFsync,
+			UnsafeNoFsync: cfg.UnsafeNoFsync, ClientTLS: cfg.EtcdTLS, PeerTLS: cfg.EtcdPeerTLS,
 		}, log)
 		if err != nil {
 			return err
 		}
 		defer emb.Close()
 		endpoints = []string{cfg.EtcdClientURL}
+		if cfg.EtcdClient.Empty() && cfg.EtcdTLS.CertFile != "" {
+			// The member's certificate also authenticates its own server.
+			cfg.EtcdClient = pki.Files{CertFile: cfg.EtcdTLS.CertFile, KeyFile: cfg.EtcdTLS.KeyFile, CAFile: cfg.EtcdTLS.TrustedCAFile}
+		}
+	}
+	etcdTLS, err := cfg.EtcdClient.ClientFor(endpoints)
+	if err != nil {
+		return fmt.Errorf("etcd client TLS: %w", err)
+	}
+	if etcdTLS == nil {
+		log.Warn("etcd is reached over plain TCP, without TLS or client certificates: development only")
 	}
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	st, err := store.Dial(dctx, endpoints)
+	st, err := store.DialTLS(dctx, endpoints, etcdTLS)
 	cancel()
 	if err != nil {
 		return err
@@ -114,10 +141,20 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	if cfg.CertFile != "" {
+		tc, err := pki.Files{CertFile: cfg.CertFile, KeyFile: cfg.KeyFile}.Server(false)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		ln = tls.NewListener(ln, tc)
+	} else {
+		log.Warn("the API is served over plain HTTP: tokens and passwords cross the network in clear; give --cert-file and --key-file")
+	}
 	srv := &http.Server{Handler: logRequests(mux, log), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("wyvern server ready", "listen", ln.Addr().String(), "etcd", endpoints, "auth", !cfg.NoAuth)
+	log.Info("wyvern server ready", "listen", ln.Addr().String(), "https", cfg.CertFile != "", "etcd", endpoints, "auth", !cfg.NoAuth)
 
 	var embErr <-chan error
 	if emb != nil {
