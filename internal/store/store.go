@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -39,6 +40,15 @@ func Dial(ctx context.Context, endpoints []string) (*Store, error) {
 // client certificate in tlsCfg authenticates this process to an etcd that
 // verifies clients).
 func DialTLS(ctx context.Context, endpoints []string, tlsCfg *tls.Config) (*Store, error) {
+	autoSync := time.Minute
+	for _, e := range endpoints {
+		if strings.HasPrefix(e, "unix:") || strings.HasPrefix(e, "unixs:") {
+			// A local socket (a proxy, as a gateway in its own network
+			// namespace uses): the members' advertised URLs may not be
+			// reachable from here, so keep to the endpoints given.
+			autoSync = 0
+		}
+	}
 	cli, err := clientv3.New(clientv3.Config{
 		TLS:         tlsCfg,
 		Endpoints:   endpoints,
@@ -47,7 +57,7 @@ func DialTLS(ctx context.Context, endpoints []string, tlsCfg *tls.Config) (*Stor
 		// peer so the watch can move to another member.
 		DialKeepAliveTime:    10 * time.Second,
 		DialKeepAliveTimeout: 5 * time.Second,
-		AutoSyncInterval:     time.Minute,
+		AutoSyncInterval:     autoSync,
 		Logger:               nil,
 		DialOptions:          dialOptions(),
 	})
