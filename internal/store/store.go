@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/wyvern-sdn/wyvern/internal/metrics"
@@ -18,6 +19,12 @@ import (
 
 // ErrNotFound is returned when a key does not exist.
 var ErrNotFound = errors.New("store: not found")
+
+// ErrTxnTooLarge is returned when one logical change needs more operations
+// or bytes than etcd takes in one transaction (etcd's --max-txn-ops and
+// --max-request-bytes; the embedded member allows MaxTxnOps). The change is
+// not split, since it must stay atomic: the caller refuses it.
+var ErrTxnTooLarge = errors.New("store: change too large for one etcd transaction")
 
 // Store is typed access to Wyvern's keys in one etcd cluster. It is safe for
 // concurrent use.
@@ -452,6 +459,9 @@ func (t *Tx) commit() (bool, error) {
 	// On conflict, the Else branch reads the read set afresh, so the
 	// retry starts without a round trip.
 	resp, err := t.cli.Txn(t.ctx).If(cmps...).Then(ops...).Else(getOps...).Commit()
+	if errors.Is(err, rpctypes.ErrTooManyOps) || errors.Is(err, rpctypes.ErrRequestTooLarge) {
+		return false, fmt.Errorf("%w (%d comparisons, %d writes): %v", ErrTxnTooLarge, len(cmps), len(ops), err)
+	}
 	if err != nil {
 		return false, fmt.Errorf("store: commit: %w", err)
 	}
