@@ -23,6 +23,18 @@ type FlowStat struct {
 // FlowStats returns the counters of every flow of table whose cookie
 // matches cookie under mask (mask 0: every flow of the table).
 func (c *OFConn) FlowStats(ctx context.Context, table uint8, cookie, mask uint64) ([]FlowStat, error) {
+	var out []FlowStat
+	err := c.eachFlowStat(ctx, table, cookie, mask, func(e []byte) { out = append(out, parseFlowStat(e)) })
+	if err != nil {
+		return nil, fmt.Errorf("flow stats of table %d: %w", table, err)
+	}
+	return out, nil
+}
+
+// eachFlowStat sends one multipart flow stats request (table, or ofpttAll;
+// cookie under mask) and calls each with every ofp_flow_stats entry of the
+// replies (at least 56 bytes), until the last reply.
+func (c *OFConn) eachFlowStat(ctx context.Context, table uint8, cookie, mask uint64, each func(entry []byte)) error {
 	xid := c.nextXID()
 	b := appendHeader(nil, ofptMultipartReq, xid)
 	b = be.AppendUint16(b, ofpmpFlow)
@@ -36,8 +48,7 @@ func (c *OFConn) FlowStats(ctx context.Context, table uint8, cookie, mask uint64
 	b = be.AppendUint64(b, mask)
 	b, _ = AppendMatch(b, nil)
 	b, _ = finish(b, 0)
-	var out []FlowStat
-	err := c.request(ctx, xid, b, func(typ uint8, m []byte) (bool, error) {
+	return c.request(ctx, xid, b, func(typ uint8, m []byte) (bool, error) {
 		if typ == ofptError {
 			return true, parseError(m)
 		}
@@ -54,15 +65,11 @@ func (c *OFConn) FlowStats(ctx context.Context, table uint8, cookie, mask uint64
 			if n < 56 || n > len(body) {
 				return true, fmt.Errorf("flow stats: bad entry length %d", n)
 			}
-			out = append(out, parseFlowStat(body[:n]))
+			each(body[:n])
 			body = body[n:]
 		}
 		return flags&ofpmpfReplyMore == 0, nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("flow stats of table %d: %w", table, err)
-	}
-	return out, nil
 }
 
 // parseFlowStat reads one ofp_flow_stats entry (at least 56 bytes).
