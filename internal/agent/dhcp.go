@@ -25,6 +25,9 @@ func (a *Agent) handlePacketIn(ctx context.Context, pin PacketIn) {
 	}
 	port, nd, ofport := a.localPort(pin.PortKey)
 	if port == nil {
+		if kind == pipeline.PacketInDHCPv4 {
+			countDHCP(false)
+		}
 		return
 	}
 	switch kind {
@@ -58,6 +61,8 @@ func (a *Agent) localPort(key uint32) (*model.Port, *netData, uint32) {
 
 // answerDHCPv4 answers a DHCPv4 request of a local port.
 func (a *Agent) answerDHCPv4(ctx context.Context, pin PacketIn, port *model.Port, nd *netData, ofport uint32) {
+	replied := false
+	defer func() { countDHCP(replied) }()
 	lookup := func(mac net.HardwareAddr) (dhcp.Lease, bool) {
 		if mac.String() != port.MACAddress {
 			return dhcp.Lease{}, false
@@ -74,7 +79,9 @@ func (a *Agent) answerDHCPv4(ctx context.Context, pin PacketIn, port *model.Port
 	}
 	if err := a.sw.PacketOut(ctx, ofport, reply); err != nil {
 		a.log.Warn("dhcp: packet-out", "port", port.ID, "err", err)
+		return
 	}
+	replied = true
 }
 
 // lease builds the DHCP answer of a port from its first IPv4 address on a

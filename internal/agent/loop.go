@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wyvern-sdn/wyvern/internal/metrics"
 	"github.com/wyvern-sdn/wyvern/internal/model"
 	"github.com/wyvern-sdn/wyvern/internal/ovs"
 	"github.com/wyvern-sdn/wyvern/internal/pipeline"
@@ -139,6 +140,7 @@ func (a *Agent) loop(ctx context.Context) error {
 			}
 			continue
 		case <-resync.C:
+			metrics.AgentSyncRetries.Inc()
 			if !a.complete(ifacesListed) {
 				continue // an event will sync once the view is whole
 			}
@@ -267,6 +269,7 @@ func (a *Agent) sync(ctx context.Context) error {
 	v.Metadata = a.meta
 	secs := pipeline.CompileSections(v, pipeline.Config{ControllerID: a.cfg.ControllerID, NDResponder: true}, a.rec.gen, a.sections)
 	a.sections = secs
+	bundleStart := a.obs.compiled(start, secs)
 	if a.log.Enabled(ctx, slog.LevelDebug) {
 		rebuilt := 0
 		for _, s := range secs {
@@ -276,7 +279,9 @@ func (a *Agent) sync(ctx context.Context) error {
 		}
 		a.log.Debug("compiled", "sections", len(secs), "rebuilt", rebuilt, "took", time.Since(start))
 	}
-	if err := a.rec.apply(ctx, secs); err != nil {
+	err := a.rec.apply(ctx, secs)
+	a.observeApplied(ctx, bundleStart, err)
+	if err != nil {
 		return err
 	}
 	a.updateFIPStatus(ctx)
@@ -424,6 +429,7 @@ func (a *Agent) resolveRouterPort(ctx context.Context, portID string) {
 }
 
 func (a *Agent) handleKV(ctx context.Context, e kvEvent) bool {
+	a.obs.event(e)
 	switch e.Tag {
 	case watchRouters:
 		foldRecords(&a.state.routers, e, store.KindPrefix(store.KindRouters))
