@@ -140,7 +140,7 @@ type Agent struct {
 	advertised map[string]bool
 	// meta is the metadata port, nil without the metadata service.
 	meta *pipeline.MetadataPort
-	obs       observer // metrics (metrics.go)
+	obs  observer // metrics (metrics.go)
 }
 
 // New returns an agent; Run starts it.
