@@ -4,7 +4,8 @@
 // external_ids:iface-id), watches only the networks its local ports are on
 // (selective distribution), compiles that view into OpenFlow flows with the
 // pure pipeline compiler, and applies them through one idempotent
-// reconciler. It answers DHCP for its own VMs.
+// reconciler. It answers DHCP, router solicitations and DHCPv6 for its own
+// VMs, advertises their routers, and serves them metadata (--metadata).
 //
 // One goroutine (Agent.loop) owns all state; watchers, the OVSDB monitor and
 // the packet-in reader only send it events.
