@@ -168,7 +168,7 @@ func New(cfg Config, st Store, sw Switch, log *slog.Logger) (*Agent, error) {
 	if cfg.DHCPServerMAC == nil {
 		cfg.DHCPServerMAC = net.HardwareAddr{0x02, 0x57, 0x59, 0x00, 0x00, 0x01}
 	}
-	if cfg.RAInterval == 0 {
+	if cfg.RAInterval <= 0 {
 		cfg.RAInterval = defaultRAEvery
 	}
 	if log == nil {
