@@ -136,7 +136,7 @@ func (x *index) localFIPs(r *Router, gwLocal bool) []fipState {
 	for _, f := range x.v.FloatingIPs {
 		p := x.portsByID[f.PortID]
 		here := p != nil && (p.local && !f.Centralized || f.Centralized && gwLocal && p.remote != nil)
-		if f.RouterID != r.ID || !here || !f.FloatingIP.Is4() || !f.FixedIP.Is4() ||
+		if f.RouterID != r.ID || !here || f.Edge || !f.FloatingIP.Is4() || !f.FixedIP.Is4() ||
 			!slices.Contains(p.IPs, f.FixedIP) || seen[f.FloatingIP] || seen[f.FixedIP] {
 			continue
 		}
@@ -161,7 +161,8 @@ func (l3Unit) sections(x *index, s *sectionList) {
 	if e := s.next("l3", x.hashL3(), 64); e != nil && len(x.routers) > 0 {
 		b := &l3Builder{index: x, emitter: e,
 			extClassified: map[uint32]bool{}, l2MACs: map[netMAC]bool{},
-			classified: map[*netState]bool{}, answered: map[uint32]map[netip.Addr]bool{}}
+			classified: map[*netState]bool{}, answered: map[uint32]map[netip.Addr]bool{},
+			nextHopPunted: map[uint32]bool{}}
 		b.compile()
 	}
 }
@@ -215,6 +216,9 @@ type l3Builder struct {
 	// answered holds the router addresses given a Neighbour entry, by
 	// network key, besides the network's own (index.v4).
 	answered map[uint32]map[netip.Addr]bool
+	// nextHopPunted marks the external networks whose upstream router's
+	// ARP replies go to the controller (nextHopARP, edge.go).
+	nextHopPunted map[uint32]bool
 }
 
 // compile compiles distributed routing, floating IPs and SNAT.
@@ -399,12 +403,13 @@ var prefixV4Default = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
 
 // routesOut reports whether traffic can leave through the router's
 // gateway from this chassis: it has local floating IPs, is the active
-// gateway, or can tunnel SNAT traffic to the active gateway.
+// gateway, can tunnel SNAT traffic to the active gateway, or tunnels
+// edge floating IPs' traffic to the edge (edge.go).
 func (x *index) routesOut(r *routerState) bool {
 	if r.ext == nil {
 		return false
 	}
-	return len(r.fips) > 0 || r.gwLocal || x.gatewayRemote(r) != nil
+	return len(r.fips) > 0 || r.gwLocal || x.gatewayRemote(r) != nil || x.edgeRouters[r.Key]
 }
 
 // gatewayRemote is the router's active gateway chassis when it is another
@@ -522,6 +527,7 @@ func (c *l3Builder) nat(r *routerState) {
 		c.add(TableClassify, prioClassify, FeatureL3, []ofp.Field{ofp.InPort(ext.OFPort)},
 			loadLocal, NetworkKeyField.Load(ext.Key), gotoTable(TableServices))
 	}
+	c.nextHopARP(ext)
 	toRouter := func(mac net.HardwareAddr) {
 		if c.once(ext.Key, mac) {
 			c.add(TableL2Lookup, prioL2Router, FeatureL3, []ofp.Field{notRouted, extKey, ofp.EthDst(mac)},

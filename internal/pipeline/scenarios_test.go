@@ -57,6 +57,8 @@ func scenarios() []scenario {
 		{"snat_gateway", snatGateway, testCfg},
 		{"centralized_fip", centralizedFIP, testCfg},
 		{"security_groups", securityGroups, testCfgND},
+		{"edge_fip", edgeFIPView, testCfg},
+		{"nexthop_arp", nextHopARP, testCfg},
 	}
 }
 
