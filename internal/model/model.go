@@ -232,7 +232,7 @@ type Chassis struct {
 	// FIPModeDistributed ("" too) or FIPModeEdge.
 	FIPMode   string    `json:"fip_mode,omitempty"`
 	StartedAt time.Time `json:"started_at"`
-	Version        string            `json:"version"`
+	Version   string    `json:"version"`
 }
 
 // Floating-IP modes of a chassis (Chassis.FIPMode).
