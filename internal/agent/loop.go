@@ -113,6 +113,10 @@ func (a *Agent) loop(ctx context.Context) error {
 	trim.Stop()
 	defer trim.Stop()
 	var pending map[string]bool // iface-ids waiting for their port
+	// arpTimer asks the upstream routers' MACs when due (nexthop.go).
+	arpTimer := time.NewTimer(time.Hour)
+	defer arpTimer.Stop()
+	a.arpTimer = arpTimer
 	for {
 		var ev event
 		select {
@@ -144,6 +148,9 @@ func (a *Agent) loop(ctx context.Context) error {
 			continue
 		case <-trim.C:
 			debug.FreeOSMemory()
+			continue
+		case <-arpTimer.C:
+			a.scheduleARP(a.askNextHops(ctx, time.Now()))
 			continue
 		case <-retry.C:
 			for id := range pending {
@@ -195,7 +202,11 @@ func (a *Agent) loop(ctx context.Context) error {
 					dirty = true
 				}
 			case ev.pin != nil:
-				a.handlePacketIn(ctx, *ev.pin)
+				if handled, changed := a.handleNextHop(*ev.pin); handled {
+					dirty = dirty || changed
+				} else {
+					a.handlePacketIn(ctx, *ev.pin)
+				}
 			}
 			// Fold in everything already queued before recompiling.
 			select {
@@ -250,7 +261,8 @@ func (a *Agent) complete(ifacesListed bool) bool {
 func (a *Agent) sync(ctx context.Context) error {
 	start := time.Now()
 	geneve, vxlan := a.sw.TunnelPorts()
-	v, ok := a.buildView(pipeline.LocalChassis{Name: a.cfg.Chassis, TunnelIP: a.cfg.TunnelIP, GeneveOFPort: geneve, VXLANOFPort: vxlan})
+	v, ok := a.buildView(pipeline.LocalChassis{Name: a.cfg.Chassis, TunnelIP: a.cfg.TunnelIP, GeneveOFPort: geneve, VXLANOFPort: vxlan,
+		EdgeEndpoint: a.cfg.EdgeEndpoint})
 	if !ok {
 		return nil // logged; the next event builds it again
 	}
@@ -270,6 +282,11 @@ func (a *Agent) sync(ctx context.Context) error {
 	}
 	a.updateFIPStatus(ctx)
 	a.announce(ctx)
+	a.nextHops.want(a.state.resolve, time.Now())
+	a.scheduleARP(a.askNextHops(ctx, time.Now()))
+	if err := a.advertise(ctx); err != nil {
+		return err
+	}
 	if !a.everSynced {
 		a.everSynced = true
 		close(a.synced)

@@ -1,0 +1,101 @@
+package agent
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/wyvern-sdn/wyvern/internal/arp"
+	"github.com/wyvern-sdn/wyvern/internal/logical"
+	"github.com/wyvern-sdn/wyvern/internal/pipeline"
+)
+
+// The upstream router of each external network this chassis NATs on (its
+// subnet's gateway_ip) is resolved by ARP, as a router does: the view
+// lists what to ask (logical.Result.Resolve: the target and an address
+// this chassis answers for there, as sender); the agent sends broadcast
+// requests out of br-int's port to the network (packet-out), the pipeline
+// hands the router's replies back (pipeline.PacketInNextHop), and the
+// answer becomes the network's NextHopMAC at the next compilation. Until
+// then nothing leaves by the network (no L3Out flow). Answers are
+// refreshed (arp.Resolver's schedule); --external-nexthop-mac overrides it
+// per physnet.
+
+// nextHops is the agent's resolver state; the loop owns it.
+type nextHops struct {
+	res *arp.Resolver
+	// queries are the last view's, by target.
+	queries map[netip.Addr]logical.NextHopQuery
+}
+
+func newNextHops(t arp.Timing) *nextHops {
+	return &nextHops{res: arp.NewResolver(t), queries: map[netip.Addr]logical.NextHopQuery{}}
+}
+
+// want takes the last view's queries.
+func (n *nextHops) want(qs []logical.NextHopQuery, now time.Time) {
+	n.queries = make(map[netip.Addr]logical.NextHopQuery, len(qs))
+	targets := make([]netip.Addr, 0, len(qs))
+	for _, q := range qs {
+		if _, dup := n.queries[q.Target]; !dup {
+			n.queries[q.Target] = q
+			targets = append(targets, q.Target)
+		}
+	}
+	n.res.Want(targets, now)
+}
+
+// ask sends the requests due now and returns when the next is due (zero:
+// none wanted).
+func (a *Agent) askNextHops(ctx context.Context, now time.Time) time.Time {
+	due := a.nextHops.res.Due(now)
+	slices.SortFunc(due, func(x, y netip.Addr) int { return x.Compare(y) })
+	for _, t := range due {
+		q := a.nextHops.queries[t]
+		mac, err := net.ParseMAC(q.SrcMAC)
+		if err != nil {
+			continue
+		}
+		frame, err := arp.Request(mac, q.SrcIP, q.Target)
+		if err != nil {
+			continue
+		}
+		if err := a.sw.PacketOut(ctx, q.Port, frame); err != nil {
+			a.log.Warn("ARP request for the upstream router", "target", q.Target, "err", err)
+			continue
+		}
+		a.log.Debug("ARP request for the upstream router", "physnet", q.Physnet, "target", q.Target, "from", q.SrcIP)
+	}
+	return a.nextHops.res.Next()
+}
+
+// handleNextHop takes an upstream router's ARP reply (a packet-in of kind
+// PacketInNextHop). It reports whether the packet was one (handled) and
+// whether a MAC changed (the view must be recompiled).
+func (a *Agent) handleNextHop(pin PacketIn) (handled, changed bool) {
+	kind, _, err := pipeline.ParseUserData(pin.UserData)
+	if err != nil || kind != pipeline.PacketInNextHop {
+		return false, false
+	}
+	ip, mac, err := arp.ParseReply(pin.Data)
+	if err != nil {
+		a.log.Debug("upstream router packet-in", "err", err)
+		return true, false
+	}
+	if !a.nextHops.res.Answer(ip, mac, time.Now()) {
+		return true, false
+	}
+	a.log.Info("upstream router resolved", "ip", ip, "mac", mac.String())
+	a.state.ext.resolved = a.nextHops.res.MACs()
+	return true, true
+}
+
+// scheduleARP sets the loop's ARP timer for next (nothing when zero).
+func (a *Agent) scheduleARP(next time.Time) {
+	if a.arpTimer == nil || next.IsZero() {
+		return
+	}
+	a.arpTimer.Reset(max(time.Until(next), time.Millisecond))
+}
