@@ -65,7 +65,7 @@ func exposeFlows(bridgeMAC net.HardwareAddr, patch uint32, addrs map[netip.Addr]
 	out := make([]ofp.Flow, 0, len(keys))
 	for _, a := range keys {
 		out = append(out, ofp.Flow{Priority: prioExpose, Cookie: exposeCookie,
-			Match: []ofp.Field{ofp.EthDst(bridgeMAC), ofp.EthType(ofp.EthTypeIPv4), ofp.IPDst(netip.PrefixFrom(a, 32))},
+			Match:   []ofp.Field{ofp.EthDst(bridgeMAC), ofp.EthType(ofp.EthTypeIPv4), ofp.IPDst(netip.PrefixFrom(a, 32))},
 			Actions: []ofp.Action{ofp.SetField{Field: ofp.EthDst(addrs[a])}, ofp.Output{Port: patch}}})
 	}
 	return out

@@ -159,7 +159,9 @@ func TestExternalNAT(t *testing.T) {
 		t.Fatal(err)
 	}
 	brEx := func(ch *testbed.Chassis) error { return ch.AddExternalBridge("br-ex") }
-	mapped := []string{"--bridge-mappings", "physnet1:br-ex", "--external-nexthop-mac", "physnet1=" + omac}
+	// No --external-nexthop-mac: the chassis that NAT resolve the outside
+	// host (the external subnet's gateway) by ARP.
+	mapped := []string{"--bridge-mappings", "physnet1:br-ex"}
 	gws := map[string]*testbed.Chassis{}
 	for _, name := range []string{"gw1", "gw2"} {
 		ch, err := l.AddChassisWith(name, brEx, append(mapped, "--gateway"))
@@ -246,6 +248,11 @@ func TestExternalNAT(t *testing.T) {
 		}
 		if !outsideTCP(outside, addrA, 5001, 10*time.Second) {
 			t.Fatal("TCP outside → floating IP of a failed")
+		}
+		// The replies left for the outside host's MAC, which ch1 learned
+		// by ARP (no --external-nexthop-mac).
+		if fl := flowsMention(t, ch1, omac); len(fl) == 0 {
+			t.Fatalf("ch1 sends nothing to the outside host's MAC %s", omac)
 		}
 		// NATed on ch1 itself: no gateway holds a's floating IP.
 		for _, gw := range gws {
