@@ -190,7 +190,7 @@ func roundTrip(t *testing.T, client *testbed.Host, addr string, d time.Duration)
 			t.Fatalf("client → %s: no reply within %s", addr, d)
 		}
 	}
-	t.Logf("client → %s: first reply %s after the association", addr, time.Since(start).Round(time.Millisecond))
+	t.Logf("client → %s: first reply %s after the route was in FRR", addr, time.Since(start).Round(time.Millisecond))
 	capture, err := client.Capture("eth0", "icmp")
 	if err != nil {
 		t.Fatal(err)

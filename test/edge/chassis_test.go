@@ -117,7 +117,7 @@ func TestChassisEdge(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	out := flowPackets(t, gws[0].Chassis, "br-edge", "table=2,ip,nw_src="+fixed, "nw_src="+fixed)
-	edge := flowPackets(t, hv, "br-int", "table=10,ip,nw_src="+fixed, "tun_dst="+edgeEndpoint.String())
+	edge := flowPackets(t, hv, "br-int", "table=10,ip,nw_src="+fixed, edgeEndpoint.String()+"->tun_dst")
 	t.Logf("%d/%d TCP connections to %s; inbound packets per gateway %s; outbound by %s: %d packets; chassis → edge endpoint: %d packets",
 		ok, conns, addr, strings.Join(per, " "), gws[0].Name, out, edge)
 	if ok != conns {
