@@ -208,6 +208,7 @@ func loadTopology(ctx context.Context, c *gophercloud.ServiceClient) (*trace.Top
 			Encaps         []string          `json:"encaps"`
 			BridgeMappings map[string]string `json:"bridge_mappings"`
 			Gateway        bool              `json:"gateway"`
+			FIPMode        string            `json:"fip_mode"`
 		} `json:"configurations"`
 	}
 	// Chassis are optional: without the agents extension (or its list)
@@ -218,7 +219,7 @@ func loadTopology(ctx context.Context, c *gophercloud.ServiceClient) (*trace.Top
 	for _, ag := range agents {
 		cf := ag.Configurations
 		t.Chassis = append(t.Chassis, trace.Chassis{Name: ag.Host, Alive: ag.Alive, TunnelIP: cf.TunnelIP,
-			Encaps: cf.Encaps, BridgeMappings: cf.BridgeMappings, Gateway: cf.Gateway})
+			Encaps: cf.Encaps, BridgeMappings: cf.BridgeMappings, Gateway: cf.Gateway, FIPMode: cf.FIPMode})
 	}
 	return t, nil
 }

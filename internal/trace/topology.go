@@ -31,6 +31,9 @@ type Chassis struct {
 	BridgeMappings map[string]string `json:"bridge_mappings,omitempty"`
 	Gateway        bool              `json:"gateway"`
 	Alive          bool              `json:"alive"`
+	// FIPMode is the agent's floating-IP mode (model.FIPModeEdge: the
+	// edge layer serves its ports' floating IPs).
+	FIPMode string `json:"fip_mode,omitempty"`
 }
 
 // index is a Topology with lookups.
