@@ -175,7 +175,7 @@ func New(cfg Config, st Store, sw Switch, log *slog.Logger) (*Agent, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	if err := cfg.validateFIPs(); err != nil {
+	if err := cfg.ValidateFIPs(); err != nil {
 		return nil, err
 	}
 	a := &Agent{cfg: cfg, st: st, sw: sw, log: log.With("chassis", cfg.Chassis),
@@ -244,9 +244,10 @@ func encapStrings(es []pipeline.Encap) []string {
 	return out
 }
 
-// validateFIPs checks the floating-IP mode and its settings, filling the
-// mode's default.
-func (c *Config) validateFIPs() error {
+// ValidateFIPs checks the floating-IP mode and its settings (edge
+// endpoint, BGP, external addresses), filling defaults. New calls it; a
+// command calls it first to refuse bad flags before connecting anywhere.
+func (c *Config) ValidateFIPs() error {
 	switch c.FIPMode {
 	case "":
 		c.FIPMode = model.FIPModeDistributed

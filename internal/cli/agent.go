@@ -102,6 +102,9 @@ func Agent(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 			if cfg.BGP, err = bgpFlags.Config(); err != nil {
 				return err
 			}
+			if err := cfg.ValidateFIPs(); err != nil {
+				return err
+			}
 			if sw.DatapathType == "" {
 				sw.DatapathType = defaultDatapath()
 			}
