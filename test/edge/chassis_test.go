@@ -49,8 +49,14 @@ func TestChassisEdge(t *testing.T) {
 		t.Fatal(err)
 	}
 	tn := newTenant(t, l)
-	_, port := tn.boot(t, l, hv, "vm1")
+	vm, port := tn.boot(t, l, hv, "vm1")
 	fixed := lab.FixedIP(port)
+	// A second service the security group does not admit.
+	closed := vm.Command("busybox", "nc", "-ll", "-p", "5002", "-e", "echo", "hello")
+	if err := closed.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = closed.Process.Kill(); _ = closed.Wait() })
 
 	rtr, client := upstream(t, bed)
 	const n = 2
@@ -128,6 +134,10 @@ func TestChassisEdge(t *testing.T) {
 	}
 	if out == 0 || edge == 0 {
 		t.Fatalf("replies did not go chassis → edge endpoint → %s (%d, %d packets)", gws[0].Name, edge, out)
+	}
+	// Inbound goes through the VM's security group: TCP 5002 has no rule.
+	if out, _ := client.Exec("busybox", "timeout", "3", "busybox", "nc", "-w", "2", addr, "5002"); strings.Contains(out, "hello") {
+		t.Fatal("TCP 5002, which the security group does not admit, reached the VM through the edge")
 	}
 	// Edge mode: the chassis holds no NAT of the floating IP.
 	if fl := flowsWith(t, hv, "br-int", addr); len(fl) > 0 {
