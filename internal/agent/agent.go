@@ -55,12 +55,6 @@ type Config struct {
 	// Gateway makes this chassis eligible as a routers' active gateway
 	// (SNAT, centralized floating IPs) on the physnets it maps.
 	Gateway bool
-	// NextHopMACs gives, per physnet, the MAC of the external subnet's
-	// gateway (the upstream router), where traffic leaving through the
-	// external network is sent: an override, the agent otherwise resolves
-	// it by ARP (NextHopTiming; see nexthop.go).
-	NextHopMACs   map[string]net.HardwareAddr
-	NextHopTiming arp.Timing
 	// FIPMode is who serves the floating IPs of this chassis' ports:
 	// model.FIPModeDistributed (the default) or model.FIPModeEdge, the
 	// floating-IP edge layer, whose tunnel endpoint is EdgeEndpoint.
@@ -73,6 +67,13 @@ type Config struct {
 	// first external address.
 	BGP         *bgp.Config
 	ExternalIPs map[string]netip.Addr
+	// NextHopTiming is the schedule of the ARP requests resolving the
+	// upstream routers, which NextHopMACs overrides (see nexthop.go).
+	NextHopTiming arp.Timing
+	// NextHopMACs gives, per physnet, the MAC of the external subnet's
+	// gateway (the upstream router), where traffic leaving through the
+	// external network is sent.
+	NextHopMACs map[string]net.HardwareAddr
 }
 
 // PacketIn is a packet the pipeline sent to the agent.
@@ -131,6 +132,13 @@ type Agent struct {
 	everSynced bool
 	state      *state
 	rec        *reconciler
+	// nextHops resolves the upstream routers by ARP (nexthop.go).
+	nextHops *nextHops
+	// arpTimer is the loop's timer for ARP requests (set by loop).
+	arpTimer *time.Timer
+	// speaker announces the addresses NATed here over BGP (bgp.go); nil
+	// without Config.BGP.
+	speaker announcer
 	// sections are the last compilation, reused by the next one.
 	sections []pipeline.Section
 	// pendingRouterPorts are router interface lookups in flight.
@@ -139,13 +147,6 @@ type Agent struct {
 	fipStatusSent map[string]bool
 	// announced are the external addresses gratuitous ARPs were sent for.
 	announced map[netip.Addr]announcement
-	// nextHops resolves the upstream routers by ARP (nexthop.go).
-	nextHops *nextHops
-	// speaker announces the addresses NATed here over BGP (bgp.go); nil
-	// without Config.BGP.
-	speaker announcer
-	// arpTimer is the loop's timer for ARP requests (set by loop).
-	arpTimer *time.Timer
 }
 
 // New returns an agent; Run starts it.
@@ -180,11 +181,12 @@ func New(cfg Config, st Store, sw Switch, log *slog.Logger) (*Agent, error) {
 	}
 	a := &Agent{cfg: cfg, st: st, sw: sw, log: log.With("chassis", cfg.Chassis),
 		events: make(chan event, 1024), synced: make(chan struct{}), pendingRouterPorts: map[string]bool{},
-		fipStatusSent: map[string]bool{}, nextHops: newNextHops(cfg.NextHopTiming)}
+		fipStatusSent: map[string]bool{}}
 	a.state = newState(cfg.Chassis)
 	a.state.ext = extConfig{gateway: cfg.Gateway, mappings: cfg.BridgeMappings, ports: map[string]uint32{},
 		nextHop: cfg.NextHopMACs, edge: cfg.FIPMode == model.FIPModeEdge}
 	a.rec = newReconciler(sw, a.log)
+	a.nextHops = newNextHops(cfg.NextHopTiming)
 	return a, nil
 }
 

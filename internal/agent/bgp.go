@@ -71,10 +71,10 @@ func exposeFlows(bridgeMAC net.HardwareAddr, patch uint32, addrs map[netip.Addr]
 	return out
 }
 
-// advertise announces the addresses the last view answers for, each via
+// announceBGP announces the addresses the last view answers for, each via
 // the external address of its physnet, and steers them into br-int.
 // Errors are returned for the loop to retry.
-func (a *Agent) advertise(ctx context.Context) error {
+func (a *Agent) announceBGP(ctx context.Context) error {
 	if a.speaker == nil {
 		return nil
 	}

@@ -103,6 +103,10 @@ func (a *Agent) loop(ctx context.Context) error {
 	ifacesListed := false
 	retry := time.NewTimer(time.Hour)
 	defer retry.Stop()
+	// arpTimer asks the upstream routers' MACs when due (nexthop.go).
+	arpTimer := time.NewTimer(time.Hour)
+	defer arpTimer.Stop()
+	a.arpTimer = arpTimer
 	// resync retries a failed sync: the switch must converge even when no
 	// further event comes.
 	resync := time.NewTimer(time.Hour)
@@ -113,10 +117,6 @@ func (a *Agent) loop(ctx context.Context) error {
 	trim.Stop()
 	defer trim.Stop()
 	var pending map[string]bool // iface-ids waiting for their port
-	// arpTimer asks the upstream routers' MACs when due (nexthop.go).
-	arpTimer := time.NewTimer(time.Hour)
-	defer arpTimer.Stop()
-	a.arpTimer = arpTimer
 	for {
 		var ev event
 		select {
@@ -137,6 +137,9 @@ func (a *Agent) loop(ctx context.Context) error {
 				resync.Reset(syncRetry)
 			}
 			continue
+		case <-arpTimer.C:
+			a.scheduleARP(a.askNextHops(ctx, time.Now()))
+			continue
 		case <-resync.C:
 			if !a.complete(ifacesListed) {
 				continue // an event will sync once the view is whole
@@ -148,9 +151,6 @@ func (a *Agent) loop(ctx context.Context) error {
 			continue
 		case <-trim.C:
 			debug.FreeOSMemory()
-			continue
-		case <-arpTimer.C:
-			a.scheduleARP(a.askNextHops(ctx, time.Now()))
 			continue
 		case <-retry.C:
 			for id := range pending {
@@ -280,19 +280,18 @@ func (a *Agent) sync(ctx context.Context) error {
 	if err := a.rec.apply(ctx, secs); err != nil {
 		return err
 	}
-	a.updateFIPStatus(ctx)
-	a.announce(ctx)
 	a.nextHops.want(a.state.resolve, time.Now())
 	a.scheduleARP(a.askNextHops(ctx, time.Now()))
-	if err := a.advertise(ctx); err != nil {
-		return err
-	}
+	// A failed announcement is retried like a failed sync.
+	bgpErr := a.announceBGP(ctx)
+	a.updateFIPStatus(ctx)
+	a.announce(ctx)
 	if !a.everSynced {
 		a.everSynced = true
 		close(a.synced)
 		a.log.Info("initial sync installed", "flows", len(a.rec.installed))
 	}
-	return nil
+	return bgpErr
 }
 
 func (a *Agent) ifaceByPort(portID string) (ovs.Interface, bool) {

@@ -128,6 +128,9 @@ func (c *l3Builder) nextHopARP(ext *ExternalNetwork) {
 	if !ext.NextHopIP.Is4() || c.nextHopPunted[ext.Key] {
 		return
 	}
+	if c.nextHopPunted == nil {
+		c.nextHopPunted = map[uint32]bool{}
+	}
 	c.nextHopPunted[ext.Key] = true
 	c.add(TableServices, prioNextHopARP, FeatureL3, []ofp.Field{
 		NetworkKeyField.Match(ext.Key), ofp.EthType(ofp.EthTypeARP), ofp.ARPOp(2),
@@ -137,3 +140,9 @@ func (c *l3Builder) nextHopARP(ext *ExternalNetwork) {
 
 // prioNextHopARP is above the ARP responder (which only takes requests).
 const prioNextHopARP = 120
+
+// PacketInNextHop is the packet-in kind (fields.go) of an ARP reply of an
+// external network's upstream router (ExternalNetwork.NextHopIP), for the
+// agent's resolver; its key is the external network's key. Numbered apart
+// from the other kinds.
+const PacketInNextHop PacketInKind = 0x10

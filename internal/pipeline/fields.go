@@ -285,8 +285,7 @@ func IsStale(c uint64, current uint32) bool {
 //	byte 0     PacketInKind
 //	bytes 1..3 zero
 //	bytes 4..7 a key, big endian: for PacketInDHCPv4 the network key
-//	           (the flow is shared by the network's ports); for
-//	           PacketInNextHop the external network's key
+//	           (the flow is shared by the network's ports)
 //
 // The controller must use the NXT_PACKET_IN2 format to receive userdata.
 // The logical input port is not in the userdata: the controller reads it
@@ -298,9 +297,6 @@ type PacketInKind uint8
 // Packet-in kinds.
 const (
 	PacketInDHCPv4 PacketInKind = 1
-	// PacketInNextHop is an ARP reply of an external network's upstream
-	// router (ExternalNetwork.NextHopIP), for the agent's resolver.
-	PacketInNextHop PacketInKind = 0x10
 )
 
 // UserData encodes a packet-in's user data.

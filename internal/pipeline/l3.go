@@ -161,8 +161,7 @@ func (l3Unit) sections(x *index, s *sectionList) {
 	if e := s.next("l3", x.hashL3(), 64); e != nil && len(x.routers) > 0 {
 		b := &l3Builder{index: x, emitter: e,
 			extClassified: map[uint32]bool{}, l2MACs: map[netMAC]bool{},
-			classified: map[*netState]bool{}, answered: map[uint32]map[netip.Addr]bool{},
-			nextHopPunted: map[uint32]bool{}}
+			classified: map[*netState]bool{}, answered: map[uint32]map[netip.Addr]bool{}}
 		b.compile()
 	}
 }
@@ -209,6 +208,9 @@ type l3Builder struct {
 	*index
 	*emitter
 	extClassified map[uint32]bool
+	// nextHopPunted marks the external networks whose upstream router's
+	// ARP replies go to the controller (nextHopARP, edge.go).
+	nextHopPunted map[uint32]bool
 	l2MACs        map[netMAC]bool
 	// classified marks the networks without local ports whose tunnel
 	// classification the section compiled.
@@ -216,9 +218,6 @@ type l3Builder struct {
 	// answered holds the router addresses given a Neighbour entry, by
 	// network key, besides the network's own (index.v4).
 	answered map[uint32]map[netip.Addr]bool
-	// nextHopPunted marks the external networks whose upstream router's
-	// ARP replies go to the controller (nextHopARP, edge.go).
-	nextHopPunted map[uint32]bool
 }
 
 // compile compiles distributed routing, floating IPs and SNAT.

@@ -56,9 +56,9 @@ func scenarios() []scenario {
 		{"floating_ip", floatingIP, testCfg},
 		{"snat_gateway", snatGateway, testCfg},
 		{"centralized_fip", centralizedFIP, testCfg},
-		{"security_groups", securityGroups, testCfgND},
 		{"edge_fip", edgeFIPView, testCfg},
 		{"nexthop_arp", nextHopARP, testCfg},
+		{"security_groups", securityGroups, testCfgND},
 	}
 }
 
