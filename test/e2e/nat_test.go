@@ -26,6 +26,14 @@ const natLeaseTTL = 2 * time.Second
 // 500 ms on the test bed).
 const failoverBound = natLeaseTTL + time.Second
 
+// natRefresh is how often the NAT test's agents ask the outside host's
+// MAC again; refreshBound is the stated bound for following a change of
+// it: a refresh, one retry (250 ms), a recompilation and a 1 s ping.
+const (
+	natRefresh   = time.Second
+	refreshBound = natRefresh + 3*time.Second
+)
+
 // extNet is the external network: flat, on physnet1, 203.0.113.0/24 with
 // the outside host 203.0.113.1 as its gateway.
 func extNet(t *testing.T, l *lab.Lab) (model.Network, model.Subnet) {
@@ -149,7 +157,7 @@ func longestGap(out string, sent int, interval time.Duration) time.Duration {
 //     measured with a 20 ms ping.
 func TestExternalNAT(t *testing.T) {
 	ttl := fmt.Sprintf("%ds", int(natLeaseTTL.Seconds()))
-	l := newLab(t, lab.Options{AgentArgs: []string{"--lease-ttl", ttl}})
+	l := newLab(t, lab.Options{AgentArgs: []string{"--lease-ttl", ttl, "--external-nexthop-refresh", natRefresh.String()}})
 	outside, err := l.Bed.AddExternalHost("outside", netip.MustParsePrefix("203.0.113.1/24"))
 	if err != nil {
 		t.Fatal(err)
@@ -400,6 +408,40 @@ func TestExternalNAT(t *testing.T) {
 		tail := st.out[max(0, len(st.out)-2000):]
 		if !strings.Contains(tail, "bytes from 203.0.113.1") {
 			t.Fatalf("no replies at the end of the run:\n%s", tail)
+		}
+	})
+
+	t.Run("the outside host's MAC changes", func(t *testing.T) {
+		// The NATing chassis learned it by ARP and keep asking: the new
+		// MAC replaces the old one at the next refresh.
+		const newMAC = "02:00:cb:00:71:99"
+		if _, err := outside.Exec("ip", "link", "set", "eth0", "address", newMAC); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		for {
+			if n, _ := a.Ping("203.0.113.1", 1, time.Second); n == 1 {
+				break
+			}
+			if time.Since(start) > refreshBound {
+				t.Fatalf("a → 203.0.113.1 (SNAT) still fails %s after the outside host's MAC changed", refreshBound)
+			}
+		}
+		t.Logf("outside host's MAC %s → %s: SNAT answered again after %s (refresh %s, bound %s)",
+			omac, newMAC, time.Since(start).Round(time.Millisecond), natRefresh, refreshBound)
+		// The surviving gateway (the dead one keeps its stale flows)
+		// sends to the new MAC only.
+		moved := false
+		for name, gw := range gws {
+			if len(flowsMention(t, gw, newMAC)) > 0 {
+				moved = true
+				if old := flowsMention(t, gw, omac); len(old) > 0 {
+					t.Fatalf("%s still sends to the old MAC:\n%s", name, strings.Join(old, "\n"))
+				}
+			}
+		}
+		if !moved {
+			t.Fatal("no gateway sends to the outside host's new MAC")
 		}
 	})
 }
