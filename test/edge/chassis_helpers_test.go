@@ -209,8 +209,9 @@ func roundTrip(t *testing.T, client *testbed.Host, addr string, d time.Duration)
 			src[ip.SrcIP.String()]++
 		}
 	}
-	if n != sent || src[addr] != sent || len(src) != 1 {
-		t.Fatalf("%d/%d replies (%v); echo replies by source %v, want %d from %s only", n, sent, err, src, sent, addr)
+	// The capture may miss a packet at its edges; ping counts them all.
+	if n != sent || src[addr] < sent-1 || len(src) != 1 {
+		t.Fatalf("%d/%d replies (%v); echo replies captured by source %v, want them from %s only", n, sent, err, src, addr)
 	}
 	ok := false
 	for deadline := time.Now().Add(10 * time.Second); !ok && time.Now().Before(deadline); {
