@@ -225,7 +225,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		defer sp.Stop()
 		a.speaker = sp
 	}
-	a.log.Info("agent started", "generation", a.rec.gen, "tunnel_ip", a.cfg.TunnelIP)
+	a.log.Info("agent started", "generation", a.rec.gen, "tunnel_ip", a.cfg.TunnelIP, "fip_mode", a.cfg.FIPMode,
+		"bgp", a.cfg.BGP != nil)
 
 	// Feeders: each sends events to the loop and nothing else.
 	go a.feedInterfaces(ctx)

@@ -20,7 +20,8 @@ import (
 // event is one input to the loop; exactly one field is set.
 type event struct {
 	iface     *ovs.InterfaceEvent
-	ifaceSync bool // the initial interface listing is complete
+	ifaceSync bool      // the initial interface listing is complete
+	nextHop   *PacketIn // an upstream router's ARP reply (nexthop.go)
 	kv        *kvEvent
 	pin       *PacketIn
 	resolved  *resolved
@@ -65,6 +66,10 @@ func (a *Agent) feedPacketIns(ctx context.Context) {
 		case p, ok := <-a.sw.PacketIns():
 			if !ok {
 				return
+			}
+			if isNextHop(p) {
+				a.post(ctx, event{nextHop: &p})
+				continue
 			}
 			a.post(ctx, event{pin: &p})
 		}
@@ -162,6 +167,10 @@ func (a *Agent) loop(ctx context.Context) error {
 		dirty := false
 		for {
 			switch {
+			case ev.nextHop != nil:
+				if a.handleNextHop(*ev.nextHop) {
+					dirty = true
+				}
 			case ev.ifaceSync:
 				ifacesListed = true
 				dirty = true
@@ -202,11 +211,7 @@ func (a *Agent) loop(ctx context.Context) error {
 					dirty = true
 				}
 			case ev.pin != nil:
-				if handled, changed := a.handleNextHop(*ev.pin); handled {
-					dirty = dirty || changed
-				} else {
-					a.handlePacketIn(ctx, *ev.pin)
-				}
+				a.handlePacketIn(ctx, *ev.pin)
 			}
 			// Fold in everything already queued before recompiling.
 			select {

@@ -71,25 +71,27 @@ func (a *Agent) askNextHops(ctx context.Context, now time.Time) time.Time {
 	return a.nextHops.res.Next()
 }
 
-// handleNextHop takes an upstream router's ARP reply (a packet-in of kind
-// PacketInNextHop). It reports whether the packet was one (handled) and
-// whether a MAC changed (the view must be recompiled).
-func (a *Agent) handleNextHop(pin PacketIn) (handled, changed bool) {
+// isNextHop reports whether a packet-in is an upstream router's ARP reply
+// (pipeline.PacketInNextHop).
+func isNextHop(pin PacketIn) bool {
 	kind, _, err := pipeline.ParseUserData(pin.UserData)
-	if err != nil || kind != pipeline.PacketInNextHop {
-		return false, false
-	}
+	return err == nil && kind == pipeline.PacketInNextHop
+}
+
+// handleNextHop takes an upstream router's ARP reply (isNextHop). It
+// reports whether a MAC changed (the view must be recompiled).
+func (a *Agent) handleNextHop(pin PacketIn) bool {
 	ip, mac, err := arp.ParseReply(pin.Data)
 	if err != nil {
 		a.log.Debug("upstream router packet-in", "err", err)
-		return true, false
+		return false
 	}
 	if !a.nextHops.res.Answer(ip, mac, time.Now()) {
-		return true, false
+		return false
 	}
 	a.log.Info("upstream router resolved", "ip", ip, "mac", mac.String())
 	a.state.ext.resolved = a.nextHops.res.MACs()
-	return true, true
+	return true
 }
 
 // scheduleARP sets the loop's ARP timer for next (nothing when zero).

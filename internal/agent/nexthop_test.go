@@ -51,19 +51,22 @@ func TestNextHopResolution(t *testing.T) {
 		return PacketIn{UserData: pipeline.UserData(pipeline.PacketInNextHop, 50), Data: b}
 	}
 	rmac := net.HardwareAddr{2, 0, 0xcb, 0, 0x71, 1}
-	if h, c := a.handleNextHop(reply(netip.MustParseAddr("203.0.113.7"), rmac)); !h || c {
-		t.Fatalf("a reply from another address: handled %v changed %v", h, c)
+	if !isNextHop(reply(target, rmac)) {
+		t.Fatal("the router's reply is not taken as one")
 	}
-	if h, c := a.handleNextHop(reply(target, rmac)); !h || !c {
-		t.Fatalf("the router's reply: handled %v changed %v", h, c)
+	if a.handleNextHop(reply(netip.MustParseAddr("203.0.113.7"), rmac)) {
+		t.Fatal("a reply from another address changes the next hop")
+	}
+	if !a.handleNextHop(reply(target, rmac)) {
+		t.Fatal("the router's reply changes nothing")
 	}
 	if got := a.state.ext.resolved[target]; got.String() != rmac.String() {
 		t.Fatalf("resolved %v", a.state.ext.resolved)
 	}
-	if h, c := a.handleNextHop(reply(target, rmac)); !h || c {
-		t.Fatalf("the same reply again: handled %v changed %v", h, c)
+	if a.handleNextHop(reply(target, rmac)) {
+		t.Fatal("the same reply again changes the next hop")
 	}
-	if h, _ := a.handleNextHop(PacketIn{UserData: pipeline.UserData(pipeline.PacketInDHCPv4, 1)}); h {
+	if isNextHop(PacketIn{UserData: pipeline.UserData(pipeline.PacketInDHCPv4, 1)}) {
 		t.Fatal("a DHCP packet-in taken as an ARP reply")
 	}
 }
