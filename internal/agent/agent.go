@@ -186,7 +186,7 @@ func New(cfg Config, st Store, sw Switch, log *slog.Logger) (*Agent, error) {
 	a.state.ext = extConfig{gateway: cfg.Gateway, mappings: cfg.BridgeMappings, ports: map[string]uint32{},
 		nextHop: cfg.NextHopMACs, edge: cfg.FIPMode == model.FIPModeEdge}
 	a.rec = newReconciler(sw, a.log)
-	a.nextHops = newNextHops(cfg.NextHopTiming)
+	a.nextHops = newNextHops(cfg.Chassis, cfg.NextHopTiming)
 	return a, nil
 }
 

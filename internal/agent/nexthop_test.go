@@ -69,6 +69,19 @@ func TestNextHopResolution(t *testing.T) {
 	if isNextHop(PacketIn{UserData: pipeline.UserData(pipeline.PacketInDHCPv4, 1)}) {
 		t.Fatal("a DHCP packet-in taken as an ARP reply")
 	}
+
+	// Without an address of its own there, the chassis probes from its
+	// probe MAC.
+	other := netip.MustParseAddr("198.51.100.1")
+	a.nextHops.want([]logical.NextHopQuery{{Physnet: "uplink", Port: 21, Target: other}}, time.Now())
+	a.askNextHops(context.Background(), time.Now())
+	probe, _ := arp.Probe(ProbeMAC("ch1"), other)
+	if got := <-sw.out; string(got) != string(probe) || sw.outPorts[len(sw.outPorts)-1] != 21 {
+		t.Fatalf("probe %x on %v, want %x on 21", got, sw.outPorts, probe)
+	}
+	if m := ProbeMAC("ch1"); m[0]&3 != 2 || m.String() == ProbeMAC("ch2").String() {
+		t.Fatalf("probe MACs %v %v: want locally administered unicast, distinct", m, ProbeMAC("ch2"))
+	}
 }
 
 // exposeFlows steer only what the upstream router routes to the

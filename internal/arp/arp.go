@@ -55,6 +55,13 @@ func Request(mac net.HardwareAddr, ip, target netip.Addr) ([]byte, error) {
 	return frame(broadcast, mac, opRequest, ip, make(net.HardwareAddr, 6), target)
 }
 
+// Probe is a broadcast ARP probe (RFC 5227: sender address 0.0.0.0) for
+// target from mac: it asks without claiming an address, so it changes no
+// neighbour's cache, and the answer comes back to mac.
+func Probe(mac net.HardwareAddr, target netip.Addr) ([]byte, error) {
+	return frame(broadcast, mac, opRequest, netip.IPv4Unspecified(), make(net.HardwareAddr, 6), target)
+}
+
 // Gratuitous is a gratuitous ARP request announcing that ip is at mac.
 func Gratuitous(mac net.HardwareAddr, ip netip.Addr) ([]byte, error) {
 	return frame(broadcast, mac, opRequest, ip, make(net.HardwareAddr, 6), ip)

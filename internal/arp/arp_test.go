@@ -35,6 +35,11 @@ func TestRequest(t *testing.T) {
 	if _, err := Request(mac1, netip.MustParseAddr("2001:db8::1"), ip2); err == nil {
 		t.Fatal("an IPv6 sender was accepted")
 	}
+	pr, _ := Probe(mac1, ip2)
+	if p := gopacket.NewPacket(pr, layers.LayerTypeEthernet, gopacket.Default); p.Layer(layers.LayerTypeARP) == nil ||
+		net.IP(p.Layer(layers.LayerTypeARP).(*layers.ARP).SourceProtAddress).String() != "0.0.0.0" {
+		t.Fatalf("probe %x", pr)
+	}
 	g, _ := Gratuitous(mac1, ip1)
 	if p := gopacket.NewPacket(g, layers.LayerTypeEthernet, gopacket.Default); p.Layer(layers.LayerTypeARP) == nil ||
 		net.IP(p.Layer(layers.LayerTypeARP).(*layers.ARP).DstProtAddress).String() != ip1.String() {

@@ -239,7 +239,9 @@ func nextHopIP(n *Network, ips []model.FixedIP) netip.Addr {
 // NextHopQuery is an upstream router to resolve by ARP: Target on the
 // external network behind br-int's port Port, asked from an address this
 // chassis answers for there (SrcIP at SrcMAC), so that the answer comes
-// back to it.
+// back to it; with no such address (SrcIP invalid: a chassis that does not
+// NAT there yet, e.g. a standby gateway), by an ARP probe from the
+// chassis' own MAC (the agent's).
 type NextHopQuery struct {
 	Physnet string
 	Port    uint32
@@ -249,8 +251,9 @@ type NextHopQuery struct {
 }
 
 // resolve lists in res.Resolve the upstream routers of the external
-// networks this chassis NATs on (an address announced on their port)
-// whose MAC the operator did not give.
+// networks this chassis reaches whose MAC the operator did not give:
+// resolved before the chassis NATs there (a floating IP, a failover), its
+// NAT flows and its way out come in one compilation.
 func (in *Inputs) resolve(v *pipeline.View, physnetOf map[string]string, res *Result) {
 	for _, ext := range v.External {
 		physnet := physnetOf[ext.ID]
@@ -263,11 +266,11 @@ func (in *Inputs) resolve(v *pipeline.View, physnetOf map[string]string, res *Re
 				src = append(src, a)
 			}
 		}
-		if len(src) == 0 {
-			continue
+		q := NextHopQuery{Physnet: physnet, Port: ext.OFPort, Target: ext.NextHopIP}
+		if len(src) > 0 {
+			slices.SortFunc(src, func(a, b netip.Addr) int { return a.Compare(b) })
+			q.SrcIP, q.SrcMAC = src[0], res.Announce[src[0]].MAC
 		}
-		slices.SortFunc(src, func(a, b netip.Addr) int { return a.Compare(b) })
-		res.Resolve = append(res.Resolve, NextHopQuery{Physnet: physnet, Port: ext.OFPort, Target: ext.NextHopIP,
-			SrcIP: src[0], SrcMAC: res.Announce[src[0]].MAC})
+		res.Resolve = append(res.Resolve, q)
 	}
 }

@@ -95,8 +95,13 @@ func TestBuildEdgeMode(t *testing.T) {
 		if len(v.FloatingIPs) != 1 || !v.FloatingIPs[0].Edge || v.FloatingIPs[0].Centralized {
 			t.Errorf("%s: floating IPs %+v", tc.name, v.FloatingIPs)
 		}
-		if res.ProgrammedFIPs["fip1"] != tc.programmed || len(res.Announce) != 0 || len(res.Resolve) != 0 {
-			t.Errorf("%s: programmed %v announce %v resolve %v", tc.name, res.ProgrammedFIPs, res.Announce, res.Resolve)
+		if res.ProgrammedFIPs["fip1"] != tc.programmed || len(res.Announce) != 0 {
+			t.Errorf("%s: programmed %v announce %v", tc.name, res.ProgrammedFIPs, res.Announce)
+		}
+		// A mapped chassis resolves the upstream router all the same (by
+		// probe: it answers for no address there).
+		if want := map[bool]int{true: 1}[tc.mapped]; len(res.Resolve) != want || want == 1 && res.Resolve[0].SrcIP.IsValid() {
+			t.Errorf("%s: resolve %+v", tc.name, res.Resolve)
 		}
 	}
 
@@ -143,6 +148,19 @@ func TestBuildNextHopResolution(t *testing.T) {
 	}
 	if e := res.View.External[0]; e.NextHopMAC != nil || e.NextHopIP != want.Target {
 		t.Fatalf("unresolved external %+v", e)
+	}
+	// A chassis mapping the network but NATing nothing there yet (the
+	// floating IP's port is on ch2, the router's gateway elsewhere) asks
+	// too, by probe, so that a later floating IP or failover finds the MAC.
+	in := withGateway(topo(9, network("n1", "geneve", 1, 1)), "n1")
+	in.FloatingIPs["fip1"].PortID, in.FloatingIPs["fip1"].FixedIPAddress = "b-n1", "10.0.0.11"
+	in.Ext = External{Mappings: map[string]string{"public": "br-ex"}, Ports: map[string]uint32{"public": 99}}
+	standby, err := Build(in, NewKeys())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(standby.Announce) != 0 || len(standby.Resolve) != 1 || standby.Resolve[0].SrcIP.IsValid() || standby.Resolve[0].Target != want.Target {
+		t.Fatalf("standby: announce %v resolve %+v", standby.Announce, standby.Resolve)
 	}
 	mac, _ := net.ParseMAC("02:00:00:00:00:01")
 	if e := build(nil, mac).View.External[0]; e.NextHopMAC.String() != mac.String() {

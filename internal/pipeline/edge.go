@@ -92,11 +92,19 @@ func routesNetwork(r *routerState, n *netState) bool {
 }
 
 // edgeUnit compiles the "edge" section: the outbound flows of the edge
-// floating IPs of local ports (index.edge).
+// floating IPs of local ports (index.edge), and the punt of the upstream
+// routers' ARP replies (nextHopARP).
 type edgeUnit struct{}
 
 func (edgeUnit) sections(x *index, s *sectionList) {
 	h := x.hasher("edge")
+	for _, ext := range x.v.External { // nextHopARP's inputs
+		if ext.OFPort != 0 && ext.NextHopIP.Is4() {
+			h.u64(uint64(ext.OFPort))
+			h.u64(uint64(ext.Key))
+			h.addr(ext.NextHopIP)
+		}
+	}
 	h.u64(uint64(len(x.edge)))
 	if len(x.edge) > 0 {
 		h.addr(x.v.Local.EdgeEndpoint)
@@ -108,10 +116,11 @@ func (edgeUnit) sections(x *index, s *sectionList) {
 		h.u64(uint64(e.net.tunPort))
 		h.addr(e.fixed)
 	}
-	e := s.next("edge", h.Sum64(), len(x.edge))
+	e := s.next("edge", h.Sum64(), len(x.edge)+len(x.v.External))
 	if e == nil {
 		return
 	}
+	nextHopARP(x, e)
 	edge := &RemoteChassis{Name: "edge", TunnelIP: x.v.Local.EdgeEndpoint}
 	for _, f := range x.edge {
 		e.add(TableL3SNAT, prioSNATEdge, FeatureL3, []ofp.Field{
@@ -121,25 +130,28 @@ func (edgeUnit) sections(x *index, s *sectionList) {
 	}
 }
 
-// nextHopARP sends the ARP replies of the external network's upstream
-// router (ExternalNetwork.NextHopIP) to the controller, which resolves its
-// MAC (NextHopMAC) from them; they go no further.
-func (c *l3Builder) nextHopARP(ext *ExternalNetwork) {
-	if !ext.NextHopIP.Is4() || c.nextHopPunted[ext.Key] {
-		return
+// nextHopARP sends the ARP replies of the upstream router of every
+// external network this chassis reaches (ExternalNetwork.NextHopIP, with
+// an OFPort) to the controller, straight from Classify, whether or not
+// the chassis NATs there yet: the agent resolves the router's MAC
+// (NextHopMAC) before it becomes a router's active gateway, so a failover
+// installs the NAT flows and the way out in one bundle. The replies go no
+// further.
+func nextHopARP(x *index, e *emitter) {
+	for i := range x.v.External {
+		ext := &x.v.External[i]
+		if ext.OFPort == 0 || !ext.NextHopIP.Is4() {
+			continue
+		}
+		e.add(TableClassify, prioNextHopARP, FeatureL3, []ofp.Field{
+			ofp.InPort(ext.OFPort), ofp.EthType(ofp.EthTypeARP), ofp.ARPOp(2),
+			ofp.ARPSPA(netip.PrefixFrom(ext.NextHopIP, 32)),
+		}, ofp.Controller{ID: x.cfg.ControllerID, Reason: 1, UserData: UserData(PacketInNextHop, ext.Key)})
 	}
-	if c.nextHopPunted == nil {
-		c.nextHopPunted = map[uint32]bool{}
-	}
-	c.nextHopPunted[ext.Key] = true
-	c.add(TableServices, prioNextHopARP, FeatureL3, []ofp.Field{
-		NetworkKeyField.Match(ext.Key), ofp.EthType(ofp.EthTypeARP), ofp.ARPOp(2),
-		ofp.ARPSPA(netip.PrefixFrom(ext.NextHopIP, 32)),
-	}, ofp.Controller{ID: c.cfg.ControllerID, Reason: 1, UserData: UserData(PacketInNextHop, ext.Key)})
 }
 
-// prioNextHopARP is above the ARP responder (which only takes requests).
-const prioNextHopARP = 120
+// prioNextHopARP is above the external port's classification.
+const prioNextHopARP = prioClassify + 20
 
 // PacketInNextHop is the packet-in kind (fields.go) of an ARP reply of an
 // external network's upstream router (ExternalNetwork.NextHopIP), for the

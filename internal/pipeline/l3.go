@@ -208,9 +208,6 @@ type l3Builder struct {
 	*index
 	*emitter
 	extClassified map[uint32]bool
-	// nextHopPunted marks the external networks whose upstream router's
-	// ARP replies go to the controller (nextHopARP, edge.go).
-	nextHopPunted map[uint32]bool
 	l2MACs        map[netMAC]bool
 	// classified marks the networks without local ports whose tunnel
 	// classification the section compiled.
@@ -526,7 +523,6 @@ func (c *l3Builder) nat(r *routerState) {
 		c.add(TableClassify, prioClassify, FeatureL3, []ofp.Field{ofp.InPort(ext.OFPort)},
 			loadLocal, NetworkKeyField.Load(ext.Key), gotoTable(TableServices))
 	}
-	c.nextHopARP(ext)
 	toRouter := func(mac net.HardwareAddr) {
 		if c.once(ext.Key, mac) {
 			c.add(TableL2Lookup, prioL2Router, FeatureL3, []ofp.Field{notRouted, extKey, ofp.EthDst(mac)},

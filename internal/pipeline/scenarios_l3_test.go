@@ -140,9 +140,9 @@ func edgeFIPView() *View {
 	return v
 }
 
-// nextHopARP: floatingIP with the upstream router's MAC not resolved yet:
+// nextHopARPView: floatingIP with the upstream router's MAC not resolved yet:
 // its ARP replies go to the controller, and nothing leaves by L3Out.
-func nextHopARP() *View {
+func nextHopARPView() *View {
 	v := floatingIP()
 	v.External[0].NextHopMAC = nil
 	v.External[0].NextHopIP = netip.MustParseAddr("203.0.113.1")

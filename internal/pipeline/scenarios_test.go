@@ -57,7 +57,7 @@ func scenarios() []scenario {
 		{"snat_gateway", snatGateway, testCfg},
 		{"centralized_fip", centralizedFIP, testCfg},
 		{"edge_fip", edgeFIPView, testCfg},
-		{"nexthop_arp", nextHopARP, testCfg},
+		{"nexthop_arp", nextHopARPView, testCfg},
 		{"security_groups", securityGroups, testCfgND},
 	}
 }
