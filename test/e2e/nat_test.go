@@ -3,6 +3,8 @@ package e2e
 import (
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -376,6 +378,25 @@ func TestExternalNAT(t *testing.T) {
 		}
 		if active == "" {
 			t.Fatal("no gateway chassis SNATs for the router")
+		}
+		// The standby resolved the outside host already, by ARP probe (it
+		// answers for no address there): at takeover its NAT flows and
+		// its way out come in one bundle.
+		for name, gw := range gws {
+			if name == active {
+				continue
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				b, _ := os.ReadFile(filepath.Join(gw.RunDir, "wyvern-agent.log"))
+				if strings.Contains(string(b), `msg="upstream router resolved" chassis=`+name+` ip=203.0.113.1 mac=`+omac) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("standby %s has not resolved the outside host %s", name, omac)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
 		}
 		const interval = 20 * time.Millisecond
 		const count = 400 // 8 s
