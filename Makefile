@@ -2,14 +2,14 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: all build demo test unit e2e check fmt vet bench clean
+.PHONY: all build demo test unit e2e check fmt vet bench clean fuzz
 
 all: build
 
 build:
 	$(GO) build -o bin/ ./cmd/...
 
-## demo: a server on embedded etcd, agents on simulated hypervisors, VMs talking.
+## demo: the guided tour: overlapping networks, routing, floating IPs, SNAT, security groups, a restart, traces, topology, console.
 demo:
 	./scripts/deps.sh
 	$(GO) run ./cmd/wyvern-demo
@@ -20,6 +20,14 @@ test:
 	$(GO) vet $(PKGS)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	$(GO) test -race -count=1 -timeout 25m $(PKGS)
+	$(MAKE) fuzz
+
+## fuzz: each fuzz target for a short time (FUZZTIME); the seeds also run in `go test`.
+FUZZTIME ?= 20s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzHTTP$$' -fuzztime $(FUZZTIME) ./internal/server
+	$(GO) test -run '^$$' -fuzz '^FuzzRespond$$' -fuzztime $(FUZZTIME) ./internal/dhcp
+	$(GO) test -run '^$$' -fuzz '^FuzzParsePacketIn$$' -fuzztime $(FUZZTIME) ./internal/ovs
 
 unit:
 	$(GO) test -race -count=1 -short $(PKGS)

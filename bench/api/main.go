@@ -21,6 +21,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/wyvern-sdn/wyvern/internal/progress"
 )
 
 // config is the benchmark's parameters, from flags.
@@ -94,12 +96,22 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		{Name: "--unsafe-no-fsync", Fsync: false, Quota: cfg.Quota, N: cfg.NoFsyncRounds},
 		{Name: "fsync on, port quota -1 (no per-create count)", Fsync: true, Quota: -1, N: cfg.NoQuotaRounds},
 	}
+	total := 0
+	for _, set := range rep.sets {
+		total += set.N
+	}
+	// Progress on stderr: the round, the count and an ETA on a terminal,
+	// plain lines otherwise (stdout carries the results).
+	pr := progress.New(os.Stderr, total)
 	for _, set := range rep.sets {
 		for i := range set.N {
+			pr.Step("%s, round %d/%d", set.Name, i+1, set.N)
 			r, err := runRound(ctx, cfg, set, i+1, log)
 			if err != nil {
+				pr.Done("failed")
 				return fmt.Errorf("%s, round %d: %w", set.Name, i+1, err)
 			}
+			pr.Done("%d creates in %s", len(r.Create.all), r.Create.Elapsed.Round(time.Millisecond))
 			set.Rounds = append(set.Rounds, r)
 		}
 	}

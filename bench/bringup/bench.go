@@ -227,6 +227,7 @@ func (b *bench) bringUpMany(from, to int, out *[]portTiming) error {
 		}
 		*out = append(*out, t)
 		b.ports++
+		rep.Count(k-from+1, to-from)
 	}
 	return nil
 }
@@ -342,7 +343,7 @@ func (b *bench) snapshot(s *snapshot) error {
 		}
 		s.IdleRSS[ch.Name] = rss
 	}
-	progress("  %d ports: flows %v, agent RSS kB %v (anonymous %v; after %s idle %v)", s.Ports, s.Flows, s.RSS, s.Anon, idleWait, s.IdleRSS)
+	note("  %d ports: flows %v, agent RSS kB %v (anonymous %v; after %s idle %v)", s.Ports, s.Flows, s.RSS, s.Anon, idleWait, s.IdleRSS)
 	return nil
 }
 
@@ -523,7 +524,7 @@ func (b *bench) bulk() error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	progress("  bulk: %d ports created in %s, plugged in %s, all chassis synced %s after the plug (%v)",
+	note("  bulk: %d ports created in %s, plugged in %s, all chassis synced %s after the plug (%v)",
 		total, b.res.Bulk.APICreate.Round(time.Millisecond), b.res.Bulk.Plug.Round(time.Millisecond),
 		b.res.Bulk.Synced.Round(time.Millisecond), b.res.Bulk.PerChassis)
 	return nil
@@ -623,7 +624,7 @@ func (b *bench) resync() error {
 	if err != nil {
 		return err
 	}
-	progress("  resync of %s: %d flows installed %s after the process start (agent: took %s); flows before %d, after %d",
+	note("  resync of %s: %d flows installed %s after the process start (agent: took %s); flows before %d, after %d",
 		r.Chassis, r.Flows, r.Wall.Round(time.Millisecond), r.AgentTook.Round(time.Millisecond), len(before), len(after))
 	return nil
 }
@@ -656,7 +657,7 @@ func (b *bench) restart() error {
 		return err
 	}
 	b.res.Restart = restartResult{Chassis: ch.Name, pingRun: pr, Resync: r}
-	progress("  restart of %s's agent: %d/%d replies, longest gap %s, missing %v; resync %s",
+	note("  restart of %s's agent: %d/%d replies, longest gap %s, missing %v; resync %s",
 		ch.Name, pr.Received, pr.Sent, pr.MaxGap.Round(time.Millisecond), pr.MissingSeqs, r.Wall.Round(time.Millisecond))
 	return nil
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/wyvern-sdn/wyvern/bench/internal/benchbed"
 	"github.com/wyvern-sdn/wyvern/bench/internal/machine"
 	"github.com/wyvern-sdn/wyvern/internal/lab"
+	"github.com/wyvern-sdn/wyvern/internal/progress"
 	"github.com/wyvern-sdn/wyvern/internal/testbed"
 )
 
@@ -99,15 +100,16 @@ func run(cfg config) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	m := machine.Describe()
 	var results []*runResult
+	rep = progress.New(os.Stderr, cfg.Runs*len(stepNames))
 	for i := 0; i < cfg.Runs; i++ {
 		start := time.Now()
-		progress("run %d/%d", i+1, cfg.Runs)
+		rep.Printf("bringup: run %d/%d", i+1, cfg.Runs)
 		r, err := oneRun(cfg, root, log, i+1)
 		if err != nil {
 			return fmt.Errorf("run %d: %w", i+1, err)
 		}
 		r.Took = time.Since(start)
-		progress("run %d done in %s", i+1, r.Took.Round(time.Second))
+		rep.Printf("bringup: run %d done in %s", i+1, r.Took.Round(time.Second))
 		results = append(results, r)
 	}
 	md := report(cfg, m, results)
@@ -115,14 +117,18 @@ func run(cfg config) error {
 		return err
 	}
 	if cfg.Out != "" {
-		progress("wrote %s", cfg.Out)
+		rep.Printf("bringup: wrote %s", cfg.Out)
 	}
 	return nil
 }
 
-func progress(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "%s bringup: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
-}
+// rep reports the runs' steps: the step, the count and an ETA on a
+// terminal, plain lines otherwise.
+var rep = progress.New(os.Stderr, 0)
+
+// stepNames are the steps of one run, in order (runOnBed).
+var stepNames = []string{"set up", "snapshot", "bring-up", "snapshot", "bulk", "snapshot", "bring-up more",
+	"snapshot", "control plugs", "resync", "restart", "breakdown"}
 
 // oneRun is one full run on a fresh bed, which it always removes.
 func oneRun(cfg config, root string, log *slog.Logger, n int) (res *runResult, err error) {
@@ -178,12 +184,16 @@ func runOnBed(cfg config, root string, bed *testbed.Bed) (*runResult, error) {
 		{"restart", b.restart},
 		{"breakdown", b.breakdown},
 	} {
-		t := time.Now()
+		rep.Step("%s", step.name)
 		if err := step.fn(); err != nil {
+			rep.Done("failed")
 			return nil, fmt.Errorf("%s: %w", step.name, err)
 		}
-		progress("  %s: %s", step.name, time.Since(t).Round(time.Millisecond))
+		rep.Done("ok")
 	}
 	b.cancel()
 	return b.res, nil
 }
+
+// note prints a line of detail without breaking the status line.
+func note(format string, args ...any) { rep.Printf("bringup: "+format, args...) }

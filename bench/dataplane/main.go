@@ -43,6 +43,7 @@ import (
 	"github.com/wyvern-sdn/wyvern/bench/internal/benchbed"
 	"github.com/wyvern-sdn/wyvern/bench/internal/machine"
 	"github.com/wyvern-sdn/wyvern/internal/lab"
+	"github.com/wyvern-sdn/wyvern/internal/progress"
 	"github.com/wyvern-sdn/wyvern/internal/testbed"
 )
 
@@ -111,20 +112,23 @@ func run(cfg config) error {
 		return err
 	}
 	res.Took = time.Since(start)
-	progress("done in %s", res.Took.Round(time.Second))
+	note("done in %s", res.Took.Round(time.Second))
 	md := report(cfg, m, res)
 	if err := machine.WritePage(cfg.Out, md); err != nil {
 		return err
 	}
 	if cfg.Out != "" {
-		progress("wrote %s", cfg.Out)
+		note("wrote %s", cfg.Out)
 	}
 	return nil
 }
 
-func progress(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "%s dataplane: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
-}
+// rep reports the steps: the step, the count and an ETA on a terminal,
+// plain lines otherwise.
+var rep = progress.New(os.Stderr, 7)
+
+// note prints a line of detail without breaking the status line.
+func note(format string, args ...any) { rep.Printf("dataplane: "+format, args...) }
 
 // oneRun builds the bed, measures, and always removes the bed.
 func oneRun(cfg config, log *slog.Logger) (res *result, err error) {
@@ -164,11 +168,12 @@ func runOnBed(cfg config, bed *testbed.Bed) (*result, error) {
 		{"rounds", b.rounds},
 		{"megaflows", b.megaflows},
 	} {
-		t := time.Now()
+		rep.Step("%s", step.name)
 		if err := step.fn(); err != nil {
+			rep.Done("failed")
 			return nil, fmt.Errorf("%s: %w", step.name, err)
 		}
-		progress("  %s: %s", step.name, time.Since(t).Round(time.Millisecond))
+		rep.Done("ok")
 	}
 	return b.res, nil
 }

@@ -176,7 +176,8 @@ func (b *bench) rounds() error {
 			s, bs := rd.By[p.Key], rd.Base[p.Key]
 			parts = append(parts, fmt.Sprintf("%s %.2f/%.2f Gbit/s %.3f/%.3f ms", p.Key, s.Gbps, bs.Gbps, s.RTT, bs.RTT))
 		}
-		progress("  round %d/%d (load %s), path/baseline: %s", r+1, b.cfg.Rounds, rd.Load, strings.Join(parts, ", "))
+		note("  round %d/%d (load %s), path/baseline: %s", r+1, b.cfg.Rounds, rd.Load, strings.Join(parts, ", "))
+		rep.Count(r+1, b.cfg.Rounds)
 	}
 	return nil
 }
@@ -270,7 +271,7 @@ func (b *bench) megaflows() error {
 			return fmt.Errorf("path %s: %w", key, err)
 		}
 		b.res.Megaflows = append(b.res.Megaflows, m)
-		progress("  %s, %d connections: %.2f Gbit/s, megaflows sender %d (the path's %d), receiver %d (the path's %d)",
+		note("  %s, %d connections: %.2f Gbit/s, megaflows sender %d (the path's %d), receiver %d (the path's %d)",
 			key, m.Conns, m.Gbps, m.Sender.Total, m.Sender.Own, m.Recv.Total, m.Recv.Own)
 	}
 	return nil

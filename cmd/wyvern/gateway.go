@@ -2,17 +2,21 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/wyvern-sdn/wyvern/internal/bgp"
 	"github.com/wyvern-sdn/wyvern/internal/cli"
 	"github.com/wyvern-sdn/wyvern/internal/gateway"
+	"github.com/wyvern-sdn/wyvern/internal/metrics"
 )
 
 // gatewayCmd is `wyvern gateway`, a floating-IP edge host: flags → config
@@ -26,6 +30,7 @@ func gatewayCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command 
 		peers                           []string
 		localAS                         uint64
 		check                           bool
+		metricsListen                   string
 	)
 	cmd := &cobra.Command{
 		Use:   "gateway",
@@ -83,6 +88,13 @@ func gatewayCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command 
 					cfg.DatapathType = "system"
 				}
 			}
+			if metricsListen != "" {
+				stop, err := serveGatewayMetrics(metricsListen)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			return gateway.Run(ctx, cfg, logger())
 		},
 	}
@@ -91,6 +103,7 @@ func gatewayCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command 
 	f.StringVar(&cfg.Name, "name", host, "gateway name (default: the hostname)")
 	f.StringVar(&cfg.Pool, "pool", gateway.DefaultPool, "gateway pool whose floating IPs this gateway serves")
 	f.StringVar(&endpoints, "etcd-endpoints", "http://127.0.0.1:2379", "comma-separated etcd endpoints")
+	cli.EtcdTLSFlags(f, &cfg.EtcdTLS)
 	f.StringVar(&cfg.OVSDB, "ovsdb", "unix:/var/run/openvswitch/db.sock", "OVSDB server of the local Open vSwitch")
 	f.StringVar(&cfg.RunDir, "ovs-rundir", "/var/run/openvswitch", "Open vSwitch run directory (bridge .mgmt sockets)")
 	f.StringVar(&cfg.Bridge, "bridge", "br-edge", "the gateway's bridge (created if missing)")
@@ -107,6 +120,11 @@ func gatewayCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command 
 	f.IntVar(&cfg.BGP.ListenPort, "bgp-listen-port", 179, "TCP port for incoming BGP sessions (-1: only connect out)")
 	f.StringVar(&listenAddrs, "bgp-listen-address", "", "comma-separated addresses to accept BGP on (default: all)")
 	f.StringArrayVar(&peers, "bgp-peer", nil, "BGP neighbour, ADDRESS,as=AS[,port=P][,password=PW][,hold=90s][,keepalive=30s][,connect-retry=5s][,passive] (repeatable)")
+	f.StringVar(&metricsListen, "metrics-listen", "", "serve /metrics, /healthz and /readyz on this address, e.g. 127.0.0.1:9698 (off by default)")
+	f.Uint64Var(&cfg.Steering.Threshold, "steer-threshold-pps", 0, "automatic steering: packets/s of one floating IP through this gateway above which it is moved to --steer-pool (0: off)")
+	f.StringVar(&cfg.Steering.Pool, "steer-pool", "", "automatic steering: the scrubbing pool hot floating IPs are moved to")
+	f.DurationVar(&cfg.Steering.HoldDown, "steer-hold-down", 30*time.Second, "automatic steering: how long a steered floating IP must stay under the threshold before it is moved back")
+	f.DurationVar(&cfg.Steering.Interval, "steer-interval", time.Second, "automatic steering: how often the flow counters are read")
 	f.BoolVar(&check, "check", false, "validate the configuration and exit")
 	_ = cmd.MarkFlagRequired("uplink")
 	_ = cmd.MarkFlagRequired("uplink-ip")
@@ -131,3 +149,22 @@ func parseAddr(flag, s string, required bool) (netip.Addr, error) {
 // parsePeer parses a --bgp-peer value (cli.ParseBGPPeer, shared with
 // the agent's BGP flags).
 func parsePeer(s string) (bgp.Peer, error) { return cli.ParseBGPPeer(s) }
+
+// serveGatewayMetrics serves the gateway's /metrics, /healthz and /readyz
+// (ready: its BGP speaker runs) on addr.
+func serveGatewayMetrics(addr string) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	metrics.Mount(mux, metrics.Check{Name: "bgp", Fn: func(context.Context) error {
+		if !metrics.BGPStarted() {
+			return errors.New("BGP speaker not started")
+		}
+		return nil
+	}})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return func() { _ = srv.Close() }, nil
+}

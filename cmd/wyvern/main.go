@@ -25,7 +25,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	logger := cli.LogLevelFlag(root)
-	root.AddCommand(serverCmd(ctx, logger), cli.Agent(ctx, logger), gatewayCmd(ctx, logger))
+	root.AddCommand(serverCmd(ctx, logger), cli.Agent(ctx, logger), gatewayCmd(ctx, logger), certsCmd(os.Stdout))
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "wyvern:", err)
 		os.Exit(1)

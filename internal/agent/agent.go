@@ -147,6 +147,7 @@ type Agent struct {
 	fipStatusSent map[string]bool
 	// announced are the external addresses gratuitous ARPs were sent for.
 	announced map[netip.Addr]announcement
+	obs       observer // metrics (metrics.go)
 }
 
 // New returns an agent; Run starts it.

@@ -21,6 +21,8 @@ func (a *Agent) handlePacketIn(ctx context.Context, pin PacketIn) {
 		a.log.Debug("packet-in: not DHCP", "userdata", pin.UserData, "err", err)
 		return
 	}
+	replied := false
+	defer func() { countDHCP(replied) }()
 	if pin.PortKey == 0 {
 		return
 	}
@@ -54,7 +56,9 @@ func (a *Agent) handlePacketIn(ctx context.Context, pin PacketIn) {
 	}
 	if err := a.sw.PacketOut(ctx, ofport, reply); err != nil {
 		a.log.Warn("dhcp: packet-out", "port", port.ID, "err", err)
+		return
 	}
+	replied = true
 }
 
 // lease builds the DHCP answer of a port from its first IPv4 address on a

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wyvern-sdn/wyvern/internal/metrics"
 	"github.com/wyvern-sdn/wyvern/internal/model"
 	"github.com/wyvern-sdn/wyvern/internal/ovs"
 	"github.com/wyvern-sdn/wyvern/internal/pipeline"
@@ -146,6 +147,7 @@ func (a *Agent) loop(ctx context.Context) error {
 			a.scheduleARP(a.askNextHops(ctx, time.Now()))
 			continue
 		case <-resync.C:
+			metrics.AgentSyncRetries.Inc()
 			if !a.complete(ifacesListed) {
 				continue // an event will sync once the view is whole
 			}
@@ -273,6 +275,7 @@ func (a *Agent) sync(ctx context.Context) error {
 	}
 	secs := pipeline.CompileSections(v, pipeline.Config{ControllerID: a.cfg.ControllerID}, a.rec.gen, a.sections)
 	a.sections = secs
+	bundleStart := a.obs.compiled(start, secs)
 	if a.log.Enabled(ctx, slog.LevelDebug) {
 		rebuilt := 0
 		for _, s := range secs {
@@ -282,7 +285,9 @@ func (a *Agent) sync(ctx context.Context) error {
 		}
 		a.log.Debug("compiled", "sections", len(secs), "rebuilt", rebuilt, "took", time.Since(start))
 	}
-	if err := a.rec.apply(ctx, secs); err != nil {
+	err := a.rec.apply(ctx, secs)
+	a.observeApplied(ctx, bundleStart, err)
+	if err != nil {
 		return err
 	}
 	a.nextHops.want(a.state.resolve, time.Now())
@@ -433,6 +438,7 @@ func (a *Agent) resolveRouterPort(ctx context.Context, portID string) {
 }
 
 func (a *Agent) handleKV(ctx context.Context, e kvEvent) bool {
+	a.obs.event(e)
 	switch e.Tag {
 	case watchRouters:
 		foldRecords(&a.state.routers, e, store.KindPrefix(store.KindRouters))

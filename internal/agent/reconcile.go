@@ -129,7 +129,7 @@ func (r *reconciler) plan(secs []pipeline.Section) (add, mod, del []ofp.Flow, co
 }
 
 func newReconciler(conn FlowConn, log *slog.Logger) *reconciler {
-	return &reconciler{conn: conn, log: log}
+	return &reconciler{conn: countingConn{conn}, log: log}
 }
 
 // start picks the generation following those found on the bridge.

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wyvern-sdn/wyvern/internal/metrics"
 	"github.com/wyvern-sdn/wyvern/internal/ofp"
 	"github.com/wyvern-sdn/wyvern/internal/ovs"
 	"github.com/wyvern-sdn/wyvern/internal/pipeline"
@@ -115,10 +116,12 @@ func (s *OVSSwitch) dial(ctx context.Context) error {
 			case <-conn.Done():
 				return
 			case p := <-conn.PacketIns():
+				metrics.AgentPacketIns.Inc()
 				select {
 				case s.pins <- PacketIn{InPort: p.InPort, PortKey: p.Regs[pipeline.InPortKeyField.Reg],
 					UserData: p.UserData, Data: p.Data}:
 				default: // the agent is behind; DHCP clients retry
+					metrics.AgentPacketInsDropped.Inc()
 				}
 			}
 		}

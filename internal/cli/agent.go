@@ -2,9 +2,11 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"runtime"
@@ -15,7 +17,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wyvern-sdn/wyvern/internal/agent"
+	"github.com/wyvern-sdn/wyvern/internal/metrics"
 	"github.com/wyvern-sdn/wyvern/internal/pipeline"
+	"github.com/wyvern-sdn/wyvern/internal/pki"
 	"github.com/wyvern-sdn/wyvern/internal/store"
 )
 
@@ -25,10 +29,12 @@ import (
 func Agent(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 	var (
 		endpoints, tunnelIP, encaps string
+		etcdTLS                     pki.Files
 		mappings, nextHops          string
 		edgeEndpoint, externalIPs   string
 		cpuProfile, memProfile      string
 		bgpFlags                    BGPFlags
+		metricsListen               string
 		cfg                         agent.Config
 		sw                          agent.SwitchConfig
 	)
@@ -109,8 +115,13 @@ func Agent(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 				sw.DatapathType = defaultDatapath()
 			}
 			cfg.ControllerID = sw.ControllerID
+			eps := SplitList(endpoints)
+			tlsCfg, err := etcdTLS.ClientFor(eps)
+			if err != nil {
+				return fmt.Errorf("etcd: %w", err)
+			}
 			dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			st, err := store.Dial(dctx, SplitList(endpoints))
+			st, err := store.DialTLS(dctx, eps, tlsCfg)
 			cancel()
 			if err != nil {
 				return err
@@ -131,6 +142,13 @@ func Agent(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if metricsListen != "" {
+				stop, err := serveMetrics(metricsListen, st, a, log)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			err = a.Run(ctx)
 			if memProfile != "" { // opt-in: the heap in use when the agent stops
 				runtime.GC()
@@ -148,6 +166,7 @@ func Agent(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&endpoints, "etcd-endpoints", "http://127.0.0.1:2379", "comma-separated etcd endpoints")
+	EtcdTLSFlags(f, &etcdTLS)
 	f.StringVar(&cfg.Chassis, "chassis", "", "chassis name (default: the hostname)")
 	f.StringVar(&tunnelIP, "tunnel-ip", "", "underlay IP address other chassis tunnel to (required)")
 	f.StringVar(&cfg.TunnelMAC, "tunnel-mac", "", "MAC of the underlay interface (default: read from OVSDB)")
@@ -170,6 +189,7 @@ func Agent(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 	f.Uint16Var(&sw.ControllerID, "controller-id", 0x5779, "OpenFlow controller id for packet-ins")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the agent's whole run to this file (profiling only; off by default)")
 	f.StringVar(&memProfile, "memprofile", "", "write a heap profile to this file when the agent stops (profiling only; off by default)")
+	f.StringVar(&metricsListen, "metrics-listen", "", "serve /metrics, /healthz and /readyz on this address, e.g. 127.0.0.1:9697 (off by default)")
 	_ = cmd.MarkFlagRequired("tunnel-ip")
 	return cmd
 }
@@ -197,4 +217,26 @@ func parsePairs(s, sep string) (map[string]string, error) {
 		out[k] = v
 	}
 	return out, nil
+}
+
+// serveMetrics serves the agent's /metrics, /healthz and /readyz (ready:
+// etcd answers and the first sync is installed) on addr.
+func serveMetrics(addr string, st *store.Store, a *agent.Agent, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	metrics.Mount(mux, metrics.Check{Name: "store", Fn: st.Ping}, metrics.Check{Name: "sync", Fn: func(context.Context) error {
+		select {
+		case <-a.Synced():
+			return nil
+		default:
+			return errors.New("first sync not installed yet")
+		}
+	}})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info("metrics listener", "addr", ln.Addr().String())
+	return func() { _ = srv.Close() }, nil
 }

@@ -10,6 +10,9 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/wyvern-sdn/wyvern/internal/pki"
 )
 
 // LogLevelFlag adds --log-level to cmd's persistent flags and returns the
@@ -35,4 +38,14 @@ func SplitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// EtcdTLSFlags adds the flags of a process' TLS connection to etcd, named as
+// etcdctl names them: --etcd-cert and --etcd-key (this process' client
+// certificate, whose common name is its identity to etcd) and --etcd-cacert
+// (the authority that signed etcd's certificate).
+func EtcdTLSFlags(f *pflag.FlagSet, files *pki.Files) {
+	f.StringVar(&files.CertFile, "etcd-cert", "", "client certificate (PEM) presented to etcd")
+	f.StringVar(&files.KeyFile, "etcd-key", "", "key of --etcd-cert")
+	f.StringVar(&files.CAFile, "etcd-cacert", "", "CA certificate (PEM) that signed etcd's certificate; implies TLS")
 }

@@ -19,12 +19,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack"
 	"github.com/spf13/cobra"
+
+	"github.com/wyvern-sdn/wyvern/internal/pki"
 )
 
 // Main runs wyvernctl with args (without the program name), writing to
@@ -51,6 +54,7 @@ type app struct {
 	userDomain    string
 	projectDomain string
 	region        string
+	cacert        string
 	noauth        bool
 	url           string
 	noauthProject string
@@ -74,6 +78,12 @@ func NewRootCommand(stdout, stderr io.Writer, getenv func(string) string) *cobra
 			case "table", "json":
 				return nil
 			}
+			if cmd.Name() == "topology" {
+				if slices.Contains(topologyFormats, a.output) {
+					return nil
+				}
+				return fmt.Errorf("unknown output format %q (want svg, png or dot)", a.output)
+			}
 			return fmt.Errorf("unknown output format %q (want table or json)", a.output)
 		},
 	}
@@ -89,10 +99,11 @@ func NewRootCommand(stdout, stderr io.Writer, getenv func(string) string) *cobra
 	f.StringVar(&a.userDomain, "os-user-domain-name", "", "user's domain (env OS_USER_DOMAIN_NAME, else Default)")
 	f.StringVar(&a.projectDomain, "os-project-domain-name", "", "project's domain (env OS_PROJECT_DOMAIN_NAME, else Default)")
 	f.StringVar(&a.region, "os-region-name", "", "region (env OS_REGION_NAME)")
+	f.StringVar(&a.cacert, "os-cacert", "", "CA certificate (PEM) that signed the API's certificate (env OS_CACERT)")
 	f.BoolVar(&a.noauth, "noauth", false, "talk to --url without authenticating (server started with --noauth)")
 	f.StringVar(&a.url, "url", "", "API base URL, e.g. http://127.0.0.1:9696 (env WYVERN_URL); overrides the catalog")
 	f.StringVar(&a.noauthProject, "noauth-project", "", "with --noauth, act in this project id (X-Project-Id)")
-	f.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
+	f.StringVarP(&a.output, "output", "o", "table", "output format: table or json (topology: svg, png or dot)")
 	f.DurationVar(&a.timeout, "timeout", 30*time.Second, "timeout of each API request")
 
 	root.AddCommand(
@@ -105,6 +116,7 @@ func NewRootCommand(stdout, stderr io.Writer, getenv func(string) string) *cobra
 		a.securityGroupRuleCommand(),
 		a.statusCommand(),
 		a.traceCommand(),
+		a.topologyCommand(),
 	)
 	return root
 }
@@ -124,6 +136,7 @@ func (a *app) fromEnv(getenv func(string) string) {
 		{&a.userDomain, []string{"OS_USER_DOMAIN_NAME"}, "Default"},
 		{&a.projectDomain, []string{"OS_PROJECT_DOMAIN_NAME"}, "Default"},
 		{&a.region, []string{"OS_REGION_NAME"}, ""},
+		{&a.cacert, []string{"OS_CACERT"}, ""},
 		{&a.url, []string{"WYVERN_URL"}, ""},
 	} {
 		for _, k := range s.keys {
@@ -143,6 +156,13 @@ func (a *app) networkClient(ctx context.Context) (*gophercloud.ServiceClient, er
 		return a.client, nil
 	}
 	httpClient := http.Client{Timeout: a.timeout}
+	if a.cacert != "" {
+		tc, err := pki.Files{CAFile: a.cacert}.Client()
+		if err != nil {
+			return nil, fmt.Errorf("--os-cacert: %w", err)
+		}
+		httpClient.Transport = &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}
+	}
 	if a.noauth {
 		if a.url == "" {
 			return nil, errors.New("--noauth needs --url (or WYVERN_URL)")

@@ -6,6 +6,7 @@ package lab
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/wyvern-sdn/wyvern/internal/model"
+	"github.com/wyvern-sdn/wyvern/internal/pki"
 	"github.com/wyvern-sdn/wyvern/internal/store"
 	"github.com/wyvern-sdn/wyvern/internal/testbed"
 )
@@ -54,6 +56,11 @@ type Options struct {
 	// AgentArgs are extra `wyvern agent` flags; "{chassis}" in them is
 	// replaced by the chassis name (e.g. a profile file per agent).
 	AgentArgs []string
+	// TLS deploys as in production: a CA made with package pki, the API
+	// over HTTPS, the embedded etcd's client and peer listeners over TLS
+	// refusing clients without a certificate, and each agent dialing etcd
+	// with its own chassis certificate.
+	TLS bool
 }
 
 // Build compiles ./cmd/wyvern from the module at root into dir.
@@ -115,24 +122,73 @@ func Start(bed *testbed.Bed, bin string, opts Options) (*Lab, error) {
 			return nil, err
 		}
 	}
+	scheme := "http"
+	if opts.TLS {
+		scheme = "https"
+	}
 	l := &Lab{Bed: bed, Bin: bin, dir: dir, opts: opts, agents: map[string]*testbed.Chassis{}, agentArgs: map[string][]string{},
-		APIURL:  fmt.Sprintf("http://127.0.0.1:%d", ports[0]),
-		EtcdURL: fmt.Sprintf("http://127.0.0.1:%d", ports[1]),
+		APIURL:  fmt.Sprintf("%s://127.0.0.1:%d", scheme, ports[0]),
+		EtcdURL: fmt.Sprintf("%s://127.0.0.1:%d", scheme, ports[1]),
 		client:  &http.Client{Timeout: 30 * time.Second}}
-	l.serverArgs = append([]string{"server", "--noauth", "--data-dir", filepath.Join(dir, "etcd"),
+	l.serverArgs = []string{"server", "--noauth", "--data-dir", filepath.Join(dir, "etcd"),
 		"--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--etcd-client-url", l.EtcdURL,
-		"--etcd-peer-url", fmt.Sprintf("http://127.0.0.1:%d", ports[2])}, opts.ServerArgs...)
+		"--etcd-peer-url", fmt.Sprintf("%s://127.0.0.1:%d", scheme, ports[2])}
+	var storeTLS *tls.Config
+	if opts.TLS {
+		if storeTLS, err = l.setUpTLS(); err != nil {
+			return nil, err
+		}
+	}
+	l.serverArgs = append(l.serverArgs, opts.ServerArgs...)
 	if err := l.startServer(); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	l.Store, err = store.Dial(ctx, []string{l.EtcdURL})
+	l.Store, err = store.DialTLS(ctx, []string{l.EtcdURL}, storeTLS)
 	if err != nil {
 		return nil, err
 	}
 	_ = bed.OnClose("lab store", func() error { return l.Store.Close() })
 	return l, nil
+}
+
+// PKIDir is the directory of the lab's CA and certificates (Options.TLS).
+func (l *Lab) PKIDir() string { return filepath.Join(l.dir, "pki") }
+
+// setUpTLS makes the lab's CA, adds the server's TLS flags and returns the
+// test's own etcd client configuration (certificate "lab").
+func (l *Lab) setUpTLS() (*tls.Config, error) {
+	made, err := pki.Generate(l.PKIDir(), pki.Spec{Hosts: []string{"127.0.0.1", "localhost"}, Clients: []string{"lab"}})
+	if err != nil {
+		return nil, err
+	}
+	srv := made.Server
+	l.serverArgs = append(l.serverArgs, "--cert-file", srv.CertFile, "--key-file", srv.KeyFile,
+		"--etcd-cert-file", srv.CertFile, "--etcd-key-file", srv.KeyFile, "--etcd-trusted-ca-file", made.CA, "--etcd-client-cert-auth",
+		"--etcd-peer-cert-file", srv.CertFile, "--etcd-peer-key-file", srv.KeyFile, "--etcd-peer-trusted-ca-file", made.CA, "--etcd-peer-client-cert-auth")
+	api, err := pki.Files{CAFile: made.CA}.Client()
+	if err != nil {
+		return nil, err
+	}
+	l.client.Transport = &http.Transport{TLSClientConfig: api}
+	return made.Clients["lab"].Client()
+}
+
+// EtcdClientFlags are the etcd TLS flags of a process named name (a chassis
+// or gateway), issuing its certificate on first use; none without TLS.
+func (l *Lab) EtcdClientFlags(name string) ([]string, error) {
+	if !l.opts.TLS {
+		return nil, nil
+	}
+	dir := l.PKIDir()
+	f := pki.Files{CertFile: filepath.Join(dir, name+".pem"), KeyFile: filepath.Join(dir, name+"-key.pem"), CAFile: filepath.Join(dir, "ca.pem")}
+	if _, err := os.Stat(f.CertFile); err != nil {
+		if f, err = pki.AddClient(dir, name, 0); err != nil {
+			return nil, err
+		}
+	}
+	return []string{"--etcd-cacert", f.CAFile, "--etcd-cert", f.CertFile, "--etcd-key", f.KeyFile}, nil
 }
 
 func (l *Lab) startServer() error {
@@ -210,6 +266,11 @@ func (l *Lab) StartAgentWith(ch *testbed.Chassis, extra ...string) error {
 		"--tunnel-ip", ch.TunnelIP.String(), "--tunnel-mac", ch.TunnelMAC,
 		"--ovsdb", ch.DBSock(), "--ovs-rundir", ch.RunDir, "--datapath-type", "netdev",
 		"--log-level", "debug")
+	tlsArgs, err := l.EtcdClientFlags(ch.Name)
+	if err != nil {
+		return err
+	}
+	args = append(args, tlsArgs...)
 	for _, a := range l.opts.AgentArgs {
 		args = append(args, strings.ReplaceAll(a, "{chassis}", ch.Name))
 	}

@@ -1,10 +1,12 @@
 // Package server runs `wyvern server`: the etcd store (embedded or
-// external), the Keystone v3 token endpoint and the Neutron v2.0 API on one
-// HTTP listener.
+// external), the Keystone v3 token endpoint, the Neutron v2.0 API, the web
+// console (/console/) and /metrics, /healthz and /readyz on one HTTP
+// listener.
 package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,9 +14,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wyvern-sdn/wyvern/internal/api/neutron"
+	"github.com/wyvern-sdn/wyvern/internal/console"
+	"github.com/wyvern-sdn/wyvern/internal/metrics"
+	"github.com/wyvern-sdn/wyvern/internal/pki"
 	"github.com/wyvern-sdn/wyvern/internal/store"
 	"github.com/wyvern-sdn/wyvern/internal/store/embedded"
 )
@@ -36,6 +43,17 @@ type Config struct {
 	// UnsafeNoFsync skips fsync in the embedded etcd (tests, benchmarks).
 	UnsafeNoFsync bool
 	Neutron       neutron.Config
+
+	// CertFile and KeyFile serve the API over HTTPS; without them it is
+	// plain HTTP, for development, and the server warns.
+	CertFile, KeyFile string
+	// EtcdTLS and EtcdPeerTLS are the embedded member's client and peer
+	// listeners' certificates (https:// URLs).
+	EtcdTLS, EtcdPeerTLS embedded.TLS
+	// EtcdClient is the server's own client certificate and trusted CA
+	// towards etcd. With the embedded member it defaults to the member's
+	// certificate and CA.
+	EtcdClient pki.Files
 }
 
 // DefaultDataDir is where the embedded etcd keeps its data by default:
@@ -59,6 +77,9 @@ func (c *Config) Validate() error {
 	if len(c.EtcdEndpoints) == 0 && c.DataDir == "" {
 		return errors.New("--data-dir is required with the embedded etcd")
 	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		return errors.New("--cert-file and --key-file go together")
+	}
 	if !c.NoAuth && c.AdminPassword == "" && c.UsersFile == "" {
 		return errors.New("no users: give --admin-password (or WYVERN_ADMIN_PASSWORD), --users FILE, or --noauth for development")
 	}
@@ -70,6 +91,59 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	// The listener opens first: /healthz answers at once and /readyz
+	// says 503 until the store is reachable and the API registered; every
+	// other path is 503 until then.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	if cfg.CertFile != "" {
+		tc, err := pki.Files{CertFile: cfg.CertFile, KeyFile: cfg.KeyFile}.Server(false)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		ln = tls.NewListener(ln, tc)
+	} else {
+		log.Warn("the API is served over plain HTTP: tokens and passwords cross the network in clear; give --cert-file and --key-file")
+	}
+	var (
+		ready   atomic.Pointer[http.Handler]
+		storeP  atomic.Pointer[store.Store]
+		started = metrics.Check{Name: "store", Fn: func(ctx context.Context) error {
+			st := storeP.Load()
+			if st == nil {
+				return errors.New("connecting to etcd")
+			}
+			return st.Ping(ctx)
+		}}
+		apiReady = metrics.Check{Name: "api", Fn: func(context.Context) error {
+			if ready.Load() == nil {
+				return errors.New("starting")
+			}
+			return nil
+		}}
+	)
+	health := http.NewServeMux()
+	metrics.Mount(health, started, apiReady)
+	health.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if h := ready.Load(); h != nil {
+			(*h).ServeHTTP(w, r)
+			return
+		}
+		http.Error(w, "wyvern server starting", http.StatusServiceUnavailable)
+	})
+	srv := &http.Server{Handler: logRequests(metrics.Instrument(health), log), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	shutdown := sync.OnceFunc(func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		_ = srv.Shutdown(sctx)
+	})
+	defer shutdown()
+
 	endpoints := cfg.EtcdEndpoints
 	var emb *embedded.Member
 	if len(endpoints) == 0 {
@@ -79,21 +153,35 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		var err error
 		emb, err = embedded.Start(embedded.Config{
 			DataDir: cfg.DataDir, ClientURL: cfg.EtcdClientURL, PeerURL: cfg.EtcdPeerURL,
-			UnsafeNoFsync: cfg.UnsafeNoFsync,
+			UnsafeNoFsync: cfg.UnsafeNoFsync, ClientTLS: cfg.EtcdTLS, PeerTLS: cfg.EtcdPeerTLS,
 		}, log)
 		if err != nil {
 			return err
 		}
 		defer emb.Close()
 		endpoints = []string{cfg.EtcdClientURL}
+		if cfg.EtcdClient.Empty() && cfg.EtcdTLS.CertFile != "" {
+			// The member's certificate also authenticates its own server.
+			cfg.EtcdClient = pki.Files{CertFile: cfg.EtcdTLS.CertFile, KeyFile: cfg.EtcdTLS.KeyFile, CAFile: cfg.EtcdTLS.TrustedCAFile}
+		}
+	}
+	etcdTLS, err := cfg.EtcdClient.ClientFor(endpoints)
+	if err != nil {
+		return fmt.Errorf("etcd client TLS: %w", err)
+	}
+	if etcdTLS == nil {
+		log.Warn("etcd is reached over plain TCP, without TLS or client certificates: development only")
 	}
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	st, err := store.Dial(dctx, endpoints)
+	st, err := store.DialTLS(dctx, endpoints, etcdTLS)
 	cancel()
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	storeP.Store(st)
+	metrics.SetChassisCounter(st.CountChassis)
+	defer metrics.SetChassisCounter(nil)
 
 	mux := http.NewServeMux()
 	wrap, err := registerIdentity(ctx, mux, st, cfg, log)
@@ -109,15 +197,15 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		log.Info("allocated conntrack zones to records stored without one", "count", n)
 	}
 	napi.Register(mux, wrap)
-
-	ln, err := net.Listen("tcp", cfg.Listen)
+	con, err := console.New(console.Options{API: mux, Store: st, Log: log,
+		Login: !cfg.NoAuth || cfg.AdminPassword != "" || cfg.UsersFile != ""})
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return err
 	}
-	srv := &http.Server{Handler: logRequests(mux, log), ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	log.Info("wyvern server ready", "listen", ln.Addr().String(), "etcd", endpoints, "auth", !cfg.NoAuth)
+	con.Register(mux)
+	var api http.Handler = mux
+	ready.Store(&api)
+	log.Info("wyvern server ready", "listen", ln.Addr().String(), "https", cfg.CertFile != "", "etcd", endpoints, "auth", !cfg.NoAuth)
 
 	var embErr <-chan error
 	if emb != nil {
@@ -129,9 +217,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	case err = <-embErr:
 		err = fmt.Errorf("embedded etcd: %w", err)
 	}
-	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer scancel()
-	_ = srv.Shutdown(sctx)
+	shutdown() // before the store and etcd close
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/wyvern-sdn/wyvern/internal/store/storetest"
 )
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -27,17 +27,19 @@ func freeAddr(t *testing.T) string {
 
 // run starts Run in the background and returns a stop function that waits
 // for it to return.
-func run(t *testing.T, cfg Config) func() {
+func run(t testing.TB, cfg Config) func() {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, cfg, slog.New(slog.DiscardHandler)) }()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get("http://" + cfg.Listen + "/")
+		resp, err := http.Get("http://" + cfg.Listen + "/readyz")
 		if err == nil {
 			resp.Body.Close()
-			break
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
 		}
 		select {
 		case err := <-done:
@@ -66,7 +68,7 @@ func run(t *testing.T, cfg Config) func() {
 	return stop
 }
 
-func config(t *testing.T, dataDir string) Config {
+func config(t testing.TB, dataDir string) Config {
 	return Config{Listen: freeAddr(t), DataDir: dataDir, EtcdClientURL: "http://" + freeAddr(t),
 		EtcdPeerURL: "http://" + freeAddr(t), NoAuth: true, UnsafeNoFsync: true, TokenTTL: time.Hour,
 		Neutron: neutron.DefaultConfig()}

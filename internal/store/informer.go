@@ -10,6 +10,8 @@ import (
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/wyvern-sdn/wyvern/internal/metrics"
 )
 
 // Event is one change under a prefix an informer follows (see
@@ -34,6 +36,9 @@ type Event struct {
 	// Revision is the etcd revision the event brings the receiver to: the
 	// listing's revision on a Reset, the change's otherwise.
 	Revision int64
+	// Received is when the informer got the event from etcd (the listing's
+	// time on a Reset), for measuring how long applying it took.
+	Received time.Time
 }
 
 // Informer backoff between failed listings.
@@ -64,7 +69,8 @@ func (s *Store) Inform(ctx context.Context, tag uint64, prefix string, out chan<
 			continue
 		}
 		backoff = informMinBackoff
-		if !send(ctx, out, Event{Tag: tag, Prefix: prefix, Reset: true, KVs: kvs, Revision: rev}) {
+		metrics.WatchEvents.WithLabelValues("reset").Inc()
+		if !send(ctx, out, Event{Tag: tag, Prefix: prefix, Reset: true, KVs: kvs, Revision: rev, Received: time.Now()}) {
 			return
 		}
 		for resp := range s.watch(ctx, prefix, rev+1) {
@@ -79,7 +85,8 @@ func (s *Store) Inform(ctx context.Context, tag uint64, prefix string, out chan<
 			for _, ev := range resp.Events {
 				e := Event{Tag: tag, Prefix: prefix, Revision: ev.Kv.ModRevision,
 					KVs:    []KV{{Key: string(ev.Kv.Key), Value: ev.Kv.Value, ModRevision: ev.Kv.ModRevision}},
-					Delete: ev.Type == clientv3.EventTypeDelete}
+					Delete: ev.Type == clientv3.EventTypeDelete, Received: time.Now()}
+				countWatchEvent(e)
 				if !send(ctx, out, e) {
 					return
 				}

@@ -31,11 +31,14 @@ const gophercloudVersion = "v2.15.0"
 // run, relative to the module root. The first holds networks, subnets,
 // ports, API versions and the extensions listing; "extensions" holds
 // security groups, tags (attributestags) and provider networks; "layer3"
-// routers and floating IPs.
+// routers and floating IPs; "subnetpools" subnet pools. Not run: "quotas",
+// whose update sets an rbac_policy quota, and Wyvern serves no RBAC
+// policies to limit.
 var acceptancePackages = []string{
 	"./internal/acceptance/openstack/networking/v2",
 	"./internal/acceptance/openstack/networking/v2/extensions",
 	"./internal/acceptance/openstack/networking/v2/extensions/layer3",
+	"./internal/acceptance/openstack/networking/v2/extensions/subnetpools",
 }
 
 // knownGaps are acceptance tests allowed to fail, keyed by the last

@@ -46,10 +46,13 @@ func addressGroupsResource(s *Server) *resource {
 	}
 }
 
-// parseGroupAddresses reads a list of addresses or CIDRs in Neutron's
-// normal form ("192.0.2.1" is "192.0.2.1/32"; host bits are kept, as
-// netaddr.IPNetwork keeps them), without duplicates.
-func parseGroupAddresses(a attrs) ([]string, bool, error) {
+// parseGroupAddresses reads a list of CIDRs as Neutron does, without
+// duplicates. Each is stored as its network ("192.168.0.10/24" is
+// "192.168.0.0/24"), as address_group_db normalises it. On create the API
+// validates the list as subnets, so each must carry its prefix length;
+// the add_addresses and remove_addresses actions also take a bare address
+// as a host route ("192.0.2.1" is "192.0.2.1/32").
+func parseGroupAddresses(a attrs, bare bool) ([]string, bool, error) {
 	l, ok, err := a.strList("addresses")
 	if err != nil || !ok {
 		return nil, ok, err
@@ -60,17 +63,21 @@ func parseGroupAddresses(a attrs) ([]string, bool, error) {
 		var pfx netip.Prefix
 		if strings.Contains(s, "/") {
 			pfx, err = netip.ParsePrefix(s)
-		} else {
+		} else if bare {
 			var ip netip.Addr
 			ip, err = netip.ParseAddr(s)
 			if err == nil {
 				pfx = netip.PrefixFrom(ip, ip.BitLen())
 			}
+		} else if ip, perr := netip.ParseAddr(s); perr == nil {
+			return nil, true, badAttr("addresses", "'%s' isn't a recognized IP subnet cidr, '%s' is recommended", s, netip.PrefixFrom(ip, ip.BitLen()))
+		} else {
+			err = perr
 		}
 		if err != nil || pfx.Addr().Zone() != "" {
 			return nil, true, badAttr("addresses", "'%s' is not a valid IP subnet", s)
 		}
-		n := pfx.String()
+		n := pfx.Masked().String()
 		if !seen[n] {
 			seen[n] = true
 			out = append(out, n)
@@ -87,7 +94,7 @@ func (s *Server) createAddressGroup(ctx context.Context, tx *store.Tx, p auth.Pr
 	if err := a.common(&g.Name, &g.Description); err != nil {
 		return nil, err
 	}
-	if l, ok, err := parseGroupAddresses(a); err != nil {
+	if l, ok, err := parseGroupAddresses(a, false); err != nil {
 		return nil, err
 	} else if ok {
 		g.Addresses = l
@@ -128,7 +135,7 @@ func (s *Server) handleGroupAddresses(add bool) http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
-		addrs, ok, err := parseGroupAddresses(body)
+		addrs, ok, err := parseGroupAddresses(body, true)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

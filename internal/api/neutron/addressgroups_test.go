@@ -18,7 +18,7 @@ func groupAddrs(t *testing.T, g jsonObj) []string {
 func TestAddressGroupCRUD(t *testing.T) {
 	a := newTestAPI(t)
 	g := a.must(http.StatusCreated, "POST", "/v2.0/address-groups", "p1",
-		jsonObj{"address_group": jsonObj{"name": "ag", "description": "d", "addresses": []string{"192.0.2.1", "198.51.100.0/24", "192.0.2.1/32"}}})["address_group"].(jsonObj)
+		jsonObj{"address_group": jsonObj{"name": "ag", "description": "d", "addresses": []string{"192.0.2.1/32", "198.51.100.0/24", "192.0.2.1/32"}}})["address_group"].(jsonObj)
 	id := g["id"].(string)
 	if got := groupAddrs(t, g); !reflect.DeepEqual(got, []string{"192.0.2.1/32", "198.51.100.0/24"}) {
 		t.Fatalf("addresses %v", got)

@@ -92,10 +92,11 @@ func (s *Server) updateAddressScope(ctx context.Context, tx *store.Tx, p auth.Pr
 	}
 	if sh, ok, err := a.boolean("shared"); err != nil {
 		return nil, err
+	} else if ok && !p.Admin {
+		// Neutron's policy makes shared an admin's attribute on update
+		// whatever its value, as it checks every attribute in the body.
+		return nil, Forbidden("(rule:update_address_scope:shared) is disallowed by policy")
 	} else if ok && sh != sc.Shared {
-		if !p.Admin {
-			return nil, Forbidden("(rule:update_address_scope:shared) is disallowed by policy")
-		}
 		if !sh {
 			return nil, newError(http.StatusBadRequest, "AddressScopeUpdateError",
 				"Unable to update address scope %s : Shared address scope can't be unshared.", sc.ID)

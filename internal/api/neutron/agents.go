@@ -125,6 +125,7 @@ func (s *Server) registerAgents(mux *http.ServeMux) {
 		}
 		err := s.store.Txn(r.Context(), func(tx *store.Tx) error {
 			tx.Delete(store.ChassisKey(a.Host))
+			tx.Delete(store.StatsKey(a.Host)) // the console's flow and port counts
 			return nil
 		})
 		if err != nil {

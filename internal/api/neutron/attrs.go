@@ -218,3 +218,25 @@ func (a attrs) project(callerProject string, admin bool) (string, error) {
 	}
 	return p, nil
 }
+
+// isUUID reports whether s is a UUID as oslo's is_uuid_like reads one:
+// 32 hex digits, with or without the four hyphens.
+func isUUID(s string) bool {
+	if len(s) == 36 {
+		for _, i := range []int{8, 13, 18, 23} {
+			if s[i] != '-' {
+				return false
+			}
+		}
+		s = strings.ReplaceAll(s, "-", "")
+	}
+	if len(s) != 32 {
+		return false
+	}
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
+			return false
+		}
+	}
+	return true
+}

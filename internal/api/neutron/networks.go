@@ -242,6 +242,13 @@ func (s *Server) updateNetwork(ctx context.Context, tx *store.Tx, p auth.Princip
 	if err := a.common(&n.Name, &n.Description); err != nil {
 		return nil, err
 	}
+	// Neutron's policy makes shared and router:external an admin's on
+	// update whatever their value: it checks each attribute in the body.
+	for _, k := range []string{"shared", "router:external"} {
+		if a.has(k) && !p.Admin {
+			return nil, Forbidden("(rule:update_network:%s) is disallowed by policy", k)
+		}
+	}
 	if err := s.networkFlags(p, n, a); err != nil {
 		return nil, err
 	}

@@ -429,24 +429,24 @@ func parseFixedIPs(a attrs) ([]fixedIPReq, bool, error) {
 	return out, true, nil
 }
 
-// parseSecurityGroups reads security_groups (null means none).
+// parseSecurityGroups reads security_groups (null means none). Neutron
+// validates the list as type:uuid_list: each a UUID, none twice.
 func parseSecurityGroups(a attrs) ([]string, bool, error) {
 	l, ok, err := a.strList("security_groups")
 	if err != nil || !ok {
 		return nil, ok, err
 	}
-	out := []string{}
 	seen := map[string]bool{}
 	for _, id := range l {
-		if id == "" {
-			return nil, true, badAttr("security_groups", "'' is not a valid UUID")
+		if !isUUID(id) {
+			return nil, true, badAttr("security_groups", "'%s' is not a valid UUID", id)
 		}
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
+		seen[id] = true
 	}
-	return out, true, nil
+	if len(seen) != len(l) {
+		return nil, true, badAttr("security_groups", "Duplicate items in the list: '%s'", strings.Join(l, ", "))
+	}
+	return l, true, nil
 }
 
 // parseAddressPairs reads allowed_address_pairs (null means none).

@@ -3,7 +3,9 @@ package neutron
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,13 +20,13 @@ type Quotas map[string]int
 var quotaNames = map[string]string{
 	"network": "networks", "subnet": "subnets", "port": "ports", "router": "routers",
 	"floatingip": "floatingips", "security_group": "security-groups",
-	"security_group_rule": "security-group-rules",
+	"security_group_rule": "security-group-rules", "subnetpool": "subnetpools",
 }
 
 // DefaultQuotas are Neutron's defaults.
 func DefaultQuotas() Quotas {
 	return Quotas{"network": 100, "subnet": 100, "port": 500, "router": 10, "floatingip": 50,
-		"security_group": 10, "security_group_rule": 100}
+		"security_group": 10, "security_group_rule": 100, "subnetpool": -1}
 }
 
 func quotaKey(project string) string { return store.ObjectKey(store.KindQuotas, project) }
@@ -208,18 +210,57 @@ func (s *Server) registerQuotas(mux *http.ServeMux) {
 			s.writeError(w, r, BadRequest("Malformed request body: expected {\"quota\": {...}}"))
 			return
 		}
+		// "check_limit" (neutron-lib's quota-check-limit) asks that a limit
+		// below the project's usage be refused, "force" that it be set
+		// anyway; without either, as in Neutron, it is set.
+		var flags [2]bool
+		for i, k := range []string{"check_limit", "force"} {
+			raw, ok := body.Quota[k]
+			if !ok {
+				continue
+			}
+			b, ok := raw.(bool)
+			if !ok {
+				s.writeError(w, r, InvalidInput("'%v' cannot be converted to boolean for %s", raw, k))
+				return
+			}
+			flags[i] = b
+			delete(body.Quota, k)
+		}
+		checkLimit := flags[0] && !flags[1]
 		upd := Quotas{}
 		for k, v := range body.Quota {
 			if _, ok := quotaNames[k]; !ok {
 				s.writeError(w, r, BadRequest("Unrecognized attribute(s) '%s'", k))
 				return
 			}
+			// Neutron converts the value to an integer and checks it is in
+			// [-1, 2^31-1], the range of its database column.
 			n, ok := v.(float64)
-			if !ok || n < -1 || n != float64(int(n)) {
-				s.writeError(w, r, InvalidInput("'%v' should be an integer greater than or equal to -1 for %s", v, k))
+			if str, isStr := v.(string); isStr {
+				i, err := strconv.Atoi(strings.TrimSpace(str))
+				n, ok = float64(i), err == nil
+			}
+			if !ok || n != float64(int(n)) {
+				s.writeError(w, r, badAttr(k, "'%v' is not an integer", v))
+				return
+			}
+			if n < -1 || n > math.MaxInt32 {
+				s.writeError(w, r, badAttr(k, "'%v' is not in range -1 through %d", v, math.MaxInt32))
 				return
 			}
 			upd[k] = int(n)
+			if checkLimit && n >= 0 {
+				used, err := s.store.Count(r.Context(), store.Prefix+"owner/"+project+"/"+quotaNames[k]+"/")
+				if err != nil {
+					s.writeError(w, r, err)
+					return
+				}
+				if int(used) > int(n) {
+					s.writeError(w, r, BadRequest("Quota limit %d for %s must be greater than or equal to already used %d", int(n), k, used))
+					return
+				}
+			}
 		}
 		var q Quotas
 		err := s.store.Txn(r.Context(), func(tx *store.Tx) error {
@@ -252,6 +293,11 @@ func (s *Server) registerQuotas(mux *http.ServeMux) {
 		}
 		project := r.PathValue("project")
 		err := s.store.Txn(r.Context(), func(tx *store.Tx) error {
+			// Neutron's quota driver answers 404 TenantQuotaNotFound when
+			// the project has no quota of its own to delete.
+			if !tx.Exists(quotaKey(project)) {
+				return newError(http.StatusNotFound, "TenantQuotaNotFound", "Quota for tenant %s could not be found.", project)
+			}
 			tx.Delete(quotaKey(project))
 			return nil
 		})

@@ -48,6 +48,11 @@ type resource struct {
 	page func(ctx context.Context, marker string, limit int) ([]model.Object, bool, error)
 	// extra registers collection-specific routes (router interfaces).
 	extra func(s *Server, mux *http.ServeMux)
+	// readOnly are the collection's attributes an update may not name,
+	// beyond the standard ones. Like Neutron, which checks a body against
+	// the attribute map before it reads the object, they are refused with
+	// a 400 even when the object does not exist for the caller.
+	readOnly []string
 }
 
 // bodyKey is the collection's name in JSON bodies: Neutron writes
@@ -242,7 +247,7 @@ func (s *Server) handleUpdate(res *resource) http.HandlerFunc {
 			return
 		}
 		a := items[0]
-		for _, ro := range []string{"id", "project_id", "tenant_id", "created_at", "updated_at", "revision_number"} {
+		for _, ro := range append([]string{"id", "project_id", "tenant_id", "created_at", "updated_at", "revision_number"}, res.readOnly...) {
 			if a.has(ro) {
 				s.writeError(w, r, BadRequest("Cannot update read-only attribute %s", ro))
 				return

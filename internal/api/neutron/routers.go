@@ -652,6 +652,13 @@ func (s *Server) handleRouterInterface(add bool) http.HandlerFunc {
 			if rt == nil || !owns(p, rt) {
 				return NotFound("Router", id)
 			}
+			// l3_db's _validate_interface_info, once the router is found:
+			// each id given must be a UUID.
+			for _, v := range []string{portID, subnetID} {
+				if v != "" && !isUUID(v) {
+					return routerBadRequest("'%s' is not a valid UUID", v)
+				}
+			}
 			var port *model.Port
 			if add {
 				port, err = s.addInterface(ctx, tx, p, rt, subnetID, portID)

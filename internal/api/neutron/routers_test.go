@@ -287,6 +287,10 @@ func TestRouterInterfaces(t *testing.T) {
 		t.Fatalf("empty add: %d %v", code, body)
 	}
 	code, body = a.call("PUT", base+"/add_router_interface", "p1", map[string]any{"subnet_id": "nope"})
+	if code != http.StatusBadRequest || !strings.Contains(errMessage(body), "not a valid UUID") {
+		t.Fatalf("subnet id not a UUID: %d %v", code, body)
+	}
+	code, body = a.call("PUT", base+"/add_router_interface", "p1", map[string]any{"subnet_id": "5b2f0e4a-1c3d-4e5f-8a9b-0c1d2e3f4a5b"})
 	if code != http.StatusNotFound || errType(body) != "SubnetNotFound" {
 		t.Fatalf("missing subnet: %d %v", code, body)
 	}

@@ -15,7 +15,9 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"strings"
 
+	"github.com/wyvern-sdn/wyvern/internal/metrics"
 	"github.com/wyvern-sdn/wyvern/internal/store"
 )
 
@@ -108,13 +110,38 @@ func (s *Server) Register(mux *http.ServeMux, wrap func(http.Handler) http.Handl
 	inner.HandleFunc("GET /v2.0/extensions/{alias}", s.handleExtension)
 	s.registerQuotas(inner)
 	s.registerAgents(inner)
-	h := s.authenticated(inner)
+	inner.HandleFunc("/v2.0/", unrouted(inner))
+	h := s.authenticated(metrics.RecordRoute(inner))
 	if wrap != nil {
 		h = wrap(h)
 	}
 	mux.Handle("/v2.0/", h)
 	mux.Handle("/v2.0", http.RedirectHandler("/v2.0/", http.StatusMovedPermanently))
 	mux.HandleFunc("GET /{$}", s.handleVersions)
+}
+
+// unrouted answers what no route of mux takes, in Neutron's format rather
+// than net/http's plain text: 405 with an Allow header when the path is
+// served with other methods, else 404.
+func unrouted(mux *http.ServeMux) http.HandlerFunc {
+	const catchAll = "/v2.0/"
+	return func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != catchAll && pattern != "" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeJSON(w, http.StatusMethodNotAllowed, neutronError("HTTPMethodNotAllowed",
+				"The method "+r.Method+" is not allowed for this resource."))
+			return
+		}
+		writeJSON(w, http.StatusNotFound, neutronError("HTTPNotFound", "The resource could not be found."))
+	}
 }
 
 // requestBase returns the externally visible base URL of a request.

@@ -2,8 +2,9 @@ package neutron
 
 import "testing"
 
-// Security groups: bulk create, dedupe on a port.
-func TestSecurityGroupBulkAndDedupe(t *testing.T) {
+// Security groups: bulk create; the same group twice on a port is a 400,
+// as Neutron validates the list as type:uuid_list.
+func TestSecurityGroupBulkAndDuplicates(t *testing.T) {
 	a := newTestAPI(t)
 	out := a.must(201, "POST", "/v2.0/security-groups", "p1", map[string]any{"security_groups": []any{map[string]any{"name": "a"}, map[string]any{"name": "b"}}})
 	sgs := out["security_groups"].([]any)
@@ -12,9 +13,15 @@ func TestSecurityGroupBulkAndDedupe(t *testing.T) {
 	}
 	id := sgs[0].(map[string]any)["id"]
 	n := a.must(201, "POST", "/v2.0/networks", "p1", map[string]any{"network": map[string]any{"name": "n"}})["network"].(map[string]any)
-	p := a.must(201, "POST", "/v2.0/ports", "p1", map[string]any{"port": map[string]any{"network_id": n["id"], "security_groups": []any{id, id}}})["port"].(map[string]any)
-	if g := p["security_groups"].([]any); len(g) != 1 {
-		t.Errorf("port groups %v", g)
+	a.wantErr(400, "", "Duplicate items", "POST", "/v2.0/ports", "p1", map[string]any{"port": map[string]any{"network_id": n["id"], "security_groups": []any{id, id}}})
+	p := a.must(201, "POST", "/v2.0/ports", "p1", map[string]any{"port": map[string]any{"network_id": n["id"]}})["port"].(map[string]any)
+	before := p["security_groups"]
+	path := "/v2.0/ports/" + p["id"].(string)
+	a.wantErr(400, "", "Duplicate items", "PUT", path, "p1", map[string]any{"port": map[string]any{"security_groups": []any{id, id}}})
+	a.wantErr(404, "SecurityGroupNotFound", "", "PUT", path, "p1", map[string]any{"port": map[string]any{"security_groups": []any{"2c1e7d46-9f3a-4b1e-8c55-0a4d6f1b2e3c"}}})
+	a.wantErr(400, "", "not a valid UUID", "PUT", path, "p1", map[string]any{"port": map[string]any{"security_groups": []any{"web"}}})
+	if got := a.must(200, "GET", path, "p1", nil)["port"].(map[string]any)["security_groups"]; len(got.([]any)) != len(before.([]any)) || got.([]any)[0] != before.([]any)[0] {
+		t.Errorf("groups changed by refused updates: %v, were %v", got, before)
 	}
 }
 

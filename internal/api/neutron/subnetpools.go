@@ -2,6 +2,8 @@ package neutron
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -47,6 +49,48 @@ type subnetPool struct {
 	IsDefault        bool     `json:"is_default"`
 }
 
+// MarshalJSON writes the prefix lengths as strings, as Neutron's
+// _make_subnetpool_dict does (str(subnetpool['min_prefixlen'])): clients
+// written for Neutron read them so.
+func (sp subnetPool) MarshalJSON() ([]byte, error) {
+	type plain subnetPool
+	return json.Marshal(struct {
+		plain
+		DefaultPrefixLen string `json:"default_prefixlen"`
+		MinPrefixLen     string `json:"min_prefixlen"`
+		MaxPrefixLen     string `json:"max_prefixlen"`
+	}{plain(sp), strconv.Itoa(sp.DefaultPrefixLen), strconv.Itoa(sp.MinPrefixLen), strconv.Itoa(sp.MaxPrefixLen)})
+}
+
+// UnmarshalJSON reads the prefix lengths as strings or as numbers (the
+// form records stored before they were written as strings have).
+func (sp *subnetPool) UnmarshalJSON(b []byte) error {
+	type plain subnetPool
+	aux := struct {
+		*plain
+		DefaultPrefixLen json.Number `json:"default_prefixlen"`
+		MinPrefixLen     json.Number `json:"min_prefixlen"`
+		MaxPrefixLen     json.Number `json:"max_prefixlen"`
+	}{plain: (*plain)(sp)}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		n  json.Number
+		to *int
+	}{{aux.DefaultPrefixLen, &sp.DefaultPrefixLen}, {aux.MinPrefixLen, &sp.MinPrefixLen}, {aux.MaxPrefixLen, &sp.MaxPrefixLen}} {
+		if f.n == "" {
+			continue
+		}
+		v, err := f.n.Int64()
+		if err != nil {
+			return fmt.Errorf("subnet pool prefix length: %w", err)
+		}
+		*f.to = int(v)
+	}
+	return nil
+}
+
 // poolAllocsOf is the prefix of a pool's allocations.
 func poolAllocsOf(pool string) string { return store.Prefix + "subnetpool_allocs/" + pool + "/" }
 
@@ -79,13 +123,18 @@ func subnetPoolNotFound(id string) *Error {
 func subnetPoolsResource(s *Server) *resource {
 	return &resource{
 		collection: "subnetpools", singular: "subnetpool", kind: "SubnetPool",
-		list:    listObjects[subnetPool](s, kindSubnetPools),
-		load:    loadObject[subnetPool](kindSubnetPools),
-		save:    saveObject(kindSubnetPools),
-		visible: func(p auth.Principal, o model.Object) bool { return o.(*subnetPool).Shared },
-		create:  s.createSubnetPool,
-		update:  s.updateSubnetPool,
-		remove:  s.removeSubnetPool,
+		list:     listObjects[subnetPool](s, kindSubnetPools),
+		load:     loadObject[subnetPool](kindSubnetPools),
+		save:     saveObject(kindSubnetPools),
+		visible:  func(p auth.Principal, o model.Object) bool { return o.(*subnetPool).Shared },
+		create:   s.createSubnetPool,
+		update:   s.updateSubnetPool,
+		remove:   s.removeSubnetPool,
+		readOnly: []string{"ip_version", "shared"},
+		extra: func(s *Server, mux *http.ServeMux) {
+			mux.HandleFunc("PUT /v2.0/subnetpools/{id}/add_prefixes", s.handlePoolPrefixes(true))
+			mux.HandleFunc("PUT /v2.0/subnetpools/{id}/remove_prefixes", s.handlePoolPrefixes(false))
+		},
 	}
 }
 
@@ -309,12 +358,22 @@ func (s *Server) joinScope(ctx context.Context, tx *store.Tx, p auth.Principal, 
 	if scope == "" {
 		return nil
 	}
+	if !isUUID(scope) {
+		return badAttr("address_scope_id", "'%s' is not a valid UUID", scope)
+	}
 	sc, err := getObject[addressScope](tx, kindAddressScopes, scope)
 	if err != nil {
 		return err
 	}
 	if sc == nil || !(p.Admin || sc.ProjectID == p.ProjectID || sc.Shared) {
 		return NotFound("AddressScope", scope)
+	}
+	if !owns(p, sc) {
+		// A shared scope is seen by every project but joined only by its
+		// owner's pools (or by an admin): Wyvern has no RBAC policies, so
+		// it answers as Neutron without rbac-address-scope.
+		return newError(http.StatusBadRequest, "IllegalSubnetPoolAssociationToAddressScope",
+			"Illegal subnetpool association: subnetpool %s cannot be associated with address scope %s.", sp.ID, scope)
 	}
 	if sc.IPVersion != sp.IPVersion {
 		return newError(http.StatusBadRequest, "IllegalSubnetPoolIpVersionAssociationToAddressScope",
@@ -357,13 +416,20 @@ func (s *Server) joinScope(ctx context.Context, tx *store.Tx, p auth.Principal, 
 
 func (s *Server) updateSubnetPool(ctx context.Context, tx *store.Tx, p auth.Principal, cur model.Object, a attrs) (model.Object, error) {
 	sp := cur.(*subnetPool)
-	for _, ro := range []string{"ip_version", "shared"} {
-		if a.has(ro) {
-			return nil, BadRequest("Cannot update read-only attribute %s", ro)
-		}
-	}
 	if err := a.only(subnetPoolUpdatable...); err != nil {
 		return nil, err
+	}
+	if sp.AddressScopeID != nil {
+		// Neutron's _check_subnetpool_update_allowed: a pool in a scope
+		// its caller does not own is changed only by an admin.
+		sc, err := getObject[addressScope](tx, kindAddressScopes, *sp.AddressScopeID)
+		if err != nil {
+			return nil, err
+		}
+		if sc != nil && !owns(p, sc) {
+			return nil, newError(http.StatusBadRequest, "IllegalSubnetPoolUpdate",
+				"Illegal subnetpool update : subnetpool %s cannot be updated when associated with shared address scope %s.", sp.ID, sc.ID)
+		}
 	}
 	if err := a.common(&sp.Name, &sp.Description); err != nil {
 		return nil, err
@@ -596,4 +662,122 @@ func freePoolAlloc(tx *store.Tx, sub *model.Subnet) {
 		tx.Delete(poolAllocKey(pool, p))
 	}
 	tx.Delete(subnetPoolIndexKey(sub.ID))
+}
+
+// handlePoolPrefixes serves the subnetpool-prefix-ops extension: PUT
+// .../add_prefixes and .../remove_prefixes with {"prefixes": [...]}, the
+// pool's prefixes out. Adding is an update of the prefixes to the union;
+// removing takes the prefixes out of the pool (as netaddr.IPSet does) and
+// is refused while a subnet allocated from the pool lies in what goes.
+func (s *Server) handlePoolPrefixes(add bool) http.HandlerFunc {
+	res := &resource{kind: "SubnetPool", visible: func(p auth.Principal, o model.Object) bool { return o.(*subnetPool).Shared }}
+	return func(w http.ResponseWriter, r *http.Request) {
+		p := principal(r)
+		id := r.PathValue("id")
+		var body attrs
+		if err := decodeJSON(r, &body); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := body.only("prefixes"); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if !body.has("prefixes") {
+			s.writeError(w, r, BadRequest("Failed to parse request. Required attribute 'prefixes' not specified"))
+			return
+		}
+		given, _, err := parsePoolPrefixes(body)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		var out *subnetPool
+		err = s.store.Txn(r.Context(), func(tx *store.Tx) error {
+			sp, err := getObject[subnetPool](tx, kindSubnetPools, id)
+			if err != nil {
+				return err
+			}
+			if sp == nil || !s.canSee(res, p, sp) || !owns(p, sp) {
+				return subnetPoolNotFound(id)
+			}
+			if add {
+				l := append(slices.Clone(sp.Prefixes), prefixStrings(given)...)
+				raw, err := json.Marshal(l)
+				if err != nil {
+					return err
+				}
+				o, err := s.updateSubnetPool(r.Context(), tx, p, sp, attrs{"prefixes": raw})
+				if err != nil {
+					return err
+				}
+				out = o.(*subnetPool)
+				return nil
+			}
+			// The checks of an update, then the shrink an update refuses.
+			if _, err := s.updateSubnetPool(r.Context(), tx, p, sp, attrs{}); err != nil {
+				return err
+			}
+			var kept []netip.Prefix
+			for _, have := range poolPrefixes(sp) {
+				kept = append(kept, subtractPrefixes(have, given)...)
+			}
+			kept = mergePrefixes(kept)
+			if len(kept) == 0 {
+				return badAttr("prefixes", "Subnet pool requires at least one prefix")
+			}
+			tx.Guard(poolAllocsOf(sp.ID))
+			kvs, _, err := s.store.List(r.Context(), poolAllocsOf(sp.ID))
+			if err != nil {
+				return err
+			}
+			for _, kv := range kvs {
+				if !tx.Exists(kv.Key) {
+					continue
+				}
+				addr, bits, _ := strings.Cut(strings.TrimPrefix(kv.Key, poolAllocsOf(sp.ID)), "_")
+				a, err1 := netip.ParseAddr(addr)
+				n, err2 := strconv.Atoi(bits)
+				if err1 != nil || err2 != nil {
+					continue
+				}
+				alloc := netip.PrefixFrom(a, n)
+				if !slices.ContainsFunc(kept, func(k netip.Prefix) bool { return k.Bits() <= alloc.Bits() && k.Contains(alloc.Addr()) }) {
+					return newError(http.StatusBadRequest, "IllegalSubnetPoolUpdate",
+						"Illegal subnetpool update : a subnet was allocated from %s, which would be removed from the pool.", alloc)
+				}
+			}
+			sp.Prefixes = prefixStrings(kept)
+			out = sp
+			return tx.Put(store.ObjectKey(kindSubnetPools, sp.ID), sp)
+		})
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"prefixes": out.Prefixes})
+	}
+}
+
+// subtractPrefixes is what of p lies outside every prefix of minus.
+func subtractPrefixes(p netip.Prefix, minus []netip.Prefix) []netip.Prefix {
+	for _, m := range minus {
+		switch {
+		case m.Bits() <= p.Bits() && m.Contains(p.Addr()):
+			return nil // p lies inside m
+		case p.Bits() < m.Bits() && p.Contains(m.Addr()):
+			// Split p in halves and subtract from each.
+			lo := netip.PrefixFrom(p.Addr(), p.Bits()+1)
+			hiAddr := p.Addr()
+			b := hiAddr.AsSlice()
+			b[p.Bits()/8] |= 0x80 >> (p.Bits() % 8)
+			hiAddr, _ = netip.AddrFromSlice(b)
+			if p.Addr().Is4() {
+				hiAddr = hiAddr.Unmap()
+			}
+			hi := netip.PrefixFrom(hiAddr, p.Bits()+1)
+			return append(subtractPrefixes(lo, minus), subtractPrefixes(hi, minus)...)
+		}
+	}
+	return []netip.Prefix{p}
 }

@@ -20,12 +20,12 @@ func TestSubnetPoolCRUD(t *testing.T) {
 	sp := a.mkPool("p1", jsonObj{"name": "sp", "prefixes": []string{"10.1.0.0/17", "10.1.128.0/17", "10.1.4.0/24", "10.9.0.0/16"}, "default_prefixlen": 24})
 	id := sp["id"].(string)
 	if !reflect.DeepEqual(sp["prefixes"], []any{"10.1.0.0/16", "10.9.0.0/16"}) || sp["ip_version"].(float64) != 4 ||
-		sp["min_prefixlen"].(float64) != 8 || sp["max_prefixlen"].(float64) != 32 || sp["default_prefixlen"].(float64) != 24 ||
+		sp["min_prefixlen"] != "8" || sp["max_prefixlen"] != "32" || sp["default_prefixlen"] != "24" ||
 		sp["address_scope_id"] != nil || sp["shared"] != false || sp["is_default"] != false {
 		t.Fatalf("created %v", sp)
 	}
 	v6 := a.mkPool("p1", jsonObj{"prefixes": []string{"2001:db8::/48"}})
-	if v6["ip_version"].(float64) != 6 || v6["min_prefixlen"].(float64) != 64 || v6["default_prefixlen"].(float64) != 64 {
+	if v6["ip_version"].(float64) != 6 || v6["min_prefixlen"] != "64" || v6["default_prefixlen"] != "64" {
 		t.Fatalf("v6 defaults %v", v6)
 	}
 	a.wantErr(http.StatusBadRequest, "PrefixVersionMismatch", "", "POST", "/v2.0/subnetpools", "p1", jsonObj{"subnetpool": jsonObj{"prefixes": []string{"10.0.0.0/8", "2001:db8::/32"}}})

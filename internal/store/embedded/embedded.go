@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
 )
@@ -24,7 +25,53 @@ type Config struct {
 	UnsafeNoFsync bool
 	// Verbose lets etcd log (to stderr) at info level.
 	Verbose bool
+	// ClientTLS serves the client URL (https://) with this certificate;
+	// PeerTLS the peer URL. Zero values serve plain TCP.
+	ClientTLS TLS
+	PeerTLS   TLS
 }
+
+// TLS is one listener's certificate, with etcd's flag names: cert-file,
+// key-file, trusted-ca-file and client-cert-auth.
+type TLS struct {
+	CertFile      string
+	KeyFile       string
+	TrustedCAFile string
+	// ClientCertAuth refuses connections without a certificate signed by
+	// TrustedCAFile.
+	ClientCertAuth bool
+}
+
+func (t TLS) info() transport.TLSInfo {
+	return transport.TLSInfo{CertFile: t.CertFile, KeyFile: t.KeyFile, TrustedCAFile: t.TrustedCAFile, ClientCertAuth: t.ClientCertAuth}
+}
+
+// check refuses a listener whose scheme and certificate disagree: an
+// https:// URL without a certificate, or a certificate on http://.
+func (t TLS) check(what string, u *url.URL) error {
+	switch {
+	case t.CertFile == "" && (t.KeyFile != "" || t.TrustedCAFile != "" || t.ClientCertAuth):
+		return fmt.Errorf("embedded etcd: %s TLS: a key, CA or client-cert-auth without a certificate", what)
+	case t.CertFile != "" && t.KeyFile == "":
+		return fmt.Errorf("embedded etcd: %s TLS: a certificate without its key", what)
+	case t.ClientCertAuth && t.TrustedCAFile == "":
+		return fmt.Errorf("embedded etcd: %s TLS: client-cert-auth needs the trusted CA file", what)
+	case t.CertFile != "" && u.Scheme != "https":
+		return fmt.Errorf("embedded etcd: %s URL %s: a certificate is given, use https://", what, u)
+	case t.CertFile == "" && u.Scheme == "https":
+		return fmt.Errorf("embedded etcd: %s URL %s is https:// but no certificate is given", what, u)
+	}
+	return nil
+}
+
+// MaxTxnOps and MaxRequestBytes are the embedded member's limits of one
+// transaction: room for a bulk create of several hundred ports. An external
+// cluster needs the same (etcd --max-txn-ops 8192 --max-request-bytes
+// 16777216), or bulk requests beyond its limits are refused with a 400.
+const (
+	MaxTxnOps       = 8192
+	MaxRequestBytes = 16 << 20
+)
 
 // Member is a running embedded etcd member.
 type Member struct {
@@ -47,6 +94,14 @@ func Start(cfg Config, log *slog.Logger) (*Member, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded etcd: peer url %q: %w", cfg.PeerURL, err)
 	}
+	if err := cfg.ClientTLS.check("client", cu); err != nil {
+		return nil, err
+	}
+	if err := cfg.PeerTLS.check("peer", pu); err != nil {
+		return nil, err
+	}
+	ec.ClientTLSInfo = cfg.ClientTLS.info()
+	ec.PeerTLSInfo = cfg.PeerTLS.info()
 	ec.ListenClientUrls = []url.URL{*cu}
 	ec.AdvertiseClientUrls = []url.URL{*cu}
 	ec.ListenPeerUrls = []url.URL{*pu}
@@ -65,6 +120,10 @@ func Start(cfg Config, log *slog.Logger) (*Member, error) {
 	ec.AutoCompactionMode = "periodic"
 	ec.AutoCompactionRetention = "1h"
 	ec.QuotaBackendBytes = 8 << 30
+	// A Neutron bulk create is one transaction: a port is about ten
+	// operations, so etcd's default of 128 would refuse a bulk of a dozen.
+	ec.MaxTxnOps = MaxTxnOps
+	ec.MaxRequestBytes = MaxRequestBytes
 	e, err := embed.StartEtcd(ec)
 	if err != nil {
 		return nil, fmt.Errorf("embedded etcd: start embedded etcd in %s: %w", cfg.DataDir, err)

@@ -1,0 +1,115 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/wyvern-sdn/wyvern/internal/metrics"
+	"github.com/wyvern-sdn/wyvern/internal/model"
+	"github.com/wyvern-sdn/wyvern/internal/pipeline"
+	"github.com/wyvern-sdn/wyvern/internal/store"
+)
+
+// TestAgentMetrics: after a scripted workload on a real etcd and the fake
+// switch, the agent's metrics say what happened: bundles applied and
+// refused as the switch saw them, flows by table adding up to the bridge's,
+// ports bound, sections recompiled and reused, DHCP replied and
+// unanswered, and the watch-to-flows lag observed.
+func TestAgentMetrics(t *testing.T) {
+	applied := metrics.AgentBundles.WithLabelValues("applied")
+	refused := metrics.AgentBundles.WithLabelValues("refused")
+	syncErr := metrics.AgentSyncs.WithLabelValues("error")
+	reused := metrics.AgentSections.WithLabelValues("reused")
+	recompiled := metrics.AgentSections.WithLabelValues("recompiled")
+	replied := metrics.AgentDHCP.WithLabelValues("replied")
+	unanswered := metrics.AgentDHCP.WithLabelValues("unanswered")
+	applied0, refused0, syncErr0 := testutil.ToFloat64(applied), testutil.ToFloat64(refused), testutil.ToFloat64(syncErr)
+	reused0, recompiled0 := testutil.ToFloat64(reused), testutil.ToFloat64(recompiled)
+	replied0, unanswered0 := testutil.ToFloat64(replied), testutil.ToFloat64(unanswered)
+	retries0 := testutil.ToFloat64(metrics.AgentSyncRetries)
+	lag0 := metrics.SampleCount(metrics.AgentWatchLag)
+	compile0 := metrics.SampleCount(metrics.AgentSyncDuration)
+
+	st := startStore(t)
+	seed(t, st, "net-a", 100, map[string]string{"pa1": "fa:16:3e:00:00:01", "pa2": "fa:16:3e:00:00:02"})
+	sw := newFakeSwitch()
+	runAgent(t, st, sw, "ch1")
+	sw.plug("tap1", "pa1", "fa:16:3e:00:00:01", 5)
+	waitFor(t, "binding", func() bool { s, _ := portStatus(t, st, "net-a", "pa1"); return s == model.StatusActive })
+	waitFor(t, "one port bound", func() bool { return testutil.ToFloat64(metrics.AgentPortsBound) == 1 })
+
+	// Two refused bundles, then the retry installs the second port.
+	sw.mu.Lock()
+	sw.failBundles = 2
+	sw.mu.Unlock()
+	sw.plug("tap2", "pa2", "fa:16:3e:00:00:02", 6)
+	waitFor(t, "the second port installed by a retry", func() bool {
+		return strings.Contains(sw.text(), "in_port=6") && testutil.ToFloat64(metrics.AgentPortsBound) == 2
+	})
+
+	flowsOnBridge := func() (int, int) {
+		sw.mu.Lock()
+		defer sw.mu.Unlock()
+		return len(sw.flows), sw.bundles
+	}
+	waitFor(t, "flows by table adding up to the bridge's", func() bool {
+		n, _ := flowsOnBridge()
+		return metrics.Value(metrics.AgentFlows) == float64(n)
+	})
+	// The chassis' stats for the console follow: flows and ports bound.
+	waitFor(t, "the chassis stats published", func() bool {
+		raw, err := st.GetString(context.Background(), store.StatsKey("ch1"))
+		var cs model.ChassisStats
+		if err != nil || json.Unmarshal([]byte(raw), &cs) != nil {
+			return false
+		}
+		n, _ := flowsOnBridge()
+		return cs.Flows == n && cs.Ports == 2
+	})
+	_, bundles := flowsOnBridge()
+	if d := testutil.ToFloat64(applied) - applied0; d != float64(bundles) {
+		t.Errorf("bundles applied: %v, the switch took %d", d, bundles)
+	}
+	if d := testutil.ToFloat64(refused) - refused0; d != 2 {
+		t.Errorf("bundles refused: %v, want 2", d)
+	}
+	if d := testutil.ToFloat64(syncErr) - syncErr0; d != 2 {
+		t.Errorf("failed syncs: %v, want 2", d)
+	}
+	if d := testutil.ToFloat64(metrics.AgentSyncRetries) - retries0; d < 1 {
+		t.Errorf("sync retries: %v, want ≥ 1", d)
+	}
+	if testutil.ToFloat64(reused)-reused0 == 0 || testutil.ToFloat64(recompiled)-recompiled0 == 0 {
+		t.Errorf("sections: %v reused, %v recompiled; want some of each",
+			testutil.ToFloat64(reused)-reused0, testutil.ToFloat64(recompiled)-recompiled0)
+	}
+	classify := pipeline.TableClassify.Name()
+	if v := testutil.ToFloat64(metrics.AgentFlows.WithLabelValues(classify)); v == 0 {
+		t.Errorf("no flows counted in %s", classify)
+	}
+	if d := metrics.SampleCount(metrics.AgentWatchLag) - lag0; d == 0 {
+		t.Error("no watch-to-flows lag observed")
+	}
+	if d := metrics.SampleCount(metrics.AgentSyncDuration) - compile0; d < 4 {
+		t.Errorf("sync duration observations: %d, want ≥ 4 (compile and bundle of two syncs)", d)
+	}
+
+	// DHCP: an answered request, and one for an unknown port key.
+	ud := pipeline.UserData(pipeline.PacketInDHCPv4, 100)
+	sw.pins <- PacketIn{InPort: 5, PortKey: 5, UserData: ud, Data: discover(t, "fa:16:3e:00:00:01")}
+	select {
+	case <-sw.out:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no DHCP answer")
+	}
+	sw.pins <- PacketIn{InPort: 5, PortKey: 99, UserData: ud, Data: discover(t, "fa:16:3e:00:00:01")}
+	waitFor(t, "the unanswered request counted", func() bool { return testutil.ToFloat64(unanswered)-unanswered0 == 1 })
+	if d := testutil.ToFloat64(replied) - replied0; d != 1 {
+		t.Errorf("DHCP replied: %v, want 1", d)
+	}
+}
