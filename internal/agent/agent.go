@@ -215,9 +215,6 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := a.rec.start(ctx); err != nil {
-		return err
-	}
 	if a.cfg.BGP != nil && a.speaker == nil {
 		sp, err := bgp.Start(ctx, *a.cfg.BGP, a.log.With("component", "bgp"))
 		if err != nil {
@@ -225,9 +222,12 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		defer sp.Stop()
 		a.speaker = sp
+		a.log.Info("announcing the addresses NATed here over BGP", "as", a.cfg.BGP.LocalAS, "peers", len(a.cfg.BGP.Peers))
 	}
-	a.log.Info("agent started", "generation", a.rec.gen, "tunnel_ip", a.cfg.TunnelIP, "fip_mode", a.cfg.FIPMode,
-		"bgp", a.cfg.BGP != nil)
+	if err := a.rec.start(ctx); err != nil {
+		return err
+	}
+	a.log.Info("agent started", "generation", a.rec.gen, "tunnel_ip", a.cfg.TunnelIP)
 
 	// Feeders: each sends events to the loop and nothing else.
 	go a.feedInterfaces(ctx)
