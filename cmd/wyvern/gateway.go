@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -148,46 +146,9 @@ func parseAddr(flag, s string, required bool) (netip.Addr, error) {
 	return a, nil
 }
 
-// parsePeer parses ADDRESS,as=AS[,port=P][,password=PW][,hold=D]
-// [,keepalive=D][,connect-retry=D][,passive].
-func parsePeer(s string) (bgp.Peer, error) {
-	var p bgp.Peer
-	items := strings.Split(s, ",")
-	a, err := netip.ParseAddr(strings.TrimSpace(items[0]))
-	if err != nil {
-		return p, fmt.Errorf("address: %w", err)
-	}
-	p.Address = a
-	for _, item := range items[1:] {
-		k, v, _ := strings.Cut(strings.TrimSpace(item), "=")
-		var err error
-		switch k {
-		case "as":
-			p.AS, err = strconv.ParseUint(v, 10, 64)
-		case "port":
-			p.Port, err = strconv.Atoi(v)
-		case "password":
-			p.Password = v
-		case "hold":
-			p.HoldTime, err = time.ParseDuration(v)
-		case "keepalive":
-			p.KeepAlive, err = time.ParseDuration(v)
-		case "connect-retry":
-			p.ConnectRetry, err = time.ParseDuration(v)
-		case "passive":
-			p.Passive = true
-		default:
-			return p, fmt.Errorf("unknown option %q", k)
-		}
-		if err != nil {
-			return p, fmt.Errorf("%s: %w", k, err)
-		}
-	}
-	if p.AS == 0 {
-		return p, fmt.Errorf("as=AS is required (1 to 4294967295)")
-	}
-	return p, nil
-}
+// parsePeer parses a --bgp-peer value (cli.ParseBGPPeer, shared with
+// the agent's BGP flags).
+func parsePeer(s string) (bgp.Peer, error) { return cli.ParseBGPPeer(s) }
 
 // serveGatewayMetrics serves the gateway's /metrics, /healthz and /readyz
 // (ready: its BGP speaker runs) on addr.

@@ -19,8 +19,11 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"time"
 
+	"github.com/wyvern-sdn/wyvern/internal/arp"
+	"github.com/wyvern-sdn/wyvern/internal/bgp"
 	"github.com/wyvern-sdn/wyvern/internal/model"
 	"github.com/wyvern-sdn/wyvern/internal/ofp"
 	"github.com/wyvern-sdn/wyvern/internal/ovs"
@@ -53,6 +56,21 @@ type Config struct {
 	// Gateway makes this chassis eligible as a routers' active gateway
 	// (SNAT, centralized floating IPs) on the physnets it maps.
 	Gateway bool
+	// FIPMode is who serves the floating IPs of this chassis' ports:
+	// model.FIPModeDistributed (the default) or model.FIPModeEdge, the
+	// floating-IP edge layer, whose tunnel endpoint is EdgeEndpoint.
+	FIPMode      string
+	EdgeEndpoint netip.Addr
+	// BGP, when set (distributed mode), announces every address this
+	// chassis NATs as a /32 with the chassis' external address on its
+	// physnet (ExternalIPs: physnet → address, held by the mapped bridge's
+	// interface) as next hop (see bgp.go). Its RouterID defaults to the
+	// first external address.
+	BGP         *bgp.Config
+	ExternalIPs map[string]netip.Addr
+	// NextHopTiming is the schedule of the ARP requests resolving the
+	// upstream routers, which NextHopMACs overrides (see nexthop.go).
+	NextHopTiming arp.Timing
 	// NextHopMACs gives, per physnet, the MAC of the external subnet's
 	// gateway (the upstream router), where traffic leaving through the
 	// external network is sent.
@@ -128,6 +146,13 @@ type Agent struct {
 	everSynced bool
 	state      *state
 	rec        *reconciler
+	// nextHops resolves the upstream routers by ARP (nexthop.go).
+	nextHops *nextHops
+	// arpTimer is the loop's timer for ARP requests (set by loop).
+	arpTimer *time.Timer
+	// speaker announces the addresses NATed here over BGP (bgp.go); nil
+	// without Config.BGP.
+	speaker announcer
 	// sections are the last compilation, reused by the next one.
 	sections []pipeline.Section
 	// pendingRouterPorts are router interface lookups in flight.
@@ -174,13 +199,17 @@ func New(cfg Config, st Store, sw Switch, log *slog.Logger) (*Agent, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	if err := cfg.ValidateFIPs(); err != nil {
+		return nil, err
+	}
 	a := &Agent{cfg: cfg, st: st, sw: sw, log: log.With("chassis", cfg.Chassis),
 		events: make(chan event, 1024), synced: make(chan struct{}), pendingRouterPorts: map[string]bool{},
 		fipStatusSent: map[string]bool{}, advertised: map[string]bool{}}
 	a.state = newState(cfg.Chassis)
 	a.state.ext = extConfig{gateway: cfg.Gateway, mappings: cfg.BridgeMappings, ports: map[string]uint32{},
-		nextHop: cfg.NextHopMACs}
+		nextHop: cfg.NextHopMACs, edge: cfg.FIPMode == model.FIPModeEdge}
 	a.rec = newReconciler(sw, a.log)
+	a.nextHops = newNextHops(cfg.Chassis, cfg.NextHopTiming)
 	return a, nil
 }
 
@@ -202,11 +231,20 @@ func (a *Agent) Run(ctx context.Context) error {
 	err := register(ctx, a.st, model.Chassis{
 		Name: a.cfg.Chassis, Hostname: hostname, TunnelIP: a.cfg.TunnelIP.String(),
 		TunnelMAC: a.cfg.TunnelMAC, Encaps: encapStrings(a.cfg.Encaps),
-		Gateway: a.cfg.Gateway, BridgeMappings: a.cfg.BridgeMappings,
+		Gateway: a.cfg.Gateway, BridgeMappings: a.cfg.BridgeMappings, FIPMode: a.cfg.FIPMode,
 		StartedAt: time.Now().UTC(), Version: "dev",
 	}, a.cfg.LeaseTTL)
 	if err != nil {
 		return err
+	}
+	if a.cfg.BGP != nil && a.speaker == nil {
+		sp, err := bgp.Start(ctx, *a.cfg.BGP, a.log.With("component", "bgp"))
+		if err != nil {
+			return fmt.Errorf("agent: %w", err)
+		}
+		defer sp.Stop()
+		a.speaker = sp
+		a.log.Info("announcing the addresses NATed here over BGP", "as", a.cfg.BGP.LocalAS, "peers", len(a.cfg.BGP.Peers))
 	}
 	if err := a.rec.start(ctx); err != nil {
 		return err
@@ -235,4 +273,55 @@ func encapStrings(es []pipeline.Encap) []string {
 		out[i] = string(e)
 	}
 	return out
+}
+
+// ValidateFIPs checks the floating-IP mode and its settings (edge
+// endpoint, BGP, external addresses), filling defaults. New calls it; a
+// command calls it first to refuse bad flags before connecting anywhere.
+func (c *Config) ValidateFIPs() error {
+	switch c.FIPMode {
+	case "":
+		c.FIPMode = model.FIPModeDistributed
+	case model.FIPModeDistributed, model.FIPModeEdge:
+	default:
+		return fmt.Errorf("agent: floating-IP mode %q: want %s or %s", c.FIPMode, model.FIPModeDistributed, model.FIPModeEdge)
+	}
+	if c.FIPMode == model.FIPModeEdge && !c.EdgeEndpoint.Is4() {
+		return fmt.Errorf("agent: edge mode needs the edge's IPv4 tunnel endpoint (got %q)", c.EdgeEndpoint)
+	}
+	if c.FIPMode != model.FIPModeEdge && c.EdgeEndpoint.IsValid() {
+		return errors.New("agent: an edge tunnel endpoint is only used in edge mode")
+	}
+	for physnet, ip := range c.ExternalIPs {
+		if c.BridgeMappings[physnet] == "" {
+			return fmt.Errorf("agent: external address %s on physnet %s, which has no bridge mapping", ip, physnet)
+		}
+		if !ip.Is4() || ip.IsUnspecified() {
+			return fmt.Errorf("agent: external address %q of physnet %s is not IPv4", ip, physnet)
+		}
+	}
+	if c.BGP == nil {
+		if len(c.ExternalIPs) > 0 {
+			return errors.New("agent: external addresses are BGP next hops: configure BGP (a local AS) too")
+		}
+		return nil
+	}
+	if c.FIPMode == model.FIPModeEdge {
+		return errors.New("agent: BGP announces the floating IPs a chassis NATs itself: distributed mode only (in edge mode the gateways announce them)")
+	}
+	if len(c.ExternalIPs) == 0 {
+		return errors.New("agent: BGP needs the chassis' external address on a mapped physnet (the next hop of its announcements)")
+	}
+	if !c.BGP.RouterID.IsValid() {
+		physnets := make([]string, 0, len(c.ExternalIPs))
+		for p := range c.ExternalIPs {
+			physnets = append(physnets, p)
+		}
+		slices.Sort(physnets)
+		c.BGP.RouterID = c.ExternalIPs[physnets[0]]
+	}
+	if err := c.BGP.Validate(); err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	return nil
 }

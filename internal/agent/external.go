@@ -29,6 +29,10 @@ type extConfig struct {
 	// nextHop: physnet → MAC of the external subnet's gateway, when the
 	// operator gave it.
 	nextHop map[string]net.HardwareAddr
+	// resolved: the upstream routers' MACs resolved by ARP, by address.
+	resolved map[netip.Addr]net.HardwareAddr
+	// edge: the chassis is in edge mode.
+	edge bool
 }
 
 // gatewayNets adds to want what a gateway chassis watches: the external

@@ -21,7 +21,8 @@ import (
 // event is one input to the loop; exactly one field is set.
 type event struct {
 	iface     *ovs.InterfaceEvent
-	ifaceSync bool // the initial interface listing is complete
+	ifaceSync bool      // the initial interface listing is complete
+	nextHop   *PacketIn // an upstream router's ARP reply (nexthop.go)
 	kv        *kvEvent
 	pin       *PacketIn
 	resolved  *resolved
@@ -69,6 +70,10 @@ func (a *Agent) feedPacketIns(ctx context.Context) {
 			if !ok {
 				return
 			}
+			if isNextHop(p) {
+				a.post(ctx, event{nextHop: &p})
+				continue
+			}
 			a.post(ctx, event{pin: &p})
 		}
 	}
@@ -106,6 +111,10 @@ func (a *Agent) loop(ctx context.Context) error {
 	ifacesListed := false
 	retry := time.NewTimer(time.Hour)
 	defer retry.Stop()
+	// arpTimer asks the upstream routers' MACs when due (nexthop.go).
+	arpTimer := time.NewTimer(time.Hour)
+	defer arpTimer.Stop()
+	a.arpTimer = arpTimer
 	// resync retries a failed sync: the switch must converge even when no
 	// further event comes.
 	resync := time.NewTimer(time.Hour)
@@ -139,6 +148,9 @@ func (a *Agent) loop(ctx context.Context) error {
 				resync.Reset(syncRetry)
 			}
 			continue
+		case <-arpTimer.C:
+			a.scheduleARP(a.askNextHops(ctx, time.Now()))
+			continue
 		case <-resync.C:
 			metrics.AgentSyncRetries.Inc()
 			if !a.complete(ifacesListed) {
@@ -165,6 +177,10 @@ func (a *Agent) loop(ctx context.Context) error {
 		dirty := false
 		for {
 			switch {
+			case ev.nextHop != nil:
+				if a.handleNextHop(*ev.nextHop) {
+					dirty = true
+				}
 			case ev.ifaceSync:
 				ifacesListed = true
 				dirty = true
@@ -262,7 +278,8 @@ func (a *Agent) complete(ifacesListed bool) bool {
 func (a *Agent) sync(ctx context.Context) error {
 	start := time.Now()
 	geneve, vxlan := a.sw.TunnelPorts()
-	v, ok := a.buildView(pipeline.LocalChassis{Name: a.cfg.Chassis, TunnelIP: a.cfg.TunnelIP, GeneveOFPort: geneve, VXLANOFPort: vxlan})
+	v, ok := a.buildView(pipeline.LocalChassis{Name: a.cfg.Chassis, TunnelIP: a.cfg.TunnelIP, GeneveOFPort: geneve, VXLANOFPort: vxlan,
+		EdgeEndpoint: a.cfg.EdgeEndpoint})
 	if !ok {
 		return nil // logged; the next event builds it again
 	}
@@ -284,6 +301,10 @@ func (a *Agent) sync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	a.nextHops.want(a.state.resolve, time.Now())
+	a.scheduleARP(a.askNextHops(ctx, time.Now()))
+	// A failed announcement is retried like a failed sync.
+	bgpErr := a.announceBGP(ctx)
 	a.updateFIPStatus(ctx)
 	a.announce(ctx)
 	a.advertise(ctx, false)
@@ -292,7 +313,7 @@ func (a *Agent) sync(ctx context.Context) error {
 		close(a.synced)
 		a.log.Info("initial sync installed", "flows", len(a.rec.installed))
 	}
-	return nil
+	return bgpErr
 }
 
 func (a *Agent) ifaceByPort(portID string) (ovs.Interface, bool) {

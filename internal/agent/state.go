@@ -55,6 +55,8 @@ type state struct {
 	// announce the external addresses it answers for.
 	programmedFIPs map[string]bool
 	announce       map[netip.Addr]announcement
+	// resolve are the upstream routers the last view needs resolved.
+	resolve []logical.NextHopQuery
 	// skipped are the reasons objects were left out of the last view
 	// (logged when they first appear).
 	skipped map[string]bool
@@ -236,6 +238,7 @@ func (s *state) view(local pipeline.LocalChassis) (v *pipeline.View, skipped []e
 		return nil, res.Skipped, err
 	}
 	s.programmedFIPs = res.ProgrammedFIPs
+	s.resolve = res.Resolve
 	s.announce = make(map[netip.Addr]announcement, len(res.Announce))
 	for a, an := range res.Announce {
 		s.announce[a] = announcement{mac: an.MAC, port: an.Port}
@@ -269,7 +272,8 @@ func (s *state) inputs(local pipeline.LocalChassis) *logical.Inputs {
 	in := &logical.Inputs{Local: local, OFPorts: map[string]uint32{}, LocalNets: s.localNets(),
 		Networks: make(map[string]*logical.Network, len(s.nets)), Peers: s.peers, Alive: s.alive,
 		Routers: s.routers, RouterPortNet: s.routerPortNet, Rules: s.rules, FloatingIPs: s.fips,
-		Ext: logical.External{Gateway: s.ext.gateway, Mappings: s.ext.mappings, Ports: s.ext.ports, NextHop: s.ext.nextHop}}
+		Ext: logical.External{Gateway: s.ext.gateway, Mappings: s.ext.mappings, Ports: s.ext.ports, NextHop: s.ext.nextHop,
+			Resolved: s.ext.resolved, Edge: s.ext.edge}}
 	for _, i := range s.ifaces {
 		if i.OFPort > 0 {
 			in.OFPorts[i.IfaceID()] = uint32(i.OFPort)

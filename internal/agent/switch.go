@@ -39,6 +39,10 @@ type OVSSwitch struct {
 	geneve uint32
 	vxlan  uint32
 
+	// exposed are the mapped bridges' steering flows (expose.go), by
+	// bridge; only the agent's loop touches them.
+	exposed map[string]*exposedBridge
+
 	mu     sync.Mutex
 	conn   *ovs.OFConn
 	pins   chan PacketIn

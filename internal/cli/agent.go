@@ -31,7 +31,9 @@ func Agent(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 		endpoints, tunnelIP, encaps string
 		etcdTLS                     pki.Files
 		mappings, nextHops          string
+		edgeEndpoint, externalIPs   string
 		cpuProfile, memProfile      string
+		bgpFlags                    BGPFlags
 		metricsListen               string
 		cfg                         agent.Config
 		sw                          agent.SwitchConfig
@@ -83,6 +85,31 @@ func Agent(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 					cfg.NextHopMACs = map[string]net.HardwareAddr{}
 				}
 				cfg.NextHopMACs[physnet] = mac
+			}
+			if edgeEndpoint != "" {
+				if cfg.EdgeEndpoint, err = netip.ParseAddr(edgeEndpoint); err != nil {
+					return fmt.Errorf("--edge-endpoint: %w", err)
+				}
+			}
+			ext, err := parsePairs(externalIPs, "=")
+			if err != nil {
+				return fmt.Errorf("--external-ip: %w", err)
+			}
+			for physnet, s := range ext {
+				a, err := netip.ParseAddr(s)
+				if err != nil {
+					return fmt.Errorf("--external-ip %s: %w", physnet, err)
+				}
+				if cfg.ExternalIPs == nil {
+					cfg.ExternalIPs = map[string]netip.Addr{}
+				}
+				cfg.ExternalIPs[physnet] = a
+			}
+			if cfg.BGP, err = bgpFlags.Config(); err != nil {
+				return err
+			}
+			if err := cfg.ValidateFIPs(); err != nil {
+				return err
 			}
 			if sw.DatapathType == "" {
 				sw.DatapathType = defaultDatapath()
@@ -148,7 +175,12 @@ func Agent(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 	f.DurationVar(&cfg.TrimAfter, "trim-after", time.Second, "return memory freed by a burst of work to the OS after this long idle (0: leave it to the Go runtime)")
 	f.StringVar(&mappings, "bridge-mappings", "", "provider networks this chassis reaches, physnet:bridge[,...] (the bridge, e.g. br-ex, must exist; the agent patches it to br-int)")
 	f.BoolVar(&cfg.Gateway, "gateway", false, "this chassis may host routers' gateways (SNAT, centralized floating IPs) on its mapped physnets")
-	f.StringVar(&nextHops, "external-nexthop-mac", "", "MAC of the upstream router (the external subnet's gateway) per physnet, physnet=MAC[,...]")
+	f.StringVar(&nextHops, "external-nexthop-mac", "", "override: MAC of the upstream router (the external subnet's gateway) per physnet, physnet=MAC[,...]; by default it is resolved by ARP and refreshed")
+	f.DurationVar(&cfg.NextHopTiming.Refresh, "external-nexthop-refresh", 30*time.Second, "how often the upstream router's resolved MAC is asked again")
+	f.StringVar(&cfg.FIPMode, "fip-mode", "distributed", "who serves the floating IPs of this chassis' ports: distributed (NATed here when the chassis maps the external network, else on the router's gateway chassis) or edge (the floating-IP edge layer, `wyvern gateway`: their outbound traffic is tunnelled to --edge-endpoint)")
+	f.StringVar(&edgeEndpoint, "edge-endpoint", "", "edge mode: the edge layer's tunnel endpoint, the anycast IPv4 /32 its gateways share (routed by the underlay)")
+	f.StringVar(&externalIPs, "external-ip", "", "distributed mode with BGP: this chassis' address on a mapped physnet, held by the mapped bridge's interface, physnet=IP[,...]: the BGP next hop of the floating IPs NATed here")
+	bgpFlags.Add(f, -1)
 	f.StringVar(&sw.OVSDB, "ovsdb", "unix:/var/run/openvswitch/db.sock", "OVSDB server of the local Open vSwitch")
 	f.StringVar(&sw.RunDir, "ovs-rundir", "/var/run/openvswitch", "Open vSwitch run directory (bridge .mgmt sockets, vswitchd control socket)")
 	f.StringVar(&sw.Bridge, "bridge", "br-int", "integration bridge")

@@ -30,8 +30,15 @@ type External struct {
 	// Ports: physnet → br-int's patch port to the mapped bridge.
 	Ports map[string]uint32
 	// NextHop: physnet → MAC of the external subnet's gateway, when the
-	// operator gave it.
+	// operator gave it (an override of Resolved).
 	NextHop map[string]net.HardwareAddr
+	// Resolved: the MACs of upstream routers the agent resolved by ARP,
+	// by address (see Result.Resolve).
+	Resolved map[netip.Addr]net.HardwareAddr
+	// Edge: the chassis is in edge mode (model.FIPModeEdge): the edge
+	// layer serves its ports' floating IPs; Local.EdgeEndpoint is where
+	// it tunnels their outbound traffic.
+	Edge bool
 }
 
 // Inputs are the records one chassis builds its view from. Build reads
@@ -73,6 +80,10 @@ type Result struct {
 	ProgrammedFIPs map[string]bool
 	// Announce are the external addresses the view answers for here.
 	Announce map[netip.Addr]Announcement
+	// Resolve are the upstream routers whose MAC the chassis needs and
+	// was not given (External.NextHop): the agent resolves them by ARP
+	// and feeds the answers back through External.Resolved.
+	Resolve []NextHopQuery
 	// Skipped says why objects were left out of the view (a network or
 	// router without a conntrack zone): for the caller's log.
 	Skipped []error

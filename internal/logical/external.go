@@ -4,6 +4,7 @@ import (
 	"hash/fnv"
 	"net"
 	"net/netip"
+	"slices"
 
 	"github.com/wyvern-sdn/wyvern/internal/model"
 	"github.com/wyvern-sdn/wyvern/internal/pipeline"
@@ -93,6 +94,8 @@ func (in *Inputs) addExternal(v *pipeline.View, keys *Keys, usedPeers map[string
 	routers := map[string]*pipeline.Router{}
 	physnets := map[string]string{} // external network → physnet
 	extIdx := map[string]int{}
+	physnetOf := map[string]string{} // of v.External's networks
+	defer in.resolve(v, physnetOf, res)
 	for i := range v.Routers {
 		vr := &v.Routers[i]
 		r := in.Routers[vr.ID]
@@ -129,8 +132,14 @@ func (in *Inputs) addExternal(v *pipeline.View, keys *Keys, usedPeers map[string
 		}
 		if _, ok := extIdx[ext.Network.ID]; !ok {
 			extIdx[ext.Network.ID] = len(v.External)
+			nhIP := nextHopIP(ext, gwPort.FixedIPs)
+			nhMAC := in.Ext.NextHop[physnet]
+			if nhMAC == nil && nhIP.IsValid() {
+				nhMAC = in.Ext.Resolved[nhIP]
+			}
 			v.External = append(v.External, pipeline.ExternalNetwork{ID: ext.Network.ID, Key: keys.Network(ext.Network),
-				OFPort: in.Ext.Ports[physnet], NextHopMAC: in.Ext.NextHop[physnet]})
+				OFPort: in.Ext.Ports[physnet], NextHopMAC: nhMAC, NextHopIP: nhIP})
+			physnetOf[ext.Network.ID] = physnet
 		}
 	}
 	if len(routers) == 0 {
@@ -166,8 +175,17 @@ func (in *Inputs) addExternal(v *pipeline.View, keys *Keys, usedPeers map[string
 		}
 		vf := pipeline.FloatingIP{FloatingIP: fip, FixedIP: fixed, PortID: f.PortID, RouterID: f.RouterID, MAC: fmac}
 		physnet := physnets[f.FloatingNetworkID]
-		vf.Centralized = !in.reaches(pc, physnet)
+		vf.Edge = in.edgeMode(pc)
+		vf.Centralized = !vf.Edge && !in.reaches(pc, physnet)
 		v.FloatingIPs = append(v.FloatingIPs, vf)
+		if vf.Edge {
+			// Served by the edge layer: NATed by no chassis; its port's
+			// chassis programs the way out to the edge.
+			if pc == in.Local.Name && in.Local.EdgeEndpoint.Is4() {
+				res.ProgrammedFIPs[f.ID] = true
+			}
+			continue
+		}
 		extHere := v.External[extIdx[f.FloatingNetworkID]].OFPort != 0
 		if extHere && (pc == in.Local.Name && !vf.Centralized || vf.Centralized && vr.Gateway.SNAT && vr.Gateway.Chassis == in.Local.Name) {
 			res.ProgrammedFIPs[f.ID] = true
@@ -190,4 +208,69 @@ func v4Prefix(n *Network, ips []model.FixedIP) netip.Prefix {
 		}
 	}
 	return netip.Prefix{}
+}
+
+// edgeMode reports whether the edge layer serves the floating IPs of a
+// chassis' ports (model.FIPModeEdge).
+func (in *Inputs) edgeMode(chassis string) bool {
+	if chassis == in.Local.Name {
+		return in.Ext.Edge
+	}
+	c, ok := in.Peers[chassis]
+	return ok && c.FIPMode == model.FIPModeEdge
+}
+
+// nextHopIP is the gateway_ip of the external subnet holding the first
+// IPv4 address of ips: the upstream router (invalid when none).
+func nextHopIP(n *Network, ips []model.FixedIP) netip.Addr {
+	for _, f := range ips {
+		a, err := netip.ParseAddr(f.IPAddress)
+		sub := n.Subnets[f.SubnetID]
+		if err != nil || !a.Is4() || sub == nil {
+			continue
+		}
+		if gw, err := netip.ParseAddr(sub.GatewayIP); err == nil && gw.Is4() {
+			return gw
+		}
+	}
+	return netip.Addr{}
+}
+
+// NextHopQuery is an upstream router to resolve by ARP: Target on the
+// external network behind br-int's port Port, asked from an address this
+// chassis answers for there (SrcIP at SrcMAC), so that the answer comes
+// back to it; with no such address (SrcIP invalid: a chassis that does not
+// NAT there yet, e.g. a standby gateway), by an ARP probe from the
+// chassis' own MAC (the agent's).
+type NextHopQuery struct {
+	Physnet string
+	Port    uint32
+	Target  netip.Addr
+	SrcIP   netip.Addr
+	SrcMAC  string
+}
+
+// resolve lists in res.Resolve the upstream routers of the external
+// networks this chassis reaches whose MAC the operator did not give:
+// resolved before the chassis NATs there (a floating IP, a failover), its
+// NAT flows and its way out come in one compilation.
+func (in *Inputs) resolve(v *pipeline.View, physnetOf map[string]string, res *Result) {
+	for _, ext := range v.External {
+		physnet := physnetOf[ext.ID]
+		if ext.OFPort == 0 || !ext.NextHopIP.Is4() || in.Ext.NextHop[physnet] != nil {
+			continue
+		}
+		var src []netip.Addr
+		for a, an := range res.Announce {
+			if an.Port == ext.OFPort && a.Is4() {
+				src = append(src, a)
+			}
+		}
+		q := NextHopQuery{Physnet: physnet, Port: ext.OFPort, Target: ext.NextHopIP}
+		if len(src) > 0 {
+			slices.SortFunc(src, func(a, b netip.Addr) int { return a.Compare(b) })
+			q.SrcIP, q.SrcMAC = src[0], res.Announce[src[0]].MAC
+		}
+		res.Resolve = append(res.Resolve, q)
+	}
 }

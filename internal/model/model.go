@@ -228,9 +228,23 @@ type Chassis struct {
 	Gateway   bool     `json:"gateway"`
 	// BridgeMappings maps physical network names to bridges.
 	BridgeMappings map[string]string `json:"bridge_mappings,omitempty"`
-	StartedAt      time.Time         `json:"started_at"`
-	Version        string            `json:"version"`
+	// FIPMode says who serves the floating IPs of the chassis' ports:
+	// FIPModeDistributed ("" too) or FIPModeEdge.
+	FIPMode   string    `json:"fip_mode,omitempty"`
+	StartedAt time.Time `json:"started_at"`
+	Version   string    `json:"version"`
 }
+
+// Floating-IP modes of a chassis (Chassis.FIPMode).
+const (
+	// FIPModeDistributed: the chassis NATs its ports' floating IPs itself
+	// when it reaches the external network, else the router's active
+	// gateway chassis does (centralized).
+	FIPModeDistributed = "distributed"
+	// FIPModeEdge: the floating-IP edge layer (`wyvern gateway`) NATs
+	// them; the chassis tunnels their outbound traffic to the edge.
+	FIPModeEdge = "edge"
+)
 
 // RouterRecord is a router as stored in etcd: the API object plus the ports
 // the server made for it (agents read the interfaces from here).

@@ -85,6 +85,10 @@ type index struct {
 	// routers are the routers with something to do on this chassis
 	// (indexRouters).
 	routers []*routerState
+	// edge are the edge floating IPs of local ports, edgeRouters their
+	// routers' keys (indexEdge, edge.go).
+	edge        []edgeFIP
+	edgeRouters map[uint32]bool
 	// acl holds the usable security groups (newACLIndex).
 	acl *aclIndex
 	// v4 holds the IPv4 addresses of each network with local ports, by
@@ -139,6 +143,7 @@ func newIndex(v *View, cfg Config, generation uint32) *index {
 	x := &index{v: v, cfg: cfg, gen: generation}
 	x.indexNetworks()
 	x.routers = x.indexRouters()
+	x.indexEdge()
 	x.acl = newACLIndex(v, x.nets)
 	x.v4 = make(map[uint32]map[netip.Addr]bool, len(x.nets))
 	for _, n := range x.nets {

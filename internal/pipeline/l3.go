@@ -147,7 +147,7 @@ func (x *index) localFIPs(r *Router, gwLocal bool) []fipState {
 	for _, f := range x.v.FloatingIPs {
 		p := x.portsByID[f.PortID]
 		here := p != nil && (p.local && !f.Centralized || f.Centralized && gwLocal && p.remote != nil)
-		if f.RouterID != r.ID || !here || !f.FloatingIP.Is4() || !f.FixedIP.Is4() ||
+		if f.RouterID != r.ID || !here || f.Edge || !f.FloatingIP.Is4() || !f.FixedIP.Is4() ||
 			!slices.Contains(p.IPs, f.FixedIP) || seen[f.FloatingIP] || seen[f.FixedIP] {
 			continue
 		}
@@ -417,12 +417,13 @@ var prefixV4Default = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
 
 // routesOut reports whether traffic can leave through the router's
 // gateway from this chassis: it has local floating IPs, is the active
-// gateway, or can tunnel SNAT traffic to the active gateway.
+// gateway, can tunnel SNAT traffic to the active gateway, or tunnels
+// edge floating IPs' traffic to the edge (edge.go).
 func (x *index) routesOut(r *routerState) bool {
 	if r.ext == nil {
 		return false
 	}
-	return len(r.fips) > 0 || r.gwLocal || x.gatewayRemote(r) != nil
+	return len(r.fips) > 0 || r.gwLocal || x.gatewayRemote(r) != nil || x.edgeRouters[r.Key]
 }
 
 // gatewayRemote is the router's active gateway chassis when it is another

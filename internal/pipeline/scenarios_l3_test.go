@@ -122,3 +122,29 @@ func centralizedFIP() *View {
 		PortID: "vm3", RouterID: "r1", MAC: mac("fa:16:3e:ee:00:13"), Centralized: true}}
 	return v
 }
+
+// edgeFIPView: routedTwoNetworks on an edge-mode chassis without a bridge
+// mapping (r1's gateway active on ch2): vm1's floating IP is served by
+// the edge layer, so vm1's traffic leaving r1 is tunnelled to the edge's
+// endpoint on net1's key, while vm5's (and any other port's) still goes
+// to ch2's SNAT; vm3's edge floating IP (on ch2) compiles nothing here.
+func edgeFIPView() *View {
+	v := withGateway(routedTwoNetworks(), "ch2", 0)
+	v.Local.EdgeEndpoint = netip.MustParseAddr("192.0.2.100")
+	v.FloatingIPs = []FloatingIP{
+		{FloatingIP: netip.MustParseAddr("203.0.113.10"), FixedIP: netip.MustParseAddr("10.1.0.11"), PortID: "vm1", RouterID: "r1",
+			MAC: mac("fa:16:3e:ee:00:10"), Edge: true},
+		{FloatingIP: netip.MustParseAddr("203.0.113.13"), FixedIP: netip.MustParseAddr("10.1.0.13"), PortID: "vm3", RouterID: "r1",
+			MAC: mac("fa:16:3e:ee:00:13"), Edge: true},
+	}
+	return v
+}
+
+// nextHopARPView: floatingIP with the upstream router's MAC not resolved yet:
+// its ARP replies go to the controller, and nothing leaves by L3Out.
+func nextHopARPView() *View {
+	v := floatingIP()
+	v.External[0].NextHopMAC = nil
+	v.External[0].NextHopIP = netip.MustParseAddr("203.0.113.1")
+	return v
+}

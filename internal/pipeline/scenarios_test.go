@@ -56,6 +56,8 @@ func scenarios() []scenario {
 		{"floating_ip", floatingIP, testCfg},
 		{"snat_gateway", snatGateway, testCfg},
 		{"centralized_fip", centralizedFIP, testCfg},
+		{"edge_fip", edgeFIPView, testCfg},
+		{"nexthop_arp", nextHopARPView, testCfg},
 		{"security_groups", securityGroups, testCfgND},
 		{"ipv6_modes", ipv6Modes, testCfgND},
 		{"ipv6_routed", ipv6Routed, testCfgND},

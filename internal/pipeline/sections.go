@@ -43,7 +43,7 @@ func Flatten(secs []Section) []ofp.Flow {
 }
 
 // A unit is one part of the compiler: base, l2 (a section per network
-// with local ports), l3, acl and output, in that order (units). It owns
+// with local ports), l3, edge, acl and output, in that order (units). It owns
 // its sections: for each, the fingerprint of what its flows read — the
 // view through the index, the config and the generation (index.hasher) —
 // computed next to the code that reads those inputs, and the code that
@@ -56,7 +56,7 @@ type unit interface {
 // units are the compiler's units, in section order. The order would
 // matter to the reconciler only if two sections compiled the same flow key
 // (the later wins); TestFlowInvariants checks that no two flows share one.
-var units = [...]unit{baseUnit{}, l2Unit{}, l3Unit{}, aclUnit{}, outputUnit{}, metadataUnit{}}
+var units = [...]unit{baseUnit{}, l2Unit{}, l3Unit{}, edgeUnit{}, aclUnit{}, outputUnit{}, metadataUnit{}}
 
 // sectionList collects a compilation's sections, in order.
 type sectionList struct {

@@ -210,8 +210,9 @@ var tableDecls = [numTables]Table{{
 		"key, marking the packet tunnel, then goes straight to L2Lookup (the " +
 		"sending chassis already applied port security, ACLs and services); " +
 		"maps the port to an external network's bridge to that network's " +
-		"key, marking the packet local, then goes to Services. Anything else " +
-		"is dropped.",
+		"key, marking the packet local, then goes to Services, except the " +
+		"ARP replies of the network's upstream router, sent to the " +
+		"controller (edge.go). Anything else is dropped.",
 }, {
 	ID:       TablePortSecurity,
 	Name:     "PortSecurity",

@@ -130,6 +130,11 @@ type ExternalNetwork struct {
 	// gateway), where routed traffic leaving through the network is sent.
 	// nil: routed traffic cannot leave (nothing is compiled for it).
 	NextHopMAC net.HardwareAddr
+	// NextHopIP is the upstream router's address (the external subnet's
+	// gateway_ip). Valid: on a chassis that NATs on the network, ARP
+	// replies from it are sent to the controller (PacketInNextHop), which
+	// resolves NextHopMAC by ARP and keeps it fresh.
+	NextHopIP netip.Addr
 }
 
 // FloatingIP is a 1:1 NAT of a port's fixed address.
@@ -151,6 +156,13 @@ type FloatingIP struct {
 	// gateway translates them to FloatingIP). False: distributed, the
 	// NAT happens on the port's chassis.
 	Centralized bool
+	// Edge says the floating-IP edge layer (`wyvern gateway`) serves it:
+	// its port's chassis is in edge mode. No chassis NATs it; its port's
+	// chassis, when local and given LocalChassis.EdgeEndpoint, tunnels the
+	// port's outbound traffic leaving through the router's gateway to the
+	// edge with the network's key (see edge.go), and inbound traffic
+	// arrives by tunnel from any gateway like any tunnelled packet.
+	Edge bool
 }
 
 // Direction of a security group rule, as Neutron spells it.
@@ -209,6 +221,12 @@ type LocalChassis struct {
 	// (no tunnel of that kind is set up).
 	GeneveOFPort uint32
 	VXLANOFPort  uint32
+	// EdgeEndpoint is the tunnel endpoint of the floating-IP edge layer
+	// (the anycast /32 its gateways share, the seed's "TunnelNet"): where
+	// a chassis in edge mode tunnels the outbound traffic of its floating
+	// IPs (FloatingIP.Edge). Invalid: no edge (nothing is compiled for
+	// edge floating IPs, whose outbound traffic then cannot leave).
+	EdgeEndpoint netip.Addr
 }
 
 // RemoteChassis is another hypervisor reachable through a tunnel.

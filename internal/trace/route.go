@@ -268,6 +268,13 @@ func (tr *tracer) external(r *model.Router, c *candidate, notes []string) {
 	nat := Step{Stage: StageNAT, Chassis: here, Verdict: Pass}
 	leaves := here
 	switch {
+	case fip != nil && x.chassis[here] != nil && x.chassis[here].FIPMode == model.FIPModeEdge:
+		// pipeline/edge.go: tunnelled unchanged to the edge's endpoint.
+		nat.Detail = fmt.Sprintf("no NAT here: chassis %s is in edge mode, so the packet is tunnelled unchanged (source %s) "+
+			"on network %s's key to the edge layer's tunnel endpoint; the gateway receiving it rewrites the source to "+
+			"floating IP %s (%s), statelessly", here, pkt.Src, x.netLabel(src.NetworkID), fip.FloatingIPAddress, fip.ID)
+		nat.Chassis = ""
+		leaves = "a floating-IP edge gateway"
 	case fip != nil:
 		nat.Detail = fmt.Sprintf("SNAT %s → floating IP %s (%s), 1:1", pkt.Src, fip.FloatingIPAddress, fip.ID)
 		if !mapped(x.chassis[here]) {

@@ -31,6 +31,9 @@ type Chassis struct {
 	BridgeMappings map[string]string `json:"bridge_mappings,omitempty"`
 	Gateway        bool              `json:"gateway"`
 	Alive          bool              `json:"alive"`
+	// FIPMode is the agent's floating-IP mode (model.FIPModeEdge: the
+	// edge layer serves its ports' floating IPs).
+	FIPMode string `json:"fip_mode,omitempty"`
 }
 
 // index is a Topology with lookups.
@@ -244,6 +247,7 @@ func LoadTopology(list Lister) (*Topology, error) {
 			Encaps         []string          `json:"encaps"`
 			BridgeMappings map[string]string `json:"bridge_mappings"`
 			Gateway        bool              `json:"gateway"`
+			FIPMode        string            `json:"fip_mode"`
 		} `json:"configurations"`
 	}
 	if err := list("agents", "agents", &agents); err != nil {
@@ -252,7 +256,7 @@ func LoadTopology(list Lister) (*Topology, error) {
 	for _, ag := range agents {
 		cf := ag.Configurations
 		t.Chassis = append(t.Chassis, Chassis{Name: ag.Host, Alive: ag.Alive, TunnelIP: cf.TunnelIP,
-			Encaps: cf.Encaps, BridgeMappings: cf.BridgeMappings, Gateway: cf.Gateway})
+			Encaps: cf.Encaps, BridgeMappings: cf.BridgeMappings, Gateway: cf.Gateway, FIPMode: cf.FIPMode})
 	}
 	return t, nil
 }

@@ -364,3 +364,20 @@ func TestActiveGatewayChassis(t *testing.T) {
 		t.Fatalf("after %s died: NAT step %+v, want on %s", want, nat, other)
 	}
 }
+
+// On an edge-mode chassis the floating IP's outbound traffic is not
+// NATed: the trace says it is tunnelled to the edge, which translates it.
+func TestEdgeModeFloatingIP(t *testing.T) {
+	tp := topo()
+	tp.Chassis[0].FIPMode = model.FIPModeEdge
+	r := mustTrace(t, tp, "a", "tcp, dst 198.51.100.7:443")
+	nat := stageOf(r, StageNAT)
+	if r.Verdict != External || nat.Chassis != "" || !strings.Contains(nat.Detail, "edge mode") ||
+		!strings.Contains(nat.Detail, "203.0.113.10") || !strings.Contains(r.Steps[len(r.Steps)-1].Detail, "edge gateway") {
+		t.Errorf("edge fip out: %+v", r)
+	}
+	// c has no floating IP: SNAT on the gateway chassis, as before.
+	if r := mustTrace(t, tp, "c", "tcp, dst 198.51.100.7:443"); !strings.Contains(stageOf(r, StageNAT).Detail, "gw1") {
+		t.Errorf("snat out on an edge chassis: %+v", stageOf(r, StageNAT))
+	}
+}

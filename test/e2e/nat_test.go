@@ -3,6 +3,8 @@ package e2e
 import (
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -25,6 +27,14 @@ const natLeaseTTL = 2 * time.Second
 // recompilation and flow bundle on the surviving chassis (well under
 // 500 ms on the test bed).
 const failoverBound = natLeaseTTL + time.Second
+
+// natRefresh is how often the NAT test's agents ask the outside host's
+// MAC again; refreshBound is the stated bound for following a change of
+// it: a refresh, one retry (250 ms), a recompilation and a 1 s ping.
+const (
+	natRefresh   = time.Second
+	refreshBound = natRefresh + 3*time.Second
+)
 
 // extNet is the external network: flat, on physnet1, 203.0.113.0/24 with
 // the outside host 203.0.113.1 as its gateway.
@@ -149,7 +159,7 @@ func longestGap(out string, sent int, interval time.Duration) time.Duration {
 //     measured with a 20 ms ping.
 func TestExternalNAT(t *testing.T) {
 	ttl := fmt.Sprintf("%ds", int(natLeaseTTL.Seconds()))
-	l := newLab(t, lab.Options{AgentArgs: []string{"--lease-ttl", ttl}})
+	l := newLab(t, lab.Options{AgentArgs: []string{"--lease-ttl", ttl, "--external-nexthop-refresh", natRefresh.String()}})
 	outside, err := l.Bed.AddExternalHost("outside", netip.MustParsePrefix("203.0.113.1/24"))
 	if err != nil {
 		t.Fatal(err)
@@ -159,7 +169,9 @@ func TestExternalNAT(t *testing.T) {
 		t.Fatal(err)
 	}
 	brEx := func(ch *testbed.Chassis) error { return ch.AddExternalBridge("br-ex") }
-	mapped := []string{"--bridge-mappings", "physnet1:br-ex", "--external-nexthop-mac", "physnet1=" + omac}
+	// No --external-nexthop-mac: the chassis that NAT resolve the outside
+	// host (the external subnet's gateway) by ARP.
+	mapped := []string{"--bridge-mappings", "physnet1:br-ex"}
 	gws := map[string]*testbed.Chassis{}
 	for _, name := range []string{"gw1", "gw2"} {
 		ch, err := l.AddChassisWith(name, brEx, append(mapped, "--gateway"))
@@ -246,6 +258,11 @@ func TestExternalNAT(t *testing.T) {
 		}
 		if !outsideTCP(outside, addrA, 5001, 10*time.Second) {
 			t.Fatal("TCP outside → floating IP of a failed")
+		}
+		// The replies left for the outside host's MAC, which ch1 learned
+		// by ARP (no --external-nexthop-mac).
+		if fl := flowsMention(t, ch1, omac); len(fl) == 0 {
+			t.Fatalf("ch1 sends nothing to the outside host's MAC %s", omac)
 		}
 		// NATed on ch1 itself: no gateway holds a's floating IP.
 		for _, gw := range gws {
@@ -362,6 +379,25 @@ func TestExternalNAT(t *testing.T) {
 		if active == "" {
 			t.Fatal("no gateway chassis SNATs for the router")
 		}
+		// The standby resolved the outside host already, by ARP probe (it
+		// answers for no address there): at takeover its NAT flows and
+		// its way out come in one bundle.
+		for name, gw := range gws {
+			if name == active {
+				continue
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				b, _ := os.ReadFile(filepath.Join(gw.RunDir, "wyvern-agent.log"))
+				if strings.Contains(string(b), `msg="upstream router resolved" chassis=`+name+` ip=203.0.113.1 mac=`+omac) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("standby %s has not resolved the outside host %s", name, omac)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
 		const interval = 20 * time.Millisecond
 		const count = 400 // 8 s
 		wait := fastPing(t, a, "203.0.113.1", interval, count)
@@ -393,6 +429,40 @@ func TestExternalNAT(t *testing.T) {
 		tail := st.out[max(0, len(st.out)-2000):]
 		if !strings.Contains(tail, "bytes from 203.0.113.1") {
 			t.Fatalf("no replies at the end of the run:\n%s", tail)
+		}
+	})
+
+	t.Run("the outside host's MAC changes", func(t *testing.T) {
+		// The NATing chassis learned it by ARP and keep asking: the new
+		// MAC replaces the old one at the next refresh.
+		const newMAC = "02:00:cb:00:71:99"
+		if _, err := outside.Exec("ip", "link", "set", "eth0", "address", newMAC); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		for {
+			if n, _ := a.Ping("203.0.113.1", 1, time.Second); n == 1 {
+				break
+			}
+			if time.Since(start) > refreshBound {
+				t.Fatalf("a → 203.0.113.1 (SNAT) still fails %s after the outside host's MAC changed", refreshBound)
+			}
+		}
+		t.Logf("outside host's MAC %s → %s: SNAT answered again after %s (refresh %s, bound %s)",
+			omac, newMAC, time.Since(start).Round(time.Millisecond), natRefresh, refreshBound)
+		// The surviving gateway (the dead one keeps its stale flows)
+		// sends to the new MAC only.
+		moved := false
+		for name, gw := range gws {
+			if len(flowsMention(t, gw, newMAC)) > 0 {
+				moved = true
+				if old := flowsMention(t, gw, omac); len(old) > 0 {
+					t.Fatalf("%s still sends to the old MAC:\n%s", name, strings.Join(old, "\n"))
+				}
+			}
+		}
+		if !moved {
+			t.Fatal("no gateway sends to the outside host's new MAC")
 		}
 	})
 }

@@ -57,7 +57,7 @@ func (s *Server) agents(ctx context.Context) ([]agentView, error) {
 			Topic: "N/A", Alive: up, AdminStateUp: true, StartedAt: started, CreatedAt: started,
 			HeartbeatTimestamp: started,
 			Configurations: map[string]any{"tunnel_ip": c.TunnelIP, "encaps": c.Encaps,
-				"bridge_mappings": c.BridgeMappings, "gateway": c.Gateway}}
+				"bridge_mappings": c.BridgeMappings, "gateway": c.Gateway, "fip_mode": fipMode(c.FIPMode)}}
 		if up {
 			a.HeartbeatTimestamp = strings.Replace(strings.TrimSuffix(beat, "Z"), "T", " ", 1)
 		}
@@ -134,4 +134,13 @@ func (s *Server) registerAgents(mux *http.ServeMux) {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+}
+
+// fipMode is a chassis' floating-IP mode as the agents API shows it (a
+// record from before modes existed is distributed).
+func fipMode(m string) string {
+	if m == "" {
+		return model.FIPModeDistributed
+	}
+	return m
 }

@@ -1,0 +1,160 @@
+package pipeline
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+
+	"github.com/wyvern-sdn/wyvern/internal/ofp"
+)
+
+// The chassis side of the floating-IP edge (issue 9, DESIGN.md section 7).
+//
+// A floating IP the edge layer serves (FloatingIP.Edge: its port's chassis
+// is in edge mode) is NATed by no chassis: the gateways of `wyvern
+// gateway` rewrite it statelessly.
+//
+//   - Inbound, a gateway rewrites the destination to the fixed address and
+//     the MACs to the router's and the VM's, and tunnels the packet to the
+//     port's chassis with the network's key. Classify maps it to the
+//     network like any tunnelled packet, L2Lookup delivers it to the port
+//     through IngressACL: the port's security groups see the client's real
+//     address, and conntrack commits the connection in the network's zone.
+//   - Outbound, the port's traffic leaving through the router's gateway
+//     (L3Route: the default route or the external subnet, to L3SNAT) is
+//     caught in L3SNAT, before the router's NAT zone, by its source fixed
+//     address on its network, and tunnelled unchanged to the edge's tunnel
+//     endpoint (LocalChassis.EdgeEndpoint, the anycast /32 of the gateways)
+//     with the network's key and encapsulation: whichever gateway the
+//     underlay delivers it to rewrites the source to the floating IP. The
+//     gateway, not the chassis, decrements the TTL (as it does inbound), so
+//     the logical router and the edge count as one hop either way.
+//
+// Nothing here uses conntrack in the router's zone: a reply may leave by a
+// gateway other than the one its request came through.
+
+// prioSNATEdge puts the edge's outbound flows above L3SNAT's conntrack
+// lookup.
+const prioSNATEdge = 110
+
+// edgeFIP is one floating IP of a local port served by the edge.
+type edgeFIP struct {
+	router *routerState
+	net    *netState
+	fixed  netip.Addr
+}
+
+// indexEdge lists the edge floating IPs whose outbound traffic this
+// chassis tunnels to the edge (index.edge), and marks their routers
+// (index.edgeRouters): they route out of the router from here.
+func (x *index) indexEdge() {
+	if !x.v.Local.EdgeEndpoint.Is4() {
+		return
+	}
+	routers := make(map[string]*routerState, len(x.routers))
+	for _, r := range x.routers {
+		routers[r.ID] = r
+	}
+	seen := map[netip.Addr]bool{}
+	for _, f := range x.v.FloatingIPs {
+		p := x.portsByID[f.PortID]
+		r := routers[f.RouterID]
+		if !f.Edge || p == nil || !p.local || r == nil || r.ext == nil || !f.FloatingIP.Is4() || !f.FixedIP.Is4() ||
+			!slices.Contains(p.IPs, f.FixedIP) || seen[f.FixedIP] {
+			continue
+		}
+		n := x.netsByID[p.NetworkID]
+		if n == nil || n.tunPort == 0 || !routesNetwork(r, n) {
+			continue
+		}
+		seen[f.FixedIP] = true
+		x.edge = append(x.edge, edgeFIP{router: r, net: n, fixed: f.FixedIP})
+	}
+	slices.SortFunc(x.edge, func(a, b edgeFIP) int {
+		return cmp.Or(cmp.Compare(a.router.Key, b.router.Key), a.fixed.Compare(b.fixed))
+	})
+	if len(x.edge) > 0 {
+		x.edgeRouters = map[uint32]bool{}
+		for _, e := range x.edge {
+			x.edgeRouters[e.router.Key] = true
+		}
+	}
+}
+
+// routesNetwork reports whether the router has an interface on n.
+func routesNetwork(r *routerState, n *netState) bool {
+	for _, p := range r.ports {
+		if p.net == n {
+			return true
+		}
+	}
+	return false
+}
+
+// edgeUnit compiles the "edge" section: the outbound flows of the edge
+// floating IPs of local ports (index.edge), and the punt of the upstream
+// routers' ARP replies (nextHopARP).
+type edgeUnit struct{}
+
+func (edgeUnit) sections(x *index, s *sectionList) {
+	h := x.hasher("edge")
+	for _, ext := range x.v.External { // nextHopARP's inputs
+		if ext.OFPort != 0 && ext.NextHopIP.Is4() {
+			h.u64(uint64(ext.OFPort))
+			h.u64(uint64(ext.Key))
+			h.addr(ext.NextHopIP)
+		}
+	}
+	h.u64(uint64(len(x.edge)))
+	if len(x.edge) > 0 {
+		h.addr(x.v.Local.EdgeEndpoint)
+	}
+	for _, e := range x.edge {
+		h.u64(uint64(e.router.Key))
+		h.u64(uint64(e.net.Key))
+		h.u64(uint64(e.net.SegmentationID))
+		h.u64(uint64(e.net.tunPort))
+		h.addr(e.fixed)
+	}
+	e := s.next("edge", h.Sum64(), len(x.edge)+len(x.v.External))
+	if e == nil {
+		return
+	}
+	nextHopARP(x, e)
+	edge := &RemoteChassis{Name: "edge", TunnelIP: x.v.Local.EdgeEndpoint}
+	for _, f := range x.edge {
+		e.add(TableL3SNAT, prioSNATEdge, FeatureL3, []ofp.Field{
+			RouterKeyMatch(f.router.Key), NetworkKeyField.Match(f.net.Key),
+			ofp.EthType(ofp.EthTypeIPv4), ofp.IPSrc(netip.PrefixFrom(f.fixed, 32)),
+		}, encap(f.net, edge, ofp.Resubmit{Table: TableOutput.Number()})...)
+	}
+}
+
+// nextHopARP sends the ARP replies of the upstream router of every
+// external network this chassis reaches (ExternalNetwork.NextHopIP, with
+// an OFPort) to the controller, straight from Classify, whether or not
+// the chassis NATs there yet: the agent resolves the router's MAC
+// (NextHopMAC) before it becomes a router's active gateway, so a failover
+// installs the NAT flows and the way out in one bundle. The replies go no
+// further.
+func nextHopARP(x *index, e *emitter) {
+	for i := range x.v.External {
+		ext := &x.v.External[i]
+		if ext.OFPort == 0 || !ext.NextHopIP.Is4() {
+			continue
+		}
+		e.add(TableClassify, prioNextHopARP, FeatureL3, []ofp.Field{
+			ofp.InPort(ext.OFPort), ofp.EthType(ofp.EthTypeARP), ofp.ARPOp(2),
+			ofp.ARPSPA(netip.PrefixFrom(ext.NextHopIP, 32)),
+		}, ofp.Controller{ID: x.cfg.ControllerID, Reason: 1, UserData: UserData(PacketInNextHop, ext.Key)})
+	}
+}
+
+// prioNextHopARP is above the external port's classification.
+const prioNextHopARP = prioClassify + 20
+
+// PacketInNextHop is the packet-in kind (fields.go) of an ARP reply of an
+// external network's upstream router (ExternalNetwork.NextHopIP), for the
+// agent's resolver; its key is the external network's key. Numbered apart
+// from the other kinds.
+const PacketInNextHop PacketInKind = 0x10

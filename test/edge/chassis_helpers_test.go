@@ -1,0 +1,281 @@
+package edge
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/wyvern-sdn/wyvern/internal/lab"
+	"github.com/wyvern-sdn/wyvern/internal/model"
+	"github.com/wyvern-sdn/wyvern/internal/testbed"
+)
+
+// Helpers of the chassis-side tests (chassis_test.go).
+
+// edgeEndpoint is the edge layer's anycast tunnel endpoint: every gateway
+// holds it on its underlay bridge, and the "TunnelNet" routes it to a
+// gateway (tunnelNet).
+var edgeEndpoint = netip.MustParseAddr("192.0.2.250")
+
+// chassisAS is the AS of the chassis announcing their floating IPs: the
+// gateways' (startFRR peers everyone as gatewayAS).
+const chassisAS = gatewayAS
+
+// chassisExternal is the external address of hypervisor N (on br-ex): the
+// BGP next hop of the floating IPs it NATs.
+func chassisExternal(i int) netip.Addr { return netip.AddrFrom4([4]byte{198, 51, 100, byte(20 + i)}) }
+
+// upstream makes the upstream router (FRR's namespace, forwarding with an
+// L4 multipath hash) and the client behind it.
+func upstream(t *testing.T, bed *testbed.Bed) (rtr, client *testbed.Host) {
+	t.Helper()
+	rtr, err := bed.AddExternalHost("rtr", routerAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range [][]string{
+		{"ip", "addr", "add", routerClient.String(), "dev", "eth0"},
+		{"sysctl", "-q", "-w", "net.ipv4.ip_forward=1", "net.ipv4.fib_multipath_hash_policy=1",
+			"net.ipv4.conf.all.send_redirects=0", "net.ipv4.conf.eth0.send_redirects=0",
+			"net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.eth0.rp_filter=0"},
+	} {
+		if _, err := rtr.Exec(c...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	client, err = bed.AddExternalHost("client", clientAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.SetGateway(routerClient.Addr().String()); err != nil {
+		t.Fatal(err)
+	}
+	return rtr, client
+}
+
+// waitSessions waits until FRR has n established BGP sessions.
+func (f *frr) waitSessions(t *testing.T, n int, d time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(d); ; {
+		out, err := f.vtysh("show bgp summary json")
+		if err == nil && strings.Count(out, `"state":"Established"`) == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			sum, _ := f.vtysh("show bgp summary")
+			t.Fatalf("%d BGP sessions not established after %s:\n%s", n, d, sum)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// tenant is the logical topology of a chassis test: an external network
+// (203.0.113.0/24, gateway 203.0.113.1), a Geneve tenant network behind a
+// router with its gateway there, and a security group admitting ICMP and
+// TCP 5001 from anywhere.
+type tenant struct {
+	ext    model.Network
+	net    model.Network
+	subnet model.Subnet
+	sg     string
+}
+
+func newTenant(t *testing.T, l *lab.Lab) *tenant {
+	t.Helper()
+	var ext struct{ Network model.Network }
+	if err := l.Do("POST", "/v2.0/networks", "admin", map[string]any{"network": map[string]any{
+		"name": "ext", "router:external": true, "provider:network_type": "flat",
+		"provider:physical_network": "physnet1"}}, &ext); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Do("POST", "/v2.0/subnets", "admin", map[string]any{"subnet": map[string]any{
+		"network_id": ext.Network.ID, "cidr": "203.0.113.0/24", "ip_version": 4, "gateway_ip": "203.0.113.1",
+		"enable_dhcp": false, "allocation_pools": []map[string]string{{"start": "203.0.113.10", "end": "203.0.113.99"}}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	n, s, err := l.CreateNetwork(lab.NetworkSpec{Project: "p1", Name: "n1", Type: "geneve", CIDR: "10.0.0.0/24"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct{ Router model.Router }
+	if err := l.Do("POST", "/v2.0/routers", "p1", map[string]any{"router": map[string]any{
+		"name": "r1", "external_gateway_info": map[string]any{"network_id": ext.Network.ID}}}, &r); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Do("PUT", "/v2.0/routers/"+r.Router.ID+"/add_router_interface", "p1", map[string]any{"subnet_id": s.ID}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var sg struct {
+		SecurityGroup struct{ ID string } `json:"security_group"`
+	}
+	if err := l.Do("POST", "/v2.0/security-groups", "p1", map[string]any{"security_group": map[string]any{"name": "open"}}, &sg); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []map[string]any{
+		{"protocol": "icmp"},
+		{"protocol": "tcp", "port_range_min": 5001, "port_range_max": 5001},
+	} {
+		r["security_group_id"], r["direction"], r["ethertype"] = sg.SecurityGroup.ID, "ingress", "IPv4"
+		if err := l.Do("POST", "/v2.0/security-group-rules", "p1", map[string]any{"security_group_rule": r}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &tenant{ext: ext.Network, net: n, subnet: s, sg: sg.SecurityGroup.ID}
+}
+
+// boot plugs a VM of the tenant network on ch, in the security group,
+// with its address and default route, serving "hello" on TCP 5001, and
+// waits for its binding.
+func (tn *tenant) boot(t *testing.T, l *lab.Lab, ch *testbed.Chassis, name string) (*testbed.VM, model.Port) {
+	t.Helper()
+	vm, port, err := l.Boot(ch, name, "p1", tn.net.ID, map[string]any{"security_groups": []string{tn.sg}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := vm.SetAddr(lab.FixedIP(port) + "/24"); err != nil {
+		t.Fatal(err)
+	}
+	if err := vm.SetGateway(tn.subnet.GatewayIP); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.WaitPort(port.ID, 20*time.Second, func(p model.Port) bool { return p.HostID == ch.Name }); err != nil {
+		t.Fatal(err)
+	}
+	cmd := vm.Command("busybox", "nc", "-ll", "-p", "5001", "-e", "echo", "hello")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return vm, port
+}
+
+// floatingIP creates a floating IP on the external network for port.
+func (tn *tenant) floatingIP(t *testing.T, l *lab.Lab, portID string) fipOut {
+	t.Helper()
+	var f fipOut
+	if err := l.Do("POST", "/v2.0/floatingips", "p1", map[string]any{"floatingip": map[string]any{
+		"floating_network_id": tn.ext.ID, "port_id": portID}}, &f); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// associate points a floating IP at a port ("": disassociates).
+func associate(t *testing.T, l *lab.Lab, fipID, portID string) {
+	t.Helper()
+	var port any
+	if portID != "" {
+		port = portID
+	}
+	if err := l.Do("PUT", "/v2.0/floatingips/"+fipID, "p1", map[string]any{"floatingip": map[string]any{"port_id": port}}, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// roundTrip pings addr from the client until replies come back (within d),
+// then checks that a burst of pings is answered with addr as source, and
+// that TCP to addr:5001 gets the VM's greeting.
+func roundTrip(t *testing.T, client *testbed.Host, addr string, d time.Duration) {
+	t.Helper()
+	start := time.Now()
+	for {
+		if n, _ := client.Ping(addr, 1, time.Second); n == 1 {
+			break
+		}
+		if time.Since(start) > d {
+			t.Fatalf("client → %s: no reply within %s", addr, d)
+		}
+	}
+	t.Logf("client → %s: first reply %s after the route was in FRR", addr, time.Since(start).Round(time.Millisecond))
+	capture, err := client.Capture("eth0", "icmp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const sent = 5
+	n, err := client.Ping(addr, sent, 5*time.Second)
+	pkts, cerr := capture.Stop()
+	if cerr != nil {
+		t.Fatal(cerr)
+	}
+	src := map[string]int{}
+	for _, p := range pkts {
+		ip, ok := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+		icmp, ok2 := p.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4)
+		if ok && ok2 && icmp.TypeCode.Type() == layers.ICMPv4TypeEchoReply {
+			src[ip.SrcIP.String()]++
+		}
+	}
+	// The capture may miss a packet at its edges; ping counts them all.
+	if n != sent || src[addr] < sent-1 || len(src) != 1 {
+		t.Fatalf("%d/%d replies (%v); echo replies captured by source %v, want them from %s only", n, sent, err, src, addr)
+	}
+	ok := false
+	for deadline := time.Now().Add(10 * time.Second); !ok && time.Now().Before(deadline); {
+		out, _ := client.Exec("busybox", "timeout", "2", "busybox", "nc", "-w", "1", addr, "5001")
+		ok = strings.Contains(out, "hello")
+	}
+	if !ok {
+		t.Fatalf("TCP client → %s:5001 got no greeting", addr)
+	}
+}
+
+// startAgentIn runs a chassis' agent inside its namespace (as BGP needs:
+// its sessions run over the chassis' external address), reaching etcd by
+// the unix socket etcd, and waits for its registration.
+func startAgentIn(t *testing.T, l *lab.Lab, ch *testbed.Chassis, etcd string, extra ...string) {
+	t.Helper()
+	args := append([]string{agentBin, "--etcd-endpoints", etcd, "--chassis", ch.Name,
+		"--tunnel-ip", ch.TunnelIP.String(), "--tunnel-mac", ch.TunnelMAC,
+		"--ovsdb", ch.DBSock(), "--ovs-rundir", ch.RunDir, "--datapath-type", "netdev", "--log-level", "debug"}, extra...)
+	if err := ch.StartProcess("wyvern-agent", ch.Command(args...)); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.WaitBridge("br-int"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.WaitChassis(ch.Name, true, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// flowsWith lists the flows of a bridge of ch that contain s.
+func flowsWith(t *testing.T, ch *testbed.Chassis, bridge, s string) []string {
+	t.Helper()
+	flows, err := ch.DumpFlows(bridge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, f := range flows {
+		if strings.Contains(f, s) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// flowPackets sums the packet counts of the flows of a bridge of ch that
+// match filter (ovs-ofctl dump-flows syntax) and whose text contains has.
+func flowPackets(t *testing.T, ch *testbed.Chassis, bridge, filter, has string) int {
+	t.Helper()
+	out, err := ch.Ofctl("dump-flows", ch.Mgmt(bridge), filter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(out, "\n") {
+		if !strings.Contains(line, has) {
+			continue
+		}
+		if i := strings.Index(line, "n_packets="); i >= 0 {
+			var c int
+			fmt.Sscanf(line[i+len("n_packets="):], "%d", &c)
+			n += c
+		}
+	}
+	return n
+}
