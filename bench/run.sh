@@ -94,7 +94,25 @@ run_dataplane() {
 	echo "bench: dataplane results in $out"
 }
 
-ALL=(api bringup dataplane)
+# edge: the floating-IP edge — association → route in FRR for 1,000
+# floating IPs (p50/p99/all), and packets lost when a gateway dies under a
+# 50 pps stream (kill -9 and a silent uplink cut; BGP timers 1 s/3 s, no
+# BFD), on a bed with 3 gateways and an FRR router (needs root). Extra
+# arguments in EDGE_ARGS, e.g. EDGE_ARGS="-fips 100 -kill-rounds 1 -cut-rounds 0".
+run_edge() {
+	local built out cmd="./bench/run.sh edge"
+	built=$(build_wyvern)
+	"$GO" build -o "$TMP/" ./bench/edge
+	out=$(results_file edge)
+	[ -n "${WYVERN_REV:-}" ] && cmd="WYVERN_REV=$WYVERN_REV $cmd"
+	[ -n "${EDGE_ARGS:-}" ] && cmd="EDGE_ARGS=\"$EDGE_ARGS\" $cmd"
+	# shellcheck disable=SC2086
+	"$TMP/edge" -wyvern "$TMP/wyvern" -wyvern-agent "$TMP/wyvern-agent" -built "$built" -out "$out" \
+		-command "$cmd" ${EDGE_ARGS:-}
+	echo "bench: edge results in $out"
+}
+
+ALL=(api bringup dataplane edge)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${ALL[@]}")
 for t in "${targets[@]}"; do

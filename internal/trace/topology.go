@@ -192,3 +192,51 @@ func (x *index) groupLabel(id string) string {
 	}
 	return id
 }
+
+// Lister reads one collection of the Neutron API, as the caller sees it,
+// into a slice: path is the URL's collection ("security-groups"), key the
+// answer's ("security_groups").
+type Lister func(path, key string, into any) error
+
+// LoadTopology reads the logical model through the API with list: every
+// network, subnet, port, router, floating IP, security group and rule the
+// caller may see, and the chassis (the agents: admin only, empty
+// otherwise). wyvernctl and the console trace through it alike.
+func LoadTopology(list Lister) (*Topology, error) {
+	t := &Topology{}
+	for _, l := range []struct {
+		path, key string
+		into      any
+	}{
+		{"networks", "networks", &t.Networks},
+		{"subnets", "subnets", &t.Subnets},
+		{"ports", "ports", &t.Ports},
+		{"routers", "routers", &t.Routers},
+		{"floatingips", "floatingips", &t.FloatingIPs},
+		{"security-groups", "security_groups", &t.SecurityGroups},
+		{"security-group-rules", "security_group_rules", &t.Rules},
+	} {
+		if err := list(l.path, l.key, l.into); err != nil {
+			return nil, err
+		}
+	}
+	var agents []struct {
+		Host           string `json:"host"`
+		Alive          bool   `json:"alive"`
+		Configurations struct {
+			TunnelIP       string            `json:"tunnel_ip"`
+			Encaps         []string          `json:"encaps"`
+			BridgeMappings map[string]string `json:"bridge_mappings"`
+			Gateway        bool              `json:"gateway"`
+		} `json:"configurations"`
+	}
+	if err := list("agents", "agents", &agents); err != nil {
+		return nil, err
+	}
+	for _, ag := range agents {
+		cf := ag.Configurations
+		t.Chassis = append(t.Chassis, Chassis{Name: ag.Host, Alive: ag.Alive, TunnelIP: cf.TunnelIP,
+			Encaps: cf.Encaps, BridgeMappings: cf.BridgeMappings, Gateway: cf.Gateway})
+	}
+	return t, nil
+}
