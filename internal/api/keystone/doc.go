@@ -39,7 +39,9 @@
 // in the same format with WWW-Authenticate naming that Keystone. Results
 // are cached by token hash for at most RemoteConfig.CacheTTL (default 1m,
 // at most MaxRemoteCacheTTL = 5m, so that a revocation takes effect) and
-// never past the token's expiry, in at most CacheSize entries. Keystone
+// never past the token's expiry, in at most CacheSize entries; tokens
+// Keystone refuses are remembered apart (as many, as long), so that a flood
+// of bogus tokens neither reaches Keystone nor evicts valid ones. Keystone
 // failures (unreachable, 5xx, service credentials refused) are 503, never
 // 401. The server's /v3 then answers Remote.NotIdentity (404 naming the
 // real Keystone); Wyvern does not proxy or redirect client logins.

@@ -77,8 +77,9 @@ type Remote struct {
 	svcToken   string
 	svcRefresh time.Time // renew the service token from then on
 
-	mu    sync.Mutex
-	cache map[string]cacheEntry // by token hash
+	mu      sync.Mutex
+	cache   map[string]cacheEntry // by token hash
+	invalid map[string]time.Time  // token hash -> forget the verdict then
 }
 
 // NewRemote checks cfg and returns a validator of cfg.URL's tokens. It does
@@ -136,7 +137,8 @@ func NewRemote(cfg RemoteConfig, log *slog.Logger) (*Remote, error) {
 	}
 	base := strings.TrimRight(u.String(), "/")
 	base = strings.TrimSuffix(base, "/v3")
-	return &Remote{cfg: cfg, base: base, client: client, log: log, cache: map[string]cacheEntry{}}, nil
+	return &Remote{cfg: cfg, base: base, client: client, log: log,
+		cache: map[string]cacheEntry{}, invalid: map[string]time.Time{}}, nil
 }
 
 // URL is the Keystone endpoint clients should authenticate at (the
@@ -170,15 +172,39 @@ func (k *Remote) Validate(ctx context.Context, tokenID string) (*Token, error) {
 		delete(k.cache, h)
 		ok = false
 	}
+	bad := false
+	if until, seen := k.invalid[h]; seen {
+		if bad = now.Before(until); !bad {
+			delete(k.invalid, h)
+		}
+	}
 	k.mu.Unlock()
 	if ok {
 		return e.tok, nil
+	}
+	if bad {
+		return nil, ErrInvalidToken
 	}
 	tok, err := k.validate(ctx, tokenID, false)
 	if errors.Is(err, errServiceAuth) {
 		// The service token may have been revoked or expired early: get a
 		// new one once.
 		tok, err = k.validate(ctx, tokenID, true)
+	}
+	if errors.Is(err, ErrInvalidToken) && k.cfg.CacheTTL > 0 {
+		// Keystone's verdict on an invalid token never changes; remember
+		// it (apart from the valid tokens, which a flood of bogus ones
+		// must not evict) so that such a flood does not reach Keystone.
+		k.mu.Lock()
+		if len(k.invalid) >= k.cfg.CacheSize {
+			for h, until := range k.invalid {
+				if !now.Before(until) || len(k.invalid) >= k.cfg.CacheSize {
+					delete(k.invalid, h)
+				}
+			}
+		}
+		k.invalid[h] = k.cfg.Now().Add(k.cfg.CacheTTL)
+		k.mu.Unlock()
 	}
 	if err != nil {
 		return nil, err
@@ -307,11 +333,11 @@ func snippet(b []byte) string {
 	return s
 }
 
-// cacheLen is the number of cached tokens, for tests.
-func (k *Remote) cacheLen() int {
+// cacheLen is the number of cached valid and invalid tokens, for tests.
+func (k *Remote) cacheLen() (valid, invalid int) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return len(k.cache)
+	return len(k.cache), len(k.invalid)
 }
 
 // NotIdentity answers every /v3 request of a server whose identity service

@@ -303,9 +303,50 @@ func TestRemoteCacheSize(t *testing.T) {
 		if _, err := k.Validate(context.Background(), id); err != nil {
 			t.Fatal(err)
 		}
-		if n := k.cacheLen(); n > 3 {
+		if n, _ := k.cacheLen(); n > 3 {
 			t.Fatalf("cache holds %d tokens, bound 3", n)
 		}
+	}
+}
+
+// Invalid tokens are remembered apart, bounded likewise: a flood of bogus
+// tokens reaches Keystone once per token and evicts no valid one.
+func TestRemoteInvalidTokenCache(t *testing.T) {
+	c := newClock()
+	f := newFakeKeystone(t, c.now)
+	k := newRemote(t, f, c, func(cfg *RemoteConfig) { cfg.CacheSize = 3 })
+	ctx := context.Background()
+	f.add("good", "demo", c.now().Add(time.Hour), "member")
+	if _, err := k.Validate(ctx, "good"); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := k.Validate(ctx, "bogus"); !errors.Is(err, ErrInvalidToken) {
+			t.Fatalf("bogus token: %v", err)
+		}
+	}
+	if _, n := f.counts(); n != 2 {
+		t.Fatalf("%d validations in Keystone, want 2 (bogus asked once)", n)
+	}
+	for i := range 10 {
+		if _, err := k.Validate(ctx, "bogus"+strings.Repeat("x", i)); !errors.Is(err, ErrInvalidToken) {
+			t.Fatal(err)
+		}
+		if _, n := k.cacheLen(); n > 3 {
+			t.Fatalf("%d invalid tokens cached, bound 3", n)
+		}
+	}
+	if valid, _ := k.cacheLen(); valid != 1 {
+		t.Errorf("valid tokens cached: %d, want 1 (none evicted by bogus ones)", valid)
+	}
+	// The verdict is forgotten after the cache time.
+	_, before := f.counts()
+	c.advance(time.Minute)
+	if _, err := k.Validate(ctx, "bogus"); !errors.Is(err, ErrInvalidToken) {
+		t.Fatal(err)
+	}
+	if _, n := f.counts(); n != before+1 {
+		t.Errorf("after the cache time: %d validations, want %d", n, before+1)
 	}
 }
 
@@ -319,8 +360,14 @@ func TestRemoteCacheDisabled(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, n := f.counts(); n != 3 || k.cacheLen() != 0 {
-		t.Errorf("validations %d, cached %d: want 3 and 0 without a cache", n, k.cacheLen())
+	if _, err := k.Validate(context.Background(), "bogus"); !errors.Is(err, ErrInvalidToken) {
+		t.Fatal(err)
+	}
+	if _, n := f.counts(); n != 4 {
+		t.Errorf("validations %d, want 4 without a cache", n)
+	}
+	if valid, invalid := k.cacheLen(); valid+invalid != 0 {
+		t.Errorf("cached %d valid and %d invalid tokens without a cache", valid, invalid)
 	}
 }
 
