@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -231,8 +232,8 @@ const wantUnauthorized = `{"error":{"code":401,"message":"The request you have m
 // TestRealKeystone runs Wyvern with --keystone-url against Debian's
 // Keystone: users, projects and roles made with the openstack CLI; their
 // tokens, validated by that Keystone, scope what they see and may change
-// in Wyvern's Neutron API; invalid, revoked and expired tokens get
-// keystonemiddleware's 401.
+// in Wyvern's Neutron API and its console; invalid, revoked and expired
+// tokens get keystonemiddleware's 401.
 func TestRealKeystone(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Keystone and the openstack CLI: slow")
@@ -311,6 +312,41 @@ func TestRealKeystone(t *testing.T) {
 	// Wyvern does not pose as the identity service.
 	if code, b, _ := call(t, "GET", wyURL+"/v3/auth/tokens", adminTok, ""); code != http.StatusNotFound || !strings.Contains(string(b), ks.url+"/v3") {
 		t.Errorf("GET /v3/auth/tokens on Wyvern: %d %s, want 404 naming %s", code, b, ks.url)
+	}
+
+	// The web console logs in through the real Keystone (forwarded in
+	// process) and shows the user's own network.
+	noRedirect := &http.Client{Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	login := func(password string) *http.Response {
+		t.Helper()
+		resp, err := noRedirect.PostForm(wyURL+"/console/login", url.Values{"username": {alice.user},
+			"password": {password}, "project": {alice.project}, "next": {"/console/"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := login("wrong"); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("console login with a wrong password: %d, want 401", resp.StatusCode)
+	}
+	if resp := login(alice.password); resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) == 0 {
+		t.Errorf("console login: %d, cookies %v; want 303 with the token cookie", resp.StatusCode, resp.Cookies())
+	} else {
+		req, _ := http.NewRequestWithContext(t.Context(), "GET", wyURL+"/console/", nil)
+		for _, c := range resp.Cookies() {
+			req.AddCookie(c)
+		}
+		page, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(page.Body)
+		page.Body.Close()
+		if page.StatusCode != http.StatusOK || !strings.Contains(string(b), "net-alpha-"+suffix) {
+			t.Errorf("console overview after login: %d, shows alice's network: %v", page.StatusCode, strings.Contains(string(b), "net-alpha-"+suffix))
+		}
 	}
 
 	// Invalid tokens: keystonemiddleware's 401, naming the real Keystone.
