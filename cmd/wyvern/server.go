@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wyvern-sdn/wyvern/internal/api/keystone"
 	"github.com/wyvern-sdn/wyvern/internal/api/neutron"
 	"github.com/wyvern-sdn/wyvern/internal/cli"
 	"github.com/wyvern-sdn/wyvern/internal/server"
@@ -62,6 +63,15 @@ func serverCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 	f.StringVar(&cfg.EtcdPeerTLS.KeyFile, "etcd-peer-key-file", "", "embedded etcd: key of --etcd-peer-cert-file")
 	f.StringVar(&cfg.EtcdPeerTLS.TrustedCAFile, "etcd-peer-trusted-ca-file", "", "embedded etcd: CA that signs peer certificates")
 	f.BoolVar(&cfg.EtcdPeerTLS.ClientCertAuth, "etcd-peer-client-cert-auth", false, "embedded etcd: refuse peers without a certificate of --etcd-peer-trusted-ca-file")
+	// A real Keystone, with keystonemiddleware's [keystone_authtoken] options.
+	f.StringVar(&cfg.Keystone.URL, "keystone-url", "", "validate tokens against this Keystone (e.g. http://controller:5000) instead of serving the built-in identity API")
+	f.StringVar(&cfg.Keystone.Username, "keystone-username", "", "--keystone-url: service user that validates tokens")
+	f.StringVar(&cfg.Keystone.Password, "keystone-password", envOr("WYVERN_KEYSTONE_PASSWORD", ""), "--keystone-url: service user's password (or WYVERN_KEYSTONE_PASSWORD)")
+	f.StringVar(&cfg.Keystone.ProjectName, "keystone-project-name", "service", "--keystone-url: service user's project")
+	f.StringVar(&cfg.Keystone.UserDomainName, "keystone-user-domain-name", "Default", "--keystone-url: service user's domain")
+	f.StringVar(&cfg.Keystone.ProjectDomainName, "keystone-project-domain-name", "Default", "--keystone-url: service project's domain")
+	f.StringVar(&cfg.Keystone.CAFile, "keystone-cafile", "", "--keystone-url: CA bundle trusted for an https Keystone")
+	f.DurationVar(&cfg.Keystone.CacheTTL, "keystone-token-cache-time", keystone.DefaultRemoteCacheTTL, "--keystone-url: how long a validated token is trusted without asking Keystone again (at most 5m, so revocations take effect)")
 	cli.EtcdTLSFlags(f, &cfg.EtcdClient)
 	f.IntVar(&cfg.Neutron.GlobalMTU, "global-mtu", cfg.Neutron.GlobalMTU, "underlay MTU; network MTUs subtract the tunnel overhead")
 	f.StringVar(&cfg.Neutron.DefaultNetworkType, "tenant-network-type", cfg.Neutron.DefaultNetworkType, "network type of tenant networks: geneve or vxlan")

@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wyvern-sdn/wyvern/internal/api/keystone"
 	"github.com/wyvern-sdn/wyvern/internal/api/neutron"
 	"github.com/wyvern-sdn/wyvern/internal/console"
 	"github.com/wyvern-sdn/wyvern/internal/metrics"
@@ -54,6 +55,9 @@ type Config struct {
 	// towards etcd. With the embedded member it defaults to the member's
 	// certificate and CA.
 	EtcdClient pki.Files
+	// Keystone, when its URL is set, is the real Keystone that validates
+	// tokens instead of the built-in identity service (see identity.go).
+	Keystone keystone.RemoteConfig
 }
 
 // DefaultDataDir is where the embedded etcd keeps its data by default:
@@ -79,6 +83,13 @@ func (c *Config) Validate() error {
 	}
 	if (c.CertFile == "") != (c.KeyFile == "") {
 		return errors.New("--cert-file and --key-file go together")
+	}
+	if c.Keystone.URL != "" {
+		if c.NoAuth || c.AdminPassword != "" || c.UsersFile != "" {
+			return errors.New("--keystone-url: the identity comes from that Keystone; drop --noauth, --users and --admin-password (WYVERN_ADMIN_PASSWORD)")
+		}
+		_, err := keystone.NewRemote(c.Keystone, nil)
+		return err
 	}
 	if !c.NoAuth && c.AdminPassword == "" && c.UsersFile == "" {
 		return errors.New("no users: give --admin-password (or WYVERN_ADMIN_PASSWORD), --users FILE, or --noauth for development")
@@ -184,7 +195,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	defer metrics.SetChassisCounter(nil)
 
 	mux := http.NewServeMux()
-	wrap, err := registerIdentity(ctx, mux, st, cfg, log)
+	wrap, consoleAPI, err := registerIdentity(ctx, mux, st, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -197,8 +208,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		log.Info("allocated conntrack zones to records stored without one", "count", n)
 	}
 	napi.Register(mux, wrap)
-	con, err := console.New(console.Options{API: mux, Store: st, Log: log,
-		Login: !cfg.NoAuth || cfg.AdminPassword != "" || cfg.UsersFile != ""})
+	con, err := console.New(console.Options{API: consoleAPI, Store: st, Log: log,
+		Login: !cfg.NoAuth || cfg.AdminPassword != "" || cfg.UsersFile != "" || cfg.Keystone.URL != ""})
 	if err != nil {
 		return err
 	}

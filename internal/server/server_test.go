@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wyvern-sdn/wyvern/internal/api/keystone"
 	"github.com/wyvern-sdn/wyvern/internal/api/neutron"
 	"github.com/wyvern-sdn/wyvern/internal/store/storetest"
 )
@@ -130,6 +131,10 @@ func TestExternalEtcd(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
+	ks := keystone.RemoteConfig{URL: "http://127.0.0.1:5000", Username: "u", Password: "p", ProjectName: "service"}
+	if err := (&Config{Listen: "127.0.0.1:1", DataDir: "/tmp", Keystone: ks}).Validate(); err != nil {
+		t.Errorf("remote Keystone alone: %v", err)
+	}
 	for _, c := range []struct {
 		name string
 		cfg  Config
@@ -137,6 +142,10 @@ func TestValidate(t *testing.T) {
 		{"bad listen", Config{Listen: "nope", DataDir: "/tmp", NoAuth: true}},
 		{"no users", Config{Listen: "127.0.0.1:1", DataDir: "/tmp"}},
 		{"no data dir", Config{Listen: "127.0.0.1:1", NoAuth: true}},
+		{"keystone and users", Config{Listen: "127.0.0.1:1", DataDir: "/tmp", UsersFile: "u.json", Keystone: ks}},
+		{"keystone and noauth", Config{Listen: "127.0.0.1:1", DataDir: "/tmp", NoAuth: true, Keystone: ks}},
+		{"keystone without password", Config{Listen: "127.0.0.1:1", DataDir: "/tmp",
+			Keystone: keystone.RemoteConfig{URL: ks.URL, Username: "u", ProjectName: "service"}}},
 	} {
 		if err := c.cfg.Validate(); err == nil {
 			t.Errorf("%s: no error", c.name)

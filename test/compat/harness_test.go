@@ -119,18 +119,27 @@ func startServer(t *testing.T, bin string, users ...account) *server {
 	if err := os.WriteFile(usersFile, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logf, err := os.Create(s.log)
+	launchServer(t, bin, dir, s.url, ports, "--users", usersFile, "--admin-password", s.admin.password)
+	return s
+}
+
+// launchServer starts `wyvern server` from bin listening at url (port
+// ports[0], embedded etcd on ports[1] and ports[2], data under dir) with the
+// extra args, waits until it answers GET /, and stops it in t.Cleanup. Its
+// combined output goes to dir/server.log.
+func launchServer(t *testing.T, bin, dir, url string, ports []int, args ...string) {
+	t.Helper()
+	logPath := filepath.Join(dir, "server.log")
+	logf, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "server",
+	cmd := exec.Command(bin, append([]string{"server",
 		"--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]),
 		"--etcd-client-url", fmt.Sprintf("http://127.0.0.1:%d", ports[1]),
 		"--etcd-peer-url", fmt.Sprintf("http://127.0.0.1:%d", ports[2]),
 		"--data-dir", filepath.Join(dir, "etcd"),
-		"--users", usersFile,
-		"--admin-password", s.admin.password,
-	)
+	}, args...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = withoutOSVars(os.Environ())
 	if err := cmd.Start(); err != nil {
@@ -148,7 +157,7 @@ func startServer(t *testing.T, bin string, users ...account) *server {
 		}
 		logf.Close()
 		if t.Failed() {
-			if out, err := os.ReadFile(s.log); err == nil {
+			if out, err := os.ReadFile(logPath); err == nil {
 				t.Logf("wyvern server log (last 4 KiB):\n%s", tail(out, 4096))
 			}
 		}
@@ -159,20 +168,20 @@ func startServer(t *testing.T, bin string, users ...account) *server {
 	for {
 		select {
 		case err := <-exited:
-			out, _ := os.ReadFile(s.log)
+			out, _ := os.ReadFile(logPath)
 			exited <- err // let the cleanup's receive complete
 			t.Fatalf("wyvern server exited before it was ready: %v\n%s", err, tail(out, 4096))
 		default:
 		}
-		resp, err := client.Get(s.url + "/")
+		resp, err := client.Get(url + "/")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return s
+				return
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("wyvern server not ready at %s after 60s (last error %v)", s.url, err)
+			t.Fatalf("wyvern server not ready at %s after 60s (last error %v)", url, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -28,6 +28,24 @@
 // implies member and member implies reader, and tokens list the effective
 // roles.
 //
+// # A remote Keystone
+//
+// Where a real Keystone runs, Remote replaces the Service (the server's
+// --keystone-url): Remote.Middleware validates each X-Auth-Token with GET
+// /v3/auth/tokens on that Keystone (X-Subject-Token, authenticated by a
+// service user's project-scoped token, renewed at three quarters of its
+// life or when Keystone refuses it), maps the token's roles to the
+// auth.Principal exactly as the built-in middleware does, and answers 401
+// in the same format with WWW-Authenticate naming that Keystone. Results
+// are cached by token hash for at most RemoteConfig.CacheTTL (default 1m,
+// at most MaxRemoteCacheTTL = 5m, so that a revocation takes effect) and
+// never past the token's expiry, in at most CacheSize entries; tokens
+// Keystone refuses are remembered apart (as many, as long), so that a flood
+// of bogus tokens neither reaches Keystone nor evicts valid ones. Keystone
+// failures (unreachable, 5xx, service credentials refused) are 503, never
+// 401. The server's /v3 then answers Remote.NotIdentity (404 naming the
+// real Keystone); Wyvern does not proxy or redirect client logins.
+//
 // # Tokens
 //
 // A token is 32 random bytes in hex (no leading '-' for a CLI to misread). It is stored in

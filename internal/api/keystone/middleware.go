@@ -1,7 +1,9 @@
 package keystone
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 
 	"github.com/wyvern-sdn/wyvern/internal/auth"
@@ -16,14 +18,28 @@ func (s *Service) Middleware(next http.Handler, noauth bool) http.Handler {
 	if noauth {
 		return NoAuth(next)
 	}
+	return authenticate(s, s.BaseURL, s.log, next)
+}
+
+// validator is where a token's data comes from: the built-in Service or a
+// Remote Keystone.
+type validator interface {
+	Validate(ctx context.Context, tokenID string) (*Token, error)
+}
+
+// authenticate is the token middleware of both the built-in and a remote
+// Keystone: the token's roles become the auth.Principal, the same way for
+// both. keystoneURL names the identity service in a 401's WWW-Authenticate.
+func authenticate(v validator, keystoneURL func(*http.Request) string, log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, err := s.Validate(r.Context(), r.Header.Get("X-Auth-Token"))
+		tok, err := v.Validate(r.Context(), r.Header.Get("X-Auth-Token"))
 		if errors.Is(err, ErrInvalidToken) || (err == nil && tok.Project == nil) {
-			s.unauthorized(w, r)
+			w.Header().Set("WWW-Authenticate", `Keystone uri="`+keystoneURL(r)+`"`)
+			keystoneError(w, http.StatusUnauthorized, "Unauthorized", unauthorizedMsg)
 			return
 		}
 		if err != nil {
-			s.log.Error("validate token", "err", err)
+			log.Error("validate token", "err", err)
 			unavailable(w)
 			return
 		}

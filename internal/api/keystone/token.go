@@ -189,22 +189,25 @@ func (ts *tokenStore) get(ctx context.Context, id string) (*Token, error) {
 	return &tok, nil
 }
 
-// makeRoomLocked keeps the cache under maxCache entries: stale entries go
-// first, then arbitrary ones.
-func (ts *tokenStore) makeRoomLocked(now time.Time) {
-	if len(ts.cache) < ts.maxCache {
+// makeRoomLocked keeps the cache under maxCache entries.
+func (ts *tokenStore) makeRoomLocked(now time.Time) { makeRoom(ts.cache, ts.maxCache, now) }
+
+// makeRoom keeps a token cache under max entries: stale entries go first,
+// then arbitrary ones.
+func makeRoom(cache map[string]cacheEntry, max int, now time.Time) {
+	if len(cache) < max {
 		return
 	}
-	for h, e := range ts.cache {
+	for h, e := range cache {
 		if !now.Before(e.until) {
-			delete(ts.cache, h)
+			delete(cache, h)
 		}
 	}
-	for h := range ts.cache {
-		if len(ts.cache) < ts.maxCache {
+	for h := range cache {
+		if len(cache) < max {
 			return
 		}
-		delete(ts.cache, h)
+		delete(cache, h)
 	}
 }
 
