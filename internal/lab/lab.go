@@ -32,7 +32,7 @@ type Lab struct {
 	Bed     *testbed.Bed
 	Bin     string // the wyvern binary
 	APIURL  string
-	EtcdURL string
+	EtcdURL string // comma-separated when several (Options.EtcdEndpoints)
 	Store   *store.Store
 	dir     string
 	agents  map[string]*testbed.Chassis
@@ -61,6 +61,10 @@ type Options struct {
 	// refusing clients without a certificate, and each agent dialing etcd
 	// with its own chassis certificate.
 	TLS bool
+	// EtcdEndpoints, when set, run the server on that external etcd
+	// (--etcd-endpoints, e.g. a cluster of several members) instead of an
+	// embedded one; agents and the lab's store dial them all. Not with TLS.
+	EtcdEndpoints []string
 }
 
 // Build compiles ./cmd/wyvern from the module at root into dir.
@@ -133,6 +137,16 @@ func Start(bed *testbed.Bed, bin string, opts Options) (*Lab, error) {
 	l.serverArgs = []string{"server", "--noauth", "--data-dir", filepath.Join(dir, "etcd"),
 		"--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--etcd-client-url", l.EtcdURL,
 		"--etcd-peer-url", fmt.Sprintf("%s://127.0.0.1:%d", scheme, ports[2])}
+	endpoints := []string{l.EtcdURL}
+	if len(opts.EtcdEndpoints) > 0 {
+		if opts.TLS {
+			return nil, errors.New("lab: EtcdEndpoints with TLS is not supported")
+		}
+		endpoints = opts.EtcdEndpoints
+		l.EtcdURL = strings.Join(endpoints, ",")
+		l.serverArgs = []string{"server", "--noauth", "--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]),
+			"--etcd-endpoints", l.EtcdURL}
+	}
 	var storeTLS *tls.Config
 	if opts.TLS {
 		if storeTLS, err = l.setUpTLS(); err != nil {
@@ -145,7 +159,7 @@ func Start(bed *testbed.Bed, bin string, opts Options) (*Lab, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	l.Store, err = store.DialTLS(ctx, []string{l.EtcdURL}, storeTLS)
+	l.Store, err = store.DialTLS(ctx, endpoints, storeTLS)
 	if err != nil {
 		return nil, err
 	}
@@ -258,6 +272,20 @@ func (l *Lab) StartAgent(ch *testbed.Chassis) error {
 // Options.AgentArgs) and waits until it is registered.
 func (l *Lab) StartAgentWith(ch *testbed.Chassis, extra ...string) error {
 	l.agentArgs[ch.Name] = extra
+	if err := l.StartAgentProcess(ch); err != nil {
+		return err
+	}
+	if err := ch.WaitBridge("br-int"); err != nil {
+		return err
+	}
+	return l.WaitChassis(ch.Name, true, 20*time.Second)
+}
+
+// StartAgentProcess starts the agent of a chassis with the flags it was
+// last started with, without waiting for it (a test that kills it while
+// it starts up).
+func (l *Lab) StartAgentProcess(ch *testbed.Chassis) error {
+	extra := l.agentArgs[ch.Name]
 	bin, args := l.Bin, []string{"agent"}
 	if l.opts.AgentBin != "" {
 		bin, args = l.opts.AgentBin, nil
@@ -279,10 +307,7 @@ func (l *Lab) StartAgentWith(ch *testbed.Chassis, extra ...string) error {
 		return err
 	}
 	l.agents[ch.Name] = ch
-	if err := ch.WaitBridge("br-int"); err != nil {
-		return err
-	}
-	return l.WaitChassis(ch.Name, true, 20*time.Second)
+	return nil
 }
 
 // KillAgent kills a chassis' agent with SIGKILL.
