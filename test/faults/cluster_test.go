@@ -48,15 +48,40 @@ func startCluster(t *testing.T, bed *testbed.Bed, n int) *cluster {
 	if err := bed.OnClose("etcd data", func() error { return os.RemoveAll(dir) }); err != nil {
 		t.Fatal(err)
 	}
-	c := &cluster{t: t, node: bed.UnderlayNode()}
-	token := filepath.Base(dir)
+	// Free ports are picked, then bound by etcd: another test on the
+	// machine may take one in between, and the cluster is then made
+	// again on new ports.
+	for attempt := 0; ; attempt++ {
+		c := &cluster{t: t, node: bed.UnderlayNode()}
+		sub := filepath.Join(dir, fmt.Sprintf("try%d", attempt))
+		c.configure(sub, n)
+		for i := range c.names {
+			c.start(i)
+		}
+		err := c.waitUp(30 * time.Second)
+		if err == nil {
+			return c
+		}
+		for i := range c.names {
+			c.kill(i, syscall.SIGKILL)
+		}
+		if attempt == 2 {
+			t.Fatal(err)
+		}
+		t.Logf("etcd cluster on try %d: %v; again on other ports", attempt, err)
+	}
+}
+
+// configure picks the members' names, ports and flags.
+func (c *cluster) configure(dir string, n int) {
+	token := filepath.Base(filepath.Dir(dir)) + "-" + filepath.Base(dir)
 	var peers []string
 	peerURLs := make([]string, n)
 	for i := 0; i < n; i++ {
 		name := fmt.Sprintf("m%d", i+1)
 		c.names = append(c.names, name)
-		c.clients = append(c.clients, "http://"+freeAddr(t))
-		peerURLs[i] = "http://" + freeAddr(t)
+		c.clients = append(c.clients, "http://"+freeAddr(c.t))
+		peerURLs[i] = "http://" + freeAddr(c.t)
 		peers = append(peers, name+"="+peerURLs[i])
 	}
 	for i, name := range c.names {
@@ -65,10 +90,25 @@ func startCluster(t *testing.T, bed *testbed.Bed, n int) *cluster {
 			"--listen-peer-urls", peerURLs[i], "--initial-advertise-peer-urls", peerURLs[i],
 			"--initial-cluster", strings.Join(peers, ","), "--initial-cluster-state", "new",
 			"--initial-cluster-token", token, "--logger", "zap", "--log-level", "warn"})
-		c.start(i)
 	}
-	c.waitHealthy(30 * time.Second)
-	return c
+}
+
+// waitUp waits until the members are healthy, failing early when one
+// exits (a port taken).
+func (c *cluster) waitUp(d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for !c.healthy() {
+		for i := range c.names {
+			if _, running := c.node.PID(c.proc(i)); !running {
+				return fmt.Errorf("member %s exited (see its log)", c.names[i])
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("etcd cluster not healthy after %s", d)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return nil
 }
 
 func (c *cluster) proc(i int) string { return "etcd-" + c.names[i] }
@@ -126,25 +166,20 @@ func (c *cluster) leader(d time.Duration) int {
 // leader.
 func (c *cluster) waitHealthy(d time.Duration) {
 	c.t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		var leaders []uint64
-		for _, u := range c.clients {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			_, leader, err := storetest.MemberStatus(ctx, u)
-			cancel()
-			if err == nil && leader != 0 {
-				leaders = append(leaders, leader)
-			}
+	waitFor(c.t, d, "etcd cluster healthy", c.healthy)
+}
+
+func (c *cluster) healthy() bool {
+	var leaders []uint64
+	for _, u := range c.clients {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, leader, err := storetest.MemberStatus(ctx, u)
+		cancel()
+		if err == nil && leader != 0 {
+			leaders = append(leaders, leader)
 		}
-		if len(leaders) == len(c.clients) && allSame(leaders) {
-			return
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("etcd cluster not healthy after %s (leaders seen %v)", d, leaders)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
+	return len(leaders) == len(c.clients) && allSame(leaders)
 }
 
 func allSame(xs []uint64) bool {

@@ -50,7 +50,7 @@ func run(m *testing.M) int {
 	}
 	code := m.Run()
 	if path := os.Getenv("FAULTS_REPORT"); path != "" {
-		if err := report.write(path); err != nil {
+		if err := report.write(path, code == 0); err != nil {
 			fmt.Fprintln(os.Stderr, "report:", err)
 			return 1
 		}

@@ -65,13 +65,18 @@ func (r *results) checked(format string, args ...any) {
 	r.checks = append(r.checks, fmt.Sprintf(format, args...))
 }
 
-func (r *results) write(path string) error {
+func (r *results) write(path string, passed bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var b strings.Builder
 	rev, _ := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
 	fmt.Fprintf(&b, "# Faults — %s\n\n", time.Now().UTC().Format("2006-01-02"))
 	fmt.Fprintf(&b, "Produced by `./bench/run.sh faults` (the `test/faults` package with FAULTS_REPORT set), commit %s, on a shared 2-core machine.\n\n", strings.TrimSpace(string(rev)))
+	if passed {
+		b.WriteString("Outcome: **every check passed** (`go test ./test/faults`).\n\n")
+	} else {
+		b.WriteString("Outcome: **some checks FAILED** (see the test log); the figures below are what was measured.\n\n")
+	}
 	b.WriteString("Setup: a 3-member etcd cluster (Debian etcd-server, data in memory), one `wyvern server --etcd-endpoints` to all three, ")
 	b.WriteString("two chassis with real Open vSwitch (userspace datapath) and `wyvern-agent`s, two VMs pinging each other across the chassis at 50 pps for the whole run, ")
 	b.WriteString("16 API clients creating and deleting ports and a reader listing them.\n\n")
