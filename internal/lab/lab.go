@@ -282,10 +282,11 @@ func (l *Lab) StartAgentWith(ch *testbed.Chassis, extra ...string) error {
 }
 
 // StartAgentProcess starts the agent of a chassis with the flags it was
-// last started with, without waiting for it (a test that kills it while
-// it starts up).
-func (l *Lab) StartAgentProcess(ch *testbed.Chassis) error {
-	extra := l.agentArgs[ch.Name]
+// last started with, then once flags (for this start only: a later flag
+// overrides an earlier one), without waiting for it (a test that kills it
+// while it starts up).
+func (l *Lab) StartAgentProcess(ch *testbed.Chassis, once ...string) error {
+	extra := append(append([]string(nil), l.agentArgs[ch.Name]...), once...)
 	bin, args := l.Bin, []string{"agent"}
 	if l.opts.AgentBin != "" {
 		bin, args = l.opts.AgentBin, nil
