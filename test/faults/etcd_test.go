@@ -102,7 +102,8 @@ func TestEtcdClusterFaults(t *testing.T) {
 	// 3. Pause the leader until the others have elected another, then
 	// let it go on.
 	ld = c.leader(10 * time.Second)
-	f = inject("pause the leader (SIGSTOP, SIGCONT)", "member "+c.names[ld], func() { c.signal(ld, syscall.SIGSTOP) })
+	f = inject("pause the leader (SIGSTOP, SIGCONT)", "member "+c.names[ld]+"; clients connected to the paused member wait until their etcd client's keepalive (10 s, then 5 s timeout, internal/store) drops the connection",
+		func() { c.signal(ld, syscall.SIGSTOP) })
 	apiBack(f)
 	c.signal(ld, syscall.SIGCONT)
 	c.waitHealthy(60 * time.Second)

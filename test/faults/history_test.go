@@ -170,8 +170,8 @@ func (w *workload) finish() []apiOp {
 
 // verdict is what the final state and the history say.
 type verdict struct {
-	creates, deletes, lists     int // calls made
-	succeeded, refused, unknown int // answers: 2xx (and a delete's 404), other statuses, none
+	creates, deletes, lists     int      // calls made
+	succeeded, refused, unknown int      // answers: 2xx (and a delete's 404), other statuses, none
 	lost                        []string // 2xx creates missing at the end
 	changedByFailure            []string // refused calls whose effect is there
 	reusedIP, reusedMAC         []string // addresses held twice at the end
