@@ -547,7 +547,9 @@ func (t *Tx) attempt(fn func(*Tx) error) (ok bool, err error) {
 // see Tx.Guard), the transaction is retried on fresh data. An error from fn
 // aborts and writes nothing. Reads are serialisable snapshot reads, so
 // concurrent server processes never both win a race for the same key (an
-// address, a MAC, a name).
+// address, a MAC, a name). A commit whose answer is lost (a member killed
+// or a proposal timed out) is settled before Txn returns: success means
+// applied exactly once, an error means not applied.
 func (s *Store) Txn(ctx context.Context, fn func(*Tx) error) error {
 	t := &Tx{ctx: ctx, cli: s.cli}
 	for {
