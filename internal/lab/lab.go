@@ -212,6 +212,31 @@ func (l *Lab) startServer() error {
 	return l.waitAPI(30 * time.Second)
 }
 
+// StartExtraServer starts one more `wyvern server` on the lab's etcd (the
+// same flags, its own API port): several stateless servers on one store,
+// as deployed behind a load balancer. Only with Options.EtcdEndpoints (an
+// embedded etcd belongs to the first server). It returns the API URL.
+func (l *Lab) StartExtraServer(name string) (string, error) {
+	if len(l.opts.EtcdEndpoints) == 0 {
+		return "", errors.New("lab: an extra server needs Options.EtcdEndpoints")
+	}
+	port, err := freePort()
+	if err != nil {
+		return "", err
+	}
+	args := append([]string(nil), l.serverArgs...)
+	for i := range args {
+		if args[i] == "--listen" && i+1 < len(args) {
+			args[i+1] = fmt.Sprintf("127.0.0.1:%d", port)
+		}
+	}
+	u := fmt.Sprintf("http://127.0.0.1:%d", port)
+	if err := l.Bed.UnderlayNode().StartProcess(name, exec.Command(l.Bin, args...)); err != nil {
+		return "", err
+	}
+	return u, l.waitURL(u, 30*time.Second)
+}
+
 // StopServer kills the server (and its embedded etcd) with sig.
 func (l *Lab) StopServer(sig syscall.Signal) error {
 	return l.Bed.UnderlayNode().StopProcess("wyvern-server", sig)
@@ -220,10 +245,12 @@ func (l *Lab) StopServer(sig syscall.Signal) error {
 // StartServer starts the server again on the same data directory.
 func (l *Lab) StartServer() error { return l.startServer() }
 
-func (l *Lab) waitAPI(d time.Duration) error {
+func (l *Lab) waitAPI(d time.Duration) error { return l.waitURL(l.APIURL, d) }
+
+func (l *Lab) waitURL(base string, d time.Duration) error {
 	deadline := time.Now().Add(d)
 	for {
-		resp, err := l.client.Get(l.APIURL + "/")
+		resp, err := l.client.Get(base + "/")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
@@ -342,6 +369,11 @@ func (e *APIError) Error() string { return fmt.Sprintf("API %d: %s", e.Status, e
 // Do calls the Neutron API as project (noauth: X-Project-Id) and decodes
 // the answer into out when non-nil.
 func (l *Lab) Do(method, path, project string, body, out any) error {
+	return l.DoAt(l.APIURL, method, path, project, body, out)
+}
+
+// DoAt is Do against the server at base (StartExtraServer).
+func (l *Lab) DoAt(base, method, path, project string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -350,7 +382,7 @@ func (l *Lab) Do(method, path, project string, body, out any) error {
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, l.APIURL+path, rd)
+	req, err := http.NewRequest(method, base+path, rd)
 	if err != nil {
 		return err
 	}

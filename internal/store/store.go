@@ -549,7 +549,8 @@ func (t *Tx) attempt(fn func(*Tx) error) (ok bool, err error) {
 // concurrent server processes never both win a race for the same key (an
 // address, a MAC, a name). A commit whose answer is lost (a member killed
 // or a proposal timed out) is settled before Txn returns: success means
-// applied exactly once, an error means not applied.
+// applied exactly once; only when etcd never answers again is the outcome
+// left unknown (an error).
 func (s *Store) Txn(ctx context.Context, fn func(*Tx) error) error {
 	t := &Tx{ctx: ctx, cli: s.cli}
 	for {

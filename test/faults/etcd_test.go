@@ -14,8 +14,8 @@ import (
 	"github.com/wyvern-sdn/wyvern/internal/testbed"
 )
 
-// TestEtcdClusterFaults: with a server and two agents on a 3-member etcd
-// cluster, 16 clients creating and deleting ports and a 50 pps ping
+// TestEtcdClusterFaults: with two servers and two agents on a 3-member
+// etcd cluster, 16 clients (spread over both servers) creating and deleting ports and a 50 pps ping
 // between VMs on two chassis, the leader is killed, a follower is killed,
 // the leader is paused (SIGSTOP, then SIGCONT) and every member is
 // restarted in turn. Afterwards every create answered 201 is there unless
@@ -53,8 +53,14 @@ func TestEtcdClusterFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A second server on the same cluster: the clients are spread over
+	// both, so two processes race for the same addresses.
+	second, err := l.StartExtraServer("wyvern-server-2")
+	if err != nil {
+		t.Fatal(err)
+	}
 	png := startPing(t, a, "10.30.0.11", 20*time.Millisecond)
-	w := startWorkload(l, "p1", load.ID, 16)
+	w := startWorkload(l, []string{l.APIURL, second}, "p1", load.ID, 16)
 	defer func() {
 		select {
 		case <-w.stop:

@@ -45,6 +45,7 @@ func (o apiOp) ok() bool { return o.status/100 == 2 }
 // a reader listing them, recording every call.
 type workload struct {
 	l       *lab.Lab
+	urls    []string // API servers; client c uses urls[c%len]
 	project string
 	netID   string
 	t0      time.Time
@@ -54,8 +55,8 @@ type workload struct {
 	ops     []apiOp
 }
 
-func startWorkload(l *lab.Lab, project, netID string, clients int) *workload {
-	w := &workload{l: l, project: project, netID: netID, t0: time.Now(), stop: make(chan struct{})}
+func startWorkload(l *lab.Lab, urls []string, project, netID string, clients int) *workload {
+	w := &workload{l: l, urls: urls, project: project, netID: netID, t0: time.Now(), stop: make(chan struct{})}
 	for c := 0; c < clients; c++ {
 		w.wg.Add(1)
 		go w.client(c)
@@ -104,7 +105,7 @@ func (w *workload) client(c int) {
 		if len(pool) >= 8 || (len(pool) > 0 && rng.Intn(3) == 0) {
 			p := pool[0]
 			o := apiOp{client: c, kind: opDelete, id: p.id, ip: p.ip, mac: p.mac, name: p.name, call: w.now()}
-			err := w.l.Do("DELETE", "/v2.0/ports/"+p.id, w.project, nil, nil)
+			err := w.l.DoAt(w.urls[c%len(w.urls)], "DELETE", "/v2.0/ports/"+p.id, w.project, nil, nil)
 			o.ret, o.status = w.now(), statusOf(err, 204)
 			w.record(o)
 			if o.status == 204 || o.status == 404 {
@@ -115,7 +116,10 @@ func (w *workload) client(c int) {
 			continue
 		}
 		o := apiOp{client: c, kind: opCreate, name: fmt.Sprintf("w%d-%d", c, n), call: w.now()}
-		p, err := w.l.CreatePort(w.project, w.netID, map[string]any{"name": o.name})
+		var out struct{ Port model.Port }
+		err := w.l.DoAt(w.urls[c%len(w.urls)], "POST", "/v2.0/ports", w.project,
+			map[string]any{"port": map[string]any{"network_id": w.netID, "name": o.name}}, &out)
+		p := out.Port
 		o.ret, o.status = w.now(), statusOf(err, 201)
 		if o.ok() {
 			o.id, o.ip, o.mac = p.ID, lab.FixedIP(p), p.MACAddress
@@ -125,12 +129,13 @@ func (w *workload) client(c int) {
 	}
 }
 
-// reader lists the network's ports every 500 ms.
+// reader lists the network's ports every 500 ms, from each server in
+// turn.
 func (w *workload) reader(c int) {
 	defer w.wg.Done()
-	for !w.stopped() {
+	for i := 0; !w.stopped(); i++ {
 		o := apiOp{client: c, kind: opList, call: w.now()}
-		ports, err := w.list()
+		ports, err := w.listAt(w.urls[i%len(w.urls)])
 		o.ret, o.status = w.now(), statusOf(err, 200)
 		if err == nil {
 			o.holders = holders(ports)
@@ -143,9 +148,11 @@ func (w *workload) reader(c int) {
 	}
 }
 
-func (w *workload) list() ([]model.Port, error) {
+func (w *workload) list() ([]model.Port, error) { return w.listAt(w.urls[0]) }
+
+func (w *workload) listAt(base string) ([]model.Port, error) {
 	var out struct{ Ports []model.Port }
-	err := w.l.Do("GET", "/v2.0/ports?"+url.Values{"network_id": {w.netID}}.Encode(), w.project, nil, &out)
+	err := w.l.DoAt(base, "GET", "/v2.0/ports?"+url.Values{"network_id": {w.netID}}.Encode(), w.project, nil, &out)
 	return out.Ports, err
 }
 

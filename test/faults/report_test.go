@@ -77,7 +77,7 @@ func (r *results) write(path string, passed bool) error {
 	} else {
 		b.WriteString("Outcome: **some checks FAILED** (see the test log); the figures below are what was measured.\n\n")
 	}
-	b.WriteString("Setup: a 3-member etcd cluster (Debian etcd-server, data in memory), one `wyvern server --etcd-endpoints` to all three, ")
+	b.WriteString("Setup: a 3-member etcd cluster (Debian etcd-server, data in memory), two `wyvern server --etcd-endpoints` to all three (the API clients spread over both), ")
 	b.WriteString("two chassis with real Open vSwitch (userspace datapath) and `wyvern-agent`s, two VMs pinging each other across the chassis at 50 pps for the whole run, ")
 	b.WriteString("16 API clients creating and deleting ports and a reader listing them.\n\n")
 	b.WriteString("## Faults injected\n\n| phase | fault | count | time to recover p50 | max | pings lost |\n| --- | --- | --- | --- | --- | --- |\n")
