@@ -30,9 +30,6 @@ import (
 // killed in the middle of its flow bundle (br-int keeps its previous
 // table exactly; OpenFlow bundles are atomic).
 func TestOwnProcessFaults(t *testing.T) {
-	if err := testbed.Require(); err != nil {
-		t.Skip(err)
-	}
 	bed := testbed.ForTest(t)
 	c := startCluster(t, bed, 3)
 	proxy := newCutProxy(t, c.clients)
