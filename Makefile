@@ -23,10 +23,12 @@ test:
 	$(MAKE) fuzz
 
 ## fuzz: each fuzz target for a short time (FUZZTIME); the seeds also run in `go test`.
-FUZZTIME ?= 20s
+FUZZTIME ?= 15s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzHTTP$$' -fuzztime $(FUZZTIME) ./internal/server
 	$(GO) test -run '^$$' -fuzz '^FuzzRespond$$' -fuzztime $(FUZZTIME) ./internal/dhcp
+	$(GO) test -run '^$$' -fuzz '^FuzzRespond$$' -fuzztime $(FUZZTIME) ./internal/dhcp6
+	$(GO) test -run '^$$' -fuzz '^FuzzRespond$$' -fuzztime $(FUZZTIME) ./internal/ra
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePacketIn$$' -fuzztime $(FUZZTIME) ./internal/ovs
 
 unit:

@@ -94,6 +94,55 @@ run_dataplane() {
 	echo "bench: dataplane results in $out"
 }
 
+# ipv6svc: how fast the local agent answers a VM's router solicitation
+# and DHCPv6 SOLICIT, p50/p99, beside DHCPv4 DISCOVER on the same path
+# (needs root). Extra arguments in IPV6SVC_ARGS, e.g. "-rounds 1 -n 50".
+run_ipv6svc() {
+	local built out cmd="./bench/run.sh ipv6svc"
+	built=$(build_wyvern)
+	"$GO" build -o "$TMP/" ./bench/ipv6svc
+	out=$(results_file ipv6svc)
+	[ -n "${WYVERN_REV:-}" ] && cmd="WYVERN_REV=$WYVERN_REV $cmd"
+	[ -n "${IPV6SVC_ARGS:-}" ] && cmd="IPV6SVC_ARGS=\"$IPV6SVC_ARGS\" $cmd"
+	# shellcheck disable=SC2086
+	"$TMP/ipv6svc" -wyvern "$TMP/wyvern" -wyvern-agent "$TMP/wyvern-agent" -built "$built" -out "$out" \
+		-command "$cmd" ${IPV6SVC_ARGS:-}
+	echo "bench: ipv6svc results in $out"
+}
+
+# metadata: the metadata service's request latency with 50 VMs asking at
+# once (needs root). Extra arguments in METADATA_ARGS, e.g. "-vms 5 -n 5".
+run_metadata() {
+	local built out cmd="./bench/run.sh metadata"
+	built=$(build_wyvern)
+	"$GO" build -o "$TMP/" ./bench/metadata
+	out=$(results_file metadata)
+	[ -n "${WYVERN_REV:-}" ] && cmd="WYVERN_REV=$WYVERN_REV $cmd"
+	[ -n "${METADATA_ARGS:-}" ] && cmd="METADATA_ARGS=\"$METADATA_ARGS\" $cmd"
+	# shellcheck disable=SC2086
+	"$TMP/metadata" -wyvern "$TMP/wyvern" -wyvern-agent "$TMP/wyvern-agent" -built "$built" -out "$out" \
+		-command "$cmd" ${METADATA_ARGS:-}
+	echo "bench: metadata results in $out"
+}
+
+# edge: the floating-IP edge — association → route in FRR for 1,000
+# floating IPs (p50/p99/all), and packets lost when a gateway dies under a
+# 50 pps stream (kill -9 and a silent uplink cut; BGP timers 1 s/3 s, no
+# BFD), on a bed with 3 gateways and an FRR router (needs root). Extra
+# arguments in EDGE_ARGS, e.g. EDGE_ARGS="-fips 100 -kill-rounds 1 -cut-rounds 0".
+run_edge() {
+	local built out cmd="./bench/run.sh edge"
+	built=$(build_wyvern)
+	"$GO" build -o "$TMP/" ./bench/edge
+	out=$(results_file edge)
+	[ -n "${WYVERN_REV:-}" ] && cmd="WYVERN_REV=$WYVERN_REV $cmd"
+	[ -n "${EDGE_ARGS:-}" ] && cmd="EDGE_ARGS=\"$EDGE_ARGS\" $cmd"
+	# shellcheck disable=SC2086
+	"$TMP/edge" -wyvern "$TMP/wyvern" -wyvern-agent "$TMP/wyvern-agent" -built "$built" -out "$out" \
+		-command "$cmd" ${EDGE_ARGS:-}
+	echo "bench: edge results in $out"
+}
+
 # faults: the fault-injection tests (test/faults, needs root) with their
 # report: faults injected with counts, requests during faults, packets lost
 # per fault and times to recover. Not in the default set: it is a test run
@@ -107,7 +156,7 @@ run_faults() {
 	echo "bench: faults results in $out (full log in $TMP/faults.log)"
 }
 
-ALL=(api bringup dataplane)
+ALL=(api bringup dataplane edge ipv6svc metadata)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${ALL[@]}")
 for t in "${targets[@]}"; do

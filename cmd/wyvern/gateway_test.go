@@ -42,6 +42,11 @@ func TestGatewayCheck(t *testing.T) {
 		{[]string{"--bgp-as", "65010", "--bgp-peer", "198.51.100.1,as=65000", "--bgp-peer", "198.51.100.1,as=65001"}, "configured twice"},
 		{[]string{"--bgp-as", "65010", "--bgp-peer", "198.51.100.1"}, "as=AS is required"},
 		{[]string{"--bgp-as", "65010", "--encaps", "gre"}, "unknown encapsulation"},
+		{[]string{"--bgp-as", "65010", "--steer-threshold-pps", "1000", "--steer-pool", "scrubbing", "--steer-hold-down", "1m"}, ""},
+		{[]string{"--bgp-as", "65010", "--steer-pool", "scrubbing"}, "a steering pool needs a steering threshold"},
+		{[]string{"--bgp-as", "65010", "--steer-threshold-pps", "1000"}, "needs the pool to steer hot addresses to"},
+		{[]string{"--bgp-as", "65010", "--steer-threshold-pps", "1000", "--steer-pool", "Scrub"}, "pool name"},
+		{[]string{"--bgp-as", "65010", "--steer-threshold-pps", "1000", "--steer-pool", "scrubbing", "--steer-hold-down", "10ms"}, "shorter than the counter interval"},
 	} {
 		root := &cobra.Command{Use: "wyvern", SilenceUsage: true, SilenceErrors: true}
 		root.AddCommand(gatewayCmd(context.Background(), func() *slog.Logger { return slog.New(slog.DiscardHandler) }))

@@ -4,7 +4,8 @@
 // external_ids:iface-id), watches only the networks its local ports are on
 // (selective distribution), compiles that view into OpenFlow flows with the
 // pure pipeline compiler, and applies them through one idempotent
-// reconciler. It answers DHCP for its own VMs.
+// reconciler. It answers DHCP, router solicitations and DHCPv6 for its own
+// VMs, advertises their routers, and serves them metadata (--metadata).
 //
 // One goroutine (Agent.loop) owns all state; watchers, the OVSDB monitor and
 // the packet-in reader only send it events.
@@ -56,6 +57,19 @@ type Config struct {
 	// gateway (the upstream router), where traffic leaving through the
 	// external network is sent.
 	NextHopMACs map[string]net.HardwareAddr
+	// RAInterval is the period of unsolicited router advertisements to
+	// the local ports on networks with an IPv6 RA mode; 0: one minute.
+	RAInterval time.Duration
+	// Metadata serves 169.254.169.254 to the local ports (metadata.go),
+	// proxied to NovaMetadataURL with the instance's headers signed with
+	// MetadataSecret, or, without a Nova URL, from the ports themselves.
+	Metadata        bool
+	NovaMetadataURL string
+	MetadataSecret  string
+	// MetadataNetns is the network namespace of br-int's ports when it is
+	// not the agent's (a test bed's chassis): the metadata interface and
+	// listener go there.
+	MetadataNetns string
 }
 
 // PacketIn is a packet the pipeline sent to the agent.
@@ -122,7 +136,12 @@ type Agent struct {
 	fipStatusSent map[string]bool
 	// announced are the external addresses gratuitous ARPs were sent for.
 	announced map[netip.Addr]announcement
-	obs       observer // metrics (metrics.go)
+	// advertised are the local ports sent an unsolicited router
+	// advertisement since they appeared (ipv6.go).
+	advertised map[string]bool
+	// meta is the metadata port, nil without the metadata service.
+	meta *pipeline.MetadataPort
+	obs  observer // metrics (metrics.go)
 }
 
 // New returns an agent; Run starts it.
@@ -149,12 +168,15 @@ func New(cfg Config, st Store, sw Switch, log *slog.Logger) (*Agent, error) {
 	if cfg.DHCPServerMAC == nil {
 		cfg.DHCPServerMAC = net.HardwareAddr{0x02, 0x57, 0x59, 0x00, 0x00, 0x01}
 	}
+	if cfg.RAInterval <= 0 {
+		cfg.RAInterval = defaultRAEvery
+	}
 	if log == nil {
 		log = slog.Default()
 	}
 	a := &Agent{cfg: cfg, st: st, sw: sw, log: log.With("chassis", cfg.Chassis),
 		events: make(chan event, 1024), synced: make(chan struct{}), pendingRouterPorts: map[string]bool{},
-		fipStatusSent: map[string]bool{}}
+		fipStatusSent: map[string]bool{}, advertised: map[string]bool{}}
 	a.state = newState(cfg.Chassis)
 	a.state.ext = extConfig{gateway: cfg.Gateway, mappings: cfg.BridgeMappings, ports: map[string]uint32{},
 		nextHop: cfg.NextHopMACs}
@@ -188,6 +210,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	if err := a.rec.start(ctx); err != nil {
 		return err
+	}
+	if a.cfg.Metadata {
+		if err := a.startMetadata(ctx); err != nil {
+			return err
+		}
 	}
 	a.log.Info("agent started", "generation", a.rec.gen, "tunnel_ip", a.cfg.TunnelIP)
 

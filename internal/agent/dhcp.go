@@ -12,34 +12,57 @@ import (
 	"github.com/wyvern-sdn/wyvern/internal/pipeline"
 )
 
-// handlePacketIn answers a DHCP request from a local VM. The pipeline traps
+// handlePacketIn answers a DHCP, router solicitation or DHCPv6 message
+// from a local VM (ipv6.go for the last two). The pipeline traps
 // DHCP with one flow per network: the port is the one whose key is in the
 // packet-in's metadata (a local port's key is its ofport, see state.view).
 // A port without an address on a DHCP-enabled subnet gets no answer.
 func (a *Agent) handlePacketIn(ctx context.Context, pin PacketIn) {
-	if kind, _, err := pipeline.ParseUserData(pin.UserData); err != nil || kind != pipeline.PacketInDHCPv4 {
-		a.log.Debug("packet-in: not DHCP", "userdata", pin.UserData, "err", err)
+	kind, _, err := pipeline.ParseUserData(pin.UserData)
+	if err != nil {
+		a.log.Debug("packet-in: bad userdata", "userdata", pin.UserData, "err", err)
 		return
 	}
-	replied := false
-	defer func() { countDHCP(replied) }()
-	if pin.PortKey == 0 {
+	port, nd, ofport := a.localPort(pin.PortKey)
+	if port == nil {
+		if kind == pipeline.PacketInDHCPv4 {
+			countDHCP(false)
+		}
 		return
 	}
-	var port *model.Port
-	var nd *netData
-	var ofport uint32
+	switch kind {
+	case pipeline.PacketInDHCPv4:
+		a.answerDHCPv4(ctx, pin, port, nd, ofport)
+	case pipeline.PacketInRS:
+		a.answerRS(ctx, pin, port, nd, ofport)
+	case pipeline.PacketInDHCPv6:
+		a.answerDHCPv6(ctx, pin, port, nd, ofport)
+	default:
+		a.log.Debug("packet-in: unknown kind", "kind", kind)
+	}
+}
+
+// localPort finds the local port whose key (its ofport, see state.view)
+// a packet-in carries, with its network and ofport; nil when none.
+func (a *Agent) localPort(key uint32) (*model.Port, *netData, uint32) {
+	if key == 0 {
+		return nil, nil, 0
+	}
 	for _, i := range a.state.ifaces {
-		if i.OFPort > 0 && uint32(i.OFPort) == pin.PortKey {
-			if n := a.state.nets[a.state.portNet[i.IfaceID()]]; n != nil {
-				port, nd, ofport = n.ports[i.IfaceID()], n, uint32(i.OFPort)
+		if i.OFPort > 0 && uint32(i.OFPort) == key {
+			if n := a.state.nets[a.state.portNet[i.IfaceID()]]; n != nil && n.ports[i.IfaceID()] != nil {
+				return n.ports[i.IfaceID()], n, uint32(i.OFPort)
 			}
-			break
+			return nil, nil, 0
 		}
 	}
-	if port == nil {
-		return
-	}
+	return nil, nil, 0
+}
+
+// answerDHCPv4 answers a DHCPv4 request of a local port.
+func (a *Agent) answerDHCPv4(ctx context.Context, pin PacketIn, port *model.Port, nd *netData, ofport uint32) {
+	replied := false
+	defer func() { countDHCP(replied) }()
 	lookup := func(mac net.HardwareAddr) (dhcp.Lease, bool) {
 		if mac.String() != port.MACAddress {
 			return dhcp.Lease{}, false
@@ -98,6 +121,12 @@ func (a *Agent) lease(p *model.Port, nd *netData) (dhcp.Lease, bool) {
 			if err1 == nil && err2 == nil && dst.Addr().Is4() {
 				l.HostRoutes = append(l.HostRoutes, dhcp.Route{Dst: dst, NextHop: nh})
 			}
+		}
+		if a.meta != nil {
+			// The metadata service on link (the agent answers ARP for
+			// it), as Neutron's isolated metadata: a router's network
+			// reaches it through the router too.
+			l.HostRoutes = append(l.HostRoutes, dhcp.Route{Dst: netip.PrefixFrom(pipeline.MetadataIP, 32), NextHop: netip.IPv4Unspecified()})
 		}
 		for _, o := range p.ExtraDHCPOpts {
 			if o.IPVersion == 0 || o.IPVersion == 4 {

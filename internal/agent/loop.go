@@ -25,6 +25,8 @@ type event struct {
 	kv        *kvEvent
 	pin       *PacketIn
 	resolved  *resolved
+	// call runs in the loop (a question about its state).
+	call func()
 }
 
 // resolved is the answer of an index lookup: the network of a port id, ""
@@ -114,6 +116,9 @@ func (a *Agent) loop(ctx context.Context) error {
 	trim.Stop()
 	defer trim.Stop()
 	var pending map[string]bool // iface-ids waiting for their port
+	// raTick sends the periodic router advertisements (ipv6.go).
+	raTick := time.NewTicker(a.cfg.RAInterval)
+	defer raTick.Stop()
 	for {
 		var ev event
 		select {
@@ -146,6 +151,9 @@ func (a *Agent) loop(ctx context.Context) error {
 			continue
 		case <-trim.C:
 			debug.FreeOSMemory()
+			continue
+		case <-raTick.C:
+			a.advertise(ctx, true)
 			continue
 		case <-retry.C:
 			for id := range pending {
@@ -198,6 +206,8 @@ func (a *Agent) loop(ctx context.Context) error {
 				}
 			case ev.pin != nil:
 				a.handlePacketIn(ctx, *ev.pin)
+			case ev.call != nil:
+				ev.call()
 			}
 			// Fold in everything already queued before recompiling.
 			select {
@@ -256,7 +266,8 @@ func (a *Agent) sync(ctx context.Context) error {
 	if !ok {
 		return nil // logged; the next event builds it again
 	}
-	secs := pipeline.CompileSections(v, pipeline.Config{ControllerID: a.cfg.ControllerID}, a.rec.gen, a.sections)
+	v.Metadata = a.meta
+	secs := pipeline.CompileSections(v, pipeline.Config{ControllerID: a.cfg.ControllerID, NDResponder: true}, a.rec.gen, a.sections)
 	a.sections = secs
 	bundleStart := a.obs.compiled(start, secs)
 	if a.log.Enabled(ctx, slog.LevelDebug) {
@@ -275,6 +286,7 @@ func (a *Agent) sync(ctx context.Context) error {
 	}
 	a.updateFIPStatus(ctx)
 	a.announce(ctx)
+	a.advertise(ctx, false)
 	if !a.everSynced {
 		a.everSynced = true
 		close(a.synced)

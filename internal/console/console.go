@@ -201,47 +201,9 @@ func (s *session) list(path, key string, into any) error {
 	return json.Unmarshal(raw, into)
 }
 
-// agent is a Neutron agent (a chassis) as the agents API shows it.
-type agent struct {
-	Host           string `json:"host"`
-	Alive          bool   `json:"alive"`
-	Configurations struct {
-		TunnelIP       string            `json:"tunnel_ip"`
-		Encaps         []string          `json:"encaps"`
-		BridgeMappings map[string]string `json:"bridge_mappings"`
-		Gateway        bool              `json:"gateway"`
-	} `json:"configurations"`
-}
-
 // topology reads the caller's view of the model, as wyvernctl does.
 func (s *session) topology() (*trace.Topology, error) {
-	t := &trace.Topology{}
-	for _, l := range []struct {
-		path, key string
-		into      any
-	}{
-		{"networks", "networks", &t.Networks},
-		{"subnets", "subnets", &t.Subnets},
-		{"ports", "ports", &t.Ports},
-		{"routers", "routers", &t.Routers},
-		{"floatingips", "floatingips", &t.FloatingIPs},
-		{"security-groups", "security_groups", &t.SecurityGroups},
-		{"security-group-rules", "security_group_rules", &t.Rules},
-	} {
-		if err := s.list(l.path, l.key, l.into); err != nil {
-			return nil, err
-		}
-	}
-	var agents []agent
-	if err := s.list("agents", "agents", &agents); err != nil {
-		return nil, err
-	}
-	for _, a := range agents {
-		cf := a.Configurations
-		t.Chassis = append(t.Chassis, trace.Chassis{Name: a.Host, Alive: a.Alive, TunnelIP: cf.TunnelIP,
-			Encaps: cf.Encaps, BridgeMappings: cf.BridgeMappings, Gateway: cf.Gateway})
-	}
-	return t, nil
+	return trace.LoadTopology(s.list)
 }
 
 func (c *Console) render(w http.ResponseWriter, name string, data any) error {

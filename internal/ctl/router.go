@@ -30,6 +30,7 @@ var floatingIPKind = &kind{
 		field("ID", "id"), field("FLOATING IP", "floating_ip_address"),
 		field("FIXED IP", "fixed_ip_address"), field("PORT", "port_id"),
 		field("NETWORK", "floating_network_id"), field("STATUS", "status"),
+		field("EDGE POOL", "edge_pool"),
 	},
 	list: func(ctx context.Context, c *gophercloud.ServiceClient, _ listFilter) (pagination.Page, error) {
 		return floatingips.List(c, floatingips.ListOpts{}).AllPages(ctx)
@@ -260,5 +261,6 @@ func (a *app) floatingIPCommand() *cobra.Command {
 		},
 	}
 	cmd.AddCommand(create, set, unset)
+	cmd.AddCommand(a.steerCommands()...)
 	return cmd
 }

@@ -183,44 +183,15 @@ func vswitchdCtl(runDir string) (string, error) {
 // subnet, port, router, floating IP, security group and rule the caller
 // may see, and the chassis (agents; admin only, empty otherwise).
 func loadTopology(ctx context.Context, c *gophercloud.ServiceClient) (*trace.Topology, error) {
-	t := &trace.Topology{}
-	for _, l := range []struct {
-		path, key string
-		into      any
-	}{
-		{"networks", "networks", &t.Networks},
-		{"subnets", "subnets", &t.Subnets},
-		{"ports", "ports", &t.Ports},
-		{"routers", "routers", &t.Routers},
-		{"floatingips", "floatingips", &t.FloatingIPs},
-		{"security-groups", "security_groups", &t.SecurityGroups},
-		{"security-group-rules", "security_group_rules", &t.Rules},
-	} {
-		if err := getList(ctx, c, l.path, l.key, l.into); err != nil {
-			return nil, err
+	return trace.LoadTopology(func(path, key string, into any) error {
+		err := getList(ctx, c, path, key, into)
+		// Chassis are optional: without the agents extension (or its
+		// list) the trace only lacks tunnel addresses.
+		if path == "agents" && gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+			return nil
 		}
-	}
-	var agents []struct {
-		Host           string `json:"host"`
-		Alive          bool   `json:"alive"`
-		Configurations struct {
-			TunnelIP       string            `json:"tunnel_ip"`
-			Encaps         []string          `json:"encaps"`
-			BridgeMappings map[string]string `json:"bridge_mappings"`
-			Gateway        bool              `json:"gateway"`
-		} `json:"configurations"`
-	}
-	// Chassis are optional: without the agents extension (or its list)
-	// the trace only lacks tunnel addresses.
-	if err := getList(ctx, c, "agents", "agents", &agents); err != nil && !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
-		return nil, err
-	}
-	for _, ag := range agents {
-		cf := ag.Configurations
-		t.Chassis = append(t.Chassis, trace.Chassis{Name: ag.Host, Alive: ag.Alive, TunnelIP: cf.TunnelIP,
-			Encaps: cf.Encaps, BridgeMappings: cf.BridgeMappings, Gateway: cf.Gateway})
-	}
-	return t, nil
+		return err
+	})
 }
 
 // getList GETs a collection and decodes its list into into.

@@ -199,3 +199,19 @@ func (b *Bridge) DumpCookies(ctx context.Context) (map[uint64]int, error) {
 func (b *Bridge) DeleteByCookie(ctx context.Context, c, mask uint64) error {
 	return b.c().DeleteByCookie(ctx, c, mask)
 }
+
+// InboundCounters returns the packet counts of the gateway's inbound NAT
+// flows by floating address (OpenFlow flow stats of table Inbound).
+func (b *Bridge) InboundCounters(ctx context.Context) (map[netip.Addr]uint64, error) {
+	stats, err := b.c().FlowStats(ctx, TableInbound.Number, cookieOwner, cookieOwnerMask)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	out := map[netip.Addr]uint64{}
+	for _, s := range stats {
+		if s.IPv4Dst.IsValid() && s.Priority == prioFIP {
+			out[s.IPv4Dst] += s.Packets
+		}
+	}
+	return out, nil
+}

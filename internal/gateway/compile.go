@@ -27,7 +27,7 @@ var (
 	TableClassify = Table{0, "Classify", "Sends the uplink's packets to Inbound, the tunnels' to " +
 		"Outbound, and the host's own (LOCAL: ARP, BGP, ARP resolution of the upstream " +
 		"router) to the uplink. Anything else is dropped."}
-	TableInbound = Table{1, "Inbound", "Destination floating IP: rewrites to the fixed " +
+	TableInbound = Table{1, "Inbound", "Destination floating IP, sent to the uplink's MAC: rewrites to the fixed " +
 		"address, the VM's MAC from its router's MAC, decrements the TTL and tunnels to " +
 		"the VM's chassis with the network's key. Any other packet goes to LOCAL, the " +
 		"host stack (ARP for the uplink address, BGP)."}
@@ -93,7 +93,15 @@ func Compile(v *View, p Ports) []ofp.Flow {
 		if tp == 0 {
 			continue
 		}
-		add(TableInbound, prioFIP, []ofp.Field{ofp.EthType(ofp.EthTypeIPv4), ofp.IPDst(host(f.FloatingIP))},
+		match := []ofp.Field{ofp.EthType(ofp.EthTypeIPv4), ofp.IPDst(host(f.FloatingIP))}
+		if p.UplinkMAC != nil {
+			// Only frames sent to this gateway: a frame flooded to every
+			// gateway (a switch's unknown unicast) is NATed once, by its
+			// addressee, and a gateway whose uplink died loses its
+			// traffic rather than others carrying it by accident.
+			match = append(match, ofp.EthDst(p.UplinkMAC))
+		}
+		add(TableInbound, prioFIP, match,
 			set(ofp.EthSrc(f.RouterMAC)),
 			set(ofp.EthDst(f.VMMAC)),
 			set(ofp.IPDst(host(f.FixedIP))),

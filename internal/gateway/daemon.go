@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/wyvern-sdn/wyvern/internal/bgp"
 	"github.com/wyvern-sdn/wyvern/internal/metrics"
+	"github.com/wyvern-sdn/wyvern/internal/model"
 	"github.com/wyvern-sdn/wyvern/internal/store"
 )
 
@@ -47,10 +49,72 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		go resolveUpstream(ctx, cfg.UpstreamIP, 10*time.Second, macs, log)
 	}
 	go logPeers(ctx, speaker, log)
+	if err := register(ctx, st, cfg); err != nil {
+		return err
+	}
 	g := New(cfg, Deps{Source: st, Flows: br, Announcer: speaker, Ports: ports, MACs: macs, Resync: br.Resync(),
-		SetNeighbour: br.SetTunnelNeighbour}, log)
-	log.Info("gateway started", "uplink_ip", cfg.UplinkIP, "upstream", cfg.UpstreamIP, "as", cfg.BGP.LocalAS, "peers", len(cfg.BGP.Peers))
+		SetNeighbour: br.SetTunnelNeighbour, Counters: br.InboundCounters, Steer: steerTxn(st)}, log)
+	log.Info("gateway started", "uplink_ip", cfg.UplinkIP, "upstream", cfg.UpstreamIP, "as", cfg.BGP.LocalAS, "peers", len(cfg.BGP.Peers),
+		"steer_threshold_pps", cfg.Steering.Threshold, "steer_pool", cfg.Steering.Pool, "steer_hold_down", cfg.Steering.HoldDown)
 	return g.Run(ctx)
+}
+
+// registrationTTL is the lease of a gateway's registration: it is gone
+// this long after the gateway dies.
+const registrationTTL = 10 * time.Second
+
+// register writes the gateway's registration under its lease, kept alive
+// while ctx lives: the API accepts the pools of registered gateways.
+func register(ctx context.Context, st *store.Store, cfg Config) error {
+	rec := model.EdgeGateway{Name: cfg.Name, Pool: cfg.Pool, UplinkIP: cfg.UplinkIP.String(), Encaps: cfg.Encaps,
+		StartedAt: time.Now().UTC()}
+	if cfg.TunnelIP.IsValid() {
+		rec.TunnelIP = cfg.TunnelIP.String()
+	}
+	if cfg.Steering.Threshold > 0 {
+		rec.SteerPool = cfg.Steering.Pool
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("gateway: registration: %w", err)
+	}
+	if err := st.Register(ctx, registrationTTL, nil, map[string]string{store.EdgeGatewayKey(cfg.Name): string(b)}); err != nil {
+		return fmt.Errorf("gateway: register: %w", err)
+	}
+	return nil
+}
+
+// steerTxn is Deps.Steer on the store: one transaction reading the pool
+// record and the floating IP, so that it fails and retries if either
+// changes before the commit.
+func steerTxn(st *store.Store) func(ctx context.Context, fipID string, decide func(*PoolAssignment) *PoolAssignment) (bool, error) {
+	return func(ctx context.Context, fipID string, decide func(*PoolAssignment) *PoolAssignment) (bool, error) {
+		wrote := false
+		err := st.Txn(ctx, func(tx *store.Tx) error {
+			wrote = false
+			tx.Prefetch(PoolKey(fipID), store.ObjectKey(store.KindFloatingIPs, fipID))
+			if !tx.Exists(store.ObjectKey(store.KindFloatingIPs, fipID)) {
+				return nil
+			}
+			var cur *PoolAssignment
+			var rec PoolAssignment
+			if ok, err := tx.Get(PoolKey(fipID), &rec); err != nil {
+				return err
+			} else if ok {
+				cur = &rec
+			}
+			next := decide(cur)
+			if next == nil {
+				return nil
+			}
+			wrote = true
+			return tx.Put(PoolKey(fipID), next)
+		})
+		if err != nil {
+			return false, fmt.Errorf("gateway: steer %s: %w", fipID, err)
+		}
+		return wrote, nil
+	}
 }
 
 // logPeers logs each BGP session state change.

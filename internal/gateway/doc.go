@@ -16,7 +16,14 @@
 //   - the reconciler (reconcile.go): applies the flows as atomic bundles
 //     under a cookie generation, sweeping only stale flows, never wiping;
 //   - Gateway (gateway.go): one goroutine owning the state, which
-//     recompiles, reconciles and calls Announcer.Set after every change.
+//     recompiles, reconciles and calls Announcer.Set after every change;
+//   - pools and steering (pool.go, steer.go): each floating IP is served
+//     by the gateways of one pool (edge/pools/<fip>, written by the API's
+//     admin-only edge_pool or by the automatic steering, which moves an
+//     address whose packet rate through a gateway, read from the inbound
+//     flow's counters, crosses a threshold to a scrubbing pool and back
+//     after a hold-down); every move is logged by every gateway. Each
+//     gateway registers itself (edge/gateways/<name>) under a lease.
 //
 // The bridge (br-edge, userspace datapath in tests) has the uplink port
 // towards the upstream routers and flow-based Geneve and VXLAN tunnel

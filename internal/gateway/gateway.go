@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -14,10 +15,6 @@ import (
 	"github.com/wyvern-sdn/wyvern/internal/bgp"
 	"github.com/wyvern-sdn/wyvern/internal/pki"
 )
-
-// DefaultPool is the pool of gateways serving every floating IP that was
-// not steered elsewhere.
-const DefaultPool = "general"
 
 // Config is one gateway's configuration.
 type Config struct {
@@ -50,6 +47,9 @@ type Config struct {
 	TunnelBridge string
 	// BGP is the speaker's configuration; its RouterID defaults to UplinkIP.
 	BGP bgp.Config
+	// Steering is the automatic steering of hot addresses (steer.go);
+	// off when its threshold is zero.
+	Steering Steering
 }
 
 // Validate reports the first problem of c, after filling defaults.
@@ -101,7 +101,7 @@ func (c *Config) Validate() error {
 	if err := c.BGP.Validate(); err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
-	return nil
+	return c.Steering.validate()
 }
 
 // Gateway is the daemon's state and loop. One goroutine (Run) owns it.
@@ -120,8 +120,16 @@ type Gateway struct {
 	neighbours map[netip.Addr]string
 
 	records *Records
+	// view is the last view synced.
+	view *View
+	// steer, counters and steerFn are the automatic steering's state and
+	// connections (nil when off).
+	steer    *steerer
+	counters func(ctx context.Context) (map[netip.Addr]uint64, error)
+	steerFn  func(ctx context.Context, fipID string, decide func(*PoolAssignment) *PoolAssignment) (bool, error)
+
 	// served and skipped are the last view's, for logging changes only.
-	served  []string
+	served  map[string]string
 	skipped map[string]string
 	// synced is closed after the first successful sync (for tests).
 	synced     chan struct{}
@@ -141,14 +149,28 @@ type Deps struct {
 	// SetNeighbour, when set, sets a static tunnel neighbour (the
 	// chassis' underlay MAC) before the first packet is tunnelled to it.
 	SetNeighbour func(ctx context.Context, ip netip.Addr, mac string) error
+	// Counters, for automatic steering, reads the packet counts of the
+	// inbound flows by floating address (the bridge's flow stats).
+	Counters func(ctx context.Context) (map[netip.Addr]uint64, error)
+	// Steer, for automatic steering, runs one transaction on a floating
+	// IP's pool record: decide gets the record as it is (nil: none) and
+	// returns the one to write, or nil to write nothing. It reports
+	// whether it wrote. It writes nothing for a floating IP that no
+	// longer exists.
+	Steer func(ctx context.Context, fipID string, decide func(*PoolAssignment) *PoolAssignment) (bool, error)
 }
 
 // New makes a gateway; cfg must be validated.
 func New(cfg Config, d Deps, log *slog.Logger) *Gateway {
-	return &Gateway{cfg: cfg, log: log, src: d.Source, ann: d.Announcer,
+	g := &Gateway{cfg: cfg, log: log, src: d.Source, ann: d.Announcer,
 		rec: &reconciler{conn: d.Flows, log: log}, ports: d.Ports, macs: d.MACs, resync: d.Resync,
 		setNeighbour: d.SetNeighbour, neighbours: map[netip.Addr]string{},
 		records: newRecords(), skipped: map[string]string{}, synced: make(chan struct{})}
+	if cfg.Steering.Threshold > 0 {
+		g.steer = newSteerer(cfg.Steering, cfg.Pool)
+		g.counters, g.steerFn = d.Counters, d.Steer
+	}
+	return g
 }
 
 // Synced is closed once the gateway has compiled, installed and announced
@@ -176,6 +198,12 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	listed := map[string]bool{}
 	var retry <-chan time.Time
+	var tick <-chan time.Time
+	if g.steer != nil {
+		t := time.NewTicker(g.steer.cfg.Interval)
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -204,6 +232,11 @@ func (g *Gateway) Run(ctx context.Context) error {
 				g.log.Warn("resync", "err", err)
 			}
 		case <-retry:
+		case <-tick:
+			if len(listed) == len(watched) && g.syncedOnce {
+				g.steerTick(ctx)
+			}
+			continue
 		}
 		if len(listed) < len(watched) {
 			continue
@@ -222,7 +255,13 @@ func (g *Gateway) Run(ctx context.Context) error {
 }
 
 func (g *Gateway) fold(e event, listed map[string]bool) {
-	g.records.apply(e, g.log)
+	if e.Prefix == PoolPrefix && listed[PoolPrefix] {
+		before := maps.Clone(g.records.Pools)
+		g.records.apply(e, g.log)
+		g.logMoves(before)
+	} else {
+		g.records.apply(e, g.log)
+	}
 	if e.Reset {
 		listed[e.Prefix] = true
 	}
@@ -231,7 +270,8 @@ func (g *Gateway) fold(e event, listed map[string]bool) {
 // sync compiles the view into flows, installs them, then announces the
 // floating IPs: the flows are in place before traffic is attracted.
 func (g *Gateway) sync(ctx context.Context) error {
-	v, skipped := BuildView(g.records, g.cfg.Pool)
+	v, skipped := BuildViewFor(g.records, g.cfg.Pool, g.cfg.Encaps)
+	g.view = v
 	g.logChanges(v, skipped)
 	g.neighbour(ctx, v)
 	if err := g.rec.apply(ctx, Compile(v, g.ports)); err != nil {
@@ -262,15 +302,32 @@ func (g *Gateway) neighbour(ctx context.Context, v *View) {
 	}
 }
 
+// logChanges logs the floating IPs that started or stopped being served
+// (all of them at the first sync) and those skipped with a new reason.
 func (g *Gateway) logChanges(v *View, skipped []Skipped) {
-	served := make([]string, 0, len(v.FIPs))
+	served := make(map[string]string, len(v.FIPs))
 	for _, f := range v.FIPs {
-		served = append(served, f.FloatingIP.String()+"->"+f.FixedIP.String()+"@"+f.Chassis)
+		served[f.ID] = f.FloatingIP.String() + "->" + f.FixedIP.String() + "@" + f.Chassis
 	}
-	if !slices.Equal(served, g.served) {
-		g.log.Info("serving floating IPs", "count", len(served), "fips", strings.Join(served, " "))
-		g.served = served
+	var added, removed []string
+	for id, s := range served {
+		if g.served[id] != s {
+			added = append(added, s)
+		}
 	}
+	for id, s := range g.served {
+		if _, ok := served[id]; !ok {
+			removed = append(removed, s)
+		}
+	}
+	if len(added)+len(removed) > 0 {
+		slices.Sort(added)
+		slices.Sort(removed)
+		const most = 20 // a line, not a dump, when thousands change at once
+		g.log.Info("serving floating IPs", "count", len(served), "added", len(added), "removed", len(removed),
+			"new", strings.Join(added[:min(len(added), most)], " "), "gone", strings.Join(removed[:min(len(removed), most)], " "))
+	}
+	g.served = served
 	now := make(map[string]string, len(skipped))
 	for _, s := range skipped {
 		now[s.ID] = s.Reason

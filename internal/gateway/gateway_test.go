@@ -103,18 +103,46 @@ func TestBuildView(t *testing.T) {
 	}
 	// Steering f1 moves it from the general pool to the scrubbing one.
 	steered := scenario()
-	steered.Pools["f1"] = &PoolAssignment{Pool: "scrubbing", Reason: "test"}
+	steered.Pools["f1"] = &PoolAssignment{Pool: "scrubbing"}
 	if v, _ := BuildView(steered, DefaultPool); len(v.FIPs) != 1 || v.FIPs[0].ID != "f2" {
 		t.Errorf("general pool serves %+v after steering f1 away", v.FIPs)
 	}
 	if v, _ := BuildView(steered, "scrubbing"); len(v.FIPs) != 1 || v.FIPs[0].ID != "f1" {
 		t.Errorf("scrubbing pool serves %+v after steering f1 to it", v.FIPs)
 	}
-	// A chassis without the network's encapsulation is not tunnelled to.
+	// A chassis without the network's encapsulation is tunnelled to with
+	// one it has, with the network's key; one sharing none with the
+	// gateway is not tunnelled to.
 	r := scenario()
 	r.Chassis["ch2"].Encaps = []string{"geneve"}
-	if v, skipped := BuildView(r, DefaultPool); len(v.FIPs) != 1 || len(skipped) != 2 {
+	if v, skipped := BuildView(r, DefaultPool); len(v.FIPs) != 2 || v.FIPs[1].Encap != "geneve" || v.FIPs[1].TunnelKey != 7 || len(skipped) != 1 {
 		t.Errorf("served %+v, skipped %+v", v.FIPs, skipped)
+	}
+	if v, skipped := BuildViewFor(r, DefaultPool, []string{"vxlan"}); len(v.FIPs) != 1 || v.FIPs[0].Encap != "vxlan" ||
+		len(skipped) != 2 || !strings.Contains(skipped[0].Reason, "no tunnel this gateway has") {
+		t.Errorf("vxlan-only gateway: served %+v, skipped %+v", v.FIPs, skipped)
+	}
+}
+
+func TestChooseEncap(t *testing.T) {
+	both := []string{"geneve", "vxlan"}
+	for _, c := range []struct {
+		network          string
+		chassis, gateway []string
+		want             string
+	}{
+		{"geneve", both, both, "geneve"},
+		{"vxlan", both, both, "vxlan"},
+		{"geneve", nil, both, "geneve"},
+		{"geneve", []string{"vxlan"}, both, "vxlan"},
+		{"vxlan", []string{"stt", "geneve"}, both, "geneve"},
+		{"geneve", both, []string{"vxlan"}, "vxlan"},
+		{"geneve", []string{"geneve"}, []string{"vxlan"}, ""},
+		{"vxlan", []string{"gre"}, both, ""},
+	} {
+		if got := chooseEncap(c.network, c.chassis, c.gateway); got != c.want {
+			t.Errorf("chooseEncap(%s, chassis %v, gateway %v) = %q, want %q", c.network, c.chassis, c.gateway, got, c.want)
+		}
 	}
 }
 
@@ -125,6 +153,14 @@ func TestCompileGolden(t *testing.T) {
 	noMAC.UpstreamMAC = nil
 	golden(t, "upstream_unresolved", ofp.Text(Compile(v, noMAC)))
 	golden(t, "empty", ofp.Text(Compile(&View{}, testPorts)))
+	// Encapsulation per chassis: ch1 (the geneve network n1's VM) speaks
+	// only VXLAN, ch2 (the VXLAN network n2's) only Geneve: each is
+	// tunnelled to, both ways, with the one it has and its network's key.
+	r := scenario()
+	r.Chassis["ch1"].Encaps = []string{"vxlan"}
+	r.Chassis["ch2"].Encaps = []string{"geneve"}
+	v, _ = BuildView(r, DefaultPool)
+	golden(t, "encap_per_chassis", ofp.Text(Compile(v, testPorts)))
 }
 
 func quiet() *slog.Logger {

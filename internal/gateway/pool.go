@@ -2,9 +2,8 @@ package gateway
 
 import (
 	"fmt"
-	"regexp"
-	"time"
 
+	"github.com/wyvern-sdn/wyvern/internal/model"
 	"github.com/wyvern-sdn/wyvern/internal/store"
 )
 
@@ -14,9 +13,15 @@ import (
 // upstream routers move its traffic. A floating IP without a record is in
 // DefaultPool.
 //
-// The record is written by whoever steers: the API's admin-only attribute
-// and wyvernctl, or the automatic steering, once they exist (issue 9,
-// point 4); today tests write it directly.
+// The record is written in one etcd transaction by whoever steers: the
+// API's admin-only edge_pool attribute (wyvernctl floatingip steer), with
+// the floating IP's own record, or the gateways' automatic steering
+// (steer.go). Each move is appended to the record's history and logged by
+// every gateway that sees it.
+
+// DefaultPool is the pool of gateways serving every floating IP that was
+// not steered elsewhere.
+const DefaultPool = model.DefaultEdgePool
 
 // PoolPrefix holds one PoolAssignment per steered floating IP, by id.
 const PoolPrefix = store.EdgePoolsPrefix
@@ -24,29 +29,17 @@ const PoolPrefix = store.EdgePoolsPrefix
 // PoolKey is the key of a floating IP's pool assignment.
 func PoolKey(fipID string) string { return store.EdgePoolKey(fipID) }
 
-// PoolAssignment puts one floating IP in a pool.
-type PoolAssignment struct {
-	Pool string `json:"pool"`
-	// Reason and At record the move (who or what steered it, and when).
-	Reason string    `json:"reason,omitempty"`
-	At     time.Time `json:"at,omitempty"`
-}
-
-var poolName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+// PoolAssignment puts one floating IP in a pool, with its moves.
+type PoolAssignment = model.EdgePool
 
 // ValidPool reports whether name can name a pool: 1 to 63 of [a-z0-9-],
 // not starting or ending with '-'.
 func ValidPool(name string) error {
-	if !poolName.MatchString(name) {
-		return fmt.Errorf("gateway: pool name %q: want 1-63 of [a-z0-9-], not starting or ending with '-'", name)
+	if err := model.ValidEdgePool(name); err != nil {
+		return fmt.Errorf("gateway: %w", err)
 	}
 	return nil
 }
 
 // poolOf is the pool serving a floating IP.
-func (r *Records) poolOf(fipID string) string {
-	if a := r.Pools[fipID]; a != nil && a.Pool != "" {
-		return a.Pool
-	}
-	return DefaultPool
-}
+func (r *Records) poolOf(fipID string) string { return r.Pools[fipID].PoolOf() }

@@ -18,6 +18,18 @@ type Records struct {
 	Chassis     map[string]*model.Chassis
 	// Pools are the floating IPs steered out of DefaultPool, by id.
 	Pools map[string]*PoolAssignment
+	// Gateways are the running gateways' registrations, by name.
+	Gateways map[string]*model.EdgeGateway
+}
+
+// poolAlive reports whether a registered gateway belongs to pool.
+func (r *Records) poolAlive(pool string) bool {
+	for _, g := range r.Gateways {
+		if g.Pool == pool {
+			return true
+		}
+	}
+	return false
 }
 
 // View is everything the gateway's flows and announcements depend on,
@@ -36,8 +48,8 @@ type FIP struct {
 	// RouterMAC is the MAC of the router interface on the VM's subnet:
 	// inbound packets reach the VM from its router, as routed packets do.
 	RouterMAC net.HardwareAddr
-	// Encap is the tunnel to the chassis: the network's type, geneve or
-	// vxlan.
+	// Encap is the tunnel to the chassis, geneve or vxlan, chosen per
+	// chassis (see chooseEncap).
 	Encap string
 	// TunnelKey is the tunnel id on the wire, the network's segmentation
 	// id, which the chassis' Classify stage maps back to the network.
@@ -60,14 +72,24 @@ type Skipped struct {
 // PoolAssignment); the others are listed with a reason (those with no
 // port, or of another pool, are not listed).
 func BuildView(r *Records, pool string) (*View, []Skipped) {
+	return BuildViewFor(r, pool, nil)
+}
+
+// BuildViewFor is BuildView for a gateway with tunnels of the given
+// encapsulations (nil: geneve and vxlan).
+func BuildViewFor(r *Records, pool string, encaps []string) (*View, []Skipped) {
+	if encaps == nil {
+		encaps = []string{"geneve", "vxlan"}
+	}
 	v := &View{}
+	ifaces := routerInterfaces(r)
 	var skipped []Skipped
 	seen := map[netip.Addr]string{}
 	for _, f := range sortedByID(r.FloatingIPs) {
 		if f.PortID == "" || r.poolOf(f.ID) != pool {
 			continue
 		}
-		fip, err := serve(r, f)
+		fip, err := serve(r, f, encaps, ifaces)
 		if err != nil {
 			skipped = append(skipped, Skipped{ID: f.ID, Reason: err.Error()})
 			continue
@@ -83,7 +105,7 @@ func BuildView(r *Records, pool string) (*View, []Skipped) {
 	return v, skipped
 }
 
-func serve(r *Records, f *model.FloatingIP) (FIP, error) {
+func serve(r *Records, f *model.FloatingIP, encaps []string, ifaces map[string][]*model.Port) (FIP, error) {
 	out := FIP{ID: f.ID}
 	var err error
 	if out.FloatingIP, err = netip.ParseAddr(f.FloatingIPAddress); err != nil || !out.FloatingIP.Is4() {
@@ -114,12 +136,11 @@ func serve(r *Records, f *model.FloatingIP) (FIP, error) {
 	}
 	switch network.NetworkType {
 	case "geneve", "vxlan":
-		out.Encap = network.NetworkType
 		out.TunnelKey = uint32(network.SegmentationID)
 	default:
 		return out, fmt.Errorf("network %s is %q, not an overlay", network.ID, network.NetworkType)
 	}
-	if out.RouterMAC, err = routerMAC(r, f.RouterID, port.NetworkID, subnetID); err != nil {
+	if out.RouterMAC, err = routerMAC(r, ifaces[port.NetworkID], f.RouterID, subnetID); err != nil {
 		return out, err
 	}
 	if port.HostID == "" {
@@ -129,8 +150,8 @@ func serve(r *Records, f *model.FloatingIP) (FIP, error) {
 	if ch == nil {
 		return out, fmt.Errorf("chassis %s of port %s unknown", port.HostID, port.ID)
 	}
-	if len(ch.Encaps) > 0 && !slices.Contains(ch.Encaps, out.Encap) {
-		return out, fmt.Errorf("chassis %s has no %s tunnel", ch.Name, out.Encap)
+	if out.Encap = chooseEncap(network.NetworkType, ch.Encaps, encaps); out.Encap == "" {
+		return out, fmt.Errorf("chassis %s has no tunnel this gateway has (chassis: %v, gateway: %v)", ch.Name, ch.Encaps, encaps)
 	}
 	if out.ChassisIP, err = netip.ParseAddr(ch.TunnelIP); err != nil || !out.ChassisIP.Is4() {
 		return out, fmt.Errorf("chassis %s: tunnel address %q is not IPv4", ch.Name, ch.TunnelIP)
@@ -139,18 +160,50 @@ func serve(r *Records, f *model.FloatingIP) (FIP, error) {
 	return out, nil
 }
 
+// chooseEncap picks the encapsulation of the tunnel to a chassis, in
+// both directions (the gateway tunnels inbound packets with it and takes
+// the chassis' outbound packets from its tunnel port), as the seed's
+// "encapsulation diversity" asks: the network's own type when the chassis
+// supports it (a chassis that lists none supports both), else the first
+// encapsulation the chassis lists that the gateway has; "" when they
+// share none. The tunnel key is the network's segmentation id either way.
+func chooseEncap(networkType string, chassis, gateway []string) string {
+	if slices.Contains(gateway, networkType) && (len(chassis) == 0 || slices.Contains(chassis, networkType)) {
+		return networkType
+	}
+	for _, e := range chassis {
+		if (e == "geneve" || e == "vxlan") && slices.Contains(gateway, e) {
+			return e
+		}
+	}
+	return ""
+}
+
+// routerInterfaces lists the router interface ports of each network, by
+// id.
+func routerInterfaces(r *Records) map[string][]*model.Port {
+	out := map[string][]*model.Port{}
+	for _, p := range sortedByID(r.Ports) {
+		if p.DeviceOwner == model.OwnerRouterInterface {
+			out[p.NetworkID] = append(out[p.NetworkID], p)
+		}
+	}
+	return out
+}
+
 // routerMAC finds the MAC of the interface of router (any router when
-// empty) on the subnet: the port on the network owned by the router with an
+// empty) on the subnet, among the router interfaces of the subnet's
+// network (routerInterfaces): the port owned by the router with an
 // address on the subnet, preferring the subnet's gateway address.
-func routerMAC(r *Records, router, netID, subnetID string) (net.HardwareAddr, error) {
+func routerMAC(r *Records, ifaces []*model.Port, router, subnetID string) (net.HardwareAddr, error) {
 	var gw string
 	if s := r.Subnets[subnetID]; s != nil {
 		gw = s.GatewayIP
 	}
 	var best *model.Port
 	bestGW := false
-	for _, p := range sortedByID(r.Ports) {
-		if p.NetworkID != netID || p.DeviceOwner != model.OwnerRouterInterface || (router != "" && p.DeviceID != router) {
+	for _, p := range ifaces {
+		if router != "" && p.DeviceID != router {
 			continue
 		}
 		for _, ip := range p.FixedIPs {

@@ -18,7 +18,8 @@ type Source interface {
 }
 
 // Watched prefixes. The gateway watches them whole: the floating IPs and
-// their pool assignments (small global prefixes, as the agent's), and
+// their pool assignments and the gateways' registrations (small global
+// prefixes, as the agent's), and
 // every port, network, subnet and chassis, to find a floating IP's port, its router interface
 // and its chassis. Watching only the networks of floating-IP ports (the
 // agent's selective watch) is left for the store informer.
@@ -29,6 +30,7 @@ var watched = []string{
 	store.KindPrefix(store.KindSubnets),
 	store.KindPrefix(store.KindChassis),
 	PoolPrefix,
+	store.EdgeGatewaysPrefix,
 }
 
 // event is one change under a watched prefix, or (Reset) the full content
@@ -39,7 +41,7 @@ type event = store.Event
 func newRecords() *Records {
 	return &Records{FloatingIPs: map[string]*model.FloatingIP{}, Ports: map[string]*model.Port{},
 		Networks: map[string]*model.Network{}, Subnets: map[string]*model.Subnet{}, Chassis: map[string]*model.Chassis{},
-		Pools: map[string]*PoolAssignment{}}
+		Pools: map[string]*PoolAssignment{}, Gateways: map[string]*model.EdgeGateway{}}
 }
 
 // apply folds an event into the records.
@@ -57,6 +59,8 @@ func (r *Records) apply(e event, log *slog.Logger) {
 		fold(r.Chassis, e, log)
 	case PoolPrefix:
 		fold(r.Pools, e, log)
+	case store.EdgeGatewaysPrefix:
+		fold(r.Gateways, e, log)
 	}
 }
 

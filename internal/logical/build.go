@@ -117,7 +117,8 @@ func Build(in *Inputs, keys *Keys) (*Result, error) {
 				continue
 			}
 			gw, _ := netip.ParseAddr(sub.GatewayIP)
-			v.Subnets = append(v.Subnets, pipeline.Subnet{ID: sub.ID, NetworkID: id, CIDR: p, Gateway: gw, EnableDHCP: sub.EnableDHCP})
+			v.Subnets = append(v.Subnets, pipeline.Subnet{ID: sub.ID, NetworkID: id, CIDR: p, Gateway: gw, EnableDHCP: sub.EnableDHCP,
+				IPv6RAMode: sub.IPv6RAMode, IPv6AddressMode: sub.IPv6AddressMode})
 		}
 		ports := n.Sorted
 		if ports == nil {
@@ -239,8 +240,8 @@ func (in *Inputs) addRouters(v *pipeline.View, keys *Keys) []error {
 			for _, f := range p.FixedIPs {
 				sub := n.Subnets[f.SubnetID]
 				a, err1 := netip.ParseAddr(f.IPAddress)
-				if sub == nil || err1 != nil || !a.Is4() {
-					continue
+				if sub == nil || err1 != nil {
+					continue // IPv4 and IPv6 interfaces alike
 				}
 				pfx, err := netip.ParsePrefix(sub.CIDR)
 				if err != nil {

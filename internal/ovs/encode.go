@@ -59,6 +59,8 @@ const (
 	oxmClassNXM0  = 0x0000
 	oxmClassNXM1  = 0x0001
 	oxmClassBasic = 0x8000
+	// oxmClassEricsson is the OXM class of OVS's ERICOXM fields.
+	oxmClassEricsson = 0x1000
 
 	nxVendor  = 0x00002320
 	onfVendor = 0x4f4e4600
@@ -128,6 +130,11 @@ var oxmFields = [...]fieldInfo{
 	ofp.FNDSLL:      {oxmClassBasic, 32, 6},
 	ofp.FNDTLL:      {oxmClassBasic, 33, 6},
 	ofp.FConjID:     {oxmClassNXM1, 37, 4},
+	// ERICOXM_OF_ICMPV6_ND_RESERVED and _ND_OPTIONS_TYPE (OVS 2.11+): the
+	// NA flags and the type of the first ND option, set-only in flows
+	// turning a solicitation into an advertisement.
+	ofp.FNDReserved:    {oxmClassEricsson, 1, 4},
+	ofp.FNDOptionsType: {oxmClassEricsson, 2, 1},
 }
 
 // nxmFields are the headers used by Nicira actions (move, output:reg),

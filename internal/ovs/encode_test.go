@@ -152,7 +152,7 @@ func TestEncodeErrors(t *testing.T) {
 		"move widths":     {Actions: []ofp.Action{ofp.Move{Src: ofp.FieldRef{Kind: ofp.FEthSrc}, Dst: ofp.FieldRef{Kind: ofp.FReg, Index: 1}}}},
 		"conjunction 3/2": {Actions: []ofp.Action{ofp.Conjunction{ID: 1, Clause: 3, N: 2}}},
 		"nil action":      {Actions: []ofp.Action{nil}},
-		"unencodable":     {Actions: []ofp.Action{ofp.SetField{Field: ofp.Field{Kind: ofp.FNDReserved, Value: 1}}}},
+		"unencodable":     {Actions: []ofp.Action{ofp.SetField{Field: ofp.Field{Kind: ofp.FieldKind(250), Value: 1}}}},
 		"nat needs commit": {Actions: []ofp.Action{ofp.CT{ZoneReg: -1, Table: -1,
 			NAT: &ofp.NAT{Addr: netip.MustParseAddr("10.0.0.1")}}}},
 	}

@@ -670,43 +670,8 @@ func (c *OFConn) DeleteByCookie(ctx context.Context, cookie, mask uint64) error 
 // DumpCookies returns the cookies of all flows on the bridge with the
 // number of flows carrying each (multipart flow stats).
 func (c *OFConn) DumpCookies(ctx context.Context) (map[uint64]int, error) {
-	xid := c.nextXID()
-	b := appendHeader(nil, ofptMultipartReq, xid)
-	b = be.AppendUint16(b, ofpmpFlow)
-	b = be.AppendUint16(b, 0)
-	b = append(b, 0, 0, 0, 0)
-	b = append(b, ofpttAll, 0, 0, 0)
-	b = be.AppendUint32(b, ofppAny)
-	b = be.AppendUint32(b, ofpgAny)
-	b = append(b, 0, 0, 0, 0)
-	b = be.AppendUint64(b, 0) // cookie
-	b = be.AppendUint64(b, 0) // cookie mask: all
-	b, _ = AppendMatch(b, nil)
-	b, _ = finish(b, 0)
 	cookies := map[uint64]int{}
-	err := c.request(ctx, xid, b, func(typ uint8, m []byte) (bool, error) {
-		if typ == ofptError {
-			return true, parseError(m)
-		}
-		if typ != ofptMultipartReply || len(m) < 16 {
-			return true, fmt.Errorf("flow stats: unexpected message type %d", typ)
-		}
-		flags := be.Uint16(m[10:])
-		body := m[16:]
-		for len(body) > 0 {
-			if len(body) < 56 {
-				return true, errors.New("flow stats: short entry")
-			}
-			n := int(be.Uint16(body))
-			if n < 56 || n > len(body) {
-				return true, fmt.Errorf("flow stats: bad entry length %d", n)
-			}
-			cookies[be.Uint64(body[24:])]++
-			body = body[n:]
-		}
-		return flags&ofpmpfReplyMore == 0, nil
-	})
-	if err != nil {
+	if err := c.eachFlowStat(ctx, ofpttAll, 0, 0, func(e []byte) { cookies[be.Uint64(e[24:])]++ }); err != nil {
 		return nil, fmt.Errorf("dump flows: %w", err)
 	}
 	return cookies, nil

@@ -110,6 +110,7 @@ type netState struct {
 	// network is not tunnelled (no overlay type, or no such tunnel port).
 	tunPort uint32
 	dhcp4   []netip.Prefix // IPv4 subnets with DHCP enabled
+	v6      v6Services     // the IPv6 services of its subnets (ipv6.go)
 }
 
 type portState struct {
@@ -221,6 +222,8 @@ func (x *index) indexNetworks() {
 		s := &v.Subnets[i]
 		if ns := byID[s.NetworkID]; ns != nil && s.EnableDHCP && s.CIDR.Addr().Is4() {
 			ns.dhcp4 = append(ns.dhcp4, s.CIDR.Masked())
+		} else if ns != nil {
+			ns.v6.add(s)
 		}
 	}
 

@@ -284,7 +284,7 @@ func IsStale(c uint64, current uint32) bool {
 //
 //	byte 0     PacketInKind
 //	bytes 1..3 zero
-//	bytes 4..7 a key, big endian: for PacketInDHCPv4 the network key
+//	bytes 4..7 a key, big endian: for every kind the network key
 //	           (the flow is shared by the network's ports)
 //
 // The controller must use the NXT_PACKET_IN2 format to receive userdata.
@@ -297,6 +297,10 @@ type PacketInKind uint8
 // Packet-in kinds.
 const (
 	PacketInDHCPv4 PacketInKind = 1
+	// PacketInRS is a router solicitation (key: the network key).
+	PacketInRS PacketInKind = 2
+	// PacketInDHCPv6 is a DHCPv6 client message (key: the network key).
+	PacketInDHCPv6 PacketInKind = 3
 )
 
 // UserData encodes a packet-in's user data.

@@ -47,6 +47,7 @@ func (x *index) hashNetwork(n *netState, aclWords uint64) uint64 {
 	for _, s := range n.dhcp4 {
 		h.prefix(s)
 	}
+	n.v6.hash(h)
 	h.u64(aclWords) // the ACL words loaded for its local ports
 	h.u64(uint64(len(n.all)))
 	for _, p := range n.all {
@@ -92,6 +93,7 @@ func (c *netBuilder) network(n *netState) {
 		c.ndResponder(n)
 	}
 	c.dhcp(n)
+	c.ipv6Services(n)
 	c.l2(n)
 }
 

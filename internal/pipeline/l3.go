@@ -42,6 +42,7 @@ type routerState struct {
 	*Router
 	zone    uint16
 	ports   []routerPort
+	ports6  []routerPort    // IPv6 interfaces (ipv6.go)
 	macs    map[string]bool // MACs of the router's ports: never a host route
 	ext     *ExternalNetwork
 	gwLocal bool // the router SNATs here: active gateway with the network
@@ -100,16 +101,26 @@ func (x *index) indexRouters() []*routerState {
 		active := false
 		for _, p := range r.Ports {
 			n := x.netsByID[p.NetworkID]
-			if n == nil || len(p.MAC) != 6 || !p.Address.Addr().Is4() {
+			if n == nil || len(p.MAC) != 6 || !p.Address.IsValid() {
+				continue
+			}
+			if a := p.Address.Addr(); a.Is6() && !a.Is4In6() {
+				rs.ports6 = append(rs.ports6, routerPort{net: n, mac: slices.Clone(p.MAC), addr: p.Address})
+				rs.macs[string(p.MAC)] = true
+				active = active || served[n]
+				continue
+			} else if !a.Is4() {
 				continue
 			}
 			rs.ports = append(rs.ports, routerPort{net: n, mac: slices.Clone(p.MAC), addr: p.Address})
 			rs.macs[string(p.MAC)] = true
 			active = active || served[n]
 		}
-		slices.SortFunc(rs.ports, func(a, b routerPort) int {
-			return cmp.Or(cmp.Compare(a.net.Key, b.net.Key), a.addr.Addr().Compare(b.addr.Addr()))
-		})
+		for _, ps := range [][]routerPort{rs.ports, rs.ports6} {
+			slices.SortFunc(ps, func(a, b routerPort) int {
+				return cmp.Or(cmp.Compare(a.net.Key, b.net.Key), a.addr.Addr().Compare(b.addr.Addr()))
+			})
+		}
 		if gw := r.Gateway; gw != nil && len(gw.MAC) == 6 && gw.Address.Addr().Is4() {
 			rs.ext = exts[gw.NetworkID]
 		}
@@ -161,7 +172,8 @@ func (l3Unit) sections(x *index, s *sectionList) {
 	if e := s.next("l3", x.hashL3(), 64); e != nil && len(x.routers) > 0 {
 		b := &l3Builder{index: x, emitter: e,
 			extClassified: map[uint32]bool{}, l2MACs: map[netMAC]bool{},
-			classified: map[*netState]bool{}, answered: map[uint32]map[netip.Addr]bool{}}
+			classified: map[*netState]bool{}, answered: map[uint32]map[netip.Addr]bool{},
+			dad: map[uint32]bool{}, nd6: map[netAddr]bool{}}
 		b.compile()
 	}
 }
@@ -215,6 +227,10 @@ type l3Builder struct {
 	// answered holds the router addresses given a Neighbour entry, by
 	// network key, besides the network's own (index.v4).
 	answered map[uint32]map[netip.Addr]bool
+	// dad marks the networks given their DAD exception of the ND
+	// responder here, nd6 the router IPv6 addresses answered (ipv6.go).
+	dad map[uint32]bool
+	nd6 map[netAddr]bool
 }
 
 // compile compiles distributed routing, floating IPs and SNAT.
@@ -222,7 +238,9 @@ func (c *l3Builder) compile() {
 	missFlows(c.emitter, FeatureL3)
 	for _, r := range c.routers {
 		c.routerPorts(r)
+		c.routerPorts6(r)
 		c.routes(r)
+		c.routes6(r)
 		c.nat(r)
 	}
 }

@@ -57,6 +57,9 @@ func scenarios() []scenario {
 		{"snat_gateway", snatGateway, testCfg},
 		{"centralized_fip", centralizedFIP, testCfg},
 		{"security_groups", securityGroups, testCfgND},
+		{"ipv6_modes", ipv6Modes, testCfgND},
+		{"ipv6_routed", ipv6Routed, testCfgND},
+		{"metadata", metadataService, testCfgND},
 	}
 }
 

@@ -258,7 +258,12 @@ var tableDecls = [numTables]Table{{
 		"ports (reg0[4]) on a network with a DHCP-enabled subnet to the " +
 		"controller, one flow per network (the controller reads the port " +
 		"from reg5 in the packet-in), except from the ports without an " +
-		"address on such a subnet. The rest goes on to L2Lookup.",
+		"address on such a subnet; sends router solicitations (on a network " +
+		"with a subnet that has an ipv6_ra_mode) and DHCPv6 client messages " +
+		"(with a DHCPv6 address mode) from local VM ports to the controller, " +
+		"one flow each per network; answers neighbour solicitations for the " +
+		"routers' IPv6 addresses and link-local addresses, and ICMPv6 echo " +
+		"to them. The rest goes on to L2Lookup.",
 }, {
 	ID:       TableARPReply,
 	Name:     "ARPReply",
@@ -325,7 +330,10 @@ var tableDecls = [numTables]Table{{
 		"same with eth_dst := the port's MAC and deliver it themselves (a " +
 		"local port via IngressACL, reg7 = its ofport; a remote one into " +
 		"the tunnel; with security groups in use reg3 = its ACL word); its " +
-		"other addresses are dropped. The external subnet " +
+		"other addresses are dropped. IPv6 is routed by host route (/128) " +
+		"to every address of the ports on the router's IPv6 subnets, " +
+		"delivered as above, the rest of those subnets dropped, plus extra " +
+		"routes via such a port; no IPv6 leaves by the gateway. The external subnet " +
 		"and the default route go to L3SNAT when the router has a gateway.",
 }, {
 	ID:       TableL3SNAT,

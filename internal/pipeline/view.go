@@ -58,6 +58,9 @@ type View struct {
 	// SecurityGroups referenced by the local ports (directly or as a
 	// remote group of one of their rules).
 	SecurityGroups []SecurityGroup
+
+	// Metadata is the chassis' metadata service (metadata.go); nil: none.
+	Metadata *MetadataPort
 }
 
 // Router is a Neutron router: a distributed L3 datapath. The agent builds
@@ -242,6 +245,12 @@ type Subnet struct {
 	CIDR       netip.Prefix
 	Gateway    netip.Addr // invalid when the subnet has no gateway
 	EnableDHCP bool
+	// IPv6RAMode and IPv6AddressMode are Neutron's ipv6_ra_mode and
+	// ipv6_address_mode ("slaac", "dhcpv6-stateful", "dhcpv6-stateless" or
+	// empty) of an IPv6 subnet: router solicitations are sent to the
+	// agent when a subnet of the network has an RA mode, DHCPv6 client
+	// traffic when one has a DHCPv6 address mode (see ipv6.go).
+	IPv6RAMode, IPv6AddressMode string
 }
 
 // AddressPair is an extra source a port may send from: an address or a

@@ -47,7 +47,11 @@
 //	                                       it goes when the agent stops renewing the lease
 //	stats/<name>                           model.ChassisStats (flows, ports bound), written by its agent
 //	tokens/<sha256 of token>               Keystone token, under a lease (api/keystone)
-//	edge/pools/<fip>                       gateway pool of a steered floating IP (gateway.PoolAssignment)
+//	edge/pools/<fip>                       gateway pool of a steered floating IP and its last moves
+//	                                       (model.EdgePool), written with the floating IP (API)
+//	                                       or by a gateway's automatic steering
+//	edge/gateways/<name>                   a running gateway's registration (model.EdgeGateway),
+//	                                       under its lease: the pools the API accepts
 package store
 
 import "strconv"
@@ -119,3 +123,10 @@ const EdgePoolsPrefix = Prefix + "edge/pools/"
 
 // EdgePoolKey is the key of a floating IP's gateway pool assignment.
 func EdgePoolKey(fipID string) string { return EdgePoolsPrefix + fipID }
+
+// EdgeGatewaysPrefix holds the registration of every running edge gateway,
+// by name, each under its gateway's lease.
+const EdgeGatewaysPrefix = Prefix + "edge/gateways/"
+
+// EdgeGatewayKey is the key of a gateway's registration.
+func EdgeGatewayKey(name string) string { return EdgeGatewaysPrefix + name }

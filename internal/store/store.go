@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -18,6 +19,12 @@ import (
 
 // ErrNotFound is returned when a key does not exist.
 var ErrNotFound = errors.New("store: not found")
+
+// ErrTxnTooLarge is returned when one logical change needs more operations
+// or bytes than etcd takes in one transaction (etcd's --max-txn-ops and
+// --max-request-bytes; the embedded member allows MaxTxnOps). The change is
+// not split, since it must stay atomic: the caller refuses it.
+var ErrTxnTooLarge = errors.New("store: change too large for one etcd transaction")
 
 // Store is typed access to Wyvern's keys in one etcd cluster. It is safe for
 // concurrent use.
@@ -40,6 +47,15 @@ func Dial(ctx context.Context, endpoints []string) (*Store, error) {
 // client certificate in tlsCfg authenticates this process to an etcd that
 // verifies clients).
 func DialTLS(ctx context.Context, endpoints []string, tlsCfg *tls.Config) (*Store, error) {
+	autoSync := time.Minute
+	for _, e := range endpoints {
+		if strings.HasPrefix(e, "unix:") || strings.HasPrefix(e, "unixs:") {
+			// A local socket (a proxy, as a gateway in its own network
+			// namespace uses): the members' advertised URLs may not be
+			// reachable from here, so keep to the endpoints given.
+			autoSync = 0
+		}
+	}
 	cli, err := clientv3.New(clientv3.Config{
 		TLS:         tlsCfg,
 		Endpoints:   endpoints,
@@ -48,7 +64,7 @@ func DialTLS(ctx context.Context, endpoints []string, tlsCfg *tls.Config) (*Stor
 		// peer so the watch can move to another member.
 		DialKeepAliveTime:    10 * time.Second,
 		DialKeepAliveTimeout: 5 * time.Second,
-		AutoSyncInterval:     time.Minute,
+		AutoSyncInterval:     autoSync,
 		Logger:               nil,
 		DialOptions:          dialOptions(),
 	})
@@ -452,6 +468,9 @@ func (t *Tx) commit() (bool, error) {
 	// On conflict, the Else branch reads the read set afresh, so the
 	// retry starts without a round trip.
 	resp, err := t.cli.Txn(t.ctx).If(cmps...).Then(ops...).Else(getOps...).Commit()
+	if errors.Is(err, rpctypes.ErrTooManyOps) || errors.Is(err, rpctypes.ErrRequestTooLarge) {
+		return false, fmt.Errorf("%w (%d comparisons, %d writes): %v", ErrTxnTooLarge, len(cmps), len(ops), err)
+	}
 	if err != nil {
 		return t.resolve(cmps, ops, snap, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/wyvern-sdn/wyvern/internal/store"
+	"github.com/wyvern-sdn/wyvern/internal/store/embedded"
 	"github.com/wyvern-sdn/wyvern/internal/store/storetest"
 )
 
@@ -229,5 +230,33 @@ func TestTxnReadErrorAborts(t *testing.T) {
 	})
 	if err == nil || !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+}
+
+// TestTxnTooLarge: a change beyond etcd's limits of one transaction is
+// refused as ErrTxnTooLarge, not split, and writes nothing.
+func TestTxnTooLarge(t *testing.T) {
+	st := storetest.New(t)
+	ctx := context.Background()
+	err := st.Txn(ctx, func(tx *store.Tx) error {
+		for i := 0; i < embedded.MaxTxnOps+1; i++ {
+			tx.PutString(fmt.Sprintf("%sbig/%05d", store.Prefix, i), "x")
+		}
+		return nil
+	})
+	if !errors.Is(err, store.ErrTxnTooLarge) {
+		t.Fatalf("got %v, want ErrTxnTooLarge", err)
+	}
+	if n, err := st.Count(ctx, store.Prefix+"big/"); err != nil || n != 0 {
+		t.Fatalf("%d keys written by a refused transaction (%v)", n, err)
+	}
+	err = st.Txn(ctx, func(tx *store.Tx) error {
+		for i := 0; i < embedded.MaxTxnOps; i++ {
+			tx.PutString(fmt.Sprintf("%sbig/%05d", store.Prefix, i), "x")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("a transaction at the limit: %v", err)
 	}
 }

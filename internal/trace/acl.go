@@ -65,9 +65,9 @@ func (x *index) evalACL(p *model.Port, dir string, pkt Packet, peer netip.Addr) 
 
 // ruleMatches mirrors the agent's compilation of one rule (the same
 // logical.ConvertRule, then the pipeline's ruleL4 and remote matches) for
-// an IPv4 packet. why is set when the rule cannot be compiled at all.
+// a packet (IPv4 or IPv6: the rule's ethertype must be its family). why is set when the rule cannot be compiled at all.
 func (x *index) ruleMatches(r *model.SecurityGroupRule, pkt Packet, peer netip.Addr) (ok bool, why string) {
-	if r.EtherType != "IPv4" {
+	if r.EtherType != family(pkt.Dst) {
 		return false, ""
 	}
 	vr, valid := logical.ConvertRule(r)
@@ -78,6 +78,9 @@ func (x *index) ruleMatches(r *model.SecurityGroupRule, pkt Packet, peer netip.A
 		return false, fmt.Sprintf("bad remote_ip_prefix %q, ignored", r.RemoteIPPrefix)
 	}
 	proto := vr.Protocol
+	if proto == protoICMP && pkt.Dst.Is6() {
+		proto = protoICMPv6 // as the pipeline's ruleL4
+	}
 	if proto != 0 && proto != pkt.ProtoNum {
 		return false, ""
 	}
@@ -89,7 +92,7 @@ func (x *index) ruleMatches(r *model.SecurityGroupRule, pkt Packet, peer netip.A
 				return false, ""
 			}
 		}
-	case protoICMP:
+	case protoICMP, protoICMPv6:
 		if vr.ICMPType != nil {
 			if *vr.ICMPType != pkt.ICMPType {
 				return false, ""
@@ -105,10 +108,10 @@ func (x *index) ruleMatches(r *model.SecurityGroupRule, pkt Packet, peer netip.A
 	}
 	if vr.RemoteGroupID != "" {
 		return slices.ContainsFunc(x.members(vr.RemoteGroupID), func(m netip.Prefix) bool {
-			return m.Addr().Is4() && m.Contains(peer)
+			return m.Contains(peer)
 		}), ""
 	}
-	if vr.RemotePrefix.IsValid() && (!vr.RemotePrefix.Addr().Is4() || !vr.RemotePrefix.Contains(peer)) {
+	if vr.RemotePrefix.IsValid() && !vr.RemotePrefix.Contains(peer) {
 		return false, ""
 	}
 	return true, ""
@@ -164,4 +167,12 @@ func (x *index) ruleRef(r *model.SecurityGroupRule) *Rule {
 		out.GroupName = g.Name
 	}
 	return out
+}
+
+// family is the security group ethertype of an address.
+func family(a netip.Addr) string {
+	if a.Is4() {
+		return "IPv4"
+	}
+	return "IPv6"
 }

@@ -19,6 +19,16 @@ func (r *Result) OFFlow(inPort int) (string, error) {
 	}
 	eth := fmt.Sprintf("in_port=%d,dl_src=%s,dl_dst=%s", inPort, r.EthSrc, r.EthDst)
 	ip := fmt.Sprintf("nw_src=%s,nw_dst=%s,nw_ttl=%d", p.Src, p.Dst, p.TTL)
+	if p.Dst.Is6() {
+		ip = fmt.Sprintf("ipv6_src=%s,ipv6_dst=%s,nw_ttl=%d", p.Src, p.Dst, p.TTL)
+		switch p.Proto {
+		case "tcp", "udp":
+			return fmt.Sprintf("%s6,%s,%s,tp_src=%d,tp_dst=%d", p.Proto, eth, ip, p.SrcPort, p.DstPort), nil
+		case "icmp":
+			return fmt.Sprintf("icmp6,%s,%s,icmpv6_type=%d,icmpv6_code=%d", eth, ip, p.ICMPType, p.ICMPCode), nil
+		}
+		return fmt.Sprintf("ipv6,%s,%s,nw_proto=%d", eth, ip, p.ProtoNum), nil
+	}
 	switch p.Proto {
 	case "arp":
 		return fmt.Sprintf("arp,%s,arp_op=1,arp_sha=%s,arp_spa=%s,arp_tpa=%s", eth, r.EthSrc, p.Src, p.Dst), nil

@@ -12,22 +12,27 @@ const (
 	protoICMP = 1
 	protoTCP  = 6
 	protoUDP  = 17
+	// protoICMPv6 is ICMP of an IPv6 packet ("icmp" with IPv6 addresses).
+	protoICMPv6 = 58
 )
 
 // Packet describes the packet a source port sends: the first packet of a
 // new connection (conntrack state new).
 type Packet struct {
 	// Proto is "tcp", "udp", "icmp", "arp" or "ip" (any other IP protocol,
-	// by number in ProtoNum).
+	// by number in ProtoNum). "icmp" between IPv6 addresses is ICMPv6
+	// (ProtoNum 58).
 	Proto    string `json:"proto"`
 	ProtoNum uint8  `json:"proto_num,omitempty"`
-	// Src is the source address; invalid: the port's first IPv4 fixed IP.
+	// Src is the source address; invalid: the port's first fixed IP of
+	// Dst's family.
 	Src netip.Addr `json:"src"`
 	Dst netip.Addr `json:"dst"`
 	// SrcPort and DstPort are the TCP/UDP ports (SrcPort 0: 40000).
 	SrcPort uint16 `json:"src_port,omitempty"`
 	DstPort uint16 `json:"dst_port,omitempty"`
-	// ICMPType and ICMPCode of an ICMP packet (default echo request 8/0).
+	// ICMPType and ICMPCode of an ICMP packet (default echo request: 8/0,
+	// ICMPv6 128/0).
 	ICMPType uint8 `json:"icmp_type"`
 	ICMPCode uint8 `json:"icmp_code"`
 	// TTL of the IP header (default 64).
@@ -43,10 +48,14 @@ type Packet struct {
 //	arp, dst 10.0.1.1
 //	ip proto 47, dst 10.0.2.5
 //
-// Clauses: src ADDR[:PORT], dst ADDR[:PORT], type N, code N, ttl N.
-// IPv4 only.
+//	icmp, dst 2001:db8:2::5
+//	tcp, dst [2001:db8:2::5]:22
+//
+// Clauses: src ADDR[:PORT], dst ADDR[:PORT], type N, code N, ttl N (the
+// hop limit of IPv6). IPv4 or IPv6, both addresses of one family.
 func ParsePacket(s string) (Packet, error) {
 	p := Packet{ICMPType: 8, TTL: 64}
+	typeGiven := false
 	clauses := strings.Split(s, ",")
 	head := strings.Fields(strings.ToLower(clauses[0]))
 	switch {
@@ -89,7 +98,7 @@ func ParsePacket(s string) (Packet, error) {
 			case p.Proto != "icmp":
 				return p, fmt.Errorf("packet: %s applies to icmp only", key)
 			case key == "type":
-				p.ICMPType = uint8(n)
+				p.ICMPType, typeGiven = uint8(n), true
 			default:
 				p.ICMPCode = uint8(n)
 			}
@@ -103,6 +112,20 @@ func ParsePacket(s string) (Packet, error) {
 	if !p.Dst.IsValid() {
 		return p, fmt.Errorf("packet: needs a destination (dst ADDR)")
 	}
+	if p.Src.IsValid() && p.Src.Is4() != p.Dst.Is4() {
+		return p, fmt.Errorf("packet: src %s and dst %s are of different families", p.Src, p.Dst)
+	}
+	if p.Dst.Is6() {
+		switch p.Proto {
+		case "arp":
+			return p, fmt.Errorf("packet: arp is IPv4 (IPv6 neighbour solicitations are answered in flows)")
+		case "icmp":
+			p.ProtoNum = protoICMPv6
+			if !typeGiven {
+				p.ICMPType = icmp6EchoRequest
+			}
+		}
+	}
 	if p.Proto == "tcp" || p.Proto == "udp" {
 		if p.DstPort == 0 {
 			return p, fmt.Errorf("packet: %s needs a destination port (dst ADDR:PORT)", p.Proto)
@@ -114,11 +137,23 @@ func ParsePacket(s string) (Packet, error) {
 	return p, nil
 }
 
+// ICMPv6 echo request and reply.
+const icmp6EchoRequest = 128
+
+// isEcho reports whether the packet is an ICMP or ICMPv6 echo request.
+func (p Packet) isEcho() bool {
+	want := uint8(8)
+	if p.ProtoNum == protoICMPv6 {
+		want = icmp6EchoRequest
+	}
+	return p.Proto == "icmp" && p.ICMPType == want && p.ICMPCode == 0
+}
+
 // endpoint parses ADDR or ADDR:PORT (a port only for TCP and UDP).
 func (p *Packet) endpoint(s string) (netip.Addr, uint16, error) {
 	if a, err := netip.ParseAddr(s); err == nil {
-		if !a.Is4() {
-			return a, 0, fmt.Errorf("packet: %s: only IPv4 is traced", s)
+		if a.Zone() != "" || a.Is4In6() {
+			return a, 0, fmt.Errorf("packet: %s: want a plain IPv4 or IPv6 address", s)
 		}
 		return a, 0, nil
 	}
@@ -129,8 +164,8 @@ func (p *Packet) endpoint(s string) (netip.Addr, uint16, error) {
 	if p.Proto != "tcp" && p.Proto != "udp" {
 		return netip.Addr{}, 0, fmt.Errorf("packet: %s: ports apply to tcp and udp only", s)
 	}
-	if !ap.Addr().Is4() {
-		return netip.Addr{}, 0, fmt.Errorf("packet: %s: only IPv4 is traced", s)
+	if a := ap.Addr(); a.Zone() != "" || a.Is4In6() {
+		return netip.Addr{}, 0, fmt.Errorf("packet: %s: want a plain IPv4 or IPv6 address", s)
 	}
 	return ap.Addr(), ap.Port(), nil
 }

@@ -32,10 +32,7 @@ func routePrio(bits int) int { return 100 + 2*bits }
 func (tr *tracer) route() {
 	x, src, pkt := tr.x, tr.src, tr.pkt
 	here := src.HostID
-	sub, _ := x.subnetOf(src.NetworkID, pkt.Src)
-	if sub == nil && len(x.netSubs[src.NetworkID]) > 0 {
-		sub = x.netSubs[src.NetworkID][0]
-	}
+	sub := x.sourceSubnet(src.NetworkID, pkt)
 	if sub == nil || sub.GatewayIP == "" {
 		tr.step(Step{Stage: StageL3, Chassis: here, Verdict: Drop,
 			Detail: fmt.Sprintf("%s is off-network and the source subnet has no gateway", pkt.Dst)})
@@ -132,7 +129,7 @@ func (tr *tracer) lookup(r *model.Router, dst netip.Addr) (*candidate, []string)
 				continue
 			}
 			pf, err := netip.ParsePrefix(s.CIDR)
-			if err != nil || !pf.Addr().Is4() {
+			if err != nil || pf.Addr().Is4() != dst.Is4() {
 				continue
 			}
 			pf = pf.Masked()
@@ -145,11 +142,11 @@ func (tr *tracer) lookup(r *model.Router, dst netip.Addr) (*candidate, []string)
 				if macs[strings.ToLower(q.MACAddress)] || q.HostID == "" {
 					continue
 				}
-				for _, a := range addrs4(q) {
-					host := netip.PrefixFrom(a, 32)
+				for _, a := range addrsOf(q) {
+					host := netip.PrefixFrom(a, a.BitLen())
 					if pf.Contains(a) && !seen[host] {
 						seen[host] = true
-						cands = append(cands, candidate{prio: routePrio(32) + 1, kind: "host", prefix: host, egress: rp, port: q})
+						cands = append(cands, candidate{prio: routePrio(a.BitLen()) + 1, kind: "host", prefix: host, egress: rp, port: q})
 					}
 				}
 			}
@@ -158,7 +155,7 @@ func (tr *tracer) lookup(r *model.Router, dst netip.Addr) (*candidate, []string)
 	for _, rt := range r.Routes {
 		pf, err1 := netip.ParsePrefix(rt.Destination)
 		nh, err2 := netip.ParseAddr(rt.NextHop)
-		if err1 != nil || err2 != nil || !pf.Addr().Is4() || !nh.Is4() {
+		if err1 != nil || err2 != nil || pf.Addr().Is4() != dst.Is4() || nh.Is4() != dst.Is4() {
 			continue
 		}
 		pf = pf.Masked()
@@ -171,7 +168,7 @@ func (tr *tracer) lookup(r *model.Router, dst netip.Addr) (*candidate, []string)
 				continue
 			}
 			for _, q := range x.byNet[c.rp.NetworkID] {
-				if slices.Contains(addrs4(q), nh) && !macs[strings.ToLower(q.MACAddress)] {
+				if slices.Contains(addrsOf(q), nh) && !macs[strings.ToLower(q.MACAddress)] {
 					hop = candidate{prio: routePrio(pf.Bits()), kind: "extra", prefix: pf, egress: c.rp, port: q, nextHop: nh}
 					break
 				}
@@ -189,7 +186,9 @@ func (tr *tracer) lookup(r *model.Router, dst netip.Addr) (*candidate, []string)
 		seen[pf] = true
 		cands = append(cands, hop)
 	}
-	if gw := r.Gateway; gw != nil {
+	// IPv6 is routed between the router's subnets only: no external
+	// gateway (the API refuses IPv6 on external networks).
+	if gw := r.Gateway; gw != nil && dst.Is4() {
 		for _, f := range gw.ExternalFixedIPs {
 			s := x.subnets[f.SubnetID]
 			if s == nil {

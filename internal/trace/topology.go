@@ -44,7 +44,7 @@ type index struct {
 	rules    map[string][]*model.SecurityGroupRule // by group, sorted by id
 	chassis  map[string]*Chassis
 	byNet    map[string][]*model.Port   // ports by network
-	netSubs  map[string][]*model.Subnet // IPv4 subnets by network
+	netSubs  map[string][]*model.Subnet // subnets by network, IPv4 and IPv6
 	rtrPorts map[string][]*model.Port   // router interface ports by router
 }
 
@@ -60,7 +60,7 @@ func newIndex(t *Topology) *index {
 	for i := range t.Subnets {
 		s := &t.Subnets[i]
 		x.subnets[s.ID] = s
-		if pf, err := netip.ParsePrefix(s.CIDR); err == nil && pf.Addr().Is4() {
+		if _, err := netip.ParsePrefix(s.CIDR); err == nil {
 			x.netSubs[s.NetworkID] = append(x.netSubs[s.NetworkID], s)
 		}
 	}
@@ -98,11 +98,12 @@ func isRouterInterface(p *model.Port) bool {
 	return strings.HasPrefix(p.DeviceOwner, "network:router_interface")
 }
 
-// addrs4 are a port's IPv4 fixed addresses.
-func addrs4(p *model.Port) []netip.Addr {
+// addrsOf are a port's fixed addresses, IPv4 and IPv6 (a packet's
+// address matches those of its family only).
+func addrsOf(p *model.Port) []netip.Addr {
 	var out []netip.Addr
 	for _, f := range p.FixedIPs {
-		if a, err := netip.ParseAddr(f.IPAddress); err == nil && a.Is4() {
+		if a, err := netip.ParseAddr(f.IPAddress); err == nil {
 			out = append(out, a)
 		}
 	}
@@ -112,7 +113,7 @@ func addrs4(p *model.Port) []netip.Addr {
 // portWithIP finds the port of a network holding a fixed address.
 func (x *index) portWithIP(netID string, a netip.Addr) *model.Port {
 	for _, p := range x.byNet[netID] {
-		if slices.Contains(addrs4(p), a) {
+		if slices.Contains(addrsOf(p), a) {
 			return p
 		}
 	}
@@ -142,7 +143,7 @@ func (x *index) members(group string) []netip.Prefix {
 		if !slices.Contains(p.SecurityGroups, group) {
 			continue
 		}
-		for _, a := range addrs4(p) {
+		for _, a := range addrsOf(p) {
 			out = append(out, netip.PrefixFrom(a, 32))
 		}
 		for _, ap := range p.AllowedAddressPairs {
@@ -191,4 +192,67 @@ func (x *index) groupLabel(id string) string {
 		return g.Name + " (" + id + ")"
 	}
 	return id
+}
+
+// sourceSubnet is the subnet of the source network the packet leaves
+// from: the one holding its source address, else the network's first of
+// the packet's family.
+func (x *index) sourceSubnet(netID string, pkt Packet) *model.Subnet {
+	if s, _ := x.subnetOf(netID, pkt.Src); s != nil {
+		return s
+	}
+	for _, s := range x.netSubs[netID] {
+		if pf, err := netip.ParsePrefix(s.CIDR); err == nil && pf.Addr().Is4() == pkt.Dst.Is4() {
+			return s
+		}
+	}
+	return nil
+}
+
+// Lister reads one collection of the Neutron API, as the caller sees it,
+// into a slice: path is the URL's collection ("security-groups"), key the
+// answer's ("security_groups").
+type Lister func(path, key string, into any) error
+
+// LoadTopology reads the logical model through the API with list: every
+// network, subnet, port, router, floating IP, security group and rule the
+// caller may see, and the chassis (the agents: admin only, empty
+// otherwise). wyvernctl and the console trace through it alike.
+func LoadTopology(list Lister) (*Topology, error) {
+	t := &Topology{}
+	for _, l := range []struct {
+		path, key string
+		into      any
+	}{
+		{"networks", "networks", &t.Networks},
+		{"subnets", "subnets", &t.Subnets},
+		{"ports", "ports", &t.Ports},
+		{"routers", "routers", &t.Routers},
+		{"floatingips", "floatingips", &t.FloatingIPs},
+		{"security-groups", "security_groups", &t.SecurityGroups},
+		{"security-group-rules", "security_group_rules", &t.Rules},
+	} {
+		if err := list(l.path, l.key, l.into); err != nil {
+			return nil, err
+		}
+	}
+	var agents []struct {
+		Host           string `json:"host"`
+		Alive          bool   `json:"alive"`
+		Configurations struct {
+			TunnelIP       string            `json:"tunnel_ip"`
+			Encaps         []string          `json:"encaps"`
+			BridgeMappings map[string]string `json:"bridge_mappings"`
+			Gateway        bool              `json:"gateway"`
+		} `json:"configurations"`
+	}
+	if err := list("agents", "agents", &agents); err != nil {
+		return nil, err
+	}
+	for _, ag := range agents {
+		cf := ag.Configurations
+		t.Chassis = append(t.Chassis, Chassis{Name: ag.Host, Alive: ag.Alive, TunnelIP: cf.TunnelIP,
+			Encaps: cf.Encaps, BridgeMappings: cf.BridgeMappings, Gateway: cf.Gateway})
+	}
+	return t, nil
 }

@@ -140,11 +140,15 @@ func Run(t *Topology, srcPort string, pkt Packet) (*Result, error) {
 		return nil, fmt.Errorf("trace: no port %q", srcPort)
 	}
 	if !pkt.Src.IsValid() {
-		ips := addrs4(src)
-		if len(ips) == 0 {
-			return nil, fmt.Errorf("trace: port %s has no IPv4 fixed IP; give src ADDR", portLabel(src))
+		for _, a := range addrsOf(src) {
+			if a.Is4() == pkt.Dst.Is4() {
+				pkt.Src = a
+				break
+			}
 		}
-		pkt.Src = ips[0]
+		if !pkt.Src.IsValid() {
+			return nil, fmt.Errorf("trace: port %s has no %s fixed IP; give src ADDR", portLabel(src), family(pkt.Dst))
+		}
 	}
 	tr := &tracer{x: x, src: src, pkt: pkt, res: &Result{Packet: pkt, Source: x.portInfo(src),
 		EthSrc: src.MACAddress}}
@@ -242,7 +246,7 @@ func (tr *tracer) portSecurity() bool {
 			Detail: "port security disabled: source not checked, security groups not applied"})
 		return true
 	}
-	if slices.Contains(addrs4(src), pkt.Src) {
+	if slices.Contains(addrsOf(src), pkt.Src) {
 		tr.step(Step{Stage: StagePortSecurity, Chassis: src.HostID, Verdict: Pass,
 			Detail: fmt.Sprintf("%s with MAC %s is the port's own (fixed IP)", pkt.Src, src.MACAddress)})
 		return true
@@ -335,7 +339,7 @@ func (tr *tracer) acl(p *model.Port, dir string, peer netip.Addr) bool {
 func (tr *tracer) arp() {
 	x, src, pkt := tr.x, tr.src, tr.pkt
 	tr.res.EthDst = "ff:ff:ff:ff:ff:ff"
-	if slices.Contains(addrs4(src), pkt.Dst) {
+	if slices.Contains(addrsOf(src), pkt.Dst) {
 		tr.step(Step{Stage: StageServices, Chassis: src.HostID, Verdict: Flooded,
 			Detail: "the port asks for its own address (probe): not answered, flooded to the local ports"})
 		tr.stop(Flooded, "ARP probe for the port's own address")
@@ -364,7 +368,7 @@ func (tr *tracer) dhcp() bool {
 	if pkt.Proto != "udp" || pkt.SrcPort != 68 || pkt.DstPort != 67 {
 		return false
 	}
-	for _, a := range addrs4(src) {
+	for _, a := range addrsOf(src) {
 		if s, _ := tr.x.subnetOf(src.NetworkID, a); s != nil && s.EnableDHCP {
 			tr.step(Step{Stage: StageServices, Chassis: src.HostID, Verdict: Local,
 				Detail: "DHCP request: sent to the local agent's DHCP responder (subnet " + s.CIDR + ")"})
@@ -380,7 +384,7 @@ func (tr *tracer) dhcp() bool {
 func (tr *tracer) routerAddrs(r *model.Router) []netip.Addr {
 	var out []netip.Addr
 	for _, p := range tr.x.rtrPorts[r.ID] {
-		out = append(out, addrs4(p)...)
+		out = append(out, addrsOf(p)...)
 	}
 	if gw := r.Gateway; gw != nil {
 		for _, f := range gw.ExternalFixedIPs {
@@ -408,7 +412,7 @@ func (tr *tracer) toRouterAddress(rp *model.Port) {
 
 // routerICMPOrDrop: a packet to one of the router's own addresses.
 func (tr *tracer) routerICMPOrDrop(r *model.Router) {
-	if tr.pkt.Proto == "icmp" && tr.pkt.ICMPType == 8 && tr.pkt.ICMPCode == 0 {
+	if tr.pkt.isEcho() {
 		tr.step(Step{Stage: StageServices, Chassis: tr.src.HostID, Verdict: Answered,
 			Detail: fmt.Sprintf("ICMP echo to router %s's address %s: answered on the source chassis", tr.x.routerLabel(r), tr.pkt.Dst)})
 		tr.stop(Answered, "router ICMP echo reply from the source chassis")
@@ -499,10 +503,7 @@ func (tr *tracer) firstHop() string {
 	if s, _ := x.subnetOf(src.NetworkID, pkt.Dst); s != nil {
 		return ""
 	}
-	sub, _ := x.subnetOf(src.NetworkID, pkt.Src)
-	if sub == nil && len(x.netSubs[src.NetworkID]) > 0 {
-		sub = x.netSubs[src.NetworkID][0]
-	}
+	sub := x.sourceSubnet(src.NetworkID, pkt)
 	if sub == nil {
 		return ""
 	}

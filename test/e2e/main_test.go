@@ -22,6 +22,9 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv(rawIPEnv); spec != "" {
 		os.Exit(runRawIPHelper(spec))
 	}
+	if spec := os.Getenv(rawFrameEnv); spec != "" {
+		os.Exit(runRawFrameHelper(spec))
+	}
 	os.Exit(run(m))
 }
 

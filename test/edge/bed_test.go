@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wyvern-sdn/wyvern/internal/lab"
+	"github.com/wyvern-sdn/wyvern/internal/model"
 	"github.com/wyvern-sdn/wyvern/internal/testbed"
 )
 
@@ -353,4 +354,53 @@ func (b *bird) waitNextHops(t *testing.T, prefix string, n int, d time.Duration)
 	sum, _ := b.birdc("show", "protocols")
 	t.Fatalf("BIRD: %s has %d next hops %v (err %v) after %s, want %d\n%s", prefix, len(last), last, err, d, n, sum)
 	return 0
+}
+
+// waitLog waits until the gateway's log has a line holding every one of
+// parts.
+func (g *edgeGW) waitLog(t *testing.T, parts ...string) {
+	t.Helper()
+	file := filepath.Join(g.RunDir, "wyvern-gateway.log")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		data, _ := os.ReadFile(file)
+		for _, line := range strings.Split(string(data), "\n") {
+			all := true
+			for _, p := range parts {
+				all = all && strings.Contains(line, p)
+			}
+			if all {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no log line with %q in %s", g.Name, parts, file)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// edgeFIP is a floating IP's edge steering as the API shows it.
+type edgeFIP struct {
+	EdgePool string           `json:"edge_pool"`
+	Moves    []model.EdgeMove `json:"edge_pool_moves"`
+}
+
+// showFIP reads a floating IP's edge pool and moves from the API.
+func showFIP(t *testing.T, l *lab.Lab, id string) edgeFIP {
+	t.Helper()
+	var out struct{ FloatingIP edgeFIP }
+	if err := l.Do("GET", "/v2.0/floatingips/"+id, "", nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out.FloatingIP
+}
+
+func mustRoot(t *testing.T) string {
+	t.Helper()
+	root, err := lab.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
 }

@@ -1,9 +1,10 @@
 package edge
 
 import (
-	"context"
 	"fmt"
 	"net/netip"
+	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -14,7 +15,6 @@ import (
 	"github.com/wyvern-sdn/wyvern/internal/gateway"
 	"github.com/wyvern-sdn/wyvern/internal/lab"
 	"github.com/wyvern-sdn/wyvern/internal/model"
-	"github.com/wyvern-sdn/wyvern/internal/store"
 	"github.com/wyvern-sdn/wyvern/internal/testbed"
 )
 
@@ -39,6 +39,22 @@ const steerBound = 5 * time.Second
 const sessionBound = 30 * time.Second
 
 const nGateways = 3
+
+// Automatic steering on every gateway of the test: above steerThreshold
+// packets/s through one gateway an address goes to the scrubbing pool, and
+// back after steerHoldDown under it.
+const (
+	steerThreshold = 200
+	steerHoldDown  = 5 * time.Second
+)
+
+var steerFlags = []string{"--steer-threshold-pps", fmt.Sprint(steerThreshold), "--steer-pool", "scrubbing",
+	"--steer-hold-down", steerHoldDown.String(), "--steer-interval", "500ms"}
+
+// autoSteerBound is the stated bound from the start of a flood to the
+// upstream router routing the address only through the scrubbing pool:
+// two counter readings (500 ms apart), one transaction, then steerBound.
+const autoSteerBound = time.Second + steerBound
 
 type fipOut struct {
 	FloatingIP struct {
@@ -146,12 +162,20 @@ func TestEdge(t *testing.T) {
 		// The gateway sets the hypervisor's underlay MAC as a static
 		// tunnel neighbour from its chassis record (recipe.md, pitfall 2).
 		g := addGateway(t, bed, i)
-		g.start(t, etcd)
+		g.start(t, etcd, steerFlags...)
 		gws = append(gws, g)
 	}
 	// One gateway of the scrubbing pool, for steered addresses.
 	scrub := addGateway(t, bed, nGateways+1)
-	scrub.start(t, etcd, "--pool", "scrubbing")
+	scrub.start(t, etcd, append([]string{"--pool", "scrubbing"}, steerFlags...)...)
+	ctlBin, err := lab.BuildCommand(mustRoot(t), t.TempDir(), "wyvernctl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctl := func(args ...string) (string, error) {
+		out, err := exec.Command(ctlBin, append([]string{"--noauth", "--url", l.APIURL}, args...)...).CombinedOutput()
+		return string(out), err
+	}
 	start := time.Now()
 	for deadline := start.Add(sessionBound); ; {
 		out, err := frr.vtysh("show bgp summary json")
@@ -353,7 +377,7 @@ func TestEdge(t *testing.T) {
 		if lost > rate/2 {
 			t.Errorf("%d requests lost across a gateway kill, want at most %d (half a second)", lost, rate/2)
 		}
-		carrier.start(t, etcd)
+		carrier.start(t, etcd, steerFlags...)
 		took = frr.waitNextHops(t, prefix, nGateways, sessionBound)
 		t.Logf("%s restarted: back as next hop after %s", carrier.Name, took.Round(time.Millisecond))
 		if fl, err := carrier.DumpFlows("br-edge"); err != nil || len(fl) == 0 {
@@ -361,27 +385,17 @@ func TestEdge(t *testing.T) {
 		}
 	})
 
-	t.Run("steered to the scrubbing pool and back", func(t *testing.T) {
-		ctx := context.Background()
-		put := func(pool string) {
-			err := l.Store.Txn(ctx, func(tx *store.Tx) error {
-				if pool == "" {
-					tx.Delete(gateway.PoolKey(fip.FloatingIP.ID))
-					return nil
-				}
-				return tx.Put(gateway.PoolKey(fip.FloatingIP.ID), gateway.PoolAssignment{Pool: pool, Reason: "test", At: time.Now().UTC()})
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+	t.Run("steered to the scrubbing pool by wyvernctl and back", func(t *testing.T) {
+		out, err := ctl("floatingip", "steer", addr, "--pool", "scrubbing")
+		if err != nil || !regexp.MustCompile(`edge_pool\s+scrubbing`).MatchString(out) {
+			t.Fatalf("wyvernctl floatingip steer: %v\n%s", err, out)
 		}
-		put("scrubbing")
 		took := frr.waitNextHops(t, prefix, 1, steerBound)
 		hops, _ := frr.nextHops(prefix)
 		if len(hops) != 1 || hops[0] != scrubAddr.String() {
 			t.Fatalf("next hops after steering: %v, want only %s", hops, scrubAddr)
 		}
-		t.Logf("steered to scrubbing: FRR routes %s only via %s after %s (bound %s)", prefix, scrubAddr, took.Round(time.Millisecond), steerBound)
+		t.Logf("steered to scrubbing by wyvernctl: FRR routes %s only via %s after %s (bound %s)", prefix, scrubAddr, took.Round(time.Millisecond), steerBound)
 		// Traffic follows: the scrubbing gateway counts the pings; the
 		// general gateways no longer hold the address's flows.
 		before := scrub.inboundPackets(t, addr)
@@ -397,9 +411,109 @@ func TestEdge(t *testing.T) {
 				t.Errorf("%s still holds flows of the steered %s", g.Name, addr)
 			}
 		}
-		put("")
+		// Every gateway logged the move; the API and wyvernctl show it.
+		for _, g := range append(slices.Clone(gws), scrub) {
+			g.waitLog(t, "floating IP moved between pools", fip.FloatingIP.ID, "to=scrubbing", "reason=manual")
+		}
+		moves, err := ctl("floatingip", "moves", addr)
+		if err != nil || !regexp.MustCompile(`general\s+scrubbing\s+manual\s+admin`).MatchString(moves) {
+			t.Fatalf("wyvernctl floatingip moves: %v\n%s", err, moves)
+		}
+		t.Logf("wyvernctl floatingip moves %s:\n%s", addr, moves)
+		// An unknown pool is refused and changes nothing.
+		if out, err := ctl("floatingip", "steer", addr, "--pool", "nosuch"); err == nil || !strings.Contains(out, "edge pool nosuch is unknown") {
+			t.Fatalf("steer to an unknown pool: %v\n%s", err, out)
+		}
+		if f := showFIP(t, l, fip.FloatingIP.ID); f.EdgePool != "scrubbing" || len(f.Moves) != 1 {
+			t.Fatalf("after a refused steer: %+v", f)
+		}
+		if hops, _ := frr.nextHops(prefix); len(hops) != 1 || hops[0] != scrubAddr.String() {
+			t.Fatalf("next hops after a refused steer: %v", hops)
+		}
+		if _, err := ctl("floatingip", "steer", addr, "--default"); err != nil {
+			t.Fatal(err)
+		}
 		took = frr.waitNextHops(t, prefix, nGateways, steerBound)
-		t.Logf("steered back: %d general next hops again after %s", nGateways, took.Round(time.Millisecond))
+		t.Logf("steered back by wyvernctl: %d general next hops again after %s", nGateways, took.Round(time.Millisecond))
+	})
+
+	t.Run("a flood steers automatically, the hold-down steers back", func(t *testing.T) {
+		moves0 := len(showFIP(t, l, fip.FloatingIP.ID).Moves)
+		// A bounded flood from the client: 3,000 UDP datagrams paced at
+		// 500 pps, one flow (one general gateway carries it all), above
+		// the threshold. (ping sends at most 100 pps when nothing answers.)
+		const floodRate, floodCount = 500, 3000
+		script := fmt.Sprintf("import socket, time\n"+
+			"s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('%s', 41000))\nt0 = time.time()\n"+
+			"for i in range(%d):\n    s.sendto(b'x' * 64, ('%s', 9))\n"+
+			"    d = t0 + (i + 1) / %d - time.time()\n    if d > 0:\n        time.sleep(d)\n",
+			clientAddr.Addr(), floodCount, addr, floodRate)
+		flood := client.Command("python3", "-c", script)
+		floodStart := time.Now()
+		if err := flood.Start(); err != nil {
+			t.Fatal(err)
+		}
+		floodDone := make(chan error, 1)
+		go func() { floodDone <- flood.Wait() }()
+		defer func() {
+			flood.Process.Kill() // an error once it has ended
+			<-floodDone
+		}()
+		took := frr.waitNextHops(t, prefix, 1, autoSteerBound)
+		hops, _ := frr.nextHops(prefix)
+		if len(hops) != 1 || hops[0] != scrubAddr.String() {
+			t.Fatalf("next hops during the flood: %v, want only %s", hops, scrubAddr)
+		}
+		t.Logf("flood of %d pps → %s: FRR routes it only via the scrubbing gateway %s %s after the flood started (bound %s)",
+			floodRate, addr, scrubAddr, took.Round(time.Millisecond), autoSteerBound)
+		f := showFIP(t, l, fip.FloatingIP.ID)
+		if len(f.Moves) != moves0+1 || f.EdgePool != "scrubbing" {
+			t.Fatalf("after the automatic move: %+v", f)
+		}
+		m := f.Moves[len(f.Moves)-1]
+		if m.Reason != model.MoveAuto || m.From != gateway.DefaultPool || m.Pool != "scrubbing" || !slices.ContainsFunc(gws, func(g *edgeGW) bool { return g.Name == m.By }) || m.Rate <= steerThreshold {
+			t.Fatalf("automatic move %+v", m)
+		}
+		t.Logf("move recorded: %+v", m)
+		// The general gateways' counters stop rising while the scrubbing
+		// gateway's rise: one second of the flood measured on each.
+		general := func() int {
+			n := 0
+			for _, g := range gws {
+				n += g.inboundPackets(t, addr)
+			}
+			return n
+		}
+		g0, s0 := general(), scrub.inboundPackets(t, addr)
+		time.Sleep(time.Second) // the measurement window, not a readiness wait
+		g1, s1 := general(), scrub.inboundPackets(t, addr)
+		t.Logf("over one second of the flood: general gateways' inbound packets %d → %d, scrubbing gateway's %d → %d", g0, g1, s0, s1)
+		if g1 != g0 || s1-s0 < floodRate/2 {
+			t.Fatalf("general gateways counted %d more packets, the scrubbing gateway %d more", g1-g0, s1-s0)
+		}
+		for _, g := range gws {
+			g.waitLog(t, "floating IP moved between pools", fip.FloatingIP.ID, "to=scrubbing", "reason=auto")
+		}
+		// The flood ends; after the hold-down the address goes back.
+		select {
+		case <-floodDone:
+			floodDone <- nil
+		case <-time.After(floodCount/floodRate*time.Second + 10*time.Second):
+			t.Fatal("the flood did not end")
+		}
+		floodEnd := time.Now()
+		took = frr.waitNextHops(t, prefix, nGateways, steerHoldDown+autoSteerBound)
+		t.Logf("flood over %s after its start: %d general next hops again %s later (hold-down %s)",
+			floodEnd.Sub(floodStart).Round(time.Millisecond), nGateways, took.Round(time.Millisecond), steerHoldDown)
+		if took < steerHoldDown-time.Second {
+			t.Fatalf("steered back %s after the flood, before the hold-down %s", took, steerHoldDown)
+		}
+		f = showFIP(t, l, fip.FloatingIP.ID)
+		back := f.Moves[len(f.Moves)-1]
+		if f.EdgePool != gateway.DefaultPool || back.Reason != model.MoveAuto || back.From != "scrubbing" || back.By != scrub.Name {
+			t.Fatalf("automatic move back: %+v", f)
+		}
+		scrub.waitLog(t, "steering floating IP back", fip.FloatingIP.ID)
 	})
 
 	t.Run("disassociation withdraws", func(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+
+	"github.com/wyvern-sdn/wyvern/internal/store"
 )
 
 // Error is an API failure in Neutron's shape:
@@ -79,7 +81,10 @@ type errorBody struct {
 // *Error are internal: logged, and answered with a 500 that leaks nothing.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *Error
-	if !errors.As(err, &e) {
+	if errors.Is(err, store.ErrTxnTooLarge) {
+		e = BadRequest("The request changes too many objects for one transaction of the store: split it into smaller bulk requests.")
+	}
+	if e == nil && !errors.As(err, &e) {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		e = newError(http.StatusInternalServerError, "HTTPInternalServerError",
 			"Request Failed: internal server error while processing your request.")

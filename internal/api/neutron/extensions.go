@@ -39,6 +39,7 @@ var extensions = dated([]extension{
 	{Alias: "pagination", Name: "Pagination support", Description: "Extension that indicates that pagination is enabled."},
 	{Alias: "sorting", Name: "Sorting support", Description: "Extension that indicates that sorting is enabled."},
 	{Alias: "project-id", Name: "project_id field enabled", Description: "Extension that indicates that project_id field is enabled."},
+	{Alias: "wyvern-edge-pool", Name: "Floating IP edge pools", Description: "Wyvern's floating-IP edge: a floating IP's edge_pool (the pool of edge gateways announcing it; an admin may move it to the pool of a running gateway) and its edge_pool_moves (manual and automatic)."},
 	{Alias: "fip-port-details", Name: "Floating IP Port Details Extension", Description: "Add port_details attribute to Floating IP resource"},
 	{Alias: "subnet-service-types", Name: "Subnet service types", Description: "Provides ability to set the subnet service_types field"},
 	{Alias: "address-scope", Name: "Address scope", Description: "Address scopes extension."},

@@ -23,6 +23,15 @@ type fipRecord = model.FloatingIPRecord
 type fipObj struct {
 	model.FloatingIP
 	PortDetails *fipPortDetails `json:"port_details"`
+	// EdgePool and EdgePoolMoves are Wyvern's edge steering (edge.go):
+	// the gateway pool serving the address and its last moves, read-only
+	// but for an admin's edge_pool.
+	EdgePool      string           `json:"edge_pool"`
+	EdgePoolMoves []model.EdgeMove `json:"edge_pool_moves"`
+	// pool is the stored pool record (nil: never steered); poolChanged
+	// says saveFIP must write it.
+	pool        *model.EdgePool
+	poolChanged bool
 	// floatingPort is the id of the port holding the floating address.
 	floatingPort string
 	// heldPort and heldFixed are the association as stored, whose
@@ -73,6 +82,7 @@ func fipFixedKey(extNet, portID, fixedIP string) string {
 func fipFromRecord(rec *fipRecord) *fipObj {
 	f := &fipObj{FloatingIP: rec.FloatingIP, heldPort: rec.PortID, heldFixed: rec.FixedIPAddress}
 	f.floatingPort = rec.FloatingPort
+	f.showPool(nil)
 	return f
 }
 
@@ -83,6 +93,12 @@ func loadFIP(tx *store.Tx, id string) (*fipObj, error) {
 		return nil, err
 	}
 	f := fipFromRecord(&rec)
+	var pool model.EdgePool
+	if ok, err := tx.Get(store.EdgePoolKey(id), &pool); err != nil {
+		return nil, err
+	} else if ok {
+		f.showPool(&pool)
+	}
 	if f.PortID != "" {
 		port, err := l3Port(tx, f.PortID)
 		if err != nil {
@@ -104,6 +120,11 @@ func (f *fipObj) showPort(port *model.Port) {
 }
 
 func saveFIP(tx *store.Tx, f *fipObj) error {
+	if f.poolChanged {
+		if err := tx.Put(store.EdgePoolKey(f.ID), f.pool); err != nil {
+			return err
+		}
+	}
 	return tx.Put(fipKey(f.ID), &fipRecord{FloatingIP: f.FloatingIP, FloatingPort: f.floatingPort})
 }
 
@@ -130,9 +151,14 @@ func (s *Server) listFloatingIPs(ctx context.Context) ([]model.Object, error) {
 	if err != nil {
 		return nil, err
 	}
+	pools, err := s.edgePools(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]model.Object, len(recs))
 	for i := range recs {
 		f := fipFromRecord(&recs[i])
+		f.showPool(pools[f.ID])
 		if f.PortID != "" {
 			port, err := s.readPort(ctx, f.PortID)
 			if err != nil {
@@ -170,6 +196,7 @@ func (s *Server) createFloatingIP(ctx context.Context, tx *store.Tx, p auth.Prin
 		return nil, err
 	}
 	f := &fipObj{FloatingIP: model.FloatingIP{Standard: std, Status: model.StatusDown}}
+	f.showPool(nil)
 	if err := a.common(&f.Name, &f.Description); err != nil {
 		return nil, err
 	}
@@ -258,13 +285,27 @@ func (s *Server) createFloatingIP(ctx context.Context, tx *store.Tx, p auth.Prin
 
 func (s *Server) updateFloatingIP(ctx context.Context, tx *store.Tx, p auth.Principal, cur model.Object, a attrs) (model.Object, error) {
 	f := cur.(*fipObj)
-	if err := a.only("port_id", "fixed_ip_address", "description"); err != nil {
+	if err := a.only("port_id", "fixed_ip_address", "description", "edge_pool"); err != nil {
 		return nil, err
 	}
 	if d, ok, err := a.str("description"); err != nil {
 		return nil, err
 	} else if ok {
 		f.Description = d
+	}
+	if pool, ok, err := a.str("edge_pool"); err != nil {
+		return nil, err
+	} else if ok {
+		if err := s.steerFIP(ctx, p, f, pool); err != nil {
+			return nil, err
+		}
+		delete(a, "edge_pool")
+		if len(a) == 0 {
+			// Steering alone keeps the association (an empty update
+			// would be Neutron's disassociation).
+			touch(f)
+			return f, saveFIP(tx, f)
+		}
 	}
 	fixed, _, err := a.str("fixed_ip_address")
 	if err != nil {
@@ -302,6 +343,7 @@ func (s *Server) removeFloatingIP(ctx context.Context, tx *store.Tx, p auth.Prin
 		}
 	}
 	tx.Delete(fipKey(f.ID))
+	tx.Delete(store.EdgePoolKey(f.ID))
 	return nil
 }
 

@@ -252,6 +252,9 @@ func (s *Server) updateNetwork(ctx context.Context, tx *store.Tx, p auth.Princip
 	if err := s.networkFlags(p, n, a); err != nil {
 		return nil, err
 	}
+	if err := refuseExternalWithIPv6(tx, n); err != nil {
+		return nil, err
+	}
 	if mtu, ok, err := a.integer("mtu"); err != nil {
 		return nil, err
 	} else if ok && mtu != 0 {

@@ -222,6 +222,9 @@ func (s *Server) buildPort(ctx context.Context, tx *store.Tx, p auth.Principal, 
 	if n == nil {
 		return nil, NotFound("Network", req.networkID)
 	}
+	if err := refuseProviderPort(n, req.deviceOwner); err != nil {
+		return nil, err
+	}
 	netOwner := p.Admin || n.ProjectID == p.ProjectID
 	if !req.server {
 		if !netOwner && !n.Shared {

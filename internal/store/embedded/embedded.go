@@ -64,6 +64,15 @@ func (t TLS) check(what string, u *url.URL) error {
 	return nil
 }
 
+// MaxTxnOps and MaxRequestBytes are the embedded member's limits of one
+// transaction: room for a bulk create of several hundred ports. An external
+// cluster needs the same (etcd --max-txn-ops 8192 --max-request-bytes
+// 16777216), or bulk requests beyond its limits are refused with a 400.
+const (
+	MaxTxnOps       = 8192
+	MaxRequestBytes = 16 << 20
+)
+
 // Member is a running embedded etcd member.
 type Member struct {
 	etcd *embed.Etcd
@@ -111,6 +120,10 @@ func Start(cfg Config, log *slog.Logger) (*Member, error) {
 	ec.AutoCompactionMode = "periodic"
 	ec.AutoCompactionRetention = "1h"
 	ec.QuotaBackendBytes = 8 << 30
+	// A Neutron bulk create is one transaction: a port is about ten
+	// operations, so etcd's default of 128 would refuse a bulk of a dozen.
+	ec.MaxTxnOps = MaxTxnOps
+	ec.MaxRequestBytes = MaxRequestBytes
 	e, err := embed.StartEtcd(ec)
 	if err != nil {
 		return nil, fmt.Errorf("embedded etcd: start embedded etcd in %s: %w", cfg.DataDir, err)

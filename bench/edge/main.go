@@ -1,0 +1,131 @@
+// Command edge is the floating-IP edge's benchmark (issue 9), `./bench/run.sh
+// edge`: on one test bed with real parts — a `wyvern server`, a hypervisor
+// chassis with `wyvern-agent` and a VM, three `wyvern gateway`s of the
+// general pool each with its own Open vSwitch (userspace datapath) and
+// GoBGP speaker, an upstream router running FRR (zebra and bgpd, ECMP,
+// L4 multipath hash) and a client behind it — it measures:
+//
+//   - convergence: the time from each of N floating IPs' association (the
+//     API's PUT returning) to its /32 in the upstream router's kernel FIB
+//     with all three gateways as ECMP next hops (zebra installs FRR's RIB
+//     there), p50/p99/max, and the time until all N are routed; the same
+//     for disassociating all of them;
+//   - steering: a fourth gateway is in the scrubbing pool; the time from
+//     the API's edge_pool change to the router routing the address only
+//     through it (and back), and from the start of a 500 pps flood to the
+//     same by automatic steering (threshold 200 pps, hold-down 5 s), and
+//     from the flood's end to the way back;
+//   - CPU: the gateways' ovs-vswitchd CPU (less its idle rate) per
+//     million packets of a many-flow UDP stream, with 1, 2 and 3 gateways
+//     carrying it;
+//   - gateway death: a 50 pps stream (ping, one flow) from the client to
+//     the VM's floating IP while the gateway carrying it dies, counted at
+//     the VM: packets lost and the longest gap, for kill -9 (the process
+//     dies, its host's kernel closes the BGP session: the router moves at
+//     once) and for a silent death (the gateway's uplink cut: the router
+//     waits for the BGP hold time, 3 s here; no BFD).
+//
+// It must run as root; the bed is removed even on failure or Ctrl-C.
+//
+//	go build -o bench/tmp/ ./cmd/wyvern ./cmd/wyvern-agent ./bench/edge
+//	bench/tmp/edge -wyvern bench/tmp/wyvern -wyvern-agent bench/tmp/wyvern-agent -out bench/results/edge-$(date +%F).md
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/wyvern-sdn/wyvern/bench/internal/benchbed"
+	"github.com/wyvern-sdn/wyvern/bench/internal/machine"
+	"github.com/wyvern-sdn/wyvern/internal/testbed"
+)
+
+type config struct {
+	FIPs       int
+	Workers    int
+	KillRounds int
+	CutRounds  int
+	// SteerRounds and FloodRounds are the manual and automatic steering
+	// rounds.
+	SteerRounds, FloodRounds int
+	// CPURate and CPUSeconds shape the stream of the CPU measurement (a
+	// zero rate skips it).
+	CPURate, CPUSeconds int
+	Rate                int // pps of the stream across a gateway's death
+	Out                 string
+	Command             string
+	Wyvern              string
+	Agent               string
+	Built               string
+	Logs                string
+	Verbose             bool
+}
+
+func main() {
+	var cfg config
+	flag.IntVar(&cfg.FIPs, "fips", 1000, "floating IPs associated at once for the convergence measurement")
+	flag.IntVar(&cfg.Workers, "workers", 8, "concurrent API clients associating them")
+	flag.IntVar(&cfg.KillRounds, "kill-rounds", 3, "gateway deaths by kill -9 under the stream")
+	flag.IntVar(&cfg.CutRounds, "cut-rounds", 2, "silent gateway deaths (uplink cut) under the stream")
+	flag.IntVar(&cfg.SteerRounds, "steer-rounds", 5, "moves to the scrubbing pool and back by the API")
+	flag.IntVar(&cfg.FloodRounds, "flood-rounds", 2, "floods steering the address automatically, and back after the hold-down")
+	flag.IntVar(&cfg.CPURate, "cpu-rate", 20000, "packets/s of the CPU measurement's stream (0: skip it)")
+	flag.IntVar(&cfg.CPUSeconds, "cpu-t", 5, "seconds of the CPU measurement's stream")
+	flag.IntVar(&cfg.Rate, "rate", 50, "packets per second of the stream")
+	flag.StringVar(&cfg.Out, "out", "", "Markdown results file (default: stdout)")
+	flag.StringVar(&cfg.Command, "command", "", "the command line to record in the report")
+	flag.StringVar(&cfg.Wyvern, "wyvern", "", "wyvern binary (server and gateway)")
+	flag.StringVar(&cfg.Agent, "wyvern-agent", "", "wyvern-agent binary")
+	flag.StringVar(&cfg.Built, "built", "", "what the binaries were built from, for the report")
+	flag.StringVar(&cfg.Logs, "logs", "", "keep the run's logs under this directory")
+	flag.BoolVar(&cfg.Verbose, "v", false, "log the test bed's actions")
+	flag.Parse()
+	if err := run(cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "edge:", err)
+		os.Exit(1)
+	}
+}
+
+func run(cfg config) error {
+	if err := testbed.Require(); err != nil {
+		return err
+	}
+	if cfg.Wyvern == "" || cfg.Agent == "" {
+		return fmt.Errorf("-wyvern and -wyvern-agent are required")
+	}
+	if _, err := testbed.Sweep(nil); err != nil {
+		fmt.Fprintln(os.Stderr, "sweep:", err)
+	}
+	level := slog.LevelWarn
+	if cfg.Verbose {
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	m := machine.Describe()
+	load := machine.LoadAvg()
+	start := time.Now()
+	var res *result
+	err := benchbed.Run("bench-edge", cfg.Logs, []string{"*/*.log", "*/frr/*.log"}, log, func(bed *testbed.Bed) (err error) {
+		res, err = runOnBed(cfg, bed)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	res.Took, res.Load = time.Since(start), load
+	progress("done in %s", res.Took.Round(time.Second))
+	if err := machine.WritePage(cfg.Out, report(cfg, m, res)); err != nil {
+		return err
+	}
+	if cfg.Out != "" {
+		progress("wrote %s", cfg.Out)
+	}
+	return nil
+}
+
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s edge: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/wyvern-sdn/wyvern/bench/internal/machine"
+)
+
+func report(cfg config, m machine.Machine, res *result) string {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	w("# Floating-IP edge benchmark (%s)\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+	cmd := cfg.Command
+	if cmd == "" {
+		cmd = "./bench/run.sh edge"
+	}
+	w("Reproduce: `%s` (as root; about %s).\n\n", cmd, res.Took.Round(time.Second))
+	w("## Machine\n\n")
+	w("- CPUs: %s; load average at start: %s (the machine is shared with other jobs)\n", m.CPUs, res.Load)
+	built := cfg.Built
+	if built == "" {
+		built = "working tree at " + m.Commit
+	}
+	w("- %s, userspace datapath (netdev); kernel %s; %s; FRR (Debian) zebra+bgpd; Wyvern built from %s\n\n", m.OVS, m.Kernel, m.Go, built)
+	w("## The bed\n\n")
+	w("One `wyvern server` (embedded etcd), one hypervisor chassis with `wyvern-agent` and a VM, %d `wyvern gateway`s of the\n", nGateways)
+	w("general pool (each its own Open vSwitch, userspace datapath, and embedded GoBGP), an upstream router namespace running\n")
+	w("FRR with `maximum-paths 8` and the kernel's L4 multipath hash, and a client behind it. BGP timers on both sides:\n")
+	w("keepalive 1 s, hold 3 s, connect retry 1 s; **no BFD**. Each floating IP is a /32 with the three gateways as ECMP next hops.\n\n")
+
+	w("## Association → route in FRR, %d floating IPs at once\n\n", res.Assoc.N)
+	w("%d ports bound to the hypervisor and %d unassociated floating IPs are created first; then %d API clients associate\n", res.Assoc.N, res.Assoc.N, cfg.Workers)
+	w("them all (one `PUT port_id` each) while the router's kernel FIB (where zebra installs FRR's best paths) is read every\n")
+	w("~10 ms. Latency is from a call's return to its /32 in the FIB with all %d next hops (0 when the route was there before\n", nGateways)
+	w("the HTTP answer); \"all\" is from the first call to the last route. Target: %d routes in under 2 s.\n\n", res.Assoc.N)
+	w("| change | API calls took | p50 | p99 | max | all routed | last route after the last call | missing |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	for _, c := range []struct {
+		name string
+		c    convergence
+	}{{"associate", res.Assoc}, {"disassociate (route gone)", res.Disassoc}} {
+		mx := time.Duration(0)
+		if len(c.c.Latencies) > 0 {
+			mx = c.c.Latencies[len(c.c.Latencies)-1]
+		}
+		w("| %s | %s | %s | %s | %s | %s | %s | %d |\n", c.name, c.c.API.Round(time.Millisecond), pct(c.c.Latencies, 50), pct(c.c.Latencies, 99),
+			mx.Round(time.Millisecond), c.c.All.Round(time.Millisecond), c.c.AfterLast.Round(time.Millisecond), c.c.Missing)
+	}
+	w("\nA gateway killed (-9) and started again while the %d floating IPs are associated: its BGP session is up again %s after\n", res.Assoc.N, res.Session.Round(time.Millisecond))
+	w("its start (connect retry 1 s), and it is a next hop of all %d routes in the FIB again **%s** after its start, **%s** after\n",
+		res.Assoc.N, res.Restart.Round(time.Millisecond), (res.Restart - res.Session).Round(time.Millisecond))
+	w("its session came up (its whole table at once: one watch listing, one flow bundle, the UPDATEs, zebra). This is the\n")
+	w("edge's own convergence for %d routes; \"all routed\" above is bounded by the API's association rate.\n", res.Assoc.N)
+	w("\nThe API calls are part of the window: with %d clients the server's association rate bounds \"all routed\" from below.\n\n", cfg.Workers)
+
+	w("## Steering to the scrubbing pool\n\n")
+	w("A fourth gateway belongs to the `scrubbing` pool. **By the API** (the admin's `edge_pool`, as `wyvernctl floatingip steer`):\n")
+	w("from the PUT's return to the router's FIB routing the address only via the scrubbing gateway, and back via the 3 general\n")
+	w("ones after `edge_pool: null`. **Automatically**: every gateway reads its inbound flows' counters every 500 ms and moves an\n")
+	w("address above %d pps through it to the scrubbing pool, and back after %s under it; a %d pps UDP flood (one flow, from the\n", steerThreshold, steerHoldDown, res.FloodRate)
+	w("client) for 6 s: from its start to the FIB routing only via the scrubbing gateway, and from its end to the general gateways.\n\n")
+	w("| move | rounds | each |\n| --- | --- | --- |\n")
+	for _, m := range []struct {
+		name string
+		ds   []time.Duration
+	}{{"API → scrubbing", res.Steer}, {"API → back", res.Unsteer}, {"flood start → scrubbing (auto)", res.AutoSteer},
+		{fmt.Sprintf("flood end → back (auto, hold-down %s)", steerHoldDown), res.AutoBack}} {
+		var each []string
+		for _, d := range m.ds {
+			each = append(each, d.Round(time.Millisecond).String())
+		}
+		w("| %s | %d | %s |\n", m.name, len(m.ds), strings.Join(each, ", "))
+	}
+	w("\n")
+	w("## A gateway dies under a %d pps stream\n\n", cfg.Rate)
+	w("The client pings the VM's floating IP at %d pps for 6 s (one flow: one gateway carries it); 2 s in, the carrying\n", cfg.Rate)
+	w("gateway dies. Echo requests are counted at the VM (tcpdump). **kill -9**: the gateway process dies, its host's kernel\n")
+	w("closes the BGP TCP session and FRR withdraws its paths at once, while its datapath (never wiped) keeps forwarding until\n")
+	w("then: nothing is lost. **uplink cut**: the gateway's uplink goes down silently, no FIN reaches the router (as when the\n")
+	w("host crashes or loses its link), and FRR notices when the hold timer (3 s, keepalive 1 s) expires: the loss is bounded by\n")
+	w("the hold time. No BFD in either case (GoBGP has none; BFD from a separate daemon, or shorter timers, would bound it lower).\n")
+	w("The gateway is restarted (reconnected) between rounds.\n\n")
+	w("| death | gateway | lost / sent | longest gap | FIB without it after |\n| --- | --- | --- | --- | --- |\n")
+	for _, d := range res.Deaths {
+		w("| %s | %s | %d / %d | %s | %s |\n", d.How, d.Gateway, d.Lost, d.Sent, d.Gap, d.FIBMoved.Round(time.Millisecond))
+	}
+	w("\nTarget: recovery within 1 s with BFD or tuned timers, otherwise at most the hold time.\n\n")
+	if len(res.CPU) > 0 {
+		w("## Gateway CPU per Mpps, 1, 2 and 3 gateways\n\n")
+		w("A UDP stream of 64-byte datagrams from 256 source ports (the router's L4 hash spreads them over the gateways) at a target\n")
+		w("%d pps for %d s, to the VM's floating IP, with 1, then 2, then 3 gateways announcing it. CPU is each gateway's\n", cfg.CPURate, cfg.CPUSeconds)
+		w("ovs-vswitchd user+system time over the stream (and until its flow counters settle), less its idle rate measured over the\n")
+		w("2 s before; packets are its inbound NAT flow's counter. CPU per Mpps = CPU seconds per million packets (the CPU one\n")
+		w("gateway would spend for each Mpps it carries). The userspace datapath here (netdev, veths, no DPDK) is far slower than a\n")
+		w("production datapath; the figure to read is how the cost per packet holds as gateways are added, and how the packets spread.\n\n")
+		w("| gateways | sent | sender took | counted / sent | packets per gateway | CPU per gateway | CPU s per Mpps (all) |\n| --- | --- | --- | --- | --- | --- | --- |\n")
+		for _, s := range res.CPU {
+			var pk, cp []string
+			n, c := 0, time.Duration(0)
+			for i := range s.Packets {
+				pk = append(pk, fmt.Sprint(s.Packets[i]))
+				cp = append(cp, s.CPU[i].Round(10*time.Millisecond).String())
+				n += s.Packets[i]
+				c += s.CPU[i]
+			}
+			per := "?"
+			if n > 0 {
+				per = fmt.Sprintf("%.1f", c.Seconds()/(float64(n)/1e6))
+			}
+			w("| %d | %d | %.1f s | %.0f%% | %s | %s | %s |\n", s.Gateways, s.Sent, s.Seconds, 100*float64(n)/float64(max(s.Sent, 1)),
+				strings.Join(pk, ", "), strings.Join(cp, ", "), per)
+		}
+		w("\nPackets not counted were dropped before the gateways' flows (the senders' and the veths' queues, the userspace datapath\n")
+		w("falling behind). CPU times come from /proc in 10 ms ticks. The machine's load (above) makes the figures noisy: compare rows of one run.\n\n")
+	}
+	w("## Not measured here\n\n")
+	w("The TCP and RTT ratios of the edge path to hand-written baseline flows: the VMs' replies need the chassis side of the\n")
+	w("edge (outbound to the gateways), which this bed does not have yet.\n")
+	return b.String()
+}
