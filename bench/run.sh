@@ -143,12 +143,25 @@ run_edge() {
 	echo "bench: edge results in $out"
 }
 
+# faults: the fault-injection tests (test/faults, needs root) with their
+# report: faults injected with counts, requests during faults, packets lost
+# per fault and times to recover. Not in the default set: it is a test run
+# (about 2 minutes) that writes a page, not a benchmark.
+run_faults() {
+	local out
+	out=$(results_file faults)
+	FAULTS_REPORT="$PWD/$out" "$GO" test -count=1 -v -timeout 10m ./test/faults 2>&1 | tee "$TMP/faults.log" |
+		grep -E '^(=== RUN|--- |\s+--- |PASS|FAIL|ok)' || true
+	[ -e "$out" ] || { echo "bench: faults wrote no report (see $TMP/faults.log)" >&2; return 1; }
+	echo "bench: faults results in $out (full log in $TMP/faults.log)"
+}
+
 ALL=(api bringup dataplane edge ipv6svc metadata)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${ALL[@]}")
 for t in "${targets[@]}"; do
 	if ! declare -F "run_$t" >/dev/null; then
-		echo "bench: unknown benchmark '$t' (have: ${ALL[*]})" >&2
+		echo "bench: unknown benchmark '$t' (have: ${ALL[*]} faults)" >&2
 		exit 2
 	fi
 done

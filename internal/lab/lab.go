@@ -32,7 +32,7 @@ type Lab struct {
 	Bed     *testbed.Bed
 	Bin     string // the wyvern binary
 	APIURL  string
-	EtcdURL string
+	EtcdURL string // comma-separated when several (Options.EtcdEndpoints)
 	Store   *store.Store
 	dir     string
 	agents  map[string]*testbed.Chassis
@@ -61,6 +61,10 @@ type Options struct {
 	// refusing clients without a certificate, and each agent dialing etcd
 	// with its own chassis certificate.
 	TLS bool
+	// EtcdEndpoints, when set, run the server on that external etcd
+	// (--etcd-endpoints, e.g. a cluster of several members) instead of an
+	// embedded one; agents and the lab's store dial them all. Not with TLS.
+	EtcdEndpoints []string
 }
 
 // Build compiles ./cmd/wyvern from the module at root into dir.
@@ -133,6 +137,16 @@ func Start(bed *testbed.Bed, bin string, opts Options) (*Lab, error) {
 	l.serverArgs = []string{"server", "--noauth", "--data-dir", filepath.Join(dir, "etcd"),
 		"--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--etcd-client-url", l.EtcdURL,
 		"--etcd-peer-url", fmt.Sprintf("%s://127.0.0.1:%d", scheme, ports[2])}
+	endpoints := []string{l.EtcdURL}
+	if len(opts.EtcdEndpoints) > 0 {
+		if opts.TLS {
+			return nil, errors.New("lab: EtcdEndpoints with TLS is not supported")
+		}
+		endpoints = opts.EtcdEndpoints
+		l.EtcdURL = strings.Join(endpoints, ",")
+		l.serverArgs = []string{"server", "--noauth", "--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]),
+			"--etcd-endpoints", l.EtcdURL}
+	}
 	var storeTLS *tls.Config
 	if opts.TLS {
 		if storeTLS, err = l.setUpTLS(); err != nil {
@@ -145,7 +159,7 @@ func Start(bed *testbed.Bed, bin string, opts Options) (*Lab, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	l.Store, err = store.DialTLS(ctx, []string{l.EtcdURL}, storeTLS)
+	l.Store, err = store.DialTLS(ctx, endpoints, storeTLS)
 	if err != nil {
 		return nil, err
 	}
@@ -198,6 +212,31 @@ func (l *Lab) startServer() error {
 	return l.waitAPI(30 * time.Second)
 }
 
+// StartExtraServer starts one more `wyvern server` on the lab's etcd (the
+// same flags, its own API port): several stateless servers on one store,
+// as deployed behind a load balancer. Only with Options.EtcdEndpoints (an
+// embedded etcd belongs to the first server). It returns the API URL.
+func (l *Lab) StartExtraServer(name string) (string, error) {
+	if len(l.opts.EtcdEndpoints) == 0 {
+		return "", errors.New("lab: an extra server needs Options.EtcdEndpoints")
+	}
+	port, err := freePort()
+	if err != nil {
+		return "", err
+	}
+	args := append([]string(nil), l.serverArgs...)
+	for i := range args {
+		if args[i] == "--listen" && i+1 < len(args) {
+			args[i+1] = fmt.Sprintf("127.0.0.1:%d", port)
+		}
+	}
+	u := fmt.Sprintf("http://127.0.0.1:%d", port)
+	if err := l.Bed.UnderlayNode().StartProcess(name, exec.Command(l.Bin, args...)); err != nil {
+		return "", err
+	}
+	return u, l.waitURL(u, 30*time.Second)
+}
+
 // StopServer kills the server (and its embedded etcd) with sig.
 func (l *Lab) StopServer(sig syscall.Signal) error {
 	return l.Bed.UnderlayNode().StopProcess("wyvern-server", sig)
@@ -206,10 +245,12 @@ func (l *Lab) StopServer(sig syscall.Signal) error {
 // StartServer starts the server again on the same data directory.
 func (l *Lab) StartServer() error { return l.startServer() }
 
-func (l *Lab) waitAPI(d time.Duration) error {
+func (l *Lab) waitAPI(d time.Duration) error { return l.waitURL(l.APIURL, d) }
+
+func (l *Lab) waitURL(base string, d time.Duration) error {
 	deadline := time.Now().Add(d)
 	for {
-		resp, err := l.client.Get(l.APIURL + "/")
+		resp, err := l.client.Get(base + "/")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
@@ -258,6 +299,21 @@ func (l *Lab) StartAgent(ch *testbed.Chassis) error {
 // Options.AgentArgs) and waits until it is registered.
 func (l *Lab) StartAgentWith(ch *testbed.Chassis, extra ...string) error {
 	l.agentArgs[ch.Name] = extra
+	if err := l.StartAgentProcess(ch); err != nil {
+		return err
+	}
+	if err := ch.WaitBridge("br-int"); err != nil {
+		return err
+	}
+	return l.WaitChassis(ch.Name, true, 20*time.Second)
+}
+
+// StartAgentProcess starts the agent of a chassis with the flags it was
+// last started with, then once flags (for this start only: a later flag
+// overrides an earlier one), without waiting for it (a test that kills it
+// while it starts up).
+func (l *Lab) StartAgentProcess(ch *testbed.Chassis, once ...string) error {
+	extra := append(append([]string(nil), l.agentArgs[ch.Name]...), once...)
 	bin, args := l.Bin, []string{"agent"}
 	if l.opts.AgentBin != "" {
 		bin, args = l.opts.AgentBin, nil
@@ -279,10 +335,7 @@ func (l *Lab) StartAgentWith(ch *testbed.Chassis, extra ...string) error {
 		return err
 	}
 	l.agents[ch.Name] = ch
-	if err := ch.WaitBridge("br-int"); err != nil {
-		return err
-	}
-	return l.WaitChassis(ch.Name, true, 20*time.Second)
+	return nil
 }
 
 // KillAgent kills a chassis' agent with SIGKILL.
@@ -316,6 +369,11 @@ func (e *APIError) Error() string { return fmt.Sprintf("API %d: %s", e.Status, e
 // Do calls the Neutron API as project (noauth: X-Project-Id) and decodes
 // the answer into out when non-nil.
 func (l *Lab) Do(method, path, project string, body, out any) error {
+	return l.DoAt(l.APIURL, method, path, project, body, out)
+}
+
+// DoAt is Do against the server at base (StartExtraServer).
+func (l *Lab) DoAt(base, method, path, project string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -324,7 +382,7 @@ func (l *Lab) Do(method, path, project string, body, out any) error {
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, l.APIURL+path, rd)
+	req, err := http.NewRequest(method, base+path, rd)
 	if err != nil {
 		return err
 	}

@@ -317,6 +317,15 @@ func (t *Tx) fetch(keys ...string) {
 		ops[i] = clientv3.OpGet(k, opts...)
 	}
 	resp, err := t.cli.Txn(t.ctx).Then(ops...).Commit()
+	if err != nil && errors.Is(err, rpctypes.ErrFutureRev) {
+		// A serialisable read went to a member that has not applied the
+		// snapshot's revision yet (it lags, e.g. just restarted): a
+		// linearisable read waits until it has.
+		for i, k := range need {
+			ops[i] = clientv3.OpGet(k, clientv3.WithRev(t.rev))
+		}
+		resp, err = t.cli.Txn(t.ctx).Then(ops...).Commit()
+	}
 	if err != nil {
 		panic(txError{fmt.Errorf("store: read %s: %w", need[0], err)})
 	}
@@ -463,7 +472,7 @@ func (t *Tx) commit() (bool, error) {
 		return false, fmt.Errorf("%w (%d comparisons, %d writes): %v", ErrTxnTooLarge, len(cmps), len(ops), err)
 	}
 	if err != nil {
-		return false, fmt.Errorf("store: commit: %w", err)
+		return t.resolve(cmps, ops, snap, err)
 	}
 	if resp.Succeeded {
 		return true, nil
@@ -478,6 +487,59 @@ func (t *Tx) commit() (bool, error) {
 	}
 	t.staleRev = resp.Header.Revision
 	return false, nil
+}
+
+// resolve settles a commit whose answer was lost (etcd's "request timed
+// out", a member gone mid-request): the transaction may or may not have
+// been applied, and may still be. It commits the same transaction again
+// under the same guards until etcd answers: if that applies, the
+// transaction happened once (a late first attempt then fails its guards);
+// if the guards fail, it reads the written keys to see whether the first
+// attempt applied (every put with this transaction's value at one common
+// revision after the snapshot, every delete gone). Otherwise it is a
+// conflict, and Txn runs fn again on fresh data. Only when etcd never
+// answers again does the caller get the original error.
+func (t *Tx) resolve(cmps []clientv3.Cmp, ops []clientv3.Op, snap int64, cause error) (bool, error) {
+	checks := make([]clientv3.Op, 0, len(t.writes))
+	var keys []string
+	for k := range t.writes {
+		keys = append(keys, k)
+		checks = append(checks, clientv3.OpGet(k))
+	}
+	for try := 0; try < 5 && t.ctx.Err() == nil; try++ {
+		if try > 0 {
+			select {
+			case <-t.ctx.Done():
+			case <-time.After(time.Duration(try) * 200 * time.Millisecond):
+			}
+		}
+		resp, err := t.cli.Txn(t.ctx).If(cmps...).Then(ops...).Else(checks...).Commit()
+		if err != nil {
+			continue
+		}
+		if resp.Succeeded {
+			return true, nil
+		}
+		t.stale = nil // the retry reads afresh
+		var at int64
+		applied := true
+		for i, r := range resp.Responses {
+			kvs := r.GetResponseRange().Kvs
+			w := t.writes[keys[i]]
+			switch {
+			case w == nil:
+				applied = applied && len(kvs) == 0
+			case len(kvs) == 0 || string(kvs[0].Value) != *w || (snap < math.MaxInt64-1 && kvs[0].ModRevision <= snap):
+				applied = false
+			case at == 0:
+				at = kvs[0].ModRevision
+			default:
+				applied = applied && kvs[0].ModRevision == at
+			}
+		}
+		return applied, nil
+	}
+	return false, fmt.Errorf("store: commit: %w", cause)
 }
 
 // attempt runs fn once and commits; an etcd error from a read inside fn is
@@ -504,7 +566,10 @@ func (t *Tx) attempt(fn func(*Tx) error) (ok bool, err error) {
 // see Tx.Guard), the transaction is retried on fresh data. An error from fn
 // aborts and writes nothing. Reads are serialisable snapshot reads, so
 // concurrent server processes never both win a race for the same key (an
-// address, a MAC, a name).
+// address, a MAC, a name). A commit whose answer is lost (a member killed
+// or a proposal timed out) is settled before Txn returns: success means
+// applied exactly once; only when etcd never answers again is the outcome
+// left unknown (an error).
 func (s *Store) Txn(ctx context.Context, fn func(*Tx) error) error {
 	t := &Tx{ctx: ctx, cli: s.cli}
 	for {
