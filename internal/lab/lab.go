@@ -84,6 +84,39 @@ func BuildCommand(root, dir, name string) (string, error) {
 	return bin, nil
 }
 
+// Binaries are the programs an end-to-end test package runs.
+type Binaries struct {
+	Wyvern string // cmd/wyvern: server and gateway
+	Agent  string // cmd/wyvern-agent, as hypervisors run it
+}
+
+// BuildBinaries is an end-to-end package's set-up: it sweeps the
+// namespaces and switches that dead test processes left, then builds the
+// binaries of the module above the working directory into a fresh
+// temporary directory named after prefix. cleanup removes them.
+func BuildBinaries(prefix string) (b Binaries, cleanup func(), err error) {
+	if _, err := testbed.Sweep(nil); err != nil {
+		fmt.Fprintln(os.Stderr, "sweep:", err)
+	}
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return b, nil, err
+	}
+	cleanup = func() { os.RemoveAll(dir) }
+	root, err := ModuleRoot()
+	if err == nil {
+		b.Wyvern, err = Build(root, dir)
+	}
+	if err == nil {
+		b.Agent, err = BuildCommand(root, dir, "wyvern-agent")
+	}
+	if err != nil {
+		cleanup()
+		return b, nil, err
+	}
+	return b, cleanup, nil
+}
+
 // ModuleRoot finds the directory of go.mod above the working directory.
 func ModuleRoot() (string, error) {
 	dir, err := os.Getwd()

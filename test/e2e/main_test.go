@@ -29,28 +29,13 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	if _, err := testbed.Sweep(nil); err != nil {
-		fmt.Fprintln(os.Stderr, "sweep:", err)
-	}
-	dir, err := os.MkdirTemp("", "wyvern-e2e-bin-")
+	bins, cleanup, err := lab.BuildBinaries("wyvern-e2e-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	root, err := lab.ModuleRoot()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if wyvernBin, err = lab.Build(root, dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if agentBin, err = lab.BuildCommand(root, dir, "wyvern-agent"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
+	defer cleanup()
+	wyvernBin, agentBin = bins.Wyvern, bins.Agent
 	return m.Run()
 }
 

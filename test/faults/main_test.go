@@ -17,7 +17,6 @@ import (
 	"testing"
 
 	"github.com/wyvern-sdn/wyvern/internal/lab"
-	"github.com/wyvern-sdn/wyvern/internal/testbed"
 )
 
 // wyvernBin and agentBin are the binaries under test, built by TestMain.
@@ -26,28 +25,13 @@ var wyvernBin, agentBin string
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
-	if _, err := testbed.Sweep(nil); err != nil {
-		fmt.Fprintln(os.Stderr, "sweep:", err)
-	}
-	dir, err := os.MkdirTemp("", "wyvern-faults-bin-")
+	bins, cleanup, err := lab.BuildBinaries("wyvern-faults-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	root, err := lab.ModuleRoot()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if wyvernBin, err = lab.Build(root, dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if agentBin, err = lab.BuildCommand(root, dir, "wyvern-agent"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
+	defer cleanup()
+	wyvernBin, agentBin = bins.Wyvern, bins.Agent
 	code := m.Run()
 	if path := os.Getenv("FAULTS_REPORT"); path != "" {
 		if err := report.write(path, code == 0); err != nil {
