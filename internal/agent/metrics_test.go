@@ -37,6 +37,7 @@ func TestAgentMetrics(t *testing.T) {
 
 	st := startStore(t)
 	seed(t, st, "net-a", 100, map[string]string{"pa1": "fa:16:3e:00:00:01", "pa2": "fa:16:3e:00:00:02"})
+	seed(t, st, "net-b", 101, map[string]string{"pb1": "fa:16:3e:00:00:03"})
 	sw := newFakeSwitch()
 	runAgent(t, st, sw, "ch1")
 	sw.plug("tap1", "pa1", "fa:16:3e:00:00:01", 5)
@@ -84,9 +85,18 @@ func TestAgentMetrics(t *testing.T) {
 	if d := testutil.ToFloat64(metrics.AgentSyncRetries) - retries0; d < 1 {
 		t.Errorf("sync retries: %v, want ≥ 1", d)
 	}
-	if testutil.ToFloat64(reused)-reused0 == 0 || testutil.ToFloat64(recompiled)-recompiled0 == 0 {
-		t.Errorf("sections: %v reused, %v recompiled; want some of each",
-			testutil.ToFloat64(reused)-reused0, testutil.ToFloat64(recompiled)-recompiled0)
+	// A port on a second network: the first network's sections are
+	// reused, the new one's compiled. (The earlier syncs may each rebuild
+	// everything: after a refused bundle the reconciler installs under a
+	// new generation, and every section is compiled afresh.)
+	reused1, recompiled1 := testutil.ToFloat64(reused), testutil.ToFloat64(recompiled)
+	sw.plug("tap3", "pb1", "fa:16:3e:00:00:03", 7)
+	waitFor(t, "the third port installed", func() bool {
+		return strings.Contains(sw.text(), "in_port=7") && testutil.ToFloat64(metrics.AgentPortsBound) == 3
+	})
+	if testutil.ToFloat64(reused)-reused1 == 0 || testutil.ToFloat64(recompiled)-recompiled1 == 0 {
+		t.Errorf("sections of a port on a second network: %v reused, %v recompiled; want some of each",
+			testutil.ToFloat64(reused)-reused1, testutil.ToFloat64(recompiled)-recompiled1)
 	}
 	classify := pipeline.TableClassify.Name()
 	if v := testutil.ToFloat64(metrics.AgentFlows.WithLabelValues(classify)); v == 0 {
