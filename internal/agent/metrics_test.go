@@ -29,7 +29,6 @@ func TestAgentMetrics(t *testing.T) {
 	replied := metrics.AgentDHCP.WithLabelValues("replied")
 	unanswered := metrics.AgentDHCP.WithLabelValues("unanswered")
 	applied0, refused0, syncErr0 := testutil.ToFloat64(applied), testutil.ToFloat64(refused), testutil.ToFloat64(syncErr)
-	reused0, recompiled0 := testutil.ToFloat64(reused), testutil.ToFloat64(recompiled)
 	replied0, unanswered0 := testutil.ToFloat64(replied), testutil.ToFloat64(unanswered)
 	retries0 := testutil.ToFloat64(metrics.AgentSyncRetries)
 	lag0 := metrics.SampleCount(metrics.AgentWatchLag)
