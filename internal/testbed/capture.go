@@ -73,11 +73,34 @@ func (n *Node) Capture(iface string, filter ...string) (*Capture, error) {
 }
 
 // Stop stops tcpdump (it flushes the file) and returns the packets
-// captured. It may be called again to re-read the file.
+// captured. It may be called again to re-read the file. Packets still in
+// the kernel's buffer when tcpdump stops are lost: a test that counts
+// packets it has just sent waits for them first (WaitFor).
 func (c *Capture) Stop() ([]Packet, error) {
 	if err := c.node.StopProcess(c.name, syscall.SIGINT); err != nil {
 		return nil, err
 	}
+	return c.read()
+}
+
+// WaitFor waits until the running capture has written at least n packets
+// for which match is true, or d has passed (then an error).
+func (c *Capture) WaitFor(d time.Duration, n int, match func(Packet) bool) error {
+	deadline := time.Now().Add(d)
+	for {
+		pkts, err := c.read() // -U: tcpdump writes each packet as it comes
+		got := Count(pkts, match)
+		if err == nil && got >= n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("testbed: capture %s: %d matching packets after %s, want %d (%v)", c.name, got, d, n, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (c *Capture) read() ([]Packet, error) {
 	f, err := os.Open(c.File)
 	if err != nil {
 		return nil, fmt.Errorf("testbed: capture: %w", err)

@@ -124,6 +124,17 @@ func TestGeneveAcrossChassis(t *testing.T) {
 	if n, err := vm1.Ping("10.0.0.2", count, 5*time.Second); err != nil {
 		t.Fatalf("ping across chassis: %d replies: %v", n, err)
 	}
+	geneve := func(p Packet) bool { v, ok := p.Geneve(); return ok && v == vni }
+	isPing := func(p Packet) bool {
+		s := p.Summary()
+		return geneve(p) && strings.Contains(s, "ipv4 10.0.0.") && strings.Contains(s, "icmpv4 Echo")
+	}
+	// The last reply may still be on its way into the capture files.
+	for _, c := range []*Capture{capCh, capUl} {
+		if err := c.WaitFor(5*time.Second, 2*count, isPing); err != nil {
+			t.Error(err)
+		}
+	}
 	pkts, err := capCh.Stop()
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +143,6 @@ func TestGeneveAcrossChassis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	geneve := func(p Packet) bool { v, ok := p.Geneve(); return ok && v == vni }
 	if n := Count(pkts, geneve); n < 2*count {
 		t.Errorf("chassis underlay: %d Geneve packets with VNI %d, want >= %d", n, vni, 2*count)
 	}
@@ -143,10 +153,7 @@ func TestGeneveAcrossChassis(t *testing.T) {
 		t.Errorf("%d ARP packets crossed the underlay", n)
 	}
 	// VMs have IPv6 (MLD, DAD) too: count the pings only.
-	pings := Count(pkts, func(p Packet) bool {
-		s := p.Summary()
-		return geneve(p) && strings.Contains(s, "ipv4 10.0.0.") && strings.Contains(s, "icmpv4 Echo")
-	})
+	pings := Count(pkts, isPing)
 	if pings != 2*count {
 		t.Errorf("%d Geneve-encapsulated echo requests and replies, want %d", pings, 2*count)
 	}
