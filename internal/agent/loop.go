@@ -24,6 +24,7 @@ type event struct {
 	kv        *kvEvent
 	pin       *PacketIn
 	resolved  *resolved
+	inspect   chan<- Inspection
 }
 
 // resolved is the answer of an index lookup: the network of a port id, ""
@@ -196,6 +197,8 @@ func (a *Agent) loop(ctx context.Context) error {
 				}
 			case ev.pin != nil:
 				a.handlePacketIn(ctx, *ev.pin)
+			case ev.inspect != nil:
+				ev.inspect <- a.inspect()
 			}
 			// Fold in everything already queued before recompiling.
 			select {

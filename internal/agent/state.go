@@ -296,3 +296,12 @@ func sortedValues[T any](m map[string]*T) []*T {
 	}
 	return out
 }
+
+// heldGroups are the security groups whose rules the agent follows.
+func (s *state) heldGroups() []string {
+	seen := map[string]bool{}
+	for _, r := range s.rules {
+		seen[r.SecurityGroupID] = true
+	}
+	return sortedKeys(seen)
+}
