@@ -247,6 +247,11 @@ func (a *Agent) complete(ifacesListed bool) bool {
 			return false
 		}
 	}
+	for g := range a.state.wantedGroups() {
+		if gd := a.state.groups[g]; gd == nil || !gd.ready {
+			return false
+		}
+	}
 	return true
 }
 
@@ -365,7 +370,7 @@ func (a *Agent) ensureWatch(ctx context.Context, netID string, nextTag *uint64) 
 	a.state.nets[netID] = &netData{tag: tag, cancel: cancel, subnets: map[string]*model.Subnet{},
 		ports: map[string]*model.Port{}, resets: map[string]bool{}}
 	ch := make(chan kvEvent, 256)
-	for _, p := range []string{store.NetworkKey(netID), store.SubnetsOf(netID), store.PortsOf(netID)} {
+	for _, p := range []string{store.NetworkKey(netID), store.SubnetsOf(netID), store.PortsOf(netID), store.ScopedOf(netID)} {
 		go a.st.Inform(wctx, tag, p, ch, a.log)
 	}
 	go func() {
@@ -396,12 +401,58 @@ func (a *Agent) refreshWatches(ctx context.Context, nextTag *uint64) {
 	for id := range want {
 		a.ensureWatch(ctx, id, nextTag)
 	}
+	dropped := false
 	for id, n := range a.state.nets {
 		if !want[id] {
 			n.cancel()
 			delete(a.state.nets, id)
+			dropped = true
 			a.log.Debug("stopped watching network", "network", id)
 		}
+	}
+	if dropped {
+		a.state.unionScoped()
+	}
+	a.refreshGroups(ctx, nextTag)
+}
+
+// refreshGroups makes the security groups followed those the held ports
+// need (wantedGroups): one informer on each group's rules
+// (store.GroupRulesOf), so a rule change reaches only the chassis that
+// hold a port in its group or in a group naming it as remote.
+func (a *Agent) refreshGroups(ctx context.Context, nextTag *uint64) {
+	want := a.state.wantedGroups()
+	for g := range want {
+		if _, ok := a.state.groups[g]; ok {
+			continue
+		}
+		gctx, cancel := context.WithCancel(ctx)
+		gd := &groupData{tag: *nextTag, cancel: cancel, rules: map[string]*model.SecurityGroupRule{}}
+		*nextTag++
+		a.state.groups[g] = gd
+		ch := make(chan kvEvent, 16)
+		go a.st.Inform(gctx, gd.tag, store.GroupRulesOf(g), ch, a.log)
+		go func() {
+			for {
+				select {
+				case <-gctx.Done():
+					return
+				case e := <-ch:
+					a.post(gctx, event{kv: &e})
+				}
+			}
+		}()
+	}
+	dropped := false
+	for g, gd := range a.state.groups {
+		if !want[g] {
+			gd.cancel()
+			delete(a.state.groups, g)
+			dropped = true
+		}
+	}
+	if dropped {
+		a.state.unionRules()
 	}
 }
 
@@ -456,7 +507,24 @@ func (a *Agent) handleKV(ctx context.Context, e kvEvent) bool {
 	}
 	for _, n := range a.state.nets {
 		if n.tag == e.Tag {
-			return n.apply(e, a.cfg.Chassis)
+			changed := n.apply(e, a.cfg.Chassis)
+			if strings.HasPrefix(e.Prefix, store.ScopedPrefix) {
+				a.state.unionScoped()
+			}
+			return changed
+		}
+	}
+	for g, gd := range a.state.groups {
+		if gd.tag == e.Tag {
+			if e.Reset {
+				gd.rules = map[string]*model.SecurityGroupRule{}
+				gd.ready = true
+			}
+			for _, kv := range e.KVs {
+				foldOne(gd.rules, strings.TrimPrefix(kv.Key, store.GroupRulesOf(g)), kv.Value, e.Delete)
+			}
+			a.state.unionRules()
+			return true
 		}
 	}
 	return false // a cancelled watch

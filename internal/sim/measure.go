@@ -246,6 +246,11 @@ func (t *Topology) sortedRouters() []*Router {
 // returns when every port is bound (its chassis installed its MAC).
 func (w *Workload) Burst(ctx context.Context, project int, nets, ports, workers int, on []string) (time.Duration, error) {
 	pid := ProjectID(project)
+	err := w.Client.Do(ctx, "PUT", "/v2.0/quotas/"+pid, "", map[string]any{"quota": map[string]any{
+		"port": ports + 100, "network": nets + 10, "subnet": nets + 10}}, nil)
+	if err != nil {
+		return 0, err
+	}
 	var created []*Net
 	for i := 0; i < nets; i++ {
 		n, err := w.Topo.CreateNetwork(ctx, w.Client, pid, fmt.Sprintf("sim-burst-%d", i))
@@ -256,7 +261,7 @@ func (w *Workload) Burst(ctx context.Context, project int, nets, ports, workers 
 	}
 	sched := NewScheduler(on, 99)
 	t0 := time.Now()
-	err := parallel(ctx, workers, ports, func(ctx context.Context, i int) error {
+	err = parallel(ctx, workers, ports, func(ctx context.Context, i int) error {
 		ch := sched.Next()
 		n := created[i%len(created)]
 		mac := fmt.Sprintf("fa:16:3d:%02x:%02x:%02x", i>>16&0xff, i>>8&0xff, i&0xff)

@@ -47,6 +47,15 @@
 //	                                       it goes when the agent stops renewing the lease
 //	tokens/<sha256 of token>               Keystone token, under a lease (api/keystone)
 //	edge/pools/<fip>                       gateway pool of a steered floating IP (gateway.PoolAssignment)
+//	scoped/<net>/routers/<router>          copy of a router, for each network it has an interface on
+//	scoped/<net>/floatingips/<fip>         copy of a floating IP, on the network of its fixed port
+//	sg_rules/<group>/<rule>                copy of a rule, under its security group
+//	scoped_index/<kind>/<id>               the keys of an object's copies (JSON list)
+//
+// The copies (scoped.go) are written by Tx.commit in the transaction that
+// writes the object, whoever writes it: agents watch them, so a router,
+// floating IP or rule change reaches only the chassis that hold one of its
+// networks or a port in its group, not every chassis.
 package store
 
 import "strconv"

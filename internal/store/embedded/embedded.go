@@ -61,6 +61,12 @@ func Start(cfg Config, log *slog.Logger) (*Member, error) {
 		ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 	}
 	ec.UnsafeNoFsync = cfg.UnsafeNoFsync
+	// One logical change is one transaction, and the store copies
+	// routers, floating IPs and rules into the scopes agents watch in the
+	// same transaction (store.ScopedOf): a bulk create of ports that
+	// makes a project's default security group outgrows etcd's default
+	// of 128 operations. An external cluster needs --max-txn-ops too.
+	ec.MaxTxnOps = 1024
 	// Keep a day of history for agents that reconnect; compact hourly.
 	ec.AutoCompactionMode = "periodic"
 	ec.AutoCompactionRetention = "1h"
