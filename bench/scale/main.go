@@ -33,12 +33,12 @@ import (
 )
 
 type config struct {
-	wyvern, etcd, tmp, out, command, built, label string
-	sizes                                         []int
-	portsPerNet, netsPerProject, routers          int
-	netsPerRouter, sgs, fips, ops, burst          int
-	full                                          bool
-	maxTime                                       time.Duration
+	wyvern, etcd, proxy, tmp, out, command, built, label string
+	sizes                                                []int
+	portsPerNet, netsPerProject, routers                 int
+	netsPerRouter, sgs, fips, ops, burst                 int
+	full                                                 bool
+	maxTime                                              time.Duration
 }
 
 func main() {
@@ -46,6 +46,7 @@ func main() {
 	var sizes string
 	flag.StringVar(&c.wyvern, "wyvern", "bench/tmp/wyvern", "wyvern binary (the API server)")
 	flag.StringVar(&c.etcd, "etcd", "", "external etcd binary (Debian etcd-server); empty: the server's embedded etcd")
+	flag.StringVar(&c.proxy, "proxy", "", "etcd binary whose `grpc-proxy` the agents connect through; empty: straight to etcd")
 	flag.StringVar(&c.tmp, "tmp", "bench/tmp", "scratch directory")
 	flag.StringVar(&c.out, "out", "", "results page to write")
 	flag.StringVar(&c.command, "command", "./bench/run.sh scale", "command line shown on the page")
@@ -129,7 +130,7 @@ func run(ctx context.Context, c config, n int) (pt point, err error) {
 	ctx, cancel := context.WithTimeout(ctx, c.maxTime)
 	defer cancel()
 	pt = point{N: n, Ops: map[string][]sim.Op{}, APILat: map[string][]time.Duration{}}
-	be, err := startBackend(ctx, c.tmp, c.wyvern, c.etcd)
+	be, err := startBackend(ctx, c.tmp, c.wyvern, c.etcd, c.proxy)
 	if err != nil {
 		return pt, err
 	}
@@ -143,7 +144,7 @@ func run(ctx context.Context, c config, n int) (pt point, err error) {
 		return pt, err
 	}
 	defer logf.Close()
-	s := sim.New([]string{be.EtcdURL}, n, slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	s := sim.New([]string{be.AgentURL}, n, slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	s.FullReplication = c.full
 	defer s.StopAll()
 
@@ -314,6 +315,9 @@ func report(c config, pts []point) string {
 	fmt.Fprintf(&b, "Run %s. Command: `%s`. Built: %s.\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), c.command, c.built)
 	fmt.Fprintf(&b, "Machine: %s CPUs, load %s, %s, kernel %s. etcd: %s.\n\n", m.CPUs, m.Load, m.Go, m.Kernel,
 		map[bool]string{true: "external `" + c.etcd + "` (no fsync)", false: "embedded in `wyvern server` (no fsync; its CPU and RSS include the API server)"}[c.etcd != ""])
+	if c.proxy != "" {
+		b.WriteString("The agents connect through `etcd grpc-proxy` (from the same Debian package), which coalesces identical watches; the API server connects to etcd directly. Watchers and watch streams are etcd's.\n\n")
+	}
 	fmt.Fprintf(&b, "Each simulated chassis is the real agent (`internal/agent`: its own etcd connection, informers, view, compile, reconciler, heartbeat lease) with an in-memory switch (`internal/sim`). Topology per size N: N networks (%d per project), %d ports per network placed by a spreading scheduler, %d routers per project each joining %d networks, %d security groups per project (SSH, ICMP, and a remote-group rule to the next group), %d floating IPs. Changes are measured one at a time (%d of each kind) while all chassis watch. Full replication: %v.\n\n",
 		c.netsPerProject, c.portsPerNet, c.routers, c.netsPerRouter, c.sgs, c.fips, c.ops, c.full)
 

@@ -151,15 +151,18 @@ func metrics(ctx context.Context, url string) map[string]float64 {
 
 // backend is etcd and the API server of one measured point.
 type backend struct {
-	dir          string
-	etcd, server *proc
-	API, EtcdURL string
-	External     bool
+	dir                 string
+	etcd, server, proxy *proc
+	API, EtcdURL        string
+	// AgentURL is where the agents connect: etcd, or the grpc-proxy.
+	AgentURL string
+	External bool
 }
 
 // startBackend starts `wyvern server --noauth` on its embedded etcd, or
-// on an external etcd process when etcdBin is set, without fsync.
-func startBackend(ctx context.Context, tmp, wyvernBin, etcdBin string) (*backend, error) {
+// on an external etcd process when etcdBin is set, without fsync; with
+// proxyBin (an etcd binary), an `etcd grpc-proxy` the agents go through.
+func startBackend(ctx context.Context, tmp, wyvernBin, etcdBin, proxyBin string) (*backend, error) {
 	ports, err := freePorts(4)
 	if err != nil {
 		return nil, err
@@ -191,6 +194,19 @@ func startBackend(ctx context.Context, tmp, wyvernBin, etcdBin string) (*backend
 		b.stop()
 		return nil, err
 	}
+	b.AgentURL = b.EtcdURL
+	if proxyBin != "" {
+		// etcd's gRPC proxy coalesces the agents' identical watches into
+		// one watch on etcd.
+		listen := fmt.Sprintf("127.0.0.1:%d", ports[3])
+		b.proxy, err = startProc(dir, "grpc-proxy", proxyBin, "grpc-proxy", "start", "--endpoints", b.EtcdURL,
+			"--listen-addr", listen, "--advertise-client-url", listen)
+		if err != nil {
+			b.stop()
+			return nil, err
+		}
+		b.AgentURL = "http://" + listen
+	}
 	return b, nil
 }
 
@@ -204,6 +220,7 @@ func (b *backend) etcdUsage() usage {
 }
 
 func (b *backend) stop() {
+	b.proxy.stop()
 	b.server.stop()
 	b.etcd.stop()
 	os.RemoveAll(b.dir)
