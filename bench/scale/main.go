@@ -61,7 +61,7 @@ func main() {
 	flag.IntVar(&c.fips, "fips", 100, "floating IPs")
 	flag.IntVar(&c.ops, "ops", 30, "measured changes of each kind")
 	flag.IntVar(&c.burst, "burst", 1000, "ports of the burst elsewhere")
-	flag.BoolVar(&c.full, "full", false, "also run a full-replication informer set on every chassis, for the ratio")
+	flag.BoolVar(&c.full, "full", false, "run a full-replication informer set on every chassis (else one observer stands for them all)")
 	flag.DurationVar(&c.maxTime, "max-time", 20*time.Minute, "give up a size after this long")
 	flag.Parse()
 	for _, s := range strings.Split(sizes, ",") {
@@ -163,6 +163,25 @@ func run(ctx context.Context, c config, n int) (pt point, err error) {
 	pt.Nets, pt.Ports, pt.Routers, pt.FIPs = len(topo.Nets), len(topo.Ports), len(topo.Routers), len(topo.FIPs)
 	s.PlugAll(topo)
 
+	// One full-replication observer: every full-replication agent would
+	// receive what it receives.
+	var obs sim.Counters
+	if !c.full {
+		if err := sim.Observe(ctx, []string{be.EtcdURL}, &obs); err != nil {
+			return pt, err
+		}
+	}
+	fullCounts := func() map[string]sim.Count {
+		if c.full {
+			return s.FullCounts()
+		}
+		o := obs.Snapshot()
+		out := map[string]sim.Count{}
+		for _, name := range s.Names() {
+			out[name] = o
+		}
+		return out
+	}
 	// Cold start: every chassis at once, ports already plugged.
 	log.Printf("scale: %d chassis: cold start", n)
 	e0 := be.etcdUsage()
@@ -189,7 +208,7 @@ func run(ctx context.Context, c config, n int) (pt point, err error) {
 	// Measured changes, one at a time.
 	log.Printf("scale: %d chassis: measured changes", n)
 	w := &sim.Workload{Sim: s, Topo: topo, Client: cl, Sched: sched, Rnd: rand.New(rand.NewPCG(2, 3)), Timeout: 15 * time.Second}
-	before, fullBefore := s.Counts(), s.FullCounts()
+	before, fullBefore := s.Counts(), fullCounts()
 	e0 = be.etcdUsage()
 	cpu0 := pidUsage(os.Getpid()).CPU
 	kinds := []func(context.Context) (sim.Op, error){w.PortCreate, w.RuleCreate, w.RouterInterface, w.PortDelete}
@@ -213,7 +232,7 @@ func run(ctx context.Context, c config, n int) (pt point, err error) {
 	}
 	pt.EtcdOps = be.etcdUsage().sub(e0)
 	pt.SimCPU = pidUsage(os.Getpid()).CPU - cpu0
-	after, fullAfter := s.Counts(), s.FullCounts()
+	after, fullAfter := s.Counts(), fullCounts()
 	for _, name := range s.Names() {
 		pt.Sel = append(pt.Sel, after[name].Sub(before[name]))
 		pt.Full = append(pt.Full, fullAfter[name].Sub(fullBefore[name]))
@@ -226,7 +245,7 @@ func run(ctx context.Context, c config, n int) (pt point, err error) {
 	if c.burst > 0 {
 		log.Printf("scale: %d chassis: burst of %d ports", n, c.burst)
 		on := s.Names()[:max(1, n/20)]
-		before, fullBefore = s.Counts(), s.FullCounts()
+		before, fullBefore = s.Counts(), fullCounts()
 		d, err := w.Burst(ctx, 100000, max(1, c.burst/c.portsPerNet), c.burst, 16, on)
 		if err != nil {
 			return pt, fmt.Errorf("burst: %w", err)
@@ -235,7 +254,7 @@ func run(ctx context.Context, c config, n int) (pt point, err error) {
 			return pt, err
 		}
 		pt.Burst, pt.BurstPorts, pt.BurstOn = d, c.burst, len(on)
-		after, fullAfter = s.Counts(), s.FullCounts()
+		after, fullAfter = s.Counts(), fullCounts()
 		pt.BurstFullMin = -1
 		for _, name := range s.Names() {
 			if slices.Contains(on, name) {
@@ -318,8 +337,9 @@ func report(c config, pts []point) string {
 	if c.proxy != "" {
 		b.WriteString("The agents connect through `etcd grpc-proxy` (from the same Debian package), which coalesces identical watches; the API server connects to etcd directly. Watchers and watch streams are etcd's.\n\n")
 	}
-	fmt.Fprintf(&b, "Each simulated chassis is the real agent (`internal/agent`: its own etcd connection, informers, view, compile, reconciler, heartbeat lease) with an in-memory switch (`internal/sim`). Topology per size N: N networks (%d per project), %d ports per network placed by a spreading scheduler, %d routers per project each joining %d networks, %d security groups per project (SSH, ICMP, and a remote-group rule to the next group), %d floating IPs. Changes are measured one at a time (%d of each kind) while all chassis watch. Full replication: %v.\n\n",
-		c.netsPerProject, c.portsPerNet, c.routers, c.netsPerRouter, c.sgs, c.fips, c.ops, c.full)
+	fmt.Fprintf(&b, "Each simulated chassis is the real agent (`internal/agent`: its own etcd connection, informers, view, compile, reconciler, heartbeat lease) with an in-memory switch (`internal/sim`). Topology per size N: N networks (%d per project), %d ports per network placed by a spreading scheduler, %d routers per project each joining %d networks, %d security groups per project (SSH, ICMP, and a remote-group rule to the next group), %d floating IPs. Changes are measured one at a time (%d of each kind) while all chassis watch. Full replication (what an agent watching every topology prefix receives): %s.\n\n",
+		c.netsPerProject, c.portsPerNet, c.routers, c.netsPerRouter, c.sgs, c.fips, c.ops,
+		map[bool]string{true: "measured on every chassis (-full)", false: "measured by one observer, which receives what every such agent would"}[c.full])
 
 	b.WriteString("## Size, cold start and memory\n\n| chassis | networks | ports | routers | FIPs | build via API | cold start (all synced) | settled | Go heap / chassis | process RSS / chassis | etcd CPU during cold start |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, p := range pts {
@@ -353,7 +373,7 @@ func report(c config, pts []point) string {
 	}
 	b.WriteString("\n## Events and bytes per chassis during the measured changes, against reach\n\n")
 	b.WriteString("Reach: the networks a chassis holds (its own and those routed to them) and their ports. Full replication: what an agent watching every topology prefix received over the same changes.\n\n")
-	b.WriteString("| chassis | reach nets (median / max) | reach ports (median / max) | events (median / max) | bytes (median / max) | full-replication events (median) | full-replication bytes (median) | ratio full/selective (bytes, median) |\n|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| chassis | reach nets (median / max) | reach ports (median / max) | events (median / max) | bytes (median / max) | full-replication events (median) | full-replication bytes (median) | ratio full/selective (events / bytes, medians) |\n|---|---|---|---|---|---|---|---|\n")
 	for _, p := range pts {
 		var rn, rp, ev, by, fev, fby []int64
 		for i := range p.Sel {
@@ -365,16 +385,16 @@ func report(c config, pts []point) string {
 			fby = append(fby, p.Full[i].Bytes)
 		}
 		ratio := "—"
-		if c.full && median(by) > 0 {
-			ratio = fmt.Sprintf("%.0f×", float64(median(fby))/float64(median(by)))
+		if median(by) > 0 && median(ev) > 0 {
+			ratio = fmt.Sprintf("%.1f× / %.1f×", float64(median(fev))/float64(median(ev)), float64(median(fby))/float64(median(by)))
 		}
 		fmt.Fprintf(&b, "| %d | %d / %d | %d / %d | %d / %d | %d / %d | %s | %s | %s |\n", p.N, median(rn), maxOf(rn), median(rp), maxOf(rp),
-			median(ev), maxOf(ev), median(by), maxOf(by), fullOr(c.full, median(fev)), fullOr(c.full, median(fby)), ratio)
+			median(ev), maxOf(ev), median(by), maxOf(by), fullOr(true, median(fev)), fullOr(true, median(fby)), ratio)
 	}
 	b.WriteString("\n## A burst elsewhere\n\n| chassis | burst | on chassis | took | other chassis | of them with 0 events | max events on another | full replication: min events on another |\n|---|---|---|---|---|---|---|---|\n")
 	for _, p := range pts {
 		fmt.Fprintf(&b, "| %d | %d ports | %d | %s | %d | %d | %d | %s |\n", p.N, p.BurstPorts, p.BurstOn, ms(p.Burst), p.BurstOthers,
-			p.BurstQuietChassis, p.BurstMaxOther, fullOr(c.full, p.BurstFullMin))
+			p.BurstQuietChassis, p.BurstMaxOther, fullOr(true, p.BurstFullMin))
 	}
 	b.WriteString("\n## A chassis restart, and etcd\n\n| chassis | restart: resync | read (events / bytes) | events to the others | cold start bytes / chassis (median / max) | etcd CPU over the changes | sim CPU over the changes | etcd RSS | etcd db size | watchers | watch streams |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, p := range pts {

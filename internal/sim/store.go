@@ -74,6 +74,21 @@ func count(ctx context.Context, c *Counters, in <-chan store.Event, out chan<- s
 	}
 }
 
+// Observe follows every topology prefix as a full-replication agent
+// would, counting into c, until ctx ends: every such agent receives what
+// this one observer does, so one stands for them all.
+func Observe(ctx context.Context, endpoints []string, c *Counters) error {
+	st, err := store.Dial(ctx, endpoints)
+	if err != nil {
+		return err
+	}
+	go func() {
+		fullReplication(ctx, st, c)
+		st.Close()
+	}()
+	return nil
+}
+
 // fullReplication follows every topology prefix as an agent that holds
 // the whole cloud would (Dragonflow's default, OVN without conditional
 // monitoring), counting what it receives and keeping nothing.
