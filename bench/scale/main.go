@@ -373,13 +373,15 @@ func report(c config, pts []point) string {
 	}
 	b.WriteString("\n## Events and bytes per chassis during the measured changes, against reach\n\n")
 	b.WriteString("Reach: the networks a chassis holds (its own and those routed to them) and their ports. Full replication: what an agent watching every topology prefix received over the same changes.\n\n")
-	b.WriteString("| chassis | reach nets (median / max) | reach ports (median / max) | events (median / max) | bytes (median / max) | full-replication events (median) | full-replication bytes (median) | ratio full/selective (events / bytes, medians) |\n|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("Events count an informer's listing as one event; updates are the events that are not listings (a listing comes when a chassis starts holding a network or a group).\n\n")
+	b.WriteString("| chassis | reach nets (median / max) | reach ports (median / max) | events (median / max) | of them updates (median / max) | bytes (median / max) | full-replication events (median) | full-replication bytes (median) | ratio full/selective (events / bytes, medians) |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, p := range pts {
-		var rn, rp, ev, by, fev, fby []int64
+		var rn, rp, ev, up, by, fev, fby []int64
 		for i := range p.Sel {
 			rn = append(rn, int64(p.ReachNets[i]))
 			rp = append(rp, int64(p.ReachPorts[i]))
 			ev = append(ev, p.Sel[i].Events)
+			up = append(up, p.Sel[i].Updates())
 			by = append(by, p.Sel[i].Bytes)
 			fev = append(fev, p.Full[i].Events)
 			fby = append(fby, p.Full[i].Bytes)
@@ -388,8 +390,8 @@ func report(c config, pts []point) string {
 		if median(by) > 0 && median(ev) > 0 {
 			ratio = fmt.Sprintf("%.1f× / %.1f×", float64(median(fev))/float64(median(ev)), float64(median(fby))/float64(median(by)))
 		}
-		fmt.Fprintf(&b, "| %d | %d / %d | %d / %d | %d / %d | %d / %d | %s | %s | %s |\n", p.N, median(rn), maxOf(rn), median(rp), maxOf(rp),
-			median(ev), maxOf(ev), median(by), maxOf(by), fullOr(true, median(fev)), fullOr(true, median(fby)), ratio)
+		fmt.Fprintf(&b, "| %d | %d / %d | %d / %d | %d / %d | %d / %d | %d / %d | %s | %s | %s |\n", p.N, median(rn), maxOf(rn), median(rp), maxOf(rp),
+			median(ev), maxOf(ev), median(up), maxOf(up), median(by), maxOf(by), fullOr(true, median(fev)), fullOr(true, median(fby)), ratio)
 	}
 	b.WriteString("\n## A burst elsewhere\n\n| chassis | burst | on chassis | took | other chassis | of them with 0 events | max events on another | full replication: min events on another |\n|---|---|---|---|---|---|---|---|\n")
 	for _, p := range pts {

@@ -13,21 +13,27 @@ import (
 // Counters are what one chassis received from etcd through its informers:
 // events (a listing counts as one event) and bytes (keys and values).
 type Counters struct {
-	Events, Bytes, Listings, Watches atomic.Int64
+	Events, Bytes, Listings, ListingBytes, Watches atomic.Int64
 }
 
 // Snapshot returns the counters' values.
 func (c *Counters) Snapshot() Count {
-	return Count{Events: c.Events.Load(), Bytes: c.Bytes.Load(), Listings: c.Listings.Load(), Watches: c.Watches.Load()}
+	return Count{Events: c.Events.Load(), Bytes: c.Bytes.Load(), Listings: c.Listings.Load(),
+		ListingBytes: c.ListingBytes.Load(), Watches: c.Watches.Load()}
 }
 
-// Count is a reading of Counters.
-type Count struct{ Events, Bytes, Listings, Watches int64 }
+// Count is a reading of Counters: events and bytes include the listings
+// (an informer's first event, and its relists).
+type Count struct{ Events, Bytes, Listings, ListingBytes, Watches int64 }
 
 // Sub returns c - o.
 func (c Count) Sub(o Count) Count {
-	return Count{Events: c.Events - o.Events, Bytes: c.Bytes - o.Bytes, Listings: c.Listings - o.Listings, Watches: c.Watches}
+	return Count{Events: c.Events - o.Events, Bytes: c.Bytes - o.Bytes, Listings: c.Listings - o.Listings,
+		ListingBytes: c.ListingBytes - o.ListingBytes, Watches: c.Watches}
 }
+
+// Updates are the events that are not listings.
+func (c Count) Updates() int64 { return c.Events - c.Listings }
 
 // countingStore is the agent's store with what its informers deliver
 // counted.
@@ -61,6 +67,7 @@ func count(ctx context.Context, c *Counters, in <-chan store.Event, out chan<- s
 			c.Bytes.Add(int64(n))
 			if e.Reset {
 				c.Listings.Add(1)
+				c.ListingBytes.Add(int64(n))
 			}
 			if out == nil {
 				continue
