@@ -95,7 +95,7 @@ func (s *Sim) Get(name string) *Chassis { return s.byName[name] }
 
 // Start starts chassis c's agent with its own etcd connection.
 func (s *Sim) Start(ctx context.Context, c *Chassis) error {
-	dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	st, err := store.Dial(dctx, s.Endpoints)
 	cancel()
 	if err != nil {
