@@ -475,14 +475,27 @@ func (a *Agent) handleKV(ctx context.Context, e kvEvent) bool {
 		a.state.handleFIPs(e)
 		return true
 	case watchAlive:
+		// A heartbeat matters to the view only through gateway
+		// elections (and a chassis holding our ports): at a thousand
+		// chassis, recompiling on every peer's heartbeat made a cold
+		// start quadratic.
+		dirty := e.Reset
+		for _, kv := range e.KVs {
+			if name := strings.TrimPrefix(kv.Key, store.AliveKey("")); a.state.peerMatters(name, a.state.peers[name]) {
+				dirty = true
+			}
+		}
 		a.state.handleAlive(e)
-		return true
+		return dirty
 	case watchRules:
 		foldRecords(&a.state.rules, e, store.KindPrefix(store.KindSGRules))
 		a.state.rulesReady = a.state.rulesReady || e.Reset
 		return true
 	}
 	if e.Tag == watchChassis {
+		// As for heartbeats: only a peer that hosts a port held here or
+		// may be a gateway changes the view.
+		dirty := e.Reset
 		if e.Reset {
 			a.state.peers = map[string]model.Chassis{}
 			a.state.peersReady = true
@@ -491,6 +504,10 @@ func (a *Agent) handleKV(ctx context.Context, e kvEvent) bool {
 			name := strings.TrimPrefix(kv.Key, store.KindPrefix(store.KindChassis))
 			if name == a.cfg.Chassis {
 				continue
+			}
+			old, had := a.state.peers[name]
+			if had && a.state.peerMatters(name, old) {
+				dirty = true
 			}
 			if e.Delete {
 				delete(a.state.peers, name)
@@ -501,9 +518,12 @@ func (a *Agent) handleKV(ctx context.Context, e kvEvent) bool {
 				continue
 			}
 			a.state.peers[name] = c
+			if a.state.peerMatters(name, c) {
+				dirty = true
+			}
 			a.pinNeighbor(ctx, name, c)
 		}
-		return true
+		return dirty
 	}
 	for _, n := range a.state.nets {
 		if n.tag == e.Tag {

@@ -402,3 +402,21 @@ func (s *state) wantedGroups() map[string]bool {
 	}
 	return want
 }
+
+// peerMatters reports whether chassis name, whose record is c, can change
+// the view: it may be a gateway, or it hosts a port held here (the view
+// tunnels to it). Other chassis' records and heartbeats are kept, but
+// need no recompilation.
+func (s *state) peerMatters(name string, c model.Chassis) bool {
+	if c.Gateway {
+		return true
+	}
+	for _, n := range s.nets {
+		for _, p := range n.ports {
+			if p.HostID == name {
+				return true
+			}
+		}
+	}
+	return false
+}
