@@ -333,12 +333,19 @@ func (t *Topology) external(ctx context.Context, c *Client) error {
 	if err != nil {
 		return err
 	}
-	err = c.Do(ctx, "POST", "/v2.0/subnets", "", map[string]any{"subnet": map[string]any{
-		"network_id": n.Network.ID, "cidr": "203.0.113.0/24", "ip_version": 4, "gateway_ip": "203.0.113.1",
-		"enable_dhcp": false}}, nil)
+	// Two documentation /24s: a thousand chassis' routers and their
+	// floating IPs outgrow one.
+	for _, sub := range [][2]string{{"203.0.113.0/24", "203.0.113.1"}, {"198.51.100.0/24", "198.51.100.1"}} {
+		err = c.Do(ctx, "POST", "/v2.0/subnets", "", map[string]any{"subnet": map[string]any{
+			"network_id": n.Network.ID, "cidr": sub[0], "ip_version": 4, "gateway_ip": sub[1],
+			"enable_dhcp": false}}, nil)
+		if err != nil {
+			return err
+		}
+	}
 	t.ExtNet = n.Network.ID
 	t.Nets[t.ExtNet] = &Net{ID: t.ExtNet, CIDR: "203.0.113.0/24"}
-	return err
+	return nil
 }
 
 func (t *Topology) floatingIPs(ctx context.Context, c *Client, p Params) error {
