@@ -2,7 +2,6 @@ package sim
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -66,7 +65,7 @@ func logger(t *testing.T) *slog.Logger {
 // complaint.
 func converge(t *testing.T, ctx context.Context, s *Sim, topo *Topology, what string) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(3 * time.Minute)
 	var err error
 	for time.Now().Before(deadline) {
 		if err = s.Check(ctx, topo); err == nil {
@@ -85,7 +84,7 @@ func TestScaleCorrectness(t *testing.T) {
 	if testing.Short() {
 		t.Skip("50 chassis: not in -short")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Minute)
 	defer cancel()
 	e := storetest.Start(t)
 	listen := freeAddr(t)
@@ -160,5 +159,4 @@ func TestScaleCorrectness(t *testing.T) {
 		t.Errorf("after the etcd restart, %d of %d chassis never installed a new rule", op.Missed, op.Interested)
 	}
 	converge(t, ctx, s, topo, "etcd restart")
-	fmt.Fprintf(os.Stderr, "")
 }
