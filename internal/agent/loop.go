@@ -27,8 +27,8 @@ type event struct {
 	pin       *PacketIn
 	resolved  *resolved
 	// call runs in the loop (a question about its state).
-	call func()
-	inspect   chan<- Inspection
+	call    func()
+	inspect chan<- Inspection
 }
 
 // resolved is the answer of an index lookup: the network of a port id, ""
