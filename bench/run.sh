@@ -156,7 +156,31 @@ run_faults() {
 	echo "bench: faults results in $out (full log in $TMP/faults.log)"
 }
 
-ALL=(api bringup dataplane edge ipv6svc metadata)
+# scale: N simulated chassis (the real agent, an in-memory switch) in one
+# process against one etcd and a real `wyvern server`: cold start,
+# propagation p50/p99 of port, rule and router changes to every interested
+# chassis, events and bytes per chassis against reach (and, with -full,
+# against full replication), etcd load, a burst elsewhere and a restart.
+# SCALE_ARGS go to the program, e.g. SCALE_ARGS="-chassis 100,300 -full";
+# SCALE_ETCD=/usr/bin/etcd runs an external etcd (Debian etcd-server).
+run_scale() {
+	local built out cmd="./bench/run.sh scale"
+	built=$(build_wyvern)
+	"$GO" build -o "$TMP/" ./bench/scale
+	out=$(results_file scale)
+	[ -n "${WYVERN_REV:-}" ] && cmd="WYVERN_REV=$WYVERN_REV $cmd"
+	[ -n "${SCALE_ARGS:-}" ] && cmd="SCALE_ARGS=\"$SCALE_ARGS\" $cmd"
+	[ -n "${SCALE_ETCD:-}" ] && cmd="SCALE_ETCD=$SCALE_ETCD $cmd"
+	local etcd=()
+	[ -n "${SCALE_ETCD:-}" ] && etcd=(-etcd "$SCALE_ETCD")
+	# shellcheck disable=SC2086
+	"$TMP/scale" -wyvern "$TMP/wyvern" -tmp "$TMP" -out "$out" -command "$cmd" -built "$built" "${etcd[@]}" ${SCALE_ARGS:-}
+	echo "bench: scale results in $out"
+}
+
+# faults is left out of ALL: it is a test run (needs root) whose page records
+# what was injected; run it by name.
+ALL=(api bringup dataplane edge ipv6svc metadata scale)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${ALL[@]}")
 for t in "${targets[@]}"; do

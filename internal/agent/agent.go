@@ -206,6 +206,7 @@ func New(cfg Config, st Store, sw Switch, log *slog.Logger) (*Agent, error) {
 		events: make(chan event, 1024), synced: make(chan struct{}), pendingRouterPorts: map[string]bool{},
 		fipStatusSent: map[string]bool{}, advertised: map[string]bool{}}
 	a.state = newState(cfg.Chassis)
+	a.state.scoped = !(cfg.Gateway && len(cfg.BridgeMappings) > 0)
 	a.state.ext = extConfig{gateway: cfg.Gateway, mappings: cfg.BridgeMappings, ports: map[string]uint32{},
 		nextHop: cfg.NextHopMACs, edge: cfg.FIPMode == model.FIPModeEdge}
 	a.rec = newReconciler(sw, a.log)
@@ -260,9 +261,16 @@ func (a *Agent) Run(ctx context.Context) error {
 	go a.feedInterfaces(ctx)
 	go a.feedPacketIns(ctx)
 	go a.forward(ctx, watchChassis, store.KindPrefix(store.KindChassis))
-	go a.forward(ctx, watchRouters, store.KindPrefix(store.KindRouters))
-	go a.forward(ctx, watchRules, store.KindPrefix(store.KindSGRules))
-	go a.forward(ctx, watchFIPs, store.KindPrefix(store.KindFloatingIPs))
+	// Routers and floating IPs come with the networks watched (their
+	// scoped copies), rules with the security groups of the ports held;
+	// a gateway chassis, which may serve any router with a gateway on
+	// the physnets it maps, follows every router and floating IP.
+	if a.state.scoped {
+		a.state.routersReady, a.state.fipsReady = true, true
+	} else {
+		go a.forward(ctx, watchRouters, store.KindPrefix(store.KindRouters))
+		go a.forward(ctx, watchFIPs, store.KindPrefix(store.KindFloatingIPs))
+	}
 	go a.forward(ctx, watchAlive, store.AliveKey(""))
 	return a.loop(ctx)
 }

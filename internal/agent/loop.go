@@ -27,7 +27,8 @@ type event struct {
 	pin       *PacketIn
 	resolved  *resolved
 	// call runs in the loop (a question about its state).
-	call func()
+	call    func()
+	inspect chan<- Inspection
 }
 
 // resolved is the answer of an index lookup: the network of a port id, ""
@@ -224,6 +225,8 @@ func (a *Agent) loop(ctx context.Context) error {
 				a.handlePacketIn(ctx, *ev.pin)
 			case ev.call != nil:
 				ev.call()
+			case ev.inspect != nil:
+				ev.inspect <- a.inspect()
 			}
 			// Fold in everything already queued before recompiling.
 			select {
@@ -269,6 +272,11 @@ func (a *Agent) complete(ifacesListed bool) bool {
 	}
 	for id := range want {
 		if n := a.state.nets[id]; n == nil || !n.ready() {
+			return false
+		}
+	}
+	for g := range a.state.wantedGroups() {
+		if gd := a.state.groups[g]; gd == nil || !gd.ready {
 			return false
 		}
 	}
@@ -400,7 +408,7 @@ func (a *Agent) ensureWatch(ctx context.Context, netID string, nextTag *uint64) 
 	a.state.nets[netID] = &netData{tag: tag, cancel: cancel, subnets: map[string]*model.Subnet{},
 		ports: map[string]*model.Port{}, resets: map[string]bool{}}
 	ch := make(chan kvEvent, 256)
-	for _, p := range []string{store.NetworkKey(netID), store.SubnetsOf(netID), store.PortsOf(netID)} {
+	for _, p := range []string{store.NetworkKey(netID), store.SubnetsOf(netID), store.PortsOf(netID), store.ScopedOf(netID)} {
 		go a.st.Inform(wctx, tag, p, ch, a.log)
 	}
 	go func() {
@@ -431,12 +439,58 @@ func (a *Agent) refreshWatches(ctx context.Context, nextTag *uint64) {
 	for id := range want {
 		a.ensureWatch(ctx, id, nextTag)
 	}
+	dropped := false
 	for id, n := range a.state.nets {
 		if !want[id] {
 			n.cancel()
 			delete(a.state.nets, id)
+			dropped = true
 			a.log.Debug("stopped watching network", "network", id)
 		}
+	}
+	if dropped {
+		a.state.unionScoped()
+	}
+	a.refreshGroups(ctx, nextTag)
+}
+
+// refreshGroups makes the security groups followed those the held ports
+// need (wantedGroups): one informer on each group's rules
+// (store.GroupRulesOf), so a rule change reaches only the chassis that
+// hold a port in its group or in a group naming it as remote.
+func (a *Agent) refreshGroups(ctx context.Context, nextTag *uint64) {
+	want := a.state.wantedGroups()
+	for g := range want {
+		if _, ok := a.state.groups[g]; ok {
+			continue
+		}
+		gctx, cancel := context.WithCancel(ctx)
+		gd := &groupData{tag: *nextTag, cancel: cancel, rules: map[string]*model.SecurityGroupRule{}}
+		*nextTag++
+		a.state.groups[g] = gd
+		ch := make(chan kvEvent, 16)
+		go a.st.Inform(gctx, gd.tag, store.GroupRulesOf(g), ch, a.log)
+		go func() {
+			for {
+				select {
+				case <-gctx.Done():
+					return
+				case e := <-ch:
+					a.post(gctx, event{kv: &e})
+				}
+			}
+		}()
+	}
+	dropped := false
+	for g, gd := range a.state.groups {
+		if !want[g] {
+			gd.cancel()
+			delete(a.state.groups, g)
+			dropped = true
+		}
+	}
+	if dropped {
+		a.state.unionRules()
 	}
 }
 
@@ -460,14 +514,27 @@ func (a *Agent) handleKV(ctx context.Context, e kvEvent) bool {
 		a.state.handleFIPs(e)
 		return true
 	case watchAlive:
+		// A heartbeat matters to the view only through gateway
+		// elections (and a chassis holding our ports): at a thousand
+		// chassis, recompiling on every peer's heartbeat made a cold
+		// start quadratic.
+		dirty := e.Reset
+		for _, kv := range e.KVs {
+			if name := strings.TrimPrefix(kv.Key, store.AliveKey("")); a.state.peerMatters(name, a.state.peers[name]) {
+				dirty = true
+			}
+		}
 		a.state.handleAlive(e)
-		return true
+		return dirty
 	case watchRules:
 		foldRecords(&a.state.rules, e, store.KindPrefix(store.KindSGRules))
 		a.state.rulesReady = a.state.rulesReady || e.Reset
 		return true
 	}
 	if e.Tag == watchChassis {
+		// As for heartbeats: only a peer that hosts a port held here or
+		// may be a gateway changes the view.
+		dirty := e.Reset
 		if e.Reset {
 			a.state.peers = map[string]model.Chassis{}
 			a.state.peersReady = true
@@ -476,6 +543,10 @@ func (a *Agent) handleKV(ctx context.Context, e kvEvent) bool {
 			name := strings.TrimPrefix(kv.Key, store.KindPrefix(store.KindChassis))
 			if name == a.cfg.Chassis {
 				continue
+			}
+			old, had := a.state.peers[name]
+			if had && a.state.peerMatters(name, old) {
+				dirty = true
 			}
 			if e.Delete {
 				delete(a.state.peers, name)
@@ -486,13 +557,33 @@ func (a *Agent) handleKV(ctx context.Context, e kvEvent) bool {
 				continue
 			}
 			a.state.peers[name] = c
+			if a.state.peerMatters(name, c) {
+				dirty = true
+			}
 			a.pinNeighbor(ctx, name, c)
 		}
-		return true
+		return dirty
 	}
 	for _, n := range a.state.nets {
 		if n.tag == e.Tag {
-			return n.apply(e, a.cfg.Chassis)
+			changed := n.apply(e, a.cfg.Chassis)
+			if strings.HasPrefix(e.Prefix, store.ScopedPrefix) {
+				a.state.unionScoped()
+			}
+			return changed
+		}
+	}
+	for g, gd := range a.state.groups {
+		if gd.tag == e.Tag {
+			if e.Reset {
+				gd.rules = map[string]*model.SecurityGroupRule{}
+				gd.ready = true
+			}
+			for _, kv := range e.KVs {
+				foldOne(gd.rules, strings.TrimPrefix(kv.Key, store.GroupRulesOf(g)), kv.Value, e.Delete)
+			}
+			a.state.unionRules()
+			return true
 		}
 	}
 	return false // a cancelled watch

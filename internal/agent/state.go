@@ -2,6 +2,7 @@ package agent
 
 import (
 	"encoding/json"
+	"maps"
 	"net/netip"
 	"slices"
 	"sort"
@@ -33,12 +34,22 @@ type state struct {
 	// next.
 	keys *logical.Keys
 
-	// routers and rules come from global watches (they are small); only
-	// what concerns the view's ports is compiled.
+	// scoped: the routers and floating IPs held are those of the watched
+	// networks (their scoped copies, store.ScopedOf), so a change reaches
+	// only the chassis that hold one of the router's or the fixed port's
+	// networks; false on a gateway chassis, which follows every router
+	// and floating IP (global watches).
+	scoped bool
+	// routers are the routers held (with scoped, the union of the watched
+	// networks'); only what concerns the view's ports is compiled.
 	routers      map[string]*model.RouterRecord
 	routersReady bool
-	rules        map[string]*model.SecurityGroupRule
-	rulesReady   bool
+	// rules are the rules of the security groups followed (groups), the
+	// union of theirs: the groups of the ports held and their remote
+	// groups (wantedGroups).
+	rules      map[string]*model.SecurityGroupRule
+	rulesReady bool
+	groups     map[string]*groupData
 	// routerPortNet maps router interface ports to their network, once
 	// resolved ("" while unknown).
 	routerPortNet map[string]string
@@ -75,6 +86,18 @@ type netData struct {
 	// when ports changed.
 	cache  logical.PortCache
 	sorted []*model.Port
+	// routers and fips are the scoped copies of the routers with an
+	// interface on the network and of the floating IPs of its ports.
+	routers map[string]*model.RouterRecord
+	fips    map[string]*model.FloatingIPRecord
+}
+
+// groupData is one followed security group: its rules.
+type groupData struct {
+	tag    uint64
+	cancel func()
+	rules  map[string]*model.SecurityGroupRule
+	ready  bool
 }
 
 // sortedPorts returns the network's ports ordered by id.
@@ -85,15 +108,19 @@ func (n *netData) sortedPorts() []*model.Port {
 	return n.sorted
 }
 
-func (n *netData) ready() bool { return len(n.resets) == 3 }
+// netPrefixes is how many prefixes a network's watch lists: the network,
+// its subnets, its ports and its scoped copies.
+const netPrefixes = 4
+
+func (n *netData) ready() bool { return len(n.resets) == netPrefixes }
 
 func newState(chassis string) *state {
 	return &state{chassis: chassis, ifaces: map[string]ovs.Interface{}, portNet: map[string]string{},
 		nets: map[string]*netData{}, peers: map[string]model.Chassis{},
 		keys:    logical.NewKeys(),
 		routers: map[string]*model.RouterRecord{}, rules: map[string]*model.SecurityGroupRule{},
-		routerPortNet: map[string]string{},
-		fips:          map[string]*model.FloatingIPRecord{}, alive: map[string]bool{}, programmedFIPs: map[string]bool{}}
+		routerPortNet: map[string]string{}, groups: map[string]*groupData{}, rulesReady: true,
+		fips: map[string]*model.FloatingIPRecord{}, alive: map[string]bool{}, programmedFIPs: map[string]bool{}}
 }
 
 // localNets returns the networks local ports are on.
@@ -180,6 +207,20 @@ func (n *netData) apply(e kvEvent, chassis string) bool {
 			var v model.Subnet
 			if json.Unmarshal(kv.Value, &v) == nil {
 				n.subnets[id] = &v
+			}
+		}
+	case strings.HasPrefix(e.Prefix, store.ScopedPrefix):
+		if e.Reset {
+			n.routers = map[string]*model.RouterRecord{}
+			n.fips = map[string]*model.FloatingIPRecord{}
+		}
+		for _, kv := range e.KVs {
+			kind, id, _ := strings.Cut(strings.TrimPrefix(kv.Key, e.Prefix), "/")
+			switch kind {
+			case store.KindRouters:
+				foldOne(n.routers, id, kv.Value, e.Delete)
+			case store.KindFloatingIPs:
+				foldOne(n.fips, id, kv.Value, e.Delete)
 			}
 		}
 	case strings.HasPrefix(e.Prefix, store.Prefix+store.KindPorts+"/"):
@@ -299,4 +340,87 @@ func sortedValues[T any](m map[string]*T) []*T {
 		out[i] = m[k]
 	}
 	return out
+}
+
+// heldGroups are the security groups whose rules the agent follows.
+func (s *state) heldGroups() []string { return sortedKeys(s.groups) }
+
+// foldOne sets m[id] to the record decoded from val, or removes it (del,
+// or a value that does not decode).
+func foldOne[T any](m map[string]*T, id string, val []byte, del bool) {
+	var v T
+	if del || json.Unmarshal(val, &v) != nil {
+		delete(m, id)
+		return
+	}
+	m[id] = &v
+}
+
+// unionScoped makes the routers and floating IPs held those of the
+// watched networks (on a scoped chassis).
+func (s *state) unionScoped() {
+	if !s.scoped {
+		return
+	}
+	s.routers = map[string]*model.RouterRecord{}
+	s.fips = map[string]*model.FloatingIPRecord{}
+	for _, n := range s.nets {
+		for id, r := range n.routers {
+			s.routers[id] = r
+		}
+		for id, f := range n.fips {
+			s.fips[id] = f
+		}
+	}
+}
+
+// unionRules makes the rules held those of the groups followed.
+func (s *state) unionRules() {
+	s.rules = map[string]*model.SecurityGroupRule{}
+	for _, g := range s.groups {
+		for id, r := range g.rules {
+			s.rules[id] = r
+		}
+	}
+}
+
+// wantedGroups are the security groups whose rules the view may use: the
+// groups of the ports held, and the remote groups of their rules.
+func (s *state) wantedGroups() map[string]bool {
+	want := map[string]bool{}
+	for _, n := range s.nets {
+		for _, p := range n.ports {
+			for _, g := range p.SecurityGroups {
+				want[g] = true
+			}
+		}
+	}
+	for g := range maps.Clone(want) {
+		if gd := s.groups[g]; gd != nil {
+			for _, r := range gd.rules {
+				if r.RemoteGroupID != "" {
+					want[r.RemoteGroupID] = true
+				}
+			}
+		}
+	}
+	return want
+}
+
+// peerMatters reports whether chassis name, whose record is c, can change
+// the view: it may be a gateway, or it hosts a port held here (the view
+// tunnels to it). Other chassis' records and heartbeats are kept, but
+// need no recompilation.
+func (s *state) peerMatters(name string, c model.Chassis) bool {
+	if c.Gateway {
+		return true
+	}
+	for _, n := range s.nets {
+		for _, p := range n.ports {
+			if p.HostID == name {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -32,7 +32,7 @@ func bringupState() *state {
 		id := fmt.Sprintf("net%d", n)
 		nd := &netData{network: &model.Network{Standard: model.Standard{ID: id}, NetworkType: "geneve", SegmentationID: 100 + n, MTU: 1442, CTZone: 1 + n},
 			subnets: map[string]*model.Subnet{"s" + id: {Standard: model.Standard{ID: "s" + id}, CIDR: fmt.Sprintf("10.%d.0.0/22", n), EnableDHCP: true}},
-			ports:   map[string]*model.Port{}, resets: map[string]bool{"a": true, "b": true, "c": true}, cancel: func() {}}
+			ports:   map[string]*model.Port{}, resets: map[string]bool{"a": true, "b": true, "c": true, "d": true}, cancel: func() {}}
 		s.nets[id] = nd
 		ports := 100
 		if n == 0 {

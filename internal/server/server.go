@@ -202,6 +202,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	ncfg := cfg.Neutron
 	ncfg.PublicURL = cfg.PublicURL
 	napi := neutron.New(st, ncfg, log)
+	if n, err := st.Rescope(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		log.Info("wrote the scoped copies of records stored without them", "count", n)
+	}
 	if n, err := napi.AllocateMissingCTZones(ctx); err != nil {
 		return err
 	} else if n > 0 {

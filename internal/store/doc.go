@@ -52,6 +52,15 @@
 //	                                       or by a gateway's automatic steering
 //	edge/gateways/<name>                   a running gateway's registration (model.EdgeGateway),
 //	                                       under its lease: the pools the API accepts
+//	scoped/<net>/routers/<router>          copy of a router, for each network it has an interface on
+//	scoped/<net>/floatingips/<fip>         copy of a floating IP, on the network of its fixed port
+//	sg_rules/<group>/<rule>                copy of a rule, under its security group
+//	scoped_index/<kind>/<id>               the keys of an object's copies (JSON list)
+//
+// The copies (scoped.go) are written by Tx.commit in the transaction that
+// writes the object, whoever writes it: agents watch them, so a router,
+// floating IP or rule change reaches only the chassis that hold one of its
+// networks or a port in its group, not every chassis.
 package store
 
 import "strconv"

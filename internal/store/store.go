@@ -433,6 +433,7 @@ func (t *Tx) reset() {
 
 // commit tries to apply the writes; false means a conflict.
 func (t *Tx) commit() (bool, error) {
+	t.derive()
 	// Without any read there is no snapshot: written keys are then
 	// unguarded, as blind writes.
 	snap := t.rev

@@ -58,6 +58,7 @@ func (b *fuzzBed) keys(t *testing.T, exceptSG bool) int {
 		if exceptSG && (strings.HasPrefix(kv.Key, store.KindPrefix(store.KindSecGroups)) ||
 			strings.HasPrefix(kv.Key, store.KindPrefix(store.KindSGRules)) ||
 			strings.HasPrefix(kv.Key, store.IndexKey("default_security_group", "")) ||
+			strings.HasPrefix(kv.Key, store.GroupRulesPrefix) || strings.HasPrefix(kv.Key, store.ScopedIndexOf(store.KindSGRules)) ||
 			strings.Contains(kv.Key, "/security-groups/") || strings.Contains(kv.Key, "/security-group-rules/")) {
 			continue
 		}

@@ -120,8 +120,10 @@ func Start(cfg Config, log *slog.Logger) (*Member, error) {
 	ec.AutoCompactionMode = "periodic"
 	ec.AutoCompactionRetention = "1h"
 	ec.QuotaBackendBytes = 8 << 30
-	// A Neutron bulk create is one transaction: a port is about ten
-	// operations, so etcd's default of 128 would refuse a bulk of a dozen.
+	// One logical change is one transaction: a port is about ten
+	// operations, and the store copies routers, floating IPs and rules into
+	// the scopes agents watch in the same transaction (store.ScopedOf), so
+	// etcd's default of 128 would refuse a bulk create of a dozen ports.
 	ec.MaxTxnOps = MaxTxnOps
 	ec.MaxRequestBytes = MaxRequestBytes
 	e, err := embed.StartEtcd(ec)

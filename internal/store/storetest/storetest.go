@@ -233,3 +233,15 @@ func freeAddr(t testing.TB) string {
 	defer l.Close()
 	return l.Addr().String()
 }
+
+// PutRaw writes key straight through etcd's client, outside any store
+// transaction: a record as a server that predates a key derivation (the
+// store's scoped copies) left it.
+func PutRaw(t testing.TB, e *Etcd, key, val string) {
+	t.Helper()
+	cli := e.client(e.Endpoints())
+	defer cli.Close()
+	if _, err := cli.Put(context.Background(), key, val); err != nil {
+		t.Fatalf("storetest: put %s: %v", key, err)
+	}
+}

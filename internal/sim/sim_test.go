@@ -1,0 +1,162 @@
+package sim
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/wyvern-sdn/wyvern/internal/api/neutron"
+	"github.com/wyvern-sdn/wyvern/internal/server"
+	"github.com/wyvern-sdn/wyvern/internal/store/storetest"
+)
+
+// apiServer runs the real API server in-process against etcd until stop.
+type apiServer struct {
+	cfg    server.Config
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startServer(t *testing.T, endpoints []string, listen string) *apiServer {
+	t.Helper()
+	s := &apiServer{cfg: server.Config{Listen: listen, EtcdEndpoints: endpoints, NoAuth: true, Neutron: neutron.DefaultConfig()}}
+	s.start()
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *apiServer) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel, s.done = cancel, make(chan error, 1)
+	go func() { s.done <- server.Run(ctx, s.cfg, slog.New(slog.DiscardHandler)) }()
+}
+
+func (s *apiServer) stop() {
+	if s.cancel == nil {
+		return
+	}
+	s.cancel()
+	<-s.done
+	s.cancel = nil
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func logger(t *testing.T) *slog.Logger {
+	if os.Getenv("SIM_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// converge waits until Check passes, or fails the test with its last
+// complaint.
+func converge(t *testing.T, ctx context.Context, s *Sim, topo *Topology, what string) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = s.Check(ctx, topo); err == nil {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s: chassis did not converge: %v", what, err)
+}
+
+// TestScaleCorrectness runs 50 simulated chassis on a 500-port cloud and
+// checks that every chassis' switch holds exactly a full compile of its
+// view, and nothing it cannot reach: after the cold start, after a burst
+// of changes, after the API server restarts and after etcd restarts.
+func TestScaleCorrectness(t *testing.T) {
+	if testing.Short() {
+		t.Skip("50 chassis: not in -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Minute)
+	defer cancel()
+	e := storetest.Start(t)
+	listen := freeAddr(t)
+	api := startServer(t, e.Endpoints(), listen)
+	cl := NewClient("http://" + listen)
+	if err := cl.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s := New(e.Endpoints(), 50, logger(t))
+	t.Cleanup(func() { _ = s.StopAll() })
+	topo := NewTopology()
+	sched := NewScheduler(s.Names(), 1)
+	p := Params{Projects: 5, NetsPerProject: 10, PortsPerNet: 10, RoutersPerProject: 2, NetsPerRouter: 3,
+		SGsPerProject: 3, FIPs: 10, Workers: 4, Seed: 1}
+	if err := topo.Build(ctx, cl, p, sched); err != nil {
+		t.Fatal(err)
+	}
+	if len(topo.Ports) != 500 {
+		t.Fatalf("built %d ports, want 500", len(topo.Ports))
+	}
+	s.PlugAll(topo)
+	if err := s.StartAll(ctx, 50); err != nil {
+		t.Fatal(err)
+	}
+	converge(t, ctx, s, topo, "cold start")
+
+	// A burst: ports created, bound and deleted, rules and router
+	// interfaces added, all without waiting in between.
+	w := &Workload{Sim: s, Topo: topo, Client: cl, Sched: sched, Rnd: rand.New(rand.NewPCG(5, 6)), Timeout: 30 * time.Second}
+	for i := 0; i < 10; i++ {
+		if _, err := w.PortCreate(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 5; i++ {
+		for _, op := range []func(context.Context) (Op, error){w.RuleCreate, w.RouterInterface, w.PortDelete} {
+			o, err := op(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.Missed > 0 {
+				t.Errorf("%s: %d of %d interested chassis never installed it", o.Kind, o.Missed, o.Interested)
+			}
+		}
+	}
+	if _, err := w.Burst(ctx, 900, 5, 100, 8, s.Names()[:5]); err != nil {
+		t.Fatal(err)
+	}
+	converge(t, ctx, s, topo, "burst")
+
+	// The API server restarts; then a change made through the new one.
+	api.stop()
+	api.start()
+	if err := cl.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.PortCreate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	converge(t, ctx, s, topo, "server restart")
+
+	// etcd restarts: every watch breaks and every agent lists again.
+	e.Restart()
+	if err := cl.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	op, err := w.RuleCreate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if op.Missed > 0 {
+		t.Errorf("after the etcd restart, %d of %d chassis never installed a new rule", op.Missed, op.Interested)
+	}
+	converge(t, ctx, s, topo, "etcd restart")
+}
