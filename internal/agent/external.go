@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wyvern-sdn/wyvern/internal/metrics"
 	"github.com/wyvern-sdn/wyvern/internal/model"
 	"github.com/wyvern-sdn/wyvern/internal/store"
 )
@@ -90,6 +91,9 @@ func (s *state) handleAlive(e kvEvent) {
 			s.alive[name] = true
 		}
 	}
+	// Here, not after a sync: a peer that matters to no view here
+	// (peerMatters) changes no flow and starts no sync.
+	metrics.AgentPeersAlive.Set(float64(len(s.alive)))
 }
 
 // updateFIPStatus marks ACTIVE the floating IPs this chassis has just

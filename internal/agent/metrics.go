@@ -112,7 +112,6 @@ func (a *Agent) observeApplied(ctx context.Context, bundleStart time.Time, err e
 	}
 	metrics.AgentPortsBound.Set(float64(bound))
 	a.obs.publish(ctx, a.st, a.cfg.Chassis, model.ChassisStats{Flows: len(a.rec.installed), Ports: bound})
-	metrics.AgentPeersAlive.Set(float64(len(a.state.alive)))
 	o.countFlows(a.sections)
 }
 
