@@ -1,5 +1,5 @@
 // Command bringup is the agent half of `make bench`: it measures Wyvern's
-// local controller the way /work/shared/anchors.md measured OVN on the same
+// local controller the way the OVN anchor figures (anchors.md of the project notes) measured OVN on the same
 // kind of machine, on a real test bed (internal/testbed: three chassis with
 // their own Open vSwitch, VMs as network namespaces) running a real
 // `wyvern server` and one `wyvern agent` per chassis (internal/lab):

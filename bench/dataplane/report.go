@@ -68,7 +68,7 @@ func report(cfg config, m machine.Machine, res *result) string {
 	w("%d rounds, each measuring every Wyvern path right next to its baseline (iperf3 %d s one stream, then RTT =\n", len(rs), cfg.Seconds)
 	w("p50 of %d pings every %s); a ratio divides a path's figure by that of the baseline measured beside it\n", cfg.Pings, cfg.PingInterval)
 	w("in the same round. Figures are the median over rounds with the range (min–max) in parentheses.\n")
-	w("Measured as /work/shared/anchors.md measured OVN 23.03 (which took one baseline per round).\n\n")
+	w("Measured as the OVN anchor figures (anchors.md of the project notes) measured OVN 23.03 (which took one baseline per round).\n\n")
 
 	w("## Machine\n\n")
 	w("- CPUs: %s; load average at start: %s (the machine is shared with other jobs)\n", m.CPUs, res.Load)
