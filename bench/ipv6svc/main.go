@@ -192,20 +192,7 @@ func runProbe(vm *testbed.VM, kind string, n int, interval time.Duration) ([]tim
 	if err != nil {
 		return nil, 0, fmt.Errorf("probe: %w", err)
 	}
-	var got []time.Duration
-	lost := 0
-	for _, line := range strings.Fields(string(out)) {
-		if line == "lost" {
-			lost++
-			continue
-		}
-		us, err := strconv.Atoi(line)
-		if err != nil {
-			return nil, 0, fmt.Errorf("probe output %q", line)
-		}
-		got = append(got, time.Duration(us)*time.Microsecond)
-	}
-	return got, lost, nil
+	return benchbed.ParseProbe(out, "lost")
 }
 
 // probe sends n requests of a kind out of eth0 and prints their latency.

@@ -193,20 +193,7 @@ func runProbe(vm *testbed.VM, n int) ([]time.Duration, int, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("probe in %s: %w", vm.Name, err)
 	}
-	var got []time.Duration
-	errs := 0
-	for _, f := range strings.Fields(string(out)) {
-		if f == "err" {
-			errs++
-			continue
-		}
-		us, err := strconv.Atoi(f)
-		if err != nil {
-			return nil, 0, fmt.Errorf("probe output %q", f)
-		}
-		got = append(got, time.Duration(us)*time.Microsecond)
-	}
-	return got, errs, nil
+	return benchbed.ParseProbe(out, "err")
 }
 
 // probe GETs the document n times, a new connection each time.

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestKeep(t *testing.T) {
@@ -34,5 +35,15 @@ func TestKeep(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(dst, "ch1-wyvern-agent.log")); string(b) != "ch1/wyvern-agent.log" {
 		t.Errorf("content %q", b)
+	}
+}
+
+func TestParseProbe(t *testing.T) {
+	got, failed, err := ParseProbe([]byte("120 lost 3400\n"), "lost")
+	if err != nil || failed != 1 || len(got) != 2 || got[1] != 3400*time.Microsecond {
+		t.Fatalf("%v %d %v", got, failed, err)
+	}
+	if _, _, err := ParseProbe([]byte("12 x"), "lost"); err == nil {
+		t.Fatal("a word that is no latency accepted")
 	}
 }
