@@ -74,7 +74,9 @@ func TestScopedCopiesFollowTheirObjects(t *testing.T) {
 	})
 	wantKeys(t, st, store.ScopedOf("netA"), store.ScopedOf("netA")+"floatingips/f1")
 	wantKeys(t, st, store.ScopedOf("netB"), store.ScopedOf("netB")+"floatingips/f1", store.ScopedOf("netB")+"routers/r1")
-	txn(func(tx *store.Tx) { tx.PutString(fip, `{"id":"f1","port_id":"","port_forwardings":[{"internal_port_id":"p2"}]}`) })
+	txn(func(tx *store.Tx) {
+		tx.PutString(fip, `{"id":"f1","port_id":"","port_forwardings":[{"internal_port_id":"p2"}]}`)
+	})
 	wantKeys(t, st, store.ScopedOf("netA"))
 	txn(func(tx *store.Tx) { tx.PutString(fip, `{"id":"f1","port_id":""}`) })
 	wantKeys(t, st, store.ScopedOf("netB"), store.ScopedOf("netB")+"routers/r1")
