@@ -303,7 +303,7 @@ func (f *fipObj) dropForwardings(drop func(*model.PortForwarding) bool) {
 	}
 	f.forwardings = keep
 	if len(keep) == 0 && f.PortID == "" {
-		f.RouterID = ""
+		f.RouterID, f.Status = "", model.StatusDown
 	}
 	f.showForwardings()
 }
