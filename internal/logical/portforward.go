@@ -52,12 +52,24 @@ func (in *Inputs) addForwardings(v *pipeline.View, f *model.FloatingIPRecord, vr
 		pc, inView := portChassis[pf.InternalPortID]
 		proto, ok := model.ProtocolNumber(pf.Protocol)
 		ip, err := netip.ParseAddr(pf.InternalIPAddress)
-		if !inView || pc == "" || !ok || err != nil || pf.ExternalPort < 1 || pf.ExternalPort > 65535 ||
-			pf.InternalPort < 1 || pf.InternalPort > 65535 {
+		elo, ehi := pf.ExternalRange()
+		ilo, ihi := pf.InternalRange()
+		// One internal port (1-1, 1-N), or a range onto the same ports
+		// (N-N kept as is: InternalPort 0); the API refuses the rest.
+		same := ihi > ilo && ilo == elo && ihi == ehi
+		if !inView || pc == "" || !ok || err != nil || elo < 1 || ehi > 65535 || elo > ehi ||
+			ilo < 1 || ihi > 65535 || ilo != ihi && !same {
 			continue
 		}
-		vf.Rules = append(vf.Rules, pipeline.ForwardRule{Protocol: proto, ExternalPort: uint16(pf.ExternalPort),
-			InternalIP: ip, InternalPort: uint16(pf.InternalPort), PortID: pf.InternalPortID})
+		rule := pipeline.ForwardRule{Protocol: proto, ExternalPort: uint16(elo),
+			InternalIP: ip, InternalPort: uint16(ilo), PortID: pf.InternalPortID}
+		if ehi > elo {
+			rule.ExternalPortMax = uint16(ehi)
+		}
+		if same {
+			rule.InternalPort = 0
+		}
+		vf.Rules = append(vf.Rules, rule)
 		if !slices.Contains(chassis, pc) {
 			chassis = append(chassis, pc)
 		}

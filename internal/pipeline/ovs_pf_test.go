@@ -29,6 +29,21 @@ func TestOVSTracePortForwarding(t *testing.T) {
 		ct:   "trk,new",
 		want: []string{"ct(commit,zone=61441,nat(dst=10.1.0.11:53))"},
 	}, {
+		name: "tcp/1250 (in the range 1200:1299 onto the same ports) is DNATed, its port kept",
+		flow: "tcp," + toFIP + "tp_src=40000,tp_dst=1250",
+		ct:   "trk,new",
+		want: []string{"ct(commit,zone=61441,nat(dst=10.1.0.11))"},
+	}, {
+		name: "udp/6002 (in the range 6000:6003 onto one port) is DNATed to port 6000",
+		flow: "udp," + toFIP + "udp_src=40000,udp_dst=6002",
+		ct:   "trk,new",
+		want: []string{"ct(commit,zone=61441,nat(dst=10.1.0.11:6000))"},
+	}, {
+		name: "tcp/1300 (past the range) is not forwarded",
+		flow: "tcp," + toFIP + "tp_src=40000,tp_dst=1300",
+		ct:   "trk,new",
+		not:  []string{"commit"},
+	}, {
 		name: "tcp/2223 is not forwarded: dropped",
 		flow: "tcp," + toFIP + "tp_src=40000,tp_dst=2223",
 		ct:   "trk,new",

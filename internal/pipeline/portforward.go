@@ -51,16 +51,21 @@ type PortForwarding struct {
 	Rules       []ForwardRule
 }
 
-// ForwardRule forwards Protocol's ExternalPort of the floating IP to
-// InternalIP:InternalPort, an address of port PortID.
+// ForwardRule forwards Protocol's ExternalPort (to ExternalPortMax, a
+// range) of the floating IP to InternalIP:InternalPort, an address of
+// port PortID; InternalPort 0 keeps the port (a range forwarded to the
+// same ports).
 type ForwardRule struct {
 	// Protocol is ofp.ProtoTCP or ofp.ProtoUDP; other rules compile
 	// nothing.
 	Protocol     uint8
 	ExternalPort uint16
-	InternalIP   netip.Addr
-	InternalPort uint16
-	PortID       string
+	// ExternalPortMax ends a range of external ports; 0: ExternalPort
+	// alone.
+	ExternalPortMax uint16
+	InternalIP      netip.Addr
+	InternalPort    uint16
+	PortID          string
 }
 
 const prioDNATForward = prioDNATCommit // a floating IP is associated or forwarded, never both
@@ -92,7 +97,8 @@ func (x *index) localForwardings(r *Router, gwLocal bool) []pfState {
 			p := x.portsByID[rule.PortID]
 			here := p != nil && (p.local || f.Centralized && p.remote != nil)
 			if !here || rule.Protocol != ofp.ProtoTCP && rule.Protocol != ofp.ProtoUDP || rule.ExternalPort == 0 ||
-				rule.InternalPort == 0 || !rule.InternalIP.Is4() || !slices.Contains(p.IPs, rule.InternalIP) {
+				rule.ExternalPortMax != 0 && rule.ExternalPortMax < rule.ExternalPort ||
+				!rule.InternalIP.Is4() || !slices.Contains(p.IPs, rule.InternalIP) {
 				continue
 			}
 			if k := [2]uint16{uint16(rule.Protocol), rule.ExternalPort}; !ext[k] {
@@ -147,14 +153,18 @@ func (c *l3Builder) natForwardings(r *routerState) {
 		c.add(TableL3DNAT, prioDNATLookup, FeatureL3, []ofp.Field{rk, extKey, ip4, untracked, ofp.IPDst(fip)},
 			ofp.CT{Zone: r.zone, ZoneReg: -1, Table: int(TableL3DNAT.Number()), NAT: &ofp.NAT{}})
 		for _, rule := range f.rules {
-			l4 := ofp.TCPDst(rule.ExternalPort, 0)
-			if rule.Protocol == ofp.ProtoUDP {
-				l4 = ofp.UDPDst(rule.ExternalPort, 0)
+			hi := max(rule.ExternalPortMax, rule.ExternalPort)
+			for _, pm := range portMasks(rule.ExternalPort, hi) {
+				l4 := ofp.TCPDst(pm[0], pm[1])
+				if rule.Protocol == ofp.ProtoUDP {
+					l4 = ofp.UDPDst(pm[0], pm[1])
+				}
+				c.add(TableL3DNAT, prioDNATForward, FeatureL3,
+					[]ofp.Field{rk, extKey, ip4, newConn, ofp.IPDst(fip), ofp.IPProto(rule.Protocol), l4},
+					ofp.CT{Commit: true, Zone: r.zone, ZoneReg: -1, Table: int(TableL3Route.Number()),
+						NAT: &ofp.NAT{Addr: rule.InternalIP, Port: rule.InternalPort}})
 			}
-			c.add(TableL3DNAT, prioDNATForward, FeatureL3,
-				[]ofp.Field{rk, extKey, ip4, newConn, ofp.IPDst(fip), ofp.IPProto(rule.Protocol), l4},
-				ofp.CT{Commit: true, Zone: r.zone, ZoneReg: -1, Table: int(TableL3Route.Number()),
-					NAT: &ofp.NAT{Addr: rule.InternalIP, Port: rule.InternalPort}})
 		}
 	}
 }
+

@@ -44,8 +44,11 @@ import (
 // them see it. The distributed NAT serves them (logical, pipeline); the
 // stateless edge cannot (it has no connection state to rewrite replies'
 // ports by), so a forwarding to a port bound on a chassis in edge mode is
-// refused. Only TCP and UDP are served, one port at a time: the
-// port-ranges extension is not advertised and its attributes are refused.
+// refused. Only TCP and UDP are served. Port ranges (the
+// floating-ip-port-forwarding-port-ranges extension) are served 1-N (a
+// range of external ports to one internal port) and N-N with the same
+// ports inside and out; N-N shifted to other ports is refused (conntrack's
+// NAT cannot keep an offset).
 
 func init() {
 	extensions = append(extensions, dated([]extension{
@@ -55,6 +58,8 @@ func init() {
 			Description: "Expose the port forwardings of a floating IP in its body"},
 		{Alias: "floating-ip-port-forwarding-description", Name: "Floating IP Port Forwarding new attribute description",
 			Description: "Add a description field to Port Forwarding rules"},
+		{Alias: "floating-ip-port-forwarding-port-ranges", Name: "Floating IP Port Forwarding support port ranges",
+			Description: "Allow port forwarding rules to use port ranges"},
 	})...)
 }
 
@@ -63,8 +68,8 @@ type pfBrief struct {
 	ID                string `json:"id"`
 	InternalIPAddress string `json:"internal_ip_address"`
 	Protocol          string `json:"protocol"`
-	InternalPort      int    `json:"internal_port"`
-	ExternalPort      int    `json:"external_port"`
+	InternalPort      *int   `json:"internal_port"` // nil: a range
+	ExternalPort      *int   `json:"external_port"`
 	InternalPortID    string `json:"internal_port_id"`
 }
 
@@ -74,8 +79,15 @@ func (f *fipObj) showForwardings() {
 	f.PortForwardings = make([]pfBrief, len(f.forwardings))
 	for i, pf := range f.forwardings {
 		f.PortForwardings[i] = pfBrief{ID: pf.ID, InternalIPAddress: pf.InternalIPAddress, Protocol: pf.Protocol,
-			InternalPort: pf.InternalPort, ExternalPort: pf.ExternalPort, InternalPortID: pf.InternalPortID}
+			InternalPort: nonZero(pf.InternalPort), ExternalPort: nonZero(pf.ExternalPort), InternalPortID: pf.InternalPortID}
 	}
+}
+
+func nonZero(n int) *int {
+	if n == 0 {
+		return nil
+	}
+	return &n
 }
 
 // pfBadRequest is Neutron's BadRequest(resource='port_forwarding', msg=...).
@@ -221,7 +233,12 @@ func (s *Server) handlePFCreate(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"port_forwarding": out})
+	m, err := pfMap(out)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"port_forwarding": m})
 }
 
 func (s *Server) handlePFUpdate(w http.ResponseWriter, r *http.Request) {
@@ -267,7 +284,12 @@ func (s *Server) handlePFUpdate(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"port_forwarding": out})
+	m, err := pfMap(out)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"port_forwarding": m})
 }
 
 func (s *Server) handlePFDelete(w http.ResponseWriter, r *http.Request) {
@@ -318,13 +340,23 @@ func findPF(f *fipObj, id string) *model.PortForwarding {
 	return nil
 }
 
+// pfMap is a forwarding as the API shows it: a range's single ports are
+// null.
 func pfMap(pf model.PortForwarding) (map[string]any, error) {
 	b, err := json.Marshal(pf)
 	if err != nil {
 		return nil, err
 	}
 	var m map[string]any
-	return m, json.Unmarshal(b, &m)
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	for _, k := range []string{"external_port", "internal_port"} {
+		if m[k] == 0.0 {
+			m[k] = nil
+		}
+	}
+	return m, nil
 }
 
 // pfFields applies ?fields= to a forwarding.
@@ -357,12 +389,8 @@ func pfBody(r *http.Request) (attrs, error) {
 // parsePF validates a request's attributes over cur (nil: a create, whose
 // required attributes must all be given) and returns the result.
 func parsePF(a attrs, cur *model.PortForwarding) (*model.PortForwarding, error) {
-	allowed := []string{"protocol", "external_port", "internal_port", "internal_ip_address", "internal_port_id", "description"}
-	for _, k := range []string{"external_port_range", "internal_port_range"} {
-		if a.has(k) {
-			return nil, BadRequest("Unrecognized attribute(s) '%s': port ranges (the floating-ip-port-forwarding-port-ranges extension) are not served; forward one port at a time", k)
-		}
-	}
+	allowed := []string{"protocol", "external_port", "internal_port", "external_port_range", "internal_port_range",
+		"internal_ip_address", "internal_port_id", "description"}
 	if err := a.only(allowed...); err != nil {
 		return nil, err
 	}
@@ -370,9 +398,14 @@ func parsePF(a attrs, cur *model.PortForwarding) (*model.PortForwarding, error) 
 	if cur != nil {
 		*pf = *cur
 	} else {
-		for _, k := range []string{"protocol", "external_port", "internal_port", "internal_port_id"} {
+		for _, k := range []string{"protocol", "internal_port_id"} {
 			if !a.has(k) {
 				return nil, BadRequest("Failed to parse request. Required attribute '%s' not specified", k)
+			}
+		}
+		for _, k := range []string{"external_port", "internal_port"} {
+			if !a.has(k) && !a.has(k+"_range") {
+				return nil, pfBadRequest("%s or %s_range must be given", k, k)
 			}
 		}
 	}
@@ -389,21 +422,50 @@ func parsePF(a attrs, cur *model.PortForwarding) (*model.PortForwarding, error) 
 		pf.Protocol = v
 	}
 	for _, k := range []string{"external_port", "internal_port"} {
-		n, ok, err := a.integer(k)
-		if err != nil {
-			return nil, badAttr(k, "%s", strings.TrimSuffix(strings.TrimPrefix(err.Error(), "400 InvalidInput: Invalid input for operation: "), "."))
+		if a.has(k) && !a.isNull(k) && a.has(k+"_range") && !a.isNull(k+"_range") {
+			return nil, pfBadRequest("%s and %s_range cannot be given together", k, k)
 		}
-		if !ok {
+		lo, hi, given := 0, 0, false
+		if a.has(k) && !a.isNull(k) {
+			n, _, err := a.integer(k)
+			if err != nil {
+				return nil, badAttr(k, "%s", strings.TrimSuffix(strings.TrimPrefix(err.Error(), "400 InvalidInput: Invalid input for operation: "), "."))
+			}
+			if n < 1 || n > 65535 {
+				return nil, badAttr(k, "Invalid port '%d', the port must be an integer between 1 and 65535", n)
+			}
+			lo, hi, given = n, n, true
+		}
+		if r, ok, err := a.str(k + "_range"); err != nil {
+			return nil, err
+		} else if ok && r != "" {
+			var valid bool
+			if lo, hi, valid = model.ParsePortRange(r); !valid {
+				return nil, badAttr(k+"_range", "Invalid port range '%s': want min:max, each between 1 and 65535, min not above max", r)
+			}
+			given = true
+		}
+		if !given {
 			continue
 		}
-		if n < 1 || n > 65535 {
-			return nil, badAttr(k, "Invalid port '%d', the port must be an integer between 1 and 65535", n)
+		single := 0
+		if lo == hi {
+			single = lo
 		}
 		if k == "external_port" {
-			pf.ExternalPort = n
+			pf.ExternalPort, pf.ExternalPortRange = single, model.FormatPortRange(lo, hi)
 		} else {
-			pf.InternalPort = n
+			pf.InternalPort, pf.InternalPortRange = single, model.FormatPortRange(lo, hi)
 		}
+	}
+	elo, ehi := pf.ExternalRange()
+	ilo, ihi := pf.InternalRange()
+	if ihi > ilo && ihi-ilo != ehi-elo {
+		return nil, pfBadRequest("Invalid ranges of internal and/or external ports. The relation between internal and external ports must be N-N or 1-N")
+	}
+	if ihi > ilo && ilo != elo {
+		return nil, pfBadRequest("a range of external ports %d:%d forwarded to other internal ports %d:%d is not served: "+
+			"forward a range to the same ports (N-N) or to one port (1-N)", elo, ehi, ilo, ihi)
 	}
 	if v, ok, err := a.str("internal_port_id"); err != nil {
 		return nil, err
@@ -504,10 +566,13 @@ func (s *Server) checkPF(ctx context.Context, tx *store.Tx, p auth.Principal, f 
 		return pfBadRequest("The Floating IP %s had been set on router %s, the internal Neutron port %s can not reach it",
 			f.ID, f.RouterID, port.ID)
 	}
+	overlap := func(alo, ahi, blo, bhi int) bool { return max(alo, blo) <= min(ahi, bhi) }
 	for _, o := range others {
-		if o.Protocol == pf.Protocol && o.ExternalPort == pf.ExternalPort {
+		olo, ohi := o.ExternalRange()
+		lo, hi := pf.ExternalRange()
+		if o.Protocol == pf.Protocol && overlap(olo, ohi, lo, hi) {
 			return pfBadRequest("There is a port collision with the external_port_range. The following ranges collides: %d:%d and %d:%d",
-				o.ExternalPort, o.ExternalPort, pf.ExternalPort, pf.ExternalPort)
+				olo, ohi, lo, hi)
 		}
 	}
 	// The internal socket is unique across every floating IP.
@@ -528,9 +593,11 @@ func (s *Server) checkPF(ctx context.Context, tx *store.Tx, p auth.Principal, f 
 		others = append(others, cur.PortForwardings...)
 	}
 	for _, o := range others {
-		if o.InternalPortID == port.ID && o.Protocol == pf.Protocol && o.InternalIPAddress == pf.InternalIPAddress && o.InternalPort == pf.InternalPort {
+		olo, ohi := o.InternalRange()
+		lo, hi := pf.InternalRange()
+		if o.InternalPortID == port.ID && o.Protocol == pf.Protocol && o.InternalIPAddress == pf.InternalIPAddress && overlap(olo, ohi, lo, hi) {
 			return pfBadRequest("There is a port collision with the internal_port_range. The following ranges collides: %d:%d and %d:%d",
-				o.InternalPort, o.InternalPort, pf.InternalPort, pf.InternalPort)
+				olo, ohi, lo, hi)
 		}
 	}
 	f.RouterID = routerID

@@ -38,8 +38,8 @@ func TestPortForwardings(t *testing.T) {
 		out["internal_port"] != 22.0 || out["internal_port_id"] != vm["id"] || out["description"] != "ssh" {
 		t.Fatalf("created: %v", out)
 	}
-	if _, ok := out["external_port_range"]; ok {
-		t.Fatalf("range attributes shown without their extension: %v", out)
+	if out["external_port_range"] != "2222:2222" || out["internal_port_range"] != "22:22" {
+		t.Fatalf("a single port's ranges: %v", out)
 	}
 	// The floating IP now lists it and has the router.
 	f := obj(t, a.must(http.StatusOK, "GET", "/v2.0/floatingips/"+fipID, "p1", nil), "floatingip")
@@ -89,17 +89,22 @@ func TestPortForwardings(t *testing.T) {
 		attrs map[string]any
 		want  string
 	}{
-		"no protocol":     {map[string]any{"external_port": 1, "internal_port": 1, "internal_port_id": vm["id"]}, "'protocol' not specified"},
-		"bad protocol":    {map[string]any{"protocol": "nope", "external_port": 1, "internal_port": 1, "internal_port_id": vm["id"]}, "Invalid input for protocol"},
-		"icmp not served": {map[string]any{"protocol": "icmp", "external_port": 1, "internal_port": 1, "internal_port_id": vm["id"]}, "not served"},
-		"port 0":          {map[string]any{"protocol": "tcp", "external_port": 0, "internal_port": 1, "internal_port_id": vm["id"]}, "Invalid input for external_port"},
-		"port 65536":      {map[string]any{"protocol": "tcp", "external_port": 1, "internal_port": 65536, "internal_port_id": vm["id"]}, "Invalid input for internal_port"},
-		"port not int":    {map[string]any{"protocol": "tcp", "external_port": "x", "internal_port": 1, "internal_port_id": vm["id"]}, "Invalid input for external_port"},
-		"ranges":          {map[string]any{"protocol": "tcp", "external_port_range": "1:2", "internal_port_range": "1:2", "internal_port_id": vm["id"]}, "port ranges"},
-		"unknown attr":    {map[string]any{"protocol": "tcp", "external_port": 3, "internal_port": 3, "internal_port_id": vm["id"], "x": 1}, "Unrecognized attribute"},
-		"bad port id":     {map[string]any{"protocol": "tcp", "external_port": 3, "internal_port": 3, "internal_port_id": "nope"}, "not a valid UUID"},
-		"not its address": {map[string]any{"protocol": "tcp", "external_port": 3, "internal_port": 3, "internal_port_id": vm["id"], "internal_ip_address": "10.10.0.250"}, "is not suitable for internal neutron port"},
-		"not an IPv4":     {map[string]any{"protocol": "tcp", "external_port": 3, "internal_port": 3, "internal_port_id": vm["id"], "internal_ip_address": "2001:db8::1"}, "not a valid IPv4"},
+		"no protocol":      {map[string]any{"external_port": 1, "internal_port": 1, "internal_port_id": vm["id"]}, "'protocol' not specified"},
+		"bad protocol":     {map[string]any{"protocol": "nope", "external_port": 1, "internal_port": 1, "internal_port_id": vm["id"]}, "Invalid input for protocol"},
+		"icmp not served":  {map[string]any{"protocol": "icmp", "external_port": 1, "internal_port": 1, "internal_port_id": vm["id"]}, "not served"},
+		"port 0":           {map[string]any{"protocol": "tcp", "external_port": 0, "internal_port": 1, "internal_port_id": vm["id"]}, "Invalid input for external_port"},
+		"port 65536":       {map[string]any{"protocol": "tcp", "external_port": 1, "internal_port": 65536, "internal_port_id": vm["id"]}, "Invalid input for internal_port"},
+		"port not int":     {map[string]any{"protocol": "tcp", "external_port": "x", "internal_port": 1, "internal_port_id": vm["id"]}, "Invalid input for external_port"},
+		"range sizes":      {map[string]any{"protocol": "tcp", "external_port_range": "100:110", "internal_port_range": "100:105", "internal_port_id": vm["id"]}, "N-N or 1-N"},
+		"range to one":     {map[string]any{"protocol": "tcp", "external_port": 100, "internal_port_range": "100:105", "internal_port_id": vm["id"]}, "N-N or 1-N"},
+		"shifted range":    {map[string]any{"protocol": "tcp", "external_port_range": "100:110", "internal_port_range": "200:210", "internal_port_id": vm["id"]}, "not served"},
+		"bad range":        {map[string]any{"protocol": "tcp", "external_port_range": "110:100", "internal_port": 1, "internal_port_id": vm["id"]}, "Invalid input for external_port_range"},
+		"port and range":   {map[string]any{"protocol": "tcp", "external_port": 3, "external_port_range": "3:4", "internal_port": 3, "internal_port_id": vm["id"]}, "cannot be given together"},
+		"no external port": {map[string]any{"protocol": "tcp", "internal_port": 3, "internal_port_id": vm["id"]}, "external_port or external_port_range"},
+		"unknown attr":     {map[string]any{"protocol": "tcp", "external_port": 3, "internal_port": 3, "internal_port_id": vm["id"], "x": 1}, "Unrecognized attribute"},
+		"bad port id":      {map[string]any{"protocol": "tcp", "external_port": 3, "internal_port": 3, "internal_port_id": "nope"}, "not a valid UUID"},
+		"not its address":  {map[string]any{"protocol": "tcp", "external_port": 3, "internal_port": 3, "internal_port_id": vm["id"], "internal_ip_address": "10.10.0.250"}, "is not suitable for internal neutron port"},
+		"not an IPv4":      {map[string]any{"protocol": "tcp", "external_port": 3, "internal_port": 3, "internal_port_id": vm["id"], "internal_ip_address": "2001:db8::1"}, "not a valid IPv4"},
 	} {
 		code, body := a.call("POST", pfPath(fipID), "p1", pfBodyOf(tc.attrs))
 		if code != http.StatusBadRequest || !strings.Contains(errMessage(body), tc.want) {
@@ -117,6 +122,24 @@ func TestPortForwardings(t *testing.T) {
 	if code != http.StatusNotFound || errType(body) != "PortNotFound" {
 		t.Fatalf("missing port: %d %v", code, body)
 	}
+	// Ranges: onto the same ports, and onto one port; an overlap collides.
+	rng := obj(t, a.must(http.StatusCreated, "POST", pfPath(fipID), "p1", pfBodyOf(map[string]any{"protocol": "tcp",
+		"external_port_range": "1200:1299", "internal_port_range": "1200:1299", "internal_port_id": vm["id"]})), "port_forwarding")
+	if rng["external_port"] != nil || rng["internal_port"] != nil || rng["external_port_range"] != "1200:1299" || rng["internal_port_range"] != "1200:1299" {
+		t.Fatalf("range created: %v", rng)
+	}
+	code, body = a.call("POST", pfPath(fipID), "p1", pfBodyOf(map[string]any{"protocol": "tcp",
+		"external_port_range": "1250:1400", "internal_port": 80, "internal_port_id": vm["id"]}))
+	if code != http.StatusBadRequest || !strings.Contains(errMessage(body), "1200:1299 and 1250:1400") {
+		t.Fatalf("overlapping range: %d %v", code, body)
+	}
+	one := obj(t, a.must(http.StatusCreated, "POST", pfPath(fipID), "p1", pfBodyOf(map[string]any{"protocol": "udp",
+		"external_port_range": "6000:6009", "internal_port": 6000, "internal_port_id": vm["id"]})), "port_forwarding")
+	if one["internal_port"] != 6000.0 || one["external_port"] != nil || one["internal_port_range"] != "6000:6000" {
+		t.Fatalf("1-N range created: %v", one)
+	}
+	a.must(http.StatusNoContent, "DELETE", pfPath(fipID)+"/"+rng["id"].(string), "p1", nil)
+	a.must(http.StatusNoContent, "DELETE", pfPath(fipID)+"/"+one["id"].(string), "p1", nil)
 	if n := len(pfsOf(t, a, fipID)); n != 2 {
 		t.Fatalf("refused requests stored something: %d forwardings", n)
 	}
@@ -249,7 +272,7 @@ func TestPortForwardingRefusedOnEdgeChassis(t *testing.T) {
 	}
 }
 
-// The extensions are advertised; the port-ranges one is not (not served).
+// The extensions are advertised, port ranges included.
 func TestPortForwardingExtensions(t *testing.T) {
 	a := newTestAPI(t)
 	var aliases []string
@@ -261,8 +284,8 @@ func TestPortForwardingExtensions(t *testing.T) {
 			t.Errorf("%s not advertised", want)
 		}
 	}
-	if slices.Contains(aliases, "floating-ip-port-forwarding-port-ranges") {
-		t.Errorf("port ranges advertised but not served")
+	if !slices.Contains(aliases, "floating-ip-port-forwarding-port-ranges") {
+		t.Errorf("port ranges served but not advertised")
 	}
 }
 
