@@ -53,10 +53,14 @@ func ParsePortRange(s string) (lo, hi int, ok bool) {
 func FormatPortRange(lo, hi int) string { return strconv.Itoa(lo) + ":" + strconv.Itoa(hi) }
 
 // ExternalRange is the forwarding's external ports.
-func (pf *PortForwarding) ExternalRange() (lo, hi int) { return pf.portRange(pf.ExternalPortRange, pf.ExternalPort) }
+func (pf *PortForwarding) ExternalRange() (lo, hi int) {
+	return pf.portRange(pf.ExternalPortRange, pf.ExternalPort)
+}
 
 // InternalRange is the forwarding's internal ports.
-func (pf *PortForwarding) InternalRange() (lo, hi int) { return pf.portRange(pf.InternalPortRange, pf.InternalPort) }
+func (pf *PortForwarding) InternalRange() (lo, hi int) {
+	return pf.portRange(pf.InternalPortRange, pf.InternalPort)
+}
 
 func (pf *PortForwarding) portRange(r string, single int) (int, int) {
 	if lo, hi, ok := ParsePortRange(r); ok {

@@ -167,4 +167,3 @@ func (c *l3Builder) natForwardings(r *routerState) {
 		}
 	}
 }
-
