@@ -11,6 +11,7 @@ import (
 	"github.com/wyvern-sdn/wyvern/internal/lab"
 	"github.com/wyvern-sdn/wyvern/internal/model"
 	"github.com/wyvern-sdn/wyvern/internal/testbed"
+	"github.com/wyvern-sdn/wyvern/internal/trace"
 )
 
 // TestPortForwarding: floating-IP port forwarding with real packets. The
@@ -147,6 +148,17 @@ func TestPortForwarding(t *testing.T) {
 		}
 		if fl := flowsMention(t, gw1, addrA); len(fl) > 0 {
 			t.Fatalf("gw1 holds flows of %s:\n%s", addrA, strings.Join(fl, "\n"))
+		}
+		// wyvernctl trace shows the DNAT, on ch1, and the drop of a port
+		// not forwarded.
+		out, _ := wyvernctlTrace(t, l, nil, "--from-external="+ext.Name, "tcp, src 203.0.113.1:40000, dst "+addrA+":2222")
+		if nat := stepOf(out.Logical, trace.StageNAT); out.Logical.Verdict != trace.Delivered || out.Logical.Dest == nil ||
+			out.Logical.Dest.ID != pa.ID || nat == nil || nat.Chassis != "ch1" || !strings.Contains(nat.Detail, "→ 10.1.0.10:22") {
+			t.Fatalf("trace to %s:2222: %+v", addrA, out.Logical)
+		}
+		out, _ = wyvernctlTrace(t, l, nil, "--from-external="+ext.Name, "tcp, dst "+addrA+":23")
+		if out.Logical.Verdict != trace.Drop {
+			t.Fatalf("trace to %s:23: %+v", addrA, out.Logical)
 		}
 	})
 
