@@ -670,11 +670,26 @@ func (s *Server) refusePortWithForwardings(ctx context.Context, tx *store.Tx, po
 // dropPortForwardings deletes inside tx the forwardings to port portID
 // (the port is being deleted), as Neutron's pf_plugin does.
 func (s *Server) dropPortForwardings(ctx context.Context, tx *store.Tx, portID string) error {
+	return s.dropForwardingsTo(ctx, tx, portID, func(*model.PortForwarding) bool { return true })
+}
+
+// dropStalePortForwardings deletes inside tx the forwardings to an
+// address port no longer holds (its fixed_ips were updated), as Neutron's
+// pf_plugin does.
+func (s *Server) dropStalePortForwardings(ctx context.Context, tx *store.Tx, port *model.Port) error {
+	return s.dropForwardingsTo(ctx, tx, port.ID, func(o *model.PortForwarding) bool {
+		return !slices.ContainsFunc(port.FixedIPs, func(f model.FixedIP) bool { return f.IPAddress == o.InternalIPAddress })
+	})
+}
+
+// dropForwardingsTo deletes inside tx the forwardings to port portID that
+// stale selects.
+func (s *Server) dropForwardingsTo(ctx context.Context, tx *store.Tx, portID string, stale func(*model.PortForwarding) bool) error {
 	recs, _, err := store.ListOf[fipRecord](ctx, s.store, store.KindPrefix(store.KindFloatingIPs))
 	if err != nil {
 		return err
 	}
-	to := func(o *model.PortForwarding) bool { return o.InternalPortID == portID }
+	to := func(o *model.PortForwarding) bool { return o.InternalPortID == portID && stale(o) }
 	for _, rec := range recs {
 		if !slices.ContainsFunc(rec.PortForwardings, func(o model.PortForwarding) bool { return to(&o) }) {
 			continue
@@ -682,7 +697,7 @@ func (s *Server) dropPortForwardings(ctx context.Context, tx *store.Tx, portID s
 		var cur fipRecord
 		if ok, err := tx.Get(fipKey(rec.ID), &cur); err != nil {
 			return err
-		} else if !ok {
+		} else if !ok || !slices.ContainsFunc(cur.PortForwardings, func(o model.PortForwarding) bool { return to(&o) }) {
 			continue
 		}
 		f := fipFromRecord(&cur)

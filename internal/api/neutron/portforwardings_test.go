@@ -233,14 +233,22 @@ func TestPortForwardings(t *testing.T) {
 	a.must(http.StatusNoContent, "DELETE", "/v2.0/floatingips/"+fipID, "p1", nil)
 }
 
-// Deleting the forwarded port deletes its forwardings, as Neutron does.
+// Deleting the forwarded port deletes its forwardings, as Neutron does,
+// and so does taking the forwarded address from it.
 func TestPortForwardingsGoWithTheirPort(t *testing.T) {
 	a := newTestAPI(t)
 	tp := newFIPTopology(t, a)
-	vm := mkPort(t, a, "p1", tp.net, nil)
+	vm := mkPort(t, a, "p1", tp.net, map[string]any{"fixed_ips": []any{
+		map[string]any{"subnet_id": tp.sub, "ip_address": "10.10.0.50"}, map[string]any{"subnet_id": tp.sub, "ip_address": "10.10.0.51"}}})
 	fipID := obj(t, a.must(http.StatusCreated, "POST", "/v2.0/floatingips", "p1",
 		map[string]any{"floatingip": map[string]any{"floating_network_id": tp.ext}}), "floatingip")["id"].(string)
-	a.must(http.StatusCreated, "POST", pfPath(fipID), "p1", pfBodyOf(map[string]any{"protocol": "tcp", "external_port": 80, "internal_port": 8080, "internal_port_id": vm["id"]}))
+	a.must(http.StatusCreated, "POST", pfPath(fipID), "p1", pfBodyOf(map[string]any{"protocol": "tcp", "external_port": 80, "internal_port": 8080, "internal_port_id": vm["id"], "internal_ip_address": "10.10.0.50"}))
+	a.must(http.StatusCreated, "POST", pfPath(fipID), "p1", pfBodyOf(map[string]any{"protocol": "tcp", "external_port": 81, "internal_port": 8080, "internal_port_id": vm["id"], "internal_ip_address": "10.10.0.51"}))
+	a.must(http.StatusOK, "PUT", "/v2.0/ports/"+vm["id"].(string), "p1", map[string]any{"port": map[string]any{"fixed_ips": []any{
+		map[string]any{"subnet_id": tp.sub, "ip_address": "10.10.0.50"}}}})
+	if pfs := pfsOf(t, a, fipID); len(pfs) != 1 || pfs[0].(map[string]any)["internal_ip_address"] != "10.10.0.50" {
+		t.Fatalf("after the port lost 10.10.0.51: %v", pfs)
+	}
 	a.must(http.StatusNoContent, "DELETE", "/v2.0/ports/"+vm["id"].(string), "p1", nil)
 	if n := len(pfsOf(t, a, fipID)); n != 0 {
 		t.Fatalf("%d forwardings left after their port went", n)
