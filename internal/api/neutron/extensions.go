@@ -48,6 +48,7 @@ var extensions = dated([]extension{
 	{Alias: "subnet_allocation", Name: "Subnet Allocation", Description: "Enables allocation of subnets from a subnet pool"},
 	{Alias: "subnetpool-prefix-ops", Name: "Subnet Pool Prefix Operations", Description: "Provides support for adjusting the prefix list of subnet pools"},
 	{Alias: "default-subnetpools", Name: "Default Subnetpools", Description: "Provides ability to mark and use a subnetpool as the default."},
+	{Alias: "metering", Name: "Neutron Metering", Description: "Neutron Metering extension."},
 	{Alias: "stateful-security-group", Name: "Stateful security group", Description: "Indicates if the security group is stateful or not"},
 })
 

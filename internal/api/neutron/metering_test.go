@@ -1,0 +1,112 @@
+package neutron
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/wyvern-sdn/wyvern/internal/model"
+	"github.com/wyvern-sdn/wyvern/internal/store"
+)
+
+func TestMeteringLabelsAndRules(t *testing.T) {
+	a := newTestAPI(t)
+	const labels, rules = "/v2.0/metering/metering-labels", "/v2.0/metering/metering-label-rules"
+
+	// Neutron's policy: metering is an admin's.
+	a.wantErr(http.StatusForbidden, "", "create_metering_label", "POST", labels, "p1", jsonObj{"metering_label": jsonObj{"name": "x"}})
+	l := a.must(http.StatusCreated, "POST", labels, "", jsonObj{"metering_label": jsonObj{
+		"name": "web", "description": "out", "project_id": "p1"}})["metering_label"].(jsonObj)
+	id := l["id"].(string)
+	if l["shared"] != false || l["project_id"] != "p1" || l["tenant_id"] != "p1" || l["name"] != "web" || l["description"] != "out" {
+		t.Fatalf("created %v", l)
+	}
+	for _, k := range []string{"wyvern:key", "revision_number", "tags"} {
+		if _, ok := l[k]; ok {
+			t.Fatalf("label shows %s: %v", k, l)
+		}
+	}
+	// Not even the label's own project sees it.
+	a.wantErr(http.StatusNotFound, "MeteringLabelNotFound", "", "GET", labels+"/"+id, "p1", nil)
+	a.wantErr(http.StatusNotFound, "MeteringLabelNotFound", "", "DELETE", labels+"/"+id, "p1", nil)
+	if ls := a.must(http.StatusOK, "GET", labels, "p1", nil)["metering_labels"].([]any); len(ls) != 0 {
+		t.Fatalf("member lists %v", ls)
+	}
+	a.wantErr(http.StatusBadRequest, "", "read-only", "PUT", labels+"/"+id, "", jsonObj{"metering_label": jsonObj{"name": "y"}})
+	a.wantErr(http.StatusBadRequest, "", "Unrecognized", "POST", labels, "", jsonObj{"metering_label": jsonObj{"colour": "red"}})
+	shared := a.must(http.StatusCreated, "POST", labels, "", jsonObj{"metering_label": jsonObj{"name": "all", "shared": true}})["metering_label"].(jsonObj)
+	if shared["shared"] != true {
+		t.Fatalf("shared %v", shared)
+	}
+
+	rule := func(body jsonObj) jsonObj { return jsonObj{"metering_label_rule": body} }
+	a.wantErr(http.StatusForbidden, "", "create_metering_label_rule", "POST", rules, "p1",
+		rule(jsonObj{"metering_label_id": id, "direction": "egress", "remote_ip_prefix": "0.0.0.0/0"}))
+	r1 := a.must(http.StatusCreated, "POST", rules, "", rule(jsonObj{
+		"metering_label_id": id, "direction": "egress", "remote_ip_prefix": "203.0.113.0/24"}))["metering_label_rule"].(jsonObj)
+	if r1["excluded"] != false || r1["direction"] != "egress" || r1["remote_ip_prefix"] != "203.0.113.0/24" || r1["metering_label_id"] != id {
+		t.Fatalf("rule %v", r1)
+	}
+	// Overlaps within a label, direction and excluded are refused; an
+	// excluded rule, another direction or another label may overlap.
+	a.wantErr(http.StatusConflict, "MeteringLabelRuleOverlaps", "overlaps", "POST", rules, "",
+		rule(jsonObj{"metering_label_id": id, "direction": "egress", "remote_ip_prefix": "203.0.113.128/25"}))
+	a.must(http.StatusCreated, "POST", rules, "", rule(jsonObj{"metering_label_id": id, "direction": "egress", "remote_ip_prefix": "203.0.113.7/32", "excluded": true}))
+	a.must(http.StatusCreated, "POST", rules, "", rule(jsonObj{"metering_label_id": id, "direction": "ingress", "remote_ip_prefix": "203.0.113.0/24"}))
+	a.must(http.StatusCreated, "POST", rules, "", rule(jsonObj{"metering_label_id": shared["id"], "direction": "egress", "remote_ip_prefix": "0.0.0.0/0"}))
+
+	for _, c := range []struct {
+		body      jsonObj
+		status    int
+		typ, text string
+	}{
+		{jsonObj{"direction": "egress", "remote_ip_prefix": "10.0.0.0/8"}, http.StatusBadRequest, "", "metering_label_id"},
+		{jsonObj{"metering_label_id": "nope", "direction": "egress", "remote_ip_prefix": "10.0.0.0/8"}, http.StatusBadRequest, "", "UUID"},
+		{jsonObj{"metering_label_id": "6f0c4b2e-7a43-4a55-9d1c-0b5a4a1d2c3e", "direction": "egress", "remote_ip_prefix": "10.0.0.0/8"}, http.StatusNotFound, "MeteringLabelNotFound", "does not exist"},
+		{jsonObj{"metering_label_id": id, "remote_ip_prefix": "10.0.0.0/8"}, http.StatusBadRequest, "", "direction"},
+		{jsonObj{"metering_label_id": id, "direction": "sideways", "remote_ip_prefix": "10.0.0.0/8"}, http.StatusBadRequest, "", "sideways"},
+		{jsonObj{"metering_label_id": id, "direction": "egress"}, http.StatusBadRequest, "", "remote_ip_prefix"},
+		{jsonObj{"metering_label_id": id, "direction": "egress", "remote_ip_prefix": "10.0.0.1"}, http.StatusBadRequest, "", "10.0.0.1/32"},
+		{jsonObj{"metering_label_id": id, "direction": "egress", "remote_ip_prefix": "banana"}, http.StatusBadRequest, "", "not a valid IP subnet"},
+		{jsonObj{"metering_label_id": id, "direction": "egress", "remote_ip_prefix": "2001:db8::/32"}, http.StatusBadRequest, "", "IPv6"},
+		{jsonObj{"metering_label_id": id, "direction": "egress", "remote_ip_prefix": "10.0.0.0/8", "excluded": "maybe"}, http.StatusBadRequest, "", "boolean"},
+		{jsonObj{"metering_label_id": id, "direction": "egress", "remote_ip_prefix": "10.0.0.0/8", "source_ip_prefix": "10.0.0.0/8"}, http.StatusBadRequest, "", "Unrecognized"},
+	} {
+		a.wantErr(c.status, c.typ, c.text, "POST", rules, "", rule(c.body))
+	}
+	if rs := a.must(http.StatusOK, "GET", rules+"?metering_label_id="+id, "", nil)["metering_label_rules"].([]any); len(rs) != 3 {
+		t.Fatalf("label's rules: %v", rs)
+	}
+	if rs := a.must(http.StatusOK, "GET", rules+"?direction=egress&excluded=true", "", nil)["metering_label_rules"].([]any); len(rs) != 1 {
+		t.Fatalf("excluded egress rules: %v", rs)
+	}
+	if rs := a.must(http.StatusOK, "GET", rules, "p1", nil)["metering_label_rules"].([]any); len(rs) != 0 {
+		t.Fatalf("member lists %v", rs)
+	}
+	a.wantErr(http.StatusNotFound, "MeteringLabelRuleNotFound", "", "GET", rules+"/"+r1["id"].(string), "p1", nil)
+	a.wantErr(http.StatusBadRequest, "", "read-only", "PUT", rules+"/"+r1["id"].(string), "", rule(jsonObj{"excluded": true}))
+	a.must(http.StatusOK, "GET", rules+"/"+r1["id"].(string), "", nil)
+	a.must(http.StatusNoContent, "DELETE", rules+"/"+r1["id"].(string), "", nil)
+	a.wantErr(http.StatusNotFound, "MeteringLabelRuleNotFound", "", "GET", rules+"/"+r1["id"].(string), "", nil)
+
+	// Stored with datapath keys, one claim each; deleting the label takes
+	// its rules and their keys with it.
+	ctx := context.Background()
+	kvs, _, err := a.st.List(ctx, store.Prefix+"metering_keys/")
+	if err != nil || len(kvs) != 2+3 {
+		t.Fatalf("metering keys: %d, %v", len(kvs), err)
+	}
+	a.must(http.StatusNoContent, "DELETE", labels+"/"+id, "", nil)
+	left, _, err := store.ListOf[model.MeteringLabelRule](ctx, a.st, store.KindPrefix(store.KindMeteringRules))
+	if err != nil || len(left) != 1 || left[0].MeteringLabelID != shared["id"] || left[0].Key == 0 {
+		t.Fatalf("rules left: %+v, %v", left, err)
+	}
+	if kvs, _, _ := a.st.List(ctx, store.Prefix+"metering_keys/"); len(kvs) != 2 {
+		t.Fatalf("metering keys after delete: %d", len(kvs))
+	}
+	a.wantErr(http.StatusNotFound, "MeteringLabelNotFound", "", "GET", labels+"/"+id, "", nil)
+	exts := a.must(http.StatusOK, "GET", "/v2.0/extensions/metering", "", nil)
+	if exts["extension"].(jsonObj)["alias"] != "metering" {
+		t.Fatalf("extension %v", exts)
+	}
+}
