@@ -191,6 +191,7 @@ func (x *index) hashL3() uint64 {
 	h.json(v.Routers)
 	h.json(v.External)
 	h.json(v.FloatingIPs)
+	x.hashMetered(h)
 	h.str(v.Local.Name)
 	h.u64(uint64(v.Local.GeneveOFPort))
 	h.u64(uint64(v.Local.VXLANOFPort))
@@ -518,14 +519,15 @@ func (c *l3Builder) nat(r *routerState) {
 	if !local {
 		return
 	}
+	meterIn, meterOut := c.meterHook(r, TableMeterIn), c.meterHook(r, TableMeterOut)
 	if len(ext.NextHopMAC) == 6 {
 		out := func(src netip.Addr, mac net.HardwareAddr) {
-			c.add(TableL3Out, prioL3Out, FeatureL3, []ofp.Field{rk, ip4, ofp.IPSrc(netip.PrefixFrom(src, 32))},
+			c.add(TableL3Out, prioL3Out, FeatureL3, []ofp.Field{rk, ip4, ofp.IPSrc(netip.PrefixFrom(src, 32))}, append(meterOut,
 				ofp.DecTTL{},
 				ofp.SetField{Field: ofp.EthSrc(mac)},
 				ofp.SetField{Field: ofp.EthDst(slices.Clone(ext.NextHopMAC))},
 				NetworkKeyField.Load(ext.Key),
-				ofp.Output{Port: ext.OFPort})
+				ofp.Output{Port: ext.OFPort})...)
 		}
 		for _, f := range r.fips {
 			out(f.fip, f.mac)
@@ -561,8 +563,8 @@ func (c *l3Builder) nat(r *routerState) {
 		c.arpReply(ext.Key, f.fip, f.mac)
 		lookup(f.fip)
 		c.add(TableL3DNAT, prioDNATCommit, FeatureL3, []ofp.Field{rk, extKey, ip4, newConn, ofp.IPDst(netip.PrefixFrom(f.fip, 32))},
-			ct(true, TableL3Route, &ofp.NAT{Addr: f.fixed}))
+			append(meterIn, ct(true, TableL3Route, &ofp.NAT{Addr: f.fixed}))...)
 	}
-	c.add(TableL3DNAT, prioDNATEst, FeatureL3, []ofp.Field{rk, extKey, ip4, estConn}, NextTable(TableL3DNAT))
+	c.add(TableL3DNAT, prioDNATEst, FeatureL3, []ofp.Field{rk, extKey, ip4, estConn}, append(meterIn, NextTable(TableL3DNAT))...)
 	c.add(TableL3DNAT, prioDNATDrop, FeatureL3, []ofp.Field{rk, extKey})
 }
