@@ -1,11 +1,14 @@
 package neutron
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"math/rand/v2"
+	"net/http"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/wyvern-sdn/wyvern/internal/auth"
 	"github.com/wyvern-sdn/wyvern/internal/model"
@@ -83,9 +86,12 @@ func meteringLabelsResource(s *Server) *resource {
 			l := &o.(*meteringLabelObj).MeteringLabel
 			return tx.Put(store.ObjectKey(store.KindMeteringLabels, l.ID), l)
 		},
-		create:   s.createMeteringLabel,
-		update:   updateNothing,
-		remove:   s.removeMeteringLabel,
+		create: s.createMeteringLabel,
+		update: updateNothing,
+		remove: s.removeMeteringLabel,
+		extra: func(s *Server, mux *http.ServeMux) {
+			mux.HandleFunc("GET /v2.0/metering/counters", s.handleMeteringCounters)
+		},
 		readOnly: []string{"name", "description", "shared"},
 	}
 }
@@ -290,4 +296,83 @@ func (s *Server) removeMeteringRule(ctx context.Context, tx *store.Tx, p auth.Pr
 	}
 	tx.Delete(store.ObjectKey(store.KindMeteringRules, r.ID))
 	return nil
+}
+
+// meteringCounter is one rule's counters in GET /v2.0/metering/counters
+// (extension "wyvern-metering-counters"): summed over the chassis, and
+// per chassis. An excluded rule's counters are what it kept out of its
+// label's count.
+type meteringCounter struct {
+	LabelID        string                    `json:"metering_label_id"`
+	LabelName      string                    `json:"metering_label_name"`
+	RuleID         string                    `json:"metering_label_rule_id"`
+	Direction      string                    `json:"direction"`
+	RemoteIPPrefix string                    `json:"remote_ip_prefix"`
+	Excluded       bool                      `json:"excluded"`
+	Packets        uint64                    `json:"packets"`
+	Bytes          uint64                    `json:"bytes"`
+	Chassis        map[string]chassisCounter `json:"chassis"`
+}
+
+type chassisCounter struct {
+	Packets uint64 `json:"packets"`
+	Bytes   uint64 `json:"bytes"`
+}
+
+// handleMeteringCounters serves every rule's counters to an admin (Neutron
+// has no such call: its metering agent sends them as notifications).
+func (s *Server) handleMeteringCounters(w http.ResponseWriter, r *http.Request) {
+	if !principal(r).Admin {
+		s.writeError(w, r, Forbidden("(rule:get_metering_counters) is disallowed by policy"))
+		return
+	}
+	ctx := r.Context()
+	labels, _, err := store.ListOf[model.MeteringLabel](ctx, s.store, store.KindPrefix(store.KindMeteringLabels))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	rules, _, err := store.ListOf[model.MeteringLabelRule](ctx, s.store, store.KindPrefix(store.KindMeteringRules))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	kvs, _, err := s.store.List(ctx, store.MeteringCountersPrefix)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	names := map[string]string{}
+	for _, l := range labels {
+		names[l.ID] = l.Name
+	}
+	out := make([]*meteringCounter, 0, len(rules))
+	byRule := map[string]*meteringCounter{}
+	for _, ru := range rules {
+		if _, ok := names[ru.MeteringLabelID]; !ok {
+			continue
+		}
+		c := &meteringCounter{LabelID: ru.MeteringLabelID, LabelName: names[ru.MeteringLabelID], RuleID: ru.ID,
+			Direction: ru.Direction, RemoteIPPrefix: ru.RemoteIPPrefix, Excluded: ru.Excluded, Chassis: map[string]chassisCounter{}}
+		out = append(out, c)
+		byRule[ru.ID] = c
+	}
+	for _, kv := range kvs {
+		var mc model.MeteringCounters
+		if json.Unmarshal(kv.Value, &mc) != nil {
+			continue
+		}
+		ch := strings.TrimPrefix(kv.Key, store.MeteringCountersPrefix)
+		for id, n := range mc.Rules {
+			if c := byRule[id]; c != nil {
+				c.Packets += n.Packets
+				c.Bytes += n.Bytes
+				c.Chassis[ch] = chassisCounter{n.Packets, n.Bytes}
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b *meteringCounter) int {
+		return cmp.Or(cmp.Compare(a.LabelName, b.LabelName), cmp.Compare(a.LabelID, b.LabelID), cmp.Compare(a.RuleID, b.RuleID))
+	})
+	writeJSON(w, http.StatusOK, map[string]any{"metering_counters": out})
 }

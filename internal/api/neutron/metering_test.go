@@ -110,3 +110,29 @@ func TestMeteringLabelsAndRules(t *testing.T) {
 		t.Fatalf("extension %v", exts)
 	}
 }
+
+func TestMeteringCounters(t *testing.T) {
+	a := newTestAPI(t)
+	l := a.must(http.StatusCreated, "POST", "/v2.0/metering/metering-labels", "", jsonObj{"metering_label": jsonObj{"name": "out"}})["metering_label"].(jsonObj)
+	r := a.must(http.StatusCreated, "POST", "/v2.0/metering/metering-label-rules", "", jsonObj{"metering_label_rule": jsonObj{
+		"metering_label_id": l["id"], "direction": "egress", "remote_ip_prefix": "0.0.0.0/0"}})["metering_label_rule"].(jsonObj)
+	ctx := context.Background()
+	for ch, n := range map[string]uint64{"ch1": 3, "ch2": 4} {
+		c := model.MeteringCounters{Rules: map[string]model.MeteringCounter{
+			r["id"].(string): {LabelID: l["id"].(string), Packets: n, Bytes: 100 * n},
+			"gone":           {LabelID: "gone", Packets: 1, Bytes: 1}}}
+		if err := a.st.Txn(ctx, func(tx *store.Tx) error { return tx.Put(store.MeteringCountersKey(ch), c) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.wantErr(http.StatusForbidden, "", "", "GET", "/v2.0/metering/counters", "p1", nil)
+	cs := a.must(http.StatusOK, "GET", "/v2.0/metering/counters", "", nil)["metering_counters"].([]any)
+	if len(cs) != 1 {
+		t.Fatalf("counters %v", cs)
+	}
+	c := cs[0].(jsonObj)
+	if c["packets"].(float64) != 7 || c["bytes"].(float64) != 700 || c["metering_label_name"] != "out" ||
+		c["chassis"].(jsonObj)["ch2"].(jsonObj)["packets"].(float64) != 4 {
+		t.Fatalf("counter %v", c)
+	}
+}
