@@ -37,6 +37,7 @@ func (a *app) meteringCommand() *cobra.Command {
 				return a.printList([]column{
 					field("LABEL", "metering_label_name"), field("RULE", "metering_label_rule_id"),
 					field("DIRECTION", "direction"), field("REMOTE PREFIX", "remote_ip_prefix"),
+					field("SOURCE", "source_ip_prefix"), field("DESTINATION", "destination_ip_prefix"),
 					field("EXCLUDED", "excluded"), field("PACKETS", "packets"), field("BYTES", "bytes"),
 					field("BY CHASSIS", "chassis"),
 				}, body.Counters)

@@ -19,12 +19,15 @@ func (in *Inputs) addMetering(v *pipeline.View) {
 	}
 	rules := map[string][]pipeline.MeteringRule{}
 	for _, r := range sortedValues(in.MeteringRules) {
-		p, err := netip.ParsePrefix(r.RemoteIPPrefix)
-		if err != nil || r.Key <= 0 || r.Key > model.MeteringKeyMax {
+		remote, ok1 := meterPrefix(r.RemoteIPPrefix)
+		src, ok2 := meterPrefix(r.SourceIPPrefix)
+		dst, ok3 := meterPrefix(r.DestinationIPPrefix)
+		if !ok1 || !ok2 || !ok3 || r.Key <= 0 || r.Key > model.MeteringKeyMax {
 			continue
 		}
 		rules[r.MeteringLabelID] = append(rules[r.MeteringLabelID], pipeline.MeteringRule{
-			ID: r.ID, Key: uint16(r.Key), Direction: pipeline.Direction(r.Direction), Prefix: p, Excluded: r.Excluded})
+			ID: r.ID, Key: uint16(r.Key), Direction: pipeline.Direction(r.Direction), Prefix: remote,
+			Source: src, Destination: dst, Excluded: r.Excluded})
 	}
 	for _, l := range sortedValues(in.MeteringLabels) {
 		if l.Key <= 0 || l.Key > model.MeteringKeyMax || len(rules[l.ID]) == 0 {
@@ -43,4 +46,20 @@ func (in *Inputs) addMetering(v *pipeline.View) {
 		v.Metering = append(v.Metering, pipeline.MeteringLabel{ID: l.ID, Key: uint16(l.Key),
 			Routers: slices.Compact(routers), Rules: rules[l.ID]})
 	}
+}
+
+// meterPrefix parses a rule's prefix: a CIDR or an address (a host
+// prefix), "" for any (the zero Prefix); false when invalid.
+func meterPrefix(s string) (netip.Prefix, bool) {
+	if s == "" {
+		return netip.Prefix{}, true
+	}
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p, true
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, false
+	}
+	return netip.PrefixFrom(a, a.BitLen()), true
 }

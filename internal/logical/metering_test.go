@@ -41,6 +41,8 @@ func TestAddMetering(t *testing.T) {
 			"k0": rule("k0", "nokey", "ingress", "198.51.100.0/24", 0, false),
 			"n1": rule("n1", "nokey", "ingress", "198.51.100.0/24", 71, false),
 			"p1": rule("p1", "p3", "ingress", "198.51.100.0/24", 91, false),
+			"m3": {Standard: model.Standard{ID: "m3"}, MeteringLabelID: "mine", Direction: "ingress",
+				SourceIPPrefix: "198.51.100.0/24", DestinationIPPrefix: "10.0.0.5", Key: 53},
 		},
 	}
 	// rc is not in the view: no label names it.
@@ -51,7 +53,9 @@ func TestAddMetering(t *testing.T) {
 			{ID: "a1", Key: 61, Direction: pipeline.Ingress, Prefix: netip.MustParsePrefix("198.51.100.0/24")}}},
 		{ID: "mine", Key: 5, Routers: []string{"ra"}, Rules: []pipeline.MeteringRule{
 			{ID: "m1", Key: 51, Direction: pipeline.Egress, Prefix: netip.MustParsePrefix("0.0.0.0/0")},
-			{ID: "m2", Key: 52, Direction: pipeline.Egress, Prefix: netip.MustParsePrefix("203.0.113.7/32"), Excluded: true}}},
+			{ID: "m2", Key: 52, Direction: pipeline.Egress, Prefix: netip.MustParsePrefix("203.0.113.7/32"), Excluded: true},
+			{ID: "m3", Key: 53, Direction: pipeline.Ingress, Source: netip.MustParsePrefix("198.51.100.0/24"),
+				Destination: netip.MustParsePrefix("10.0.0.5/32")}}},
 	}
 	if !reflect.DeepEqual(v.Metering, want) {
 		t.Fatalf("metering:\n got %+v\nwant %+v", v.Metering, want)

@@ -18,14 +18,20 @@ type MeteringLabel struct {
 // MeteringLabelRule is a rule of a metering label: the traffic of a
 // direction, relative to the router (ingress: entering the router from its
 // external network; egress: leaving the router to it), whose address on
-// the external side is in RemoteIPPrefix. An excluded rule removes its
-// prefix from the label's count.
+// the external side is in RemoteIPPrefix, or (extension
+// metering_source_and_destination_fields, not with RemoteIPPrefix) whose
+// source and destination are in SourceIPPrefix and DestinationIPPrefix as
+// the router sees them: an internal address before SNAT going out, after
+// DNAT coming in. An empty prefix matches any address. An excluded rule
+// removes what it matches from the label's count.
 type MeteringLabelRule struct {
 	Standard
-	MeteringLabelID string `json:"metering_label_id"`
-	Direction       string `json:"direction"`
-	RemoteIPPrefix  string `json:"remote_ip_prefix"`
-	Excluded        bool   `json:"excluded"`
+	MeteringLabelID     string `json:"metering_label_id"`
+	Direction           string `json:"direction"`
+	RemoteIPPrefix      string `json:"remote_ip_prefix"`
+	SourceIPPrefix      string `json:"source_ip_prefix,omitempty"`
+	DestinationIPPrefix string `json:"destination_ip_prefix,omitempty"`
+	Excluded            bool   `json:"excluded"`
 	// Key is the rule's datapath key, in the cookie of its counting flow,
 	// allocated with the rule and not shown by the API.
 	Key int `json:"wyvern:key,omitempty"`

@@ -487,8 +487,10 @@ func (c *l3Builder) nat(r *routerState) {
 	}
 	gwIP := gw.Address.Addr()
 
+	meterIn, meterOut := c.meterHook(r, TableMeterIn), c.meterHook(r, TableMeterOut)
+
 	// Out: every chassis that routes out looks the connection up.
-	c.add(TableL3SNAT, prioSNATLookup, FeatureL3, []ofp.Field{rk, ip4}, ct(false, TableL3SNATCommit, &ofp.NAT{}))
+	c.add(TableL3SNAT, prioSNATLookup, FeatureL3, []ofp.Field{rk, ip4}, append(meterOut, ct(false, TableL3SNATCommit, &ofp.NAT{}))...)
 	local := ext.OFPort != 0 && (len(r.fips) > 0 || r.gwLocal)
 	if local {
 		c.add(TableL3SNATCommit, prioSNATEst, FeatureL3, []ofp.Field{rk, ip4, estConn}, NextTable(TableL3SNATCommit))
@@ -519,15 +521,14 @@ func (c *l3Builder) nat(r *routerState) {
 	if !local {
 		return
 	}
-	meterIn, meterOut := c.meterHook(r, TableMeterIn), c.meterHook(r, TableMeterOut)
 	if len(ext.NextHopMAC) == 6 {
 		out := func(src netip.Addr, mac net.HardwareAddr) {
-			c.add(TableL3Out, prioL3Out, FeatureL3, []ofp.Field{rk, ip4, ofp.IPSrc(netip.PrefixFrom(src, 32))}, append(meterOut,
+			c.add(TableL3Out, prioL3Out, FeatureL3, []ofp.Field{rk, ip4, ofp.IPSrc(netip.PrefixFrom(src, 32))},
 				ofp.DecTTL{},
 				ofp.SetField{Field: ofp.EthSrc(mac)},
 				ofp.SetField{Field: ofp.EthDst(slices.Clone(ext.NextHopMAC))},
 				NetworkKeyField.Load(ext.Key),
-				ofp.Output{Port: ext.OFPort})...)
+				ofp.Output{Port: ext.OFPort})
 		}
 		for _, f := range r.fips {
 			out(f.fip, f.mac)
@@ -563,7 +564,7 @@ func (c *l3Builder) nat(r *routerState) {
 		c.arpReply(ext.Key, f.fip, f.mac)
 		lookup(f.fip)
 		c.add(TableL3DNAT, prioDNATCommit, FeatureL3, []ofp.Field{rk, extKey, ip4, newConn, ofp.IPDst(netip.PrefixFrom(f.fip, 32))},
-			append(meterIn, ct(true, TableL3Route, &ofp.NAT{Addr: f.fixed}))...)
+			c.meterDNAT(meterIn, f, ct(true, TableL3Route, &ofp.NAT{Addr: f.fixed}))...)
 	}
 	c.add(TableL3DNAT, prioDNATEst, FeatureL3, []ofp.Field{rk, extKey, ip4, estConn}, append(meterIn, NextTable(TableL3DNAT))...)
 	c.add(TableL3DNAT, prioDNATDrop, FeatureL3, []ofp.Field{rk, extKey})

@@ -35,8 +35,13 @@ type MeteringRule struct {
 	Key       uint16
 	Direction Direction
 	// Prefix is the address of the external side: the source of ingress
-	// traffic, the destination of egress traffic.
+	// traffic, the destination of egress traffic (Neutron's
+	// remote_ip_prefix); invalid: any.
 	Prefix netip.Prefix
+	// Source and Destination are the packet's addresses as the router
+	// sees them (an internal address before SNAT going out, after DNAT
+	// coming in); invalid: any. Not with Prefix.
+	Source, Destination netip.Prefix
 	// Excluded: what the prefix matches is not counted by the label.
 	Excluded bool
 }
@@ -108,6 +113,18 @@ func (x *index) meterHook(r *routerState, table TableID) []ofp.Action {
 	return []ofp.Action{ofp.Resubmit{Table: table.Number()}}
 }
 
+// meterDNAT is the action of a new connection to a floating IP: its
+// metering (hook, none when not metered) sees the destination DNAT gives
+// it, as Neutron's metering counts after DNAT, then the packet goes on
+// unchanged to commit (the DNAT itself).
+func (c *l3Builder) meterDNAT(hook []ofp.Action, f fipState, commit ofp.Action) []ofp.Action {
+	if len(hook) == 0 {
+		return []ofp.Action{commit}
+	}
+	return append([]ofp.Action{ofp.SetField{Field: ofp.IPDst(netip.PrefixFrom(f.fixed, 32))}}, append(hook,
+		ofp.SetField{Field: ofp.IPDst(netip.PrefixFrom(f.fip, 32))}, commit)...)
+}
+
 // hashMetered adds to an L3 fingerprint which routers have a meterHook.
 func (x *index) hashMetered(h *hasher) {
 	for _, r := range x.routers {
@@ -118,32 +135,44 @@ func (x *index) hashMetered(h *hasher) {
 // meteringUnit compiles the "metering" section: the fan-out of each
 // metered router to its labels (MeterIn, MeterOut) and the counting flow
 // of every rule of those labels (MeterCount).
+//
+// Egress is looked up where the router's traffic leaves it here, before
+// SNAT (L3SNAT), but counted only for what this chassis NATs: everything
+// on the router's active gateway, else the traffic of its local floating
+// IPs' fixed addresses; the rest is tunnelled to the gateway, which counts
+// it. Ingress is counted as L3DNAT lets it in, with its destination after
+// DNAT.
 type meteringUnit struct{}
 
 func (meteringUnit) sections(x *index, s *sectionList) {
 	h := x.hasher("metering")
-	keys := make([]uint32, 0, len(x.meters))
-	for k := range x.meters {
-		keys = append(keys, k)
+	var routers []*routerState
+	for _, r := range x.routers {
+		if len(x.meters[r.Key]) > 0 {
+			routers = append(routers, r)
+		}
 	}
-	slices.Sort(keys)
-	h.u64(uint64(len(keys)))
-	for _, k := range keys {
-		h.u64(uint64(k))
-		for _, l := range x.meters[k] {
+	h.u64(uint64(len(routers)))
+	for _, r := range routers {
+		h.u64(uint64(r.Key))
+		h.bool(r.gwLocal)
+		for _, f := range r.fips {
+			h.addr(f.fixed)
+		}
+		for _, l := range x.meters[r.Key] {
 			h.str(l.ID)
 			h.u64(uint64(l.Key))
 			h.json(l.Rules)
 		}
 	}
-	e := s.next("metering", h.Sum64(), 4*len(keys))
-	if e == nil || len(keys) == 0 {
+	e := s.next("metering", h.Sum64(), 4*len(routers))
+	if e == nil || len(routers) == 0 {
 		return
 	}
 	missFlows(e, FeatureMetering)
 	counted := map[*MeteringLabel]bool{}
-	for _, k := range keys {
-		labels := x.meters[k]
+	for _, r := range routers {
+		labels := x.meters[r.Key]
 		in := make([]ofp.Action, 0, 2*len(labels))
 		out := make([]ofp.Action, 0, 2*len(labels))
 		count := ofp.Resubmit{Table: TableMeterCount.Number()}
@@ -151,8 +180,16 @@ func (meteringUnit) sections(x *index, s *sectionList) {
 			in = append(in, MeterLabelField.Load(uint32(l.Key)), count)
 			out = append(out, MeterLabelField.Load(meterEgressBit|uint32(l.Key)), count)
 		}
-		e.add(TableMeterIn, prioMeterCount, FeatureMetering, []ofp.Field{RouterKeyMatch(k)}, in...)
-		e.add(TableMeterOut, prioMeterCount, FeatureMetering, []ofp.Field{RouterKeyMatch(k)}, out...)
+		rk := RouterKeyMatch(r.Key)
+		e.add(TableMeterIn, prioMeterCount, FeatureMetering, []ofp.Field{rk}, in...)
+		if r.gwLocal {
+			e.add(TableMeterOut, prioMeterCount, FeatureMetering, []ofp.Field{rk}, out...)
+		} else {
+			for _, f := range r.fips {
+				e.add(TableMeterOut, prioMeterCount, FeatureMetering, []ofp.Field{
+					rk, ofp.EthType(ofp.EthTypeIPv4), ofp.IPSrc(netip.PrefixFrom(f.fixed, 32))}, out...)
+			}
+		}
 		for _, l := range labels {
 			if !counted[l] {
 				counted[l] = true
@@ -170,27 +207,44 @@ func meterRules(e *emitter, l *MeteringLabel) {
 	type match struct {
 		dir      Direction
 		excluded bool
-		prefix   netip.Prefix
+		src, dst netip.Prefix
 	}
 	seen := map[match]bool{}
 	for _, r := range rules {
-		p := r.Prefix.Masked()
-		m := match{r.Direction, r.Excluded, p}
-		if r.Key == 0 || !p.Addr().Is4() || seen[m] || r.Direction != Ingress && r.Direction != Egress {
+		src, dst := r.Source.Masked(), r.Destination.Masked()
+		if p := r.Prefix.Masked(); p.IsValid() {
+			if r.Source.IsValid() || r.Destination.IsValid() {
+				continue // not both kinds
+			}
+			if r.Direction == Ingress {
+				src = p
+			} else {
+				dst = p
+			}
+		}
+		m := match{r.Direction, r.Excluded, src, dst}
+		if r.Key == 0 || seen[m] || r.Direction != Ingress && r.Direction != Egress ||
+			src.IsValid() && !src.Addr().Is4() || dst.IsValid() && !dst.Addr().Is4() {
 			continue
 		}
 		seen[m] = true
-		label, addr := uint32(l.Key), ofp.IPSrc(p)
+		label := uint32(l.Key)
 		if r.Direction == Egress {
-			label, addr = meterEgressBit|label, ofp.IPDst(p)
-		}
-		prio := uint16(prioMeterCount + p.Bits())
-		if r.Excluded {
-			prio = uint16(prioMeterExcluded + p.Bits())
+			label |= meterEgressBit
 		}
 		match := []ofp.Field{MeterLabelField.Match(label), ofp.EthType(ofp.EthTypeIPv4)}
-		if p.Bits() > 0 {
-			match = append(match, addr)
+		bits := 0
+		if src.IsValid() && src.Bits() > 0 {
+			match = append(match, ofp.IPSrc(src))
+			bits += src.Bits()
+		}
+		if dst.IsValid() && dst.Bits() > 0 {
+			match = append(match, ofp.IPDst(dst))
+			bits += dst.Bits()
+		}
+		prio := uint16(prioMeterCount + bits)
+		if r.Excluded {
+			prio = uint16(prioMeterExcluded + bits)
 		}
 		e.add(TableMeterCount, prio, FeatureMetering, match)
 		e.flows[len(e.flows)-1].Cookie |= uint64(r.Key) << 32

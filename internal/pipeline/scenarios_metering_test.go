@@ -22,3 +22,17 @@ func meteringView() *View {
 	}
 	return v
 }
+
+// meteringGateway: routedTwoNetworks with r1's gateway active here (vm1
+// local, SNATed here) and a label counting by source and destination:
+// egress from 10.1.0.0/24 to 198.51.100.0/24, ingress to 10.1.0.13,
+// egress from 10.1.0.14 excluded.
+func meteringGateway() *View {
+	v := withGateway(routedTwoNetworks(), "ch1", ofExt)
+	v.Metering = []MeteringLabel{{ID: "sd", Key: 3, Routers: []string{"r1"}, Rules: []MeteringRule{
+		{ID: "sd-out", Key: 31, Direction: Egress, Source: pfx("10.1.0.0/24"), Destination: pfx("198.51.100.0/24")},
+		{ID: "sd-in", Key: 32, Direction: Ingress, Destination: pfx("10.1.0.13/32")},
+		{ID: "sd-not-14", Key: 33, Direction: Egress, Source: pfx("10.1.0.14/32"), Excluded: true},
+	}}}
+	return v
+}

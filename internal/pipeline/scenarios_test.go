@@ -63,6 +63,7 @@ func scenarios() []scenario {
 		{"ipv6_routed", ipv6Routed, testCfgND},
 		{"metadata", metadataService, testCfgND},
 		{"metering", meteringView, testCfg},
+		{"metering_gateway", meteringGateway, testCfg},
 	}
 }
 

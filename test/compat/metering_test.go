@@ -37,6 +37,15 @@ func TestOpenStackMeter(t *testing.T) {
 	if str(in, "direction") != "ingress" || excluded(ex) != true {
 		t.Fatalf("meter rules: %v, %v", in, ex)
 	}
+	sd := admin.obj("network", "meter", "rule", "create", "--egress", "--source-ip-prefix", "10.0.0.0/24",
+		"--destination-ip-prefix", "198.51.100.9/32", "web")
+	if str(sd, "source_ip_prefix") != "10.0.0.0/24" || str(sd, "destination_ip_prefix") != "198.51.100.9/32" {
+		t.Fatalf("meter rule create by source and destination: %v", sd)
+	}
+	if _, errOut, err := admin.run("network", "meter", "rule", "create", "--remote-ip-prefix", "198.51.100.0/24",
+		"--source-ip-prefix", "10.0.0.0/24", "web"); err == nil || !strings.Contains(errOut, "in conjunction") {
+		t.Fatalf("remote and source prefixes together: err %v, stderr %s", err, errOut)
+	}
 	if _, errOut, err := admin.run("network", "meter", "rule", "create", "--egress", "--remote-ip-prefix", "203.0.113.128/25", "web"); err == nil ||
 		!strings.Contains(errOut, "overlaps") {
 		t.Fatalf("overlapping rule: err %v, stderr %s", err, errOut)
@@ -44,7 +53,7 @@ func TestOpenStackMeter(t *testing.T) {
 	if l := admin.list("network", "meter", "list"); len(l) != 1 || str(l[0], "ID") != meterID {
 		t.Fatalf("meter list: %v", l)
 	}
-	if l := admin.list("network", "meter", "rule", "list"); len(l) != 3 {
+	if l := admin.list("network", "meter", "rule", "list"); len(l) != 4 {
 		t.Fatalf("meter rule list: %v", l)
 	}
 	if s := admin.obj("network", "meter", "show", "web"); str(s, "id") != meterID {
@@ -68,7 +77,7 @@ func TestOpenStackMeter(t *testing.T) {
 	if !strings.Contains(table, "web") || !strings.Contains(table, meterID) || !strings.Contains(table, "OUT BYTES") {
 		t.Fatalf("wyvernctl metering:\n%s", table)
 	}
-	if rules := ctl.ok("metering", "--rules", "-o", "json"); strings.Count(rules, "metering_label_rule_id") != 3 {
+	if rules := ctl.ok("metering", "--rules", "-o", "json"); strings.Count(rules, "metering_label_rule_id") != 4 {
 		t.Fatalf("wyvernctl metering --rules:\n%s", rules)
 	}
 	if code, _, _ := srv.wyvernctl(t, alice).run("metering"); code == 0 {
@@ -76,7 +85,7 @@ func TestOpenStackMeter(t *testing.T) {
 	}
 
 	admin.ok("network", "meter", "rule", "delete", str(in, "id"))
-	if l := admin.list("network", "meter", "rule", "list"); len(l) != 2 {
+	if l := admin.list("network", "meter", "rule", "list"); len(l) != 3 {
 		t.Fatalf("meter rule list after delete: %v", l)
 	}
 	admin.ok("network", "meter", "delete", "web")

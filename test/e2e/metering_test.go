@@ -38,10 +38,13 @@ type meterRow struct {
 // network (active on ch1), VM a on ch1 going out by SNAT and VM b on ch2
 // by its floating IP (NATed on ch2). Label "p1-out" (p1's) counts egress
 // and ingress of 203.0.113.0/24 except 203.0.113.200; label "p2-all"
-// (p2's, which has no router) counts nothing. Pings of a known size to
-// the outside host's two addresses raise the counters by exactly the
-// echoes sent and received, summed over ch1 and ch2; the excluded
-// address's echoes are counted only by the excluded rules.
+// (p2's, which has no router) counts nothing; label "p1-internal" counts
+// by the VMs' own addresses (source_ip_prefix and destination_ip_prefix,
+// before SNAT and after DNAT). Pings of a known size from the VMs to the
+// outside host's two addresses, and from the outside to b's floating IP,
+// raise the counters by exactly the echoes sent and received, summed over
+// ch1 and ch2; the excluded address's echoes are counted only by the
+// excluded rules.
 func TestMetering(t *testing.T) {
 	l := newLab(t, lab.Options{AgentArgs: []string{"--metering-interval", "300ms"}})
 	outside, err := l.Bed.AddExternalHost("outside", netip.MustParsePrefix("203.0.113.1/24"))
@@ -74,8 +77,12 @@ func TestMetering(t *testing.T) {
 	if err := l.Do("PUT", "/v2.0/routers/"+r.Router.ID+"/add_router_interface", "p1", map[string]any{"subnet_id": s1.ID}, nil); err != nil {
 		t.Fatal(err)
 	}
+	open := secGroup(t, l, "p1", "open")
+	rule(t, l, "p1", map[string]any{"security_group_id": open, "direction": "ingress", "ethertype": "IPv4", "protocol": "icmp"})
+	bPort := fixed(s1.ID, "10.1.0.11")
+	bPort["security_groups"] = []string{open}
 	a, _ := boot(t, l, ch1, "a", "p1", n1, fixed(s1.ID, "10.1.0.10"))
-	b, pb := boot(t, l, ch2, "b", "p1", n1, fixed(s1.ID, "10.1.0.11"))
+	b, pb := boot(t, l, ch2, "b", "p1", n1, bPort)
 	for _, vm := range []*testbed.VM{a, b} {
 		if err := vm.SetGateway("10.1.0.1"); err != nil {
 			t.Fatal(err)
@@ -100,15 +107,17 @@ func TestMetering(t *testing.T) {
 		}
 		return out.Label.ID
 	}
-	meterRule := func(labelID, dir, prefix string, excluded bool) string {
+	createRule := func(body map[string]any) string {
 		var out struct {
 			Rule struct{ ID string } `json:"metering_label_rule"`
 		}
-		if err := l.Do("POST", "/v2.0/metering/metering-label-rules", "admin", map[string]any{"metering_label_rule": map[string]any{
-			"metering_label_id": labelID, "direction": dir, "remote_ip_prefix": prefix, "excluded": excluded}}, &out); err != nil {
+		if err := l.Do("POST", "/v2.0/metering/metering-label-rules", "admin", map[string]any{"metering_label_rule": body}, &out); err != nil {
 			t.Fatal(err)
 		}
 		return out.Rule.ID
+	}
+	meterRule := func(labelID, dir, prefix string, excluded bool) string {
+		return createRule(map[string]any{"metering_label_id": labelID, "direction": dir, "remote_ip_prefix": prefix, "excluded": excluded})
 	}
 	mine := label("p1", "p1-out")
 	out := meterRule(mine, "egress", "203.0.113.0/24", false)
@@ -117,6 +126,12 @@ func TestMetering(t *testing.T) {
 	inEx := meterRule(mine, "ingress", "203.0.113.200/32", true)
 	other := label("p2", "p2-all")
 	otherOut := meterRule(other, "egress", "0.0.0.0/0", false)
+	// By source and destination as the router sees them: b's fixed
+	// address before SNAT going out, a's and b's after DNAT coming in.
+	sd := label("p1", "p1-internal")
+	fromB := createRule(map[string]any{"metering_label_id": sd, "direction": "egress", "source_ip_prefix": "10.1.0.11/32"})
+	toA := createRule(map[string]any{"metering_label_id": sd, "direction": "ingress", "destination_ip_prefix": "10.1.0.10"})
+	toB := createRule(map[string]any{"metering_label_id": sd, "direction": "ingress", "destination_ip_prefix": "10.1.0.11/32"})
 
 	// The counting flows and the hooks are on both chassis before any
 	// packet is sent: what the agents count from here is the test's.
@@ -125,7 +140,7 @@ func TestMetering(t *testing.T) {
 			fmt.Sprintf("resubmit(,%d)", pipeline.TableMeterIn.Number()))
 	}
 
-	sizedPing := func(vm *testbed.VM, dst string, n int) (sent, received int) {
+	sizedPing := func(vm *testbed.Host, dst string, n int) (sent, received int) {
 		t.Helper()
 		outp, _ := vm.Exec("ping", "-n", "-q", "-i", "0.2", "-W", "2", "-s", strconv.Itoa(meterPayload), "-c", strconv.Itoa(n), dst)
 		m := pingSummary.FindStringSubmatch(outp)
@@ -139,13 +154,20 @@ func TestMetering(t *testing.T) {
 		}
 		return sent, received
 	}
-	exSent, exRecv := sizedPing(a, "203.0.113.200", 5)
-	aSent, aRecv := sizedPing(a, "203.0.113.1", 10)
-	bSent, bRecv := sizedPing(b, "203.0.113.1", 7)
-	t.Logf("a → .200: %d/%d, a → .1: %d/%d, b (floating IP %s) → .1: %d/%d",
-		exRecv, exSent, aRecv, aSent, f.FloatingIP.FloatingIPAddress, bRecv, bSent)
+	exSent, exRecv := sizedPing(a.Host, "203.0.113.200", 5)
+	aSent, aRecv := sizedPing(a.Host, "203.0.113.1", 10)
+	bSent, bRecv := sizedPing(b.Host, "203.0.113.1", 7)
+	// From the outside to b's floating IP: a new connection DNATed on
+	// ch2, then established ones; b's replies leave by ch2.
+	oSent, oRecv := sizedPing(outside, f.FloatingIP.FloatingIPAddress, 6)
+	t.Logf("a → .200: %d/%d, a → .1: %d/%d, b (floating IP %s) → .1: %d/%d, outside → b: %d/%d",
+		exRecv, exSent, aRecv, aSent, f.FloatingIP.FloatingIPAddress, bRecv, bSent, oRecv, oSent)
 
-	want := map[string]uint64{out: uint64(aSent + bSent), in: uint64(aRecv + bRecv), outEx: uint64(exSent), inEx: uint64(exRecv)}
+	want := map[string]uint64{
+		out: uint64(aSent + bSent + oRecv), in: uint64(aRecv + bRecv + oSent),
+		outEx: uint64(exSent), inEx: uint64(exRecv),
+		fromB: uint64(bSent + oRecv), toA: uint64(aRecv + exRecv), toB: uint64(bRecv + oSent),
+	}
 	var rows map[string]meterRow
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -167,8 +189,8 @@ func TestMetering(t *testing.T) {
 		}
 	}
 	// Counted where NATed: a's by SNAT on ch1, b's by its floating IP on ch2.
-	if c := rows[out].Chassis; c["ch1"].Packets != uint64(aSent) || c["ch2"].Packets != uint64(bSent) {
-		t.Errorf("egress by chassis: %+v, want ch1 %d and ch2 %d", c, aSent, bSent)
+	if c := rows[out].Chassis; c["ch1"].Packets != uint64(aSent) || c["ch2"].Packets != uint64(bSent+oRecv) {
+		t.Errorf("egress by chassis: %+v, want ch1 %d and ch2 %d", c, aSent, bSent+oRecv)
 	}
 	if got := rows[otherOut]; got.Packets != 0 || len(got.Chassis) != 0 {
 		t.Errorf("p2's label (no router) counted %+v", got)

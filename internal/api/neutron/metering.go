@@ -24,9 +24,12 @@ import (
 // A label applies to every router of its project, a shared label to every
 // router. Its rules count the packets crossing a router's external
 // gateway (ingress: from the external network into the router; egress:
-// out to it) whose address on the external side is in remote_ip_prefix;
-// an excluded rule's prefix is not counted. The agents count them in
-// flows (pipeline/metering.go) and publish their counters per chassis
+// out to it) whose address on the external side is in remote_ip_prefix,
+// or (extension metering_source_and_destination_fields) whose source and
+// destination are in source_ip_prefix and destination_ip_prefix as the
+// router sees them (an internal address before SNAT, after DNAT); what an
+// excluded rule matches is not counted. The agents count them in flows
+// (pipeline/metering.go) and publish their counters per chassis
 // (store.MeteringCountersKey); `wyvernctl metering` sums them. Only IPv4
 // prefixes are accepted: routers have no external IPv6 gateway.
 
@@ -52,15 +55,24 @@ type meteringRuleObj struct{ model.MeteringLabelRule }
 // MarshalJSON renders the rule with Neutron's attributes only.
 func (o *meteringRuleObj) MarshalJSON() ([]byte, error) {
 	r := &o.MeteringLabelRule
+	orNull := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return &s
+	}
 	return json.Marshal(struct {
-		ID              string `json:"id"`
-		MeteringLabelID string `json:"metering_label_id"`
-		Direction       string `json:"direction"`
-		RemoteIPPrefix  string `json:"remote_ip_prefix"`
-		Excluded        bool   `json:"excluded"`
-		ProjectID       string `json:"project_id"`
-		TenantID        string `json:"tenant_id"`
-	}{r.ID, r.MeteringLabelID, r.Direction, r.RemoteIPPrefix, r.Excluded, r.ProjectID, r.ProjectID})
+		ID                  string  `json:"id"`
+		MeteringLabelID     string  `json:"metering_label_id"`
+		Direction           string  `json:"direction"`
+		RemoteIPPrefix      *string `json:"remote_ip_prefix"`
+		SourceIPPrefix      *string `json:"source_ip_prefix"`
+		DestinationIPPrefix *string `json:"destination_ip_prefix"`
+		Excluded            bool    `json:"excluded"`
+		ProjectID           string  `json:"project_id"`
+		TenantID            string  `json:"tenant_id"`
+	}{r.ID, r.MeteringLabelID, r.Direction, orNull(r.RemoteIPPrefix), orNull(r.SourceIPPrefix), orNull(r.DestinationIPPrefix),
+		r.Excluded, r.ProjectID, r.ProjectID})
 }
 
 func meteringLabelsResource(s *Server) *resource {
@@ -216,7 +228,8 @@ func (s *Server) createMeteringRule(ctx context.Context, tx *store.Tx, p auth.Pr
 	if !p.Admin {
 		return nil, Forbidden("(rule:create_metering_label_rule) is disallowed by policy")
 	}
-	if err := a.only("metering_label_id", "direction", "remote_ip_prefix", "excluded", "project_id", "tenant_id"); err != nil {
+	if err := a.only("metering_label_id", "direction", "remote_ip_prefix", "source_ip_prefix", "destination_ip_prefix",
+		"excluded", "project_id", "tenant_id"); err != nil {
 		return nil, err
 	}
 	r := model.MeteringLabelRule{Standard: std}
@@ -243,19 +256,38 @@ func (s *Server) createMeteringRule(ctx context.Context, tx *store.Tx, p auth.Pr
 	if !slices.Contains(meteringDirections, r.Direction) {
 		return nil, badAttr("direction", "%s is not in %s", r.Direction, "['ingress', 'egress']")
 	}
-	if r.RemoteIPPrefix, err = required("remote_ip_prefix"); err != nil {
+	var remote netip.Prefix
+	if v, ok, err := a.str("remote_ip_prefix"); err != nil {
 		return nil, err
-	}
-	prefix, err := netip.ParsePrefix(r.RemoteIPPrefix)
-	if err != nil {
-		if a, aerr := netip.ParseAddr(r.RemoteIPPrefix); aerr == nil {
-			return nil, badAttr("remote_ip_prefix", "'%s' isn't a recognized IP subnet cidr, '%s' is recommended",
-				r.RemoteIPPrefix, netip.PrefixFrom(a, a.BitLen()))
+	} else if ok && v != "" {
+		if remote, err = parseRemotePrefix(v); err != nil {
+			return nil, err
 		}
-		return nil, badAttr("remote_ip_prefix", "'%s' is not a valid IP subnet", r.RemoteIPPrefix)
+		r.RemoteIPPrefix = v
 	}
-	if !prefix.Addr().Is4() {
-		return nil, badAttr("remote_ip_prefix", "'%s' is an IPv6 prefix: metering counts the traffic of routers' external gateways, which are IPv4 only", r.RemoteIPPrefix)
+	for _, f := range []struct {
+		attr string
+		dst  *string
+	}{{"source_ip_prefix", &r.SourceIPPrefix}, {"destination_ip_prefix", &r.DestinationIPPrefix}} {
+		v, ok, err := a.str(f.attr)
+		if err != nil {
+			return nil, err
+		}
+		if !ok || v == "" {
+			continue
+		}
+		if err := checkRulePrefix(f.attr, v); err != nil {
+			return nil, err
+		}
+		*f.dst = v
+	}
+	if r.RemoteIPPrefix != "" && (r.SourceIPPrefix != "" || r.DestinationIPPrefix != "") {
+		return nil, newError(http.StatusBadRequest, "Invalid",
+			"Cannot use 'remote-ip-prefix' in conjunction with 'source-ip-prefix' or 'destination-ip-prefix'.")
+	}
+	if r.RemoteIPPrefix == "" && r.SourceIPPrefix == "" && r.DestinationIPPrefix == "" {
+		return nil, newError(http.StatusBadRequest, "Invalid",
+			"You must define at least one of the following parameters 'remote_ip_prefix', or 'source_ip_prefix' or 'destination_ip_prefix'.")
 	}
 	if ex, ok, err := a.boolean("excluded"); err != nil {
 		return nil, err
@@ -275,10 +307,10 @@ func (s *Server) createMeteringRule(ctx context.Context, tx *store.Tx, p auth.Pr
 	}
 	for _, o := range others {
 		op, err := netip.ParsePrefix(o.RemoteIPPrefix)
-		if err != nil || o.Direction != r.Direction || o.Excluded != r.Excluded {
+		if err != nil || !remote.IsValid() || o.Direction != r.Direction || o.Excluded != r.Excluded {
 			continue
 		}
-		if op.Masked().Overlaps(prefix.Masked()) {
+		if op.Masked().Overlaps(remote.Masked()) {
 			return nil, Conflict("MeteringLabelRuleOverlaps",
 				"Metering label rule with remote_ip_prefix %s overlaps another.", r.RemoteIPPrefix)
 		}
@@ -288,6 +320,43 @@ func (s *Server) createMeteringRule(ctx context.Context, tx *store.Tx, p auth.Pr
 	}
 	return &meteringRuleObj{r}, tx.Put(store.ObjectKey(store.KindMeteringRules, r.ID), &r)
 }
+
+// parseRemotePrefix validates a remote_ip_prefix as Neutron's type:subnet
+// does (a CIDR), IPv4 only.
+func parseRemotePrefix(v string) (netip.Prefix, error) {
+	prefix, err := netip.ParsePrefix(v)
+	if err != nil {
+		if a, aerr := netip.ParseAddr(v); aerr == nil {
+			return prefix, badAttr("remote_ip_prefix", "'%s' isn't a recognized IP subnet cidr, '%s' is recommended",
+				v, netip.PrefixFrom(a, a.BitLen()))
+		}
+		return prefix, badAttr("remote_ip_prefix", "'%s' is not a valid IP subnet", v)
+	}
+	if !prefix.Addr().Is4() {
+		return prefix, badAttr("remote_ip_prefix", "'%s' is an IPv6 prefix: %s", v, meteringIPv4Only)
+	}
+	return prefix, nil
+}
+
+// checkRulePrefix validates a source or destination prefix as Neutron
+// does (an address, or an address with a prefix length), IPv4 only.
+func checkRulePrefix(attr, v string) error {
+	p, err := netip.ParsePrefix(v)
+	if err != nil {
+		a, aerr := netip.ParseAddr(v)
+		if aerr != nil {
+			return newError(http.StatusBadRequest, "Invalid", "%s: %s is invalid [%v].", attr, v, err)
+		}
+		p = netip.PrefixFrom(a, a.BitLen())
+	}
+	if !p.Addr().Is4() {
+		return newError(http.StatusBadRequest, "Invalid", "%s: %s is an IPv6 prefix: %s.", attr, v, meteringIPv4Only)
+	}
+	return nil
+}
+
+// meteringIPv4Only says why IPv6 prefixes are refused.
+const meteringIPv4Only = "metering counts the traffic of routers' external gateways, which are IPv4 only"
 
 func (s *Server) removeMeteringRule(ctx context.Context, tx *store.Tx, p auth.Principal, cur model.Object) error {
 	r := &cur.(*meteringRuleObj).MeteringLabelRule
@@ -307,7 +376,9 @@ type meteringCounter struct {
 	LabelName      string                    `json:"metering_label_name"`
 	RuleID         string                    `json:"metering_label_rule_id"`
 	Direction      string                    `json:"direction"`
-	RemoteIPPrefix string                    `json:"remote_ip_prefix"`
+	RemoteIPPrefix string                    `json:"remote_ip_prefix,omitempty"`
+	Source         string                    `json:"source_ip_prefix,omitempty"`
+	Destination    string                    `json:"destination_ip_prefix,omitempty"`
 	Excluded       bool                      `json:"excluded"`
 	Packets        uint64                    `json:"packets"`
 	Bytes          uint64                    `json:"bytes"`
@@ -353,7 +424,8 @@ func (s *Server) handleMeteringCounters(w http.ResponseWriter, r *http.Request) 
 			continue
 		}
 		c := &meteringCounter{LabelID: ru.MeteringLabelID, LabelName: names[ru.MeteringLabelID], RuleID: ru.ID,
-			Direction: ru.Direction, RemoteIPPrefix: ru.RemoteIPPrefix, Excluded: ru.Excluded, Chassis: map[string]chassisCounter{}}
+			Direction: ru.Direction, RemoteIPPrefix: ru.RemoteIPPrefix, Source: ru.SourceIPPrefix, Destination: ru.DestinationIPPrefix,
+			Excluded: ru.Excluded, Chassis: map[string]chassisCounter{}}
 		out = append(out, c)
 		byRule[ru.ID] = c
 	}

@@ -65,16 +65,31 @@ func TestMeteringLabelsAndRules(t *testing.T) {
 		{jsonObj{"metering_label_id": "6f0c4b2e-7a43-4a55-9d1c-0b5a4a1d2c3e", "direction": "egress", "remote_ip_prefix": "10.0.0.0/8"}, http.StatusNotFound, "MeteringLabelNotFound", "does not exist"},
 		{jsonObj{"metering_label_id": id, "remote_ip_prefix": "10.0.0.0/8"}, http.StatusBadRequest, "", "direction"},
 		{jsonObj{"metering_label_id": id, "direction": "sideways", "remote_ip_prefix": "10.0.0.0/8"}, http.StatusBadRequest, "", "sideways"},
-		{jsonObj{"metering_label_id": id, "direction": "egress"}, http.StatusBadRequest, "", "remote_ip_prefix"},
+		{jsonObj{"metering_label_id": id, "direction": "egress"}, http.StatusBadRequest, "Invalid", "at least one"},
+		{jsonObj{"metering_label_id": id, "direction": "egress", "remote_ip_prefix": ""}, http.StatusBadRequest, "Invalid", "at least one"},
 		{jsonObj{"metering_label_id": id, "direction": "egress", "remote_ip_prefix": "10.0.0.1"}, http.StatusBadRequest, "", "10.0.0.1/32"},
 		{jsonObj{"metering_label_id": id, "direction": "egress", "remote_ip_prefix": "banana"}, http.StatusBadRequest, "", "not a valid IP subnet"},
 		{jsonObj{"metering_label_id": id, "direction": "egress", "remote_ip_prefix": "2001:db8::/32"}, http.StatusBadRequest, "", "IPv6"},
 		{jsonObj{"metering_label_id": id, "direction": "egress", "remote_ip_prefix": "10.0.0.0/8", "excluded": "maybe"}, http.StatusBadRequest, "", "boolean"},
-		{jsonObj{"metering_label_id": id, "direction": "egress", "remote_ip_prefix": "10.0.0.0/8", "source_ip_prefix": "10.0.0.0/8"}, http.StatusBadRequest, "", "Unrecognized"},
+		{jsonObj{"metering_label_id": id, "direction": "egress", "remote_ip_prefix": "10.0.0.0/8", "source_ip_prefix": "10.0.0.0/8"}, http.StatusBadRequest, "Invalid", "in conjunction"},
+		{jsonObj{"metering_label_id": id, "direction": "egress", "destination_ip_prefix": "10.0.0.300"}, http.StatusBadRequest, "Invalid", "destination_ip_prefix: 10.0.0.300 is invalid"},
+		{jsonObj{"metering_label_id": id, "direction": "egress", "source_ip_prefix": "2001:db8::1"}, http.StatusBadRequest, "Invalid", "IPv6"},
+		{jsonObj{"metering_label_id": id, "direction": "egress", "colour": "red", "source_ip_prefix": "10.0.0.0/8"}, http.StatusBadRequest, "", "Unrecognized"},
 	} {
 		a.wantErr(c.status, c.typ, c.text, "POST", rules, "", rule(c.body))
 	}
-	if rs := a.must(http.StatusOK, "GET", rules+"?metering_label_id="+id, "", nil)["metering_label_rules"].([]any); len(rs) != 3 {
+	// Source and destination (metering_source_and_destination_fields):
+	// no overlap check, as in Neutron; an address is a host prefix.
+	sd := a.must(http.StatusCreated, "POST", rules, "", rule(jsonObj{"metering_label_id": id, "direction": "egress",
+		"source_ip_prefix": "10.1.0.0/24", "destination_ip_prefix": "203.0.113.9"}))["metering_label_rule"].(jsonObj)
+	if sd["remote_ip_prefix"] != nil || sd["source_ip_prefix"] != "10.1.0.0/24" || sd["destination_ip_prefix"] != "203.0.113.9" {
+		t.Fatalf("source/destination rule %v", sd)
+	}
+	a.must(http.StatusCreated, "POST", rules, "", rule(jsonObj{"metering_label_id": id, "direction": "egress", "source_ip_prefix": "10.1.0.0/25"}))
+	if r1["source_ip_prefix"] != nil || r1["destination_ip_prefix"] != nil {
+		t.Fatalf("remote rule shows %v", r1)
+	}
+	if rs := a.must(http.StatusOK, "GET", rules+"?metering_label_id="+id, "", nil)["metering_label_rules"].([]any); len(rs) != 5 {
 		t.Fatalf("label's rules: %v", rs)
 	}
 	if rs := a.must(http.StatusOK, "GET", rules+"?direction=egress&excluded=true", "", nil)["metering_label_rules"].([]any); len(rs) != 1 {
@@ -93,7 +108,7 @@ func TestMeteringLabelsAndRules(t *testing.T) {
 	// its rules and their keys with it.
 	ctx := context.Background()
 	kvs, _, err := a.st.List(ctx, store.Prefix+"metering_keys/")
-	if err != nil || len(kvs) != 2+3 {
+	if err != nil || len(kvs) != 2+5 {
 		t.Fatalf("metering keys: %d, %v", len(kvs), err)
 	}
 	a.must(http.StatusNoContent, "DELETE", labels+"/"+id, "", nil)
