@@ -84,6 +84,7 @@ type meterCounter struct{ packets, bytes uint64 }
 type meterTotals struct {
 	last   map[uint64]meterCounter // by flow cookie
 	totals map[string]model.MeteringCounter
+	dirs   map[string]string // the rules' directions, by id
 }
 
 // add folds one reading of the counting flows in; it returns the rules
@@ -110,12 +111,34 @@ func (t *meterTotals) add(stats []ovs.FlowStat, keys map[uint16]meterRule) map[m
 		grew[r] = meterCounter{g.packets + d.packets, g.bytes + d.bytes}
 		c := t.totals[r.id]
 		c.LabelID = r.label
+		if t.dirs == nil {
+			t.dirs = map[string]string{}
+		}
+		t.dirs[r.id] = r.direction
 		c.Packets += d.packets
 		c.Bytes += d.bytes
 		t.totals[r.id] = c
 	}
 	t.last = seen
 	return grew
+}
+
+// prune forgets the totals of the rules no longer known (deleted), and
+// returns them.
+func (t *meterTotals) prune(keys map[uint16]meterRule) []meterRule {
+	known := make(map[string]meterRule, len(keys))
+	for _, r := range keys {
+		known[r.id] = r
+	}
+	var gone []meterRule
+	for id, c := range t.totals {
+		if _, ok := known[id]; !ok {
+			gone = append(gone, meterRule{id: id, label: c.LabelID, direction: t.dirs[id]})
+			delete(t.totals, id)
+			delete(t.dirs, id)
+		}
+	}
+	return gone
 }
 
 // meterCounters reads the counting flows every interval until ctx ends.
@@ -154,7 +177,12 @@ func (a *Agent) meterCounters(ctx context.Context) {
 			metrics.AgentMeteringPackets.WithLabelValues(r.label, r.id, r.direction).Add(float64(d.packets))
 			metrics.AgentMeteringBytes.WithLabelValues(r.label, r.id, r.direction).Add(float64(d.bytes))
 		}
-		if len(grew) == 0 {
+		gone := t.prune(*keys)
+		for _, r := range gone {
+			metrics.AgentMeteringPackets.DeleteLabelValues(r.label, r.id, r.direction)
+			metrics.AgentMeteringBytes.DeleteLabelValues(r.label, r.id, r.direction)
+		}
+		if len(grew) == 0 && len(gone) == 0 {
 			continue
 		}
 		b, err := json.Marshal(model.MeteringCounters{Rules: t.totals, UpdatedAt: time.Now().UTC()})

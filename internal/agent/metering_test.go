@@ -38,4 +38,12 @@ func TestMeterTotals(t *testing.T) {
 	if got := tt.totals["r6"]; got.Packets != 1 || got.Bytes != 60 {
 		t.Fatalf("r6 total %+v", got)
 	}
+	// Rule 6 deleted: its totals go.
+	delete(keys, 6)
+	if gone := tt.prune(keys); len(gone) != 1 || gone[0] != (meterRule{id: "r6", label: "l1", direction: "ingress"}) {
+		t.Fatalf("pruned %v", gone)
+	}
+	if _, ok := tt.totals["r6"]; ok || len(tt.totals) != 1 {
+		t.Fatalf("totals after prune: %v", tt.totals)
+	}
 }
