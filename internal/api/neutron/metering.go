@@ -349,7 +349,6 @@ func checkRulePrefix(attr, v string) error {
 	return nil
 }
 
-
 func (s *Server) removeMeteringRule(ctx context.Context, tx *store.Tx, p auth.Principal, cur model.Object) error {
 	r := &cur.(*meteringRuleObj).MeteringLabelRule
 	if r.Key != 0 {

@@ -152,3 +152,52 @@ func TestMeteringCounters(t *testing.T) {
 		t.Fatalf("counter %v", c)
 	}
 }
+
+// tempest's MeteringTestJSON and MeteringIpV6TestJSON, call for call.
+func TestTempestMetering(t *testing.T) {
+	a := newTestAPI(t)
+	const labels, rules = "/v2.0/metering/metering-labels", "/v2.0/metering/metering-label-rules"
+	for _, prefixes := range [][2]string{{"10.0.0.0/24", "10.0.1.0/24"}, {"fd02::/64", "fd03::/64"}} {
+		l := a.must(http.StatusCreated, "POST", labels, "", jsonObj{"metering_label": jsonObj{
+			"name": "metering-label", "description": "metering label created by tempest"}})["metering_label"].(jsonObj)
+		r := a.must(http.StatusCreated, "POST", rules, "", jsonObj{"metering_label_rule": jsonObj{
+			"remote_ip_prefix": prefixes[0], "direction": "ingress", "metering_label_id": l["id"]}})["metering_label_rule"].(jsonObj)
+		if ls := a.must(http.StatusOK, "GET", labels+"?id=33", "", nil)["metering_labels"].([]any); len(ls) != 0 {
+			t.Fatalf("labels with id 33: %v", ls)
+		}
+		if ls := a.must(http.StatusOK, "GET", labels+"?id="+l["id"].(string), "", nil)["metering_labels"].([]any); len(ls) != 1 {
+			t.Fatalf("labels by id: %v", ls)
+		}
+		got := a.must(http.StatusOK, "GET", labels+"/"+l["id"].(string), "", nil)["metering_label"].(jsonObj)
+		for _, k := range []string{"id", "tenant_id", "name", "description"} {
+			if got[k] != l[k] {
+				t.Errorf("label show %s: %v, created %v", k, got[k], l[k])
+			}
+		}
+		if rs := a.must(http.StatusOK, "GET", rules+"?id=33", "", nil)["metering_label_rules"].([]any); len(rs) != 0 {
+			t.Fatalf("rules with id 33: %v", rs)
+		}
+		r2 := a.must(http.StatusCreated, "POST", rules, "", jsonObj{"metering_label_rule": jsonObj{
+			"remote_ip_prefix": prefixes[1], "direction": "ingress", "metering_label_id": l["id"]}})["metering_label_rule"].(jsonObj)
+		if rs := a.must(http.StatusOK, "GET", rules+"?id="+r2["id"].(string), "", nil)["metering_label_rules"].([]any); len(rs) != 1 {
+			t.Fatalf("rules by id: %v", rs)
+		}
+		a.must(http.StatusNoContent, "DELETE", rules+"/"+r2["id"].(string), "", nil)
+		if rs := a.must(http.StatusOK, "GET", rules+"?id="+r2["id"].(string), "", nil)["metering_label_rules"].([]any); len(rs) != 0 {
+			t.Fatalf("deleted rule listed: %v", rs)
+		}
+		gr := a.must(http.StatusOK, "GET", rules+"/"+r["id"].(string), "", nil)["metering_label_rule"].(jsonObj)
+		for _, k := range []string{"id", "remote_ip_prefix", "direction", "metering_label_id"} {
+			if gr[k] != r[k] {
+				t.Errorf("rule show %s: %v, created %v", k, gr[k], r[k])
+			}
+		}
+		if gr["excluded"] != false {
+			t.Errorf("rule excluded: %v", gr["excluded"])
+		}
+		a.must(http.StatusNoContent, "DELETE", labels+"/"+l["id"].(string), "", nil)
+		if ls := a.must(http.StatusOK, "GET", labels+"?id="+l["id"].(string), "", nil)["metering_labels"].([]any); len(ls) != 0 {
+			t.Fatalf("deleted label listed: %v", ls)
+		}
+	}
+}
