@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -60,7 +61,13 @@ func TestMetering(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch2, err := l.AddChassisWith("ch2", brEx, mapped)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr := ln.Addr().String()
+	ln.Close()
+	ch2, err := l.AddChassisWith("ch2", brEx, append(mapped, "--metrics-listen", metricsAddr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,6 +198,11 @@ func TestMetering(t *testing.T) {
 	// Counted where NATed: a's by SNAT on ch1, b's by its floating IP on ch2.
 	if c := rows[out].Chassis; c["ch1"].Packets != uint64(aSent) || c["ch2"].Packets != uint64(bSent+oRecv) {
 		t.Errorf("egress by chassis: %+v, want ch1 %d and ch2 %d", c, aSent, bSent+oRecv)
+	}
+	// ch2's agent exports its share as Prometheus counters.
+	series := fmt.Sprintf(`wyvern_agent_metering_packets_total{direction="egress",label="%s",rule="%s"}`, sd, fromB)
+	if v := waitMetric(t, "http://"+metricsAddr+"/metrics", series, func(v float64) bool { return v >= float64(want[fromB]) }); v != float64(want[fromB]) {
+		t.Errorf("%s = %v, want %d", series, v, want[fromB])
 	}
 	if got := rows[otherOut]; got.Packets != 0 || len(got.Chassis) != 0 {
 		t.Errorf("p2's label (no router) counted %+v", got)
