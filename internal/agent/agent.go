@@ -78,6 +78,9 @@ type Config struct {
 	// RAInterval is the period of unsolicited router advertisements to
 	// the local ports on networks with an IPv6 RA mode; 0: one minute.
 	RAInterval time.Duration
+	// MeteringInterval is how often the metering counters are read and
+	// published (metering.go); 0: every 10 s.
+	MeteringInterval time.Duration
 	// Metadata serves 169.254.169.254 to the local ports (metadata.go),
 	// proxied to NovaMetadataURL with the instance's headers signed with
 	// MetadataSecret, or, without a Nova URL, from the ports themselves.
@@ -146,6 +149,8 @@ type Agent struct {
 	everSynced bool
 	state      *state
 	rec        *reconciler
+	// meterKeys are the metering rules by key, for the counter reader.
+	meterKeys meterKeysPtr
 	// nextHops resolves the upstream routers by ARP (nexthop.go).
 	nextHops *nextHops
 	// arpTimer is the loop's timer for ARP requests (set by loop).
@@ -272,6 +277,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		go a.forward(ctx, watchFIPs, store.KindPrefix(store.KindFloatingIPs))
 	}
 	go a.forward(ctx, watchAlive, store.AliveKey(""))
+	go a.forward(ctx, watchMeterLabels, store.KindPrefix(store.KindMeteringLabels))
+	go a.forward(ctx, watchMeterRules, store.KindPrefix(store.KindMeteringRules))
+	go a.meterCounters(ctx)
 	return a.loop(ctx)
 }
 

@@ -505,6 +505,9 @@ func (a *Agent) resolveRouterPort(ctx context.Context, portID string) {
 
 func (a *Agent) handleKV(ctx context.Context, e kvEvent) bool {
 	a.obs.event(e)
+	if dirty, ok := a.handleMetering(e); ok {
+		return dirty
+	}
 	switch e.Tag {
 	case watchRouters:
 		foldRecords(&a.state.routers, e, store.KindPrefix(store.KindRouters))

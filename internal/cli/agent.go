@@ -187,6 +187,7 @@ func Agent(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 	f.StringVar(&sw.DatapathType, "datapath-type", "", "netdev (userspace) or system (kernel); default: system when the openvswitch module is loaded")
 	f.StringVar(&sw.TunnelBridge, "tunnel-bridge", "br-phy", "bridge holding the tunnel IP (for static tunnel neighbours)")
 	f.Uint16Var(&sw.ControllerID, "controller-id", 0x5779, "OpenFlow controller id for packet-ins")
+	f.DurationVar(&cfg.MeteringInterval, "metering-interval", 10*time.Second, "how often the metering label rules' counters are read from br-int and published (Prometheus, metering/<chassis>)")
 	f.DurationVar(&cfg.RAInterval, "ra-interval", time.Minute, "period of the unsolicited router advertisements to local ports on networks with an IPv6 RA mode")
 	f.BoolVar(&cfg.Metadata, "metadata", false, "serve the metadata service at 169.254.169.254 to the local ports (needs root: an internal port of the bridge holds the address)")
 	f.StringVar(&cfg.NovaMetadataURL, "nova-metadata-url", "", "proxy metadata requests to Nova's metadata API at this URL, with X-Instance-ID, X-Tenant-ID and X-Instance-ID-Signature (default: serve openstack/latest/meta_data.json and network_data.json from the port)")

@@ -194,6 +194,7 @@ func (x *index) hashL3() uint64 {
 	h.json(v.External)
 	h.json(v.FloatingIPs)
 	h.json(v.PortForwardings)
+	x.hashMetered(h)
 	h.str(v.Local.Name)
 	h.u64(uint64(v.Local.GeneveOFPort))
 	h.u64(uint64(v.Local.VXLANOFPort))
@@ -489,8 +490,10 @@ func (c *l3Builder) nat(r *routerState) {
 	}
 	gwIP := gw.Address.Addr()
 
+	meterIn, meterOut := c.meterHook(r, TableMeterIn), c.meterHook(r, TableMeterOut)
+
 	// Out: every chassis that routes out looks the connection up.
-	c.add(TableL3SNAT, prioSNATLookup, FeatureL3, []ofp.Field{rk, ip4}, ct(false, TableL3SNATCommit, &ofp.NAT{}))
+	c.add(TableL3SNAT, prioSNATLookup, FeatureL3, []ofp.Field{rk, ip4}, append(meterOut, ct(false, TableL3SNATCommit, &ofp.NAT{}))...)
 	local := ext.OFPort != 0 && (len(r.fips) > 0 || len(r.pfs) > 0 || r.gwLocal)
 	if local {
 		c.add(TableL3SNATCommit, prioSNATEst, FeatureL3, []ofp.Field{rk, ip4, estConn}, NextTable(TableL3SNATCommit))
@@ -564,9 +567,9 @@ func (c *l3Builder) nat(r *routerState) {
 		c.arpReply(ext.Key, f.fip, f.mac)
 		lookup(f.fip)
 		c.add(TableL3DNAT, prioDNATCommit, FeatureL3, []ofp.Field{rk, extKey, ip4, newConn, ofp.IPDst(netip.PrefixFrom(f.fip, 32))},
-			ct(true, TableL3Route, &ofp.NAT{Addr: f.fixed}))
+			c.meterDNAT(meterIn, f, ct(true, TableL3Route, &ofp.NAT{Addr: f.fixed}))...)
 	}
 	c.natForwardings(r)
-	c.add(TableL3DNAT, prioDNATEst, FeatureL3, []ofp.Field{rk, extKey, ip4, estConn}, NextTable(TableL3DNAT))
+	c.add(TableL3DNAT, prioDNATEst, FeatureL3, []ofp.Field{rk, extKey, ip4, estConn}, append(meterIn, NextTable(TableL3DNAT))...)
 	c.add(TableL3DNAT, prioDNATDrop, FeatureL3, []ofp.Field{rk, extKey})
 }

@@ -64,6 +64,8 @@ func scenarios() []scenario {
 		{"ipv6_modes", ipv6Modes, testCfgND},
 		{"ipv6_routed", ipv6Routed, testCfgND},
 		{"metadata", metadataService, testCfgND},
+		{"metering", meteringView, testCfg},
+		{"metering_gateway", meteringGateway, testCfg},
 	}
 }
 

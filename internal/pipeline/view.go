@@ -64,6 +64,10 @@ type View struct {
 
 	// Metadata is the chassis' metadata service (metadata.go); nil: none.
 	Metadata *MetadataPort
+
+	// Metering holds the metering labels that apply to the view's routers
+	// (metering.go); empty: nothing is counted.
+	Metering []MeteringLabel
 }
 
 // Router is a Neutron router: a distributed L3 datapath. The agent builds
