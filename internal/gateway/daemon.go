@@ -54,9 +54,41 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	g := New(cfg, Deps{Source: st, Flows: br, Announcer: speaker, Ports: ports, MACs: macs, Resync: br.Resync(),
 		SetNeighbour: br.SetTunnelNeighbour, Counters: br.InboundCounters, Steer: steerTxn(st)}, log)
+	if len(cfg.TunnelPeers) > 0 {
+		tsp, err := bgp.Start(ctx, cfg.tunnelBGP(), log.With("component", "bgp-tunnel"))
+		if err != nil {
+			return err
+		}
+		defer tsp.Stop()
+		go logPeers(ctx, tsp, log.With("side", "tunnel"))
+		go announceEndpoint(ctx, g.Synced(), tsp, cfg.tunnelRoute(), log)
+	}
 	log.Info("gateway started", "uplink_ip", cfg.UplinkIP, "upstream", cfg.UpstreamIP, "as", cfg.BGP.LocalAS, "peers", len(cfg.BGP.Peers),
 		"steer_threshold_pps", cfg.Steering.Threshold, "steer_pool", cfg.Steering.Pool, "steer_hold_down", cfg.Steering.HoldDown)
 	return g.Run(ctx)
+}
+
+// announceEndpoint announces the tunnel endpoint to the underlay's routers
+// once the gateway serves (synced), retrying until it succeeds.
+func announceEndpoint(ctx context.Context, synced <-chan struct{}, s Announcer, r Route, log *slog.Logger) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-synced:
+	}
+	for {
+		err := s.Set(ctx, []Route{r})
+		if err == nil {
+			log.Info("tunnel endpoint announced", "route", r)
+			return
+		}
+		log.Warn("tunnel endpoint", "route", r, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // registrationTTL is the lease of a gateway's registration: it is gone

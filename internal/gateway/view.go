@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -66,11 +67,17 @@ type Skipped struct {
 	ID, Reason string
 }
 
+// errNotEdge: the floating IP's port is on a chassis that does not use the
+// edge (its fip_mode is not edge): that chassis, or its router's gateway
+// chassis, NATs and announces it.
+var errNotEdge = errors.New("chassis not in edge mode")
+
 // BuildView computes the floating IPs a gateway of pool serves. Every
-// floating IP with an associated port that is bound to a known chassis
-// reachable by a tunnel is served by the gateways of its pool (see
-// PoolAssignment); the others are listed with a reason (those with no
-// port, or of another pool, are not listed).
+// floating IP with an associated port that is bound to a known chassis in
+// edge mode (fip_mode edge) reachable by a tunnel is served by the
+// gateways of its pool (see PoolAssignment); the others are listed with a
+// reason (those with no port, of another pool, or on a chassis in
+// distributed mode are not listed).
 func BuildView(r *Records, pool string) (*View, []Skipped) {
 	return BuildViewFor(r, pool, nil)
 }
@@ -90,6 +97,9 @@ func BuildViewFor(r *Records, pool string, encaps []string) (*View, []Skipped) {
 			continue
 		}
 		fip, err := serve(r, f, encaps, ifaces)
+		if errors.Is(err, errNotEdge) {
+			continue
+		}
 		if err != nil {
 			skipped = append(skipped, Skipped{ID: f.ID, Reason: err.Error()})
 			continue
@@ -149,6 +159,9 @@ func serve(r *Records, f *model.FloatingIP, encaps []string, ifaces map[string][
 	ch := r.Chassis[port.HostID]
 	if ch == nil {
 		return out, fmt.Errorf("chassis %s of port %s unknown", port.HostID, port.ID)
+	}
+	if ch.FIPMode != model.FIPModeEdge {
+		return out, errNotEdge
 	}
 	if out.Encap = chooseEncap(network.NetworkType, ch.Encaps, encaps); out.Encap == "" {
 		return out, fmt.Errorf("chassis %s has no tunnel this gateway has (chassis: %v, gateway: %v)", ch.Name, ch.Encaps, encaps)
