@@ -121,6 +121,10 @@ func TestBuildView(t *testing.T) {
 	steered.Pools["f1"] = &PoolAssignment{Pool: "scrubbing"}
 	if v, _ := BuildView(steered, DefaultPool); len(v.FIPs) != 1 || v.FIPs[0].ID != "f2" {
 		t.Errorf("general pool serves %+v after steering f1 away", v.FIPs)
+	} else if len(v.Outbound) != 1 || v.Outbound[0].ID != "f1" {
+		// It still NATs f1's outbound traffic: the chassis' anycast
+		// endpoint may bring it any pool's replies.
+		t.Errorf("general pool's outbound-only addresses %+v after steering f1 away", v.Outbound)
 	}
 	if v, _ := BuildView(steered, "scrubbing"); len(v.FIPs) != 1 || v.FIPs[0].ID != "f1" {
 		t.Errorf("scrubbing pool serves %+v after steering f1 to it", v.FIPs)
@@ -168,6 +172,15 @@ func TestCompileGolden(t *testing.T) {
 	noMAC.UpstreamMAC = nil
 	golden(t, "upstream_unresolved", ofp.Text(Compile(v, noMAC)))
 	golden(t, "empty", ofp.Text(Compile(&View{}, testPorts)))
+	// f1 steered to the scrubbing pool: the general gateways keep only
+	// its outbound flow (no inbound, no announcement).
+	steered := scenario()
+	steered.Pools["f1"] = &PoolAssignment{Pool: "scrubbing"}
+	v, _ = BuildView(steered, DefaultPool)
+	golden(t, "steered_away", ofp.Text(Compile(v, testPorts)))
+	if rs := v.routes(netip.MustParseAddr("198.51.100.11")); len(rs) != 1 || rs[0].Prefix.String() != "203.0.113.11/32" {
+		t.Errorf("routes after steering f1 away: %v", rs)
+	}
 	// Encapsulation per chassis: ch1 (the geneve network n1's VM) speaks
 	// only VXLAN, ch2 (the VXLAN network n2's) only Geneve: each is
 	// tunnelled to, both ways, with the one it has and its network's key.

@@ -37,6 +37,13 @@ func (r *Records) poolAlive(pool string) bool {
 // besides its own ports: the floating IPs it serves, sorted by address.
 type View struct {
 	FIPs []FIP
+	// Outbound are the floating IPs of the other pools, sorted by
+	// address: the gateway NATs their outbound traffic too (stateless,
+	// any gateway can), so that the chassis' one anycast endpoint may be
+	// shared by every pool's gateways and a steered address' replies
+	// leave by whichever gateway the underlay picks. It neither takes
+	// their inbound traffic nor announces them.
+	Outbound []FIP
 }
 
 // FIP is one served floating IP with what its NAT flows need.
@@ -92,12 +99,19 @@ func BuildViewFor(r *Records, pool string, encaps []string) (*View, []Skipped) {
 	ifaces := routerInterfaces(r)
 	var skipped []Skipped
 	seen := map[netip.Addr]string{}
+	var others []FIP
 	for _, f := range sortedByID(r.FloatingIPs) {
-		if f.PortID == "" || r.poolOf(f.ID) != pool {
+		if f.PortID == "" {
 			continue
 		}
 		fip, err := serve(r, f, encaps, ifaces)
 		if errors.Is(err, errNotEdge) {
+			continue
+		}
+		if r.poolOf(f.ID) != pool {
+			if err == nil {
+				others = append(others, fip)
+			}
 			continue
 		}
 		if err != nil {
@@ -112,6 +126,21 @@ func BuildViewFor(r *Records, pool string, encaps []string) (*View, []Skipped) {
 		v.FIPs = append(v.FIPs, fip)
 	}
 	slices.SortFunc(v.FIPs, func(a, b FIP) int { return a.FloatingIP.Compare(b.FloatingIP) })
+	// Another pool's address is NATed outbound unless its address or its
+	// fixed address on its network is already one of ours.
+	fixed := map[[2]any]bool{}
+	for _, f := range v.FIPs {
+		fixed[[2]any{f.TunnelKey, f.FixedIP}] = true
+	}
+	for _, f := range others {
+		k := [2]any{f.TunnelKey, f.FixedIP}
+		if _, dup := seen[f.FloatingIP]; dup || fixed[k] {
+			continue
+		}
+		seen[f.FloatingIP], fixed[k] = f.ID, true
+		v.Outbound = append(v.Outbound, f)
+	}
+	slices.SortFunc(v.Outbound, func(a, b FIP) int { return a.FloatingIP.Compare(b.FloatingIP) })
 	return v, skipped
 }
 
