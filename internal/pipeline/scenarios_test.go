@@ -57,6 +57,7 @@ func scenarios() []scenario {
 		{"snat_gateway", snatGateway, testCfg},
 		{"centralized_fip", centralizedFIP, testCfg},
 		{"edge_fip", edgeFIPView, testCfg},
+		{"edge_fip_other_encap", edgeFIPOtherEncapView, testCfg},
 		{"nexthop_arp", nextHopARPView, testCfg},
 		{"security_groups", securityGroups, testCfgND},
 		{"ipv6_modes", ipv6Modes, testCfgND},

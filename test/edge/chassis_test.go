@@ -37,9 +37,21 @@ var icmpSeq = regexp.MustCompile(`icmp_seq=(\d+)`)
 // underlay) with the route the gateways announce to it over BGP: ECMP over
 // every gateway, and the replies spread over them too. The chassis NATs
 // nothing. A killed gateway leaves TunnelNet's ECMP group.
-func TestChassisEdge(t *testing.T) {
+func TestChassisEdge(t *testing.T) { chassisEdge(t, "") }
+
+// TestChassisEdgeVXLAN is TestChassisEdge with gateways that have only
+// VXLAN (--encaps vxlan) and a chassis told so (--edge-encaps vxlan): the
+// tenant network is Geneve, so both ends fall back to VXLAN on the
+// network's key (encapsulation diversity, chosen per chassis).
+func TestChassisEdgeVXLAN(t *testing.T) { chassisEdge(t, "vxlan") }
+
+func chassisEdge(t *testing.T, encaps string) {
 	if err := testbed.Require(); err != nil {
 		t.Skip(err)
+	}
+	var agentEncaps, gwEncaps []string
+	if encaps != "" {
+		agentEncaps, gwEncaps = []string{"--edge-encaps", encaps}, []string{"--encaps", encaps}
 	}
 	bed := testbed.ForTest(t)
 	l, err := lab.Start(bed, wyvernBin, lab.Options{AgentBin: agentBin})
@@ -51,7 +63,7 @@ func TestChassisEdge(t *testing.T) {
 			t.Log(bed.LogTails(40))
 		}
 	}()
-	hv, err := l.AddChassisWith("hv1", nil, []string{"--fip-mode", "edge", "--edge-endpoint", edgeEndpoint.String()})
+	hv, err := l.AddChassisWith("hv1", nil, append([]string{"--fip-mode", "edge", "--edge-endpoint", edgeEndpoint.String()}, agentEncaps...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +93,7 @@ func TestChassisEdge(t *testing.T) {
 		if _, err := g.Exec("ip", "addr", "add", netip.PrefixFrom(edgeEndpoint, 32).String(), "dev", "br-phy"); err != nil {
 			t.Fatal(err)
 		}
-		g.start(t, etcd, tunnelFlags()...)
+		g.start(t, etcd, append(tunnelFlags(), gwEncaps...)...)
 		gws = append(gws, g)
 		tunnelIPs = append(tunnelIPs, g.TunnelIP)
 	}
