@@ -52,7 +52,8 @@ type Config struct {
 	// tunnel bridge, where the chassis in edge mode send (their
 	// --edge-endpoint). With TunnelPeers, the routers of the underlay,
 	// the gateway announces it to them as a /32 via its TunnelIP once it
-	// serves (its first sync), over a second speaker of the same AS that
+	// serves (its first sync) and while a BGP session to an upstream
+	// router is established, over a second speaker of the same AS that
 	// only dials out: the underlay spreads the chassis' traffic over the
 	// pool's gateways with ECMP, and a dead gateway's session takes its
 	// path away. No graceful restart on either speaker: a gateway's

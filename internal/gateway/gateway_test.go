@@ -394,3 +394,31 @@ func TestParseARPTable(t *testing.T) {
 		t.Fatal("incomplete entry used")
 	}
 }
+
+// TestAnnounceEndpoint: the tunnel endpoint is announced once the gateway
+// has synced and while an upstream session is up, withdrawn while none is.
+func TestAnnounceEndpoint(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	synced := make(chan struct{})
+	var mu sync.Mutex
+	upstream := true
+	up := func(context.Context) bool { mu.Lock(); defer mu.Unlock(); return upstream }
+	set := func(v bool) { mu.Lock(); upstream = v; mu.Unlock() }
+	f := &bgp.Fake{}
+	r := Route{Prefix: netip.MustParsePrefix("192.0.2.250/32"), NextHop: netip.MustParseAddr("192.0.2.11")}
+	done := make(chan struct{})
+	go func() { announceEndpoint(ctx, synced, f, r, up, 5*time.Millisecond, quiet()); close(done) }()
+	time.Sleep(20 * time.Millisecond) // not synced yet: nothing may be announced
+	if len(f.Routes()) != 0 {
+		t.Fatalf("announced before the first sync: %v", f.Routes())
+	}
+	close(synced)
+	waitFor(t, "endpoint announced", func() bool { return routeText(f.Routes()) == routeText([]Route{r}) })
+	set(false)
+	waitFor(t, "endpoint withdrawn with no upstream session", func() bool { return len(f.Routes()) == 0 })
+	set(true)
+	waitFor(t, "endpoint announced again", func() bool { return len(f.Routes()) == 1 })
+	cancel()
+	<-done
+}
