@@ -59,7 +59,7 @@ func report(cfg config, m machine.Machine, res *result) string {
 		}
 		w("\n**Median TCP ratio %.2f, RTT ratio %.2f.** Target (anchors.md, router path): TCP ratio ≥ 1.0 — %s; RTT ratio at or\n",
 			tcp, rtt, met(tcp >= 1.0))
-		w("under OVN's router range 0.99–1.04 — %s. Noise on this shared 2-core machine is several percent per round.\n\n", met(rtt <= 1.04))
+		w("under OVN's router range 0.99–1.04 — %s. On a shared 2-core machine read the per-round spread before the median.\n\n", met(rtt <= 1.04))
 	}
 
 	w("## Association → route in FRR, %d floating IPs at once\n\n", res.Assoc.N)
@@ -149,8 +149,5 @@ func report(cfg config, m machine.Machine, res *result) string {
 		w("\nPackets not counted were dropped before the gateways' flows (the senders' and the veths' queues, the userspace datapath\n")
 		w("falling behind). CPU times come from /proc in 10 ms ticks. The machine's load (above) makes the figures noisy: compare rows of one run.\n\n")
 	}
-	w("## Not measured here\n\n")
-	w("The TCP and RTT ratios of the edge path to hand-written baseline flows: the VMs' replies need the chassis side of the\n")
-	w("edge (outbound to the gateways), which this bed does not have yet.\n")
 	return b.String()
 }
