@@ -26,6 +26,11 @@ import (
 // hop and, in distributed mode, the chassis' ARP for the upstream router.
 const roundTripBound = 10 * time.Second
 
+// cutBound is the stated bound from a gateway's uplink cut to TunnelNet
+// routing the endpoint without it: the upstream session's hold time (3 s),
+// the gateway's check (every second), TunnelNet's withdrawal.
+const cutBound = 6 * time.Second
+
 var icmpSeq = regexp.MustCompile(`icmp_seq=(\d+)`)
 
 // TestChassisEdge: a hypervisor in edge mode (--fip-mode edge) with a VM
@@ -36,7 +41,8 @@ var icmpSeq = regexp.MustCompile(`icmp_seq=(\d+)`)
 // endpoint is routed by the underlay ("TunnelNet", a second FRR on the
 // underlay) with the route the gateways announce to it over BGP: ECMP over
 // every gateway, and the replies spread over them too. The chassis NATs
-// nothing. A killed gateway leaves TunnelNet's ECMP group.
+// nothing. A gateway whose uplink is cut, and a killed one, leave
+// TunnelNet's ECMP group.
 func TestChassisEdge(t *testing.T) { chassisEdge(t, "") }
 
 // TestChassisEdgeVXLAN is TestChassisEdge with gateways that have only
@@ -205,6 +211,27 @@ func chassisEdge(t *testing.T, encaps string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+
+	// A gateway cut off from the upstream router (its uplink down, no FIN:
+	// its upstream sessions die with the hold time, 3 s) withdraws the
+	// endpoint too: it could not deliver the chassis' outbound traffic.
+	// Its link back, it announces it again.
+	cut := time.Now()
+	if _, err := gws[1].Exec("ip", "link", "set", testbed.ExternalIface, "down"); err != nil {
+		t.Fatal(err)
+	}
+	tfrr.waitNextHops(t, endpoint, 1, cutBound)
+	if hops, _ := tfrr.nextHops(endpoint); len(hops) != 1 || hops[0] != tunnelIPs[0].String() {
+		t.Fatalf("TunnelNet routes the endpoint via %v after %s's uplink was cut, want only %s", hops, gws[1].Name, tunnelIPs[0])
+	}
+	t.Logf("%s's uplink cut: TunnelNet routes the endpoint only via %s after %s (bound %s)", gws[1].Name, tunnelIPs[0],
+		time.Since(cut).Round(time.Millisecond), cutBound)
+	roundTrip(t, client, addr, roundTripBound)
+	if _, err := gws[1].Exec("ip", "link", "set", testbed.ExternalIface, "up"); err != nil {
+		t.Fatal(err)
+	}
+	tfrr.waitNextHops(t, endpoint, n, sessionBound)
+	frr.waitNextHops(t, addr+"/32", n, sessionBound)
 
 	// A dead gateway leaves TunnelNet's ECMP group as its session closes
 	// (no graceful restart on the gateways' sessions), and the floating
