@@ -126,9 +126,11 @@ run_metadata() {
 }
 
 # edge: the floating-IP edge — association → route in FRR for 1,000
-# floating IPs (p50/p99/all), and packets lost when a gateway dies under a
-# 50 pps stream (kill -9 and a silent uplink cut; BGP timers 1 s/3 s, no
-# BFD), on a bed with 3 gateways and an FRR router (needs root). Extra
+# floating IPs (p50/p99/all), the edge path's TCP (iperf3) and RTT ratios
+# against hand-written flows on the same hops, side by side, and packets
+# lost when a gateway dies under a 50 pps stream (kill -9 and a silent
+# uplink cut; BGP timers 1 s/3 s, no BFD), on a bed with 3 gateways, an FRR
+# upstream router and an FRR underlay router (needs root). Extra
 # arguments in EDGE_ARGS, e.g. EDGE_ARGS="-fips 100 -kill-rounds 1 -cut-rounds 0".
 run_edge() {
 	local built out cmd="./bench/run.sh edge"

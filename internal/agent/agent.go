@@ -61,6 +61,10 @@ type Config struct {
 	// floating-IP edge layer, whose tunnel endpoint is EdgeEndpoint.
 	FIPMode      string
 	EdgeEndpoint netip.Addr
+	// EdgeEncaps are the encapsulations of the edge layer's gateways
+	// (their --encaps; nil: both), so that this chassis tunnels to them
+	// with the one they choose for it (pipeline.LocalChassis.EdgeEncaps).
+	EdgeEncaps []pipeline.Encap
 	// BGP, when set (distributed mode), announces every address this
 	// chassis NATs as a /32 with the chassis' external address on its
 	// physnet (ExternalIPs: physnet → address, held by the mapped bridge's
@@ -307,6 +311,11 @@ func (c *Config) ValidateFIPs() error {
 	}
 	if c.FIPMode != model.FIPModeEdge && c.EdgeEndpoint.IsValid() {
 		return errors.New("agent: an edge tunnel endpoint is only used in edge mode")
+	}
+	for _, e := range c.EdgeEncaps {
+		if e != pipeline.EncapGeneve && e != pipeline.EncapVXLAN {
+			return fmt.Errorf("agent: edge encapsulation %q: want geneve or vxlan", e)
+		}
 	}
 	for physnet, ip := range c.ExternalIPs {
 		if c.BridgeMappings[physnet] == "" {

@@ -287,7 +287,7 @@ func (a *Agent) sync(ctx context.Context) error {
 	start := time.Now()
 	geneve, vxlan := a.sw.TunnelPorts()
 	v, ok := a.buildView(pipeline.LocalChassis{Name: a.cfg.Chassis, TunnelIP: a.cfg.TunnelIP, GeneveOFPort: geneve, VXLANOFPort: vxlan,
-		EdgeEndpoint: a.cfg.EdgeEndpoint})
+		EdgeEndpoint: a.cfg.EdgeEndpoint, EdgeEncaps: a.cfg.EdgeEncaps})
 	if !ok {
 		return nil // logged; the next event builds it again
 	}

@@ -57,6 +57,7 @@ func scenarios() []scenario {
 		{"snat_gateway", snatGateway, testCfg},
 		{"centralized_fip", centralizedFIP, testCfg},
 		{"edge_fip", edgeFIPView, testCfg},
+		{"edge_fip_other_encap", edgeFIPOtherEncapView, testCfg},
 		{"nexthop_arp", nextHopARPView, testCfg},
 		{"port_forwarding", portForwarding, testCfg},
 		{"port_forwarding_centralized", centralizedPortForwarding, testCfg},

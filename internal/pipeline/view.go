@@ -234,6 +234,12 @@ type LocalChassis struct {
 	// IPs (FloatingIP.Edge). Invalid: no edge (nothing is compiled for
 	// edge floating IPs, whose outbound traffic then cannot leave).
 	EdgeEndpoint netip.Addr
+	// EdgeEncaps are the encapsulations the edge layer's gateways have
+	// (their --encaps; nil: Geneve and VXLAN). A chassis tunnels its edge
+	// floating IPs' traffic with the one a gateway chooses for it (the
+	// gateway's chooseEncap): the network's own when both ends have it,
+	// else the other one the chassis has, on the network's key.
+	EdgeEncaps []Encap
 }
 
 // RemoteChassis is another hypervisor reachable through a tunnel.
