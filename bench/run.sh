@@ -56,7 +56,7 @@ run_api() {
 	echo "bench: api results in $out"
 }
 
-# bringup: the local controller measured as anchors.md measured OVN —
+# bringup: the local controller on the workload vs-ovn also runs on OVN —
 # port bring-up latency (0→200 ports, then with 1,000 present), 800 ports
 # bound in bulk, br-int flows and agent RSS per chassis, full resync and
 # the kill -9 restart test — on a 3-chassis test bed (needs root). Two full

@@ -493,7 +493,7 @@ func (b *bench) resync() error {
 	return nil
 }
 
-// restart is anchors.md's restart test: 50 pps for 10 s from the probe
+// restart is the restart test (bench/vsovn runs it on OVN too): 50 pps for 10 s from the probe
 // on the first chassis to a measured VM on the second; the first chassis'
 // agent is killed at 2 s and started again at 4 s.
 func (b *bench) restart() error {

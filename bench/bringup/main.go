@@ -1,6 +1,6 @@
 // Command bringup is the agent half of `make bench`: it measures Wyvern's
-// local controller the way the OVN anchor figures (anchors.md of the project notes) measured OVN on the same
-// kind of machine, on a real test bed (internal/testbed: three chassis with
+// local controller on the workload that bench/vsovn also runs on OVN for
+// same-run ratios (./bench/run.sh vs-ovn), on a real test bed (internal/testbed: three chassis with
 // their own Open vSwitch, VMs as network namespaces) running a real
 // `wyvern server` and one `wyvern agent` per chassis (internal/lab):
 //
@@ -38,7 +38,7 @@ import (
 	"github.com/wyvern-sdn/wyvern/internal/testbed"
 )
 
-// config is the benchmark's shape; the defaults are anchors.md's.
+// config is the benchmark's shape; bench/vsovn runs the same on OVN.
 type config struct {
 	Runs       int
 	Ports      int // measured ports in the first phase (0→Ports)

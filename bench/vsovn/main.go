@@ -54,6 +54,7 @@ type config struct {
 	Built      string
 	Tmp        string // where the Wyvern side's JSON and page go
 	Logs       string
+	OVNSG      bool // OVN ports in Neutron's default security group, as Wyvern's are
 	Verbose    bool
 }
 
@@ -72,6 +73,7 @@ func main() {
 	flag.StringVar(&cfg.Built, "built", "", "what the wyvern binary was built from, for the report")
 	flag.StringVar(&cfg.Tmp, "tmp", "bench/tmp", "directory for the Wyvern side's JSON results and page")
 	flag.StringVar(&cfg.Logs, "logs", "", "keep each OVN run's daemon logs under this directory")
+	flag.BoolVar(&cfg.OVNSG, "ovn-sg", true, "put OVN's ports in Neutron's default security group (port groups and ACLs, as ML2/OVN writes it), as bench/bringup's Wyvern ports are; false: port security only")
 	flag.BoolVar(&cfg.Verbose, "v", false, "log the test bed's actions")
 	flag.Parse()
 	if err := run(cfg); err != nil {

@@ -188,8 +188,8 @@ func report(cfg config, m machine.Machine, rs []round, took time.Duration) strin
 	if cfg.Command != "" {
 		w("%s   # this run\n", cfg.Command)
 	}
-	w("sudo ./bench/run.sh vs-ovn     # = bench/tmp/vsovn -rounds %d -ports %d -extra-nets %d -extra-ports %d -more %d -out <file>\n",
-		cfg.Rounds, cfg.Ports, cfg.ExtraNets, cfg.ExtraPorts, cfg.More)
+	w("sudo ./bench/run.sh vs-ovn     # = bench/tmp/vsovn -rounds %d -ports %d -extra-nets %d -extra-ports %d -more %d -ovn-sg=%t -out <file>\n",
+		cfg.Rounds, cfg.Ports, cfg.ExtraNets, cfg.ExtraPorts, cfg.More, cfg.OVNSG)
 	w("```\n\n")
 
 	w("## Targets of issue 10 (ratios in one run)\n\n")
@@ -275,7 +275,8 @@ func report(cfg config, m machine.Machine, rs []round, took time.Duration) strin
 	w("  port is created as ML2/OVN creates it, in one NB transaction: a Logical_Switch_Port with addresses and port\n")
 	w("  security (MAC + IP), added to its switch, to the default security group's port group and to\n")
 	w("  `neutron_pg_drop`. The groups carry the ACLs of Neutron's default group: egress IPv4/IPv6 allow-related,\n")
-	w("  ingress allow-related from the group's own address set, everything else dropped. The router is a logical\n")
+	w("  ingress allow-related from the group's own address set, everything else dropped (Wyvern's ports are in\n")
+	w("  the project's default group too). %s The router is a logical\n", sgNote(cfg.OVNSG))
 	w("  router with one port per subnet (distributed, no gateway chassis). The bulk ports are created 50 per\n")
 	w("  transaction before the clock starts.\n")
 	w("- Bulk, both sides: from the plug until `dump-flows` polling (every ~100 ms) sees every chassis with a flow for\n")
@@ -305,4 +306,11 @@ func ovnVersion() string {
 		return "OVN ?"
 	}
 	return strings.SplitN(strings.TrimSpace(out), "\n", 2)[0]
+}
+
+func sgNote(sg bool) string {
+	if sg {
+		return "This run: OVN's ports in the security groups (`-ovn-sg`, the default)."
+	}
+	return "**This run: `-ovn-sg=false`, OVN's ports carry port security only, no security group, while Wyvern's are in the default group.**"
 }
