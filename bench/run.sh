@@ -198,7 +198,7 @@ run_vs-ovn() {
 	[ -x "$agent" ] || agent=none
 	# shellcheck disable=SC2086
 	"$TMP/vsovn" -bringup "$TMP/bringup" -wyvern "$TMP/wyvern" -wyvern-agent "$agent" -tmp "$TMP" -built "$built" \
-		-out "$out" -command "$cmd" ${VSOVN_ARGS:-}
+		-out "$out" -command "$cmd" -logs "$TMP/vsovn-logs-$(date +%H%M%S)" ${VSOVN_ARGS:-}
 	echo "bench: vs-ovn results in $out"
 }
 

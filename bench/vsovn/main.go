@@ -54,13 +54,14 @@ type config struct {
 	Built      string
 	Tmp        string // where the Wyvern side's JSON and page go
 	Logs       string
-	OVNSG      bool // OVN ports in Neutron's default security group, as Wyvern's are
+	OVNSG      bool   // OVN ports in Neutron's default security group, as Wyvern's are
+	FromJSON   string // render the page from an earlier run's JSON instead of running
 	Verbose    bool
 }
 
 func main() {
 	var cfg config
-	flag.IntVar(&cfg.Rounds, "rounds", 3, "rounds; each runs OVN and Wyvern once, on fresh beds, in alternating order")
+	flag.IntVar(&cfg.Rounds, "rounds", 2, "rounds; each runs OVN and Wyvern once, on fresh beds, in alternating order")
 	flag.IntVar(&cfg.Ports, "ports", 200, "ports brought up one by one on an empty topology")
 	flag.IntVar(&cfg.ExtraNets, "extra-nets", 8, "extra networks behind the router")
 	flag.IntVar(&cfg.ExtraPorts, "extra-ports", 100, "OVS internal ports per extra network, bound in bulk")
@@ -74,6 +75,7 @@ func main() {
 	flag.StringVar(&cfg.Tmp, "tmp", "bench/tmp", "directory for the Wyvern side's JSON results and page")
 	flag.StringVar(&cfg.Logs, "logs", "", "keep each OVN run's daemon logs under this directory")
 	flag.BoolVar(&cfg.OVNSG, "ovn-sg", true, "put OVN's ports in Neutron's default security group (port groups and ACLs, as ML2/OVN writes it), as bench/bringup's Wyvern ports are; false: port security only")
+	flag.StringVar(&cfg.FromJSON, "from-json", "", "write the page from an earlier run's JSON (bench/tmp/vsovn-*.json) instead of running")
 	flag.BoolVar(&cfg.Verbose, "v", false, "log the test bed's actions")
 	flag.Parse()
 	if err := run(cfg); err != nil {
@@ -100,7 +102,28 @@ type round struct {
 	OVNFirst    bool
 }
 
+// saved is what a run writes as JSON beside its page (-from-json reads
+// it back).
+type saved struct {
+	Config  config
+	Machine machine.Machine
+	Rounds  []round
+	Took    time.Duration
+}
+
 func run(cfg config) error {
+	if cfg.FromJSON != "" {
+		data, err := os.ReadFile(cfg.FromJSON)
+		if err != nil {
+			return err
+		}
+		var sv saved
+		if err := json.Unmarshal(data, &sv); err != nil {
+			return fmt.Errorf("%s: %w", cfg.FromJSON, err)
+		}
+		sv.Config.Out, sv.Config.FromJSON = cfg.Out, ""
+		return machine.WritePage(cfg.Out, report(sv.Config, sv.Machine, sv.Rounds, sv.Took))
+	}
 	if cfg.Rounds < 1 || cfg.Ports < 3 || cfg.More < 1 || cfg.ExtraNets < 0 || cfg.ExtraPorts < 0 || cfg.Ports+cfg.More > 900 {
 		return fmt.Errorf("bad sizes: %+v", cfg)
 	}
@@ -151,7 +174,15 @@ func run(cfg config) error {
 		}
 		rounds = append(rounds, r)
 	}
-	md := report(cfg, m, rounds, time.Since(began))
+	took := time.Since(began)
+	if data, err := json.MarshalIndent(saved{Config: cfg, Machine: m, Rounds: rounds, Took: took}, "", " "); err == nil {
+		js := filepath.Join(cfg.Tmp, "vsovn-"+began.Format("20060102-150405")+".json")
+		if err := os.WriteFile(js, data, 0o644); err != nil {
+			return err
+		}
+		note("results as JSON in %s (-from-json renders the page again)", js)
+	}
+	md := report(cfg, m, rounds, took)
 	if err := machine.WritePage(cfg.Out, md); err != nil {
 		return err
 	}

@@ -744,6 +744,7 @@ func (o *ovnBench) restart() error {
 		return err
 	}
 	time.Sleep(time.Until(began.Add(4 * time.Second)))
+	started := time.Now()
 	if err := o.startController(ch); err != nil {
 		return err
 	}
@@ -755,6 +756,22 @@ func (o *ovnBench) restart() error {
 		return err
 	}
 	o.res.Restart = portup.RestartResult{Chassis: ch.Name, PingRun: pr}
-	note("  OVN restart of %s's ovn-controller: %d/%d replies, longest gap %s", ch.Name, pr.Received, pr.Sent, pr.MaxGap.Round(time.Millisecond))
+	// Still down when the ping ended: how long until the path is back.
+	if _, atEnd := pr.Outage(20 * time.Millisecond); atEnd {
+		back, err := portup.StartPing(o.probes[0].vm, "-D", "-n", "-i", "0.02", "-w", "120", portup.MeasuredAddr(1))
+		if err != nil {
+			return err
+		}
+		defer back.Stop()
+		line, err := back.WaitLine("bytes from", 2*time.Minute)
+		if err != nil {
+			return fmt.Errorf("the path is not back 2 minutes after the restart: %w", err)
+		}
+		if r, ok := portup.ParseReply(line); ok {
+			o.res.Restart.Back = r.At.Sub(started)
+		}
+	}
+	note("  OVN restart of %s's ovn-controller: %d/%d replies, longest gap %s; path back %s after its start",
+		ch.Name, pr.Received, pr.Sent, pr.MaxGap.Round(time.Millisecond), o.res.Restart.Back.Round(time.Millisecond))
 	return nil
 }

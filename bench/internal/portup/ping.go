@@ -171,3 +171,22 @@ func ParsePingRun(out string) (PingRun, error) {
 	}
 	return r, nil
 }
+
+// Outage is the longest run of consecutive lost replies times the ping
+// interval, and whether that run reaches the end of the ping (the path
+// was still down when it stopped).
+func (r PingRun) Outage(interval time.Duration) (d time.Duration, atEnd bool) {
+	longest, run := 0, 0
+	for i, s := range r.MissingSeqs {
+		if i > 0 && s == r.MissingSeqs[i-1]+1 {
+			run++
+		} else {
+			run = 1
+		}
+		if run >= longest {
+			longest = run
+			atEnd = s == r.Sent
+		}
+	}
+	return time.Duration(longest) * interval, atEnd
+}

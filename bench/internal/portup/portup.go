@@ -137,4 +137,7 @@ type RestartResult struct {
 	Chassis string
 	PingRun
 	Resync ResyncResult
+	// Back is from the controller's start to the first reply after the
+	// ping's end, when the path was still down then (0: not measured).
+	Back time.Duration
 }

@@ -44,3 +44,17 @@ func TestMeasuredAddr(t *testing.T) {
 		t.Errorf("MeasuredMAC(258) = %s", m)
 	}
 }
+
+func TestOutage(t *testing.T) {
+	r := PingRun{Sent: 10, MissingSeqs: []int{2, 3, 6, 7, 8}}
+	if d, end := r.Outage(20 * time.Millisecond); d != 60*time.Millisecond || end {
+		t.Errorf("outage %s, at end %v", d, end)
+	}
+	r = PingRun{Sent: 10, MissingSeqs: []int{2, 8, 9, 10}}
+	if d, end := r.Outage(20 * time.Millisecond); d != 60*time.Millisecond || !end {
+		t.Errorf("outage %s, at end %v", d, end)
+	}
+	if d, end := (PingRun{Sent: 10}).Outage(time.Second); d != 0 || end {
+		t.Errorf("no loss: %s %v", d, end)
+	}
+}
