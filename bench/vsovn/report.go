@@ -65,6 +65,8 @@ func render(v float64, unit string) string {
 		return thousands(int(v))
 	case unit == "":
 		return fmt.Sprintf("%.0f", v)
+	case v >= 1000:
+		return thousands(int(math.Round(v)))
 	default:
 		return fmt.Sprintf("%.1f", v)
 	}
@@ -303,6 +305,11 @@ func report(cfg config, m machine.Machine, rs []round, took time.Duration) strin
 	w("  output, table %d) on the port's logical keys (reg15, metadata, from the SB Port_Binding). bench/bringup's own\n", ovnRemoteOutput)
 	w("  page also gives Wyvern's time from the agents' logs, which OVN has no equivalent for.\n")
 	w("- Restart: OVN with its defaults (no `ovn-ofctrl-wait-before-clear`); Wyvern has no such knob.\n")
+	w("- Security groups weigh on OVN here: the remote-group ACL (`ip4.src == $pg_default_ip4`) matches the group's\n")
+	w("  every address on every switch the group spans, so OVN's flows grow faster than its ports (see the flow\n")
+	w("  rows), and 23.03's ovn-northd recomputes everything on each port added (the controllers' CPU per bring-up\n")
+	w("  is in the table). The hand-measured OVN figures quoted in issue 10 name port security only; run with\n")
+	w("  `VSOVN_ARGS=-ovn-sg=false` for that lighter OVN (Wyvern's ports stay in the default group).\n")
 	w("- Not compared here: the full resync and the per-stage breakdown (Wyvern only: bench/bringup's page), and the\n")
 	w("  data plane (bench/dataplane).\n")
 	return b.String()
