@@ -64,7 +64,7 @@ func render(v float64, unit string) string {
 	case unit == "" && v == math.Trunc(v):
 		return thousands(int(v))
 	case unit == "":
-		return fmt.Sprintf("%.0f", v)
+		return thousands(int(math.Round(v)))
 	case v >= 1000:
 		return thousands(int(math.Round(v)))
 	default:
