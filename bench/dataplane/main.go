@@ -1,7 +1,7 @@
 // Command dataplane is the data-plane part of `make bench`: TCP throughput
 // and round-trip time through Wyvern's pipeline, each as a ratio to a
 // baseline of hand-written minimal Geneve flows measured in the same round,
-// the way the OVN anchor figures (anchors.md of the project notes) measured OVN on the same kind of machine
+// the way OVN 23.03's data plane was measured by hand on the same kind of machine
 // (iperf3 5 s one stream; RTT = p50 of 100 pings; VM on chassis 1 → VM on
 // chassis 2; rounds interleaved with the baseline).
 //
@@ -49,7 +49,7 @@ import (
 	"github.com/wyvern-sdn/wyvern/internal/testbed"
 )
 
-// config is the benchmark's shape; the defaults are anchors.md's.
+// config is the benchmark's shape; the defaults are those of OVN's hand measurement.
 type config struct {
 	Rounds       int
 	Seconds      int           // iperf3 -t of a measurement

@@ -10,8 +10,9 @@ import (
 	"github.com/wyvern-sdn/wyvern/bench/internal/machine"
 )
 
-// ovn is anchors.md's figure for a path ("" when OVN has none) and the
-// target for Wyvern.
+// ovn is OVN 23.03's figure for a path ("" when OVN has none), measured by
+// hand on this kind of machine before the project's own benchmarks (vs-ovn
+// compares the control plane only), and the target for Wyvern.
 var ovn = map[string]struct{ TCP, RTT, Target string }{
 	"switch":     {"1.01–1.05", "0.95–1.04", "TCP ≥ 1.0"},
 	"routed":     {"1.01–1.03", "0.99–1.04", "TCP ≥ 1.0"},
@@ -71,7 +72,9 @@ func report(cfg config, m machine.Machine, res *result) string {
 	w("%d rounds, each measuring every Wyvern path right next to its baseline (iperf3 %d s one stream, then RTT =\n", len(rs), cfg.Seconds)
 	w("p50 of %d pings every %s); a ratio divides a path's figure by that of the baseline measured beside it\n", cfg.Pings, cfg.PingInterval)
 	w("in the same round. Figures are the median over rounds with the range (min–max) in parentheses.\n")
-	w("Measured as the OVN anchor figures (anchors.md of the project notes) measured OVN 23.03 (which took one baseline per round).\n\n")
+	w("Measured as OVN 23.03's data plane was measured by hand on this kind of machine (one baseline per round); the\n")
+	w("project's own OVN benchmark (`./bench/run.sh vs-ovn`) compares the control plane only, so the OVN columns\n")
+	w("below are those hand-measured ratios, not same-run figures.\n\n")
 
 	w("## Machine\n\n")
 	w("- CPUs: %s; load average at start: %s (the machine is shared with other jobs)\n", m.CPUs, res.Load)
@@ -118,7 +121,7 @@ func report(cfg config, m machine.Machine, res *result) string {
 	w("\nThe floating IP paths are divided by the outside baseline (outside host → a VM on ch2 behind br-base-ex and\n")
 	w("br-base, port-to-port flows), not by the Geneve baseline: they cross one chassis and no tunnel.\n")
 	w("The IPv6 paths are divided by the same Geneve baseline carrying IPv6 (base6).\n")
-	w("OVN has no floating IP or IPv6 figure in anchors.md.\n\n")
+	w("There is no OVN floating IP or IPv6 figure.\n\n")
 
 	w("## Paths\n\n")
 	w("| path | what | TCP Gbit/s | RTT p50 ms | vswitchd CPU ms per GB | TCP retransmits per run | pings lost |\n")
