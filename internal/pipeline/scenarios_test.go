@@ -62,6 +62,8 @@ func scenarios() []scenario {
 		{"ipv6_modes", ipv6Modes, testCfgND},
 		{"ipv6_routed", ipv6Routed, testCfgND},
 		{"metadata", metadataService, testCfgND},
+		{"provider_vlan", providerVLAN, testCfg},
+		{"provider_flat", providerFlat, testCfg},
 	}
 }
 
