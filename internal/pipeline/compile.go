@@ -115,9 +115,9 @@ type netState struct {
 	tunPort uint32
 	// prov is how a vlan or flat network reaches its physical network
 	// here (provider.go); zero: it does not.
-	prov    providerState
-	dhcp4   []netip.Prefix // IPv4 subnets with DHCP enabled
-	v6      v6Services     // the IPv6 services of its subnets (ipv6.go)
+	prov  providerState
+	dhcp4 []netip.Prefix // IPv4 subnets with DHCP enabled
+	v6    v6Services     // the IPv6 services of its subnets (ipv6.go)
 }
 
 type portState struct {

@@ -41,8 +41,8 @@ func TestOVSTraceProvider(t *testing.T) {
 			want: []string{"ct(zone=21)"},
 			not:  []string{"commit", "," + vm1, ")" + vm1},
 		}, {
-			name: "VLAN 102 has no network here: dropped",
-			flow: "icmp,in_port=20,dl_vlan=102,dl_src=fa:16:3e:66:00:04,dl_dst=fa:16:3e:65:00:01,nw_src=10.102.0.14,nw_dst=10.101.0.11,icmp_type=8,icmp_code=0",
+			name:  "VLAN 102 has no network here: dropped",
+			flow:  "icmp,in_port=20,dl_vlan=102,dl_src=fa:16:3e:66:00:04,dl_dst=fa:16:3e:65:00:01,nw_src=10.102.0.14,nw_dst=10.101.0.11,icmp_type=8,icmp_code=0",
 			exact: []string{"drop"},
 		}, {
 			name:  "untagged from the physical network: no network here, dropped",

@@ -59,7 +59,7 @@ func providerFlat() *View {
 			{Name: "ch2", TunnelIP: netip.MustParseAddr("192.0.2.2"), Encaps: []Encap{EncapGeneve}},
 		},
 		Networks: []Network{{ID: "flat1", Key: 3 << 24, Type: "flat", MTU: 1500, ProviderOFPort: ofPhysnet2, CTZone: 31}},
-		Subnets: []Subnet{{ID: "subf", NetworkID: "flat1", CIDR: pfx("10.200.0.0/24"), Gateway: netip.MustParseAddr("10.200.0.1"), EnableDHCP: true}},
+		Subnets:  []Subnet{{ID: "subf", NetworkID: "flat1", CIDR: pfx("10.200.0.0/24"), Gateway: netip.MustParseAddr("10.200.0.1"), EnableDHCP: true}},
 		Ports: []Port{
 			{ID: "vm1", NetworkID: "flat1", Key: 10, MAC: mac("fa:16:3e:c8:00:01"), IPs: addrs("10.200.0.11"),
 				PortSecurity: true, Chassis: "ch1", OFPort: 10},

@@ -258,7 +258,7 @@ type Network struct {
 	// the chassis does not reach that physical network, and the network
 	// switches between its local ports only.
 	ProviderOFPort uint32
-	MTU  int
+	MTU            int
 	// CTZone is the conntrack zone of the network's security groups, the
 	// same on every chassis, unique within the view and different from
 	// every router's CTZone. 0: Key&0xffff.
