@@ -58,6 +58,8 @@ func scenarios() []scenario {
 		{"centralized_fip", centralizedFIP, testCfg},
 		{"edge_fip", edgeFIPView, testCfg},
 		{"nexthop_arp", nextHopARPView, testCfg},
+		{"port_forwarding", portForwarding, testCfg},
+		{"port_forwarding_centralized", centralizedPortForwarding, testCfg},
 		{"security_groups", securityGroups, testCfgND},
 		{"ipv6_modes", ipv6Modes, testCfgND},
 		{"ipv6_routed", ipv6Routed, testCfgND},

@@ -46,6 +46,9 @@ type View struct {
 	// port, when that chassis reaches the router's external network, or
 	// (Centralized) on the router's active gateway chassis.
 	FloatingIPs []FloatingIP
+	// PortForwardings are the floating IPs whose ports are forwarded to
+	// ports in the view (portforward.go).
+	PortForwardings []PortForwarding
 
 	// SecurityGroupsEnabled turns on the stateful ACL stages. False (the
 	// zero value): EgressACL and IngressACL pass everything, as before

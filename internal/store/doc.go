@@ -54,6 +54,7 @@
 //	                                       under its lease: the pools the API accepts
 //	scoped/<net>/routers/<router>          copy of a router, for each network it has an interface on
 //	scoped/<net>/floatingips/<fip>         copy of a floating IP, on the network of its fixed port
+//	                                       and of each of its port forwardings' internal ports
 //	sg_rules/<group>/<rule>                copy of a rule, under its security group
 //	scoped_index/<kind>/<id>               the keys of an object's copies (JSON list)
 //
