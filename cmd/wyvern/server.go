@@ -19,12 +19,19 @@ import (
 
 func serverCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 	cfg := server.Config{Neutron: neutron.DefaultConfig()}
-	var endpoints, pprofAddr string
+	var endpoints, pprofAddr, vlanRanges string
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Serve the Neutron v2.0 and Keystone v3 APIs on etcd (embedded unless --etcd-endpoints)",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg.EtcdEndpoints = cli.SplitList(endpoints)
+			if vlanRanges != "" {
+				r, err := neutron.ParseVLANRanges(vlanRanges)
+				if err != nil {
+					return fmt.Errorf("--network-vlan-ranges: %w", err)
+				}
+				cfg.Neutron.VLANRanges = r
+			}
 			if pprofAddr != "" { // opt-in profiling on its own listener (bench/README.md)
 				ln, err := net.Listen("tcp", pprofAddr)
 				if err != nil {
@@ -74,6 +81,7 @@ func serverCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 	f.DurationVar(&cfg.Keystone.CacheTTL, "keystone-token-cache-time", keystone.DefaultRemoteCacheTTL, "--keystone-url: how long a validated token is trusted without asking Keystone again (at most 5m, so revocations take effect)")
 	cli.EtcdTLSFlags(f, &cfg.EtcdClient)
 	f.IntVar(&cfg.Neutron.GlobalMTU, "global-mtu", cfg.Neutron.GlobalMTU, "underlay MTU; network MTUs subtract the tunnel overhead")
+	f.StringVar(&vlanRanges, "network-vlan-ranges", "", "VLAN ids of vlan networks by physical network, as Neutron's network_vlan_ranges: physnet1:100:199[,physnet2[,...]] (a physical network without a range takes explicit ids only); empty: any physical network, any id")
 	f.StringVar(&cfg.Neutron.DefaultNetworkType, "tenant-network-type", cfg.Neutron.DefaultNetworkType, "network type of tenant networks: geneve or vxlan")
 	return cmd
 }

@@ -88,6 +88,15 @@ type Conjunction struct {
 	Clause, N uint8
 }
 
+// PushVLAN pushes an 802.1Q header (TPID 0x8100, VLAN id 0: set it with
+// SetField on FVLANVID).
+type PushVLAN struct{}
+
+// PopVLAN removes the outermost 802.1Q header.
+type PopVLAN struct{}
+
+func (PushVLAN) isAction()     {}
+func (PopVLAN) isAction()      {}
 func (Output) isAction()       {}
 func (OutputInPort) isAction() {}
 func (OutputReg) isAction()    {}
@@ -112,6 +121,8 @@ func (a Goto) String() string         { return actionString(a) }
 func (a CT) String() string           { return actionString(a) }
 func (a Controller) String() string   { return actionString(a) }
 func (a DecTTL) String() string       { return "dec_ttl" }
+func (a PushVLAN) String() string     { return "push_vlan:0x8100" }
+func (a PopVLAN) String() string      { return "pop_vlan" }
 func (a Conjunction) String() string  { return actionString(a) }
 
 var nxmNames = map[FieldKind]string{

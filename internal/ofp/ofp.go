@@ -156,6 +156,15 @@ const (
 // conjunctive match (Conjunction actions) a packet completed.
 const FConjID FieldKind = FNDOptionsType + 1
 
+// FVLANVID is vlan_vid (OXM_OF_VLAN_VID): the 802.1Q VLAN id with
+// OFPVID_PRESENT (VLANPresent) set when the frame has a tag; Value 0 with
+// no mask matches untagged frames, VLANPresent/VLANPresent any tagged one.
+// Set with the present bit after a PushVLAN.
+const FVLANVID FieldKind = FConjID + 1
+
+// VLANPresent is OFPVID_PRESENT, the bit of vlan_vid saying a tag is there.
+const VLANPresent = 0x1000
+
 var fieldNames = map[FieldKind]string{
 	FInPort: "in_port", FMetadata: "metadata", FReg: "reg", FTunID: "tun_id", FTunIPv4Dst: "tun_dst",
 	FCTState: "ct_state", FCTZone: "ct_zone", FCTMark: "ct_mark",
@@ -166,6 +175,7 @@ var fieldNames = map[FieldKind]string{
 	FICMPType: "icmp_type", FICMPCode: "icmp_code", FICMPv6Type: "icmpv6_type", FICMPv6Code: "icmpv6_code",
 	FNDTarget: "nd_target", FNDSLL: "nd_sll", FNDTLL: "nd_tll",
 	FNDReserved: "nd_reserved", FNDOptionsType: "nd_options_type", FConjID: "conj_id",
+	FVLANVID: "vlan_vid",
 }
 
 // fieldNameList is fieldNames indexed by kind, for rendering.

@@ -228,6 +228,8 @@ func appendAction(b []byte, a Action) []byte {
 		return appendController(b, a)
 	case DecTTL:
 		return append(b, "dec_ttl"...)
+	case PushVLAN, PopVLAN:
+		return append(b, a.String()...)
 	case Conjunction:
 		b = appendUint(append(b, "conjunction("...), uint64(a.ID))
 		b = appendUint(append(b, ','), uint64(a.Clause))

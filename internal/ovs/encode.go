@@ -52,6 +52,8 @@ const (
 
 	ofpatOutput   = 0
 	ofpatDecNwTTL = 24
+	ofpatPushVLAN = 17
+	ofpatPopVLAN  = 18
 	ofpatSetField = 25
 	ofpitGoto     = 1
 	ofpitApply    = 4
@@ -130,6 +132,7 @@ var oxmFields = [...]fieldInfo{
 	ofp.FNDSLL:      {oxmClassBasic, 32, 6},
 	ofp.FNDTLL:      {oxmClassBasic, 33, 6},
 	ofp.FConjID:     {oxmClassNXM1, 37, 4},
+	ofp.FVLANVID:    {oxmClassBasic, 6, 2},
 	// ERICOXM_OF_ICMPV6_ND_RESERVED and _ND_OPTIONS_TYPE (OVS 2.11+): the
 	// NA flags and the type of the first ND option, set-only in flows
 	// turning a solicitation into an advertisement.
@@ -524,6 +527,15 @@ func appendAction(b []byte, a ofp.Action) ([]byte, error) {
 		// OFPAT_DEC_NW_TTL: OVS turns it into dec_ttl (controller id 0
 		// on expiry); it needs an IP match (dl_type) in the flow.
 		b = be.AppendUint16(b, ofpatDecNwTTL)
+		b = be.AppendUint16(b, 8)
+		return append(b, 0, 0, 0, 0), nil
+	case ofp.PushVLAN:
+		b = be.AppendUint16(b, ofpatPushVLAN)
+		b = be.AppendUint16(b, 8)
+		b = be.AppendUint16(b, 0x8100)
+		return append(b, 0, 0), nil
+	case ofp.PopVLAN:
+		b = be.AppendUint16(b, ofpatPopVLAN)
 		b = be.AppendUint16(b, 8)
 		return append(b, 0, 0, 0, 0), nil
 	case ofp.Conjunction:

@@ -116,8 +116,11 @@ type netState struct {
 	// tunPort is the local tunnel ofport carrying this network; 0: the
 	// network is not tunnelled (no overlay type, or no such tunnel port).
 	tunPort uint32
-	dhcp4   []netip.Prefix // IPv4 subnets with DHCP enabled
-	v6      v6Services     // the IPv6 services of its subnets (ipv6.go)
+	// prov is how a vlan or flat network reaches its physical network
+	// here (provider.go); zero: it does not.
+	prov  providerState
+	dhcp4 []netip.Prefix // IPv4 subnets with DHCP enabled
+	v6    v6Services     // the IPv6 services of its subnets (ipv6.go)
 }
 
 type portState struct {
@@ -264,7 +267,7 @@ func (x *index) indexNetworks() {
 		switch {
 		case ps.Chassis == "":
 		case ps.Chassis == v.Local.Name:
-			if ps.OFPort != 0 && !ofports[ps.OFPort] && ps.OFPort != v.Local.GeneveOFPort && ps.OFPort != v.Local.VXLANOFPort {
+			if ps.OFPort != 0 && !ofports[ps.OFPort] && ps.OFPort != v.Local.GeneveOFPort && ps.OFPort != v.Local.VXLANOFPort && !isProviderPort(v, ps.OFPort) {
 				ofports[ps.OFPort] = true
 				ps.local = true
 				ns.local = append(ns.local, ps)
@@ -287,6 +290,7 @@ func (x *index) indexNetworks() {
 		x.nets = append(x.nets, ns)
 	}
 	slices.SortFunc(x.nets, func(a, b *netState) int { return cmp.Compare(a.Key, b.Key) })
+	x.indexProviders()
 }
 
 // emitter collects the flows of the section being compiled. It copies

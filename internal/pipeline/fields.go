@@ -13,7 +13,10 @@ import (
 //	reg0[0..3]   PktSourceField  where the packet entered br-int:
 //	                             0 unset (never seen after Classify),
 //	                             1 PktSourceLocal  (a local VM interface),
-//	                             2 PktSourceTunnel (geneve0 or vxlan0).
+//	                             2 PktSourceTunnel (geneve0 or vxlan0),
+//	                             3 PktSourceProvider (the bridge of a vlan
+//	                               or flat network's physical network,
+//	                               provider.go).
 //	             Traffic from an external network's bridge port also
 //	             counts as local: it entered the overlay here.
 //	reg0[4..5]   VMPortField     set by Classify for a local VM interface
@@ -189,6 +192,8 @@ func RouterKeyLoad(key uint32) ofp.Action {
 const (
 	PktSourceLocal  = 1
 	PktSourceTunnel = 2
+	// PktSourceProvider: from a provider network's physical bridge.
+	PktSourceProvider = 3
 )
 
 // Match matches the field's bits against v.

@@ -43,6 +43,7 @@ func (x *index) hashNetwork(n *netState, aclWords uint64) uint64 {
 	h.u64(uint64(n.MTU))
 	h.u64(uint64(n.CTZone))
 	h.u64(uint64(n.tunPort))
+	n.prov.hash(h)
 	h.u64(uint64(len(n.dhcp4)))
 	for _, s := range n.dhcp4 {
 		h.prefix(s)
@@ -119,6 +120,7 @@ func (c *netBuilder) classify(n *netState) {
 		}
 	}
 	classifyTunnel(c.emitter, n)
+	classifyProvider(c.emitter, n)
 }
 
 // classifyTunnel maps the network's tunnel key to the network. Each network
@@ -360,6 +362,10 @@ func (c *netBuilder) l2(n *netState) {
 		c.add(TableL2Lookup, prioL2Known, FeatureL2,
 			[]ofp.Field{netKey, ofp.EthDst(p.mac)},
 			append(acts, gotoTable(TableIngressACL))...)
+	}
+	if n.prov.port != 0 {
+		c.providerL2(n, seen)
+		return
 	}
 	for _, p := range n.all {
 		if p.remote == nil || seen[string(p.mac)] {

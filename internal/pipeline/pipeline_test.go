@@ -277,7 +277,11 @@ func TestNoARPBroadcastToTunnel(t *testing.T) {
 				}
 			}
 		}
-		if arpFloods == 0 && name != "snat_gateway" && name != "centralized_fip" && name != "port_forwarding_centralized" { // the scenarios without a local port
+		// The scenarios without a local port have none; provider networks
+		// flood ARP with the rest, out to their physical network too (it may
+		// hold hosts Wyvern does not know), never into a tunnel.
+		if arpFloods == 0 && name != "snat_gateway" && name != "centralized_fip" && name != "port_forwarding_centralized" &&
+			!strings.HasPrefix(name, "provider_") {
 			t.Errorf("%s: no ARP broadcast flow in L2Lookup", name)
 		}
 	}

@@ -67,6 +67,8 @@ func scenarios() []scenario {
 		{"metadata", metadataService, testCfgND},
 		{"metering", meteringView, testCfg},
 		{"metering_gateway", meteringGateway, testCfg},
+		{"provider_vlan", providerVLAN, testCfg},
+		{"provider_flat", providerFlat, testCfg},
 	}
 }
 

@@ -215,7 +215,11 @@ var tableDecls = [numTables]Table{{
 		"maps the port to an external network's bridge to that network's " +
 		"key, marking the packet local, then goes to Services, except the " +
 		"ARP replies of the network's upstream router, sent to the " +
-		"controller (edge.go). Anything else is dropped.",
+		"controller (edge.go); maps the port to a vlan or flat network's " +
+		"physical network, with the network's VLAN id (popped) or untagged, " +
+		"to that network, marking the packet provider, then goes straight " +
+		"to L2Lookup, and drops tagged frames of other VLANs there " +
+		"(provider.go). Anything else is dropped.",
 }, {
 	ID:       TablePortSecurity,
 	Name:     "PortSecurity",
@@ -305,7 +309,11 @@ var tableDecls = [numTables]Table{{
 		"security (the only ones that may own MACs the model does not " +
 		"know: OVN's \"unknown\" addresses) and the chassis holding them; " +
 		"with none it is dropped. A routed packet (metadata = the router " +
-		"key, back from L3Route) to no known port is dropped, never flooded.",
+		"key, back from L3Route) to no known port is dropped, never flooded. " +
+		"On a vlan or flat network nothing is tunnelled: what goes to " +
+		"another chassis, floods and unknown unicast leave by the physical " +
+		"network's port with the VLAN id pushed (provider.go); from there, " +
+		"floods go to the local ports only.",
 }, {
 	ID:       TableL3DNAT,
 	Name:     "L3DNAT",

@@ -257,12 +257,21 @@ type Network struct {
 	// Key is the local datapath key (reg6), assigned by the caller, stable,
 	// non-zero and unique within the view.
 	Key uint32
-	// SegmentationID is the tunnel key (VNI) on the wire.
+	// SegmentationID is the tunnel key (VNI) on the wire; for a vlan
+	// network, its 802.1Q VLAN id.
 	SegmentationID uint32
 	// Type is the Neutron provider:network_type. Only geneve and vxlan
-	// networks are tunnelled; other types switch between local ports only.
+	// networks are tunnelled; vlan and flat networks go over their
+	// physical network (ProviderOFPort, provider.go); other types switch
+	// between local ports only.
 	Type string
-	MTU  int
+	// ProviderOFPort is, for a vlan or flat network, br-int's port to the
+	// bridge of its physical network on this chassis (the patch port of
+	// the chassis' bridge mapping for its provider:physical_network); 0:
+	// the chassis does not reach that physical network, and the network
+	// switches between its local ports only.
+	ProviderOFPort uint32
+	MTU            int
 	// CTZone is the conntrack zone of the network's security groups, the
 	// same on every chassis, unique within the view and different from
 	// every router's CTZone. 0: Key&0xffff.

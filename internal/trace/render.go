@@ -49,6 +49,9 @@ func (r *Result) WriteText(w io.Writer) error {
 	if o := r.Output; o != nil && o.Tunnelled {
 		fmt.Fprintf(&b, "Output:  %s tunnel VNI %d to %s (%s)\n", o.Encap, o.VNI, o.Chassis, o.TunnelIP)
 	}
+	if o := r.Output; o != nil && o.PhysicalNetwork != "" {
+		fmt.Fprintf(&b, "Output:  physical network %s, VLAN %d (0: untagged), to %s\n", o.PhysicalNetwork, o.VLAN, o.Chassis)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -33,6 +33,7 @@ const (
 	StageL3           = "l3"
 	StageNAT          = "nat"
 	StageTunnel       = "tunnel"
+	StageProvider     = "provider" // out to, and in from, a vlan or flat network's physical network
 	StageIngressACL   = "ingress-acl"
 	StageOutput       = "output"
 )
@@ -100,8 +101,13 @@ type Output struct {
 	Encap     string `json:"encap,omitempty"`
 	VNI       int    `json:"vni,omitempty"`
 	TunnelIP  string `json:"tunnel_ip,omitempty"`
-	PortID    string `json:"port_id,omitempty"`
-	NetworkID string `json:"network_id,omitempty"`
+	// PhysicalNetwork is set when the packet crosses a vlan or flat
+	// network's physical network to Chassis instead (provider.go), tagged
+	// with VLAN (0: untagged, a flat network).
+	PhysicalNetwork string `json:"physical_network,omitempty"`
+	VLAN            int    `json:"vlan,omitempty"`
+	PortID          string `json:"port_id,omitempty"`
+	NetworkID       string `json:"network_id,omitempty"`
 }
 
 // Result is a logical trace.
@@ -214,7 +220,8 @@ func (tr *tracer) run() {
 	}
 	if pkt.Dst.IsMulticast() || pkt.Dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
 		tr.step(Step{Stage: StageL2, Chassis: here, Verdict: Flooded,
-			Detail: "broadcast/multicast: flooded to the local ports of the network and to every chassis with a port on it"})
+			Detail: "broadcast/multicast: flooded to the local ports of the network and to every chassis with a port on it",
+			Notes:  tr.providerFlood(src.NetworkID)})
 		tr.stop(Flooded, "broadcast or multicast destination")
 		return
 	}
@@ -358,7 +365,8 @@ func (tr *tracer) arp() {
 		return
 	}
 	tr.step(Step{Stage: StageServices, Chassis: src.HostID, Verdict: Flooded,
-		Detail: fmt.Sprintf("no port of %s holds %s: the request is flooded to the local ports only (no ARP crosses a tunnel)", x.netLabel(src.NetworkID), pkt.Dst)})
+		Detail: fmt.Sprintf("no port of %s holds %s: the request is flooded to the local ports only (no ARP crosses a tunnel)", x.netLabel(src.NetworkID), pkt.Dst),
+		Notes:  tr.providerFlood(src.NetworkID)})
 	tr.stop(Flooded, "unknown address: ARP request flooded locally")
 }
 
@@ -438,7 +446,11 @@ func (tr *tracer) deliver(dst *model.Port, from netip.Addr, ttl uint8) {
 		tr.stop(Drop, "destination port is not bound")
 		return
 	}
-	if dst.HostID != here {
+	if n := x.nets[dst.NetworkID]; dst.HostID != here && n != nil && isProvider(n) {
+		if !tr.provider(n, dst, out) {
+			return
+		}
+	} else if dst.HostID != here {
 		n := x.nets[dst.NetworkID]
 		if n == nil || (n.NetworkType != "geneve" && n.NetworkType != "vxlan") {
 			typ := "unknown"
@@ -480,7 +492,7 @@ func (tr *tracer) deliver(dst *model.Port, from netip.Addr, ttl uint8) {
 		return
 	}
 	where := "locally on chassis " + dst.HostID
-	if out.Tunnelled {
+	if out.Tunnelled || out.PhysicalNetwork != "" {
 		where = "on chassis " + dst.HostID
 	}
 	tr.step(Step{Stage: StageOutput, Chassis: dst.HostID, Verdict: Delivered,

@@ -98,6 +98,12 @@ func (s *server) authURL() string { return s.url + "/v3" }
 // project), waits until it answers GET /, and stops it in t.Cleanup.
 func startServer(t *testing.T, bin string, users ...account) *server {
 	t.Helper()
+	return startServerWith(t, bin, nil, users...)
+}
+
+// startServerWith is startServer with extra server flags.
+func startServerWith(t *testing.T, bin string, extra []string, users ...account) *server {
+	t.Helper()
 	dir := t.TempDir()
 	ports := freePorts(t, 3)
 	s := &server{
@@ -119,7 +125,7 @@ func startServer(t *testing.T, bin string, users ...account) *server {
 	if err := os.WriteFile(usersFile, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	launchServer(t, bin, dir, s.url, ports, "--users", usersFile, "--admin-password", s.admin.password)
+	launchServer(t, bin, dir, s.url, ports, append([]string{"--users", usersFile, "--admin-password", s.admin.password}, extra...)...)
 	return s
 }
 

@@ -134,21 +134,27 @@ func (s *Server) createNetwork(ctx context.Context, tx *store.Tx, p auth.Princip
 			return nil, InvalidInput("provider:segmentation_id specified for flat network")
 		}
 	case "vlan":
-		if phys == "" {
-			return nil, InvalidInput("provider:physical_network required for VLAN provider network")
-		}
 	default:
 		return nil, InvalidInput("network_type value '%s' not supported", typ)
 	}
-	n.NetworkType, n.PhysicalNetwork = typ, phys
-	if typ != "flat" {
-		id, err := s.allocateSegment(tx, typ, seg, hasSeg && seg != 0, phys)
-		if err != nil {
-			return nil, err
+	var id int
+	switch typ {
+	case "flat":
+		// One flat network per physical network (ml2_type_flat): its
+		// untagged frames are the network's.
+		if tx.Exists(segmentKey(typ, phys, 0)) {
+			return nil, Conflict("FlatNetworkInUse", "Unable to create the flat network. Physical network %s is in use.", phys)
 		}
-		n.SegmentationID = id
-		tx.PutString(segmentKey(typ, phys, id), n.ID)
+	case "vlan":
+		phys, id, err = s.allocateVLAN(tx, phys, seg, hasSeg && seg != 0)
+	default:
+		id, err = s.allocateSegment(tx, typ, seg, hasSeg && seg != 0, phys)
 	}
+	if err != nil {
+		return nil, err
+	}
+	n.NetworkType, n.PhysicalNetwork, n.SegmentationID = typ, phys, id
+	tx.PutString(segmentKey(typ, phys, id), n.ID)
 	if n.CTZone, err = allocateCTZone(tx, n.ID); err != nil {
 		return nil, err
 	}
@@ -169,7 +175,7 @@ func (s *Server) createNetwork(ctx context.Context, tx *store.Tx, p auth.Princip
 }
 
 func segmentKey(typ, phys string, id int) string {
-	if typ == "vlan" {
+	if typ == "vlan" || typ == "flat" {
 		return store.SegmentKey(typ+"/"+phys, id)
 	}
 	return store.SegmentKey(typ, id)
@@ -249,11 +255,23 @@ func (s *Server) updateNetwork(ctx context.Context, tx *store.Tx, p auth.Princip
 			return nil, Forbidden("(rule:update_network:%s) is disallowed by policy", k)
 		}
 	}
+	wasExternal := n.External
 	if err := s.networkFlags(p, n, a); err != nil {
 		return nil, err
 	}
 	if err := refuseExternalWithIPv6(tx, n); err != nil {
 		return nil, err
+	}
+	if n.External && !wasExternal && (n.NetworkType == "vlan" || n.NetworkType == "flat") {
+		// Listed outside the transaction, guarded as removeNetwork does.
+		tx.Guard(store.PortsOf(n.ID))
+		ports, _, err := store.ListOf[model.Port](ctx, s.store, store.PortsOf(n.ID))
+		if err != nil {
+			return nil, err
+		}
+		if err := refuseExternalProvider(n, ports); err != nil {
+			return nil, err
+		}
 	}
 	if mtu, ok, err := a.integer("mtu"); err != nil {
 		return nil, err
@@ -316,9 +334,7 @@ func (s *Server) removeNetwork(ctx context.Context, tx *store.Tx, p auth.Princip
 			freePoolAlloc(tx, &sub)
 		}
 	}
-	if n.NetworkType != "flat" {
-		tx.Delete(segmentKey(n.NetworkType, n.PhysicalNetwork, n.SegmentationID))
-	}
+	tx.Delete(segmentKey(n.NetworkType, n.PhysicalNetwork, n.SegmentationID))
 	freeCTZone(tx, n.CTZone)
 	tx.Delete(store.NetworkKey(n.ID))
 	return nil

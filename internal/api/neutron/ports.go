@@ -706,6 +706,13 @@ func (s *Server) updatePort(ctx context.Context, tx *store.Tx, p auth.Principal,
 				return nil, Forbidden("(rule:update_port:device_owner) is disallowed by policy")
 			}
 		}
+		nw, err := network()
+		if err != nil {
+			return nil, err
+		}
+		if err := refuseProviderPort(nw, v); err != nil {
+			return nil, err
+		}
 		port.DeviceOwner = v
 	}
 	host, vnic, profile := port.HostID, port.VNICType, port.Profile

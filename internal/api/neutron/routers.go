@@ -743,6 +743,13 @@ func (s *Server) addInterface(ctx context.Context, tx *store.Tx, p auth.Principa
 		if port == nil || !owns(p, port) {
 			return nil, NotFound("Port", portID)
 		}
+		if n, err := loadNetwork(tx, port.NetworkID); err != nil {
+			return nil, err
+		} else if n != nil {
+			if err := refuseProviderPort(n, model.OwnerRouterInterface); err != nil {
+				return nil, err
+			}
+		}
 		if port.DeviceID != "" || port.DeviceOwner != "" {
 			dev := port.DeviceID
 			if dev == "" {

@@ -28,6 +28,10 @@ type Config struct {
 	GeneveRange [2]int
 	VXLANRange  [2]int
 	VLANRange   [2]int
+	// VLANRanges are the VLAN ranges by physical network (Neutron's
+	// network_vlan_ranges, provider.go); nil: any physical network takes
+	// any id of VLANRange.
+	VLANRanges VLANRanges
 	// DefaultNetworkType is used when a tenant creates a network without
 	// provider attributes.
 	DefaultNetworkType string

@@ -11,10 +11,14 @@ import (
 //     subnets only (no external IPv6 gateway, no IPv6 NAT), so an
 //     external network takes no IPv6 subnet, and a network with one
 //     cannot become external;
-//   - ports on vlan and flat networks other than the gateways and
-//     floating IPs of a flat external network: the agent switches those
-//     networks neither across chassis nor to VMs, and pushes no VLAN tag
-//     (a flat external network is only a router's way out).
+//   - on vlan and flat networks, router interfaces (routers are served on
+//     geneve and vxlan networks only: distributed routing would put the
+//     router's MAC on the physical network from every chassis at once);
+//     on an external one any port but a flat network's router gateways
+//     and floating IPs (an external network is only the routers' way
+//     out), and a vlan or flat network with such ports does not become
+//     external. VMs on vlan and flat networks are served
+//     (pipeline/provider.go).
 
 // refuseIPv6External refuses an IPv6 subnet on an external network.
 func refuseIPv6External(n *model.Network, sub *model.Subnet) error {
@@ -48,12 +52,35 @@ func refuseProviderPort(n *model.Network, deviceOwner string) error {
 	if n.NetworkType != "vlan" && n.NetworkType != "flat" {
 		return nil
 	}
-	switch deviceOwner {
-	case model.OwnerRouterGateway, model.OwnerFloatingIP:
-		if n.External && n.NetworkType == "flat" {
-			return nil
+	if n.External {
+		switch deviceOwner {
+		case model.OwnerRouterGateway, model.OwnerFloatingIP:
+			if n.NetworkType == "flat" {
+				return nil
+			}
+		}
+		return BadRequest("Ports on external %s network %s are not supported: an external network only carries routers' gateways and floating IPs, on flat networks (VMs are served on vlan and flat networks that are not external)",
+			n.NetworkType, n.ID)
+	}
+	if routerOwner(deviceOwner) {
+		return BadRequest("Router interfaces on %s network %s are not supported: routers are served on geneve and vxlan networks only (VMs on vlan and flat networks are switched over their physical network, without routing)",
+			n.NetworkType, n.ID)
+	}
+	return nil
+}
+
+// refuseExternalProvider refuses making a vlan or flat network with ports
+// other than router gateways and floating IPs external: its VMs would no
+// longer be switched. ports are the network's ports.
+func refuseExternalProvider(n *model.Network, ports []model.Port) error {
+	if !n.External || n.NetworkType != "vlan" && n.NetworkType != "flat" {
+		return nil
+	}
+	for i := range ports {
+		if err := refuseProviderPort(n, ports[i].DeviceOwner); err != nil {
+			return BadRequest("Network %s has port %s (device_owner %q): a %s network with VMs cannot become external",
+				n.ID, ports[i].ID, ports[i].DeviceOwner, n.NetworkType)
 		}
 	}
-	return BadRequest("Ports on %s network %s are not supported: VMs and router interfaces are served on geneve and vxlan networks, and a flat external network only carries routers' gateways and floating IPs (no VLAN tag is pushed or popped)",
-		n.NetworkType, n.ID)
+	return nil
 }

@@ -1,0 +1,66 @@
+package trace
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/wyvern-sdn/wyvern/internal/model"
+)
+
+// providerTopo: topo plus vlan network v (VLAN 101 on physnet1, which ch1
+// and ch2 map) with va on ch1 and vb on ch2, and flat network f (physnet2,
+// which only ch1 maps) with fa on ch1 and fb on ch2.
+func providerTopo() *Topology {
+	t := topo()
+	for _, n := range []struct {
+		id, typ, phys, cidr string
+		seg                 int
+	}{{"v", "vlan", "physnet1", "10.50.0.0/24", 101}, {"f", "flat", "physnet2", "10.60.0.0/24", 0}} {
+		m := model.Network{AdminStateUp: true, NetworkType: n.typ, SegmentationID: n.seg, PhysicalNetwork: n.phys}
+		m.ID, m.Name = n.id, n.id
+		t.Networks = append(t.Networks, m)
+		s := model.Subnet{NetworkID: n.id, CIDR: n.cidr, IPVersion: 4, EnableDHCP: true}
+		s.ID = "s" + n.id
+		t.Subnets = append(t.Subnets, s)
+	}
+	t.Ports = append(t.Ports,
+		port("va", "va", "v", "sv", "10.50.0.10", "fa:16:3e:00:50:10", "ch1", "web"),
+		port("vb", "vb", "v", "sv", "10.50.0.11", "fa:16:3e:00:50:11", "ch2", "web"),
+		port("fa", "fa", "f", "sf", "10.60.0.10", "fa:16:3e:00:60:10", "ch1", "web"),
+		port("fb", "fb", "f", "sf", "10.60.0.11", "fa:16:3e:00:60:11", "ch2", "web"))
+	t.Chassis[0].BridgeMappings = map[string]string{"public": "br-ex", "physnet1": "br-phys", "physnet2": "br-phys2"}
+	t.Chassis[1].BridgeMappings = map[string]string{"physnet1": "br-phys"}
+	return t
+}
+
+// On a vlan network a port on another chassis is reached over the
+// physical network, tagged, never by a tunnel, then through its security
+// groups; a chassis without the physical network's mapping is explained.
+func TestProviderTrace(t *testing.T) {
+	tp := providerTopo()
+	r := mustTrace(t, tp, "va", "tcp, dst 10.50.0.11:22")
+	if r.Verdict != Delivered || r.Dest == nil || r.Dest.ID != "vb" {
+		t.Fatalf("verdict %s dest %+v, want delivered to vb", r.Verdict, r.Dest)
+	}
+	if o := r.Output; o == nil || o.Tunnelled || o.PhysicalNetwork != "physnet1" || o.VLAN != 101 || o.Chassis != "ch2" {
+		t.Fatalf("output %+v, want physnet1 VLAN 101 to ch2, no tunnel", o)
+	}
+	if s := stageOf(r, StageProvider); s == nil || !strings.Contains(s.Detail, "VLAN 101 pushed") || !strings.Contains(s.Detail, "br-phys") {
+		t.Fatalf("provider step %+v", s)
+	}
+	if stageOf(r, StageTunnel) != nil || stageOf(r, StageIngressACL) == nil {
+		t.Fatalf("steps %+v: want no tunnel, an ingress ACL", r.Steps)
+	}
+	r = mustTrace(t, tp, "va", "tcp, dst 10.50.0.11:80")
+	if r.Verdict != Drop || stageOf(r, StageIngressACL) == nil {
+		t.Fatalf("tcp/80: verdict %s, want a drop by vb's ingress security groups", r.Verdict)
+	}
+	r = mustTrace(t, tp, "fa", "icmp, dst 10.60.0.11")
+	if s := stageOf(r, StageProvider); r.Verdict != Drop || s == nil || !strings.Contains(s.Detail, "no bridge mapping for physical network physnet2") {
+		t.Fatalf("flat to ch2: verdict %s step %+v, want a drop: ch2 does not map physnet2", r.Verdict, s)
+	}
+	r = mustTrace(t, tp, "va", "arp, dst 10.50.0.99")
+	if s := stageOf(r, StageServices); r.Verdict != Flooded || s == nil || len(s.Notes) == 0 || !strings.Contains(s.Notes[0], "VLAN 101") {
+		t.Fatalf("unknown ARP: verdict %s step %+v, want flooded out to physnet1 tagged 101 too", r.Verdict, s)
+	}
+}
