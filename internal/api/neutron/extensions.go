@@ -48,6 +48,10 @@ var extensions = dated([]extension{
 	{Alias: "subnet_allocation", Name: "Subnet Allocation", Description: "Enables allocation of subnets from a subnet pool"},
 	{Alias: "subnetpool-prefix-ops", Name: "Subnet Pool Prefix Operations", Description: "Provides support for adjusting the prefix list of subnet pools"},
 	{Alias: "default-subnetpools", Name: "Default Subnetpools", Description: "Provides ability to mark and use a subnetpool as the default."},
+	{Alias: "qos", Name: "Quality of Service", Description: "The Quality of Service extension."},
+	{Alias: "qos-bw-limit-direction", Name: "Direction for QoS bandwidth limit rule", Description: "Allow to configure QoS bandwidth limit rule with specific direction: ingress or egress"},
+	{Alias: "qos-default", Name: "QoS default policy", Description: "Expose the QoS default policy per project"},
+	{Alias: "qos-rule-type-details", Name: "Details of QoS rule types", Description: "Expose details about QoS rule types supported by loaded backend drivers"},
 	{Alias: "stateful-security-group", Name: "Stateful security group", Description: "Indicates if the security group is stateful or not"},
 })
 

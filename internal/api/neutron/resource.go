@@ -57,7 +57,10 @@ type resource struct {
 
 // bodyKey is the collection's name in JSON bodies: Neutron writes
 // "security_groups" where the URL says "security-groups".
-func (res *resource) bodyKey() string { return strings.ReplaceAll(res.collection, "-", "_") }
+// A collection under a path ("qos/policies") is named by its last part.
+func (res *resource) bodyKey() string {
+	return strings.ReplaceAll(res.collection[strings.LastIndex(res.collection, "/")+1:], "-", "_")
+}
 
 // now is the current time as Neutron's timestamps write it.
 func now() string { return model.Timestamp(time.Now()) }

@@ -88,6 +88,7 @@ func New(st *store.Store, cfg Config, log *slog.Logger) *Server {
 		securityGroupRulesResource(s),
 		addressScopesResource(s),
 		addressGroupsResource(s),
+		qosPoliciesResource(s),
 	}
 	for _, res := range s.collections {
 		s.resources[res.collection] = res
