@@ -156,6 +156,11 @@ const (
 // conjunctive match (Conjunction actions) a packet completed.
 const FConjID FieldKind = FNDOptionsType + 1
 
+// FIPDSCP is ip_dscp: the DSCP (the top six bits of the IPv4 TOS or the
+// IPv6 traffic class), as a value 0..63; set with a set-field on a flow
+// matching IPv4 or IPv6.
+const FIPDSCP FieldKind = FConjID + 1
+
 var fieldNames = map[FieldKind]string{
 	FInPort: "in_port", FMetadata: "metadata", FReg: "reg", FTunID: "tun_id", FTunIPv4Dst: "tun_dst",
 	FCTState: "ct_state", FCTZone: "ct_zone", FCTMark: "ct_mark",
@@ -166,6 +171,7 @@ var fieldNames = map[FieldKind]string{
 	FICMPType: "icmp_type", FICMPCode: "icmp_code", FICMPv6Type: "icmpv6_type", FICMPv6Code: "icmpv6_code",
 	FNDTarget: "nd_target", FNDSLL: "nd_sll", FNDTLL: "nd_tll",
 	FNDReserved: "nd_reserved", FNDOptionsType: "nd_options_type", FConjID: "conj_id",
+	FIPDSCP: "ip_dscp",
 }
 
 // fieldNameList is fieldNames indexed by kind, for rendering.

@@ -245,12 +245,13 @@ const (
 	FeatureOutput       Feature = 8
 	FeatureND           Feature = 9  // IPv6 ND responder
 	FeatureL3           Feature = 10 // routing and NAT
+	FeatureQoS          Feature = 11 // meters and DSCP marks (qos.go)
 )
 
 var featureNames = map[Feature]string{
 	FeatureDefault: "default", FeatureClassify: "classify", FeaturePortSecurity: "port-security",
 	FeatureACL: "acl", FeatureARPResponder: "arp-responder", FeatureDHCP: "dhcp", FeatureL2: "l2",
-	FeatureOutput: "output", FeatureND: "nd", FeatureL3: "l3",
+	FeatureOutput: "output", FeatureND: "nd", FeatureL3: "l3", FeatureQoS: "qos",
 }
 
 func (f Feature) String() string {

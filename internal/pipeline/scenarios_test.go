@@ -62,6 +62,7 @@ func scenarios() []scenario {
 		{"ipv6_modes", ipv6Modes, testCfgND},
 		{"ipv6_routed", ipv6Routed, testCfgND},
 		{"metadata", metadataService, testCfgND},
+		{"qos", qosPorts, testCfg},
 	}
 }
 

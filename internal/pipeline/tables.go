@@ -79,6 +79,7 @@ const (
 	TableIngressACLEval
 	TableNeighbour
 	TableARPReply
+	TableQoS
 
 	numTables // keep last
 )
@@ -213,6 +214,18 @@ var tableDecls = [numTables]Table{{
 		"key, marking the packet local, then goes to Services, except the " +
 		"ARP replies of the network's upstream router, sent to the " +
 		"controller (edge.go). Anything else is dropped.",
+}, {
+	ID:       TableQoS,
+	Name:     "QoS",
+	Features: []Feature{FeatureQoS},
+	OffPath:  true,
+	Doc: "Reached only by resubmit from the Classify flow of a local port " +
+		"with a QoS policy (qos.go), to which it returns: per port (reg5), " +
+		"its IPv4 and IPv6 packets pass the port's egress meter (a " +
+		"bandwidth_limit rule, direction egress: what the VM sends) and get " +
+		"its DSCP mark (a dscp_marking rule); its other packets pass the " +
+		"meter only. A packet over the meter's rate is dropped. The miss " +
+		"does nothing: the packet goes on unchanged.",
 }, {
 	ID:       TablePortSecurity,
 	Name:     "PortSecurity",
