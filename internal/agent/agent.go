@@ -146,6 +146,7 @@ type Agent struct {
 	everSynced bool
 	state      *state
 	rec        *reconciler
+	meters     meterSet // QoS meters on br-int (qos.go)
 	// nextHops resolves the upstream routers by ARP (nexthop.go).
 	nextHops *nextHops
 	// arpTimer is the loop's timer for ARP requests (set by loop).
@@ -272,6 +273,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		go a.forward(ctx, watchFIPs, store.KindPrefix(store.KindFloatingIPs))
 	}
 	go a.forward(ctx, watchAlive, store.AliveKey(""))
+	go a.forward(ctx, watchQoS, store.KindPrefix(store.KindQoSPolicies))
 	return a.loop(ctx)
 }
 

@@ -66,6 +66,10 @@ type state struct {
 	// announce the external addresses it answers for.
 	programmedFIPs map[string]bool
 	announce       map[netip.Addr]announcement
+	// qos are the QoS policies (a global watch: policies are few and
+	// small), by id.
+	qos      map[string]*model.QoSPolicy
+	qosReady bool
 	// resolve are the upstream routers the last view needs resolved.
 	resolve []logical.NextHopQuery
 	// skipped are the reasons objects were left out of the last view
@@ -312,7 +316,7 @@ func (a *Agent) buildView(local pipeline.LocalChassis) (*pipeline.View, bool) {
 func (s *state) inputs(local pipeline.LocalChassis) *logical.Inputs {
 	in := &logical.Inputs{Local: local, OFPorts: map[string]uint32{}, LocalNets: s.localNets(),
 		Networks: make(map[string]*logical.Network, len(s.nets)), Peers: s.peers, Alive: s.alive,
-		Routers: s.routers, RouterPortNet: s.routerPortNet, Rules: s.rules, FloatingIPs: s.fips,
+		Routers: s.routers, RouterPortNet: s.routerPortNet, Rules: s.rules, FloatingIPs: s.fips, QoSPolicies: s.qos,
 		Ext: logical.External{Gateway: s.ext.gateway, Mappings: s.ext.mappings, Ports: s.ext.ports, NextHop: s.ext.nextHop,
 			Resolved: s.ext.resolved, Edge: s.ext.edge}}
 	for _, i := range s.ifaces {
