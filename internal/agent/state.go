@@ -256,7 +256,7 @@ func (n *netData) apply(e kvEvent, chassis string) bool {
 }
 
 // samePortView reports whether two versions of a port compile the same on
-// chassis: same addresses, MACs, security, router role and binding (a
+// chassis: same addresses, MACs, security, QoS policy, router role and binding (a
 // port bound to this chassis counts as unbound: the view binds it here
 // from its interface's ofport, whatever etcd says).
 func samePortView(a, b *model.Port, chassis string) bool {
@@ -269,7 +269,15 @@ func samePortView(a, b *model.Port, chassis string) bool {
 	return a.MACAddress == b.MACAddress && a.PortSecurityEnabled == b.PortSecurityEnabled &&
 		host(a.HostID) == host(b.HostID) && a.DeviceOwner == b.DeviceOwner && a.DeviceID == b.DeviceID &&
 		slices.Equal(a.FixedIPs, b.FixedIPs) && slices.Equal(a.SecurityGroups, b.SecurityGroups) &&
-		slices.Equal(a.AllowedAddressPairs, b.AllowedAddressPairs)
+		slices.Equal(a.AllowedAddressPairs, b.AllowedAddressPairs) && qosID(a.QoSPolicyID) == qosID(b.QoSPolicyID)
+}
+
+// qosID is a QoS policy id, "" for none.
+func qosID(id *string) string {
+	if id == nil {
+		return ""
+	}
+	return *id
 }
 
 // view builds the pipeline's input from the state (logical.Build) and
