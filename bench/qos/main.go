@@ -248,8 +248,8 @@ func (b *bed) limit(mbps float64, dir string) error {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		meters, _ := b.ch1.Ofctl("-O", "OpenFlow13", "dump-meters", "br-int")
-		flows, _ := b.ch1.Ofctl("-O", "OpenFlow13", "dump-flows", "br-int")
+		meters, _ := b.ch1.Ofctl("dump-meters", b.ch1.Mgmt("br-int"))
+		flows, _ := b.ch1.Ofctl("dump-flows", b.ch1.Mgmt("br-int"))
 		ok := strings.Contains(meters, fmt.Sprintf("rate=%d ", kbps)) && strings.Contains(flows, "meter:")
 		if mbps == 0 {
 			ok = !strings.Contains(flows, "meter:")

@@ -20,6 +20,8 @@ type Topology struct {
 	SecurityGroups []model.SecurityGroup     `json:"security_groups"`
 	Rules          []model.SecurityGroupRule `json:"security_group_rules"`
 	Chassis        []Chassis                 `json:"chassis"`
+	// QoSPolicies are the QoS policies the caller sees (qos.go).
+	QoSPolicies []model.QoSPolicy `json:"qos_policies,omitempty"`
 }
 
 // Chassis is a hypervisor as the agents API shows it. An empty list (a
@@ -238,6 +240,11 @@ func LoadTopology(list Lister) (*Topology, error) {
 		if err := list(l.path, l.key, l.into); err != nil {
 			return nil, err
 		}
+	}
+	// QoS policies explain meters and marks; a server without the qos
+	// extension has none.
+	if err := list("qos/policies", "policies", &t.QoSPolicies); err != nil {
+		t.QoSPolicies = nil
 	}
 	var agents []struct {
 		Host           string `json:"host"`

@@ -205,6 +205,7 @@ func (tr *tracer) run() {
 	if !tr.portSecurity() || !tr.egressACL() {
 		return
 	}
+	tr.qosEgress()
 	if pkt.Proto == "arp" {
 		tr.arp()
 		return
@@ -479,6 +480,7 @@ func (tr *tracer) deliver(dst *model.Port, from netip.Addr, ttl uint8) {
 	if !tr.acl(dst, "ingress", from) {
 		return
 	}
+	tr.qosIngress(dst)
 	where := "locally on chassis " + dst.HostID
 	if out.Tunnelled {
 		where = "on chassis " + dst.HostID

@@ -66,7 +66,7 @@ func waitMeters(t *testing.T, ch *testbed.Chassis, n int) {
 			return
 		}
 		if time.Now().After(deadline) {
-			flows, _ := ch.Ofctl("-O", "OpenFlow13", "dump-flows", "br-int")
+			flows, _ := ch.Ofctl("dump-flows", ch.Mgmt("br-int"))
 			t.Fatalf("%s: %d flows with a meter, want %d\n%s", ch.Name, got, n, flows)
 		}
 		time.Sleep(50 * time.Millisecond)
