@@ -16,7 +16,7 @@ func TestMeterOfpPrint(t *testing.T) {
 		t.Fatalf("ovs-ofctl not found (install openvswitch-switch, see scripts/deps.sh): %v", err)
 	}
 	flow, err := AppendFlowMod(nil, 3, CmdAdd, ofp.Flow{Table: 16, Priority: 110,
-		Match: []ofp.Field{ofp.Reg(5, 1), ofp.EthType(ofp.EthTypeIPv4)},
+		Match:   []ofp.Field{ofp.Reg(5, 1), ofp.EthType(ofp.EthTypeIPv4)},
 		Actions: []ofp.Action{ofp.Meter{ID: 20}, ofp.SetField{Field: ofp.Field{Kind: ofp.FIPDSCP, Value: 46}}, ofp.Goto{Table: 17}}})
 	if err != nil {
 		t.Fatal(err)
