@@ -271,19 +271,29 @@ func (b *bed) iperf(secs int, reverse bool) (float64, error) {
 	if reverse {
 		args = append(args, "-R")
 	}
-	out, err := b.vm1.Exec(args...)
-	var r struct {
-		End struct {
-			SumReceived struct {
-				BitsPerSecond float64 `json:"bits_per_second"`
-			} `json:"sum_received"`
-		} `json:"end"`
-		Error string `json:"error"`
+	// The server takes a moment to finish a test after its client: it
+	// answers "busy" until then.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		out, err := b.vm1.Exec(args...)
+		var r struct {
+			End struct {
+				SumReceived struct {
+					BitsPerSecond float64 `json:"bits_per_second"`
+				} `json:"sum_received"`
+			} `json:"end"`
+			Error string `json:"error"`
+		}
+		jerr := json.Unmarshal([]byte(out), &r)
+		if jerr == nil && strings.Contains(r.Error, "busy") && time.Now().Before(deadline) {
+			time.Sleep(300 * time.Millisecond)
+			continue
+		}
+		if err != nil || jerr != nil || r.Error != "" {
+			return 0, fmt.Errorf("iperf3 %v: %v %v %s", args, err, jerr, r.Error)
+		}
+		return r.End.SumReceived.BitsPerSecond / 1e6, nil
 	}
-	if jerr := json.Unmarshal([]byte(out), &r); err != nil || jerr != nil || r.Error != "" {
-		return 0, fmt.Errorf("iperf3 %v: %v %v %s", args, err, jerr, r.Error)
-	}
-	return r.End.SumReceived.BitsPerSecond / 1e6, nil
 }
 
 func median(v []float64) float64 {

@@ -22,19 +22,29 @@ func iperfRate(t *testing.T, client *testbed.VM, server string, secs int, revers
 	if reverse {
 		args = append(args, "-R")
 	}
-	out, err := client.Exec(args...)
-	var r struct {
-		End struct {
-			SumReceived struct {
-				BitsPerSecond float64 `json:"bits_per_second"`
-			} `json:"sum_received"`
-		} `json:"end"`
-		Error string `json:"error"`
+	// The server takes a moment to finish a test after its client: it
+	// answers "busy" until then.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		out, err := client.Exec(args...)
+		var r struct {
+			End struct {
+				SumReceived struct {
+					BitsPerSecond float64 `json:"bits_per_second"`
+				} `json:"sum_received"`
+			} `json:"end"`
+			Error string `json:"error"`
+		}
+		jerr := json.Unmarshal([]byte(out), &r)
+		if jerr == nil && strings.Contains(r.Error, "busy") && time.Now().Before(deadline) {
+			time.Sleep(300 * time.Millisecond)
+			continue
+		}
+		if jerr != nil || err != nil || r.Error != "" {
+			t.Fatalf("iperf3 %v: %v %v %s\n%s", args, err, jerr, r.Error, out)
+		}
+		return r.End.SumReceived.BitsPerSecond / 1e6
 	}
-	if jerr := json.Unmarshal([]byte(out), &r); jerr != nil || err != nil || r.Error != "" {
-		t.Fatalf("iperf3 %v: %v %v %s\n%s", args, err, jerr, r.Error, out)
-	}
-	return r.End.SumReceived.BitsPerSecond / 1e6
 }
 
 // rateNear measures until a run lands within tol of want Mbit/s, at most
