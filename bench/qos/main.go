@@ -271,8 +271,9 @@ func (b *bed) iperf(secs int, reverse bool) (float64, error) {
 	if reverse {
 		args = append(args, "-R")
 	}
-	// The server takes a moment to finish a test after its client: it
-	// answers "busy" until then.
+	// The server takes a moment to finish a test after its client: until
+	// then it answers "busy", or resets the new control connection. Such
+	// a run measured nothing and is run again.
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		out, err := b.vm1.Exec(args...)
@@ -285,7 +286,7 @@ func (b *bed) iperf(secs int, reverse bool) (float64, error) {
 			Error string `json:"error"`
 		}
 		jerr := json.Unmarshal([]byte(out), &r)
-		if jerr == nil && strings.Contains(r.Error, "busy") && time.Now().Before(deadline) {
+		if jerr == nil && retryable(r.Error) && time.Now().Before(deadline) {
 			time.Sleep(300 * time.Millisecond)
 			continue
 		}
@@ -327,4 +328,11 @@ func report(cfg config, m machine.Machine, load string, rows []row) string {
 	w("\nEnforcement: OpenFlow meters (one drop band, kbps, with burst) in dpif-netdev; see README \"QoS\" for what holds on this datapath. A meter drops what exceeds the bucket, so TCP sees loss and backs off: the rate it settles at depends on the burst and the RTT.\n")
 	w("\n## Machine\n\n- CPUs: %s; load average at start: %s (shared machine)\n- %s; kernel %s; %s; Wyvern built from %s\n", m.CPUs, load, m.OVS, m.Kernel, m.Go, cfg.Built)
 	return b.String()
+}
+
+// retryable says an iperf3 error came before any measurement: the server
+// still busy with the previous test.
+func retryable(msg string) bool {
+	return strings.Contains(msg, "busy") || strings.Contains(msg, "unable to receive control message") ||
+		strings.Contains(msg, "unable to send control message")
 }

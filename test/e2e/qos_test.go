@@ -22,8 +22,9 @@ func iperfRate(t *testing.T, client *testbed.VM, server string, secs int, revers
 	if reverse {
 		args = append(args, "-R")
 	}
-	// The server takes a moment to finish a test after its client: it
-	// answers "busy" until then.
+	// The server takes a moment to finish a test after its client: until
+	// then it answers "busy", or resets the new control connection. Such
+	// a run measured nothing and is run again.
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		out, err := client.Exec(args...)
@@ -36,7 +37,7 @@ func iperfRate(t *testing.T, client *testbed.VM, server string, secs int, revers
 			Error string `json:"error"`
 		}
 		jerr := json.Unmarshal([]byte(out), &r)
-		if jerr == nil && strings.Contains(r.Error, "busy") && time.Now().Before(deadline) {
+		if jerr == nil && retryable(r.Error) && time.Now().Before(deadline) {
 			time.Sleep(300 * time.Millisecond)
 			continue
 		}
@@ -169,4 +170,11 @@ func TestQoS(t *testing.T) {
 			t.Logf("without a policy (reverse %v): %.1f Mbit/s", reverse, r)
 		}
 	}
+}
+
+// retryable says an iperf3 error came before any measurement: the server
+// still busy with the previous test.
+func retryable(msg string) bool {
+	return strings.Contains(msg, "busy") || strings.Contains(msg, "unable to receive control message") ||
+		strings.Contains(msg, "unable to send control message")
 }
