@@ -25,7 +25,9 @@
 // network across chassis; routed across subnets; routed with stateful
 // security groups; the outside baseline (outside host → a VM behind
 // br-base-ex and br-base); the outside host → a floating IP, without and
-// with security groups. Each round measures every Wyvern path right next
+// with security groups; and, over IPv6 (both tenant networks are dual
+// stack), the same network, routed, and routed with security groups,
+// beside the same Geneve baseline carrying IPv6. Each round measures every Wyvern path right next
 // to its baseline. A last phase counts datapath flows (megaflows) during a
 // 100-connection test. It must run as root; the bed is removed even on failure or Ctrl-C.
 //
