@@ -86,8 +86,8 @@ func waitMeters(t *testing.T, ch *testbed.Chassis, n int) {
 
 // TestQoS: a port's QoS policy, with real packets through the userspace
 // datapath: a 10 Mbit/s bandwidth_limit in each direction measured by
-// iperf3, a dscp_marking seen in a capture, and full rate again once the
-// policy is detached.
+// iperf3, a dscp_marking seen in a capture, full rate again once the
+// policy is detached, and a network's policy giving way to the port's.
 func TestQoS(t *testing.T) {
 	l := newLab(t, lab.Options{})
 	chs := chassis(t, l, 2)
@@ -169,6 +169,50 @@ func TestQoS(t *testing.T) {
 		} else {
 			t.Logf("without a policy (reverse %v): %.1f Mbit/s", reverse, r)
 		}
+	}
+
+	// A network's policy applies to its ports; the port's own wins.
+	var netPol struct{ Policy model.QoSPolicy }
+	if err := l.Do("POST", "/v2.0/qos/policies", "p1", map[string]any{"policy": map[string]any{"name": "net"}}, &netPol); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Do("POST", "/v2.0/qos/policies/"+netPol.Policy.ID+"/bandwidth_limit_rules", "p1", map[string]any{
+		"bandwidth_limit_rule": map[string]any{"max_kbps": 20000}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Do("PUT", "/v2.0/networks/"+n.ID, "p1", map[string]any{"network": map[string]any{"qos_policy_id": netPol.Policy.ID}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitMeters(t, chs[0], 1)
+	waitMeterRates(t, chs[0], []string{"rate=20000 "}, []string{"rate=10000 "})
+	if err := l.Do("PUT", "/v2.0/ports/"+p1.ID, "p1", map[string]any{"port": map[string]any{"qos_policy_id": pol.Policy.ID}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitMeters(t, chs[0], 4)
+	waitMeterRates(t, chs[0], []string{"rate=10000 "}, []string{"rate=20000 "})
+}
+
+// waitMeterRates waits until br-int's meters name every rate of want and
+// none of not.
+func waitMeterRates(t *testing.T, ch *testbed.Chassis, want, not []string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		meters, err := ch.Ofctl("dump-meters", ch.Mgmt("br-int"))
+		ok := err == nil
+		for _, w := range want {
+			ok = ok && strings.Contains(meters, w)
+		}
+		for _, w := range not {
+			ok = ok && !strings.Contains(meters, w)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: meters %v, want %q and none of %q:\n%s", ch.Name, err, want, not, meters)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
