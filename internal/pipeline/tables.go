@@ -201,7 +201,8 @@ var tableDecls = [numTables]Table{{
 	Doc: "Maps in_port (a local VM interface) to the logical input port key " +
 		"(reg5) and the network key (reg6), marking the packet local and " +
 		"from a VM port (reg0[4..5]) and loading the port's ACL word into " +
-		"reg3 when its security groups are enforced, then goes to " +
+		"reg3 when its security groups are enforced, then (a port with " +
+		"an egress limit or a DSCP mark: after a resubmit to QoS) goes to " +
 		"PortSecurity. For a port " +
 		"with port security this is the first stage of the check: only its " +
 		"MACs (its own and its allowed address pairs') are classified, " +
@@ -303,7 +304,8 @@ var tableDecls = [numTables]Table{{
 	ID:       TableL2Lookup,
 	Name:     "L2Lookup",
 	Features: []Feature{FeatureL2, FeatureL3},
-	Doc: "Destination MAC on the network (reg6): a local port loads its " +
+	Doc: "Destination MAC on the network (reg6): a local port (through " +
+		"its ingress meter when its QoS limits what it receives) loads its " +
 		"ofport into reg7 (and, with security groups in use, its ACL word " +
 		"into reg3, 0 when not enforced) and goes to IngressACL; a port on a remote chassis " +
 		"sets tun_id/tun_dst and reg7=tunnel ofport and goes to Output; a " +
