@@ -125,6 +125,22 @@ run_metadata() {
 	echo "bench: metadata results in $out"
 }
 
+# qos: QoS bandwidth-limit accuracy — iperf3 through a port with a limit
+# of 5, 10 and 50 Mbit/s in each direction, and the unlimited rate of the
+# same path (needs root). Extra arguments in QOS_ARGS, e.g. "-runs 1".
+run_qos() {
+	local built out cmd="./bench/run.sh qos"
+	built=$(build_wyvern)
+	"$GO" build -o "$TMP/" ./bench/qos
+	out=$(results_file qos)
+	[ -n "${WYVERN_REV:-}" ] && cmd="WYVERN_REV=$WYVERN_REV $cmd"
+	[ -n "${QOS_ARGS:-}" ] && cmd="QOS_ARGS=\"$QOS_ARGS\" $cmd"
+	# shellcheck disable=SC2086
+	"$TMP/qos" -wyvern "$TMP/wyvern" -wyvern-agent "$TMP/wyvern-agent" -built "$built" -out "$out" \
+		-command "$cmd" ${QOS_ARGS:-}
+	echo "bench: qos results in $out"
+}
+
 # edge: the floating-IP edge — association → route in FRR for 1,000
 # floating IPs (p50/p99/all), the edge path's TCP (iperf3) and RTT ratios
 # against hand-written flows on the same hops, side by side, and packets
@@ -206,7 +222,7 @@ run_vs-ovn() {
 
 # faults is left out of ALL: it is a test run (needs root) whose page records
 # what was injected; run it by name.
-ALL=(api bringup dataplane edge ipv6svc metadata scale vs-ovn)
+ALL=(api bringup dataplane edge ipv6svc metadata qos scale vs-ovn)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${ALL[@]}")
 for t in "${targets[@]}"; do

@@ -155,6 +155,7 @@ type Agent struct {
 	rec        *reconciler
 	// meterKeys are the metering rules by key, for the counter reader.
 	meterKeys meterKeysPtr
+	meters     meterSet // QoS meters on br-int (qos.go)
 	// nextHops resolves the upstream routers by ARP (nexthop.go).
 	nextHops *nextHops
 	// arpTimer is the loop's timer for ARP requests (set by loop).
@@ -284,6 +285,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	go a.forward(ctx, watchMeterLabels, store.KindPrefix(store.KindMeteringLabels))
 	go a.forward(ctx, watchMeterRules, store.KindPrefix(store.KindMeteringRules))
 	go a.meterCounters(ctx)
+	go a.forward(ctx, watchQoS, store.KindPrefix(store.KindQoSPolicies))
 	return a.loop(ctx)
 }
 

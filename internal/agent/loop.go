@@ -48,7 +48,8 @@ const (
 	watchRules   = 3
 	watchFIPs    = 4
 	watchAlive   = 5
-	firstNetTag  = 6
+	watchQoS     = 6
+	firstNetTag  = 7
 )
 
 func (a *Agent) feedInterfaces(ctx context.Context) {
@@ -258,7 +259,7 @@ func (a *Agent) loop(ctx context.Context) error {
 // replaces good flows with a partial set.
 func (a *Agent) complete(ifacesListed bool) bool {
 	if !ifacesListed || !a.state.peersReady || !a.state.routersReady || !a.state.rulesReady ||
-		!a.state.fipsReady || !a.state.aliveReady {
+		!a.state.fipsReady || !a.state.aliveReady || !a.state.qosReady {
 		return false
 	}
 	for _, i := range a.state.ifaces {
@@ -304,9 +305,16 @@ func (a *Agent) sync(ctx context.Context) error {
 		}
 		a.log.Debug("compiled", "sections", len(secs), "rebuilt", rebuilt, "took", time.Since(start))
 	}
+	meters := pipeline.Meters(v)
+	if err := a.meters.add(ctx, a.sw, meters, !a.rec.synced); err != nil {
+		return err
+	}
 	err := a.rec.apply(ctx, secs)
 	a.observeApplied(ctx, bundleStart, err)
 	if err != nil {
+		return err
+	}
+	if err := a.meters.drop(ctx, a.sw, meters); err != nil {
 		return err
 	}
 	a.nextHops.want(a.state.resolve, time.Now())
@@ -532,6 +540,10 @@ func (a *Agent) handleKV(ctx context.Context, e kvEvent) bool {
 	case watchRules:
 		foldRecords(&a.state.rules, e, store.KindPrefix(store.KindSGRules))
 		a.state.rulesReady = a.state.rulesReady || e.Reset
+		return true
+	case watchQoS:
+		foldRecords(&a.state.qos, e, store.KindPrefix(store.KindQoSPolicies))
+		a.state.qosReady = a.state.qosReady || e.Reset
 		return true
 	}
 	if e.Tag == watchChassis {

@@ -68,6 +68,10 @@ type state struct {
 	// announce the external addresses it answers for.
 	programmedFIPs map[string]bool
 	announce       map[netip.Addr]announcement
+	// qos are the QoS policies (a global watch: policies are few and
+	// small), by id.
+	qos      map[string]*model.QoSPolicy
+	qosReady bool
 	// resolve are the upstream routers the last view needs resolved.
 	resolve []logical.NextHopQuery
 	// skipped are the reasons objects were left out of the last view
@@ -254,7 +258,7 @@ func (n *netData) apply(e kvEvent, chassis string) bool {
 }
 
 // samePortView reports whether two versions of a port compile the same on
-// chassis: same addresses, MACs, security, router role and binding (a
+// chassis: same addresses, MACs, security, QoS policy, router role and binding (a
 // port bound to this chassis counts as unbound: the view binds it here
 // from its interface's ofport, whatever etcd says).
 func samePortView(a, b *model.Port, chassis string) bool {
@@ -267,7 +271,15 @@ func samePortView(a, b *model.Port, chassis string) bool {
 	return a.MACAddress == b.MACAddress && a.PortSecurityEnabled == b.PortSecurityEnabled &&
 		host(a.HostID) == host(b.HostID) && a.DeviceOwner == b.DeviceOwner && a.DeviceID == b.DeviceID &&
 		slices.Equal(a.FixedIPs, b.FixedIPs) && slices.Equal(a.SecurityGroups, b.SecurityGroups) &&
-		slices.Equal(a.AllowedAddressPairs, b.AllowedAddressPairs)
+		slices.Equal(a.AllowedAddressPairs, b.AllowedAddressPairs) && qosID(a.QoSPolicyID) == qosID(b.QoSPolicyID)
+}
+
+// qosID is a QoS policy id, "" for none.
+func qosID(id *string) string {
+	if id == nil {
+		return ""
+	}
+	return *id
 }
 
 // view builds the pipeline's input from the state (logical.Build) and
@@ -314,7 +326,7 @@ func (a *Agent) buildView(local pipeline.LocalChassis) (*pipeline.View, bool) {
 func (s *state) inputs(local pipeline.LocalChassis) *logical.Inputs {
 	in := &logical.Inputs{Local: local, OFPorts: map[string]uint32{}, LocalNets: s.localNets(),
 		Networks: make(map[string]*logical.Network, len(s.nets)), Peers: s.peers, Alive: s.alive,
-		Routers: s.routers, RouterPortNet: s.routerPortNet, Rules: s.rules, FloatingIPs: s.fips,
+		Routers: s.routers, RouterPortNet: s.routerPortNet, Rules: s.rules, FloatingIPs: s.fips, QoSPolicies: s.qos,
 		MeteringLabels: s.meter.labels, MeteringRules: s.meter.rules,
 		Ext: logical.External{Gateway: s.ext.gateway, Mappings: s.ext.mappings, Ports: s.ext.ports, NextHop: s.ext.nextHop,
 			Resolved: s.ext.resolved, Edge: s.ext.edge}}

@@ -67,6 +67,8 @@ type Inputs struct {
 	MeteringLabels map[string]*model.MeteringLabel
 	MeteringRules  map[string]*model.MeteringLabelRule
 	Ext            External
+	// QoSPolicies are the QoS policies, by id (qos.go).
+	QoSPolicies map[string]*model.QoSPolicy
 }
 
 // Announcement is an external address this chassis answers for: its MAC
@@ -153,6 +155,7 @@ func Build(in *Inputs, keys *Keys) (*Result, error) {
 			if of, ok := in.OFPorts[p.ID]; ok {
 				// Plugged here: bound here, whatever etcd says yet.
 				vp.Chassis, vp.OFPort, vp.Key = in.Local.Name, of, of
+				vp.QoS = PortQoS(p, n.Network, in.QoSPolicies)
 			} else {
 				if p.HostID != "" && p.HostID != in.Local.Name {
 					vp.Chassis = p.HostID

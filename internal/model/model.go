@@ -57,6 +57,8 @@ type Network struct {
 	// Subnets lists the network's subnet ids, kept in the same transaction
 	// as the subnets themselves.
 	Subnets []string `json:"subnets"`
+	// QoSPolicyID is the network's QoS policy (qos.go); nil: none.
+	QoSPolicyID *string `json:"qos_policy_id"`
 }
 
 // Pool is an inclusive range of addresses handed out by IPAM.
@@ -127,6 +129,9 @@ type Port struct {
 	VNICType            string         `json:"binding:vnic_type"`
 	VIFDetails          map[string]any `json:"binding:vif_details"`
 	Profile             map[string]any `json:"binding:profile"`
+	// QoSPolicyID is the port's own QoS policy (qos.go), which takes
+	// precedence over its network's; nil: none.
+	QoSPolicyID *string `json:"qos_policy_id"`
 }
 
 // Port statuses, as Neutron names them.

@@ -82,6 +82,11 @@ type Controller struct {
 // (dropping, in Wyvern's set-up) when it reaches zero.
 type DecTTL struct{}
 
+// Meter passes the packet through an OpenFlow meter (the OpenFlow 1.3
+// meter instruction): a packet over the meter's band is dropped. It must
+// be the first action of a flow; the meter must exist on the switch.
+type Meter struct{ ID uint32 }
+
 // Conjunction is one clause of a conjunctive match.
 type Conjunction struct {
 	ID        uint32
@@ -109,6 +114,7 @@ func (CT) isAction()           {}
 func (Controller) isAction()   {}
 func (DecTTL) isAction()       {}
 func (Conjunction) isAction()  {}
+func (Meter) isAction()        {}
 
 func (a Output) String() string       { return actionString(a) }
 func (a OutputInPort) String() string { return "IN_PORT" }
@@ -124,6 +130,7 @@ func (a DecTTL) String() string       { return "dec_ttl" }
 func (a PushVLAN) String() string     { return "push_vlan:0x8100" }
 func (a PopVLAN) String() string      { return "pop_vlan" }
 func (a Conjunction) String() string  { return actionString(a) }
+func (a Meter) String() string        { return actionString(a) }
 
 var nxmNames = map[FieldKind]string{
 	FInPort: "NXM_OF_IN_PORT", FMetadata: "OXM_OF_METADATA", FTunID: "NXM_NX_TUN_ID", FTunIPv4Dst: "NXM_NX_TUN_IPV4_DST",
@@ -146,4 +153,19 @@ func (r FieldRef) String() string {
 func actionString(a Action) string {
 	var buf [128]byte
 	return string(appendAction(buf[:0], a))
+}
+
+// MeterConfig is an OpenFlow meter with one drop band: packets beyond
+// RateKbps, once a bucket of BurstKbits is spent, are dropped.
+type MeterConfig struct {
+	ID         uint32
+	RateKbps   uint32
+	BurstKbits uint32
+}
+
+// String renders the meter as ovs-ofctl add-meter text.
+func (m MeterConfig) String() string {
+	b := appendUint(append([]byte(nil), "meter="...), uint64(m.ID))
+	b = appendUint(append(b, ",kbps,burst,stats,bands=type=drop,rate="...), uint64(m.RateKbps))
+	return string(appendUint(append(b, ",burst_size="...), uint64(m.BurstKbits)))
 }

@@ -165,6 +165,11 @@ const FVLANVID FieldKind = FConjID + 1
 // VLANPresent is OFPVID_PRESENT, the bit of vlan_vid saying a tag is there.
 const VLANPresent = 0x1000
 
+// FIPDSCP is ip_dscp: the DSCP (the top six bits of the IPv4 TOS or the
+// IPv6 traffic class), as a value 0..63; set with a set-field on a flow
+// matching IPv4 or IPv6.
+const FIPDSCP FieldKind = FVLANVID + 1
+
 var fieldNames = map[FieldKind]string{
 	FInPort: "in_port", FMetadata: "metadata", FReg: "reg", FTunID: "tun_id", FTunIPv4Dst: "tun_dst",
 	FCTState: "ct_state", FCTZone: "ct_zone", FCTMark: "ct_mark",
@@ -176,6 +181,7 @@ var fieldNames = map[FieldKind]string{
 	FNDTarget: "nd_target", FNDSLL: "nd_sll", FNDTLL: "nd_tll",
 	FNDReserved: "nd_reserved", FNDOptionsType: "nd_options_type", FConjID: "conj_id",
 	FVLANVID: "vlan_vid",
+	FIPDSCP:  "ip_dscp",
 }
 
 // fieldNameList is fieldNames indexed by kind, for rendering.

@@ -141,7 +141,7 @@ func (f Field) appendValue(b []byte) []byte {
 		return appendCTState(b, uint32(f.Value), uint32(f.Mask))
 	case FEthType:
 		return appendHex(append(b, "0x"...), f.Value, 4)
-	case FInPort, FIPProto, FARPOp, FIPTTL, FICMPType, FICMPCode, FICMPv6Type, FICMPv6Code, FCTZone, FNDOptionsType, FConjID:
+	case FInPort, FIPProto, FARPOp, FIPTTL, FICMPType, FICMPCode, FICMPv6Type, FICMPv6Code, FCTZone, FNDOptionsType, FConjID, FIPDSCP:
 		return appendUint(b, f.Value)
 	case FTCPSrc, FTCPDst, FUDPSrc, FUDPDst:
 		if f.Mask != 0 {
@@ -230,6 +230,8 @@ func appendAction(b []byte, a Action) []byte {
 		return append(b, "dec_ttl"...)
 	case PushVLAN, PopVLAN:
 		return append(b, a.String()...)
+	case Meter:
+		return appendUint(append(b, "meter:"...), uint64(a.ID))
 	case Conjunction:
 		b = appendUint(append(b, "conjunction("...), uint64(a.ID))
 		b = appendUint(append(b, ','), uint64(a.Clause))

@@ -33,7 +33,7 @@ func refField(f Field) string {
 		return "ct_state=" + refCTState(uint32(f.Value), uint32(f.Mask))
 	case FEthType:
 		return fmt.Sprintf("%s=0x%04x", name, f.Value)
-	case FInPort, FIPProto, FARPOp, FIPTTL, FICMPType, FICMPCode, FICMPv6Type, FICMPv6Code, FCTZone, FNDOptionsType, FConjID:
+	case FInPort, FIPProto, FARPOp, FIPTTL, FICMPType, FICMPCode, FICMPv6Type, FICMPv6Code, FCTZone, FNDOptionsType, FConjID, FIPDSCP:
 		return fmt.Sprintf("%s=%d", name, f.Value)
 	case FTCPSrc, FTCPDst, FUDPSrc, FUDPDst:
 		if f.Mask != 0 {

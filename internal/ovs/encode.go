@@ -57,6 +57,7 @@ const (
 	ofpatSetField = 25
 	ofpitGoto     = 1
 	ofpitApply    = 4
+	ofpitMeter    = 6
 
 	oxmClassNXM0  = 0x0000
 	oxmClassNXM1  = 0x0001
@@ -133,6 +134,7 @@ var oxmFields = [...]fieldInfo{
 	ofp.FNDTLL:      {oxmClassBasic, 33, 6},
 	ofp.FConjID:     {oxmClassNXM1, 37, 4},
 	ofp.FVLANVID:    {oxmClassBasic, 6, 2},
+	ofp.FIPDSCP:     {oxmClassBasic, 8, 1},
 	// ERICOXM_OF_ICMPV6_ND_RESERVED and _ND_OPTIONS_TYPE (OVS 2.11+): the
 	// NA flags and the type of the first ND option, set-only in flows
 	// turning a solicitation into an advertisement.
@@ -389,6 +391,14 @@ func putUintN(b []byte, v uint64) {
 // appendInstructions appends apply_actions (when there are actions) and
 // goto_table (when the last action is Goto).
 func appendInstructions(b []byte, acts []ofp.Action) ([]byte, error) {
+	if len(acts) > 0 {
+		if m, ok := acts[0].(ofp.Meter); ok {
+			b = be.AppendUint16(b, ofpitMeter)
+			b = be.AppendUint16(b, 8)
+			b = be.AppendUint32(b, m.ID)
+			acts = acts[1:]
+		}
+	}
 	var gotoTable = -1
 	if n := len(acts); n > 0 {
 		if g, ok := acts[n-1].(ofp.Goto); ok {
@@ -519,6 +529,8 @@ func appendAction(b []byte, a ofp.Action) ([]byte, error) {
 		return endAction(b, start), nil
 	case ofp.Goto:
 		return b, errors.New("goto_table must be the last action of a flow")
+	case ofp.Meter:
+		return b, errors.New("meter must be the first action of a flow")
 	case ofp.CT:
 		return appendCT(b, a)
 	case ofp.Controller:

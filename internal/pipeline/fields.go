@@ -258,12 +258,13 @@ const (
 	FeatureND           Feature = 9  // IPv6 ND responder
 	FeatureL3           Feature = 10 // routing and NAT
 	FeatureMetering     Feature = 11 // metering label counters
+	FeatureQoS          Feature = 12 // meters and DSCP marks (qos.go)
 )
 
 var featureNames = map[Feature]string{
 	FeatureDefault: "default", FeatureClassify: "classify", FeaturePortSecurity: "port-security",
 	FeatureACL: "acl", FeatureARPResponder: "arp-responder", FeatureDHCP: "dhcp", FeatureL2: "l2",
-	FeatureOutput: "output", FeatureND: "nd", FeatureL3: "l3", FeatureMetering: "metering",
+	FeatureOutput: "output", FeatureND: "nd", FeatureL3: "l3", FeatureMetering: "metering", FeatureQoS: "qos",
 }
 
 func (f Feature) String() string {

@@ -81,6 +81,7 @@ func (h *hasher) port(p *portState) {
 	h.u64(uint64(p.OFPort))
 	h.bool(p.local)
 	h.remote(p.remote)
+	h.qos(p.QoS)
 }
 
 // network compiles everything of one network with local ports.
@@ -109,14 +110,14 @@ func (c *netBuilder) classify(n *netState) {
 			acts := []ofp.Action{loadLocal, VMPortField.Load(VMPortUnsecured), InPortKeyField.Load(p.Key), NetworkKeyField.Load(n.Key)}
 			c.add(TableClassify, prioClassify, FeatureClassify,
 				[]ofp.Field{ofp.InPort(p.OFPort)},
-				append(c.aclClassify(acts, p), NextTable(TableClassify))...)
+				append(qosClassify(c.aclClassify(acts, p), p), NextTable(TableClassify))...)
 			continue
 		}
 		for _, id := range p.identities() {
 			acts := []ofp.Action{loadLocal, VMPortField.Load(VMPortSecured), InPortKeyField.Load(p.Key), NetworkKeyField.Load(n.Key)}
 			c.add(TableClassify, prioClassify, FeatureClassify,
 				[]ofp.Field{ofp.InPort(p.OFPort), ofp.EthSrc(id.mac)},
-				append(c.aclClassify(acts, p), NextTable(TableClassify))...)
+				append(qosClassify(c.aclClassify(acts, p), p), NextTable(TableClassify))...)
 		}
 	}
 	classifyTunnel(c.emitter, n)
@@ -358,7 +359,7 @@ func (c *netBuilder) l2(n *netState) {
 	seen := make(map[string]bool, len(n.all))
 	for _, p := range n.local {
 		seen[string(p.mac)] = true
-		acts := c.aclDeliver([]ofp.Action{OutPortField.Load(p.OFPort)}, p)
+		acts := c.aclDeliver(qosDeliver(p, OutPortField.Load(p.OFPort)), p)
 		c.add(TableL2Lookup, prioL2Known, FeatureL2,
 			[]ofp.Field{netKey, ofp.EthDst(p.mac)},
 			append(acts, gotoTable(TableIngressACL))...)

@@ -466,7 +466,7 @@ func (c *l3Builder) routeTo(p routerPort, q *portState) []ofp.Action {
 	}
 	switch {
 	case q.local:
-		return append(c.aclDeliver(append(acts, OutPortField.Load(q.OFPort)), q), ofp.Resubmit{Table: TableIngressACL.Number()})
+		return append(c.aclDeliver(append(qosDeliver(q, acts...), OutPortField.Load(q.OFPort)), q), ofp.Resubmit{Table: TableIngressACL.Number()})
 	case q.remote != nil:
 		return append(acts, encap(p.net, q.remote, ofp.Resubmit{Table: TableOutput.Number()})...)
 	}

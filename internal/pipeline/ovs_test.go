@@ -180,6 +180,9 @@ func traceBridge(t *testing.T, v *View, cfg Config, internal map[string]int) (*o
 	}
 	must(inst.Appctl("tnl/neigh/set", "br-phy", "192.0.2.2", "02:00:c0:00:02:02"))
 
+	for _, m := range Meters(v) { // before the flows that use them
+		must(inst.Ofctl("-O", "OpenFlow13", "add-meter", inst.Mgmt("br-int"), m.String()))
+	}
 	path := filepath.Join(t.TempDir(), "flows")
 	if err := os.WriteFile(path, []byte(ofp.Text(Compile(v, cfg, 1))), 0o644); err != nil {
 		t.Fatal(err)

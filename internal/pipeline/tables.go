@@ -82,6 +82,7 @@ const (
 	TableMeterIn
 	TableMeterOut
 	TableMeterCount
+	TableQoS
 
 	numTables // keep last
 )
@@ -203,7 +204,8 @@ var tableDecls = [numTables]Table{{
 	Doc: "Maps in_port (a local VM interface) to the logical input port key " +
 		"(reg5) and the network key (reg6), marking the packet local and " +
 		"from a VM port (reg0[4..5]) and loading the port's ACL word into " +
-		"reg3 when its security groups are enforced, then goes to " +
+		"reg3 when its security groups are enforced, then (a port with " +
+		"an egress limit or a DSCP mark: after a resubmit to QoS) goes to " +
 		"PortSecurity. For a port " +
 		"with port security this is the first stage of the check: only its " +
 		"MACs (its own and its allowed address pairs') are classified, " +
@@ -220,6 +222,18 @@ var tableDecls = [numTables]Table{{
 		"to that network, marking the packet provider, then goes straight " +
 		"to L2Lookup, and drops tagged frames of other VLANs there " +
 		"(provider.go). Anything else is dropped.",
+}, {
+	ID:       TableQoS,
+	Name:     "QoS",
+	Features: []Feature{FeatureQoS},
+	OffPath:  true,
+	Doc: "Reached only by resubmit from the Classify flow of a local port " +
+		"with a QoS policy (qos.go), to which it returns: per port (reg5), " +
+		"its IPv4 and IPv6 packets pass the port's egress meter (a " +
+		"bandwidth_limit rule, direction egress: what the VM sends) and get " +
+		"its DSCP mark (a dscp_marking rule); its other packets pass the " +
+		"meter only. A packet over the meter's rate is dropped. The miss " +
+		"does nothing: the packet goes on unchanged.",
 }, {
 	ID:       TablePortSecurity,
 	Name:     "PortSecurity",
@@ -297,7 +311,8 @@ var tableDecls = [numTables]Table{{
 	ID:       TableL2Lookup,
 	Name:     "L2Lookup",
 	Features: []Feature{FeatureL2, FeatureL3},
-	Doc: "Destination MAC on the network (reg6): a local port loads its " +
+	Doc: "Destination MAC on the network (reg6): a local port (through " +
+		"its ingress meter when its QoS limits what it receives) loads its " +
 		"ofport into reg7 (and, with security groups in use, its ACL word " +
 		"into reg3, 0 when not enforced) and goes to IngressACL; a port on a remote chassis " +
 		"sets tun_id/tun_dst and reg7=tunnel ofport and goes to Output; a " +

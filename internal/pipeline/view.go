@@ -322,6 +322,8 @@ type Port struct {
 	// OFPort is the port's OpenFlow port number on the local br-int; only
 	// meaningful (and required) when Chassis is the local chassis.
 	OFPort uint32
+	// QoS is what the port's QoS policy asks (qos.go); nil: nothing.
+	QoS *PortQoS
 }
 
 // Validate reports inconsistencies Compile would silently skip: unknown

@@ -23,6 +23,9 @@
 //	subnetpool_allocs/<pool>/<addr>_<len>  id of the subnet allocated that prefix of the pool
 //	address_scopes/<scope>                 address scope (api/neutron)
 //	address_groups/<group>                 address group (api/neutron)
+//	qos_policies/<policy>                  model.QoSPolicy with its rules (qos.go)
+//	qos_bound/<policy>                     what the policy is attached to ("network:<id>", "port:<id>")
+//	qos_default/<project>                  id of the project's default QoS policy
 //	index/subnets/<subnet>                 network id of the subnet
 //	index/ports/<port>                     network id of the port (id-ordered: port paging)
 //	index/router_subnets/<subnet>/<router> id of the router's interface port on the subnet

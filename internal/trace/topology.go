@@ -23,6 +23,8 @@ type Topology struct {
 	// PortForwardings are the floating IPs' port forwardings, by
 	// floating IP id (inbound.go).
 	PortForwardings map[string][]model.PortForwarding `json:"port_forwardings,omitempty"`
+	// QoSPolicies are the QoS policies the caller sees (qos.go).
+	QoSPolicies []model.QoSPolicy `json:"qos_policies,omitempty"`
 }
 
 // Chassis is a hypervisor as the agents API shows it. An empty list (a
@@ -255,6 +257,11 @@ func LoadTopology(list Lister) (*Topology, error) {
 			t.PortForwardings = map[string][]model.PortForwarding{}
 		}
 		t.PortForwardings[f.ID] = pfs
+	}
+	// QoS policies explain meters and marks; a server without the qos
+	// extension has none.
+	if err := list("qos/policies", "policies", &t.QoSPolicies); err != nil {
+		t.QoSPolicies = nil
 	}
 	var agents []struct {
 		Host           string `json:"host"`

@@ -211,6 +211,7 @@ func (tr *tracer) run() {
 	if !tr.portSecurity() || !tr.egressACL() {
 		return
 	}
+	tr.qosEgress()
 	if pkt.Proto == "arp" {
 		tr.arp()
 		return
@@ -491,6 +492,7 @@ func (tr *tracer) deliver(dst *model.Port, from netip.Addr, ttl uint8) {
 	if !tr.acl(dst, "ingress", from) {
 		return
 	}
+	tr.qosIngress(dst)
 	where := "locally on chassis " + dst.HostID
 	if out.Tunnelled || out.PhysicalNetwork != "" {
 		where = "on chassis " + dst.HostID

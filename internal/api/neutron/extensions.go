@@ -51,6 +51,10 @@ var extensions = dated([]extension{
 	{Alias: "metering", Name: "Neutron Metering", Description: "Neutron Metering extension."},
 	{Alias: "metering_source_and_destination_fields", Name: "Neutron Metering with source and destination filtering", Description: "Neutron Metering extension that enables the use of source and destination IP prefixes to create metering label rules."},
 	{Alias: "wyvern-metering-counters", Name: "Metering counters", Description: "Wyvern's metering counters: GET /v2.0/metering/counters gives an admin every metering label rule's packets and bytes, summed over the chassis and per chassis."},
+	{Alias: "qos", Name: "Quality of Service", Description: "The Quality of Service extension."},
+	{Alias: "qos-bw-limit-direction", Name: "Direction for QoS bandwidth limit rule", Description: "Allow to configure QoS bandwidth limit rule with specific direction: ingress or egress"},
+	{Alias: "qos-default", Name: "QoS default policy", Description: "Expose the QoS default policy per project"},
+	{Alias: "qos-rule-type-details", Name: "Details of QoS rule types", Description: "Expose details about QoS rule types supported by loaded backend drivers"},
 	{Alias: "stateful-security-group", Name: "Stateful security group", Description: "Indicates if the security group is stateful or not"},
 })
 

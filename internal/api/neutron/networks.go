@@ -168,6 +168,13 @@ func (s *Server) createNetwork(ctx context.Context, tx *store.Tx, p auth.Princip
 		}
 		n.MTU = mtu
 	}
+	if given, err := s.attachQoS(tx, p, a, "network", n.ID, &n.QoSPolicyID); err != nil {
+		return nil, err
+	} else if !given {
+		if err := s.defaultQoS(tx, p, n); err != nil {
+			return nil, err
+		}
+	}
 	if err := tx.Put(store.NetworkKey(n.ID), n); err != nil {
 		return nil, err
 	}
@@ -282,6 +289,9 @@ func (s *Server) updateNetwork(ctx context.Context, tx *store.Tx, p auth.Princip
 		}
 		n.MTU = mtu
 	}
+	if _, err := s.attachQoS(tx, p, a, "network", n.ID, &n.QoSPolicyID); err != nil {
+		return nil, err
+	}
 	touch(n)
 	return o, tx.Put(store.NetworkKey(n.ID), n)
 }
@@ -333,6 +343,9 @@ func (s *Server) removeNetwork(ctx context.Context, tx *store.Tx, p auth.Princip
 			tx.Delete(ownerKey(sub.ProjectID, "subnets", sid))
 			freePoolAlloc(tx, &sub)
 		}
+	}
+	if err := releaseQoS(tx, "network", n.ID, n.QoSPolicyID); err != nil {
+		return err
 	}
 	tx.Delete(segmentKey(n.NetworkType, n.PhysicalNetwork, n.SegmentationID))
 	freeCTZone(tx, n.CTZone)

@@ -71,6 +71,9 @@ func deletePortKeys(tx *store.Tx, port *model.Port) error {
 	tx.Delete(store.PortKey(port.NetworkID, port.ID))
 	tx.Delete(store.IndexKey(store.KindPorts, port.ID))
 	tx.Delete(ownerKey(port.ProjectID, "ports", port.ID))
+	if err := releaseQoS(tx, "port", port.ID, port.QoSPolicyID); err != nil {
+		return err
+	}
 	if port.MACAddress != "" {
 		tx.Delete(store.MACKey(port.MACAddress))
 	}

@@ -136,7 +136,7 @@ var portReadOnly = []string{"network_id", "status", "binding:vif_type", "binding
 // checkIgnored accepts the attributes Wyvern takes but does not implement
 // only with their empty values.
 func checkIgnored(a attrs) error {
-	for _, k := range []string{"dns_name", "dns_domain", "qos_policy_id"} {
+	for _, k := range []string{"dns_name", "dns_domain"} {
 		if v, _, err := a.str(k); err != nil {
 			return err
 		} else if v != "" {
@@ -208,6 +208,13 @@ func (s *Server) createPort(ctx context.Context, tx *store.Tx, p auth.Principal,
 	port, err := s.buildPort(ctx, tx, p, std, req)
 	if err != nil {
 		return nil, err
+	}
+	if given, err := s.attachQoS(tx, p, a, "port", port.ID, &port.QoSPolicyID); err != nil {
+		return nil, err
+	} else if given {
+		if err := tx.Put(store.PortKey(port.NetworkID, port.ID), port); err != nil {
+			return nil, err
+		}
 	}
 	return &portObj{Port: *port}, nil
 }
@@ -812,6 +819,9 @@ func (s *Server) updatePort(ctx context.Context, tx *store.Tx, p auth.Principal,
 		return nil, err
 	} else if ok {
 		port.ExtraDHCPOpts = mergeDHCPOpts(port.ExtraDHCPOpts, opts)
+	}
+	if _, err := s.attachQoS(tx, p, a, "port", port.ID, &port.QoSPolicyID); err != nil {
+		return nil, err
 	}
 	touch(port)
 	return o, tx.Put(store.PortKey(port.NetworkID, port.ID), port)

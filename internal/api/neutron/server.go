@@ -94,6 +94,7 @@ func New(st *store.Store, cfg Config, log *slog.Logger) *Server {
 		addressGroupsResource(s),
 		meteringLabelsResource(s),
 		meteringRulesResource(s),
+		qosPoliciesResource(s),
 	}
 	for _, res := range s.collections {
 		s.resources[res.collection] = res
