@@ -155,7 +155,7 @@ type Agent struct {
 	rec        *reconciler
 	// meterKeys are the metering rules by key, for the counter reader.
 	meterKeys meterKeysPtr
-	meters     meterSet // QoS meters on br-int (qos.go)
+	meters    meterSet // QoS meters on br-int (qos.go)
 	// nextHops resolves the upstream routers by ARP (nexthop.go).
 	nextHops *nextHops
 	// arpTimer is the loop's timer for ARP requests (set by loop).
