@@ -117,6 +117,7 @@ func NewRootCommand(stdout, stderr io.Writer, getenv func(string) string) *cobra
 		a.statusCommand(),
 		a.traceCommand(),
 		a.topologyCommand(),
+		a.chassisCommand(getenv),
 	)
 	return root
 }

@@ -183,6 +183,18 @@ func (s *Store) EnableAuth(ctx context.Context, rootPassword, admin string) erro
 	return nil
 }
 
+// isAuthError reports whether err is etcd refusing the client's identity
+// or its permission, as opposed to etcd being unreachable.
+func isAuthError(err error) bool {
+	for _, e := range []error{rpctypes.ErrPermissionDenied, rpctypes.ErrUserEmpty, rpctypes.ErrAuthFailed,
+		rpctypes.ErrInvalidAuthToken, rpctypes.ErrUserNotFound} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
 // IsPermissionDenied reports whether err is etcd refusing an operation to
 // the user (a missing permission).
 func IsPermissionDenied(err error) bool { return errors.Is(err, rpctypes.ErrPermissionDenied) }

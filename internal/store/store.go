@@ -87,6 +87,11 @@ func DialAuth(ctx context.Context, endpoints []string, tlsCfg *tls.Config, usern
 		if err == nil {
 			return New(cli), nil
 		}
+		if isAuthError(err) {
+			// etcd answers, and refuses: waiting changes nothing.
+			cli.Close()
+			return nil, fmt.Errorf("store: etcd at %v refused this client: %w", endpoints, err)
+		}
 		select {
 		case <-ctx.Done():
 			cli.Close()
