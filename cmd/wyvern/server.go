@@ -76,7 +76,7 @@ func serverCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 	f.BoolVar(&cfg.EtcdAuth, "etcd-auth", false, "embedded etcd: turn on etcd's users and roles on first start (root, and the server's certificate's common name as admin); enroll chassis with `wyvernctl chassis add`")
 	f.StringVar(&cfg.EtcdRootPassword, "etcd-root-password", envOr("WYVERN_ETCD_ROOT_PASSWORD", ""), "--etcd-auth: password of etcd's root user, for a server that connects without a client certificate (or WYVERN_ETCD_ROOT_PASSWORD)")
 	f.IntVar(&cfg.Neutron.GlobalMTU, "global-mtu", cfg.Neutron.GlobalMTU, "underlay MTU; network MTUs subtract the tunnel overhead")
-	f.DurationVar(&cfg.Neutron.StoreTimeout, "store-timeout", neutron.DefaultStoreTimeout, "bound of each API request's store work; past it the request is answered 503 (negative: none)")
+	f.DurationVar(&cfg.Neutron.StoreTimeout, "store-timeout", neutron.DefaultStoreTimeout, "bound of each API read's store work; past it the read is answered 503 (negative: none; writes are settled, never cut short)")
 	f.StringVar(&cfg.Neutron.DefaultNetworkType, "tenant-network-type", cfg.Neutron.DefaultNetworkType, "network type of tenant networks: geneve or vxlan")
 	return cmd
 }

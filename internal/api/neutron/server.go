@@ -40,8 +40,8 @@ type Config struct {
 	Quotas Quotas
 	// PublicURL overrides the base URL used in links.
 	PublicURL string
-	// StoreTimeout bounds each request's store work (0:
-	// DefaultStoreTimeout; negative: none); past it the request is a 503.
+	// StoreTimeout bounds each read's store work (0:
+	// DefaultStoreTimeout; negative: none); past it the read is a 503.
 	StoreTimeout time.Duration
 }
 
