@@ -237,6 +237,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	} else if n > 0 {
 		log.Info("allocated conntrack zones to records stored without one", "count", n)
 	}
+	if n, err := napi.MigrateBindings(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		log.Info("moved port bindings from port records into their chassis' keys", "count", n)
+	}
 	napi.Register(mux, wrap)
 	// Agents bind ports in keys of their own; the ports' readers see the
 	// mirrors (store.MirrorBindings), kept by every server.

@@ -24,9 +24,9 @@ import (
 // of the port's network, which agents already watch, so a binding reaches
 // only the chassis that hold the network. The API reports the mirror as
 // the port's binding:host_id, status and binding:vif_type. A port record
-// stored before the bindings were keys of their own still carries its
-// binding (binding:host_id and status written by an agent into the
-// record): it is read as it is until its chassis binds again.
+// an older agent bound (binding:host_id and status in the record) is read
+// as it is, until the server moves its binding into the chassis' key at
+// start (api/neutron's MigrateBindings).
 
 // BindingsPrefix holds every chassis' bindings.
 const BindingsPrefix = Prefix + "bindings/"
