@@ -115,3 +115,44 @@ func TestChassisLeastPrivilege(t *testing.T) {
 		t.Error("an unenrolled chassis still reads")
 	}
 }
+
+// TestGatewayRole: an enrolled gateway writes its registration and the
+// pools' steering, and nothing of a chassis or of the model.
+func TestGatewayRole(t *testing.T) {
+	e := storetest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := e.Store.EnableAuth(ctx, "rootpw", ""); err != nil {
+		t.Fatal(err)
+	}
+	root, err := store.DialAuth(ctx, e.Endpoints(), nil, store.RootUser, "rootpw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	if err := root.Enroll(ctx, "gw1", store.RoleGateway, "pw"); err != nil {
+		t.Fatal(err)
+	}
+	gw, err := store.DialAuth(ctx, e.Endpoints(), nil, "gw1", "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close()
+	rctx, rcancel := context.WithCancel(ctx)
+	defer rcancel()
+	if err := gw.Register(rctx, 5*time.Second, nil, map[string]string{store.EdgeGatewayKey("gw1"): `{"name":"gw1"}`}); err != nil {
+		t.Errorf("own registration: %v", err)
+	}
+	put := func(key string) error {
+		return gw.Txn(ctx, func(tx *store.Tx) error { tx.PutString(key, `{}`); return nil })
+	}
+	if err := put(store.EdgePoolKey("fip1")); err != nil {
+		t.Errorf("steering a pool: %v", err)
+	}
+	for _, key := range []string{store.EdgeGatewayKey("gw2"), store.ChassisKey("gw1"), store.BindingKey("gw1", "p1"),
+		store.PortKey("n1", "p1"), store.ObjectKey(store.KindFloatingIPs, "fip1")} {
+		if err := put(key); !store.IsPermissionDenied(err) {
+			t.Errorf("a gateway writing %s: %v, want permission denied", key, err)
+		}
+	}
+}
