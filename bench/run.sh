@@ -56,7 +56,7 @@ run_api() {
 	echo "bench: api results in $out"
 }
 
-# bringup: the local controller measured as anchors.md measured OVN —
+# bringup: the local controller on the workload vs-ovn also runs on OVN —
 # port bring-up latency (0→200 ports, then with 1,000 present), 800 ports
 # bound in bulk, br-int flows and agent RSS per chassis, full resync and
 # the kill -9 restart test — on a 3-chassis test bed (needs root). Two full
@@ -126,9 +126,11 @@ run_metadata() {
 }
 
 # edge: the floating-IP edge — association → route in FRR for 1,000
-# floating IPs (p50/p99/all), and packets lost when a gateway dies under a
-# 50 pps stream (kill -9 and a silent uplink cut; BGP timers 1 s/3 s, no
-# BFD), on a bed with 3 gateways and an FRR router (needs root). Extra
+# floating IPs (p50/p99/all), the edge path's TCP (iperf3) and RTT ratios
+# against hand-written flows on the same hops, side by side, and packets
+# lost when a gateway dies under a 50 pps stream (kill -9 and a silent
+# uplink cut; BGP timers 1 s/3 s, no BFD), on a bed with 3 gateways, an FRR
+# upstream router and an FRR underlay router (needs root). Extra
 # arguments in EDGE_ARGS, e.g. EDGE_ARGS="-fips 100 -kill-rounds 1 -cut-rounds 0".
 run_edge() {
 	local built out cmd="./bench/run.sh edge"
@@ -178,9 +180,33 @@ run_scale() {
 	echo "bench: scale results in $out"
 }
 
+# vs-ovn: the bring-up workload of bringup on OVN (Debian ovn-central and
+# ovn-host, installed here with apt-get if missing; bench only, never the
+# tests) and on Wyvern, interleaved round by round on the same kind of bed:
+# every figure as a ratio Wyvern ÷ OVN measured in the same round (needs
+# root). Extra arguments in VSOVN_ARGS, e.g. VSOVN_ARGS="-rounds 1 -ports 20
+# -extra-nets 2 -extra-ports 20 -more 10" for a quick look.
+run_vs-ovn() {
+	local built out cmd="./bench/run.sh vs-ovn"
+	if ! command -v ovn-northd >/dev/null || ! command -v ovn-controller >/dev/null; then
+		DEBIAN_FRONTEND=noninteractive apt-get install -y ovn-central ovn-host
+	fi
+	built=$(build_wyvern)
+	"$GO" build -o "$TMP/" ./bench/bringup ./bench/vsovn
+	out=$(results_file vs-ovn)
+	[ -n "${WYVERN_REV:-}" ] && cmd="WYVERN_REV=$WYVERN_REV $cmd"
+	[ -n "${VSOVN_ARGS:-}" ] && cmd="VSOVN_ARGS=\"$VSOVN_ARGS\" $cmd"
+	local agent="$TMP/wyvern-agent"
+	[ -x "$agent" ] || agent=none
+	# shellcheck disable=SC2086
+	"$TMP/vsovn" -bringup "$TMP/bringup" -wyvern "$TMP/wyvern" -wyvern-agent "$agent" -tmp "$TMP" -built "$built" \
+		-out "$out" -command "$cmd" -logs "$TMP/vsovn-logs-$(date +%H%M%S)" ${VSOVN_ARGS:-}
+	echo "bench: vs-ovn results in $out"
+}
+
 # faults is left out of ALL: it is a test run (needs root) whose page records
 # what was injected; run it by name.
-ALL=(api bringup dataplane edge ipv6svc metadata scale)
+ALL=(api bringup dataplane edge ipv6svc metadata scale vs-ovn)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${ALL[@]}")
 for t in "${targets[@]}"; do

@@ -7,10 +7,12 @@
 # test/compat's real-Keystone test: python3-keystone is Debian's keystone
 # (keystone-manage, keystone-wsgi-public) without the `keystone` package's
 # system service, which would start a machine-wide Keystone on port 5000;
-# the test runs its own in a temp dir. Idempotent: installs only what is
+# the test runs its own in a temp dir. cloud-init's OpenStack datasource
+# reads the metadata service in test/e2e; it is installed disabled (the
+# machine is no VM to configure at boot). Idempotent: installs only what is
 # missing.
 set -euo pipefail
-pkgs=(openvswitch-switch iproute2 iputils-ping ethtool tcpdump iperf3 isc-dhcp-client busybox python3-openstackclient procps frr bird2 graphviz chromium etcd-server python3-keystone)
+pkgs=(openvswitch-switch iproute2 iputils-ping ethtool tcpdump iperf3 isc-dhcp-client busybox python3-openstackclient procps frr bird2 graphviz chromium etcd-server python3-keystone cloud-init)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -20,4 +22,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if [ -d /etc/cloud ] && [ ! -e /etc/cloud/cloud-init.disabled ]; then
+	touch /etc/cloud/cloud-init.disabled
 fi

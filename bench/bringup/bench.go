@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,98 +13,12 @@ import (
 	"time"
 
 	"github.com/wyvern-sdn/wyvern/bench/internal/machine"
+	"github.com/wyvern-sdn/wyvern/bench/internal/portup"
 	"github.com/wyvern-sdn/wyvern/internal/lab"
 	"github.com/wyvern-sdn/wyvern/internal/model"
 	"github.com/wyvern-sdn/wyvern/internal/store"
 	"github.com/wyvern-sdn/wyvern/internal/testbed"
 )
-
-const (
-	project      = "bench"
-	measuredCIDR = "10.10.0.0/22"
-	vmMTU        = 1400
-)
-
-// runResult is everything one run measured.
-type runResult struct {
-	Small, Large     []portTiming // bring-up samples of both phases
-	AtStart, AtSmall snapshot     // after set-up; after the first phase
-	AtBulk, AtLarge  snapshot     // after the bulk bind; after the second phase
-	Bulk             bulkResult
-	Control          controlResult
-	Resync           resyncResult
-	Restart          restartResult
-	Took             time.Duration
-	Load             string // load average at the start
-}
-
-// portTiming is one measured bring-up; every offset is from T0, the API
-// call creating the port.
-type portTiming struct {
-	Port, Chassis, ProbeChassis string
-	T0                          time.Time
-	Created                     time.Duration // the API call returned
-	Plugged                     time.Duration // ovs-vsctl add-port returned
-	FirstReply                  time.Duration // first echo reply (ping -D's clock)
-	// Filled in from the etcd watch and the agents' debug logs (0:
-	// not seen).
-	Bound       time.Duration // the port's binding reached etcd (host_id set)
-	LocalFlows  time.Duration // the VM's agent installed flows after the plug
-	RemoteFlows time.Duration // the probe's agent installed flows after the bind
-	LocalTook   time.Duration // that local update's Diff+bundle time
-	RemoteTook  time.Duration
-}
-
-// snapshot is the per-chassis state at a topology size.
-type snapshot struct {
-	Ports int
-	Flows map[string]int   // br-int flows per chassis
-	RSS   map[string]int64 // agent VmRSS, kB
-	HWM   map[string]int64 // agent VmHWM, kB
-	Anon  map[string]int64 // agent RssAnon, kB (the rest is mostly the binary's mapped text)
-	// IdleRSS is VmRSS again after idleWait without changes: what a
-	// hypervisor's agent holds between bursts of work.
-	IdleRSS map[string]int64
-	CPU     map[string]time.Duration // agent CPU time (user + system) so far
-	// ByTable counts the first chassis' flows per table number.
-	ByTable map[int]int
-}
-
-// cpuPerPort is the agents' CPU time (all chassis summed) between two
-// snapshots, per measured port.
-func cpuPerPort(from, to snapshot, ports int) time.Duration {
-	var d time.Duration
-	for ch, c := range to.CPU {
-		d += c - from.CPU[ch]
-	}
-	if ports == 0 {
-		return 0
-	}
-	return d / time.Duration(ports)
-}
-
-type bulkResult struct {
-	Ports      int
-	APICreate  time.Duration // creating them through the API (8 clients)
-	Plug       time.Duration // the slowest chassis' ovs-vsctl
-	PerChassis map[string]time.Duration
-	Synced     time.Duration // last chassis' last flow update, from the plug
-	Detected   time.Duration // when polling saw every chassis complete
-}
-
-type resyncResult struct {
-	Chassis   string
-	Flows     int
-	Wall      time.Duration // process start → "flows installed" logged
-	Started   time.Duration // process start → "agent started" logged
-	AgentTook time.Duration // the agent's own took= (Diff + bundle + sweep)
-}
-
-type restartResult struct {
-	Chassis string
-	pingRun
-	Resync resyncResult
-}
 
 // probe is a VM pinging measured ports on other chassis.
 type probe struct {
@@ -155,7 +68,7 @@ func (b *bench) setup() error {
 	}
 	go b.watchPorts(b.net.ID)
 	for i, ch := range b.chs {
-		ip := fmt.Sprintf("10.10.3.%d", 201+i)
+		ip := portup.ProbeAddr(i)
 		vm, p, err := b.l.Boot(ch, "probe"+strconv.Itoa(i+1), project, b.net.ID, fixedIP(b.sub.ID, ip))
 		if err != nil {
 			return err
@@ -225,14 +138,6 @@ func (b *bench) watchPorts(netID string) {
 	}
 }
 
-// measuredAddr is the address of measured port k.
-func measuredAddr(k int) string {
-	a := netip.MustParseAddr("10.10.0.10").As4()
-	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
-	v += uint32(k)
-	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}).String()
-}
-
 func (b *bench) bringUpMany(from, to int, out *[]portTiming) error {
 	for k := from; k < to; k++ {
 		t, err := b.bringUp(k)
@@ -252,7 +157,7 @@ func (b *bench) bringUp(k int) (portTiming, error) {
 	ch := b.chs[k%3]
 	pr := b.probes[(k+1)%3]
 	ip := measuredAddr(k)
-	mac := fmt.Sprintf("fa:16:3e:ff:%02x:%02x", k>>8, k&0xff)
+	mac := portup.MeasuredMAC(k)
 	t := portTiming{Chassis: ch.Name, ProbeChassis: pr.vm.Chassis.Name}
 
 	// Untimed: the VM namespace, addresses, static ARP both ways, and the
@@ -275,8 +180,8 @@ func (b *bench) bringUp(k int) (portTiming, error) {
 	if err != nil {
 		return t, err
 	}
-	defer png.stop()
-	if _, err := png.waitLine("PING", 10*time.Second); err != nil {
+	defer png.Stop()
+	if _, err := png.WaitLine("PING", 10*time.Second); err != nil {
 		return t, err
 	}
 
@@ -299,7 +204,7 @@ func (b *bench) bringUp(k int) (portTiming, error) {
 		return t, fmt.Errorf("plug: %w", err)
 	}
 	t.Plugged = time.Since(t.T0)
-	line, err := png.waitLine("bytes from", 15*time.Second)
+	line, err := png.WaitLine("bytes from", 15*time.Second)
 	if err != nil {
 		flows, _ := ch.DumpFlows("br-int")
 		rflows, _ := pr.vm.Chassis.DumpFlows("br-int")
@@ -359,47 +264,6 @@ func (b *bench) snapshot(s *snapshot) error {
 	}
 	note("  %d ports: flows %v, agent RSS kB %v (anonymous %v; after %s idle %v)", s.Ports, s.Flows, s.RSS, s.Anon, idleWait, s.IdleRSS)
 	return nil
-}
-
-// idleWait is how long the agents are left alone before the idle RSS
-// reading.
-const idleWait = 3 * time.Second
-
-// flowTable is the table of a dump-flows line (ovs-ofctl omits table=0).
-func flowTable(f string) int {
-	i := strings.Index(f, "table=")
-	if i < 0 {
-		return 0
-	}
-	v := f[i+len("table="):]
-	if j := strings.IndexAny(v, ", "); j >= 0 {
-		v = v[:j]
-	}
-	t, _ := atoi(v)
-	return t
-}
-
-// procMem reads VmRSS, VmHWM and RssAnon (kB) of a process.
-func procMem(pid int) (rss, hwm, anon int64, err error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		switch f[0] {
-		case "VmRSS:":
-			rss, _ = strconv.ParseInt(f[1], 10, 64)
-		case "VmHWM:":
-			hwm, _ = strconv.ParseInt(f[1], 10, 64)
-		case "RssAnon:":
-			anon, _ = strconv.ParseInt(f[1], 10, 64)
-		}
-	}
-	return rss, hwm, anon, nil
 }
 
 // bulk adds the rest of the 1,000-port topology: a router joining the
@@ -643,7 +507,7 @@ func (b *bench) resync() error {
 	return nil
 }
 
-// restart is anchors.md's restart test: 50 pps for 10 s from the probe
+// restart is the restart test (bench/vsovn runs it on OVN too): 50 pps for 10 s from the probe
 // on the first chassis to a measured VM on the second; the first chassis'
 // agent is killed at 2 s and started again at 4 s.
 func (b *bench) restart() error {
@@ -653,8 +517,8 @@ func (b *bench) restart() error {
 	if err != nil {
 		return err
 	}
-	defer png.stop()
-	if _, err := png.waitLine("PING", 10*time.Second); err != nil {
+	defer png.Stop()
+	if _, err := png.WaitLine("PING", 10*time.Second); err != nil {
 		return err
 	}
 	began := time.Now()
@@ -663,14 +527,14 @@ func (b *bench) restart() error {
 	if err != nil {
 		return err
 	}
-	if err := png.wait(30 * time.Second); err != nil {
+	if err := png.Wait(30 * time.Second); err != nil {
 		return err
 	}
-	pr, err := parsePingRun(png.output())
+	pr, err := parsePingRun(png.Output())
 	if err != nil {
 		return err
 	}
-	b.res.Restart = restartResult{Chassis: ch.Name, pingRun: pr, Resync: r}
+	b.res.Restart = restartResult{Chassis: ch.Name, PingRun: pr, Resync: r}
 	note("  restart of %s's agent: %d/%d replies, longest gap %s, missing %v; resync %s",
 		ch.Name, pr.Received, pr.Sent, pr.MaxGap.Round(time.Millisecond), pr.MissingSeqs, r.Wall.Round(time.Millisecond))
 	return nil

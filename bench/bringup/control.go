@@ -7,18 +7,6 @@ import (
 	"time"
 )
 
-// controlPlugs is how many plugs the control step times in each mode.
-const controlPlugs = 20
-
-// controlResult is the plug alone, with the whole topology present: the
-// same ovs-vsctl add-port as a bring-up, of a port Neutron does not know
-// (so no agent installs anything for it), once with the agents running
-// and once with every agent stopped (SIGSTOP) around the plug: what
-// vswitchd itself costs at this size, and what the agents' presence adds.
-type controlResult struct {
-	Running, Paused []time.Duration
-}
-
 // controlPlug times plugs of unknown ports on every chassis, then unplugs
 // them.
 func (b *bench) controlPlug() error {

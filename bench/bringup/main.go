@@ -1,6 +1,6 @@
 // Command bringup is the agent half of `make bench`: it measures Wyvern's
-// local controller the way the OVN anchor figures (anchors.md of the project notes) measured OVN on the same
-// kind of machine, on a real test bed (internal/testbed: three chassis with
+// local controller on the workload that bench/vsovn also runs on OVN for
+// same-run ratios (./bench/run.sh vs-ovn), on a real test bed (internal/testbed: three chassis with
 // their own Open vSwitch, VMs as network namespaces) running a real
 // `wyvern server` and one `wyvern agent` per chassis (internal/lab):
 //
@@ -22,6 +22,7 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -37,7 +38,7 @@ import (
 	"github.com/wyvern-sdn/wyvern/internal/testbed"
 )
 
-// config is the benchmark's shape; the defaults are anchors.md's.
+// config is the benchmark's shape; bench/vsovn runs the same on OVN.
 type config struct {
 	Runs       int
 	Ports      int // measured ports in the first phase (0→Ports)
@@ -51,6 +52,7 @@ type config struct {
 	Built      string // what Wyvern was built from, for the report
 	Logs       string // directory to keep each run's agent and server logs in
 	AgentArgs  string // extra agent flags, space-separated ("{chassis}": its name)
+	JSON       string // also write the runs' results as JSON here (bench/vsovn reads them)
 	Verbose    bool
 }
 
@@ -68,6 +70,7 @@ func main() {
 	flag.StringVar(&cfg.Built, "built", "", "what the wyvern binary was built from, for the report")
 	flag.StringVar(&cfg.Logs, "logs", "", "keep each run's agent and server logs under this directory (run1/, run2/, ...)")
 	flag.StringVar(&cfg.AgentArgs, "agent-args", "", `extra wyvern agent flags, space-separated; "{chassis}" is the chassis name, e.g. -agent-args "--cpuprofile=/tmp/{chassis}.prof"`)
+	flag.StringVar(&cfg.JSON, "json", "", "also write the runs' results as JSON to this file (bench/vsovn reads it)")
 	flag.BoolVar(&cfg.Verbose, "v", false, "log the test bed's actions")
 	flag.Parse()
 	if err := run(cfg); err != nil {
@@ -111,6 +114,15 @@ func run(cfg config) error {
 		r.Took = time.Since(start)
 		rep.Printf("bringup: run %d done in %s", i+1, r.Took.Round(time.Second))
 		results = append(results, r)
+	}
+	if cfg.JSON != "" {
+		data, err := json.MarshalIndent(results, "", " ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(cfg.JSON, data, 0o644); err != nil {
+			return err
+		}
 	}
 	md := report(cfg, m, results)
 	if err := machine.WritePage(cfg.Out, md); err != nil {

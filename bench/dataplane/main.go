@@ -1,7 +1,7 @@
 // Command dataplane is the data-plane part of `make bench`: TCP throughput
 // and round-trip time through Wyvern's pipeline, each as a ratio to a
 // baseline of hand-written minimal Geneve flows measured in the same round,
-// the way the OVN anchor figures (anchors.md of the project notes) measured OVN on the same kind of machine
+// the way OVN 23.03's data plane was measured by hand on the same kind of machine
 // (iperf3 5 s one stream; RTT = p50 of 100 pings; VM on chassis 1 → VM on
 // chassis 2; rounds interleaved with the baseline).
 //
@@ -25,7 +25,9 @@
 // network across chassis; routed across subnets; routed with stateful
 // security groups; the outside baseline (outside host → a VM behind
 // br-base-ex and br-base); the outside host → a floating IP, without and
-// with security groups. Each round measures every Wyvern path right next
+// with security groups; and, over IPv6 (both tenant networks are dual
+// stack), the same network, routed, and routed with security groups,
+// beside the same Geneve baseline carrying IPv6. Each round measures every Wyvern path right next
 // to its baseline. A last phase counts datapath flows (megaflows) during a
 // 100-connection test. It must run as root; the bed is removed even on failure or Ctrl-C.
 //
@@ -47,7 +49,7 @@ import (
 	"github.com/wyvern-sdn/wyvern/internal/testbed"
 )
 
-// config is the benchmark's shape; the defaults are anchors.md's.
+// config is the benchmark's shape; the defaults are those of OVN's hand measurement.
 type config struct {
 	Rounds       int
 	Seconds      int           // iperf3 -t of a measurement

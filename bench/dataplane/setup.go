@@ -27,7 +27,17 @@ const (
 	// outsideBaseAddr is the baseline VM the outside host reaches through
 	// plain flows (outside the floating IP allocation pool).
 	outsideBaseAddr = "203.0.113.200"
+	// base6Client and base6Server are the baseline VMs' IPv6 addresses.
+	base6Client = "2001:db8:9::1"
+	base6Server = "2001:db8:9::2"
 )
+
+// setAddr6 gives a host a static IPv6 address without duplicate address
+// detection (the address is usable at once).
+func setAddr6(h *testbed.Host, cidr string) error {
+	_, err := h.Exec("ip", "-6", "addr", "add", cidr, "dev", "eth0", "nodad")
+	return err
+}
 
 // path is one measured client → server path.
 type path struct {
@@ -163,6 +173,15 @@ func (b *bench) setupBaseline() error {
 	if err != nil {
 		return err
 	}
+	// The flows carry any frame, so IPv6 needs only the addresses.
+	for _, x := range []struct {
+		vm   *testbed.VM
+		addr string
+	}{{vm1, base6Client}, {vm2, base6Server}} {
+		if err := setAddr6(x.vm.Host, x.addr+"/64"); err != nil {
+			return err
+		}
+	}
 	for _, x := range []struct {
 		ch   *testbed.Chassis
 		vm   *testbed.VM
@@ -228,6 +247,8 @@ func (b *bench) setupBaseline() error {
 	}
 	b.paths = append(b.paths,
 		&path{Key: "base", Client: vm1.Host, Server: vm2.Host, Dst: "10.9.0.2", Sender: b.ch1, Receiver: b.ch2,
+			Own: own(baseTunPort, "", vm1, vm2)},
+		&path{Key: "base6", Client: vm1.Host, Server: vm2.Host, Dst: base6Server, Sender: b.ch1, Receiver: b.ch2,
 			Own: own(baseTunPort, "", vm1, vm2)},
 		&path{Key: "outside-base", Client: b.outside, Server: vmx.Host, Dst: outsideBaseAddr, Receiver: b.ch2,
 			Own: own(0, baseExIface, vmx)})
@@ -318,12 +339,31 @@ func (b *bench) setupTopology() error {
 	if err != nil {
 		return err
 	}
+	// Both networks are dual stack: a static IPv6 subnet each (no RA,
+	// no DHCPv6: the VMs take their addresses by hand, as for IPv4).
+	subnet6 := func(net model.Network, cidr, gw string) (model.Subnet, error) {
+		var sub struct{ Subnet model.Subnet }
+		err := l.Do("POST", "/v2.0/subnets", project, map[string]any{"subnet": map[string]any{
+			"network_id": net.ID, "cidr": cidr, "ip_version": 6, "gateway_ip": gw, "enable_dhcp": false}}, &sub)
+		if err != nil {
+			return sub.Subnet, fmt.Errorf("IPv6 subnet %s: %w", cidr, err)
+		}
+		return sub.Subnet, nil
+	}
+	s1v6, err := subnet6(n1, "2001:db8:1::/64", "2001:db8:1::1")
+	if err != nil {
+		return err
+	}
+	s2v6, err := subnet6(n2, "2001:db8:2::/64", "2001:db8:2::1")
+	if err != nil {
+		return err
+	}
 	var r struct{ Router model.Router }
 	if err := l.Do("POST", "/v2.0/routers", project, map[string]any{"router": map[string]any{"name": "r",
 		"external_gateway_info": map[string]any{"network_id": ext.Network.ID}}}, &r); err != nil {
 		return fmt.Errorf("router: %w", err)
 	}
-	for _, s := range []model.Subnet{s1, s2} {
+	for _, s := range []model.Subnet{s1, s2, s1v6, s2v6} {
 		if err := l.Do("PUT", "/v2.0/routers/"+r.Router.ID+"/add_router_interface", project,
 			map[string]any{"subnet_id": s.ID}, nil); err != nil {
 			return fmt.Errorf("router interface: %w", err)
@@ -334,22 +374,32 @@ func (b *bench) setupTopology() error {
 		return err
 	}
 	for _, rule := range []map[string]any{
-		{"protocol": "tcp", "port_range_min": iperfPort, "port_range_max": iperfPort},
-		{"protocol": "icmp"},
+		{"protocol": "tcp", "port_range_min": iperfPort, "port_range_max": iperfPort, "ethertype": "IPv4"},
+		{"protocol": "icmp", "ethertype": "IPv4"},
+		{"protocol": "tcp", "port_range_min": iperfPort, "port_range_max": iperfPort, "ethertype": "IPv6"},
+		{"protocol": "ipv6-icmp", "ethertype": "IPv6"},
 	} {
-		rule["security_group_id"], rule["direction"], rule["ethertype"] = sg, "ingress", "IPv4"
+		rule["security_group_id"], rule["direction"] = sg, "ingress"
 		if err := l.Do("POST", "/v2.0/security-group-rules", project, map[string]any{"security_group_rule": rule}, nil); err != nil {
 			return fmt.Errorf("rule: %w", err)
 		}
 	}
 
+	// v6 is the IPv6 address a VM takes beside its IPv4 one: the same
+	// host part in the network's IPv6 subnet.
+	v6 := map[string]string{s1.ID: s1v6.ID, s2.ID: s2v6.ID}
+	addr6 := func(ip string) string {
+		a := netip.MustParseAddr(ip).As4()
+		return fmt.Sprintf("2001:db8:%d::%d", a[1], a[3])
+	}
+	fixed := func(sub, ip string) []map[string]string {
+		return []map[string]string{{"subnet_id": sub, "ip_address": ip}, {"subnet_id": v6[sub], "ip_address": addr6(ip)}}
+	}
 	open := func(sub, ip string) map[string]any {
-		return map[string]any{"fixed_ips": []map[string]string{{"subnet_id": sub, "ip_address": ip}},
-			"port_security_enabled": false, "security_groups": []string{}}
+		return map[string]any{"fixed_ips": fixed(sub, ip), "port_security_enabled": false, "security_groups": []string{}}
 	}
 	guarded := func(sub, ip string) map[string]any {
-		return map[string]any{"fixed_ips": []map[string]string{{"subnet_id": sub, "ip_address": ip}},
-			"security_groups": []string{sg}}
+		return map[string]any{"fixed_ips": fixed(sub, ip), "security_groups": []string{sg}}
 	}
 	vms := map[string]*testbed.VM{}
 	ports := map[string]model.Port{}
@@ -383,6 +433,14 @@ func (b *bench) setupTopology() error {
 		if err := vm.SetGateway(v.gw); err != nil {
 			return err
 		}
+		ip4 := lab.FixedIP(p)
+		if err := setAddr6(vm.Host, addr6(ip4)+"/64"); err != nil {
+			return err
+		}
+		a := netip.MustParseAddr(ip4).As4()
+		if _, err := vm.Exec("ip", "-6", "route", "replace", "default", "via", fmt.Sprintf("2001:db8:%d::1", a[1]), "dev", "eth0"); err != nil {
+			return err
+		}
 		vms[v.name], ports[v.name] = vm, p
 		b.allMACs = append(b.allMACs, vm.MAC)
 	}
@@ -414,6 +472,12 @@ func (b *bench) setupTopology() error {
 		&path{Key: "routed", Client: vms["a"].Host, Server: vms["c"].Host, Dst: "10.2.0.10", Sender: b.ch1, Receiver: b.ch2,
 			Own: own(geneveUDP, "", vms["a"], vms["c"])},
 		&path{Key: "routed+sg", Client: vms["s"].Host, Server: vms["d"].Host, Dst: "10.2.0.20", Sender: b.ch1, Receiver: b.ch2,
+			Own: own(geneveUDP, "", vms["s"], vms["d"])},
+		&path{Key: "switch6", Client: vms["a"].Host, Server: vms["b"].Host, Dst: addr6("10.1.0.11"), Sender: b.ch1, Receiver: b.ch2,
+			Own: own(geneveUDP, "", vms["a"], vms["b"])},
+		&path{Key: "routed6", Client: vms["a"].Host, Server: vms["c"].Host, Dst: addr6("10.2.0.10"), Sender: b.ch1, Receiver: b.ch2,
+			Own: own(geneveUDP, "", vms["a"], vms["c"])},
+		&path{Key: "routed6+sg", Client: vms["s"].Host, Server: vms["d"].Host, Dst: addr6("10.2.0.20"), Sender: b.ch1, Receiver: b.ch2,
 			Own: own(geneveUDP, "", vms["s"], vms["d"])},
 		&path{Key: "fip", Client: b.outside, Server: vms["f"].Host, Dst: fipF, Receiver: b.ch2,
 			Own: own(0, testbed.ExternalIface, vms["f"])},

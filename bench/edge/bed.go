@@ -34,6 +34,17 @@ const (
 	gatewayAS = 65010
 )
 
+// The chassis side ("TunnelNet", seed 000): every general gateway holds
+// the anycast tunnel endpoint on its underlay bridge and announces it over
+// BGP to the underlay's router, tnet (FRR, ECMP, L4 multipath hash), which
+// the hypervisor in edge mode routes the endpoint through.
+var (
+	edgeEndpoint  = netip.MustParseAddr("192.0.2.250")
+	tunnelNetAddr = netip.MustParsePrefix("192.0.2.240/24")
+)
+
+const tunnelNetAS = 65100
+
 func gatewayAddr(i int) netip.Addr { return netip.AddrFrom4([4]byte{198, 51, 100, byte(10 + i)}) }
 
 // etcdProxy makes the lab's etcd reachable from the gateways' namespaces
@@ -84,13 +95,18 @@ type frr struct {
 }
 
 func startFRR(h *testbed.Host, name string, peers []netip.Addr) (*frr, error) {
+	return startFRRAs(h, name, routerAS, routerAddr.Addr(), peers)
+}
+
+// startFRRAs is startFRR for another router (AS, router id): tnet.
+func startFRRAs(h *testbed.Host, name string, as int, id netip.Addr, peers []netip.Addr) (*frr, error) {
 	f := &frr{host: h, dir: filepath.Join(h.RunDir, "frr")}
 	if err := os.MkdirAll(f.dir, 0o755); err != nil {
 		return nil, err
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "frr defaults traditional\nhostname %s\nlog file %s/bgpd.log\n!\n", name, f.dir)
-	fmt.Fprintf(&b, "router bgp %d\n bgp router-id %s\n no bgp ebgp-requires-policy\n no bgp network import-check\n", routerAS, routerAddr.Addr())
+	fmt.Fprintf(&b, "router bgp %d\n bgp router-id %s\n no bgp ebgp-requires-policy\n no bgp network import-check\n", as, id)
 	for _, p := range peers {
 		fmt.Fprintf(&b, " neighbor %s remote-as %d\n neighbor %s timers 1 3\n neighbor %s timers connect 1\n", p, gatewayAS, p, p)
 	}
@@ -188,6 +204,8 @@ type gw struct {
 	uplink netip.Addr
 	// extra are more `wyvern gateway` flags (pool, steering).
 	extra []string
+	// tunnel: the gateway holds and announces the tunnel endpoint.
+	tunnel bool
 }
 
 func addGateway(bed *testbed.Bed, i int) (*gw, error) {
@@ -220,6 +238,10 @@ func (g *gw) start(wyvern, etcd string) error {
 		"--tunnel-ip", g.TunnelIP.String(),
 		"--bgp-as", lab.Itoa(gatewayAS), "--bgp-listen-port", "-1",
 		"--bgp-peer", fmt.Sprintf("%s,as=%d,hold=3s,keepalive=1s,connect-retry=1s", routerAddr.Addr(), routerAS)}
+	if g.tunnel {
+		args = append(args, "--tunnel-endpoint", edgeEndpoint.String(), "--tunnel-bgp-peer",
+			fmt.Sprintf("%s,as=%d,hold=3s,keepalive=1s,connect-retry=1s", tunnelNetAddr.Addr(), tunnelNetAS))
+	}
 	args = append(args, g.extra...)
 	return g.StartProcess("wyvern-gateway", g.Command(args...))
 }

@@ -18,6 +18,12 @@
 //   - CPU: the gateways' ovs-vswitchd CPU (less its idle rate) per
 //     million packets of a many-flow UDP stream, with 1, 2 and 3 gateways
 //     carrying it;
+//   - data path: TCP (iperf3 5 s, one stream) and RTT (p50 of 100 pings)
+//     from the client to the VM through the edge (inbound by a gateway,
+//     replies by the chassis' tunnel to the anycast endpoint, which the
+//     underlay router tnet learned from the gateways over BGP), each as a
+//     ratio to a baseline of hand-written flows over the same hops, in
+//     the same round (datapath.go);
 //   - gateway death: a 50 pps stream (ping, one flow) from the client to
 //     the VM's floating IP while the gateway carrying it dies, counted at
 //     the VM: packets lost and the longest gap, for kill -9 (the process
@@ -55,6 +61,9 @@ type config struct {
 	// zero rate skips it).
 	CPURate, CPUSeconds int
 	Rate                int // pps of the stream across a gateway's death
+	// DPRounds and DPSeconds shape the data-path measurement (iperf3 -t;
+	// zero rounds skip it).
+	DPRounds, DPSeconds int
 	Out                 string
 	Command             string
 	Wyvern              string
@@ -75,6 +84,8 @@ func main() {
 	flag.IntVar(&cfg.CPURate, "cpu-rate", 20000, "packets/s of the CPU measurement's stream (0: skip it)")
 	flag.IntVar(&cfg.CPUSeconds, "cpu-t", 5, "seconds of the CPU measurement's stream")
 	flag.IntVar(&cfg.Rate, "rate", 50, "packets per second of the stream")
+	flag.IntVar(&cfg.DPRounds, "dp-rounds", 5, "rounds of the data-path measurement (edge path and baseline side by side; 0: skip it)")
+	flag.IntVar(&cfg.DPSeconds, "dp-t", 5, "seconds of each iperf3 test")
 	flag.StringVar(&cfg.Out, "out", "", "Markdown results file (default: stdout)")
 	flag.StringVar(&cfg.Command, "command", "", "the command line to record in the report")
 	flag.StringVar(&cfg.Wyvern, "wyvern", "", "wyvern binary (server and gateway)")

@@ -47,6 +47,11 @@ type result struct {
 	AutoSteer, AutoBack []time.Duration
 	FloodRate           int
 	CPU                 []scaling
+	// Endpoint is how long tnet took to route the anycast endpoint over
+	// every general gateway, from the BGP sessions' start.
+	Endpoint time.Duration
+	// DP are the data-path rounds (edge path and baseline).
+	DP []dpRound
 }
 
 type convergence struct {
@@ -76,7 +81,10 @@ func runOnBed(cfg config, bed *testbed.Bed) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	hv, err := l.AddChassis("hv1")
+	// The hypervisor hands its floating IPs to the edge: it tunnels their
+	// traffic to the anycast endpoint (the gateways serve only chassis in
+	// edge mode).
+	hv, err := l.AddChassisWith("hv1", nil, []string{"--fip-mode", "edge", "--edge-endpoint", edgeEndpoint.String()})
 	if err != nil {
 		return nil, err
 	}
@@ -162,6 +170,15 @@ func runOnBed(cfg config, bed *testbed.Bed) (*result, error) {
 		g.extra = steerFlags
 		if i > nGateways {
 			g.extra = append([]string{"--pool", "scrubbing"}, steerFlags...)
+		} else {
+			// The general gateways terminate and announce the
+			// endpoint (the scrubbing one could too: every gateway NATs
+			// the outbound traffic of every pool's addresses; tnet peers
+			// with the general ones, whose data path is measured).
+			if _, err := g.Exec("ip", "addr", "add", netip.PrefixFrom(edgeEndpoint, 32).String(), "dev", "br-phy"); err != nil {
+				return nil, err
+			}
+			g.tunnel = true
 		}
 		if err := g.start(cfg.Wyvern, etcd); err != nil {
 			return nil, err
@@ -176,6 +193,40 @@ func runOnBed(cfg config, bed *testbed.Bed) (*result, error) {
 	progress("FRR peers with %d general gateways and %s of the scrubbing pool", nGateways, scrub.Name)
 	res := &result{}
 
+	// TunnelNet: the underlay's router learns the endpoint from the
+	// general gateways; the hypervisor routes the endpoint through it.
+	tnet, err := bed.AddHost("tnet", tunnelNetAddr)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tnet.Exec("sysctl", "-q", "-w", "net.ipv4.ip_forward=1", "net.ipv4.fib_multipath_hash_policy=1",
+		"net.ipv4.conf.all.send_redirects=0", "net.ipv4.conf.eth0.send_redirects=0",
+		"net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.eth0.rp_filter=0"); err != nil {
+		return nil, err
+	}
+	var tunnelIPs []netip.Addr
+	for _, g := range gws {
+		tunnelIPs = append(tunnelIPs, g.TunnelIP)
+	}
+	tf, err := startFRRAs(tnet, bed.Prefix+"-tnet", tunnelNetAS, tunnelNetAddr.Addr(), tunnelIPs)
+	if err != nil {
+		return nil, err
+	}
+	tmac, err := tnet.MAC()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := hv.Exec("ip", "route", "add", netip.PrefixFrom(edgeEndpoint, 32).String(), "via", tunnelNetAddr.Addr().String()); err != nil {
+		return nil, err
+	}
+	if err := hv.SetTunnelNeighbor(tunnelNetAddr.Addr(), tmac); err != nil {
+		return nil, err
+	}
+	if res.Endpoint, err = waitFIB(tf, edgeEndpoint.String(), nGateways, 30*time.Second); err != nil {
+		return nil, fmt.Errorf("tunnel endpoint: %w", err)
+	}
+	progress("tnet routes the anycast endpoint %s over the %d general gateways (BGP)", edgeEndpoint, nGateways)
+
 	// Gateway deaths first, on the bed with one floating IP.
 	var fip struct{ FloatingIP model.FloatingIP }
 	if err := l.Do("POST", "/v2.0/floatingips", "p1", map[string]any{"floatingip": map[string]any{
@@ -185,6 +236,16 @@ func runOnBed(cfg config, bed *testbed.Bed) (*result, error) {
 	addr := fip.FloatingIP.FloatingIPAddress
 	if _, err := waitFIB(f, addr, nGateways, 10*time.Second); err != nil {
 		return nil, err
+	}
+	if cfg.DPRounds > 0 {
+		offloaded = []*testbed.Host{client, rtr, tnet}
+		bvm, err := setupBaseline(hv, rtr, gws, vm.MTU)
+		if err != nil {
+			return nil, fmt.Errorf("baseline: %w", err)
+		}
+		if res.DP, err = dataPath(cfg, client, vm, bvm, addr); err != nil {
+			return nil, fmt.Errorf("data path: %w", err)
+		}
 	}
 	for i := 0; i < cfg.KillRounds+cfg.CutRounds; i++ {
 		how := "kill -9"

@@ -27,7 +27,8 @@ func gatewayCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command 
 		endpoints, uplinkIP, upstreamIP string
 		upstreamMAC, tunnelIP, encaps   string
 		routerID, listenAddrs           string
-		peers                           []string
+		peers, tunnelPeers              []string
+		tunnelEndpoint                  string
 		localAS                         uint64
 		check                           bool
 		metricsListen                   string
@@ -74,6 +75,16 @@ func gatewayCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command 
 				}
 				cfg.BGP.Peers = append(cfg.BGP.Peers, peer)
 			}
+			if cfg.TunnelEndpoint, err = parseAddr("--tunnel-endpoint", tunnelEndpoint, false); err != nil {
+				return err
+			}
+			for _, p := range tunnelPeers {
+				peer, err := parsePeer(p)
+				if err != nil {
+					return fmt.Errorf("--tunnel-bgp-peer %q: %w", p, err)
+				}
+				cfg.TunnelPeers = append(cfg.TunnelPeers, peer)
+			}
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
@@ -113,6 +124,8 @@ func gatewayCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command 
 	f.StringVar(&upstreamIP, "upstream-ip", "", "upstream router's address on the uplink; its MAC is resolved by ARP")
 	f.StringVar(&upstreamMAC, "upstream-mac", "", "upstream router's MAC (override: skips ARP resolution)")
 	f.StringVar(&tunnelIP, "tunnel-ip", "", "underlay address the chassis see tunnels from")
+	f.StringVar(&tunnelEndpoint, "tunnel-endpoint", "", "the pool's anycast tunnel endpoint (an address of the tunnel bridge on every gateway of the pool; the chassis' --edge-endpoint)")
+	f.StringArrayVar(&tunnelPeers, "tunnel-bgp-peer", nil, "underlay router to announce --tunnel-endpoint/32 to, via --tunnel-ip, ADDRESS,as=AS[,...] as --bgp-peer (repeatable; not passive)")
 	f.StringVar(&cfg.TunnelBridge, "tunnel-bridge", "br-phy", "bridge holding the tunnel IP (for static tunnel neighbours)")
 	f.StringVar(&encaps, "encaps", "geneve,vxlan", "tunnel encapsulations towards the chassis")
 	f.Uint64Var(&localAS, "bgp-as", 0, "local AS number (required)")

@@ -61,6 +61,10 @@ type Config struct {
 	// floating-IP edge layer, whose tunnel endpoint is EdgeEndpoint.
 	FIPMode      string
 	EdgeEndpoint netip.Addr
+	// EdgeEncaps are the encapsulations of the edge layer's gateways
+	// (their --encaps; nil: both), so that this chassis tunnels to them
+	// with the one they choose for it (pipeline.LocalChassis.EdgeEncaps).
+	EdgeEncaps []pipeline.Encap
 	// BGP, when set (distributed mode), announces every address this
 	// chassis NATs as a /32 with the chassis' external address on its
 	// physnet (ExternalIPs: physnet → address, held by the mapped bridge's
@@ -78,6 +82,9 @@ type Config struct {
 	// RAInterval is the period of unsolicited router advertisements to
 	// the local ports on networks with an IPv6 RA mode; 0: one minute.
 	RAInterval time.Duration
+	// MeteringInterval is how often the metering counters are read and
+	// published (metering.go); 0: every 10 s.
+	MeteringInterval time.Duration
 	// Metadata serves 169.254.169.254 to the local ports (metadata.go),
 	// proxied to NovaMetadataURL with the instance's headers signed with
 	// MetadataSecret, or, without a Nova URL, from the ports themselves.
@@ -146,6 +153,8 @@ type Agent struct {
 	everSynced bool
 	state      *state
 	rec        *reconciler
+	// meterKeys are the metering rules by key, for the counter reader.
+	meterKeys meterKeysPtr
 	// nextHops resolves the upstream routers by ARP (nexthop.go).
 	nextHops *nextHops
 	// arpTimer is the loop's timer for ARP requests (set by loop).
@@ -272,6 +281,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		go a.forward(ctx, watchFIPs, store.KindPrefix(store.KindFloatingIPs))
 	}
 	go a.forward(ctx, watchAlive, store.AliveKey(""))
+	go a.forward(ctx, watchMeterLabels, store.KindPrefix(store.KindMeteringLabels))
+	go a.forward(ctx, watchMeterRules, store.KindPrefix(store.KindMeteringRules))
+	go a.meterCounters(ctx)
 	return a.loop(ctx)
 }
 
@@ -299,6 +311,11 @@ func (c *Config) ValidateFIPs() error {
 	}
 	if c.FIPMode != model.FIPModeEdge && c.EdgeEndpoint.IsValid() {
 		return errors.New("agent: an edge tunnel endpoint is only used in edge mode")
+	}
+	for _, e := range c.EdgeEncaps {
+		if e != pipeline.EncapGeneve && e != pipeline.EncapVXLAN {
+			return fmt.Errorf("agent: edge encapsulation %q: want geneve or vxlan", e)
+		}
 	}
 	for physnet, ip := range c.ExternalIPs {
 		if c.BridgeMappings[physnet] == "" {

@@ -44,17 +44,27 @@ type exposer interface {
 }
 
 // exposeCookie marks the agent's flows on a mapped bridge (never a
-// pipeline cookie: those belong to br-int's reconciler).
-const exposeCookie uint64 = 0x57790000000000e1
+// pipeline cookie: those belong to br-int's reconciler), under
+// exposeCookieMask; the bits outside the mask hold the generation of the
+// connection that installed them (exposeGen), so that a restarted agent
+// replaces its predecessor's flows in place and then sweeps only those it
+// no longer wants: the steering never stops (graceful restart).
+const (
+	exposeCookie     uint64 = 0x57790000000000e1
+	exposeCookieMask uint64 = 0xffff0000000000ff
+)
+
+// exposeGen is the cookie of generation gen.
+func exposeGen(gen uint32) uint64 { return exposeCookie | uint64(gen)<<8 }
 
 // prioExpose is above a mapped bridge's NORMAL flow.
 const prioExpose = 200
 
 // exposeFlows are the steering flows of a mapped bridge whose own MAC is
-// bridgeMAC and whose patch port to br-int is patch: IPv4 to an announced
+// bridgeMAC and whose patch port to br-int is patch, with cookie: IPv4 to an announced
 // address, sent to the bridge's MAC (routed by the upstream router via the
 // chassis' external address), goes to br-int with the address' MAC.
-func exposeFlows(bridgeMAC net.HardwareAddr, patch uint32, addrs map[netip.Addr]net.HardwareAddr) []ofp.Flow {
+func exposeFlows(bridgeMAC net.HardwareAddr, patch uint32, addrs map[netip.Addr]net.HardwareAddr, cookie uint64) []ofp.Flow {
 	keys := make([]netip.Addr, 0, len(addrs))
 	for a := range addrs {
 		if a.Is4() && len(addrs[a]) == 6 {
@@ -64,7 +74,7 @@ func exposeFlows(bridgeMAC net.HardwareAddr, patch uint32, addrs map[netip.Addr]
 	slices.SortFunc(keys, func(x, y netip.Addr) int { return x.Compare(y) })
 	out := make([]ofp.Flow, 0, len(keys))
 	for _, a := range keys {
-		out = append(out, ofp.Flow{Priority: prioExpose, Cookie: exposeCookie,
+		out = append(out, ofp.Flow{Priority: prioExpose, Cookie: cookie,
 			Match:   []ofp.Field{ofp.EthDst(bridgeMAC), ofp.EthType(ofp.EthTypeIPv4), ofp.IPDst(netip.PrefixFrom(a, 32))},
 			Actions: []ofp.Action{ofp.SetField{Field: ofp.EthDst(addrs[a])}, ofp.Output{Port: patch}}})
 	}

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"path/filepath"
@@ -18,13 +19,18 @@ type exposedBridge struct {
 	mac   net.HardwareAddr
 	patch uint32
 	flows map[string]ofp.Flow // by key
+	// cookie is this connection's generation (exposeGen); swept is set
+	// once the flows of earlier generations are gone.
+	cookie uint64
+	swept  bool
 }
 
 // Expose implements exposer: it connects to the mapped bridge on first use
-// (and again after the connection dropped: vswitchd restarted, the flows
-// are gone), clears the agent's old flows there and installs exposeFlows,
-// then keeps them in line with addrs as one bundle per change. Only the
-// agent's loop calls it.
+// (and again after the connection dropped) under a new cookie generation,
+// installs exposeFlows — replacing in place the same flows a previous
+// agent left, so that traffic to the announced addresses never stops —
+// then deletes the flows of older generations, and keeps them in line
+// with addrs as one bundle per change. Only the agent's loop calls it.
 func (s *OVSSwitch) Expose(ctx context.Context, bridge string, addrs map[netip.Addr]net.HardwareAddr) error {
 	e := s.exposed[bridge]
 	if e != nil {
@@ -52,14 +58,11 @@ func (s *OVSSwitch) Expose(ctx context.Context, bridge string, addrs map[netip.A
 		if err != nil {
 			return err
 		}
-		if err := conn.DeleteByCookie(ctx, exposeCookie, ^uint64(0)); err != nil {
-			conn.Close()
-			return err
-		}
 		if old := s.exposed[bridge]; old != nil {
 			old.conn.Close()
 		}
-		e = &exposedBridge{conn: conn, mac: mac, patch: uint32(patch.OFPort), flows: map[string]ofp.Flow{}}
+		e = &exposedBridge{conn: conn, mac: mac, patch: uint32(patch.OFPort), flows: map[string]ofp.Flow{},
+			cookie: exposeGen(rand.Uint32())}
 		if s.exposed == nil {
 			s.exposed = map[string]*exposedBridge{}
 		}
@@ -67,7 +70,7 @@ func (s *OVSSwitch) Expose(ctx context.Context, bridge string, addrs map[netip.A
 	}
 	want := map[string]ofp.Flow{}
 	var add, del []ofp.Flow
-	for _, f := range exposeFlows(e.mac, e.patch, addrs) {
+	for _, f := range exposeFlows(e.mac, e.patch, addrs, e.cookie) {
 		k := f.Key()
 		want[k] = f
 		if old, ok := e.flows[k]; !ok || !old.Equal(f) {
@@ -83,5 +86,19 @@ func (s *OVSSwitch) Expose(ctx context.Context, bridge string, addrs map[netip.A
 		return err
 	}
 	e.flows = want
+	if !e.swept {
+		cookies, err := e.conn.DumpCookies(ctx)
+		if err != nil {
+			return err
+		}
+		for c := range cookies {
+			if c&exposeCookieMask == exposeCookie && c != e.cookie {
+				if err := e.conn.DeleteByCookie(ctx, c, ^uint64(0)); err != nil {
+					return err
+				}
+			}
+		}
+		e.swept = true
+	}
 	return nil
 }

@@ -287,7 +287,7 @@ func (a *Agent) sync(ctx context.Context) error {
 	start := time.Now()
 	geneve, vxlan := a.sw.TunnelPorts()
 	v, ok := a.buildView(pipeline.LocalChassis{Name: a.cfg.Chassis, TunnelIP: a.cfg.TunnelIP, GeneveOFPort: geneve, VXLANOFPort: vxlan,
-		EdgeEndpoint: a.cfg.EdgeEndpoint})
+		EdgeEndpoint: a.cfg.EdgeEndpoint, EdgeEncaps: a.cfg.EdgeEncaps})
 	if !ok {
 		return nil // logged; the next event builds it again
 	}
@@ -505,6 +505,9 @@ func (a *Agent) resolveRouterPort(ctx context.Context, portID string) {
 
 func (a *Agent) handleKV(ctx context.Context, e kvEvent) bool {
 	a.obs.event(e)
+	if dirty, ok := a.handleMetering(e); ok {
+		return dirty
+	}
 	switch e.Tag {
 	case watchRouters:
 		foldRecords(&a.state.routers, e, store.KindPrefix(store.KindRouters))

@@ -92,11 +92,15 @@ func TestExposeFlows(t *testing.T) {
 		netip.MustParseAddr("203.0.113.20"): {0xfa, 0x16, 0x3e, 0xee, 0, 0x20},
 		netip.MustParseAddr("203.0.113.10"): {0xfa, 0x16, 0x3e, 0xee, 0, 0x10},
 		netip.MustParseAddr("2001:db8::1"):  {0xfa, 0x16, 0x3e, 0xee, 0, 0x30},
-	}))
+	}, exposeGen(7)))
 	want := "table=0,priority=200,dl_dst=02:00:00:00:00:ee,dl_type=0x0800,nw_dst=203.0.113.10 actions=set_field:fa:16:3e:ee:00:10->dl_dst,output:3\n" +
 		"table=0,priority=200,dl_dst=02:00:00:00:00:ee,dl_type=0x0800,nw_dst=203.0.113.20 actions=set_field:fa:16:3e:ee:00:20->dl_dst,output:3\n"
 	if got != want {
 		t.Fatalf("flows:\n%s\nwant:\n%s", got, want)
+	}
+	// A generation's cookie is of the expose family; another's differs.
+	if c := exposeGen(7); c&exposeCookieMask != exposeCookie || c == exposeGen(8) {
+		t.Fatalf("cookie %#x", c)
 	}
 }
 

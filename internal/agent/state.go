@@ -56,6 +56,8 @@ type state struct {
 
 	// ext is this chassis' external side (bridge mappings, gateway).
 	ext extConfig
+	// meter holds the metering labels and rules (metering.go).
+	meter meterRecords
 	// fips (global watch, small) are every floating IP; alive the chassis
 	// whose agent holds its heartbeat.
 	fips       map[string]*model.FloatingIPRecord
@@ -356,6 +358,7 @@ func (s *state) inputs(local pipeline.LocalChassis) *logical.Inputs {
 	in := &logical.Inputs{Local: local, OFPorts: map[string]uint32{}, LocalNets: s.localNets(),
 		Networks: make(map[string]*logical.Network, len(s.nets)), Peers: s.peers, Alive: s.alive,
 		Routers: s.routers, RouterPortNet: s.routerPortNet, Rules: s.rules, FloatingIPs: s.fips,
+		MeteringLabels: s.meter.labels, MeteringRules: s.meter.rules,
 		Ext: logical.External{Gateway: s.ext.gateway, Mappings: s.ext.mappings, Ports: s.ext.ports, NextHop: s.ext.nextHop,
 			Resolved: s.ext.resolved, Edge: s.ext.edge}}
 	for _, i := range s.ifaces {

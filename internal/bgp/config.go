@@ -33,6 +33,19 @@ type Config struct {
 	ListenAddresses []netip.Addr
 	// Peers are the neighbours to announce to.
 	Peers []Peer
+	// GracefulRestart, when not zero, enables BGP graceful restart (RFC
+	// 4724) as the restarting speaker, with this restart time (1 s to
+	// 4095 s): the speaker advertises the capability with the Restart
+	// State and Forwarding State bits, so that a peer acting as a helper
+	// keeps the routes it learned from an earlier session of this speaker
+	// (stale) while it restarts, until this speaker's End-of-RIB, or for
+	// the restart time. For a speaker whose data plane outlives it (a
+	// chassis agent's flows): its restart then loses no traffic. Not for
+	// a speaker whose death must withdraw its routes at once (a gateway).
+	// With it, the peers are only dialled on the first Set: the new
+	// session's End-of-RIB must follow the routes, or the helper drops
+	// them.
+	GracefulRestart time.Duration
 }
 
 // Peer is one BGP neighbour.
@@ -70,6 +83,10 @@ func (c *Config) Validate() error {
 	}
 	if c.ListenPort < -1 || c.ListenPort > 65535 {
 		return bad("listen port %d out of range (-1 to 65535)", c.ListenPort)
+	}
+	if c.GracefulRestart != 0 && (c.GracefulRestart < time.Second || c.GracefulRestart > 4095*time.Second ||
+		c.GracefulRestart%time.Second != 0) {
+		return bad("graceful restart time %v must be 0 (off) or whole seconds from 1s to 4095s", c.GracefulRestart)
 	}
 	for _, a := range c.ListenAddresses {
 		if !a.IsValid() {

@@ -26,6 +26,10 @@ type Speaker struct {
 	mu        sync.Mutex
 	announced map[netip.Prefix]netip.Addr
 	stopped   bool
+	// pending are the peers still to add, on the first Set (graceful
+	// restart: Config.GracefulRestart).
+	pending []Peer
+	gr      time.Duration
 }
 
 // defaultConnectRetry is how often a down peer is dialled again. GoBGP's
@@ -55,18 +59,30 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Speaker, error) 
 		srv.Stop()
 		return nil, fmt.Errorf("bgp: start speaker (AS %d, listen port %d): %w", cfg.LocalAS, port, err)
 	}
-	s := &Speaker{log: log, srv: srv, announced: map[netip.Prefix]netip.Addr{}}
-	for _, p := range cfg.Peers {
-		if err := srv.AddPeer(ctx, &api.AddPeerRequest{Peer: apiPeer(p)}); err != nil {
-			s.Stop()
-			return nil, fmt.Errorf("bgp: add peer %s: %w", p.Address, err)
-		}
-		log.Info("bgp peer configured", "peer", p.Address, "as", p.AS, "port", p.Port)
+	s := &Speaker{log: log, srv: srv, announced: map[netip.Prefix]netip.Addr{}, gr: cfg.GracefulRestart}
+	if s.gr > 0 {
+		s.pending = slices.Clone(cfg.Peers)
+		return s, nil
+	}
+	if err := s.addPeers(ctx, cfg.Peers); err != nil {
+		s.Stop()
+		return nil, err
 	}
 	return s, nil
 }
 
-func apiPeer(p Peer) *api.Peer {
+// addPeers adds peers to the server.
+func (s *Speaker) addPeers(ctx context.Context, peers []Peer) error {
+	for _, p := range peers {
+		if err := s.srv.AddPeer(ctx, &api.AddPeerRequest{Peer: apiPeer(p, s.gr)}); err != nil {
+			return fmt.Errorf("bgp: add peer %s: %w", p.Address, err)
+		}
+		s.log.Info("bgp peer configured", "peer", p.Address, "as", p.AS, "port", p.Port, "graceful_restart", s.gr)
+	}
+	return nil
+}
+
+func apiPeer(p Peer, gr time.Duration) *api.Peer {
 	retry := p.ConnectRetry
 	if retry == 0 {
 		retry = defaultConnectRetry
@@ -94,8 +110,24 @@ func apiPeer(p Peer) *api.Peer {
 	if p.Port != 0 {
 		ap.Transport.RemotePort = uint32(p.Port)
 	}
+	if gr > 0 {
+		// The restarting speaker's side of RFC 4724: Restart State and
+		// Forwarding State bits set (LocalRestarting), IPv4 unicast
+		// preserved; routes go out after the peer's End-of-RIB (or the
+		// deferral time), followed by ours.
+		ap.GracefulRestart = &api.GracefulRestart{Enabled: true, RestartTime: uint32(gr / time.Second),
+			LocalRestarting: true, DeferralTime: grDeferral}
+		ap.AfiSafis = []*api.AfiSafi{{
+			Config:            &api.AfiSafiConfig{Family: ipv4Unicast, Enabled: true},
+			MpGracefulRestart: &api.MpGracefulRestart{Config: &api.MpGracefulRestartConfig{Enabled: true}},
+		}}
+	}
 	return ap
 }
+
+// grDeferral is how long a restarting speaker waits for a peer's
+// End-of-RIB before it sends its routes anyway, in seconds.
+const grDeferral = 5
 
 // Stop tears the sessions down and stops the server.
 func (s *Speaker) Stop() {
@@ -211,7 +243,24 @@ func (s *Speaker) Set(ctx context.Context, routes []Route) error {
 			return err
 		}
 	}
+	s.connectPending(ctx)
 	return nil
+}
+
+// connectPending adds the peers held back for graceful restart once the
+// first Set has put the routes in the RIB (s.mu held). A failure is
+// logged and retried by the next Set.
+func (s *Speaker) connectPending(ctx context.Context) {
+	if len(s.pending) == 0 || s.stopped {
+		return
+	}
+	for len(s.pending) > 0 {
+		if err := s.addPeers(ctx, s.pending[:1]); err != nil {
+			s.log.Warn("bgp peer", "err", err)
+			return
+		}
+		s.pending = s.pending[1:]
+	}
 }
 
 // Routes returns the announced routes, sorted by prefix.

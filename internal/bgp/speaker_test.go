@@ -220,6 +220,36 @@ func TestPeerDownAtStart(t *testing.T) {
 	t.Logf("late peer learned the routes %v after it started", took)
 }
 
+// TestGracefulRestartPeersAfterFirstSet: a speaker with graceful restart
+// dials its peers only once the first Set has put its routes in the RIB
+// (its End-of-RIB must follow them), and the peer learns them. (That a
+// helper keeps the routes across the speaker's restart is shown with FRR
+// in test/edge, TestChassisBGP.)
+func TestGracefulRestartPeersAfterFirstSet(t *testing.T) {
+	port := freePort(t)
+	r := receiver(t, port)
+	a, err := Start(context.Background(), Config{LocalAS: 65010, RouterID: netip.MustParseAddr("10.255.0.2"),
+		ListenPort: -1, GracefulRestart: 30 * time.Second, Peers: []Peer{{Address: loopback, AS: 65000, Port: port,
+			HoldTime: 3 * time.Second, KeepAlive: time.Second, ConnectRetry: time.Second}}}, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Stop)
+	ctx := context.Background()
+	if peers, err := a.Peers(ctx); err != nil || len(peers) != 0 {
+		t.Fatalf("peers before the first Set: %+v (%v), want none", peers, err)
+	}
+	want := []Route{route("203.0.113.40/32", "198.51.100.2")}
+	if err := a.Set(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	took := waitRoutes(t, r, want, 20*time.Second)
+	t.Logf("graceful-restart speaker's routes learned %v after the first Set", took)
+	if peers, err := a.Peers(ctx); err != nil || len(peers) != 1 {
+		t.Fatalf("peers after the first Set: %+v (%v)", peers, err)
+	}
+}
+
 func TestConfigErrors(t *testing.T) {
 	id := netip.MustParseAddr("192.0.2.1")
 	peer := func(addr string, as uint64) Peer { return Peer{Address: netip.MustParseAddr(addr), AS: as} }
@@ -237,6 +267,8 @@ func TestConfigErrors(t *testing.T) {
 		{"hold time", Config{LocalAS: 65000, RouterID: id, Peers: []Peer{{Address: netip.MustParseAddr("192.0.2.2"), AS: 65001, HoldTime: time.Second}}}, "hold time"},
 		{"keepalive", Config{LocalAS: 65000, RouterID: id, Peers: []Peer{{Address: netip.MustParseAddr("192.0.2.2"), AS: 65001, HoldTime: 9 * time.Second, KeepAlive: 9 * time.Second}}}, "keepalive"},
 		{"listen port", Config{LocalAS: 65000, RouterID: id, ListenPort: 70000}, "listen port"},
+		{"graceful restart too long", Config{LocalAS: 65000, RouterID: id, GracefulRestart: 4096 * time.Second}, "graceful restart"},
+		{"graceful restart fraction", Config{LocalAS: 65000, RouterID: id, GracefulRestart: 1500 * time.Millisecond}, "graceful restart"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := Start(context.Background(), tc.cfg, nil)

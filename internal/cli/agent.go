@@ -32,6 +32,7 @@ func Agent(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 		etcdTLS                     pki.Files
 		mappings, nextHops          string
 		edgeEndpoint, externalIPs   string
+		edgeEncaps                  string
 		cpuProfile, memProfile      string
 		bgpFlags                    BGPFlags
 		metricsListen               string
@@ -85,6 +86,12 @@ func Agent(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 					cfg.NextHopMACs = map[string]net.HardwareAddr{}
 				}
 				cfg.NextHopMACs[physnet] = mac
+			}
+			for _, e := range SplitList(edgeEncaps) {
+				if e != "geneve" && e != "vxlan" {
+					return fmt.Errorf("--edge-encaps: unknown encapsulation %q (geneve, vxlan)", e)
+				}
+				cfg.EdgeEncaps = append(cfg.EdgeEncaps, pipeline.Encap(e))
 			}
 			if edgeEndpoint != "" {
 				if cfg.EdgeEndpoint, err = netip.ParseAddr(edgeEndpoint); err != nil {
@@ -178,6 +185,7 @@ func Agent(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 	f.StringVar(&nextHops, "external-nexthop-mac", "", "override: MAC of the upstream router (the external subnet's gateway) per physnet, physnet=MAC[,...]; by default it is resolved by ARP and refreshed")
 	f.DurationVar(&cfg.NextHopTiming.Refresh, "external-nexthop-refresh", 30*time.Second, "how often the upstream router's resolved MAC is asked again")
 	f.StringVar(&cfg.FIPMode, "fip-mode", "distributed", "who serves the floating IPs of this chassis' ports: distributed (NATed here when the chassis maps the external network, else on the router's gateway chassis) or edge (the floating-IP edge layer, `wyvern gateway`: their outbound traffic is tunnelled to --edge-endpoint)")
+	f.StringVar(&edgeEncaps, "edge-encaps", "geneve,vxlan", "edge mode: the encapsulations the edge's gateways have (their --encaps): the chassis tunnels to them with the one they choose for it")
 	f.StringVar(&edgeEndpoint, "edge-endpoint", "", "edge mode: the edge layer's tunnel endpoint, the anycast IPv4 /32 its gateways share (routed by the underlay)")
 	f.StringVar(&externalIPs, "external-ip", "", "distributed mode with BGP: this chassis' address on a mapped physnet, held by the mapped bridge's interface, physnet=IP[,...]: the BGP next hop of the floating IPs NATed here")
 	bgpFlags.Add(f, -1)
@@ -187,6 +195,7 @@ func Agent(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 	f.StringVar(&sw.DatapathType, "datapath-type", "", "netdev (userspace) or system (kernel); default: system when the openvswitch module is loaded")
 	f.StringVar(&sw.TunnelBridge, "tunnel-bridge", "br-phy", "bridge holding the tunnel IP (for static tunnel neighbours)")
 	f.Uint16Var(&sw.ControllerID, "controller-id", 0x5779, "OpenFlow controller id for packet-ins")
+	f.DurationVar(&cfg.MeteringInterval, "metering-interval", 10*time.Second, "how often the metering label rules' counters are read from br-int and published (Prometheus, metering/<chassis>)")
 	f.DurationVar(&cfg.RAInterval, "ra-interval", time.Minute, "period of the unsolicited router advertisements to local ports on networks with an IPv6 RA mode")
 	f.BoolVar(&cfg.Metadata, "metadata", false, "serve the metadata service at 169.254.169.254 to the local ports (needs root: an internal port of the bridge holds the address)")
 	f.StringVar(&cfg.NovaMetadataURL, "nova-metadata-url", "", "proxy metadata requests to Nova's metadata API at this URL, with X-Instance-ID, X-Tenant-ID and X-Instance-ID-Signature (default: serve openstack/latest/meta_data.json and network_data.json from the port)")

@@ -53,14 +53,17 @@ func ParseBGPPeer(s string) (bgp.Peer, error) {
 	return p, nil
 }
 
-// BGPFlags are the BGP speaker's flags, as `wyvern gateway` spells them:
-// --bgp-as, --bgp-router-id, --bgp-listen-port, --bgp-listen-address and
-// the repeatable --bgp-peer.
+// BGPFlags are the agent's BGP speaker flags, spelt as `wyvern gateway`
+// spells its own: --bgp-as, --bgp-router-id, --bgp-listen-port,
+// --bgp-listen-address, the repeatable --bgp-peer, and
+// --bgp-graceful-restart (the agent's alone: a gateway's routes must go
+// when it dies).
 type BGPFlags struct {
 	localAS               uint64
 	routerID, listenAddrs string
 	listenPort            int
 	peers                 []string
+	gracefulRestart       time.Duration
 }
 
 // Add registers the flags on fs; defaultPort is --bgp-listen-port's
@@ -71,6 +74,7 @@ func (b *BGPFlags) Add(fs *pflag.FlagSet, defaultPort int) {
 	fs.IntVar(&b.listenPort, "bgp-listen-port", defaultPort, "TCP port for incoming BGP sessions (-1: only connect out)")
 	fs.StringVar(&b.listenAddrs, "bgp-listen-address", "", "comma-separated addresses to accept BGP on (default: all)")
 	fs.StringArrayVar(&b.peers, "bgp-peer", nil, "BGP neighbour, ADDRESS,as=AS[,port=P][,password=PW][,hold=90s][,keepalive=30s][,connect-retry=5s][,passive] (repeatable)")
+	fs.DurationVar(&b.gracefulRestart, "bgp-graceful-restart", 120*time.Second, "BGP graceful restart time (RFC 4724, whole seconds up to 4095s; 0: off): peers acting as helpers keep this chassis' routes while its agent restarts, as its flows keep forwarding")
 }
 
 // Config builds the speaker's configuration from the flags; nil when no
@@ -86,7 +90,7 @@ func (b *BGPFlags) Config() (*bgp.Config, error) {
 	if b.localAS > 1<<32-1 {
 		return nil, fmt.Errorf("--bgp-as %d: AS number must be 1 to 4294967295", b.localAS)
 	}
-	c := &bgp.Config{LocalAS: uint32(b.localAS), ListenPort: b.listenPort}
+	c := &bgp.Config{LocalAS: uint32(b.localAS), ListenPort: b.listenPort, GracefulRestart: b.gracefulRestart}
 	if b.routerID != "" {
 		a, err := netip.ParseAddr(b.routerID)
 		if err != nil {

@@ -42,6 +42,7 @@ func TestAgentFlagErrors(t *testing.T) {
 		{[]string{"--tunnel-ip", "192.0.2.1", "--fip-mode", "central"}, "floating-IP mode"},
 		{[]string{"--tunnel-ip", "192.0.2.1", "--fip-mode", "edge"}, "tunnel endpoint"},
 		{[]string{"--tunnel-ip", "192.0.2.1", "--fip-mode", "edge", "--edge-endpoint", "x"}, "--edge-endpoint"},
+		{[]string{"--tunnel-ip", "192.0.2.1", "--fip-mode", "edge", "--edge-endpoint", "192.0.2.100", "--edge-encaps", "gre"}, "--edge-encaps"},
 		{[]string{"--tunnel-ip", "192.0.2.1", "--bgp-peer", "198.51.100.1,as=65000"}, "need --bgp-as"},
 		{[]string{"--tunnel-ip", "192.0.2.1", "--bgp-as", "65010", "--bgp-peer", "198.51.100.1"}, "as=AS is required"},
 		{[]string{"--tunnel-ip", "192.0.2.1", "--bgp-as", "99999999999"}, "--bgp-as"},
@@ -51,6 +52,8 @@ func TestAgentFlagErrors(t *testing.T) {
 			"--bgp-as", "65010", "--bgp-peer", "198.51.100.1,as=0"}, "as=AS is required"},
 		{[]string{"--tunnel-ip", "192.0.2.1", "--bridge-mappings", "physnet1:br-ex", "--external-ip", "physnet1=198.51.100.21",
 			"--bgp-as", "65010", "--bgp-peer", "198.51.100.1,as=65000,hold=1s"}, "hold time"},
+		{[]string{"--tunnel-ip", "192.0.2.1", "--bridge-mappings", "physnet1:br-ex", "--external-ip", "physnet1=198.51.100.21",
+			"--bgp-as", "65010", "--bgp-peer", "198.51.100.1,as=65000", "--bgp-graceful-restart", "5000s"}, "graceful restart"},
 		{[]string{}, "tunnel-ip"},
 	} {
 		cmd := Agent(context.Background(), nil)

@@ -115,6 +115,7 @@ func NewRootCommand(stdout, stderr io.Writer, getenv func(string) string) *cobra
 		a.securityGroupCommand(),
 		a.securityGroupRuleCommand(),
 		a.statusCommand(),
+		a.meteringCommand(),
 		a.traceCommand(),
 		a.topologyCommand(),
 		a.chassisCommand(getenv),

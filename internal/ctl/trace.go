@@ -35,8 +35,9 @@ type traceOVS struct {
 
 func (a *app) traceCommand() *cobra.Command {
 	var o traceOVS
+	var fromExternal string
 	cmd := &cobra.Command{
-		Use:   "trace PORT PACKET",
+		Use:   "trace PORT PACKET | trace --from-external NETWORK PACKET",
 		Short: "Trace a packet from a port through the logical pipeline (and ofproto/trace with --ovs)",
 		Long: `Trace follows a packet sent by PORT (name or id) through Wyvern's
 distributed pipeline, computed from the Neutron model read through the API
@@ -58,22 +59,34 @@ With --ovs, run on the source port's chassis (as the agent's flags:
 in OVSDB by iface-id), runs ofproto/trace on br-int and prints each table
 step with Wyvern's table name and the feature in the flow's cookie, then
 the datapath actions. That trace covers this chassis only: the ingress
-security groups of a port on another chassis run there.`,
+security groups of a port on another chassis run there.
+
+With --from-external NETWORK, the packet arrives from that external
+network (source: the external subnet's gateway unless given) to a floating
+IP: its 1:1 DNAT or the port forwarding that takes the protocol and port
+(any other new connection to a forwarded floating IP is dropped), the
+chassis that NATs it, the route to the port and its ingress security
+groups.`,
 		Example: `  wyvernctl trace vm1 'tcp, dst 10.0.2.5:22'
   wyvernctl trace vm1 'icmp, dst 10.0.2.5' -o json
-  wyvernctl trace vm1 'tcp, dst 10.0.2.5:22' --ovs --ovsdb unix:/run/openvswitch/db.sock --ovs-rundir /run/openvswitch`,
-		Args: cobra.ExactArgs(2),
+  wyvernctl trace vm1 'tcp, dst 10.0.2.5:22' --ovs --ovsdb unix:/run/openvswitch/db.sock --ovs-rundir /run/openvswitch
+  wyvernctl trace --from-external public 'tcp, src 198.51.100.7:40000, dst 203.0.113.20:2222'`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if fromExternal != "" {
+				return cobra.ExactArgs(1)(cmd, args)
+			}
+			return cobra.ExactArgs(2)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			pkt, err := trace.ParsePacket(args[1])
+			pkt, err := trace.ParsePacket(args[len(args)-1])
 			if err != nil {
 				return err
+			}
+			if fromExternal != "" && o.enabled {
+				return fmt.Errorf("trace: --ovs traces from a port's chassis; not with --from-external")
 			}
 			c, err := a.networkClient(ctx)
-			if err != nil {
-				return err
-			}
-			id, err := a.resolve(ctx, portKind, args[0])
 			if err != nil {
 				return err
 			}
@@ -81,7 +94,16 @@ security groups of a port on another chassis run there.`,
 			if err != nil {
 				return err
 			}
-			res, err := trace.Run(topo, id, pkt)
+			var res *trace.Result
+			if fromExternal != "" {
+				res, err = trace.RunInbound(topo, fromExternal, pkt)
+			} else {
+				var id string
+				if id, err = a.resolve(ctx, portKind, args[0]); err != nil {
+					return err
+				}
+				res, err = trace.Run(topo, id, pkt)
+			}
 			if err != nil {
 				return err
 			}
@@ -105,6 +127,7 @@ security groups of a port on another chassis run there.`,
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&fromExternal, "from-external", "", "trace a packet arriving from this external network (name or id) to a floating IP")
 	f.BoolVar(&o.enabled, "ovs", false, "also run ofproto/trace on this chassis' bridge (the source port's chassis)")
 	f.StringVar(&o.ovsdb, "ovsdb", "unix:/run/openvswitch/db.sock", "OVSDB endpoint of the local Open vSwitch (with --ovs)")
 	f.StringVar(&o.rundir, "ovs-rundir", "/run/openvswitch", "ovs-vswitchd's run directory, for its control socket (with --ovs)")

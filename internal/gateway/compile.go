@@ -31,8 +31,8 @@ var (
 		"address, the VM's MAC from its router's MAC, decrements the TTL and tunnels to " +
 		"the VM's chassis with the network's key. Any other packet goes to LOCAL, the " +
 		"host stack (ARP for the uplink address, BGP)."}
-	TableOutbound = Table{2, "Outbound", "From a chassis by tunnel, source a served fixed " +
-		"address on its network's key: rewrites the source to the floating IP, the MACs " +
+	TableOutbound = Table{2, "Outbound", "From a chassis by tunnel, source the fixed address of " +
+		"a floating IP of any pool on its network's key: rewrites the source to the floating IP, the MACs " +
 		"to the uplink's and the upstream router's, decrements the TTL and sends it up. " +
 		"Anything else is dropped."}
 	Tables = []Table{TableClassify, TableInbound, TableOutbound}
@@ -87,6 +87,19 @@ func Compile(v *View, p Ports) []ofp.Flow {
 	}
 	add(TableClassify, prioPass, []ofp.Field{ofp.InPort(PortLocal)}, ofp.Output{Port: p.Uplink})
 	add(TableClassify, prioMiss, nil)
+	outbound := func(f FIP) {
+		tp := p.tunnel(f.Encap)
+		if tp == 0 || p.UpstreamMAC == nil || p.UplinkMAC == nil {
+			return
+		}
+		add(TableOutbound, prioFIP, []ofp.Field{ofp.InPort(tp), ofp.TunID(uint64(f.TunnelKey)),
+			ofp.EthType(ofp.EthTypeIPv4), ofp.IPSrc(host(f.FixedIP))},
+			set(ofp.EthSrc(p.UplinkMAC)),
+			set(ofp.EthDst(p.UpstreamMAC)),
+			set(ofp.IPSrc(host(f.FloatingIP))),
+			ofp.DecTTL{},
+			ofp.Output{Port: p.Uplink})
+	}
 	// Inbound and Outbound, per floating IP.
 	for _, f := range v.FIPs {
 		tp := p.tunnel(f.Encap)
@@ -109,16 +122,11 @@ func Compile(v *View, p Ports) []ofp.Flow {
 			set(ofp.Field{Kind: ofp.FTunID, Value: uint64(f.TunnelKey)}),
 			set(ofp.Field{Kind: ofp.FTunIPv4Dst, Prefix: host(f.ChassisIP)}),
 			ofp.Output{Port: tp})
-		if p.UpstreamMAC == nil || p.UplinkMAC == nil {
-			continue
-		}
-		add(TableOutbound, prioFIP, []ofp.Field{ofp.InPort(tp), ofp.TunID(uint64(f.TunnelKey)),
-			ofp.EthType(ofp.EthTypeIPv4), ofp.IPSrc(host(f.FixedIP))},
-			set(ofp.EthSrc(p.UplinkMAC)),
-			set(ofp.EthDst(p.UpstreamMAC)),
-			set(ofp.IPSrc(host(f.FloatingIP))),
-			ofp.DecTTL{},
-			ofp.Output{Port: p.Uplink})
+		outbound(f)
+	}
+	// The other pools' addresses: outbound only (View.Outbound).
+	for _, f := range v.Outbound {
+		outbound(f)
 	}
 	add(TableInbound, prioMiss, nil, ofp.Output{Port: PortLocal})
 	add(TableOutbound, prioMiss, nil)

@@ -54,9 +54,81 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	g := New(cfg, Deps{Source: st, Flows: br, Announcer: speaker, Ports: ports, MACs: macs, Resync: br.Resync(),
 		SetNeighbour: br.SetTunnelNeighbour, Counters: br.InboundCounters, Steer: steerTxn(st)}, log)
+	if len(cfg.TunnelPeers) > 0 {
+		tsp, err := bgp.Start(ctx, cfg.tunnelBGP(), log.With("component", "bgp-tunnel"))
+		if err != nil {
+			return err
+		}
+		defer tsp.Stop()
+		go logPeers(ctx, tsp, log.With("side", "tunnel"))
+		up := upstreamUp(speaker)
+		if len(cfg.BGP.Peers) == 0 {
+			up = func(context.Context) bool { return true } // nothing to watch
+		}
+		go announceEndpoint(ctx, g.Synced(), tsp, cfg.tunnelRoute(), up, time.Second, log)
+	}
 	log.Info("gateway started", "uplink_ip", cfg.UplinkIP, "upstream", cfg.UpstreamIP, "as", cfg.BGP.LocalAS, "peers", len(cfg.BGP.Peers),
 		"steer_threshold_pps", cfg.Steering.Threshold, "steer_pool", cfg.Steering.Pool, "steer_hold_down", cfg.Steering.HoldDown)
 	return g.Run(ctx)
+}
+
+// announceEndpoint announces the tunnel endpoint to the underlay's routers
+// once the gateway serves (synced) and while up reports a BGP session to
+// an upstream router established, checked every interval: a gateway cut
+// off from the upstream routers (its floating IPs withdrawn there when
+// their sessions' hold time expires) stops drawing the chassis' outbound
+// traffic too, which it could no longer deliver. A failed Set is retried
+// at the next check.
+func announceEndpoint(ctx context.Context, synced <-chan struct{}, s Announcer, r Route, up func(context.Context) bool,
+	interval time.Duration, log *slog.Logger) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-synced:
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	announced, known := false, false
+	for {
+		want := up(ctx)
+		if !known || want != announced {
+			var routes []Route
+			if want {
+				routes = []Route{r}
+			}
+			if err := s.Set(ctx, routes); err != nil {
+				log.Warn("tunnel endpoint", "route", r, "err", err)
+			} else {
+				announced, known = want, true
+				if want {
+					log.Info("tunnel endpoint announced", "route", r)
+				} else {
+					log.Warn("tunnel endpoint withdrawn: no BGP session to an upstream router", "route", r)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// upstreamUp reports whether the speaker has an established session.
+func upstreamUp(s *bgp.Speaker) func(context.Context) bool {
+	return func(ctx context.Context) bool {
+		peers, err := s.Peers(ctx)
+		if err != nil {
+			return false
+		}
+		for _, p := range peers {
+			if p.Established {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 // registrationTTL is the lease of a gateway's registration: it is gone

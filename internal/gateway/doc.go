@@ -36,6 +36,15 @@
 // underlay is another bridge or interface of the host (its tunnel IP), as
 // on a chassis.
 //
+// The chassis side: a gateway serves only the floating IPs of chassis in
+// edge mode (fip_mode edge). Those chassis tunnel their floating IPs'
+// outbound traffic to the pool's anycast tunnel endpoint, an address every
+// gateway holds on its tunnel bridge; with TunnelPeers the gateway
+// announces it over BGP to the underlay's routers (the seed's
+// "TunnelNet") via its own tunnel address once it serves. A gateway NATs
+// the outbound traffic of every pool's floating IPs (View.Outbound) and
+// takes the inbound traffic of its own pool's only.
+//
 // No conntrack is used: any gateway can carry any packet of any floating IP
 // in either direction, which is what lets the upstream routers spread and
 // move traffic freely.

@@ -47,6 +47,19 @@ type Config struct {
 	TunnelBridge string
 	// BGP is the speaker's configuration; its RouterID defaults to UplinkIP.
 	BGP bgp.Config
+	// TunnelEndpoint is the pool's anycast tunnel endpoint (the seed's
+	// "TunnelNet"), an address every gateway of the pool holds on its
+	// tunnel bridge, where the chassis in edge mode send (their
+	// --edge-endpoint). With TunnelPeers, the routers of the underlay,
+	// the gateway announces it to them as a /32 via its TunnelIP once it
+	// serves (its first sync) and while a BGP session to an upstream
+	// router is established, over a second speaker of the same AS that
+	// only dials out: the underlay spreads the chassis' traffic over the
+	// pool's gateways with ECMP, and a dead gateway's session takes its
+	// path away. No graceful restart on either speaker: a gateway's
+	// routes must go with it.
+	TunnelEndpoint netip.Addr
+	TunnelPeers    []bgp.Peer
 	// Steering is the automatic steering of hot addresses (steer.go);
 	// off when its threshold is zero.
 	Steering Steering
@@ -98,10 +111,49 @@ func (c *Config) Validate() error {
 	if !c.BGP.RouterID.IsValid() {
 		c.BGP.RouterID = c.UplinkIP
 	}
+	if c.BGP.GracefulRestart != 0 {
+		return errors.New("gateway: no graceful restart on a gateway's BGP sessions: a dead gateway's routes must be withdrawn at once")
+	}
 	if err := c.BGP.Validate(); err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
+	if c.TunnelEndpoint.IsValid() && (!c.TunnelEndpoint.Is4() || c.TunnelEndpoint.IsUnspecified()) {
+		return fmt.Errorf("gateway: tunnel endpoint %q is not an IPv4 address", c.TunnelEndpoint)
+	}
+	if len(c.TunnelPeers) > 0 {
+		if !c.TunnelEndpoint.IsValid() {
+			return errors.New("gateway: tunnel BGP peers announce the tunnel endpoint: give it (--tunnel-endpoint)")
+		}
+		if !c.TunnelIP.IsValid() {
+			return errors.New("gateway: the tunnel endpoint is announced via the tunnel address: give it (--tunnel-ip)")
+		}
+		if c.TunnelEndpoint == c.TunnelIP {
+			return fmt.Errorf("gateway: tunnel endpoint %s is the gateway's own tunnel address: it is shared by the pool's gateways", c.TunnelEndpoint)
+		}
+		tc := c.tunnelBGP()
+		if err := tc.Validate(); err != nil {
+			return fmt.Errorf("gateway: tunnel side: %w", err)
+		}
+		for _, p := range c.TunnelPeers {
+			if p.Passive {
+				return fmt.Errorf("gateway: tunnel peer %s is passive, but the tunnel side's speaker does not listen", p.Address)
+			}
+		}
+	}
 	return c.Steering.validate()
+}
+
+// tunnelBGP is the tunnel side's speaker configuration: the AS and router
+// id of the upstream side, never listening (the upstream speaker may hold
+// port 179), the TunnelPeers.
+func (c *Config) tunnelBGP() bgp.Config {
+	return bgp.Config{LocalAS: c.BGP.LocalAS, RouterID: c.BGP.RouterID, ListenPort: -1, Peers: c.TunnelPeers}
+}
+
+// tunnelRoute is the tunnel endpoint's announcement: the /32 via the
+// gateway's own underlay address.
+func (c *Config) tunnelRoute() Route {
+	return Route{Prefix: netip.PrefixFrom(c.TunnelEndpoint, 32), NextHop: c.TunnelIP}
 }
 
 // Gateway is the daemon's state and loop. One goroutine (Run) owns it.

@@ -49,8 +49,12 @@ func scenario() *Records {
 	port("vm1", "n1", "fa:16:3e:00:01:0a", "s1", "10.0.0.10", "compute:nova", "i1", "ch1")
 	port("vm2", "n2", "fa:16:3e:00:02:0a", "s2", "10.0.0.10", "compute:nova", "i2", "ch2")
 	port("vm3", "n1", "fa:16:3e:00:01:0b", "s1", "10.0.0.11", "compute:nova", "i3", "")
-	r.Chassis["ch1"] = &model.Chassis{Name: "ch1", TunnelIP: "192.0.2.1", TunnelMAC: "02:00:c0:00:02:01", Encaps: []string{"geneve", "vxlan"}}
-	r.Chassis["ch2"] = &model.Chassis{Name: "ch2", TunnelIP: "192.0.2.2", Encaps: []string{"geneve", "vxlan"}}
+	r.Chassis["ch1"] = &model.Chassis{Name: "ch1", TunnelIP: "192.0.2.1", TunnelMAC: "02:00:c0:00:02:01", Encaps: []string{"geneve", "vxlan"},
+		FIPMode: model.FIPModeEdge}
+	r.Chassis["ch2"] = &model.Chassis{Name: "ch2", TunnelIP: "192.0.2.2", Encaps: []string{"geneve", "vxlan"}, FIPMode: model.FIPModeEdge}
+	// ch3 NATs its own floating IPs (distributed mode): no gateway serves f5.
+	r.Chassis["ch3"] = &model.Chassis{Name: "ch3", TunnelIP: "192.0.2.3", Encaps: []string{"geneve", "vxlan"}, FIPMode: model.FIPModeDistributed}
+	port("vm5", "n1", "fa:16:3e:00:01:0c", "s1", "10.0.0.12", "compute:nova", "i5", "ch3")
 	fip := func(id, addr, port, fixed, router string) {
 		r.FloatingIPs[id] = &model.FloatingIP{Standard: model.Standard{ID: id}, FloatingNetworkID: "ext",
 			FloatingIPAddress: addr, PortID: port, FixedIPAddress: fixed, RouterID: router}
@@ -59,6 +63,7 @@ func scenario() *Records {
 	fip("f2", "203.0.113.11", "vm2", "10.0.0.10", "r2")
 	fip("f3", "203.0.113.12", "", "", "")
 	fip("f4", "203.0.113.13", "vm3", "10.0.0.11", "r1")
+	fip("f5", "203.0.113.14", "vm5", "10.0.0.12", "r1")
 	return r
 }
 
@@ -98,6 +103,16 @@ func TestBuildView(t *testing.T) {
 	if len(skipped) != 1 || skipped[0].ID != "f4" || !strings.Contains(skipped[0].Reason, "not bound") {
 		t.Errorf("skipped = %+v", skipped)
 	}
+	// A chassis moving to edge mode hands its floating IPs to the edge.
+	r := scenario()
+	r.Chassis["ch3"].FIPMode = model.FIPModeEdge
+	if v, _ := BuildView(r, DefaultPool); len(v.FIPs) != 3 || v.FIPs[2].ID != "f5" || v.FIPs[2].Chassis != "ch3" {
+		t.Errorf("ch3 in edge mode: served %+v", v.FIPs)
+	}
+	r.Chassis["ch3"].FIPMode = ""
+	if v, _ := BuildView(r, DefaultPool); len(v.FIPs) != 2 {
+		t.Errorf("ch3 in the default (distributed) mode: served %+v", v.FIPs)
+	}
 	if v, _ := BuildView(scenario(), "scrubbing"); len(v.FIPs) != 0 {
 		t.Errorf("scrubbing pool serves %+v", v.FIPs)
 	}
@@ -106,6 +121,10 @@ func TestBuildView(t *testing.T) {
 	steered.Pools["f1"] = &PoolAssignment{Pool: "scrubbing"}
 	if v, _ := BuildView(steered, DefaultPool); len(v.FIPs) != 1 || v.FIPs[0].ID != "f2" {
 		t.Errorf("general pool serves %+v after steering f1 away", v.FIPs)
+	} else if len(v.Outbound) != 1 || v.Outbound[0].ID != "f1" {
+		// It still NATs f1's outbound traffic: the chassis' anycast
+		// endpoint may bring it any pool's replies.
+		t.Errorf("general pool's outbound-only addresses %+v after steering f1 away", v.Outbound)
 	}
 	if v, _ := BuildView(steered, "scrubbing"); len(v.FIPs) != 1 || v.FIPs[0].ID != "f1" {
 		t.Errorf("scrubbing pool serves %+v after steering f1 to it", v.FIPs)
@@ -113,7 +132,7 @@ func TestBuildView(t *testing.T) {
 	// A chassis without the network's encapsulation is tunnelled to with
 	// one it has, with the network's key; one sharing none with the
 	// gateway is not tunnelled to.
-	r := scenario()
+	r = scenario()
 	r.Chassis["ch2"].Encaps = []string{"geneve"}
 	if v, skipped := BuildView(r, DefaultPool); len(v.FIPs) != 2 || v.FIPs[1].Encap != "geneve" || v.FIPs[1].TunnelKey != 7 || len(skipped) != 1 {
 		t.Errorf("served %+v, skipped %+v", v.FIPs, skipped)
@@ -153,6 +172,15 @@ func TestCompileGolden(t *testing.T) {
 	noMAC.UpstreamMAC = nil
 	golden(t, "upstream_unresolved", ofp.Text(Compile(v, noMAC)))
 	golden(t, "empty", ofp.Text(Compile(&View{}, testPorts)))
+	// f1 steered to the scrubbing pool: the general gateways keep only
+	// its outbound flow (no inbound, no announcement).
+	steered := scenario()
+	steered.Pools["f1"] = &PoolAssignment{Pool: "scrubbing"}
+	v, _ = BuildView(steered, DefaultPool)
+	golden(t, "steered_away", ofp.Text(Compile(v, testPorts)))
+	if rs := v.routes(netip.MustParseAddr("198.51.100.11")); len(rs) != 1 || rs[0].Prefix.String() != "203.0.113.11/32" {
+		t.Errorf("routes after steering f1 away: %v", rs)
+	}
 	// Encapsulation per chassis: ch1 (the geneve network n1's VM) speaks
 	// only VXLAN, ch2 (the VXLAN network n2's) only Geneve: each is
 	// tunnelled to, both ways, with the one it has and its network's key.
@@ -306,14 +334,44 @@ func TestConfigValidate(t *testing.T) {
 	if c.Pool != DefaultPool || c.Bridge != "br-edge" || c.BGP.RouterID != c.UplinkIP || len(c.Encaps) != 2 {
 		t.Fatalf("defaults: %+v", c)
 	}
+	c = good()
+	c.TunnelIP, c.TunnelEndpoint = netip.MustParseAddr("192.0.2.11"), netip.MustParseAddr("192.0.2.250")
+	c.TunnelPeers = []bgp.Peer{{Address: netip.MustParseAddr("192.0.2.240"), AS: 65100}}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.tunnelRoute(); r.String() != "192.0.2.250/32 via 192.0.2.11" {
+		t.Fatalf("tunnel route %v", r)
+	}
 	for name, mut := range map[string]func(*Config){
-		"no name":      func(c *Config) { c.Name = "" },
-		"no uplink":    func(c *Config) { c.UplinkPort = "" },
-		"no uplink ip": func(c *Config) { c.UplinkIP = netip.Addr{} },
-		"no upstream":  func(c *Config) { c.UpstreamIP = netip.Addr{} },
-		"bad encap":    func(c *Config) { c.Encaps = []string{"gre"} },
-		"bad pool":     func(c *Config) { c.Pool = "Scrub bing" },
-		"bad AS":       func(c *Config) { c.BGP.Peers[0].AS = 1 << 32 },
+		"no name":          func(c *Config) { c.Name = "" },
+		"no uplink":        func(c *Config) { c.UplinkPort = "" },
+		"no uplink ip":     func(c *Config) { c.UplinkIP = netip.Addr{} },
+		"no upstream":      func(c *Config) { c.UpstreamIP = netip.Addr{} },
+		"bad encap":        func(c *Config) { c.Encaps = []string{"gre"} },
+		"bad pool":         func(c *Config) { c.Pool = "Scrub bing" },
+		"bad AS":           func(c *Config) { c.BGP.Peers[0].AS = 1 << 32 },
+		"graceful restart": func(c *Config) { c.BGP.GracefulRestart = time.Minute },
+		"tunnel peers, no endpoint": func(c *Config) {
+			c.TunnelIP = netip.MustParseAddr("192.0.2.11")
+			c.TunnelPeers = []bgp.Peer{{Address: netip.MustParseAddr("192.0.2.240"), AS: 65100}}
+		},
+		"tunnel peers, no tunnel ip": func(c *Config) {
+			c.TunnelEndpoint = netip.MustParseAddr("192.0.2.250")
+			c.TunnelPeers = []bgp.Peer{{Address: netip.MustParseAddr("192.0.2.240"), AS: 65100}}
+		},
+		"endpoint is the tunnel ip": func(c *Config) {
+			c.TunnelIP, c.TunnelEndpoint = netip.MustParseAddr("192.0.2.11"), netip.MustParseAddr("192.0.2.11")
+			c.TunnelPeers = []bgp.Peer{{Address: netip.MustParseAddr("192.0.2.240"), AS: 65100}}
+		},
+		"tunnel peer bad AS": func(c *Config) {
+			c.TunnelIP, c.TunnelEndpoint = netip.MustParseAddr("192.0.2.11"), netip.MustParseAddr("192.0.2.250")
+			c.TunnelPeers = []bgp.Peer{{Address: netip.MustParseAddr("192.0.2.240"), AS: 0}}
+		},
+		"tunnel peer passive": func(c *Config) {
+			c.TunnelIP, c.TunnelEndpoint = netip.MustParseAddr("192.0.2.11"), netip.MustParseAddr("192.0.2.250")
+			c.TunnelPeers = []bgp.Peer{{Address: netip.MustParseAddr("192.0.2.240"), AS: 65100, Passive: true}}
+		},
 	} {
 		c := good()
 		mut(&c)
@@ -335,4 +393,32 @@ func TestParseARPTable(t *testing.T) {
 	if _, err := parseARPTable(strings.NewReader(table), netip.MustParseAddr("198.51.100.2")); err == nil {
 		t.Fatal("incomplete entry used")
 	}
+}
+
+// TestAnnounceEndpoint: the tunnel endpoint is announced once the gateway
+// has synced and while an upstream session is up, withdrawn while none is.
+func TestAnnounceEndpoint(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	synced := make(chan struct{})
+	var mu sync.Mutex
+	upstream := true
+	up := func(context.Context) bool { mu.Lock(); defer mu.Unlock(); return upstream }
+	set := func(v bool) { mu.Lock(); upstream = v; mu.Unlock() }
+	f := &bgp.Fake{}
+	r := Route{Prefix: netip.MustParsePrefix("192.0.2.250/32"), NextHop: netip.MustParseAddr("192.0.2.11")}
+	done := make(chan struct{})
+	go func() { announceEndpoint(ctx, synced, f, r, up, 5*time.Millisecond, quiet()); close(done) }()
+	time.Sleep(20 * time.Millisecond) // not synced yet: nothing may be announced
+	if len(f.Routes()) != 0 {
+		t.Fatalf("announced before the first sync: %v", f.Routes())
+	}
+	close(synced)
+	waitFor(t, "endpoint announced", func() bool { return routeText(f.Routes()) == routeText([]Route{r}) })
+	set(false)
+	waitFor(t, "endpoint withdrawn with no upstream session", func() bool { return len(f.Routes()) == 0 })
+	set(true)
+	waitFor(t, "endpoint announced again", func() bool { return len(f.Routes()) == 1 })
+	cancel()
+	<-done
 }

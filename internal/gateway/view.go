@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -39,6 +40,13 @@ func (r *Records) poolAlive(pool string) bool {
 // besides its own ports: the floating IPs it serves, sorted by address.
 type View struct {
 	FIPs []FIP
+	// Outbound are the floating IPs of the other pools, sorted by
+	// address: the gateway NATs their outbound traffic too (stateless,
+	// any gateway can), so that the chassis' one anycast endpoint may be
+	// shared by every pool's gateways and a steered address' replies
+	// leave by whichever gateway the underlay picks. It neither takes
+	// their inbound traffic nor announces them.
+	Outbound []FIP
 }
 
 // FIP is one served floating IP with what its NAT flows need.
@@ -69,11 +77,17 @@ type Skipped struct {
 	ID, Reason string
 }
 
+// errNotEdge: the floating IP's port is on a chassis that does not use the
+// edge (its fip_mode is not edge): that chassis, or its router's gateway
+// chassis, NATs and announces it.
+var errNotEdge = errors.New("chassis not in edge mode")
+
 // BuildView computes the floating IPs a gateway of pool serves. Every
-// floating IP with an associated port that is bound to a known chassis
-// reachable by a tunnel is served by the gateways of its pool (see
-// PoolAssignment); the others are listed with a reason (those with no
-// port, or of another pool, are not listed).
+// floating IP with an associated port that is bound to a known chassis in
+// edge mode (fip_mode edge) reachable by a tunnel is served by the
+// gateways of its pool (see PoolAssignment); the others are listed with a
+// reason (those with no port, of another pool, or on a chassis in
+// distributed mode are not listed).
 func BuildView(r *Records, pool string) (*View, []Skipped) {
 	return BuildViewFor(r, pool, nil)
 }
@@ -88,11 +102,21 @@ func BuildViewFor(r *Records, pool string, encaps []string) (*View, []Skipped) {
 	ifaces := routerInterfaces(r)
 	var skipped []Skipped
 	seen := map[netip.Addr]string{}
+	var others []FIP
 	for _, f := range sortedByID(r.FloatingIPs) {
-		if f.PortID == "" || r.poolOf(f.ID) != pool {
+		if f.PortID == "" {
 			continue
 		}
 		fip, err := serve(r, f, encaps, ifaces)
+		if errors.Is(err, errNotEdge) {
+			continue
+		}
+		if r.poolOf(f.ID) != pool {
+			if err == nil {
+				others = append(others, fip)
+			}
+			continue
+		}
 		if err != nil {
 			skipped = append(skipped, Skipped{ID: f.ID, Reason: err.Error()})
 			continue
@@ -105,6 +129,21 @@ func BuildViewFor(r *Records, pool string, encaps []string) (*View, []Skipped) {
 		v.FIPs = append(v.FIPs, fip)
 	}
 	slices.SortFunc(v.FIPs, func(a, b FIP) int { return a.FloatingIP.Compare(b.FloatingIP) })
+	// Another pool's address is NATed outbound unless its address or its
+	// fixed address on its network is already one of ours.
+	fixed := map[[2]any]bool{}
+	for _, f := range v.FIPs {
+		fixed[[2]any{f.TunnelKey, f.FixedIP}] = true
+	}
+	for _, f := range others {
+		k := [2]any{f.TunnelKey, f.FixedIP}
+		if _, dup := seen[f.FloatingIP]; dup || fixed[k] {
+			continue
+		}
+		seen[f.FloatingIP], fixed[k] = f.ID, true
+		v.Outbound = append(v.Outbound, f)
+	}
+	slices.SortFunc(v.Outbound, func(a, b FIP) int { return a.FloatingIP.Compare(b.FloatingIP) })
 	return v, skipped
 }
 
@@ -157,6 +196,9 @@ func serve(r *Records, f *model.FloatingIP, encaps []string, ifaces map[string][
 	ch := r.Chassis[port.HostID]
 	if ch == nil {
 		return out, fmt.Errorf("chassis %s of port %s unknown", port.HostID, port.ID)
+	}
+	if ch.FIPMode != model.FIPModeEdge {
+		return out, errNotEdge
 	}
 	if out.Encap = chooseEncap(network.NetworkType, ch.Encaps, encaps); out.Encap == "" {
 		return out, fmt.Errorf("chassis %s has no tunnel this gateway has (chassis: %v, gateway: %v)", ch.Name, ch.Encaps, encaps)

@@ -62,7 +62,11 @@ type Inputs struct {
 	RouterPortNet map[string]string
 	Rules         map[string]*model.SecurityGroupRule
 	FloatingIPs   map[string]*model.FloatingIPRecord
-	Ext           External
+	// MeteringLabels and MeteringRules are every metering label and
+	// rule, by id (metering.go).
+	MeteringLabels map[string]*model.MeteringLabel
+	MeteringRules  map[string]*model.MeteringLabelRule
+	Ext            External
 }
 
 // Announcement is an external address this chassis answers for: its MAC
@@ -162,6 +166,7 @@ func Build(in *Inputs, keys *Keys) (*Result, error) {
 	}
 	res.Skipped = append(res.Skipped, in.addRouters(v, keys)...)
 	in.addExternal(v, keys, usedPeers, res)
+	in.addMetering(v)
 	in.addSecurityGroups(v, keys)
 	keys.keepRemote(seenRemote)
 	names := make([]string, 0, len(usedPeers))

@@ -151,6 +151,12 @@ func (in *Inputs) addExternal(v *pipeline.View, keys *Keys, usedPeers map[string
 	}
 	for _, f := range sortedValues(in.FloatingIPs) {
 		vr := routers[f.RouterID]
+		if f.PortID == "" && len(f.PortForwardings) > 0 {
+			if vr != nil && vr.Gateway.NetworkID == f.FloatingNetworkID {
+				in.addForwardings(v, f, vr, portChassis, physnets[f.FloatingNetworkID], v.External[extIdx[f.FloatingNetworkID]].OFPort, res)
+			}
+			continue
+		}
 		pc, inView := portChassis[f.PortID]
 		if f.PortID == "" || vr == nil || !inView || pc == "" || vr.Gateway.NetworkID != f.FloatingNetworkID {
 			continue

@@ -167,6 +167,7 @@ var all = []prometheus.Collector{
 	AgentSyncs, AgentSyncDuration, AgentSections, AgentFlows, AgentBundles, AgentSyncRetries,
 	AgentWatchLag, AgentAppliedRevision, AgentPortsBound, AgentPacketIns,
 	AgentPacketInsDropped, AgentDHCP, AgentPeersAlive,
+	AgentMeteringPackets, AgentMeteringBytes,
 }
 
 func init() {

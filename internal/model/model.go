@@ -188,10 +188,12 @@ type FloatingIP struct {
 
 // FloatingIPRecord is a floating IP as stored in etcd: the API object
 // plus the id of the port holding its address on the external network,
-// which the API does not show.
+// which the API does not show, and the floating IP's port forwardings
+// (portforwarding.go).
 type FloatingIPRecord struct {
 	FloatingIP
-	FloatingPort string `json:"floating_port_id"`
+	FloatingPort    string           `json:"floating_port_id"`
+	PortForwardings []PortForwarding `json:"port_forwardings,omitempty"`
 }
 
 // SecurityGroup is a named set of rules applied to ports.

@@ -51,6 +51,9 @@ type Goto struct{ Table uint8 }
 type NAT struct {
 	SNAT bool // source NAT; else destination NAT
 	Addr netip.Addr
+	// Port, with Addr, also translates the L4 port (TCP or UDP; the flow
+	// must match the protocol): nat(dst=Addr:Port). 0: the port is kept.
+	Port uint16
 }
 
 // CT sends the packet through connection tracking.

@@ -86,6 +86,14 @@ func appendMAC(b []byte, m net.HardwareAddr) []byte {
 	return b
 }
 
+// appendNATPort ends a nat(...) clause, with its port when non-zero.
+func appendNATPort(b []byte, port uint16) []byte {
+	if port != 0 {
+		b = appendUint(append(b, ':'), uint64(port))
+	}
+	return append(b, ')')
+}
+
 func appendAddr(b []byte, a netip.Addr) []byte {
 	if !a.IsValid() {
 		return append(b, a.String()...) // "invalid IP"
@@ -248,9 +256,9 @@ func appendCT(b []byte, a CT) []byte {
 		case !a.NAT.Addr.IsValid():
 			b = append(b, ",nat"...)
 		case a.NAT.SNAT:
-			b = append(appendAddr(append(b, ",nat(src="...), a.NAT.Addr), ')')
+			b = appendNATPort(appendAddr(append(b, ",nat(src="...), a.NAT.Addr), a.NAT.Port)
 		default:
-			b = append(appendAddr(append(b, ",nat(dst="...), a.NAT.Addr), ')')
+			b = appendNATPort(appendAddr(append(b, ",nat(dst="...), a.NAT.Addr), a.NAT.Port)
 		}
 	}
 	if a.Table >= 0 {

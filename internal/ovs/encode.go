@@ -569,6 +569,7 @@ const (
 	nxNATFDst       = 1 << 1
 	nxNATRangeIPv4  = 1 << 0 // IPV4_MIN
 	nxNATRangeIPv6  = 1 << 2 // IPV6_MIN
+	nxNATRangeProto = 1 << 4 // PROTO_MIN
 	nxCTFCommit     = 1 << 0
 	nxCTRecircNone  = 0xff
 	nxac2ptMaxLen   = 0
@@ -625,11 +626,17 @@ func appendCT(b []byte, a ofp.CT) ([]byte, error) {
 			} else {
 				rng = nxNATRangeIPv6
 			}
+			if a.NAT.Port != 0 {
+				rng |= nxNATRangeProto
+			}
 		}
 		b = be.AppendUint16(b, nf)
 		b = be.AppendUint16(b, rng)
 		if a.NAT.Addr.IsValid() {
 			b = append(b, a.NAT.Addr.AsSlice()...)
+			if a.NAT.Port != 0 {
+				b = be.AppendUint16(b, a.NAT.Port)
+			}
 		}
 		b = endAction(b, ns)
 	}

@@ -121,4 +121,8 @@ var representative = []struct {
 		Match:   []ofp.Field{ofp.EthType(ofp.EthTypeIPv4), ofp.IPProto(ofp.ProtoICMP), ofp.ConjID(9)},
 		Actions: []ofp.Action{ofp.SetField{Field: ofp.ICMPType(0)}, ofp.Goto{Table: 60}}},
 		"cookie=0x5000000000000001, table=50, priority=110,conj_id=9,icmp actions=set_field:0->icmp_type,goto_table:60"},
+	{ofp.Flow{Table: 22, Priority: 95, Cookie: 0x2000000000000002,
+		Match:   []ofp.Field{ofp.EthType(ofp.EthTypeIPv4), ofp.IPProto(ofp.ProtoTCP), ofp.TCPDst(2222, 0), ofp.CTState(ofp.CTNew|ofp.CTTrk, ofp.CTNew|ofp.CTTrk)},
+		Actions: []ofp.Action{ofp.CT{Commit: true, ZoneReg: -1, Zone: 7, Table: 23, NAT: &ofp.NAT{Addr: ip("10.0.0.11"), Port: 22}}}},
+		"cookie=0x2000000000000002, table=22, priority=95,ct_state=+new+trk,tcp,tp_dst=2222 actions=ct(commit,table=23,zone=7,nat(dst=10.0.0.11:22))"},
 }

@@ -99,6 +99,9 @@ type index struct {
 	// with local ports, or a router with something to do here (its
 	// addresses). The ARP responder's shared flows are then compiled.
 	neighbours bool
+	// meters maps a router's key to the metering labels applying to it
+	// (metering.go).
+	meters map[uint32][]*MeteringLabel
 	// netHash fingerprints every network of netsByID (hashNetwork): its
 	// own section's hash, and an input of the L3 and ACL sections.
 	netHash map[*netState]uint64
@@ -144,6 +147,7 @@ func newIndex(v *View, cfg Config, generation uint32) *index {
 	x.indexNetworks()
 	x.routers = x.indexRouters()
 	x.indexEdge()
+	x.meters = x.meteredLabels()
 	x.acl = newACLIndex(v, x.nets)
 	x.v4 = make(map[uint32]map[netip.Addr]bool, len(x.nets))
 	for _, n := range x.nets {

@@ -25,7 +25,10 @@ import (
 //     caught in L3SNAT, before the router's NAT zone, by its source fixed
 //     address on its network, and tunnelled unchanged to the edge's tunnel
 //     endpoint (LocalChassis.EdgeEndpoint, the anycast /32 of the gateways)
-//     with the network's key and encapsulation: whichever gateway the
+//     with the network's key and the encapsulation a gateway chooses for
+//     this chassis (edgeTunnel; the gateways' inbound packets then arrive
+//     on that tunnel port, which Classify maps to the network when it is
+//     not the network's own): whichever gateway the
 //     underlay delivers it to rewrites the source to the floating IP. The
 //     gateway, not the chassis, decrements the TTL (as it does inbound), so
 //     the logical router and the edge count as one hop either way.
@@ -42,6 +45,42 @@ type edgeFIP struct {
 	router *routerState
 	net    *netState
 	fixed  netip.Addr
+	// tunPort is the local tunnel port of the encapsulation the edge uses
+	// for net (edgeTunnel): net.tunPort, or the other one.
+	tunPort uint32
+}
+
+// edgeTunnel is the local tunnel port carrying n's traffic to and from the
+// edge, as a gateway chooses it (gateway.chooseEncap, from this chassis'
+// encapsulations and the gateway's): n's own encapsulation when the
+// chassis has its port and the edge layer speaks it, else the other one
+// when both have that (the key is n's segmentation id either way); 0 when
+// they share none, or when the other port already carries n's key for
+// another network.
+func (x *index) edgeTunnel(n *netState) uint32 {
+	speaks := func(e Encap) bool {
+		return len(x.v.Local.EdgeEncaps) == 0 || slices.Contains(x.v.Local.EdgeEncaps, e)
+	}
+	own, other := Encap(n.Type), EncapVXLAN
+	if own == EncapVXLAN {
+		other = EncapGeneve
+	}
+	if n.tunPort != 0 && speaks(own) {
+		return n.tunPort
+	}
+	port := x.v.Local.VXLANOFPort
+	if other == EncapGeneve {
+		port = x.v.Local.GeneveOFPort
+	}
+	if port == 0 || !speaks(other) || (own != EncapGeneve && own != EncapVXLAN) {
+		return 0
+	}
+	for _, m := range x.netsByID {
+		if m != n && m.tunPort == port && m.SegmentationID == n.SegmentationID {
+			return 0
+		}
+	}
+	return port
 }
 
 // indexEdge lists the edge floating IPs whose outbound traffic this
@@ -64,11 +103,15 @@ func (x *index) indexEdge() {
 			continue
 		}
 		n := x.netsByID[p.NetworkID]
-		if n == nil || n.tunPort == 0 || !routesNetwork(r, n) {
+		if n == nil || !routesNetwork(r, n) {
+			continue
+		}
+		tp := x.edgeTunnel(n)
+		if tp == 0 {
 			continue
 		}
 		seen[f.FixedIP] = true
-		x.edge = append(x.edge, edgeFIP{router: r, net: n, fixed: f.FixedIP})
+		x.edge = append(x.edge, edgeFIP{router: r, net: n, fixed: f.FixedIP, tunPort: tp})
 	}
 	slices.SortFunc(x.edge, func(a, b edgeFIP) int {
 		return cmp.Or(cmp.Compare(a.router.Key, b.router.Key), a.fixed.Compare(b.fixed))
@@ -108,25 +151,44 @@ func (edgeUnit) sections(x *index, s *sectionList) {
 	h.u64(uint64(len(x.edge)))
 	if len(x.edge) > 0 {
 		h.addr(x.v.Local.EdgeEndpoint)
+		for _, enc := range x.v.Local.EdgeEncaps {
+			h.str(string(enc))
+		}
 	}
 	for _, e := range x.edge {
 		h.u64(uint64(e.router.Key))
 		h.u64(uint64(e.net.Key))
 		h.u64(uint64(e.net.SegmentationID))
 		h.u64(uint64(e.net.tunPort))
+		h.u64(uint64(e.tunPort))
 		h.addr(e.fixed)
 	}
-	e := s.next("edge", h.Sum64(), len(x.edge)+len(x.v.External))
+	e := s.next("edge", h.Sum64(), 2*len(x.edge)+len(x.v.External))
 	if e == nil {
 		return
 	}
 	nextHopARP(x, e)
-	edge := &RemoteChassis{Name: "edge", TunnelIP: x.v.Local.EdgeEndpoint}
+	classified := map[*netState]bool{}
 	for _, f := range x.edge {
 		e.add(TableL3SNAT, prioSNATEdge, FeatureL3, []ofp.Field{
 			RouterKeyMatch(f.router.Key), NetworkKeyField.Match(f.net.Key),
 			ofp.EthType(ofp.EthTypeIPv4), ofp.IPSrc(netip.PrefixFrom(f.fixed, 32)),
-		}, encap(f.net, edge, ofp.Resubmit{Table: TableOutput.Number()})...)
+		},
+			ofp.SetField{Field: ofp.Field{Kind: ofp.FTunID, Value: uint64(f.net.SegmentationID)}},
+			ofp.SetField{Field: ofp.Field{Kind: ofp.FTunIPv4Dst, Prefix: netip.PrefixFrom(x.v.Local.EdgeEndpoint, 32)}},
+			OutPortField.Load(f.tunPort),
+			ofp.Resubmit{Table: TableOutput.Number()})
+		// The edge's encapsulation is not the network's own: the
+		// gateways' inbound packets arrive on the other tunnel port, with
+		// the network's key.
+		if f.tunPort != f.net.tunPort && !classified[f.net] {
+			classified[f.net] = true
+			e.add(TableClassify, prioClassify, FeatureClassify,
+				[]ofp.Field{ofp.InPort(f.tunPort), ofp.TunID(uint64(f.net.SegmentationID))},
+				loadTunnel,
+				NetworkKeyField.Load(f.net.Key),
+				gotoTable(TableL2Lookup))
+		}
 	}
 }
 

@@ -58,7 +58,11 @@ import (
 //	reg7         OutPortField    OpenFlow port the packet leaves by, set by
 //	                             L2Lookup: a local VM ofport, or a tunnel
 //	                             ofport with tun_id/tun_dst already set.
-//	reg8..reg11  free.
+//	reg8..reg10  free.
+//	reg11[0..16] MeterLabelField  the metering label being counted (its key,
+//	                              bits 0..15) and the direction (bit 16:
+//	                              1 egress), loaded by MeterIn/MeterOut
+//	                              for MeterCount (metering.go).
 //	reg12        NeighbourIPField      IPv4 address to look up in Neighbour
 //	                                   (with the network in reg6): ARP's
 //	                                   arp_tpa (Services) or a routed
@@ -107,6 +111,7 @@ var (
 	// from a local VM interface, whatever its port security (an alias).
 	FromVMField = newRegAlias("FromVM", VMPortField, 0, 1)
 
+	MeterLabelField       = newRegField("MeterLabel", 11, 0, 17)
 	NeighbourIPField      = newRegField("NeighbourIP", 12, 0, 32)
 	NeighbourMACLowField  = newRegField("NeighbourMACLow", 13, 0, 32)
 	NeighbourMACHighField = newRegField("NeighbourMACHigh", 14, 0, 16)
@@ -214,7 +219,9 @@ func (f RegField) Load(v uint32) ofp.Action {
 //	bits 56..63  CookieOwner (0x57, 'W'): a Wyvern flow; other flows on the
 //	             bridge are never touched.
 //	bits 48..55  Feature.
-//	bits 32..47  zero (reserved).
+//	bits 32..47  zero, but for the counting flows of metering label rules
+//	             (FeatureMetering, table MeterCount): the rule's key
+//	             (CookieMeterRule).
 //	bits  0..31  generation.
 //
 // After a restart the agent compiles with a new generation, installs (or
@@ -245,12 +252,13 @@ const (
 	FeatureOutput       Feature = 8
 	FeatureND           Feature = 9  // IPv6 ND responder
 	FeatureL3           Feature = 10 // routing and NAT
+	FeatureMetering     Feature = 11 // metering label counters
 )
 
 var featureNames = map[Feature]string{
 	FeatureDefault: "default", FeatureClassify: "classify", FeaturePortSecurity: "port-security",
 	FeatureACL: "acl", FeatureARPResponder: "arp-responder", FeatureDHCP: "dhcp", FeatureL2: "l2",
-	FeatureOutput: "output", FeatureND: "nd", FeatureL3: "l3",
+	FeatureOutput: "output", FeatureND: "nd", FeatureL3: "l3", FeatureMetering: "metering",
 }
 
 func (f Feature) String() string {

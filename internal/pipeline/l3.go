@@ -47,6 +47,7 @@ type routerState struct {
 	ext     *ExternalNetwork
 	gwLocal bool // the router SNATs here: active gateway with the network
 	fips    []fipState
+	pfs     []pfState // port forwardings NATed here (portforward.go)
 }
 
 type routerPort struct {
@@ -129,9 +130,10 @@ func (x *index) indexRouters() []*routerState {
 			rs.gwLocal = gw.SNAT && gw.Chassis != "" && gw.Chassis == v.Local.Name && rs.ext.OFPort != 0
 			if rs.ext.OFPort != 0 {
 				rs.fips = x.localFIPs(r, rs.gwLocal)
+				rs.pfs = x.localForwardings(r, rs.gwLocal)
 			}
 		}
-		if active || rs.gwLocal || len(rs.fips) > 0 {
+		if active || rs.gwLocal || len(rs.fips) > 0 || len(rs.pfs) > 0 {
 			out = append(out, rs)
 		}
 	}
@@ -191,6 +193,8 @@ func (x *index) hashL3() uint64 {
 	h.json(v.Routers)
 	h.json(v.External)
 	h.json(v.FloatingIPs)
+	h.json(v.PortForwardings)
+	x.hashMetered(h)
 	h.str(v.Local.Name)
 	h.u64(uint64(v.Local.GeneveOFPort))
 	h.u64(uint64(v.Local.VXLANOFPort))
@@ -423,7 +427,7 @@ func (x *index) routesOut(r *routerState) bool {
 	if r.ext == nil {
 		return false
 	}
-	return len(r.fips) > 0 || r.gwLocal || x.gatewayRemote(r) != nil || x.edgeRouters[r.Key]
+	return len(r.fips) > 0 || len(r.pfs) > 0 || r.gwLocal || x.gatewayRemote(r) != nil || x.edgeRouters[r.Key]
 }
 
 // gatewayRemote is the router's active gateway chassis when it is another
@@ -486,9 +490,11 @@ func (c *l3Builder) nat(r *routerState) {
 	}
 	gwIP := gw.Address.Addr()
 
+	meterIn, meterOut := c.meterHook(r, TableMeterIn), c.meterHook(r, TableMeterOut)
+
 	// Out: every chassis that routes out looks the connection up.
-	c.add(TableL3SNAT, prioSNATLookup, FeatureL3, []ofp.Field{rk, ip4}, ct(false, TableL3SNATCommit, &ofp.NAT{}))
-	local := ext.OFPort != 0 && (len(r.fips) > 0 || r.gwLocal)
+	c.add(TableL3SNAT, prioSNATLookup, FeatureL3, []ofp.Field{rk, ip4}, append(meterOut, ct(false, TableL3SNATCommit, &ofp.NAT{}))...)
+	local := ext.OFPort != 0 && (len(r.fips) > 0 || len(r.pfs) > 0 || r.gwLocal)
 	if local {
 		c.add(TableL3SNATCommit, prioSNATEst, FeatureL3, []ofp.Field{rk, ip4, estConn}, NextTable(TableL3SNATCommit))
 	}
@@ -561,8 +567,9 @@ func (c *l3Builder) nat(r *routerState) {
 		c.arpReply(ext.Key, f.fip, f.mac)
 		lookup(f.fip)
 		c.add(TableL3DNAT, prioDNATCommit, FeatureL3, []ofp.Field{rk, extKey, ip4, newConn, ofp.IPDst(netip.PrefixFrom(f.fip, 32))},
-			ct(true, TableL3Route, &ofp.NAT{Addr: f.fixed}))
+			c.meterDNAT(meterIn, f, ct(true, TableL3Route, &ofp.NAT{Addr: f.fixed}))...)
 	}
-	c.add(TableL3DNAT, prioDNATEst, FeatureL3, []ofp.Field{rk, extKey, ip4, estConn}, NextTable(TableL3DNAT))
+	c.natForwardings(r)
+	c.add(TableL3DNAT, prioDNATEst, FeatureL3, []ofp.Field{rk, extKey, ip4, estConn}, append(meterIn, NextTable(TableL3DNAT))...)
 	c.add(TableL3DNAT, prioDNATDrop, FeatureL3, []ofp.Field{rk, extKey})
 }

@@ -61,3 +61,36 @@ func TestOVSTraceEdge(t *testing.T) {
 		not:  []string{"commit", "," + vm1, ")" + vm1},
 	}})
 }
+
+// TestOVSTraceEdgeOtherEncap is TestOVSTraceEdge with an edge layer of
+// VXLAN only (edgeFIPOtherEncapView) on a Geneve network: vm1's traffic
+// to the edge leaves VXLAN-encapsulated on net1's key, and what a gateway
+// tunnels in on the VXLAN port with that key reaches vm1.
+func TestOVSTraceEdgeOtherEncap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs root and Open vSwitch")
+	}
+	v := edgeFIPOtherEncapView()
+	inst, ports := traceBridge(t, v, testCfg, map[string]int{"vm1": 10})
+	vm1 := ports["vm1"]
+	if vm1 == "" {
+		t.Fatalf("no datapath port for vm1: %v", ports)
+	}
+	if _, err := inst.Appctl("tnl/neigh/set", "br-phy", "192.0.2.100", "02:00:c0:00:02:64"); err != nil {
+		t.Fatal(err)
+	}
+	const fromVM1 = "in_port=10,dl_src=fa:16:3e:00:01:01,nw_src=10.1.0.11,nw_ttl=64,"
+	runTraces(t, inst, []traceCase{{
+		name: "out through the router: VXLAN to the edge's endpoint on net1's key",
+		flow: "tcp," + fromVM1 + "dl_dst=" + rtrMAC1 + ",nw_dst=198.51.100.7,tp_src=40000,tp_dst=443",
+		ct:   "trk,new",
+		want: []string{"tnl_push", "dst=192.0.2.100", "vxlan(flags=0x8000000,vni=0x64)"},
+		not:  []string{"geneve(", "set(ipv4"},
+	}, {
+		name: "in from a gateway on the VXLAN port, net1's key: delivered to vm1",
+		flow: "tcp,in_port=2,tun_id=0x64,tun_src=192.0.2.50,tun_dst=192.0.2.1,dl_src=" + rtrMAC1 +
+			",dl_dst=fa:16:3e:00:01:01,nw_src=198.51.100.7,nw_dst=10.1.0.11,nw_ttl=63,tp_src=40000,tp_dst=22",
+		ct:   "trk,new",
+		want: []string{vm1},
+	}})
+}

@@ -140,6 +140,15 @@ func edgeFIPView() *View {
 	return v
 }
 
+// edgeFIPOtherEncapView: edgeFIPView with an edge layer of VXLAN only:
+// vm1's traffic to the edge leaves by the VXLAN port on net1's key, and
+// the gateways' packets on that key arrive by it.
+func edgeFIPOtherEncapView() *View {
+	v := edgeFIPView()
+	v.Local.EdgeEncaps = []Encap{EncapVXLAN}
+	return v
+}
+
 // nextHopARPView: floatingIP with the upstream router's MAC not resolved yet:
 // its ARP replies go to the controller, and nothing leaves by L3Out.
 func nextHopARPView() *View {

@@ -57,11 +57,16 @@ func scenarios() []scenario {
 		{"snat_gateway", snatGateway, testCfg},
 		{"centralized_fip", centralizedFIP, testCfg},
 		{"edge_fip", edgeFIPView, testCfg},
+		{"edge_fip_other_encap", edgeFIPOtherEncapView, testCfg},
 		{"nexthop_arp", nextHopARPView, testCfg},
+		{"port_forwarding", portForwarding, testCfg},
+		{"port_forwarding_centralized", centralizedPortForwarding, testCfg},
 		{"security_groups", securityGroups, testCfgND},
 		{"ipv6_modes", ipv6Modes, testCfgND},
 		{"ipv6_routed", ipv6Routed, testCfgND},
 		{"metadata", metadataService, testCfgND},
+		{"metering", meteringView, testCfg},
+		{"metering_gateway", meteringGateway, testCfg},
 	}
 }
 

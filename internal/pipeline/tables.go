@@ -79,6 +79,9 @@ const (
 	TableIngressACLEval
 	TableNeighbour
 	TableARPReply
+	TableMeterIn
+	TableMeterOut
+	TableMeterCount
 
 	numTables // keep last
 )
@@ -409,6 +412,44 @@ var tableDecls = [numTables]Table{{
 		"into reg13 and reg14[0..15] and sets reg14[16]; the miss clears " +
 		"them. A lookup table, only reached by resubmit from the ARP " +
 		"responder (Services) and from L3Route, to which it returns.",
+}, {
+	ID:       TableMeterIn,
+	Name:     "MeterIn",
+	Features: []Feature{FeatureMetering},
+	OffPath:  true,
+	Doc: "Metering, traffic entering a router from its external network: " +
+		"reached only by resubmit from the L3DNAT flows that let it in (a " +
+		"new connection to a floating IP, with the destination DNAT gives " +
+		"it, restored after; established or related traffic, already " +
+		"translated), to which it returns. Per metered router (metadata), " +
+		"loads each of its labels' key (ingress: bit 16 clear) into " +
+		"MeterLabelField and looks the packet up in MeterCount, once per " +
+		"label. Changes nothing else of the packet.",
+}, {
+	ID:       TableMeterOut,
+	Name:     "MeterOut",
+	Features: []Feature{FeatureMetering},
+	OffPath:  true,
+	Doc: "Metering, traffic leaving a router to its external network: " +
+		"reached only by resubmit from L3SNAT, before SNAT, to which it " +
+		"returns; as MeterIn, with the egress bit, but only for what this " +
+		"chassis NATs: every packet of a router whose active gateway it is, " +
+		"else the packets from its local floating IPs' fixed addresses (the " +
+		"rest is tunnelled to the gateway, which counts it).",
+}, {
+	ID:       TableMeterCount,
+	Name:     "MeterCount",
+	Features: []Feature{FeatureMetering},
+	OffPath:  true,
+	Doc: "Metering counters: one flow per label rule, matching its label's " +
+		"key and direction (MeterLabelField) and the rule's prefix on the " +
+		"external side (nw_src in, nw_dst out) or its source and " +
+		"destination prefixes, with no action: its flow " +
+		"stats are the rule's counters, the rule's key in its cookie " +
+		"(CookieMeterRule). Excluded rules take precedence over the " +
+		"others, so what they match is counted by no rule of the label. " +
+		"The miss counts nothing; every lookup returns to MeterIn or " +
+		"MeterOut.",
 }}
 
 // Tables returns the pipeline's table declarations in pipeline order.

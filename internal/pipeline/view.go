@@ -46,6 +46,9 @@ type View struct {
 	// port, when that chassis reaches the router's external network, or
 	// (Centralized) on the router's active gateway chassis.
 	FloatingIPs []FloatingIP
+	// PortForwardings are the floating IPs whose ports are forwarded to
+	// ports in the view (portforward.go).
+	PortForwardings []PortForwarding
 
 	// SecurityGroupsEnabled turns on the stateful ACL stages. False (the
 	// zero value): EgressACL and IngressACL pass everything, as before
@@ -61,6 +64,10 @@ type View struct {
 
 	// Metadata is the chassis' metadata service (metadata.go); nil: none.
 	Metadata *MetadataPort
+
+	// Metering holds the metering labels that apply to the view's routers
+	// (metering.go); empty: nothing is counted.
+	Metering []MeteringLabel
 }
 
 // Router is a Neutron router: a distributed L3 datapath. The agent builds
@@ -227,6 +234,12 @@ type LocalChassis struct {
 	// IPs (FloatingIP.Edge). Invalid: no edge (nothing is compiled for
 	// edge floating IPs, whose outbound traffic then cannot leave).
 	EdgeEndpoint netip.Addr
+	// EdgeEncaps are the encapsulations the edge layer's gateways have
+	// (their --encaps; nil: Geneve and VXLAN). A chassis tunnels its edge
+	// floating IPs' traffic with the one a gateway chooses for it (the
+	// gateway's chooseEncap): the network's own when both ends have it,
+	// else the other one the chassis has, on the network's key.
+	EdgeEncaps []Encap
 }
 
 // RemoteChassis is another hypervisor reachable through a tunnel.

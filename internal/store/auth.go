@@ -16,7 +16,8 @@ import (
 // etcd's key-range permissions:
 //
 //	chassis NAME   read: ReadablePrefixes
-//	               write: chassis/NAME, alive/NAME, stats/NAME (keys) and bindings/NAME/ (prefix)
+//	               write: chassis/NAME, alive/NAME, stats/NAME, metering/NAME (keys) and
+//	               bindings/NAME/ (prefix)
 //	gateway NAME   read: ReadablePrefixes
 //	               write: edge/gateways/NAME (its registration) and edge/pools/ (automatic steering)
 //
@@ -43,6 +44,8 @@ var ReadablePrefixes = []string{
 	Prefix + KindChassis + "/",
 	Prefix + "alive/",
 	Prefix + "edge/",
+	Prefix + KindMeteringLabels + "/",
+	Prefix + KindMeteringRules + "/",
 	Prefix + "ping", // Dial's probe
 }
 
@@ -82,7 +85,8 @@ func Grants(r Role, name string) []Grant {
 		gs = append(gs, Grant{Key: EdgeGatewayKey(name), Write: true}, Grant{Key: EdgePoolsPrefix, Prefix: true, Write: true})
 	default:
 		gs = append(gs, Grant{Key: ChassisKey(name), Write: true}, Grant{Key: AliveKey(name), Write: true},
-			Grant{Key: StatsKey(name), Write: true}, Grant{Key: BindingsOf(name), Prefix: true, Write: true})
+			Grant{Key: StatsKey(name), Write: true}, Grant{Key: MeteringCountersKey(name), Write: true},
+			Grant{Key: BindingsOf(name), Prefix: true, Write: true})
 	}
 	return gs
 }

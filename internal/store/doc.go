@@ -52,8 +52,13 @@
 //	                                       or by a gateway's automatic steering
 //	edge/gateways/<name>                   a running gateway's registration (model.EdgeGateway),
 //	                                       under its lease: the pools the API accepts
+//	metering_labels/<label>                model.MeteringLabel
+//	metering_label_rules/<rule>            model.MeteringLabelRule
+//	metering_keys/<key>                    label or rule id holding the metering datapath key
+//	metering/<chassis>                     model.MeteringCounters, written by the chassis' agent
 //	scoped/<net>/routers/<router>          copy of a router, for each network it has an interface on
 //	scoped/<net>/floatingips/<fip>         copy of a floating IP, on the network of its fixed port
+//	                                       and of each of its port forwardings' internal ports
 //	sg_rules/<group>/<rule>                copy of a rule, under its security group
 //	scoped_index/<kind>/<id>               the keys of an object's copies (JSON list)
 //	bindings/<chassis>/<port>              a chassis' binding of a port (model.PortBinding),

@@ -17,6 +17,7 @@ import (
 //
 //	scoped/<net>/routers/<router>       the router, for each network it has an interface on
 //	scoped/<net>/floatingips/<fip>      the floating IP, on the network of its fixed port
+//	                                    and on those of its port forwardings' internal ports
 //	sg_rules/<group>/<rule>             the rule, under its security group
 //	scoped_index/<kind>/<id>            the keys of the object's copies (JSON list)
 //
@@ -49,6 +50,19 @@ type scopedRecord struct {
 	Interfaces []string `json:"interface_port_ids"`
 	PortID     string   `json:"port_id"`
 	Group      string   `json:"security_group_id"`
+	// Forwardings are a floating IP's port forwardings.
+	Forwardings []struct {
+		InternalPortID string `json:"internal_port_id"`
+	} `json:"port_forwardings"`
+}
+
+// ports are the ports whose networks a record's copies go to.
+func (r *scopedRecord) ports() []string {
+	out := append(slices.Clone(r.Interfaces), r.PortID)
+	for _, f := range r.Forwardings {
+		out = append(out, f.InternalPortID)
+	}
+	return out
 }
 
 // scopedObject splits key into the kind and id of a copied object.
@@ -87,7 +101,7 @@ func (t *Tx) derive() {
 			var r scopedRecord
 			if json.Unmarshal([]byte(*w), &r) == nil {
 				recs[i] = &r
-				for _, p := range append(slices.Clone(r.Interfaces), r.PortID) {
+				for _, p := range r.ports() {
 					if p != "" {
 						pre = append(pre, IndexKey(KindPorts, p))
 					}
@@ -113,8 +127,11 @@ func (t *Tx) derive() {
 					}
 				}
 			case KindFloatingIPs:
-				if r.PortID != "" {
-					if n, _ := t.value(IndexKey(KindPorts, r.PortID)); n != "" {
+				for _, p := range r.ports() {
+					if p == "" {
+						continue
+					}
+					if n, _ := t.value(IndexKey(KindPorts, p)); n != "" {
 						keys = append(keys, ScopedOf(n)+KindFloatingIPs+"/"+o.id)
 					}
 				}

@@ -68,6 +68,18 @@ func TestScopedCopiesFollowTheirObjects(t *testing.T) {
 	wantKeys(t, st, store.ScopedOf("netA"), store.ScopedOf("netA")+"floatingips/f1")
 	txn(func(tx *store.Tx) { tx.PutString(fip, `{"id":"f1","port_id":""}`) })
 	wantKeys(t, st, store.ScopedOf("netA"))
+	// Port forwardings: a copy on the network of each internal port.
+	txn(func(tx *store.Tx) {
+		tx.PutString(fip, `{"id":"f1","port_id":"","port_forwardings":[{"internal_port_id":"p1"},{"internal_port_id":"p2"}]}`)
+	})
+	wantKeys(t, st, store.ScopedOf("netA"), store.ScopedOf("netA")+"floatingips/f1")
+	wantKeys(t, st, store.ScopedOf("netB"), store.ScopedOf("netB")+"floatingips/f1", store.ScopedOf("netB")+"routers/r1")
+	txn(func(tx *store.Tx) {
+		tx.PutString(fip, `{"id":"f1","port_id":"","port_forwardings":[{"internal_port_id":"p2"}]}`)
+	})
+	wantKeys(t, st, store.ScopedOf("netA"))
+	txn(func(tx *store.Tx) { tx.PutString(fip, `{"id":"f1","port_id":""}`) })
+	wantKeys(t, st, store.ScopedOf("netB"), store.ScopedOf("netB")+"routers/r1")
 
 	rule := store.ObjectKey(store.KindSGRules, "rule1")
 	txn(func(tx *store.Tx) { tx.PutString(rule, `{"id":"rule1","security_group_id":"g1"}`) })

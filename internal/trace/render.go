@@ -23,7 +23,11 @@ func (r *Result) WriteText(w io.Writer) error {
 		chassis = "unbound"
 	}
 	fmt.Fprintf(&b, "Packet:  %s (first packet of a new connection)\n", r.Packet)
-	fmt.Fprintf(&b, "Source:  port %s, MAC %s, network %s, chassis %s\n", name, src.MAC, net, chassis)
+	if src.ID == "" { // RunInbound
+		fmt.Fprintf(&b, "Source:  %s on external network %s\n", strings.Join(src.IPs, ", "), net)
+	} else {
+		fmt.Fprintf(&b, "Source:  port %s, MAC %s, network %s, chassis %s\n", name, src.MAC, net, chassis)
+	}
 	if r.EthDst != "" {
 		fmt.Fprintf(&b, "Frame:   eth %s → %s\n", r.EthSrc, r.EthDst)
 	}

@@ -20,6 +20,9 @@ type Topology struct {
 	SecurityGroups []model.SecurityGroup     `json:"security_groups"`
 	Rules          []model.SecurityGroupRule `json:"security_group_rules"`
 	Chassis        []Chassis                 `json:"chassis"`
+	// PortForwardings are the floating IPs' port forwardings, by
+	// floating IP id (inbound.go).
+	PortForwardings map[string][]model.PortForwarding `json:"port_forwardings,omitempty"`
 }
 
 // Chassis is a hypervisor as the agents API shows it. An empty list (a
@@ -238,6 +241,20 @@ func LoadTopology(list Lister) (*Topology, error) {
 		if err := list(l.path, l.key, l.into); err != nil {
 			return nil, err
 		}
+	}
+	// A floating IP with a router and no port holds port forwardings.
+	for _, f := range t.FloatingIPs {
+		if f.PortID != "" || f.RouterID == "" {
+			continue
+		}
+		var pfs []model.PortForwarding
+		if err := list("floatingips/"+f.ID+"/port_forwardings", "port_forwardings", &pfs); err != nil {
+			return nil, err
+		}
+		if t.PortForwardings == nil {
+			t.PortForwardings = map[string][]model.PortForwarding{}
+		}
+		t.PortForwardings[f.ID] = pfs
 	}
 	var agents []struct {
 		Host           string `json:"host"`

@@ -139,6 +139,34 @@ func TestMetadata(t *testing.T) {
 			t.Fatalf("meta_data.json of c (%s): %s", pc.ID, out)
 		}
 	})
+	t.Run("cloud-init", func(t *testing.T) {
+		// Debian's cloud-init, inside the VM: its OpenStack datasource
+		// reads the service, and its network renderer turns
+		// network_data.json into the interfaces file it would write.
+		// The subnet runs DHCP, so, as Nova's network_data.json says
+		// ipv4_dhcp, cloud-init configures eth0 by DHCP, with the
+		// subnet's gateway and DNS. (The whole `cloud-init init` would
+		// rewrite this machine's /etc; the reader and renderer are the
+		// parts that talk to us.)
+		out, err := a.Exec("/usr/bin/python3", "-c", cloudInitProbe, pa.MACAddress)
+		if err != nil {
+			t.Fatalf("cloud-init: %v\n%s", err, out)
+		}
+		var got struct {
+			InstanceID string `json:"instance_id"`
+			Hostname   string
+			ENI        string
+		}
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatalf("cloud-init probe: %v\n%s", err, out)
+		}
+		if got.InstanceID != "instance-a" || got.Hostname != "vm-a" ||
+			!strings.Contains(got.ENI, "iface eth0 inet dhcp") ||
+			!strings.Contains(got.ENI, "default gw 10.81.0.1") ||
+			!strings.Contains(got.ENI, "dns-nameservers 198.51.100.53") {
+			t.Fatalf("cloud-init took from the service: instance %q, hostname %q, interfaces:\n%s", got.InstanceID, got.Hostname, got.ENI)
+		}
+	})
 	t.Run("proxied to Nova", func(t *testing.T) {
 		out := fetch(t, l, b, "/openstack/latest/meta_data.json")
 		var h map[string]string
@@ -180,3 +208,18 @@ func TestMetadataIPv6(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// cloudInitProbe runs cloud-init's OpenStack metadata reader against the
+// service and renders the network configuration it derives, printing
+// what it found as JSON. argv[1] is the VM's MAC address.
+const cloudInitProbe = `
+import json, os, sys, tempfile
+from cloudinit.sources.helpers import openstack
+from cloudinit.net import eni, network_state
+res = openstack.MetadataReader("http://169.254.169.254", timeout=5, retries=0).read_v2()
+md = res["metadata"]
+nc = openstack.convert_net_json(res["networkdata"], known_macs={sys.argv[1]: "eth0"})
+d = tempfile.mkdtemp()
+eni.Renderer({"eni_path": "interfaces"}).render_network_state(network_state.parse_net_config_data(nc), target=d)
+print(json.dumps({"instance_id": md["instance-id"], "hostname": md.get("local-hostname"), "eni": open(os.path.join(d, "interfaces")).read()}))
+`

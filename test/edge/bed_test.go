@@ -96,8 +96,17 @@ type frr struct {
 
 // startFRR starts zebra and bgpd on h with ECMP over up to 8 paths and
 // eBGP sessions to the given gateways (fast timers: 1 s keepalive, 3 s
-// hold, 1 s connect retry).
+// hold, 1 s connect retry). FRR is a graceful-restart helper by default
+// (its global mode): it keeps the routes of a peer that advertised the
+// capability while that peer restarts.
 func startFRR(t *testing.T, h *testbed.Host, name string, peers []netip.Addr) *frr {
+	t.Helper()
+	return startFRRAs(t, h, name, routerAS, routerAddr.Addr(), peers)
+}
+
+// startFRRAs is startFRR with the router's own AS and router id (another
+// router than the upstream one: the underlay's).
+func startFRRAs(t *testing.T, h *testbed.Host, name string, as int, id netip.Addr, peers []netip.Addr) *frr {
 	t.Helper()
 	f := &frr{host: h, dir: filepath.Join(h.RunDir, "frr"), name: name}
 	if err := os.MkdirAll(f.dir, 0o755); err != nil {
@@ -105,7 +114,7 @@ func startFRR(t *testing.T, h *testbed.Host, name string, peers []netip.Addr) *f
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "frr defaults traditional\nhostname %s\nlog file %s/bgpd.log\n!\n", name, f.dir)
-	fmt.Fprintf(&b, "router bgp %d\n bgp router-id %s\n no bgp ebgp-requires-policy\n no bgp network import-check\n", routerAS, routerAddr.Addr())
+	fmt.Fprintf(&b, "router bgp %d\n bgp router-id %s\n no bgp ebgp-requires-policy\n no bgp network import-check\n", as, id)
 	for _, p := range peers {
 		fmt.Fprintf(&b, " neighbor %s remote-as %d\n neighbor %s timers 1 3\n neighbor %s timers connect 1\n", p, gatewayAS, p, p)
 	}

@@ -21,6 +21,37 @@ import (
 // gateway (tunnelNet).
 var edgeEndpoint = netip.MustParseAddr("192.0.2.250")
 
+// The underlay's router ("TunnelNet", seed 000): a host on the underlay
+// running FRR that learns the edge's anycast endpoint from the gateways
+// over BGP and routes the chassis' tunnel traffic to it with ECMP and the
+// kernel's L4 multipath hash (on the outer UDP ports, which carry the
+// inner flow's hash). The hypervisor reaches it as its top-of-rack router.
+var tunnelNetAddr = netip.MustParsePrefix("192.0.2.240/24")
+
+const tunnelNetAS = 65100
+
+// tunnelNet makes the TunnelNet router and starts its FRR, peering with
+// the gateways' tunnel addresses.
+func tunnelNet(t *testing.T, bed *testbed.Bed, gws []netip.Addr) (*testbed.Host, *frr) {
+	t.Helper()
+	h, err := bed.AddHost("tnet", tunnelNetAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Exec("sysctl", "-q", "-w", "net.ipv4.ip_forward=1", "net.ipv4.fib_multipath_hash_policy=1",
+		"net.ipv4.conf.all.send_redirects=0", "net.ipv4.conf.eth0.send_redirects=0",
+		"net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.eth0.rp_filter=0"); err != nil {
+		t.Fatal(err)
+	}
+	return h, startFRRAs(t, h, bed.Prefix+"-tnet", tunnelNetAS, tunnelNetAddr.Addr(), gws)
+}
+
+// tunnelFlags make a gateway announce the anycast endpoint to TunnelNet.
+func tunnelFlags() []string {
+	return []string{"--tunnel-endpoint", edgeEndpoint.String(),
+		"--tunnel-bgp-peer", fmt.Sprintf("%s,as=%d,hold=3s,keepalive=1s,connect-retry=1s", tunnelNetAddr.Addr(), tunnelNetAS)}
+}
+
 // chassisAS is the AS of the chassis announcing their floating IPs: the
 // gateways' (startFRR peers everyone as gatewayAS).
 const chassisAS = gatewayAS

@@ -81,7 +81,10 @@ func TestEdge(t *testing.T) {
 			t.Log(bed.LogTails(40))
 		}
 	}()
-	hv, err := l.AddChassis("hv1")
+	// hv1 hands its floating IPs to the edge (the gateways serve only
+	// chassis in edge mode). Its side of the edge (the replies to the
+	// endpoint) is TestChassisEdge's: here nothing routes the endpoint.
+	hv, err := l.AddChassisWith("hv1", nil, []string{"--fip-mode", "edge", "--edge-endpoint", edgeEndpoint.String()})
 	if err != nil {
 		t.Fatal(err)
 	}

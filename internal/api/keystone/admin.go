@@ -318,19 +318,7 @@ func (s *Service) createProject(w http.ResponseWriter, r *http.Request, id *iden
 	if b.Description != nil {
 		sp.Description = *b.Description
 	}
-	dup := false
-	if !s.txn(w, r, func(tx *store.Tx) error {
-		nk := store.IdentityNameKey("projects", DefaultDomainID, sp.Name)
-		if dup = tx.Exists(nk); dup {
-			return nil
-		}
-		tx.PutString(nk, sp.ID)
-		return tx.Put(store.IdentityProjectKey(sp.ID), sp)
-	}) {
-		return
-	}
-	if dup {
-		conflict(w, "project", sp.Name)
+	if !s.putNamed(w, r, "project", "", sp.Name, sp.ID, store.IdentityProjectKey(sp.ID), sp) {
 		return
 	}
 	p := &project{ID: sp.ID, Name: sp.Name, Enabled: sp.Enabled, Description: sp.Description}
@@ -378,22 +366,7 @@ func (s *Service) updateProject(w http.ResponseWriter, r *http.Request, id *iden
 	if b.Enabled != nil {
 		sp.Enabled = *b.Enabled
 	}
-	dup := false
-	if !s.txn(w, r, func(tx *store.Tx) error {
-		if sp.Name != p.Name {
-			nk := store.IdentityNameKey("projects", DefaultDomainID, sp.Name)
-			if dup = tx.Exists(nk); dup {
-				return nil
-			}
-			tx.Delete(store.IdentityNameKey("projects", DefaultDomainID, p.Name))
-			tx.PutString(nk, sp.ID)
-		}
-		return tx.Put(store.IdentityProjectKey(sp.ID), sp)
-	}) {
-		return
-	}
-	if dup {
-		conflict(w, "project", sp.Name)
+	if !s.putNamed(w, r, "project", p.Name, sp.Name, sp.ID, store.IdentityProjectKey(sp.ID), sp) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"project": s.projectJSON(r,
@@ -423,6 +396,35 @@ func (s *Service) deleteProject(w http.ResponseWriter, r *http.Request, id *iden
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// putNamed writes a project or user (kind) v under key in one
+// transaction with its name's entry in the domain's unique name index:
+// the entry moves from oldName ("" for a new one) to name. A name taken
+// meanwhile answers 409 and writes nothing. It reports whether it wrote;
+// when not, it has answered.
+func (s *Service) putNamed(w http.ResponseWriter, r *http.Request, kind, oldName, name, id, key string, v any) bool {
+	dup := false
+	if !s.txn(w, r, func(tx *store.Tx) error {
+		if name != oldName {
+			nk := store.IdentityNameKey(kind+"s", DefaultDomainID, name)
+			if dup = tx.Exists(nk); dup {
+				return nil
+			}
+			if oldName != "" {
+				tx.Delete(store.IdentityNameKey(kind+"s", DefaultDomainID, oldName))
+			}
+			tx.PutString(nk, id)
+		}
+		return tx.Put(key, v)
+	}) {
+		return false
+	}
+	if dup {
+		conflict(w, kind, name)
+		return false
+	}
+	return true
 }
 
 // Users.
@@ -523,19 +525,7 @@ func (s *Service) createUser(w http.ResponseWriter, r *http.Request, id *identit
 	if !s.apply(w, b, &su) {
 		return
 	}
-	dup := false
-	if !s.txn(w, r, func(tx *store.Tx) error {
-		nk := store.IdentityNameKey("users", DefaultDomainID, su.Name)
-		if dup = tx.Exists(nk); dup {
-			return nil
-		}
-		tx.PutString(nk, su.ID)
-		return tx.Put(store.IdentityUserKey(su.ID), su)
-	}) {
-		return
-	}
-	if dup {
-		conflict(w, "user", su.Name)
+	if !s.putNamed(w, r, "user", "", su.Name, su.ID, store.IdentityUserKey(su.ID), su) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"user": s.userJSON(r, &user{ID: su.ID, Name: su.Name, Enabled: su.Enabled, stored: &su})})
@@ -579,22 +569,7 @@ func (s *Service) updateUser(w http.ResponseWriter, r *http.Request, id *identit
 	if !s.apply(w, b, &su) {
 		return
 	}
-	dup := false
-	if !s.txn(w, r, func(tx *store.Tx) error {
-		if su.Name != u.Name {
-			nk := store.IdentityNameKey("users", DefaultDomainID, su.Name)
-			if dup = tx.Exists(nk); dup {
-				return nil
-			}
-			tx.Delete(store.IdentityNameKey("users", DefaultDomainID, u.Name))
-			tx.PutString(nk, su.ID)
-		}
-		return tx.Put(store.IdentityUserKey(su.ID), su)
-	}) {
-		return
-	}
-	if dup {
-		conflict(w, "user", su.Name)
+	if !s.putNamed(w, r, "user", u.Name, su.Name, su.ID, store.IdentityUserKey(su.ID), su) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"user": s.userJSON(r, &user{ID: su.ID, Name: su.Name, Enabled: su.Enabled, stored: &su})})

@@ -48,6 +48,9 @@ var extensions = dated([]extension{
 	{Alias: "subnet_allocation", Name: "Subnet Allocation", Description: "Enables allocation of subnets from a subnet pool"},
 	{Alias: "subnetpool-prefix-ops", Name: "Subnet Pool Prefix Operations", Description: "Provides support for adjusting the prefix list of subnet pools"},
 	{Alias: "default-subnetpools", Name: "Default Subnetpools", Description: "Provides ability to mark and use a subnetpool as the default."},
+	{Alias: "metering", Name: "Neutron Metering", Description: "Neutron Metering extension."},
+	{Alias: "metering_source_and_destination_fields", Name: "Neutron Metering with source and destination filtering", Description: "Neutron Metering extension that enables the use of source and destination IP prefixes to create metering label rules."},
+	{Alias: "wyvern-metering-counters", Name: "Metering counters", Description: "Wyvern's metering counters: GET /v2.0/metering/counters gives an admin every metering label rule's packets and bytes, summed over the chassis and per chassis."},
 	{Alias: "stateful-security-group", Name: "Stateful security group", Description: "Indicates if the security group is stateful or not"},
 })
 

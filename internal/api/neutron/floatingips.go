@@ -28,6 +28,11 @@ type fipObj struct {
 	// but for an admin's edge_pool.
 	EdgePool      string           `json:"edge_pool"`
 	EdgePoolMoves []model.EdgeMove `json:"edge_pool_moves"`
+	// PortForwardings are the floating IP's port forwardings, as the
+	// expose-port-forwarding-in-fip extension lists them
+	// (portforwardings.go); forwardings are the stored ones.
+	PortForwardings []pfBrief `json:"port_forwardings"`
+	forwardings     []model.PortForwarding
 	// pool is the stored pool record (nil: never steered); poolChanged
 	// says saveFIP must write it.
 	pool        *model.EdgePool
@@ -82,6 +87,8 @@ func fipFixedKey(extNet, portID, fixedIP string) string {
 func fipFromRecord(rec *fipRecord) *fipObj {
 	f := &fipObj{FloatingIP: rec.FloatingIP, heldPort: rec.PortID, heldFixed: rec.FixedIPAddress}
 	f.floatingPort = rec.FloatingPort
+	f.forwardings = rec.PortForwardings
+	f.showForwardings()
 	f.showPool(nil)
 	return f
 }
@@ -125,7 +132,7 @@ func saveFIP(tx *store.Tx, f *fipObj) error {
 			return err
 		}
 	}
-	return tx.Put(fipKey(f.ID), &fipRecord{FloatingIP: f.FloatingIP, FloatingPort: f.floatingPort})
+	return tx.Put(fipKey(f.ID), &fipRecord{FloatingIP: f.FloatingIP, FloatingPort: f.floatingPort, PortForwardings: f.forwardings})
 }
 
 func fipBadRequest(format string, args ...any) *Error {
@@ -141,6 +148,7 @@ func floatingIPsResource(s *Server) *resource {
 		create: s.createFloatingIP,
 		update: s.updateFloatingIP,
 		remove: s.removeFloatingIP,
+		extra:  func(s *Server, mux *http.ServeMux) { s.registerPortForwardings(mux) },
 	}
 }
 
@@ -197,6 +205,7 @@ func (s *Server) createFloatingIP(ctx context.Context, tx *store.Tx, p auth.Prin
 	}
 	f := &fipObj{FloatingIP: model.FloatingIP{Standard: std, Status: model.StatusDown}}
 	f.showPool(nil)
+	f.showForwardings()
 	if err := a.common(&f.Name, &f.Description); err != nil {
 		return nil, err
 	}
@@ -332,6 +341,9 @@ func (s *Server) updateFloatingIP(ctx context.Context, tx *store.Tx, p auth.Prin
 
 func (s *Server) removeFloatingIP(ctx context.Context, tx *store.Tx, p auth.Principal, cur model.Object) error {
 	f := cur.(*fipObj)
+	if len(f.forwardings) > 0 {
+		return fipInUseByPortForwarding(f.ID)
+	}
 	disassociateFIP(tx, f)
 	port, err := l3Port(tx, f.floatingPort)
 	if err != nil {
@@ -369,7 +381,7 @@ func (s *Server) removeUnassociatedFloatingIPs(ctx context.Context, tx *store.Tx
 		if err != nil {
 			return nil, err
 		}
-		if f == nil || f.PortID != "" {
+		if f == nil || f.PortID != "" || len(f.forwardings) > 0 {
 			continue
 		}
 		if err := s.removeFloatingIP(ctx, tx, p, f); err != nil {
@@ -387,7 +399,10 @@ func disassociateFIP(tx *store.Tx, f *fipObj) {
 		tx.Delete(fipFixedKey(f.FloatingNetworkID, f.heldPort, f.heldFixed))
 	}
 	f.heldPort, f.heldFixed = "", ""
-	f.PortID, f.FixedIPAddress, f.RouterID, f.Status, f.PortDetails = "", "", "", model.StatusDown, nil
+	f.PortID, f.FixedIPAddress, f.Status, f.PortDetails = "", "", model.StatusDown, nil
+	if len(f.forwardings) == 0 {
+		f.RouterID = "" // port forwardings keep theirs
+	}
 }
 
 // associateFIP points f at a fixed address of a port, as Neutron's
@@ -396,6 +411,9 @@ func disassociateFIP(tx *store.Tx, f *fipObj) {
 // (named when it has several), and a router must join the address's subnet
 // to the floating IP's external network.
 func (s *Server) associateFIP(ctx context.Context, tx *store.Tx, p auth.Principal, f *fipObj, portID, fixed string) error {
+	if len(f.forwardings) > 0 {
+		return fipInUseByPortForwarding(f.ID)
+	}
 	port, err := l3Port(tx, portID)
 	if err != nil {
 		return err
@@ -405,6 +423,9 @@ func (s *Server) associateFIP(ctx context.Context, tx *store.Tx, p auth.Principa
 	}
 	if port.ProjectID != f.ProjectID && !p.Admin {
 		return fipBadRequest("Cannot process floating IP association with Port %s, since that port is owned by a different tenant", port.ID)
+	}
+	if err := s.refusePortWithForwardings(ctx, tx, port.ID); err != nil {
+		return err
 	}
 	// Neutron's is_fip_serviced: only DHCP ports are refused.
 	if port.DeviceOwner == model.OwnerDHCP {
@@ -526,13 +547,16 @@ func (s *Server) fipThroughRouter(ctx context.Context, tx *store.Tx, routerID st
 		return "", err
 	}
 	for _, f := range fips {
-		if f.RouterID != routerID || !match(f.FixedIPAddress) {
+		if f.RouterID != routerID || !match(f.FixedIPAddress) && !forwardsThrough(&f, match) {
 			continue
 		}
 		var cur fipRecord
 		ok, err := tx.Get(fipKey(f.ID), &cur)
 		if err != nil {
 			return "", err
+		}
+		if ok && cur.RouterID == routerID && forwardsThrough(&cur, match) {
+			return cur.ID, nil
 		}
 		if !ok || cur.RouterID != routerID || !match(cur.FixedIPAddress) {
 			continue
@@ -547,10 +571,24 @@ func (s *Server) fipThroughRouter(ctx context.Context, tx *store.Tx, routerID st
 	return "", nil
 }
 
+// forwardsThrough reports whether a port forwarding of f has an internal
+// address that match accepts.
+func forwardsThrough(f *fipRecord, match func(fixedIP string) bool) bool {
+	for _, pf := range f.PortForwardings {
+		if match(pf.InternalIPAddress) {
+			return true
+		}
+	}
+	return false
+}
+
 // disassociatePortFloatingIPs drops every association with port portID
 // inside tx; the ports API calls it when it deletes a port, as Neutron's
 // disassociate_floatingips does.
 func (s *Server) disassociatePortFloatingIPs(ctx context.Context, tx *store.Tx, portID string) error {
+	if err := s.dropPortForwardings(ctx, tx, portID); err != nil {
+		return err
+	}
 	fips, _, err := store.ListOf[fipRecord](ctx, s.store, store.KindPrefix(store.KindFloatingIPs))
 	if err != nil {
 		return err

@@ -781,6 +781,9 @@ func (s *Server) updatePort(ctx context.Context, tx *store.Tx, p auth.Principal,
 			if port.FixedIPs, err = al.update(port.FixedIPs, reqs); err != nil {
 				return nil, err
 			}
+			if err := s.dropStalePortForwardings(ctx, tx, port); err != nil {
+				return nil, err
+			}
 		}
 		if oldMAC != port.MACAddress {
 			if port.FixedIPs, err = al.remac(port.FixedIPs, oldMAC); err != nil {

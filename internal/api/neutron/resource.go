@@ -48,6 +48,9 @@ type resource struct {
 	page func(ctx context.Context, marker string, limit int) ([]model.Object, bool, error)
 	// extra registers collection-specific routes (router interfaces).
 	extra func(s *Server, mux *http.ServeMux)
+	// adminOnly says only admins may see (and so change) the collection's
+	// objects, whatever their project: Neutron's policy for metering.
+	adminOnly bool
 	// readOnly are the collection's attributes an update may not name,
 	// beyond the standard ones. Like Neutron, which checks a body against
 	// the attribute map before it reads the object, they are refused with
@@ -57,12 +60,19 @@ type resource struct {
 
 // bodyKey is the collection's name in JSON bodies: Neutron writes
 // "security_groups" where the URL says "security-groups".
-func (res *resource) bodyKey() string { return strings.ReplaceAll(res.collection, "-", "_") }
+// A collection under a path ("metering/metering-labels") is named by its
+// last element.
+func (res *resource) bodyKey() string {
+	return strings.ReplaceAll(res.collection[strings.LastIndex(res.collection, "/")+1:], "-", "_")
+}
 
 // now is the current time as Neutron's timestamps write it.
 func now() string { return model.Timestamp(time.Now()) }
 
 func (s *Server) canSee(res *resource, p auth.Principal, o model.Object) bool {
+	if res.adminOnly {
+		return p.Admin
+	}
 	if p.Admin || o.Std().ProjectID == p.ProjectID {
 		return true
 	}

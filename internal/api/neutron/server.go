@@ -92,6 +92,8 @@ func New(st *store.Store, cfg Config, log *slog.Logger) *Server {
 		securityGroupRulesResource(s),
 		addressScopesResource(s),
 		addressGroupsResource(s),
+		meteringLabelsResource(s),
+		meteringRulesResource(s),
 	}
 	for _, res := range s.collections {
 		s.resources[res.collection] = res

@@ -1,4 +1,4 @@
-package main
+package portup
 
 import (
 	"bufio"
@@ -14,8 +14,8 @@ import (
 	"github.com/wyvern-sdn/wyvern/internal/testbed"
 )
 
-// pinger is a running `ping -D` whose output lines are streamed.
-type pinger struct {
+// Pinger is a running `ping -D` whose output lines are streamed.
+type Pinger struct {
 	cmd   *exec.Cmd
 	lines chan string
 	done  chan struct{}
@@ -24,15 +24,15 @@ type pinger struct {
 	out strings.Builder
 }
 
-// startPing runs ping with args inside the VM's namespace, its output
+// StartPing runs ping with args inside the VM's namespace, its output
 // line-buffered (stdbuf) so that each reply is seen as it comes.
-func startPing(vm *testbed.VM, args ...string) (*pinger, error) {
+func StartPing(vm *testbed.VM, args ...string) (*Pinger, error) {
 	cmd := vm.Command(append([]string{"stdbuf", "-oL", "ping"}, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
 	}
-	p := &pinger{cmd: cmd, lines: make(chan string, 4096), done: make(chan struct{})}
+	p := &Pinger{cmd: cmd, lines: make(chan string, 4096), done: make(chan struct{})}
 	cmd.Stderr = &lockedWriter{p}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start ping: %w", err)
@@ -55,7 +55,7 @@ func startPing(vm *testbed.VM, args ...string) (*pinger, error) {
 	return p, nil
 }
 
-type lockedWriter struct{ p *pinger }
+type lockedWriter struct{ p *Pinger }
 
 func (w *lockedWriter) Write(b []byte) (int, error) {
 	w.p.mu.Lock()
@@ -63,15 +63,15 @@ func (w *lockedWriter) Write(b []byte) (int, error) {
 	return w.p.out.Write(b)
 }
 
-// waitLine waits for a line containing s and returns it.
-func (p *pinger) waitLine(s string, d time.Duration) (string, error) {
+// WaitLine waits for a line containing s and returns it.
+func (p *Pinger) WaitLine(s string, d time.Duration) (string, error) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	for {
 		select {
 		case line, ok := <-p.lines:
 			if !ok {
-				return "", fmt.Errorf("ping ended before %q:\n%s", s, p.output())
+				return "", fmt.Errorf("ping ended before %q:\n%s", s, p.Output())
 			}
 			if strings.Contains(line, s) {
 				return line, nil
@@ -82,24 +82,25 @@ func (p *pinger) waitLine(s string, d time.Duration) (string, error) {
 	}
 }
 
-// stop kills ping and waits for it.
-func (p *pinger) stop() {
+// Stop kills ping and waits for it.
+func (p *Pinger) Stop() {
 	_ = p.cmd.Process.Kill()
 	<-p.done
 }
 
-// wait waits up to d for ping to exit by itself.
-func (p *pinger) wait(d time.Duration) error {
+// Wait waits up to d for ping to exit by itself.
+func (p *Pinger) Wait(d time.Duration) error {
 	select {
 	case <-p.done:
 		return nil
 	case <-time.After(d):
-		p.stop()
+		p.Stop()
 		return errors.New("ping did not finish in time")
 	}
 }
 
-func (p *pinger) output() string {
+// Output is what ping printed so far.
+func (p *Pinger) Output() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.out.String()
@@ -110,16 +111,17 @@ var (
 	summaryRE = regexp.MustCompile(`(\d+) packets transmitted, (\d+) received`)
 )
 
-// reply is one echo reply of ping -D.
-type reply struct {
+// Reply is one echo reply of ping -D.
+type Reply struct {
 	At  time.Time
 	Seq int
 }
 
-func parseReply(line string) (reply, bool) {
+// ParseReply parses a reply line of ping -D.
+func ParseReply(line string) (Reply, bool) {
 	m := replyRE.FindStringSubmatch(line)
 	if m == nil {
-		return reply{}, false
+		return Reply{}, false
 	}
 	sec, _ := strconv.ParseInt(m[1], 10, 64)
 	frac := m[2]
@@ -128,11 +130,11 @@ func parseReply(line string) (reply, bool) {
 	}
 	nsec, _ := strconv.ParseInt(frac[:9], 10, 64)
 	seq, _ := strconv.Atoi(m[3])
-	return reply{At: time.Unix(sec, nsec), Seq: seq}, true
+	return Reply{At: time.Unix(sec, nsec), Seq: seq}, true
 }
 
-// pingRun is the outcome of a fixed-length ping.
-type pingRun struct {
+// PingRun is the outcome of a fixed-length ping.
+type PingRun struct {
 	Sent, Received int
 	// MaxGap is the longest time between consecutive replies.
 	MaxGap time.Duration
@@ -140,8 +142,9 @@ type pingRun struct {
 	MissingSeqs []int
 }
 
-func parsePingRun(out string) (pingRun, error) {
-	var r pingRun
+// ParsePingRun reads a whole ping -D output.
+func ParsePingRun(out string) (PingRun, error) {
+	var r PingRun
 	m := summaryRE.FindStringSubmatch(out)
 	if m == nil {
 		return r, fmt.Errorf("no ping summary:\n%s", out)
@@ -151,7 +154,7 @@ func parsePingRun(out string) (pingRun, error) {
 	seen := map[int]bool{}
 	var prev time.Time
 	for _, line := range strings.Split(out, "\n") {
-		rep, ok := parseReply(line)
+		rep, ok := ParseReply(line)
 		if !ok {
 			continue
 		}
@@ -167,4 +170,23 @@ func parsePingRun(out string) (pingRun, error) {
 		}
 	}
 	return r, nil
+}
+
+// Outage is the longest run of consecutive lost replies times the ping
+// interval, and whether that run reaches the end of the ping (the path
+// was still down when it stopped).
+func (r PingRun) Outage(interval time.Duration) (d time.Duration, atEnd bool) {
+	longest, run := 0, 0
+	for i, s := range r.MissingSeqs {
+		if i > 0 && s == r.MissingSeqs[i-1]+1 {
+			run++
+		} else {
+			run = 1
+		}
+		if run >= longest {
+			longest = run
+			atEnd = s == r.Sent
+		}
+	}
+	return time.Duration(longest) * interval, atEnd
 }
