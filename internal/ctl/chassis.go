@@ -52,7 +52,7 @@ func (a *app) chassisCommand(getenv func(string) string) *cobra.Command {
 		Long: `With etcd's authentication on (wyvern server --etcd-auth, or an external
 cluster with etcdctl auth enable), each chassis is an etcd user named as its
 client certificate's common name, whose role reads the model and writes only
-chassis/NAME, alive/NAME, stats/NAME and bindings/NAME/. A gateway's role
+chassis/NAME, alive/NAME, stats/NAME, metering/NAME and bindings/NAME/. A gateway's role
 writes only its registration and the pools' steering.
 
   wyvern certs --dir pki --clients hv1,gw1,admin ...
