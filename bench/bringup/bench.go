@@ -92,10 +92,13 @@ func fixedIP(subnet, ip string) map[string]any {
 }
 
 // watchPorts notes when each port of the measured network first appears
-// in etcd and when its binding lands.
+// in etcd and when its binding lands: the mirror of its chassis' binding
+// in the network's scope, where the other agents see it (or, from a
+// server that predates binding keys, the binding in the port record).
 func (b *bench) watchPorts(netID string) {
 	ch := make(chan store.Event, 64)
 	go b.l.Store.Inform(b.ctx, 0, store.PortsOf(netID), ch, nil)
+	go b.l.Store.Inform(b.ctx, 1, store.ScopedOf(netID), ch, nil)
 	for {
 		var e store.Event
 		select {
@@ -108,6 +111,17 @@ func (b *bench) watchPorts(netID string) {
 		}
 		now := time.Now()
 		for _, kv := range e.KVs {
+			if _, id, ok := store.ParseBindingMirror(kv.Key); ok {
+				b.mu.Lock()
+				if _, ok := b.bound[id]; !ok {
+					b.bound[id] = now
+				}
+				b.mu.Unlock()
+				continue
+			}
+			if e.Tag == 1 {
+				continue
+			}
 			var p model.Port
 			if json.Unmarshal(kv.Value, &p) != nil {
 				continue

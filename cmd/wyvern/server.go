@@ -80,8 +80,11 @@ func serverCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 	f.StringVar(&cfg.Keystone.CAFile, "keystone-cafile", "", "--keystone-url: CA bundle trusted for an https Keystone")
 	f.DurationVar(&cfg.Keystone.CacheTTL, "keystone-token-cache-time", keystone.DefaultRemoteCacheTTL, "--keystone-url: how long a validated token is trusted without asking Keystone again (at most 5m, so revocations take effect)")
 	cli.EtcdTLSFlags(f, &cfg.EtcdClient)
+	f.BoolVar(&cfg.EtcdAuth, "etcd-auth", false, "embedded etcd: turn on etcd's users and roles on first start (root, and the server's certificate's common name as admin); enroll chassis with `wyvernctl chassis add`")
+	f.StringVar(&cfg.EtcdRootPassword, "etcd-root-password", envOr("WYVERN_ETCD_ROOT_PASSWORD", ""), "--etcd-auth: password of etcd's root user, for a server that connects without a client certificate (or WYVERN_ETCD_ROOT_PASSWORD)")
 	f.IntVar(&cfg.Neutron.GlobalMTU, "global-mtu", cfg.Neutron.GlobalMTU, "underlay MTU; network MTUs subtract the tunnel overhead")
 	f.StringVar(&vlanRanges, "network-vlan-ranges", "", "VLAN ids of vlan networks by physical network, as Neutron's network_vlan_ranges: physnet1:100:199[,physnet2[,...]] (a physical network without a range takes explicit ids only); empty: any physical network, any id")
+	f.DurationVar(&cfg.Neutron.StoreTimeout, "store-timeout", neutron.DefaultStoreTimeout, "bound of each API read's store work; past it the read is answered 503 (negative: none; writes are settled, never cut short)")
 	f.StringVar(&cfg.Neutron.DefaultNetworkType, "tenant-network-type", cfg.Neutron.DefaultNetworkType, "network type of tenant networks: geneve or vxlan")
 	return cmd
 }

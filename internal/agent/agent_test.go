@@ -21,7 +21,16 @@ import (
 	"github.com/wyvern-sdn/wyvern/internal/store/storetest"
 )
 
-func startStore(t *testing.T) *store.Store { return storetest.New(t) }
+// startStore starts etcd with the server's binding mirror
+// (store.MirrorBindings), as `wyvern server` runs it.
+func startStore(t *testing.T) *store.Store {
+	st := storetest.New(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); st.MirrorBindings(ctx, nil) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return st
+}
 
 // write puts a record (JSON, or a string as it is) straight into a store.
 func write(t *testing.T, st Store, key string, v any) {
@@ -95,6 +104,25 @@ func portStatus(t *testing.T, st Store, netID, portID string) (string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As the API reports it: the binding's mirror, or on the fake store
+	// (which runs no mirror) the one chassis' binding, over the record.
+	var b model.PortBinding
+	if raw, err := st.GetString(context.Background(), store.BindingMirrorKey(netID, portID)); err == nil {
+		if err := json.Unmarshal([]byte(raw), &b); err != nil {
+			t.Fatal(err)
+		}
+	} else if f, ok := st.(*fakeStore); ok {
+		f.mu.Lock()
+		for k, kv := range f.kvs {
+			if c, ok := strings.CutSuffix(strings.TrimPrefix(k, store.BindingsPrefix), "/"+portID); ok && strings.HasPrefix(k, store.BindingsPrefix) {
+				if err := json.Unmarshal(kv.Value, &b); err == nil {
+					b.Chassis = c
+				}
+			}
+		}
+		f.mu.Unlock()
+	}
+	b.Apply(&p)
 	return p.Status, p.HostID
 }
 

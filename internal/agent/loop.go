@@ -413,7 +413,7 @@ func (a *Agent) ensureWatch(ctx context.Context, netID string, nextTag *uint64) 
 	wctx, cancel := context.WithCancel(ctx)
 	tag := *nextTag
 	*nextTag++
-	a.state.nets[netID] = &netData{tag: tag, cancel: cancel, subnets: map[string]*model.Subnet{},
+	a.state.nets[netID] = &netData{tag: tag, cancel: cancel, subnets: map[string]*model.Subnet{}, records: map[string]*model.Port{}, bindings: map[string]*model.PortBinding{},
 		ports: map[string]*model.Port{}, resets: map[string]bool{}}
 	ch := make(chan kvEvent, 256)
 	for _, p := range []string{store.NetworkKey(netID), store.SubnetsOf(netID), store.PortsOf(netID), store.ScopedOf(netID)} {
@@ -627,41 +627,48 @@ func (a *Agent) bind(ctx context.Context, portID string) {
 	go a.bindTo(ctx, netID, portID)
 }
 
-// bindTo writes the binding of a port on network netID to this chassis.
+// bindTo binds a port on network netID to this chassis.
 func (a *Agent) bindTo(ctx context.Context, netID, portID string) {
-	err := updateJSON(ctx, a.st, store.PortKey(netID, portID), func(p *model.Port) (bool, error) {
-		if p.HostID == a.cfg.Chassis && p.Status == model.StatusActive && p.VIFType == "ovs" {
-			return false, nil
-		}
-		p.HostID = a.cfg.Chassis
-		p.Status = model.StatusActive
-		p.VIFType = "ovs"
-		p.VIFDetails = map[string]any{"port_filter": true, "connectivity": "l2", "bridge_name": "br-int", "datapath_type": "netdev"}
-		p.RevisionNumber++
-		p.UpdatedAt = model.Timestamp(time.Now())
-		return true, nil
-	})
-	if err != nil && ctx.Err() == nil {
+	if err := a.writeBinding(ctx, netID, portID, model.StatusActive); err != nil && ctx.Err() == nil {
 		a.log.Warn("bind failed", "port", portID, "err", err)
 	}
 }
 
 // unbind marks a port DOWN when its interface left this chassis.
 func (a *Agent) unbind(ctx context.Context, portID string) {
-	netID, err := a.st.GetString(ctx, store.IndexKey(store.KindPorts, portID))
-	if err != nil {
-		return
+	if err := a.writeBinding(ctx, "", portID, model.StatusDown); err != nil && ctx.Err() == nil {
+		a.log.Warn("unbind failed", "port", portID, "err", err)
 	}
-	err = updateJSON(ctx, a.st, store.PortKey(netID, portID), func(p *model.Port) (bool, error) {
-		if p.HostID != a.cfg.Chassis || p.Status == model.StatusDown {
-			return false, nil
+}
+
+// vifDetails are the binding details this agent reports.
+var vifDetails = map[string]any{"port_filter": true, "connectivity": "l2", "bridge_name": "br-int", "datapath_type": "netdev"}
+
+// writeBinding is the one place the agent writes a binding: this
+// chassis' own key (store.BindingKey), never the port record, in one
+// transaction, and only when it changes. The server mirrors it to the
+// port's readers (store.MirrorBindings). A port is marked DOWN (status
+// DOWN, netID "") only where this chassis bound it.
+func (a *Agent) writeBinding(ctx context.Context, netID, portID, status string) error {
+	return a.st.Update(ctx, store.BindingKey(a.cfg.Chassis, portID), func(cur []byte) ([]byte, error) {
+		var b model.PortBinding
+		if cur != nil {
+			if err := json.Unmarshal(cur, &b); err != nil {
+				b = model.PortBinding{}
+			}
+		} else if status != model.StatusActive {
+			return nil, nil
 		}
-		p.Status = model.StatusDown
-		p.RevisionNumber++
-		p.UpdatedAt = model.Timestamp(time.Now())
-		return true, nil
+		if netID == "" {
+			netID = b.NetworkID
+		}
+		if b.NetworkID == netID && b.Status == status && b.VIFType == "ovs" && cur != nil {
+			return nil, nil
+		}
+		out, err := json.Marshal(model.PortBinding{NetworkID: netID, Status: status, VIFType: "ovs", VIFDetails: vifDetails})
+		if err != nil {
+			return nil, fmt.Errorf("encode binding of %s: %w", portID, err)
+		}
+		return out, nil
 	})
-	if err != nil && ctx.Err() == nil {
-		a.log.Warn("unbind failed", "port", portID, "err", fmt.Errorf("%w", err))
-	}
 }

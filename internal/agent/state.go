@@ -85,7 +85,12 @@ type netData struct {
 	cancel  func()
 	network *model.Network
 	subnets map[string]*model.Subnet
-	ports   map[string]*model.Port
+	// ports are the ports as reported: their records (records) with
+	// their bindings (bindings, the mirrors of store.BindingMirrorKey)
+	// overlaid.
+	ports    map[string]*model.Port
+	records  map[string]*model.Port
+	bindings map[string]*model.PortBinding
 	// resets counts the prefixes (network, subnets, ports) listed so far.
 	resets map[string]bool
 	// cache keeps each port's conversion for the view; sorted is nil
@@ -185,6 +190,9 @@ func (s *state) wantedNets() (map[string]bool, []string) {
 // a status, name or revision change).
 func (n *netData) apply(e kvEvent, chassis string) bool {
 	changed := true
+	if n.records == nil {
+		n.records, n.bindings = map[string]*model.Port{}, map[string]*model.PortBinding{}
+	}
 	switch {
 	case strings.HasPrefix(e.Prefix, store.Prefix+store.KindNetworks+"/"):
 		if e.Reset {
@@ -220,6 +228,12 @@ func (n *netData) apply(e kvEvent, chassis string) bool {
 			n.routers = map[string]*model.RouterRecord{}
 			n.fips = map[string]*model.FloatingIPRecord{}
 		}
+		if e.Reset {
+			n.bindings = map[string]*model.PortBinding{}
+			for id := range n.records {
+				n.overlay(id)
+			}
+		}
 		for _, kv := range e.KVs {
 			kind, id, _ := strings.Cut(strings.TrimPrefix(kv.Key, e.Prefix), "/")
 			switch kind {
@@ -228,26 +242,37 @@ func (n *netData) apply(e kvEvent, chassis string) bool {
 			case store.KindFloatingIPs:
 				foldOne(n.fips, id, kv.Value, e.Delete)
 			}
+			if _, pid, ok := store.ParseBindingMirror(kv.Key); ok {
+				foldOne(n.bindings, pid, kv.Value, e.Delete)
+				old := n.ports[pid]
+				if n.overlay(pid) && len(e.KVs) == 1 && !e.Reset && (old == nil || samePortView(old, n.ports[pid], chassis)) {
+					changed = false
+				}
+			}
 		}
 	case strings.HasPrefix(e.Prefix, store.Prefix+store.KindPorts+"/"):
 		n.sorted = nil
 		if e.Reset {
 			n.cache.Reset()
 			n.ports = map[string]*model.Port{}
+			n.records = map[string]*model.Port{}
 		}
 		for _, kv := range e.KVs {
 			id := kv.Key[strings.LastIndexByte(kv.Key, '/')+1:]
 			if e.Delete {
 				delete(n.ports, id)
+				delete(n.records, id)
 				n.cache.Forget(id)
 				continue
 			}
 			var v model.Port
 			if json.Unmarshal(kv.Value, &v) == nil {
-				if old := n.ports[id]; old != nil && len(e.KVs) == 1 && !e.Reset && samePortView(old, &v, chassis) {
+				old := n.ports[id]
+				n.records[id] = &v
+				n.overlay(id)
+				if old != nil && len(e.KVs) == 1 && !e.Reset && samePortView(old, n.ports[id], chassis) {
 					changed = false
 				}
-				n.ports[id] = &v
 			}
 		}
 	}
@@ -255,6 +280,24 @@ func (n *netData) apply(e kvEvent, chassis string) bool {
 		n.resets[e.Prefix] = true
 	}
 	return changed
+}
+
+// overlay sets the reported port id from its record and binding; it
+// reports false when the port has no record (yet).
+func (n *netData) overlay(id string) bool {
+	rec := n.records[id]
+	if rec == nil {
+		return false
+	}
+	p := rec
+	if b := n.bindings[id]; b != nil {
+		c := *rec
+		b.Apply(&c)
+		p = &c
+	}
+	n.ports[id] = p
+	n.sorted = nil
+	return true
 }
 
 // samePortView reports whether two versions of a port compile the same on

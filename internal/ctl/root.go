@@ -118,6 +118,7 @@ func NewRootCommand(stdout, stderr io.Writer, getenv func(string) string) *cobra
 		a.meteringCommand(),
 		a.traceCommand(),
 		a.topologyCommand(),
+		a.chassisCommand(getenv),
 	)
 	return root
 }

@@ -14,9 +14,12 @@ import (
 type Records struct {
 	FloatingIPs map[string]*model.FloatingIP
 	Ports       map[string]*model.Port
-	Networks    map[string]*model.Network
-	Subnets     map[string]*model.Subnet
-	Chassis     map[string]*model.Chassis
+	// Bindings are the ports' bindings (their mirrors), by port id: a
+	// port's chassis is its binding's, over the record's.
+	Bindings map[string]*model.PortBinding
+	Networks map[string]*model.Network
+	Subnets  map[string]*model.Subnet
+	Chassis  map[string]*model.Chassis
 	// Pools are the floating IPs steered out of DefaultPool, by id.
 	Pools map[string]*PoolAssignment
 	// Gateways are the running gateways' registrations, by name.
@@ -156,6 +159,11 @@ func serve(r *Records, f *model.FloatingIP, encaps []string, ifaces map[string][
 	port := r.Ports[f.PortID]
 	if port == nil {
 		return out, fmt.Errorf("port %s unknown", f.PortID)
+	}
+	if b := r.Bindings[port.ID]; b != nil {
+		bound := *port
+		b.Apply(&bound)
+		port = &bound
 	}
 	if out.VMMAC, err = net.ParseMAC(port.MACAddress); err != nil {
 		return out, fmt.Errorf("port %s: bad MAC %q", port.ID, port.MACAddress)

@@ -26,6 +26,7 @@ type Source interface {
 var watched = []string{
 	store.KindPrefix(store.KindFloatingIPs),
 	store.KindPrefix(store.KindPorts),
+	store.ScopedPrefix, // the ports' bindings (store.BindingMirrorKey)
 	store.KindPrefix(store.KindNetworks),
 	store.KindPrefix(store.KindSubnets),
 	store.KindPrefix(store.KindChassis),
@@ -39,7 +40,7 @@ var watched = []string{
 type event = store.Event
 
 func newRecords() *Records {
-	return &Records{FloatingIPs: map[string]*model.FloatingIP{}, Ports: map[string]*model.Port{},
+	return &Records{FloatingIPs: map[string]*model.FloatingIP{}, Ports: map[string]*model.Port{}, Bindings: map[string]*model.PortBinding{},
 		Networks: map[string]*model.Network{}, Subnets: map[string]*model.Subnet{}, Chassis: map[string]*model.Chassis{},
 		Pools: map[string]*PoolAssignment{}, Gateways: map[string]*model.EdgeGateway{}}
 }
@@ -51,6 +52,16 @@ func (r *Records) apply(e event, log *slog.Logger) {
 		fold(r.FloatingIPs, e, log)
 	case store.KindPrefix(store.KindPorts):
 		fold(r.Ports, e, log)
+	case store.ScopedPrefix:
+		// Only the bindings' mirrors: routers and floating IPs come whole.
+		if e.Reset {
+			clear(r.Bindings)
+		}
+		for _, kv := range e.KVs {
+			if _, id, ok := store.ParseBindingMirror(kv.Key); ok {
+				fold(r.Bindings, event{Delete: e.Delete, KVs: []store.KV{{Key: id, Value: kv.Value}}}, log)
+			}
+		}
 	case store.KindPrefix(store.KindNetworks):
 		fold(r.Networks, e, log)
 	case store.KindPrefix(store.KindSubnets):

@@ -61,6 +61,11 @@ type Options struct {
 	// refusing clients without a certificate, and each agent dialing etcd
 	// with its own chassis certificate.
 	TLS bool
+	// EtcdAuth (with TLS) turns on etcd's users and roles (wyvern server
+	// --etcd-auth): the lab's store connects with the server's
+	// certificate (etcd's admin), and each chassis is enrolled, as
+	// `wyvernctl chassis add` does, before its agent starts.
+	EtcdAuth bool
 	// EtcdEndpoints, when set, run the server on that external etcd
 	// (--etcd-endpoints, e.g. a cluster of several members) instead of an
 	// embedded one; agents and the lab's store dial them all. Not with TLS.
@@ -180,6 +185,9 @@ func Start(bed *testbed.Bed, bin string, opts Options) (*Lab, error) {
 		l.serverArgs = []string{"server", "--noauth", "--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]),
 			"--etcd-endpoints", l.EtcdURL}
 	}
+	if opts.EtcdAuth && !opts.TLS {
+		return nil, errors.New("lab: EtcdAuth needs TLS (users are the certificates' common names)")
+	}
 	var storeTLS *tls.Config
 	if opts.TLS {
 		if storeTLS, err = l.setUpTLS(); err != nil {
@@ -219,6 +227,10 @@ func (l *Lab) setUpTLS() (*tls.Config, error) {
 		return nil, err
 	}
 	l.client.Transport = &http.Transport{TLSClientConfig: api}
+	if l.opts.EtcdAuth {
+		l.serverArgs = append(l.serverArgs, "--etcd-auth")
+		return made.Server.Client()
+	}
 	return made.Clients["lab"].Client()
 }
 
@@ -360,6 +372,14 @@ func (l *Lab) StartAgentProcess(ch *testbed.Chassis, once ...string) error {
 		return err
 	}
 	args = append(args, tlsArgs...)
+	if l.opts.EtcdAuth {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		err := l.Store.Enroll(ctx, ch.Name, store.RoleChassis, "")
+		cancel()
+		if err != nil {
+			return fmt.Errorf("lab: enroll %s: %w", ch.Name, err)
+		}
+	}
 	for _, a := range l.opts.AgentArgs {
 		args = append(args, strings.ReplaceAll(a, "{chassis}", ch.Name))
 	}

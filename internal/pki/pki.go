@@ -12,6 +12,7 @@ package pki
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -120,4 +121,22 @@ func loadPool(file string) (*x509.CertPool, error) {
 		return nil, fmt.Errorf("pki: CA file %s holds no PEM certificate", file)
 	}
 	return pool, nil
+}
+
+// CommonName is the common name of the first certificate in a PEM file:
+// the user name etcd with client-cert-auth gives its holder.
+func CommonName(certFile string) (string, error) {
+	raw, err := os.ReadFile(certFile)
+	if err != nil {
+		return "", fmt.Errorf("pki: %w", err)
+	}
+	block, _ := pem.Decode(raw)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return "", fmt.Errorf("pki: %s holds no PEM certificate", certFile)
+	}
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return "", fmt.Errorf("pki: %s: %w", certFile, err)
+	}
+	return c.Subject.CommonName, nil
 }

@@ -55,6 +55,16 @@ type Config struct {
 	// towards etcd. With the embedded member it defaults to the member's
 	// certificate and CA.
 	EtcdClient pki.Files
+	// EtcdAuth turns on the embedded etcd's authentication on first
+	// start: the root user, and the user of the server's own client
+	// certificate (its common name) with the root role. Chassis and
+	// gateways are then enrolled (`wyvernctl chassis add`) and may write
+	// only their own keys (store.Grants).
+	EtcdAuth bool
+	// EtcdRootPassword is the password of etcd's root user with
+	// EtcdAuth, for a server without a client certificate; the server
+	// then connects as root.
+	EtcdRootPassword string
 	// Keystone, when its URL is set, is the real Keystone that validates
 	// tokens instead of the built-in identity service (see identity.go).
 	Keystone keystone.RemoteConfig
@@ -80,6 +90,12 @@ func (c *Config) Validate() error {
 	}
 	if len(c.EtcdEndpoints) == 0 && c.DataDir == "" {
 		return errors.New("--data-dir is required with the embedded etcd")
+	}
+	if c.EtcdAuth && len(c.EtcdEndpoints) > 0 {
+		return errors.New("--etcd-auth enables the embedded etcd's authentication; enable an external cluster's with etcdctl (see README, \"Deploying for real\")")
+	}
+	if c.EtcdAuth && c.EtcdRootPassword == "" && (c.EtcdTLS.CertFile == "" || !c.EtcdTLS.ClientCertAuth) && c.EtcdClient.CertFile == "" {
+		return errors.New("--etcd-auth needs client certificates (--etcd-client-cert-auth; the server's certificate's common name becomes etcd's admin) or --etcd-root-password")
 	}
 	if (c.CertFile == "") != (c.KeyFile == "") {
 		return errors.New("--cert-file and --key-file go together")
@@ -184,12 +200,21 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		log.Warn("etcd is reached over plain TCP, without TLS or client certificates: development only")
 	}
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	st, err := store.DialTLS(dctx, endpoints, etcdTLS)
+	etcdUser := ""
+	if cfg.EtcdAuth && cfg.EtcdRootPassword != "" {
+		etcdUser = store.RootUser
+	}
+	st, err := store.DialAuth(dctx, endpoints, etcdTLS, etcdUser, cfg.EtcdRootPassword)
 	cancel()
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	if cfg.EtcdAuth {
+		if err := enableEtcdAuth(ctx, st, cfg, log); err != nil {
+			return err
+		}
+	}
 	storeP.Store(st)
 	metrics.SetChassisCounter(st.CountChassis)
 	defer metrics.SetChassisCounter(nil)
@@ -212,7 +237,18 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	} else if n > 0 {
 		log.Info("allocated conntrack zones to records stored without one", "count", n)
 	}
+	if n, err := napi.MigrateBindings(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		log.Info("moved port bindings from port records into their chassis' keys", "count", n)
+	}
 	napi.Register(mux, wrap)
+	// Agents bind ports in keys of their own; the ports' readers see the
+	// mirrors (store.MirrorBindings), kept by every server.
+	mctx, mcancel := context.WithCancel(ctx)
+	mirrorDone := make(chan struct{})
+	go func() { defer close(mirrorDone); st.MirrorBindings(mctx, log) }()
+	defer func() { mcancel(); <-mirrorDone }()
 	con, err := console.New(console.Options{API: consoleAPI, Store: st, Log: log,
 		Login: !cfg.NoAuth || cfg.AdminPassword != "" || cfg.UsersFile != "" || cfg.Keystone.URL != ""})
 	if err != nil {
@@ -238,6 +274,31 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		err = nil
 	}
 	return err
+}
+
+// enableEtcdAuth turns on the embedded etcd's authentication on first
+// start (see Config.EtcdAuth); later starts find it on.
+func enableEtcdAuth(ctx context.Context, st *store.Store, cfg Config, log *slog.Logger) error {
+	admin := ""
+	if cfg.EtcdClient.CertFile != "" {
+		cn, err := pki.CommonName(cfg.EtcdClient.CertFile)
+		if err != nil {
+			return fmt.Errorf("--etcd-auth: %w", err)
+		}
+		admin = cn
+	}
+	on, err := st.AuthEnabled(ctx)
+	if err != nil {
+		return fmt.Errorf("--etcd-auth: %w", err)
+	}
+	if on {
+		return nil
+	}
+	if err := st.EnableAuth(ctx, cfg.EtcdRootPassword, admin); err != nil {
+		return fmt.Errorf("--etcd-auth: %w", err)
+	}
+	log.Info("etcd authentication enabled: enroll each chassis with `wyvernctl chassis add`", "admin", admin)
+	return nil
 }
 
 // logRequests logs each request at debug level with its status and time.

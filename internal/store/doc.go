@@ -64,6 +64,12 @@
 //	                                       and of each of its port forwardings' internal ports
 //	sg_rules/<group>/<rule>                copy of a rule, under its security group
 //	scoped_index/<kind>/<id>               the keys of an object's copies (JSON list)
+//	bindings/<chassis>/<port>              a chassis' binding of a port (model.PortBinding),
+//	                                       written by its agent only (bindings.go)
+//	scoped/<net>/bindings/<port>           the port's reported binding, mirrored by the server
+//
+// With etcd's authentication on, the roles of auth.go let each chassis
+// write only its own chassis/, alive/, stats/ and bindings/ keys.
 //
 // The copies (scoped.go) are written by Tx.commit in the transaction that
 // writes the object, whoever writes it: agents watch them, so a router,

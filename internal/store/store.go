@@ -47,6 +47,13 @@ func Dial(ctx context.Context, endpoints []string) (*Store, error) {
 // client certificate in tlsCfg authenticates this process to an etcd that
 // verifies clients).
 func DialTLS(ctx context.Context, endpoints []string, tlsCfg *tls.Config) (*Store, error) {
+	return DialAuth(ctx, endpoints, tlsCfg, "", "")
+}
+
+// DialAuth is DialTLS as etcd's user username with password, for an etcd
+// with authentication whose users are not (only) those of client
+// certificates' common names (see Enroll). An empty username is DialTLS.
+func DialAuth(ctx context.Context, endpoints []string, tlsCfg *tls.Config, username, password string) (*Store, error) {
 	autoSync := time.Minute
 	for _, e := range endpoints {
 		if strings.HasPrefix(e, "unix:") || strings.HasPrefix(e, "unixs:") {
@@ -58,6 +65,8 @@ func DialTLS(ctx context.Context, endpoints []string, tlsCfg *tls.Config) (*Stor
 	}
 	cli, err := clientv3.New(clientv3.Config{
 		TLS:         tlsCfg,
+		Username:    username,
+		Password:    password,
 		Endpoints:   endpoints,
 		DialTimeout: 5 * time.Second,
 		// Agents keep one long-lived connection; keepalives find a dead
@@ -77,6 +86,11 @@ func DialTLS(ctx context.Context, endpoints []string, tlsCfg *tls.Config) (*Stor
 		cancel()
 		if err == nil {
 			return New(cli), nil
+		}
+		if isAuthError(err) {
+			// etcd answers, and refuses: waiting changes nothing.
+			cli.Close()
+			return nil, fmt.Errorf("store: etcd at %v refused this client: %w", endpoints, err)
 		}
 		select {
 		case <-ctx.Done():
@@ -434,6 +448,7 @@ func (t *Tx) reset() {
 // commit tries to apply the writes; false means a conflict.
 func (t *Tx) commit() (bool, error) {
 	t.derive()
+	t.deriveBindings()
 	// Without any read there is no snapshot: written keys are then
 	// unguarded, as blind writes.
 	snap := t.rev
@@ -471,6 +486,10 @@ func (t *Tx) commit() (bool, error) {
 	resp, err := t.cli.Txn(t.ctx).If(cmps...).Then(ops...).Else(getOps...).Commit()
 	if errors.Is(err, rpctypes.ErrTooManyOps) || errors.Is(err, rpctypes.ErrRequestTooLarge) {
 		return false, fmt.Errorf("%w (%d comparisons, %d writes): %v", ErrTxnTooLarge, len(cmps), len(ops), err)
+	}
+	if IsPermissionDenied(err) {
+		// Refused, not lost: nothing was applied and no retry helps.
+		return false, fmt.Errorf("store: commit: %w", err)
 	}
 	if err != nil {
 		return t.resolve(cmps, ops, snap, err)

@@ -84,6 +84,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, store.ErrTxnTooLarge) {
 		e = BadRequest("The request changes too many objects for one transaction of the store: split it into smaller bulk requests.")
 	}
+	if e == nil && !errors.As(err, &e) && timedOut(r, err) {
+		s.log.Warn("request timed out on the store", "method", r.Method, "path", r.URL.Path, "err", err)
+		e = storeUnavailable()
+	}
 	if e == nil && !errors.As(err, &e) {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		e = newError(http.StatusInternalServerError, "HTTPInternalServerError",

@@ -608,17 +608,25 @@ func (s *Server) checkPF(ctx context.Context, tx *store.Tx, p auth.Principal, f 
 // mode: its floating IPs are the stateless edge's, which cannot forward
 // ports (it keeps no connection state to give the replies their port).
 func refuseEdge(tx *store.Tx, port *model.Port) error {
-	if port.HostID == "" {
+	// The chassis the port is bound on: its binding's, over the record's.
+	host := port.HostID
+	var b model.PortBinding
+	if ok, err := tx.Get(store.BindingMirrorKey(port.NetworkID, port.ID), &b); err != nil {
+		return err
+	} else if ok && b.Chassis != "" {
+		host = b.Chassis
+	}
+	if host == "" {
 		return nil
 	}
 	var ch model.Chassis
-	ok, err := tx.Get(store.ChassisKey(port.HostID), &ch)
+	ok, err := tx.Get(store.ChassisKey(host), &ch)
 	if err != nil {
 		return err
 	}
 	if ok && ch.FIPMode == model.FIPModeEdge {
 		return pfBadRequest("Port %s is bound on chassis %s, whose floating IPs the stateless edge gateway serves (fip_mode edge): it cannot forward ports. Use a port on a chassis in distributed mode",
-			port.ID, port.HostID)
+			port.ID, host)
 	}
 	return nil
 }

@@ -33,6 +33,11 @@ var vnicTypes = []string{"normal", "direct", "macvtap", "baremetal", "direct-phy
 type portObj struct {
 	model.Port
 	netOwner string
+	// binding is the port's binding as its chassis wrote it (the mirror
+	// of store.BindingMirrorKey): what it reports as binding:host_id,
+	// status and binding:vif_type over the stored record. The record is
+	// what the API writes.
+	binding *model.PortBinding
 }
 
 func portsResource(s *Server) *resource {
@@ -51,9 +56,13 @@ func portsResource(s *Server) *resource {
 			if err != nil {
 				return nil, err
 			}
+			bindings, err := s.listBindings(ctx)
+			if err != nil {
+				return nil, err
+			}
 			out := make([]model.Object, len(ports))
 			for i := range ports {
-				out[i] = &portObj{Port: ports[i], netOwner: owner[ports[i].NetworkID]}
+				out[i] = &portObj{Port: ports[i], netOwner: owner[ports[i].NetworkID], binding: bindings[ports[i].ID]}
 			}
 			return out, nil
 		},
@@ -82,11 +91,17 @@ func loadPortObj(tx *store.Tx, id string) (*portObj, error) {
 	if netID == "" {
 		return nil, nil
 	}
-	tx.Prefetch(store.PortKey(netID, id), store.NetworkKey(netID))
+	tx.Prefetch(store.PortKey(netID, id), store.NetworkKey(netID), store.BindingMirrorKey(netID, id))
 	var o portObj
 	ok, err := tx.Get(store.PortKey(netID, id), &o.Port)
 	if err != nil || !ok {
 		return nil, err
+	}
+	var b model.PortBinding
+	if ok, err := tx.Get(store.BindingMirrorKey(netID, id), &b); err != nil {
+		return nil, err
+	} else if ok {
+		o.binding = &b
 	}
 	n, err := loadNetwork(tx, netID)
 	if err != nil {
@@ -748,7 +763,7 @@ func (s *Server) updatePort(ctx context.Context, tx *store.Tx, p auth.Principal,
 			if !p.Admin {
 				return nil, Forbidden("(rule:update_port:mac_address) is disallowed by policy")
 			}
-			if port.HostID != "" {
+			if port.HostID != "" || o.binding != nil && o.binding.Chassis != "" {
 				return nil, Conflict("PortBound", "Unable to complete operation on port %s, port is already bound, port type: %s, old_mac %s, new_mac %s.",
 					port.ID, port.VIFType, port.MACAddress, mac)
 			}
@@ -945,6 +960,27 @@ func (s *Server) removePort(ctx context.Context, tx *store.Tx, p auth.Principal,
 	return deletePortKeys(tx, port)
 }
 
+// listBindings reads the mirror of every port's binding, by port id.
+func (s *Server) listBindings(ctx context.Context) (map[string]*model.PortBinding, error) {
+	kvs, _, err := s.store.List(ctx, store.ScopedPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("neutron: port bindings: %w", err)
+	}
+	out := map[string]*model.PortBinding{}
+	for _, kv := range kvs {
+		_, id, ok := store.ParseBindingMirror(kv.Key)
+		if !ok {
+			continue
+		}
+		var b model.PortBinding
+		if err := json.Unmarshal(kv.Value, &b); err != nil {
+			return nil, fmt.Errorf("neutron: decode %s: %w", kv.Key, err)
+		}
+		out[id] = &b
+	}
+	return out, nil
+}
+
 // portPage reads the ports after marker in id order: the ids from the
 // port index (which is id-ordered and names each port's network), then the
 // ports themselves, all at one revision. It fails with store.ErrNotFound
@@ -962,21 +998,35 @@ func (s *Server) portPage(ctx context.Context, marker string, limit int) ([]mode
 		}
 		return nil, false, fmt.Errorf("neutron: port page: %w", err)
 	}
-	keys := make([]string, len(idx))
-	for i, kv := range idx {
-		keys[i] = store.PortKey(string(kv.Value), strings.TrimPrefix(kv.Key, prefix))
+	keys := make([]string, 0, 2*len(idx))
+	for _, kv := range idx {
+		net, id := string(kv.Value), strings.TrimPrefix(kv.Key, prefix)
+		keys = append(keys, store.PortKey(net, id), store.BindingMirrorKey(net, id))
 	}
 	kvs, err := s.store.GetAt(ctx, rev, keys)
 	if err != nil {
 		return nil, false, fmt.Errorf("neutron: port page: %w", err)
 	}
 	out := make([]model.Object, 0, len(kvs))
+	bindings := map[string]*model.PortBinding{}
 	for _, kv := range kvs {
+		if _, id, ok := store.ParseBindingMirror(kv.Key); ok {
+			var b model.PortBinding
+			if err := json.Unmarshal(kv.Value, &b); err != nil {
+				return nil, false, fmt.Errorf("neutron: decode %s: %w", kv.Key, err)
+			}
+			bindings[id] = &b
+			continue
+		}
 		var p portObj
 		if err := json.Unmarshal(kv.Value, &p.Port); err != nil {
 			return nil, false, fmt.Errorf("neutron: decode %s: %w", kv.Key, err)
 		}
 		out = append(out, &p)
+	}
+	for _, o := range out {
+		p := o.(*portObj)
+		p.binding = bindings[p.ID]
 	}
 	return out, more, nil
 }

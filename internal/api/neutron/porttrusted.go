@@ -23,10 +23,12 @@ func (o *portObj) MarshalJSON() ([]byte, error) {
 	if v, ok := o.Profile[profileTrusted].(bool); ok {
 		trusted = &v
 	}
+	port := o.Port
+	o.binding.Apply(&port)
 	return json.Marshal(struct {
 		*plain
 		Trusted *bool `json:"trusted"`
-	}{plain: (*plain)(&o.Port), Trusted: trusted})
+	}{plain: (*plain)(&port), Trusted: trusted})
 }
 
 // parseTrusted applies the trusted attribute to profile (a copy is

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/wyvern-sdn/wyvern/internal/metrics"
 	"github.com/wyvern-sdn/wyvern/internal/store"
@@ -43,6 +44,9 @@ type Config struct {
 	Quotas Quotas
 	// PublicURL overrides the base URL used in links.
 	PublicURL string
+	// StoreTimeout bounds each read's store work (0:
+	// DefaultStoreTimeout; negative: none); past it the read is a 503.
+	StoreTimeout time.Duration
 }
 
 // DefaultConfig is what `wyvern server` uses without flags.
@@ -122,6 +126,7 @@ func (s *Server) Register(mux *http.ServeMux, wrap func(http.Handler) http.Handl
 	if wrap != nil {
 		h = wrap(h)
 	}
+	h = s.withStoreTimeout(h)
 	mux.Handle("/v2.0/", h)
 	mux.Handle("/v2.0", http.RedirectHandler("/v2.0/", http.StatusMovedPermanently))
 	mux.HandleFunc("GET /{$}", s.handleVersions)

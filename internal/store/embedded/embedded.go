@@ -23,6 +23,11 @@ type Config struct {
 	Name      string
 	// UnsafeNoFsync skips fsync; for tests and benchmarks only.
 	UnsafeNoFsync bool
+	// BcryptCost is the cost of the hashes of etcd users' passwords
+	// (with authentication on); 0 is etcd's default. Tests use 4, the
+	// least, as a password check at the default costs seconds under the
+	// race detector.
+	BcryptCost uint
 	// Verbose lets etcd log (to stderr) at info level.
 	Verbose bool
 	// ClientTLS serves the client URL (https://) with this certificate;
@@ -116,6 +121,9 @@ func Start(cfg Config, log *slog.Logger) (*Member, error) {
 		ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 	}
 	ec.UnsafeNoFsync = cfg.UnsafeNoFsync
+	if cfg.BcryptCost != 0 {
+		ec.BcryptCost = cfg.BcryptCost
+	}
 	// Keep a day of history for agents that reconnect; compact hourly.
 	ec.AutoCompactionMode = "periodic"
 	ec.AutoCompactionRetention = "1h"

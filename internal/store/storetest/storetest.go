@@ -81,7 +81,8 @@ func New(t testing.TB) *store.Store {
 func (e *Etcd) Endpoints() []string { return []string{e.ClientURL} }
 
 func (e *Etcd) start() error {
-	m, err := embedded.Start(embedded.Config{DataDir: e.Dir, ClientURL: e.ClientURL, PeerURL: e.PeerURL, UnsafeNoFsync: true}, nil)
+	m, err := embedded.Start(embedded.Config{DataDir: e.Dir, ClientURL: e.ClientURL, PeerURL: e.PeerURL, UnsafeNoFsync: true,
+		BcryptCost: 4}, nil)
 	if err != nil {
 		return err
 	}
