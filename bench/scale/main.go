@@ -21,6 +21,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"sort"
 	"strconv"
@@ -39,6 +40,7 @@ type config struct {
 	netsPerRouter, sgs, fips, ops, burst, wave           int
 	full                                                 bool
 	maxTime                                              time.Duration
+	cpuProfile                                           string
 }
 
 func main() {
@@ -64,6 +66,7 @@ func main() {
 	flag.BoolVar(&c.full, "full", false, "run a full-replication informer set on every chassis (else one observer stands for them all)")
 	flag.IntVar(&c.wave, "wave", 0, "start the chassis this many at a time, each wave once the last synced (0: all at once)")
 	flag.DurationVar(&c.maxTime, "max-time", 20*time.Minute, "give up a size after this long")
+	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (the agents) over the measured changes to this file (suffixed with the size)")
 	flag.Parse()
 	for _, s := range strings.Split(sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -219,6 +222,17 @@ func run(ctx context.Context, c config, n int) (pt point, err error) {
 	before, fullBefore := s.Counts(), fullCounts()
 	e0 = be.etcdUsage()
 	cpu0 := pidUsage(os.Getpid()).CPU
+	if c.cpuProfile != "" {
+		f, err := os.Create(fmt.Sprintf("%s.%d", c.cpuProfile, n))
+		if err != nil {
+			return pt, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return pt, err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	kinds := []func(context.Context) (sim.Op, error){w.PortCreate, w.RuleCreate, w.RouterInterface, w.PortDelete}
 	for i := 0; i < c.ops; i++ {
 		for _, k := range kinds {
@@ -240,6 +254,9 @@ func run(ctx context.Context, c config, n int) (pt point, err error) {
 	}
 	pt.EtcdOps = be.etcdUsage().sub(e0)
 	pt.SimCPU = pidUsage(os.Getpid()).CPU - cpu0
+	if c.cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	after, fullAfter := s.Counts(), fullCounts()
 	for _, name := range s.Names() {
 		pt.Sel = append(pt.Sel, after[name].Sub(before[name]))

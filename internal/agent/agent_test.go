@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -298,4 +299,42 @@ func TestAgentFollowsTheStore(t *testing.T) {
 	waitFor(t, "flows for the peer's port", func() bool { return strings.Contains(sw.text(), "fa:16:3e:00:00:02") })
 	st.delete(store.PortKey("net-a", "pa2"))
 	waitFor(t, "the deleted port's flows removed", func() bool { return !strings.Contains(sw.text(), "fa:16:3e:00:00:02") })
+}
+
+// flakyStore fails the first writes of a key with an error, as a slow or
+// unreachable etcd would.
+type flakyStore struct {
+	*fakeStore
+	key   string
+	fails atomic.Int32
+	tries atomic.Int32
+}
+
+func (f *flakyStore) Update(ctx context.Context, key string, fn func(cur []byte) ([]byte, error)) error {
+	if key == f.key {
+		f.tries.Add(1)
+		if f.fails.Add(-1) >= 0 {
+			return fmt.Errorf("store: update %s: %w", key, context.DeadlineExceeded)
+		}
+	}
+	return f.fakeStore.Update(ctx, key, fn)
+}
+
+// A binding whose write fails is written again: nothing else would, and
+// the port would stay unbound until its interface changed.
+func TestAgentRetriesFailedBinding(t *testing.T) {
+	fs := newFakeStore()
+	seed(t, fs, "net-a", 100, map[string]string{"pa1": "fa:16:3e:00:00:01"})
+	st := &flakyStore{fakeStore: fs, key: store.PortKey("net-a", "pa1")}
+	st.fails.Store(3)
+	sw := newFakeSwitch()
+	runAgent(t, st, sw, "ch1")
+	sw.plug("tap1", "pa1", "fa:16:3e:00:00:01", 5)
+	waitFor(t, "the binding, written after three failed attempts", func() bool {
+		status, host := portStatus(t, st, "net-a", "pa1")
+		return status == model.StatusActive && host == "ch1"
+	})
+	if n := st.tries.Load(); n < 4 {
+		t.Fatalf("binding written after %d attempts, want at least 4", n)
+	}
 }

@@ -612,9 +612,51 @@ func (a *Agent) bind(ctx context.Context, portID string) {
 	go a.bindTo(ctx, netID, portID)
 }
 
-// bindTo writes the binding of a port on network netID to this chassis.
+// Backoff between attempts to write a binding that failed.
+const (
+	bindRetryMin = 200 * time.Millisecond
+	bindRetryMax = 5 * time.Second
+)
+
+// bindTo writes the binding of a port on network netID to this chassis. A
+// failed write (etcd slow or unreachable) is tried again, backing off, for
+// as long as the port's interface stays plugged here: nothing else would
+// write it, and the other chassis and the API wait on it.
 func (a *Agent) bindTo(ctx context.Context, netID, portID string) {
-	err := updateJSON(ctx, a.st, store.PortKey(netID, portID), func(p *model.Port) (bool, error) {
+	backoff := bindRetryMin
+	for {
+		err := a.writeBinding(ctx, netID, portID)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		a.log.Warn("bind failed; retrying", "port", portID, "err", err, "retry_in", backoff)
+		sleepCtx(ctx, backoff)
+		backoff = min(2*backoff, bindRetryMax)
+		if !a.pluggedHere(ctx, portID) {
+			return
+		}
+	}
+}
+
+// pluggedHere asks the loop whether an interface here still carries the
+// port (false when ctx ends first).
+func (a *Agent) pluggedHere(ctx context.Context, portID string) bool {
+	ans := make(chan bool, 1)
+	a.post(ctx, event{call: func() {
+		_, ok := a.ifaceByPort(portID)
+		ans <- ok
+	}})
+	select {
+	case ok := <-ans:
+		return ok
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// writeBinding writes the binding once, unless etcd already has it.
+func (a *Agent) writeBinding(ctx context.Context, netID, portID string) error {
+	return updateJSON(ctx, a.st, store.PortKey(netID, portID), func(p *model.Port) (bool, error) {
 		if p.HostID == a.cfg.Chassis && p.Status == model.StatusActive && p.VIFType == "ovs" {
 			return false, nil
 		}
@@ -626,9 +668,6 @@ func (a *Agent) bindTo(ctx context.Context, netID, portID string) {
 		p.UpdatedAt = model.Timestamp(time.Now())
 		return true, nil
 	})
-	if err != nil && ctx.Err() == nil {
-		a.log.Warn("bind failed", "port", portID, "err", err)
-	}
 }
 
 // unbind marks a port DOWN when its interface left this chassis.
