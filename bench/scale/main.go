@@ -37,7 +37,7 @@ type config struct {
 	wyvern, etcd, proxy, tmp, out, command, built, label string
 	sizes                                                []int
 	portsPerNet, netsPerProject, routers                 int
-	netsPerRouter, sgs, fips, ops, burst, wave           int
+	netsPerRouter, sgs, fips, ops, burst, wave, window   int
 	full                                                 bool
 	maxTime                                              time.Duration
 	cpuProfile                                           string
@@ -64,6 +64,7 @@ func main() {
 	flag.IntVar(&c.ops, "ops", 30, "measured changes of each kind")
 	flag.IntVar(&c.burst, "burst", 1000, "ports of the burst elsewhere")
 	flag.BoolVar(&c.full, "full", false, "run a full-replication informer set on every chassis (else one observer stands for them all)")
+	flag.IntVar(&c.window, "window", 0, "start the chassis with at most this many started and not yet synced at a time (0: all at once)")
 	flag.IntVar(&c.wave, "wave", 0, "start the chassis this many at a time, each wave once the last synced (0: all at once)")
 	flag.DurationVar(&c.maxTime, "max-time", 20*time.Minute, "give up a size after this long")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (the agents) over the measured changes to this file (suffixed with the size)")
@@ -192,9 +193,15 @@ func run(ctx context.Context, c config, n int) (pt point, err error) {
 	e0 := be.etcdUsage()
 	simCPU0 := pidUsage(os.Getpid()).CPU
 	t0 = time.Now()
-	start := func() error { return s.StartAll(ctx, n) }
+	start := func() error { return s.StartWindow(ctx, n) } // all at once
 	if c.wave > 0 {
 		start = func() error { return s.StartWaves(ctx, c.wave) }
+	}
+	if c.window > 0 {
+		start = func() error { return s.StartWindow(ctx, c.window) }
+	}
+	s.Progress = func(synced, started, total int) {
+		log.Printf("scale: %d chassis: cold start: %d synced, %d started, load %s", n, synced, started, machine.Describe().Load)
 	}
 	if err := start(); err != nil {
 		return pt, fmt.Errorf("cold start: %w", err)
@@ -357,6 +364,9 @@ func report(c config, pts []point) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Scale: simulated chassis against one etcd%s\n\n", map[bool]string{true: " (" + c.label + ")", false: ""}[c.label != ""])
 	fmt.Fprintf(&b, "Run %s. Command: `%s`. Built: %s.\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), c.command, c.built)
+	if c.window > 0 {
+		fmt.Fprintf(&b, "Cold start: a sliding window, at most %d chassis started and not yet synced at a time.\n\n", c.window)
+	}
 	if c.wave > 0 {
 		fmt.Fprintf(&b, "Cold start: a rolling start, %d chassis at a time, each wave once the one before had synced (all at once, 1,000 chassis overwhelmed the one etcd on this machine: some agents had no read answered within 5 minutes).\n\n", c.wave)
 	}
