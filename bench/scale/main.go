@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/wyvern-sdn/wyvern/bench/internal/machine"
+	wmetrics "github.com/wyvern-sdn/wyvern/internal/metrics"
 	"github.com/wyvern-sdn/wyvern/internal/sim"
 )
 
@@ -39,6 +40,7 @@ type config struct {
 	portsPerNet, netsPerProject, routers                 int
 	netsPerRouter, sgs, fips, ops, burst, wave, window   int
 	full                                                 bool
+	coalesce                                             time.Duration
 	maxTime                                              time.Duration
 	cpuProfile                                           string
 }
@@ -67,6 +69,7 @@ func main() {
 	flag.IntVar(&c.window, "window", 0, "start the chassis with at most this many started and not yet synced at a time (0: all at once)")
 	flag.IntVar(&c.wave, "wave", 0, "start the chassis this many at a time, each wave once the last synced (0: all at once)")
 	flag.DurationVar(&c.maxTime, "max-time", 20*time.Minute, "give up a size after this long")
+	flag.DurationVar(&c.coalesce, "coalesce", 0, "the agents' Coalesce: hold a recompile back this long to fold in more events")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (the agents) over the measured changes to this file (suffixed with the size)")
 	flag.Parse()
 	for _, s := range strings.Split(sizes, ",") {
@@ -130,6 +133,26 @@ type point struct {
 	EtcdRSS               int64
 	Metrics               map[string]float64
 	SimCPU                time.Duration
+	// Syncs are the agents' recompiles over the measured changes.
+	Syncs, Changes int
+}
+
+// agentSyncs is how many syncs (recompile and reconcile) the agents of
+// this process made: the agents count them in one registry.
+func agentSyncs() int {
+	mfs, err := wmetrics.Registry.Gather()
+	if err != nil {
+		return 0
+	}
+	n := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() == "wyvern_agent_syncs_total" {
+			for _, m := range mf.GetMetric() {
+				n += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return int(n)
 }
 
 func run(ctx context.Context, c config, n int) (pt point, err error) {
@@ -152,6 +175,7 @@ func run(ctx context.Context, c config, n int) (pt point, err error) {
 	defer logf.Close()
 	s := sim.New([]string{be.AgentURL}, n, slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	s.FullReplication = c.full
+	s.Coalesce = c.coalesce
 	defer s.StopAll()
 
 	projects := max(1, n/c.netsPerProject)
@@ -229,6 +253,7 @@ func run(ctx context.Context, c config, n int) (pt point, err error) {
 	before, fullBefore := s.Counts(), fullCounts()
 	e0 = be.etcdUsage()
 	cpu0 := pidUsage(os.Getpid()).CPU
+	syncs0 := agentSyncs()
 	if c.cpuProfile != "" {
 		f, err := os.Create(fmt.Sprintf("%s.%d", c.cpuProfile, n))
 		if err != nil {
@@ -261,6 +286,8 @@ func run(ctx context.Context, c config, n int) (pt point, err error) {
 	}
 	pt.EtcdOps = be.etcdUsage().sub(e0)
 	pt.SimCPU = pidUsage(os.Getpid()).CPU - cpu0
+	pt.Syncs = agentSyncs() - syncs0
+	pt.Changes = c.ops * len(kinds)
 	if c.cpuProfile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -444,6 +471,14 @@ func report(c config, pts []point) string {
 			p.RestartRead.Bytes, p.RestartOthersEvents, median(p.ColdBytes), maxOf(p.ColdBytes), ms(p.EtcdOps.CPU), ms(p.SimCPU),
 			mib(float64(p.EtcdRSS)), mib(p.Metrics["etcd_mvcc_db_total_size_in_bytes"]), p.Metrics["etcd_debugging_mvcc_watcher_total"],
 			p.Metrics["etcd_debugging_mvcc_watch_stream_total"])
+	}
+	b.WriteString("\n## The agents' work over the measured changes\n\nA sync is one agent's recompile and reconcile. CPU is this process' (all the agents), so CPU per sync does not depend on the machine's load; the wall-clock propagation above is that work queued on the cores the simulation gets.\n\n| chassis | changes | coalesce | syncs | syncs per change | sim CPU | CPU per sync | CPU per change |\n|---|---|---|---|---|---|---|---|\n")
+	for _, p := range pts {
+		if p.Syncs == 0 || p.Changes == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "| %d | %d | %s | %d | %.1f | %s | %.1f ms | %s |\n", p.N, p.Changes, c.coalesce, p.Syncs,
+			float64(p.Syncs)/float64(p.Changes), ms(p.SimCPU), float64(p.SimCPU.Microseconds())/1000/float64(p.Syncs), ms(p.SimCPU/time.Duration(p.Changes)))
 	}
 	for _, p := range pts {
 		if p.Err != "" {

@@ -176,6 +176,7 @@ func (a *Agent) loop(ctx context.Context) error {
 			continue
 		}
 		dirty := false
+		var hold *time.Timer // Coalesce's, from the first dirty event
 		for {
 			switch {
 			case ev.nextHop != nil:
@@ -228,13 +229,28 @@ func (a *Agent) loop(ctx context.Context) error {
 			case ev.inspect != nil:
 				ev.inspect <- a.inspect()
 			}
-			// Fold in everything already queued before recompiling.
+			// Fold in everything already queued before recompiling, and
+			// with Coalesce what arrives within it.
 			select {
 			case ev = <-a.events:
 				continue
 			default:
 			}
+			if dirty && a.cfg.Coalesce > 0 && a.rec.synced {
+				if hold == nil {
+					hold = time.NewTimer(a.cfg.Coalesce)
+				}
+				select {
+				case ev = <-a.events:
+					continue
+				case <-hold.C:
+				case <-ctx.Done():
+				}
+			}
 			break
+		}
+		if hold != nil {
+			hold.Stop()
 		}
 		if !dirty {
 			continue

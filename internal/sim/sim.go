@@ -60,6 +60,8 @@ type Sim struct {
 	// every 10 s, it survives a process starved of CPU for seconds; a
 	// lease that expires costs every chassis two events).
 	LeaseTTL time.Duration
+	// Coalesce is the agents' Config.Coalesce.
+	Coalesce time.Duration
 	// Progress, when set, is called every few seconds of a start with
 	// how many chassis have synced of how many started.
 	Progress func(synced, started, total int)
@@ -116,7 +118,7 @@ func (s *Sim) Start(ctx context.Context, c *Chassis) error {
 	if err != nil {
 		return err
 	}
-	a, err := agent.New(agent.Config{Chassis: c.Name, TunnelIP: c.IP, LeaseTTL: s.leaseTTL()}, &countingStore{Store: st, c: &c.Counters},
+	a, err := agent.New(agent.Config{Chassis: c.Name, TunnelIP: c.IP, LeaseTTL: s.leaseTTL(), Coalesce: s.Coalesce}, &countingStore{Store: st, c: &c.Counters},
 		c.Switch, s.Log)
 	if err != nil {
 		st.Close()
