@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/wyvern-sdn/wyvern/internal/model"
+	"github.com/wyvern-sdn/wyvern/internal/ofp"
 	"github.com/wyvern-sdn/wyvern/internal/ovs"
 	"github.com/wyvern-sdn/wyvern/internal/store"
 	"github.com/wyvern-sdn/wyvern/internal/store/storetest"
@@ -336,5 +337,79 @@ func TestAgentRetriesFailedBinding(t *testing.T) {
 	})
 	if n := st.tries.Load(); n < 4 {
 		t.Fatalf("binding written after %d attempts, want at least 4", n)
+	}
+}
+
+// With Coalesce, changes arriving within it after the first are folded
+// into one recompile: one bundle for two new ports.
+func TestAgentCoalescesChanges(t *testing.T) {
+	st := newFakeStore()
+	seed(t, st, "net-a", 100, map[string]string{"pa1": "fa:16:3e:00:00:01"})
+	sw := newFakeSwitch()
+	a, err := New(Config{Chassis: "ch1", TunnelIP: netip.MustParseAddr("192.0.2.1"), Coalesce: 2 * time.Second},
+		st, sw, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	// pa1 is bound here already: plugging it writes nothing, so no
+	// event of its own is held back when the test's changes come.
+	bound := model.Port{Standard: model.Standard{ID: "pa1"}, NetworkID: "net-a", MACAddress: "fa:16:3e:00:00:01",
+		PortSecurityEnabled: true, HostID: "ch1", Status: model.StatusActive, VIFType: "ovs",
+		VIFDetails: map[string]any{"port_filter": true, "connectivity": "l2", "bridge_name": "br-int", "datapath_type": "netdev"},
+		FixedIPs:   []model.FixedIP{{SubnetID: "s-net-a", IPAddress: "10.0.0.11"}}}
+	write(t, st, store.PortKey("net-a", "pa1"), bound)
+	sw.plug("tap1", "pa1", "fa:16:3e:00:00:01", 5)
+	waitFor(t, "the view installed", func() bool {
+		ins, err := a.Inspect(context.Background())
+		if err != nil || !ins.Synced {
+			return false
+		}
+		sw.mu.Lock()
+		defer sw.mu.Unlock()
+		if len(ins.Flows) != len(sw.flows) {
+			return false
+		}
+		for _, f := range ins.Flows {
+			if _, ok := sw.flows[f.Key()]; !ok {
+				return false
+			}
+		}
+		return true
+	})
+	sw.mu.Lock()
+	before := sw.bundles
+	sw.mu.Unlock()
+	for i, mac := range []string{"fa:16:3e:00:00:02", "fa:16:3e:00:00:03"} {
+		id := fmt.Sprintf("pa%d", i+2)
+		p := model.Port{Standard: model.Standard{ID: id}, NetworkID: "net-a", MACAddress: mac, PortSecurityEnabled: true,
+			Status: model.StatusDown, FixedIPs: []model.FixedIP{{SubnetID: "s-net-a", IPAddress: fmt.Sprintf("10.0.0.%d", 12+i)}}}
+		write(t, st, store.PortKey("net-a", id), p)
+		if i == 0 {
+			// The loop has folded the first change in (its view has
+			// the port) before the second comes: without Coalesce it
+			// would recompile for it alone.
+			waitFor(t, "the first change in the view", func() bool {
+				ins, err := a.Inspect(context.Background())
+				return err == nil && strings.Contains(ofp.Text(ins.Flows), arpEntry("10.0.0.12", mac))
+			})
+		}
+	}
+	waitFor(t, "flows for both new ports", func() bool {
+		txt := sw.text()
+		return strings.Contains(txt, arpEntry("10.0.0.12", "fa:16:3e:00:00:02")) && strings.Contains(txt, arpEntry("10.0.0.13", "fa:16:3e:00:00:03"))
+	})
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	if n := sw.bundles - before; n != 1 {
+		t.Fatalf("%d bundles for two changes within Coalesce, want 1", n)
 	}
 }
