@@ -131,6 +131,8 @@ type point struct {
 	EtcdCold, EtcdOps     usage
 	SimCold               time.Duration
 	EtcdRSS               int64
+	ProxyOps              usage // the grpc-proxy's, with -proxy
+	ProxyRSS              int64
 	Metrics               map[string]float64
 	SimCPU                time.Duration
 	// Syncs are the agents' recompiles over the measured changes.
@@ -252,6 +254,7 @@ func run(ctx context.Context, c config, n int) (pt point, err error) {
 	w := &sim.Workload{Sim: s, Topo: topo, Client: cl, Sched: sched, Rnd: rand.New(rand.NewPCG(2, 3)), Timeout: 15 * time.Second}
 	before, fullBefore := s.Counts(), fullCounts()
 	e0 = be.etcdUsage()
+	p0 := be.proxy.usage()
 	cpu0 := pidUsage(os.Getpid()).CPU
 	syncs0 := agentSyncs()
 	if c.cpuProfile != "" {
@@ -285,6 +288,7 @@ func run(ctx context.Context, c config, n int) (pt point, err error) {
 		return pt, err
 	}
 	pt.EtcdOps = be.etcdUsage().sub(e0)
+	pt.ProxyOps = be.proxy.usage().sub(p0)
 	pt.SimCPU = pidUsage(os.Getpid()).CPU - cpu0
 	pt.Syncs = agentSyncs() - syncs0
 	pt.Changes = c.ops * len(kinds)
@@ -360,6 +364,7 @@ func run(ctx context.Context, c config, n int) (pt point, err error) {
 		}
 	}
 	pt.EtcdRSS = be.etcdUsage().RSS
+	pt.ProxyRSS = be.proxy.usage().RSS
 	pt.Metrics = metrics(ctx, be.EtcdURL)
 	return pt, nil
 }
@@ -471,6 +476,12 @@ func report(c config, pts []point) string {
 			p.RestartRead.Bytes, p.RestartOthersEvents, median(p.ColdBytes), maxOf(p.ColdBytes), ms(p.EtcdOps.CPU), ms(p.SimCPU),
 			mib(float64(p.EtcdRSS)), mib(p.Metrics["etcd_mvcc_db_total_size_in_bytes"]), p.Metrics["etcd_debugging_mvcc_watcher_total"],
 			p.Metrics["etcd_debugging_mvcc_watch_stream_total"])
+	}
+	if c.proxy != "" {
+		b.WriteString("\n## The grpc-proxy\n\n| chassis | proxy CPU over the changes | proxy RSS |\n|---|---|---|\n")
+		for _, p := range pts {
+			fmt.Fprintf(&b, "| %d | %s | %s |\n", p.N, ms(p.ProxyOps.CPU), mib(float64(p.ProxyRSS)))
+		}
 	}
 	b.WriteString("\n## The agents' work over the measured changes\n\nA sync is one agent's recompile and reconcile. CPU is this process' (all the agents), so CPU per sync does not depend on the machine's load; the wall-clock propagation above is that work queued on the cores the simulation gets.\n\n| chassis | changes | coalesce | syncs | syncs per change | sim CPU | CPU per sync | CPU per change |\n|---|---|---|---|---|---|---|---|\n")
 	for _, p := range pts {
