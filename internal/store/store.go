@@ -97,13 +97,18 @@ func DialWith(ctx context.Context, endpoints []string, tlsCfg *tls.Config, o Dia
 	if err != nil {
 		return nil, fmt.Errorf("store: connect to %v: %w", endpoints, err)
 	}
+	// Each readiness ping waits longer than the last: on a loaded etcd a
+	// fixed short timeout gives up on every answer that is merely slow,
+	// and the retries add to the load.
+	wait := 2 * time.Second
 	for {
-		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		sctx, cancel := context.WithTimeout(ctx, wait)
 		_, err = cli.Get(sctx, Prefix+"ping")
 		cancel()
 		if err == nil {
 			return New(cli), nil
 		}
+		wait = min(2*wait, 30*time.Second)
 		select {
 		case <-ctx.Done():
 			cli.Close()
