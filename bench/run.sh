@@ -180,7 +180,8 @@ run_faults() {
 # chassis, events and bytes per chassis against reach (and, with -full,
 # against full replication), etcd load, a burst elsewhere and a restart.
 # SCALE_ARGS go to the program, e.g. SCALE_ARGS="-chassis 100,300 -full";
-# SCALE_ETCD=/usr/bin/etcd runs an external etcd (Debian etcd-server).
+# SCALE_ETCD=/usr/bin/etcd runs an external etcd (Debian etcd-server);
+# SCALE_PROXY=/usr/bin/etcd puts the agents behind `etcd grpc-proxy`.
 run_scale() {
 	local built out cmd="./bench/run.sh scale"
 	built=$(build_wyvern)
@@ -189,8 +190,10 @@ run_scale() {
 	[ -n "${WYVERN_REV:-}" ] && cmd="WYVERN_REV=$WYVERN_REV $cmd"
 	[ -n "${SCALE_ARGS:-}" ] && cmd="SCALE_ARGS=\"$SCALE_ARGS\" $cmd"
 	[ -n "${SCALE_ETCD:-}" ] && cmd="SCALE_ETCD=$SCALE_ETCD $cmd"
+	[ -n "${SCALE_PROXY:-}" ] && cmd="SCALE_PROXY=$SCALE_PROXY $cmd"
 	local etcd=()
 	[ -n "${SCALE_ETCD:-}" ] && etcd=(-etcd "$SCALE_ETCD")
+	[ -n "${SCALE_PROXY:-}" ] && etcd+=(-proxy "$SCALE_PROXY")
 	# shellcheck disable=SC2086
 	"$TMP/scale" -wyvern "$TMP/wyvern" -tmp "$TMP" -out "$out" -command "$cmd" -built "$built" "${etcd[@]}" ${SCALE_ARGS:-}
 	echo "bench: scale results in $out"

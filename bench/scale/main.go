@@ -21,6 +21,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"sort"
 	"strconv"
@@ -29,6 +30,7 @@ import (
 	"time"
 
 	"github.com/wyvern-sdn/wyvern/bench/internal/machine"
+	wmetrics "github.com/wyvern-sdn/wyvern/internal/metrics"
 	"github.com/wyvern-sdn/wyvern/internal/sim"
 )
 
@@ -36,9 +38,11 @@ type config struct {
 	wyvern, etcd, proxy, tmp, out, command, built, label string
 	sizes                                                []int
 	portsPerNet, netsPerProject, routers                 int
-	netsPerRouter, sgs, fips, ops, burst, wave           int
+	netsPerRouter, sgs, fips, ops, burst, wave, window   int
 	full                                                 bool
+	coalesce                                             time.Duration
 	maxTime                                              time.Duration
+	cpuProfile                                           string
 }
 
 func main() {
@@ -62,8 +66,11 @@ func main() {
 	flag.IntVar(&c.ops, "ops", 30, "measured changes of each kind")
 	flag.IntVar(&c.burst, "burst", 1000, "ports of the burst elsewhere")
 	flag.BoolVar(&c.full, "full", false, "run a full-replication informer set on every chassis (else one observer stands for them all)")
+	flag.IntVar(&c.window, "window", 0, "start the chassis with at most this many started and not yet synced at a time (0: all at once)")
 	flag.IntVar(&c.wave, "wave", 0, "start the chassis this many at a time, each wave once the last synced (0: all at once)")
 	flag.DurationVar(&c.maxTime, "max-time", 20*time.Minute, "give up a size after this long")
+	flag.DurationVar(&c.coalesce, "coalesce", 0, "the agents' Coalesce: hold a recompile back this long to fold in more events")
+	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (the agents) over the measured changes to this file (suffixed with the size)")
 	flag.Parse()
 	for _, s := range strings.Split(sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -124,8 +131,30 @@ type point struct {
 	EtcdCold, EtcdOps     usage
 	SimCold               time.Duration
 	EtcdRSS               int64
+	ProxyOps              usage // the grpc-proxy's, with -proxy
+	ProxyRSS              int64
 	Metrics               map[string]float64
 	SimCPU                time.Duration
+	// Syncs are the agents' recompiles over the measured changes.
+	Syncs, Changes int
+}
+
+// agentSyncs is how many syncs (recompile and reconcile) the agents of
+// this process made: the agents count them in one registry.
+func agentSyncs() int {
+	mfs, err := wmetrics.Registry.Gather()
+	if err != nil {
+		return 0
+	}
+	n := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() == "wyvern_agent_syncs_total" {
+			for _, m := range mf.GetMetric() {
+				n += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return int(n)
 }
 
 func run(ctx context.Context, c config, n int) (pt point, err error) {
@@ -148,6 +177,7 @@ func run(ctx context.Context, c config, n int) (pt point, err error) {
 	defer logf.Close()
 	s := sim.New([]string{be.AgentURL}, n, slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	s.FullReplication = c.full
+	s.Coalesce = c.coalesce
 	defer s.StopAll()
 
 	projects := max(1, n/c.netsPerProject)
@@ -189,9 +219,15 @@ func run(ctx context.Context, c config, n int) (pt point, err error) {
 	e0 := be.etcdUsage()
 	simCPU0 := pidUsage(os.Getpid()).CPU
 	t0 = time.Now()
-	start := func() error { return s.StartAll(ctx, n) }
+	start := func() error { return s.StartWindow(ctx, n) } // all at once
 	if c.wave > 0 {
 		start = func() error { return s.StartWaves(ctx, c.wave) }
+	}
+	if c.window > 0 {
+		start = func() error { return s.StartWindow(ctx, c.window) }
+	}
+	s.Progress = func(synced, started, total int) {
+		log.Printf("scale: %d chassis: cold start: %d synced, %d started, load %s", n, synced, started, machine.Describe().Load)
 	}
 	if err := start(); err != nil {
 		return pt, fmt.Errorf("cold start: %w", err)
@@ -218,7 +254,20 @@ func run(ctx context.Context, c config, n int) (pt point, err error) {
 	w := &sim.Workload{Sim: s, Topo: topo, Client: cl, Sched: sched, Rnd: rand.New(rand.NewPCG(2, 3)), Timeout: 15 * time.Second}
 	before, fullBefore := s.Counts(), fullCounts()
 	e0 = be.etcdUsage()
+	p0 := be.proxy.usage()
 	cpu0 := pidUsage(os.Getpid()).CPU
+	syncs0 := agentSyncs()
+	if c.cpuProfile != "" {
+		f, err := os.Create(fmt.Sprintf("%s.%d", c.cpuProfile, n))
+		if err != nil {
+			return pt, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return pt, err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	kinds := []func(context.Context) (sim.Op, error){w.PortCreate, w.RuleCreate, w.RouterInterface, w.PortDelete}
 	for i := 0; i < c.ops; i++ {
 		for _, k := range kinds {
@@ -239,7 +288,13 @@ func run(ctx context.Context, c config, n int) (pt point, err error) {
 		return pt, err
 	}
 	pt.EtcdOps = be.etcdUsage().sub(e0)
+	pt.ProxyOps = be.proxy.usage().sub(p0)
 	pt.SimCPU = pidUsage(os.Getpid()).CPU - cpu0
+	pt.Syncs = agentSyncs() - syncs0
+	pt.Changes = c.ops * len(kinds)
+	if c.cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	after, fullAfter := s.Counts(), fullCounts()
 	for _, name := range s.Names() {
 		pt.Sel = append(pt.Sel, after[name].Sub(before[name]))
@@ -309,6 +364,7 @@ func run(ctx context.Context, c config, n int) (pt point, err error) {
 		}
 	}
 	pt.EtcdRSS = be.etcdUsage().RSS
+	pt.ProxyRSS = be.proxy.usage().RSS
 	pt.Metrics = metrics(ctx, be.EtcdURL)
 	return pt, nil
 }
@@ -340,6 +396,9 @@ func report(c config, pts []point) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Scale: simulated chassis against one etcd%s\n\n", map[bool]string{true: " (" + c.label + ")", false: ""}[c.label != ""])
 	fmt.Fprintf(&b, "Run %s. Command: `%s`. Built: %s.\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), c.command, c.built)
+	if c.window > 0 {
+		fmt.Fprintf(&b, "Cold start: a sliding window, at most %d chassis started and not yet synced at a time.\n\n", c.window)
+	}
 	if c.wave > 0 {
 		fmt.Fprintf(&b, "Cold start: a rolling start, %d chassis at a time, each wave once the one before had synced (all at once, 1,000 chassis overwhelmed the one etcd on this machine: some agents had no read answered within 5 minutes).\n\n", c.wave)
 	}
@@ -417,6 +476,20 @@ func report(c config, pts []point) string {
 			p.RestartRead.Bytes, p.RestartOthersEvents, median(p.ColdBytes), maxOf(p.ColdBytes), ms(p.EtcdOps.CPU), ms(p.SimCPU),
 			mib(float64(p.EtcdRSS)), mib(p.Metrics["etcd_mvcc_db_total_size_in_bytes"]), p.Metrics["etcd_debugging_mvcc_watcher_total"],
 			p.Metrics["etcd_debugging_mvcc_watch_stream_total"])
+	}
+	if c.proxy != "" {
+		b.WriteString("\n## The grpc-proxy\n\n| chassis | proxy CPU over the changes | proxy RSS |\n|---|---|---|\n")
+		for _, p := range pts {
+			fmt.Fprintf(&b, "| %d | %s | %s |\n", p.N, ms(p.ProxyOps.CPU), mib(float64(p.ProxyRSS)))
+		}
+	}
+	b.WriteString("\n## The agents' work over the measured changes\n\nA sync is one agent's recompile and reconcile. CPU is this process' (all the agents), so CPU per sync does not depend on the machine's load; the wall-clock propagation above is that work queued on the cores the simulation gets.\n\n| chassis | changes | coalesce | syncs | syncs per change | sim CPU | CPU per sync | CPU per change |\n|---|---|---|---|---|---|---|---|\n")
+	for _, p := range pts {
+		if p.Syncs == 0 || p.Changes == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "| %d | %d | %s | %d | %.1f | %s | %.1f ms | %s |\n", p.N, p.Changes, c.coalesce, p.Syncs,
+			float64(p.Syncs)/float64(p.Changes), ms(p.SimCPU), float64(p.SimCPU.Microseconds())/1000/float64(p.Syncs), ms(p.SimCPU/time.Duration(p.Changes)))
 	}
 	for _, p := range pts {
 		if p.Err != "" {

@@ -38,6 +38,8 @@ func main() {
 	flag.IntVar(&p.SGsPerProject, "sgs", 3, "security groups per project")
 	flag.IntVar(&p.FIPs, "fips", 0, "floating IPs")
 	flag.IntVar(&p.Workers, "workers", 16, "API calls at once while building")
+	window := flag.Int("window", 0, "start the chassis with at most this many started and not yet synced at a time (0: all at once)")
+	coalesce := flag.Duration("coalesce", 0, "the agents' Coalesce: hold a recompile back this long to fold in more events")
 	level := flag.String("log-level", "warn", "agents' log level: debug, info, warn, error")
 	flag.Parse()
 	var lv slog.Level
@@ -47,14 +49,21 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, strings.Split(*etcd, ","), *api, *n, p, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))); err != nil {
+	if *window < 1 {
+		*window = *n
+	}
+	if err := run(ctx, strings.Split(*etcd, ","), *api, *n, *window, *coalesce, p, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))); err != nil {
 		fmt.Fprintln(os.Stderr, "wyvern-sim:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, endpoints []string, api string, n int, p sim.Params, log *slog.Logger) error {
+func run(ctx context.Context, endpoints []string, api string, n, window int, coalesce time.Duration, p sim.Params, log *slog.Logger) error {
 	s := sim.New(endpoints, n, log)
+	s.Coalesce = coalesce
+	s.Progress = func(synced, started, total int) {
+		log.Warn("cold start", "synced", synced, "started", started, "of", total)
+	}
 	defer s.StopAll()
 	if api != "" {
 		cl := sim.NewClient(api)
@@ -70,7 +79,7 @@ func run(ctx context.Context, endpoints []string, api string, n int, p sim.Param
 		s.PlugAll(topo)
 	}
 	t0 := time.Now()
-	if err := s.StartAll(ctx, n); err != nil {
+	if err := s.StartWindow(ctx, window); err != nil {
 		return err
 	}
 	runtime.GC()

@@ -46,6 +46,13 @@ type Config struct {
 	// controller trims malloc's free memory); 0 leaves it to the Go
 	// runtime's background scavenger.
 	TrimAfter time.Duration
+	// Coalesce, once the first view is installed, holds a recompile back
+	// that long after the event that makes it necessary, folding in what
+	// else arrives meanwhile: one API call's keys reach several informers
+	// (a router interface: the router's copy on each network it joins, its
+	// port), and one recompile then serves them all. 0: recompile as soon
+	// as the queue is empty.
+	Coalesce time.Duration
 	// ControllerID is the OpenFlow controller id of packet-ins meant for us.
 	ControllerID uint16
 	// DHCPServerMAC is the source MAC of DHCP replies.

@@ -12,10 +12,12 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/wyvern-sdn/wyvern/internal/model"
+	"github.com/wyvern-sdn/wyvern/internal/ofp"
 	"github.com/wyvern-sdn/wyvern/internal/ovs"
 	"github.com/wyvern-sdn/wyvern/internal/store"
 	"github.com/wyvern-sdn/wyvern/internal/store/storetest"
@@ -326,4 +328,116 @@ func TestAgentFollowsTheStore(t *testing.T) {
 	waitFor(t, "flows for the peer's port", func() bool { return strings.Contains(sw.text(), "fa:16:3e:00:00:02") })
 	st.delete(store.PortKey("net-a", "pa2"))
 	waitFor(t, "the deleted port's flows removed", func() bool { return !strings.Contains(sw.text(), "fa:16:3e:00:00:02") })
+}
+
+// flakyStore fails the first writes of a key with an error, as a slow or
+// unreachable etcd would.
+type flakyStore struct {
+	*fakeStore
+	key   string
+	fails atomic.Int32
+	tries atomic.Int32
+}
+
+func (f *flakyStore) Update(ctx context.Context, key string, fn func(cur []byte) ([]byte, error)) error {
+	if key == f.key {
+		f.tries.Add(1)
+		if f.fails.Add(-1) >= 0 {
+			return fmt.Errorf("store: update %s: %w", key, context.DeadlineExceeded)
+		}
+	}
+	return f.fakeStore.Update(ctx, key, fn)
+}
+
+// A binding whose write fails is written again: nothing else would, and
+// the port would stay unbound until its interface changed.
+func TestAgentRetriesFailedBinding(t *testing.T) {
+	fs := newFakeStore()
+	seed(t, fs, "net-a", 100, map[string]string{"pa1": "fa:16:3e:00:00:01"})
+	st := &flakyStore{fakeStore: fs, key: store.BindingKey("ch1", "pa1")}
+	st.fails.Store(3)
+	sw := newFakeSwitch()
+	runAgent(t, st, sw, "ch1")
+	sw.plug("tap1", "pa1", "fa:16:3e:00:00:01", 5)
+	waitFor(t, "the binding, written after three failed attempts", func() bool {
+		status, host := portStatus(t, fs, "net-a", "pa1")
+		return status == model.StatusActive && host == "ch1"
+	})
+	if n := st.tries.Load(); n < 4 {
+		t.Fatalf("binding written after %d attempts, want at least 4", n)
+	}
+}
+
+// With Coalesce, changes arriving within it after the first are folded
+// into one recompile: one bundle for two new ports.
+func TestAgentCoalescesChanges(t *testing.T) {
+	st := newFakeStore()
+	seed(t, st, "net-a", 100, map[string]string{"pa1": "fa:16:3e:00:00:01"})
+	sw := newFakeSwitch()
+	a, err := New(Config{Chassis: "ch1", TunnelIP: netip.MustParseAddr("192.0.2.1"), Coalesce: 2 * time.Second},
+		st, sw, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	// pa1 is bound here already: plugging it writes nothing, so no
+	// event of its own is held back when the test's changes come.
+	bound := model.Port{Standard: model.Standard{ID: "pa1"}, NetworkID: "net-a", MACAddress: "fa:16:3e:00:00:01",
+		PortSecurityEnabled: true, HostID: "ch1", Status: model.StatusActive, VIFType: "ovs",
+		VIFDetails: map[string]any{"port_filter": true, "connectivity": "l2", "bridge_name": "br-int", "datapath_type": "netdev"},
+		FixedIPs:   []model.FixedIP{{SubnetID: "s-net-a", IPAddress: "10.0.0.11"}}}
+	write(t, st, store.PortKey("net-a", "pa1"), bound)
+	sw.plug("tap1", "pa1", "fa:16:3e:00:00:01", 5)
+	waitFor(t, "the view installed", func() bool {
+		ins, err := a.Inspect(context.Background())
+		if err != nil || !ins.Synced {
+			return false
+		}
+		sw.mu.Lock()
+		defer sw.mu.Unlock()
+		if len(ins.Flows) != len(sw.flows) {
+			return false
+		}
+		for _, f := range ins.Flows {
+			if _, ok := sw.flows[f.Key()]; !ok {
+				return false
+			}
+		}
+		return true
+	})
+	sw.mu.Lock()
+	before := sw.bundles
+	sw.mu.Unlock()
+	for i, mac := range []string{"fa:16:3e:00:00:02", "fa:16:3e:00:00:03"} {
+		id := fmt.Sprintf("pa%d", i+2)
+		p := model.Port{Standard: model.Standard{ID: id}, NetworkID: "net-a", MACAddress: mac, PortSecurityEnabled: true,
+			Status: model.StatusDown, FixedIPs: []model.FixedIP{{SubnetID: "s-net-a", IPAddress: fmt.Sprintf("10.0.0.%d", 12+i)}}}
+		write(t, st, store.PortKey("net-a", id), p)
+		if i == 0 {
+			// The loop has folded the first change in (its view has
+			// the port) before the second comes: without Coalesce it
+			// would recompile for it alone.
+			waitFor(t, "the first change in the view", func() bool {
+				ins, err := a.Inspect(context.Background())
+				return err == nil && strings.Contains(ofp.Text(ins.Flows), arpEntry("10.0.0.12", mac))
+			})
+		}
+	}
+	waitFor(t, "flows for both new ports", func() bool {
+		txt := sw.text()
+		return strings.Contains(txt, arpEntry("10.0.0.12", "fa:16:3e:00:00:02")) && strings.Contains(txt, arpEntry("10.0.0.13", "fa:16:3e:00:00:03"))
+	})
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	if n := sw.bundles - before; n != 1 {
+		t.Fatalf("%d bundles for two changes within Coalesce, want 1", n)
+	}
 }

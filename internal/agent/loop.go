@@ -177,6 +177,7 @@ func (a *Agent) loop(ctx context.Context) error {
 			continue
 		}
 		dirty := false
+		var hold *time.Timer // Coalesce's, from the first dirty event
 		for {
 			switch {
 			case ev.nextHop != nil:
@@ -229,13 +230,28 @@ func (a *Agent) loop(ctx context.Context) error {
 			case ev.inspect != nil:
 				ev.inspect <- a.inspect()
 			}
-			// Fold in everything already queued before recompiling.
+			// Fold in everything already queued before recompiling, and
+			// with Coalesce what arrives within it.
 			select {
 			case ev = <-a.events:
 				continue
 			default:
 			}
+			if dirty && a.cfg.Coalesce > 0 && a.rec.synced {
+				if hold == nil {
+					hold = time.NewTimer(a.cfg.Coalesce)
+				}
+				select {
+				case ev = <-a.events:
+					continue
+				case <-hold.C:
+				case <-ctx.Done():
+				}
+			}
 			break
+		}
+		if hold != nil {
+			hold.Stop()
 		}
 		if !dirty {
 			continue
@@ -627,10 +643,45 @@ func (a *Agent) bind(ctx context.Context, portID string) {
 	go a.bindTo(ctx, netID, portID)
 }
 
-// bindTo binds a port on network netID to this chassis.
+// Backoff between attempts to write a binding that failed.
+const (
+	bindRetryMin = 200 * time.Millisecond
+	bindRetryMax = 5 * time.Second
+)
+
+// bindTo writes the binding of a port on network netID to this chassis. A
+// failed write (etcd slow or unreachable) is tried again, backing off, for
+// as long as the port's interface stays plugged here: nothing else would
+// write it, and the other chassis and the API wait on it.
 func (a *Agent) bindTo(ctx context.Context, netID, portID string) {
-	if err := a.writeBinding(ctx, netID, portID, model.StatusActive); err != nil && ctx.Err() == nil {
-		a.log.Warn("bind failed", "port", portID, "err", err)
+	backoff := bindRetryMin
+	for {
+		err := a.writeBinding(ctx, netID, portID, model.StatusActive)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		a.log.Warn("bind failed; retrying", "port", portID, "err", err, "retry_in", backoff)
+		sleepCtx(ctx, backoff)
+		backoff = min(2*backoff, bindRetryMax)
+		if !a.pluggedHere(ctx, portID) {
+			return
+		}
+	}
+}
+
+// pluggedHere asks the loop whether an interface here still carries the
+// port (false when ctx ends first).
+func (a *Agent) pluggedHere(ctx context.Context, portID string) bool {
+	ans := make(chan bool, 1)
+	a.post(ctx, event{call: func() {
+		_, ok := a.ifaceByPort(portID)
+		ans <- ok
+	}})
+	select {
+	case ok := <-ans:
+		return ok
+	case <-ctx.Done():
+		return false
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wyvern-sdn/wyvern/internal/agent"
@@ -55,6 +56,22 @@ type Sim struct {
 	// prefix, counted in Chassis.Full.
 	FullReplication bool
 	Log             *slog.Logger
+	// LeaseTTL is the agents' heartbeat lease (default 30 s: renewed
+	// every 10 s, it survives a process starved of CPU for seconds; a
+	// lease that expires costs every chassis two events).
+	LeaseTTL time.Duration
+	// Coalesce is the agents' Config.Coalesce.
+	Coalesce time.Duration
+	// Progress, when set, is called every few seconds of a start with
+	// how many chassis have synced of how many started.
+	Progress func(synced, started, total int)
+}
+
+func (s *Sim) leaseTTL() time.Duration {
+	if s.LeaseTTL > 0 {
+		return s.LeaseTTL
+	}
+	return 30 * time.Second
 }
 
 // ChassisName is the name of simulated chassis i.
@@ -96,12 +113,12 @@ func (s *Sim) Get(name string) *Chassis { return s.byName[name] }
 // Start starts chassis c's agent with its own etcd connection.
 func (s *Sim) Start(ctx context.Context, c *Chassis) error {
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	st, err := store.Dial(dctx, s.Endpoints)
+	st, err := store.DialWith(dctx, s.Endpoints, nil, store.StarvedDial)
 	cancel()
 	if err != nil {
 		return err
 	}
-	a, err := agent.New(agent.Config{Chassis: c.Name, TunnelIP: c.IP, LeaseTTL: 10 * time.Second}, &countingStore{Store: st, c: &c.Counters},
+	a, err := agent.New(agent.Config{Chassis: c.Name, TunnelIP: c.IP, LeaseTTL: s.leaseTTL(), Coalesce: s.Coalesce}, &countingStore{Store: st, c: &c.Counters},
 		c.Switch, s.Log)
 	if err != nil {
 		st.Close()
@@ -147,6 +164,56 @@ func (s *Sim) StartAll(ctx context.Context, workers int) error {
 		return err
 	}
 	return s.WaitSynced(ctx)
+}
+
+// StartWindow starts every chassis with at most window of them started
+// and not yet synced at any time (a sliding window: each that syncs lets
+// the next start), and waits until all have synced or ctx ends. It bounds
+// the initial listings in flight against etcd, as a rolling restart of a
+// cloud's agents would.
+func (s *Sim) StartWindow(ctx context.Context, window int) error {
+	var synced, started atomic.Int64
+	stop := s.progress(ctx, &synced, &started)
+	defer stop()
+	err := parallel(ctx, window, len(s.Chassis), func(pctx context.Context, i int) error {
+		c := s.Chassis[i]
+		if err := s.Start(ctx, c); err != nil {
+			return err
+		}
+		started.Add(1)
+		select {
+		case <-c.Agent().Synced():
+			synced.Add(1)
+			return nil
+		case <-pctx.Done():
+			return fmt.Errorf("sim: %s not synced: %w", c.Name, pctx.Err())
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return s.WaitSynced(ctx)
+}
+
+// progress calls s.Progress every 5 s until the returned func is called.
+func (s *Sim) progress(ctx context.Context, synced, started *atomic.Int64) func() {
+	if s.Progress == nil {
+		return func() {}
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	go func() {
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-pctx.Done():
+				return
+			case <-t.C:
+				s.Progress(int(synced.Load()), int(started.Load()), len(s.Chassis))
+			}
+		}
+	}()
+	return cancel
 }
 
 // StartWaves starts the chassis wave at a time, each wave once the one

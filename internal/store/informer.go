@@ -48,17 +48,27 @@ const (
 )
 
 // Inform lists prefix and then streams its changes to out, each event
-// labelled with tag, until ctx ends. A compaction or a broken watch leads
-// to a fresh listing (a Reset), so the receiver never misses a change: it
-// sees either every event after the listed revision, or a new complete
-// listing. Inform blocks; run it in its own goroutine. log may be nil.
+// labelled with tag, until ctx ends. A broken watch (the connection
+// dropped, etcd restarted, a watch cancelled) resumes from the revision
+// after the last one delivered, so a reconnect costs the changes missed,
+// not a listing; only a compaction of that revision leads to a fresh
+// listing (a Reset). The receiver never misses a change: it sees either
+// every event after the listed revision, or a new complete listing.
+// Inform blocks; run it in its own goroutine. log may be nil.
 func (s *Store) Inform(ctx context.Context, tag uint64, prefix string, out chan<- Event, log *slog.Logger) {
+	inform(ctx, tag, prefix, out, log, s.List, s.watch)
+}
+
+// inform is Inform with its etcd reads as functions, for the tests.
+func inform(ctx context.Context, tag uint64, prefix string, out chan<- Event, log *slog.Logger,
+	list func(context.Context, string) ([]KV, int64, error),
+	watch func(context.Context, string, int64) clientv3.WatchChan) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	backoff := informMinBackoff
 	for ctx.Err() == nil {
-		kvs, rev, err := s.List(ctx, prefix)
+		kvs, rev, err := list(ctx, prefix)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -73,26 +83,51 @@ func (s *Store) Inform(ctx context.Context, tag uint64, prefix string, out chan<
 		if !send(ctx, out, Event{Tag: tag, Prefix: prefix, Reset: true, KVs: kvs, Revision: rev, Received: time.Now()}) {
 			return
 		}
-		for resp := range s.watch(ctx, prefix, rev+1) {
-			if err := resp.Err(); err != nil {
-				if errors.Is(err, rpctypes.ErrCompacted) {
-					log.Info("watch compacted; re-listing", "prefix", prefix, "rev", resp.CompactRevision)
-				} else {
-					log.Warn("watch failed; re-listing", "prefix", prefix, "err", err)
-				}
+		// Watch from the revision after rev; when the watch breaks,
+		// resume after the last revision delivered.
+		for ctx.Err() == nil {
+			next, err := follow(ctx, tag, prefix, out, watch, rev)
+			if ctx.Err() != nil {
+				return
+			}
+			if errors.Is(err, rpctypes.ErrCompacted) {
+				log.Info("watch compacted; re-listing", "prefix", prefix, "rev", next)
 				break
 			}
-			for _, ev := range resp.Events {
-				e := Event{Tag: tag, Prefix: prefix, Revision: ev.Kv.ModRevision,
-					KVs:    []KV{{Key: string(ev.Kv.Key), Value: ev.Kv.Value, ModRevision: ev.Kv.ModRevision}},
-					Delete: ev.Type == clientv3.EventTypeDelete, Received: time.Now()}
-				countWatchEvent(e)
-				if !send(ctx, out, e) {
-					return
-				}
+			if next > rev {
+				backoff = informMinBackoff // it made progress
 			}
+			log.Warn("watch broken; resuming", "prefix", prefix, "rev", next, "err", err, "retry_in", backoff)
+			rev = next
+			sleepCtx(ctx, backoff)
+			backoff = min(backoff*2, informMaxBackoff)
 		}
 	}
+}
+
+// follow watches prefix after revision rev, sending each change to out,
+// until the watch ends; it returns the last revision wholly delivered (a
+// watch response holds all of a revision's events) and why it ended.
+func follow(ctx context.Context, tag uint64, prefix string, out chan<- Event,
+	watch func(context.Context, string, int64) clientv3.WatchChan, rev int64) (int64, error) {
+	for resp := range watch(ctx, prefix, rev+1) {
+		if err := resp.Err(); err != nil {
+			return rev, err
+		}
+		for _, ev := range resp.Events {
+			e := Event{Tag: tag, Prefix: prefix, Revision: ev.Kv.ModRevision,
+				KVs:    []KV{{Key: string(ev.Kv.Key), Value: ev.Kv.Value, ModRevision: ev.Kv.ModRevision}},
+				Delete: ev.Type == clientv3.EventTypeDelete, Received: time.Now()}
+			countWatchEvent(e)
+			if !send(ctx, out, e) {
+				return rev, ctx.Err()
+			}
+		}
+		if n := len(resp.Events); n > 0 {
+			rev = resp.Events[n-1].Kv.ModRevision
+		}
+	}
+	return rev, errors.New("watch channel closed")
 }
 
 // watch streams changes under prefix from revision rev on (0: from now).

@@ -47,13 +47,43 @@ func Dial(ctx context.Context, endpoints []string) (*Store, error) {
 // client certificate in tlsCfg authenticates this process to an etcd that
 // verifies clients).
 func DialTLS(ctx context.Context, endpoints []string, tlsCfg *tls.Config) (*Store, error) {
-	return DialAuth(ctx, endpoints, tlsCfg, "", "")
+	return DialWith(ctx, endpoints, tlsCfg, DefaultDial)
 }
 
 // DialAuth is DialTLS as etcd's user username with password, for an etcd
 // with authentication whose users are not (only) those of client
 // certificates' common names (see Enroll). An empty username is DialTLS.
 func DialAuth(ctx context.Context, endpoints []string, tlsCfg *tls.Config, username, password string) (*Store, error) {
+	return dial(ctx, endpoints, tlsCfg, username, password, DefaultDial)
+}
+
+// DialOptions tune the connection's liveness checks: after KeepAliveTime
+// without a byte from etcd the client pings it, and drops the connection
+// when no answer comes within KeepAliveTimeout (its watches then resume
+// on a new one).
+type DialOptions struct {
+	KeepAliveTime, KeepAliveTimeout time.Duration
+}
+
+// DefaultDial finds a dead or paused member within 15 s. The agents use
+// it too: a connection it drops costs them a reconnect, since their
+// informers resume their watches from the last revision they delivered.
+var DefaultDial = DialOptions{KeepAliveTime: 10 * time.Second, KeepAliveTimeout: 5 * time.Second}
+
+// StarvedDial is for a process that may get no CPU for several seconds
+// (a thousand simulated chassis in one process on two cores): such a
+// process must not read a ping answer it had no time to read as a dead
+// etcd. Its agents' heartbeat leases (renewed every third of their TTL)
+// keep the connection busy anyway; a dead member is found within a
+// minute.
+var StarvedDial = DialOptions{KeepAliveTime: 30 * time.Second, KeepAliveTimeout: 30 * time.Second}
+
+// DialWith is DialTLS with the given liveness checks.
+func DialWith(ctx context.Context, endpoints []string, tlsCfg *tls.Config, o DialOptions) (*Store, error) {
+	return dial(ctx, endpoints, tlsCfg, "", "", o)
+}
+
+func dial(ctx context.Context, endpoints []string, tlsCfg *tls.Config, username, password string, o DialOptions) (*Store, error) {
 	autoSync := time.Minute
 	for _, e := range endpoints {
 		if strings.HasPrefix(e, "unix:") || strings.HasPrefix(e, "unixs:") {
@@ -71,8 +101,8 @@ func DialAuth(ctx context.Context, endpoints []string, tlsCfg *tls.Config, usern
 		DialTimeout: 5 * time.Second,
 		// Agents keep one long-lived connection; keepalives find a dead
 		// peer so the watch can move to another member.
-		DialKeepAliveTime:    10 * time.Second,
-		DialKeepAliveTimeout: 5 * time.Second,
+		DialKeepAliveTime:    o.KeepAliveTime,
+		DialKeepAliveTimeout: o.KeepAliveTimeout,
 		AutoSyncInterval:     autoSync,
 		Logger:               nil,
 		DialOptions:          dialOptions(),
@@ -80,8 +110,12 @@ func DialAuth(ctx context.Context, endpoints []string, tlsCfg *tls.Config, usern
 	if err != nil {
 		return nil, fmt.Errorf("store: connect to %v: %w", endpoints, err)
 	}
+	// Each readiness ping waits longer than the last: on a loaded etcd a
+	// fixed short timeout gives up on every answer that is merely slow,
+	// and the retries add to the load.
+	wait := 2 * time.Second
 	for {
-		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		sctx, cancel := context.WithTimeout(ctx, wait)
 		_, err = cli.Get(sctx, Prefix+"ping")
 		cancel()
 		if err == nil {
@@ -92,6 +126,7 @@ func DialAuth(ctx context.Context, endpoints []string, tlsCfg *tls.Config, usern
 			cli.Close()
 			return nil, fmt.Errorf("store: etcd at %v refused this client: %w", endpoints, err)
 		}
+		wait = min(2*wait, 30*time.Second)
 		select {
 		case <-ctx.Done():
 			cli.Close()
