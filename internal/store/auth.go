@@ -16,8 +16,8 @@ import (
 // etcd's key-range permissions:
 //
 //	chassis NAME   read: ReadablePrefixes
-//	               write: chassis/NAME, alive/NAME, stats/NAME, metering/NAME (keys) and
-//	               bindings/NAME/ (prefix)
+//	               write: chassis/NAME, alive/NAME, stats/NAME, metering/NAME (keys),
+//	               bindings/NAME/ and fip_status/NAME/ (prefixes)
 //	gateway NAME   read: ReadablePrefixes
 //	               write: edge/gateways/NAME (its registration) and edge/pools/ (automatic steering)
 //
@@ -46,6 +46,7 @@ var ReadablePrefixes = []string{
 	Prefix + "edge/",
 	Prefix + KindMeteringLabels + "/",
 	Prefix + KindMeteringRules + "/",
+	Prefix + KindQoSPolicies + "/",
 	Prefix + "ping", // Dial's probe
 }
 
@@ -54,7 +55,7 @@ type Role int
 
 // Roles of enrolled users.
 const (
-	RoleChassis Role = iota // an agent: its chassis record, heartbeat, stats and bindings
+	RoleChassis Role = iota // an agent: its chassis record, heartbeat, stats, bindings and floating IP reports
 	RoleGateway             // an edge gateway: its registration and the pools' steering
 )
 
@@ -86,7 +87,7 @@ func Grants(r Role, name string) []Grant {
 	default:
 		gs = append(gs, Grant{Key: ChassisKey(name), Write: true}, Grant{Key: AliveKey(name), Write: true},
 			Grant{Key: StatsKey(name), Write: true}, Grant{Key: MeteringCountersKey(name), Write: true},
-			Grant{Key: BindingsOf(name), Prefix: true, Write: true})
+			Grant{Key: BindingsOf(name), Prefix: true, Write: true}, Grant{Key: FIPStatusOf(name), Prefix: true, Write: true})
 	}
 	return gs
 }
