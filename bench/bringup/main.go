@@ -89,18 +89,11 @@ func run(cfg config) error {
 	if err := testbed.Require(); err != nil {
 		return err
 	}
-	if _, err := testbed.Sweep(nil); err != nil {
-		fmt.Fprintln(os.Stderr, "sweep:", err)
-	}
 	root, err := lab.ModuleRoot()
 	if err != nil {
 		return err
 	}
-	level := slog.LevelWarn
-	if cfg.Verbose {
-		level = slog.LevelInfo
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := benchbed.Start(cfg.Verbose)
 	m := machine.Describe()
 	var results []*runResult
 	rep = progress.New(os.Stderr, cfg.Runs*len(stepNames))

@@ -99,14 +99,7 @@ func run(cfg config) error {
 	if err := requireTools("iperf3"); err != nil {
 		return err
 	}
-	if _, err := testbed.Sweep(nil); err != nil {
-		fmt.Fprintln(os.Stderr, "sweep:", err)
-	}
-	level := slog.LevelWarn
-	if cfg.Verbose {
-		level = slog.LevelInfo
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := benchbed.Start(cfg.Verbose)
 	m := machine.Describe()
 	start := time.Now()
 	res, err := oneRun(cfg, log)

@@ -40,7 +40,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"time"
 
@@ -107,14 +106,7 @@ func run(cfg config) error {
 	if cfg.Wyvern == "" || cfg.Agent == "" {
 		return fmt.Errorf("-wyvern and -wyvern-agent are required")
 	}
-	if _, err := testbed.Sweep(nil); err != nil {
-		fmt.Fprintln(os.Stderr, "sweep:", err)
-	}
-	level := slog.LevelWarn
-	if cfg.Verbose {
-		level = slog.LevelInfo
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := benchbed.Start(cfg.Verbose)
 	m := machine.Describe()
 	load := machine.LoadAvg()
 	start := time.Now()

@@ -20,7 +20,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -87,14 +86,7 @@ func run(cfg config) error {
 	if err := testbed.Require(); err != nil {
 		return err
 	}
-	if _, err := testbed.Sweep(nil); err != nil {
-		fmt.Fprintln(os.Stderr, "sweep:", err)
-	}
-	level := slog.LevelWarn
-	if cfg.Verbose {
-		level = slog.LevelInfo
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := benchbed.Start(cfg.Verbose)
 	m := machine.Describe()
 	load := machine.LoadAvg()
 	samples := map[string][]time.Duration{}

@@ -18,7 +18,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -76,14 +75,7 @@ func run(cfg config) error {
 	if err := testbed.Require(); err != nil {
 		return err
 	}
-	if _, err := testbed.Sweep(nil); err != nil {
-		fmt.Fprintln(os.Stderr, "sweep:", err)
-	}
-	level := slog.LevelWarn
-	if cfg.Verbose {
-		level = slog.LevelInfo
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := benchbed.Start(cfg.Verbose)
 	m := machine.Describe()
 	load := machine.LoadAvg()
 	var all []time.Duration

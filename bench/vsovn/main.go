@@ -138,14 +138,7 @@ func run(cfg config) error {
 			return fmt.Errorf("%w (./bench/run.sh vs-ovn builds it)", err)
 		}
 	}
-	if _, err := testbed.Sweep(nil); err != nil {
-		fmt.Fprintln(os.Stderr, "sweep:", err)
-	}
-	level := slog.LevelWarn
-	if cfg.Verbose {
-		level = slog.LevelInfo
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := benchbed.Start(cfg.Verbose)
 	m := machine.Describe()
 	began := time.Now()
 	var rounds []round

@@ -1,6 +1,6 @@
 // Package benchbed runs one benchmark run on a fresh test bed and removes
 // the bed whatever happens: on error, on Ctrl-C (Bed.CloseOnSignal), and
-// after keeping the files asked for.
+// after keeping the files asked for; Start is every program's first step.
 package benchbed
 
 import (
@@ -68,4 +68,19 @@ func Keep(bedDir, dst string, patterns ...string) error {
 		}
 	}
 	return nil
+}
+
+// Start is what every bench program does before its bed: it sweeps the
+// beds a killed run left behind (reporting, not failing, on an error) and
+// returns the program's logger, at info level when verbose, else warnings
+// only.
+func Start(verbose bool) *slog.Logger {
+	if _, err := testbed.Sweep(nil); err != nil {
+		fmt.Fprintln(os.Stderr, "sweep:", err)
+	}
+	level := slog.LevelWarn
+	if verbose {
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 }
