@@ -96,9 +96,9 @@ func (s *state) handleAlive(e kvEvent) {
 	metrics.AgentPeersAlive.Set(float64(len(s.alive)))
 }
 
-// updateFIPStatus marks ACTIVE the floating IPs this chassis has just
-// programmed, once each, in one transaction per floating IP. Only the
-// status (and the revision) changes; every other stored field is kept.
+// updateFIPStatus reports the floating IPs this chassis has just
+// programmed, once each, in its own key per floating IP
+// (store.FIPStatusKey); the server marks them ACTIVE.
 func (a *Agent) updateFIPStatus(ctx context.Context) {
 	for id := range a.state.programmedFIPs {
 		f := a.state.fips[id]
@@ -108,26 +108,10 @@ func (a *Agent) updateFIPStatus(ctx context.Context) {
 		a.fipStatusSent[id] = true
 		portID := f.PortID
 		go func() {
-			err := updateJSON(ctx, a.st, store.ObjectKey(store.KindFloatingIPs, id), func(rec *map[string]json.RawMessage) (bool, error) {
-				var cur struct {
-					Status   string `json:"status"`
-					PortID   string `json:"port_id"`
-					Revision int64  `json:"revision_number"`
-				}
-				b, err := json.Marshal(*rec)
-				if err == nil {
-					err = json.Unmarshal(b, &cur)
-				}
-				if err != nil {
-					return false, err
-				}
-				if cur.Status == model.StatusActive || cur.PortID != portID {
-					return false, nil
-				}
-				(*rec)["status"], _ = json.Marshal(model.StatusActive)
-				(*rec)["revision_number"], _ = json.Marshal(cur.Revision + 1)
-				(*rec)["updated_at"], _ = json.Marshal(model.Timestamp(time.Now()))
-				return true, nil
+			// Reported in this chassis' own key: the server marks the
+			// floating IP ACTIVE (store.ApplyFIPStatuses).
+			err := a.st.Update(ctx, store.FIPStatusKey(a.cfg.Chassis, id), func([]byte) ([]byte, error) {
+				return json.Marshal(store.FIPStatusReport{PortID: portID})
 			})
 			if err != nil && ctx.Err() == nil {
 				a.log.Warn("floating IP status", "floatingip", id, "err", err)

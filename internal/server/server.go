@@ -249,6 +249,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	mirrorDone := make(chan struct{})
 	go func() { defer close(mirrorDone); st.MirrorBindings(mctx, log) }()
 	defer func() { mcancel(); <-mirrorDone }()
+	// Likewise the floating IPs they report programmed
+	// (store.ApplyFIPStatuses).
+	statusDone := make(chan struct{})
+	go func() { defer close(statusDone); st.ApplyFIPStatuses(mctx, log) }()
+	defer func() { mcancel(); <-statusDone }()
 	con, err := console.New(console.Options{API: consoleAPI, Store: st, Log: log,
 		Login: !cfg.NoAuth || cfg.AdminPassword != "" || cfg.UsersFile != "" || cfg.Keystone.URL != ""})
 	if err != nil {

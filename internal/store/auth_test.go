@@ -70,6 +70,9 @@ func TestChassisLeastPrivilege(t *testing.T) {
 	if err := a.Update(ctx, store.StatsKey("hvA"), func([]byte) ([]byte, error) { return []byte(`{}`), nil }); err != nil {
 		t.Fatalf("own stats: %v", err)
 	}
+	if err := a.Update(ctx, store.FIPStatusKey("hvA", "f1"), func([]byte) ([]byte, error) { return []byte(`{"port_id":"p1"}`), nil }); err != nil {
+		t.Fatalf("own floating IP report: %v", err)
+	}
 	if v, err := a.GetString(ctx, store.PortKey("n1", "p1")); err != nil || v != port {
 		t.Fatalf("reading a port: %q, %v", v, err)
 	}
@@ -85,10 +88,12 @@ func TestChassisLeastPrivilege(t *testing.T) {
 			tx.PutString(store.ObjectKey(store.KindSecGroups, "sg1"), `{"id":"sg1","name":"open"}`)
 			return nil
 		}),
-		"B's chassis record": a.Update(ctx, store.ChassisKey("hvB"), func([]byte) ([]byte, error) { return []byte(`{}`), nil }),
-		"B's heartbeat":      a.Update(ctx, store.AliveKey("hvB"), func([]byte) ([]byte, error) { return []byte(`now`), nil }),
-		"a binding mirror":   a.Update(ctx, store.BindingMirrorKey("n1", "p1"), func([]byte) ([]byte, error) { return []byte(`{"chassis":"hvA"}`), nil }),
-		"a token":            func() error { _, err := a.GetString(ctx, store.Prefix+"tokens/abc"); return err }(),
+		"B's chassis record":     a.Update(ctx, store.ChassisKey("hvB"), func([]byte) ([]byte, error) { return []byte(`{}`), nil }),
+		"B's heartbeat":          a.Update(ctx, store.AliveKey("hvB"), func([]byte) ([]byte, error) { return []byte(`now`), nil }),
+		"a binding mirror":       a.Update(ctx, store.BindingMirrorKey("n1", "p1"), func([]byte) ([]byte, error) { return []byte(`{"chassis":"hvA"}`), nil }),
+		"a token":                func() error { _, err := a.GetString(ctx, store.Prefix+"tokens/abc"); return err }(),
+		"B's floating IP report": a.Update(ctx, store.FIPStatusKey("hvB", "f1"), func([]byte) ([]byte, error) { return []byte(`{"port_id":"p1"}`), nil }),
+		"a floating IP":          a.Update(ctx, store.ObjectKey(store.KindFloatingIPs, "f1"), func([]byte) ([]byte, error) { return []byte(`{"status":"ACTIVE"}`), nil }),
 	}
 	for what, err := range refused {
 		if !store.IsPermissionDenied(err) {

@@ -67,9 +67,12 @@
 //	bindings/<chassis>/<port>              a chassis' binding of a port (model.PortBinding),
 //	                                       written by its agent only (bindings.go)
 //	scoped/<net>/bindings/<port>           the port's reported binding, mirrored by the server
+//	fip_status/<chassis>/<floating IP>     a chassis' report that it programmed a floating IP,
+//	                                       applied (ACTIVE) and deleted by the server (fipstatus.go)
 //
 // With etcd's authentication on, the roles of auth.go let each chassis
-// write only its own chassis/, alive/, stats/ and bindings/ keys.
+// write only its own chassis/, alive/, stats/, metering/, bindings/ and
+// fip_status/ keys.
 //
 // The copies (scoped.go) are written by Tx.commit in the transaction that
 // writes the object, whoever writes it: agents watch them, so a router,

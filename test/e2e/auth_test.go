@@ -10,6 +10,7 @@ import (
 	"github.com/wyvern-sdn/wyvern/internal/model"
 	"github.com/wyvern-sdn/wyvern/internal/pki"
 	"github.com/wyvern-sdn/wyvern/internal/store"
+	"github.com/wyvern-sdn/wyvern/internal/testbed"
 )
 
 // TestChassisLeastPrivilege runs Wyvern with etcd's users and roles (wyvern
@@ -18,7 +19,8 @@ import (
 // ports ACTIVE on their chassis, and the VMs talk across chassis (each
 // agent learns where the other's port is from the server's mirror). With
 // chassis A's certificate, etcd refuses to write B's binding, a port and
-// a security group, and none of them changes.
+// a security group, and none of them changes. A floating IP on an
+// enrolled chassis turns ACTIVE.
 func TestChassisLeastPrivilege(t *testing.T) {
 	l := newLab(t, lab.Options{TLS: true, EtcdAuth: true})
 	chs := chassis(t, l, 2)
@@ -98,4 +100,21 @@ func TestChassisLeastPrivilege(t *testing.T) {
 		t.Errorf("%s's heartbeat: %v", a.Name, err)
 	}
 	mustPing(t, l, vm1, lab.FixedIP(p2))
+
+	// A floating IP NATed by an enrolled chassis turns ACTIVE: the
+	// chassis reports it in its own key, the server marks it.
+	brEx := func(ch *testbed.Chassis) error { return ch.AddExternalBridge("br-ex") }
+	c, err := l.AddChassisWith("lp-ext", brEx, []string{"--bridge-mappings", "physnet1:br-ex"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext, _ := extNet(t, l)
+	n1, _, _ := routedOut(t, l, ext)
+	_, p3 := boot(t, l, c, "vm3", "p1", n1, nil)
+	var f fipOut
+	if err := l.Do("POST", "/v2.0/floatingips", "p1", map[string]any{"floatingip": map[string]any{
+		"floating_network_id": ext.ID, "port_id": p3.ID}}, &f); err != nil {
+		t.Fatal(err)
+	}
+	waitFIPActive(t, l, "p1", f.FloatingIP.ID)
 }

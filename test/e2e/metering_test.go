@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/wyvern-sdn/wyvern/internal/lab"
-	"github.com/wyvern-sdn/wyvern/internal/model"
 	"github.com/wyvern-sdn/wyvern/internal/pipeline"
 	"github.com/wyvern-sdn/wyvern/internal/testbed"
 )
@@ -72,18 +71,7 @@ func TestMetering(t *testing.T) {
 		t.Fatal(err)
 	}
 	ext, _ := extNet(t, l)
-	n1, s1, err := l.CreateNetwork(lab.NetworkSpec{Project: "p1", Name: "n1", CIDR: "10.1.0.0/24"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r struct{ Router model.Router }
-	if err := l.Do("POST", "/v2.0/routers", "p1", map[string]any{"router": map[string]any{"name": "r",
-		"external_gateway_info": map[string]any{"network_id": ext.ID}}}, &r); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Do("PUT", "/v2.0/routers/"+r.Router.ID+"/add_router_interface", "p1", map[string]any{"subnet_id": s1.ID}, nil); err != nil {
-		t.Fatal(err)
-	}
+	n1, s1, _ := routedOut(t, l, ext)
 	open := secGroup(t, l, "p1", "open")
 	rule(t, l, "p1", map[string]any{"security_group_id": open, "direction": "ingress", "ethertype": "IPv4", "protocol": "icmp"})
 	bPort := fixed(s1.ID, "10.1.0.11")

@@ -38,6 +38,43 @@ const (
 
 // extNet is the external network: flat, on physnet1, 203.0.113.0/24 with
 // the outside host 203.0.113.1 as its gateway.
+// waitFIPActive waits until the API reports floating IP id ACTIVE (its
+// chassis reports it programmed; the server marks it), for 10 s at most.
+func waitFIPActive(t *testing.T, l *lab.Lab, project, id string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var f fipOut
+		err := l.Do("GET", "/v2.0/floatingips/"+id, project, nil, &f)
+		if err == nil && f.FloatingIP.Status == model.StatusActive {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("floating IP %s (%s): status %q after 10 s (%v)", id, f.FloatingIP.FloatingIPAddress, f.FloatingIP.Status, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// routedOut makes project p1's network n1 (10.1.0.0/24) behind a router r
+// whose gateway is on the external network ext.
+func routedOut(t *testing.T, l *lab.Lab, ext model.Network) (model.Network, model.Subnet, model.Router) {
+	t.Helper()
+	n1, s1, err := l.CreateNetwork(lab.NetworkSpec{Project: "p1", Name: "n1", CIDR: "10.1.0.0/24"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct{ Router model.Router }
+	if err := l.Do("POST", "/v2.0/routers", "p1", map[string]any{"router": map[string]any{"name": "r",
+		"external_gateway_info": map[string]any{"network_id": ext.ID}}}, &r); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Do("PUT", "/v2.0/routers/"+r.Router.ID+"/add_router_interface", "p1", map[string]any{"subnet_id": s1.ID}, nil); err != nil {
+		t.Fatal(err)
+	}
+	return n1, s1, r.Router
+}
+
 func extNet(t *testing.T, l *lab.Lab) (model.Network, model.Subnet) {
 	t.Helper()
 	var n struct{ Network model.Network }
@@ -190,22 +227,11 @@ func TestExternalNAT(t *testing.T) {
 	}
 
 	ext, _ := extNet(t, l)
-	n1, s1, err := l.CreateNetwork(lab.NetworkSpec{Project: "p1", Name: "n1", CIDR: "10.1.0.0/24"})
-	if err != nil {
-		t.Fatal(err)
+	n1, s1, router := routedOut(t, l, ext)
+	if router.Gateway == nil || len(router.Gateway.ExternalFixedIPs) == 0 {
+		t.Fatalf("router without a gateway address: %+v", router)
 	}
-	var r struct{ Router model.Router }
-	if err := l.Do("POST", "/v2.0/routers", "p1", map[string]any{"router": map[string]any{"name": "r",
-		"external_gateway_info": map[string]any{"network_id": ext.ID}}}, &r); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Do("PUT", "/v2.0/routers/"+r.Router.ID+"/add_router_interface", "p1", map[string]any{"subnet_id": s1.ID}, nil); err != nil {
-		t.Fatal(err)
-	}
-	if r.Router.Gateway == nil || len(r.Router.Gateway.ExternalFixedIPs) == 0 {
-		t.Fatalf("router without a gateway address: %+v", r.Router)
-	}
-	gwIP := r.Router.Gateway.ExternalFixedIPs[0].IPAddress
+	gwIP := router.Gateway.ExternalFixedIPs[0].IPAddress
 
 	open := secGroup(t, l, "p1", "open")
 	rule(t, l, "p1", map[string]any{"security_group_id": open, "direction": "ingress", "ethertype": "IPv4", "protocol": "icmp"})
@@ -299,13 +325,7 @@ func TestExternalNAT(t *testing.T) {
 
 	t.Run("floating IP status", func(t *testing.T) {
 		for _, id := range []string{fipA, fipB} {
-			var f fipOut
-			if err := l.Do("GET", "/v2.0/floatingips/"+id, "p1", nil, &f); err != nil {
-				t.Fatal(err)
-			}
-			if f.FloatingIP.Status != model.StatusActive {
-				t.Fatalf("floating IP %s: status %s", f.FloatingIP.FloatingIPAddress, f.FloatingIP.Status)
-			}
+			waitFIPActive(t, l, "p1", id)
 		}
 	})
 

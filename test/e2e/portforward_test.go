@@ -48,18 +48,7 @@ func TestPortForwarding(t *testing.T) {
 	}
 
 	ext, _ := extNet(t, l)
-	n1, s1, err := l.CreateNetwork(lab.NetworkSpec{Project: "p1", Name: "n1", CIDR: "10.1.0.0/24"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r struct{ Router model.Router }
-	if err := l.Do("POST", "/v2.0/routers", "p1", map[string]any{"router": map[string]any{"name": "r",
-		"external_gateway_info": map[string]any{"network_id": ext.ID}}}, &r); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Do("PUT", "/v2.0/routers/"+r.Router.ID+"/add_router_interface", "p1", map[string]any{"subnet_id": s1.ID}, nil); err != nil {
-		t.Fatal(err)
-	}
+	n1, s1, _ := routedOut(t, l, ext)
 	sg := secGroup(t, l, "p1", "ssh")
 	rule(t, l, "p1", map[string]any{"security_group_id": sg, "direction": "ingress", "ethertype": "IPv4",
 		"protocol": "tcp", "port_range_min": 22, "port_range_max": 23})
@@ -177,13 +166,7 @@ func TestPortForwarding(t *testing.T) {
 	})
 
 	t.Run("status", func(t *testing.T) {
-		var f fipOut
-		if err := l.Do("GET", "/v2.0/floatingips/"+fipA, "p1", nil, &f); err != nil {
-			t.Fatal(err)
-		}
-		if f.FloatingIP.Status != model.StatusActive {
-			t.Fatalf("forwarded floating IP %s: status %s", addrA, f.FloatingIP.Status)
-		}
+		waitFIPActive(t, l, "p1", fipA)
 	})
 
 	t.Run("delete stops it", func(t *testing.T) {

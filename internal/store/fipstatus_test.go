@@ -1,0 +1,54 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wyvern-sdn/wyvern/internal/store"
+	"github.com/wyvern-sdn/wyvern/internal/store/storetest"
+)
+
+// TestApplyFIPStatuses: a chassis' report makes its floating IP ACTIVE,
+// keeping every other field, and goes; a report for another port (the
+// floating IP moved meanwhile) changes nothing and goes too.
+func TestApplyFIPStatuses(t *testing.T) {
+	st := storetest.New(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); st.ApplyFIPStatuses(ctx, nil) }()
+	defer func() { cancel(); <-done }()
+
+	putRaw(t, st, store.ObjectKey(store.KindFloatingIPs, "f1"),
+		`{"id":"f1","port_id":"p1","status":"DOWN","revision_number":3,"description":"kept","port_forwardings":[]}`)
+	putRaw(t, st, store.ObjectKey(store.KindFloatingIPs, "f2"), `{"id":"f2","port_id":"p2","status":"DOWN","revision_number":1}`)
+	putRaw(t, st, store.ObjectKey(store.KindFloatingIPs, "f3"), `{"id":"f3","port_id":"","status":"DOWN","revision_number":1}`)
+	putRaw(t, st, store.FIPStatusKey("hv1", "f1"), `{"port_id":"p1"}`)
+	putRaw(t, st, store.FIPStatusKey("hv2", "f3"), `{"port_id":""}`)
+	putRaw(t, st, store.FIPStatusKey("hv1", "f2"), `{"port_id":"p-old"}`)
+
+	deadline := time.Now().Add(10 * time.Second)
+	for len(keys(t, st, store.FIPStatusPrefix)) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("reports not applied: %v", keys(t, st, store.FIPStatusPrefix))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var f1 map[string]any
+	raw, err := st.GetString(context.Background(), store.ObjectKey(store.KindFloatingIPs, "f1"))
+	if err == nil {
+		err = json.Unmarshal([]byte(raw), &f1)
+	}
+	if err != nil || f1["status"] != "ACTIVE" || f1["revision_number"] != 4.0 || f1["description"] != "kept" || f1["updated_at"] == nil {
+		t.Fatalf("f1 after its report: %s (%v)", raw, err)
+	}
+	// A floating IP with port forwardings has no port: its report names none.
+	if raw, _ := st.GetString(context.Background(), store.ObjectKey(store.KindFloatingIPs, "f3")); !strings.Contains(raw, `"status":"ACTIVE"`) {
+		t.Fatalf("f3 after its report: %s", raw)
+	}
+	if raw, _ := st.GetString(context.Background(), store.ObjectKey(store.KindFloatingIPs, "f2")); raw != `{"id":"f2","port_id":"p2","status":"DOWN","revision_number":1}` {
+		t.Fatalf("f2 changed by a report for another port: %s", raw)
+	}
+}
