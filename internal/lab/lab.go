@@ -141,12 +141,26 @@ func ModuleRoot() (string, error) {
 }
 
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ps, err := freePorts(1)
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ps[0], nil
+}
+
+// freePorts picks n distinct free ports, holding each open until all are
+// picked: the kernel may hand a port just closed out again.
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, n)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+	}
+	return ports, nil
 }
 
 // Start runs a server (noauth, embedded etcd) whose processes the bed owns.
@@ -158,11 +172,9 @@ func Start(bed *testbed.Bed, bin string, opts Options) (*Lab, error) {
 	if err := bed.OnClose("lab dir", func() error { return os.RemoveAll(dir) }); err != nil {
 		return nil, err
 	}
-	ports := make([]int, 3)
-	for i := range ports {
-		if ports[i], err = freePort(); err != nil {
-			return nil, err
-		}
+	ports, err := freePorts(3)
+	if err != nil {
+		return nil, err
 	}
 	scheme := "http"
 	if opts.TLS {
