@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
-TMP=bench/tmp
+TMP=bench/out
 RESULTS=bench/results
 mkdir -p "$TMP" "$RESULTS"
 

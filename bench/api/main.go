@@ -7,7 +7,7 @@
 // --pprof listener, and writes the figures as Markdown.
 //
 // It builds nothing: bench/run.sh builds the server and this program into
-// bench/tmp and runs it. See bench/README.md.
+// bench/out and runs it. See bench/README.md.
 package main
 
 import (
@@ -49,9 +49,9 @@ type config struct {
 
 func main() {
 	var cfg config
-	flag.StringVar(&cfg.Wyvern, "wyvern", "bench/tmp/wyvern", "wyvern binary to benchmark")
+	flag.StringVar(&cfg.Wyvern, "wyvern", "bench/out/wyvern", "wyvern binary to benchmark")
 	flag.StringVar(&cfg.Out, "out", "", "write the Markdown results to this file")
-	flag.StringVar(&cfg.TmpDir, "tmp", "bench/tmp", "directory for data dirs and profiles")
+	flag.StringVar(&cfg.TmpDir, "tmp", "bench/out", "directory for data dirs and profiles")
 	flag.IntVar(&cfg.Rounds, "rounds", 3, "rounds with fsync on (production)")
 	flag.IntVar(&cfg.NoFsyncRounds, "nofsync-rounds", 1, "rounds with --unsafe-no-fsync")
 	flag.IntVar(&cfg.NoQuotaRounds, "noquota-rounds", 1, "rounds with fsync on and port quota -1 (no per-create count)")

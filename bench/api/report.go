@@ -131,7 +131,7 @@ func (r *report) write(w io.Writer) {
 		fmt.Fprintf(w, "Server started with the opt-in `--pprof` listener, filled to %d ports, then profiled for %s while one client "+
 			"listed the %d ports in pages of %d (%d full listings), then for %s while %d clients created ports "+
 			"(%d creates from %d ports on, %.0f/s, p99 %.1f ms during the profile). "+
-			"Profiles: `%s`, `%s` (bench/tmp, not kept in git; `go tool pprof bench/tmp/wyvern <file>`).\n\n",
+			"Profiles: `%s`, `%s` (bench/out, not kept in git; `go tool pprof bench/out/wyvern <file>`).\n\n",
 			p.PortsBefore, r.cfg.Profile/2, p.PortsBefore, r.cfg.Limit, p.Listings, r.cfg.Profile, r.cfg.Clients,
 			p.Creates.Lat.N, p.PortsBefore, p.Creates.rate(), ms(p.Creates.Lat.P99), p.CreateFile, p.ListFile)
 		fmt.Fprintf(w, "Creates: %.1f s of CPU in %s (%.2f of 2 cores), %.0f µs of server CPU per create.\n\n",

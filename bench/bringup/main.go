@@ -69,7 +69,7 @@ func main() {
 	flag.StringVar(&cfg.Agent, "wyvern-agent", "", "wyvern-agent binary the agents run (default: build ./cmd/wyvern-agent of the module here, once per run; \"none\": run `wyvern agent`)")
 	flag.StringVar(&cfg.Built, "built", "", "what the wyvern binary was built from, for the report")
 	flag.StringVar(&cfg.Logs, "logs", "", "keep each run's agent and server logs under this directory (run1/, run2/, ...)")
-	flag.StringVar(&cfg.AgentArgs, "agent-args", "", `extra wyvern agent flags, space-separated; "{chassis}" is the chassis name, e.g. -agent-args "--cpuprofile=/tmp/{chassis}.prof"`)
+	flag.StringVar(&cfg.AgentArgs, "agent-args", "", `extra wyvern agent flags, space-separated; "{chassis}" is the chassis name, e.g. -agent-args "--cpuprofile=DIR/{chassis}.prof"`)
 	flag.StringVar(&cfg.JSON, "json", "", "also write the runs' results as JSON to this file (bench/vsovn reads it)")
 	flag.BoolVar(&cfg.Verbose, "v", false, "log the test bed's actions")
 	flag.Parse()

@@ -31,8 +31,8 @@
 // to its baseline. A last phase counts datapath flows (megaflows) during a
 // 100-connection test. It must run as root; the bed is removed even on failure or Ctrl-C.
 //
-//	go build -o bench/tmp/ ./cmd/wyvern ./bench/dataplane
-//	bench/tmp/dataplane -wyvern bench/tmp/wyvern -out bench/results/dataplane-$(date +%F).md
+//	go build -o bench/out/ ./cmd/wyvern ./bench/dataplane
+//	bench/out/dataplane -wyvern bench/out/wyvern -out bench/results/dataplane-$(date +%F).md
 package main
 
 import (

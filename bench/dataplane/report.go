@@ -98,7 +98,7 @@ func report(cfg config, m machine.Machine, res *result) string {
 		w("%s   # this run\n", cfg.Command)
 	}
 	w("sudo make bench                  # every benchmark; or only this one:\n")
-	w("sudo ./bench/run.sh dataplane    # = bench/tmp/dataplane -rounds %d -t %d -pings %d -ping-interval %s -conns %d -conn-t %d -out <file>\n",
+	w("sudo ./bench/run.sh dataplane    # = bench/out/dataplane -rounds %d -t %d -pings %d -ping-interval %s -conns %d -conn-t %d -out <file>\n",
 		cfg.Rounds, cfg.Seconds, cfg.Pings, cfg.PingInterval, cfg.Conns, cfg.ConnSeconds)
 	w("```\n\n")
 

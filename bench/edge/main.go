@@ -33,8 +33,8 @@
 //
 // It must run as root; the bed is removed even on failure or Ctrl-C.
 //
-//	go build -o bench/tmp/ ./cmd/wyvern ./cmd/wyvern-agent ./bench/edge
-//	bench/tmp/edge -wyvern bench/tmp/wyvern -wyvern-agent bench/tmp/wyvern-agent -out bench/results/edge-$(date +%F).md
+//	go build -o bench/out/ ./cmd/wyvern ./cmd/wyvern-agent ./bench/edge
+//	bench/out/edge -wyvern bench/out/wyvern -wyvern-agent bench/out/wyvern-agent -out bench/results/edge-$(date +%F).md
 package main
 
 import (

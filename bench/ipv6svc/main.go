@@ -12,8 +12,8 @@
 // time, and times each to its reply. Rounds interleave the three kinds.
 // It must run as root.
 //
-//	go build -o bench/tmp/ ./cmd/wyvern ./cmd/wyvern-agent ./bench/ipv6svc
-//	bench/tmp/ipv6svc -wyvern bench/tmp/wyvern -wyvern-agent bench/tmp/wyvern-agent -out bench/results/ipv6svc-$(date +%F).md
+//	go build -o bench/out/ ./cmd/wyvern ./cmd/wyvern-agent ./bench/ipv6svc
+//	bench/out/ipv6svc -wyvern bench/out/wyvern -wyvern-agent bench/out/wyvern-agent -out bench/results/ipv6svc-$(date +%F).md
 package main
 
 import (

@@ -10,8 +10,8 @@
 // TCP connection each, one after the other; the VMs run at once. It
 // must run as root.
 //
-//	go build -o bench/tmp/ ./cmd/wyvern ./cmd/wyvern-agent ./bench/metadata
-//	bench/tmp/metadata -wyvern bench/tmp/wyvern -wyvern-agent bench/tmp/wyvern-agent -out bench/results/metadata-$(date +%F).md
+//	go build -o bench/out/ ./cmd/wyvern ./cmd/wyvern-agent ./bench/metadata
+//	bench/out/metadata -wyvern bench/out/wyvern -wyvern-agent bench/out/wyvern-agent -out bench/results/metadata-$(date +%F).md
 package main
 
 import (

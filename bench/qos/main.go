@@ -11,8 +11,8 @@
 // chassis): vm1 on ch1 carries the policy, vm2 on ch2 runs the iperf3
 // server. It must run as root.
 //
-//	go build -o bench/tmp/ ./cmd/wyvern ./cmd/wyvern-agent ./bench/qos
-//	bench/tmp/qos -wyvern bench/tmp/wyvern -wyvern-agent bench/tmp/wyvern-agent -out bench/results/qos-$(date +%F).md
+//	go build -o bench/out/ ./cmd/wyvern ./cmd/wyvern-agent ./bench/qos
+//	bench/out/qos -wyvern bench/out/wyvern -wyvern-agent bench/out/wyvern-agent -out bench/results/qos-$(date +%F).md
 package main
 
 import (

@@ -48,10 +48,10 @@ type config struct {
 func main() {
 	var c config
 	var sizes string
-	flag.StringVar(&c.wyvern, "wyvern", "bench/tmp/wyvern", "wyvern binary (the API server)")
+	flag.StringVar(&c.wyvern, "wyvern", "bench/out/wyvern", "wyvern binary (the API server)")
 	flag.StringVar(&c.etcd, "etcd", "", "external etcd binary (Debian etcd-server); empty: the server's embedded etcd")
 	flag.StringVar(&c.proxy, "proxy", "", "etcd binary whose `grpc-proxy` the agents connect through; empty: straight to etcd")
-	flag.StringVar(&c.tmp, "tmp", "bench/tmp", "scratch directory")
+	flag.StringVar(&c.tmp, "tmp", "bench/out", "scratch directory")
 	flag.StringVar(&c.out, "out", "", "results page to write")
 	flag.StringVar(&c.command, "command", "./bench/run.sh scale", "command line shown on the page")
 	flag.StringVar(&c.built, "built", "?", "what was built (shown on the page)")

@@ -190,7 +190,7 @@ func report(cfg config, m machine.Machine, rs []round, took time.Duration) strin
 	if cfg.Command != "" {
 		w("%s   # this run\n", cfg.Command)
 	}
-	w("sudo ./bench/run.sh vs-ovn     # = bench/tmp/vsovn -rounds %d -ports %d -extra-nets %d -extra-ports %d -more %d -ovn-sg=%t -out <file>\n",
+	w("sudo ./bench/run.sh vs-ovn     # = bench/out/vsovn -rounds %d -ports %d -extra-nets %d -extra-ports %d -more %d -ovn-sg=%t -out <file>\n",
 		cfg.Rounds, cfg.Ports, cfg.ExtraNets, cfg.ExtraPorts, cfg.More, cfg.OVNSG)
 	w("```\n\n")
 
@@ -288,7 +288,7 @@ func report(cfg config, m machine.Machine, rs []round, took time.Duration) strin
 	w("  with one ovs-vsctl per chassis (bulk); %d more ports one by one; flows and RSS after each phase; %d plugs\n", cfg.More, portup.ControlPlugs)
 	w("  of unknown ports with the controllers running and stopped; the restart test.\n")
 	w("- Wyvern: `bench/bringup -runs 1` itself (the `wyvern server` on embedded etcd, one `wyvern-agent` per chassis),\n")
-	w("  its results read from its JSON output; its own page for the round is left in bench/tmp.\n")
+	w("  its results read from its JSON output; its own page for the round is left in bench/out.\n")
 	w("- OVN: NB and SB `ovsdb-server`s and `ovn-northd` in the root namespace, started by the benchmark in the bed's\n")
 	w("  directory (no system service), and an `ovn-nbctl` daemon (`--detach`, OVN_NB_DAEMON) holding one NB\n")
 	w("  connection as Neutron's ML2/OVN does; one `ovn-controller` per chassis on that chassis' Open vSwitch\n")
