@@ -680,48 +680,7 @@ func outputKeys(flows []string) map[string]bool {
 // controlPlug times plugs of ports OVN does not know, with every
 // ovn-controller running and with every one stopped, as bench/bringup does.
 func (o *ovnBench) controlPlug() error {
-	r := &o.res.Control
-	for i := 0; i < 2*portup.ControlPlugs; i++ {
-		paused := i%2 == 1
-		ch := o.chs[i%3]
-		vm, err := ch.AddVMUnplugged("c"+strconv.Itoa(i), fmt.Sprintf("fa:16:3e:fe:00:%02x", i), portup.VMMTU)
-		if err != nil {
-			return err
-		}
-		var stopped []int
-		if paused {
-			for _, c := range o.chs {
-				if pid, ok := c.PID("ovn-controller"); ok {
-					if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-						return fmt.Errorf("pause ovn-controller of %s: %w", c.Name, err)
-					}
-					stopped = append(stopped, pid)
-				}
-			}
-		}
-		start := time.Now()
-		_, err = ch.Vsctl("add-port", "br-int", vm.Iface, "--", "set", "Interface", vm.Iface,
-			"external_ids:iface-id=control-"+strconv.Itoa(i), "external_ids:attached-mac="+vm.MAC)
-		d := time.Since(start)
-		for _, pid := range stopped {
-			_ = syscall.Kill(pid, syscall.SIGCONT)
-		}
-		if err != nil {
-			return fmt.Errorf("plug: %w", err)
-		}
-		if paused {
-			r.Paused = append(r.Paused, d)
-		} else {
-			r.Running = append(r.Running, d)
-		}
-		if _, err := ch.Vsctl("del-port", "br-int", vm.Iface); err != nil {
-			return fmt.Errorf("unplug: %w", err)
-		}
-		if err := vm.Close(); err != nil {
-			return err
-		}
-	}
-	return nil
+	return portup.ControlPlug(o.chs, "ovn-controller", &o.res.Control)
 }
 
 // restart is the restart test of bench/bringup: 50 pps for 10 s from the
