@@ -67,7 +67,7 @@ func imports(t *testing.T, root string) map[string]map[string]string {
 		}
 		if d.IsDir() {
 			name := d.Name()
-			if path != root && (strings.HasPrefix(name, ".") || name == "testdata" || name == "bin" || name == "tmp") {
+			if path != root && (strings.HasPrefix(name, ".") || name == "testdata" || name == "bin" || name == "out") {
 				return filepath.SkipDir
 			}
 			return nil

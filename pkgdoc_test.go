@@ -22,7 +22,7 @@ func packageDocs(t *testing.T, root string) map[string]bool {
 		}
 		if d.IsDir() {
 			name := d.Name()
-			if path != root && (strings.HasPrefix(name, ".") || name == "testdata" || name == "bin" || name == "tmp") {
+			if path != root && (strings.HasPrefix(name, ".") || name == "testdata" || name == "bin" || name == "out") {
 				return filepath.SkipDir
 			}
 			return nil
