@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/wyvern-sdn/wyvern/internal/auth"
 	"github.com/wyvern-sdn/wyvern/internal/model"
 )
 
@@ -28,23 +29,13 @@ func (s *Server) handleList(res *resource) http.HandlerFunc {
 		if s.fastPage(w, r, res, p.Admin, q) {
 			return
 		}
-		all, err := res.list(r.Context())
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		visible := all[:0:0]
-		for _, o := range all {
-			if s.canSee(res, p, o) && matchTags(o.Std().Tags, q) {
-				visible = append(visible, o)
+		page, links, err := s.listPage(r, res, p, q)
+		if err == nil && res.prepare != nil {
+			var wrote bool
+			if wrote, err = res.prepare(r.Context()); err == nil && wrote {
+				page, links, err = s.listPage(r, res, p, q)
 			}
 		}
-		items, err := filterAndSort(visible, q)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		page, links, err := paginate(items, q, s.requestBase(r), res.collection)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -64,6 +55,26 @@ func (s *Server) handleList(res *resource) http.HandlerFunc {
 		}
 		writeJSON(w, http.StatusOK, body)
 	}
+}
+
+// listPage reads the collection and gives the page of it the caller
+// sees, as the query filters, sorts and paginates it.
+func (s *Server) listPage(r *http.Request, res *resource, p auth.Principal, q url.Values) ([]item, []link, error) {
+	all, err := res.list(r.Context())
+	if err != nil {
+		return nil, nil, err
+	}
+	visible := all[:0:0]
+	for _, o := range all {
+		if s.canSee(res, p, o) && matchTags(o.Std().Tags, q) {
+			visible = append(visible, o)
+		}
+	}
+	items, err := filterAndSort(visible, q)
+	if err != nil {
+		return nil, nil, err
+	}
+	return paginate(items, q, s.requestBase(r), res.collection)
 }
 
 type item struct {

@@ -26,6 +26,11 @@ type resource struct {
 	kind       string // "Network", for NotFound and quotas
 	// list returns every object of the collection.
 	list func(ctx context.Context) ([]model.Object, error)
+	// prepare, when set, runs once a list request is known to succeed,
+	// before its answer: what Neutron does on a look at the collection
+	// (a project's default security group). It reports whether it wrote,
+	// and then the list is read again. A refused list writes nothing.
+	prepare func(ctx context.Context) (bool, error)
 	// load reads one object inside a transaction; it returns nil, nil when
 	// the object does not exist.
 	load func(tx *store.Tx, id string) (model.Object, error)

@@ -138,7 +138,8 @@ func saveSecGroup(tx *store.Tx, g *secGroup) error {
 func securityGroupsResource(s *Server) *resource {
 	return &resource{
 		collection: "security-groups", singular: "security_group", kind: "SecurityGroup",
-		list: s.listSecurityGroups,
+		list:    s.listSecurityGroups,
+		prepare: s.prepareSecurityGroups,
 		load: func(tx *store.Tx, id string) (model.Object, error) {
 			return orNil(loadSecGroup(tx, id))
 		},
@@ -149,15 +150,19 @@ func securityGroupsResource(s *Server) *resource {
 	}
 }
 
-// listSecurityGroups returns every group with its rules, creating the
-// caller's default group first if the project has none yet, as Neutron
-// does on a project's first look at its groups.
-func (s *Server) listSecurityGroups(ctx context.Context) ([]model.Object, error) {
-	if p, ok := auth.FromContext(ctx); ok && p.ProjectID != "" {
-		if err := s.ensureDefaultSecurityGroupTxn(ctx, p.ProjectID); err != nil {
-			return nil, err
-		}
+// prepareSecurityGroups creates the caller's default group if the project
+// has none yet, as Neutron does on a project's first look at its groups
+// (a list that succeeds). It reports whether it created one.
+func (s *Server) prepareSecurityGroups(ctx context.Context) (bool, error) {
+	p, ok := auth.FromContext(ctx)
+	if !ok || p.ProjectID == "" {
+		return false, nil
 	}
+	return s.ensureDefaultSecurityGroupTxn(ctx, p.ProjectID)
+}
+
+// listSecurityGroups returns every group with its rules.
+func (s *Server) listSecurityGroups(ctx context.Context) ([]model.Object, error) {
 	recs, _, err := store.ListOf[sgRecord](ctx, s.store, store.KindPrefix(store.KindSecGroups))
 	if err != nil {
 		return nil, err
@@ -186,13 +191,13 @@ func (s *Server) listSecurityGroups(ctx context.Context) ([]model.Object, error)
 // ensureDefaultSecurityGroupTxn makes sure project has its default group,
 // in a transaction of its own; it reads before it writes so that the common
 // case costs one read.
-func (s *Server) ensureDefaultSecurityGroupTxn(ctx context.Context, project string) error {
+func (s *Server) ensureDefaultSecurityGroupTxn(ctx context.Context, project string) (bool, error) {
 	if _, err := s.store.GetString(ctx, defaultSGKey(project)); err == nil {
-		return nil
+		return false, nil
 	} else if !isNotFound(err) {
-		return err
+		return false, err
 	}
-	return s.store.Txn(ctx, func(tx *store.Tx) error {
+	return true, s.store.Txn(ctx, func(tx *store.Tx) error {
 		_, err := s.ensureDefaultSecurityGroup(ctx, tx, project)
 		return err
 	})
