@@ -142,13 +142,11 @@ func (a *Agent) loop(ctx context.Context) error {
 		case <-a.sw.Resync():
 			a.log.Warn("switch lost its flows; reinstalling")
 			_ = a.rec.fail(nil)
+			a.rec.inherited = false // nothing left to forward meanwhile
 			for name, c := range a.state.peers {
 				a.pinNeighbor(ctx, name, c)
 			}
-			if err := a.sync(ctx); err != nil {
-				a.log.Error("reinstall failed", "err", err, "retry_in", syncRetry)
-				resync.Reset(syncRetry)
-			}
+			a.trySync(ctx, resync, "reinstall failed")
 			continue
 		case <-arpTimer.C:
 			a.scheduleARP(a.askNextHops(ctx, time.Now()))
@@ -158,10 +156,7 @@ func (a *Agent) loop(ctx context.Context) error {
 			if !a.complete(ifacesListed) {
 				continue // an event will sync once the view is whole
 			}
-			if err := a.sync(ctx); err != nil {
-				a.log.Error("reconcile failed again", "err", err, "retry_in", syncRetry)
-				resync.Reset(syncRetry)
-			}
+			a.trySync(ctx, resync, "reconcile failed again")
 			continue
 		case <-trim.C:
 			debug.FreeOSMemory()
@@ -260,10 +255,7 @@ func (a *Agent) loop(ctx context.Context) error {
 		if !a.rec.synced && !a.complete(ifacesListed) {
 			continue // never install a partial view over a running one
 		}
-		if err := a.sync(ctx); err != nil {
-			a.log.Error("reconcile failed", "err", err, "retry_in", syncRetry)
-			resync.Reset(syncRetry)
-		}
+		a.trySync(ctx, resync, "reconcile failed")
 		if a.cfg.TrimAfter > 0 {
 			trim.Reset(a.cfg.TrimAfter)
 		}
@@ -300,6 +292,21 @@ func (a *Agent) complete(ifacesListed bool) bool {
 	return true
 }
 
+// trySync syncs, and arms resync to try again after a failure (logged as
+// msg), or once a held first install is due (awaitNextHops).
+func (a *Agent) trySync(ctx context.Context, resync *time.Timer, msg string) {
+	err := a.sync(ctx)
+	var held errHeld
+	switch {
+	case err == nil:
+	case errors.As(err, &held):
+		resync.Reset(time.Duration(held))
+	default:
+		a.log.Error(msg, "err", err, "retry_in", syncRetry)
+		resync.Reset(syncRetry)
+	}
+}
+
 func (a *Agent) sync(ctx context.Context) error {
 	start := time.Now()
 	geneve, vxlan := a.sw.TunnelPorts()
@@ -307,6 +314,9 @@ func (a *Agent) sync(ctx context.Context) error {
 		EdgeEndpoint: a.cfg.EdgeEndpoint, EdgeEncaps: a.cfg.EdgeEncaps})
 	if !ok {
 		return nil // logged; the next event builds it again
+	}
+	if wait := a.awaitNextHops(ctx, time.Now()); wait > 0 {
+		return errHeld(wait)
 	}
 	v.Metadata = a.meta
 	secs := pipeline.CompileSections(v, pipeline.Config{ControllerID: a.cfg.ControllerID, NDResponder: true}, a.rec.gen, a.sections)

@@ -34,6 +34,8 @@ type nextHops struct {
 	probeMAC net.HardwareAddr
 	// queries are the last view's, by target.
 	queries map[netip.Addr]logical.NextHopQuery
+	// holdUntil ends the first install's wait (awaitNextHops).
+	holdUntil time.Time
 }
 
 func newNextHops(chassis string, t arp.Timing) *nextHops {
@@ -123,4 +125,49 @@ func (a *Agent) scheduleARP(next time.Time) {
 		return
 	}
 	a.arpTimer.Reset(max(time.Until(next), time.Millisecond))
+}
+
+// nextHopHoldMax bounds how long a restarted agent's first install waits
+// for the upstream routers' MACs (awaitNextHops).
+const nextHopHoldMax = 2 * time.Second
+
+// errHeld is sync's answer while the first install waits (awaitNextHops):
+// the loop tries again after this long, or at the next event.
+type errHeld time.Duration
+
+func (e errHeld) Error() string {
+	return "agent: first install held for the upstream routers' MACs"
+}
+
+// awaitNextHops returns how long the first install must still wait, zero
+// when it may go ahead. A restarted agent finds its predecessor's flows on
+// br-int (reconciler.inherited), among them the way out to each upstream
+// router; its own compilation has no way out until it has resolved the
+// router again (no L3Out flow), so installing at once would drop the
+// outbound traffic of every NATed address for an ARP round trip. The first
+// install over inherited flows therefore waits until every upstream router
+// of the view is resolved, or nextHopHoldMax has passed: meanwhile the
+// inherited flows forward, and hand the routers' ARP replies to this agent
+// (the controller id is the same).
+func (a *Agent) awaitNextHops(ctx context.Context, now time.Time) time.Duration {
+	if a.rec.synced || !a.rec.inherited || len(a.state.resolve) == 0 {
+		return 0
+	}
+	if a.nextHops.holdUntil.IsZero() {
+		a.nextHops.holdUntil = now.Add(nextHopHoldMax)
+	}
+	left := a.nextHops.holdUntil.Sub(now)
+	if left <= 0 {
+		return 0
+	}
+	macs := a.nextHops.res.MACs()
+	for _, q := range a.state.resolve {
+		if _, ok := macs[q.Target]; !ok {
+			a.nextHops.want(a.state.resolve, now)
+			a.scheduleARP(a.askNextHops(ctx, now))
+			a.log.Debug("first install waits for the upstream routers' MACs", "target", q.Target, "at_most", left)
+			return left
+		}
+	}
+	return 0
 }

@@ -144,3 +144,65 @@ func TestValidateFIPs(t *testing.T) {
 		}
 	}
 }
+
+// A restarted agent's first install waits until it has resolved the
+// upstream routers again (its predecessor's flows forward meanwhile), at
+// most nextHopHoldMax; a fresh agent, or one already synced, never waits.
+func TestFirstInstallAwaitsNextHops(t *testing.T) {
+	sw := newFakeSwitch()
+	a, err := New(Config{Chassis: "ch1", TunnelIP: netip.MustParseAddr("192.0.2.1")}, nil, sw, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	target := netip.MustParseAddr("198.51.100.1")
+	a.state.resolve = []logical.NextHopQuery{{Physnet: "public", Port: 20, Target: target}}
+	now := time.Now()
+	if w := a.awaitNextHops(ctx, now); w != 0 {
+		t.Fatalf("a fresh agent waits %s", w)
+	}
+	a.rec.inherited = true
+	if w := a.awaitNextHops(ctx, now); w != nextHopHoldMax {
+		t.Fatalf("a restarted agent waits %s, want %s", w, nextHopHoldMax)
+	}
+	if len(sw.outPorts) != 1 || sw.outPorts[0] != 20 {
+		t.Fatalf("no ARP request while waiting: packet-outs on %v", sw.outPorts)
+	}
+	probe := <-sw.out
+	if w := a.awaitNextHops(ctx, now.Add(time.Second)); w != nextHopHoldMax-time.Second {
+		t.Fatalf("a second later it waits %s", w)
+	}
+	// The router answers the probe: the install goes ahead.
+	rmac := net.HardwareAddr{2, 0, 0xcb, 0, 0x71, 1}
+	b := append([]byte(nil), probe...)
+	copy(b[0:6], probe[6:12])
+	copy(b[6:12], rmac)
+	b[21] = 2
+	copy(b[22:28], rmac)
+	t4 := target.As4()
+	copy(b[28:32], t4[:])
+	copy(b[32:38], probe[6:12])
+	copy(b[38:42], probe[28:32])
+	if !a.handleNextHop(PacketIn{UserData: pipeline.UserData(pipeline.PacketInNextHop, 20), Data: b}) {
+		t.Fatal("the router's reply is not taken")
+	}
+	if w := a.awaitNextHops(ctx, now.Add(time.Second)); w != 0 {
+		t.Fatalf("resolved, yet it waits %s", w)
+	}
+	// Unanswered, the wait ends at nextHopHoldMax.
+	b2, err := New(Config{Chassis: "ch2", TunnelIP: netip.MustParseAddr("192.0.2.2")}, nil, newFakeSwitch(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2.rec.inherited = true
+	b2.state.resolve = a.state.resolve
+	b2.awaitNextHops(ctx, now)
+	if w := b2.awaitNextHops(ctx, now.Add(nextHopHoldMax)); w != 0 {
+		t.Fatalf("past the bound it still waits %s", w)
+	}
+	a.rec.synced = true
+	a.nextHops = newNextHops("ch1", arp.Timing{})
+	if w := a.awaitNextHops(ctx, now); w != 0 {
+		t.Fatalf("a synced agent waits %s", w)
+	}
+}

@@ -32,7 +32,10 @@ type reconciler struct {
 	// sections are the installed sections: their hash and flow keys.
 	sections map[string]installedSection
 	synced   bool
-	buf      []byte // scratch for flow digests
+	// inherited: at start the bridge held a predecessor's flows (a
+	// restarted agent), which keep forwarding until the first apply.
+	inherited bool
+	buf       []byte // scratch for flow digests
 }
 
 type installedFlow struct {
@@ -140,7 +143,11 @@ func (r *reconciler) start(ctx context.Context) error {
 	}
 	var max uint32
 	for c := range cookies {
-		if pipeline.IsOwnCookie(c) && pipeline.CookieGeneration(c) > max {
+		if !pipeline.IsOwnCookie(c) {
+			continue
+		}
+		r.inherited = true
+		if pipeline.CookieGeneration(c) > max {
 			max = pipeline.CookieGeneration(c)
 		}
 	}
