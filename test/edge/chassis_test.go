@@ -94,11 +94,9 @@ func chassisEdge(t *testing.T, encaps string) {
 	var gws []*edgeGW
 	var tunnelIPs []netip.Addr
 	for i := 1; i <= n; i++ {
+		// Every gateway terminates tunnels to the anycast endpoint, which
+		// it puts on its tunnel bridge itself.
 		g := addGateway(t, bed, i)
-		// Every gateway terminates tunnels to the anycast endpoint.
-		if _, err := g.Exec("ip", "addr", "add", netip.PrefixFrom(edgeEndpoint, 32).String(), "dev", "br-phy"); err != nil {
-			t.Fatal(err)
-		}
 		g.start(t, etcd, append(tunnelFlags(), gwEncaps...)...)
 		gws = append(gws, g)
 		tunnelIPs = append(tunnelIPs, g.TunnelIP)
