@@ -127,7 +127,8 @@ func Build(in *Inputs, keys *Keys) (*Result, error) {
 		n := in.Networks[id]
 		v.Networks = append(v.Networks, pipeline.Network{ID: id, Key: keys.Network(n.Network),
 			SegmentationID: uint32(n.Network.SegmentationID), Type: n.Network.NetworkType, MTU: n.Network.MTU,
-			CTZone: uint16(n.Network.CTZone), ProviderOFPort: in.providerPort(n.Network)})
+			CTZone: uint16(n.Network.CTZone), ProviderOFPort: in.providerPort(n.Network),
+			ChassisMAC: in.chassisMAC(n.Network)})
 		for _, sub := range sortedValues(n.Subnets) {
 			p, err := netip.ParsePrefix(sub.CIDR)
 			if err != nil {

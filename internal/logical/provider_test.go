@@ -1,6 +1,8 @@
 package logical
 
 import (
+	"bytes"
+	"net"
 	"testing"
 )
 
@@ -30,5 +32,44 @@ func TestBuildProviderPort(t *testing.T) {
 		if n.ID == "vlan1" && n.SegmentationID != 101 {
 			t.Errorf("vlan1: segmentation id %d, want its VLAN 101", n.SegmentationID)
 		}
+	}
+}
+
+// A vlan or flat network this chassis reaches gets the chassis MAC of its
+// physical network: locally administered, unicast, the same for two
+// networks on one physical network, different per physical network and
+// per chassis; the others get none.
+func TestBuildChassisMAC(t *testing.T) {
+	vlan := network("vlan1", "vlan", 101, 11)
+	vlan.PhysicalNetwork = "physnet1"
+	vlan2 := network("vlan2", "vlan", 102, 12)
+	vlan2.PhysicalNetwork = "physnet1"
+	flat := network("flat1", "flat", 0, 13)
+	flat.PhysicalNetwork = "physnet2"
+	unmapped := network("vlan3", "vlan", 103, 14)
+	unmapped.PhysicalNetwork = "physnet9"
+	in := topo(3, network("gen1", "geneve", 5, 10), vlan, vlan2, flat, unmapped)
+	in.Ext.Ports = map[string]uint32{"physnet1": 20, "physnet2": 21}
+	res, err := Build(in, NewKeys())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1, p2 := ChassisMAC(in.Local.Name, "physnet1"), ChassisMAC(in.Local.Name, "physnet2")
+	want := map[string]net.HardwareAddr{"gen1": nil, "vlan1": p1, "vlan2": p1, "flat1": p2, "vlan3": nil}
+	for _, n := range res.View.Networks {
+		if !bytes.Equal(n.ChassisMAC, want[n.ID]) {
+			t.Errorf("network %s: chassis MAC %v, want %v", n.ID, n.ChassisMAC, want[n.ID])
+		}
+	}
+	for _, m := range []net.HardwareAddr{p1, p2, ChassisMAC("other", "physnet1")} {
+		if len(m) != 6 || m[0]&1 != 0 || m[0]&2 == 0 {
+			t.Errorf("chassis MAC %v: want a locally administered unicast MAC", m)
+		}
+	}
+	if bytes.Equal(p1, p2) || bytes.Equal(p1, ChassisMAC("other", "physnet1")) {
+		t.Errorf("chassis MACs collide: %v %v %v", p1, p2, ChassisMAC("other", "physnet1"))
+	}
+	if !bytes.Equal(p1, ChassisMAC(in.Local.Name, "physnet1")) {
+		t.Error("ChassisMAC is not deterministic")
 	}
 }

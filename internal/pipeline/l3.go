@@ -470,7 +470,7 @@ func (c *l3Builder) routeTo(p routerPort, q *portState) []ofp.Action {
 	case q.remote != nil:
 		return append(acts, encap(p.net, q.remote, ofp.Resubmit{Table: TableOutput.Number()})...)
 	}
-	return nil
+	return routeToProvider(p.net, q, acts) // provroute.go
 }
 
 // nat compiles floating IPs (DNAT in, SNAT out) and the gateway's SNAT.

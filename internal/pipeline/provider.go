@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"cmp"
+	"net"
 	"slices"
 
 	"github.com/wyvern-sdn/wyvern/internal/ofp"
@@ -34,9 +35,13 @@ import (
 //     the bridge, broadcast and multicast go to the local ports, unknown
 //     unicast to the local ports without port security, never back out.
 //
-// Routers are not served on provider networks (the API refuses their
-// interfaces there): distributed routing would put a router's MAC on the
-// physical network from every chassis at once.
+// Routers are served on provider networks the way OVN serves them with
+// ovn-chassis-mac-mappings (provroute.go): every chassis routes its own
+// ports' traffic, answering ARP and ND for the router's addresses itself,
+// so a VM's frames to its gateway never leave the chassis; what a router
+// routes onto a physical network leaves with the chassis' own MAC on it
+// (Network.ChassisMAC) as source, never the router's MAC, which every
+// chassis holds at once.
 
 // prioProviderClassify is above an external network's in_port flow
 // (prioClassify), which shares the bridge port of its physical network;
@@ -55,12 +60,17 @@ type providerState struct {
 	// guard says this network's section holds the bridge port's flow
 	// dropping tagged frames of unknown VLANs.
 	guard bool
+	// chassisMAC is the source of routed packets sent there (a copy of
+	// Network.ChassisMAC when it is a unicast MAC; nil: routed packets
+	// are not sent there).
+	chassisMAC net.HardwareAddr
 }
 
 func (p providerState) hash(h *hasher) {
 	h.u64(uint64(p.port))
 	h.u64(uint64(p.vlan))
 	h.bool(p.guard)
+	h.bytes(p.chassisMAC)
 }
 
 // IsProvider reports whether a network type is switched over a physical
@@ -109,6 +119,9 @@ func (x *index) indexProviders() {
 		}
 		taken[k] = true
 		ns.prov = providerState{port: port, vlan: vlan}
+		if m := ns.ChassisMAC; len(m) == 6 && m[0]&1 == 0 {
+			ns.prov.chassisMAC = slices.Clone(m)
+		}
 	}
 	guarded := map[uint32]bool{}
 	for _, ns := range x.nets { // by key, local ports only

@@ -56,7 +56,7 @@ type unit interface {
 // units are the compiler's units, in section order. The order would
 // matter to the reconciler only if two sections compiled the same flow key
 // (the later wins); TestFlowInvariants checks that no two flows share one.
-var units = [...]unit{baseUnit{}, l2Unit{}, l3Unit{}, edgeUnit{}, aclUnit{}, outputUnit{}, metadataUnit{}, meteringUnit{}, qosUnit{}}
+var units = [...]unit{baseUnit{}, l2Unit{}, l3Unit{}, edgeUnit{}, aclUnit{}, outputUnit{}, metadataUnit{}, meteringUnit{}, qosUnit{}, provRouteUnit{}}
 
 // sectionList collects a compilation's sections, in order.
 type sectionList struct {

@@ -417,11 +417,14 @@ var tableDecls = [numTables]Table{{
 }, {
 	ID:       TableOutput,
 	Name:     "Output",
-	Features: []Feature{FeatureOutput},
+	Features: []Feature{FeatureOutput, FeatureL3},
 	Doc: "Delivers to the OpenFlow port in reg7 (output:reg7, one flow): a " +
 		"local VM interface, or a tunnel port with tun_id/tun_dst already " +
 		"set (encapsulation). Output to the packet's own in_port is dropped " +
-		"by OpenFlow, so a flood never returns to its sender.",
+		"by OpenFlow, so a flood never returns to its sender. Above it, " +
+		"what a router routed (metadata) onto a vlan or flat network's " +
+		"physical network port gets the chassis MAC as source, one flow " +
+		"per router and network (provroute.go).",
 }, {
 	ID:       TableNeighbour,
 	Name:     "Neighbour",

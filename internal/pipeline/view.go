@@ -271,7 +271,14 @@ type Network struct {
 	// the chassis does not reach that physical network, and the network
 	// switches between its local ports only.
 	ProviderOFPort uint32
-	MTU            int
+	// ChassisMAC is, for a vlan or flat network with a ProviderOFPort,
+	// this chassis' MAC on the network's physical network (OVN's
+	// ovn-chassis-mac-mappings): the source of every packet its
+	// distributed routers route onto that physical network, in place of
+	// the router's MAC, which no chassis ever sends there
+	// (provroute.go). Nil: routed packets are not sent there.
+	ChassisMAC net.HardwareAddr
+	MTU        int
 	// CTZone is the conntrack zone of the network's security groups, the
 	// same on every chassis, unique within the view and different from
 	// every router's CTZone. 0: Key&0xffff.

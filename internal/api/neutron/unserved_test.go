@@ -59,20 +59,29 @@ func TestRefuseUnserved(t *testing.T) {
 		t.Fatalf("refused port stored: %v", ports)
 	}
 
-	// Router interfaces on provider networks, however they come.
+	// Router interfaces on vlan and flat networks are served (routed from
+	// each chassis' MAC); a router with one takes no external gateway,
+	// and a router with a gateway no such interface, however they come.
 	r := id(a.must(http.StatusCreated, "POST", "/v2.0/routers", "", jsonObj{"router": jsonObj{"name": "r"}}), "router")
-	st, out = a.call("PUT", "/v2.0/routers/"+r+"/add_router_interface", "", jsonObj{"subnet_id": vsub})
-	refused("router interface on vlan", st, out, "Router interfaces on vlan network")
-	st, out = a.call("PUT", "/v2.0/routers/"+r+"/add_router_interface", "", jsonObj{"port_id": vms["vlan"]})
-	refused("router interface on vlan by port", st, out, "Router interfaces on vlan network")
-	st, out = a.call("POST", "/v2.0/ports", "", jsonObj{"port": jsonObj{"network_id": flat, "device_owner": "network:router_interface"}})
-	refused("router interface port on flat", st, out, "Router interfaces on flat network")
-	st, out = a.call("PUT", "/v2.0/ports/"+vms["flat"], "", jsonObj{"port": jsonObj{"device_owner": "network:router_interface"}})
-	refused("VM port turned router interface on flat", st, out, "Router interfaces on flat network")
-	if got := a.must(http.StatusOK, "GET", "/v2.0/ports/"+vms["flat"], "", nil)["port"].(map[string]any)["device_owner"]; got != "compute:nova" {
-		t.Fatalf("device_owner = %v after a refused update", got)
+	a.must(http.StatusOK, "PUT", "/v2.0/routers/"+r+"/add_router_interface", "", jsonObj{"subnet_id": vsub})
+	a.must(http.StatusCreated, "POST", "/v2.0/ports", "", jsonObj{"port": jsonObj{"network_id": flat, "device_owner": "network:router_interface"}})
+	st, out = a.call("PUT", "/v2.0/routers/"+r, "", jsonObj{"router": jsonObj{"external_gateway_info": jsonObj{"network_id": ext}}})
+	refused("gateway on a router with a vlan interface", st, out, "cannot have both an external gateway and an interface on vlan network")
+	if gw := a.must(http.StatusOK, "GET", "/v2.0/routers/"+r, "", nil)["router"].(map[string]any)["external_gateway_info"]; gw != nil {
+		t.Fatalf("external_gateway_info = %v after a refused update", gw)
 	}
-	if ifs := a.must(http.StatusOK, "GET", "/v2.0/ports?device_id="+r, "", nil)["ports"].([]any); len(ifs) != 0 {
+	rgw := id(a.must(http.StatusCreated, "POST", "/v2.0/routers", "", jsonObj{"router": jsonObj{"name": "rgw",
+		"external_gateway_info": jsonObj{"network_id": ext}}}), "router")
+	fsub := id(a.must(http.StatusCreated, "POST", "/v2.0/subnets", "", jsonObj{"subnet": jsonObj{"network_id": flat, "cidr": "10.8.0.0/24", "ip_version": 4}}), "subnet")
+	st, out = a.call("PUT", "/v2.0/routers/"+rgw+"/add_router_interface", "", jsonObj{"subnet_id": fsub})
+	refused("flat interface on a router with a gateway", st, out, "cannot have both an external gateway and an interface on flat network")
+	free := id(a.must(http.StatusCreated, "POST", "/v2.0/ports", "", jsonObj{"port": jsonObj{"network_id": vlan}}), "port")
+	st, out = a.call("PUT", "/v2.0/routers/"+rgw+"/add_router_interface", "", jsonObj{"port_id": free})
+	refused("vlan interface by port on a router with a gateway", st, out, "cannot have both an external gateway and an interface on vlan network")
+	if got := a.must(http.StatusOK, "GET", "/v2.0/ports/"+free, "", nil)["port"].(map[string]any)["device_owner"]; got != "" {
+		t.Fatalf("device_owner = %v after a refused interface", got)
+	}
+	if ifs := a.must(http.StatusOK, "GET", "/v2.0/ports?device_id="+rgw+"&device_owner=network:router_interface", "", nil)["ports"].([]any); len(ifs) != 0 {
 		t.Fatalf("refused interfaces stored: %v", ifs)
 	}
 
@@ -82,5 +91,4 @@ func TestRefuseUnserved(t *testing.T) {
 	if got := a.must(http.StatusOK, "GET", "/v2.0/networks/"+vlan, "", nil)["network"].(map[string]any)["router:external"]; got != false {
 		t.Fatalf("router:external = %v after a refused update", got)
 	}
-	a.must(http.StatusOK, "PUT", "/v2.0/routers/"+r, "", jsonObj{"router": jsonObj{"external_gateway_info": jsonObj{"network_id": ext}}})
 }

@@ -1,0 +1,113 @@
+package pipeline
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/wyvern-sdn/wyvern/internal/ofp"
+)
+
+// Distributed routing onto provider networks, the way OVN does it with
+// ovn-chassis-mac-mappings.
+//
+// A router with an interface on a vlan or flat network is distributed
+// like any other (l3.go): every chassis with a port on one of its
+// networks answers ARP and ND for its addresses in Services and routes
+// its ports' packets itself, so a VM's frames to its gateway (the
+// router's MAC) never leave the chassis. Every chassis holds the router's
+// MACs at once, so none may send a frame with one as source onto a
+// physical network: the physical switches would see it move from port to
+// port. A routed packet to a port on a vlan or flat network bound
+// elsewhere thus leaves by the physical network's bridge port (the VLAN
+// id pushed on a vlan network, no tunnel) with the destination port's MAC
+// as destination and the chassis' own MAC on that physical network
+// (Network.ChassisMAC) as source:
+//
+//   - L3Route delivers it as on any network: back to L2Lookup when the
+//     network has local ports (its known remote MACs go to the bridge
+//     port, provider.go), else by a host route per remote port
+//     (routeToProvider, used by l3Builder.routeTo) out of the bridge port;
+//   - Output (this file's "provroute" section) rewrites the source of
+//     what a router routed (metadata = its key) onto the network's bridge
+//     port to the chassis MAC, one flow per router and network, above
+//     Output's one flow; with no chassis MAC it drops it.
+//
+// The receiving chassis delivers it like any frame from the physical
+// network (Classify, L2Lookup, the destination's IngressACL): port
+// security is about what a VM sends, not what it receives. Routing from a
+// vlan network into a geneve or vxlan one and back is unchanged: the
+// source chassis routes, then tunnels or sends on the physical network as
+// the destination network requires.
+
+// prioOutputRouted is above Output's one flow.
+const prioOutputRouted = prioOutput + 10
+
+// routeToProvider is the routing action towards port q, bound on another
+// chassis, on a vlan or flat network n reached through its physical
+// network here: acts (the TTL, MACs and network already set), then out of
+// the bridge port, tagged on a vlan network, where Output gives the packet
+// the chassis MAC as source. Nil when q is not reachable so.
+func routeToProvider(n *netState, q *portState, acts []ofp.Action) []ofp.Action {
+	if n.prov.port == 0 || len(n.prov.chassisMAC) != 6 || q.local || q.Chassis == "" {
+		return nil
+	}
+	return append(append(acts, toProvider(n)...), ofp.Resubmit{Table: TableOutput.Number()})
+}
+
+// provRouteUnit compiles the "provroute" section: Output's flows giving
+// routed packets leaving by a provider network's bridge port the chassis
+// MAC as source.
+type provRouteUnit struct{}
+
+// providerRoute is one router's interface network reached through a
+// physical network here.
+type providerRoute struct {
+	router uint32
+	net    *netState
+}
+
+// providerRoutes lists the (router, provider network) pairs of the routers
+// with something to do here, in order.
+func (x *index) providerRoutes() []providerRoute {
+	var out []providerRoute
+	seen := map[providerRoute]bool{}
+	for _, r := range x.routers {
+		for _, ps := range [][]routerPort{r.ports, r.ports6} {
+			for _, p := range ps {
+				k := providerRoute{r.Key, p.net}
+				if p.net.prov.port == 0 || seen[k] {
+					continue
+				}
+				seen[k] = true
+				out = append(out, k)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b providerRoute) int {
+		return cmp.Or(cmp.Compare(a.router, b.router), cmp.Compare(a.net.Key, b.net.Key))
+	})
+	return out
+}
+
+func (provRouteUnit) sections(x *index, s *sectionList) {
+	routes := x.providerRoutes()
+	h := x.hasher("provroute")
+	h.u64(uint64(len(routes)))
+	for _, rt := range routes {
+		h.u64(uint64(rt.router))
+		h.u64(uint64(rt.net.Key))
+		rt.net.prov.hash(h)
+	}
+	if e := s.next("provroute", h.Sum64(), len(routes)); e != nil {
+		for _, rt := range routes {
+			pr := rt.net.prov
+			match := []ofp.Field{RouterKeyMatch(rt.router), NetworkKeyField.Match(rt.net.Key), OutPortField.Match(pr.port)}
+			if len(pr.chassisMAC) != 6 {
+				e.add(TableOutput, prioOutputRouted, FeatureL3, match) // never the router's MAC
+				continue
+			}
+			e.add(TableOutput, prioOutputRouted, FeatureL3, match,
+				ofp.SetField{Field: ofp.EthSrc(pr.chassisMAC)}, ofp.Output{Port: pr.port})
+		}
+	}
+}
