@@ -1,0 +1,216 @@
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/wyvern-sdn/wyvern/internal/lab"
+	"github.com/wyvern-sdn/wyvern/internal/logical"
+	"github.com/wyvern-sdn/wyvern/internal/model"
+	"github.com/wyvern-sdn/wyvern/internal/testbed"
+)
+
+// TestProviderRouting: a router joins two vlan networks (va, vb) and a
+// geneve network (g), all with VMs, on two chassis mapping physnet1 to
+// their br-phys. Ping and TCP work across the router both ways, between
+// VMs on different chassis and on the same chassis. Captures on both
+// chassis' physical links show no frame from any of the router's MACs
+// (its gateways are answered on each chassis), every routed frame tagged
+// with the destination network's VLAN and sent from the sending chassis'
+// chassis MAC, and no tunnel packet.
+func TestProviderRouting(t *testing.T) {
+	l := newLab(t, lab.Options{ServerArgs: []string{"--network-vlan-ranges", "physnet1:100:199"}})
+	brPhys := func(ch *testbed.Chassis) error { return ch.AddExternalBridge("br-phys") }
+	var chs []*testbed.Chassis
+	for _, name := range []string{"ch1", "ch2"} {
+		ch, err := l.AddChassisWith(name, brPhys, []string{"--bridge-mappings", "physnet1:br-phys"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		chs = append(chs, ch)
+	}
+	network := func(name string, body map[string]any, cidr string) (model.Network, model.Subnet) {
+		t.Helper()
+		body["name"] = name
+		var n struct{ Network model.Network }
+		if err := l.Do("POST", "/v2.0/networks", "p1", map[string]any{"network": body}, &n); err != nil {
+			t.Fatal(err)
+		}
+		var s struct{ Subnet model.Subnet }
+		if err := l.Do("POST", "/v2.0/subnets", "p1", map[string]any{"subnet": map[string]any{
+			"network_id": n.Network.ID, "cidr": cidr, "ip_version": 4}}, &s); err != nil {
+			t.Fatal(err)
+		}
+		return n.Network, s.Subnet
+	}
+	vlan := map[string]any{"provider:network_type": "vlan", "provider:physical_network": "physnet1"}
+	va, sa := network("va", vlan, "10.40.0.0/24")
+	vb, sb := network("vb", map[string]any{"provider:network_type": "vlan", "provider:physical_network": "physnet1"}, "10.42.0.0/24")
+	g, sg := network("g", map[string]any{"provider:network_type": "geneve"}, "10.41.0.0/24")
+	rid := router(t, l, "p1", sa, sb, sg)
+	var rports struct{ Ports []model.Port }
+	if err := l.Do("GET", "/v2.0/ports?device_id="+rid, "p1", nil, &rports); err != nil {
+		t.Fatal(err)
+	}
+	if len(rports.Ports) != 3 {
+		t.Fatalf("router has %d ports, want 3", len(rports.Ports))
+	}
+	routerMACs := map[string]bool{}
+	for _, p := range rports.Ports {
+		routerMACs[strings.ToLower(p.MACAddress)] = true
+	}
+	chassisMAC := map[string]string{}
+	for _, ch := range chs {
+		chassisMAC[logical.ChassisMAC(ch.Name, "physnet1").String()] = ch.Name
+	}
+	vlanOf := map[netip.Prefix]int{
+		netip.MustParsePrefix(sa.CIDR): va.SegmentationID,
+		netip.MustParsePrefix(sb.CIDR): vb.SegmentationID,
+	}
+
+	captures := make([]*testbed.Capture, len(chs))
+	for i, ch := range chs {
+		c, err := ch.Capture(testbed.ExternalIface)
+		if err != nil {
+			t.Fatal(err)
+		}
+		captures[i] = c
+	}
+
+	vm := func(ch *testbed.Chassis, name string, n model.Network, s model.Subnet, ip, gw string) *testbed.VM {
+		t.Helper()
+		v, _ := boot(t, l, ch, name, "p1", n, fixed(s.ID, ip))
+		if err := v.SetGateway(gw); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	a1 := vm(chs[0], "a1", va, sa, "10.40.0.11", "10.40.0.1")
+	a2 := vm(chs[1], "a2", va, sa, "10.40.0.12", "10.40.0.1")
+	b2 := vm(chs[1], "b2", vb, sb, "10.42.0.12", "10.42.0.1")
+	g1 := vm(chs[0], "g1", g, sg, "10.41.0.11", "10.41.0.1")
+	g2 := vm(chs[1], "g2", g, sg, "10.41.0.12", "10.41.0.1")
+
+	// Every pair across the router, both ways: vlan ↔ geneve and vlan ↔
+	// vlan, across chassis and on one chassis.
+	pairs := []struct {
+		from *testbed.VM
+		to   string
+	}{
+		{a1, "10.41.0.12"}, {g2, "10.40.0.11"}, // vlan ch1 ↔ geneve ch2
+		{g1, "10.40.0.12"}, {a2, "10.41.0.11"}, // geneve ch1 ↔ vlan ch2
+		{a1, "10.42.0.12"}, {b2, "10.40.0.11"}, // vlan ch1 ↔ vlan ch2
+		{a1, "10.41.0.11"}, {g1, "10.40.0.11"}, // vlan ↔ geneve on ch1
+		{a2, "10.42.0.12"}, {b2, "10.40.0.12"}, // vlan ↔ vlan on ch2
+		{a1, "10.40.0.12"}, // switched on va, for comparison
+	}
+	for _, p := range pairs {
+		mustPing(t, l, p.from, p.to)
+	}
+	tcp := []struct {
+		from   *testbed.VM
+		server *testbed.VM
+		to     string
+	}{
+		{a1, b2, "10.42.0.12"}, {b2, a1, "10.40.0.11"},
+		{g2, a1, "10.40.0.11"}, {a1, g2, "10.41.0.12"},
+		{g1, a2, "10.40.0.12"},
+	}
+	served := map[*testbed.VM]bool{}
+	for i, c := range tcp {
+		if !served[c.server] {
+			served[c.server] = true
+			tcpServe(t, c.server, 5001)
+		}
+		if !tcpConnect(c.from, c.to, 5001, 10*time.Second) {
+			t.Fatalf("tcp %d: %s → %s:5001 failed\n%s", i, c.from.Name, c.to, l.Bed.LogTails(15))
+		}
+	}
+
+	var routedFrom = map[string]int{}
+	var switched int
+	for i, c := range captures {
+		pkts, err := c.Stop()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var bad []string
+		for _, p := range pkts {
+			eth, ok := p.Layer(layers.LayerTypeEthernet).(*layers.Ethernet)
+			if !ok {
+				continue
+			}
+			if routerMACs[eth.SrcMAC.String()] {
+				bad = append(bad, "router MAC as source: "+p.Summary())
+				continue
+			}
+			if arp, ok := p.Layer(layers.LayerTypeARP).(*layers.ARP); ok && routerMACs[net.HardwareAddr(arp.SourceHwAddress).String()] {
+				bad = append(bad, "router MAC in ARP: "+p.Summary())
+				continue
+			}
+			if _, g := p.Geneve(); g {
+				bad = append(bad, "tunnel: "+p.Summary())
+				continue
+			}
+			if _, x := p.VXLAN(); x {
+				bad = append(bad, "tunnel: "+p.Summary())
+				continue
+			}
+			ip, ok := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+			if !ok {
+				continue
+			}
+			src, _ := netip.AddrFromSlice(ip.SrcIP.To4())
+			dst, _ := netip.AddrFromSlice(ip.DstIP.To4())
+			if dst.IsMulticast() || dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+				continue
+			}
+			var dstNet netip.Prefix
+			for pf := range vlanOf {
+				if pf.Contains(dst) {
+					dstNet = pf
+				}
+			}
+			if !dstNet.IsValid() {
+				bad = append(bad, "not to a vlan network: "+p.Summary())
+				continue
+			}
+			q, tagged := p.Layer(layers.LayerTypeDot1Q).(*layers.Dot1Q)
+			if !tagged || int(q.VLANIdentifier) != vlanOf[dstNet] {
+				bad = append(bad, fmt.Sprintf("not tagged %d: %s", vlanOf[dstNet], p.Summary()))
+				continue
+			}
+			if dstNet.Contains(src) {
+				switched++
+				continue
+			}
+			// Routed: from the chassis MAC of a chassis.
+			name, ok := chassisMAC[eth.SrcMAC.String()]
+			if !ok {
+				bad = append(bad, "routed, not from a chassis MAC: "+p.Summary())
+				continue
+			}
+			if i == 0 { // count each frame once: on ch1's link
+				routedFrom[name]++
+			}
+		}
+		if len(bad) > 0 {
+			text, _ := c.Text()
+			t.Fatalf("%s's physical link:\n%s\ncapture:\n%s", chs[i].Name, strings.Join(bad, "\n"), text)
+		}
+	}
+	t.Logf("on ch1's physical link: routed frames from ch1's chassis MAC %d, from ch2's %d; switched on a vlan network %d",
+		routedFrom["ch1"], routedFrom["ch2"], switched)
+	// Cross-chassis routed pings onto a vlan network: g2 → a1, a1 → b2
+	// and b2 → a1 (sent or answered by ch2, and by ch1), plus TCP.
+	if routedFrom["ch1"] < 4 || routedFrom["ch2"] < 4 || switched < 4 {
+		t.Fatalf("ch1's physical link: %d routed frames from ch1's chassis MAC, %d from ch2's (want 4+ each), %d switched (want 4+)",
+			routedFrom["ch1"], routedFrom["ch2"], switched)
+	}
+}
