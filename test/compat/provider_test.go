@@ -11,7 +11,8 @@ import (
 // openstack CLI against a server with --network-vlan-ranges: a vlan
 // network with --provider-segment, the same VLAN again (409), one outside
 // the range (400), a VM port on the vlan network (served), a router
-// interface on it (refused). Few commands: each starts the CLI (the API
+// interface on it (served), and an external gateway on that router
+// (refused). Few commands: each starts the CLI (the API
 // tests cover allocation and flat networks).
 func TestOpenStackCLIProvider(t *testing.T) {
 	if testing.Short() {
@@ -42,6 +43,9 @@ func TestOpenStackCLIProvider(t *testing.T) {
 	admin.ok("subnet", "create", "prov-vlan-sub", "--network", "prov-vlan", "--subnet-range", "10.9.0.0/24")
 	admin.ok("port", "create", "vm-on-vlan", "--network", "prov-vlan")
 	admin.ok("router", "create", "r-prov")
-	refused("a router interface on the vlan network", "Router interfaces on vlan network",
-		"router", "add", "subnet", "r-prov", "prov-vlan-sub")
+	admin.ok("router", "add", "subnet", "r-prov", "prov-vlan-sub")
+	admin.ok("network", "create", "prov-ext", "--external", "--provider-network-type", "flat", "--provider-physical-network", "physnet2")
+	admin.ok("subnet", "create", "prov-ext-sub", "--network", "prov-ext", "--subnet-range", "203.0.113.0/24")
+	refused("a gateway on the router with a vlan interface", "cannot have both an external gateway and an interface on vlan network",
+		"router", "set", "r-prov", "--external-gateway", "prov-ext")
 }
