@@ -3,6 +3,7 @@ package trace
 import (
 	"fmt"
 
+	"github.com/wyvern-sdn/wyvern/internal/logical"
 	"github.com/wyvern-sdn/wyvern/internal/model"
 )
 
@@ -44,6 +45,12 @@ func (tr *tracer) provider(n *model.Network, dst *model.Port, out *Output) bool 
 	}
 	s.Detail = fmt.Sprintf("out to physical network %s by %s, %s, to chassis %s (no tunnel); %s %s on network %s",
 		n.PhysicalNetwork, bridge, tag, dst.HostID, dst.HostID, in, x.netLabel(n.ID))
+	if rt := tr.res.Route; rt != nil && rt.EthSrc != "" {
+		// Routed: never from the router's MAC, which every chassis holds
+		// (pipeline/provroute.go).
+		s.Notes = append(s.Notes, fmt.Sprintf("routed: eth src %s, chassis %s's MAC on physical network %s, in place of the router's %s",
+			logical.ChassisMAC(here, n.PhysicalNetwork), here, n.PhysicalNetwork, rt.EthSrc))
+	}
 	tr.step(s)
 	return true
 }

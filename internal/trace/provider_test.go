@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wyvern-sdn/wyvern/internal/logical"
 	"github.com/wyvern-sdn/wyvern/internal/model"
 )
 
@@ -62,5 +63,32 @@ func TestProviderTrace(t *testing.T) {
 	r = mustTrace(t, tp, "va", "arp, dst 10.50.0.99")
 	if s := stageOf(r, StageServices); r.Verdict != Flooded || s == nil || len(s.Notes) == 0 || !strings.Contains(s.Notes[0], "VLAN 101") {
 		t.Fatalf("unknown ARP: verdict %s step %+v, want flooded out to physnet1 tagged 101 too", r.Verdict, s)
+	}
+}
+
+// Routed onto a vlan network for another chassis, a packet leaves the
+// physical network tagged, from the source chassis' MAC there, not the
+// router's.
+func TestProviderTraceRouted(t *testing.T) {
+	tp := providerTopo()
+	ri := port("riv", "", "v", "sv", "10.50.0.1", "fa:16:3e:00:50:01", "")
+	ri.DeviceOwner, ri.DeviceID = model.OwnerRouterInterface, "r"
+	tp.Ports = append(tp.Ports, ri)
+	for i := range tp.Subnets {
+		if tp.Subnets[i].ID == "sv" {
+			tp.Subnets[i].GatewayIP = "10.50.0.1"
+		}
+	}
+	r := mustTrace(t, tp, "a", "tcp, dst 10.50.0.11:22")
+	if r.Verdict != Delivered || r.Dest == nil || r.Dest.ID != "vb" || r.Route == nil {
+		t.Fatalf("verdict %s dest %+v route %+v, want routed and delivered to vb", r.Verdict, r.Dest, r.Route)
+	}
+	if o := r.Output; o == nil || o.Tunnelled || o.VLAN != 101 {
+		t.Fatalf("output %+v, want VLAN 101, no tunnel", o)
+	}
+	s := stageOf(r, StageProvider)
+	want := "eth src " + logical.ChassisMAC("ch1", "physnet1").String() + ", chassis ch1's MAC"
+	if s == nil || len(s.Notes) == 0 || !strings.Contains(strings.Join(s.Notes, "\n"), want) {
+		t.Fatalf("provider step %+v, want a note %q", s, want)
 	}
 }
