@@ -16,14 +16,14 @@ import (
 	"github.com/wyvern-sdn/wyvern/internal/testbed"
 )
 
-// TestProviderRouting: a router joins two vlan networks (va, vb) and a
-// geneve network (g), all with VMs, on two chassis mapping physnet1 to
+// TestProviderRouting: a router joins two vlan networks (va, vb), a flat
+// network (f) and a geneve network (g), all with VMs, on two chassis mapping physnet1 to
 // their br-phys. Ping and TCP work across the router both ways, between
 // VMs on different chassis and on the same chassis. Captures on both
 // chassis' physical links show no frame from any of the router's MACs
 // (its gateways are answered on each chassis), every routed frame tagged
-// with the destination network's VLAN and sent from the sending chassis'
-// chassis MAC, and no tunnel packet.
+// with the destination network's VLAN (untagged for the flat network) and
+// sent from the sending chassis' chassis MAC, and no tunnel packet.
 func TestProviderRouting(t *testing.T) {
 	l := newLab(t, lab.Options{ServerArgs: []string{"--network-vlan-ranges", "physnet1:100:199"}})
 	brPhys := func(ch *testbed.Chassis) error { return ch.AddExternalBridge("br-phys") }
@@ -53,13 +53,14 @@ func TestProviderRouting(t *testing.T) {
 	va, sa := network("va", vlan, "10.40.0.0/24")
 	vb, sb := network("vb", map[string]any{"provider:network_type": "vlan", "provider:physical_network": "physnet1"}, "10.42.0.0/24")
 	g, sg := network("g", map[string]any{"provider:network_type": "geneve"}, "10.41.0.0/24")
-	rid := router(t, l, "p1", sa, sb, sg)
+	f, sf := network("f", map[string]any{"provider:network_type": "flat", "provider:physical_network": "physnet1"}, "10.43.0.0/24")
+	rid := router(t, l, "p1", sa, sb, sg, sf)
 	var rports struct{ Ports []model.Port }
 	if err := l.Do("GET", "/v2.0/ports?device_id="+rid, "p1", nil, &rports); err != nil {
 		t.Fatal(err)
 	}
-	if len(rports.Ports) != 3 {
-		t.Fatalf("router has %d ports, want 3", len(rports.Ports))
+	if len(rports.Ports) != 4 {
+		t.Fatalf("router has %d ports, want 4", len(rports.Ports))
 	}
 	routerMACs := map[string]bool{}
 	for _, p := range rports.Ports {
@@ -72,6 +73,7 @@ func TestProviderRouting(t *testing.T) {
 	vlanOf := map[netip.Prefix]int{
 		netip.MustParsePrefix(sa.CIDR): va.SegmentationID,
 		netip.MustParsePrefix(sb.CIDR): vb.SegmentationID,
+		netip.MustParsePrefix(sf.CIDR): 0, // flat: untagged
 	}
 
 	captures := make([]*testbed.Capture, len(chs))
@@ -96,6 +98,7 @@ func TestProviderRouting(t *testing.T) {
 	b2 := vm(chs[1], "b2", vb, sb, "10.42.0.12", "10.42.0.1")
 	g1 := vm(chs[0], "g1", g, sg, "10.41.0.11", "10.41.0.1")
 	g2 := vm(chs[1], "g2", g, sg, "10.41.0.12", "10.41.0.1")
+	f2 := vm(chs[1], "f2", f, sf, "10.43.0.12", "10.43.0.1")
 
 	// Every pair across the router, both ways: vlan ↔ geneve and vlan ↔
 	// vlan, across chassis and on one chassis.
@@ -108,6 +111,8 @@ func TestProviderRouting(t *testing.T) {
 		{a1, "10.42.0.12"}, {b2, "10.40.0.11"}, // vlan ch1 ↔ vlan ch2
 		{a1, "10.41.0.11"}, {g1, "10.40.0.11"}, // vlan ↔ geneve on ch1
 		{a2, "10.42.0.12"}, {b2, "10.40.0.12"}, // vlan ↔ vlan on ch2
+		{a1, "10.43.0.12"}, {f2, "10.40.0.11"}, // vlan ch1 ↔ flat ch2
+		{g1, "10.43.0.12"}, {f2, "10.41.0.11"}, // geneve ch1 ↔ flat ch2
 		{a1, "10.40.0.12"}, // switched on va, for comparison
 	}
 	for _, p := range pairs {
@@ -182,8 +187,8 @@ func TestProviderRouting(t *testing.T) {
 				continue
 			}
 			q, tagged := p.Layer(layers.LayerTypeDot1Q).(*layers.Dot1Q)
-			if !tagged || int(q.VLANIdentifier) != vlanOf[dstNet] {
-				bad = append(bad, fmt.Sprintf("not tagged %d: %s", vlanOf[dstNet], p.Summary()))
+			if want := vlanOf[dstNet]; want == 0 && tagged || want != 0 && (!tagged || int(q.VLANIdentifier) != want) {
+				bad = append(bad, fmt.Sprintf("not tagged %d (0: untagged): %s", want, p.Summary()))
 				continue
 			}
 			if dstNet.Contains(src) {
