@@ -13,7 +13,7 @@ func TestOVSTraceProviderRouted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs root and Open vSwitch")
 	}
-	inst, ports := traceBridge(t, providerRouted(), testCfg, map[string]int{"vm1": 10, "vm6": 11, "phys1": ofPhysnet1})
+	inst, ports := traceBridge(t, providerRouted(), testCfgND, map[string]int{"vm1": 10, "vm6": 11, "phys1": ofPhysnet1})
 	vm1, vm6, phys := ports["vm1"], ports["vm6"], ports["phys1"]
 	const fromVM1 = "in_port=10,dl_src=fa:16:3e:65:00:01,dl_dst=fa:16:3e:aa:01:01,nw_src=10.101.0.11,nw_ttl=64,"
 	const fromVM6 = "in_port=11,dl_src=fa:16:3e:01:00:06,dl_dst=fa:16:3e:aa:00:01,nw_src=10.1.0.16,nw_ttl=64,"
@@ -45,6 +45,17 @@ func TestOVSTraceProviderRouted(t *testing.T) {
 	}, {
 		name: "ARP from vm1 for its gateway: answered here, never out",
 		flow: "arp,in_port=10,dl_src=fa:16:3e:65:00:01,dl_dst=ff:ff:ff:ff:ff:ff,arp_op=1,arp_spa=10.101.0.11,arp_tpa=10.101.0.1,arp_sha=fa:16:3e:65:00:01",
+		want: []string{vm1},
+		not:  []string{"push_vlan", "tnl_push"},
+	}, {
+		name: "IPv6: vm6 (geneve) to vm3 (vlan101 on ch2): tagged 101, from the chassis MAC",
+		flow: "icmp6,in_port=11,dl_src=fa:16:3e:01:00:06,dl_dst=fa:16:3e:aa:00:01,ipv6_src=2001:db8:1::16,ipv6_dst=2001:db8:101::13,nw_ttl=64,icmpv6_type=128,icmpv6_code=0",
+		ct:   "trk,new",
+		want: []string{"push_vlan(vid=101", srcChassis, "dst=fa:16:3e:65:00:03", phys},
+		not:  []string{"tnl_push", "src=fa:16:3e:aa:"},
+	}, {
+		name: "IPv6: neighbour solicitation from vm1 for its gateway: answered here, never out",
+		flow: "icmp6,in_port=10,dl_src=fa:16:3e:65:00:01,dl_dst=33:33:ff:00:00:01,ipv6_src=2001:db8:101::11,ipv6_dst=ff02::1:ff00:1,nw_ttl=255,icmpv6_type=135,icmpv6_code=0,nd_target=2001:db8:101::1,nd_sll=fa:16:3e:65:00:01",
 		want: []string{vm1},
 		not:  []string{"push_vlan", "tnl_push"},
 	}, {

@@ -10,7 +10,8 @@ const chassisMACPhysnet1 = "0e:c4:01:00:00:01"
 // (physnet1, only vm8 on ch2: routed to by host route). What r1 routes to
 // vm3 or vm8 leaves by the physnet1 bridge port, tagged, from the chassis
 // MAC (Output, provroute.go), never from r1's MAC; what it routes to vm7
-// goes into the tunnel; r1's addresses are answered here.
+// goes into the tunnel; r1's addresses are answered here. IPv6 on
+// vlan101 and gen1 likewise.
 func providerRouted() *View {
 	v := providerVLAN()
 	v.Networks = []Network{
@@ -45,5 +46,24 @@ func providerRouted() *View {
 		{NetworkID: "vlan103", MAC: mac("fa:16:3e:aa:01:03"), Address: pfx("10.103.0.1/24")},
 		{NetworkID: "gen1", MAC: mac("fa:16:3e:aa:00:01"), Address: pfx("10.1.0.1/24")},
 	}}}
+	// IPv6 on vlan101 and gen1: routed by host route, the same way.
+	v.Subnets = append(v.Subnets,
+		Subnet{ID: "sub101v6", NetworkID: "vlan101", CIDR: pfx("2001:db8:101::/64"), Gateway: netip.MustParseAddr("2001:db8:101::1"),
+			EnableDHCP: true, IPv6RAMode: "slaac", IPv6AddressMode: "slaac"},
+		Subnet{ID: "subgv6", NetworkID: "gen1", CIDR: pfx("2001:db8:1::/64"), Gateway: netip.MustParseAddr("2001:db8:1::1"),
+			EnableDHCP: true, IPv6RAMode: "slaac", IPv6AddressMode: "slaac"})
+	v6 := map[string]string{"vm1": "2001:db8:101::11", "vm3": "2001:db8:101::13", "vm6": "2001:db8:1::16", "vm7": "2001:db8:1::17",
+		"r1-vlan101": "2001:db8:101::1", "r1-gen1": "2001:db8:1::1"}
+	for i := range v.Ports {
+		if a, ok := v6[v.Ports[i].ID]; ok {
+			v.Ports[i].IPs = append(v.Ports[i].IPs, netip.MustParseAddr(a))
+		}
+	}
+	v.Routers[0].Ports = append(v.Routers[0].Ports,
+		RouterPort{NetworkID: "vlan101", MAC: mac("fa:16:3e:aa:01:01"), Address: pfx("2001:db8:101::1/64")},
+		RouterPort{NetworkID: "gen1", MAC: mac("fa:16:3e:aa:00:01"), Address: pfx("2001:db8:1::1/64")})
+	v.SecurityGroups[0].Rules = append(v.SecurityGroups[0].Rules,
+		SecurityGroupRule{Direction: Egress, EtherType: "IPv6"},
+		SecurityGroupRule{Direction: Ingress, EtherType: "IPv6", Protocol: 58})
 	return v
 }

@@ -69,7 +69,7 @@ func scenarios() []scenario {
 		{"metering_gateway", meteringGateway, testCfg},
 		{"provider_vlan", providerVLAN, testCfg},
 		{"provider_flat", providerFlat, testCfg},
-		{"provider_routed", providerRouted, testCfg},
+		{"provider_routed", providerRouted, testCfgND},
 		{"qos", qosPorts, testCfg},
 	}
 }
