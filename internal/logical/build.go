@@ -186,7 +186,7 @@ func Build(in *Inputs, keys *Keys) (*Result, error) {
 		if err != nil {
 			continue
 		}
-		rc := pipeline.RemoteChassis{Name: name, TunnelIP: ip}
+		rc := pipeline.RemoteChassis{Name: name, TunnelIP: ip, ProviderMACs: in.providerMACs(name)}
 		for _, e := range c.Encaps {
 			rc.Encaps = append(rc.Encaps, pipeline.Encap(e))
 		}

@@ -3,6 +3,7 @@ package logical
 import (
 	"crypto/sha256"
 	"net"
+	"sort"
 
 	"github.com/wyvern-sdn/wyvern/internal/model"
 	"github.com/wyvern-sdn/wyvern/internal/pipeline"
@@ -20,7 +21,9 @@ import (
 // (ChassisMAC), as OVN's ovn-chassis-mac-mappings, never from the
 // router's MAC, which every chassis holds at once. Only the sending
 // chassis uses its chassis MAC (the receiving one delivers the frame like
-// any other), so it is derived here and published nowhere.
+// any other) and the gateway chassis of a router (whose traffic to
+// translate the other chassis send it there, to its chassis MAC), so it
+// is derived here, from the chassis' name, and published nowhere.
 
 // providerPort is br-int's port to the physical network of a vlan or flat
 // network on this chassis; 0 for other networks, external ones (the
@@ -39,6 +42,23 @@ func (in *Inputs) chassisMAC(n *model.Network) net.HardwareAddr {
 		return nil
 	}
 	return ChassisMAC(in.Local.Name, n.PhysicalNetwork)
+}
+
+// providerMACs are chassis name's MACs on the physical networks this
+// chassis reaches, by br-int's port to each.
+func (in *Inputs) providerMACs(name string) []pipeline.ProviderMAC {
+	physnets := make([]string, 0, len(in.Ext.Ports))
+	for p, port := range in.Ext.Ports {
+		if port != 0 {
+			physnets = append(physnets, p)
+		}
+	}
+	sort.Strings(physnets)
+	var out []pipeline.ProviderMAC
+	for _, p := range physnets {
+		out = append(out, pipeline.ProviderMAC{OFPort: in.Ext.Ports[p], MAC: ChassisMAC(name, p)})
+	}
+	return out
 }
 
 // ChassisMAC is a chassis' MAC on a physical network: the source of what

@@ -65,3 +65,48 @@ func TestOVSTraceProviderRouted(t *testing.T) {
 		want: []string{"pop_vlan", vm1},
 	}})
 }
+
+// TestOVSTraceProviderHandoff: what a router translates on its gateway
+// chassis reaches it from a vlan network over the physical network: the
+// other chassis sends it tagged to the gateway's chassis MAC, never in a
+// tunnel; the gateway takes it back as the router's and SNATs it out.
+func TestOVSTraceProviderHandoff(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs root and Open vSwitch")
+	}
+	t.Run("not the gateway", func(t *testing.T) {
+		inst, ports := traceBridge(t, providerRoutedSNAT(), testCfg, map[string]int{"vm1": 10, "vm6": 11, "phys1": ofPhysnet1, "ext": 30})
+		runTraces(t, inst, []traceCase{{
+			name: "vm1 (vlan101) out by r1's gateway on ch2: tagged 101 to ch2's chassis MAC, unrouted",
+			flow: "tcp,in_port=10,dl_src=fa:16:3e:65:00:01,dl_dst=fa:16:3e:aa:01:01,nw_src=10.101.0.11,nw_dst=198.51.100.7,nw_ttl=64,tp_src=40000,tp_dst=80",
+			ct:   "trk,new",
+			want: []string{"push_vlan(vid=101", "eth(src=" + chassisMACPhysnet1 + ",dst=0e:c4:02:00:00:01)", ports["phys1"]},
+			not:  []string{"tnl_push", "ttl=63", "nat("},
+		}, {
+			name: "vm6 (geneve) out by r1's gateway on ch2: tunnelled",
+			flow: "tcp,in_port=11,dl_src=fa:16:3e:01:00:06,dl_dst=fa:16:3e:aa:00:01,nw_src=10.1.0.16,nw_dst=198.51.100.7,nw_ttl=64,tp_src=40000,tp_dst=80",
+			ct:   "trk,new",
+			want: []string{"tnl_push"},
+			not:  []string{"push_vlan"},
+		}})
+	})
+	t.Run("the gateway", func(t *testing.T) {
+		inst, ports := traceBridge(t, providerRoutedGateway(), testCfg, map[string]int{"vm1": 10, "vm6": 11, "phys1": ofPhysnet1, "ext": 30})
+		runTraces(t, inst, []traceCase{{
+			name: "from vm3 on ch2, to this chassis' MAC on VLAN 101: SNATed out",
+			flow: "tcp,in_port=20,dl_vlan=101,dl_src=0e:c4:02:00:00:01,dl_dst=" + chassisMACPhysnet1 + ",nw_src=10.101.0.13,nw_dst=198.51.100.7,nw_ttl=64,tp_src=40000,tp_dst=80",
+			ct:   "trk,new",
+			want: []string{"pop_vlan", "nat(src=203.0.113.2)", "dst=02:00:cb:00:71:01", ports["ext"]},
+		}, {
+			name: "from vm8 on ch2, VLAN 103 (no port here): SNATed out",
+			flow: "tcp,in_port=20,dl_vlan=103,dl_src=0e:c4:02:00:00:01,dl_dst=" + chassisMACPhysnet1 + ",nw_src=10.103.0.18,nw_dst=198.51.100.7,nw_ttl=64,tp_src=40000,tp_dst=80",
+			ct:   "trk,new",
+			want: []string{"pop_vlan", "nat(src=203.0.113.2)", ports["ext"]},
+		}, {
+			name: "from another subnet to this chassis' MAC: not the router's",
+			flow: "tcp,in_port=20,dl_vlan=101,dl_src=0e:c4:02:00:00:01,dl_dst=" + chassisMACPhysnet1 + ",nw_src=10.9.0.13,nw_dst=198.51.100.7,nw_ttl=64,tp_src=40000,tp_dst=80",
+			ct:   "trk,new",
+			not:  []string{"nat("},
+		}})
+	})
+}

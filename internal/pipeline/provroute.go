@@ -98,6 +98,7 @@ func (provRouteUnit) sections(x *index, s *sectionList) {
 		h.u64(uint64(rt.net.Key))
 		rt.net.prov.hash(h)
 	}
+	x.hashProviderHandoff(h)
 	if e := s.next("provroute", h.Sum64(), len(routes)); e != nil {
 		for _, rt := range routes {
 			pr := rt.net.prov
@@ -108,6 +109,89 @@ func (provRouteUnit) sections(x *index, s *sectionList) {
 			}
 			e.add(TableOutput, prioOutputRouted, FeatureL3, match,
 				ofp.SetField{Field: ofp.EthSrc(pr.chassisMAC)}, ofp.Output{Port: pr.port})
+		}
+		x.providerHandoff(e)
+	}
+}
+
+// The traffic a router translates on its active gateway chassis (SNAT,
+// centralized floating IPs) reaches the gateway from a vlan or flat
+// network over the physical network, since such a network has no tunnel
+// key: a chassis that is not the gateway sends what L3SNATCommit would
+// have tunnelled (unrouted, from the VM's MAC) out of the bridge port,
+// tagged, to the gateway's chassis MAC there (RemoteChassis.ProviderMACs)
+// instead of the router's MAC; the gateway's Classify takes a frame to
+// its own chassis MAC from one of the router's subnets on the network,
+// pops the tag and gives it the router's MAC back, then L2Lookup hands it
+// to the router as if a local VM had sent it. The gateway's replies are
+// routed onto the network like any routed packet.
+
+// prioProviderHandoff is above a provider network's Classify flows.
+const prioProviderHandoff = prioProviderClassify + 10
+
+// gatewayMAC is the gateway chassis rc's MAC on the physical network of
+// n; nil when unknown.
+func gatewayMAC(rc *RemoteChassis, n *netState) []byte {
+	for _, m := range rc.ProviderMACs {
+		if m.OFPort == n.prov.port && len(m.MAC) == 6 && m.MAC[0]&1 == 0 {
+			return m.MAC
+		}
+	}
+	return nil
+}
+
+// hashProviderHandoff fingerprints what providerHandoff reads: each
+// router's gateway role here, its remote gateway chassis, and its IPv4
+// interfaces on provider networks (with whether they have local ports).
+func (x *index) hashProviderHandoff(h *hasher) {
+	for _, r := range x.routers {
+		h.u64(uint64(r.Key))
+		h.bool(r.gwLocal)
+		h.bool(x.routesOut(r))
+		h.remote(x.gatewayRemote(r))
+		for _, p := range r.ports {
+			if p.net.prov.port == 0 {
+				continue
+			}
+			h.u64(uint64(p.net.Key))
+			h.bool(len(p.net.local) > 0)
+			h.bytes(p.mac)
+			h.prefix(p.addr)
+		}
+	}
+}
+
+// providerHandoff compiles both ends of the handoff of the routers' IPv4
+// traffic to translate on provider networks.
+func (x *index) providerHandoff(e *emitter) {
+	ip4 := ofp.EthType(ofp.EthTypeIPv4)
+	for _, r := range x.routers {
+		rc := x.gatewayRemote(r)
+		for _, p := range r.ports {
+			n := p.net
+			if n.prov.port == 0 {
+				continue
+			}
+			switch {
+			case r.gwLocal && len(n.prov.chassisMAC) == 6:
+				match := []ofp.Field{ofp.InPort(n.prov.port), vlanNone, ofp.EthDst(n.prov.chassisMAC), ip4, ofp.IPSrc(p.addr.Masked())}
+				var acts []ofp.Action
+				if n.prov.vlan != 0 {
+					match[1] = vlanVID(n.prov.vlan)
+					acts = append(acts, ofp.PopVLAN{})
+				}
+				acts = append(acts, ofp.SetField{Field: ofp.EthDst(p.mac)}, loadProvider, NetworkKeyField.Load(n.Key), gotoTable(TableL2Lookup))
+				e.add(TableClassify, prioProviderHandoff, FeatureL3, match, acts...)
+			case !r.gwLocal && rc != nil && x.routesOut(r) && len(n.local) > 0:
+				mac := gatewayMAC(rc, n)
+				if mac == nil {
+					continue
+				}
+				e.add(TableL3SNATCommit, prioSNATGateway, FeatureL3,
+					[]ofp.Field{RouterKeyMatch(r.Key), NetworkKeyField.Match(n.Key), ip4, ofp.IPSrc(p.addr.Masked())},
+					append([]ofp.Action{ofp.SetField{Field: ofp.EthDst(slices.Clone(mac))}},
+						append(toProvider(n), ofp.Resubmit{Table: TableOutput.Number()})...)...)
+			}
 		}
 	}
 }

@@ -67,3 +67,20 @@ func providerRouted() *View {
 		SecurityGroupRule{Direction: Ingress, EtherType: "IPv6", Protocol: 58})
 	return v
 }
+
+// providerRoutedSNAT: providerRouted with r1's gateway active on ch2: what
+// vm1 (vlan101) sends out through the gateway leaves by the physnet1
+// bridge port, tagged 101, to ch2's chassis MAC there; vm6's (geneve) is
+// tunnelled to ch2 as on any overlay network.
+func providerRoutedSNAT() *View {
+	v := withGateway(providerRouted(), "ch2", 30)
+	v.Remote[0].ProviderMACs = []ProviderMAC{{OFPort: ofPhysnet1, MAC: mac("0e:c4:02:00:00:01")}}
+	return v
+}
+
+// providerRoutedGateway: providerRouted with r1's gateway active here: a
+// frame from the physnet1 bridge port to this chassis' MAC on VLAN 101
+// or 103, from r1's subnet there, is given r1's MAC and routed out.
+func providerRoutedGateway() *View {
+	return withGateway(providerRouted(), "ch1", 30)
+}

@@ -70,6 +70,8 @@ func scenarios() []scenario {
 		{"provider_vlan", providerVLAN, testCfg},
 		{"provider_flat", providerFlat, testCfg},
 		{"provider_routed", providerRouted, testCfgND},
+		{"provider_routed_snat", providerRoutedSNAT, testCfg},
+		{"provider_routed_gateway", providerRoutedGateway, testCfg},
 		{"qos", qosPorts, testCfg},
 	}
 }

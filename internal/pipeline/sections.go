@@ -222,4 +222,9 @@ func (h *hasher) remote(r *RemoteChassis) {
 	for _, e := range r.Encaps {
 		h.str(string(e))
 	}
+	h.u64(uint64(len(r.ProviderMACs)))
+	for _, m := range r.ProviderMACs {
+		h.u64(uint64(m.OFPort))
+		h.bytes(m.MAC)
+	}
 }

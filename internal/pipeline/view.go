@@ -249,6 +249,18 @@ type RemoteChassis struct {
 	// Encaps the chassis can terminate. A network is tunnelled to a chassis
 	// only when the chassis supports the network's encapsulation.
 	Encaps []Encap
+	// ProviderMACs are its chassis MACs on the physical networks this
+	// chassis reaches (Network.ChassisMAC there): where a router's traffic
+	// to translate on a vlan or flat network is sent when the chassis is
+	// the router's active gateway (provroute.go).
+	ProviderMACs []ProviderMAC
+}
+
+// ProviderMAC is a chassis' MAC on the physical network of br-int's
+// OFPort here.
+type ProviderMAC struct {
+	OFPort uint32
+	MAC    net.HardwareAddr
 }
 
 // Network is an L2 segment.
