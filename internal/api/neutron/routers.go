@@ -351,9 +351,6 @@ func (s *Server) setGateway(ctx context.Context, tx *store.Tx, p auth.Principal,
 	if !n.External {
 		return routerBadRequest("Network %s is not an external network", n.ID)
 	}
-	if err := s.refuseGatewayOnProvider(tx, r); err != nil {
-		return err
-	}
 	snat := true
 	if req.snat != nil {
 		snat = *req.snat
@@ -533,24 +530,6 @@ func (s *Server) checkGatewayUnused(ctx context.Context, tx *store.Tx, r *router
 }
 
 // interfacePorts reads r's interface ports inside tx.
-// refuseGatewayOnProvider refuses a gateway for a router with an
-// interface on a vlan or flat network (unserved.go).
-func (s *Server) refuseGatewayOnProvider(tx *store.Tx, r *routerObj) error {
-	ifaces, err := s.interfacePorts(tx, r)
-	if err != nil {
-		return err
-	}
-	nets := make([]*model.Network, 0, len(ifaces))
-	for _, port := range ifaces {
-		n, err := loadNetwork(tx, port.NetworkID)
-		if err != nil {
-			return err
-		}
-		nets = append(nets, n)
-	}
-	return refuseProviderGateway(r.ID, true, nets)
-}
-
 func (s *Server) interfacePorts(tx *store.Tx, r *routerObj) ([]*model.Port, error) {
 	var out []*model.Port
 	for _, id := range r.ifaces {
@@ -804,13 +783,6 @@ func (s *Server) addInterface(ctx context.Context, tx *store.Tx, p auth.Principa
 		if err := tx.Put(store.PortKey(port.NetworkID, port.ID), port); err != nil {
 			return nil, err
 		}
-	}
-	n, err := loadNetwork(tx, port.NetworkID)
-	if err != nil {
-		return nil, err
-	}
-	if err := refuseProviderGateway(r.ID, r.Gateway != nil, []*model.Network{n}); err != nil {
-		return nil, err
 	}
 	r.ifaces = append(r.ifaces, port.ID)
 	for _, ip := range port.FixedIPs {

@@ -17,14 +17,10 @@ import (
 //     not become external. VMs on vlan and flat networks are served
 //     (pipeline/provider.go), and so are router interfaces on the ones
 //     that are not external, routed by every chassis onto the physical
-//     network from its chassis MAC (pipeline/provroute.go);
-//   - a router with both an external gateway and an interface on a vlan
-//     or flat network, however it comes (the interface added to a router
-//     with a gateway, the gateway set on a router with such an
-//     interface): a chassis other than the router's active gateway hands
-//     the traffic to translate (SNAT, centralized floating IPs) to the
-//     gateway through a tunnel on the ingress network's key, which a vlan
-//     or flat network does not have.
+//     network from its chassis MAC, their traffic to translate (SNAT,
+//     centralized floating IPs) handed to the router's active gateway
+//     chassis over the physical network, to the gateway's chassis MAC
+//     (pipeline/provroute.go).
 
 // refuseIPv6External refuses an IPv6 subnet on an external network.
 func refuseIPv6External(n *model.Network, sub *model.Subnet) error {
@@ -67,22 +63,6 @@ func refuseProviderPort(n *model.Network, deviceOwner string) error {
 		}
 		return BadRequest("Ports on external %s network %s are not supported: an external network only carries routers' gateways and floating IPs, on flat networks (VMs are served on vlan and flat networks that are not external)",
 			n.NetworkType, n.ID)
-	}
-	return nil
-}
-
-// refuseProviderGateway refuses a router with both an external gateway
-// (hasGateway) and an interface on a vlan or flat network: nets are the
-// networks of its interfaces.
-func refuseProviderGateway(routerID string, hasGateway bool, nets []*model.Network) error {
-	if !hasGateway {
-		return nil
-	}
-	for _, n := range nets {
-		if n != nil && (n.NetworkType == "vlan" || n.NetworkType == "flat") {
-			return BadRequest("Router %s cannot have both an external gateway and an interface on %s network %s: the traffic it translates would have to reach the gateway chassis over the physical network, which is not supported (routers without a gateway are served on vlan and flat networks)",
-				routerID, n.NetworkType, n.ID)
-		}
 	}
 	return nil
 }
