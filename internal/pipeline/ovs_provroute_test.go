@@ -91,17 +91,17 @@ func TestOVSTraceProviderHandoff(t *testing.T) {
 		}})
 	})
 	t.Run("the gateway", func(t *testing.T) {
-		inst, ports := traceBridge(t, providerRoutedGateway(), testCfg, map[string]int{"vm1": 10, "vm6": 11, "phys1": ofPhysnet1, "ext": 30})
+		inst, ports := traceBridge(t, providerRoutedGateway(), testCfg, map[string]int{"vm1": 10, "vm6": 11, "phys1": ofPhysnet1})
 		runTraces(t, inst, []traceCase{{
 			name: "from vm3 on ch2, to this chassis' MAC on VLAN 101: SNATed out",
 			flow: "tcp,in_port=20,dl_vlan=101,dl_src=0e:c4:02:00:00:01,dl_dst=" + chassisMACPhysnet1 + ",nw_src=10.101.0.13,nw_dst=198.51.100.7,nw_ttl=64,tp_src=40000,tp_dst=80",
 			ct:   "trk,new",
-			want: []string{"pop_vlan", "nat(src=203.0.113.2)", "dst=02:00:cb:00:71:01", ports["ext"]},
+			want: []string{"pop_vlan", "nat(src=203.0.113.2)", "dst=02:00:cb:00:71:01", ports["phys1"]},
 		}, {
 			name: "from vm8 on ch2, VLAN 103 (no port here): SNATed out",
 			flow: "tcp,in_port=20,dl_vlan=103,dl_src=0e:c4:02:00:00:01,dl_dst=" + chassisMACPhysnet1 + ",nw_src=10.103.0.18,nw_dst=198.51.100.7,nw_ttl=64,tp_src=40000,tp_dst=80",
 			ct:   "trk,new",
-			want: []string{"pop_vlan", "nat(src=203.0.113.2)", ports["ext"]},
+			want: []string{"pop_vlan", "nat(src=203.0.113.2)", ports["phys1"]},
 		}, {
 			name: "from another subnet to this chassis' MAC: not the router's",
 			flow: "tcp,in_port=20,dl_vlan=101,dl_src=0e:c4:02:00:00:01,dl_dst=" + chassisMACPhysnet1 + ",nw_src=10.9.0.13,nw_dst=198.51.100.7,nw_ttl=64,tp_src=40000,tp_dst=80",

@@ -39,6 +39,10 @@ import (
 // source chassis routes, then tunnels or sends on the physical network as
 // the destination network requires.
 
+// clearInPort sets in_port to none, so that OpenFlow lets a packet leave
+// by the port it came in from.
+var clearInPort ofp.Action = ofp.SetField{Field: ofp.InPort(0)}
+
 // prioOutputRouted is above Output's one flow.
 const prioOutputRouted = prioOutput + 10
 
@@ -107,8 +111,10 @@ func (provRouteUnit) sections(x *index, s *sectionList) {
 				e.add(TableOutput, prioOutputRouted, FeatureL3, match) // never the router's MAC
 				continue
 			}
+			// in_port cleared: a packet from the same physical network (a
+			// reply from an external network sharing it) goes back there.
 			e.add(TableOutput, prioOutputRouted, FeatureL3, match,
-				ofp.SetField{Field: ofp.EthSrc(pr.chassisMAC)}, ofp.Output{Port: pr.port})
+				ofp.SetField{Field: ofp.EthSrc(pr.chassisMAC)}, clearInPort, ofp.Output{Port: pr.port})
 		}
 		x.providerHandoff(e)
 	}
@@ -180,7 +186,9 @@ func (x *index) providerHandoff(e *emitter) {
 					match[1] = vlanVID(n.prov.vlan)
 					acts = append(acts, ofp.PopVLAN{})
 				}
-				acts = append(acts, ofp.SetField{Field: ofp.EthDst(p.mac)}, loadProvider, NetworkKeyField.Load(n.Key), gotoTable(TableL2Lookup))
+				// in_port cleared: SNATed, it leaves by the same port when
+				// the external network shares the physical network.
+				acts = append(acts, ofp.SetField{Field: ofp.EthDst(p.mac)}, clearInPort, loadProvider, NetworkKeyField.Load(n.Key), gotoTable(TableL2Lookup))
 				e.add(TableClassify, prioProviderHandoff, FeatureL3, match, acts...)
 			case !r.gwLocal && rc != nil && x.routesOut(r) && len(n.local) > 0:
 				mac := gatewayMAC(rc, n)

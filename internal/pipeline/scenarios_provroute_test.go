@@ -78,9 +78,10 @@ func providerRoutedSNAT() *View {
 	return v
 }
 
-// providerRoutedGateway: providerRouted with r1's gateway active here: a
-// frame from the physnet1 bridge port to this chassis' MAC on VLAN 101
-// or 103, from r1's subnet there, is given r1's MAC and routed out.
+// providerRoutedGateway: providerRouted with r1's gateway active here, on
+// an external network sharing physnet1 (untagged): a frame from the
+// physnet1 bridge port to this chassis' MAC on VLAN 101 or 103, from r1's
+// subnet there, is given r1's MAC and routed out by the same port.
 func providerRoutedGateway() *View {
-	return withGateway(providerRouted(), "ch1", 30)
+	return withGateway(providerRouted(), "ch1", ofPhysnet1)
 }

@@ -219,3 +219,200 @@ func TestProviderRouting(t *testing.T) {
 			routedFrom["ch1"], routedFrom["ch2"], switched)
 	}
 }
+
+// TestProviderRoutingSNAT: a router with a gateway on a flat external
+// network and an interface on a vlan network, both on physnet1, which gw1
+// (the only --gateway chassis, so the router's active gateway) and ch1
+// map. a1 on ch1 and a0 on gw1 reach the outside host by ping and TCP
+// through SNAT to the router's gateway address, and a floating IP of a1
+// (distributed: ch1 maps the external network) reaches a1 from outside.
+// ch1's physical link shows a1's SNAT traffic handed to gw1 tagged with
+// the vlan network's VLAN, from ch1's chassis MAC to gw1's, and its
+// replies routed back from gw1's, never a frame from a router interface's
+// MAC; ch1's underlay carries no tunnel packet.
+func TestProviderRoutingSNAT(t *testing.T) {
+	l := newLab(t, lab.Options{ServerArgs: []string{"--network-vlan-ranges", "physnet1:100:199"}})
+	outside, err := l.Bed.AddExternalHost("outside", netip.MustParsePrefix("203.0.113.1/24"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	brPhys := func(ch *testbed.Chassis) error { return ch.AddExternalBridge("br-phys") }
+	mapped := []string{"--bridge-mappings", "physnet1:br-phys"}
+	gw1, err := l.AddChassisWith("gw1", brPhys, append(mapped, "--gateway"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch1, err := l.AddChassisWith("ch1", brPhys, mapped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext, _ := extNet(t, l)
+	var n struct{ Network model.Network }
+	if err := l.Do("POST", "/v2.0/networks", "p1", map[string]any{"network": map[string]any{"name": "va",
+		"provider:network_type": "vlan", "provider:physical_network": "physnet1"}}, &n); err != nil {
+		t.Fatal(err)
+	}
+	va := n.Network
+	var s struct{ Subnet model.Subnet }
+	if err := l.Do("POST", "/v2.0/subnets", "p1", map[string]any{"subnet": map[string]any{
+		"network_id": va.ID, "cidr": "10.40.0.0/24", "ip_version": 4}}, &s); err != nil {
+		t.Fatal(err)
+	}
+	var r struct{ Router model.Router }
+	if err := l.Do("POST", "/v2.0/routers", "p1", map[string]any{"router": map[string]any{"name": "r",
+		"external_gateway_info": map[string]any{"network_id": ext.ID}}}, &r); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Do("PUT", "/v2.0/routers/"+r.Router.ID+"/add_router_interface", "p1", map[string]any{"subnet_id": s.Subnet.ID}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if r.Router.Gateway == nil || len(r.Router.Gateway.ExternalFixedIPs) == 0 {
+		t.Fatalf("router without a gateway address: %+v", r.Router)
+	}
+	gwIP := r.Router.Gateway.ExternalFixedIPs[0].IPAddress
+	var ifs struct{ Ports []model.Port }
+	if err := l.Do("GET", "/v2.0/ports?device_id="+r.Router.ID+"&device_owner=network:router_interface", "p1", nil, &ifs); err != nil {
+		t.Fatal(err)
+	}
+	if len(ifs.Ports) != 1 {
+		t.Fatalf("router has %d interfaces, want 1", len(ifs.Ports))
+	}
+	routerMAC := strings.ToLower(ifs.Ports[0].MACAddress)
+
+	open := secGroup(t, l, "p1", "open")
+	rule(t, l, "p1", map[string]any{"security_group_id": open, "direction": "ingress", "ethertype": "IPv4", "protocol": "icmp"})
+	rule(t, l, "p1", map[string]any{"security_group_id": open, "direction": "ingress", "ethertype": "IPv4",
+		"protocol": "tcp", "port_range_min": 5001, "port_range_max": 5001})
+	with := func(ip string) map[string]any {
+		m := fixed(s.Subnet.ID, ip)
+		m["security_groups"] = []string{open}
+		return m
+	}
+	a1, p1 := boot(t, l, ch1, "a1", "p1", va, with("10.40.0.11"))
+	a0, _ := boot(t, l, gw1, "a0", "p1", va, with("10.40.0.10"))
+	for _, vm := range []*testbed.VM{a1, a0} {
+		if err := vm.SetGateway("10.40.0.1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	phys, err := ch1.Capture(testbed.ExternalIface)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if t.Failed() {
+			logFlows(t, ch1, gw1)
+			text, _ := phys.Text()
+			t.Logf("ch1's physical link:\n%s", text)
+		}
+	}()
+	underlay, err := ch1.CaptureUnderlay()
+	if err != nil {
+		t.Fatal(err)
+	}
+	atOutside, err := outside.Capture("eth0", "icmp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := outside.Command("busybox", "nc", "-ll", "-p", "6000", "-e", "echo", "hello")
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
+
+	for _, vm := range []*testbed.VM{a1, a0} {
+		mustPing(t, l, vm, "203.0.113.1")
+		if !tcpConnect(vm, "203.0.113.1", 6000, 10*time.Second) {
+			t.Fatalf("TCP %s → outside through SNAT failed\n%s", vm.Name, l.Bed.LogTails(15))
+		}
+	}
+	pkts, err := atOutside.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What the outside host takes in: untagged, to its MAC (a handed-off
+	// frame to gw1's chassis MAC may be flooded before the physical
+	// network has learnt where that MAC is, tagged).
+	omac, err := outside.MAC()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var forOutside []testbed.Packet
+	for _, p := range pkts {
+		eth, ok := p.Layer(layers.LayerTypeEthernet).(*layers.Ethernet)
+		if ok && p.Layer(layers.LayerTypeDot1Q) == nil && strings.EqualFold(eth.DstMAC.String(), omac) {
+			forOutside = append(forOutside, p)
+		}
+	}
+	if src := ipv4Sources(forOutside, layers.ICMPv4TypeEchoRequest); src[gwIP] < 4 || len(src) != 1 {
+		t.Fatalf("echo requests to the outside host by source: %v, want only the router's gateway %s", src, gwIP)
+	}
+
+	// A floating IP of a1, NATed on ch1 itself.
+	var f fipOut
+	if err := l.Do("POST", "/v2.0/floatingips", "p1", map[string]any{"floatingip": map[string]any{
+		"floating_network_id": ext.ID, "port_id": p1.ID}}, &f); err != nil {
+		t.Fatal(err)
+	}
+	waitPing(t, outside, f.FloatingIP.FloatingIPAddress, 10*time.Second)
+	tcpServe(t, a1, 5001)
+	if !outsideTCP(outside, f.FloatingIP.FloatingIPAddress, 5001, 10*time.Second) {
+		t.Fatal("TCP outside → a1's floating IP failed")
+	}
+
+	frames, err := phys.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ul, err := underlay.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch1MAC, gw1MAC := logical.ChassisMAC("ch1", "physnet1").String(), logical.ChassisMAC("gw1", "physnet1").String()
+	var handed, back int
+	var bad []string
+	for _, p := range frames {
+		eth, ok := p.Layer(layers.LayerTypeEthernet).(*layers.Ethernet)
+		if !ok {
+			continue
+		}
+		if eth.SrcMAC.String() == routerMAC {
+			bad = append(bad, "router interface MAC as source: "+p.Summary())
+			continue
+		}
+		if arp, ok := p.Layer(layers.LayerTypeARP).(*layers.ARP); ok && net.HardwareAddr(arp.SourceHwAddress).String() == routerMAC {
+			bad = append(bad, "router interface MAC in ARP: "+p.Summary())
+			continue
+		}
+		ip, ok := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+		if !ok {
+			continue
+		}
+		q, tagged := p.Layer(layers.LayerTypeDot1Q).(*layers.Dot1Q)
+		switch {
+		case ip.SrcIP.String() == "10.40.0.11" && ip.DstIP.String() == "203.0.113.1":
+			if !tagged || int(q.VLANIdentifier) != va.SegmentationID || eth.SrcMAC.String() != ch1MAC || eth.DstMAC.String() != gw1MAC {
+				bad = append(bad, fmt.Sprintf("handed to gw1 but not tagged %d from %s to %s: %s", va.SegmentationID, ch1MAC, gw1MAC, p.Summary()))
+				continue
+			}
+			handed++
+		case ip.SrcIP.String() == "203.0.113.1" && ip.DstIP.String() == "10.40.0.11":
+			if !tagged || int(q.VLANIdentifier) != va.SegmentationID || eth.SrcMAC.String() != gw1MAC {
+				bad = append(bad, fmt.Sprintf("routed back by gw1 but not tagged %d from %s: %s", va.SegmentationID, gw1MAC, p.Summary()))
+				continue
+			}
+			back++
+		}
+	}
+	tunnelled := testbed.Count(ul, func(p testbed.Packet) bool {
+		_, g := p.Geneve()
+		_, x := p.VXLAN()
+		return g || x
+	})
+	t.Logf("ch1's physical link: %d frames of a1 handed to gw1 for SNAT, %d routed back; %d tunnel packets on ch1's underlay", handed, back, tunnelled)
+	if len(bad) > 0 || handed < 2 || back < 2 || tunnelled != 0 {
+		text, _ := phys.Text()
+		t.Fatalf("ch1's physical link: %d handed (want 2+), %d back (want 2+), %d tunnelled (want 0):\n%s\ncapture:\n%s",
+			handed, back, tunnelled, strings.Join(bad, "\n"), text)
+	}
+}
