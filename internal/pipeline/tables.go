@@ -221,7 +221,10 @@ var tableDecls = [numTables]Table{{
 		"physical network, with the network's VLAN id (popped) or untagged, " +
 		"to that network, marking the packet provider, then goes straight " +
 		"to L2Lookup, and drops tagged frames of other VLANs there " +
-		"(provider.go). Anything else is dropped.",
+		"(provider.go); on a router's active gateway, a frame from there " +
+		"to the chassis MAC, from one of the router's subnets on the " +
+		"network, gets the router's MAC back first (handed to the gateway " +
+		"to translate, provroute.go). Anything else is dropped.",
 }, {
 	ID:       TableQoS,
 	Name:     "QoS",
@@ -382,7 +385,9 @@ var tableDecls = [numTables]Table{{
 		"tunnelled unchanged (still addressed to the router's MAC, on the " +
 		"ingress network's key) to the active gateway chassis, which routes " +
 		"it again (a reply of a connection the gateway DNATed looks invalid " +
-		"here). The rest is dropped.",
+		"here); on a vlan or flat network it goes instead out of the " +
+		"physical network's port, tagged, to the gateway's chassis MAC " +
+		"(provroute.go). The rest is dropped.",
 }, {
 	ID:       TableL3Out,
 	Name:     "L3Out",
