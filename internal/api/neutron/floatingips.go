@@ -431,6 +431,9 @@ func (s *Server) associateFIP(ctx context.Context, tx *store.Tx, p auth.Principa
 	if port.DeviceOwner == model.OwnerDHCP {
 		return fipBadRequest("Port %s is unable to be assigned a floating IP", port.ID)
 	}
+	if err := refuseEdgeProviderFIP(tx, port); err != nil {
+		return err
+	}
 	var subnetID, ip string
 	if fixed != "" {
 		a, err := netip.ParseAddr(fixed)

@@ -1,6 +1,8 @@
 package neutron
 
 import (
+	"errors"
+
 	"github.com/wyvern-sdn/wyvern/internal/model"
 	"github.com/wyvern-sdn/wyvern/internal/store"
 )
@@ -20,7 +22,10 @@ import (
 //     network from its chassis MAC, their traffic to translate (SNAT,
 //     centralized floating IPs) handed to the router's active gateway
 //     chassis over the physical network, to the gateway's chassis MAC
-//     (pipeline/provroute.go).
+//     (pipeline/provroute.go);
+//   - a floating IP for a port on a vlan or flat network bound on a
+//     chassis in edge mode: the edge gateways reach a port through a
+//     tunnel on its network's key, which such a network does not have.
 
 // refuseIPv6External refuses an IPv6 subnet on an external network.
 func refuseIPv6External(n *model.Network, sub *model.Subnet) error {
@@ -79,6 +84,24 @@ func refuseExternalProvider(n *model.Network, ports []model.Port) error {
 			return BadRequest("Network %s has port %s (device_owner %q): a %s network with VMs cannot become external",
 				n.ID, ports[i].ID, ports[i].DeviceOwner, n.NetworkType)
 		}
+	}
+	return nil
+}
+
+// refuseEdgeProviderFIP refuses a floating IP for a port on a vlan or flat
+// network bound on a chassis in edge mode (refuseEdge, portforwardings.go,
+// finds the chassis the same way).
+func refuseEdgeProviderFIP(tx *store.Tx, port *model.Port) error {
+	n, err := loadNetwork(tx, port.NetworkID)
+	if err != nil || n == nil || n.NetworkType != "vlan" && n.NetworkType != "flat" {
+		return err
+	}
+	if err := refuseEdge(tx, port); err != nil {
+		if e := (*Error)(nil); !errors.As(err, &e) {
+			return err // the store's
+		}
+		return BadRequest("Port %s on %s network %s is bound on a chassis whose floating IPs the edge gateways serve (fip_mode edge): they reach ports through a tunnel on the network's key, which a %s network does not have. Use a port on a chassis in distributed mode",
+			port.ID, n.NetworkType, n.ID, n.NetworkType)
 	}
 	return nil
 }

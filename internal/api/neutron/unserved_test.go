@@ -1,9 +1,13 @@
 package neutron
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/wyvern-sdn/wyvern/internal/model"
+	"github.com/wyvern-sdn/wyvern/internal/store"
 )
 
 // TestRefuseUnserved: what the data plane does not serve is refused with
@@ -72,6 +76,21 @@ func TestRefuseUnserved(t *testing.T) {
 	a.must(http.StatusOK, "PUT", "/v2.0/routers/"+rgw+"/add_router_interface", "", jsonObj{"subnet_id": fsub})
 	free := id(a.must(http.StatusCreated, "POST", "/v2.0/ports", "", jsonObj{"port": jsonObj{"network_id": vlan}}), "port")
 	a.must(http.StatusOK, "PUT", "/v2.0/routers/"+rgw+"/add_router_interface", "", jsonObj{"port_id": free})
+
+	// No floating IP for a port on a vlan network bound on a chassis in
+	// edge mode: the edge gateways have no tunnel key to reach it by.
+	if err := a.st.Txn(context.Background(), func(tx *store.Tx) error {
+		return tx.Put(store.ChassisKey("edge-hv"), &model.Chassis{Name: "edge-hv", FIPMode: model.FIPModeEdge})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	onEdge := id(a.must(http.StatusCreated, "POST", "/v2.0/ports", "", jsonObj{"port": jsonObj{"network_id": vlan, "binding:host_id": "edge-hv"}}), "port")
+	st, out = a.call("POST", "/v2.0/floatingips", "", jsonObj{"floatingip": jsonObj{"floating_network_id": ext, "port_id": onEdge}})
+	refused("floating IP of a vlan port on an edge chassis", st, out, "fip_mode edge")
+	if fips := a.must(http.StatusOK, "GET", "/v2.0/floatingips", "", nil)["floatingips"].([]any); len(fips) != 0 {
+		t.Fatalf("refused floating IP stored: %v", fips)
+	}
+	a.must(http.StatusCreated, "POST", "/v2.0/floatingips", "", jsonObj{"floatingip": jsonObj{"floating_network_id": ext, "port_id": vms["vlan"]}})
 
 	// A vlan network with a VM does not become external.
 	st, out = a.call("PUT", "/v2.0/networks/"+vlan, "", jsonObj{"network": jsonObj{"router:external": true}})
