@@ -75,3 +75,25 @@ func (tr *tracer) providerFlood(netID string) []string {
 	}
 	return []string{fmt.Sprintf("%s network: also sent out to physical network %s, %s (never into a tunnel)", n.NetworkType, n.PhysicalNetwork, tag)}
 }
+
+// providerHandoff notes how a packet from a vlan or flat network reaches
+// the chassis that translates it when that is another chassis: over the
+// physical network, to its chassis MAC (pipeline/provroute.go); "" when
+// it is not so. false: that chassis does not map the physical network,
+// and the packet is lost.
+func (tr *tracer) providerHandoff(nat string) (string, bool) {
+	n, here := tr.x.nets[tr.src.NetworkID], tr.src.HostID
+	if nat == "" || nat == here || n == nil || !isProvider(n) {
+		return "", true
+	}
+	if c := tr.x.chassis[nat]; c != nil && c.BridgeMappings[n.PhysicalNetwork] == "" {
+		return fmt.Sprintf("the router's active gateway chassis %s has no bridge mapping for physical network %s of network %s: what it translates cannot reach it from there",
+			nat, n.PhysicalNetwork, tr.x.netLabel(n.ID)), false
+	}
+	tag := "untagged"
+	if n.NetworkType == "vlan" {
+		tag = fmt.Sprintf("tagged %d", n.SegmentationID)
+	}
+	return fmt.Sprintf("handed to %s over physical network %s, %s, unrouted, to its chassis MAC %s (a %s network has no tunnel key)",
+		nat, n.PhysicalNetwork, tag, logical.ChassisMAC(nat, n.PhysicalNetwork), n.NetworkType), true
+}

@@ -92,3 +92,33 @@ func TestProviderTraceRouted(t *testing.T) {
 		t.Fatalf("provider step %+v, want a note %q", s, want)
 	}
 }
+
+// SNAT from a vlan network on a chassis that is not the router's gateway:
+// the packet is handed to the gateway over the physical network, to its
+// chassis MAC; lost when the gateway does not map that physical network.
+func TestProviderTraceSNATHandoff(t *testing.T) {
+	tp := providerTopo()
+	ri := port("riv", "", "v", "sv", "10.50.0.1", "fa:16:3e:00:50:01", "")
+	ri.DeviceOwner, ri.DeviceID = model.OwnerRouterInterface, "r"
+	tp.Ports = append(tp.Ports, ri)
+	for i := range tp.Subnets {
+		if tp.Subnets[i].ID == "sv" {
+			tp.Subnets[i].GatewayIP = "10.50.0.1"
+		}
+	}
+	r := mustTrace(t, tp, "vb", "tcp, dst 198.51.100.7:80")
+	if s := stageOf(r, StageNAT); r.Verdict != Drop || s == nil || !strings.Contains(s.Detail, "gw1 has no bridge mapping for physical network physnet1") {
+		t.Fatalf("gateway without physnet1: verdict %s NAT step %+v, want a drop", r.Verdict, s)
+	}
+	for i := range tp.Chassis {
+		if tp.Chassis[i].Name == "gw1" {
+			tp.Chassis[i].BridgeMappings["physnet1"] = "br-phys"
+		}
+	}
+	r = mustTrace(t, tp, "vb", "tcp, dst 198.51.100.7:80")
+	s := stageOf(r, StageNAT)
+	want := "handed to gw1 over physical network physnet1, tagged 101, unrouted, to its chassis MAC " + logical.ChassisMAC("gw1", "physnet1").String()
+	if s == nil || s.Chassis != "gw1" || !strings.Contains(strings.Join(s.Notes, "\n"), want) {
+		t.Fatalf("NAT step %+v, want on gw1 with a note %q", s, want)
+	}
+}

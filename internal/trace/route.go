@@ -293,6 +293,14 @@ func (tr *tracer) external(r *model.Router, c *candidate, notes []string) {
 	default:
 		nat.Detail = fmt.Sprintf("no NAT (enable_snat false, no floating IP): leaves with source %s", pkt.Src)
 	}
+	if note, ok := tr.providerHandoff(nat.Chassis); !ok {
+		nat.Verdict, nat.Detail = Drop, note
+		tr.step(nat)
+		tr.stop(Drop, "the gateway chassis does not map the source network's physical network")
+		return
+	} else if note != "" {
+		nat.Notes = append(nat.Notes, note)
+	}
 	tr.step(nat)
 	tr.step(Step{Stage: StageOutput, Chassis: nat.Chassis, Verdict: External,
 		Detail: fmt.Sprintf("out on external network %s (physical network %q) from %s", x.netLabel(gw.NetworkID), physnet, leaves)})
