@@ -47,18 +47,19 @@ var icmpSeq = regexp.MustCompile(`icmp_seq=(\d+)`)
 func TestChassisEdge(t *testing.T) { chassisEdge(t, "") }
 
 // TestChassisEdgeVXLAN is TestChassisEdge with gateways that have only
-// VXLAN (--encaps vxlan) and a chassis told so (--edge-encaps vxlan): the
-// tenant network is Geneve, so both ends fall back to VXLAN on the
-// network's key (encapsulation diversity, chosen per chassis).
+// VXLAN (--encaps vxlan), which the chassis learns from their
+// registrations (no --edge-encaps): the tenant network is Geneve, so both
+// ends fall back to VXLAN on the network's key (encapsulation diversity,
+// chosen per chassis).
 func TestChassisEdgeVXLAN(t *testing.T) { chassisEdge(t, "vxlan") }
 
 func chassisEdge(t *testing.T, encaps string) {
 	if err := testbed.Require(); err != nil {
 		t.Skip(err)
 	}
-	var agentEncaps, gwEncaps []string
+	var gwEncaps []string
 	if encaps != "" {
-		agentEncaps, gwEncaps = []string{"--edge-encaps", encaps}, []string{"--encaps", encaps}
+		gwEncaps = []string{"--encaps", encaps}
 	}
 	bed := testbed.ForTest(t)
 	l, err := lab.Start(bed, wyvernBin, lab.Options{AgentBin: agentBin})
@@ -70,7 +71,7 @@ func chassisEdge(t *testing.T, encaps string) {
 			t.Log(bed.LogTails(40))
 		}
 	}()
-	hv, err := l.AddChassisWith("hv1", nil, append([]string{"--fip-mode", "edge", "--edge-endpoint", edgeEndpoint.String()}, agentEncaps...))
+	hv, err := l.AddChassisWith("hv1", nil, []string{"--fip-mode", "edge", "--edge-endpoint", edgeEndpoint.String()})
 	if err != nil {
 		t.Fatal(err)
 	}
