@@ -3,7 +3,10 @@ package logical
 import (
 	"bytes"
 	"net"
+	"reflect"
 	"testing"
+
+	"github.com/wyvern-sdn/wyvern/internal/pipeline"
 )
 
 // A vlan or flat network gets the patch port of the chassis' mapping for
@@ -71,5 +74,17 @@ func TestBuildChassisMAC(t *testing.T) {
 	}
 	if !bytes.Equal(p1, ChassisMAC(in.Local.Name, "physnet1")) {
 		t.Error("ChassisMAC is not deterministic")
+	}
+	// The other chassis' MACs on the physical networks mapped here, by
+	// br-int's port to each: where a router's gateway is handed traffic.
+	var ch2 *pipeline.RemoteChassis
+	for i := range res.View.Remote {
+		if res.View.Remote[i].Name == "ch2" {
+			ch2 = &res.View.Remote[i]
+		}
+	}
+	wantMACs := []pipeline.ProviderMAC{{OFPort: 20, MAC: ChassisMAC("ch2", "physnet1")}, {OFPort: 21, MAC: ChassisMAC("ch2", "physnet2")}}
+	if ch2 == nil || !reflect.DeepEqual(ch2.ProviderMACs, wantMACs) {
+		t.Errorf("ch2 in the view: %+v, want provider MACs %v", ch2, wantMACs)
 	}
 }
