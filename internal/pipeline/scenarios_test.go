@@ -64,6 +64,8 @@ func scenarios() []scenario {
 		{"security_groups", securityGroups, testCfgND},
 		{"ipv6_modes", ipv6Modes, testCfgND},
 		{"ipv6_routed", ipv6Routed, testCfgND},
+		{"ipv6_gateway", ipv6Gateway, testCfgND},
+		{"ipv6_gateway_remote", ipv6GatewayRemote, testCfgND},
 		{"metadata", metadataService, testCfgND},
 		{"metering", meteringView, testCfg},
 		{"metering_gateway", meteringGateway, testCfg},
