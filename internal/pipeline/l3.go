@@ -46,12 +46,13 @@ type routerState struct {
 	macs    map[string]bool // MACs of the router's ports: never a host route
 	ext     *ExternalNetwork
 	gwLocal bool // the router SNATs here: active gateway with the network
+	fips    []fipState
+	pfs     []pfState // port forwardings NATed here (portforward.go)
+
 	// ext6 is the external network of the router's IPv6 gateway, gw6Local
 	// says this chassis routes it (ipv6gw.go).
 	ext6     *ExternalNetwork
 	gw6Local bool
-	fips     []fipState
-	pfs      []pfState // port forwardings NATed here (portforward.go)
 }
 
 type routerPort struct {
