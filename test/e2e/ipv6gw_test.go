@@ -1,0 +1,223 @@
+package e2e
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/wyvern-sdn/wyvern/internal/lab"
+	"github.com/wyvern-sdn/wyvern/internal/model"
+	"github.com/wyvern-sdn/wyvern/internal/testbed"
+)
+
+// ipv6Sources counts the source addresses of captured ICMPv6 packets of
+// the given type.
+func ipv6Sources(pkts []testbed.Packet, typ uint8) map[string]int {
+	out := map[string]int{}
+	for _, p := range pkts {
+		ip, ok := p.Layer(layers.LayerTypeIPv6).(*layers.IPv6)
+		icmp, ok2 := p.Layer(layers.LayerTypeICMPv6).(*layers.ICMPv6)
+		if ok && ok2 && icmp.TypeCode.Type() == typ {
+			out[ip.SrcIP.String()]++
+		}
+	}
+	return out
+}
+
+// upstream6 makes an external host the upstream IPv6 router of the
+// external network: IPv6 on (the test bed's external hosts start
+// without), addr on eth0, and a route to each tenant prefix via the
+// router's gateway address, as an operator configures it.
+func upstream6(t *testing.T, h *testbed.Host, addr string, via string, prefixes ...string) {
+	t.Helper()
+	steps := [][]string{
+		{"sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=0", "net.ipv6.conf.eth0.disable_ipv6=0",
+			"net.ipv6.conf.eth0.accept_ra=0", "net.ipv6.conf.eth0.accept_dad=0"},
+		{"ip", "-6", "addr", "add", addr, "dev", "eth0", "nodad"},
+	}
+	for _, p := range prefixes {
+		steps = append(steps, []string{"ip", "-6", "route", "replace", p, "via", via, "dev", "eth0"})
+	}
+	for _, s := range steps {
+		if out, err := h.Exec(s...); err != nil {
+			t.Fatalf("%s: %v: %s", strings.Join(s, " "), err, out)
+		}
+	}
+}
+
+// TestExternalIPv6Gateway: a router's gateway on an external network with
+// an IPv4 and an IPv6 subnet (dual stack), routed for IPv6 without NAT, as
+// Neutron does. gw1 (a gateway chassis mapping physnet1) is the router's
+// active gateway; VM a is on ch1 (no mapping: its traffic crosses the
+// tunnel to gw1), VM b on gw1 itself, both with a SLAAC address on
+// 2001:db8:71::/64. The outside host 2001:db8:ffff::1 is the external
+// IPv6 subnet's gateway_ip, the upstream router, with a static route to
+// 2001:db8:71::/64 via the router's gateway IPv6 address.
+//   - The VMs ping the outside host, and the outside host pings them, by
+//     their own addresses: the echoes reach the outside with the VM's
+//     address as source (no translation).
+//   - gw1 learned the outside host's MAC by Neighbour Discovery (no
+//     --external-nexthop-mac), and the outside host the gateway's MAC.
+//   - IPv4 SNAT of the same router keeps working.
+func TestExternalIPv6Gateway(t *testing.T) {
+	l := newLab(t, lab.Options{})
+	outside, err := l.Bed.AddExternalHost("up6", netip.MustParsePrefix("203.0.113.1/24"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	omac, err := outside.MAC()
+	if err != nil {
+		t.Fatal(err)
+	}
+	brEx := func(ch *testbed.Chassis) error { return ch.AddExternalBridge("br-ex") }
+	gw1, err := l.AddChassisWith("gw1", brEx, []string{"--bridge-mappings", "physnet1:br-ex", "--gateway"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch1, err := l.AddChassis("ch1")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ext, _ := extNet(t, l)
+	var ext6 struct{ Subnet model.Subnet }
+	if err := l.Do("POST", "/v2.0/subnets", "admin", map[string]any{"subnet": map[string]any{
+		"network_id": ext.ID, "cidr": "2001:db8:ffff::/64", "ip_version": 6, "gateway_ip": "2001:db8:ffff::1",
+		"enable_dhcp": false}}, &ext6); err != nil {
+		t.Fatal(err)
+	}
+	n1, s1, err := l.CreateNetwork(lab.NetworkSpec{Project: "p1", Name: "n1", CIDR: "10.71.0.0/24"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1v6 := subnet6(t, l, "p1", n1.ID, "2001:db8:71::/64", "slaac")
+	var r struct{ Router model.Router }
+	if err := l.Do("POST", "/v2.0/routers", "p1", map[string]any{"router": map[string]any{"name": "r6",
+		"external_gateway_info": map[string]any{"network_id": ext.ID}}}, &r); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []model.Subnet{s1, s1v6} {
+		if err := l.Do("PUT", "/v2.0/routers/"+r.Router.ID+"/add_router_interface", "p1", map[string]any{"subnet_id": s.ID}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var gw4, gw6 string
+	for _, f := range r.Router.Gateway.ExternalFixedIPs {
+		if a, err := netip.ParseAddr(f.IPAddress); err == nil && a.Is4() {
+			gw4 = f.IPAddress
+		} else if err == nil {
+			gw6 = f.IPAddress
+		}
+	}
+	if gw4 == "" || gw6 == "" || !netip.MustParsePrefix("2001:db8:ffff::/64").Contains(netip.MustParseAddr(gw6)) {
+		t.Fatalf("router gateway addresses %+v: want one IPv4 and one on 2001:db8:ffff::/64", r.Router.Gateway.ExternalFixedIPs)
+	}
+	upstream6(t, outside, "2001:db8:ffff::1/64", gw6, "2001:db8:71::/64")
+
+	open := secGroup(t, l, "p1", "open6")
+	rule(t, l, "p1", map[string]any{"security_group_id": open, "direction": "ingress", "ethertype": "IPv6", "protocol": "ipv6-icmp"})
+	with := map[string]any{"security_groups": []string{open}}
+	a, pa := boot6(t, l, ch1, "a", n1, s1, with)
+	b, pb := boot6(t, l, gw1, "b", n1, s1, with)
+	a6, b6 := addrOn(t, pa, s1v6), addrOn(t, pb, s1v6)
+	for _, vm := range []*testbed.VM{a, b} {
+		if err := vm.SetGateway("10.71.0.1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitAddr6(t, l, a, a6)
+	waitAddr6(t, l, b, b6)
+	defer func() {
+		if t.Failed() {
+			logFlows(t, gw1, ch1)
+			neigh, _ := outside.Exec("ip", "-6", "neigh")
+			routes, _ := outside.Exec("ip", "-6", "route")
+			t.Logf("outside's neighbours:\n%s\nroutes:\n%s\n%s", neigh, routes, l.Bed.LogTails(30))
+		}
+	}()
+
+	t.Run("VMs reach the outside, untranslated", func(t *testing.T) {
+		for _, vm := range []*testbed.VM{a, b} {
+			deadline := time.Now().Add(15 * time.Second)
+			for {
+				if n, _ := vm.Ping("2001:db8:ffff::1", 1, time.Second); n == 1 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%s → 2001:db8:ffff::1: no reply within 15 s", vm.Name)
+				}
+			}
+		}
+		capture, err := outside.Capture("eth0", "icmp6")
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustPing(t, l, a, "2001:db8:ffff::1")
+		mustPing(t, l, b, "2001:db8:ffff::1")
+		pkts, err := capture.Stop()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if src := ipv6Sources(pkts, layers.ICMPv6TypeEchoRequest); src[a6] < 2 || src[b6] < 2 || len(src) != 2 {
+			t.Fatalf("echo requests at the outside host by source: %v, want %s and %s", src, a6, b6)
+		}
+	})
+
+	t.Run("the outside reaches the VMs by their addresses", func(t *testing.T) {
+		for _, dst := range []string{a6, b6} {
+			capture, err := outside.Capture("eth0", "icmp6")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n, err := outside.Ping(dst, 3, 10*time.Second); err != nil {
+				t.Fatalf("outside → %s: %d replies: %v", dst, n, err)
+			}
+			pkts, err := capture.Stop()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if src := ipv6Sources(pkts, layers.ICMPv6TypeEchoReply); src[dst] < 3 || len(src) != 1 {
+				t.Fatalf("echo replies by source: %v, want only %s", src, dst)
+			}
+		}
+	})
+
+	t.Run("neighbour discovery both ways", func(t *testing.T) {
+		// gw1 sends IPv6 out to the MAC it resolved by ND.
+		out := flowsMention(t, gw1, "priority=100,ipv6,metadata=")
+		if len(out) == 0 || !strings.Contains(strings.Join(out, "\n"), "->eth_dst") || !strings.Contains(strings.Join(out, "\n"), omac) {
+			t.Fatalf("gw1's IPv6 way out does not go to the outside host's MAC %s:\n%s", omac, strings.Join(out, "\n"))
+		}
+		if fl := flowsMention(t, ch1, omac); len(fl) != 0 {
+			t.Fatalf("ch1 (not the gateway) sends to the outside host itself:\n%s", strings.Join(fl, "\n"))
+		}
+		// The outside host resolved the gateway address to the gateway
+		// port's MAC.
+		var gp struct{ Ports []model.Port }
+		if err := l.Do("GET", "/v2.0/ports?device_owner=network:router_gateway&device_id="+r.Router.ID, "admin", nil, &gp); err != nil || len(gp.Ports) != 1 {
+			t.Fatalf("gateway port: %v %v", gp.Ports, err)
+		}
+		neigh, _ := outside.Exec("ip", "-6", "neigh", "show", gw6)
+		if !strings.Contains(neigh, gp.Ports[0].MACAddress) {
+			t.Fatalf("outside's neighbour entry for %s: %q, want %s", gw6, neigh, gp.Ports[0].MACAddress)
+		}
+	})
+
+	t.Run("IPv4 SNAT alongside", func(t *testing.T) {
+		capture, err := outside.Capture("eth0", "icmp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustPing(t, l, a, "203.0.113.1")
+		pkts, err := capture.Stop()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if src := ipv4Sources(pkts, layers.ICMPv4TypeEchoRequest); src[gw4] < 2 || len(src) != 1 {
+			t.Fatalf("IPv4 echo requests by source: %v, want only the gateway's %s", src, gw4)
+		}
+	})
+}
