@@ -132,7 +132,8 @@ func (c *l3Builder) gateway6(r *routerState) {
 			RouterKeyLoad(r.Key), gotoTable(TableL3DNAT))
 	}
 	c.add(TableL3DNAT, prioDNATIn6NoExt, FeatureL3, []ofp.Field{rk, extKey, ip6, ofp.IPDst(extNet)})
-	c.add(TableL3DNAT, prioDNATIn6, FeatureL3, []ofp.Field{rk, extKey, ip6}, NextTable(TableL3DNAT))
+	c.add(TableL3DNAT, prioDNATIn6, FeatureL3, []ofp.Field{rk, extKey, ip6},
+		append(c.meterHook(r, TableMeterIn), NextTable(TableL3DNAT))...)
 
 	// What the other chassis hand over: the router's IPv6 networks
 	// without local ports (routerPorts6 did the others).
@@ -152,13 +153,12 @@ func (c *l3Builder) gateway6(r *routerState) {
 	if len(ext.NextHopMAC6) != 6 {
 		return
 	}
-	out := []ofp.Action{
+	out := append(c.meterHook(r, TableMeterOut),
 		ofp.DecTTL{},
 		ofp.SetField{Field: ofp.EthSrc(slices.Clone(gw.MAC))},
 		ofp.SetField{Field: ofp.EthDst(slices.Clone(ext.NextHopMAC6))},
 		NetworkKeyField.Load(ext.Key),
-		ofp.Output{Port: ext.OFPort},
-	}
+		ofp.Output{Port: ext.OFPort})
 	c.add(TableL3Route, routePrio(extNet.Bits())+1, FeatureL3, []ofp.Field{rk, ip6, ofp.IPDst(extNet)}, out...)
 	c.add(TableL3Route, routePrio(0), FeatureL3, []ofp.Field{rk, ip6}, out...)
 }

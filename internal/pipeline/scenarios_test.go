@@ -66,6 +66,7 @@ func scenarios() []scenario {
 		{"ipv6_routed", ipv6Routed, testCfgND},
 		{"ipv6_gateway", ipv6Gateway, testCfgND},
 		{"ipv6_gateway_remote", ipv6GatewayRemote, testCfgND},
+		{"ipv6_gateway_metering", meteringIPv6Gateway, testCfgND},
 		{"metadata", metadataService, testCfgND},
 		{"metering", meteringView, testCfg},
 		{"metering_gateway", meteringGateway, testCfg},

@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/wyvern-sdn/wyvern/internal/lab"
 	"github.com/wyvern-sdn/wyvern/internal/model"
+	"github.com/wyvern-sdn/wyvern/internal/pipeline"
 	"github.com/wyvern-sdn/wyvern/internal/testbed"
 )
 
@@ -61,9 +64,11 @@ func upstream6(t *testing.T, h *testbed.Host, addr string, via string, prefixes 
 //     address as source (no translation).
 //   - gw1 learned the outside host's MAC by Neighbour Discovery (no
 //     --external-nexthop-mac), and the outside host the gateway's MAC.
+//   - A metering label's IPv6 rules count exactly the echoes crossing the
+//     gateway each way to and from a second address of the outside host.
 //   - IPv4 SNAT of the same router keeps working.
 func TestExternalIPv6Gateway(t *testing.T) {
-	l := newLab(t, lab.Options{})
+	l := newLab(t, lab.Options{AgentArgs: []string{"--metering-interval", "300ms"}})
 	outside, err := l.Bed.AddExternalHost("up6", netip.MustParsePrefix("203.0.113.1/24"))
 	if err != nil {
 		t.Fatal(err)
@@ -203,6 +208,53 @@ func TestExternalIPv6Gateway(t *testing.T) {
 		neigh, _ := outside.Exec("ip", "-6", "neigh", "show", gw6)
 		if !strings.Contains(neigh, gp.Ports[0].MACAddress) {
 			t.Fatalf("outside's neighbour entry for %s: %q, want %s", gw6, neigh, gp.Ports[0].MACAddress)
+		}
+	})
+
+	t.Run("metering", func(t *testing.T) {
+		// To an address of the outside host no other subtest used: no
+		// earlier packet of the datapath's flows is counted.
+		if out, err := outside.Exec("ip", "-6", "addr", "add", "2001:db8:ffff::100/64", "dev", "eth0", "nodad"); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		var lb struct {
+			Label struct{ ID string } `json:"metering_label"`
+		}
+		if err := l.Do("POST", "/v2.0/metering/metering-labels", "p1", map[string]any{"metering_label": map[string]any{"name": "v6"}}, &lb); err != nil {
+			t.Fatal(err)
+		}
+		ruleIDs := map[string]string{}
+		for _, dir := range []string{"egress", "ingress"} {
+			var out struct {
+				Rule struct{ ID string } `json:"metering_label_rule"`
+			}
+			if err := l.Do("POST", "/v2.0/metering/metering-label-rules", "admin", map[string]any{"metering_label_rule": map[string]any{
+				"metering_label_id": lb.Label.ID, "direction": dir, "remote_ip_prefix": "2001:db8:ffff::100/128"}}, &out); err != nil {
+				t.Fatal(err)
+			}
+			ruleIDs[dir] = out.Rule.ID
+		}
+		waitFlows(t, gw1, "ipv6_dst=2001:db8:ffff::100 actions=drop", "ipv6_src=2001:db8:ffff::100 actions=drop",
+			fmt.Sprintf("resubmit(,%d),dec_ttl", pipeline.TableMeterOut.Number()))
+		const n, frame = 5, 14 + 40 + 8 + meterPayload // an echo on br-int
+		out, _ := a.Exec("ping", "-n", "-q", "-i", "0.2", "-W", "2", "-s", strconv.Itoa(meterPayload), "-c", strconv.Itoa(n), "2001:db8:ffff::100")
+		if !strings.Contains(out, fmt.Sprintf("%d received", n)) {
+			t.Fatalf("ping: %s", out)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			c := meterCounters(t, l)
+			eg, in := c[ruleIDs["egress"]], c[ruleIDs["ingress"]]
+			if eg.Packets >= n && in.Packets >= n {
+				if eg.Packets != n || in.Packets != n || eg.Bytes != n*frame || in.Bytes != n*frame {
+					t.Fatalf("counted egress %+v ingress %+v, want %d echoes of %d bytes each way", eg, in, n, frame)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("counters after 10 s: egress %+v ingress %+v, want %d packets", eg, in, n)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 	})
 
