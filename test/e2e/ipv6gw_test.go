@@ -3,6 +3,8 @@ package e2e
 import (
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -54,7 +56,7 @@ func upstream6(t *testing.T, h *testbed.Host, addr string, via string, prefixes 
 // TestExternalIPv6Gateway: a router's gateway on an external network with
 // an IPv4 and an IPv6 subnet (dual stack), routed for IPv6 without NAT, as
 // Neutron does. gw1 (a gateway chassis mapping physnet1) is the router's
-// active gateway; VM a is on ch1 (no mapping: its traffic crosses the
+// active gateway (or gw2: the election decides); VM a is on ch1 (no mapping: its traffic crosses the
 // tunnel to gw1), VM b on gw1 itself, both with a SLAAC address on
 // 2001:db8:71::/64. The outside host 2001:db8:ffff::1 is the external
 // IPv6 subnet's gateway_ip, the upstream router, with a static route to
@@ -67,8 +69,12 @@ func upstream6(t *testing.T, h *testbed.Host, addr string, via string, prefixes 
 //   - A metering label's IPv6 rules count exactly the echoes crossing the
 //     gateway each way to and from a second address of the outside host.
 //   - IPv4 SNAT of the same router keeps working.
+//   - gw2, a standby gateway chassis, resolved the outside host by ND too;
+//     when the active gateway dies, IPv6 moves to the other one within
+//     failoverBound.
 func TestExternalIPv6Gateway(t *testing.T) {
-	l := newLab(t, lab.Options{AgentArgs: []string{"--metering-interval", "300ms"}})
+	ttl := fmt.Sprintf("%ds", int(natLeaseTTL.Seconds()))
+	l := newLab(t, lab.Options{AgentArgs: []string{"--metering-interval", "300ms", "--lease-ttl", ttl}})
 	outside, err := l.Bed.AddExternalHost("up6", netip.MustParsePrefix("203.0.113.1/24"))
 	if err != nil {
 		t.Fatal(err)
@@ -82,6 +88,11 @@ func TestExternalIPv6Gateway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	gw2, err := l.AddChassisWith("gw2", brEx, []string{"--bridge-mappings", "physnet1:br-ex", "--gateway"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gws := map[string]*testbed.Chassis{"gw1": gw1, "gw2": gw2}
 	ch1, err := l.AddChassis("ch1")
 	if err != nil {
 		t.Fatal(err)
@@ -137,12 +148,27 @@ func TestExternalIPv6Gateway(t *testing.T) {
 	waitAddr6(t, l, b, b6)
 	defer func() {
 		if t.Failed() {
-			logFlows(t, gw1, ch1)
+			logFlows(t, gw1, gw2, ch1)
 			neigh, _ := outside.Exec("ip", "-6", "neigh")
 			routes, _ := outside.Exec("ip", "-6", "route")
 			t.Logf("outside's neighbours:\n%s\nroutes:\n%s\n%s", neigh, routes, l.Bed.LogTails(30))
 		}
 	}()
+
+	// The router's active gateway (the agents' election) answers for its
+	// IPv6 address.
+	active, standby := "", ""
+	for name, gw := range gws {
+		if len(flowsMention(t, gw, "nd_target="+gw6)) > 0 {
+			active = name
+		} else {
+			standby = name
+		}
+	}
+	if active == "" || standby == "" {
+		t.Fatalf("the gateway's IPv6 address is answered by %q, not answered by %q: want one of gw1, gw2 each", active, standby)
+	}
+	act := gws[active]
 
 	t.Run("VMs reach the outside, untranslated", func(t *testing.T) {
 		for _, vm := range []*testbed.VM{a, b} {
@@ -191,13 +217,15 @@ func TestExternalIPv6Gateway(t *testing.T) {
 	})
 
 	t.Run("neighbour discovery both ways", func(t *testing.T) {
-		// gw1 sends IPv6 out to the MAC it resolved by ND.
-		out := flowsMention(t, gw1, "priority=100,ipv6,metadata=")
+		// The active gateway sends IPv6 out to the MAC it resolved by ND.
+		out := flowsMention(t, act, "priority=100,ipv6,metadata=")
 		if len(out) == 0 || !strings.Contains(strings.Join(out, "\n"), "->eth_dst") || !strings.Contains(strings.Join(out, "\n"), omac) {
-			t.Fatalf("gw1's IPv6 way out does not go to the outside host's MAC %s:\n%s", omac, strings.Join(out, "\n"))
+			t.Fatalf("%s's IPv6 way out does not go to the outside host's MAC %s:\n%s", active, omac, strings.Join(out, "\n"))
 		}
-		if fl := flowsMention(t, ch1, omac); len(fl) != 0 {
-			t.Fatalf("ch1 (not the gateway) sends to the outside host itself:\n%s", strings.Join(fl, "\n"))
+		for _, ch := range []*testbed.Chassis{ch1, gws[standby]} {
+			if fl := flowsMention(t, ch, omac); len(fl) != 0 {
+				t.Fatalf("%s (not the active gateway) sends to the outside host itself:\n%s", ch.Name, strings.Join(fl, "\n"))
+			}
 		}
 		// The outside host resolved the gateway address to the gateway
 		// port's MAC.
@@ -234,7 +262,7 @@ func TestExternalIPv6Gateway(t *testing.T) {
 			}
 			ruleIDs[dir] = out.Rule.ID
 		}
-		waitFlows(t, gw1, "ipv6_dst=2001:db8:ffff::100 actions=drop", "ipv6_src=2001:db8:ffff::100 actions=drop",
+		waitFlows(t, act, "ipv6_dst=2001:db8:ffff::100 actions=drop", "ipv6_src=2001:db8:ffff::100 actions=drop",
 			fmt.Sprintf("resubmit(,%d),dec_ttl", pipeline.TableMeterOut.Number()))
 		const n, frame = 5, 14 + 40 + 8 + meterPayload // an echo on br-int
 		out, _ := a.Exec("ping", "-n", "-q", "-i", "0.2", "-W", "2", "-s", strconv.Itoa(meterPayload), "-c", strconv.Itoa(n), "2001:db8:ffff::100")
@@ -270,6 +298,49 @@ func TestExternalIPv6Gateway(t *testing.T) {
 		}
 		if src := ipv4Sources(pkts, layers.ICMPv4TypeEchoRequest); src[gw4] < 2 || len(src) != 1 {
 			t.Fatalf("IPv4 echo requests by source: %v, want only the gateway's %s", src, gw4)
+		}
+	})
+
+	t.Run("gateway failover", func(t *testing.T) {
+		// The standby resolved the outside host by a solicitation from ::
+		// (it routes nothing there yet).
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			b, _ := os.ReadFile(filepath.Join(gws[standby].RunDir, "wyvern-agent.log"))
+			if strings.Contains(string(b), `msg="upstream router resolved" chassis=`+standby+` ip=2001:db8:ffff::1 mac=`+omac) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("standby %s has not resolved the outside host %s by ND", standby, omac)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		const interval = 20 * time.Millisecond
+		const count = 400 // 8 s
+		wait := fastPing(t, a, "2001:db8:ffff::1", interval, count)
+		time.Sleep(time.Second) // a steady stream first
+		if err := l.KillAgent(gws[active]); err != nil {
+			t.Fatal(err)
+		}
+		if err := gws[active].SetLinks(false); err != nil {
+			t.Fatal(err)
+		}
+		st := wait()
+		gap := longestGap(st.out, st.sent, interval)
+		t.Logf("active gateway %s killed 1 s into the run: %d/%d replies, longest outage %s (bound %s)",
+			active, st.received, st.sent, gap, failoverBound)
+		if st.received == 0 || gap > failoverBound {
+			t.Fatalf("IPv6 through the gateway: %d/%d, longest outage %s (bound %s)", st.received, st.sent, gap, failoverBound)
+		}
+		if len(flowsMention(t, gws[standby], "nd_target="+gw6)) == 0 {
+			t.Fatalf("%s did not take over the gateway's IPv6 address", standby)
+		}
+		tail := st.out[max(0, len(st.out)-2000):]
+		if !strings.Contains(tail, "bytes from 2001:db8:ffff::1") {
+			t.Fatalf("IPv6 did not resume after the failover:\n%s", tail)
+		}
+		if n, err := outside.Ping(a6, 3, 10*time.Second); err != nil {
+			t.Fatalf("outside → %s after the failover: %d replies: %v", a6, n, err)
 		}
 	})
 }
