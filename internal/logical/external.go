@@ -137,13 +137,16 @@ func (in *Inputs) addExternal(v *pipeline.View, keys *Keys, usedPeers map[string
 			if nhMAC == nil && nhIP.IsValid() {
 				nhMAC = in.Ext.Resolved[nhIP]
 			}
-			// IPv6: resolved by Neighbour Discovery, never overridden
-			// (--external-nexthop-mac is the IPv4 router's).
-			nhIP6 := nextHopIP6(ext, gwPort.FixedIPs)
 			v.External = append(v.External, pipeline.ExternalNetwork{ID: ext.Network.ID, Key: keys.Network(ext.Network),
-				OFPort: in.Ext.Ports[physnet], NextHopMAC: nhMAC, NextHopIP: nhIP,
-				NextHopIP6: nhIP6, NextHopMAC6: in.Ext.Resolved[nhIP6]})
+				OFPort: in.Ext.Ports[physnet], NextHopMAC: nhMAC, NextHopIP: nhIP})
 			physnetOf[ext.Network.ID] = physnet
+		}
+		// IPv6: from the first gateway with an IPv6 address there,
+		// resolved by Neighbour Discovery, never overridden
+		// (--external-nexthop-mac is the IPv4 router's).
+		if e := &v.External[extIdx[ext.Network.ID]]; !e.NextHopIP6.IsValid() && addr6.IsValid() {
+			e.NextHopIP6 = nextHopIP6(ext, gwPort.FixedIPs)
+			e.NextHopMAC6 = in.Ext.Resolved[e.NextHopIP6]
 		}
 	}
 	if len(routers) == 0 {
