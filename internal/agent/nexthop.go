@@ -262,3 +262,28 @@ func parseAdvertisement(b []byte) (netip.Addr, net.HardwareAddr, error) {
 	}
 	return target, mac, nil
 }
+
+// unsolicitedAdvertisement is an unsolicited neighbour advertisement to
+// all nodes that ip is at mac (Router and Override set, as a router's
+// gateway port announces itself when it moves: RFC 4861 7.2.6).
+func unsolicitedAdvertisement(mac string, ip netip.Addr) ([]byte, error) {
+	hw, err := net.ParseMAC(mac)
+	if err != nil || len(hw) != 6 || !ip.Is6() || ip.Is4In6() {
+		return nil, fmt.Errorf("agent: unsolicited advertisement for %s at %q", ip, mac)
+	}
+	eth := &layers.Ethernet{SrcMAC: hw, DstMAC: net.HardwareAddr{0x33, 0x33, 0, 0, 0, 1}, EthernetType: layers.EthernetTypeIPv6}
+	ip6 := &layers.IPv6{Version: 6, HopLimit: 255, NextHeader: layers.IPProtocolICMPv6, SrcIP: ip.AsSlice(),
+		DstIP: net.ParseIP("ff02::1")}
+	icmp := &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(layers.ICMPv6TypeNeighborAdvertisement, 0)}
+	na := &layers.ICMPv6NeighborAdvertisement{Flags: 0x80 | 0x20, TargetAddress: ip.AsSlice(),
+		Options: layers.ICMPv6Options{{Type: layers.ICMPv6OptTargetAddress, Data: hw}}}
+	if err := icmp.SetNetworkLayerForChecksum(ip6); err != nil {
+		return nil, err
+	}
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
+		eth, ip6, icmp, na); err != nil {
+		return nil, fmt.Errorf("agent: unsolicited advertisement: %w", err)
+	}
+	return buf.Bytes(), nil
+}

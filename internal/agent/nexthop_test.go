@@ -330,3 +330,28 @@ func FuzzParseAdvertisement(f *testing.F) {
 		}
 	})
 }
+
+// An IPv6 gateway address moving here is announced to all nodes by an
+// unsolicited advertisement (Router and Override, not Solicited) with the
+// gateway's MAC, valid as a router's (hop limit 255).
+func TestUnsolicitedAdvertisement(t *testing.T) {
+	ip := netip.MustParseAddr("2001:db8:ffff::2")
+	b, err := unsolicitedAdvertisement("fa:16:3e:ee:00:02", ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, mac, err := parseAdvertisement(b)
+	if err != nil || got != ip || mac.String() != "fa:16:3e:ee:00:02" {
+		t.Fatalf("parsed %v %v %v", got, mac, err)
+	}
+	p := gopacket.NewPacket(b, layers.LayerTypeEthernet, gopacket.Default)
+	na, _ := p.Layer(layers.LayerTypeICMPv6NeighborAdvertisement).(*layers.ICMPv6NeighborAdvertisement)
+	ip6, _ := p.Layer(layers.LayerTypeIPv6).(*layers.IPv6)
+	if na == nil || ip6 == nil || !na.Router() || !na.Override() || na.Solicited() || ip6.DstIP.String() != "ff02::1" ||
+		p.Layer(layers.LayerTypeEthernet).(*layers.Ethernet).DstMAC.String() != "33:33:00:00:00:01" {
+		t.Fatalf("advertisement %v", p)
+	}
+	if _, err := unsolicitedAdvertisement("fa:16:3e:ee:00:02", netip.MustParseAddr("203.0.113.2")); err == nil {
+		t.Fatal("an advertisement for an IPv4 address")
+	}
+}

@@ -130,6 +130,10 @@ func (in *Inputs) addExternal(v *pipeline.View, keys *Keys, usedPeers map[string
 		if port := in.Ext.Ports[physnet]; port != 0 && chassis == in.Local.Name && r.Gateway.EnableSNAT && addr.IsValid() {
 			res.Announce[addr.Addr()] = Announcement{MAC: mac.String(), Port: port}
 		}
+		if port := in.Ext.Ports[physnet]; port != 0 && chassis == in.Local.Name && addr6.IsValid() {
+			// Routed here (pipeline/ipv6gw.go), whatever enable_snat.
+			res.Announce[addr6.Addr()] = Announcement{MAC: mac.String(), Port: port}
+		}
 		if _, ok := extIdx[ext.Network.ID]; !ok {
 			extIdx[ext.Network.ID] = len(v.External)
 			nhIP := nextHopIP(ext, gwPort.FixedIPs)

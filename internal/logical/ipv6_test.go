@@ -99,12 +99,15 @@ func TestBuildGateway6(t *testing.T) {
 	if len(res.Resolve) != 2 || res.Resolve[1] != want6 || !res.Resolve[0].Target.Is4() {
 		t.Fatalf("resolve %+v, want the IPv4 router and %+v", res.Resolve, want6)
 	}
-	if _, ok := res.Announce[netip.MustParseAddr("2001:db8:ffff::2")]; ok {
-		t.Fatalf("announces the IPv6 gateway address (ARP and BGP are IPv4): %v", res.Announce)
+	if an := res.Announce[netip.MustParseAddr("2001:db8:ffff::2")]; an != (Announcement{MAC: "fa:16:3e:ee:00:02", Port: 99}) {
+		t.Fatalf("the active gateway does not announce its IPv6 address: %v", res.Announce)
 	}
-	// A standby asks by a solicitation from the unspecified address.
-	if res := build(false, nil, nil); len(res.Resolve) != 2 || res.Resolve[1].SrcIP.IsValid() || res.Resolve[1].Target != want6.Target {
-		t.Fatalf("standby: resolve %+v", res.Resolve)
+	// A standby asks by a solicitation from the unspecified address, and
+	// does not announce the gateway's address (its local floating IP
+	// only).
+	if res := build(false, nil, nil); len(res.Resolve) != 2 || res.Resolve[1].SrcIP.IsValid() || res.Resolve[1].Target != want6.Target ||
+		len(res.Announce) != 1 {
+		t.Fatalf("standby: resolve %+v, announce %v", res.Resolve, res.Announce)
 	}
 	// Resolved, the MAC reaches the view; the IPv4 override does not.
 	other, _ := net.ParseMAC("02:00:00:00:00:02")
@@ -126,7 +129,7 @@ func TestBuildGateway6(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g := res.View.Routers[0].Gateway; g == nil || g.Address.IsValid() || !g.Address6.IsValid() || len(res.Announce) != 0 {
+	if g := res.View.Routers[0].Gateway; g == nil || g.Address.IsValid() || !g.Address6.IsValid() || len(res.Announce) != 1 {
 		t.Fatalf("IPv6-only gateway %+v, announce %v", g, res.Announce)
 	}
 	if e := res.View.External[0]; e.NextHopIP.IsValid() || !e.NextHopIP6.IsValid() {

@@ -71,7 +71,8 @@ func upstream6(t *testing.T, h *testbed.Host, addr string, via string, prefixes 
 //   - IPv4 SNAT of the same router keeps working.
 //   - gw2, a standby gateway chassis, resolved the outside host by ND too;
 //     when the active gateway dies, IPv6 moves to the other one within
-//     failoverBound.
+//     failoverBound, which announces the address (an unsolicited
+//     neighbour advertisement).
 func TestExternalIPv6Gateway(t *testing.T) {
 	ttl := fmt.Sprintf("%ds", int(natLeaseTTL.Seconds()))
 	l := newLab(t, lab.Options{AgentArgs: []string{"--metering-interval", "300ms", "--lease-ttl", ttl}})
@@ -315,6 +316,10 @@ func TestExternalIPv6Gateway(t *testing.T) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
+		capture, err := outside.Capture("eth0", "icmp6 and ip6[40] == 136")
+		if err != nil {
+			t.Fatal(err)
+		}
 		const interval = 20 * time.Millisecond
 		const count = 400 // 8 s
 		wait := fastPing(t, a, "2001:db8:ffff::1", interval, count)
@@ -341,6 +346,19 @@ func TestExternalIPv6Gateway(t *testing.T) {
 		}
 		if n, err := outside.Ping(a6, 3, 10*time.Second); err != nil {
 			t.Fatalf("outside → %s after the failover: %d replies: %v", a6, n, err)
+		}
+		// The new gateway announced the address: an unsolicited
+		// advertisement to all nodes.
+		pkts, err := capture.Stop()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := testbed.Count(pkts, func(p testbed.Packet) bool {
+			ip, ok := p.Layer(layers.LayerTypeIPv6).(*layers.IPv6)
+			na, ok2 := p.Layer(layers.LayerTypeICMPv6NeighborAdvertisement).(*layers.ICMPv6NeighborAdvertisement)
+			return ok && ok2 && ip.DstIP.String() == "ff02::1" && na.TargetAddress.String() == gw6 && !na.Solicited() && na.Override()
+		}); n == 0 {
+			t.Fatalf("no unsolicited advertisement of %s at the outside host after the failover", gw6)
 		}
 	})
 }
