@@ -79,9 +79,13 @@ func (c *l3Builder) gateway6(r *routerState) {
 	rk := RouterKeyMatch(r.Key)
 	ip6 := ofp.EthType(ofp.EthTypeIPv6)
 
-	// Echo to the gateway's address from the router's networks here.
+	// Echo to the gateway's address from the router's networks here. A
+	// network may hold several of the router's IPv6 subnets on one port
+	// (Neutron adds them to the existing one): once a MAC.
+	echoed := map[netMAC]bool{}
 	for _, p := range r.ports6 {
-		if len(p.net.local) > 0 {
+		if k := (netMAC{p.net.Key, string(p.mac)}); len(p.net.local) > 0 && !echoed[k] {
+			echoed[k] = true
 			c.echo6(p.net.Key, p.mac, addr)
 		}
 	}
@@ -91,10 +95,12 @@ func (c *l3Builder) gateway6(r *routerState) {
 		if rc == nil {
 			return
 		}
+		handed := map[*netState]bool{}
 		for _, p := range r.ports6 {
-			if len(p.net.local) == 0 || p.net.tunPort == 0 || !slices.Contains(rc.Encaps, Encap(p.net.Type)) {
+			if len(p.net.local) == 0 || p.net.tunPort == 0 || !slices.Contains(rc.Encaps, Encap(p.net.Type)) || handed[p.net] {
 				continue
 			}
+			handed[p.net] = true
 			acts := encap(p.net, rc, ofp.Resubmit{Table: TableOutput.Number()})
 			netKey := NetworkKeyField.Match(p.net.Key)
 			c.add(TableL3Route, routePrio(extNet.Bits())+1, FeatureL3, []ofp.Field{rk, netKey, ip6, ofp.IPDst(extNet)}, acts...)

@@ -82,3 +82,18 @@ func ipv6GatewayRemote() *View {
 	v.Routers[0].Gateway.Chassis = "ch2"
 	return v
 }
+
+// ipv6GatewayTwoSubnets: ipv6GatewayRemote with a second IPv6 subnet of
+// net1 on the router's same port (as Neutron adds it): each flow once
+// (TestFlowInvariants); ipv6GatewayTwoSubnetsHere likewise with the
+// gateway here.
+func ipv6GatewayTwoSubnets() *View { return twoSubnets(ipv6GatewayRemote()) }
+
+func ipv6GatewayTwoSubnetsHere() *View { return twoSubnets(ipv6Gateway()) }
+
+func twoSubnets(v *View) *View {
+	v.Subnets = append(v.Subnets, Subnet{ID: "sub1v6b", NetworkID: "net1", CIDR: pfx("2001:db8:11::/64"),
+		Gateway: netip.MustParseAddr("2001:db8:11::1"), EnableDHCP: true, IPv6RAMode: "slaac", IPv6AddressMode: "slaac"})
+	v.Routers[0].Ports = append(v.Routers[0].Ports, RouterPort{NetworkID: "net1", MAC: mac(rtrMAC1), Address: pfx("2001:db8:11::1/64")})
+	return v
+}

@@ -67,6 +67,8 @@ func scenarios() []scenario {
 		{"ipv6_gateway", ipv6Gateway, testCfgND},
 		{"ipv6_gateway_remote", ipv6GatewayRemote, testCfgND},
 		{"ipv6_gateway_metering", meteringIPv6Gateway, testCfgND},
+		{"ipv6_gateway_two_subnets", ipv6GatewayTwoSubnets, testCfgND},
+		{"ipv6_gateway_two_subnets_here", ipv6GatewayTwoSubnetsHere, testCfgND},
 		{"metadata", metadataService, testCfgND},
 		{"metering", meteringView, testCfg},
 		{"metering_gateway", meteringGateway, testCfg},
