@@ -116,6 +116,18 @@ func TestIPv6Gateway(t *testing.T) {
 	if r := mustTrace(t, tp, "a", "icmp, dst 2001:db8:ffff::1"); r.Verdict != External || r.Route == nil || r.Route.Prefix != "2001:db8:ffff::/64" {
 		t.Fatalf("to the external subnet: %s %+v", r.Verdict, r.Route)
 	}
+	// From outside, to c's own address: routed by the active gateway,
+	// untranslated, admitted by c's IPv6 rule.
+	in := mustInbound(t, tp, "ext", "tcp, dst [2001:db8:1::11]:22")
+	if in.Verdict != Delivered || in.Dest == nil || in.Dest.ID != "c" || in.Packet.Src.String() != "2001:db8:ffff::1" {
+		t.Fatalf("inbound: verdict %s dest %+v src %s, want delivered to c from the upstream router", in.Verdict, in.Dest, in.Packet.Src)
+	}
+	if src := stageOf(in, StageSource); src == nil || src.Chassis != "gw1" || !strings.Contains(src.Detail, "2001:db8:ffff::2") {
+		t.Fatalf("inbound source step %+v", src)
+	}
+	if r := mustInbound(t, tp, "ext", "tcp, dst [2001:db8:1::99]:22"); r.Verdict != Drop {
+		t.Fatalf("inbound to no port: %s", r.Verdict)
+	}
 	// IPv4 still leaves by SNAT to the gateway's IPv4 address.
 	if nat := stageOf(mustTrace(t, tp, "c", "tcp, dst 198.51.100.7:443"), StageNAT); nat == nil || !strings.Contains(nat.Detail, "203.0.113.2") {
 		t.Fatalf("IPv4 NAT step %+v", nat)
