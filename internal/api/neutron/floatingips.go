@@ -224,8 +224,10 @@ func (s *Server) createFloatingIP(ctx context.Context, tx *store.Tx, p auth.Prin
 		if !p.Admin {
 			return nil, Forbidden("(rule:create_floatingip:floating_ip_address) is disallowed by policy")
 		}
-		if _, err := netip.ParseAddr(addr); err != nil {
+		if a, err := netip.ParseAddr(addr); err != nil {
 			return nil, BadRequest("Invalid input for floating_ip_address. Reason: '%s' is not a valid IP address.", addr)
+		} else if !a.Is4() {
+			return nil, fipBadRequest("Floating IPs are IPv4 only (routers route IPv6 without NAT): %s is an IPv6 address", addr)
 		}
 	}
 	subnetID, _, err := a.str("subnet_id")
@@ -265,6 +267,9 @@ func (s *Server) createFloatingIP(ctx context.Context, tx *store.Tx, p auth.Prin
 			if sub == nil || sub.NetworkID != n.ID {
 				return nil, InvalidInput("Failed to create port on network %s, because fixed_ips included invalid subnet %s", n.ID, subnetID)
 			}
+			if sub.IPVersion != 4 {
+				return nil, fipBadRequest("Floating IPs are IPv4 only (routers route IPv6 without NAT): subnet %s is an IPv6 subnet", subnetID)
+			}
 		}
 		want = []model.FixedIP{{SubnetID: subnetID, IPAddress: addr}}
 	}
@@ -275,7 +280,7 @@ func (s *Server) createFloatingIP(ctx context.Context, tx *store.Tx, p auth.Prin
 		return nil, err
 	}
 	for _, ip := range port.FixedIPs {
-		if a, err := netip.ParseAddr(ip.IPAddress); err == nil && (a.Is4() || addr != "") {
+		if a, err := netip.ParseAddr(ip.IPAddress); err == nil && a.Is4() {
 			f.FloatingIPAddress = ip.IPAddress
 			break
 		}
