@@ -69,7 +69,8 @@ func TestOVSTraceProviderRouted(t *testing.T) {
 // TestOVSTraceProviderHandoff: what a router translates on its gateway
 // chassis reaches it from a vlan network over the physical network: the
 // other chassis sends it tagged to the gateway's chassis MAC, never in a
-// tunnel; the gateway takes it back as the router's and SNATs it out.
+// tunnel; the gateway takes it back as the router's and SNATs it out. The
+// same for IPv6 leaving by the gateway, routed without NAT.
 func TestOVSTraceProviderHandoff(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs root and Open vSwitch")
@@ -82,6 +83,12 @@ func TestOVSTraceProviderHandoff(t *testing.T) {
 			ct:   "trk,new",
 			want: []string{"push_vlan(vid=101", "eth(src=" + chassisMACPhysnet1 + ",dst=0e:c4:02:00:00:01)", ports["phys1"]},
 			not:  []string{"tnl_push", "ttl=63", "nat("},
+		}, {
+			name: "IPv6 from vm1 (vlan101) out by r1's gateway on ch2: tagged 101 to ch2's chassis MAC, unrouted",
+			flow: "icmp6,in_port=10,dl_src=fa:16:3e:65:00:01,dl_dst=fa:16:3e:aa:01:01,ipv6_src=2001:db8:101::11,ipv6_dst=2001:db8:99::1,nw_ttl=64,icmpv6_type=128,icmpv6_code=0",
+			ct:   "trk,new",
+			want: []string{"push_vlan(vid=101", "eth(src=" + chassisMACPhysnet1 + ",dst=0e:c4:02:00:00:01)", ports["phys1"]},
+			not:  []string{"tnl_push", "hlimit=63"},
 		}, {
 			name: "vm6 (geneve) out by r1's gateway on ch2: tunnelled",
 			flow: "tcp,in_port=11,dl_src=fa:16:3e:01:00:06,dl_dst=fa:16:3e:aa:00:01,nw_src=10.1.0.16,nw_dst=198.51.100.7,nw_ttl=64,tp_src=40000,tp_dst=80",
@@ -102,6 +109,10 @@ func TestOVSTraceProviderHandoff(t *testing.T) {
 			flow: "tcp,in_port=20,dl_vlan=103,dl_src=0e:c4:02:00:00:01,dl_dst=" + chassisMACPhysnet1 + ",nw_src=10.103.0.18,nw_dst=198.51.100.7,nw_ttl=64,tp_src=40000,tp_dst=80",
 			ct:   "trk,new",
 			want: []string{"pop_vlan", "nat(src=203.0.113.2)", ports["phys1"]},
+		}, {
+			name: "IPv6 from vm3 on ch2, to this chassis' MAC on VLAN 101: routed out to the upstream router by the same port",
+			flow: "icmp6,in_port=20,dl_vlan=101,dl_src=0e:c4:02:00:00:01,dl_dst=" + chassisMACPhysnet1 + ",ipv6_src=2001:db8:101::13,ipv6_dst=2001:db8:99::1,nw_ttl=64,icmpv6_type=128,icmpv6_code=0",
+			want: []string{"pop_vlan", "dst=02:00:cb:00:71:06", "hlimit=63", ports["phys1"]},
 		}, {
 			name: "from another subnet to this chassis' MAC: not the router's",
 			flow: "tcp,in_port=20,dl_vlan=101,dl_src=0e:c4:02:00:00:01,dl_dst=" + chassisMACPhysnet1 + ",nw_src=10.9.0.13,nw_dst=198.51.100.7,nw_ttl=64,tp_src=40000,tp_dst=80",

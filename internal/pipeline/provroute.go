@@ -121,10 +121,11 @@ func (provRouteUnit) sections(x *index, s *sectionList) {
 }
 
 // The traffic a router translates on its active gateway chassis (SNAT,
-// centralized floating IPs) reaches the gateway from a vlan or flat
+// centralized floating IPs), and its IPv6 leaving by the gateway
+// (ipv6gw.go), reaches the gateway from a vlan or flat
 // network over the physical network, since such a network has no tunnel
-// key: a chassis that is not the gateway sends what L3SNATCommit would
-// have tunnelled (unrouted, from the VM's MAC) out of the bridge port,
+// key: a chassis that is not the gateway sends what L3SNATCommit (or
+// L3Route, for IPv6) would have tunnelled, unrouted, out of the bridge port,
 // tagged, to the gateway's chassis MAC there (RemoteChassis.ProviderMACs)
 // instead of the router's MAC; the gateway's Classify takes a frame to
 // its own chassis MAC from one of the router's subnets on the network,
@@ -155,51 +156,93 @@ func (x *index) hashProviderHandoff(h *hasher) {
 		h.bool(r.gwLocal)
 		h.bool(x.routesOut(r))
 		h.remote(x.gatewayRemote(r))
-		for _, p := range r.ports {
-			if p.net.prov.port == 0 {
-				continue
+		h.bool(r.gw6Local)
+		h.remote(x.gatewayRemote6(r))
+		if r.ext6 != nil {
+			h.prefix(r.Gateway.Address6)
+		}
+		for _, ps := range [][]routerPort{r.ports, r.ports6} {
+			for _, p := range ps {
+				if p.net.prov.port == 0 {
+					continue
+				}
+				h.u64(uint64(p.net.Key))
+				h.bool(len(p.net.local) > 0)
+				h.bytes(p.mac)
+				h.prefix(p.addr)
 			}
-			h.u64(uint64(p.net.Key))
-			h.bool(len(p.net.local) > 0)
-			h.bytes(p.mac)
-			h.prefix(p.addr)
 		}
 	}
 }
 
-// providerHandoff compiles both ends of the handoff of the routers' IPv4
-// traffic to translate on provider networks.
+// providerHandoff compiles both ends of the handoff of the routers'
+// traffic for their active gateway on provider networks: IPv4 to
+// translate (from L3SNATCommit), and IPv6 leaving by the gateway, routed
+// without NAT (ipv6gw.go: from L3Route, the external subnet and the
+// default route).
 func (x *index) providerHandoff(e *emitter) {
-	ip4 := ofp.EthType(ofp.EthTypeIPv4)
+	ip4, ip6 := ofp.EthType(ofp.EthTypeIPv4), ofp.EthType(ofp.EthTypeIPv6)
 	for _, r := range x.routers {
-		rc := x.gatewayRemote(r)
+		rc, rc6 := x.gatewayRemote(r), x.gatewayRemote6(r)
 		for _, p := range r.ports {
 			n := p.net
-			if n.prov.port == 0 {
-				continue
-			}
 			switch {
-			case r.gwLocal && len(n.prov.chassisMAC) == 6:
-				match := []ofp.Field{ofp.InPort(n.prov.port), vlanNone, ofp.EthDst(n.prov.chassisMAC), ip4, ofp.IPSrc(p.addr.Masked())}
-				var acts []ofp.Action
-				if n.prov.vlan != 0 {
-					match[1] = vlanVID(n.prov.vlan)
-					acts = append(acts, ofp.PopVLAN{})
+			case n.prov.port == 0:
+			case r.gwLocal:
+				x.handoffIn(e, n, p, ip4)
+			case rc != nil && x.routesOut(r) && len(n.local) > 0:
+				if mac := gatewayMAC(rc, n); mac != nil {
+					e.add(TableL3SNATCommit, prioSNATGateway, FeatureL3,
+						[]ofp.Field{RouterKeyMatch(r.Key), NetworkKeyField.Match(n.Key), ip4, ofp.IPSrc(p.addr.Masked())},
+						handoffOut(n, mac)...)
 				}
-				// in_port cleared: SNATed, it leaves by the same port when
-				// the external network shares the physical network.
-				acts = append(acts, ofp.SetField{Field: ofp.EthDst(p.mac)}, clearInPort, loadProvider, NetworkKeyField.Load(n.Key), gotoTable(TableL2Lookup))
-				e.add(TableClassify, prioProviderHandoff, FeatureL3, match, acts...)
-			case !r.gwLocal && rc != nil && x.routesOut(r) && len(n.local) > 0:
-				mac := gatewayMAC(rc, n)
-				if mac == nil {
-					continue
+			}
+		}
+		if r.ext6 == nil {
+			continue
+		}
+		handed := map[*netState]bool{}
+		for _, p := range r.ports6 {
+			n := p.net
+			switch {
+			case n.prov.port == 0:
+			case r.gw6Local:
+				x.handoffIn(e, n, p, ip6)
+			case rc6 != nil && len(n.local) > 0 && !handed[n]:
+				handed[n] = true
+				if mac := gatewayMAC(rc6, n); mac != nil {
+					rk, netKey, extNet := RouterKeyMatch(r.Key), NetworkKeyField.Match(n.Key), r.Gateway.Address6.Masked()
+					e.add(TableL3Route, routePrio(extNet.Bits())+1, FeatureL3, []ofp.Field{rk, netKey, ip6, ofp.IPDst(extNet)}, handoffOut(n, mac)...)
+					e.add(TableL3Route, routePrio(0), FeatureL3, []ofp.Field{rk, netKey, ip6}, handoffOut(n, mac)...)
 				}
-				e.add(TableL3SNATCommit, prioSNATGateway, FeatureL3,
-					[]ofp.Field{RouterKeyMatch(r.Key), NetworkKeyField.Match(n.Key), ip4, ofp.IPSrc(p.addr.Masked())},
-					append([]ofp.Action{ofp.SetField{Field: ofp.EthDst(slices.Clone(mac))}},
-						append(toProvider(n), ofp.Resubmit{Table: TableOutput.Number()})...)...)
 			}
 		}
 	}
+}
+
+// handoffOut sends a packet, unrouted, out of network n's bridge port to
+// the gateway's chassis MAC there (Output gives it this chassis' MAC as
+// source).
+func handoffOut(n *netState, gatewayMAC []byte) []ofp.Action {
+	return append([]ofp.Action{ofp.SetField{Field: ofp.EthDst(slices.Clone(gatewayMAC))}},
+		append(toProvider(n), ofp.Resubmit{Table: TableOutput.Number()})...)
+}
+
+// handoffIn takes back, on the router's gateway, what the other chassis
+// hand it from router port p's subnet on network n (family eth): to this
+// chassis' MAC there, it gets the router's MAC and goes to L2Lookup.
+func (x *index) handoffIn(e *emitter, n *netState, p routerPort, eth ofp.Field) {
+	if len(n.prov.chassisMAC) != 6 {
+		return
+	}
+	match := []ofp.Field{ofp.InPort(n.prov.port), vlanNone, ofp.EthDst(n.prov.chassisMAC), eth, ofp.IPSrc(p.addr.Masked())}
+	var acts []ofp.Action
+	if n.prov.vlan != 0 {
+		match[1] = vlanVID(n.prov.vlan)
+		acts = append(acts, ofp.PopVLAN{})
+	}
+	// in_port cleared: it leaves by the same port when the external
+	// network shares the physical network.
+	acts = append(acts, ofp.SetField{Field: ofp.EthDst(p.mac)}, clearInPort, loadProvider, NetworkKeyField.Load(n.Key), gotoTable(TableL2Lookup))
+	e.add(TableClassify, prioProviderHandoff, FeatureL3, match, acts...)
 }

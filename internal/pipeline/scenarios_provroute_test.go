@@ -68,20 +68,30 @@ func providerRouted() *View {
 	return v
 }
 
-// providerRoutedSNAT: providerRouted with r1's gateway active on ch2: what
-// vm1 (vlan101) sends out through the gateway leaves by the physnet1
-// bridge port, tagged 101, to ch2's chassis MAC there; vm6's (geneve) is
-// tunnelled to ch2 as on any overlay network.
+// providerRoutedSNAT: providerRouted with r1's gateway (IPv4 and IPv6)
+// active on ch2: what vm1 (vlan101) sends out through the gateway, IPv4
+// to translate and IPv6, leaves by the physnet1 bridge port, tagged 101,
+// to ch2's chassis MAC there; vm6's (geneve) is tunnelled to ch2 as on
+// any overlay network.
 func providerRoutedSNAT() *View {
-	v := withGateway(providerRouted(), "ch2", 30)
+	v := withGateway6(withGateway(providerRouted(), "ch2", 30))
 	v.Remote[0].ProviderMACs = []ProviderMAC{{OFPort: ofPhysnet1, MAC: mac("0e:c4:02:00:00:01")}}
 	return v
 }
 
-// providerRoutedGateway: providerRouted with r1's gateway active here, on
-// an external network sharing physnet1 (untagged): a frame from the
-// physnet1 bridge port to this chassis' MAC on VLAN 101 or 103, from r1's
-// subnet there, is given r1's MAC and routed out by the same port.
+// withGateway6 gives r1's gateway an IPv6 address too: its IPv6 leaves by
+// the gateway, routed without NAT.
+func withGateway6(v *View) *View {
+	v.Routers[0].Gateway.Address6 = pfx("2001:db8:ff::2/64")
+	v.External[0].NextHopMAC6 = mac("02:00:cb:00:71:06")
+	return v
+}
+
+// providerRoutedGateway: providerRouted with r1's gateway (IPv4 and IPv6)
+// active here, on an external network sharing physnet1 (untagged): a
+// frame from the physnet1 bridge port to this chassis' MAC on VLAN 101 or
+// 103, from r1's subnet there, is given r1's MAC and routed out by the
+// same port.
 func providerRoutedGateway() *View {
-	return withGateway(providerRouted(), "ch1", ofPhysnet1)
+	return withGateway6(withGateway(providerRouted(), "ch1", ofPhysnet1))
 }

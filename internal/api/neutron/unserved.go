@@ -15,10 +15,10 @@ import (
 //     not become external. VMs on vlan and flat networks are served
 //     (pipeline/provider.go), and so are router interfaces on the ones
 //     that are not external, routed by every chassis onto the physical
-//     network from its chassis MAC, their IPv4 traffic to translate
-//     (SNAT, centralized floating IPs) handed to the router's active
-//     gateway chassis over the physical network, to the gateway's chassis
-//     MAC (pipeline/provroute.go);
+//     network from its chassis MAC, what leaves by the router's active
+//     gateway chassis (IPv4 to translate: SNAT, centralized floating IPs;
+//     IPv6) handed to it over the physical network, to its chassis MAC
+//     (pipeline/provroute.go);
 //   - a floating IP for a port on a vlan or flat network bound on a
 //     chassis in edge mode: the edge gateways reach a port through a
 //     tunnel on its network's key, which such a network does not have.
