@@ -416,3 +416,171 @@ func TestProviderRoutingSNAT(t *testing.T) {
 			handed, back, tunnelled, strings.Join(bad, "\n"), text)
 	}
 }
+
+// TestProviderRoutingIPv6Gateway: a router with a dual-stack gateway on a
+// flat external network and an IPv6 (SLAAC) subnet on a vlan network,
+// both on physnet1, which gw1 (the only --gateway chassis, the router's
+// active gateway) and ch1 map. a1 on ch1 pings the upstream router
+// 2001:db8:ffff::1 from its own address (routed without NAT by gw1); on
+// ch1's physical link its echo requests go to gw1, tagged with the vlan
+// network's VLAN, from ch1's chassis MAC to gw1's, and the replies come
+// back from gw1's chassis MAC; no frame from a router interface's MAC.
+func TestProviderRoutingIPv6Gateway(t *testing.T) {
+	l := newLab(t, lab.Options{ServerArgs: []string{"--network-vlan-ranges", "physnet1:100:199"}})
+	outside, err := l.Bed.AddExternalHost("up6", netip.MustParsePrefix("203.0.113.1/24"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	omac, err := outside.MAC()
+	if err != nil {
+		t.Fatal(err)
+	}
+	brPhys := func(ch *testbed.Chassis) error { return ch.AddExternalBridge("br-phys") }
+	mapped := []string{"--bridge-mappings", "physnet1:br-phys"}
+	gw1, err := l.AddChassisWith("gw1", brPhys, append(mapped, "--gateway"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch1, err := l.AddChassisWith("ch1", brPhys, mapped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext, _ := extNet(t, l)
+	if err := l.Do("POST", "/v2.0/subnets", "admin", map[string]any{"subnet": map[string]any{
+		"network_id": ext.ID, "cidr": "2001:db8:ffff::/64", "ip_version": 6, "gateway_ip": "2001:db8:ffff::1",
+		"enable_dhcp": false}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var n struct{ Network model.Network }
+	if err := l.Do("POST", "/v2.0/networks", "p1", map[string]any{"network": map[string]any{"name": "va",
+		"provider:network_type": "vlan", "provider:physical_network": "physnet1"}}, &n); err != nil {
+		t.Fatal(err)
+	}
+	va := n.Network
+	var s4 struct{ Subnet model.Subnet }
+	if err := l.Do("POST", "/v2.0/subnets", "p1", map[string]any{"subnet": map[string]any{
+		"network_id": va.ID, "cidr": "10.40.0.0/24", "ip_version": 4}}, &s4); err != nil {
+		t.Fatal(err)
+	}
+	s6 := subnet6(t, l, "p1", va.ID, "2001:db8:40::/64", "slaac")
+	var r struct{ Router model.Router }
+	if err := l.Do("POST", "/v2.0/routers", "p1", map[string]any{"router": map[string]any{"name": "r6",
+		"external_gateway_info": map[string]any{"network_id": ext.ID}}}, &r); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []model.Subnet{s4.Subnet, s6} {
+		if err := l.Do("PUT", "/v2.0/routers/"+r.Router.ID+"/add_router_interface", "p1", map[string]any{"subnet_id": s.ID}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var gw6 string
+	for _, f := range r.Router.Gateway.ExternalFixedIPs {
+		if a, err := netip.ParseAddr(f.IPAddress); err == nil && a.Is6() {
+			gw6 = f.IPAddress
+		}
+	}
+	if gw6 == "" {
+		t.Fatalf("router gateway addresses %+v: want one on 2001:db8:ffff::/64", r.Router.Gateway.ExternalFixedIPs)
+	}
+	upstream6(t, outside, "2001:db8:ffff::1/64", gw6, "2001:db8:40::/64")
+	var ifs struct{ Ports []model.Port }
+	if err := l.Do("GET", "/v2.0/ports?device_id="+r.Router.ID+"&device_owner=network:router_interface", "p1", nil, &ifs); err != nil {
+		t.Fatal(err)
+	}
+	routerMACs := map[string]bool{}
+	for _, p := range ifs.Ports {
+		routerMACs[strings.ToLower(p.MACAddress)] = true
+	}
+	if len(routerMACs) == 0 {
+		t.Fatal("router has no interface")
+	}
+
+	open := secGroup(t, l, "p1", "open6")
+	rule(t, l, "p1", map[string]any{"security_group_id": open, "direction": "ingress", "ethertype": "IPv6", "protocol": "ipv6-icmp"})
+	a1, p1 := boot6(t, l, ch1, "a1", va, s4.Subnet, map[string]any{"security_groups": []string{open}})
+	a6 := addrOn(t, p1, s6)
+	waitAddr6(t, l, a1, a6)
+
+	phys, err := ch1.Capture(testbed.ExternalIface)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if t.Failed() {
+			logFlows(t, ch1, gw1)
+			text, _ := phys.Text()
+			t.Logf("ch1's physical link:\n%s\n%s", text, l.Bed.LogTails(20))
+		}
+	}()
+	// The first echoes may go while gw1 learns the upstream router by ND.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if got, _ := a1.Ping("2001:db8:ffff::1", 1, time.Second); got == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a1 → 2001:db8:ffff::1: no reply within 15 s")
+		}
+	}
+	atOutside, err := outside.Capture("eth0", "icmp6")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPing(t, l, a1, "2001:db8:ffff::1")
+	pkts, err := atOutside.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var forOutside []testbed.Packet
+	for _, p := range pkts {
+		eth, ok := p.Layer(layers.LayerTypeEthernet).(*layers.Ethernet)
+		if ok && p.Layer(layers.LayerTypeDot1Q) == nil && strings.EqualFold(eth.DstMAC.String(), omac) {
+			forOutside = append(forOutside, p)
+		}
+	}
+	if src := ipv6Sources(forOutside, layers.ICMPv6TypeEchoRequest); src[a6] < 2 || len(src) != 1 {
+		t.Fatalf("echo requests to the outside host by source: %v, want only a1's own %s", src, a6)
+	}
+
+	frames, err := phys.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch1MAC, gw1MAC := logical.ChassisMAC("ch1", "physnet1").String(), logical.ChassisMAC("gw1", "physnet1").String()
+	var handed, back int
+	var bad []string
+	for _, p := range frames {
+		eth, ok := p.Layer(layers.LayerTypeEthernet).(*layers.Ethernet)
+		if !ok {
+			continue
+		}
+		if routerMACs[eth.SrcMAC.String()] {
+			bad = append(bad, "router interface MAC as source: "+p.Summary())
+			continue
+		}
+		ip, ok := p.Layer(layers.LayerTypeIPv6).(*layers.IPv6)
+		if !ok || p.Layer(layers.LayerTypeICMPv6) == nil {
+			continue
+		}
+		q, tagged := p.Layer(layers.LayerTypeDot1Q).(*layers.Dot1Q)
+		onVLAN := tagged && int(q.VLANIdentifier) == va.SegmentationID
+		switch {
+		case ip.SrcIP.String() == a6 && ip.DstIP.String() == "2001:db8:ffff::1":
+			if !onVLAN || eth.SrcMAC.String() != ch1MAC || eth.DstMAC.String() != gw1MAC {
+				bad = append(bad, fmt.Sprintf("handed to gw1 but not tagged %d from %s to %s: %s", va.SegmentationID, ch1MAC, gw1MAC, p.Summary()))
+				continue
+			}
+			handed++
+		case ip.SrcIP.String() == "2001:db8:ffff::1" && ip.DstIP.String() == a6:
+			if !onVLAN || eth.SrcMAC.String() != gw1MAC {
+				bad = append(bad, fmt.Sprintf("routed back by gw1 but not tagged %d from %s: %s", va.SegmentationID, gw1MAC, p.Summary()))
+				continue
+			}
+			back++
+		}
+	}
+	t.Logf("ch1's physical link: %d IPv6 echoes of a1 handed to gw1, %d routed back", handed, back)
+	if len(bad) > 0 || handed < 2 || back < 2 {
+		t.Fatalf("ch1's physical link: %d handed (want 2+), %d back (want 2+):\n%s", handed, back, strings.Join(bad, "\n"))
+	}
+}
