@@ -42,6 +42,9 @@ type fipObj struct {
 	// heldPort and heldFixed are the association as stored, whose
 	// fipFixedKey a change must free, even when the port is gone.
 	heldPort, heldFixed string
+	// pfPorts are the internal ports of the forwardings as stored (sorted),
+	// whose pfPortKey index saveFIP keeps.
+	pfPorts []string
 }
 
 // MarshalJSON renders Neutron's nulls for an unassociated floating IP,
@@ -88,12 +91,21 @@ func fipFromRecord(rec *fipRecord) *fipObj {
 	f := &fipObj{FloatingIP: rec.FloatingIP, heldPort: rec.PortID, heldFixed: rec.FixedIPAddress}
 	f.floatingPort = rec.FloatingPort
 	f.forwardings = rec.PortForwardings
+	f.pfPorts = forwardedPorts(rec.PortForwardings)
 	f.showForwardings()
 	f.showPool(nil)
 	return f
 }
 
+// fipKeys are the keys loadFIP and saveFIP read for floating IP id: its
+// record, its edge pool and its scoped copies' index (which the store
+// reads when it writes the record).
+func fipKeys(id string) []string {
+	return []string{fipKey(id), store.EdgePoolKey(id), store.ScopedIndexOf(store.KindFloatingIPs) + id}
+}
+
 func loadFIP(tx *store.Tx, id string) (*fipObj, error) {
+	tx.Prefetch(fipKeys(id)...)
 	var rec fipRecord
 	ok, err := tx.Get(fipKey(id), &rec)
 	if err != nil || !ok {
@@ -116,6 +128,18 @@ func loadFIP(tx *store.Tx, id string) (*fipObj, error) {
 	return f, nil
 }
 
+// prefetchFIPUpdate reads in one round trip what an update of floating IP
+// id reads first: the floating IP's keys and, for an association, the
+// port's index and its forwardings' (the port itself needs its network,
+// read with them).
+func prefetchFIPUpdate(tx *store.Tx, id string, a attrs) {
+	keys := fipKeys(id)
+	if portID, ok, err := a.str("port_id"); err == nil && ok && portID != "" {
+		keys = append(keys, store.IndexKey(store.KindPorts, portID), pfPortKey(portID))
+	}
+	tx.Prefetch(keys...)
+}
+
 // showPort fills port_details from the associated port. A port deleted
 // without its floating IPs being disassociated shows as no association.
 func (f *fipObj) showPort(port *model.Port) {
@@ -127,6 +151,9 @@ func (f *fipObj) showPort(port *model.Port) {
 }
 
 func saveFIP(tx *store.Tx, f *fipObj) error {
+	if err := syncPFIndex(tx, f); err != nil {
+		return err
+	}
 	if f.poolChanged {
 		if err := tx.Put(store.EdgePoolKey(f.ID), f.pool); err != nil {
 			return err
@@ -142,13 +169,14 @@ func fipBadRequest(format string, args ...any) *Error {
 func floatingIPsResource(s *Server) *resource {
 	return &resource{
 		collection: "floatingips", singular: "floatingip", kind: "FloatingIP",
-		list:   s.listFloatingIPs,
-		load:   func(tx *store.Tx, id string) (model.Object, error) { return orNil(loadFIP(tx, id)) },
-		save:   func(tx *store.Tx, o model.Object) error { return saveFIP(tx, o.(*fipObj)) },
-		create: s.createFloatingIP,
-		update: s.updateFloatingIP,
-		remove: s.removeFloatingIP,
-		extra:  func(s *Server, mux *http.ServeMux) { s.registerPortForwardings(mux) },
+		list:     s.listFloatingIPs,
+		load:     func(tx *store.Tx, id string) (model.Object, error) { return orNil(loadFIP(tx, id)) },
+		save:     func(tx *store.Tx, o model.Object) error { return saveFIP(tx, o.(*fipObj)) },
+		prefetch: prefetchFIPUpdate,
+		create:   s.createFloatingIP,
+		update:   s.updateFloatingIP,
+		remove:   s.removeFloatingIP,
+		extra:    func(s *Server, mux *http.ServeMux) { s.registerPortForwardings(mux) },
 	}
 }
 
@@ -424,7 +452,7 @@ func (s *Server) associateFIP(ctx context.Context, tx *store.Tx, p auth.Principa
 	if port.ProjectID != f.ProjectID && !p.Admin {
 		return fipBadRequest("Cannot process floating IP association with Port %s, since that port is owned by a different tenant", port.ID)
 	}
-	if err := s.refusePortWithForwardings(ctx, tx, port.ID); err != nil {
+	if err := refusePortWithForwardings(tx, port.ID); err != nil {
 		return err
 	}
 	// Neutron's is_fip_serviced: only DHCP ports are refused.
@@ -461,7 +489,11 @@ func (s *Server) associateFIP(ctx context.Context, tx *store.Tx, p auth.Principa
 			return fipBadRequest("Port %s has multiple fixed IPv4 addresses.  Must provide a specific IPv4 address when assigning a floating IP", port.ID)
 		}
 	}
-	sub, err := l3Subnet(tx, subnetID)
+	// The subnet of a port's address is on the port's network: it is read
+	// there, with the address's floating IP key, in one round trip.
+	key := fipFixedKey(f.FloatingNetworkID, port.ID, ip)
+	tx.Prefetch(store.SubnetKey(port.NetworkID, subnetID), key)
+	sub, err := subnetOf(tx, port.NetworkID, subnetID)
 	if err != nil {
 		return err
 	}
@@ -475,7 +507,6 @@ func (s *Server) associateFIP(ctx context.Context, tx *store.Tx, p auth.Principa
 	if err != nil {
 		return err
 	}
-	key := fipFixedKey(f.FloatingNetworkID, port.ID, ip)
 	if holder := tx.GetString(key); holder != "" && holder != f.ID {
 		return Conflict("FloatingIPPortAlreadyAssociated",
 			"Cannot associate floating IP %s (%s) with port %s using fixed IP %s, as that fixed IP already has a floating IP on external network %s.",
@@ -491,6 +522,17 @@ func (s *Server) associateFIP(ctx context.Context, tx *store.Tx, p auth.Principa
 	return nil
 }
 
+// subnetOf reads subnet id of network netID inside tx; nil, nil when the
+// network has no such subnet.
+func subnetOf(tx *store.Tx, netID, id string) (*model.Subnet, error) {
+	var sub model.Subnet
+	ok, err := tx.Get(store.SubnetKey(netID, id), &sub)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &sub, nil
+}
+
 // routerForFIP finds a router with a gateway on extNet and an interface on
 // sub, preferring the one whose interface holds the subnet's gateway
 // address. The routers of the subnet are listed from the index outside tx;
@@ -501,6 +543,14 @@ func (s *Server) routerForFIP(ctx context.Context, tx *store.Tx, port *model.Por
 	if err != nil {
 		return "", err
 	}
+	// The routers and their interfaces on the subnet, in one round trip:
+	// an interface holding an address of the subnet is a port of the
+	// subnet's network.
+	keys := make([]string, 0, 2*len(kvs))
+	for _, kv := range kvs {
+		keys = append(keys, routerKey(strings.TrimPrefix(kv.Key, prefix)), store.PortKey(sub.NetworkID, string(kv.Value)))
+	}
+	tx.Prefetch(keys...)
 	first := ""
 	for _, kv := range kvs {
 		routerID := strings.TrimPrefix(kv.Key, prefix)
@@ -512,11 +562,10 @@ func (s *Server) routerForFIP(ctx context.Context, tx *store.Tx, port *model.Por
 		if rt == nil || rt.Gateway == nil || rt.Gateway.NetworkID != extNet || !slices.Contains(rt.ifaces, ifaceID) {
 			continue
 		}
-		iface, err := l3Port(tx, ifaceID)
-		if err != nil {
+		var iface model.Port
+		if ok, err := tx.Get(store.PortKey(sub.NetworkID, ifaceID), &iface); err != nil {
 			return "", err
-		}
-		if iface == nil {
+		} else if !ok {
 			continue
 		}
 		for _, ip := range iface.FixedIPs {

@@ -576,21 +576,14 @@ func (s *Server) checkPF(ctx context.Context, tx *store.Tx, p auth.Principal, f 
 		}
 	}
 	// The internal socket is unique across every floating IP.
-	recs, _, err := store.ListOf[fipRecord](ctx, s.store, store.KindPrefix(store.KindFloatingIPs))
+	recs, err := fipsWithForwardingsTo(tx, port.ID)
 	if err != nil {
 		return err
 	}
 	for _, rec := range recs {
-		if rec.ID == f.ID || !slices.ContainsFunc(rec.PortForwardings, func(o model.PortForwarding) bool { return o.InternalPortID == port.ID }) {
-			continue
+		if rec.ID != f.ID {
+			others = append(others, rec.PortForwardings...)
 		}
-		var cur fipRecord
-		if ok, err := tx.Get(fipKey(rec.ID), &cur); err != nil {
-			return err
-		} else if !ok {
-			continue
-		}
-		others = append(others, cur.PortForwardings...)
 	}
 	for _, o := range others {
 		olo, ohi := o.InternalRange()
@@ -654,25 +647,140 @@ func (s *Server) fipOfPort(ctx context.Context, tx *store.Tx, portID string) (*f
 
 // refusePortWithForwardings is Neutron's PortHasPortForwarding: a floating
 // IP cannot be associated with a port that is the target of port
-// forwardings (every Wyvern router is distributed).
-func (s *Server) refusePortWithForwardings(ctx context.Context, tx *store.Tx, portID string) error {
-	recs, _, err := store.ListOf[fipRecord](ctx, s.store, store.KindPrefix(store.KindFloatingIPs))
+// forwardings (every Wyvern router is distributed). It reads the port's
+// forwardings index inside tx, so a forwarding created meanwhile makes
+// the association retry.
+func refusePortWithForwardings(tx *store.Tx, portID string) error {
+	ids, err := fipsForwardingTo(tx, portID)
 	if err != nil {
 		return err
 	}
-	for _, rec := range recs {
-		if !slices.ContainsFunc(rec.PortForwardings, func(o model.PortForwarding) bool { return o.InternalPortID == portID }) {
-			continue
-		}
-		var cur fipRecord
-		if ok, err := tx.Get(fipKey(rec.ID), &cur); err != nil {
-			return err
-		} else if ok && slices.ContainsFunc(cur.PortForwardings, func(o model.PortForwarding) bool { return o.InternalPortID == portID }) {
-			return newError(http.StatusBadRequest, "PortHasPortForwarding",
-				"Cannot associate floating IP to port %s because it already has a Port Forwarding binding.", portID)
-		}
+	if len(ids) > 0 {
+		return newError(http.StatusBadRequest, "PortHasPortForwarding",
+			"Cannot associate floating IP to port %s because it already has a Port Forwarding binding.", portID)
 	}
 	return nil
+}
+
+// pfPortKey indexes the floating IPs with forwardings to a port: its value
+// is the JSON list of their ids (sorted), absent when there is none.
+// saveFIP keeps it in the transaction that changes the forwardings, so
+// what needs the forwardings to a port reads one key, not every floating
+// IP, and conflicts with a concurrent change to them.
+func pfPortKey(portID string) string { return store.IndexKey("port_forwarding_fips", portID) }
+
+// fipsForwardingTo returns the ids of the floating IPs with forwardings to
+// port portID, read inside tx.
+func fipsForwardingTo(tx *store.Tx, portID string) ([]string, error) {
+	var ids []string
+	if _, err := tx.Get(pfPortKey(portID), &ids); err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// forwardedPorts returns the internal ports of forwardings, sorted, each
+// once.
+func forwardedPorts(pfs []model.PortForwarding) []string {
+	var out []string
+	for _, pf := range pfs {
+		out = append(out, pf.InternalPortID)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// syncPFIndex updates the pfPortKey index of the ports that f's
+// forwardings start or stop targeting, inside tx.
+func syncPFIndex(tx *store.Tx, f *fipObj) error {
+	now := forwardedPorts(f.forwardings)
+	if slices.Equal(now, f.pfPorts) {
+		return nil
+	}
+	var changed []string
+	for _, p := range now {
+		if !slices.Contains(f.pfPorts, p) {
+			changed = append(changed, p)
+		}
+	}
+	for _, p := range f.pfPorts {
+		if !slices.Contains(now, p) {
+			changed = append(changed, p)
+		}
+	}
+	keys := make([]string, len(changed))
+	for i, p := range changed {
+		keys[i] = pfPortKey(p)
+	}
+	tx.Prefetch(keys...)
+	for _, p := range changed {
+		ids, err := fipsForwardingTo(tx, p)
+		if err != nil {
+			return err
+		}
+		ids = slices.DeleteFunc(ids, func(id string) bool { return id == f.ID })
+		if slices.Contains(now, p) {
+			ids = append(ids, f.ID)
+			slices.Sort(ids)
+		}
+		if len(ids) == 0 {
+			tx.Delete(pfPortKey(p))
+			continue
+		}
+		if err := tx.Put(pfPortKey(p), ids); err != nil {
+			return err
+		}
+	}
+	f.pfPorts = now
+	return nil
+}
+
+// MigratePortForwardingIndex writes the pfPortKey index entries of the
+// forwardings stored by a server that predates the index, one transaction
+// per floating IP, and returns how many floating IPs it indexed. Run at
+// start, it is a no-op once done.
+func (s *Server) MigratePortForwardingIndex(ctx context.Context) (int, error) {
+	recs, _, err := store.ListOf[fipRecord](ctx, s.store, store.KindPrefix(store.KindFloatingIPs))
+	if err != nil {
+		return 0, fmt.Errorf("index port forwardings: %w", err)
+	}
+	done := 0
+	for _, rec := range recs {
+		if len(rec.PortForwardings) == 0 {
+			continue
+		}
+		wrote := false
+		err := s.store.Txn(ctx, func(tx *store.Tx) error {
+			wrote = false
+			var cur fipRecord
+			if ok, err := tx.Get(fipKey(rec.ID), &cur); err != nil || !ok {
+				return err
+			}
+			for _, p := range forwardedPorts(cur.PortForwardings) {
+				ids, err := fipsForwardingTo(tx, p)
+				if err != nil {
+					return err
+				}
+				if slices.Contains(ids, cur.ID) {
+					continue
+				}
+				ids = append(ids, cur.ID)
+				slices.Sort(ids)
+				if err := tx.Put(pfPortKey(p), ids); err != nil {
+					return err
+				}
+				wrote = true
+			}
+			return nil
+		})
+		if err != nil {
+			return done, fmt.Errorf("index port forwardings of floating IP %s: %w", rec.ID, err)
+		}
+		if wrote {
+			done++
+		}
+	}
+	return done, nil
 }
 
 // dropPortForwardings deletes inside tx the forwardings to port portID
@@ -693,7 +801,7 @@ func (s *Server) dropStalePortForwardings(ctx context.Context, tx *store.Tx, por
 // dropForwardingsTo deletes inside tx the forwardings to port portID that
 // stale selects.
 func (s *Server) dropForwardingsTo(ctx context.Context, tx *store.Tx, portID string, stale func(*model.PortForwarding) bool) error {
-	recs, _, err := store.ListOf[fipRecord](ctx, s.store, store.KindPrefix(store.KindFloatingIPs))
+	recs, err := fipsWithForwardingsTo(tx, portID)
 	if err != nil {
 		return err
 	}
@@ -702,13 +810,7 @@ func (s *Server) dropForwardingsTo(ctx context.Context, tx *store.Tx, portID str
 		if !slices.ContainsFunc(rec.PortForwardings, func(o model.PortForwarding) bool { return to(&o) }) {
 			continue
 		}
-		var cur fipRecord
-		if ok, err := tx.Get(fipKey(rec.ID), &cur); err != nil {
-			return err
-		} else if !ok || !slices.ContainsFunc(cur.PortForwardings, func(o model.PortForwarding) bool { return to(&o) }) {
-			continue
-		}
-		f := fipFromRecord(&cur)
+		f := fipFromRecord(&rec)
 		f.dropForwardings(to)
 		touch(f)
 		if err := saveFIP(tx, f); err != nil {
@@ -716,4 +818,28 @@ func (s *Server) dropForwardingsTo(ctx context.Context, tx *store.Tx, portID str
 		}
 	}
 	return nil
+}
+
+// fipsWithForwardingsTo reads inside tx, in one round trip, the floating
+// IPs with forwardings to port portID.
+func fipsWithForwardingsTo(tx *store.Tx, portID string) ([]fipRecord, error) {
+	ids, err := fipsForwardingTo(tx, portID)
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = fipKey(id)
+	}
+	tx.Prefetch(keys...)
+	out := make([]fipRecord, 0, len(ids))
+	for _, k := range keys {
+		var rec fipRecord
+		if ok, err := tx.Get(k, &rec); err != nil {
+			return nil, err
+		} else if ok {
+			out = append(out, rec)
+		}
+	}
+	return out, nil
 }
