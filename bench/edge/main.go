@@ -31,7 +31,11 @@
 //     once) and for a silent death (the gateway's uplink cut: the router
 //     waits for the BGP hold time, 3 s here; no BFD).
 //
-// It must run as root; the bed is removed even on failure or Ctrl-C.
+// It must run as root; the bed is removed even on failure or Ctrl-C. Zero
+// rounds skip a part: the convergence of 1,000 floating IPs alone is
+//
+//	EDGE_ARGS="-kill-rounds 0 -cut-rounds 0 -steer-rounds 0 -flood-rounds 0 -cpu-rate 0 -dp-rounds 0" ./bench/run.sh edge
+//
 //
 //	go build -o bench/out/ ./cmd/wyvern ./cmd/wyvern-agent ./bench/edge
 //	bench/out/edge -wyvern bench/out/wyvern -wyvern-agent bench/out/wyvern-agent -out bench/results/edge-$(date +%F).md

@@ -43,8 +43,10 @@ type fipObj struct {
 	// fipFixedKey a change must free, even when the port is gone.
 	heldPort, heldFixed string
 	// pfPorts are the internal ports of the forwardings as stored (sorted),
-	// whose pfPortKey index saveFIP keeps.
-	pfPorts []string
+	// whose pfPortKey index saveFIP keeps; storedPort is the associated
+	// port as stored, whose fipPortKey index saveFIP keeps.
+	pfPorts    []string
+	storedPort string
 }
 
 // MarshalJSON renders Neutron's nulls for an unassociated floating IP,
@@ -92,6 +94,7 @@ func fipFromRecord(rec *fipRecord) *fipObj {
 	f.floatingPort = rec.FloatingPort
 	f.forwardings = rec.PortForwardings
 	f.pfPorts = forwardedPorts(rec.PortForwardings)
+	f.storedPort = rec.PortID
 	f.showForwardings()
 	f.showPool(nil)
 	return f
@@ -130,12 +133,12 @@ func loadFIP(tx *store.Tx, id string) (*fipObj, error) {
 
 // prefetchFIPUpdate reads in one round trip what an update of floating IP
 // id reads first: the floating IP's keys and, for an association, the
-// port's index and its forwardings' (the port itself needs its network,
-// read with them).
+// port's index, its forwardings' and its floating IPs' (the port itself
+// needs its network, read with them).
 func prefetchFIPUpdate(tx *store.Tx, id string, a attrs) {
 	keys := fipKeys(id)
 	if portID, ok, err := a.str("port_id"); err == nil && ok && portID != "" {
-		keys = append(keys, store.IndexKey(store.KindPorts, portID), pfPortKey(portID))
+		keys = append(keys, store.IndexKey(store.KindPorts, portID), pfPortKey(portID), fipPortKey(portID))
 	}
 	tx.Prefetch(keys...)
 }
@@ -152,6 +155,9 @@ func (f *fipObj) showPort(port *model.Port) {
 
 func saveFIP(tx *store.Tx, f *fipObj) error {
 	if err := syncPFIndex(tx, f); err != nil {
+		return err
+	}
+	if err := syncPortIndex(tx, f); err != nil {
 		return err
 	}
 	if f.poolChanged {
@@ -373,6 +379,9 @@ func (s *Server) removeFloatingIP(ctx context.Context, tx *store.Tx, p auth.Prin
 		return fipInUseByPortForwarding(f.ID)
 	}
 	disassociateFIP(tx, f)
+	if err := syncPortIndex(tx, f); err != nil {
+		return err
+	}
 	port, err := l3Port(tx, f.floatingPort)
 	if err != nil {
 		return err
@@ -490,9 +499,10 @@ func (s *Server) associateFIP(ctx context.Context, tx *store.Tx, p auth.Principa
 		}
 	}
 	// The subnet of a port's address is on the port's network: it is read
-	// there, with the address's floating IP key, in one round trip.
+	// there, with the address's floating IP key and the port's floating IP
+	// index (which saveFIP writes), in one round trip.
 	key := fipFixedKey(f.FloatingNetworkID, port.ID, ip)
-	tx.Prefetch(store.SubnetKey(port.NetworkID, subnetID), key)
+	tx.Prefetch(store.SubnetKey(port.NetworkID, subnetID), key, fipPortKey(port.ID))
 	sub, err := subnetOf(tx, port.NetworkID, subnetID)
 	if err != nil {
 		return err
@@ -638,21 +648,15 @@ func (s *Server) disassociatePortFloatingIPs(ctx context.Context, tx *store.Tx, 
 	if err := s.dropPortForwardings(ctx, tx, portID); err != nil {
 		return err
 	}
-	fips, _, err := store.ListOf[fipRecord](ctx, s.store, store.KindPrefix(store.KindFloatingIPs))
+	recs, err := fipsOnPort(tx, portID)
 	if err != nil {
 		return err
 	}
-	for _, rec := range fips {
+	for _, rec := range recs {
 		if rec.PortID != portID {
 			continue
 		}
-		var cur fipRecord
-		if ok, err := tx.Get(fipKey(rec.ID), &cur); err != nil {
-			return err
-		} else if !ok || cur.PortID != portID {
-			continue
-		}
-		f := fipFromRecord(&cur)
+		f := fipFromRecord(&rec)
 		disassociateFIP(tx, f)
 		touch(f)
 		if err := saveFIP(tx, f); err != nil {
@@ -660,4 +664,104 @@ func (s *Server) disassociatePortFloatingIPs(ctx context.Context, tx *store.Tx, 
 		}
 	}
 	return nil
+}
+
+// fipPortKey indexes the floating IPs associated with a port: its value is
+// the JSON list of their ids (sorted), absent when there is none. saveFIP
+// keeps it in the transaction that associates or disassociates, so what
+// needs the floating IPs of a port reads one key, not every floating IP,
+// and conflicts with a concurrent association.
+func fipPortKey(portID string) string { return store.IndexKey("port_floatingips", portID) }
+
+// syncPortIndex moves f's id from the fipPortKey index of the port it was
+// stored associated with to that of the port it is associated with now,
+// inside tx.
+func syncPortIndex(tx *store.Tx, f *fipObj) error {
+	if f.storedPort == f.PortID {
+		return nil
+	}
+	var keys []string
+	for _, p := range []string{f.storedPort, f.PortID} {
+		if p != "" {
+			keys = append(keys, fipPortKey(p))
+		}
+	}
+	tx.Prefetch(keys...)
+	if f.storedPort != "" {
+		if err := indexRemove(tx, fipPortKey(f.storedPort), f.ID); err != nil {
+			return err
+		}
+	}
+	if f.PortID != "" {
+		if err := indexAdd(tx, fipPortKey(f.PortID), f.ID); err != nil {
+			return err
+		}
+	}
+	f.storedPort = f.PortID
+	return nil
+}
+
+// fipsOnPort reads inside tx, in one round trip, the floating IPs the
+// fipPortKey index of port portID names.
+func fipsOnPort(tx *store.Tx, portID string) ([]fipRecord, error) {
+	return fipRecordsIndexed(tx, fipPortKey(portID))
+}
+
+// fipRecordsIndexed reads inside tx the floating IPs whose ids the index
+// at key lists: the index, then the records in one round trip.
+func fipRecordsIndexed(tx *store.Tx, key string) ([]fipRecord, error) {
+	ids, err := indexIDs(tx, key)
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = fipKey(id)
+	}
+	tx.Prefetch(keys...)
+	out := make([]fipRecord, 0, len(ids))
+	for _, k := range keys {
+		var rec fipRecord
+		if ok, err := tx.Get(k, &rec); err != nil {
+			return nil, err
+		} else if ok {
+			out = append(out, rec)
+		}
+	}
+	return out, nil
+}
+
+// indexIDs reads the ids an index key lists, inside tx.
+func indexIDs(tx *store.Tx, key string) ([]string, error) {
+	var ids []string
+	if _, err := tx.Get(key, &ids); err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// indexAdd adds id to the index at key, inside tx.
+func indexAdd(tx *store.Tx, key, id string) error {
+	ids, err := indexIDs(tx, key)
+	if err != nil || slices.Contains(ids, id) {
+		return err
+	}
+	ids = append(ids, id)
+	slices.Sort(ids)
+	return tx.Put(key, ids)
+}
+
+// indexRemove removes id from the index at key, inside tx, and the key
+// with the last id.
+func indexRemove(tx *store.Tx, key, id string) error {
+	ids, err := indexIDs(tx, key)
+	if err != nil || !slices.Contains(ids, id) {
+		return err
+	}
+	ids = slices.DeleteFunc(ids, func(x string) bool { return x == id })
+	if len(ids) == 0 {
+		tx.Delete(key)
+		return nil
+	}
+	return tx.Put(key, ids)
 }

@@ -625,21 +625,15 @@ func refuseEdge(tx *store.Tx, port *model.Port) error {
 }
 
 // fipOfPort returns the floating IP associated with port portID, read
-// inside tx, or nil.
+// inside tx through the port's floating IP index, or nil.
 func (s *Server) fipOfPort(ctx context.Context, tx *store.Tx, portID string) (*fipRecord, error) {
-	recs, _, err := store.ListOf[fipRecord](ctx, s.store, store.KindPrefix(store.KindFloatingIPs))
+	recs, err := fipsOnPort(tx, portID)
 	if err != nil {
 		return nil, err
 	}
-	for _, rec := range recs {
-		if rec.PortID != portID {
-			continue
-		}
-		var cur fipRecord
-		if ok, err := tx.Get(fipKey(rec.ID), &cur); err != nil {
-			return nil, err
-		} else if ok && cur.PortID == portID {
-			return &cur, nil
+	for i := range recs {
+		if recs[i].PortID == portID {
+			return &recs[i], nil
 		}
 	}
 	return nil, nil
@@ -651,7 +645,7 @@ func (s *Server) fipOfPort(ctx context.Context, tx *store.Tx, portID string) (*f
 // forwardings index inside tx, so a forwarding created meanwhile makes
 // the association retry.
 func refusePortWithForwardings(tx *store.Tx, portID string) error {
-	ids, err := fipsForwardingTo(tx, portID)
+	ids, err := indexIDs(tx, pfPortKey(portID))
 	if err != nil {
 		return err
 	}
@@ -668,16 +662,6 @@ func refusePortWithForwardings(tx *store.Tx, portID string) error {
 // what needs the forwardings to a port reads one key, not every floating
 // IP, and conflicts with a concurrent change to them.
 func pfPortKey(portID string) string { return store.IndexKey("port_forwarding_fips", portID) }
-
-// fipsForwardingTo returns the ids of the floating IPs with forwardings to
-// port portID, read inside tx.
-func fipsForwardingTo(tx *store.Tx, portID string) ([]string, error) {
-	var ids []string
-	if _, err := tx.Get(pfPortKey(portID), &ids); err != nil {
-		return nil, err
-	}
-	return ids, nil
-}
 
 // forwardedPorts returns the internal ports of forwardings, sorted, each
 // once.
@@ -697,37 +681,27 @@ func syncPFIndex(tx *store.Tx, f *fipObj) error {
 	if slices.Equal(now, f.pfPorts) {
 		return nil
 	}
-	var changed []string
+	var added, removed, keys []string
 	for _, p := range now {
 		if !slices.Contains(f.pfPorts, p) {
-			changed = append(changed, p)
+			added = append(added, p)
+			keys = append(keys, pfPortKey(p))
 		}
 	}
 	for _, p := range f.pfPorts {
 		if !slices.Contains(now, p) {
-			changed = append(changed, p)
+			removed = append(removed, p)
+			keys = append(keys, pfPortKey(p))
 		}
-	}
-	keys := make([]string, len(changed))
-	for i, p := range changed {
-		keys[i] = pfPortKey(p)
 	}
 	tx.Prefetch(keys...)
-	for _, p := range changed {
-		ids, err := fipsForwardingTo(tx, p)
-		if err != nil {
+	for _, p := range added {
+		if err := indexAdd(tx, pfPortKey(p), f.ID); err != nil {
 			return err
 		}
-		ids = slices.DeleteFunc(ids, func(id string) bool { return id == f.ID })
-		if slices.Contains(now, p) {
-			ids = append(ids, f.ID)
-			slices.Sort(ids)
-		}
-		if len(ids) == 0 {
-			tx.Delete(pfPortKey(p))
-			continue
-		}
-		if err := tx.Put(pfPortKey(p), ids); err != nil {
+	}
+	for _, p := range removed {
+		if err := indexRemove(tx, pfPortKey(p), f.ID); err != nil {
 			return err
 		}
 	}
@@ -735,18 +709,18 @@ func syncPFIndex(tx *store.Tx, f *fipObj) error {
 	return nil
 }
 
-// MigratePortForwardingIndex writes the pfPortKey index entries of the
-// forwardings stored by a server that predates the index, one transaction
-// per floating IP, and returns how many floating IPs it indexed. Run at
-// start, it is a no-op once done.
-func (s *Server) MigratePortForwardingIndex(ctx context.Context) (int, error) {
+// MigrateFloatingIPIndexes writes the index entries (pfPortKey,
+// fipPortKey) of the floating IPs stored by a server that predates the
+// indexes, one transaction per floating IP, and returns how many floating
+// IPs it indexed. Run at start, it is a no-op once done.
+func (s *Server) MigrateFloatingIPIndexes(ctx context.Context) (int, error) {
 	recs, _, err := store.ListOf[fipRecord](ctx, s.store, store.KindPrefix(store.KindFloatingIPs))
 	if err != nil {
-		return 0, fmt.Errorf("index port forwardings: %w", err)
+		return 0, fmt.Errorf("index floating IPs: %w", err)
 	}
 	done := 0
 	for _, rec := range recs {
-		if len(rec.PortForwardings) == 0 {
+		if len(rec.PortForwardings) == 0 && rec.PortID == "" {
 			continue
 		}
 		wrote := false
@@ -756,25 +730,30 @@ func (s *Server) MigratePortForwardingIndex(ctx context.Context) (int, error) {
 			if ok, err := tx.Get(fipKey(rec.ID), &cur); err != nil || !ok {
 				return err
 			}
+			var keys []string
 			for _, p := range forwardedPorts(cur.PortForwardings) {
-				ids, err := fipsForwardingTo(tx, p)
+				keys = append(keys, pfPortKey(p))
+			}
+			if cur.PortID != "" {
+				keys = append(keys, fipPortKey(cur.PortID))
+			}
+			tx.Prefetch(keys...)
+			for _, k := range keys {
+				ids, err := indexIDs(tx, k)
 				if err != nil {
 					return err
 				}
-				if slices.Contains(ids, cur.ID) {
-					continue
+				if !slices.Contains(ids, cur.ID) {
+					wrote = true
+					if err := indexAdd(tx, k, cur.ID); err != nil {
+						return err
+					}
 				}
-				ids = append(ids, cur.ID)
-				slices.Sort(ids)
-				if err := tx.Put(pfPortKey(p), ids); err != nil {
-					return err
-				}
-				wrote = true
 			}
 			return nil
 		})
 		if err != nil {
-			return done, fmt.Errorf("index port forwardings of floating IP %s: %w", rec.ID, err)
+			return done, fmt.Errorf("index floating IP %s: %w", rec.ID, err)
 		}
 		if wrote {
 			done++
@@ -823,23 +802,5 @@ func (s *Server) dropForwardingsTo(ctx context.Context, tx *store.Tx, portID str
 // fipsWithForwardingsTo reads inside tx, in one round trip, the floating
 // IPs with forwardings to port portID.
 func fipsWithForwardingsTo(tx *store.Tx, portID string) ([]fipRecord, error) {
-	ids, err := fipsForwardingTo(tx, portID)
-	if err != nil || len(ids) == 0 {
-		return nil, err
-	}
-	keys := make([]string, len(ids))
-	for i, id := range ids {
-		keys[i] = fipKey(id)
-	}
-	tx.Prefetch(keys...)
-	out := make([]fipRecord, 0, len(ids))
-	for _, k := range keys {
-		var rec fipRecord
-		if ok, err := tx.Get(k, &rec); err != nil {
-			return nil, err
-		} else if ok {
-			out = append(out, rec)
-		}
-	}
-	return out, nil
+	return fipRecordsIndexed(tx, pfPortKey(portID))
 }

@@ -366,19 +366,64 @@ func TestPortForwardingIndex(t *testing.T) {
 		t.Fatalf("%d forwardings left on fipA", n)
 	}
 
-	// A forwarding stored by a server without the index.
+	// A forwarding and an association stored by a server without the
+	// indexes.
 	mkPF(fipB, id1, 83)
-	if err := a.st.Delete(ctx, pfPortKey(id1)); err != nil {
-		t.Fatal(err)
+	vm3 := mkPort(t, a, "p1", tp.net, nil)["id"].(string)
+	a.must(http.StatusOK, "PUT", "/v2.0/floatingips/"+spare, "p1", map[string]any{"floatingip": map[string]any{"port_id": vm3}})
+	var held []string
+	if _, err := a.st.Get(ctx, fipPortKey(vm3), &held); err != nil || !slices.Equal(held, []string{spare}) {
+		t.Fatalf("floating IPs of port %s: %v, %v", vm3, held, err)
 	}
-	if n, err := a.api.MigratePortForwardingIndex(ctx); err != nil || n != 1 {
+	for _, k := range []string{pfPortKey(id1), fipPortKey(vm3)} {
+		if err := a.st.Delete(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := a.api.MigrateFloatingIPIndexes(ctx); err != nil || n != 2 {
 		t.Fatalf("migration: %d, %v", n, err)
 	}
 	want(id1, fipB)
-	if n, err := a.api.MigratePortForwardingIndex(ctx); err != nil || n != 0 {
+	if code, body := a.call("POST", pfPath(fipA), "p1", pfBodyOf(map[string]any{
+		"protocol": "tcp", "external_port": 90, "internal_port": 90, "internal_port_id": vm3})); code != http.StatusConflict || errType(body) != "PortHasBindingFloatingIP" {
+		t.Fatalf("forwarding to an associated port after the migration: %d %v", code, body)
+	}
+	// Deleting the port disassociates its floating IP, found by the index.
+	a.must(http.StatusNoContent, "DELETE", "/v2.0/ports/"+vm3, "p1", nil)
+	if f := obj(t, a.must(http.StatusOK, "GET", "/v2.0/floatingips/"+spare, "p1", nil), "floatingip"); f["port_id"] != nil {
+		t.Fatalf("floating IP of a deleted port: %v", f)
+	}
+	if _, err := a.st.Get(ctx, fipPortKey(vm3), nil); !isNotFound(err) {
+		t.Fatalf("index of a deleted port left: %v", err)
+	}
+	if n, err := a.api.MigrateFloatingIPIndexes(ctx); err != nil || n != 0 {
 		t.Fatalf("second migration: %d, %v", n, err)
 	}
 	if code, body := assoc(id1); code != http.StatusBadRequest || errType(body) != "PortHasPortForwarding" {
 		t.Fatalf("associating a forwarded port after the migration: %d %v", code, body)
+	}
+}
+
+// An association and a forwarding to the same port, at once: exactly one
+// wins, each reading the index the other writes.
+func TestPortForwardingRacesAssociation(t *testing.T) {
+	a := newTestAPI(t)
+	tp := newFIPTopology(t, a)
+	for round := range 8 {
+		vm := mkPort(t, a, "p1", tp.net, nil)["id"].(string)
+		var fips [2]string
+		for i := range fips {
+			fips[i] = obj(t, a.must(http.StatusCreated, "POST", "/v2.0/floatingips", "p1",
+				map[string]any{"floatingip": map[string]any{"floating_network_id": tp.ext}}), "floatingip")["id"].(string)
+		}
+		codes := concurrently(t, a, 2, func(i int) (string, string, any) {
+			if i == 0 {
+				return "PUT", "/v2.0/floatingips/" + fips[0], map[string]any{"floatingip": map[string]any{"port_id": vm}}
+			}
+			return "POST", pfPath(fips[1]), pfBodyOf(map[string]any{"protocol": "tcp", "external_port": 80, "internal_port": 80, "internal_port_id": vm})
+		})
+		if codes[http.StatusOK]+codes[http.StatusCreated] != 1 {
+			t.Fatalf("round %d: status counts %v, want exactly one success", round, codes)
+		}
 	}
 }
