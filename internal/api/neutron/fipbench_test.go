@@ -3,9 +3,12 @@ package neutron
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"runtime/pprof"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -117,6 +120,11 @@ func fanOut(client *http.Client, n, clients int, req func(i int) (method, url st
 	return lat, first
 }
 
+// fipProfile, when set, is where BenchmarkFloatingIPAssociate writes a CPU
+// profile of its timed part alone (-cpuprofile also covers making the
+// ports and floating IPs), with the client count appended.
+var fipProfile = flag.String("fip.cpuprofile", "", "write a CPU profile of the associations alone to this file (+ \".clients=N\")")
+
 // BenchmarkFloatingIPAssociate associates b.N floating IPs, each with its
 // own port (one PUT port_id each), from 1 and from 8 concurrent clients,
 // as the edge benchmark does with 1,000: b.N ports and b.N floating IPs
@@ -124,6 +132,7 @@ func fanOut(client *http.Client, n, clients int, req func(i int) (method, url st
 //
 //	go test ./internal/api/neutron -run '^$' -bench FloatingIPAssociate -benchtime 1000x
 //
+// (-fip.cpuprofile FILE profiles the associations alone.)
 // It reports associations/s, the latency percentiles, the etcd requests
 // per association and the transactions retried on conflict.
 func BenchmarkFloatingIPAssociate(b *testing.B) {
@@ -133,6 +142,16 @@ func BenchmarkFloatingIPAssociate(b *testing.B) {
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
 			conflicts := testutil.ToFloat64(metrics.StoreTxnConflicts)
 			bed.rpcs.Store(0)
+			if *fipProfile != "" {
+				f, err := os.Create(fmt.Sprintf("%s.clients=%d", *fipProfile, clients))
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					b.Fatal(err)
+				}
+			}
 			b.ResetTimer()
 			start := time.Now()
 			lat, err := fanOut(client, b.N, clients, func(i int) (string, string, any, func(jsonObj)) {
@@ -140,6 +159,9 @@ func BenchmarkFloatingIPAssociate(b *testing.B) {
 			}, http.StatusOK)
 			el := time.Since(start)
 			b.StopTimer()
+			if *fipProfile != "" {
+				pprof.StopCPUProfile()
+			}
 			if err != nil {
 				b.Fatal(err)
 			}
