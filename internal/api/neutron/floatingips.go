@@ -499,10 +499,11 @@ func (s *Server) associateFIP(ctx context.Context, tx *store.Tx, p auth.Principa
 		}
 	}
 	// The subnet of a port's address is on the port's network: it is read
-	// there, with the address's floating IP key and the port's floating IP
-	// index (which saveFIP writes), in one round trip.
+	// there, with the address's floating IP key, the port's floating IP
+	// index (which saveFIP writes) and the routers on the subnet, in one
+	// round trip.
 	key := fipFixedKey(f.FloatingNetworkID, port.ID, ip)
-	tx.Prefetch(store.SubnetKey(port.NetworkID, subnetID), key, fipPortKey(port.ID))
+	routers := tx.ListWith(routerSubnetsPrefix(subnetID), store.SubnetKey(port.NetworkID, subnetID), key, fipPortKey(port.ID))
 	sub, err := subnetOf(tx, port.NetworkID, subnetID)
 	if err != nil {
 		return err
@@ -513,7 +514,7 @@ func (s *Server) associateFIP(ctx context.Context, tx *store.Tx, p auth.Principa
 	if sub.GatewayIP == "" {
 		return fipBadRequest("Cannot add floating IP to port on subnet %s which has no gateway_ip", sub.ID)
 	}
-	routerID, err := s.routerForFIP(ctx, tx, port, sub, f.FloatingNetworkID)
+	routerID, err := routerAmong(tx, routers, port, sub, f.FloatingNetworkID)
 	if err != nil {
 		return err
 	}
@@ -545,14 +546,17 @@ func subnetOf(tx *store.Tx, netID, id string) (*model.Subnet, error) {
 
 // routerForFIP finds a router with a gateway on extNet and an interface on
 // sub, preferring the one whose interface holds the subnet's gateway
-// address. The routers of the subnet are listed from the index outside tx;
-// each is read inside it, so a change to it conflicts with the association.
+// address. The routers of the subnet are listed from the index at tx's
+// snapshot, not into its read set; each is read inside it, so a change to
+// it conflicts with the association.
 func (s *Server) routerForFIP(ctx context.Context, tx *store.Tx, port *model.Port, sub *model.Subnet, extNet string) (string, error) {
+	return routerAmong(tx, tx.ListWith(routerSubnetsPrefix(sub.ID)), port, sub, extNet)
+}
+
+// routerAmong is routerForFIP with the subnet's routers listed (kvs, the
+// keys under routerSubnetsPrefix).
+func routerAmong(tx *store.Tx, kvs []store.KV, port *model.Port, sub *model.Subnet, extNet string) (string, error) {
 	prefix := routerSubnetsPrefix(sub.ID)
-	kvs, _, err := s.store.List(ctx, prefix)
-	if err != nil {
-		return "", err
-	}
 	// The routers and their interfaces on the subnet, in one round trip:
 	// an interface holding an address of the subnet is a port of the
 	// subnet's network.
