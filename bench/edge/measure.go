@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/netip"
 	"slices"
 	"strings"
@@ -11,6 +15,7 @@ import (
 
 	"github.com/gopacket/gopacket/layers"
 
+	"github.com/wyvern-sdn/wyvern/bench/internal/machine"
 	"github.com/wyvern-sdn/wyvern/internal/lab"
 	"github.com/wyvern-sdn/wyvern/internal/model"
 	"github.com/wyvern-sdn/wyvern/internal/testbed"
@@ -65,6 +70,9 @@ type convergence struct {
 	// AfterLast is from the last call's return to the last route.
 	AfterLast time.Duration
 	Missing   int
+	// ServerCPU is the CPU the server process (API and embedded etcd)
+	// used while the calls ran; 0 when unknown.
+	ServerCPU time.Duration
 }
 
 type death struct {
@@ -525,6 +533,11 @@ func measure(cfg config, l *lab.Lab, f *frr, fips, addrs []string, portOf func(i
 			}
 		}
 	}()
+	// Each worker is a client of its own that keeps its connection, as
+	// an API client does (the lab's client keeps only 2 idle ones).
+	api := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Workers}}
+	pid, _ := l.Bed.UnderlayNode().PID("wyvern-server")
+	cpu0, cpuErr := machine.ProcCPU(pid)
 	start := time.Now()
 	jobs := make(chan int)
 	errs := make(chan error, cfg.Workers)
@@ -534,7 +547,7 @@ func measure(cfg config, l *lab.Lab, f *frr, fips, addrs []string, portOf func(i
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				err := l.Do("PUT", "/v2.0/floatingips/"+fips[i], "p1", map[string]any{"floatingip": map[string]any{"port_id": portOf(i)}}, nil)
+				err := put(api, l.APIURL+"/v2.0/floatingips/"+fips[i], "p1", map[string]any{"floatingip": map[string]any{"port_id": portOf(i)}})
 				if err != nil {
 					errs <- err
 					return
@@ -551,6 +564,9 @@ func measure(cfg config, l *lab.Lab, f *frr, fips, addrs []string, portOf func(i
 	close(jobs)
 	wg.Wait()
 	c.API = time.Since(start)
+	if cpu1, err := machine.ProcCPU(pid); err == nil && cpuErr == nil {
+		c.ServerCPU = cpu1 - cpu0
+	}
 	select {
 	case err := <-errs:
 		close(stop)
@@ -586,6 +602,31 @@ func measure(cfg config, l *lab.Lab, f *frr, fips, addrs []string, portOf func(i
 	c.AfterLast = max(0, c.All-c.API)
 	slices.Sort(c.Latencies)
 	return c, nil
+}
+
+// put sends a PUT of body to url as project (the server runs --noauth)
+// and fails unless the answer is 2xx.
+func put(client *http.Client, url, project string, body any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequest("PUT", url, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Project-Id", project)
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("PUT %s: %d %s", url, resp.StatusCode, raw)
+	}
+	return nil
 }
 
 func pct(xs []time.Duration, p int) time.Duration {

@@ -67,7 +67,7 @@ func report(cfg config, m machine.Machine, res *result) string {
 	w("them all (one `PUT port_id` each) while the router's kernel FIB (where zebra installs FRR's best paths) is read every\n")
 	w("~10 ms. Latency is from a call's return to its /32 in the FIB with all %d next hops (0 when the route was there before\n", nGateways)
 	w("the HTTP answer); \"all\" is from the first call to the last route. Target: %d routes in under 2 s.\n\n", res.Assoc.N)
-	w("| change | API calls took | calls/s | p50 | p99 | max | all routed | last route after the last call | missing |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	w("| change | API calls took | calls/s | server CPU per call | p50 | p99 | max | all routed | last route after the last call | missing |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, c := range []struct {
 		name string
 		c    convergence
@@ -80,7 +80,11 @@ func report(cfg config, m machine.Machine, res *result) string {
 		if c.c.API > 0 {
 			rate = float64(res.Assoc.N) / c.c.API.Seconds()
 		}
-		w("| %s | %s | %.0f | %s | %s | %s | %s | %s | %d |\n", c.name, c.c.API.Round(time.Millisecond), rate, pct(c.c.Latencies, 50), pct(c.c.Latencies, 99),
+		cpu := "?"
+		if c.c.ServerCPU > 0 {
+			cpu = fmt.Sprintf("%.1f ms", c.c.ServerCPU.Seconds()*1000/float64(res.Assoc.N))
+		}
+		w("| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %d |\n", c.name, c.c.API.Round(time.Millisecond), rate, cpu, pct(c.c.Latencies, 50), pct(c.c.Latencies, 99),
 			mx.Round(time.Millisecond), c.c.All.Round(time.Millisecond), c.c.AfterLast.Round(time.Millisecond), c.c.Missing)
 	}
 	bound := ""
@@ -95,7 +99,9 @@ func report(cfg config, m machine.Machine, res *result) string {
 		res.Assoc.N, res.Restart.Round(time.Millisecond), (res.Restart - res.Session).Round(time.Millisecond))
 	w("its session came up (its whole table at once: one watch listing, one flow bundle, the UPDATEs, zebra). This is the\n")
 	w("edge's own convergence for %d routes; \"all routed\" above is bounded by the API's association rate.\n", res.Assoc.N)
-	w("\nThe API calls are part of the window: with %d clients the server's association rate bounds \"all routed\" from below.\n\n", cfg.Workers)
+	w("\nThe API calls are part of the window: with %d clients the server's association rate bounds \"all routed\" from below.\n", cfg.Workers)
+	w("Each client keeps its connection alive. Server CPU per call is the `wyvern server` process's (API and embedded etcd)\n")
+	w("user+system time over the calls ÷ calls: with the calls/s it tells whether the server's CPU or the shared machine bounds the rate.\n\n")
 
 	if len(res.Steer)+len(res.AutoSteer) > 0 {
 		steerSection(w, res)

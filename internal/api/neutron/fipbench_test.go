@@ -193,3 +193,20 @@ func TestFloatingIPAssociateRoundTrips(t *testing.T) {
 		}
 	}
 }
+
+// TestFloatingIPDisassociateRoundTrips bounds a disassociation (PUT
+// port_id null) likewise: the floating IP's keys, the port's index with
+// its floating IPs' index, the port, and the commit.
+func TestFloatingIPDisassociateRoundTrips(t *testing.T) {
+	bed := newFIPBed(t, 20, 4)
+	for i := range 20 {
+		bed.a.must(http.StatusOK, "PUT", "/v2.0/floatingips/"+bed.fips[i], "p1", jsonObj{"floatingip": jsonObj{"port_id": bed.ports[i]}})
+	}
+	for i := range 20 {
+		bed.rpcs.Store(0)
+		bed.a.must(http.StatusOK, "PUT", "/v2.0/floatingips/"+bed.fips[i], "p1", jsonObj{"floatingip": jsonObj{"port_id": nil}})
+		if got := bed.rpcs.Load(); got > 4 {
+			t.Fatalf("disassociation %d took %d etcd requests, want at most 4", i, got)
+		}
+	}
+}

@@ -122,6 +122,9 @@ func loadFIP(tx *store.Tx, id string) (*fipObj, error) {
 		f.showPool(&pool)
 	}
 	if f.PortID != "" {
+		// With the port's index, its floating IPs' (which a change of
+		// the association writes).
+		tx.Prefetch(store.IndexKey(store.KindPorts, f.PortID), fipPortKey(f.PortID))
 		port, err := l3Port(tx, f.PortID)
 		if err != nil {
 			return nil, err
