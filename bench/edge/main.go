@@ -74,6 +74,9 @@ type config struct {
 	Built               string
 	Logs                string
 	Verbose             bool
+	// ServerArgs are extra `wyvern server` flags (space-separated), e.g.
+	// --unsafe-no-fsync to see what the disk costs.
+	ServerArgs string
 }
 
 func main() {
@@ -96,6 +99,7 @@ func main() {
 	flag.StringVar(&cfg.Built, "built", "", "what the binaries were built from, for the report")
 	flag.StringVar(&cfg.Logs, "logs", "", "keep the run's logs under this directory")
 	flag.BoolVar(&cfg.Verbose, "v", false, "log the test bed's actions")
+	flag.StringVar(&cfg.ServerArgs, "server-args", "", "extra wyvern server flags, space-separated (e.g. --unsafe-no-fsync)")
 	flag.Parse()
 	if err := run(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "edge:", err)

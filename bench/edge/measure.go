@@ -85,7 +85,7 @@ type death struct {
 }
 
 func runOnBed(cfg config, bed *testbed.Bed) (*result, error) {
-	l, err := lab.Start(bed, cfg.Wyvern, lab.Options{AgentBin: cfg.Agent})
+	l, err := lab.Start(bed, cfg.Wyvern, lab.Options{AgentBin: cfg.Agent, ServerArgs: strings.Fields(cfg.ServerArgs)})
 	if err != nil {
 		return nil, err
 	}

@@ -30,7 +30,11 @@ func report(cfg config, m machine.Machine, res *result) string {
 	if built == "" {
 		built = "working tree at " + m.Commit
 	}
-	w("- %s, userspace datapath (netdev); kernel %s; %s; FRR (Debian) zebra+bgpd; Wyvern built from %s\n\n", m.OVS, m.Kernel, m.Go, built)
+	w("- %s, userspace datapath (netdev); kernel %s; %s; FRR (Debian) zebra+bgpd; Wyvern built from %s\n", m.OVS, m.Kernel, m.Go, built)
+	if cfg.ServerArgs != "" {
+		w("- `wyvern server` run with `%s`\n", cfg.ServerArgs)
+	}
+	w("\n")
 	w("## The bed\n\n")
 	w("One `wyvern server` (embedded etcd), one hypervisor chassis with `wyvern-agent` and a VM, %d `wyvern gateway`s of the\n", nGateways)
 	w("general pool (each its own Open vSwitch, userspace datapath, and embedded GoBGP), an upstream router namespace running\n")
