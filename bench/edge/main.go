@@ -77,6 +77,11 @@ type config struct {
 	// ServerArgs are extra `wyvern server` flags (space-separated), e.g.
 	// --unsafe-no-fsync to see what the disk costs.
 	ServerArgs string
+	// ProfileAssoc, when set, is where a CPU profile of the server during
+	// the associations (ProfileSeconds long, from their start) is written;
+	// the server then runs with --pprof.
+	ProfileAssoc   string
+	ProfileSeconds int
 }
 
 func main() {
@@ -100,6 +105,8 @@ func main() {
 	flag.StringVar(&cfg.Logs, "logs", "", "keep the run's logs under this directory")
 	flag.BoolVar(&cfg.Verbose, "v", false, "log the test bed's actions")
 	flag.StringVar(&cfg.ServerArgs, "server-args", "", "extra wyvern server flags, space-separated (e.g. --unsafe-no-fsync)")
+	flag.StringVar(&cfg.ProfileAssoc, "profile-assoc", "", "write a CPU profile of the server during the 1,000 associations to this file")
+	flag.IntVar(&cfg.ProfileSeconds, "profile-seconds", 5, "seconds of that profile, from the first association")
 	flag.Parse()
 	if err := run(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "edge:", err)

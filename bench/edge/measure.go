@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -85,7 +86,11 @@ type death struct {
 }
 
 func runOnBed(cfg config, bed *testbed.Bed) (*result, error) {
-	l, err := lab.Start(bed, cfg.Wyvern, lab.Options{AgentBin: cfg.Agent, ServerArgs: strings.Fields(cfg.ServerArgs)})
+	serverArgs := strings.Fields(cfg.ServerArgs)
+	if cfg.ProfileAssoc != "" {
+		serverArgs = append(serverArgs, "--pprof", pprofAddr)
+	}
+	l, err := lab.Start(bed, cfg.Wyvern, lab.Options{AgentBin: cfg.Agent, ServerArgs: serverArgs})
 	if err != nil {
 		return nil, err
 	}
@@ -426,8 +431,17 @@ func converge(cfg config, l *lab.Lab, f *frr, host, netID, extID string, g *gw, 
 		}
 	}
 	progress("%d ports and %d floating IPs created; associating", n, n)
+	profiled := make(chan error, 1)
+	if cfg.ProfileAssoc != "" {
+		go func() { profiled <- profileServer(cfg.ProfileAssoc, cfg.ProfileSeconds) }()
+	} else {
+		profiled <- nil
+	}
 	var err error
 	res.Assoc, err = measure(cfg, l, f, fips, addrs, func(i int) any { return ports[i] }, nGateways)
+	if perr := <-profiled; perr != nil {
+		return fmt.Errorf("profile: %w", perr)
+	}
 	if err != nil {
 		return err
 	}
@@ -602,6 +616,30 @@ func measure(cfg config, l *lab.Lab, f *frr, fips, addrs []string, portOf func(i
 	c.AfterLast = max(0, c.All-c.API)
 	slices.Sort(c.Latencies)
 	return c, nil
+}
+
+// pprofAddr is where the server serves net/http/pprof with -profile-assoc.
+const pprofAddr = "127.0.0.1:16061"
+
+// profileServer writes a CPU profile of the server, seconds long, to file.
+func profileServer(file string, seconds int) error {
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", pprofAddr, seconds))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("pprof: %s", resp.Status)
+	}
+	out, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, resp.Body); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // put sends a PUT of body to url as project (the server runs --noauth)
