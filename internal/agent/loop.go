@@ -43,13 +43,14 @@ type resolved struct {
 
 // Tags of the global watches; network watches take the following ones.
 const (
-	watchChassis = 1
-	watchRouters = 2
-	watchRules   = 3
-	watchFIPs    = 4
-	watchAlive   = 5
-	watchQoS     = 6
-	firstNetTag  = 7
+	watchChassis  = 1
+	watchRouters  = 2
+	watchRules    = 3
+	watchFIPs     = 4
+	watchAlive    = 5
+	watchQoS      = 6
+	watchGateways = 7
+	firstNetTag   = 8
 )
 
 func (a *Agent) feedInterfaces(ctx context.Context) {
@@ -267,7 +268,8 @@ func (a *Agent) loop(ctx context.Context) error {
 // replaces good flows with a partial set.
 func (a *Agent) complete(ifacesListed bool) bool {
 	if !ifacesListed || !a.state.peersReady || !a.state.routersReady || !a.state.rulesReady ||
-		!a.state.fipsReady || !a.state.aliveReady || !a.state.qosReady {
+		!a.state.fipsReady || !a.state.aliveReady || !a.state.qosReady ||
+		a.cfg.learnsEdgeEncaps() && !a.state.gatewaysReady {
 		return false
 	}
 	for _, i := range a.state.ifaces {
@@ -311,7 +313,7 @@ func (a *Agent) sync(ctx context.Context) error {
 	start := time.Now()
 	geneve, vxlan := a.sw.TunnelPorts()
 	v, ok := a.buildView(pipeline.LocalChassis{Name: a.cfg.Chassis, TunnelIP: a.cfg.TunnelIP, GeneveOFPort: geneve, VXLANOFPort: vxlan,
-		EdgeEndpoint: a.cfg.EdgeEndpoint, EdgeEncaps: a.cfg.EdgeEncaps})
+		EdgeEndpoint: a.cfg.EdgeEndpoint, EdgeEncaps: a.edgeEncaps()})
 	if !ok {
 		return nil // logged; the next event builds it again
 	}
@@ -571,6 +573,8 @@ func (a *Agent) handleKV(ctx context.Context, e kvEvent) bool {
 		foldRecords(&a.state.qos, e, store.KindPrefix(store.KindQoSPolicies))
 		a.state.qosReady = a.state.qosReady || e.Reset
 		return true
+	case watchGateways:
+		return a.handleGateways(e)
 	}
 	if e.Tag == watchChassis {
 		// As for heartbeats: only a peer that hosts a port held here or

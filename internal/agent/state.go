@@ -72,6 +72,11 @@ type state struct {
 	// small), by id.
 	qos      map[string]*model.QoSPolicy
 	qosReady bool
+	// edgeGateways are the edge gateways' registrations, by name, and
+	// edgeEncaps what this chassis learned from them (edge.go).
+	edgeGateways  map[string]*model.EdgeGateway
+	gatewaysReady bool
+	edgeEncaps    []pipeline.Encap
 	// resolve are the upstream routers the last view needs resolved.
 	resolve []logical.NextHopQuery
 	// skipped are the reasons objects were left out of the last view
