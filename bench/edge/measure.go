@@ -72,8 +72,9 @@ type convergence struct {
 	AfterLast time.Duration
 	Missing   int
 	// ServerCPU is the CPU the server process (API and embedded etcd)
-	// used while the calls ran; 0 when unknown.
-	ServerCPU time.Duration
+	// used while the calls ran; 0 when unknown. BenchCPU is this
+	// program's, its FIB reads (ip, run every ~10 ms) included.
+	ServerCPU, BenchCPU time.Duration
 }
 
 type death struct {
@@ -552,6 +553,7 @@ func measure(cfg config, l *lab.Lab, f *frr, fips, addrs []string, portOf func(i
 	api := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Workers}}
 	pid, _ := l.Bed.UnderlayNode().PID("wyvern-server")
 	cpu0, cpuErr := machine.ProcCPU(pid)
+	bench0 := selfCPU()
 	start := time.Now()
 	jobs := make(chan int)
 	errs := make(chan error, cfg.Workers)
@@ -581,6 +583,7 @@ func measure(cfg config, l *lab.Lab, f *frr, fips, addrs []string, portOf func(i
 	if cpu1, err := machine.ProcCPU(pid); err == nil && cpuErr == nil {
 		c.ServerCPU = cpu1 - cpu0
 	}
+	c.BenchCPU = selfCPU() - bench0
 	select {
 	case err := <-errs:
 		close(stop)
@@ -616,6 +619,19 @@ func measure(cfg config, l *lab.Lab, f *frr, fips, addrs []string, portOf func(i
 	c.AfterLast = max(0, c.All-c.API)
 	slices.Sort(c.Latencies)
 	return c, nil
+}
+
+// selfCPU is the CPU this process and its waited-for children (the ip
+// commands reading the FIB) have used.
+func selfCPU() time.Duration {
+	var t time.Duration
+	for _, who := range []int{syscall.RUSAGE_SELF, syscall.RUSAGE_CHILDREN} {
+		var ru syscall.Rusage
+		if syscall.Getrusage(who, &ru) == nil {
+			t += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		}
+	}
+	return t
 }
 
 // pprofAddr is where the server serves net/http/pprof with -profile-assoc.

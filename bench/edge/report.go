@@ -71,7 +71,7 @@ func report(cfg config, m machine.Machine, res *result) string {
 	w("them all (one `PUT port_id` each) while the router's kernel FIB (where zebra installs FRR's best paths) is read every\n")
 	w("~10 ms. Latency is from a call's return to its /32 in the FIB with all %d next hops (0 when the route was there before\n", nGateways)
 	w("the HTTP answer); \"all\" is from the first call to the last route. Target: %d routes in under 2 s.\n\n", res.Assoc.N)
-	w("| change | API calls took | calls/s | server CPU per call | p50 | p99 | max | all routed | last route after the last call | missing |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	w("| change | API calls took | calls/s | server CPU per call | bench CPU (FIB reads) | p50 | p99 | max | all routed | last route after the last call | missing |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, c := range []struct {
 		name string
 		c    convergence
@@ -88,7 +88,11 @@ func report(cfg config, m machine.Machine, res *result) string {
 		if c.c.ServerCPU > 0 {
 			cpu = fmt.Sprintf("%.1f ms", c.c.ServerCPU.Seconds()*1000/float64(res.Assoc.N))
 		}
-		w("| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %d |\n", c.name, c.c.API.Round(time.Millisecond), rate, cpu, pct(c.c.Latencies, 50), pct(c.c.Latencies, 99),
+		bcpu := "?"
+		if c.c.API > 0 {
+			bcpu = fmt.Sprintf("%.2f cores", c.c.BenchCPU.Seconds()/c.c.API.Seconds())
+		}
+		w("| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %d |\n", c.name, c.c.API.Round(time.Millisecond), rate, cpu, bcpu, pct(c.c.Latencies, 50), pct(c.c.Latencies, 99),
 			mx.Round(time.Millisecond), c.c.All.Round(time.Millisecond), c.c.AfterLast.Round(time.Millisecond), c.c.Missing)
 	}
 	bound := ""
