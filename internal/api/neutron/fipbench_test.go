@@ -2,6 +2,7 @@ package neutron
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -208,5 +209,22 @@ func TestFloatingIPDisassociateRoundTrips(t *testing.T) {
 		if got := bed.rpcs.Load(); got > 4 {
 			t.Fatalf("disassociation %d took %d etcd requests, want at most 4", i, got)
 		}
+	}
+}
+
+// TestFloatingIPIndexMigrationIdle: with every floating IP indexed, the
+// start-up migration costs three listings, whatever the number of
+// floating IPs.
+func TestFloatingIPIndexMigrationIdle(t *testing.T) {
+	bed := newFIPBed(t, 30, 4)
+	for i := range 30 {
+		bed.a.must(http.StatusOK, "PUT", "/v2.0/floatingips/"+bed.fips[i], "p1", jsonObj{"floatingip": jsonObj{"port_id": bed.ports[i]}})
+	}
+	bed.rpcs.Store(0)
+	if n, err := bed.a.api.MigrateFloatingIPIndexes(context.Background()); err != nil || n != 0 {
+		t.Fatalf("migration of an indexed store: %d, %v", n, err)
+	}
+	if got := bed.rpcs.Load(); got > 3 {
+		t.Fatalf("migration of an indexed store took %d etcd requests, want 3", got)
 	}
 }

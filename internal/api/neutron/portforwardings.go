@@ -712,15 +712,36 @@ func syncPFIndex(tx *store.Tx, f *fipObj) error {
 // MigrateFloatingIPIndexes writes the index entries (pfPortKey,
 // fipPortKey) of the floating IPs stored by a server that predates the
 // indexes, one transaction per floating IP, and returns how many floating
-// IPs it indexed. Run at start, it is a no-op once done.
+// IPs it indexed. Run at start; once done, it costs three listings.
 func (s *Server) MigrateFloatingIPIndexes(ctx context.Context) (int, error) {
 	recs, _, err := store.ListOf[fipRecord](ctx, s.store, store.KindPrefix(store.KindFloatingIPs))
 	if err != nil {
 		return 0, fmt.Errorf("index floating IPs: %w", err)
 	}
+	// The entries there are, read once: only a floating IP missing one
+	// costs a transaction, so a start with everything indexed is three
+	// listings.
+	indexed := map[string]bool{} // index key + "\x00" + floating IP id
+	for _, prefix := range []string{pfPortKey(""), fipPortKey("")} {
+		kvs, _, err := s.store.List(ctx, prefix)
+		if err != nil {
+			return 0, fmt.Errorf("index floating IPs: %w", err)
+		}
+		for _, kv := range kvs {
+			var ids []string
+			_ = json.Unmarshal(kv.Value, &ids)
+			for _, id := range ids {
+				indexed[kv.Key+"\x00"+id] = true
+			}
+		}
+	}
 	done := 0
 	for _, rec := range recs {
-		if len(rec.PortForwardings) == 0 && rec.PortID == "" {
+		missing := rec.PortID != "" && !indexed[fipPortKey(rec.PortID)+"\x00"+rec.ID]
+		for _, p := range forwardedPorts(rec.PortForwardings) {
+			missing = missing || !indexed[pfPortKey(p)+"\x00"+rec.ID]
+		}
+		if !missing {
 			continue
 		}
 		wrote := false
