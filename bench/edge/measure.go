@@ -186,12 +186,10 @@ func runOnBed(cfg config, bed *testbed.Bed) (*result, error) {
 			g.extra = append([]string{"--pool", "scrubbing"}, steerFlags...)
 		} else {
 			// The general gateways terminate and announce the
-			// endpoint (the scrubbing one could too: every gateway NATs
-			// the outbound traffic of every pool's addresses; tnet peers
-			// with the general ones, whose data path is measured).
-			if _, err := g.Exec("ip", "addr", "add", netip.PrefixFrom(edgeEndpoint, 32).String(), "dev", "br-phy"); err != nil {
-				return nil, err
-			}
+			// endpoint, which each puts on its br-phy itself (the
+			// scrubbing one could too: every gateway NATs the outbound
+			// traffic of every pool's addresses; tnet peers with the
+			// general ones, whose data path is measured).
 			g.tunnel = true
 		}
 		if err := g.start(cfg.Wyvern, etcd); err != nil {
