@@ -476,9 +476,6 @@ func (s *Server) associateFIP(ctx context.Context, tx *store.Tx, p auth.Principa
 	if port.DeviceOwner == model.OwnerDHCP {
 		return fipBadRequest("Port %s is unable to be assigned a floating IP", port.ID)
 	}
-	if err := refuseEdgeProviderFIP(tx, port); err != nil {
-		return err
-	}
 	var subnetID, ip string
 	if fixed != "" {
 		a, err := netip.ParseAddr(fixed)
@@ -514,7 +511,13 @@ func (s *Server) associateFIP(ctx context.Context, tx *store.Tx, p auth.Principa
 	// index (which saveFIP writes) and the routers on the subnet, in one
 	// round trip.
 	key := fipFixedKey(f.FloatingNetworkID, port.ID, ip)
-	routers := tx.ListWith(routerSubnetsPrefix(subnetID), store.SubnetKey(port.NetworkID, subnetID), key, fipPortKey(port.ID))
+	// The port's network comes in the same round trip (a vlan or flat
+	// one's port may not be on an edge-mode chassis, unserved.go).
+	routers := tx.ListWith(routerSubnetsPrefix(subnetID), store.SubnetKey(port.NetworkID, subnetID), key, fipPortKey(port.ID),
+		store.NetworkKey(port.NetworkID))
+	if err := refuseEdgeProviderFIP(tx, port); err != nil {
+		return err
+	}
 	sub, err := subnetOf(tx, port.NetworkID, subnetID)
 	if err != nil {
 		return err
