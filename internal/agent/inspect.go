@@ -22,6 +22,9 @@ type Inspection struct {
 	// the records held: watched networks, routers, security group rules,
 	// the groups whose rules are followed, floating IPs.
 	Networks, Routers, Rules, Groups, FloatingIPs []string
+	// Peers are the other chassis whose endpoints the view may read:
+	// the hosts of the ports held and the live gateways.
+	Peers []string
 }
 
 // Inspect returns an Inspection, or ctx's error when the agent does not
@@ -54,6 +57,7 @@ func (a *Agent) inspect() Inspection {
 	in.Rules = sortedKeys(a.state.rules)
 	in.FloatingIPs = sortedKeys(a.state.fips)
 	in.Groups = a.state.heldGroups()
+	in.Peers = sortedKeys(a.state.peers)
 	return in
 }
 

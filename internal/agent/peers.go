@@ -97,20 +97,29 @@ func (s *state) peerWatchOf(tag uint64) *peerWatch {
 }
 
 // neededPeers are the hosts of the ports held, other than this chassis,
-// each with the endpoint its bindings carry (nil when none does).
+// each with the endpoint its bindings carry: nil for a binding of an
+// older agent, or a port record an older agent marked ACTIVE there (read
+// as it is until the server moves it into a binding). A host only asked
+// for through the API (binding:host_id, no binding yet) is none: nothing
+// is plugged there, and its binding will bring its endpoint.
 func (s *state) neededPeers() map[string]*model.Endpoint {
 	out := map[string]*model.Endpoint{}
 	for _, n := range s.nets {
-		for _, p := range n.ports {
-			if p.HostID != "" && p.HostID != s.chassis {
-				if _, ok := out[p.HostID]; !ok {
-					out[p.HostID] = nil
-				}
+		for id, p := range n.ports {
+			h := p.HostID
+			if h == "" || h == s.chassis {
+				continue
 			}
-		}
-		for _, b := range n.bindings {
-			if b.Chassis != "" && b.Chassis != s.chassis && b.Endpoint != nil {
-				out[b.Chassis] = b.Endpoint
+			if b := n.bindings[id]; b != nil && b.Chassis == h {
+				if b.Endpoint != nil {
+					out[h] = b.Endpoint
+					continue
+				}
+			} else if p.Status != model.StatusActive {
+				continue
+			}
+			if _, ok := out[h]; !ok {
+				out[h] = nil
 			}
 		}
 	}
