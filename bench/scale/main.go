@@ -121,25 +121,29 @@ type point struct {
 	// Cold are what each chassis received from its start to the end of
 	// the cold start (Peer*: about other chassis); ColdMetrics etcd's
 	// figures then.
-	Cold                []sim.Count
-	ColdMetrics         map[string]float64
-	Burst               time.Duration
-	BurstPorts          int
-	BurstOn             int
-	BurstQuietChassis   int // chassis outside the burst with 0 events
-	BurstOthers         int
-	BurstMaxOther       int64
-	BurstFullMin        int64
-	RestartSync         time.Duration
-	RestartRead         sim.Count
-	RestartOthersEvents int64
-	EtcdCold, EtcdOps   usage
-	SimCold             time.Duration
-	EtcdRSS             int64
-	ProxyOps            usage // the grpc-proxy's, with -proxy
-	ProxyRSS            int64
-	Metrics             map[string]float64
-	SimCPU              time.Duration
+	Cold        []sim.Count
+	ColdMetrics map[string]float64
+	// ColdSynced of ColdStarted chassis had synced ColdAt into the cold
+	// start, by the last progress report.
+	ColdSynced, ColdStarted int
+	ColdAt                  time.Duration
+	Burst                   time.Duration
+	BurstPorts              int
+	BurstOn                 int
+	BurstQuietChassis       int // chassis outside the burst with 0 events
+	BurstOthers             int
+	BurstMaxOther           int64
+	BurstFullMin            int64
+	RestartSync             time.Duration
+	RestartRead             sim.Count
+	RestartOthersEvents     int64
+	EtcdCold, EtcdOps       usage
+	SimCold                 time.Duration
+	EtcdRSS                 int64
+	ProxyOps                usage // the grpc-proxy's, with -proxy
+	ProxyRSS                int64
+	Metrics                 map[string]float64
+	SimCPU                  time.Duration
 	// Syncs are the agents' recompiles over the measured changes.
 	Syncs, Changes int
 }
@@ -236,9 +240,13 @@ func run(ctx context.Context, c config, n int) (pt point, err error) {
 		for _, ct := range s.Counts() {
 			pt.Cold = append(pt.Cold, ct)
 		}
-		pt.ColdMetrics = metrics(ctx, be.EtcdURL)
+		// ctx may have ended (-max-time): etcd still answers.
+		mctx, mcancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer mcancel()
+		pt.ColdMetrics = metrics(mctx, be.EtcdURL)
 	}
 	s.Progress = func(synced, started, total int) {
+		pt.ColdSynced, pt.ColdStarted, pt.ColdAt = synced, started, time.Since(t0)
 		var ev, peer int64
 		for _, ct := range s.Counts() {
 			ev += ct.Events
@@ -456,6 +464,11 @@ func report(c config, pts []point) string {
 			median(by), maxOf(by), median(pev), maxOf(pev), median(pby), maxOf(pby), psum, m["etcd_debugging_mvcc_watcher_total"],
 			m["etcd_debugging_mvcc_slow_watcher_total"], m["etcd_debugging_mvcc_pending_events_total"], m["etcd_debugging_mvcc_events_total"],
 			m["etcd_server_slow_apply_total"], m["etcd_debugging_lease_granted_total"])
+	}
+	for _, p := range pts {
+		if p.ColdStart == 0 && p.ColdStarted > 0 {
+			fmt.Fprintf(&b, "\n%d chassis: the cold start did not finish: %d synced of %d started %s into it (the last progress report).\n", p.N, p.ColdSynced, p.ColdStarted, ms(p.ColdAt))
+		}
 	}
 	b.WriteString("\n## Propagation: API call → every interested chassis' switch has the bundle\n\n")
 	b.WriteString("`all` is per change, until the slowest interested chassis had it; `each` is over every (change, chassis) pair.\n\n")
