@@ -31,7 +31,11 @@
 //     once) and for a silent death (the gateway's uplink cut: the router
 //     waits for the BGP hold time, 3 s here; no BFD).
 //
-// It must run as root; the bed is removed even on failure or Ctrl-C.
+// It must run as root; the bed is removed even on failure or Ctrl-C. Zero
+// rounds skip a part: the convergence of 1,000 floating IPs alone is
+//
+//	EDGE_ARGS="-kill-rounds 0 -cut-rounds 0 -steer-rounds 0 -flood-rounds 0 -cpu-rate 0 -dp-rounds 0" ./bench/run.sh edge
+//
 //
 //	go build -o bench/out/ ./cmd/wyvern ./cmd/wyvern-agent ./bench/edge
 //	bench/out/edge -wyvern bench/out/wyvern -wyvern-agent bench/out/wyvern-agent -out bench/results/edge-$(date +%F).md
@@ -70,6 +74,14 @@ type config struct {
 	Built               string
 	Logs                string
 	Verbose             bool
+	// ServerArgs are extra `wyvern server` flags (space-separated), e.g.
+	// --unsafe-no-fsync to see what the disk costs.
+	ServerArgs string
+	// ProfileAssoc, when set, is where a CPU profile of the server during
+	// the associations (ProfileSeconds long, from their start) is written;
+	// the server then runs with --pprof.
+	ProfileAssoc   string
+	ProfileSeconds int
 }
 
 func main() {
@@ -92,6 +104,9 @@ func main() {
 	flag.StringVar(&cfg.Built, "built", "", "what the binaries were built from, for the report")
 	flag.StringVar(&cfg.Logs, "logs", "", "keep the run's logs under this directory")
 	flag.BoolVar(&cfg.Verbose, "v", false, "log the test bed's actions")
+	flag.StringVar(&cfg.ServerArgs, "server-args", "", "extra wyvern server flags, space-separated (e.g. --unsafe-no-fsync)")
+	flag.StringVar(&cfg.ProfileAssoc, "profile-assoc", "", "write a CPU profile of the server during the 1,000 associations to this file")
+	flag.IntVar(&cfg.ProfileSeconds, "profile-seconds", 5, "seconds of that profile, from the first association")
 	flag.Parse()
 	if err := run(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "edge:", err)

@@ -1,8 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -11,6 +16,7 @@ import (
 
 	"github.com/gopacket/gopacket/layers"
 
+	"github.com/wyvern-sdn/wyvern/bench/internal/machine"
 	"github.com/wyvern-sdn/wyvern/internal/lab"
 	"github.com/wyvern-sdn/wyvern/internal/model"
 	"github.com/wyvern-sdn/wyvern/internal/testbed"
@@ -65,6 +71,10 @@ type convergence struct {
 	// AfterLast is from the last call's return to the last route.
 	AfterLast time.Duration
 	Missing   int
+	// ServerCPU is the CPU the server process (API and embedded etcd)
+	// used while the calls ran; 0 when unknown. BenchCPU is this
+	// program's, its FIB reads (ip, run every ~10 ms) included.
+	ServerCPU, BenchCPU time.Duration
 }
 
 type death struct {
@@ -77,7 +87,11 @@ type death struct {
 }
 
 func runOnBed(cfg config, bed *testbed.Bed) (*result, error) {
-	l, err := lab.Start(bed, cfg.Wyvern, lab.Options{AgentBin: cfg.Agent})
+	serverArgs := strings.Fields(cfg.ServerArgs)
+	if cfg.ProfileAssoc != "" {
+		serverArgs = append(serverArgs, "--pprof", pprofAddr)
+	}
+	l, err := lab.Start(bed, cfg.Wyvern, lab.Options{AgentBin: cfg.Agent, ServerArgs: serverArgs})
 	if err != nil {
 		return nil, err
 	}
@@ -172,12 +186,10 @@ func runOnBed(cfg config, bed *testbed.Bed) (*result, error) {
 			g.extra = append([]string{"--pool", "scrubbing"}, steerFlags...)
 		} else {
 			// The general gateways terminate and announce the
-			// endpoint (the scrubbing one could too: every gateway NATs
-			// the outbound traffic of every pool's addresses; tnet peers
-			// with the general ones, whose data path is measured).
-			if _, err := g.Exec("ip", "addr", "add", netip.PrefixFrom(edgeEndpoint, 32).String(), "dev", "br-phy"); err != nil {
-				return nil, err
-			}
+			// endpoint, which each puts on its br-phy itself (the
+			// scrubbing one could too: every gateway NATs the outbound
+			// traffic of every pool's addresses; tnet peers with the
+			// general ones, whose data path is measured).
 			g.tunnel = true
 		}
 		if err := g.start(cfg.Wyvern, etcd); err != nil {
@@ -418,8 +430,17 @@ func converge(cfg config, l *lab.Lab, f *frr, host, netID, extID string, g *gw, 
 		}
 	}
 	progress("%d ports and %d floating IPs created; associating", n, n)
+	profiled := make(chan error, 1)
+	if cfg.ProfileAssoc != "" {
+		go func() { profiled <- profileServer(cfg.ProfileAssoc, cfg.ProfileSeconds) }()
+	} else {
+		profiled <- nil
+	}
 	var err error
 	res.Assoc, err = measure(cfg, l, f, fips, addrs, func(i int) any { return ports[i] }, nGateways)
+	if perr := <-profiled; perr != nil {
+		return fmt.Errorf("profile: %w", perr)
+	}
 	if err != nil {
 		return err
 	}
@@ -525,6 +546,12 @@ func measure(cfg config, l *lab.Lab, f *frr, fips, addrs []string, portOf func(i
 			}
 		}
 	}()
+	// Each worker is a client of its own that keeps its connection, as
+	// an API client does (the lab's client keeps only 2 idle ones).
+	api := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Workers}}
+	pid, _ := l.Bed.UnderlayNode().PID("wyvern-server")
+	cpu0, cpuErr := machine.ProcCPU(pid)
+	bench0 := selfCPU()
 	start := time.Now()
 	jobs := make(chan int)
 	errs := make(chan error, cfg.Workers)
@@ -534,7 +561,7 @@ func measure(cfg config, l *lab.Lab, f *frr, fips, addrs []string, portOf func(i
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				err := l.Do("PUT", "/v2.0/floatingips/"+fips[i], "p1", map[string]any{"floatingip": map[string]any{"port_id": portOf(i)}}, nil)
+				err := put(api, l.APIURL+"/v2.0/floatingips/"+fips[i], "p1", map[string]any{"floatingip": map[string]any{"port_id": portOf(i)}})
 				if err != nil {
 					errs <- err
 					return
@@ -551,6 +578,10 @@ func measure(cfg config, l *lab.Lab, f *frr, fips, addrs []string, portOf func(i
 	close(jobs)
 	wg.Wait()
 	c.API = time.Since(start)
+	if cpu1, err := machine.ProcCPU(pid); err == nil && cpuErr == nil {
+		c.ServerCPU = cpu1 - cpu0
+	}
+	c.BenchCPU = selfCPU() - bench0
 	select {
 	case err := <-errs:
 		close(stop)
@@ -586,6 +617,68 @@ func measure(cfg config, l *lab.Lab, f *frr, fips, addrs []string, portOf func(i
 	c.AfterLast = max(0, c.All-c.API)
 	slices.Sort(c.Latencies)
 	return c, nil
+}
+
+// selfCPU is the CPU this process and its waited-for children (the ip
+// commands reading the FIB) have used.
+func selfCPU() time.Duration {
+	var t time.Duration
+	for _, who := range []int{syscall.RUSAGE_SELF, syscall.RUSAGE_CHILDREN} {
+		var ru syscall.Rusage
+		if syscall.Getrusage(who, &ru) == nil {
+			t += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		}
+	}
+	return t
+}
+
+// pprofAddr is where the server serves net/http/pprof with -profile-assoc.
+const pprofAddr = "127.0.0.1:16061"
+
+// profileServer writes a CPU profile of the server, seconds long, to file.
+func profileServer(file string, seconds int) error {
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", pprofAddr, seconds))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("pprof: %s", resp.Status)
+	}
+	out, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, resp.Body); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// put sends a PUT of body to url as project (the server runs --noauth)
+// and fails unless the answer is 2xx.
+func put(client *http.Client, url, project string, body any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequest("PUT", url, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Project-Id", project)
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("PUT %s: %d %s", url, resp.StatusCode, raw)
+	}
+	return nil
 }
 
 func pct(xs []time.Duration, p int) time.Duration {

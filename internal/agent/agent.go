@@ -69,8 +69,9 @@ type Config struct {
 	FIPMode      string
 	EdgeEndpoint netip.Addr
 	// EdgeEncaps are the encapsulations of the edge layer's gateways
-	// (their --encaps; nil: both), so that this chassis tunnels to them
-	// with the one they choose for it (pipeline.LocalChassis.EdgeEncaps).
+	// (their --encaps), so that this chassis tunnels to them with the one
+	// they choose for it (pipeline.LocalChassis.EdgeEncaps); nil: learned
+	// from their registrations (edge.go).
 	EdgeEncaps []pipeline.Encap
 	// BGP, when set (distributed mode), announces every address this
 	// chassis NATs as a /32 with the chassis' external address on its
@@ -282,7 +283,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	// and learns the endpoints of the hosts of the ports it holds with
 	// their bindings (refreshPeers): never every chassis' registration
 	// and heartbeat, which made each chassis' start an event to all.
-	go a.forward(ctx, watchGateways, store.GatewayChassisPrefix)
+	go a.forward(ctx, watchGatewayChassis, store.GatewayChassisPrefix)
 	// Routers and floating IPs come with the networks watched (their
 	// scoped copies), rules with the security groups of the ports held;
 	// a gateway chassis, which may serve any router with a gateway on
@@ -297,6 +298,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	go a.forward(ctx, watchMeterRules, store.KindPrefix(store.KindMeteringRules))
 	go a.meterCounters(ctx)
 	go a.forward(ctx, watchQoS, store.KindPrefix(store.KindQoSPolicies))
+	if a.cfg.learnsEdgeEncaps() {
+		go a.forward(ctx, watchGateways, store.EdgeGatewayKey(""))
+	}
 	return a.loop(ctx)
 }
 

@@ -115,17 +115,21 @@ type announcement struct {
 // that starts being served here.
 var garpRepeats = []time.Duration{0, 300 * time.Millisecond, time.Second}
 
-// announce sends gratuitous ARPs for the external addresses that started
-// being served here (a floating IP associated or moved here, a gateway
-// that failed over): the upstream switch learns the MAC's new place and
-// the upstream router updates its neighbour entry at once, instead of
-// sending to the old chassis until its entry expires.
+// announce sends gratuitous ARPs (IPv6: unsolicited neighbour
+// advertisements) for the external addresses that started being served
+// here (a floating IP associated or moved here, a gateway that failed
+// over): the upstream switch learns the MAC's new place and the upstream
+// router updates its neighbour entry at once, instead of sending to the
+// old chassis until its entry expires.
 func (a *Agent) announce(ctx context.Context) {
 	for ip, an := range a.state.announce {
 		if a.announced[ip] == an {
 			continue
 		}
 		frame, err := garp(ip, an.mac)
+		if ip.Is6() {
+			frame, err = unsolicitedAdvertisement(an.mac, ip)
+		}
 		if err != nil {
 			continue
 		}
@@ -136,7 +140,7 @@ func (a *Agent) announce(ctx context.Context) {
 					return
 				}
 				if err := a.sw.PacketOut(ctx, an.port, frame); err != nil {
-					a.log.Warn("gratuitous ARP", "ip", ip, "err", err)
+					a.log.Warn("gratuitous ARP or unsolicited advertisement", "ip", ip, "err", err)
 					return
 				}
 			}

@@ -43,12 +43,13 @@ type resolved struct {
 
 // Tags of the global watches; network watches take the following ones.
 const (
-	watchGateways = 1
-	watchRouters  = 2
-	watchRules    = 3
-	watchFIPs     = 4
-	watchQoS      = 6
-	firstNetTag   = 7
+	watchGatewayChassis = 1
+	watchRouters        = 2
+	watchRules          = 3
+	watchFIPs           = 4
+	watchQoS            = 6
+	watchGateways       = 7
+	firstNetTag         = 8
 )
 
 func (a *Agent) feedInterfaces(ctx context.Context) {
@@ -265,8 +266,9 @@ func (a *Agent) loop(ctx context.Context) error {
 // depend on: the first full install waits for it, so a restart never
 // replaces good flows with a partial set.
 func (a *Agent) complete(ifacesListed bool) bool {
-	if !ifacesListed || !a.state.gatewaysReady || !a.state.routersReady || !a.state.rulesReady ||
-		!a.state.fipsReady || !a.state.qosReady {
+	if !ifacesListed || !a.state.gwChassisReady || !a.state.routersReady || !a.state.rulesReady ||
+		!a.state.fipsReady || !a.state.qosReady ||
+		a.cfg.learnsEdgeEncaps() && !a.state.gatewaysReady {
 		return false
 	}
 	for _, pw := range a.state.peerWatches {
@@ -315,7 +317,7 @@ func (a *Agent) sync(ctx context.Context) error {
 	start := time.Now()
 	geneve, vxlan := a.sw.TunnelPorts()
 	v, ok := a.buildView(pipeline.LocalChassis{Name: a.cfg.Chassis, TunnelIP: a.cfg.TunnelIP, GeneveOFPort: geneve, VXLANOFPort: vxlan,
-		EdgeEndpoint: a.cfg.EdgeEndpoint, EdgeEncaps: a.cfg.EdgeEncaps})
+		EdgeEndpoint: a.cfg.EdgeEndpoint, EdgeEncaps: a.edgeEncaps()})
 	if !ok {
 		return nil // logged; the next event builds it again
 	}
@@ -555,8 +557,8 @@ func (a *Agent) handleKV(ctx context.Context, e kvEvent) bool {
 	case watchFIPs:
 		a.state.handleFIPs(e)
 		return true
-	case watchGateways:
-		a.state.handleGateways(e)
+	case watchGatewayChassis:
+		a.state.handleGatewayChassis(e)
 		return true
 	case watchRules:
 		foldRecords(&a.state.rules, e, store.KindPrefix(store.KindSGRules))
@@ -566,6 +568,8 @@ func (a *Agent) handleKV(ctx context.Context, e kvEvent) bool {
 		foldRecords(&a.state.qos, e, store.KindPrefix(store.KindQoSPolicies))
 		a.state.qosReady = a.state.qosReady || e.Reset
 		return true
+	case watchGateways:
+		return a.handleGateways(e)
 	}
 	if pw := a.state.peerWatchOf(e.Tag); pw != nil {
 		return pw.apply(e)

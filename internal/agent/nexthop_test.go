@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+
 	"github.com/wyvern-sdn/wyvern/internal/arp"
 	"github.com/wyvern-sdn/wyvern/internal/bgp"
 	"github.com/wyvern-sdn/wyvern/internal/logical"
@@ -204,5 +207,151 @@ func TestFirstInstallAwaitsNextHops(t *testing.T) {
 	a.nextHops = newNextHops("ch1", arp.Timing{})
 	if w := a.awaitNextHops(ctx, now); w != 0 {
 		t.Fatalf("a synced agent waits %s", w)
+	}
+}
+
+// advertisement is the neighbour advertisement a router at (mac, ip)
+// sends to dst in answer to a solicitation, with a target link-layer
+// option unless noOption.
+func advertisement(t testing.TB, mac net.HardwareAddr, ip netip.Addr, dstMAC net.HardwareAddr, dst netip.Addr, hopLimit uint8, noOption bool) []byte {
+	t.Helper()
+	eth := &layers.Ethernet{SrcMAC: mac, DstMAC: dstMAC, EthernetType: layers.EthernetTypeIPv6}
+	ip6 := &layers.IPv6{Version: 6, HopLimit: hopLimit, NextHeader: layers.IPProtocolICMPv6, SrcIP: ip.AsSlice(), DstIP: dst.AsSlice()}
+	icmp := &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(layers.ICMPv6TypeNeighborAdvertisement, 0)}
+	na := &layers.ICMPv6NeighborAdvertisement{Flags: 0xe0, TargetAddress: ip.AsSlice()}
+	if !noOption {
+		na.Options = layers.ICMPv6Options{{Type: layers.ICMPv6OptTargetAddress, Data: mac}}
+	}
+	if err := icmp.SetNetworkLayerForChecksum(ip6); err != nil {
+		t.Fatal(err)
+	}
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip6, icmp, na); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// The agent resolves an upstream IPv6 router by Neighbour Discovery: a
+// solicitation to the target's solicited-node address from the gateway
+// address it answers for (with its MAC as source link-layer option), or
+// from :: without option when it answers for none; the router's
+// advertisement (and only one for the target, valid) gives its MAC.
+func TestNextHopResolutionIPv6(t *testing.T) {
+	sw := newFakeSwitch()
+	a, err := New(Config{Chassis: "ch1", TunnelIP: netip.MustParseAddr("192.0.2.1")}, nil, sw, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, src := netip.MustParseAddr("2001:db8:ffff::1"), netip.MustParseAddr("2001:db8:ffff::2")
+	gwMAC := net.HardwareAddr{0xfa, 0x16, 0x3e, 0xee, 0, 0x02}
+	a.nextHops.want([]logical.NextHopQuery{{Physnet: "public", Port: 20, Target: target, SrcIP: src, SrcMAC: gwMAC.String()}}, time.Now())
+	if next := a.askNextHops(context.Background(), time.Now()); next.IsZero() || len(sw.outPorts) != 1 || sw.outPorts[0] != 20 {
+		t.Fatalf("packet-outs on %v, next %v", sw.outPorts, next)
+	}
+	checkNS := func(frame []byte, mac net.HardwareAddr, src netip.Addr, withOption bool) {
+		t.Helper()
+		p := gopacket.NewPacket(frame, layers.LayerTypeEthernet, gopacket.Default)
+		eth, _ := p.Layer(layers.LayerTypeEthernet).(*layers.Ethernet)
+		ip6, _ := p.Layer(layers.LayerTypeIPv6).(*layers.IPv6)
+		icmp, _ := p.Layer(layers.LayerTypeICMPv6).(*layers.ICMPv6)
+		ns, _ := p.Layer(layers.LayerTypeICMPv6NeighborSolicitation).(*layers.ICMPv6NeighborSolicitation)
+		if eth == nil || ip6 == nil || icmp == nil || ns == nil || p.ErrorLayer() != nil {
+			t.Fatalf("not a neighbour solicitation: %v", p)
+		}
+		if eth.SrcMAC.String() != mac.String() || eth.DstMAC.String() != "33:33:ff:00:00:01" ||
+			ip6.SrcIP.String() != src.String() || ip6.DstIP.String() != "ff02::1:ff00:1" || ip6.HopLimit != 255 ||
+			ns.TargetAddress.String() != target.String() {
+			t.Fatalf("solicitation %v", p)
+		}
+		// The checksum is right: serialized again, the same bytes.
+		again := gopacket.NewSerializeBuffer()
+		if err := icmp.SetNetworkLayerForChecksum(ip6); err != nil {
+			t.Fatal(err)
+		}
+		if err := gopacket.SerializeLayers(again, gopacket.SerializeOptions{ComputeChecksums: true}, icmp, ns); err != nil {
+			t.Fatal(err)
+		}
+		if string(again.Bytes()) != string(frame[54:]) {
+			t.Fatalf("ICMPv6 checksum: %x, recomputed %x", frame[54:], again.Bytes())
+		}
+		if got := len(ns.Options) == 1 && ns.Options[0].Type == layers.ICMPv6OptSourceAddress &&
+			net.HardwareAddr(ns.Options[0].Data).String() == mac.String(); got != withOption {
+			t.Fatalf("source link-layer option %v, want %v", ns.Options, withOption)
+		}
+	}
+	checkNS(<-sw.out, gwMAC, src, true)
+
+	rmac := net.HardwareAddr{2, 0, 0xcb, 0, 0x71, 6}
+	na := func(from netip.Addr, hop uint8, noOption bool) PacketIn {
+		return PacketIn{UserData: pipeline.UserData(pipeline.PacketInNextHop, 50), Data: advertisement(t, rmac, from, gwMAC, src, hop, noOption)}
+	}
+	if !isNextHop(na(target, 255, false)) {
+		t.Fatal("the router's advertisement is not taken as one")
+	}
+	if a.handleNextHop(na(netip.MustParseAddr("2001:db8:ffff::7"), 255, false)) {
+		t.Fatal("an advertisement for another address changes the next hop")
+	}
+	if a.handleNextHop(na(target, 64, false)) {
+		t.Fatal("an advertisement with hop limit 64 (not from the link) changes the next hop")
+	}
+	if !a.handleNextHop(na(target, 255, true)) {
+		t.Fatal("the router's advertisement (no option: its source MAC) changes nothing")
+	}
+	if got := a.state.ext.resolved[target]; got.String() != rmac.String() {
+		t.Fatalf("resolved %v", a.state.ext.resolved)
+	}
+	if a.handleNextHop(na(target, 255, false)) {
+		t.Fatal("the same advertisement again changes the next hop")
+	}
+
+	// Answering for no address there: from :: without option, from the
+	// chassis' probe MAC.
+	other := netip.MustParseAddr("2001:db8:eeee::1")
+	target = other
+	a.nextHops.want([]logical.NextHopQuery{{Physnet: "uplink", Port: 21, Target: other}}, time.Now())
+	a.askNextHops(context.Background(), time.Now())
+	if sw.outPorts[len(sw.outPorts)-1] != 21 {
+		t.Fatalf("probe on %v, want 21", sw.outPorts)
+	}
+	checkNS(<-sw.out, ProbeMAC("ch1"), netip.IPv6Unspecified(), false)
+}
+
+// parseAdvertisement refuses what is not a neighbour advertisement
+// without panicking, whatever the bytes.
+func FuzzParseAdvertisement(f *testing.F) {
+	mac := net.HardwareAddr{2, 0, 0xcb, 0, 0x71, 6}
+	f.Add(advertisement(f, mac, netip.MustParseAddr("2001:db8:ffff::1"), mac, netip.MustParseAddr("2001:db8:ffff::2"), 255, false))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ip, m, err := parseAdvertisement(b)
+		if err == nil && (!ip.Is6() || len(m) != 6) {
+			t.Fatalf("parsed %v %v from %x", ip, m, b)
+		}
+	})
+}
+
+// An IPv6 gateway address moving here is announced to all nodes by an
+// unsolicited advertisement (Router and Override, not Solicited) with the
+// gateway's MAC, valid as a router's (hop limit 255).
+func TestUnsolicitedAdvertisement(t *testing.T) {
+	ip := netip.MustParseAddr("2001:db8:ffff::2")
+	b, err := unsolicitedAdvertisement("fa:16:3e:ee:00:02", ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, mac, err := parseAdvertisement(b)
+	if err != nil || got != ip || mac.String() != "fa:16:3e:ee:00:02" {
+		t.Fatalf("parsed %v %v %v", got, mac, err)
+	}
+	p := gopacket.NewPacket(b, layers.LayerTypeEthernet, gopacket.Default)
+	na, _ := p.Layer(layers.LayerTypeICMPv6NeighborAdvertisement).(*layers.ICMPv6NeighborAdvertisement)
+	ip6, _ := p.Layer(layers.LayerTypeIPv6).(*layers.IPv6)
+	if na == nil || ip6 == nil || !na.Router() || !na.Override() || na.Solicited() || ip6.DstIP.String() != "ff02::1" ||
+		p.Layer(layers.LayerTypeEthernet).(*layers.Ethernet).DstMAC.String() != "33:33:00:00:00:01" {
+		t.Fatalf("advertisement %v", p)
+	}
+	if _, err := unsolicitedAdvertisement("fa:16:3e:ee:00:02", netip.MustParseAddr("203.0.113.2")); err == nil {
+		t.Fatal("an advertisement for an IPv4 address")
 	}
 }

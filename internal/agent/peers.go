@@ -25,25 +25,25 @@ import (
 //     port record naming its host): its registration, one key
 //     (store.ChassisKey) watched while a held port names it.
 
-// handleGateways folds an event of the gateways' watch in: a registration
+// handleGatewayChassis folds an event of the gateway chassis' watch in: a registration
 // there is a live gateway (its key goes with its agent's lease).
-func (s *state) handleGateways(e kvEvent) {
+func (s *state) handleGatewayChassis(e kvEvent) {
 	if e.Reset {
-		s.gateways = map[string]model.Chassis{}
-		s.gatewaysReady = true
+		s.gwChassis = map[string]model.Chassis{}
+		s.gwChassisReady = true
 	}
 	for _, kv := range e.KVs {
 		name := strings.TrimPrefix(kv.Key, store.GatewayChassisPrefix)
 		var c model.Chassis
 		if e.Delete || json.Unmarshal(kv.Value, &c) != nil {
-			delete(s.gateways, name)
+			delete(s.gwChassis, name)
 			continue
 		}
 		c.Name = name
-		s.gateways[name] = c
+		s.gwChassis[name] = c
 	}
-	s.alive = make(map[string]bool, len(s.gateways))
-	for name := range s.gateways {
+	s.alive = make(map[string]bool, len(s.gwChassis))
+	for name := range s.gwChassis {
 		s.alive[name] = true
 	}
 	metrics.AgentPeersAlive.Set(float64(len(s.alive)))
@@ -132,9 +132,9 @@ func (s *state) neededPeers() map[string]*model.Endpoint {
 func (a *Agent) refreshPeers(ctx context.Context, nextTag *uint64) {
 	s := a.state
 	need := s.neededPeers()
-	peers := make(map[string]model.Chassis, len(need)+len(s.gateways))
+	peers := make(map[string]model.Chassis, len(need)+len(s.gwChassis))
 	for name, ep := range need {
-		if _, gw := s.gateways[name]; gw {
+		if _, gw := s.gwChassis[name]; gw {
 			continue
 		}
 		if ep != nil {
@@ -151,12 +151,12 @@ func (a *Agent) refreshPeers(ctx context.Context, nextTag *uint64) {
 	}
 	for name, pw := range s.peerWatches {
 		ep, needed := need[name]
-		if _, gw := s.gateways[name]; !needed || ep != nil || gw {
+		if _, gw := s.gwChassis[name]; !needed || ep != nil || gw {
 			pw.cancel()
 			delete(s.peerWatches, name)
 		}
 	}
-	for name, c := range s.gateways {
+	for name, c := range s.gwChassis {
 		if name != s.chassis {
 			peers[name] = c
 		}

@@ -29,11 +29,11 @@ type state struct {
 	// peers are the other chassis the view may read, by name: the hosts
 	// of the ports held and the live gateways (refreshPeers).
 	peers map[string]model.Chassis
-	// gateways are the live gateway chassis (their leased registrations,
-	// store.GatewayChassisKey), itself included when a gateway;
-	// gatewaysReady is set once they were listed.
-	gateways      map[string]model.Chassis
-	gatewaysReady bool
+	// gwChassis are the live gateway chassis (their leased
+	// registrations, store.GatewayChassisKey), itself included when a
+	// gateway; gwChassisReady is set once they were listed.
+	gwChassis      map[string]model.Chassis
+	gwChassisReady bool
 	// peerWatches follow the registration of a host whose bindings carry
 	// no endpoint (written by an older agent, or a port record naming
 	// its host): one key each (peers.go).
@@ -79,6 +79,11 @@ type state struct {
 	// small), by id.
 	qos      map[string]*model.QoSPolicy
 	qosReady bool
+	// edgeGateways are the edge gateways' registrations, by name, and
+	// edgeEncaps what this chassis learned from them (edge.go).
+	edgeGateways  map[string]*model.EdgeGateway
+	gatewaysReady bool
+	edgeEncaps    []pipeline.Encap
 	// resolve are the upstream routers the last view needs resolved.
 	resolve []logical.NextHopQuery
 	// skipped are the reasons objects were left out of the last view
@@ -134,7 +139,7 @@ func (n *netData) ready() bool { return len(n.resets) == netPrefixes }
 
 func newState(chassis string) *state {
 	return &state{chassis: chassis, ifaces: map[string]ovs.Interface{}, portNet: map[string]string{},
-		nets: map[string]*netData{}, peers: map[string]model.Chassis{}, gateways: map[string]model.Chassis{},
+		nets: map[string]*netData{}, peers: map[string]model.Chassis{}, gwChassis: map[string]model.Chassis{},
 		peerWatches: map[string]*peerWatch{},
 		keys:        logical.NewKeys(),
 		routers:     map[string]*model.RouterRecord{}, rules: map[string]*model.SecurityGroupRule{},

@@ -87,6 +87,9 @@ func Agent(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 				}
 				cfg.NextHopMACs[physnet] = mac
 			}
+			if !cmd.Flags().Changed("edge-encaps") {
+				edgeEncaps = "" // learned from the gateways' registrations
+			}
 			for _, e := range SplitList(edgeEncaps) {
 				if e != "geneve" && e != "vxlan" {
 					return fmt.Errorf("--edge-encaps: unknown encapsulation %q (geneve, vxlan)", e)
@@ -185,7 +188,7 @@ func Agent(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 	f.StringVar(&nextHops, "external-nexthop-mac", "", "override: MAC of the upstream router (the external subnet's gateway) per physnet, physnet=MAC[,...]; by default it is resolved by ARP and refreshed")
 	f.DurationVar(&cfg.NextHopTiming.Refresh, "external-nexthop-refresh", 30*time.Second, "how often the upstream router's resolved MAC is asked again")
 	f.StringVar(&cfg.FIPMode, "fip-mode", "distributed", "who serves the floating IPs of this chassis' ports: distributed (NATed here when the chassis maps the external network, else on the router's gateway chassis) or edge (the floating-IP edge layer, `wyvern gateway`: their outbound traffic is tunnelled to --edge-endpoint)")
-	f.StringVar(&edgeEncaps, "edge-encaps", "geneve,vxlan", "edge mode: the encapsulations the edge's gateways have (their --encaps): the chassis tunnels to them with the one they choose for it")
+	f.StringVar(&edgeEncaps, "edge-encaps", "", "edge mode: the encapsulations the edge's gateways have (their --encaps), which the chassis tunnels to them with as they choose for it (default: learned from the gateways' registrations, those every gateway has)")
 	f.StringVar(&edgeEndpoint, "edge-endpoint", "", "edge mode: the edge layer's tunnel endpoint, the anycast IPv4 /32 its gateways share (routed by the underlay)")
 	f.StringVar(&externalIPs, "external-ip", "", "distributed mode with BGP: this chassis' address on a mapped physnet, held by the mapped bridge's interface, physnet=IP[,...]: the BGP next hop of the floating IPs NATed here")
 	bgpFlags.Add(f, -1)

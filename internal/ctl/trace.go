@@ -66,7 +66,8 @@ network (source: the external subnet's gateway unless given) to a floating
 IP: its 1:1 DNAT or the port forwarding that takes the protocol and port
 (any other new connection to a forwarded floating IP is dropped), the
 chassis that NATs it, the route to the port and its ingress security
-groups.`,
+groups; or, IPv6, to a port's own address on a router's IPv6 subnet,
+routed without NAT by the router's active gateway chassis.`,
 		Example: `  wyvernctl trace vm1 'tcp, dst 10.0.2.5:22'
   wyvernctl trace vm1 'icmp, dst 10.0.2.5' -o json
   wyvernctl trace vm1 'tcp, dst 10.0.2.5:22' --ovs --ovsdb unix:/run/openvswitch/db.sock --ovs-rundir /run/openvswitch

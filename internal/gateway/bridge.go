@@ -1,12 +1,14 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -125,6 +127,21 @@ func (b *Bridge) SetTunnelNeighbour(ctx context.Context, ip netip.Addr, mac stri
 		b.appctl.Target = "" // vswitchd may have restarted under a new pid
 		return fmt.Errorf("gateway: %w", err)
 	}
+	return nil
+}
+
+// HoldEndpoint puts the pool's anycast tunnel endpoint on TunnelBridge
+// beside TunnelIP, so that the datapath terminates the tunnels the chassis
+// send to it. `ip addr replace` is idempotent and the address outlives the
+// daemon: a restarted gateway finds it in place, and a stopped one is
+// drawn no traffic once its announcement is gone.
+func (b *Bridge) HoldEndpoint(ctx context.Context, ep netip.Addr) error {
+	prefix := netip.PrefixFrom(ep, 32).String()
+	out, err := exec.CommandContext(ctx, "ip", "addr", "replace", prefix, "dev", b.cfg.TunnelBridge).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("gateway: hold the tunnel endpoint %s on %s: %w: %s", prefix, b.cfg.TunnelBridge, err, bytes.TrimSpace(out))
+	}
+	b.log.Info("tunnel endpoint held", "endpoint", prefix, "dev", b.cfg.TunnelBridge)
 	return nil
 }
 

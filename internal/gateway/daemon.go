@@ -54,6 +54,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	g := New(cfg, Deps{Source: st, Flows: br, Announcer: speaker, Ports: ports, MACs: macs, Resync: br.Resync(),
 		SetNeighbour: br.SetTunnelNeighbour, Counters: br.InboundCounters, Steer: steerTxn(st)}, log)
+	if cfg.TunnelEndpoint.IsValid() {
+		if err := br.HoldEndpoint(ctx, cfg.TunnelEndpoint); err != nil {
+			return err
+		}
+	}
 	if len(cfg.TunnelPeers) > 0 {
 		tsp, err := bgp.Start(ctx, cfg.tunnelBGP(), log.With("component", "bgp-tunnel"))
 		if err != nil {

@@ -49,8 +49,8 @@ type Config struct {
 	BGP bgp.Config
 	// TunnelEndpoint is the pool's anycast tunnel endpoint (the seed's
 	// "TunnelNet"), an address every gateway of the pool holds on its
-	// tunnel bridge, where the chassis in edge mode send (their
-	// --edge-endpoint). With TunnelPeers, the routers of the underlay,
+	// tunnel bridge (it adds it there itself: Bridge.HoldEndpoint), where
+	// the chassis in edge mode send (their --edge-endpoint). With TunnelPeers, the routers of the underlay,
 	// the gateway announces it to them as a /32 via its TunnelIP once it
 	// serves (its first sync) and while a BGP session to an upstream
 	// router is established, over a second speaker of the same AS that

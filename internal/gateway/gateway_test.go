@@ -402,17 +402,28 @@ func TestAnnounceEndpoint(t *testing.T) {
 	defer cancel()
 	synced := make(chan struct{})
 	var mu sync.Mutex
-	upstream := true
-	up := func(context.Context) bool { mu.Lock(); defer mu.Unlock(); return upstream }
+	upstream, asked := true, 0
+	up := func(context.Context) bool { mu.Lock(); defer mu.Unlock(); asked++; return upstream }
 	set := func(v bool) { mu.Lock(); upstream = v; mu.Unlock() }
 	f := &bgp.Fake{}
 	r := Route{Prefix: netip.MustParsePrefix("192.0.2.250/32"), NextHop: netip.MustParseAddr("192.0.2.11")}
+
+	// A gateway stopped before its first sync never announced anything,
+	// nor looked at its sessions.
+	early, stop := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	go func() { announceEndpoint(early, synced, f, r, up, 5*time.Millisecond, quiet()); close(stopped) }()
+	stop()
+	<-stopped
+	mu.Lock()
+	n := asked
+	mu.Unlock()
+	if len(f.Routes()) != 0 || n != 0 {
+		t.Fatalf("before the first sync: announced %v, sessions asked %d times", f.Routes(), n)
+	}
+
 	done := make(chan struct{})
 	go func() { announceEndpoint(ctx, synced, f, r, up, 5*time.Millisecond, quiet()); close(done) }()
-	time.Sleep(20 * time.Millisecond) // not synced yet: nothing may be announced
-	if len(f.Routes()) != 0 {
-		t.Fatalf("announced before the first sync: %v", f.Routes())
-	}
 	close(synced)
 	waitFor(t, "endpoint announced", func() bool { return routeText(f.Routes()) == routeText([]Route{r}) })
 	set(false)

@@ -84,7 +84,9 @@ type Result struct {
 	View *pipeline.View
 	// ProgrammedFIPs are the floating IPs the view NATs here, by id.
 	ProgrammedFIPs map[string]bool
-	// Announce are the external addresses the view answers for here.
+	// Announce are the external addresses the view answers for here
+	// (IPv4 ones by ARP, announced by BGP; IPv6 ones, a router gateway's,
+	// by neighbour discovery).
 	Announce map[netip.Addr]Announcement
 	// Resolve are the upstream routers whose MAC the chassis needs and
 	// was not given (External.NextHop): the agent resolves them by ARP

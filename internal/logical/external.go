@@ -114,21 +114,25 @@ func (in *Inputs) addExternal(v *pipeline.View, keys *Keys, usedPeers map[string
 		if err != nil {
 			continue
 		}
-		addr := v4Prefix(ext, gwPort.FixedIPs)
-		if !addr.IsValid() {
+		addr, addr6 := v4Prefix(ext, gwPort.FixedIPs), v6Prefix(ext, gwPort.FixedIPs)
+		if !addr.IsValid() && !addr6.IsValid() {
 			continue
 		}
 		physnet := ext.Network.PhysicalNetwork
 		chassis := in.GatewayChassis(r.ID, physnet)
-		vr.Gateway = &pipeline.RouterGateway{NetworkID: ext.Network.ID, MAC: mac, Address: addr,
+		vr.Gateway = &pipeline.RouterGateway{NetworkID: ext.Network.ID, MAC: mac, Address: addr, Address6: addr6,
 			SNAT: r.Gateway.EnableSNAT, Chassis: chassis}
 		if chassis != "" && chassis != in.Local.Name {
 			usedPeers[chassis] = true
 		}
 		routers[vr.ID] = vr
 		physnets[ext.Network.ID] = physnet
-		if port := in.Ext.Ports[physnet]; port != 0 && chassis == in.Local.Name && r.Gateway.EnableSNAT {
+		if port := in.Ext.Ports[physnet]; port != 0 && chassis == in.Local.Name && r.Gateway.EnableSNAT && addr.IsValid() {
 			res.Announce[addr.Addr()] = Announcement{MAC: mac.String(), Port: port}
+		}
+		if port := in.Ext.Ports[physnet]; port != 0 && chassis == in.Local.Name && addr6.IsValid() {
+			// Routed here (pipeline/ipv6gw.go), whatever enable_snat.
+			res.Announce[addr6.Addr()] = Announcement{MAC: mac.String(), Port: port}
 		}
 		if _, ok := extIdx[ext.Network.ID]; !ok {
 			extIdx[ext.Network.ID] = len(v.External)
@@ -140,6 +144,13 @@ func (in *Inputs) addExternal(v *pipeline.View, keys *Keys, usedPeers map[string
 			v.External = append(v.External, pipeline.ExternalNetwork{ID: ext.Network.ID, Key: keys.Network(ext.Network),
 				OFPort: in.Ext.Ports[physnet], NextHopMAC: nhMAC, NextHopIP: nhIP})
 			physnetOf[ext.Network.ID] = physnet
+		}
+		// IPv6: from the first gateway with an IPv6 address there,
+		// resolved by Neighbour Discovery, never overridden
+		// (--external-nexthop-mac is the IPv4 router's).
+		if e := &v.External[extIdx[ext.Network.ID]]; !e.NextHopIP6.IsValid() && addr6.IsValid() {
+			e.NextHopIP6 = nextHopIP6(ext, gwPort.FixedIPs)
+			e.NextHopMAC6 = in.Ext.Resolved[e.NextHopIP6]
 		}
 	}
 	if len(routers) == 0 {
@@ -203,10 +214,20 @@ func (in *Inputs) addExternal(v *pipeline.View, keys *Keys, usedPeers map[string
 // v4Prefix is the first IPv4 fixed address with its subnet's prefix
 // length.
 func v4Prefix(n *Network, ips []model.FixedIP) netip.Prefix {
+	return prefixOf(n, ips, true)
+}
+
+// v6Prefix is the first IPv6 fixed address with its subnet's prefix
+// length.
+func v6Prefix(n *Network, ips []model.FixedIP) netip.Prefix {
+	return prefixOf(n, ips, false)
+}
+
+func prefixOf(n *Network, ips []model.FixedIP, v4 bool) netip.Prefix {
 	for _, f := range ips {
 		a, err := netip.ParseAddr(f.IPAddress)
 		sub := n.Subnets[f.SubnetID]
-		if err != nil || !a.Is4() || sub == nil {
+		if err != nil || a.Is4() != v4 || a.Is4In6() || sub == nil {
 			continue
 		}
 		if p, err := netip.ParsePrefix(sub.CIDR); err == nil {
@@ -229,25 +250,37 @@ func (in *Inputs) edgeMode(chassis string) bool {
 // nextHopIP is the gateway_ip of the external subnet holding the first
 // IPv4 address of ips: the upstream router (invalid when none).
 func nextHopIP(n *Network, ips []model.FixedIP) netip.Addr {
+	return gatewayOf(n, ips, true)
+}
+
+// nextHopIP6 is the gateway_ip of the external subnet holding the first
+// IPv6 address of ips: the upstream IPv6 router (invalid when none).
+func nextHopIP6(n *Network, ips []model.FixedIP) netip.Addr {
+	return gatewayOf(n, ips, false)
+}
+
+func gatewayOf(n *Network, ips []model.FixedIP, v4 bool) netip.Addr {
 	for _, f := range ips {
 		a, err := netip.ParseAddr(f.IPAddress)
 		sub := n.Subnets[f.SubnetID]
-		if err != nil || !a.Is4() || sub == nil {
+		if err != nil || a.Is4() != v4 || a.Is4In6() || sub == nil {
 			continue
 		}
-		if gw, err := netip.ParseAddr(sub.GatewayIP); err == nil && gw.Is4() {
+		if gw, err := netip.ParseAddr(sub.GatewayIP); err == nil && gw.Is4() == v4 && !gw.Is4In6() {
 			return gw
 		}
 	}
 	return netip.Addr{}
 }
 
-// NextHopQuery is an upstream router to resolve by ARP: Target on the
-// external network behind br-int's port Port, asked from an address this
-// chassis answers for there (SrcIP at SrcMAC), so that the answer comes
-// back to it; with no such address (SrcIP invalid: a chassis that does not
-// NAT there yet, e.g. a standby gateway), by an ARP probe from the
-// chassis' own MAC (the agent's).
+// NextHopQuery is an upstream router to resolve by ARP (Target IPv4) or
+// by Neighbour Discovery (Target IPv6): Target on the external network
+// behind br-int's port Port, asked from an address this chassis answers
+// for there (SrcIP at SrcMAC), so that the answer comes back to it; with
+// no such address (SrcIP invalid: a chassis that does not NAT or route
+// there yet, e.g. a standby gateway), by an ARP probe from the chassis'
+// own MAC (the agent's), or for IPv6 a solicitation from the unspecified
+// address, answered to all nodes.
 type NextHopQuery struct {
 	Physnet string
 	Port    uint32
@@ -276,6 +309,24 @@ func (in *Inputs) resolve(v *pipeline.View, physnetOf map[string]string, res *Re
 		if len(src) > 0 {
 			slices.SortFunc(src, func(a, b netip.Addr) int { return a.Compare(b) })
 			q.SrcIP, q.SrcMAC = src[0], res.Announce[src[0]].MAC
+		}
+		res.Resolve = append(res.Resolve, q)
+	}
+	for _, ext := range v.External {
+		if ext.OFPort == 0 || !ext.NextHopIP6.IsValid() {
+			continue
+		}
+		q := NextHopQuery{Physnet: physnetOf[ext.ID], Port: ext.OFPort, Target: ext.NextHopIP6}
+		// From the smallest gateway address this chassis routes IPv6
+		// for there (it answers for it: pipeline/ipv6gw.go).
+		for _, r := range v.Routers {
+			gw := r.Gateway
+			if gw == nil || gw.NetworkID != ext.ID || gw.Chassis != in.Local.Name || !gw.Address6.IsValid() {
+				continue
+			}
+			if a := gw.Address6.Addr(); !q.SrcIP.IsValid() || a.Less(q.SrcIP) {
+				q.SrcIP, q.SrcMAC = a, gw.MAC.String()
+			}
 		}
 		res.Resolve = append(res.Resolve, q)
 	}

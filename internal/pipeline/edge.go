@@ -148,6 +148,7 @@ func (edgeUnit) sections(x *index, s *sectionList) {
 			h.addr(ext.NextHopIP)
 		}
 	}
+	hashNextHopND(x, h)
 	h.u64(uint64(len(x.edge)))
 	if len(x.edge) > 0 {
 		h.addr(x.v.Local.EdgeEndpoint)
@@ -163,11 +164,12 @@ func (edgeUnit) sections(x *index, s *sectionList) {
 		h.u64(uint64(e.tunPort))
 		h.addr(e.fixed)
 	}
-	e := s.next("edge", h.Sum64(), 2*len(x.edge)+len(x.v.External))
+	e := s.next("edge", h.Sum64(), 2*len(x.edge)+2*len(x.v.External))
 	if e == nil {
 		return
 	}
 	nextHopARP(x, e)
+	nextHopND(x, e)
 	classified := map[*netState]bool{}
 	for _, f := range x.edge {
 		e.add(TableL3SNAT, prioSNATEdge, FeatureL3, []ofp.Field{

@@ -210,9 +210,8 @@ type netAddr struct {
 // straight to the port (dec_ttl, the router's MAC as source, the port's
 // MAC as destination, a local port through IngressACL, a remote one into
 // the tunnel with the network's key); the rest of each subnet is dropped;
-// extra routes whose nexthop is such a port. There is no NAT for IPv6 and
-// no way out through an external gateway (the API refuses IPv6 on
-// external networks).
+// extra routes whose nexthop is such a port. There is no NAT for IPv6;
+// the way out through an external gateway is ipv6gw.go's.
 func (c *l3Builder) routes6(r *routerState) {
 	rk := RouterKeyMatch(r.Key)
 	ip6 := ofp.EthType(ofp.EthTypeIPv6)

@@ -48,6 +48,11 @@ type routerState struct {
 	gwLocal bool // the router SNATs here: active gateway with the network
 	fips    []fipState
 	pfs     []pfState // port forwardings NATed here (portforward.go)
+
+	// ext6 is the external network of the router's IPv6 gateway, gw6Local
+	// says this chassis routes it (ipv6gw.go).
+	ext6     *ExternalNetwork
+	gw6Local bool
 }
 
 type routerPort struct {
@@ -133,7 +138,8 @@ func (x *index) indexRouters() []*routerState {
 				rs.pfs = x.localForwardings(r, rs.gwLocal)
 			}
 		}
-		if active || rs.gwLocal || len(rs.fips) > 0 || len(rs.pfs) > 0 {
+		rs.ext6, rs.gw6Local = gateway6(r, exts, v.Local.Name)
+		if active || rs.gwLocal || rs.gw6Local || len(rs.fips) > 0 || len(rs.pfs) > 0 {
 			out = append(out, rs)
 		}
 	}
@@ -246,6 +252,7 @@ func (c *l3Builder) compile() {
 		c.routes(r)
 		c.routes6(r)
 		c.nat(r)
+		c.gateway6(r)
 	}
 }
 

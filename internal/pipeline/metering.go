@@ -11,7 +11,8 @@ import (
 // MeteringLabel is a metering label (Neutron's extension "metering") with
 // the routers it applies to here: those of its project, or every router
 // for a shared label. Its rules count the IPv4 traffic crossing those
-// routers' external gateways on this chassis: what enters a router from
+// routers' external gateways on this chassis (IPv6 too, routed without
+// NAT on the router's active gateway: ipv6gw.go): what enters a router from
 // its external network (Ingress, counted where it is let in: L3DNAT) and
 // what leaves it there (Egress, counted in L3Out). A distributed router's
 // traffic crosses its gateway on the chassis that NATs it (a floating
@@ -83,7 +84,7 @@ func (x *index) meteredLabels() map[uint32][]*MeteringLabel {
 	slices.SortFunc(labels, func(a, b *MeteringLabel) int { return cmp.Or(cmp.Compare(a.Key, b.Key), cmp.Compare(a.ID, b.ID)) })
 	byRouter := map[string]*routerState{}
 	for _, r := range x.routers {
-		if r.ext != nil {
+		if r.ext != nil || r.ext6 != nil {
 			byRouter[r.ID] = r
 		}
 	}
@@ -156,6 +157,7 @@ func (meteringUnit) sections(x *index, s *sectionList) {
 	for _, r := range routers {
 		h.u64(uint64(r.Key))
 		h.bool(r.gwLocal)
+		h.bool(r.gw6Local)
 		for _, f := range r.fips {
 			h.addr(f.fixed)
 		}
@@ -184,7 +186,11 @@ func (meteringUnit) sections(x *index, s *sectionList) {
 		e.add(TableMeterIn, prioMeterCount, FeatureMetering, []ofp.Field{rk}, in...)
 		if r.gwLocal {
 			e.add(TableMeterOut, prioMeterCount, FeatureMetering, []ofp.Field{rk}, out...)
-		} else {
+		} else if r.gw6Local {
+			// IPv6 only: the router's IPv4 is SNATed elsewhere, or not.
+			e.add(TableMeterOut, prioMeterCount, FeatureMetering, []ofp.Field{rk, ofp.EthType(ofp.EthTypeIPv6)}, out...)
+		}
+		if !r.gwLocal {
 			for _, f := range r.fips {
 				e.add(TableMeterOut, prioMeterCount, FeatureMetering, []ofp.Field{
 					rk, ofp.EthType(ofp.EthTypeIPv4), ofp.IPSrc(netip.PrefixFrom(f.fixed, 32))}, out...)
@@ -224,7 +230,7 @@ func meterRules(e *emitter, l *MeteringLabel) {
 		}
 		m := match{r.Direction, r.Excluded, src, dst}
 		if r.Key == 0 || seen[m] || r.Direction != Ingress && r.Direction != Egress ||
-			src.IsValid() && !src.Addr().Is4() || dst.IsValid() && !dst.Addr().Is4() {
+			src.IsValid() && dst.IsValid() && src.Addr().Is4() != dst.Addr().Is4() {
 			continue
 		}
 		seen[m] = true
@@ -232,7 +238,16 @@ func meterRules(e *emitter, l *MeteringLabel) {
 		if r.Direction == Egress {
 			label |= meterEgressBit
 		}
-		match := []ofp.Field{MeterLabelField.Match(label), ofp.EthType(ofp.EthTypeIPv4)}
+		// One flow a rule (its cookie is the rule's counter): a prefix
+		// sets the family, a rule without one counts IPv4 and IPv6 (only
+		// IP reaches MeterCount).
+		match := []ofp.Field{MeterLabelField.Match(label)}
+		switch {
+		case src.IsValid() && src.Addr().Is4() || dst.IsValid() && dst.Addr().Is4():
+			match = append(match, ofp.EthType(ofp.EthTypeIPv4))
+		case src.IsValid() || dst.IsValid():
+			match = append(match, ofp.EthType(ofp.EthTypeIPv6))
+		}
 		bits := 0
 		if src.IsValid() && src.Bits() > 0 {
 			match = append(match, ofp.IPSrc(src))

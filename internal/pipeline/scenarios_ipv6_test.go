@@ -52,3 +52,48 @@ func metadataService() *View {
 	v.Metadata = &MetadataPort{OFPort: 30, MAC: mac("02:57:59:00:a9:fe")}
 	return v
 }
+
+// Upstream IPv6 router of the IPv6 gateway scenarios.
+const (
+	upstream6    = "2001:db8:ffff::1"
+	upstreamMAC6 = "02:00:cb:00:71:06"
+)
+
+// ipv6Gateway: ipv6Routed with a dual-stack gateway on ext
+// (203.0.113.2/24 and 2001:db8:ffff::2/64), active here (ch1), the
+// upstream IPv6 router resolved: this chassis answers neighbour
+// solicitations for the gateway's IPv6 address on ext, routes IPv6 from
+// outside to the ports by host route, and sends the external subnet and
+// the default route to the upstream router without NAT; the upstream
+// router's advertisements go to the controller.
+func ipv6Gateway() *View {
+	v := withGateway(ipv6Routed(), "ch1", ofExt)
+	v.Routers[0].Gateway.Address6 = pfx("2001:db8:ffff::2/64")
+	v.External[0].NextHopIP6 = netip.MustParseAddr(upstream6)
+	v.External[0].NextHopMAC6 = mac(upstreamMAC6)
+	return v
+}
+
+// ipv6GatewayRemote: ipv6Gateway with the gateway active on ch2: the
+// local ports' IPv6 to the external subnet and the default route is
+// tunnelled to ch2 unrouted; nothing of the gateway's is answered here.
+func ipv6GatewayRemote() *View {
+	v := ipv6Gateway()
+	v.Routers[0].Gateway.Chassis = "ch2"
+	return v
+}
+
+// ipv6GatewayTwoSubnets: ipv6GatewayRemote with a second IPv6 subnet of
+// net1 on the router's same port (as Neutron adds it): each flow once
+// (TestFlowInvariants); ipv6GatewayTwoSubnetsHere likewise with the
+// gateway here.
+func ipv6GatewayTwoSubnets() *View { return twoSubnets(ipv6GatewayRemote()) }
+
+func ipv6GatewayTwoSubnetsHere() *View { return twoSubnets(ipv6Gateway()) }
+
+func twoSubnets(v *View) *View {
+	v.Subnets = append(v.Subnets, Subnet{ID: "sub1v6b", NetworkID: "net1", CIDR: pfx("2001:db8:11::/64"),
+		Gateway: netip.MustParseAddr("2001:db8:11::1"), EnableDHCP: true, IPv6RAMode: "slaac", IPv6AddressMode: "slaac"})
+	v.Routers[0].Ports = append(v.Routers[0].Ports, RouterPort{NetworkID: "net1", MAC: mac(rtrMAC1), Address: pfx("2001:db8:11::1/64")})
+	return v
+}

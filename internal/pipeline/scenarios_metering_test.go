@@ -36,3 +36,19 @@ func meteringGateway() *View {
 	}}}
 	return v
 }
+
+// meteringIPv6Gateway: ipv6Gateway with SNAT off (the gateway here routes
+// only IPv6 out) and a label counting IPv6 egress to 2001:db8:99::/48,
+// IPv6 ingress to vm1's address, and all egress (a rule without prefix:
+// IPv4 and IPv6 alike, one counting flow).
+func meteringIPv6Gateway() *View {
+	v := ipv6Gateway()
+	v.Routers[0].Gateway.SNAT = false
+	v.Metering = []MeteringLabel{{ID: "v6", Key: 4, Routers: []string{"r1"}, Rules: []MeteringRule{
+		{ID: "v6-out", Key: 41, Direction: Egress, Prefix: pfx("2001:db8:99::/48")},
+		{ID: "v6-in", Key: 42, Direction: Ingress, Destination: pfx("2001:db8:1::11/128")},
+		{ID: "any-out", Key: 43, Direction: Egress},
+		{ID: "mixed", Key: 44, Direction: Egress, Source: pfx("10.1.0.0/24"), Destination: pfx("2001:db8:99::/48")},
+	}}}
+	return v
+}

@@ -216,8 +216,8 @@ var tableDecls = [numTables]Table{{
 		"sending chassis already applied port security, ACLs and services); " +
 		"maps the port to an external network's bridge to that network's " +
 		"key, marking the packet local, then goes to Services, except the " +
-		"ARP replies of the network's upstream router, sent to the " +
-		"controller (edge.go); maps the port to a vlan or flat network's " +
+		"ARP replies and neighbour advertisements of the network's upstream " +
+		"router, sent to the controller (edge.go, ipv6gw.go); maps the port to a vlan or flat network's " +
 		"physical network, with the network's VLAN id (popped) or untagged, " +
 		"to that network, marking the packet provider, then goes straight " +
 		"to L2Lookup, and drops tagged frames of other VLANs there " +
@@ -339,7 +339,9 @@ var tableDecls = [numTables]Table{{
 		"gateway's address goes through conntrack in the router's NAT zone " +
 		"(ct nat) and recirculates here; new connections to a floating IP " +
 		"are committed with DNAT to the fixed IP; established and related " +
-		"(translated) go on to L3Route; anything else from outside is " +
+		"(translated) go on to L3Route; IPv6 from outside goes on to L3Route " +
+		"on the active gateway chassis, untranslated (ipv6gw.go), except to " +
+		"the external subnet; anything else from outside is " +
 		"dropped. Traffic from internal networks goes on to L3Route.",
 }, {
 	ID:       TableL3Route,
@@ -360,8 +362,11 @@ var tableDecls = [numTables]Table{{
 		"other addresses are dropped. IPv6 is routed by host route (/128) " +
 		"to every address of the ports on the router's IPv6 subnets, " +
 		"delivered as above, the rest of those subnets dropped, plus extra " +
-		"routes via such a port; no IPv6 leaves by the gateway. The external subnet " +
-		"and the default route go to L3SNAT when the router has a gateway.",
+		"routes via such a port. The external subnet " +
+		"and the default route go to L3SNAT when the router has a gateway; " +
+		"for IPv6, without NAT, straight out to the upstream router from the " +
+		"router's active gateway chassis, and into the tunnel to it, " +
+		"unrouted, from the others (ipv6gw.go).",
 }, {
 	ID:       TableL3SNAT,
 	Name:     "L3SNAT",

@@ -119,8 +119,15 @@ type RouterGateway struct {
 	SNAT bool
 	// Chassis is the name of the router's active gateway chassis: the one
 	// that SNATs traffic of ports without a floating IP (other chassis
-	// tunnel that traffic to it). Empty: none (no SNAT).
+	// tunnel that traffic to it), and routes its IPv6. Empty: none (no
+	// SNAT, no IPv6 out).
 	Chassis string
+	// Address6 is the gateway's IPv6 address with the external IPv6
+	// subnet's prefix length, e.g. 2001:db8:ffff::2/64: the router's
+	// IPv6 way out, routed without NAT (ipv6gw.go). Invalid: none.
+	// Address may be invalid when Address6 is not (an IPv6-only
+	// external network).
+	Address6 netip.Prefix
 }
 
 // ExternalNetwork is a flat provider network reached through a port of
@@ -142,6 +149,13 @@ type ExternalNetwork struct {
 	// replies from it are sent to the controller (PacketInNextHop), which
 	// resolves NextHopMAC by ARP and keeps it fresh.
 	NextHopIP netip.Addr
+	// NextHopIP6 is the upstream IPv6 router (the gateway_ip of the
+	// external IPv6 subnet of the routers' gateways). Valid: on a chassis
+	// reaching the network, its neighbour advertisements are sent to the
+	// controller (PacketInNextHop), which resolves NextHopMAC6 by
+	// Neighbour Discovery. NextHopMAC6 nil: no IPv6 leaves by the network.
+	NextHopIP6  netip.Addr
+	NextHopMAC6 net.HardwareAddr
 }
 
 // FloatingIP is a 1:1 NAT of a port's fixed address.

@@ -242,6 +242,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	} else if n > 0 {
 		log.Info("moved port bindings from port records into their chassis' keys", "count", n)
 	}
+	if n, err := napi.MigrateFloatingIPIndexes(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		log.Info("indexed the associations and port forwardings of floating IPs stored without the indexes", "count", n)
+	}
 	napi.Register(mux, wrap)
 	// Agents bind ports in keys of their own; the ports' readers see the
 	// mirrors (store.MirrorBindings), kept by every server.

@@ -115,8 +115,14 @@ func TestScaleCorrectness(t *testing.T) {
 	// interfaces added, all without waiting in between.
 	w := &Workload{Sim: s, Topo: topo, Client: cl, Sched: sched, Rnd: rand.New(rand.NewPCG(5, 6)), Timeout: 30 * time.Second}
 	for i := 0; i < 10; i++ {
-		if _, err := w.PortCreate(ctx); err != nil {
+		o, err := w.PortCreate(ctx)
+		if err != nil {
 			t.Fatal(err)
+		}
+		// A port never installed is never seen deleted either: report the
+		// cause, not only its echo in the deletes below.
+		if o.Missed > 0 {
+			t.Errorf("%s: %d of %d interested chassis never installed it", o.Kind, o.Missed, o.Interested)
 		}
 	}
 	for i := 0; i < 5; i++ {

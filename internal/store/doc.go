@@ -30,6 +30,8 @@
 //	index/ports/<port>                     network id of the port (id-ordered: port paging)
 //	index/router_subnets/<subnet>/<router> id of the router's interface port on the subnet
 //	index/floatingip_fixed/<extnet>/<port>/<ip>  id of the floating IP of that fixed address
+//	index/port_floatingips/<port>          ids of the floating IPs associated with the port (JSON list)
+//	index/port_forwarding_fips/<port>      ids of the floating IPs with port forwardings to the port (JSON list)
 //	index/default_security_group/<project> id of the project's default security group
 //	index/subnet_pool/<subnet>             id of the pool the subnet came from
 //	index/default_subnetpool/<4|6>         id of the default pool of that IP version

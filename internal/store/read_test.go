@@ -109,3 +109,66 @@ func TestUpdate(t *testing.T) {
 		t.Fatalf("err = %v, want boom", err)
 	}
 }
+
+// ListWith lists a prefix and reads keys in one go at the transaction's
+// snapshot: a key added under the prefix after the snapshot is not
+// listed, the keys read are in the read set (a change to one fails the
+// commit and retries the transaction), and a listing longer than one
+// page is read whole.
+func TestListWith(t *testing.T) {
+	st := storetest.New(t)
+	ctx := context.Background()
+	p := store.Prefix + "lw/"
+	const n = 2100 // more than one page of the store's listings
+	for from := 0; from < n; from += 100 {
+		err := st.Txn(ctx, func(tx *store.Tx) error {
+			for i := from; i < from+100; i++ {
+				tx.PutString(fmt.Sprintf("%s%04d", p, i), fmt.Sprint(i))
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, b := store.Prefix+"lwa", store.Prefix+"lwb"
+	for _, k := range []string{a, b} {
+		if err := st.Txn(ctx, func(tx *store.Tx) error { tx.PutString(k, "0"); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	attempts := 0
+	var listed []int
+	err := st.Txn(ctx, func(tx *store.Tx) error {
+		attempts++
+		_ = tx.GetString(a) // the snapshot
+		if attempts == 1 {
+			// Others write after the snapshot.
+			if err := st.Txn(ctx, func(o *store.Tx) error {
+				o.PutString(p+"9999", "late")
+				o.PutString(b, "1")
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		kvs := tx.ListWith(p, b)
+		listed = append(listed, len(kvs))
+		for i := 1; i < len(kvs); i++ {
+			if kvs[i-1].Key >= kvs[i].Key {
+				return fmt.Errorf("listing out of order at %d: %s, %s", i, kvs[i-1].Key, kvs[i].Key)
+			}
+		}
+		if attempts == 1 && tx.GetString(b) != "0" {
+			return fmt.Errorf("b read %q at the snapshot, want 0", tx.GetString(b))
+		}
+		tx.PutString(store.Prefix+"lwc", "done")
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if attempts != 2 || len(listed) != 2 || listed[0] != n || listed[1] != n+1 {
+		t.Fatalf("attempts %d, listed %v: want 2 attempts listing %d then %d keys", attempts, listed, n, n+1)
+	}
+}

@@ -10,7 +10,7 @@ import (
 )
 
 // Inbound traces: a packet arriving from an external network to a
-// floating IP, as pipeline's L3DNAT handles it — a floating IP's 1:1
+// floating IP (IPv6: to a port's own address, inbound6.go), as pipeline's L3DNAT handles it — a floating IP's 1:1
 // DNAT, or a port forwarding's DNAT of a protocol and port (any other new
 // connection to a forwarded floating IP is dropped) — then routed to the
 // port and delivered through its ingress security groups, from the chassis
@@ -39,24 +39,25 @@ func RunInbound(t *Topology, extNet string, pkt Packet) (*Result, error) {
 	if !n.External {
 		return nil, fmt.Errorf("trace: network %s is not external (router:external)", x.netLabel(n.ID))
 	}
-	if !pkt.Dst.Is4() {
-		return nil, fmt.Errorf("trace: from an external network, trace to an IPv4 floating IP")
-	}
 	if !pkt.Src.IsValid() {
 		for _, s := range x.netSubs[n.ID] {
-			if gw, err := netip.ParseAddr(s.GatewayIP); err == nil && gw.Is4() {
+			if gw, err := netip.ParseAddr(s.GatewayIP); err == nil && gw.Is4() == pkt.Dst.Is4() {
 				pkt.Src = gw
 				break
 			}
 		}
 		if !pkt.Src.IsValid() {
-			return nil, fmt.Errorf("trace: network %s has no IPv4 gateway; give src ADDR", x.netLabel(n.ID))
+			return nil, fmt.Errorf("trace: network %s has no gateway of the destination's family; give src ADDR", x.netLabel(n.ID))
 		}
 	}
 	res := &Result{Packet: pkt, Source: PortInfo{Name: "external", NetworkID: n.ID, NetworkName: n.Name,
 		IPs: []string{pkt.Src.String()}, SecurityGroups: []string{}}}
 	tr := &tracer{x: x, pkt: pkt, res: res, src: &model.Port{NetworkID: n.ID}}
-	tr.inbound(n)
+	if pkt.Dst.Is6() {
+		tr.inbound6(n) // no floating IP: routed (inbound6.go)
+	} else {
+		tr.inbound(n)
+	}
 	return res, nil
 }
 

@@ -94,3 +94,42 @@ func TestParsePacketIPv6(t *testing.T) {
 		}
 	}
 }
+
+// With an IPv6 address on the router's gateway (an external IPv6
+// subnet), IPv6 off the router's subnets leaves by the gateway, untranslated,
+// from the router's active gateway chassis.
+func TestIPv6Gateway(t *testing.T) {
+	tp := topo6()
+	sub := model.Subnet{NetworkID: "ext", CIDR: "2001:db8:ffff::/64", GatewayIP: "2001:db8:ffff::1", IPVersion: 6}
+	sub.ID = "sx6"
+	tp.Subnets = append(tp.Subnets, sub)
+	gw := tp.Routers[0].Gateway
+	gw.ExternalFixedIPs = append(gw.ExternalFixedIPs, model.ExternalFixedIP{SubnetID: "sx6", IPAddress: "2001:db8:ffff::2"})
+	r := mustTrace(t, tp, "a", "icmp, dst 2001:db8:77::1")
+	if r.Verdict != External || r.Route == nil || r.Route.Kind != "gateway" || r.Route.Prefix != "::/0" {
+		t.Fatalf("verdict %s route %+v, want external by the default route", r.Verdict, r.Route)
+	}
+	nat := stageOf(r, StageNAT)
+	if nat == nil || nat.Chassis != "gw1" || !strings.Contains(nat.Detail, "no NAT") || !strings.Contains(nat.Detail, "2001:db8:1::10") {
+		t.Fatalf("NAT step %+v, want no NAT on gw1 with a's own address", nat)
+	}
+	if r := mustTrace(t, tp, "a", "icmp, dst 2001:db8:ffff::1"); r.Verdict != External || r.Route == nil || r.Route.Prefix != "2001:db8:ffff::/64" {
+		t.Fatalf("to the external subnet: %s %+v", r.Verdict, r.Route)
+	}
+	// From outside, to c's own address: routed by the active gateway,
+	// untranslated, admitted by c's IPv6 rule.
+	in := mustInbound(t, tp, "ext", "tcp, dst [2001:db8:1::11]:22")
+	if in.Verdict != Delivered || in.Dest == nil || in.Dest.ID != "c" || in.Packet.Src.String() != "2001:db8:ffff::1" {
+		t.Fatalf("inbound: verdict %s dest %+v src %s, want delivered to c from the upstream router", in.Verdict, in.Dest, in.Packet.Src)
+	}
+	if src := stageOf(in, StageSource); src == nil || src.Chassis != "gw1" || !strings.Contains(src.Detail, "2001:db8:ffff::2") {
+		t.Fatalf("inbound source step %+v", src)
+	}
+	if r := mustInbound(t, tp, "ext", "tcp, dst [2001:db8:1::99]:22"); r.Verdict != Drop {
+		t.Fatalf("inbound to no port: %s", r.Verdict)
+	}
+	// IPv4 still leaves by SNAT to the gateway's IPv4 address.
+	if nat := stageOf(mustTrace(t, tp, "c", "tcp, dst 198.51.100.7:443"), StageNAT); nat == nil || !strings.Contains(nat.Detail, "203.0.113.2") {
+		t.Fatalf("IPv4 NAT step %+v", nat)
+	}
+}

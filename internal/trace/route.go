@@ -186,20 +186,27 @@ func (tr *tracer) lookup(r *model.Router, dst netip.Addr) (*candidate, []string)
 		seen[pf] = true
 		cands = append(cands, hop)
 	}
-	// IPv6 is routed between the router's subnets only: no external
-	// gateway (the API refuses IPv6 on external networks).
-	if gw := r.Gateway; gw != nil && dst.Is4() {
+	// Out through the gateway: IPv4 (NATed), and IPv6 when the gateway
+	// has an IPv6 address (routed without NAT: pipeline/ipv6gw.go).
+	if gw := r.Gateway; gw != nil {
+		has := false
 		for _, f := range gw.ExternalFixedIPs {
 			s := x.subnets[f.SubnetID]
 			if s == nil {
 				continue
 			}
-			if pf, err := netip.ParsePrefix(s.CIDR); err == nil && pf.Addr().Is4() && !seen[pf.Masked()] {
-				cands = append(cands, candidate{prio: routePrio(pf.Bits()) + 1, kind: "gateway", prefix: pf.Masked()})
+			if pf, err := netip.ParsePrefix(s.CIDR); err == nil && pf.Addr().Is4() == dst.Is4() {
+				has = true
+				if !seen[pf.Masked()] {
+					cands = append(cands, candidate{prio: routePrio(pf.Bits()) + 1, kind: "gateway", prefix: pf.Masked()})
+				}
 			}
 		}
 		def := netip.PrefixFrom(netip.IPv4Unspecified(), 0)
-		if !seen[def] {
+		if dst.Is6() {
+			def = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
+		}
+		if has && !seen[def] {
 			cands = append(cands, candidate{prio: routePrio(0), kind: "gateway", prefix: def})
 		}
 	}
@@ -268,6 +275,12 @@ func (tr *tracer) external(r *model.Router, c *candidate, notes []string) {
 	nat := Step{Stage: StageNAT, Chassis: here, Verdict: Pass}
 	leaves := here
 	switch {
+	case pkt.Dst.Is6():
+		// pipeline/ipv6gw.go: the active gateway chassis routes it out.
+		nat.Chassis = active
+		nat.Detail = fmt.Sprintf("no NAT (IPv6 is routed as it is): leaves with source %s from the router's active gateway chassis %s, "+
+			"to the external IPv6 subnet's gateway", pkt.Src, activeText)
+		leaves = "the router's active gateway chassis " + activeText
 	case fip != nil && x.chassis[here] != nil && x.chassis[here].FIPMode == model.FIPModeEdge:
 		// pipeline/edge.go: tunnelled unchanged to the edge's endpoint.
 		nat.Detail = fmt.Sprintf("no NAT here: chassis %s is in edge mode, so the packet is tunnelled unchanged (source %s) "+
@@ -284,8 +297,10 @@ func (tr *tracer) external(r *model.Router, c *candidate, notes []string) {
 		}
 	case gw.EnableSNAT:
 		addr := ""
-		if len(gw.ExternalFixedIPs) > 0 {
-			addr = gw.ExternalFixedIPs[0].IPAddress
+		for _, f := range gw.ExternalFixedIPs {
+			if a, err := netip.ParseAddr(f.IPAddress); err == nil && a.Is4() && addr == "" {
+				addr = f.IPAddress
+			}
 		}
 		nat.Chassis = active
 		nat.Detail = fmt.Sprintf("SNAT %s → router gateway address %s on the router's active gateway chassis %s", pkt.Src, addr, activeText)

@@ -9,9 +9,9 @@ import (
 
 // TestOpenStackCLIIPv6 drives IPv6 with the python openstack CLI: a slaac
 // and a dhcpv6-stateful subnet on a dual-stack network, a port taking its
-// EUI-64 and stateful addresses, a router on the IPv6 subnet; and the
-// refusal of what the data plane does not serve (IPv6 on an external
-// network) reaches the CLI as an error.
+// EUI-64 and stateful addresses, a router on the IPv6 subnet; an external
+// network with an IPv6 subnet, a router's dual-stack gateway on it, and
+// the refusal of an IPv6 floating IP reaching the CLI as an error.
 func TestOpenStackCLIIPv6(t *testing.T) {
 	if testing.Short() {
 		t.Skip("compat: starts a server and runs the openstack CLI; skipped with -short")
@@ -50,11 +50,19 @@ func TestOpenStackCLIIPv6(t *testing.T) {
 		t.Errorf("router interface on the IPv6 subnet: %v", rports)
 	}
 
-	// Refused: IPv6 on an external network (provider networks:
-	// provider_test.go).
+	// An external network with an IPv6 subnet: a router's gateway gets an
+	// address on each subnet (IPv6 is routed without NAT); an IPv6
+	// floating IP is refused (provider networks: provider_test.go).
 	admin.ok("network", "create", "public6", "--external")
-	if out, errOut, err := admin.run("subnet", "create", "pub6", "--network", "public6", "--ip-version", "6",
-		"--subnet-range", "2001:db8:ff::/64"); err == nil || !strings.Contains(errOut, "IPv6 subnets on external networks are not supported") {
-		t.Errorf("IPv6 subnet on an external network: err %v\nstdout %s\nstderr %s", err, out, errOut)
+	admin.ok("subnet", "create", "pub4", "--network", "public6", "--subnet-range", "203.0.113.0/24")
+	admin.ok("subnet", "create", "pub6", "--network", "public6", "--ip-version", "6", "--subnet-range", "2001:db8:ff::/64")
+	admin.ok("router", "create", "gw6")
+	admin.ok("router", "set", "gw6", "--external-gateway", "public6")
+	gw := formatAny(admin.obj("router", "show", "gw6")["external_gateway_info"])
+	if !strings.Contains(gw, "203.0.113.") || !strings.Contains(gw, "2001:db8:ff:") {
+		t.Errorf("dual-stack router gateway: %s", gw)
+	}
+	if out, errOut, err := admin.run("floating", "ip", "create", "public6", "--subnet", "pub6"); err == nil || !strings.Contains(errOut, "Floating IPs are IPv4 only") {
+		t.Errorf("IPv6 floating IP: err %v\nstdout %s\nstderr %s", err, out, errOut)
 	}
 }

@@ -41,23 +41,25 @@ var icmpSeq = regexp.MustCompile(`icmp_seq=(\d+)`)
 // endpoint is routed by the underlay ("TunnelNet", a second FRR on the
 // underlay) with the route the gateways announce to it over BGP: ECMP over
 // every gateway, and the replies spread over them too. The chassis NATs
-// nothing. A gateway whose uplink is cut, and a killed one, leave
+// nothing. Steered to a scrubbing pool's gateway, the address still
+// answers, its replies leaving through the general gateways. A gateway whose uplink is cut, and a killed one, leave
 // TunnelNet's ECMP group.
 func TestChassisEdge(t *testing.T) { chassisEdge(t, "") }
 
 // TestChassisEdgeVXLAN is TestChassisEdge with gateways that have only
-// VXLAN (--encaps vxlan) and a chassis told so (--edge-encaps vxlan): the
-// tenant network is Geneve, so both ends fall back to VXLAN on the
-// network's key (encapsulation diversity, chosen per chassis).
+// VXLAN (--encaps vxlan), which the chassis learns from their
+// registrations (no --edge-encaps): the tenant network is Geneve, so both
+// ends fall back to VXLAN on the network's key (encapsulation diversity,
+// chosen per chassis).
 func TestChassisEdgeVXLAN(t *testing.T) { chassisEdge(t, "vxlan") }
 
 func chassisEdge(t *testing.T, encaps string) {
 	if err := testbed.Require(); err != nil {
 		t.Skip(err)
 	}
-	var agentEncaps, gwEncaps []string
+	var gwEncaps []string
 	if encaps != "" {
-		agentEncaps, gwEncaps = []string{"--edge-encaps", encaps}, []string{"--encaps", encaps}
+		gwEncaps = []string{"--encaps", encaps}
 	}
 	bed := testbed.ForTest(t)
 	l, err := lab.Start(bed, wyvernBin, lab.Options{AgentBin: agentBin})
@@ -69,7 +71,7 @@ func chassisEdge(t *testing.T, encaps string) {
 			t.Log(bed.LogTails(40))
 		}
 	}()
-	hv, err := l.AddChassisWith("hv1", nil, append([]string{"--fip-mode", "edge", "--edge-endpoint", edgeEndpoint.String()}, agentEncaps...))
+	hv, err := l.AddChassisWith("hv1", nil, []string{"--fip-mode", "edge", "--edge-endpoint", edgeEndpoint.String()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,16 +91,20 @@ func chassisEdge(t *testing.T, encaps string) {
 	for i := 1; i <= n; i++ {
 		addrs = append(addrs, gatewayAddr(i))
 	}
-	frr := startFRR(t, rtr, bed.Prefix+"-rtr", addrs)
+	scrubAddr := gatewayAddr(n + 1)
+	frr := startFRR(t, rtr, bed.Prefix+"-rtr", append(slices.Clone(addrs), scrubAddr))
 	etcd := etcdProxy(t, l)
+	// A gateway of a scrubbing pool takes a steered address' inbound
+	// traffic; it does not hold the endpoint, so the chassis' replies
+	// still leave through the general gateways.
+	scrub := addGateway(t, bed, n+1)
+	scrub.start(t, etcd, append([]string{"--pool", "scrubbing"}, gwEncaps...)...)
 	var gws []*edgeGW
 	var tunnelIPs []netip.Addr
 	for i := 1; i <= n; i++ {
+		// Every gateway terminates tunnels to the anycast endpoint, which
+		// it puts on its tunnel bridge itself.
 		g := addGateway(t, bed, i)
-		// Every gateway terminates tunnels to the anycast endpoint.
-		if _, err := g.Exec("ip", "addr", "add", netip.PrefixFrom(edgeEndpoint, 32).String(), "dev", "br-phy"); err != nil {
-			t.Fatal(err)
-		}
 		g.start(t, etcd, append(tunnelFlags(), gwEncaps...)...)
 		gws = append(gws, g)
 		tunnelIPs = append(tunnelIPs, g.TunnelIP)
@@ -127,7 +133,7 @@ func chassisEdge(t *testing.T, encaps string) {
 		t.Fatalf("TunnelNet's kernel route: %q (%v)", out, err)
 	}
 	t.Logf("TunnelNet holds the anycast endpoint %s with ECMP next hops %v (BGP, %s after the gateways started)", endpoint, hops, took.Round(time.Millisecond))
-	frr.waitSessions(t, n, sessionBound)
+	frr.waitSessions(t, n+1, sessionBound)
 
 	fip := tn.floatingIP(t, l, port.ID)
 	addr := fip.FloatingIP.FloatingIPAddress
@@ -195,6 +201,46 @@ func chassisEdge(t *testing.T, encaps string) {
 	if out, _ := client.Exec("busybox", "timeout", "3", "busybox", "nc", "-w", "2", addr, "5002"); strings.Contains(out, "hello") {
 		t.Fatal("TCP 5002, which the security group does not admit, reached the VM through the edge")
 	}
+	// Steered to the scrubbing pool, the address still answers: the
+	// scrubbing gateway takes the inbound traffic, and the replies leave
+	// by the chassis' edge endpoint through the general gateways, which
+	// NAT every pool's outbound traffic. Steered back, the general
+	// gateways announce it again.
+	steer := func(pool any) {
+		t.Helper()
+		if err := l.Do("PUT", "/v2.0/floatingips/"+fip.FloatingIP.ID, "admin",
+			map[string]any{"floatingip": map[string]any{"edge_pool": pool}}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	steer("scrubbing")
+	took = frr.waitNextHops(t, addr+"/32", 1, steerBound)
+	if hops, _ := frr.nextHops(addr + "/32"); len(hops) != 1 || hops[0] != scrubAddr.String() {
+		t.Fatalf("next hops of the steered %s: %v, want only %s", addr, hops, scrubAddr)
+	}
+	t.Logf("steered: FRR routes %s only via the scrubbing gateway after %s", addr, took.Round(time.Millisecond))
+	scrubIn, generalOut := scrub.inboundPackets(t, addr), 0
+	for _, g := range gws {
+		generalOut += outPackets(g)
+	}
+	roundTrip(t, client, addr, roundTripBound)
+	for deadline := time.Now().Add(3 * time.Second); ; { // counters lag the datapath
+		in, out := scrub.inboundPackets(t, addr)-scrubIn, -generalOut
+		for _, g := range gws {
+			out += outPackets(g)
+		}
+		if in >= 5 && out >= 5 {
+			t.Logf("steered: the scrubbing gateway took %d packets in, the general gateways %d replies out", in, out)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("steered: the scrubbing gateway took %d packets in, the general gateways %d replies out; want 5 each", in, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	steer(nil)
+	frr.waitNextHops(t, addr+"/32", n, steerBound)
+
 	// Edge mode: the chassis holds no NAT of the floating IP.
 	if fl := flowsWith(t, hv, "br-int", addr); len(fl) > 0 {
 		t.Fatalf("hv1 holds flows of %s:\n%s", addr, strings.Join(fl, "\n"))

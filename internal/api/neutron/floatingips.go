@@ -42,6 +42,11 @@ type fipObj struct {
 	// heldPort and heldFixed are the association as stored, whose
 	// fipFixedKey a change must free, even when the port is gone.
 	heldPort, heldFixed string
+	// pfPorts are the internal ports of the forwardings as stored (sorted),
+	// whose pfPortKey index saveFIP keeps; storedPort is the associated
+	// port as stored, whose fipPortKey index saveFIP keeps.
+	pfPorts    []string
+	storedPort string
 }
 
 // MarshalJSON renders Neutron's nulls for an unassociated floating IP,
@@ -88,12 +93,22 @@ func fipFromRecord(rec *fipRecord) *fipObj {
 	f := &fipObj{FloatingIP: rec.FloatingIP, heldPort: rec.PortID, heldFixed: rec.FixedIPAddress}
 	f.floatingPort = rec.FloatingPort
 	f.forwardings = rec.PortForwardings
+	f.pfPorts = forwardedPorts(rec.PortForwardings)
+	f.storedPort = rec.PortID
 	f.showForwardings()
 	f.showPool(nil)
 	return f
 }
 
+// fipKeys are the keys loadFIP and saveFIP read for floating IP id: its
+// record, its edge pool and its scoped copies' index (which the store
+// reads when it writes the record).
+func fipKeys(id string) []string {
+	return []string{fipKey(id), store.EdgePoolKey(id), store.ScopedIndexOf(store.KindFloatingIPs) + id}
+}
+
 func loadFIP(tx *store.Tx, id string) (*fipObj, error) {
+	tx.Prefetch(fipKeys(id)...)
 	var rec fipRecord
 	ok, err := tx.Get(fipKey(id), &rec)
 	if err != nil || !ok {
@@ -107,6 +122,9 @@ func loadFIP(tx *store.Tx, id string) (*fipObj, error) {
 		f.showPool(&pool)
 	}
 	if f.PortID != "" {
+		// With the port's index, its floating IPs' (which a change of
+		// the association writes).
+		tx.Prefetch(store.IndexKey(store.KindPorts, f.PortID), fipPortKey(f.PortID))
 		port, err := l3Port(tx, f.PortID)
 		if err != nil {
 			return nil, err
@@ -114,6 +132,18 @@ func loadFIP(tx *store.Tx, id string) (*fipObj, error) {
 		f.showPort(port)
 	}
 	return f, nil
+}
+
+// prefetchFIPUpdate reads in one round trip what an update of floating IP
+// id reads first: the floating IP's keys and, for an association, the
+// port's index, its forwardings' and its floating IPs' (the port itself
+// needs its network, read with them).
+func prefetchFIPUpdate(tx *store.Tx, id string, a attrs) {
+	keys := fipKeys(id)
+	if portID, ok, err := a.str("port_id"); err == nil && ok && portID != "" {
+		keys = append(keys, store.IndexKey(store.KindPorts, portID), pfPortKey(portID), fipPortKey(portID))
+	}
+	tx.Prefetch(keys...)
 }
 
 // showPort fills port_details from the associated port. A port deleted
@@ -127,6 +157,12 @@ func (f *fipObj) showPort(port *model.Port) {
 }
 
 func saveFIP(tx *store.Tx, f *fipObj) error {
+	if err := syncPFIndex(tx, f); err != nil {
+		return err
+	}
+	if err := syncPortIndex(tx, f); err != nil {
+		return err
+	}
 	if f.poolChanged {
 		if err := tx.Put(store.EdgePoolKey(f.ID), f.pool); err != nil {
 			return err
@@ -142,13 +178,14 @@ func fipBadRequest(format string, args ...any) *Error {
 func floatingIPsResource(s *Server) *resource {
 	return &resource{
 		collection: "floatingips", singular: "floatingip", kind: "FloatingIP",
-		list:   s.listFloatingIPs,
-		load:   func(tx *store.Tx, id string) (model.Object, error) { return orNil(loadFIP(tx, id)) },
-		save:   func(tx *store.Tx, o model.Object) error { return saveFIP(tx, o.(*fipObj)) },
-		create: s.createFloatingIP,
-		update: s.updateFloatingIP,
-		remove: s.removeFloatingIP,
-		extra:  func(s *Server, mux *http.ServeMux) { s.registerPortForwardings(mux) },
+		list:     s.listFloatingIPs,
+		load:     func(tx *store.Tx, id string) (model.Object, error) { return orNil(loadFIP(tx, id)) },
+		save:     func(tx *store.Tx, o model.Object) error { return saveFIP(tx, o.(*fipObj)) },
+		prefetch: prefetchFIPUpdate,
+		create:   s.createFloatingIP,
+		update:   s.updateFloatingIP,
+		remove:   s.removeFloatingIP,
+		extra:    func(s *Server, mux *http.ServeMux) { s.registerPortForwardings(mux) },
 	}
 }
 
@@ -224,8 +261,10 @@ func (s *Server) createFloatingIP(ctx context.Context, tx *store.Tx, p auth.Prin
 		if !p.Admin {
 			return nil, Forbidden("(rule:create_floatingip:floating_ip_address) is disallowed by policy")
 		}
-		if _, err := netip.ParseAddr(addr); err != nil {
+		if a, err := netip.ParseAddr(addr); err != nil {
 			return nil, BadRequest("Invalid input for floating_ip_address. Reason: '%s' is not a valid IP address.", addr)
+		} else if !a.Is4() {
+			return nil, fipBadRequest("Floating IPs are IPv4 only (routers route IPv6 without NAT): %s is an IPv6 address", addr)
 		}
 	}
 	subnetID, _, err := a.str("subnet_id")
@@ -265,6 +304,9 @@ func (s *Server) createFloatingIP(ctx context.Context, tx *store.Tx, p auth.Prin
 			if sub == nil || sub.NetworkID != n.ID {
 				return nil, InvalidInput("Failed to create port on network %s, because fixed_ips included invalid subnet %s", n.ID, subnetID)
 			}
+			if sub.IPVersion != 4 {
+				return nil, fipBadRequest("Floating IPs are IPv4 only (routers route IPv6 without NAT): subnet %s is an IPv6 subnet", subnetID)
+			}
 		}
 		want = []model.FixedIP{{SubnetID: subnetID, IPAddress: addr}}
 	}
@@ -275,7 +317,7 @@ func (s *Server) createFloatingIP(ctx context.Context, tx *store.Tx, p auth.Prin
 		return nil, err
 	}
 	for _, ip := range port.FixedIPs {
-		if a, err := netip.ParseAddr(ip.IPAddress); err == nil && (a.Is4() || addr != "") {
+		if a, err := netip.ParseAddr(ip.IPAddress); err == nil && a.Is4() {
 			f.FloatingIPAddress = ip.IPAddress
 			break
 		}
@@ -345,6 +387,9 @@ func (s *Server) removeFloatingIP(ctx context.Context, tx *store.Tx, p auth.Prin
 		return fipInUseByPortForwarding(f.ID)
 	}
 	disassociateFIP(tx, f)
+	if err := syncPortIndex(tx, f); err != nil {
+		return err
+	}
 	port, err := l3Port(tx, f.floatingPort)
 	if err != nil {
 		return err
@@ -424,7 +469,7 @@ func (s *Server) associateFIP(ctx context.Context, tx *store.Tx, p auth.Principa
 	if port.ProjectID != f.ProjectID && !p.Admin {
 		return fipBadRequest("Cannot process floating IP association with Port %s, since that port is owned by a different tenant", port.ID)
 	}
-	if err := s.refusePortWithForwardings(ctx, tx, port.ID); err != nil {
+	if err := refusePortWithForwardings(tx, port.ID); err != nil {
 		return err
 	}
 	// Neutron's is_fip_serviced: only DHCP ports are refused.
@@ -461,7 +506,13 @@ func (s *Server) associateFIP(ctx context.Context, tx *store.Tx, p auth.Principa
 			return fipBadRequest("Port %s has multiple fixed IPv4 addresses.  Must provide a specific IPv4 address when assigning a floating IP", port.ID)
 		}
 	}
-	sub, err := l3Subnet(tx, subnetID)
+	// The subnet of a port's address is on the port's network: it is read
+	// there, with the address's floating IP key, the port's floating IP
+	// index (which saveFIP writes) and the routers on the subnet, in one
+	// round trip.
+	key := fipFixedKey(f.FloatingNetworkID, port.ID, ip)
+	routers := tx.ListWith(routerSubnetsPrefix(subnetID), store.SubnetKey(port.NetworkID, subnetID), key, fipPortKey(port.ID))
+	sub, err := subnetOf(tx, port.NetworkID, subnetID)
 	if err != nil {
 		return err
 	}
@@ -471,11 +522,10 @@ func (s *Server) associateFIP(ctx context.Context, tx *store.Tx, p auth.Principa
 	if sub.GatewayIP == "" {
 		return fipBadRequest("Cannot add floating IP to port on subnet %s which has no gateway_ip", sub.ID)
 	}
-	routerID, err := s.routerForFIP(ctx, tx, port, sub, f.FloatingNetworkID)
+	routerID, err := routerAmong(tx, routers, port, sub, f.FloatingNetworkID)
 	if err != nil {
 		return err
 	}
-	key := fipFixedKey(f.FloatingNetworkID, port.ID, ip)
 	if holder := tx.GetString(key); holder != "" && holder != f.ID {
 		return Conflict("FloatingIPPortAlreadyAssociated",
 			"Cannot associate floating IP %s (%s) with port %s using fixed IP %s, as that fixed IP already has a floating IP on external network %s.",
@@ -491,16 +541,38 @@ func (s *Server) associateFIP(ctx context.Context, tx *store.Tx, p auth.Principa
 	return nil
 }
 
+// subnetOf reads subnet id of network netID inside tx; nil, nil when the
+// network has no such subnet.
+func subnetOf(tx *store.Tx, netID, id string) (*model.Subnet, error) {
+	var sub model.Subnet
+	ok, err := tx.Get(store.SubnetKey(netID, id), &sub)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &sub, nil
+}
+
 // routerForFIP finds a router with a gateway on extNet and an interface on
 // sub, preferring the one whose interface holds the subnet's gateway
-// address. The routers of the subnet are listed from the index outside tx;
-// each is read inside it, so a change to it conflicts with the association.
+// address. The routers of the subnet are listed from the index at tx's
+// snapshot, not into its read set; each is read inside it, so a change to
+// it conflicts with the association.
 func (s *Server) routerForFIP(ctx context.Context, tx *store.Tx, port *model.Port, sub *model.Subnet, extNet string) (string, error) {
+	return routerAmong(tx, tx.ListWith(routerSubnetsPrefix(sub.ID)), port, sub, extNet)
+}
+
+// routerAmong is routerForFIP with the subnet's routers listed (kvs, the
+// keys under routerSubnetsPrefix).
+func routerAmong(tx *store.Tx, kvs []store.KV, port *model.Port, sub *model.Subnet, extNet string) (string, error) {
 	prefix := routerSubnetsPrefix(sub.ID)
-	kvs, _, err := s.store.List(ctx, prefix)
-	if err != nil {
-		return "", err
+	// The routers and their interfaces on the subnet, in one round trip:
+	// an interface holding an address of the subnet is a port of the
+	// subnet's network.
+	keys := make([]string, 0, 2*len(kvs))
+	for _, kv := range kvs {
+		keys = append(keys, routerKey(strings.TrimPrefix(kv.Key, prefix)), store.PortKey(sub.NetworkID, string(kv.Value)))
 	}
+	tx.Prefetch(keys...)
 	first := ""
 	for _, kv := range kvs {
 		routerID := strings.TrimPrefix(kv.Key, prefix)
@@ -512,11 +584,10 @@ func (s *Server) routerForFIP(ctx context.Context, tx *store.Tx, port *model.Por
 		if rt == nil || rt.Gateway == nil || rt.Gateway.NetworkID != extNet || !slices.Contains(rt.ifaces, ifaceID) {
 			continue
 		}
-		iface, err := l3Port(tx, ifaceID)
-		if err != nil {
+		var iface model.Port
+		if ok, err := tx.Get(store.PortKey(sub.NetworkID, ifaceID), &iface); err != nil {
 			return "", err
-		}
-		if iface == nil {
+		} else if !ok {
 			continue
 		}
 		for _, ip := range iface.FixedIPs {
@@ -589,21 +660,15 @@ func (s *Server) disassociatePortFloatingIPs(ctx context.Context, tx *store.Tx, 
 	if err := s.dropPortForwardings(ctx, tx, portID); err != nil {
 		return err
 	}
-	fips, _, err := store.ListOf[fipRecord](ctx, s.store, store.KindPrefix(store.KindFloatingIPs))
+	recs, err := fipsOnPort(tx, portID)
 	if err != nil {
 		return err
 	}
-	for _, rec := range fips {
+	for _, rec := range recs {
 		if rec.PortID != portID {
 			continue
 		}
-		var cur fipRecord
-		if ok, err := tx.Get(fipKey(rec.ID), &cur); err != nil {
-			return err
-		} else if !ok || cur.PortID != portID {
-			continue
-		}
-		f := fipFromRecord(&cur)
+		f := fipFromRecord(&rec)
 		disassociateFIP(tx, f)
 		touch(f)
 		if err := saveFIP(tx, f); err != nil {
@@ -611,4 +676,104 @@ func (s *Server) disassociatePortFloatingIPs(ctx context.Context, tx *store.Tx, 
 		}
 	}
 	return nil
+}
+
+// fipPortKey indexes the floating IPs associated with a port: its value is
+// the JSON list of their ids (sorted), absent when there is none. saveFIP
+// keeps it in the transaction that associates or disassociates, so what
+// needs the floating IPs of a port reads one key, not every floating IP,
+// and conflicts with a concurrent association.
+func fipPortKey(portID string) string { return store.IndexKey("port_floatingips", portID) }
+
+// syncPortIndex moves f's id from the fipPortKey index of the port it was
+// stored associated with to that of the port it is associated with now,
+// inside tx.
+func syncPortIndex(tx *store.Tx, f *fipObj) error {
+	if f.storedPort == f.PortID {
+		return nil
+	}
+	var keys []string
+	for _, p := range []string{f.storedPort, f.PortID} {
+		if p != "" {
+			keys = append(keys, fipPortKey(p))
+		}
+	}
+	tx.Prefetch(keys...)
+	if f.storedPort != "" {
+		if err := indexRemove(tx, fipPortKey(f.storedPort), f.ID); err != nil {
+			return err
+		}
+	}
+	if f.PortID != "" {
+		if err := indexAdd(tx, fipPortKey(f.PortID), f.ID); err != nil {
+			return err
+		}
+	}
+	f.storedPort = f.PortID
+	return nil
+}
+
+// fipsOnPort reads inside tx, in one round trip, the floating IPs the
+// fipPortKey index of port portID names.
+func fipsOnPort(tx *store.Tx, portID string) ([]fipRecord, error) {
+	return fipRecordsIndexed(tx, fipPortKey(portID))
+}
+
+// fipRecordsIndexed reads inside tx the floating IPs whose ids the index
+// at key lists: the index, then the records in one round trip.
+func fipRecordsIndexed(tx *store.Tx, key string) ([]fipRecord, error) {
+	ids, err := indexIDs(tx, key)
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = fipKey(id)
+	}
+	tx.Prefetch(keys...)
+	out := make([]fipRecord, 0, len(ids))
+	for _, k := range keys {
+		var rec fipRecord
+		if ok, err := tx.Get(k, &rec); err != nil {
+			return nil, err
+		} else if ok {
+			out = append(out, rec)
+		}
+	}
+	return out, nil
+}
+
+// indexIDs reads the ids an index key lists, inside tx.
+func indexIDs(tx *store.Tx, key string) ([]string, error) {
+	var ids []string
+	if _, err := tx.Get(key, &ids); err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// indexAdd adds id to the index at key, inside tx.
+func indexAdd(tx *store.Tx, key, id string) error {
+	ids, err := indexIDs(tx, key)
+	if err != nil || slices.Contains(ids, id) {
+		return err
+	}
+	ids = append(ids, id)
+	slices.Sort(ids)
+	return tx.Put(key, ids)
+}
+
+// indexRemove removes id from the index at key, inside tx, and the key
+// with the last id.
+func indexRemove(tx *store.Tx, key, id string) error {
+	ids, err := indexIDs(tx, key)
+	if err != nil || !slices.Contains(ids, id) {
+		return err
+	}
+	ids = slices.DeleteFunc(ids, func(x string) bool { return x == id })
+	if len(ids) == 0 {
+		tx.Delete(key)
+		return nil
+	}
+	return tx.Put(key, ids)
 }

@@ -31,10 +31,9 @@ import (
 // excluded rule matches is not counted. The agents count them in flows
 // (pipeline/metering.go) and publish their counters per chassis
 // (store.MeteringCountersKey); `wyvernctl metering` sums them. IPv6
-// prefixes are accepted, as Neutron accepts them (tempest's IPv6 metering
-// tests), and count nothing: no IPv6 crosses a router's external gateway,
-// since external networks take no IPv6 subnet (unserved.go), so the
-// agents compile counting flows for IPv4 rules only.
+// prefixes count the IPv6 a router routes through its gateway without
+// NAT, on its active gateway chassis (pipeline/ipv6gw.go); a rule without
+// prefix counts both families.
 
 // meteringLabelObj is a label as the API shows it.
 type meteringLabelObj struct{ model.MeteringLabel }

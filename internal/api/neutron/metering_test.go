@@ -84,8 +84,8 @@ func TestMeteringLabelsAndRules(t *testing.T) {
 		t.Fatalf("source/destination rule %v", sd)
 	}
 	a.must(http.StatusCreated, "POST", rules, "", rule(jsonObj{"metering_label_id": id, "direction": "egress", "source_ip_prefix": "10.1.0.0/25"}))
-	// IPv6, as tempest's IPv6 metering tests create it (it counts nothing:
-	// no IPv6 crosses an external gateway).
+	// IPv6, as tempest's IPv6 metering tests create it (it counts the IPv6
+	// routed through a gateway).
 	a.must(http.StatusCreated, "POST", rules, "", rule(jsonObj{"metering_label_id": id, "direction": "ingress", "remote_ip_prefix": "fd02::/64"}))
 	if r1["source_ip_prefix"] != nil || r1["destination_ip_prefix"] != nil {
 		t.Fatalf("remote rule shows %v", r1)

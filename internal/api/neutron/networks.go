@@ -266,9 +266,6 @@ func (s *Server) updateNetwork(ctx context.Context, tx *store.Tx, p auth.Princip
 	if err := s.networkFlags(p, n, a); err != nil {
 		return nil, err
 	}
-	if err := refuseExternalWithIPv6(tx, n); err != nil {
-		return nil, err
-	}
 	if n.External && !wasExternal && (n.NetworkType == "vlan" || n.NetworkType == "flat") {
 		// Listed outside the transaction, guarded as removeNetwork does.
 		tx.Guard(store.PortsOf(n.ID))

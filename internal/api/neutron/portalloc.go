@@ -272,8 +272,13 @@ func (al *allocator) request(reqs []fixedIPReq, given bool) ([]model.FixedIP, er
 			switch {
 			case sub.IPVersion == 4:
 				v4 = append(v4, sub)
+			case al.owner == model.OwnerFloatingIP:
+				// Floating IPs are IPv4 only: no IPv6 address to hold.
 			case isAutoAddressSubnet(sub):
-				if !routerOwner(al.owner) {
+				// Neutron gives router interfaces no automatic address
+				// (the subnet's gateway is theirs), a router's gateway
+				// its EUI-64 one, as any port.
+				if !routerOwner(al.owner) || al.owner == model.OwnerRouterGateway {
 					auto = append(auto, sub)
 				}
 			default:

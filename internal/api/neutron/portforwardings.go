@@ -576,21 +576,14 @@ func (s *Server) checkPF(ctx context.Context, tx *store.Tx, p auth.Principal, f 
 		}
 	}
 	// The internal socket is unique across every floating IP.
-	recs, _, err := store.ListOf[fipRecord](ctx, s.store, store.KindPrefix(store.KindFloatingIPs))
+	recs, err := fipsWithForwardingsTo(tx, port.ID)
 	if err != nil {
 		return err
 	}
 	for _, rec := range recs {
-		if rec.ID == f.ID || !slices.ContainsFunc(rec.PortForwardings, func(o model.PortForwarding) bool { return o.InternalPortID == port.ID }) {
-			continue
+		if rec.ID != f.ID {
+			others = append(others, rec.PortForwardings...)
 		}
-		var cur fipRecord
-		if ok, err := tx.Get(fipKey(rec.ID), &cur); err != nil {
-			return err
-		} else if !ok {
-			continue
-		}
-		others = append(others, cur.PortForwardings...)
 	}
 	for _, o := range others {
 		olo, ohi := o.InternalRange()
@@ -632,21 +625,15 @@ func refuseEdge(tx *store.Tx, port *model.Port) error {
 }
 
 // fipOfPort returns the floating IP associated with port portID, read
-// inside tx, or nil.
+// inside tx through the port's floating IP index, or nil.
 func (s *Server) fipOfPort(ctx context.Context, tx *store.Tx, portID string) (*fipRecord, error) {
-	recs, _, err := store.ListOf[fipRecord](ctx, s.store, store.KindPrefix(store.KindFloatingIPs))
+	recs, err := fipsOnPort(tx, portID)
 	if err != nil {
 		return nil, err
 	}
-	for _, rec := range recs {
-		if rec.PortID != portID {
-			continue
-		}
-		var cur fipRecord
-		if ok, err := tx.Get(fipKey(rec.ID), &cur); err != nil {
-			return nil, err
-		} else if ok && cur.PortID == portID {
-			return &cur, nil
+	for i := range recs {
+		if recs[i].PortID == portID {
+			return &recs[i], nil
 		}
 	}
 	return nil, nil
@@ -654,25 +641,146 @@ func (s *Server) fipOfPort(ctx context.Context, tx *store.Tx, portID string) (*f
 
 // refusePortWithForwardings is Neutron's PortHasPortForwarding: a floating
 // IP cannot be associated with a port that is the target of port
-// forwardings (every Wyvern router is distributed).
-func (s *Server) refusePortWithForwardings(ctx context.Context, tx *store.Tx, portID string) error {
-	recs, _, err := store.ListOf[fipRecord](ctx, s.store, store.KindPrefix(store.KindFloatingIPs))
+// forwardings (every Wyvern router is distributed). It reads the port's
+// forwardings index inside tx, so a forwarding created meanwhile makes
+// the association retry.
+func refusePortWithForwardings(tx *store.Tx, portID string) error {
+	ids, err := indexIDs(tx, pfPortKey(portID))
 	if err != nil {
 		return err
 	}
-	for _, rec := range recs {
-		if !slices.ContainsFunc(rec.PortForwardings, func(o model.PortForwarding) bool { return o.InternalPortID == portID }) {
-			continue
-		}
-		var cur fipRecord
-		if ok, err := tx.Get(fipKey(rec.ID), &cur); err != nil {
-			return err
-		} else if ok && slices.ContainsFunc(cur.PortForwardings, func(o model.PortForwarding) bool { return o.InternalPortID == portID }) {
-			return newError(http.StatusBadRequest, "PortHasPortForwarding",
-				"Cannot associate floating IP to port %s because it already has a Port Forwarding binding.", portID)
-		}
+	if len(ids) > 0 {
+		return newError(http.StatusBadRequest, "PortHasPortForwarding",
+			"Cannot associate floating IP to port %s because it already has a Port Forwarding binding.", portID)
 	}
 	return nil
+}
+
+// pfPortKey indexes the floating IPs with forwardings to a port: its value
+// is the JSON list of their ids (sorted), absent when there is none.
+// saveFIP keeps it in the transaction that changes the forwardings, so
+// what needs the forwardings to a port reads one key, not every floating
+// IP, and conflicts with a concurrent change to them.
+func pfPortKey(portID string) string { return store.IndexKey("port_forwarding_fips", portID) }
+
+// forwardedPorts returns the internal ports of forwardings, sorted, each
+// once.
+func forwardedPorts(pfs []model.PortForwarding) []string {
+	var out []string
+	for _, pf := range pfs {
+		out = append(out, pf.InternalPortID)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// syncPFIndex updates the pfPortKey index of the ports that f's
+// forwardings start or stop targeting, inside tx.
+func syncPFIndex(tx *store.Tx, f *fipObj) error {
+	now := forwardedPorts(f.forwardings)
+	if slices.Equal(now, f.pfPorts) {
+		return nil
+	}
+	var added, removed, keys []string
+	for _, p := range now {
+		if !slices.Contains(f.pfPorts, p) {
+			added = append(added, p)
+			keys = append(keys, pfPortKey(p))
+		}
+	}
+	for _, p := range f.pfPorts {
+		if !slices.Contains(now, p) {
+			removed = append(removed, p)
+			keys = append(keys, pfPortKey(p))
+		}
+	}
+	tx.Prefetch(keys...)
+	for _, p := range added {
+		if err := indexAdd(tx, pfPortKey(p), f.ID); err != nil {
+			return err
+		}
+	}
+	for _, p := range removed {
+		if err := indexRemove(tx, pfPortKey(p), f.ID); err != nil {
+			return err
+		}
+	}
+	f.pfPorts = now
+	return nil
+}
+
+// MigrateFloatingIPIndexes writes the index entries (pfPortKey,
+// fipPortKey) of the floating IPs stored by a server that predates the
+// indexes, one transaction per floating IP, and returns how many floating
+// IPs it indexed. Run at start; once done, it costs three listings.
+func (s *Server) MigrateFloatingIPIndexes(ctx context.Context) (int, error) {
+	recs, _, err := store.ListOf[fipRecord](ctx, s.store, store.KindPrefix(store.KindFloatingIPs))
+	if err != nil {
+		return 0, fmt.Errorf("index floating IPs: %w", err)
+	}
+	// The entries there are, read once: only a floating IP missing one
+	// costs a transaction, so a start with everything indexed is three
+	// listings.
+	indexed := map[string]bool{} // index key + "\x00" + floating IP id
+	for _, prefix := range []string{pfPortKey(""), fipPortKey("")} {
+		kvs, _, err := s.store.List(ctx, prefix)
+		if err != nil {
+			return 0, fmt.Errorf("index floating IPs: %w", err)
+		}
+		for _, kv := range kvs {
+			var ids []string
+			_ = json.Unmarshal(kv.Value, &ids)
+			for _, id := range ids {
+				indexed[kv.Key+"\x00"+id] = true
+			}
+		}
+	}
+	done := 0
+	for _, rec := range recs {
+		missing := rec.PortID != "" && !indexed[fipPortKey(rec.PortID)+"\x00"+rec.ID]
+		for _, p := range forwardedPorts(rec.PortForwardings) {
+			missing = missing || !indexed[pfPortKey(p)+"\x00"+rec.ID]
+		}
+		if !missing {
+			continue
+		}
+		wrote := false
+		err := s.store.Txn(ctx, func(tx *store.Tx) error {
+			wrote = false
+			var cur fipRecord
+			if ok, err := tx.Get(fipKey(rec.ID), &cur); err != nil || !ok {
+				return err
+			}
+			var keys []string
+			for _, p := range forwardedPorts(cur.PortForwardings) {
+				keys = append(keys, pfPortKey(p))
+			}
+			if cur.PortID != "" {
+				keys = append(keys, fipPortKey(cur.PortID))
+			}
+			tx.Prefetch(keys...)
+			for _, k := range keys {
+				ids, err := indexIDs(tx, k)
+				if err != nil {
+					return err
+				}
+				if !slices.Contains(ids, cur.ID) {
+					wrote = true
+					if err := indexAdd(tx, k, cur.ID); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return done, fmt.Errorf("index floating IP %s: %w", rec.ID, err)
+		}
+		if wrote {
+			done++
+		}
+	}
+	return done, nil
 }
 
 // dropPortForwardings deletes inside tx the forwardings to port portID
@@ -693,7 +801,7 @@ func (s *Server) dropStalePortForwardings(ctx context.Context, tx *store.Tx, por
 // dropForwardingsTo deletes inside tx the forwardings to port portID that
 // stale selects.
 func (s *Server) dropForwardingsTo(ctx context.Context, tx *store.Tx, portID string, stale func(*model.PortForwarding) bool) error {
-	recs, _, err := store.ListOf[fipRecord](ctx, s.store, store.KindPrefix(store.KindFloatingIPs))
+	recs, err := fipsWithForwardingsTo(tx, portID)
 	if err != nil {
 		return err
 	}
@@ -702,13 +810,7 @@ func (s *Server) dropForwardingsTo(ctx context.Context, tx *store.Tx, portID str
 		if !slices.ContainsFunc(rec.PortForwardings, func(o model.PortForwarding) bool { return to(&o) }) {
 			continue
 		}
-		var cur fipRecord
-		if ok, err := tx.Get(fipKey(rec.ID), &cur); err != nil {
-			return err
-		} else if !ok || !slices.ContainsFunc(cur.PortForwardings, func(o model.PortForwarding) bool { return to(&o) }) {
-			continue
-		}
-		f := fipFromRecord(&cur)
+		f := fipFromRecord(&rec)
 		f.dropForwardings(to)
 		touch(f)
 		if err := saveFIP(tx, f); err != nil {
@@ -716,4 +818,10 @@ func (s *Server) dropForwardingsTo(ctx context.Context, tx *store.Tx, portID str
 		}
 	}
 	return nil
+}
+
+// fipsWithForwardingsTo reads inside tx, in one round trip, the floating
+// IPs with forwardings to port portID.
+func fipsWithForwardingsTo(tx *store.Tx, portID string) ([]fipRecord, error) {
+	return fipRecordsIndexed(tx, pfPortKey(portID))
 }

@@ -301,3 +301,129 @@ func pfsOf(t *testing.T, a *testAPI, fipID string) []any {
 	t.Helper()
 	return a.must(http.StatusOK, "GET", pfPath(fipID), "p1", nil)["port_forwardings"].([]any)
 }
+
+// The index of the floating IPs forwarding to a port follows the
+// forwardings through create, move to another port, delete and the
+// port's deletion, and the start-up migration rebuilds it for forwardings
+// stored without it: an association with a forwarded port is refused
+// either way.
+func TestPortForwardingIndex(t *testing.T) {
+	a := newTestAPI(t)
+	tp := newFIPTopology(t, a)
+	ctx := context.Background()
+	vm1, vm2 := mkPort(t, a, "p1", tp.net, nil), mkPort(t, a, "p1", tp.net, nil)
+	id1, id2 := vm1["id"].(string), vm2["id"].(string)
+	mkFIP := func() string {
+		return obj(t, a.must(http.StatusCreated, "POST", "/v2.0/floatingips", "p1",
+			map[string]any{"floatingip": map[string]any{"floating_network_id": tp.ext}}), "floatingip")["id"].(string)
+	}
+	fipA, fipB, spare := mkFIP(), mkFIP(), mkFIP()
+	index := func(port string) []string {
+		t.Helper()
+		var ids []string
+		if _, err := a.st.Get(ctx, pfPortKey(port), &ids); err != nil && !isNotFound(err) {
+			t.Fatal(err)
+		}
+		return ids
+	}
+	want := func(port string, ids ...string) {
+		t.Helper()
+		slices.Sort(ids)
+		if got := index(port); !slices.Equal(got, ids) {
+			t.Fatalf("index of port %s: %v, want %v", port, got, ids)
+		}
+	}
+	mkPF := func(fip, port string, ext int) string {
+		return obj(t, a.must(http.StatusCreated, "POST", pfPath(fip), "p1", pfBodyOf(map[string]any{
+			"protocol": "tcp", "external_port": ext, "internal_port": ext, "internal_port_id": port})), "port_forwarding")["id"].(string)
+	}
+	pa1 := mkPF(fipA, id1, 80)
+	pa2 := mkPF(fipA, id1, 81)
+	pb := mkPF(fipB, id1, 82)
+	want(id1, fipA, fipB)
+	want(id2)
+	assoc := func(port string) (int, map[string]any) {
+		return a.call("PUT", "/v2.0/floatingips/"+spare, "p1", map[string]any{"floatingip": map[string]any{"port_id": port}})
+	}
+	if code, body := assoc(id1); code != http.StatusBadRequest || errType(body) != "PortHasPortForwarding" {
+		t.Fatalf("associating a forwarded port: %d %v", code, body)
+	}
+	// One of fipA's two forwardings goes: fipA still forwards to vm1.
+	a.must(http.StatusNoContent, "DELETE", pfPath(fipA)+"/"+pa1, "p1", nil)
+	want(id1, fipA, fipB)
+	// The other moves to vm2.
+	a.must(http.StatusOK, "PUT", pfPath(fipA)+"/"+pa2, "p1", pfBodyOf(map[string]any{"internal_port_id": id2}))
+	want(id1, fipB)
+	want(id2, fipA)
+	a.must(http.StatusNoContent, "DELETE", pfPath(fipB)+"/"+pb, "p1", nil)
+	want(id1)
+	a.must(http.StatusOK, "PUT", "/v2.0/floatingips/"+spare, "p1", map[string]any{"floatingip": map[string]any{"port_id": id1}})
+	a.must(http.StatusOK, "PUT", "/v2.0/floatingips/"+spare, "p1", map[string]any{"floatingip": map[string]any{"port_id": nil}})
+	// Deleting vm2 deletes fipA's forwarding to it, and its index.
+	a.must(http.StatusNoContent, "DELETE", "/v2.0/ports/"+id2, "p1", nil)
+	want(id2)
+	if n := len(pfsOf(t, a, fipA)); n != 0 {
+		t.Fatalf("%d forwardings left on fipA", n)
+	}
+
+	// A forwarding and an association stored by a server without the
+	// indexes.
+	mkPF(fipB, id1, 83)
+	vm3 := mkPort(t, a, "p1", tp.net, nil)["id"].(string)
+	a.must(http.StatusOK, "PUT", "/v2.0/floatingips/"+spare, "p1", map[string]any{"floatingip": map[string]any{"port_id": vm3}})
+	var held []string
+	if _, err := a.st.Get(ctx, fipPortKey(vm3), &held); err != nil || !slices.Equal(held, []string{spare}) {
+		t.Fatalf("floating IPs of port %s: %v, %v", vm3, held, err)
+	}
+	for _, k := range []string{pfPortKey(id1), fipPortKey(vm3)} {
+		if err := a.st.Delete(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := a.api.MigrateFloatingIPIndexes(ctx); err != nil || n != 2 {
+		t.Fatalf("migration: %d, %v", n, err)
+	}
+	want(id1, fipB)
+	if code, body := a.call("POST", pfPath(fipA), "p1", pfBodyOf(map[string]any{
+		"protocol": "tcp", "external_port": 90, "internal_port": 90, "internal_port_id": vm3})); code != http.StatusConflict || errType(body) != "PortHasBindingFloatingIP" {
+		t.Fatalf("forwarding to an associated port after the migration: %d %v", code, body)
+	}
+	// Deleting the port disassociates its floating IP, found by the index.
+	a.must(http.StatusNoContent, "DELETE", "/v2.0/ports/"+vm3, "p1", nil)
+	if f := obj(t, a.must(http.StatusOK, "GET", "/v2.0/floatingips/"+spare, "p1", nil), "floatingip"); f["port_id"] != nil {
+		t.Fatalf("floating IP of a deleted port: %v", f)
+	}
+	if _, err := a.st.Get(ctx, fipPortKey(vm3), nil); !isNotFound(err) {
+		t.Fatalf("index of a deleted port left: %v", err)
+	}
+	if n, err := a.api.MigrateFloatingIPIndexes(ctx); err != nil || n != 0 {
+		t.Fatalf("second migration: %d, %v", n, err)
+	}
+	if code, body := assoc(id1); code != http.StatusBadRequest || errType(body) != "PortHasPortForwarding" {
+		t.Fatalf("associating a forwarded port after the migration: %d %v", code, body)
+	}
+}
+
+// An association and a forwarding to the same port, at once: exactly one
+// wins, each reading the index the other writes.
+func TestPortForwardingRacesAssociation(t *testing.T) {
+	a := newTestAPI(t)
+	tp := newFIPTopology(t, a)
+	for round := range 8 {
+		vm := mkPort(t, a, "p1", tp.net, nil)["id"].(string)
+		var fips [2]string
+		for i := range fips {
+			fips[i] = obj(t, a.must(http.StatusCreated, "POST", "/v2.0/floatingips", "p1",
+				map[string]any{"floatingip": map[string]any{"floating_network_id": tp.ext}}), "floatingip")["id"].(string)
+		}
+		codes := concurrently(t, a, 2, func(i int) (string, string, any) {
+			if i == 0 {
+				return "PUT", "/v2.0/floatingips/" + fips[0], map[string]any{"floatingip": map[string]any{"port_id": vm}}
+			}
+			return "POST", pfPath(fips[1]), pfBodyOf(map[string]any{"protocol": "tcp", "external_port": 80, "internal_port": 80, "internal_port_id": vm})
+		})
+		if codes[http.StatusOK]+codes[http.StatusCreated] != 1 {
+			t.Fatalf("round %d: status counts %v, want exactly one success", round, codes)
+		}
+	}
+}

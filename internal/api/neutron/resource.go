@@ -36,6 +36,11 @@ type resource struct {
 	load func(tx *store.Tx, id string) (model.Object, error)
 	// save writes an object inside a transaction.
 	save func(tx *store.Tx, o model.Object) error
+	// prefetch, when set, reads in one round trip, before load, the keys
+	// an update of object id with attributes a will read (the object's
+	// own, and those of what the attributes name), so that the update
+	// costs fewer round trips. It only reads.
+	prefetch func(tx *store.Tx, id string, a attrs)
 	// visible decides whether a non-admin caller may see o; nil means only
 	// objects of the caller's project.
 	visible func(p auth.Principal, o model.Object) bool
@@ -271,6 +276,9 @@ func (s *Server) handleUpdate(res *resource) http.HandlerFunc {
 		ctx := r.Context()
 		var out model.Object
 		err = s.store.Txn(ctx, func(tx *store.Tx) error {
+			if res.prefetch != nil {
+				res.prefetch(tx, id, a)
+			}
 			cur, err := res.load(tx, id)
 			if err != nil {
 				return err

@@ -234,9 +234,6 @@ func (s *Server) createSubnet(ctx context.Context, tx *store.Tx, p auth.Principa
 			return nil, InvalidInput("cidr '%s' does not match the ip_version '%d'", cidrText, v)
 		}
 	}
-	if err := refuseIPv6External(n, sub); err != nil {
-		return nil, err
-	}
 	if prefix.Bits() == 0 {
 		return nil, InvalidInput("0 is not allowed as CIDR prefix length")
 	}

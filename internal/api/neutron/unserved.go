@@ -1,50 +1,18 @@
 package neutron
 
-import (
-	"github.com/wyvern-sdn/wyvern/internal/model"
-	"github.com/wyvern-sdn/wyvern/internal/store"
-)
+import "github.com/wyvern-sdn/wyvern/internal/model"
 
 // This file refuses what the API could store but the data plane does not
-// serve, so that nothing is accepted and silently ignored:
-//   - IPv6 on external networks: routers route IPv6 between their tenant
-//     subnets only (no external IPv6 gateway, no IPv6 NAT), so an
-//     external network takes no IPv6 subnet, and a network with one
-//     cannot become external;
-//   - on vlan and flat networks, router interfaces (routers are served on
-//     geneve and vxlan networks only: distributed routing would put the
-//     router's MAC on the physical network from every chassis at once);
-//     on an external one any port but a flat network's router gateways
-//     and floating IPs (an external network is only the routers' way
-//     out), and a vlan or flat network with such ports does not become
-//     external. VMs on vlan and flat networks are served
-//     (pipeline/provider.go).
-
-// refuseIPv6External refuses an IPv6 subnet on an external network.
-func refuseIPv6External(n *model.Network, sub *model.Subnet) error {
-	if n.External && sub.IPVersion == 6 {
-		return BadRequest("IPv6 subnets on external networks are not supported: routers route IPv6 between their internal subnets only, with no external IPv6 gateway")
-	}
-	return nil
-}
-
-// refuseExternalWithIPv6 refuses making a network with an IPv6 subnet
-// external.
-func refuseExternalWithIPv6(tx *store.Tx, n *model.Network) error {
-	if !n.External {
-		return nil
-	}
-	for _, id := range n.Subnets {
-		sub, err := loadSubnetOn(tx, n.ID, id)
-		if err != nil {
-			return err
-		}
-		if sub != nil && sub.IPVersion == 6 {
-			return BadRequest("Network %s has IPv6 subnet %s: IPv6 on external networks is not supported", n.ID, id)
-		}
-	}
-	return nil
-}
+// serve, so that nothing is accepted and silently ignored: on vlan and
+// flat networks, router interfaces (routers are served on geneve and
+// vxlan networks only: distributed routing would put the router's MAC on
+// the physical network from every chassis at once); on an external one
+// any port but a flat network's router gateways and floating IPs (an
+// external network is only the routers' way out), and a vlan or flat
+// network with such ports does not become external. VMs on vlan and flat
+// networks are served (pipeline/provider.go). IPv6 on external networks
+// is served: a router's gateway routes its IPv6 subnets without NAT
+// (pipeline/ipv6gw.go); floating IPs are IPv4 only (floatingips.go).
 
 // refuseProviderPort refuses a port the data plane would not serve on a
 // vlan or flat network.
