@@ -118,23 +118,32 @@ type point struct {
 	Sel, Full             []sim.Count
 	ReachNets, ReachPorts []int
 	ColdBytes             []int64
-	Burst                 time.Duration
-	BurstPorts            int
-	BurstOn               int
-	BurstQuietChassis     int // chassis outside the burst with 0 events
-	BurstOthers           int
-	BurstMaxOther         int64
-	BurstFullMin          int64
-	RestartSync           time.Duration
-	RestartRead           sim.Count
-	RestartOthersEvents   int64
-	EtcdCold, EtcdOps     usage
-	SimCold               time.Duration
-	EtcdRSS               int64
-	ProxyOps              usage // the grpc-proxy's, with -proxy
-	ProxyRSS              int64
-	Metrics               map[string]float64
-	SimCPU                time.Duration
+	// Cold are what each chassis received from its start to the end of
+	// the cold start (Peer*: about other chassis); ColdMetrics etcd's
+	// figures then.
+	Cold        []sim.Count
+	ColdMetrics map[string]float64
+	// ColdSynced of ColdStarted chassis had synced ColdAt into the cold
+	// start, by the last progress report.
+	ColdSynced, ColdStarted int
+	ColdAt                  time.Duration
+	Burst                   time.Duration
+	BurstPorts              int
+	BurstOn                 int
+	BurstQuietChassis       int // chassis outside the burst with 0 events
+	BurstOthers             int
+	BurstMaxOther           int64
+	BurstFullMin            int64
+	RestartSync             time.Duration
+	RestartRead             sim.Count
+	RestartOthersEvents     int64
+	EtcdCold, EtcdOps       usage
+	SimCold                 time.Duration
+	EtcdRSS                 int64
+	ProxyOps                usage // the grpc-proxy's, with -proxy
+	ProxyRSS                int64
+	Metrics                 map[string]float64
+	SimCPU                  time.Duration
 	// Syncs are the agents' recompiles over the measured changes.
 	Syncs, Changes int
 }
@@ -226,13 +235,34 @@ func run(ctx context.Context, c config, n int) (pt point, err error) {
 	if c.window > 0 {
 		start = func() error { return s.StartWindow(ctx, c.window) }
 	}
+	coldCounts := func() {
+		pt.Cold = pt.Cold[:0]
+		for _, ct := range s.Counts() {
+			pt.Cold = append(pt.Cold, ct)
+		}
+		// ctx may have ended (-max-time): etcd still answers.
+		mctx, mcancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer mcancel()
+		pt.ColdMetrics = metrics(mctx, be.EtcdURL)
+	}
 	s.Progress = func(synced, started, total int) {
-		log.Printf("scale: %d chassis: cold start: %d synced, %d started, load %s", n, synced, started, machine.Describe().Load)
+		pt.ColdSynced, pt.ColdStarted, pt.ColdAt = synced, started, time.Since(t0)
+		var ev, peer int64
+		for _, ct := range s.Counts() {
+			ev += ct.Events
+			peer += ct.PeerEvents
+		}
+		m := metrics(ctx, be.EtcdURL)
+		log.Printf("scale: %d chassis: cold start: %d synced, %d started, load %s; agents received %d events, %d about peers (chassis/alive); etcd: %.0f watchers, %.0f slow, %.0f pending events, %.0f events sent, %.0f slow applies",
+			n, synced, started, machine.Describe().Load, ev, peer, m["etcd_debugging_mvcc_watcher_total"], m["etcd_debugging_mvcc_slow_watcher_total"],
+			m["etcd_debugging_mvcc_pending_events_total"], m["etcd_debugging_mvcc_events_total"], m["etcd_server_slow_apply_total"])
 	}
 	if err := start(); err != nil {
+		coldCounts()
 		return pt, fmt.Errorf("cold start: %w", err)
 	}
 	pt.ColdStart = time.Since(t0)
+	coldCounts()
 	if err := s.Quiet(ctx, 3*time.Second); err != nil {
 		return pt, err
 	}
@@ -417,6 +447,28 @@ func report(c config, pts []point) string {
 		fmt.Fprintf(&b, "| %d | %d | %d | %d | %d | %s | %s | %s | %s | %s | %s | %s (%s) |\n", p.N, p.Nets, p.Ports, p.Routers, p.FIPs,
 			ms(p.Build), ms(p.ColdStart), ms(p.Settle), mib(p.HeapPerChassis), mib(p.RSSPerChassis), ms(p.EtcdCold.CPU),
 			ms(p.SimCold), ms(p.SimCold/time.Duration(max(p.N, 1))))
+	}
+	b.WriteString("\n## Cold start: what each chassis received, and etcd\n\nFrom each chassis' start to the end of the cold start (all synced, or the run stopped). Peers: events and bytes under `chassis/`, `alive/` and `gateway_chassis/` (other chassis' registrations and liveness); the rest is topology. etcd's figures are read at the end of the cold start.\n\n| chassis | started | events (median / max) | bytes (median / max) | peer events (median / max) | peer bytes (median / max) | peer events, all chassis | etcd watchers | slow watchers | pending events | events sent | slow applies | leases granted |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, p := range pts {
+		var ev, by, pev, pby []int64
+		var psum int64
+		for _, ct := range p.Cold {
+			if ct.Events == 0 {
+				continue // not started
+			}
+			ev, by, pev, pby = append(ev, ct.Events), append(by, ct.Bytes), append(pev, ct.PeerEvents), append(pby, ct.PeerBytes)
+			psum += ct.PeerEvents
+		}
+		m := p.ColdMetrics
+		fmt.Fprintf(&b, "| %d | %d | %d / %d | %d / %d | %d / %d | %d / %d | %d | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f |\n", p.N, len(ev), median(ev), maxOf(ev),
+			median(by), maxOf(by), median(pev), maxOf(pev), median(pby), maxOf(pby), psum, m["etcd_debugging_mvcc_watcher_total"],
+			m["etcd_debugging_mvcc_slow_watcher_total"], m["etcd_debugging_mvcc_pending_events_total"], m["etcd_debugging_mvcc_events_total"],
+			m["etcd_server_slow_apply_total"], m["etcd_debugging_lease_granted_total"])
+	}
+	for _, p := range pts {
+		if p.ColdStart == 0 && p.ColdStarted > 0 {
+			fmt.Fprintf(&b, "\n%d chassis: the cold start did not finish: %d synced of %d started %s into it (the last progress report).\n", p.N, p.ColdSynced, p.ColdStarted, ms(p.ColdAt))
+		}
 	}
 	b.WriteString("\n## Propagation: API call → every interested chassis' switch has the bundle\n\n")
 	b.WriteString("`all` is per change, until the slowest interested chassis had it; `each` is over every (change, chassis) pair.\n\n")

@@ -185,6 +185,9 @@ type Agent struct {
 	// meta is the metadata port, nil without the metadata service.
 	meta *pipeline.MetadataPort
 	obs  observer // metrics (metrics.go)
+	// endpoint is how other chassis reach this one: written with every
+	// binding (model.PortBinding.Endpoint).
+	endpoint *model.Endpoint
 }
 
 // New returns an agent; Run starts it.
@@ -227,6 +230,7 @@ func New(cfg Config, st Store, sw Switch, log *slog.Logger) (*Agent, error) {
 	a.state.scoped = !(cfg.Gateway && len(cfg.BridgeMappings) > 0)
 	a.state.ext = extConfig{gateway: cfg.Gateway, mappings: cfg.BridgeMappings, ports: map[string]uint32{},
 		nextHop: cfg.NextHopMACs, edge: cfg.FIPMode == model.FIPModeEdge}
+	a.endpoint = model.EndpointOf(a.record())
 	a.rec = newReconciler(sw, a.log)
 	a.nextHops = newNextHops(cfg.Chassis, cfg.NextHopTiming)
 	return a, nil
@@ -247,12 +251,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.state.ext.ports[physnet] = port
 	}
 	hostname, _ := os.Hostname()
-	err := register(ctx, a.st, model.Chassis{
-		Name: a.cfg.Chassis, Hostname: hostname, TunnelIP: a.cfg.TunnelIP.String(),
-		TunnelMAC: a.cfg.TunnelMAC, Encaps: encapStrings(a.cfg.Encaps),
-		Gateway: a.cfg.Gateway, BridgeMappings: a.cfg.BridgeMappings, FIPMode: a.cfg.FIPMode,
-		StartedAt: time.Now().UTC(), Version: "dev",
-	}, a.cfg.LeaseTTL)
+	rec := a.record()
+	rec.Hostname, rec.StartedAt, rec.Version = hostname, time.Now().UTC(), "dev"
+	err := register(ctx, a.st, rec, a.cfg.LeaseTTL)
 	if err != nil {
 		return err
 	}
@@ -278,7 +279,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	// Feeders: each sends events to the loop and nothing else.
 	go a.feedInterfaces(ctx)
 	go a.feedPacketIns(ctx)
-	go a.forward(ctx, watchChassis, store.KindPrefix(store.KindChassis))
+	// Of the other chassis, the agent follows the live gateways (few),
+	// and learns the endpoints of the hosts of the ports it holds with
+	// their bindings (refreshPeers): never every chassis' registration
+	// and heartbeat, which made each chassis' start an event to all.
+	go a.forward(ctx, watchGatewayChassis, store.GatewayChassisPrefix)
 	// Routers and floating IPs come with the networks watched (their
 	// scoped copies), rules with the security groups of the ports held;
 	// a gateway chassis, which may serve any router with a gateway on
@@ -289,7 +294,6 @@ func (a *Agent) Run(ctx context.Context) error {
 		go a.forward(ctx, watchRouters, store.KindPrefix(store.KindRouters))
 		go a.forward(ctx, watchFIPs, store.KindPrefix(store.KindFloatingIPs))
 	}
-	go a.forward(ctx, watchAlive, store.AliveKey(""))
 	go a.forward(ctx, watchMeterLabels, store.KindPrefix(store.KindMeteringLabels))
 	go a.forward(ctx, watchMeterRules, store.KindPrefix(store.KindMeteringRules))
 	go a.meterCounters(ctx)
@@ -298,6 +302,14 @@ func (a *Agent) Run(ctx context.Context) error {
 		go a.forward(ctx, watchGateways, store.EdgeGatewayKey(""))
 	}
 	return a.loop(ctx)
+}
+
+// record is this chassis' registration, without what changes from one
+// start to the next (hostname, start time, version).
+func (a *Agent) record() model.Chassis {
+	return model.Chassis{Name: a.cfg.Chassis, TunnelIP: a.cfg.TunnelIP.String(),
+		TunnelMAC: a.cfg.TunnelMAC, Encaps: encapStrings(a.cfg.Encaps),
+		Gateway: a.cfg.Gateway, BridgeMappings: a.cfg.BridgeMappings, FIPMode: a.cfg.FIPMode}
 }
 
 func encapStrings(es []pipeline.Encap) []string {

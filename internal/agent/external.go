@@ -7,10 +7,8 @@ import (
 	"net"
 	"net/netip"
 	"sort"
-	"strings"
 	"time"
 
-	"github.com/wyvern-sdn/wyvern/internal/metrics"
 	"github.com/wyvern-sdn/wyvern/internal/model"
 	"github.com/wyvern-sdn/wyvern/internal/store"
 )
@@ -75,25 +73,6 @@ func (s *state) gatewayNets(want map[string]bool, unresolved *[]string) {
 func (s *state) handleFIPs(e kvEvent) {
 	foldRecords(&s.fips, e, store.KindPrefix(store.KindFloatingIPs))
 	s.fipsReady = s.fipsReady || e.Reset
-}
-
-// handleAlive folds a heartbeat watch event in.
-func (s *state) handleAlive(e kvEvent) {
-	if e.Reset {
-		s.alive = map[string]bool{}
-		s.aliveReady = true
-	}
-	for _, kv := range e.KVs {
-		name := strings.TrimPrefix(kv.Key, store.AliveKey(""))
-		if e.Delete {
-			delete(s.alive, name)
-		} else {
-			s.alive[name] = true
-		}
-	}
-	// Here, not after a sync: a peer that matters to no view here
-	// (peerMatters) changes no flow and starts no sync.
-	metrics.AgentPeersAlive.Set(float64(len(s.alive)))
 }
 
 // updateFIPStatus reports the floating IPs this chassis has just

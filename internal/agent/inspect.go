@@ -22,6 +22,11 @@ type Inspection struct {
 	// the records held: watched networks, routers, security group rules,
 	// the groups whose rules are followed, floating IPs.
 	Networks, Routers, Rules, Groups, FloatingIPs []string
+	// Peers are the other chassis whose endpoints the view may read:
+	// the hosts of the ports held and the live gateways. UnknownHosts
+	// are hosts of ports held that are not peers (none, once the
+	// registration of a host whose bindings carry no endpoint is read).
+	Peers, UnknownHosts []string
 }
 
 // Inspect returns an Inspection, or ctx's error when the agent does not
@@ -54,6 +59,16 @@ func (a *Agent) inspect() Inspection {
 	in.Rules = sortedKeys(a.state.rules)
 	in.FloatingIPs = sortedKeys(a.state.fips)
 	in.Groups = a.state.heldGroups()
+	in.Peers = sortedKeys(a.state.peers)
+	unknown := map[string]bool{}
+	for _, n := range a.state.nets {
+		for _, p := range n.ports {
+			if _, ok := a.state.peers[p.HostID]; !ok && p.HostID != "" && p.HostID != a.cfg.Chassis {
+				unknown[p.HostID] = true
+			}
+		}
+	}
+	in.UnknownHosts = sortedKeys(unknown)
 	return in
 }
 

@@ -43,14 +43,13 @@ type resolved struct {
 
 // Tags of the global watches; network watches take the following ones.
 const (
-	watchChassis  = 1
-	watchRouters  = 2
-	watchRules    = 3
-	watchFIPs     = 4
-	watchAlive    = 5
-	watchQoS      = 6
-	watchGateways = 7
-	firstNetTag   = 8
+	watchGatewayChassis = 1
+	watchRouters        = 2
+	watchRules          = 3
+	watchFIPs           = 4
+	watchQoS            = 6
+	watchGateways       = 7
+	firstNetTag         = 8
 )
 
 func (a *Agent) feedInterfaces(ctx context.Context) {
@@ -267,10 +266,15 @@ func (a *Agent) loop(ctx context.Context) error {
 // depend on: the first full install waits for it, so a restart never
 // replaces good flows with a partial set.
 func (a *Agent) complete(ifacesListed bool) bool {
-	if !ifacesListed || !a.state.peersReady || !a.state.routersReady || !a.state.rulesReady ||
-		!a.state.fipsReady || !a.state.aliveReady || !a.state.qosReady ||
+	if !ifacesListed || !a.state.gwChassisReady || !a.state.routersReady || !a.state.rulesReady ||
+		!a.state.fipsReady || !a.state.qosReady ||
 		a.cfg.learnsEdgeEncaps() && !a.state.gatewaysReady {
 		return false
+	}
+	for _, pw := range a.state.peerWatches {
+		if !pw.ready {
+			return false
+		}
 	}
 	for _, i := range a.state.ifaces {
 		if _, known := a.state.portNet[i.IfaceID()]; !known {
@@ -488,6 +492,7 @@ func (a *Agent) refreshWatches(ctx context.Context, nextTag *uint64) {
 		a.state.unionScoped()
 	}
 	a.refreshGroups(ctx, nextTag)
+	a.refreshPeers(ctx, nextTag)
 }
 
 // refreshGroups makes the security groups followed those the held ports
@@ -552,19 +557,9 @@ func (a *Agent) handleKV(ctx context.Context, e kvEvent) bool {
 	case watchFIPs:
 		a.state.handleFIPs(e)
 		return true
-	case watchAlive:
-		// A heartbeat matters to the view only through gateway
-		// elections (and a chassis holding our ports): at a thousand
-		// chassis, recompiling on every peer's heartbeat made a cold
-		// start quadratic.
-		dirty := e.Reset
-		for _, kv := range e.KVs {
-			if name := strings.TrimPrefix(kv.Key, store.AliveKey("")); a.state.peerMatters(name, a.state.peers[name]) {
-				dirty = true
-			}
-		}
-		a.state.handleAlive(e)
-		return dirty
+	case watchGatewayChassis:
+		a.state.handleGatewayChassis(e)
+		return true
 	case watchRules:
 		foldRecords(&a.state.rules, e, store.KindPrefix(store.KindSGRules))
 		a.state.rulesReady = a.state.rulesReady || e.Reset
@@ -576,38 +571,8 @@ func (a *Agent) handleKV(ctx context.Context, e kvEvent) bool {
 	case watchGateways:
 		return a.handleGateways(e)
 	}
-	if e.Tag == watchChassis {
-		// As for heartbeats: only a peer that hosts a port held here or
-		// may be a gateway changes the view.
-		dirty := e.Reset
-		if e.Reset {
-			a.state.peers = map[string]model.Chassis{}
-			a.state.peersReady = true
-		}
-		for _, kv := range e.KVs {
-			name := strings.TrimPrefix(kv.Key, store.KindPrefix(store.KindChassis))
-			if name == a.cfg.Chassis {
-				continue
-			}
-			old, had := a.state.peers[name]
-			if had && a.state.peerMatters(name, old) {
-				dirty = true
-			}
-			if e.Delete {
-				delete(a.state.peers, name)
-				continue
-			}
-			var c model.Chassis
-			if json.Unmarshal(kv.Value, &c) != nil {
-				continue
-			}
-			a.state.peers[name] = c
-			if a.state.peerMatters(name, c) {
-				dirty = true
-			}
-			a.pinNeighbor(ctx, name, c)
-		}
-		return dirty
+	if pw := a.state.peerWatchOf(e.Tag); pw != nil {
+		return pw.apply(e)
 	}
 	for _, n := range a.state.nets {
 		if n.tag == e.Tag {
@@ -711,7 +676,9 @@ var vifDetails = map[string]any{"port_filter": true, "connectivity": "l2", "brid
 
 // writeBinding is the one place the agent writes a binding: this
 // chassis' own key (store.BindingKey), never the port record, in one
-// transaction, and only when it changes. The server mirrors it to the
+// transaction, and only when it changes. It carries this chassis'
+// endpoint, which is how the chassis holding the port learn it. The
+// server mirrors it to the
 // port's readers (store.MirrorBindings). A port is marked DOWN (status
 // DOWN, netID "") only where this chassis bound it.
 func (a *Agent) writeBinding(ctx context.Context, netID, portID, status string) error {
@@ -727,10 +694,11 @@ func (a *Agent) writeBinding(ctx context.Context, netID, portID, status string) 
 		if netID == "" {
 			netID = b.NetworkID
 		}
-		if b.NetworkID == netID && b.Status == status && b.VIFType == "ovs" && cur != nil {
+		if b.NetworkID == netID && b.Status == status && b.VIFType == "ovs" && b.Endpoint.Equal(a.endpoint) && cur != nil {
 			return nil, nil
 		}
-		out, err := json.Marshal(model.PortBinding{NetworkID: netID, Status: status, VIFType: "ovs", VIFDetails: vifDetails})
+		out, err := json.Marshal(model.PortBinding{NetworkID: netID, Status: status, VIFType: "ovs", VIFDetails: vifDetails,
+			Endpoint: a.endpoint})
 		if err != nil {
 			return nil, fmt.Errorf("encode binding of %s: %w", portID, err)
 		}

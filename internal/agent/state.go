@@ -26,10 +26,18 @@ type state struct {
 	portNet map[string]string
 	// nets are the networks watched because a local port is on them.
 	nets map[string]*netData
-	// peers are the other chassis, by name.
+	// peers are the other chassis the view may read, by name: the hosts
+	// of the ports held and the live gateways (refreshPeers).
 	peers map[string]model.Chassis
-	// peersReady is set once the chassis listing arrived.
-	peersReady bool
+	// gwChassis are the live gateway chassis (their leased
+	// registrations, store.GatewayChassisKey), itself included when a
+	// gateway; gwChassisReady is set once they were listed.
+	gwChassis      map[string]model.Chassis
+	gwChassisReady bool
+	// peerWatches follow the registration of a host whose bindings carry
+	// no endpoint (written by an older agent, or a port record naming
+	// its host): one key each (peers.go).
+	peerWatches map[string]*peerWatch
 	// keys keeps the view's datapath keys stable from one view to the
 	// next.
 	keys *logical.Keys
@@ -58,12 +66,11 @@ type state struct {
 	ext extConfig
 	// meter holds the metering labels and rules (metering.go).
 	meter meterRecords
-	// fips (global watch, small) are every floating IP; alive the chassis
-	// whose agent holds its heartbeat.
-	fips       map[string]*model.FloatingIPRecord
-	fipsReady  bool
-	alive      map[string]bool
-	aliveReady bool
+	// fips (global watch, small) are every floating IP; alive the live
+	// gateways (the only liveness a view reads: gateway elections).
+	fips      map[string]*model.FloatingIPRecord
+	fipsReady bool
+	alive     map[string]bool
 	// programmedFIPs are the floating IPs the last view NATs here;
 	// announce the external addresses it answers for.
 	programmedFIPs map[string]bool
@@ -132,9 +139,10 @@ func (n *netData) ready() bool { return len(n.resets) == netPrefixes }
 
 func newState(chassis string) *state {
 	return &state{chassis: chassis, ifaces: map[string]ovs.Interface{}, portNet: map[string]string{},
-		nets: map[string]*netData{}, peers: map[string]model.Chassis{},
-		keys:    logical.NewKeys(),
-		routers: map[string]*model.RouterRecord{}, rules: map[string]*model.SecurityGroupRule{},
+		nets: map[string]*netData{}, peers: map[string]model.Chassis{}, gwChassis: map[string]model.Chassis{},
+		peerWatches: map[string]*peerWatch{},
+		keys:        logical.NewKeys(),
+		routers:     map[string]*model.RouterRecord{}, rules: map[string]*model.SecurityGroupRule{},
 		routerPortNet: map[string]string{}, groups: map[string]*groupData{}, rulesReady: true,
 		fips: map[string]*model.FloatingIPRecord{}, alive: map[string]bool{}, programmedFIPs: map[string]bool{}}
 }
@@ -248,9 +256,19 @@ func (n *netData) apply(e kvEvent, chassis string) bool {
 				foldOne(n.fips, id, kv.Value, e.Delete)
 			}
 			if _, pid, ok := store.ParseBindingMirror(kv.Key); ok {
+				// A peer's endpoint is read by the view; this
+				// chassis' own is not.
+				endpoint := func() *model.Endpoint {
+					if b := n.bindings[pid]; b != nil && b.Chassis != chassis {
+						return b.Endpoint
+					}
+					return nil
+				}
+				was := endpoint()
 				foldOne(n.bindings, pid, kv.Value, e.Delete)
+				now := endpoint()
 				old := n.ports[pid]
-				if n.overlay(pid) && len(e.KVs) == 1 && !e.Reset && (old == nil || samePortView(old, n.ports[pid], chassis)) {
+				if n.overlay(pid) && len(e.KVs) == 1 && !e.Reset && (old == nil || samePortView(old, n.ports[pid], chassis)) && was.Equal(now) {
 					changed = false
 				}
 			}
@@ -468,22 +486,4 @@ func (s *state) wantedGroups() map[string]bool {
 		}
 	}
 	return want
-}
-
-// peerMatters reports whether chassis name, whose record is c, can change
-// the view: it may be a gateway, or it hosts a port held here (the view
-// tunnels to it). Other chassis' records and heartbeats are kept, but
-// need no recompilation.
-func (s *state) peerMatters(name string, c model.Chassis) bool {
-	if c.Gateway {
-		return true
-	}
-	for _, n := range s.nets {
-		for _, p := range n.ports {
-			if p.HostID == name {
-				return true
-			}
-		}
-	}
-	return false
 }

@@ -15,7 +15,7 @@ import (
 // the default security group.
 func bringupState() *state {
 	s := newState("ch1")
-	s.peersReady, s.routersReady, s.rulesReady, s.fipsReady, s.aliveReady = true, true, true, true, true
+	s.gwChassisReady, s.routersReady, s.rulesReady, s.fipsReady = true, true, true, true
 	for c := 2; c <= 3; c++ {
 		s.peers[fmt.Sprintf("ch%d", c)] = model.Chassis{TunnelIP: fmt.Sprintf("192.0.2.%d", c), Encaps: []string{"geneve"}}
 	}

@@ -153,10 +153,11 @@ var (
 		Name: "wyvern_agent_dhcp_requests_total",
 		Help: "DHCP requests answered by the agent, by result (replied, unanswered).",
 	}, []string{"result"})
-	// AgentPeersAlive is the number of chassis the agent sees alive.
+	// AgentPeersAlive is the number of gateway chassis the agent sees
+	// alive: the only liveness it follows (gateway elections).
 	AgentPeersAlive = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "wyvern_agent_chassis_alive",
-		Help: "Chassis the agent sees alive (heartbeat keys), itself included.",
+		Name: "wyvern_agent_gateways_alive",
+		Help: "Gateway chassis the agent sees alive (their registrations under their agents' leases), itself included when it is one.",
 	})
 )
 

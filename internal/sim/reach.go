@@ -14,7 +14,10 @@ import (
 // remote groups, and the floating IPs of those ports.
 type Reach struct {
 	Local, Nets, Routers, Groups, FIPs map[string]bool
-	Ports                              int
+	// Hosts are the chassis hosting a port on Nets, this one aside: the
+	// peers it may tunnel to.
+	Hosts map[string]bool
+	Ports int
 }
 
 // Reach computes chassis name's reach in t.
@@ -22,7 +25,7 @@ func (t *Topology) Reach(name string) Reach {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	r := Reach{Local: map[string]bool{}, Nets: map[string]bool{}, Routers: map[string]bool{}, Groups: map[string]bool{},
-		FIPs: map[string]bool{}}
+		FIPs: map[string]bool{}, Hosts: map[string]bool{}}
 	for _, p := range t.Ports {
 		if p.Chassis == name {
 			r.Local[p.Net] = true
@@ -51,6 +54,9 @@ func (t *Topology) Reach(name string) Reach {
 			continue
 		}
 		r.Ports++
+		if p.Chassis != "" && p.Chassis != name {
+			r.Hosts[p.Chassis] = true
+		}
 		for _, g := range p.Groups {
 			r.Groups[g] = true
 		}
@@ -130,12 +136,17 @@ func (s *Sim) Check(ctx context.Context, t *Topology) error {
 			errs = append(errs, c.Name+": switch differs from a full compile: "+d)
 		}
 		r := t.Reach(c.Name)
+		// Every host the chassis sees a held port bound to is a peer
+		// (its tunnel endpoint known), whichever way its binding came.
+		if len(in.UnknownHosts) > 0 {
+			errs = append(errs, fmt.Sprintf("%s: holds ports bound to %v, which are not its peers", c.Name, in.UnknownHosts))
+		}
 		for _, x := range []struct {
 			what  string
 			held  []string
 			reach map[string]bool
 		}{{"network", in.Networks, r.Nets}, {"router", in.Routers, r.Routers}, {"group", in.Groups, r.Groups},
-			{"floating IP", in.FloatingIPs, r.FIPs}} {
+			{"floating IP", in.FloatingIPs, r.FIPs}, {"peer", in.Peers, r.Hosts}} {
 			for _, id := range x.held {
 				if !x.reach[id] {
 					errs = append(errs, fmt.Sprintf("%s: holds %s %s out of its reach", c.Name, x.what, id))

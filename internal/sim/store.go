@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -14,22 +15,39 @@ import (
 // events (a listing counts as one event) and bytes (keys and values).
 type Counters struct {
 	Events, Bytes, Listings, ListingBytes, Watches atomic.Int64
+	// PeerEvents and PeerBytes are the part of Events and Bytes about
+	// other chassis: their registrations and liveness (PeerPrefix).
+	PeerEvents, PeerBytes atomic.Int64
+}
+
+// PeerPrefix reports whether a watched prefix carries other chassis'
+// registrations or liveness (chassis/, alive/, gateway_chassis/), as
+// opposed to the topology.
+func PeerPrefix(prefix string) bool {
+	for _, p := range []string{store.KindPrefix(store.KindChassis), store.AliveKey(""), store.Prefix + "gateway_chassis/"} {
+		if strings.HasPrefix(prefix, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // Snapshot returns the counters' values.
 func (c *Counters) Snapshot() Count {
 	return Count{Events: c.Events.Load(), Bytes: c.Bytes.Load(), Listings: c.Listings.Load(),
-		ListingBytes: c.ListingBytes.Load(), Watches: c.Watches.Load()}
+		ListingBytes: c.ListingBytes.Load(), Watches: c.Watches.Load(),
+		PeerEvents: c.PeerEvents.Load(), PeerBytes: c.PeerBytes.Load()}
 }
 
 // Count is a reading of Counters: events and bytes include the listings
 // (an informer's first event, and its relists).
-type Count struct{ Events, Bytes, Listings, ListingBytes, Watches int64 }
+type Count struct{ Events, Bytes, Listings, ListingBytes, Watches, PeerEvents, PeerBytes int64 }
 
 // Sub returns c - o.
 func (c Count) Sub(o Count) Count {
 	return Count{Events: c.Events - o.Events, Bytes: c.Bytes - o.Bytes, Listings: c.Listings - o.Listings,
-		ListingBytes: c.ListingBytes - o.ListingBytes, Watches: c.Watches}
+		ListingBytes: c.ListingBytes - o.ListingBytes, Watches: c.Watches,
+		PeerEvents: c.PeerEvents - o.PeerEvents, PeerBytes: c.PeerBytes - o.PeerBytes}
 }
 
 // Updates are the events that are not listings.
@@ -65,6 +83,10 @@ func count(ctx context.Context, c *Counters, in <-chan store.Event, out chan<- s
 			}
 			c.Events.Add(1)
 			c.Bytes.Add(int64(n))
+			if PeerPrefix(e.Prefix) {
+				c.PeerEvents.Add(1)
+				c.PeerBytes.Add(int64(n))
+			}
 			if e.Reset {
 				c.Listings.Add(1)
 				c.ListingBytes.Add(int64(n))

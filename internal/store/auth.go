@@ -16,7 +16,7 @@ import (
 // etcd's key-range permissions:
 //
 //	chassis NAME   read: ReadablePrefixes
-//	               write: chassis/NAME, alive/NAME, stats/NAME, metering/NAME (keys),
+//	               write: chassis/NAME, alive/NAME, gateway_chassis/NAME, stats/NAME, metering/NAME (keys),
 //	               bindings/NAME/ and fip_status/NAME/ (prefixes)
 //	gateway NAME   read: ReadablePrefixes
 //	               write: edge/gateways/NAME (its registration) and edge/pools/ (automatic steering)
@@ -43,6 +43,7 @@ var ReadablePrefixes = []string{
 	Prefix + "index/",
 	Prefix + KindChassis + "/",
 	Prefix + "alive/",
+	GatewayChassisPrefix,
 	Prefix + "edge/",
 	Prefix + KindMeteringLabels + "/",
 	Prefix + KindMeteringRules + "/",
@@ -86,6 +87,7 @@ func Grants(r Role, name string) []Grant {
 		gs = append(gs, Grant{Key: EdgeGatewayKey(name), Write: true}, Grant{Key: EdgePoolsPrefix, Prefix: true, Write: true})
 	default:
 		gs = append(gs, Grant{Key: ChassisKey(name), Write: true}, Grant{Key: AliveKey(name), Write: true},
+			Grant{Key: GatewayChassisKey(name), Write: true},
 			Grant{Key: StatsKey(name), Write: true}, Grant{Key: MeteringCountersKey(name), Write: true},
 			Grant{Key: BindingsOf(name), Prefix: true, Write: true}, Grant{Key: FIPStatusOf(name), Prefix: true, Write: true})
 	}

@@ -64,7 +64,7 @@ func TestChassisLeastPrivilege(t *testing.T) {
 	rctx, rcancel := context.WithCancel(ctx)
 	defer rcancel()
 	if err := a.Register(rctx, 5*time.Second, map[string]string{store.ChassisKey("hvA"): `{"name":"hvA"}`},
-		map[string]string{store.AliveKey("hvA"): "now"}); err != nil {
+		map[string]string{store.AliveKey("hvA"): "now", store.GatewayChassisKey("hvA"): `{"name":"hvA"}`}); err != nil {
 		t.Fatalf("own chassis and heartbeat: %v", err)
 	}
 	if err := a.Update(ctx, store.StatsKey("hvA"), func([]byte) ([]byte, error) { return []byte(`{}`), nil }); err != nil {
@@ -88,12 +88,13 @@ func TestChassisLeastPrivilege(t *testing.T) {
 			tx.PutString(store.ObjectKey(store.KindSecGroups, "sg1"), `{"id":"sg1","name":"open"}`)
 			return nil
 		}),
-		"B's chassis record":     a.Update(ctx, store.ChassisKey("hvB"), func([]byte) ([]byte, error) { return []byte(`{}`), nil }),
-		"B's heartbeat":          a.Update(ctx, store.AliveKey("hvB"), func([]byte) ([]byte, error) { return []byte(`now`), nil }),
-		"a binding mirror":       a.Update(ctx, store.BindingMirrorKey("n1", "p1"), func([]byte) ([]byte, error) { return []byte(`{"chassis":"hvA"}`), nil }),
-		"a token":                func() error { _, err := a.GetString(ctx, store.Prefix+"tokens/abc"); return err }(),
-		"B's floating IP report": a.Update(ctx, store.FIPStatusKey("hvB", "f1"), func([]byte) ([]byte, error) { return []byte(`{"port_id":"p1"}`), nil }),
-		"a floating IP":          a.Update(ctx, store.ObjectKey(store.KindFloatingIPs, "f1"), func([]byte) ([]byte, error) { return []byte(`{"status":"ACTIVE"}`), nil }),
+		"B's chassis record":       a.Update(ctx, store.ChassisKey("hvB"), func([]byte) ([]byte, error) { return []byte(`{}`), nil }),
+		"B's heartbeat":            a.Update(ctx, store.AliveKey("hvB"), func([]byte) ([]byte, error) { return []byte(`now`), nil }),
+		"B's gateway registration": a.Update(ctx, store.GatewayChassisKey("hvB"), func([]byte) ([]byte, error) { return []byte(`{}`), nil }),
+		"a binding mirror":         a.Update(ctx, store.BindingMirrorKey("n1", "p1"), func([]byte) ([]byte, error) { return []byte(`{"chassis":"hvA"}`), nil }),
+		"a token":                  func() error { _, err := a.GetString(ctx, store.Prefix+"tokens/abc"); return err }(),
+		"B's floating IP report":   a.Update(ctx, store.FIPStatusKey("hvB", "f1"), func([]byte) ([]byte, error) { return []byte(`{"port_id":"p1"}`), nil }),
+		"a floating IP":            a.Update(ctx, store.ObjectKey(store.KindFloatingIPs, "f1"), func([]byte) ([]byte, error) { return []byte(`{"status":"ACTIVE"}`), nil }),
 	}
 	for what, err := range refused {
 		if !store.IsPermissionDenied(err) {

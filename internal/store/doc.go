@@ -50,6 +50,8 @@
 //	                                       when the agent dies, until an operator deletes it
 //	alive/<name>                           heartbeat of the chassis' agent, under its lease:
 //	                                       it goes when the agent stops renewing the lease
+//	gateway_chassis/<name>                 model.Chassis of a gateway chassis, under the same lease:
+//	                                       the live gateway candidates agents elect from
 //	stats/<name>                           model.ChassisStats (flows, ports bound), written by its agent
 //	tokens/<sha256 of token>               Keystone token, under a lease (api/keystone)
 //	edge/pools/<fip>                       gateway pool of a steered floating IP and its last moves
@@ -73,7 +75,7 @@
 //	                                       applied (ACTIVE) and deleted by the server (fipstatus.go)
 //
 // With etcd's authentication on, the roles of auth.go let each chassis
-// write only its own chassis/, alive/, stats/, metering/, bindings/ and
+// write only its own chassis/, alive/, gateway_chassis/, stats/, metering/, bindings/ and
 // fip_status/ keys.
 //
 // The copies (scoped.go) are written by Tx.commit in the transaction that
@@ -141,6 +143,19 @@ func SegmentKey(netType string, id int) string {
 // AliveKey is the heartbeat of a chassis' agent: it exists while the agent
 // keeps its lease alive.
 func AliveKey(name string) string { return Prefix + "alive/" + name }
+
+// GatewayChassisPrefix holds the registrations of the live gateway
+// chassis (GatewayChassisKey).
+const GatewayChassisPrefix = Prefix + "gateway_chassis/"
+
+// GatewayChassisKey is a gateway chassis' registration (model.Chassis, as
+// at ChassisKey) under its agent's lease, beside its heartbeat (AliveKey):
+// it exists while a chassis flagged gateway is alive. Agents watch this
+// prefix, not chassis/ and alive/, to elect routers' gateways: what a
+// chassis learns of the others is then the few gateways, and the hosts of
+// the ports it holds, whose endpoints come with their bindings
+// (model.PortBinding.Endpoint), never every chassis of the cloud.
+func GatewayChassisKey(name string) string { return GatewayChassisPrefix + name }
 
 // ChassisKey is the key of a chassis.
 func ChassisKey(name string) string { return Prefix + KindChassis + "/" + name }

@@ -59,8 +59,8 @@ func waitMetric(t *testing.T, url, series string, ok func(float64) bool) float64
 // TestAgentAndServerMetrics: on real OVS, an agent started with
 // --metrics-listen is ready once synced and counts what a VM's boot did
 // (a port bound, DHCP answered through a packet-in, bundles applied, flows
-// by table); the server counts the chassis alive, and one fewer when an
-// agent dies.
+// by table) and the gateway it sees alive; the server counts the chassis
+// alive, and one fewer when an agent dies.
 func TestAgentAndServerMetrics(t *testing.T) {
 	l := newLab(t, lab.Options{AgentArgs: []string{"--lease-ttl", "2s"}})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -73,7 +73,8 @@ func TestAgentAndServerMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch2, err := l.AddChassis("ch2")
+	// ch2 is a gateway: the only chassis whose liveness an agent follows.
+	ch2, err := l.AddChassisWith("ch2", nil, []string{"--gateway"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +114,7 @@ func TestAgentAndServerMetrics(t *testing.T) {
 	waitMetric(t, metrics, `wyvern_agent_bundles_total{result="applied"}`, func(v float64) bool { return v >= 2 })
 	waitMetric(t, metrics, `wyvern_agent_flows{table="Classify"}`, func(v float64) bool { return v > 0 })
 	waitMetric(t, metrics, `wyvern_agent_syncs_total{result="ok"}`, func(v float64) bool { return v >= 2 })
-	waitMetric(t, metrics, "wyvern_agent_chassis_alive", func(v float64) bool { return v == 2 })
+	waitMetric(t, metrics, "wyvern_agent_gateways_alive", func(v float64) bool { return v == 1 })
 	if v := waitMetric(t, metrics, "wyvern_agent_watch_apply_lag_seconds_count", func(v float64) bool { return v >= 1 }); v < 1 {
 		t.Fatal("no lag observed")
 	}
@@ -125,7 +126,7 @@ func TestAgentAndServerMetrics(t *testing.T) {
 	}
 	waitMetric(t, server, "wyvern_chassis_alive", func(v float64) bool { return v == 1 })
 	waitMetric(t, server, "wyvern_chassis_registered", func(v float64) bool { return v == 2 })
-	waitMetric(t, metrics, "wyvern_agent_chassis_alive", func(v float64) bool { return v == 1 })
+	waitMetric(t, metrics, "wyvern_agent_gateways_alive", func(v float64) bool { return v == 0 })
 
 	// Deleting the dead agent removes its chassis and the stats it
 	// published for the console.
