@@ -236,16 +236,7 @@ func TestProviderRoutingSNAT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	brPhys := func(ch *testbed.Chassis) error { return ch.AddExternalBridge("br-phys") }
-	mapped := []string{"--bridge-mappings", "physnet1:br-phys"}
-	gw1, err := l.AddChassisWith("gw1", brPhys, append(mapped, "--gateway"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch1, err := l.AddChassisWith("ch1", brPhys, mapped)
-	if err != nil {
-		t.Fatal(err)
-	}
+	gw1, ch1 := gatewayAndChassis(t, l)
 	ext, _ := extNet(t, l)
 	var n struct{ Network model.Network }
 	if err := l.Do("POST", "/v2.0/networks", "p1", map[string]any{"network": map[string]any{"name": "va",
@@ -435,16 +426,7 @@ func TestProviderRoutingIPv6Gateway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	brPhys := func(ch *testbed.Chassis) error { return ch.AddExternalBridge("br-phys") }
-	mapped := []string{"--bridge-mappings", "physnet1:br-phys"}
-	gw1, err := l.AddChassisWith("gw1", brPhys, append(mapped, "--gateway"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch1, err := l.AddChassisWith("ch1", brPhys, mapped)
-	if err != nil {
-		t.Fatal(err)
-	}
+	gw1, ch1 := gatewayAndChassis(t, l)
 	ext, _ := extNet(t, l)
 	if err := l.Do("POST", "/v2.0/subnets", "admin", map[string]any{"subnet": map[string]any{
 		"network_id": ext.ID, "cidr": "2001:db8:ffff::/64", "ip_version": 6, "gateway_ip": "2001:db8:ffff::1",
@@ -583,4 +565,21 @@ func TestProviderRoutingIPv6Gateway(t *testing.T) {
 	if len(bad) > 0 || handed < 2 || back < 2 {
 		t.Fatalf("ch1's physical link: %d handed (want 2+), %d back (want 2+):\n%s", handed, back, strings.Join(bad, "\n"))
 	}
+}
+
+// gatewayAndChassis adds gw1, the only --gateway chassis (so the routers'
+// active gateway), and ch1, both mapping physnet1 to br-phys.
+func gatewayAndChassis(t *testing.T, l *lab.Lab) (gw1, ch1 *testbed.Chassis) {
+	t.Helper()
+	brPhys := func(ch *testbed.Chassis) error { return ch.AddExternalBridge("br-phys") }
+	mapped := []string{"--bridge-mappings", "physnet1:br-phys"}
+	gw1, err := l.AddChassisWith("gw1", brPhys, append(mapped, "--gateway"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch1, err = l.AddChassisWith("ch1", brPhys, mapped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gw1, ch1
 }
