@@ -46,6 +46,12 @@ type Config struct {
 	// controller trims malloc's free memory); 0 leaves it to the Go
 	// runtime's background scavenger.
 	TrimAfter time.Duration
+	// StatsInterval is the least time between two writes of the chassis'
+	// stats for the console (store.StatsKey; default 10 s): each sync may
+	// change them, and at a thousand chassis their writes were the largest
+	// share of etcd's writes at a cold start. The newest value is written
+	// once the interval has passed.
+	StatsInterval time.Duration
 	// Coalesce, once the first view is installed, holds a recompile back
 	// that long after the event that makes it necessary, folding in what
 	// else arrives meanwhile: one API call's keys reach several informers
@@ -207,6 +213,9 @@ func New(cfg Config, st Store, sw Switch, log *slog.Logger) (*Agent, error) {
 	}
 	if cfg.LeaseTTL == 0 {
 		cfg.LeaseTTL = 5 * time.Second
+	}
+	if cfg.StatsInterval == 0 {
+		cfg.StatsInterval = 10 * time.Second
 	}
 	if cfg.ControllerID == 0 {
 		cfg.ControllerID = 0x5779

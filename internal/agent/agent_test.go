@@ -80,7 +80,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // runAgent starts an agent and returns a func that stops it and waits.
 func runAgent(t *testing.T, st Store, sw *fakeSwitch, name string) (stop func()) {
 	t.Helper()
-	a, err := New(Config{Chassis: name, TunnelIP: netip.MustParseAddr("192.0.2.1")}, st, sw, slog.New(slog.DiscardHandler))
+	a, err := New(Config{Chassis: name, TunnelIP: netip.MustParseAddr("192.0.2.1"), StatsInterval: 10 * time.Millisecond},
+		st, sw, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,8 +32,9 @@ type observer struct {
 }
 
 // publish writes the chassis' stats (store.StatsKey) when they changed,
-// off the loop: one goroutine writes the newest value, coalescing bursts.
-func (o *observer) publish(ctx context.Context, st Store, chassis string, s model.ChassisStats) {
+// off the loop: one goroutine writes the newest value, at most once every
+// interval (Config.StatsInterval), coalescing what changes meanwhile.
+func (o *observer) publish(ctx context.Context, st Store, chassis string, interval time.Duration, s model.ChassisStats) {
 	if s.Flows == o.stats.Flows && s.Ports == o.stats.Ports && o.pending != nil {
 		return
 	}
@@ -52,6 +53,7 @@ func (o *observer) publish(ctx context.Context, st Store, chassis string, s mode
 						continue
 					}
 					_ = st.Update(ctx, store.StatsKey(chassis), func([]byte) ([]byte, error) { return b, nil })
+					sleepCtx(ctx, interval)
 				}
 			}
 		}()
@@ -111,7 +113,7 @@ func (a *Agent) observeApplied(ctx context.Context, bundleStart time.Time, err e
 		}
 	}
 	metrics.AgentPortsBound.Set(float64(bound))
-	a.obs.publish(ctx, a.st, a.cfg.Chassis, model.ChassisStats{Flows: len(a.rec.installed), Ports: bound})
+	a.obs.publish(ctx, a.st, a.cfg.Chassis, a.cfg.StatsInterval, model.ChassisStats{Flows: len(a.rec.installed), Ports: bound})
 	o.countFlows(a.sections)
 }
 

@@ -3,7 +3,9 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -120,5 +122,52 @@ func TestAgentMetrics(t *testing.T) {
 	waitFor(t, "the unanswered request counted", func() bool { return testutil.ToFloat64(unanswered)-unanswered0 == 1 })
 	if d := testutil.ToFloat64(replied) - replied0; d != 1 {
 		t.Errorf("DHCP replied: %v, want 1", d)
+	}
+}
+
+// statsWrites records the writes of the chassis' stats.
+type statsWrites struct {
+	Store
+	mu   sync.Mutex
+	at   []time.Time
+	last model.ChassisStats
+}
+
+func (s *statsWrites) Update(ctx context.Context, key string, f func([]byte) ([]byte, error)) error {
+	b, err := f(nil)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.at = append(s.at, time.Now())
+	return json.Unmarshal(b, &s.last)
+}
+
+func (s *statsWrites) state() ([]time.Time, model.ChassisStats) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.at), s.last
+}
+
+// The stats are written at once, then at most once an interval, the
+// newest value winning: a burst of syncs makes one more write, not one
+// each.
+func TestStatsPublishedOnceAnInterval(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st := &statsWrites{}
+	var o observer
+	const interval = 300 * time.Millisecond
+	o.publish(ctx, st, "ch1", interval, model.ChassisStats{Flows: 1, Ports: 1})
+	waitFor(t, "the first stats written", func() bool { at, _ := st.state(); return len(at) == 1 })
+	for i := 2; i <= 20; i++ {
+		o.publish(ctx, st, "ch1", interval, model.ChassisStats{Flows: i, Ports: 1})
+	}
+	o.publish(ctx, st, "ch1", interval, model.ChassisStats{Flows: 20, Ports: 1}) // unchanged: nothing
+	waitFor(t, "the newest stats written", func() bool { _, last := st.state(); return last.Flows == 20 })
+	at, _ := st.state()
+	if len(at) != 2 || at[1].Sub(at[0]) < interval {
+		t.Fatalf("%d writes for 20 values (at %v); want 2, %s apart at least", len(at), at, interval)
 	}
 }
