@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -108,8 +109,11 @@ func serverKilledInBulk(t *testing.T, l *lab.Lab, n model.Network) {
 		}
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-Project-Id", "p1")
+		// WroteRequest comes again when the transport retries the request
+		// on a new connection: the first write is the one that counts.
 		wrote := make(chan struct{})
-		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { close(wrote) }}))
+		wroteOnce := sync.OnceFunc(func() { close(wrote) })
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { wroteOnce() }}))
 		type answer struct {
 			status int
 			body   string
