@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -110,6 +111,7 @@ func TestScaleCorrectness(t *testing.T) {
 		t.Fatal(err)
 	}
 	converge(t, ctx, s, topo, "cold start")
+	allBound(t, ctx, cl, topo)
 
 	// A burst: ports created, bound and deleted, rules and router
 	// interfaces added, all without waiting in between.
@@ -122,7 +124,7 @@ func TestScaleCorrectness(t *testing.T) {
 		// A port never installed is never seen deleted either: report the
 		// cause, not only its echo in the deletes below.
 		if o.Missed > 0 {
-			t.Errorf("%s: %d of %d interested chassis never installed it", o.Kind, o.Missed, o.Interested)
+			t.Errorf("%s: %d of %d interested chassis never installed it (the API call took %s)", o.Kind, o.Missed, o.Interested, o.API)
 		}
 	}
 	for i := 0; i < 5; i++ {
@@ -165,4 +167,40 @@ func TestScaleCorrectness(t *testing.T) {
 		t.Errorf("after the etcd restart, %d of %d chassis never installed a new rule", op.Missed, op.Interested)
 	}
 	converge(t, ctx, s, topo, "etcd restart")
+}
+
+// allBound waits until the API reports every port of topo bound to the
+// chassis it was plugged on (the agents' bindings, mirrored by the
+// server), or fails with those that are not.
+func allBound(t *testing.T, ctx context.Context, cl *Client, topo *Topology) {
+	t.Helper()
+	var wrong []string
+	for deadline := time.Now().Add(time.Minute); ; {
+		var out struct {
+			Ports []struct {
+				ID   string `json:"id"`
+				Host string `json:"binding:host_id"`
+			} `json:"ports"`
+		}
+		if err := cl.Do(ctx, "GET", "/v2.0/ports?fields=id&fields=binding:host_id", "", nil, &out); err != nil {
+			t.Fatal(err)
+		}
+		host := map[string]string{}
+		for _, p := range out.Ports {
+			host[p.ID] = p.Host
+		}
+		wrong = wrong[:0]
+		for _, p := range topo.Ports {
+			if p.Chassis != "" && host[p.ID] != p.Chassis {
+				wrong = append(wrong, fmt.Sprintf("%s on %s (API: %q)", p.ID, p.Chassis, host[p.ID]))
+			}
+		}
+		if len(wrong) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d plugged ports not bound to their chassis, e.g. %v", len(wrong), len(topo.Ports), wrong[:min(5, len(wrong))])
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -192,6 +193,37 @@ func (s *Store) MirrorBindings(ctx context.Context, log *slog.Logger) {
 	failed := map[string]bool{}
 	retry := time.NewTimer(time.Hour)
 	defer retry.Stop()
+	fold := func(e Event, dirty map[string]bool) {
+		if e.Reset {
+			for p := range hosts {
+				dirty[p] = true
+			}
+			hosts = map[string]map[string]bool{}
+		}
+		for _, kv := range e.KVs {
+			c, p, ok := parseBindingKey(kv.Key)
+			if !ok {
+				continue
+			}
+			dirty[p] = true
+			if e.Delete {
+				delete(hosts[p], c)
+				if len(hosts[p]) == 0 {
+					delete(hosts, p)
+				}
+				continue
+			}
+			if hosts[p] == nil {
+				hosts[p] = map[string]bool{}
+			}
+			hosts[p][c] = true
+		}
+		if e.Reset {
+			// A full listing: only the ports whose mirror differs
+			// cost a transaction.
+			s.pruneClean(ctx, e.KVs, dirty)
+		}
+	}
 	for {
 		dirty := map[string]bool{}
 		select {
@@ -199,54 +231,59 @@ func (s *Store) MirrorBindings(ctx context.Context, log *slog.Logger) {
 			return
 		case <-retry.C:
 		case e := <-ch:
-			if e.Reset {
-				for p := range hosts {
-					dirty[p] = true
+			fold(e, dirty)
+			// Fold in what is already queued: a port changed twice
+			// is mirrored once.
+			for more := true; more; {
+				select {
+				case e := <-ch:
+					fold(e, dirty)
+				default:
+					more = false
 				}
-				hosts = map[string]map[string]bool{}
-			}
-			for _, kv := range e.KVs {
-				c, p, ok := parseBindingKey(kv.Key)
-				if !ok {
-					continue
-				}
-				dirty[p] = true
-				if e.Delete {
-					delete(hosts[p], c)
-					if len(hosts[p]) == 0 {
-						delete(hosts, p)
-					}
-					continue
-				}
-				if hosts[p] == nil {
-					hosts[p] = map[string]bool{}
-				}
-				hosts[p][c] = true
-			}
-			if e.Reset {
-				// A full listing: only the ports whose mirror differs
-				// cost a transaction.
-				s.pruneClean(ctx, e.KVs, dirty)
 			}
 		}
 		for p := range failed {
 			dirty[p] = true
 		}
-		failed = map[string]bool{}
-		for p := range dirty {
-			cs := make([]string, 0, len(hosts[p]))
-			for c := range hosts[p] {
-				cs = append(cs, c)
-			}
-			if err := s.mirrorPort(ctx, p, cs); err != nil && ctx.Err() == nil {
-				log.Warn("binding mirror", "port", p, "err", err)
-				failed[p] = true
-			}
-		}
+		failed = s.mirrorPorts(ctx, dirty, hosts, log)
 		if len(failed) > 0 {
 			retry.Reset(time.Second)
 		}
 	}
+}
+
+// mirrorParallel bounds the mirror transactions in flight: each port's is
+// independent of the others', and one at a time (three round trips each)
+// left a cold start's bindings queued behind one another for minutes.
+const mirrorParallel = 16
+
+// mirrorPorts mirrors the dirty ports' bindings (hosts: port → chassis),
+// mirrorParallel at a time, and returns those that failed.
+func (s *Store) mirrorPorts(ctx context.Context, dirty map[string]bool, hosts map[string]map[string]bool, log *slog.Logger) map[string]bool {
+	var mu sync.Mutex
+	failed := map[string]bool{}
+	sem := make(chan struct{}, mirrorParallel)
+	var wg sync.WaitGroup
+	for p := range dirty {
+		cs := make([]string, 0, len(hosts[p]))
+		for c := range hosts[p] {
+			cs = append(cs, c)
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := s.mirrorPort(ctx, p, cs); err != nil && ctx.Err() == nil {
+				log.Warn("binding mirror", "port", p, "err", err)
+				mu.Lock()
+				failed[p] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return failed
 }
 
 // pruneClean removes from dirty the ports whose mirror already matches the
