@@ -85,6 +85,11 @@ func (a *Agent) feedPacketIns(ctx context.Context) {
 func (a *Agent) forward(ctx context.Context, tag uint64, prefix string) {
 	ch := make(chan kvEvent, 64)
 	go a.st.Inform(ctx, tag, prefix, ch, a.log)
+	a.relay(ctx, ch)
+}
+
+// relay posts the events of ch to the loop until ctx ends.
+func (a *Agent) relay(ctx context.Context, ch <-chan kvEvent) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -451,16 +456,7 @@ func (a *Agent) ensureWatch(ctx context.Context, netID string, nextTag *uint64) 
 	for _, p := range []string{store.NetworkKey(netID), store.SubnetsOf(netID), store.PortsOf(netID), store.ScopedOf(netID)} {
 		go a.st.Inform(wctx, tag, p, ch, a.log)
 	}
-	go func() {
-		for {
-			select {
-			case <-wctx.Done():
-				return
-			case e := <-ch:
-				a.post(wctx, event{kv: &e})
-			}
-		}
-	}()
+	go a.relay(wctx, ch)
 	a.log.Debug("watching network", "network", netID)
 }
 

@@ -177,16 +177,7 @@ func (a *Agent) watchPeer(ctx context.Context, name string, nextTag *uint64) *pe
 	a.state.peerWatches[name] = pw
 	ch := make(chan kvEvent, 4)
 	go a.st.Inform(wctx, pw.tag, store.ChassisKey(name), ch, a.log)
-	go func() {
-		for {
-			select {
-			case <-wctx.Done():
-				return
-			case e := <-ch:
-				a.post(wctx, event{kv: &e})
-			}
-		}
-	}()
+	go a.relay(wctx, ch)
 	a.log.Debug("following a peer's registration (its bindings carry no endpoint)", "peer", name)
 	return pw
 }
