@@ -328,13 +328,7 @@ func TestProviderRoutingSNAT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var forOutside []testbed.Packet
-	for _, p := range pkts {
-		eth, ok := p.Layer(layers.LayerTypeEthernet).(*layers.Ethernet)
-		if ok && p.Layer(layers.LayerTypeDot1Q) == nil && strings.EqualFold(eth.DstMAC.String(), omac) {
-			forOutside = append(forOutside, p)
-		}
-	}
+	forOutside := untaggedTo(pkts, omac)
 	if src := ipv4Sources(forOutside, layers.ICMPv4TypeEchoRequest); src[gwIP] < 4 || len(src) != 1 {
 		t.Fatalf("echo requests to the outside host by source: %v, want only the router's gateway %s", src, gwIP)
 	}
@@ -513,13 +507,7 @@ func TestProviderRoutingIPv6Gateway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var forOutside []testbed.Packet
-	for _, p := range pkts {
-		eth, ok := p.Layer(layers.LayerTypeEthernet).(*layers.Ethernet)
-		if ok && p.Layer(layers.LayerTypeDot1Q) == nil && strings.EqualFold(eth.DstMAC.String(), omac) {
-			forOutside = append(forOutside, p)
-		}
-	}
+	forOutside := untaggedTo(pkts, omac)
 	if src := ipv6Sources(forOutside, layers.ICMPv6TypeEchoRequest); src[a6] < 2 || len(src) != 1 {
 		t.Fatalf("echo requests to the outside host by source: %v, want only a1's own %s", src, a6)
 	}
@@ -582,4 +570,16 @@ func gatewayAndChassis(t *testing.T, l *lab.Lab) (gw1, ch1 *testbed.Chassis) {
 		t.Fatal(err)
 	}
 	return gw1, ch1
+}
+
+// untaggedTo keeps the frames of pkts without a VLAN tag sent to mac.
+func untaggedTo(pkts []testbed.Packet, mac string) []testbed.Packet {
+	var out []testbed.Packet
+	for _, p := range pkts {
+		eth, ok := p.Layer(layers.LayerTypeEthernet).(*layers.Ethernet)
+		if ok && p.Layer(layers.LayerTypeDot1Q) == nil && strings.EqualFold(eth.DstMAC.String(), mac) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
