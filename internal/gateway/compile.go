@@ -72,8 +72,21 @@ func (p Ports) tunnel(encap string) uint32 {
 }
 
 // Compile returns the gateway bridge's flows for v (cookies unset: the
-// reconciler stamps them).
+// reconciler stamps them): the fixed flows, then each floating IP's.
 func Compile(v *View, p Ports) []ofp.Flow {
+	out := compileFixed(p)
+	for _, f := range v.FIPs {
+		out = append(out, compileFIP(f, p, true)...)
+	}
+	// The other pools' addresses: outbound only (View.Outbound).
+	for _, f := range v.Outbound {
+		out = append(out, compileFIP(f, p, false)...)
+	}
+	return out
+}
+
+// compileFixed returns the flows that do not depend on any floating IP.
+func compileFixed(p Ports) []ofp.Flow {
 	var out []ofp.Flow
 	add := func(t Table, prio uint16, match []ofp.Field, acts ...ofp.Action) {
 		out = append(out, ofp.Flow{Table: t.Number, Priority: prio, Match: match, Actions: acts})
@@ -87,25 +100,20 @@ func Compile(v *View, p Ports) []ofp.Flow {
 	}
 	add(TableClassify, prioPass, []ofp.Field{ofp.InPort(PortLocal)}, ofp.Output{Port: p.Uplink})
 	add(TableClassify, prioMiss, nil)
-	outbound := func(f FIP) {
-		tp := p.tunnel(f.Encap)
-		if tp == 0 || p.UpstreamMAC == nil || p.UplinkMAC == nil {
-			return
-		}
-		add(TableOutbound, prioFIP, []ofp.Field{ofp.InPort(tp), ofp.TunID(uint64(f.TunnelKey)),
-			ofp.EthType(ofp.EthTypeIPv4), ofp.IPSrc(host(f.FixedIP))},
-			set(ofp.EthSrc(p.UplinkMAC)),
-			set(ofp.EthDst(p.UpstreamMAC)),
-			set(ofp.IPSrc(host(f.FloatingIP))),
-			ofp.DecTTL{},
-			ofp.Output{Port: p.Uplink})
+	add(TableInbound, prioMiss, nil, ofp.Output{Port: PortLocal})
+	add(TableOutbound, prioMiss, nil)
+	return out
+}
+
+// compileFIP returns one floating IP's flows: Inbound (when inbound: the
+// gateway's pool serves it) and Outbound.
+func compileFIP(f FIP, p Ports, inbound bool) []ofp.Flow {
+	tp := p.tunnel(f.Encap)
+	if tp == 0 {
+		return nil
 	}
-	// Inbound and Outbound, per floating IP.
-	for _, f := range v.FIPs {
-		tp := p.tunnel(f.Encap)
-		if tp == 0 {
-			continue
-		}
+	var out []ofp.Flow
+	if inbound {
 		match := []ofp.Field{ofp.EthType(ofp.EthTypeIPv4), ofp.IPDst(host(f.FloatingIP))}
 		if p.UplinkMAC != nil {
 			// Only frames sent to this gateway: a frame flooded to every
@@ -114,23 +122,28 @@ func Compile(v *View, p Ports) []ofp.Flow {
 			// traffic rather than others carrying it by accident.
 			match = append(match, ofp.EthDst(p.UplinkMAC))
 		}
-		add(TableInbound, prioFIP, match,
+		out = append(out, ofp.Flow{Table: TableInbound.Number, Priority: prioFIP, Match: match, Actions: []ofp.Action{
 			set(ofp.EthSrc(f.RouterMAC)),
 			set(ofp.EthDst(f.VMMAC)),
 			set(ofp.IPDst(host(f.FixedIP))),
 			ofp.DecTTL{},
 			set(ofp.Field{Kind: ofp.FTunID, Value: uint64(f.TunnelKey)}),
 			set(ofp.Field{Kind: ofp.FTunIPv4Dst, Prefix: host(f.ChassisIP)}),
-			ofp.Output{Port: tp})
-		outbound(f)
+			ofp.Output{Port: tp},
+		}})
 	}
-	// The other pools' addresses: outbound only (View.Outbound).
-	for _, f := range v.Outbound {
-		outbound(f)
+	if p.UpstreamMAC == nil || p.UplinkMAC == nil {
+		return out
 	}
-	add(TableInbound, prioMiss, nil, ofp.Output{Port: PortLocal})
-	add(TableOutbound, prioMiss, nil)
-	return out
+	return append(out, ofp.Flow{Table: TableOutbound.Number, Priority: prioFIP,
+		Match: []ofp.Field{ofp.InPort(tp), ofp.TunID(uint64(f.TunnelKey)), ofp.EthType(ofp.EthTypeIPv4), ofp.IPSrc(host(f.FixedIP))},
+		Actions: []ofp.Action{
+			set(ofp.EthSrc(p.UplinkMAC)),
+			set(ofp.EthDst(p.UpstreamMAC)),
+			set(ofp.IPSrc(host(f.FloatingIP))),
+			ofp.DecTTL{},
+			ofp.Output{Port: p.Uplink},
+		}})
 }
 
 func set(f ofp.Field) ofp.Action { return ofp.SetField{Field: f} }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/wyvern-sdn/wyvern/internal/model"
 )
@@ -103,10 +104,7 @@ func BuildViewFor(r *Records, pool string, encaps []string) (*View, []Skipped) {
 	var skipped []Skipped
 	seen := map[netip.Addr]string{}
 	var others []FIP
-	for _, f := range sortedByID(r.FloatingIPs) {
-		if f.PortID == "" {
-			continue
-		}
+	for _, f := range associated(r.FloatingIPs) {
 		fip, err := serve(r, f, encaps, ifaces)
 		if errors.Is(err, errNotEdge) {
 			continue
@@ -233,10 +231,13 @@ func chooseEncap(networkType string, chassis, gateway []string) string {
 // id.
 func routerInterfaces(r *Records) map[string][]*model.Port {
 	out := map[string][]*model.Port{}
-	for _, p := range sortedByID(r.Ports) {
+	for _, p := range r.Ports {
 		if p.DeviceOwner == model.OwnerRouterInterface {
 			out[p.NetworkID] = append(out[p.NetworkID], p)
 		}
+	}
+	for _, ps := range out {
+		slices.SortFunc(ps, func(a, b *model.Port) int { return strings.Compare(a.ID, b.ID) })
 	}
 	return out
 }
@@ -276,16 +277,15 @@ func routerMAC(r *Records, ifaces []*model.Port, router, subnetID string) (net.H
 	return mac, nil
 }
 
-func sortedByID[T any](m map[string]*T) []*T {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// associated lists the floating IPs with a port, by id.
+func associated(m map[string]*model.FloatingIP) []*model.FloatingIP {
+	out := make([]*model.FloatingIP, 0, len(m))
+	for _, f := range m {
+		if f.PortID != "" {
+			out = append(out, f)
+		}
 	}
-	slices.Sort(keys)
-	out := make([]*T, len(keys))
-	for i, k := range keys {
-		out[i] = m[k]
-	}
+	slices.SortFunc(out, func(a, b *model.FloatingIP) int { return strings.Compare(a.ID, b.ID) })
 	return out
 }
 
