@@ -63,6 +63,13 @@ type Config struct {
 	// Steering is the automatic steering of hot addresses (steer.go);
 	// off when its threshold is zero.
 	Steering Steering
+	// Coalesce, once the first sync is done, holds a sync back that long
+	// after the event that makes it necessary, folding in what else
+	// arrives meanwhile. Each sync compiles the whole view (1,000 floating
+	// IPs: about a millisecond), so under a stream of associations it
+	// bounds the gateway's work to one sync per Coalesce, at the cost of
+	// that much latency. 0: sync as soon as the queue is empty.
+	Coalesce time.Duration
 }
 
 // Validate reports the first problem of c, after filling defaults.
@@ -140,6 +147,9 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	if c.Coalesce < 0 || c.Coalesce > time.Second {
+		return fmt.Errorf("gateway: coalesce %s is not between 0 and 1s", c.Coalesce)
+	}
 	return c.Steering.validate()
 }
 
@@ -163,6 +173,7 @@ type Gateway struct {
 	src   Source
 	ann   Announcer
 	rec   *reconciler
+	flows flowCache // each floating IP's compiled flows, between syncs
 	ports Ports
 
 	macs         <-chan net.HardwareAddr
@@ -262,13 +273,30 @@ func (g *Gateway) Run(ctx context.Context) error {
 			return nil
 		case e := <-events:
 			g.fold(e, listed)
-			// Take whatever else is queued before recompiling.
-			for drained := false; !drained; {
+			// Take whatever else is queued before recompiling, and with
+			// Coalesce what arrives within it.
+			var hold <-chan time.Time
+			if g.syncedOnce && g.cfg.Coalesce > 0 {
+				hold = time.After(g.cfg.Coalesce)
+			}
+		fold:
+			for {
 				select {
 				case e := <-events:
 					g.fold(e, listed)
+					continue
 				default:
-					drained = true
+				}
+				if hold == nil {
+					break
+				}
+				select {
+				case e := <-events:
+					g.fold(e, listed)
+				case <-hold:
+					break fold
+				case <-ctx.Done():
+					return nil
 				}
 			}
 		case mac := <-g.macs:
@@ -326,7 +354,11 @@ func (g *Gateway) sync(ctx context.Context) error {
 	g.view = v
 	g.logChanges(v, skipped)
 	g.neighbour(ctx, v)
-	if err := g.rec.apply(ctx, Compile(v, g.ports)); err != nil {
+	flows, err := g.flows.flows(v, g.ports, g.rec.gen)
+	if err != nil {
+		return err
+	}
+	if err := g.rec.apply(ctx, flows); err != nil {
 		return err
 	}
 	if err := g.ann.Set(ctx, v.routes(g.cfg.UplinkIP)); err != nil {

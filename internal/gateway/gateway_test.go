@@ -238,7 +238,8 @@ func TestGatewayLoop(t *testing.T) {
 	f2 := recs.FloatingIPs["f2"]
 	st.put(store.ObjectKey(store.KindFloatingIPs, "f2"), f2)
 
-	cfg := Config{Name: "gw1", UplinkIP: netip.MustParseAddr("198.51.100.11"), Pool: DefaultPool}
+	// Coalesce on: every change still reaches the flows and routes.
+	cfg := Config{Name: "gw1", UplinkIP: netip.MustParseAddr("198.51.100.11"), Pool: DefaultPool, Coalesce: 5 * time.Millisecond}
 	flows := newFakeFlows()
 	ann := &bgp.Fake{}
 	var neighMu sync.Mutex
@@ -344,14 +345,16 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatalf("tunnel route %v", r)
 	}
 	for name, mut := range map[string]func(*Config){
-		"no name":          func(c *Config) { c.Name = "" },
-		"no uplink":        func(c *Config) { c.UplinkPort = "" },
-		"no uplink ip":     func(c *Config) { c.UplinkIP = netip.Addr{} },
-		"no upstream":      func(c *Config) { c.UpstreamIP = netip.Addr{} },
-		"bad encap":        func(c *Config) { c.Encaps = []string{"gre"} },
-		"bad pool":         func(c *Config) { c.Pool = "Scrub bing" },
-		"bad AS":           func(c *Config) { c.BGP.Peers[0].AS = 1 << 32 },
-		"graceful restart": func(c *Config) { c.BGP.GracefulRestart = time.Minute },
+		"no name":           func(c *Config) { c.Name = "" },
+		"no uplink":         func(c *Config) { c.UplinkPort = "" },
+		"no uplink ip":      func(c *Config) { c.UplinkIP = netip.Addr{} },
+		"no upstream":       func(c *Config) { c.UpstreamIP = netip.Addr{} },
+		"bad encap":         func(c *Config) { c.Encaps = []string{"gre"} },
+		"bad pool":          func(c *Config) { c.Pool = "Scrub bing" },
+		"bad AS":            func(c *Config) { c.BGP.Peers[0].AS = 1 << 32 },
+		"graceful restart":  func(c *Config) { c.BGP.GracefulRestart = time.Minute },
+		"negative coalesce": func(c *Config) { c.Coalesce = -time.Millisecond },
+		"coalesce over 1s":  func(c *Config) { c.Coalesce = 2 * time.Second },
 		"tunnel peers, no endpoint": func(c *Config) {
 			c.TunnelIP = netip.MustParseAddr("192.0.2.11")
 			c.TunnelPeers = []bgp.Peer{{Address: netip.MustParseAddr("192.0.2.240"), AS: 65100}}
