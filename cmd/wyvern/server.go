@@ -40,6 +40,7 @@ func serverCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command {
 				mux := http.NewServeMux()
 				mux.HandleFunc("/debug/pprof/", pprof.Index)
 				mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+				mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 				go func() { _ = http.Serve(ln, mux) }()
 			}
 			return server.Run(ctx, cfg, logger())
