@@ -57,6 +57,9 @@ type config struct {
 	Workers    int
 	KillRounds int
 	CutRounds  int
+	// Bulk is how many floating IPs each POST of the associated-at-creation
+	// measurement creates (0 skips it).
+	Bulk int
 	// SteerRounds and FloodRounds are the manual and automatic steering
 	// rounds.
 	SteerRounds, FloodRounds int
@@ -88,6 +91,7 @@ func main() {
 	var cfg config
 	flag.IntVar(&cfg.FIPs, "fips", 1000, "floating IPs associated at once for the convergence measurement")
 	flag.IntVar(&cfg.Workers, "workers", 8, "concurrent API clients associating them")
+	flag.IntVar(&cfg.Bulk, "bulk", 50, "then: the floating IPs created again with their ports, this many per POST (0: skip it)")
 	flag.IntVar(&cfg.KillRounds, "kill-rounds", 3, "gateway deaths by kill -9 under the stream")
 	flag.IntVar(&cfg.CutRounds, "cut-rounds", 2, "silent gateway deaths (uplink cut) under the stream")
 	flag.IntVar(&cfg.SteerRounds, "steer-rounds", 5, "moves to the scrubbing pool and back by the API")
@@ -105,7 +109,7 @@ func main() {
 	flag.StringVar(&cfg.Logs, "logs", "", "keep the run's logs under this directory")
 	flag.BoolVar(&cfg.Verbose, "v", false, "log the test bed's actions")
 	flag.StringVar(&cfg.ServerArgs, "server-args", "", "extra wyvern server flags, space-separated (e.g. --unsafe-no-fsync)")
-	flag.StringVar(&cfg.ProfileAssoc, "profile-assoc", "", "write a CPU profile of the server during the 1,000 associations to this file")
+	flag.StringVar(&cfg.ProfileAssoc, "profile-assoc", "", "write a CPU profile of the server during the 1,000 associations to this file (and of the bulk creation to FILE.bulk)")
 	flag.IntVar(&cfg.ProfileSeconds, "profile-seconds", 5, "seconds of that profile, from the first association")
 	flag.Parse()
 	if err := run(cfg); err != nil {

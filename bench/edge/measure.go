@@ -39,7 +39,10 @@ type result struct {
 	Load string
 	// Convergence of the FIPs associations and disassociations.
 	Assoc, Disassoc convergence
-	Deaths          []death
+	// Bulk is the floating IPs created again already associated, Bulk
+	// per call (config).
+	Bulk   convergence
+	Deaths []death
 	// Restart is how long a gateway restarted (kill -9, start) with
 	// Assoc.N floating IPs took to be a next hop of all of them again,
 	// from its start; Session is when its BGP session was up again.
@@ -457,7 +460,72 @@ func converge(cfg config, l *lab.Lab, f *frr, host, netID, extID string, g *gw, 
 	}
 	d := res.Disassoc
 	progress("disassociation: p50 %s, p99 %s, all withdrawn %s after the first call", pct(d.Latencies, 50), pct(d.Latencies, 99), d.All.Round(time.Millisecond))
+	if cfg.Bulk <= 0 {
+		return nil
+	}
+	// Associated at creation: the same addresses created again with their
+	// ports, cfg.Bulk floating IPs per POST (Neutron's bulk create).
+	api := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Workers}}
+	if err := parallel(cfg.Workers, len(fips), func(i int) error {
+		return send(api, "DELETE", l.APIURL+"/v2.0/floatingips/"+fips[i], "p1", nil)
+	}); err != nil {
+		return fmt.Errorf("delete floating IPs: %w", err)
+	}
+	var calls [][]int
+	for i := 0; i < n; i += cfg.Bulk {
+		idx := make([]int, 0, cfg.Bulk)
+		for j := i; j < min(i+cfg.Bulk, n); j++ {
+			idx = append(idx, j)
+		}
+		calls = append(calls, idx)
+	}
+	if cfg.ProfileAssoc != "" {
+		go func() { profiled <- profileServer(cfg.ProfileAssoc+".bulk", min(cfg.ProfileSeconds, 2)) }()
+	} else {
+		profiled <- nil
+	}
+	res.Bulk, err = measureCalls(cfg, l, f, addrs, calls, nGateways, func(api *http.Client, idx []int) error {
+		items := make([]map[string]any, len(idx))
+		for k, i := range idx {
+			items[k] = map[string]any{"floating_network_id": extID, "floating_ip_address": addrs[i], "port_id": ports[i]}
+		}
+		return send(api, "POST", l.APIURL+"/v2.0/floatingips", "p1", map[string]any{"floatingips": items})
+	})
+	if err != nil {
+		return err
+	}
+	if perr := <-profiled; perr != nil {
+		return fmt.Errorf("profile: %w", perr)
+	}
+	b := res.Bulk
+	progress("created associated, %d per call: p50 %s, p99 %s, all %d routed %s after the first call", cfg.Bulk, pct(b.Latencies, 50), pct(b.Latencies, 99), n-b.Missing, b.All.Round(time.Millisecond))
 	return nil
+}
+
+// parallel runs do(0..n-1), workers at a time, and returns the first
+// error.
+func parallel(workers, n int, do func(i int) error) error {
+	jobs := make(chan int)
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				if err := do(i); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	for i := range n {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	close(errs)
+	return <-errs
 }
 
 // restart kills g, waits until the router has dropped it from every
@@ -507,7 +575,22 @@ func restart(cfg config, f *frr, g *gw, etcd string, addrs []string) (all, sessi
 // records, per address, the time from its call's return to the FIB
 // holding it with want next hops (0: gone).
 func measure(cfg config, l *lab.Lab, f *frr, fips, addrs []string, portOf func(int) any, want int) (convergence, error) {
-	n := len(fips)
+	jobs := make([][]int, len(fips))
+	for i := range jobs {
+		jobs[i] = []int{i}
+	}
+	return measureCalls(cfg, l, f, addrs, jobs, want, func(api *http.Client, idx []int) error {
+		i := idx[0]
+		return send(api, "PUT", l.APIURL+"/v2.0/floatingips/"+fips[i], "p1", map[string]any{"floatingip": map[string]any{"port_id": portOf(i)}})
+	})
+}
+
+// measureCalls makes the API calls, cfg.Workers at a time, each job one
+// call about the floating IPs of addrs it lists, and records, per address,
+// the time from its call's return to the FIB holding it with want next
+// hops (0: gone).
+func measureCalls(cfg config, l *lab.Lab, f *frr, addrs []string, calls [][]int, want int, call func(api *http.Client, idx []int) error) (convergence, error) {
+	n := len(addrs)
 	c := convergence{N: n}
 	called := make([]time.Time, n)
 	var mu sync.Mutex
@@ -553,27 +636,28 @@ func measure(cfg config, l *lab.Lab, f *frr, fips, addrs []string, portOf func(i
 	cpu0, cpuErr := machine.ProcCPU(pid)
 	bench0 := selfCPU()
 	start := time.Now()
-	jobs := make(chan int)
+	jobs := make(chan []int)
 	errs := make(chan error, cfg.Workers)
 	var wg sync.WaitGroup
 	for range cfg.Workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range jobs {
-				err := put(api, l.APIURL+"/v2.0/floatingips/"+fips[i], "p1", map[string]any{"floatingip": map[string]any{"port_id": portOf(i)}})
-				if err != nil {
+			for idx := range jobs {
+				if err := call(api, idx); err != nil {
 					errs <- err
 					return
 				}
 				mu.Lock()
-				called[i] = time.Now()
+				for _, i := range idx {
+					called[i] = time.Now()
+				}
 				mu.Unlock()
 			}
 		}()
 	}
-	for i := range n {
-		jobs <- i
+	for _, idx := range calls {
+		jobs <- idx
 	}
 	close(jobs)
 	wg.Wait()
@@ -656,14 +740,18 @@ func profileServer(file string, seconds int) error {
 	return out.Close()
 }
 
-// put sends a PUT of body to url as project (the server runs --noauth)
-// and fails unless the answer is 2xx.
-func put(client *http.Client, url, project string, body any) error {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return err
+// send sends body to url as project (the server runs --noauth) and fails
+// unless the answer is 2xx.
+func send(client *http.Client, method, url, project string, body any) error {
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		r = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest("PUT", url, bytes.NewReader(b))
+	req, err := http.NewRequest(method, url, r)
 	if err != nil {
 		return err
 	}
@@ -676,7 +764,7 @@ func put(client *http.Client, url, project string, body any) error {
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("PUT %s: %d %s", url, resp.StatusCode, raw)
+		return fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, raw)
 	}
 	return nil
 }
