@@ -172,3 +172,44 @@ func TestListWith(t *testing.T) {
 		t.Fatalf("attempts %d, listed %v: want 2 attempts listing %d then %d keys", attempts, listed, n, n+1)
 	}
 }
+
+// A prefix listed again in the same attempt is the same listing, and costs
+// no round trip but the one for keys not read yet.
+func TestListWithAgain(t *testing.T) {
+	e := storetest.Start(t)
+	st, rpcs := storetest.DialCounting(t, e.Endpoints())
+	ctx := context.Background()
+	p := store.Prefix + "lwagain/"
+	for _, k := range []string{p + "1", p + "2", store.Prefix + "lwagain-x"} {
+		if err := st.Txn(ctx, func(tx *store.Tx) error { tx.PutString(k, "v"); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var first, second, third []store.KV
+	var costs []int64
+	err := st.Txn(ctx, func(tx *store.Tx) error {
+		first = tx.ListWith(p)
+		if err := e.Store.Txn(ctx, func(o *store.Tx) error { o.PutString(p+"3", "late"); return nil }); err != nil {
+			return err
+		}
+		n := rpcs.Load()
+		second = tx.ListWith(p)
+		costs = append(costs, rpcs.Load()-n)
+		n = rpcs.Load()
+		third = tx.ListWith(p, store.Prefix+"lwagain-x")
+		costs = append(costs, rpcs.Load()-n)
+		if tx.GetString(store.Prefix+"lwagain-x") != "v" {
+			return errors.New("the key read with the listing is not in the read set")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first) != 2 || len(second) != 2 || len(third) != 2 {
+		t.Fatalf("listed %d, %d, %d keys: want 2 each time (the snapshot's)", len(first), len(second), len(third))
+	}
+	if costs[0] != 0 || costs[1] != 1 {
+		t.Fatalf("listing again cost %d round trips, with a key %d: want 0 and 1", costs[0], costs[1])
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -326,6 +327,7 @@ type Tx struct {
 	reads  map[string]*mvccpb.KeyValue // nil: the key was absent
 	writes map[string]*string          // nil: deleted
 	guards map[string]bool             // guarded prefixes
+	lists  map[string][]KV             // ListWith's listings, by prefix, at the snapshot
 	// stale holds the values of the previous attempt's reads, fetched by a
 	// failed commit at revision staleRev, for the retry to use.
 	stale    map[string]*mvccpb.KeyValue
@@ -398,8 +400,13 @@ func (t *Tx) fetch(keys ...string) {
 // listing outside the transaction would see them, at the snapshot (Guard
 // the prefix when a key created under it must fail the commit). It saves
 // the round trip of a separate listing when what is read next depends on
-// both.
+// both. A prefix listed again in the same transaction costs no round
+// trip for the listing: it is the same snapshot.
 func (t *Tx) ListWith(prefix string, keys ...string) []KV {
+	if l, ok := t.lists[prefix]; ok {
+		t.fetch(keys...)
+		return slices.Clone(l)
+	}
 	var need []string
 	for _, k := range keys {
 		if _, ok := t.reads[k]; ok {
@@ -448,6 +455,7 @@ func (t *Tx) ListWith(prefix string, keys ...string) []KV {
 			out = append(out, KV{Key: string(kv.Key), Value: kv.Value, ModRevision: kv.ModRevision})
 		}
 		if !rr.More || len(rr.Kvs) == 0 {
+			t.lists[prefix] = slices.Clone(out)
 			return out
 		}
 		// The rest of a long listing, page by page at the snapshot.
@@ -547,6 +555,7 @@ func (t *Tx) reset() {
 	t.reads = map[string]*mvccpb.KeyValue{}
 	t.writes = map[string]*string{}
 	t.guards = map[string]bool{}
+	t.lists = map[string][]KV{}
 }
 
 // commit tries to apply the writes; false means a conflict.
