@@ -146,6 +146,52 @@ func prefetchFIPUpdate(tx *store.Tx, id string, a attrs) {
 	tx.Prefetch(keys...)
 }
 
+// prefetchFIPCreate reads, in three round trips, what creating floating
+// IPs with a port_id reads of their ports: the ports, their floating IP
+// and port forwarding index entries, and the entries of their fixed
+// addresses on the floating IPs' networks.
+func prefetchFIPCreate(tx *store.Tx, items []attrs) {
+	type assoc struct{ port, extNet, fixed string }
+	var as []assoc
+	for _, a := range items {
+		portID, ok, err := a.str("port_id")
+		if err != nil || !ok || portID == "" {
+			continue
+		}
+		ext, _, _ := a.str("floating_network_id")
+		fixed, _, _ := a.str("fixed_ip_address")
+		as = append(as, assoc{portID, ext, fixed})
+	}
+	if len(as) == 0 {
+		return
+	}
+	keys := make([]string, 0, 3*len(as))
+	for _, a := range as {
+		keys = append(keys, store.IndexKey(store.KindPorts, a.port), pfPortKey(a.port), fipPortKey(a.port))
+	}
+	tx.Prefetch(keys...)
+	keys = keys[:0]
+	for _, a := range as {
+		if netID := tx.GetString(store.IndexKey(store.KindPorts, a.port)); netID != "" {
+			keys = append(keys, store.PortKey(netID, a.port))
+		}
+	}
+	tx.Prefetch(keys...)
+	keys = keys[:0]
+	for _, a := range as {
+		port, err := l3Port(tx, a.port)
+		if err != nil || port == nil || a.extNet == "" {
+			continue
+		}
+		for _, ip := range port.FixedIPs {
+			if a.fixed == "" || a.fixed == ip.IPAddress {
+				keys = append(keys, fipFixedKey(a.extNet, a.port, ip.IPAddress))
+			}
+		}
+	}
+	tx.Prefetch(keys...)
+}
+
 // showPort fills port_details from the associated port. A port deleted
 // without its floating IPs being disassociated shows as no association.
 func (f *fipObj) showPort(port *model.Port) {
@@ -178,14 +224,15 @@ func fipBadRequest(format string, args ...any) *Error {
 func floatingIPsResource(s *Server) *resource {
 	return &resource{
 		collection: "floatingips", singular: "floatingip", kind: "FloatingIP",
-		list:     s.listFloatingIPs,
-		load:     func(tx *store.Tx, id string) (model.Object, error) { return orNil(loadFIP(tx, id)) },
-		save:     func(tx *store.Tx, o model.Object) error { return saveFIP(tx, o.(*fipObj)) },
-		prefetch: prefetchFIPUpdate,
-		create:   s.createFloatingIP,
-		update:   s.updateFloatingIP,
-		remove:   s.removeFloatingIP,
-		extra:    func(s *Server, mux *http.ServeMux) { s.registerPortForwardings(mux) },
+		list:           s.listFloatingIPs,
+		load:           func(tx *store.Tx, id string) (model.Object, error) { return orNil(loadFIP(tx, id)) },
+		save:           func(tx *store.Tx, o model.Object) error { return saveFIP(tx, o.(*fipObj)) },
+		prefetch:       prefetchFIPUpdate,
+		prefetchCreate: prefetchFIPCreate,
+		create:         s.createFloatingIP,
+		update:         s.updateFloatingIP,
+		remove:         s.removeFloatingIP,
+		extra:          func(s *Server, mux *http.ServeMux) { s.registerPortForwardings(mux) },
 	}
 }
 

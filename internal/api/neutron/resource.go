@@ -41,6 +41,11 @@ type resource struct {
 	// own, and those of what the attributes name), so that the update
 	// costs fewer round trips. It only reads.
 	prefetch func(tx *store.Tx, id string, a attrs)
+	// prefetchCreate, when set, reads in few round trips, before the
+	// objects are created, the keys that creating them reads by what
+	// their attributes name: a bulk create then costs about as many round
+	// trips as one. It only reads.
+	prefetchCreate func(tx *store.Tx, items []attrs)
 	// visible decides whether a non-admin caller may see o; nil means only
 	// objects of the caller's project.
 	visible func(p auth.Principal, o model.Object) bool
@@ -194,6 +199,9 @@ func (s *Server) handleCreate(res *resource) http.HandlerFunc {
 		}
 		out := make([]model.Object, len(items))
 		err = s.store.Txn(ctx, func(tx *store.Tx) error {
+			if res.prefetchCreate != nil {
+				res.prefetchCreate(tx, items)
+			}
 			for i, a := range items {
 				o, err := res.create(ctx, tx, p, stds[i], a)
 				if err != nil {
