@@ -1,8 +1,10 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 	"io"
 	"net"
 	"net/netip"
@@ -92,6 +94,11 @@ func etcdProxy(bed *testbed.Bed, l *lab.Lab) (string, error) {
 type frr struct {
 	host *testbed.Host
 	dir  string
+	// nl reads the namespace's routes over netlink: cheaper than an `ip`
+	// process per read, which the convergence measurement makes every
+	// ~10 ms on a machine it shares with the bed.
+	nlMu sync.Mutex
+	nl   *netlink.Handle
 }
 
 func startFRR(h *testbed.Host, name string, peers []netip.Addr) (*frr, error) {
@@ -172,27 +179,39 @@ func (f *frr) waitSessions(n int, d time.Duration) error {
 // fib reads the BGP routes of the router's kernel (installed by zebra
 // from FRR's RIB): the number of next hops of each destination.
 func (f *frr) fib() (map[string]int, error) {
-	out, err := f.host.Exec("ip", "-j", "route", "show", "proto", "bgp")
+	f.nlMu.Lock()
+	defer f.nlMu.Unlock()
+	if f.nl == nil {
+		ns, err := netns.GetFromName(f.host.Netns)
+		if err != nil {
+			return nil, fmt.Errorf("netns %s: %w", f.host.Netns, err)
+		}
+		h, err := netlink.NewHandleAt(ns)
+		ns.Close()
+		if err != nil {
+			return nil, fmt.Errorf("netlink in %s: %w", f.host.Netns, err)
+		}
+		f.nl = h
+	}
+	routes, err := f.nl.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Protocol: unix.RTPROT_BGP, Table: unix.RT_TABLE_MAIN},
+		netlink.RT_FILTER_PROTOCOL|netlink.RT_FILTER_TABLE)
 	if err != nil {
-		return nil, err
-	}
-	var routes []struct {
-		Dst      string `json:"dst"`
-		Gateway  string `json:"gateway"`
-		Nexthops []struct {
-			Gateway string `json:"gateway"`
-		} `json:"nexthops"`
-	}
-	if err := json.Unmarshal([]byte(out), &routes); err != nil {
-		return nil, fmt.Errorf("ip -j route: %w", err)
+		return nil, fmt.Errorf("routes in %s: %w", f.host.Netns, err)
 	}
 	m := make(map[string]int, len(routes))
 	for _, r := range routes {
-		n := len(r.Nexthops)
-		if n == 0 && r.Gateway != "" {
+		if r.Dst == nil {
+			continue
+		}
+		n := len(r.MultiPath)
+		if n == 0 && r.Gw != nil {
 			n = 1
 		}
-		m[strings.TrimSuffix(r.Dst, "/32")] = n
+		if ones, bits := r.Dst.Mask.Size(); ones == bits {
+			m[r.Dst.IP.String()] = n
+		} else {
+			m[r.Dst.String()] = n
+		}
 	}
 	return m, nil
 }

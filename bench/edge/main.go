@@ -91,7 +91,7 @@ func main() {
 	var cfg config
 	flag.IntVar(&cfg.FIPs, "fips", 1000, "floating IPs associated at once for the convergence measurement")
 	flag.IntVar(&cfg.Workers, "workers", 8, "concurrent API clients associating them")
-	flag.IntVar(&cfg.Bulk, "bulk", 50, "then: the floating IPs created again with their ports, this many per POST (0: skip it)")
+	flag.IntVar(&cfg.Bulk, "bulk", 125, "then: the floating IPs created again with their ports, this many per POST (0: skip it)")
 	flag.IntVar(&cfg.KillRounds, "kill-rounds", 3, "gateway deaths by kill -9 under the stream")
 	flag.IntVar(&cfg.CutRounds, "cut-rounds", 2, "silent gateway deaths (uplink cut) under the stream")
 	flag.IntVar(&cfg.SteerRounds, "steer-rounds", 5, "moves to the scrubbing pool and back by the API")
