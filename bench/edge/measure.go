@@ -76,7 +76,7 @@ type convergence struct {
 	Missing   int
 	// ServerCPU is the CPU the server process (API and embedded etcd)
 	// used while the calls ran; 0 when unknown. BenchCPU is this
-	// program's, its FIB reads (ip, run every ~10 ms) included.
+	// program's, its FIB reads (netlink, every ~10 ms) included.
 	ServerCPU, BenchCPU time.Duration
 }
 
@@ -703,8 +703,8 @@ func measureCalls(cfg config, l *lab.Lab, f *frr, addrs []string, calls [][]int,
 	return c, nil
 }
 
-// selfCPU is the CPU this process and its waited-for children (the ip
-// commands reading the FIB) have used.
+// selfCPU is the CPU this process (its FIB reads included) and its
+// waited-for children have used.
 func selfCPU() time.Duration {
 	var t time.Duration
 	for _, who := range []int{syscall.RUSAGE_SELF, syscall.RUSAGE_CHILDREN} {
