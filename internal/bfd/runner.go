@@ -71,37 +71,57 @@ type received struct {
 	p    *layers.BFD
 }
 
-// Run runs a session with each peer until ctx ends. up is called (from
-// Run's goroutine) on each session's change between up and down. It
-// fails only when its sockets cannot be opened.
-func Run(ctx context.Context, cfg Config, log *slog.Logger, up func(peer netip.Addr, up bool)) error {
+// Runner holds the sessions' sockets; Run runs them.
+type Runner struct {
+	cfg   Config
+	log   *slog.Logger
+	up    func(peer netip.Addr, up bool)
+	rx    *net.UDPConn
+	peers map[netip.Addr]*peer
+}
+
+type peer struct {
+	s      *session
+	conn   *net.UDPConn
+	nextTx time.Time
+}
+
+// Open validates cfg and opens the sockets of a session with each peer:
+// a bad configuration or a port in use is an error here, at start. up is
+// called (from Run's goroutine) on each session's change between up and
+// down.
+func Open(cfg Config, log *slog.Logger, up func(peer netip.Addr, up bool)) (*Runner, error) {
 	if err := cfg.Validate(); err != nil {
-		return err
+		return nil, err
 	}
 	rx, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(cfg.Local, uint16(cfg.ListenPort))))
 	if err != nil {
-		return fmt.Errorf("bfd: listen: %w", err)
+		return nil, fmt.Errorf("bfd: listen: %w", err)
 	}
-	defer rx.Close()
-	type peer struct {
-		s      *session
-		conn   *net.UDPConn
-		nextTx time.Time
-	}
-	peers := map[netip.Addr]*peer{}
-	defer func() {
-		for _, p := range peers {
-			p.conn.Close()
-		}
-	}()
+	r := &Runner{cfg: cfg, log: log, up: up, rx: rx, peers: map[netip.Addr]*peer{}}
 	for i, addr := range cfg.Peers {
 		conn, err := dial(cfg.Local, netip.AddrPortFrom(addr, uint16(cfg.PeerPort)))
 		if err != nil {
-			return err
+			r.close()
+			return nil, err
 		}
 		disc := layers.BFDDiscriminator(rand.Uint32()&^0xff | uint32(i+1))
-		peers[addr] = &peer{s: newSession(disc, cfg.Interval, cfg.Multiplier), conn: conn}
+		r.peers[addr] = &peer{s: newSession(disc, cfg.Interval, cfg.Multiplier), conn: conn}
 	}
+	return r, nil
+}
+
+func (r *Runner) close() {
+	r.rx.Close()
+	for _, p := range r.peers {
+		p.conn.Close()
+	}
+}
+
+// Run runs the sessions until ctx ends, then closes the sockets.
+func (r *Runner) Run(ctx context.Context) {
+	defer r.close()
+	cfg, log, up, rx, peers := r.cfg, r.log, r.up, r.rx, r.peers
 	in := make(chan received, 64)
 	go func() {
 		buf := make([]byte, 512)
@@ -155,22 +175,22 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, up func(peer netip.A
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
-		case r := <-in:
-			p := peers[r.from]
+			return
+		case m := <-in:
+			p := peers[m.from]
 			if p == nil {
 				continue
 			}
 			now := time.Now()
-			ok, ch := p.s.receive(r.p, now)
+			ok, ch := p.s.receive(m.p, now)
 			if !ok {
 				continue
 			}
 			if ch {
-				changed(r.from, p)
+				changed(m.from, p)
 			}
-			if ch || r.p.Poll {
-				send(r.from, p, now) // the new state, or the Final, at once
+			if ch || m.p.Poll {
+				send(m.from, p, now) // the new state, or the Final, at once
 			}
 		case now := <-tick.C:
 			for addr, p := range peers {

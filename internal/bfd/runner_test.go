@@ -46,14 +46,20 @@ func TestRunnersOverLoopback(t *testing.T) {
 	errs := make(chan error, 2) // a runner that failed
 	iv := 30 * time.Millisecond
 	go func() {
-		if err := Run(ctx, Config{Local: a, Peers: []netip.Addr{b}, Interval: iv, ListenPort: pa, PeerPort: pb}, log, record("a")); err != nil {
+		r, err := Open(Config{Local: a, Peers: []netip.Addr{b}, Interval: iv, ListenPort: pa, PeerPort: pb}, log, record("a"))
+		if err != nil {
 			errs <- err
+			return
 		}
+		r.Run(ctx)
 	}()
 	go func() {
-		if err := Run(ctxB, Config{Local: b, Peers: []netip.Addr{a}, Interval: iv, ListenPort: pb, PeerPort: pa}, log, record("b")); err != nil {
+		r, err := Open(Config{Local: b, Peers: []netip.Addr{a}, Interval: iv, ListenPort: pb, PeerPort: pa}, log, record("b"))
+		if err != nil {
 			errs <- err
+			return
 		}
+		r.Run(ctxB)
 	}()
 	waitFor := func(what string, d time.Duration, cond func() bool) {
 		t.Helper()

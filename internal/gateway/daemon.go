@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/wyvern-sdn/wyvern/internal/bfd"
 	"log/slog"
 	"net"
+	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/wyvern-sdn/wyvern/internal/bgp"
@@ -49,6 +52,15 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		go resolveUpstream(ctx, cfg.UpstreamIP, 10*time.Second, macs, log)
 	}
 	go logPeers(ctx, speaker, log)
+	var sessions *bfdSessions // nil: no BFD
+	if cfg.BFD.Interval != 0 {
+		sessions = &bfdSessions{up: map[netip.Addr]bool{}}
+		r, err := bfd.Open(cfg.bfd(), log.With("component", "bfd"), sessions.set)
+		if err != nil {
+			return fmt.Errorf("gateway: %w", err)
+		}
+		go r.Run(ctx)
+	}
 	if err := register(ctx, st, cfg); err != nil {
 		return err
 	}
@@ -66,11 +78,15 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 		defer tsp.Stop()
 		go logPeers(ctx, tsp, log.With("side", "tunnel"))
-		up := upstreamUp(speaker)
+		up := upstreamUp(speaker, sessions)
 		if len(cfg.BGP.Peers) == 0 {
 			up = func(context.Context) bool { return true } // nothing to watch
 		}
-		go announceEndpoint(ctx, g.Synced(), tsp, cfg.tunnelRoute(), up, time.Second, log)
+		check := time.Second
+		if cfg.BFD.Interval != 0 {
+			check = min(check, cfg.BFD.Interval)
+		}
+		go announceEndpoint(ctx, g.Synced(), tsp, cfg.tunnelRoute(), up, check, log)
 	}
 	log.Info("gateway started", "uplink_ip", cfg.UplinkIP, "upstream", cfg.UpstreamIP, "as", cfg.BGP.LocalAS, "peers", len(cfg.BGP.Peers),
 		"steer_threshold_pps", cfg.Steering.Threshold, "steer_pool", cfg.Steering.Pool, "steer_hold_down", cfg.Steering.HoldDown)
@@ -120,20 +136,39 @@ func announceEndpoint(ctx context.Context, synced <-chan struct{}, s Announcer, 
 	}
 }
 
-// upstreamUp reports whether the speaker has an established session.
-func upstreamUp(s *bgp.Speaker) func(context.Context) bool {
+// upstreamUp reports whether the speaker has an established session (with
+// BFD, one whose BFD session is up too).
+func upstreamUp(s *bgp.Speaker, sessions *bfdSessions) func(context.Context) bool {
 	return func(ctx context.Context) bool {
 		peers, err := s.Peers(ctx)
 		if err != nil {
 			return false
 		}
 		for _, p := range peers {
-			if p.Established {
+			if p.Established && (sessions == nil || sessions.isUp(p.Address)) {
 				return true
 			}
 		}
 		return false
 	}
+}
+
+// bfdSessions is which upstream peers' BFD sessions are up.
+type bfdSessions struct {
+	mu sync.Mutex
+	up map[netip.Addr]bool
+}
+
+func (b *bfdSessions) set(peer netip.Addr, up bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.up[peer] = up
+}
+
+func (b *bfdSessions) isUp(peer netip.Addr) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.up[peer.Unmap()]
 }
 
 // registrationTTL is the lease of a gateway's registration: it is gone

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/wyvern-sdn/wyvern/internal/bfd"
 	"log/slog"
 	"maps"
 	"net"
@@ -63,6 +64,13 @@ type Config struct {
 	// Steering is the automatic steering of hot addresses (steer.go);
 	// off when its threshold is zero.
 	Steering Steering
+	// BFD runs a BFD session with each upstream BGP peer (off while its
+	// Interval is zero): a router configured for BFD on the session
+	// (FRR's `neighbor X bfd`) then drops the gateway's routes within
+	// Multiplier × Interval of hearing nothing, not BGP's hold time. A
+	// peer whose BFD session is down no longer counts as up for the
+	// tunnel endpoint's announcement either.
+	BFD BFDConfig
 	// Coalesce, once the first sync is done, holds a sync back that long
 	// after the event that makes it necessary, folding in what else
 	// arrives meanwhile. Each sync compiles the whole view (1,000 floating
@@ -147,10 +155,35 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	if c.BFD.Interval != 0 {
+		if len(c.BGP.Peers) == 0 {
+			return errors.New("gateway: BFD runs with the upstream BGP peers: give one (--bgp-peer)")
+		}
+		bc := c.bfd()
+		if err := bc.Validate(); err != nil {
+			return fmt.Errorf("gateway: %w", err)
+		}
+	}
 	if c.Coalesce < 0 || c.Coalesce > time.Second {
 		return fmt.Errorf("gateway: coalesce %s is not between 0 and 1s", c.Coalesce)
 	}
 	return c.Steering.validate()
+}
+
+// BFDConfig is the gateway's BFD with its upstream routers.
+type BFDConfig struct {
+	Interval   time.Duration // 0: no BFD
+	Multiplier uint8
+}
+
+// bfd is the BFD configuration: a session with each upstream BGP peer,
+// from the uplink address.
+func (c *Config) bfd() bfd.Config {
+	peers := make([]netip.Addr, len(c.BGP.Peers))
+	for i, p := range c.BGP.Peers {
+		peers[i] = p.Address
+	}
+	return bfd.Config{Local: c.UplinkIP, Peers: peers, Interval: c.BFD.Interval, Multiplier: c.BFD.Multiplier}
 }
 
 // tunnelBGP is the tunnel side's speaker configuration: the AS and router

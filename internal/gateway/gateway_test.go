@@ -335,6 +335,13 @@ func TestConfigValidate(t *testing.T) {
 	if c.Pool != DefaultPool || c.Bridge != "br-edge" || c.BGP.RouterID != c.UplinkIP || len(c.Encaps) != 2 {
 		t.Fatalf("defaults: %+v", c)
 	}
+	c.BFD.Interval = 100 * time.Millisecond
+	if err := c.Validate(); err != nil {
+		t.Fatalf("with BFD: %v", err)
+	}
+	if bc := c.bfd(); len(bc.Peers) != 1 || bc.Local != c.UplinkIP {
+		t.Fatalf("BFD sessions: %+v", bc)
+	}
 	c = good()
 	c.TunnelIP, c.TunnelEndpoint = netip.MustParseAddr("192.0.2.11"), netip.MustParseAddr("192.0.2.250")
 	c.TunnelPeers = []bgp.Peer{{Address: netip.MustParseAddr("192.0.2.240"), AS: 65100}}
@@ -354,6 +361,8 @@ func TestConfigValidate(t *testing.T) {
 		"bad AS":            func(c *Config) { c.BGP.Peers[0].AS = 1 << 32 },
 		"graceful restart":  func(c *Config) { c.BGP.GracefulRestart = time.Minute },
 		"negative coalesce": func(c *Config) { c.Coalesce = -time.Millisecond },
+		"BFD interval 1ms":  func(c *Config) { c.BFD.Interval = time.Millisecond },
+		"BFD, no peer":      func(c *Config) { c.BFD.Interval = 100 * time.Millisecond; c.BGP.Peers = nil },
 		"coalesce over 1s":  func(c *Config) { c.Coalesce = 2 * time.Second },
 		"tunnel peers, no endpoint": func(c *Config) {
 			c.TunnelIP = netip.MustParseAddr("192.0.2.11")
