@@ -101,12 +101,15 @@ type frr struct {
 	nl   *netlink.Handle
 }
 
-func startFRR(h *testbed.Host, name string, peers []netip.Addr) (*frr, error) {
-	return startFRRAs(h, name, routerAS, routerAddr.Addr(), peers)
+// startFRR starts the upstream router's FRR; with a BFD interval, bfdd
+// too, and a BFD session (that interval, multiplier 3) on every peer's
+// BGP session.
+func startFRR(h *testbed.Host, name string, peers []netip.Addr, bfd time.Duration) (*frr, error) {
+	return startFRRAs(h, name, routerAS, routerAddr.Addr(), peers, bfd)
 }
 
 // startFRRAs is startFRR for another router (AS, router id): tnet.
-func startFRRAs(h *testbed.Host, name string, as int, id netip.Addr, peers []netip.Addr) (*frr, error) {
+func startFRRAs(h *testbed.Host, name string, as int, id netip.Addr, peers []netip.Addr, bfd time.Duration) (*frr, error) {
 	f := &frr{host: h, dir: filepath.Join(h.RunDir, "frr")}
 	if err := os.MkdirAll(f.dir, 0o755); err != nil {
 		return nil, err
@@ -116,9 +119,18 @@ func startFRRAs(h *testbed.Host, name string, as int, id netip.Addr, peers []net
 	fmt.Fprintf(&b, "router bgp %d\n bgp router-id %s\n no bgp ebgp-requires-policy\n no bgp network import-check\n", as, id)
 	for _, p := range peers {
 		fmt.Fprintf(&b, " neighbor %s remote-as %d\n neighbor %s timers 1 3\n neighbor %s timers connect 1\n", p, gatewayAS, p, p)
+		if bfd > 0 {
+			fmt.Fprintf(&b, " neighbor %s bfd profile wyvern\n", p)
+		}
 	}
 	b.WriteString(" address-family ipv4 unicast\n  maximum-paths 8\n exit-address-family\n!\n")
 	if err := os.WriteFile(filepath.Join(f.dir, "bgpd.conf"), []byte(b.String()), 0o644); err != nil {
+		return nil, err
+	}
+	ms := bfd.Milliseconds()
+	bconf := fmt.Sprintf("hostname %s\nlog file %s/bfdd.log\n!\nbfd\n profile wyvern\n  detect-multiplier 3\n  receive-interval %d\n  transmit-interval %d\n !\n!\n",
+		name, f.dir, ms, ms)
+	if err := os.WriteFile(filepath.Join(f.dir, "bfdd.conf"), []byte(bconf), 0o644); err != nil {
 		return nil, err
 	}
 	zconf := fmt.Sprintf("hostname %s\nlog file %s/zebra.log\n!\n", name, f.dir)
@@ -135,6 +147,16 @@ func startFRRAs(h *testbed.Host, name string, as int, id netip.Addr, peers []net
 	}
 	if err := waitFile(filepath.Join(f.dir, "zserv.api"), 10*time.Second); err != nil {
 		return nil, err
+	}
+	if bfd > 0 {
+		bfdd := append([]string{"/usr/lib/frr/bfdd", "-f", filepath.Join(f.dir, "bfdd.conf"), "-i", filepath.Join(f.dir, "bfdd.pid"),
+			"--bfdctl", filepath.Join(f.dir, "bfdd.sock")}, common...)
+		if err := h.StartProcess("bfdd", h.Command(bfdd...)); err != nil {
+			return nil, err
+		}
+		if err := waitFile(filepath.Join(f.dir, "bfdd.vty"), 10*time.Second); err != nil {
+			return nil, err
+		}
 	}
 	bgpd := append([]string{"/usr/lib/frr/bgpd", "-f", filepath.Join(f.dir, "bgpd.conf"), "-i", filepath.Join(f.dir, "bgpd.pid")}, common...)
 	if err := h.StartProcess("bgpd", h.Command(bgpd...)); err != nil {
@@ -225,6 +247,8 @@ type gw struct {
 	extra []string
 	// tunnel: the gateway holds and announces the tunnel endpoint.
 	tunnel bool
+	// bfd is the BFD interval with the upstream router (0: none).
+	bfd time.Duration
 }
 
 func addGateway(bed *testbed.Bed, i int) (*gw, error) {
@@ -260,6 +284,9 @@ func (g *gw) start(wyvern, etcd string) error {
 	if g.tunnel {
 		args = append(args, "--tunnel-endpoint", edgeEndpoint.String(), "--tunnel-bgp-peer",
 			fmt.Sprintf("%s,as=%d,hold=3s,keepalive=1s,connect-retry=1s", tunnelNetAddr.Addr(), tunnelNetAS))
+	}
+	if g.bfd > 0 {
+		args = append(args, "--bfd-interval", g.bfd.String())
 	}
 	args = append(args, g.extra...)
 	return g.StartProcess("wyvern-gateway", g.Command(args...))

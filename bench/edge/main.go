@@ -67,6 +67,9 @@ type config struct {
 	// zero rate skips it).
 	CPURate, CPUSeconds int
 	Rate                int // pps of the stream across a gateway's death
+	// BFD is the BFD interval of the gateways' sessions with the
+	// upstream router (0: none).
+	BFD time.Duration
 	// DPRounds and DPSeconds shape the data-path measurement (iperf3 -t;
 	// zero rounds skip it).
 	DPRounds, DPSeconds int
@@ -98,6 +101,7 @@ func main() {
 	flag.IntVar(&cfg.FloodRounds, "flood-rounds", 2, "floods steering the address automatically, and back after the hold-down")
 	flag.IntVar(&cfg.CPURate, "cpu-rate", 20000, "packets/s of the CPU measurement's stream (0: skip it)")
 	flag.IntVar(&cfg.CPUSeconds, "cpu-t", 5, "seconds of the CPU measurement's stream")
+	flag.DurationVar(&cfg.BFD, "bfd", 100*time.Millisecond, "BFD interval between the gateways and the upstream router (multiplier 3; 0: none, BGP's hold time alone)")
 	flag.IntVar(&cfg.Rate, "rate", 50, "packets per second of the stream")
 	flag.IntVar(&cfg.DPRounds, "dp-rounds", 5, "rounds of the data-path measurement (edge path and baseline side by side; 0: skip it)")
 	flag.IntVar(&cfg.DPSeconds, "dp-t", 5, "seconds of each iperf3 test")

@@ -170,7 +170,7 @@ func runOnBed(cfg config, bed *testbed.Bed) (*result, error) {
 	for i := 1; i <= nGateways+1; i++ { // the last: the scrubbing pool's
 		addrs = append(addrs, gatewayAddr(i))
 	}
-	f, err := startFRR(rtr, bed.Prefix+"-rtr", addrs)
+	f, err := startFRR(rtr, bed.Prefix+"-rtr", addrs, cfg.BFD)
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +184,7 @@ func runOnBed(cfg config, bed *testbed.Bed) (*result, error) {
 		if err != nil {
 			return nil, err
 		}
-		g.extra = steerFlags
+		g.extra, g.bfd = steerFlags, cfg.BFD
 		if i > nGateways {
 			g.extra = append([]string{"--pool", "scrubbing"}, steerFlags...)
 		} else {
@@ -223,7 +223,7 @@ func runOnBed(cfg config, bed *testbed.Bed) (*result, error) {
 	for _, g := range gws {
 		tunnelIPs = append(tunnelIPs, g.TunnelIP)
 	}
-	tf, err := startFRRAs(tnet, bed.Prefix+"-tnet", tunnelNetAS, tunnelNetAddr.Addr(), tunnelIPs)
+	tf, err := startFRRAs(tnet, bed.Prefix+"-tnet", tunnelNetAS, tunnelNetAddr.Addr(), tunnelIPs, 0)
 	if err != nil {
 		return nil, err
 	}

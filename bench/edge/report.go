@@ -39,7 +39,12 @@ func report(cfg config, m machine.Machine, res *result) string {
 	w("One `wyvern server` (embedded etcd), one hypervisor chassis with `wyvern-agent` and a VM, %d `wyvern gateway`s of the\n", nGateways)
 	w("general pool (each its own Open vSwitch, userspace datapath, and embedded GoBGP), an upstream router namespace running\n")
 	w("FRR with `maximum-paths 8` and the kernel's L4 multipath hash, and a client behind it. BGP timers on both sides:\n")
-	w("keepalive 1 s, hold 3 s, connect retry 1 s; **no BFD**. Each floating IP is a /32 with the three gateways as ECMP next hops.\n")
+	if cfg.BFD > 0 {
+		w("keepalive 1 s, hold 3 s, connect retry 1 s; **BFD** between each gateway (`--bfd-interval %s`, Wyvern's own, RFC 5880/5881)\n", cfg.BFD)
+		w("and the router (FRR's bfdd, `neighbor X bfd`), %s × 3. Each floating IP is a /32 with the three gateways as ECMP next hops.\n", cfg.BFD)
+	} else {
+		w("keepalive 1 s, hold 3 s, connect retry 1 s; **no BFD** (`-bfd 0`). Each floating IP is a /32 with the three gateways as ECMP next hops.\n")
+	}
 	w("The hypervisor is in edge mode (`--fip-mode edge`): it tunnels its floating IPs' outbound traffic to the anycast tunnel\n")
 	w("endpoint %s, which the three general gateways hold on their underlay bridge and announce over BGP (`--tunnel-endpoint`,\n", edgeEndpoint)
 	w("`--tunnel-bgp-peer`) to an underlay router, `tnet` (FRR, ECMP, L4 hash): the seed's \"TunnelNet\". tnet routed the endpoint\n")
@@ -161,14 +166,32 @@ func deathSection(w func(string, ...any), cfg config, res *result) {
 	w("gateway dies. Echo requests are counted at the VM (tcpdump). **kill -9**: the gateway process dies, its host's kernel\n")
 	w("closes the BGP TCP session and FRR withdraws its paths at once, while its datapath (never wiped) keeps forwarding until\n")
 	w("then: nothing is lost. **uplink cut**: the gateway's uplink goes down silently, no FIN reaches the router (as when the\n")
-	w("host crashes or loses its link), and FRR notices when the hold timer (3 s, keepalive 1 s) expires: the loss is bounded by\n")
-	w("the hold time. No BFD in either case (GoBGP has none; BFD from a separate daemon, or shorter timers, would bound it lower).\n")
+	if cfg.BFD > 0 {
+		w("host crashes or loses its link), and FRR's bfdd notices when %d × %s pass without a BFD packet from it, and takes\n", 3, cfg.BFD)
+		w("the BGP session down: the loss is bounded by the BFD detection time, not the hold time (3 s, keepalive 1 s).\n")
+	} else {
+		w("host crashes or loses its link), and FRR notices when the hold timer (3 s, keepalive 1 s) expires: the loss is bounded by\n")
+		w("the hold time (no BFD: `-bfd 0`).\n")
+	}
 	w("The gateway is restarted (reconnected) between rounds.\n\n")
 	w("| death | gateway | lost / sent | longest gap | FIB without it after |\n| --- | --- | --- | --- | --- |\n")
 	for _, d := range res.Deaths {
 		w("| %s | %s | %d / %d | %s | %s |\n", d.How, d.Gateway, d.Lost, d.Sent, d.Gap, d.FIBMoved.Round(time.Millisecond))
 	}
-	w("\nTarget: recovery within 1 s with BFD or tuned timers, otherwise at most the hold time.\n\n")
+	w("\nTarget: recovery within 1 s with BFD or tuned timers, otherwise at most the hold time. ")
+	worst := time.Duration(0)
+	for _, d := range res.Deaths {
+		worst = max(worst, d.Gap, d.FIBMoved)
+	}
+	if len(res.Deaths) > 0 {
+		if cfg.BFD > 0 {
+			w("With BFD (%s × 3), the longest gap or FIB move: %s — %s.\n\n", cfg.BFD, worst.Round(time.Millisecond), met(worst < time.Second))
+		} else {
+			w("Without BFD, the longest gap or FIB move: %s — within the 3 s hold time: %s.\n\n", worst.Round(time.Millisecond), met(worst < 3*time.Second))
+		}
+	} else {
+		w("\n\n")
+	}
 }
 
 func cpuSection(w func(string, ...any), cfg config, res *result) {
