@@ -47,8 +47,15 @@ func (s *session) desiredTx() time.Duration {
 	return s.interval
 }
 
-// txInterval is the interval between our packets, before jitter.
+// txInterval is the interval between our packets, before jitter: the
+// slower of ours and the peer's required receive interval. A peer not up
+// yet may still advertise its slow rate (FRR's bfdd does, then times the
+// session out against its fast one once up, before telling us): until the
+// peer says Up, an up session sends at its own interval.
 func (s *session) txInterval() time.Duration {
+	if s.state == layers.BFDStateUp && s.remoteState != layers.BFDStateUp {
+		return s.desiredTx()
+	}
 	return max(s.desiredTx(), s.remoteMinRx)
 }
 

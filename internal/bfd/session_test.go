@@ -115,3 +115,25 @@ func TestSessionDiscards(t *testing.T) {
 		t.Fatalf("a good packet: ok %v, changed %v, state %v", ok, changed, s.state)
 	}
 }
+
+// Up before the peer says so, a session sends at its own interval, not at
+// the slow rate the peer asked for while down (FRR's bfdd then times out
+// against its fast rate); once the peer is up, at the slower of the two.
+func TestSessionTxWhilePeerNotUp(t *testing.T) {
+	s := newSession(1, 100*time.Millisecond, 3)
+	now := time.Unix(1000, 0)
+	slow := &layers.BFD{Version: 1, State: layers.BFDStateInit, DetectMultiplier: 3, MyDiscriminator: 2, YourDiscriminator: 1,
+		DesiredMinTxInterval: 1000000, RequiredMinRxInterval: 1000000}
+	if _, changed := s.receive(slow, now); !changed || !s.up() {
+		t.Fatalf("Init from the peer: state %v", s.state)
+	}
+	if got := s.txInterval(); got != 100*time.Millisecond {
+		t.Fatalf("up, peer in Init asking for 1 s: transmit every %s, want 100ms", got)
+	}
+	up := *slow
+	up.State = layers.BFDStateUp
+	s.receive(&up, now)
+	if got := s.txInterval(); got != time.Second {
+		t.Fatalf("both up, peer asking for 1 s: transmit every %s, want 1s", got)
+	}
+}

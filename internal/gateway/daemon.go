@@ -153,7 +153,8 @@ func upstreamUp(s *bgp.Speaker, sessions *bfdSessions) func(context.Context) boo
 	}
 }
 
-// bfdSessions is which upstream peers' BFD sessions are up.
+// bfdSessions is which upstream peers' BFD sessions are up. A peer whose
+// session never came up (a router without BFD) is judged by BGP alone.
 type bfdSessions struct {
 	mu sync.Mutex
 	up map[netip.Addr]bool
@@ -168,7 +169,8 @@ func (b *bfdSessions) set(peer netip.Addr, up bool) {
 func (b *bfdSessions) isUp(peer netip.Addr) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.up[peer.Unmap()]
+	up, known := b.up[peer.Unmap()]
+	return up || !known
 }
 
 // registrationTTL is the lease of a gateway's registration: it is gone

@@ -108,6 +108,19 @@ func startFRR(t *testing.T, h *testbed.Host, name string, peers []netip.Addr) *f
 // router than the upstream one: the underlay's).
 func startFRRAs(t *testing.T, h *testbed.Host, name string, as int, id netip.Addr, peers []netip.Addr) *frr {
 	t.Helper()
+	return startFRRWith(t, h, name, as, id, peers, 0)
+}
+
+// startFRRBFD is startFRR with bfdd and a BFD session on every peer's BGP
+// session (interval bfd, multiplier 3): FRR takes a BGP session down when
+// its BFD session does.
+func startFRRBFD(t *testing.T, h *testbed.Host, name string, peers []netip.Addr, bfd time.Duration) *frr {
+	t.Helper()
+	return startFRRWith(t, h, name, routerAS, routerAddr.Addr(), peers, bfd)
+}
+
+func startFRRWith(t *testing.T, h *testbed.Host, name string, as int, id netip.Addr, peers []netip.Addr, bfd time.Duration) *frr {
+	t.Helper()
 	f := &frr{host: h, dir: filepath.Join(h.RunDir, "frr"), name: name}
 	if err := os.MkdirAll(f.dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -117,9 +130,18 @@ func startFRRAs(t *testing.T, h *testbed.Host, name string, as int, id netip.Add
 	fmt.Fprintf(&b, "router bgp %d\n bgp router-id %s\n no bgp ebgp-requires-policy\n no bgp network import-check\n", as, id)
 	for _, p := range peers {
 		fmt.Fprintf(&b, " neighbor %s remote-as %d\n neighbor %s timers 1 3\n neighbor %s timers connect 1\n", p, gatewayAS, p, p)
+		if bfd > 0 {
+			fmt.Fprintf(&b, " neighbor %s bfd profile wyvern\n", p)
+		}
 	}
 	b.WriteString(" address-family ipv4 unicast\n  maximum-paths 8\n exit-address-family\n!\n")
 	if err := os.WriteFile(filepath.Join(f.dir, "bgpd.conf"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ms := bfd.Milliseconds()
+	bconf := fmt.Sprintf("hostname %s\nlog file %s/bfdd.log\n!\nbfd\n profile wyvern\n  detect-multiplier 3\n  receive-interval %d\n  transmit-interval %d\n !\n!\n",
+		name, f.dir, ms, ms)
+	if err := os.WriteFile(filepath.Join(f.dir, "bfdd.conf"), []byte(bconf), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	zconf := fmt.Sprintf("hostname %s\nlog file %s/zebra.log\n!\n", name, f.dir)
@@ -137,6 +159,14 @@ func startFRRAs(t *testing.T, h *testbed.Host, name string, as int, id netip.Add
 		t.Fatal(err)
 	}
 	waitFile(t, filepath.Join(f.dir, "zserv.api"), 10*time.Second)
+	if bfd > 0 {
+		bfdd := append([]string{"/usr/lib/frr/bfdd", "-f", filepath.Join(f.dir, "bfdd.conf"), "-i", filepath.Join(f.dir, "bfdd.pid"),
+			"--bfdctl", filepath.Join(f.dir, "bfdd.sock")}, common...)
+		if err := h.StartProcess("bfdd", h.Command(bfdd...)); err != nil {
+			t.Fatal(err)
+		}
+		waitFile(t, filepath.Join(f.dir, "bfdd.vty"), 10*time.Second)
+	}
 	bgpd := append([]string{"/usr/lib/frr/bgpd", "-f", filepath.Join(f.dir, "bgpd.conf"), "-i", filepath.Join(f.dir, "bgpd.pid")}, common...)
 	if err := h.StartProcess("bgpd", h.Command(bgpd...)); err != nil {
 		t.Fatal(err)

@@ -31,6 +31,19 @@ const roundTripBound = 10 * time.Second
 // the gateway's check (every second), TunnelNet's withdrawal.
 const cutBound = 6 * time.Second
 
+// bfdInterval is TestChassisEdge's BFD interval between the gateways and
+// the upstream router (multiplier 3), and bfdCutBound the stated bound
+// from an uplink cut to the router routing the floating IP without that
+// gateway and to TunnelNet routing the endpoint without it: the detection
+// time (300 ms), FRR taking the BGP session down, zebra; the gateway's
+// check of its BFD session (every 100 ms), TunnelNet's withdrawal. The
+// bench measures it (bench/results/edge-*.md); this bound leaves room for
+// a loaded CI machine.
+const (
+	bfdInterval = 100 * time.Millisecond
+	bfdCutBound = 2 * time.Second
+)
+
 var icmpSeq = regexp.MustCompile(`icmp_seq=(\d+)`)
 
 // TestChassisEdge: a hypervisor in edge mode (--fip-mode edge) with a VM
@@ -44,22 +57,30 @@ var icmpSeq = regexp.MustCompile(`icmp_seq=(\d+)`)
 // nothing. Steered to a scrubbing pool's gateway, the address still
 // answers, its replies leaving through the general gateways. A gateway whose uplink is cut, and a killed one, leave
 // TunnelNet's ECMP group.
-func TestChassisEdge(t *testing.T) { chassisEdge(t, "") }
+//
+// With BFD between the gateways and the upstream router, the cut gateway
+// leaves the router's ECMP group and TunnelNet's within bfdCutBound.
+func TestChassisEdge(t *testing.T) { chassisEdge(t, "", bfdInterval) }
 
 // TestChassisEdgeVXLAN is TestChassisEdge with gateways that have only
 // VXLAN (--encaps vxlan), which the chassis learns from their
 // registrations (no --edge-encaps): the tenant network is Geneve, so both
 // ends fall back to VXLAN on the network's key (encapsulation diversity,
 // chosen per chassis).
-func TestChassisEdgeVXLAN(t *testing.T) { chassisEdge(t, "vxlan") }
+func TestChassisEdgeVXLAN(t *testing.T) { chassisEdge(t, "vxlan", 0) }
 
-func chassisEdge(t *testing.T, encaps string) {
+func chassisEdge(t *testing.T, encaps string, bfd time.Duration) {
 	if err := testbed.Require(); err != nil {
 		t.Skip(err)
 	}
 	var gwEncaps []string
 	if encaps != "" {
 		gwEncaps = []string{"--encaps", encaps}
+	}
+	bound := cutBound
+	if bfd > 0 {
+		gwEncaps = append(gwEncaps, "--bfd-interval", bfd.String())
+		bound = bfdCutBound
 	}
 	bed := testbed.ForTest(t)
 	l, err := lab.Start(bed, wyvernBin, lab.Options{AgentBin: agentBin})
@@ -92,7 +113,7 @@ func chassisEdge(t *testing.T, encaps string) {
 		addrs = append(addrs, gatewayAddr(i))
 	}
 	scrubAddr := gatewayAddr(n + 1)
-	frr := startFRR(t, rtr, bed.Prefix+"-rtr", append(slices.Clone(addrs), scrubAddr))
+	frr := startFRRBFD(t, rtr, bed.Prefix+"-rtr", append(slices.Clone(addrs), scrubAddr), bfd)
 	etcd := etcdProxy(t, l)
 	// A gateway of a scrubbing pool takes a steered address' inbound
 	// traffic; it does not hold the endpoint, so the chassis' replies
@@ -259,19 +280,45 @@ func chassisEdge(t *testing.T, encaps string) {
 	}
 
 	// A gateway cut off from the upstream router (its uplink down, no FIN:
-	// its upstream sessions die with the hold time, 3 s) withdraws the
+	// its upstream sessions die with the hold time, 3 s, or with BFD's
+	// detection time) leaves the router's ECMP group, and withdraws the
 	// endpoint too: it could not deliver the chassis' outbound traffic.
 	// Its link back, it announces it again.
+	if bfd > 0 {
+		// Every BFD session up (the router's view), so the cut is what
+		// takes one down.
+		for deadline := time.Now().Add(sessionBound); ; time.Sleep(50 * time.Millisecond) {
+			out, err := frr.vtysh("show bfd peers brief")
+			up := 0
+			for _, line := range strings.Split(out, "\n") {
+				if f := strings.Fields(line); len(f) > 0 && f[len(f)-1] == "up" {
+					up++
+				}
+			}
+			if err == nil && up >= n+1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("FRR's BFD sessions with the gateways not up after %s:\n%s", sessionBound, out)
+			}
+		}
+		frr.waitNextHops(t, addr+"/32", n, sessionBound)
+	}
 	cut := time.Now()
 	if _, err := gws[1].Exec("ip", "link", "set", testbed.ExternalIface, "down"); err != nil {
 		t.Fatal(err)
 	}
-	tfrr.waitNextHops(t, endpoint, 1, cutBound)
+	if bfd > 0 {
+		took := frr.waitNextHops(t, addr+"/32", 1, bound)
+		t.Logf("%s's uplink cut: the router routes %s only via the other gateway after %s (BFD %s × 3; bound %s)", gws[1].Name, addr,
+			took.Round(time.Millisecond), bfd, bound)
+	}
+	tfrr.waitNextHops(t, endpoint, 1, bound)
 	if hops, _ := tfrr.nextHops(endpoint); len(hops) != 1 || hops[0] != tunnelIPs[0].String() {
 		t.Fatalf("TunnelNet routes the endpoint via %v after %s's uplink was cut, want only %s", hops, gws[1].Name, tunnelIPs[0])
 	}
 	t.Logf("%s's uplink cut: TunnelNet routes the endpoint only via %s after %s (bound %s)", gws[1].Name, tunnelIPs[0],
-		time.Since(cut).Round(time.Millisecond), cutBound)
+		time.Since(cut).Round(time.Millisecond), bound)
 	roundTrip(t, client, addr, roundTripBound)
 	if _, err := gws[1].Exec("ip", "link", "set", testbed.ExternalIface, "up"); err != nil {
 		t.Fatal(err)
