@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -92,6 +93,7 @@ type frr struct {
 	host *testbed.Host
 	dir  string
 	name string
+	bgpd []string // bgpd's command line, for restarts
 }
 
 // startFRR starts zebra and bgpd on h with ECMP over up to 8 paths and
@@ -167,8 +169,8 @@ func startFRRWith(t *testing.T, h *testbed.Host, name string, as int, id netip.A
 		}
 		waitFile(t, filepath.Join(f.dir, "bfdd.vty"), 10*time.Second)
 	}
-	bgpd := append([]string{"/usr/lib/frr/bgpd", "-f", filepath.Join(f.dir, "bgpd.conf"), "-i", filepath.Join(f.dir, "bgpd.pid")}, common...)
-	if err := h.StartProcess("bgpd", h.Command(bgpd...)); err != nil {
+	f.bgpd = append([]string{"/usr/lib/frr/bgpd", "-f", filepath.Join(f.dir, "bgpd.conf"), "-i", filepath.Join(f.dir, "bgpd.pid")}, common...)
+	if err := h.StartProcess("bgpd", h.Command(f.bgpd...)); err != nil {
 		t.Fatal(err)
 	}
 	waitFile(t, filepath.Join(f.dir, "bgpd.vty"), 10*time.Second)
@@ -186,6 +188,18 @@ func waitFile(t *testing.T, path string, d time.Duration) {
 			t.Fatalf("%s did not appear within %s", path, d)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// restartBGPD kills bgpd (-9: a crash, a reboot of the router's control
+// plane) and starts it again with its configuration.
+func (f *frr) restartBGPD(t *testing.T) {
+	t.Helper()
+	if err := f.host.StopProcess("bgpd", syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.host.StartProcess("bgpd", f.host.Command(f.bgpd...)); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os/exec"
@@ -517,6 +518,31 @@ func TestEdge(t *testing.T) {
 			t.Fatalf("automatic move back: %+v", f)
 		}
 		scrub.waitLog(t, "steering floating IP back", fip.FloatingIP.ID)
+	})
+
+	t.Run("the upstream router's bgpd restarted: the routes come back by themselves", func(t *testing.T) {
+		frr.restartBGPD(t)
+		restarted := time.Now()
+		// The new bgpd's own table (zebra may hold the old routes for a
+		// moment): every gateway's path again, learned afresh.
+		for deadline := restarted.Add(sessionBound); ; time.Sleep(50 * time.Millisecond) {
+			out, err := frr.vtysh("show bgp ipv4 unicast " + prefix + " json")
+			var rt struct {
+				Paths []struct {
+					Valid bool `json:"valid"`
+				} `json:"paths"`
+			}
+			if err == nil && json.Unmarshal([]byte(out), &rt) == nil && len(rt.Paths) == nGateways {
+				break
+			}
+			if time.Now().After(deadline) {
+				sum, _ := frr.vtysh("show bgp summary")
+				t.Fatalf("%s not learned from %d gateways %s after bgpd's restart: %s\n%s", prefix, nGateways, sessionBound, out, sum)
+			}
+		}
+		t.Logf("bgpd killed and restarted: %s learned again from the %d gateways %s after its start", prefix, nGateways,
+			time.Since(restarted).Round(time.Millisecond))
+		frr.waitNextHops(t, prefix, nGateways, sessionBound)
 	})
 
 	t.Run("disassociation withdraws", func(t *testing.T) {

@@ -5,10 +5,11 @@ import (
 	"testing"
 )
 
-// Floating IPs created in bulk with their ports are associated, in about
-// two etcd requests each (the ports and their index entries are read for
-// all of them at once); a bad item fails the whole request and creates
-// nothing.
+// Floating IPs created in bulk with their ports are associated in a few
+// etcd requests for the whole bulk (the ports, their index entries and
+// the MACs and addresses drawn for the floating IPs' own ports are read
+// for all of them at once); a bad item fails the whole request and
+// creates nothing.
 func TestFloatingIPBulkCreateAssociated(t *testing.T) {
 	const n = 20
 	bed := newFIPBed(t, n+2, 2)
@@ -23,8 +24,13 @@ func TestFloatingIPBulkCreateAssociated(t *testing.T) {
 	}
 	rpcs := bed.rpcs.Load()
 	out := bed.a.must(http.StatusCreated, "POST", "/v2.0/floatingips", "p1", jsonObj{"floatingips": items})["floatingips"].([]any)
-	if used := bed.rpcs.Load() - rpcs; used > 3*n {
-		t.Errorf("%d floating IPs created with their ports in %d etcd requests, want at most %d", n, used, 3*n)
+	used := bed.rpcs.Load() - rpcs
+	t.Logf("%d floating IPs created with their ports in %d etcd requests", n, used)
+	// Whatever the size of the bulk (the quota check, the transaction's
+	// reads in batches, the commit).
+	const most = 16
+	if used > most {
+		t.Errorf("%d floating IPs created with their ports in %d etcd requests, want at most %d", n, used, most)
 	}
 	if len(out) != n {
 		t.Fatalf("created %d floating IPs, want %d", len(out), n)

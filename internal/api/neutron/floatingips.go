@@ -146,11 +146,33 @@ func prefetchFIPUpdate(tx *store.Tx, id string, a attrs) {
 	tx.Prefetch(keys...)
 }
 
-// prefetchFIPCreate reads, in three round trips, what creating floating
-// IPs with a port_id reads of their ports: the ports, their floating IP
-// and port forwarding index entries, and the entries of their fixed
-// addresses on the floating IPs' networks.
-func prefetchFIPCreate(tx *store.Tx, items []attrs) {
+// prefetchFIPCreate draws ahead the MACs and addresses of the floating
+// IPs' ports on each external network (drawFor), and reads, in three
+// round trips, what creating floating IPs with a port_id reads of their
+// ports: the ports, their floating IP and port forwarding index entries,
+// and the entries of their fixed addresses on the floating IPs' networks.
+func (s *Server) prefetchFIPCreate(ctx context.Context, tx *store.Tx, items []attrs) (context.Context, error) {
+	if len(items) > 1 {
+		perNet := map[string]int{}
+		for _, a := range items {
+			if ext, ok, err := a.str("floating_network_id"); err == nil && ok && ext != "" {
+				if addr, _, _ := a.str("floating_ip_address"); addr == "" {
+					perNet[ext]++
+				}
+			}
+		}
+		for ext, n := range perNet {
+			var err error
+			if ctx, err = s.drawFor(ctx, tx, ext, model.OwnerFloatingIP, n); err != nil {
+				return ctx, err
+			}
+		}
+	}
+	prefetchFIPPorts(tx, items)
+	return ctx, nil
+}
+
+func prefetchFIPPorts(tx *store.Tx, items []attrs) {
 	type assoc struct{ port, extNet, fixed string }
 	var as []assoc
 	for _, a := range items {
@@ -228,7 +250,7 @@ func floatingIPsResource(s *Server) *resource {
 		load:           func(tx *store.Tx, id string) (model.Object, error) { return orNil(loadFIP(tx, id)) },
 		save:           func(tx *store.Tx, o model.Object) error { return saveFIP(tx, o.(*fipObj)) },
 		prefetch:       prefetchFIPUpdate,
-		prefetchCreate: prefetchFIPCreate,
+		prefetchCreate: s.prefetchFIPCreate,
 		create:         s.createFloatingIP,
 		update:         s.updateFloatingIP,
 		remove:         s.removeFloatingIP,

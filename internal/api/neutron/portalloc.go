@@ -216,6 +216,9 @@ func (al *allocator) any(sub *model.Subnet) (model.FixedIP, bool, error) {
 		return true
 	}
 	if size > smallPool {
+		if ip, ok := drawnIP(al.ctx, sub.ID); ok && try(ip) {
+			return model.FixedIP{SubnetID: sub.ID, IPAddress: ip.String()}, true, nil
+		}
 		for range 3 {
 			if ip := ipam.Random(pools, rand.Uint64); try(ip) {
 				return model.FixedIP{SubnetID: sub.ID, IPAddress: ip.String()}, true, nil

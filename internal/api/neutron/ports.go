@@ -293,6 +293,9 @@ func (s *Server) buildPort(ctx context.Context, tx *store.Tx, p auth.Principal, 
 	// subnets and the project's default security group.
 	macCand := req.mac
 	if macCand == "" {
+		macCand, _ = drawnMAC(ctx) // a bulk's, read already
+	}
+	if macCand == "" {
 		if macCand, err = s.randomMAC(); err != nil {
 			return nil, err
 		}

@@ -43,9 +43,10 @@ type resource struct {
 	prefetch func(tx *store.Tx, id string, a attrs)
 	// prefetchCreate, when set, reads in few round trips, before the
 	// objects are created, the keys that creating them reads by what
-	// their attributes name: a bulk create then costs about as many round
-	// trips as one. It only reads.
-	prefetchCreate func(tx *store.Tx, items []attrs)
+	// their attributes name, and may draw ahead what they allocate at
+	// random (drawn.go, carried by the context it returns): a bulk create
+	// then costs about as many round trips as one. It only reads.
+	prefetchCreate func(ctx context.Context, tx *store.Tx, items []attrs) (context.Context, error)
 	// visible decides whether a non-admin caller may see o; nil means only
 	// objects of the caller's project.
 	visible func(p auth.Principal, o model.Object) bool
@@ -199,8 +200,12 @@ func (s *Server) handleCreate(res *resource) http.HandlerFunc {
 		}
 		out := make([]model.Object, len(items))
 		err = s.store.Txn(ctx, func(tx *store.Tx) error {
+			ctx := ctx
 			if res.prefetchCreate != nil {
-				res.prefetchCreate(tx, items)
+				var err error
+				if ctx, err = res.prefetchCreate(ctx, tx, items); err != nil {
+					return err
+				}
 			}
 			for i, a := range items {
 				o, err := res.create(ctx, tx, p, stds[i], a)
