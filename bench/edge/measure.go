@@ -471,6 +471,7 @@ func converge(cfg config, l *lab.Lab, f *frr, host, netID, extID string, g *gw, 
 	}); err != nil {
 		return fmt.Errorf("delete floating IPs: %w", err)
 	}
+	progress("%d floating IPs deleted; creating them again with their ports, %d per POST", n, cfg.Bulk)
 	var calls [][]int
 	for i := 0; i < n; i += cfg.Bulk {
 		idx := make([]int, 0, cfg.Bulk)

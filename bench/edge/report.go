@@ -30,7 +30,11 @@ func report(cfg config, m machine.Machine, res *result) string {
 	if built == "" {
 		built = "working tree at " + m.Commit
 	}
-	w("- %s, userspace datapath (netdev); kernel %s; %s; FRR (Debian) zebra+bgpd; Wyvern built from %s\n", m.OVS, m.Kernel, m.Go, built)
+	daemons := "zebra+bgpd"
+	if cfg.BFD > 0 {
+		daemons += "+bfdd"
+	}
+	w("- %s, userspace datapath (netdev); kernel %s; %s; FRR (Debian) %s; Wyvern built from %s\n", m.OVS, m.Kernel, m.Go, daemons, built)
 	if cfg.ServerArgs != "" {
 		w("- `wyvern server` run with `%s`\n", cfg.ServerArgs)
 	}

@@ -140,7 +140,7 @@ func gatewayCmd(ctx context.Context, logger func() *slog.Logger) *cobra.Command 
 	f.DurationVar(&cfg.Steering.Interval, "steer-interval", time.Second, "automatic steering: how often the flow counters are read")
 	f.DurationVar(&cfg.BFD.Interval, "bfd-interval", 0, "run BFD with each upstream BGP peer at this interval, e.g. 100ms (the router drops a silent gateway's routes after --bfd-multiplier intervals; 0: no BFD)")
 	f.Uint8Var(&cfg.BFD.Multiplier, "bfd-multiplier", 3, "BFD: intervals without a packet that take a session down")
-	f.DurationVar(&cfg.Coalesce, "coalesce", 10*time.Millisecond, "after the first sync, hold a recompile back this long to fold in more changes (bounds the work under a stream of associations; 0: none)")
+	f.DurationVar(&cfg.Coalesce, "coalesce", 10*time.Millisecond, "after the first sync, hold a recompile back at least this long (and four times the last sync's duration, up to 100ms) to fold in more changes: bounds the work under a stream of associations")
 	f.BoolVar(&check, "check", false, "validate the configuration and exit")
 	_ = cmd.MarkFlagRequired("uplink")
 	_ = cmd.MarkFlagRequired("uplink-ip")
