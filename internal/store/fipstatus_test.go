@@ -3,6 +3,8 @@ package store_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -50,5 +52,44 @@ func TestApplyFIPStatuses(t *testing.T) {
 	}
 	if raw, _ := st.GetString(context.Background(), store.ObjectKey(store.KindFloatingIPs, "f2")); raw != `{"id":"f2","port_id":"p2","status":"DOWN","revision_number":1}` {
 		t.Fatalf("f2 changed by a report for another port: %s", raw)
+	}
+}
+
+// Reports that arrive together are applied in batches; a report whose
+// floating IP cannot be decoded holds the others back for no more than
+// one try: it stays, alone, and every other floating IP becomes ACTIVE.
+func TestApplyFIPStatusesBatch(t *testing.T) {
+	st := storetest.New(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); st.ApplyFIPStatuses(ctx, nil) }()
+	defer func() { cancel(); <-done }()
+	const n = 150 // more than one batch
+	err := st.Txn(ctx, func(tx *store.Tx) error {
+		for i := range n {
+			id := fmt.Sprintf("b%03d", i)
+			tx.PutString(store.ObjectKey(store.KindFloatingIPs, id), fmt.Sprintf(`{"id":%q,"port_id":"p%d","status":"DOWN","revision_number":1}`, id, i))
+			tx.PutString(store.FIPStatusKey("hv1", id), fmt.Sprintf(`{"port_id":"p%d"}`, i))
+		}
+		tx.PutString(store.ObjectKey(store.KindFloatingIPs, "bad"), `not json`)
+		tx.PutString(store.FIPStatusKey("hv1", "bad"), `{"port_id":"p"}`)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{store.FIPStatusKey("hv1", "bad")}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if left := keys(t, st, store.FIPStatusPrefix); slices.Equal(left, want) {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("%d reports left, want only the bad one", len(left))
+		}
+	}
+	for i := range n {
+		id := fmt.Sprintf("b%03d", i)
+		if raw, _ := st.GetString(ctx, store.ObjectKey(store.KindFloatingIPs, id)); !strings.Contains(raw, `"status":"ACTIVE"`) {
+			t.Fatalf("%s after its report: %s", id, raw)
+		}
 	}
 }
