@@ -58,8 +58,11 @@ var icmpSeq = regexp.MustCompile(`icmp_seq=(\d+)`)
 // answers, its replies leaving through the general gateways. A gateway whose uplink is cut, and a killed one, leave
 // TunnelNet's ECMP group.
 //
-// With BFD between the gateways and the upstream router, the cut gateway
-// leaves the router's ECMP group and TunnelNet's within bfdCutBound.
+// The stateless proof: a TCP stream to the VM keeps running while the
+// gateway carrying it is killed (-9), with no reset and every byte
+// delivered. With BFD between the gateways and the upstream router, the
+// cut gateway leaves the router's ECMP group and TunnelNet's within
+// bfdCutBound.
 func TestChassisEdge(t *testing.T) { chassisEdge(t, "", bfdInterval) }
 
 // TestChassisEdgeVXLAN is TestChassisEdge with gateways that have only
@@ -277,6 +280,15 @@ func chassisEdge(t *testing.T, encaps string, bfd time.Duration) {
 			t.Fatalf("floating IP status %q, want ACTIVE once the chassis programmed its side", st.FloatingIP.Status)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+
+	// The stateless proof (once, here): a TCP stream survives the kill of
+	// the gateway carrying it; the gateway is started again.
+	if encaps == "" {
+		carrier := streamAcrossKill(t, l, tn, vm, client, addr, gws, frr)
+		carrier.start(t, etcd, append(tunnelFlags(), gwEncaps...)...)
+		frr.waitNextHops(t, addr+"/32", n, sessionBound)
+		tfrr.waitNextHops(t, endpoint, n, sessionBound)
 	}
 
 	// A gateway cut off from the upstream router (its uplink down, no FIN:
