@@ -45,22 +45,16 @@ func TestRunnersOverLoopback(t *testing.T) {
 	ctxB, stopB := context.WithCancel(ctx)
 	errs := make(chan error, 2) // a runner that failed
 	iv := 30 * time.Millisecond
-	go func() {
-		r, err := Open(Config{Local: a, Peers: []netip.Addr{b}, Interval: iv, ListenPort: pa, PeerPort: pb}, log, record("a"))
+	run := func(ctx context.Context, local, peer netip.Addr, listen, to int, name string) {
+		r, err := Open(Config{Local: local, Peers: []netip.Addr{peer}, Interval: iv, ListenPort: listen, PeerPort: to}, log, record(name))
 		if err != nil {
 			errs <- err
 			return
 		}
 		r.Run(ctx)
-	}()
-	go func() {
-		r, err := Open(Config{Local: b, Peers: []netip.Addr{a}, Interval: iv, ListenPort: pb, PeerPort: pa}, log, record("b"))
-		if err != nil {
-			errs <- err
-			return
-		}
-		r.Run(ctxB)
-	}()
+	}
+	go run(ctx, a, b, pa, pb, "a")
+	go run(ctxB, b, a, pb, pa, "b")
 	waitFor := func(what string, d time.Duration, cond func() bool) {
 		t.Helper()
 		for deadline := time.Now().Add(d); !cond(); time.Sleep(5 * time.Millisecond) {

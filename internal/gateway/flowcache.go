@@ -87,9 +87,6 @@ func (c *flowCache) digest(out []digested, flows []ofp.Flow) ([]digested, error)
 	return out, nil
 }
 
-// forget drops every entry: the next flows compiles everything.
-func (c *flowCache) forget() { c.entries = nil }
-
 func sameFIP(a, b FIP) bool {
 	return a.ID == b.ID && a.FloatingIP == b.FloatingIP && a.FixedIP == b.FixedIP &&
 		bytes.Equal(a.VMMAC, b.VMMAC) && bytes.Equal(a.RouterMAC, b.RouterMAC) && a.Encap == b.Encap &&

@@ -234,14 +234,7 @@ func (s *Store) MirrorBindings(ctx context.Context, log *slog.Logger) {
 			fold(e, dirty)
 			// Fold in what is already queued: a port changed twice
 			// is mirrored once.
-			for more := true; more; {
-				select {
-				case e := <-ch:
-					fold(e, dirty)
-				default:
-					more = false
-				}
-			}
+			drain(ch, func(e Event) { fold(e, dirty) })
 		}
 		for p := range failed {
 			dirty[p] = true
@@ -350,5 +343,17 @@ func (t *Tx) deriveBindings() {
 			t.Delete(BindingKey(c, portID))
 		}
 		t.Delete(mk)
+	}
+}
+
+// drain hands f every event already queued on ch, without waiting.
+func drain(ch <-chan Event, f func(Event)) {
+	for {
+		select {
+		case e := <-ch:
+			f(e)
+		default:
+			return
+		}
 	}
 }

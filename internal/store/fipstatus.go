@@ -126,14 +126,7 @@ func (s *Store) ApplyFIPStatuses(ctx context.Context, log *slog.Logger) {
 		case <-retry.C:
 		case e := <-ch:
 			take(todo, e)
-		}
-		for queued := true; queued; {
-			select {
-			case e := <-ch:
-				take(todo, e)
-			default:
-				queued = false
-			}
+			drain(ch, func(e Event) { take(todo, e) })
 		}
 		alone := failed
 		failed = map[string]bool{}
