@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/rand"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"testing"
@@ -277,7 +279,18 @@ func check(t *testing.T, ops []apiOp, final []model.Port) verdict {
 		hist = append(hist, porcupine.Operation{ClientId: 1 << 20, Input: portIn{kind: opList, key: key},
 			Call: end + 1, Output: portOut{status: 200, holder: finalHolders[key]}, Return: end + 2})
 	}
-	v.linearizable = porcupine.CheckOperationsTimeout(portModel, hist, 60*time.Second)
+	var info porcupine.LinearizationInfo
+	v.linearizable, info = porcupine.CheckOperationsVerbose(portModel, hist, 60*time.Second)
+	if v.linearizable == porcupine.Illegal {
+		// Keep the history for a look (porcupine's visualisation): the
+		// test bed's directory is gone by then.
+		path := filepath.Join(os.TempDir(), fmt.Sprintf("wyvern-porcupine-%d.html", time.Now().UnixNano()))
+		if err := porcupine.VisualizePath(portModel, info, path); err != nil {
+			t.Logf("porcupine visualisation: %v", err)
+		} else {
+			t.Logf("the non-linearizable history, visualised: %s", path)
+		}
+	}
 	return v
 }
 
